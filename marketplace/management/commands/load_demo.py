@@ -1,0 +1,127 @@
+"""Load the demo organizations and users (idempotent: a second run changes nothing).
+
+Organizations are registered and verified through the same services the pages use, so the
+audit trail of the demo reads like a real one.
+"""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts import services
+from accounts.models import Membership, Organization, User
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+ADMIN = ("admin@demo.siheung.kr", "플랫폼 관리자")
+
+# (slug, name_ko, name_en, kind, org_type, brn or parent slug, vat, representative, address)
+CITIES = [
+    ("siheung", "시흥시", "Siheung City", "provider", "public_body", "134-83-10008", "exempt",
+     "시흥시장", "경기도 시흥시 시청로 20"),
+    ("daegu", "대구광역시", "Daegu Metropolitan City", "provider", "public_body", "503-83-10000", "exempt",
+     "대구광역시장", "대구광역시 중구 공평로 88"),
+]
+DEPARTMENTS = [
+    ("siheung-env", "시흥시 환경정책과", "Environmental Policy Division, Siheung", "siheung"),
+    ("siheung-energy", "시흥시 기후에너지과", "Climate and Energy Division, Siheung", "siheung"),
+    ("siheung-welfare", "시흥시 복지정책과", "Welfare Policy Division, Siheung", "siheung"),
+    ("daegu-traffic", "대구광역시 교통정책과", "Transport Policy Division, Daegu", "daegu"),
+    ("daegu-safety", "대구광역시 안전총괄과", "Safety Management Division, Daegu", "daegu"),
+]
+COMPANIES = [
+    ("airdatalab", "(주)에어데이터랩", "AirDataLab Inc.", "consumer", "company", "116-82-00276", "taxable",
+     "김하늘", "서울특별시 강남구 테헤란로 123"),
+    ("smartmobility", "스마트모빌리티(주)", "Smart Mobility Co., Ltd.", "both", "company", "211-86-08983", "taxable",
+     "이도윤", "대구광역시 수성구 알파시티1로 42"),
+    ("hanbit-research", "한빛도시연구소", "Hanbit Urban Research Institute", "consumer", "research", "104-82-13138",
+     "exempt", "박서연", "경기도 시흥시 정왕동 2121"),
+]
+# (email, name, org slug, role)
+PEOPLE = [
+    ("official.env@demo.siheung.kr", "정민준 주무관", "siheung-env", "owner"),
+    ("publisher.env@demo.siheung.kr", "한지우 주무관", "siheung-env", "publisher"),
+    ("official.energy@demo.siheung.kr", "오서준 주무관", "siheung-energy", "owner"),
+    ("official.welfare@demo.siheung.kr", "윤하은 주무관", "siheung-welfare", "owner"),
+    ("official.traffic@demo.daegu.kr", "최예준 주무관", "daegu-traffic", "owner"),
+    ("official.safety@demo.daegu.kr", "강수아 주무관", "daegu-safety", "owner"),
+    ("city.siheung@demo.siheung.kr", "시흥시 데이터담당관", "siheung", "owner"),
+    ("city.daegu@demo.daegu.kr", "대구시 데이터담당관", "daegu", "owner"),
+    ("owner@airdatalab.example", "김하늘", "airdatalab", "owner"),
+    ("buyer@airdatalab.example", "문지호", "airdatalab", "buyer"),
+    ("owner@smartmobility.example", "이도윤", "smartmobility", "owner"),
+    ("buyer@smartmobility.example", "서민재", "smartmobility", "buyer"),
+    ("buyer@hanbit.example", "박서연", "hanbit-research", "owner"),
+]
+
+
+def _user(email, name, *, staff=False):
+    user, created = User.objects.get_or_create(email=email, defaults={"name": name, "is_staff": staff})
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        if staff:
+            user.is_superuser = True
+        user.save()
+        _verify_email(user)
+    return user
+
+
+def _verify_email(user):
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.update_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
+    )
+
+
+class Command(BaseCommand):
+    help = "Load demo organizations and users (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        admin = _user(*ADMIN, staff=True)
+        owners = {slug: email for email, _name, slug, role in PEOPLE if role == "owner"}
+        people = {email: _user(email, name) for email, name, _slug, _role in PEOPLE}
+        created = 0
+
+        def register(slug, owner_email, **fields):
+            nonlocal created
+            org = Organization.objects.filter(slug=slug).first()
+            if org is None:
+                org = services.organization_register(actor=people[owner_email], **fields)
+                Organization.objects.filter(pk=org.pk).update(slug=slug)
+                org.refresh_from_db()
+                services.organization_verify(actor=admin, organization=org, reason="데모 데이터: 확인 완료")
+                created += 1
+            return org
+
+        for slug, ko, en, kind, org_type, brn, vat, rep, addr in CITIES + COMPANIES:
+            register(slug, owners[slug], name_ko=ko, name_en=en, kind=kind, org_type=org_type, brn=brn,
+                     vat_status=vat, representative=rep, address=addr, contact_email=owners[slug],
+                     contact_name=rep, contact_phone="031-310-2114")
+        for slug, ko, en, parent_slug in DEPARTMENTS:
+            parent = Organization.objects.get(slug=parent_slug)
+            register(slug, owners[slug], name_ko=ko, name_en=en, kind="provider", org_type="city_department",
+                     parent=parent, brn=None, vat_status="exempt", representative=parent.representative,
+                     address=parent.address, contact_email=owners[slug], contact_name=ko,
+                     contact_phone="031-310-2114")
+
+        for email, _name, slug, role in PEOPLE:
+            org = Organization.objects.get(slug=slug)
+            Membership.objects.get_or_create(user=people[email], organization=org, defaults={"role": role})
+            user = people[email]
+            if user.active_organization_id is None:
+                user.active_organization = org
+                user.save(update_fields=["active_organization"])
+
+        lines = [f"    {'admin (platform admin)':<34} {ADMIN[0]}"]
+        for email, name, slug, role in PEOPLE:
+            org = Organization.objects.get(slug=slug)
+            lines.append(f"    {(org.name_ko + ' · ' + role):<34} {email}")
+        lines.append(f"    password: {DEMO_PASSWORD}")
+        out = Path(settings.VAR_DIR) / "demo_logins.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self.stdout.write(f"demo data: {created} organization(s) created, {len(PEOPLE) + 1} users present")

@@ -1,0 +1,23 @@
+"""E-mail notifications: rendered in the caller's language, sent by a Celery worker after commit."""
+
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import translation
+
+
+def email_on_commit(*, to: list[str], template: str, context: dict, language: str = "ko") -> None:
+    """Render `templates/<template>_subject.txt` and `_body.txt` now; send once the transaction commits.
+
+    Rendering happens in the request so the worker needs no template context; sending happens
+    in the worker so a slow SMTP server never holds a request or a database transaction.
+    """
+    recipients = sorted({addr for addr in to if addr})
+    if not recipients:
+        return
+    with translation.override(language):
+        subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
+        body = render_to_string(f"{template}_body.txt", context)
+
+    from marketplace.tasks import send_email_task
+
+    transaction.on_commit(lambda: send_email_task.delay(subject=subject, body=body, to=recipients))

@@ -1,0 +1,30 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from marketplace import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("allauth.urls")),
+    path("me/", include("accounts.urls")),
+    path("staff/", include("accounts.staff_urls")),
+    path("catalog/", include("catalog.urls")),
+    path("orders/", include("transactions.urls")),
+    path("dev/mail/", views.mailbox, name="dev_mailbox"),
+    path("django-admin/", admin.site.urls),
+]
+
+handler403 = "marketplace.views.error_403"
+handler404 = "marketplace.views.error_404"
+handler500 = "marketplace.views.error_500"
+
+if settings.DEBUG:
+    # Lets a developer look at the error pages in both languages while DEBUG is on.
+    urlpatterns += [
+        path("dev/errors/403/", views.error_403),
+        path("dev/errors/404/", views.error_404),
+        path("dev/errors/500/", views.error_500),
+    ]

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from transactions import views
+
+app_name = "transactions"
+
+urlpatterns = [
+    path("", views.orders, name="orders"),
+]
