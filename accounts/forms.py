@@ -52,7 +52,7 @@ class OrganizationForm(forms.ModelForm):
     def clean_brn(self):
         raw = self.cleaned_data.get("brn", "").strip()
         if not raw:
-            return ""
+            return None  # a department may use its parent's number (checked in clean())
         digits = brn_rules.normalize(raw)
         clash = Organization.objects.filter(brn=digits).exclude(pk=self.instance.pk or 0).first()
         if clash:
@@ -65,13 +65,15 @@ class OrganizationForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if "brn" in self.errors:
+            return data
         if not data.get("brn") and not data.get("parent"):
             self.add_error("brn", _("Enter the business registration number."))
         return data
 
     def service_kwargs(self) -> dict:
         data = dict(self.cleaned_data)
-        return {"brn": data.pop("brn") or None, **data}
+        return {"brn": data.pop("brn", None) or None, **data}
 
 
 class RejectForm(forms.Form):

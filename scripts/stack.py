@@ -199,6 +199,14 @@ def compile_translations(env: dict) -> None:
     subprocess.run([PY, str(ROOT / "scripts" / "compile_translations.py")], cwd=ROOT, env=env, check=True)
 
 
+def _reload_args() -> list[str]:
+    args = ["--reload"]
+    for path in sorted((ROOT / "templates").rglob("*")):
+        if path.is_file():
+            args += ["--reload-extra-file", str(path)]
+    return args
+
+
 def secret_key() -> str:
     path = VAR / "secret_key"
     if not path.exists():
@@ -294,6 +302,8 @@ def cmd_run() -> int:
             PY, "-m", "gunicorn", "marketplace.wsgi:application", "--bind", f"127.0.0.1:{port}",
             "--workers", env.get("WEB_WORKERS", "2"), "--threads", "4", "--timeout", "120",
             "--access-logfile", "-",
+            # In development, reload on code and template changes (gunicorn caches templates).
+            *(_reload_args() if env.get("DJANGO_DEBUG", "").lower() in ("1", "true", "yes", "on") else []),
         ], env))
         url = f"http://localhost:{port}/"
         for _ in range(300):
