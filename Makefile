@@ -57,7 +57,8 @@ manage: setup
 
 # Refresh the translation catalogues after changing strings (needs GNU gettext's xgettext).
 messages: setup
-	DJANGO_DEBUG=1 $(BIN)/python manage.py makemessages -l ko -l en --ignore '.venv/*' --ignore 'node_modules/*' --ignore 'var/*' --ignore 'staticfiles/*'
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemessages -l ko -l en --ignore '.venv/*' --ignore 'node_modules/*' --ignore 'var/*' --ignore 'staticfiles/*' --ignore 'tests/*' --ignore 'bench/*' --ignore 'scripts/*'
+	$(BIN)/python scripts/fill_source_catalog.py
 
 clean:
 	rm -rf staticfiles var/test-static var/static-*.stamp

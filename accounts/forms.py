@@ -9,6 +9,8 @@ from accounts.models import Membership, Organization
 class SignupExtraForm(forms.Form):
     """Extra fields on allauth's sign-up form."""
 
+    field_order = ["email", "name", "password1", "password2", "agree_terms"]
+
     name = forms.CharField(label=_("Name"), max_length=100, required=True,
                            widget=forms.TextInput(attrs={"autocomplete": "name"}))
     agree_terms = forms.BooleanField(
@@ -28,6 +30,8 @@ class OrganizationForm(forms.ModelForm):
         help_text=_("10 digits, e.g. 123-45-67890. A department of a city may leave it empty and choose its city."),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": "000-00-00000"}),
     )
+
+    website = forms.URLField(label=_("website"), required=False, assume_scheme="https")
 
     class Meta:
         model = Organization

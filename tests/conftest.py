@@ -26,6 +26,8 @@ def _test_settings():
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": private}},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # The live server serves static files through WhiteNoise, from the finders (no collectstatic).
+    settings.WHITENOISE_USE_FINDERS = True
     settings.ACCOUNT_RATE_LIMITS = False
     settings.SITE_URL = "http://testserver"
     yield
