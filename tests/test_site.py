@@ -25,7 +25,7 @@ def test_home_is_korean_by_default_and_english_on_request(client):
 def test_translation_catalogues_are_complete():
     """Every msgid has a Korean and an English translation, none fuzzy (scripts/compile_translations.py)."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "compile_translations.py")], capture_output=True, text=True
+        [sys.executable, str(ROOT / "scripts" / "compile_translations.py"), "--check"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
     assert (ROOT / "locale" / "ko" / "LC_MESSAGES" / "django.po").exists()
