@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
@@ -77,8 +77,8 @@ class AuditFilter(django_filters.FilterSet):
     organization = django_filters.CharFilter(
         label=gettext_lazy("Organization"), field_name="organization__name_ko", lookup_expr="icontains"
     )
-    date_from = django_filters.DateFilter(label=gettext_lazy("From"), field_name="created_at", lookup_expr="date__gte")
-    date_to = django_filters.DateFilter(label=gettext_lazy("To"), field_name="created_at", lookup_expr="date__lte")
+    date_from = django_filters.DateFilter(label=pgettext_lazy("date range", "From"), field_name="created_at", lookup_expr="date__gte")
+    date_to = django_filters.DateFilter(label=pgettext_lazy("date range", "To"), field_name="created_at", lookup_expr="date__lte")
 
     class Meta:
         model = AuditEvent

@@ -1,8 +1,24 @@
 """E-mail notifications: rendered in the caller's language, sent by a Celery worker after commit."""
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
+
+
+_muted: ContextVar[bool] = ContextVar("notifications_muted", default=False)
+
+
+@contextmanager
+def notifications_muted():
+    """Send no notification e-mail inside this block (bulk loads such as the demo data)."""
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
 
 
 def email_on_commit(*, to: list[str], template: str, context: dict, language: str = "ko") -> None:
@@ -12,7 +28,7 @@ def email_on_commit(*, to: list[str], template: str, context: dict, language: st
     in the worker so a slow SMTP server never holds a request or a database transaction.
     """
     recipients = sorted({addr for addr in to if addr})
-    if not recipients:
+    if not recipients or _muted.get():
         return
     with translation.override(language):
         subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())

@@ -72,6 +72,12 @@ def _prune_dead_handles(pgdata: Path) -> None:
     handles.write_text(json.dumps(alive))
 
 
+def _runtime_dir() -> Path:
+    path = VAR / "run"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
 def start_postgres():
     try:
         import pgserver
@@ -82,6 +88,8 @@ def start_postgres():
         )
     pgdata = VAR / "pg"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # pgserver keeps its lock in the user's runtime dir; give it ours when the system has none.
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(_runtime_dir()))
     _prune_dead_handles(pgdata)
     started = time.perf_counter()
     server = pgserver.get_server(pgdata, cleanup_mode="stop")

@@ -47,7 +47,7 @@ def test_403_page_is_a_real_page_in_both_languages(login, buyer):
     assert ko.status_code == 403 and "권한" in ko.content.decode()
     client.cookies["django_language"] = "en"
     en = client.get(reverse("catalog:provider_home"))
-    assert en.status_code == 403 and "permission" in en.content.decode().lower()
+    assert en.status_code == 403 and "access" in en.content.decode().lower()
 
 
 def test_404_page_in_both_languages(client):

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from accounts import services
 from accounts.models import Membership, Organization, User
+from marketplace.notify import notifications_muted
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -79,8 +80,12 @@ def _verify_email(user):
 class Command(BaseCommand):
     help = "Load demo organizations and users (idempotent)."
 
-    @transaction.atomic
     def handle(self, *args, **options):
+        # The demo's registrations and decisions are real and audited, but mail nobody.
+        with notifications_muted(), transaction.atomic():
+            self._load()
+
+    def _load(self):
         admin = _user(*ADMIN, staff=True)
         owners = {slug: email for email, _name, slug, role in PEOPLE if role == "owner"}
         people = {email: _user(email, name) for email, name, _slug, _role in PEOPLE}
