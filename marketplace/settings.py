@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "marketplace.staticfiles.StaticFilesConfig",
     "django.contrib.humanize",
+    "django.contrib.postgres",
     "rules",
     "rest_framework",
     "django_filters",
@@ -212,6 +213,8 @@ STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/krds", NODE_MODULES / "krds-uiux" / "resources"),
     ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
+    ("vendor/tus", NODE_MODULES / "tus-js-client" / "dist"),
+    ("vendor/chartjs", NODE_MODULES / "chart.js" / "dist"),
 ]
 # What collectstatic skips in the npm packages: marketplace/staticfiles.py.
 STORAGES = {
@@ -275,6 +278,13 @@ OPERATOR = {
 # --- Domain settings -------------------------------------------------------------
 
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 14)
+# Resumable uploads: the largest file accepted, and where unfinished uploads are staged (local, private).
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024**3)
+UPLOAD_STAGING_DIR = Path(env_str("UPLOAD_STAGING_DIR", str(VAR_DIR / "uploads")))
+# Ingest workers: DuckDB limits per check (memory and threads) and where work files go.
+INGEST_MEMORY_LIMIT = env_str("INGEST_MEMORY_LIMIT", "512MB")
+INGEST_THREADS = env_int("INGEST_THREADS", 2)
+INGEST_WORK_DIR = Path(env_str("INGEST_WORK_DIR", str(VAR_DIR / "ingest")))
 
 # --- Logging (structlog; JSON in production, readable in development) ------------
 

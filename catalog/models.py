@@ -1,0 +1,382 @@
+"""Datasets, their versions and files, licences, offers, reviews and resumable uploads.
+
+A Dataset is the stable identity (slug, publisher, listing state). Everything an official
+describes lives on a DatasetVersion, which is editable while it is a draft and frozen once
+submitted; buyers only ever see published versions.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Organization
+
+
+def _bilingual(obj, field):
+    value_en = getattr(obj, f"{field}_en", "")
+    return value_en if get_language() == "en" and value_en else getattr(obj, f"{field}_ko")
+
+
+class Theme(models.Model):
+    """A top class of the national 공공데이터 분류체계 (data.go.kr's 16 classes)."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name_ko = models.CharField(max_length=50)
+    name_en = models.CharField(max_length=80)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+        verbose_name = _("theme")
+        verbose_name_plural = _("themes")
+
+    def __str__(self):
+        return self.name_ko
+
+    @property
+    def name(self):
+        return _bilingual(self, "name")
+
+
+class Licence(models.Model):
+    """공공누리 types 1–4, Creative Commons, or an organization's own commercial licence."""
+
+    class Family(models.TextChoices):
+        KOGL = "kogl", _("Korea Open Government License (공공누리)")
+        CC = "cc", _("Creative Commons")
+        COMMERCIAL = "commercial", _("Commercial licence")
+
+    code = models.SlugField(max_length=60, unique=True)
+    family = models.CharField(max_length=20, choices=Family.choices)
+    name_ko = models.CharField(max_length=120)
+    name_en = models.CharField(max_length=120)
+    summary_ko = models.TextField()
+    summary_en = models.TextField()
+    text_ko = models.TextField()
+    text_en = models.TextField(blank=True)
+    url = models.URLField(blank=True)
+    allows_commercial_use = models.BooleanField()
+    allows_derivatives = models.BooleanField()
+    # A commercial licence written by one organization is offered only to it.
+    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="licences")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "code"]
+        verbose_name = _("licence")
+        verbose_name_plural = _("licences")
+
+    def __str__(self):
+        return self.name_ko
+
+    @property
+    def name(self):
+        return _bilingual(self, "name")
+
+    @property
+    def summary(self):
+        return _bilingual(self, "summary")
+
+
+class Dataset(models.Model):
+    """The stable identity of a dataset; its description lives on its versions."""
+
+    class Listing(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")  # hidden from buyers by a platform admin, with a reason
+
+    slug = models.SlugField(max_length=120, unique=True)
+    publisher = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="datasets")
+    listing = models.CharField(max_length=20, choices=Listing.choices, default=Listing.ACTIVE)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        verbose_name = _("dataset")
+        verbose_name_plural = _("datasets")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(listing__in=["active", "suspended"]), name="dataset_listing_valid"),
+        ]
+
+    def __str__(self):
+        latest = self.versions.order_by("-number").first()
+        return latest.title_ko if latest else self.slug
+
+
+class DatasetVersion(models.Model):
+    """One version of a dataset: its metadata snapshot and files, with the review state machine."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Draft")  # being written; files may be added or removed
+        CHECKING = "checking", _("Checking files")  # automatic checks are running
+        READY = "ready", _("Ready to submit")  # every file passed its checks
+        SUBMITTED = "submitted", _("Submitted for review")  # frozen; waiting for a platform admin
+        PUBLISHED = "published", _("Published")  # visible to buyers
+        REJECTED = "rejected", _("Rejected")  # reason recorded; goes back to draft to be fixed
+        SUPERSEDED = "superseded", _("Superseded")  # a newer version was published
+        WITHDRAWN = "withdrawn", _("Withdrawn")  # taken down by its publisher
+
+    class Cadence(models.TextChoices):
+        REALTIME = "realtime", _("Real time (실시간)")
+        DAILY = "daily", _("Daily (일간)")
+        WEEKLY = "weekly", _("Weekly (주간)")
+        MONTHLY = "monthly", _("Monthly (월간)")
+        QUARTERLY = "quarterly", _("Quarterly (분기)")
+        HALF_YEARLY = "half_yearly", _("Half-yearly (반기)")
+        YEARLY = "yearly", _("Yearly (연간)")
+        IRREGULAR = "irregular", _("Irregular (수시)")
+        NONE = "none", _("Not updated (없음)")
+
+    class DataKind(models.TextChoices):
+        PUBLIC = "public", _("Public data (공공데이터법)")
+        PRIVATE = "private", _("Private or processed data (데이터산업법)")
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
+    change_note = models.TextField(_("what changed"), blank=True)
+
+    title_ko = models.CharField(_("title (Korean)"), max_length=200)
+    title_en = models.CharField(_("title (English)"), max_length=200, blank=True)
+    description_ko = models.TextField(_("description (Korean)"))
+    description_en = models.TextField(_("description (English)"), blank=True)
+    theme = models.ForeignKey(Theme, on_delete=models.PROTECT, verbose_name=_("theme"))
+    tags = ArrayField(models.CharField(max_length=40), default=list, blank=True, verbose_name=_("keywords"))
+    department = models.CharField(_("managing department"), max_length=120, blank=True)
+    contact_name = models.CharField(_("contact person"), max_length=100)
+    contact_phone = models.CharField(_("contact phone"), max_length=30)
+    contact_email = models.EmailField(_("contact e-mail"))
+    update_cadence = models.CharField(_("update cadence"), max_length=20, choices=Cadence.choices)
+    spatial_area = models.CharField(_("spatial coverage"), max_length=200, blank=True,
+                                    help_text=_("Administrative area, e.g. 경기도 시흥시 정왕동"))
+    spatial_bbox = models.JSONField(_("bounding box"), null=True, blank=True,
+                                    help_text=_("[west, south, east, north] in WGS84"))
+    temporal_start = models.DateField(_("covers from"), null=True, blank=True)
+    temporal_end = models.DateField(_("covers until"), null=True, blank=True)
+    legal_basis = models.CharField(_("legal basis (보유근거)"), max_length=300, blank=True)
+    collection_method = models.CharField(_("collection method"), max_length=300, blank=True)
+    data_kind = models.CharField(_("kind of data"), max_length=20, choices=DataKind.choices)
+    licence = models.ForeignKey(Licence, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("licence"))
+    data_limits = models.TextField(_("limits of the data (데이터 한계)"), blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    # Why personal data other than resident numbers may be published (e.g. 가명처리 완료); the reviewer reads it.
+    pii_justification = models.TextField(_("personal data justification"), blank=True)
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    EDITABLE_STATES = ("draft", "checking", "ready")
+
+    class Meta:
+        ordering = ["dataset", "-number"]
+        verbose_name = _("dataset version")
+        verbose_name_plural = _("dataset versions")
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "number"], name="version_unique_number"),
+            # At most one version of a dataset is being worked on, and at most one is live.
+            models.UniqueConstraint(
+                fields=["dataset"], condition=models.Q(state__in=["draft", "checking", "ready", "submitted", "rejected"]),
+                name="version_one_open_per_dataset",
+            ),
+            models.UniqueConstraint(
+                fields=["dataset"], condition=models.Q(state="published"), name="version_one_published_per_dataset"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["draft", "checking", "ready", "submitted", "published", "rejected", "superseded", "withdrawn"]),
+                name="version_state_valid",
+            ),
+            models.CheckConstraint(condition=models.Q(data_kind__in=["public", "private"]), name="version_data_kind_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.title_ko} v{self.number}"
+
+    @property
+    def title(self):
+        return _bilingual(self, "title")
+
+    @property
+    def description(self):
+        return _bilingual(self, "description")
+
+    @property
+    def is_editable(self):
+        return self.state in self.EDITABLE_STATES
+
+
+def datafile_upload_to(instance, filename):
+    return f"datasets/{instance.version.dataset_id}/v{instance.version.number}/{uuid.uuid4().hex}/{filename}"
+
+
+class DataFile(models.Model):
+    """An uploaded file of a version (or a member of an uploaded ZIP) with its check results."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        TSV = "tsv", "TSV"
+        XLSX = "xlsx", "XLSX"
+        JSON = "json", "JSON"
+        GEOJSON = "geojson", "GeoJSON"
+        ZIP = "zip", "ZIP"
+
+    class Check(models.TextChoices):
+        PENDING = "pending", _("Waiting for checks")
+        RUNNING = "running", _("Checking")
+        PASSED = "passed", _("Checks passed")
+        WARNING = "warning", _("Passed with warnings")  # e.g. personal data that needs a justification
+        BLOCKED = "blocked", _("Blocked: resident registration numbers found")
+        FAILED = "failed", _("Check failed")
+
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="files")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="members")
+    file = models.FileField(upload_to=datafile_upload_to, max_length=500)
+    original_name = models.CharField(max_length=255)
+    format = models.CharField(max_length=10, choices=Format.choices)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    check_state = models.CharField(max_length=20, choices=Check.choices, default=Check.PENDING)
+    check_stage = models.CharField(max_length=40, blank=True)
+    check_progress = models.PositiveSmallIntegerField(default=0)  # 0–100, shown while checking
+    check_messages = models.JSONField(default=list, blank=True)  # [{"level", "code", "message"}]
+    check_started_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    encoding = models.CharField(max_length=30, blank=True)
+    delimiter = models.CharField(max_length=5, blank=True)
+    row_count = models.PositiveBigIntegerField(null=True, blank=True)
+    column_count = models.PositiveIntegerField(null=True, blank=True)
+    table_schema = models.JSONField(null=True, blank=True)
+    profile = models.JSONField(null=True, blank=True)
+    preview = models.JSONField(null=True, blank=True)
+    pii_findings = models.JSONField(default=list, blank=True)
+    geo = models.JSONField(null=True, blank=True)  # GeoJSON: bbox (WGS84), CRS, geometry types
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("data file")
+        verbose_name_plural = _("data files")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(check_state__in=["pending", "running", "passed", "warning", "blocked", "failed"]),
+                name="datafile_check_state_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return self.original_name
+
+    @property
+    def is_checked(self):
+        return self.check_state in (self.Check.PASSED, self.Check.WARNING, self.Check.BLOCKED, self.Check.FAILED)
+
+    @property
+    def blocking_findings(self):
+        return [f for f in self.pii_findings if f.get("blocking")]
+
+
+class Offer(models.Model):
+    """How a dataset is offered. Prices are integer KRW excluding VAT; enforced by the purchase flow."""
+
+    class Kind(models.TextChoices):
+        FREE = "free", _("Free")
+        ONE_OFF = "one_off", _("One-off purchase")
+        SUBSCRIPTION = "subscription", _("Subscription")
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="offers")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    price_krw = models.PositiveBigIntegerField(default=0)
+    subscription_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # 공공데이터: the basis of a cost-recovery fee (비용부과기준 및 단위).
+    cost_basis = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("offer")
+        verbose_name_plural = _("offers")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=["free", "one_off", "subscription"]), name="offer_kind_valid"),
+            models.CheckConstraint(
+                condition=~models.Q(kind="free") | models.Q(price_krw=0), name="offer_free_has_no_price"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="subscription") | models.Q(subscription_days__in=[30, 90, 365]),
+                name="offer_subscription_period",
+            ),
+        ]
+
+
+class Review(models.Model):
+    """One decision about a version (submit, approve, reject, suspend, reinstate, withdraw). Append-only."""
+
+    class Action(models.TextChoices):
+        SUBMIT = "submit", _("Submitted")
+        APPROVE = "approve", _("Approved")
+        REJECT = "reject", _("Rejected")
+        SUSPEND = "suspend", _("Suspended")
+        REINSTATE = "reinstate", _("Reinstated")
+        WITHDRAW = "withdraw", _("Withdrawn")
+
+    version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="reviews")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("review decision")
+        verbose_name_plural = _("review decisions")
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("Review decisions are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Review decisions are append-only")
+
+
+class Upload(models.Model):
+    """A resumable (tus) upload in progress: bytes are appended to a private staging file.
+
+    When the last byte arrives the file moves into storage as a DataFile and checks start.
+    """
+
+    class State(models.TextChoices):
+        UPLOADING = "uploading", _("Uploading")
+        COMPLETE = "complete", _("Complete")
+        ABORTED = "aborted", _("Cancelled")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="uploads")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    filename = models.CharField(max_length=255)
+    length = models.PositiveBigIntegerField()
+    offset = models.PositiveBigIntegerField(default=0)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.UPLOADING)
+    datafile = models.OneToOneField(DataFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="upload")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(offset__lte=models.F("length")), name="upload_offset_within_length"),
+        ]
+
+    def __str__(self):
+        return f"{self.filename} ({self.offset}/{self.length})"

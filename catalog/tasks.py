@@ -1,0 +1,45 @@
+"""Celery tasks of the catalog: thin, idempotent, calling services."""
+
+import logging
+import shutil
+import tempfile
+
+from celery import shared_task
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, name="catalog.tasks.datafile_check_task", acks_late=True, max_retries=2)
+def datafile_check_task(self, datafile_id: int) -> str:
+    """Run the automatic checks of one file and store the report. Safe to run again.
+
+    A bad file is not an error here (the report says what is wrong). An unexpected failure is
+    retried with backoff, then recorded as a failed check, never left "running".
+    """
+    from catalog import services
+    from catalog.ingest.pipeline import analyse_datafile
+
+    datafile = services.datafile_check_started(datafile_id=datafile_id)
+    if datafile is None:
+        return "already checked"
+    settings.INGEST_WORK_DIR.mkdir(parents=True, exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix=f"check-{datafile_id}-", dir=settings.INGEST_WORK_DIR)
+    try:
+        report = analyse_datafile(
+            datafile,
+            workdir=workdir,
+            progress=lambda stage, percent: services.datafile_check_progress(
+                datafile_id=datafile_id, stage=stage, percent=percent
+            ),
+        )
+        services.datafile_check_finished(datafile_id=datafile_id, report=report)
+        return report["state"]
+    except Exception as exc:
+        if self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=5 * 2**self.request.retries)
+        logger.exception("datafile check failed", extra={"datafile_id": datafile_id})
+        services.datafile_check_failed(datafile_id=datafile_id, error=f"{type(exc).__name__}: {exc}")
+        return "failed"
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

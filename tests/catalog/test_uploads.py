@@ -1,0 +1,91 @@
+"""The tus endpoint: create, append in pieces (as after a dropped connection), resume, finish."""
+
+import base64
+import hashlib
+import os
+
+import pytest
+from django.urls import reverse
+
+from catalog.models import DataFile, DatasetVersion, Upload
+
+pytestmark = pytest.mark.django_db
+
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+def _meta(**values):
+    return ",".join(f"{k} {base64.b64encode(str(v).encode()).decode()}" for k, v in values.items())
+
+
+def _create(client, version, name, length):
+    return client.post(
+        reverse("catalog:upload_create"),
+        headers={**TUS, "Upload-Length": str(length), "Upload-Metadata": _meta(filename=name, version=version.pk)},
+    )
+
+
+def _patch(client, location, offset, body):
+    return client.generic(
+        "PATCH", location, data=body, content_type="application/offset+octet-stream",
+        headers={**TUS, "Upload-Offset": str(offset)},
+    )
+
+
+def test_resumed_upload_gives_the_same_sha256(login, official, draft, django_capture_on_commit_callbacks):
+    client = login(official)
+    data = "측정소명,측정일시,미세먼지\n".encode("cp949") + os.urandom(300_000)
+    created = _create(client, draft, "대기질.csv", len(data))
+    assert created.status_code == 201 and created["Tus-Resumable"] == "1.0.0"
+    location = created["Location"]
+
+    # The connection drops after the first piece: the server kept it, HEAD says where to go on.
+    assert _patch(client, location, 0, data[:100_000]).status_code == 204
+    head = client.head(location, headers=TUS)
+    assert head.status_code == 200 and head["Upload-Offset"] == "100000" and head["Upload-Length"] == str(len(data))
+    # A stale client repeating the first piece is told the real offset (409), nothing is duplicated.
+    assert _patch(client, location, 0, data[:100_000]).status_code == 409
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = _patch(client, location, 100_000, data[100_000:])
+    assert response.status_code == 204 and response["Upload-Offset"] == str(len(data))
+    datafile = DataFile.objects.get()
+    assert datafile.sha256 == hashlib.sha256(data).hexdigest()
+    assert datafile.size == len(data) and datafile.format == "csv" and datafile.original_name == "대기질.csv"
+    with datafile.file.open("rb") as fh:
+        assert hashlib.file_digest(fh, "sha256").hexdigest() == hashlib.sha256(data).hexdigest()
+    assert Upload.objects.get().state == Upload.State.COMPLETE
+    draft.refresh_from_db()
+    assert draft.state == DatasetVersion.State.CHECKING
+    assert len(callbacks) >= 1  # the check task is queued after commit
+    # The file lives in private storage, not under a public URL.
+    assert not datafile.file.name.startswith("/") and "static" not in datafile.file.path
+
+
+def test_upload_refusals(login, official, draft, settings):
+    client = login(official)
+    assert _create(client, draft, "virus.exe", 10).status_code == 400
+    settings.UPLOAD_MAX_BYTES = 1000
+    too_big = _create(client, draft, "big.csv", 1001)
+    assert too_big.status_code == 413
+    settings.UPLOAD_MAX_BYTES = 10**9
+    location = _create(client, draft, "a.csv", 10)["Location"]
+    wrong_type = client.generic("PATCH", location, data=b"x", content_type="text/plain", headers={**TUS, "Upload-Offset": "0"})
+    assert wrong_type.status_code == 415
+    assert client.post(reverse("catalog:upload_create"), headers={"Upload-Length": "10"}).status_code == 412
+
+
+def test_other_organizations_cannot_upload_or_resume(login, official, draft, buyer):
+    location = _create(login(official), draft, "a.csv", 10)["Location"]
+    other = login(buyer)
+    assert _create(other, draft, "b.csv", 10).status_code == 403
+    assert other.head(location, headers=TUS).status_code == 403
+    assert _patch(other, location, 0, b"0123456789").status_code == 403
+
+
+def test_cancelled_upload_is_gone(login, official, draft):
+    client = login(official)
+    location = _create(client, draft, "a.csv", 10)["Location"]
+    assert client.delete(location, headers=TUS).status_code == 204
+    assert client.head(location, headers=TUS).status_code == 410
+    assert _patch(client, location, 0, b"0123456789").status_code == 410
