@@ -4,6 +4,7 @@ One function per use case: atomic, permission-checked, state moves through `_tra
 Celery work queued with `transaction.on_commit`. Views, the tus endpoint and tasks call these.
 """
 
+import fcntl
 import hashlib
 import os
 import re
@@ -21,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.exceptions import DomainError, IllegalTransition, NotAllowed
 from accounts.permissions import can
 from accounts.services import audit
+from catalog.ingest.errors import in_every_language
 from catalog.models import DataFile, Dataset, DatasetVersion, Review, Upload
 
 S = DatasetVersion.State
@@ -182,39 +184,44 @@ class OffsetMismatch(DomainError):
 def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int = 1 << 20) -> Upload:
     """Append the bytes of one tus PATCH request at `offset`, streamed to the staging file.
 
-    Not one transaction: bytes that arrived before a dropped connection are kept and counted,
-    so the client resumes from there. A row lock serialises concurrent PATCHes of one upload.
+    No database transaction is held while bytes arrive (a PATCH can take minutes): an exclusive
+    lock on the staging file serialises concurrent PATCHes of one upload, and the offset moves by
+    compare-and-set. Bytes that arrived before a dropped connection are kept and counted, so the
+    client resumes from there.
     """
-    with transaction.atomic():
-        upload = Upload.objects.select_for_update().select_related("version__dataset__publisher").get(pk=upload.pk)
-        if upload.created_by_id != actor.pk:
-            raise NotAllowed(_("This upload belongs to someone else."))
+    upload = Upload.objects.get(pk=upload.pk)
+    if upload.created_by_id != actor.pk:
+        raise NotAllowed(_("This upload belongs to someone else."))
+    written = 0
+    with open(_staging_path(upload), "r+b") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OffsetMismatch(_("Another request is still sending this file."), code="upload_busy") from None
+        upload.refresh_from_db(fields=["offset", "state"])
         if upload.state != Upload.State.UPLOADING:
             raise DomainError(_("This upload is already finished."), code="upload_closed")
         if offset != upload.offset:
             raise OffsetMismatch(_("The upload is at byte %(offset)s.") % {"offset": upload.offset}, code="offset_mismatch")
-        written = 0
-        remaining = upload.length - upload.offset
+        remaining = upload.length - offset
+        fh.truncate(offset)  # drop a torn tail a crashed request may have left
+        fh.seek(offset)
         try:
-            with open(_staging_path(upload), "r+b") as fh:
-                fh.truncate(upload.offset)  # drop a torn tail a crashed request may have left
-                fh.seek(upload.offset)
-                while remaining > 0:
-                    chunk = stream.read(min(chunk_size, remaining))
-                    if not chunk:
-                        break
-                    fh.write(chunk)
-                    written += len(chunk)
-                    remaining -= len(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
+            while remaining > 0:
+                chunk = stream.read(min(chunk_size, remaining))
+                if not chunk:
+                    break
+                fh.write(chunk)
+                written += len(chunk)
+                remaining -= len(chunk)
         except OSError:
-            # The client went away mid-request: keep what arrived (it was written) and let it resume.
-            pass
+            pass  # the client went away mid-request: keep what arrived and let it resume
         finally:
+            fh.flush()
+            os.fsync(fh.fileno())
             if written:
-                upload.offset += written
-                upload.save(update_fields=["offset", "updated_at"])
+                Upload.objects.filter(pk=upload.pk, offset=offset).update(offset=offset + written, updated_at=timezone.now())
+    upload.refresh_from_db()
     if upload.offset == upload.length:
         upload_complete(upload=upload)
         upload.refresh_from_db()
@@ -346,8 +353,8 @@ def datafile_check_failed(*, datafile_id: int, error: str) -> DataFile:
             "state": DataFile.Check.FAILED,
             "messages": [{
                 "level": "error", "code": "internal_error",
-                "message": str(_("The checks stopped because of an error on our side. Remove the file and upload it "
-                                 "again; if it happens again, contact the platform admins.")),
+                "message": in_every_language(_("The checks stopped because of an error on our side. Remove the file "
+                                               "and upload it again; if it happens again, contact the platform admins.")),
                 "detail": error[:500],
             }],
         },

@@ -54,7 +54,9 @@ def celery_worker_session():
 
 
 @pytest.fixture
-def celery_worker(celery_worker_session, transactional_db):
+def celery_worker(celery_worker_session, transactional_db, django_db_serialized_rollback):
+    # Serialized rollback: the flush after a transactional test would otherwise wipe the
+    # reference data that migrations load (themes, licences) for the tests after it.
     return celery_worker_session
 
 

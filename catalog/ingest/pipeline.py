@@ -15,9 +15,10 @@ import logging
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
-from django.utils.translation import gettext as _
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
-from catalog.ingest.errors import IngestError
+from catalog.ingest.errors import IngestError, in_every_language, lazy_format
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,19 @@ def _plain(value):
     return value
 
 
-def _message(level: str, code: str, message) -> dict:
-    return {"level": level, "code": code, "message": str(message)}
+def _jsonable(value):
+    """Lazy (translatable) strings become {"ko": …, "en": …}; everything else is left as it is."""
+    if isinstance(value, Promise):
+        return in_every_language(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _message(level: str, code: str, message, detail: str = "") -> dict:
+    return {"level": level, "code": code, "message": in_every_language(message), "detail": detail}
 
 
 def _tabular(utf8_csv: Path, report: dict, progress, *, delimiter_hint: str | None = None) -> None:
@@ -50,11 +62,17 @@ def _tabular(utf8_csv: Path, report: dict, progress, *, delimiter_hint: str | No
         profile=table["profile"],
         preview={"columns": [f["name"] for f in table["schema"]["fields"]], "rows": table["preview"]},
     )
-    for note in table.get("warnings", []):
-        report["messages"].append(_message("warning", "table_note", note))
+    for note in table.get("notes", []):
+        report["messages"].append(_message(note.get("level", "info"), note.get("code", "table_note"), note["message"]))
     progress("personal_data", 75)
     columns = [f["name"] for f in table["schema"]["fields"]]
-    findings = [_plain(f) for f in scan_csv(utf8_csv, columns, delimiter=report["delimiter"] or ",")]
+    findings = [
+        _plain(f)
+        for f in scan_csv(
+            utf8_csv, columns, delimiter=report["delimiter"] or ",", quote=table.get("quote") or '"',
+            memory_limit=settings.INGEST_MEMORY_LIMIT, threads=settings.INGEST_THREADS,
+        )
+    ]
     report["pii_findings"] = findings
 
 
@@ -87,8 +105,8 @@ def analyse_path(path: Path, fmt: str, *, workdir: Path, progress=lambda stage, 
             if fmt == "xlsx" and len(converted.get("sheet_names", [])) > 1:
                 report["messages"].append(_message(
                     "warning", "xlsx_sheets",
-                    _("Only the sheet “%(sheet)s” was read; the workbook has %(n)d sheets.")
-                    % {"sheet": converted["sheet_name"], "n": len(converted["sheet_names"])},
+                    lazy_format(_("Only the sheet “%(sheet)s” was read; the workbook has %(n)d sheets."),
+                                {"sheet": converted["sheet_name"], "n": len(converted["sheet_names"])}),
                 ))
             _tabular(utf8, report, progress, delimiter_hint=",")
         elif fmt == "zip":
@@ -110,13 +128,14 @@ def analyse_path(path: Path, fmt: str, *, workdir: Path, progress=lambda stage, 
                 })
             report["members"] = extracted
             report["messages"].append(_message(
-                "info", "zip_members", _("The archive holds %(n)d data files; each is checked on its own.") % {"n": len(extracted)}
+                "info", "zip_members",
+                lazy_format(_("The archive holds %(n)d data files; each is checked on its own."), {"n": len(extracted)}),
             ))
         else:
             raise IngestError("format_unsupported", _("This file format is not supported."))
     except IngestError as exc:
         report["state"] = "failed"
-        report["messages"].append(_message("error", exc.code, exc.message))
+        report["messages"].append(_message("error", exc.code, exc.message, exc.detail))
         return report
     if any(f.get("blocking") for f in report["pii_findings"]):
         report["state"] = "blocked"
@@ -142,4 +161,4 @@ def analyse_datafile(datafile, *, workdir, progress=lambda stage, percent: None)
     from catalog.services import local_copy_path
 
     path = local_copy_path(datafile, Path(workdir))
-    return analyse_path(path, datafile.format, workdir=Path(workdir), progress=progress)
+    return _jsonable(analyse_path(path, datafile.format, workdir=Path(workdir), progress=progress))

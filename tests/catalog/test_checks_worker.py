@@ -4,7 +4,6 @@ import io
 import time
 import zipfile
 
-import pytest
 
 from catalog import services
 from catalog.models import DataFile, DatasetVersion

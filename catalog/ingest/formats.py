@@ -1,0 +1,922 @@
+"""Converters from XLSX, JSON and GeoJSON to a UTF-8 CSV that the tabular step analyses.
+
+All three stream: memory stays flat whatever the file size (openpyxl's read-only mode keeps
+only the shared-strings table; ijson builds one record at a time). The CSV is written with the
+csv module: UTF-8 without BOM, comma-separated, "\\n" line ends, minimal quoting.
+
+JSON and GeoJSON take two streaming passes over the records (first the union of the keys, in
+first-seen order, then the rows), so the column list is complete without holding records in
+memory. Text that is not UTF-8 is accepted when it is strictly valid CP949 (Korean Windows
+tools) and transcoded on the fly; a UTF-8 BOM is skipped.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import json
+import math
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import ijson
+from django.utils.translation import gettext_lazy as _
+
+from .errors import IngestError
+from .errors import lazy_format as _fmt
+
+__all__ = [
+    "GeoReport",
+    "JsonReport",
+    "SheetReport",
+    "geojson_to_csv",
+    "json_to_csv",
+    "xlsx_to_csv",
+    "KOREA_BBOX",
+]
+
+_CHUNK = 1024 * 1024
+_IJSON_BUF = 64 * 1024
+KOREA_BBOX = (124.0, 33.0, 132.0, 39.0)  # lon/lat box used for the "outside Korea" note
+
+
+
+
+def _open_csv(dst):
+    f = open(dst, "w", encoding="utf-8", newline="")
+    return f, csv.writer(f, lineterminator="\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# XLSX
+# ---------------------------------------------------------------------------------------------
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+@dataclass
+class SheetReport:
+    sheet_name: str
+    sheet_names: list[str]
+    rows_written: int  # data rows, header not counted
+    columns: list[str]
+    header_row: int = 1  # 1-based Excel row number of the header
+    title: str | None = None  # a one-cell title row above the header, if one was skipped
+    rows_with_extra_cells: int = 0  # rows with values right of the last header column (dropped)
+
+
+def _not_xlsx(detail: str) -> IngestError:
+    return IngestError(
+        "xls_unsupported",
+        _("This file is not in the Excel .xlsx format (it may be an old .xls, an .xlsb or a web page saved "
+          "with an Excel name). Open it in Excel, choose “Save As”, pick “Excel Workbook (*.xlsx)” or "
+          "“CSV UTF-8”, and upload the new file."),
+        detail=detail,
+    )
+
+
+def _xlsx_corrupt(detail: str) -> IngestError:
+    return IngestError(
+        "xlsx_corrupt",
+        _("The Excel file is damaged and cannot be read. Open it in Excel, save it again as .xlsx (or as "
+          "“CSV UTF-8”) and upload the new file."),
+        detail=detail,
+    )
+
+
+def _file_contains(path, needle: bytes) -> bool:
+    tail = b""
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            if needle in tail + chunk:
+                return True
+            tail = chunk[-len(needle):]
+    return False
+
+
+def _sniff_xlsx(src, max_uncompressed: int) -> None:
+    with open(src, "rb") as f:
+        head = f.read(2048)
+    if head.startswith(_OLE2):
+        # An OLE2 container is either an old .xls or a password-protected .xlsx.
+        if _file_contains(src, "EncryptedPackage".encode("utf-16-le")):
+            raise IngestError(
+                "xlsx_encrypted",
+                _("The Excel file is protected by a password. Open it in Excel, remove the password "
+                  "(File > Info > Protect Workbook) and upload it again."),
+            )
+        raise _not_xlsx("OLE2 (BIFF .xls)")
+    if not head.startswith(b"PK\x03\x04"):
+        text = head.decode("latin-1").lower()
+        if "<html" in text or "<table" in text or "office:spreadsheet" in text or "<?xml" in text:
+            raise _not_xlsx("HTML or XML spreadsheet")
+        raise _xlsx_corrupt("not a ZIP container")
+    try:
+        with zipfile.ZipFile(src) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as exc:
+        raise _xlsx_corrupt(f"{type(exc).__name__}: {exc}") from exc
+    names = {i.filename for i in infos}
+    if "xl/workbook.bin" in names:
+        raise _not_xlsx("xlsb")
+    if "xl/workbook.xml" not in names:
+        raise _xlsx_corrupt("no xl/workbook.xml (not an Excel workbook)")
+    if any(i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) for i in infos):
+        raise _xlsx_corrupt("unexpected compression method")
+    total = sum(i.file_size for i in infos)
+    if total > max_uncompressed:
+        raise IngestError(
+            "xlsx_too_large",
+            _("The Excel file is too large to process. Save each sheet as “CSV UTF-8” in Excel and upload "
+              "the CSV files instead."),
+            detail=f"{total} uncompressed bytes > {max_uncompressed}",
+        )
+
+
+_DATE_KIND_CACHE: dict[str, str | None] = {}
+
+
+def _date_kind(number_format) -> str | None:
+    kind = _DATE_KIND_CACHE.get(number_format, "?")
+    if kind == "?":
+        from openpyxl.styles.numbers import is_datetime
+
+        try:
+            kind = is_datetime(number_format or "General")
+        except Exception:  # noqa: BLE001 — an odd format string must not stop the conversion
+            kind = "datetime"
+        _DATE_KIND_CACHE[number_format] = kind
+    return kind
+
+
+def _float_text(v: float) -> str:
+    if not math.isfinite(v):
+        return ""
+    if v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    # Excel keeps 15 significant digits; the XML often carries binary noise beyond them
+    # (0.30000000000000004). Round to 15 and print the shortest repr of that.
+    return repr(float(f"{v:.15g}"))
+
+
+def _cell_text(cell) -> str:
+    v = cell.value
+    if v is None:
+        return ""
+    t = type(v)
+    if t is str:
+        return v
+    if t is int:
+        return str(v)
+    if t is float:
+        return _float_text(v)
+    if t is bool:
+        return "TRUE" if v else "FALSE"
+    if t is dt.datetime:
+        v = _round_second(v)
+        kind = _date_kind(cell.number_format)
+        if kind == "date" and v.hour == v.minute == v.second == 0:
+            return v.date().isoformat()
+        if kind == "time" and v.date() in (dt.date(1899, 12, 30), dt.date(1899, 12, 31), dt.date(1900, 1, 1)):
+            return v.time().isoformat()
+        return v.isoformat(sep=" ")
+    if t is dt.date:
+        return v.isoformat()
+    if t is dt.time:
+        return _round_second(dt.datetime.combine(dt.date(2000, 1, 1), v)).time().isoformat()
+    if t is dt.timedelta:
+        seconds = round(v.total_seconds())
+        sign = "-" if seconds < 0 else ""
+        h, rest = divmod(abs(seconds), 3600)
+        return f"{sign}{h}:{rest // 60:02d}:{rest % 60:02d}"
+    return str(v)
+
+
+def _round_second(v: dt.datetime) -> dt.datetime:
+    if v.microsecond:  # a time of day is a fraction of a day in Excel: 13:59:59.999994 is 14:00:00
+        v = (v + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
+    return v
+
+
+def _is_blank(text: str) -> bool:
+    return not text or text.isspace()
+
+
+def _trim(values: list[str]) -> list[str]:
+    end = len(values)
+    while end and _is_blank(values[end - 1]):
+        end -= 1
+    return values[:end]
+
+
+def _header_name(text: str, index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    name = " ".join(text.split())  # "미세먼지\n(㎍/㎥)" → "미세먼지 (㎍/㎥)"
+    return name or f"column_{get_column_letter(index + 1)}"
+
+
+# A one-cell row followed, within this many rows, by a wider row is a title above the header.
+_TITLE_LOOKAHEAD = 10
+
+
+def xlsx_to_csv(src, dst, *, sheet: str | int | None = None, max_uncompressed: int = 8 * 1024**3) -> SheetReport:
+    """Write one worksheet of the .xlsx at `src` to `dst` as CSV.
+
+    `sheet`: a sheet name, a 0-based index, or None for the first sheet with any value.
+    Header: the first non-empty row, except that a row with a single filled cell (a title such
+    as "2024년 시흥시 가로등 현황") followed within 10 rows by a row with two or more filled cells
+    is reported in `title` and the wider row is the header. Blank header cells are named
+    `column_<letter>`; line breaks in header cells become spaces.
+
+    Values: text as is; integers as integers; floats rounded to Excel's 15 significant digits
+    (integral floats without ".0"); dates by their number format as `YYYY-MM-DD`,
+    `YYYY-MM-DD HH:MM:SS` or `HH:MM:SS`; booleans TRUE/FALSE; formulas as their cached value
+    (empty if the file was never calculated by Excel). Empty rows inside the data are kept as
+    empty CSV rows; empty rows at the end are dropped. Sheet dimensions stored in the file are
+    ignored (they are often wrong), so no row or column is cut off.
+
+    Codes: xls_unsupported (.xls/.xlsb/HTML), xlsx_encrypted, xlsx_corrupt, xlsx_too_large,
+    xlsx_sheet_not_found, xlsx_empty.
+    """
+    _sniff_xlsx(src, max_uncompressed)
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(src, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 — openpyxl raises KeyError, ValueError, XML errors, …
+        raise _xlsx_corrupt(f"{type(exc).__name__}: {exc}") from exc
+    try:
+        sheets = list(wb.worksheets)  # chart sheets excluded
+        sheet_names = [ws.title for ws in sheets]
+        if sheet is None:
+            candidates = sheets
+        else:
+            if isinstance(sheet, int) and 0 <= sheet < len(sheets):
+                candidates = [sheets[sheet]]
+            elif isinstance(sheet, str) and sheet in sheet_names:
+                candidates = [sheets[sheet_names.index(sheet)]]
+            else:
+                raise IngestError(
+                    "xlsx_sheet_not_found",
+                    _fmt(_("The Excel file has no sheet called “%(sheet)s”. Its sheets are: %(sheets)s."),
+                         {"sheet": sheet, "sheets": ", ".join(sheet_names)}),
+                )
+        try:
+            for ws in candidates:
+                report = _convert_sheet(ws, dst, sheet_names)
+                if report is not None:
+                    return report
+        except IngestError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — damaged sheet XML surfaces only while streaming
+            raise _xlsx_corrupt(f"{type(exc).__name__}: {exc}") from exc
+        raise IngestError(
+            "xlsx_empty",
+            _("The Excel file contains no data: every sheet is empty. Check that you saved the right file."),
+            detail=f"sheets={sheet_names}",
+        )
+    finally:
+        wb.close()  # read-only mode keeps the file (and its ZIP handle) open until closed
+
+
+def _convert_sheet(ws, dst, sheet_names) -> SheetReport | None:
+    ws.reset_dimensions()  # the <dimension> element is often wrong; never truncate on it
+    rows = enumerate(ws.iter_rows(), start=1)
+    first = None
+    for number, cells in rows:
+        values = _trim([_cell_text(c) for c in cells])
+        if values:
+            first = (number, values)
+            break
+    if first is None:
+        return None
+
+    header_number, header = first
+    title = None
+    pending: list[tuple[int, list[str]]] = []
+    if sum(not _is_blank(v) for v in header) == 1:
+        for number, cells in rows:
+            values = _trim([_cell_text(c) for c in cells])
+            pending.append((number, values))
+            if sum(not _is_blank(v) for v in values) >= 2:
+                title = " ".join(" ".join(v.split()) for v in header if not _is_blank(v))
+                header_number, header = number, values
+                pending = []
+                break
+            if len(pending) >= _TITLE_LOOKAHEAD:
+                break
+
+    columns = [_header_name(text, i) for i, text in enumerate(header)]
+    width = len(columns)
+    written = extra = empty_run = 0
+    f, writer = _open_csv(dst)
+    with f:
+        writer.writerow(columns)
+
+        def emit(values):
+            nonlocal written, extra, empty_run
+            if not values:
+                empty_run += 1
+                return
+            if len(values) > width:
+                extra += 1
+                values = values[:width]
+            elif len(values) < width:
+                values = values + [""] * (width - len(values))
+            for _i in range(empty_run):  # empty rows inside the data are kept
+                writer.writerow([""] * width)
+            written += empty_run + 1
+            empty_run = 0
+            writer.writerow(values)
+
+        for _number, values in pending:
+            emit(values)
+        for _number, cells in rows:
+            emit(_trim([_cell_text(c) for c in cells]))
+    return SheetReport(
+        sheet_name=ws.title,
+        sheet_names=sheet_names,
+        rows_written=written,
+        columns=columns,
+        header_row=header_number,
+        title=title,
+        rows_with_extra_cells=extra,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Text streams for ijson: encoding, and the position of a syntax error
+# ---------------------------------------------------------------------------------------------
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _strictly(path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _text_encoding(path, code: str) -> str:
+    """BOM, else strict UTF-8, else strict CP949 (one fast pass each), else IngestError(code)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return encoding
+    for encoding in ("utf-8", "cp949"):
+        if _strictly(path, encoding):
+            return encoding
+    raise IngestError(
+        code,
+        _("The file is not valid text: some characters cannot be read. Save it again as UTF-8 text and "
+          "upload the new file."),
+        detail="neither UTF-8 nor CP949",
+    )
+
+
+class _Utf8Stream:
+    """A binary file-like object yielding UTF-8 bytes from a file in `encoding`, counting them."""
+
+    def __init__(self, path, encoding: str, slow_from: int | None = None):
+        self._f = open(path, "rb")
+        self._decoder = None
+        if encoding == "utf-8-sig":
+            self._f.seek(3)
+        elif encoding != "utf-8":
+            self._decoder = codecs.getincrementaldecoder(encoding)("strict")
+        self._slow_from = slow_from  # from this offset on, hand out one byte at a time
+        self._pending = b""
+        self.pos = 0
+
+    def _raw(self, n: int) -> bytes:
+        if self._decoder is None:
+            return self._f.read(n)
+        while len(self._pending) < n:
+            data = self._f.read(max(n, _IJSON_BUF))
+            self._pending += self._decoder.decode(data, final=not data).encode("utf-8")
+            if not data:
+                break
+        out, self._pending = self._pending[:n], self._pending[n:]
+        return out
+
+    def read(self, n: int = -1) -> bytes:
+        if n == 0:  # ijson probes with read(0) to tell bytes from text
+            return b""
+        if n is None or n < 0:
+            n = 1 << 30
+        if self._slow_from is not None:
+            n = 1 if self.pos >= self._slow_from else min(n, self._slow_from - self.pos)
+        data = self._raw(n)
+        self.pos += len(data)
+        return data
+
+    def close(self):
+        self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _scan_all(stream) -> None:
+    for _item in ijson.items(stream, "\x00never", buf_size=_IJSON_BUF):  # C-level syntax check only
+        pass
+
+
+def _error_position(path, encoding: str) -> tuple[int, int] | None:
+    """(line, column), 1-based, of the first syntax error, found by two more C-speed passes: the
+    first tells which 64 KB buffer failed, the second feeds that buffer one byte at a time."""
+    try:
+        with _Utf8Stream(path, encoding) as stream:
+            try:
+                _scan_all(stream)
+                return None
+            except ijson.JSONError:
+                coarse = stream.pos
+        with _Utf8Stream(path, encoding, slow_from=max(0, coarse - _IJSON_BUF - 1)) as stream:
+            try:
+                _scan_all(stream)
+                return None
+            except ijson.JSONError:
+                offset = max(0, stream.pos - 1)
+        line, last = 1, b""
+        with _Utf8Stream(path, encoding) as stream:
+            remaining = offset
+            while remaining > 0:
+                chunk = stream.read(min(_CHUNK, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                nl = chunk.count(b"\n")
+                if nl:
+                    line += nl
+                    last = chunk[chunk.rindex(b"\n") + 1:]
+                else:
+                    last += chunk
+                    last = last[-4096:] if len(last) > 1 << 20 else last
+        column = len(last.decode("utf-8", "replace")) + 1
+        return line, column
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _syntax_error(path, encoding, code, exc) -> IngestError:
+    where = _error_position(path, encoding)
+    if where:
+        message = _fmt(
+            _("The file is not valid JSON: there is a mistake at line %(line)s, column %(column)s. Correct it "
+              "(or export the file again from the system it came from) and upload it again."),
+            {"line": where[0], "column": where[1]},
+        )
+    else:
+        message = _("The file is not valid JSON. Export it again from the system it came from and upload it again.")
+    detail = " ".join(str(exc).split())[:300]
+    return IngestError(code, message, detail=detail)
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class JsonReport:
+    rows_written: int
+    columns: list[str]
+    root_path: str  # dotted path of the records array ("" = the document itself is the array)
+    skipped_items: int = 0  # array elements that were not objects
+    encoding: str = "utf-8"
+
+
+def _item_prefix(array_prefix: str) -> str:
+    return f"{array_prefix}.item" if array_prefix else "item"
+
+
+# The records search looks at this many parse events once it has seen an array of objects.
+_SEARCH_EVENTS = 200_000
+
+
+def _find_records(stream) -> str | None:
+    """The dotted path of the records array, from one bounded streaming pass over parse events.
+
+    Every array whose first element is an object is a candidate (arrays inside a candidate's
+    elements are not). The pass stops once it has looked at 200,000 events *and* found at least
+    one candidate — so it reads a bounded prefix of the file, except when the first array of
+    objects starts late. Of the candidates, the one with the most objects seen in that window
+    wins (ties: the first), so {"fields": [{…} × 5], "records": [{…} × 10,000]} (CKAN's
+    datastore_search) yields "records", and data.go.kr's
+    {"response": {"header": {…}, "body": {"items": {"item": [...]}}}} yields
+    "response.body.items.item".
+    """
+    counts: dict[str, int] = {}
+    by_item: dict[str, str] = {}
+    opened: str | None = None
+    events = 0
+    for prefix, event, _value in ijson.parse(stream, buf_size=_IJSON_BUF):
+        events += 1
+        if opened is not None:
+            if event == "start_map" and not any(
+                opened == item or opened.startswith(item + ".") for item in by_item
+            ):
+                counts[opened] = 0
+                by_item[_item_prefix(opened)] = opened
+            opened = None
+        if event == "start_array":
+            opened = prefix
+        elif event == "start_map" and prefix in by_item:
+            counts[by_item[prefix]] += 1
+        if counts and events >= _SEARCH_EVENTS:
+            break
+    if not counts:
+        return None
+    return max(counts, key=lambda p: counts[p])  # max keeps the first of equal counts
+
+
+def _flatten(obj: dict) -> dict:
+    flat = {}
+    for key, value in obj.items():
+        if isinstance(value, dict) and value:
+            for sub, sub_value in value.items():
+                flat[f"{key}.{sub}"] = sub_value
+        else:
+            flat[key] = value
+    return flat
+
+
+def _json_default(value):
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(type(value).__name__)
+
+
+def _value_text(value) -> str:
+    if type(value) is str:
+        return value
+    if value is None:
+        return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ""
+    if isinstance(value, (dict, list)):
+        if not value:
+            return ""
+        return json.dumps(value, ensure_ascii=False, default=_json_default)
+    return str(value)
+
+
+def _too_many_columns(limit: int) -> IngestError:
+    return IngestError(
+        "json_too_many_columns",
+        _fmt(_("The records in the file have more than %(limit)s different fields, which is too many for a "
+               "table. Check that the file holds a list of records."), {"limit": limit}),
+    )
+
+
+def json_to_csv(src, dst, *, max_columns: int = 2000) -> JsonReport:
+    """Write the records of the JSON file `src` to `dst` as CSV.
+
+    Accepts a top-level array of objects, or an object containing one (found by `_find_records`:
+    a bounded streaming pass). Nested objects are flattened one level ({"addr": {"road": …}} →
+    column "addr.road"); deeper objects and arrays are written as JSON text. Numbers keep their
+    written form (ijson's Decimal), booleans are true/false, null is empty.
+
+    Codes: json_invalid (syntax, with line and column), json_encoding, json_no_records,
+    json_too_many_columns.
+    """
+    encoding = _text_encoding(src, "json_encoding")
+    try:
+        with _Utf8Stream(src, encoding) as stream:
+            root = _find_records(stream)
+        if root is None:
+            raise IngestError(
+                "json_no_records",
+                _("The JSON file contains no list of records (an array of objects such as "
+                  "[{\"name\": …}, {\"name\": …}]), so it cannot be shown as a table. Export the data as a list "
+                  "of records, or as CSV."),
+            )
+        prefix = _item_prefix(root)
+        keys: dict[str, None] = {}
+        skipped = 0
+        with _Utf8Stream(src, encoding) as stream:
+            for item in ijson.items(stream, prefix, buf_size=_IJSON_BUF):
+                if not isinstance(item, dict):
+                    skipped += 1
+                    continue
+                for key in _flatten(item):
+                    if key not in keys:
+                        keys[key] = None
+                        if len(keys) > max_columns:
+                            raise _too_many_columns(max_columns)
+        columns = list(keys)
+        written = 0
+        f, writer = _open_csv(dst)
+        with f, _Utf8Stream(src, encoding) as stream:
+            writer.writerow(columns)
+            for item in ijson.items(stream, prefix, buf_size=_IJSON_BUF):
+                if not isinstance(item, dict):
+                    continue
+                flat = _flatten(item)
+                writer.writerow([_value_text(flat.get(k)) for k in columns])
+                written += 1
+    except ijson.JSONError as exc:
+        raise _syntax_error(src, encoding, "json_invalid", exc) from exc
+    return JsonReport(rows_written=written, columns=columns, root_path=root, skipped_items=skipped, encoding=encoding)
+
+
+# ---------------------------------------------------------------------------------------------
+# GeoJSON
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GeoReport:
+    features: int
+    geometry_types: dict[str, int]
+    bbox_wgs84: list[float] | None  # [min lon, min lat, max lon, max lat]
+    crs: str  # "EPSG:4326" when the file names none (RFC 7946) or names CRS84
+    columns: list[str]
+    null_geometries: int = 0
+    invalid_geometries: int = 0  # geometries shapely could not read (left out of the bbox)
+    outside_korea: bool = False  # bbox not inside lon 124–132, lat 33–39 (a note, not an error)
+    encoding: str = "utf-8"
+    source_bbox: list[float] | None = field(default=None)  # in the file's own CRS
+
+
+def _geo_invalid(detail: str) -> IngestError:
+    return IngestError(
+        "geojson_invalid",
+        _("The file is not a GeoJSON FeatureCollection (an object with \"type\": \"FeatureCollection\" and a "
+          "\"features\" list). Export the layer again as GeoJSON, e.g. in QGIS with “Export > Save Features "
+          "As… > GeoJSON”."),
+        detail=detail,
+    )
+
+
+def _geo_header(path, encoding) -> tuple[str | None, str | None, bool]:
+    """(top-level type, crs name, whether a "features" array exists), reading parse events only
+    up to the start of "features"; a "type"/"crs" after the features costs one C-level scan."""
+    top_type = crs_name = None
+    has_features = seen_type = seen_crs = False
+    with _Utf8Stream(path, encoding) as stream:
+        for prefix, event, value in ijson.parse(stream, buf_size=_IJSON_BUF):
+            if prefix == "" and event not in ("start_map", "map_key", "end_map"):
+                raise _geo_invalid(f"top level is {event}")
+            if prefix == "type":
+                seen_type, top_type = True, value
+            elif prefix == "crs":
+                seen_crs = True
+            elif prefix == "crs.properties.name":
+                crs_name = value
+            elif prefix == "features" and event == "start_array":
+                has_features = True
+                break
+    if has_features and not seen_type:
+        with _Utf8Stream(path, encoding) as stream:
+            top_type = next(ijson.items(stream, "type", buf_size=_IJSON_BUF), None)
+    if has_features and not seen_crs:
+        with _Utf8Stream(path, encoding) as stream:
+            crs_name = next(ijson.items(stream, "crs.properties.name", buf_size=_IJSON_BUF), None)
+    return top_type, crs_name, has_features
+
+
+def _resolve_crs(name):
+    """(pyproj CRS or None for WGS84 lon/lat, label)."""
+    if not name:
+        return None, "EPSG:4326"
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    if "CRS84" in str(name).upper():
+        return None, "EPSG:4326"
+    try:
+        crs = CRS.from_user_input(str(name))
+    except CRSError as exc:
+        raise IngestError(
+            "geojson_crs",
+            _fmt(_("The file names a coordinate system we do not recognise (%(crs)s). Export it again in WGS84 "
+                   "(EPSG:4326) or in a Korean system such as EPSG:5179 or EPSG:5186."), {"crs": str(name)[:100]}),
+            detail=str(exc)[:300],
+        ) from exc
+    epsg = crs.to_epsg()
+    if epsg == 4326:
+        return None, "EPSG:4326"
+    return crs, f"EPSG:{epsg}" if epsg else crs.to_string()
+
+
+def _unique(name: str, taken) -> str:
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}_{n}", n + 1
+    return candidate
+
+
+_NUMBER_TYPES = (int, float)
+
+
+def _xy(coords) -> tuple[float, float] | None:
+    """(x, y) of a Point's coordinates, or None if they are not 2 or 3 numbers."""
+    if type(coords) is list and 2 <= len(coords) <= 3:
+        x, y = coords[0], coords[1]
+        if type(x) in _NUMBER_TYPES and type(y) in _NUMBER_TYPES:
+            return float(x), float(y)
+    return None
+
+
+def geojson_to_csv(src, dst) -> GeoReport:
+    """Write the features of the GeoJSON FeatureCollection `src` to `dst` as CSV: one row per
+    feature with its properties (union of keys, first-seen order; nested values as JSON text),
+    an `id` column if any feature has an id, `geometry_type`, and for Point features
+    `longitude`/`latitude` in WGS84 (transformed if the file is in another CRS). Our columns get
+    a `_2` suffix if a property already has the name.
+
+    The bbox is the union of shapely's `shape(geometry).bounds` over the features, computed in
+    the file's CRS (the legacy `crs` member, e.g. urn:ogc:def:crs:EPSG::5179; none means WGS84
+    per RFC 7946) and transformed with pyproj `transform_bounds` to EPSG:4326.
+
+    Codes: geojson_invalid (not JSON, with line and column; or not a FeatureCollection),
+    geojson_encoding, geojson_crs (unknown CRS name, or a bbox outside lon ±180 / lat ±90 —
+    typically projected metres in a file without a `crs`, or latitude and longitude swapped).
+    """
+    encoding = _text_encoding(src, "geojson_encoding")
+    try:
+        return _geojson_to_csv(src, dst, encoding)
+    except ijson.JSONError as exc:
+        raise _syntax_error(src, encoding, "geojson_invalid", exc) from exc
+
+
+def _geojson_to_csv(src, dst, encoding) -> GeoReport:
+    from shapely.geometry import shape
+
+    top_type, crs_name, has_features = _geo_header(src, encoding)
+    if top_type != "FeatureCollection" or not has_features:
+        raise _geo_invalid(f"type={top_type!r}, features={'yes' if has_features else 'no'}")
+    crs, crs_label = _resolve_crs(crs_name)
+
+    keys: dict[str, None] = {}
+    types: Counter = Counter()
+    count = nulls = invalid = 0
+    has_id = False
+    minx = miny = math.inf
+    maxx = maxy = -math.inf
+    with _Utf8Stream(src, encoding) as stream:
+        for feature in ijson.items(stream, "features.item", use_float=True, buf_size=_IJSON_BUF):
+            if not isinstance(feature, dict):
+                raise _geo_invalid(f"feature {count + 1} is not an object")
+            count += 1
+            props = feature.get("properties")
+            if isinstance(props, dict):
+                for key in props:
+                    if key not in keys:
+                        keys[key] = None
+            if feature.get("id") is not None:
+                has_id = True
+            geom = feature.get("geometry")
+            if not geom:
+                nulls += 1
+                continue
+            gtype = geom.get("type") if isinstance(geom, dict) else None
+            types[gtype if isinstance(gtype, str) else "unknown"] += 1
+            try:
+                if gtype == "Point" and (xy := _xy(geom.get("coordinates"))):
+                    bx0, by0 = bx1, by1 = xy  # what shapely's bounds give, 3x faster
+                else:
+                    bx0, by0, bx1, by1 = shape(geom).bounds
+            except Exception:  # noqa: BLE001 — shapely raises several types on malformed geometries
+                invalid += 1
+                continue
+            if math.isnan(bx0):  # empty geometry
+                continue
+            minx, miny = min(minx, bx0), min(miny, by0)
+            maxx, maxy = max(maxx, bx1), max(maxy, by1)
+
+    source_bbox = None if minx == math.inf else [minx, miny, maxx, maxy]
+    bbox = source_bbox
+    transformer = None
+    if crs is not None:
+        from pyproj import Transformer
+
+        transformer = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        if source_bbox is not None:
+            try:
+                bbox = list(transformer.transform_bounds(*source_bbox, densify_pts=21))
+            except Exception:  # noqa: BLE001 — pyproj raises ProjError for out-of-domain input
+                bbox = [math.inf] * 4
+    if bbox is not None:
+        bx0, by0, bx1, by1 = bbox
+        if not all(math.isfinite(v) for v in bbox) or not (-180 <= bx0 <= bx1 <= 180 and -90 <= by0 <= by1 <= 90):
+            raise IngestError(
+                "geojson_crs",
+                _fmt(_("The coordinates do not fit on the globe in the coordinate system %(crs)s, so the coordinate "
+                       "system looks wrong (or latitude and longitude are swapped). If the file uses a Korean "
+                       "system such as EPSG:5179 or EPSG:5186, export it again with that system declared, or in "
+                       "WGS84 (EPSG:4326)."), {"crs": crs_label}),
+                detail=f"bbox={source_bbox} crs={crs_label}",
+            )
+        bbox = [round(v, 7) for v in bbox]
+    outside = bbox is not None and not (
+        KOREA_BBOX[0] <= bbox[0] and bbox[2] <= KOREA_BBOX[2] and KOREA_BBOX[1] <= bbox[1] and bbox[3] <= KOREA_BBOX[3]
+    )
+
+    prop_columns = list(keys)
+    taken = set(prop_columns)
+    extra = []
+    id_col = None
+    if has_id:
+        id_col = _unique("id", taken)
+        taken.add(id_col)
+        extra.append(id_col)
+    type_col = _unique("geometry_type", taken)
+    taken.add(type_col)
+    extra.append(type_col)
+    with_points = types.get("Point", 0) > 0
+    if with_points:
+        lon_col = _unique("longitude", taken)
+        taken.add(lon_col)
+        lat_col = _unique("latitude", taken)
+        extra += [lon_col, lat_col]
+    columns = prop_columns + extra
+
+    f, writer = _open_csv(dst)
+    with f, _Utf8Stream(src, encoding) as stream:
+        writer.writerow(columns)
+        batch: list[list[str]] = []
+        xs: list[float] = []
+        ys: list[float] = []
+        slots: list[int] = []  # rows of the batch whose point needs lon/lat
+
+        def flush():
+            if transformer is not None and slots:
+                lons, lats = transformer.transform(xs, ys)
+                for i, lon, lat in zip(slots, lons, lats):
+                    batch[i][-2], batch[i][-1] = _float_coord(lon), _float_coord(lat)
+            writer.writerows(batch)
+            batch.clear(), xs.clear(), ys.clear(), slots.clear()
+
+        for feature in ijson.items(stream, "features.item", use_float=True, buf_size=_IJSON_BUF):
+            props = feature.get("properties")
+            props = props if isinstance(props, dict) else {}
+            row = [_value_text(props.get(k)) for k in prop_columns]
+            if id_col:
+                row.append(_value_text(feature.get("id")))
+            geom = feature.get("geometry")
+            gtype = geom.get("type") if isinstance(geom, dict) else None
+            row.append(gtype if isinstance(gtype, str) else "")
+            if with_points:
+                lon = lat = ""
+                if gtype == "Point":
+                    xy = _xy(geom.get("coordinates"))
+                    if xy:
+                        x, y = xy
+                        if transformer is None:
+                            lon, lat = repr(x), repr(y)
+                        else:
+                            slots.append(len(batch))
+                            xs.append(x)
+                            ys.append(y)
+                row += [lon, lat]
+            batch.append(row)
+            if len(batch) >= 5000:
+                flush()
+        flush()
+
+    return GeoReport(
+        features=count,
+        geometry_types=dict(types),
+        bbox_wgs84=bbox,
+        crs=crs_label,
+        columns=columns,
+        null_geometries=nulls,
+        invalid_geometries=invalid,
+        outside_korea=outside,
+        encoding=encoding,
+        source_bbox=source_bbox,
+    )
+
+
+def _float_coord(value: float) -> str:
+    return repr(round(value, 7)) if math.isfinite(value) else ""
