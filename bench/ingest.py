@@ -9,7 +9,7 @@
    the file from disk in 50 MiB PATCH requests); its peak RSS is the worker's VmHWM.
 4. Checks: a second child process runs the check task's code (datafile_check_task) on it,
    as the Celery worker would.
-Each child reports its own peak RSS (getrusage). Uses a throwaway database `test_<name>`.
+Each child reports its own peak RSS (getrusage). Uses a throwaway database `bench_ingest`.
 """
 
 import argparse
@@ -195,6 +195,8 @@ def main() -> None:
     copy_s = time.perf_counter() - t0
     (work / "copy.csv").unlink()
 
+    # A database of its own, so a test run on the same server cannot collide with it.
+    settings.DATABASES["default"]["TEST"]["NAME"] = "bench_ingest"
     old = setup_databases(verbosity=0, interactive=False)
     try:
         from catalog import services

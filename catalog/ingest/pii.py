@@ -59,6 +59,9 @@ _DIGIT_CORES = {"rrn": _RRN_CORE, "card_number": _CARD_CORE, "mobile_phone": _MO
 _SQL_PATTERNS = {k: rf"(^|[^0-9])({core})([^0-9]|$)" for k, core in _DIGIT_CORES.items()}
 _SQL_PATTERNS["email"] = _EMAIL_CORE
 _PY_PATTERNS = {k: re.compile(rf"(?<![0-9])(?:{core})(?![0-9])") for k, core in _DIGIT_CORES.items()}
+# Digits after a decimal point are a fraction (a coordinate such as 37.2912345678901234), not an ID.
+for _kind in ("rrn", "card_number"):
+    _PY_PATTERNS[_kind] = re.compile(rf"(?<![0-9.])(?:{_DIGIT_CORES[_kind]})(?![0-9])")
 _PY_PATTERNS["email"] = re.compile(_EMAIL_CORE)
 _ANY_SQL = "|".join(f"({p})" for p in _SQL_PATTERNS.values())
 
@@ -200,6 +203,20 @@ def _verify(value: str, column: str) -> tuple[set[str], dict[str, list[_Match]]]
             for kind, match in _check(pattern_kind, hit.group(0), column):
                 verified.setdefault(kind, []).append(match)
     return matched, verified
+
+
+def mask_value(value, column: str = ""):
+    """The value with every verified personal-data match replaced by its masked form (for previews)."""
+    if not isinstance(value, str):
+        return value
+    for pattern_kind, pattern in _PY_PATTERNS.items():
+        def _replace(hit, pattern_kind=pattern_kind):
+            for _kind, match in _check(pattern_kind, hit.group(0), column):
+                return match.masked
+            return hit.group(0)
+
+        value = pattern.sub(_replace, value)
+    return value
 
 
 def _check(kind: str, text: str, column: str):

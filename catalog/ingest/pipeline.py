@@ -74,6 +74,24 @@ def _tabular(utf8_csv: Path, report: dict, progress, *, delimiter_hint: str | No
         )
     ]
     report["pii_findings"] = findings
+    _mask_personal_data(report, {f["column"] for f in findings})
+
+
+def _mask_personal_data(report: dict, columns: set[str]) -> None:
+    """Previews and profiles are shown to people (and later as free samples): in a column with
+    personal data, sample values are masked and the value statistics (min/max/top) are dropped."""
+    from catalog.ingest.pii import mask_value
+
+    if not columns:
+        return
+    names = report["preview"]["columns"]
+    report["preview"]["rows"] = [
+        [mask_value(cell, names[i]) if names[i] in columns else cell for i, cell in enumerate(row)]
+        for row in report["preview"]["rows"]
+    ]
+    for column in report["profile"]:
+        if column.get("name") in columns:
+            column.update(min=None, max=None, top_values=[], personal_data=True)
 
 
 def analyse_path(path: Path, fmt: str, *, workdir: Path, progress=lambda stage, percent: None) -> dict:

@@ -41,6 +41,9 @@ def test_cp949_csv_is_checked_by_the_worker(celery_worker, official, draft):
     assert len(datafile.preview["rows"]) == 20
     assert [(f["kind"], f["column"], f["count"]) for f in datafile.pii_findings] == [("mobile_phone", "연락처", 1)]
     assert datafile.check_state == DataFile.Check.WARNING  # personal data: submission will need a justification
+    phones = [row[3] for row in datafile.preview["rows"] if row[3]]
+    assert phones == ["010-****-5678"]  # the preview never shows the number itself
+    assert next(c for c in datafile.profile if c["name"] == "연락처")["top_values"] == []
     draft.refresh_from_db()
     assert draft.state == S.READY
 

@@ -180,3 +180,13 @@ def test_big_integers_typed_as_numbers_are_scanned_as_text(tmp_path):
 @pytest.mark.parametrize("value", ["010-1234-567", "010-12345-6789", "02-213-00001", "1588-1234", "0505-123-4567"])
 def test_phone_shaped_but_invalid(tmp_path, value):
     assert scan(tmp_path, [("전화",), (value,)]) == []
+
+
+def test_decimal_fractions_are_not_card_or_resident_numbers(tmp_path):
+    """A coordinate's fraction digits (16 of them) once passed the card check by chance."""
+    from catalog.ingest.pii import scan_csv
+
+    path = tmp_path / "coords.csv"
+    # 4111111111111111 is a Luhn-valid card number and 9001011234568 is RRN-shaped, after the point.
+    path.write_text("위도,경도\n37.4111111111111111,126.9001011234568\n", encoding="utf-8")
+    assert scan_csv(path, ["위도", "경도"], delimiter=",") == []
