@@ -87,3 +87,23 @@ def licence_texts(code, summary_ko, summary_en, extra_ko, extra_en, url):
         text_ko = f"{summary_ko}\n\n이용허락 조건 전문(법적 효력이 있는 원문): {url.replace('deed.ko', 'legalcode.ko')}"
         text_en = f"{summary_en}\n\nLegal code: {url.replace('deed.ko', 'legalcode.en')}"
     return text_ko.strip(), text_en.strip()
+
+
+def ensure_reference_data(theme_model=None, licence_model=None) -> None:
+    """Create or update the themes and standard licences (idempotent; used by migration 0002 too)."""
+    if theme_model is None:
+        from catalog.models import Licence as licence_model
+        from catalog.models import Theme as theme_model
+    for position, (code, name_ko, name_en) in enumerate(THEMES):
+        theme_model.objects.update_or_create(code=code, defaults={"name_ko": name_ko, "name_en": name_en, "position": position})
+    for position, row in enumerate(LICENCES):
+        code, family, name_ko, name_en, summary_ko, summary_en, extra_ko, extra_en, url, commercial, derivatives = row
+        text_ko, text_en = licence_texts(code, summary_ko, summary_en, extra_ko, extra_en, url)
+        licence_model.objects.update_or_create(
+            code=code,
+            defaults=dict(
+                family=family, name_ko=name_ko, name_en=name_en, summary_ko=summary_ko, summary_en=summary_en,
+                text_ko=text_ko, text_en=text_en, url=url, allows_commercial_use=commercial,
+                allows_derivatives=derivatives, position=position,
+            ),
+        )

@@ -54,10 +54,17 @@ def celery_worker_session():
 
 
 @pytest.fixture
-def celery_worker(celery_worker_session, transactional_db, django_db_serialized_rollback):
-    # Serialized rollback: the flush after a transactional test would otherwise wipe the
-    # reference data that migrations load (themes, licences) for the tests after it.
+def celery_worker(celery_worker_session, transactional_db):
     return celery_worker_session
+
+
+@pytest.fixture
+def reference_data(db):
+    """Themes and licences. Migrations load them, but the flush after a transactional test empties
+    every table, so tests that need them ask for this fixture."""
+    from catalog.reference_data import ensure_reference_data
+
+    ensure_reference_data()
 
 
 def make_user(email, *, name="", staff=False, verified=True):

@@ -541,8 +541,8 @@ def _profile(plan: _Plan, st: dict, rows: int, notes: list) -> ColumnProfile:
         prof.type = "year"
     if plan.type in ("integer", "number"):
         for geo, pattern, (lo, hi), word in (
-            ("latitude", _LAT_NAME, _KOREA_LAT, pgettext_lazy(_C, "latitude")),
-            ("longitude", _LON_NAME, _KOREA_LON, pgettext_lazy(_C, "longitude")),
+            ("latitude", _LAT_NAME, _KOREA_LAT, pgettext_lazy("data file check", "latitude")),
+            ("longitude", _LON_NAME, _KOREA_LON, pgettext_lazy("data file check", "longitude")),
         ):
             if pattern.search(low):
                 if lo <= prof.min <= prof.max <= hi:
@@ -641,15 +641,15 @@ def _preview(con, src, plans, limit, dialect) -> list[list]:
 
 # --- errors from DuckDB ------------------------------------------------------------------------
 
-_C = "data file check"  # context for short words that other apps translate differently
+# Short words below use the context "data file check": other apps translate them differently.
 _DELIMITER_WORDS = {
-    ",": pgettext_lazy(_C, "commas (,)"), "\t": pgettext_lazy(_C, "tabs"),
-    ";": pgettext_lazy(_C, "semicolons (;)"), "|": pgettext_lazy(_C, "vertical bars (|)"),
+    ",": pgettext_lazy("data file check", "commas (,)"), "\t": pgettext_lazy("data file check", "tabs"),
+    ";": pgettext_lazy("data file check", "semicolons (;)"), "|": pgettext_lazy("data file check", "vertical bars (|)"),
 }
 _TYPE_WORDS = {
-    "integer": pgettext_lazy(_C, "whole numbers"), "number": pgettext_lazy(_C, "numbers"),
-    "boolean": pgettext_lazy(_C, "true/false values"), "date": pgettext_lazy(_C, "dates"),
-    "datetime": pgettext_lazy(_C, "dates with times"), "time": pgettext_lazy(_C, "times"),
+    "integer": pgettext_lazy("data file check", "whole numbers"), "number": pgettext_lazy("data file check", "numbers"),
+    "boolean": pgettext_lazy("data file check", "true/false values"), "date": pgettext_lazy("data file check", "dates"),
+    "datetime": pgettext_lazy("data file check", "dates with times"), "time": pgettext_lazy("data file check", "times"),
 }
 
 

@@ -4,23 +4,9 @@ from django.db import migrations
 
 
 def load(apps, schema_editor):
-    from catalog.reference_data import LICENCES, THEMES, licence_texts
+    from catalog.reference_data import ensure_reference_data
 
-    Theme = apps.get_model("catalog", "Theme")
-    Licence = apps.get_model("catalog", "Licence")
-    for position, (code, name_ko, name_en) in enumerate(THEMES):
-        Theme.objects.update_or_create(code=code, defaults={"name_ko": name_ko, "name_en": name_en, "position": position})
-    for position, row in enumerate(LICENCES):
-        code, family, name_ko, name_en, summary_ko, summary_en, extra_ko, extra_en, url, commercial, derivatives = row
-        text_ko, text_en = licence_texts(code, summary_ko, summary_en, extra_ko, extra_en, url)
-        Licence.objects.update_or_create(
-            code=code,
-            defaults=dict(
-                family=family, name_ko=name_ko, name_en=name_en, summary_ko=summary_ko, summary_en=summary_en,
-                text_ko=text_ko, text_en=text_en, url=url, allows_commercial_use=commercial,
-                allows_derivatives=derivatives, position=position,
-            ),
-        )
+    ensure_reference_data(apps.get_model("catalog", "Theme"), apps.get_model("catalog", "Licence"))
 
 
 class Migration(migrations.Migration):

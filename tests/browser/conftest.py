@@ -29,11 +29,6 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "ko-KR", "viewport": {"width": 1280, "height": 900}}
 
 
-@pytest.fixture(autouse=True)
-def _keep_reference_data(django_db_serialized_rollback):
-    """Browser journeys are transactional: restore migration-loaded data (themes, licences) after them."""
-
-
 @pytest.fixture
 def shot(request):
     """Save a full-page screenshot as a test artefact: shot(page, "step-name")."""

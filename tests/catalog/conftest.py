@@ -5,7 +5,7 @@ from catalog.models import Theme
 
 
 @pytest.fixture
-def draft(official):
+def draft(official, reference_data):
     """A draft dataset version of the official's department."""
     return services.dataset_create(
         actor=official,
