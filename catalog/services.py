@@ -339,6 +339,12 @@ def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
             child.file.save(child.original_name, File(fh, name=child.original_name), save=False)
         child.save()
     version = DatasetVersion.objects.select_for_update().get(pk=datafile.version_id)
+    bbox = (report.get("geo") or {}).get("bbox_wgs84")
+    if bbox and version.is_editable:
+        # The coverage of a GeoJSON file widens the version's bounding box (the official may edit it).
+        old = version.spatial_bbox
+        version.spatial_bbox = bbox if not old else [min(old[0], bbox[0]), min(old[1], bbox[1]), max(old[2], bbox[2]), max(old[3], bbox[3])]
+        version.save(update_fields=["spatial_bbox", "updated_at"])
     for member in datafile.members.filter(check_state=DataFile.Check.PENDING):
         _enqueue_check(member)
     _refresh_version_state(version)

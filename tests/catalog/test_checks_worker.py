@@ -80,3 +80,20 @@ def test_hostile_zip_fails_with_a_reason(celery_worker, official, draft):
     assert datafile.check_state == DataFile.Check.FAILED
     assert datafile.check_messages and datafile.check_messages[0]["level"] == "error"
     assert not DataFile.objects.filter(parent=datafile).exists()
+
+
+def test_geojson_coverage_fills_the_bounding_box(celery_worker, official, draft):
+    import json
+
+    features = [
+        {"type": "Feature", "properties": {"시설명": name}, "geometry": {"type": "Point", "coordinates": [lon, lat]}}
+        for name, lon, lat in [("배곧 공원", 126.72, 37.37), ("시흥시청", 126.80, 37.38), ("물왕저수지", 126.83, 37.40)]
+    ]
+    data = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode()
+    _upload(official, draft, "시설.geojson", data)
+    (datafile,) = _wait_checked(draft)
+    assert datafile.check_state == DataFile.Check.PASSED, datafile.check_messages
+    assert datafile.row_count == 3
+    assert datafile.geo["bbox_wgs84"] == [126.72, 37.37, 126.83, 37.40]
+    draft.refresh_from_db()
+    assert draft.spatial_bbox == [126.72, 37.37, 126.83, 37.40]
