@@ -164,31 +164,12 @@ def run_child(code: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--keep", action="store_true", help="keep the generated file")
-    args = parser.parse_args()
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    work = Path(tempfile.mkdtemp(prefix="mkt-bench-ingest-"))
-    os.environ["PRIVATE_STORAGE_ROOT"] = str(work / "private")
-    os.environ["UPLOAD_STAGING_DIR"] = str(work / "staging")
-    os.environ["INGEST_WORK_DIR"] = str(work / "ingest")
-
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.test.utils import setup_databases, teardown_databases
-
+def _run(work, rows, settings, setup_databases, teardown_databases):
     source = work / "bench.csv"
     t0 = time.perf_counter()
-    generate(source, args.rows)
+    generate(source, rows)
     size = source.stat().st_size
-    print(f"generated {args.rows:,} rows, {size / 1e6:,.0f} MB CP949 in {time.perf_counter() - t0:.1f}s")
+    print(f"generated {rows:,} rows, {size / 1e6:,.0f} MB CP949 in {time.perf_counter() - t0:.1f}s")
 
     t0 = time.perf_counter()
     shutil.copyfile(source, work / "copy.csv")
@@ -215,6 +196,33 @@ def main() -> None:
         chk = run_child(CHECK_CHILD.format(root=str(ROOT), db=db, datafile_id=up["datafile_id"]))
     finally:
         teardown_databases(old, verbosity=0)
+
+    return size, copy_s, up, chk
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the generated file")
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    work = Path(tempfile.mkdtemp(prefix="mkt-bench-ingest-"))
+    os.environ["PRIVATE_STORAGE_ROOT"] = str(work / "private")
+    os.environ["UPLOAD_STAGING_DIR"] = str(work / "staging")
+    os.environ["INGEST_WORK_DIR"] = str(work / "ingest")
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.test.utils import setup_databases, teardown_databases
+
+    try:
+        size, copy_s, up, chk = _run(work, args.rows, settings, setup_databases, teardown_databases)
+    finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
