@@ -55,3 +55,69 @@ def licences_for(organization) -> QuerySet[Licence]:
 
 def themes() -> QuerySet[Theme]:
     return Theme.objects.all()
+
+
+DIFF_FIELDS = (
+    "title_ko", "title_en", "description_ko", "description_en", "theme", "tags", "department", "contact_name",
+    "contact_phone", "contact_email", "update_cadence", "spatial_area", "spatial_bbox", "temporal_start",
+    "temporal_end", "legal_basis", "collection_method", "data_kind", "licence", "data_limits", "notes",
+)
+
+
+def version_baseline(version: DatasetVersion) -> DatasetVersion | None:
+    """The version a reviewer compares against: the newest published (or superseded) one before it."""
+    return (
+        version.dataset.versions.filter(number__lt=version.number, state__in=["published", "superseded", "withdrawn"])
+        .order_by("-number")
+        .first()
+    )
+
+
+def _display(value):
+    if value is None or value == "" or value == []:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def version_diff(version: DatasetVersion, baseline: DatasetVersion | None = None) -> dict:
+    """What changed against the last published version: metadata fields, files, schema columns
+    (added, removed, retyped) and row counts. With no baseline everything is new."""
+    baseline = baseline if baseline is not None else version_baseline(version)
+    result = {"baseline": baseline, "fields": [], "files": []}
+    if baseline is None:
+        return result
+    for name in DIFF_FIELDS:
+        old, new = getattr(baseline, name), getattr(version, name)
+        if _display(old) != _display(new):
+            label = DatasetVersion._meta.get_field(name).verbose_name
+            result["fields"].append({"field": name, "label": label, "old": _display(old), "new": _display(new)})
+
+    def files_of(v):
+        return {f.original_name: f for f in v.files.filter(parent__isnull=True).order_by("original_name")} | {
+            f"{f.parent.original_name}/{f.original_name}": f for f in v.files.filter(parent__isnull=False).select_related("parent")
+        }
+
+    old_files, new_files = files_of(baseline), files_of(version)
+    for name in sorted(set(old_files) | set(new_files)):
+        old, new = old_files.get(name), new_files.get(name)
+        entry = {"name": name, "status": "unchanged", "rows_old": getattr(old, "row_count", None),
+                 "rows_new": getattr(new, "row_count", None), "added": [], "removed": [], "retyped": []}
+        if old is None:
+            entry["status"] = "added"
+        elif new is None:
+            entry["status"] = "removed"
+        elif old.sha256 != new.sha256:
+            entry["status"] = "changed"
+        if old is not None and new is not None:
+            old_cols = {f["name"]: f["type"] for f in (old.table_schema or {}).get("fields", [])}
+            new_cols = {f["name"]: f["type"] for f in (new.table_schema or {}).get("fields", [])}
+            entry["added"] = [c for c in new_cols if c not in old_cols]
+            entry["removed"] = [c for c in old_cols if c not in new_cols]
+            entry["retyped"] = [
+                {"name": c, "old": old_cols[c], "new": new_cols[c]}
+                for c in new_cols if c in old_cols and old_cols[c] != new_cols[c]
+            ]
+        result["files"].append(entry)
+    return result
