@@ -22,6 +22,14 @@ def test_home_is_korean_by_default_and_english_on_request(client):
     assert '<html lang="en"' in en and "Data Exchange" in en
 
 
+@pytest.mark.django_db
+def test_korean_even_for_english_browsers_until_english_is_chosen(client):
+    page = client.get(reverse("home"), headers={"Accept-Language": "en-US,en;q=0.9"}).content.decode()
+    assert '<html lang="ko"' in page
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert '<html lang="en"' in client.get(reverse("home")).content.decode()
+
+
 def test_translation_catalogues_are_complete():
     """Every msgid has a Korean and an English translation, none fuzzy (scripts/compile_translations.py)."""
     result = subprocess.run(
