@@ -121,6 +121,8 @@ class Command(BaseCommand):
                 user.active_organization = org
                 user.save(update_fields=["active_organization"])
 
+        datasets_created = self._load_datasets(admin)
+
         lines = [f"    {'admin (platform admin)':<34} {ADMIN[0]}"]
         for email, name, slug, role in PEOPLE:
             org = Organization.objects.get(slug=slug)
@@ -129,4 +131,52 @@ class Command(BaseCommand):
         out = Path(settings.VAR_DIR) / "demo_logins.txt"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        self.stdout.write(f"demo data: {created} organization(s) created, {len(PEOPLE) + 1} users present")
+        self.stdout.write(
+            f"demo data: {created} organization(s) and {datasets_created} dataset(s) created, {len(PEOPLE) + 1} users present"
+        )
+
+    def _load_datasets(self, admin) -> int:
+        """The demo datasets, through the real services: describe, upload, check, submit, approve."""
+        import io
+
+        from catalog import demo
+        from catalog import services as catalog
+        from catalog.models import DataFile, Dataset
+        from catalog.tasks import datafile_check_task
+
+        def upload_and_check(actor, version, name, data):
+            upload = catalog.upload_create(actor=actor, version=version, filename=name, length=len(data))
+            catalog.upload_append(actor=actor, upload=upload, offset=0, stream=io.BytesIO(data))
+            # Checks run here, in-process, with the worker's code: approval needs their results now.
+            for datafile in DataFile.objects.filter(version=version, check_state=DataFile.Check.PENDING):
+                datafile_check_task.apply(args=[datafile.pk])
+            version.refresh_from_db()
+            return version
+
+        def justification(version):
+            return "가명처리 및 공개 범위 검토 완료" if version.files.filter(check_state="warning").exists() else ""
+
+        created = 0
+        for spec in demo.DATASETS:
+            slug, org_slug = spec[0], spec[1]
+            if Dataset.objects.filter(slug=slug).exists():
+                continue
+            organization = Organization.objects.get(slug=org_slug)
+            owner = Membership.objects.filter(organization=organization, role="owner").select_related("user").first().user
+            version = catalog.dataset_create(actor=owner, organization=organization, **demo.metadata(spec, organization))
+            Dataset.objects.filter(pk=version.dataset_id).update(slug=slug)
+            version.refresh_from_db()
+            name, data = demo.build_file(spec, demo.seeded(slug))
+            version = upload_and_check(owner, version, name, data)
+            catalog.version_submit(actor=owner, version=version, pii_justification=justification(version))
+            created += 1
+            if slug == demo.WAITING_FOR_REVIEW:
+                continue  # left in the review queue
+            catalog.version_approve(actor=admin, version=version, reason="데모 데이터: 검토 완료")
+            if slug == demo.SECOND_VERSION:
+                second = catalog.version_start_new(actor=owner, dataset=version.dataset, change_note="배곧동 측정소를 추가했습니다.")
+                name, data = demo.build_file(spec, demo.seeded(slug, 2), extra_place="배곧동")
+                second = upload_and_check(owner, second, name, data)
+                catalog.version_submit(actor=owner, version=second, pii_justification=justification(second))
+                catalog.version_approve(actor=admin, version=second, reason="데모 데이터: 측정소 추가 확인")
+        return created
