@@ -73,3 +73,14 @@ def test_dataset_form_creates_a_draft(login, official):
     version = DatasetVersion.objects.get(title_ko="복지시설 현황")
     assert version.state == S.DRAFT and version.tags == ["복지", "시설"] and version.spatial_bbox == [126.7, 37.3, 126.9, 37.45]
     assert version.dataset.publisher == official.active_organization
+
+
+def test_review_rows_cannot_be_changed_even_with_sql(official, draft):
+    from django.db import connection, transaction
+    from django.db.utils import InternalError, ProgrammingError
+
+    services.review_record(version=draft, action=Review.Action.SUBMIT, actor=official, reason="원래 사유")
+    with pytest.raises((InternalError, ProgrammingError)), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE catalog_review SET reason = 'x'")
+    assert Review.objects.get().reason == "원래 사유"
