@@ -1,11 +1,11 @@
 """Read queries of the catalog, shared by the provider pages, the tus endpoint and (later) the API."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.exceptions import NotAllowed
 from accounts.permissions import can
-from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Theme
+from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Review, Theme
 
 
 def datasets_for_publisher(organization) -> QuerySet[Dataset]:
@@ -121,3 +121,55 @@ def version_diff(version: DatasetVersion, baseline: DatasetVersion | None = None
             ]
         result["files"].append(entry)
     return result
+
+
+OPEN_STATES = ("draft", "checking", "ready", "submitted", "rejected")
+
+
+def version_has_personal_data(version: DatasetVersion) -> bool:
+    """A file of the version passed with personal data, so submission needs a justification."""
+    return version.files.filter(check_state=DataFile.Check.WARNING).exclude(pii_findings=[]).exists()
+
+
+def version_history(version: DatasetVersion) -> QuerySet[Review]:
+    return version.reviews.select_related("actor").order_by("-created_at", "-id")
+
+
+def version_open_sibling(version: DatasetVersion) -> DatasetVersion | None:
+    """The other version of the dataset that is in progress, if any (at most one may be open)."""
+    return version.dataset.versions.filter(state__in=OPEN_STATES).exclude(pk=version.pk).first()
+
+
+def review_queue_counts() -> dict[str, int]:
+    return {
+        "waiting": DatasetVersion.objects.filter(state="submitted").count(),
+        "published": DatasetVersion.objects.filter(state="published").count(),
+        "suspended": Dataset.objects.filter(listing=Dataset.Listing.SUSPENDED, versions__state="published").count(),
+    }
+
+
+def review_queue_waiting() -> QuerySet[DatasetVersion]:
+    """Submitted versions, the longest waiting first, with their file count and a personal-data flag."""
+    pii = DataFile.objects.filter(version=OuterRef("pk"), check_state=DataFile.Check.WARNING).exclude(pii_findings=[])
+    return (
+        DatasetVersion.objects.filter(state="submitted")
+        .select_related("dataset__publisher", "theme")
+        .annotate(file_count=Count("files", filter=Q(files__parent__isnull=True)), has_pii=Exists(pii))
+        .order_by("submitted_at", "pk")
+    )
+
+
+def review_recent_decisions(limit: int = 50):
+    return (
+        Review.objects.filter(action__in=[Review.Action.APPROVE, Review.Action.REJECT])
+        .select_related("version__dataset__publisher", "actor")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def review_published() -> QuerySet[DatasetVersion]:
+    return (
+        DatasetVersion.objects.filter(state="published")
+        .select_related("dataset__publisher")
+        .order_by("-dataset__listing", "-published_at")
+    )

@@ -15,3 +15,22 @@ urlpatterns = [
     path("uploads/", uploads.create, name="upload_create"),
     path("uploads/<uuid:pk>/", uploads.resource, name="upload"),
 ]
+
+# Submission (publisher) and review (platform admin): catalog/review_views.py
+from catalog import review_views  # noqa: E402
+
+urlpatterns += [
+    path("provider/versions/<int:pk>/submission/", review_views.version_submission, name="version_submission"),
+    path("provider/versions/<int:pk>/licence/", review_views.version_licence, name="version_licence"),
+    path("provider/versions/<int:pk>/submit/", review_views.version_submit, name="version_submit"),
+    path("provider/versions/<int:pk>/reopen/", review_views.version_reopen, name="version_reopen"),
+    path("provider/versions/<int:pk>/withdraw/", review_views.version_withdraw, name="version_withdraw"),
+    path("provider/versions/<int:pk>/new-version/", review_views.version_start_new, name="version_start_new"),
+    path("review/", review_views.review_queue, name="review_queue"),
+    path("review/versions/<int:pk>/", review_views.review_version, name="review_version"),
+    path("review/versions/<int:pk>/approve/", review_views.review_approve, name="review_approve"),
+    path("review/versions/<int:pk>/reject/", review_views.review_reject, name="review_reject"),
+    path("review/files/<int:pk>/", review_views.review_datafile, name="review_datafile"),
+    path("review/datasets/<int:pk>/suspend/", review_views.review_dataset_listing, {"action": "suspend"}, name="dataset_suspend"),
+    path("review/datasets/<int:pk>/reinstate/", review_views.review_dataset_listing, {"action": "reinstate"}, name="dataset_reinstate"),
+]
