@@ -1,6 +1,7 @@
 """Platform admin pages: the organization verification queue and the audit trail."""
 
 import django_filters
+from django.db.models import Q
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
@@ -74,6 +75,7 @@ def organization_decide(request, pk):
 class AuditFilter(django_filters.FilterSet):
     action = django_filters.CharFilter(label=gettext_lazy("Action"), lookup_expr="startswith")
     actor = django_filters.CharFilter(label=gettext_lazy("Actor (e-mail)"), field_name="actor__email", lookup_expr="icontains")
+    dataset = django_filters.CharFilter(label=gettext_lazy("Dataset"), method="filter_dataset")
     organization = django_filters.CharFilter(
         label=gettext_lazy("Organization"), field_name="organization__name_ko", lookup_expr="icontains"
     )
@@ -83,6 +85,10 @@ class AuditFilter(django_filters.FilterSet):
     class Meta:
         model = AuditEvent
         fields = []
+
+    def filter_dataset(self, queryset, name, value):
+        """By dataset title (as recorded) or short name: decisions about versions record both."""
+        return queryset.filter(Q(object_repr__icontains=value) | Q(data__dataset__icontains=value))
 
 
 @staff_required

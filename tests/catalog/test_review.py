@@ -199,3 +199,16 @@ def test_withdraw_needs_a_reason_and_a_published_version(official, admin_user, d
         services.version_withdraw(actor=official, version=draft, reason="")
     services.version_withdraw(actor=official, version=draft, reason="원자료 오류 발견")
     assert DatasetVersion.objects.get(pk=draft.pk).state == S.WITHDRAWN
+
+
+@pytest.mark.django_db
+def test_audit_page_filters_decisions_by_dataset(login, official, admin_user, draft):
+    from django.urls import reverse
+
+    _ready(draft)
+    services.version_submit(actor=official, version=draft)
+    services.version_reject(actor=admin_user, version=draft, reason="단위 누락")
+    page = login(admin_user).get(reverse("staff:audit"), {"dataset": "대기질", "action": "version."}).content.decode()
+    assert "단위 누락" in page
+    other = login(admin_user).get(reverse("staff:audit"), {"dataset": "교통량", "action": "version."}).content.decode()
+    assert "단위 누락" not in other
