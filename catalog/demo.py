@@ -275,3 +275,18 @@ def metadata(spec, organization):
 
 def seeded(slug: str, version: int = 1) -> random.Random:
     return random.Random(f"{slug}-{version}")
+
+
+def offers(spec) -> list[dict]:
+    """Free for most public data; a cost-recovery fee for the large sensor series; market prices for private data."""
+    slug, data_kind, cadence = spec[0], spec[12], spec[5]
+    if data_kind == "private":
+        return [
+            {"kind": "one_off", "price_krw": 300_000, "contract_type": "provision"},
+            {"kind": "subscription", "price_krw": 900_000, "subscription_days": 90, "contract_type": "provision"},
+        ]
+    result = [{"kind": "free"}]
+    if cadence in ("realtime", "daily") and spec[9] != "geojson":
+        result.append({"kind": "subscription", "price_krw": 50_000, "subscription_days": 365,
+                       "cost_basis": "실시간 자료 가공·전송 시스템 유지비 (연간 구독 1건)"})
+    return result

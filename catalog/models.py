@@ -295,12 +295,24 @@ class Offer(models.Model):
         ONE_OFF = "one_off", _("One-off purchase")
         SUBSCRIPTION = "subscription", _("Subscription")
 
+    class Contract(models.TextChoices):
+        """The four types of the 데이터 표준계약서 (MSIT, 2024), for 민간·가공 데이터."""
+
+        PROVISION = "provision", _("Data provision (제공형)")
+        CREATION = "creation", _("Data creation (창출형)")
+        PROCESSING = "processing", _("Processing service (가공서비스형)")
+        BROKERAGE = "brokerage", _("Brokered trade (중개거래형)")
+
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="offers")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     price_krw = models.PositiveBigIntegerField(default=0)
     subscription_days = models.PositiveSmallIntegerField(null=True, blank=True)
     # 공공데이터: the basis of a cost-recovery fee (비용부과기준 및 단위).
     cost_basis = models.TextField(blank=True)
+    # 민간·가공 데이터: the standard-contract type the sale follows.
+    contract_type = models.CharField(max_length=20, choices=Contract.choices, blank=True)
+    # Which law's pricing rule was applied when the offer was made, for the reviewer.
+    rule = models.CharField(max_length=40, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from catalog import selectors
+from catalog.models import Offer
 
 
 class LicenceForm(forms.Form):
@@ -50,4 +51,26 @@ class NewVersionForm(forms.Form):
         label=_("What will change in the new version"), max_length=4000,
         widget=forms.Textarea(attrs={"rows": 3, "class": "krds-input pg-textarea"}),
         help_text=_("Buyers and the reviewer read this, e.g. “Data for 2025 added”."),
+    )
+
+
+class OfferForm(forms.Form):
+    kind = forms.ChoiceField(label=_("How is it offered?"), choices=Offer.Kind.choices)
+    price_krw = forms.IntegerField(
+        label=_("Price (won, excluding VAT)"), required=False, min_value=0, max_value=10**12,
+        help_text=_("VAT (10 %) is added for taxable providers; 면세 organizations charge none."),
+    )
+    subscription_days = forms.TypedChoiceField(
+        label=_("Subscription period"), required=False, coerce=int, empty_value=None,
+        choices=[("", "—"), (30, _("30 days")), (90, _("90 days")), (365, _("365 days"))],
+    )
+    cost_basis = forms.CharField(
+        label=_("Basis of the fee (비용부과기준 및 단위)"), required=False, max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2, "class": "krds-input pg-textarea"}),
+        help_text=_("Public data only: which costs the fee recovers, e.g. preparing and delivering the files."),
+    )
+    contract_type = forms.ChoiceField(
+        label=_("Standard contract (데이터 표준계약서)"), required=False,
+        choices=[("", "—"), *Offer.Contract.choices],
+        help_text=_("Private or processed data only."),
     )

@@ -14,7 +14,7 @@ from accounts.decorators import publisher_required, staff_required
 from accounts.exceptions import DomainError
 from catalog import selectors, services
 from catalog.models import DataFile, Dataset, DatasetVersion, Review
-from catalog.review_forms import LicenceForm, NewVersionForm, NoteForm, ReasonForm, SubmitForm
+from catalog.review_forms import LicenceForm, NewVersionForm, NoteForm, OfferForm, ReasonForm, SubmitForm
 
 
 
@@ -53,6 +53,8 @@ def version_submission(request, pk):
         "history": history,
         "last_reject": next((r for r in history if r.action == Review.Action.REJECT), None),
         "new_version_form": NewVersionForm(),
+        "offer_form": OfferForm(),
+        "offers": version.dataset.offers.filter(active=True).order_by("price_krw"),
         "withdraw_form": ReasonForm(),
         "open_version": selectors.version_open_sibling(version),
     }
@@ -255,3 +257,30 @@ def review_dataset_listing(request, pk, action):
         messages.success(request, _("The dataset is hidden from buyers; the publisher was told why.") if action == "suspend"
                          else _("The dataset is listed again; the publisher was told."))
     return _next_or_queue(request)
+
+
+@publisher_required
+@require_POST
+def offer_create(request, pk):
+    version = selectors.version_get_for_publisher(user=request.user, pk=pk)
+    form = OfferForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back_to_version(version)
+    try:
+        services.offer_create(actor=request.user, dataset=version.dataset, **form.cleaned_data)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The offer was added."))
+    return _back_to_version(version)
+
+
+@publisher_required
+@require_POST
+def offer_deactivate(request, pk, offer_pk):
+    version = selectors.version_get_for_publisher(user=request.user, pk=pk)
+    offer = get_object_or_404(version.dataset.offers, pk=offer_pk)
+    services.offer_deactivate(actor=request.user, offer=offer)
+    messages.success(request, _("The offer was stopped."))
+    return _back_to_version(version)

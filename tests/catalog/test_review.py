@@ -9,7 +9,7 @@ from django.db import connection
 from accounts.exceptions import DomainError, IllegalTransition, NotAllowed
 from accounts.models import AuditEvent
 from catalog import selectors, services
-from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Review
+from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Offer, Review
 
 S = DatasetVersion.State
 SCHEMA = {"fields": [{"name": "측정소명", "type": "string"}, {"name": "미세먼지", "type": "integer"}]}
@@ -24,6 +24,7 @@ def _file(version, name="대기질.csv", *, state="passed", rows=100, schema=SCH
 
 def _ready(version, licence="kogl-1", **file_kwargs):
     _file(version, **file_kwargs)
+    Offer.objects.get_or_create(dataset=version.dataset, kind="free")
     version.licence = Licence.objects.get(code=licence)
     version.save()
     services._refresh_version_state(version)
@@ -45,6 +46,7 @@ def test_submission_rules(official, draft):
     assert any(p.startswith("Personal data was found") for p in problems)  # justification missing
     draft.licence = Licence.objects.get(code="kogl-1")
     draft.save()
+    services.offer_create(actor=official, dataset=draft.dataset, kind="free")
     assert services.submission_problems(draft, pii_justification="가명처리 완료") == []
 
 
@@ -212,3 +214,42 @@ def test_audit_page_filters_decisions_by_dataset(login, official, admin_user, dr
     assert "단위 누락" in page
     other = login(admin_user).get(reverse("staff:audit"), {"dataset": "교통량", "action": "version."}).content.decode()
     assert "단위 누락" not in other
+
+
+@pytest.mark.django_db
+def test_offers_follow_the_law_of_the_data(official, draft):
+    """공공데이터: free or cost recovery with a basis; 공공누리 2·4: free only; 민간·가공: any price with a contract type."""
+    dataset = draft.dataset
+    with pytest.raises(DomainError) as exc:
+        services.offer_create(actor=official, dataset=dataset, kind="one_off", price_krw=50_000)
+    assert exc.value.code == "offer_cost_basis"
+    offer = services.offer_create(actor=official, dataset=dataset, kind="one_off", price_krw=50_000,
+                                  cost_basis="파일 가공·전송 비용 (건당)")
+    assert (offer.rule, offer.price_krw, offer.cost_basis) == ("공공데이터법", 50_000, "파일 가공·전송 비용 (건당)")
+    with pytest.raises(DomainError):
+        services.offer_create(actor=official, dataset=dataset, kind="subscription", price_krw=10_000, subscription_days=45,
+                              cost_basis="x")
+    draft.licence = Licence.objects.get(code="kogl-2")
+    draft.save()
+    with pytest.raises(DomainError) as exc:
+        services.offer_create(actor=official, dataset=dataset, kind="one_off", price_krw=1000, cost_basis="x")
+    assert exc.value.code == "offer_licence"
+    assert services.offer_create(actor=official, dataset=dataset, kind="free", price_krw=999).price_krw == 0
+    draft.data_kind, draft.licence = "private", Licence.objects.get(code="cc-by-nc-4.0")
+    draft.save()
+    with pytest.raises(DomainError) as exc:
+        services.offer_create(actor=official, dataset=dataset, kind="subscription", price_krw=300_000, subscription_days=90)
+    assert exc.value.code == "offer_contract"
+    offer = services.offer_create(actor=official, dataset=dataset, kind="subscription", price_krw=300_000,
+                                  subscription_days=90, contract_type="provision")
+    assert (offer.rule, offer.subscription_days, offer.contract_type) == ("데이터산업법", 90, "provision")
+
+
+@pytest.mark.django_db
+def test_a_version_without_an_offer_cannot_be_submitted(official, draft):
+    _file(draft)
+    draft.licence = Licence.objects.get(code="kogl-1")
+    draft.save()
+    assert services.submission_problems(draft)
+    services.offer_create(actor=official, dataset=draft.dataset, kind="free")
+    assert services.submission_problems(draft) == []

@@ -168,6 +168,8 @@ class Command(BaseCommand):
             version.refresh_from_db()
             name, data = demo.build_file(spec, demo.seeded(slug))
             version = upload_and_check(owner, version, name, data)
+            for offer in demo.offers(spec):
+                catalog.offer_create(actor=owner, dataset=version.dataset, **offer)
             catalog.version_submit(actor=owner, version=version, pii_justification=justification(version))
             created += 1
             if slug == demo.WAITING_FOR_REVIEW:
