@@ -173,3 +173,26 @@ def review_published() -> QuerySet[DatasetVersion]:
         .select_related("dataset__publisher")
         .order_by("-dataset__listing", "-published_at")
     )
+
+
+def published_versions() -> QuerySet[DatasetVersion]:
+    """What buyers may see: the published version of every actively listed dataset."""
+    return (
+        DatasetVersion.objects.filter(state="published", dataset__listing=Dataset.Listing.ACTIVE)
+        .select_related("dataset__publisher", "theme", "licence")
+        .order_by("-published_at")
+    )
+
+
+def dataset_public_get(slug: str) -> DatasetVersion:
+    """The published version of a listed dataset; 404 for drafts, rejected, withdrawn or suspended ones."""
+    from django.http import Http404
+
+    version = published_versions().filter(dataset__slug=slug).first()
+    if version is None:
+        raise Http404
+    return version
+
+
+def dataset_public_history(dataset: Dataset) -> QuerySet[DatasetVersion]:
+    return dataset.versions.filter(state__in=["published", "superseded"]).order_by("-number")

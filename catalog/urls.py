@@ -6,6 +6,7 @@ app_name = "catalog"
 
 urlpatterns = [
     path("", views.catalog_home, name="index"),
+    path("datasets/<slug:slug>/", views.dataset_detail, name="dataset"),
     path("provider/", views.provider_home, name="provider_home"),
     path("provider/datasets/new/", views.dataset_create, name="dataset_create"),
     path("provider/versions/<int:pk>/", views.version_detail, name="version"),

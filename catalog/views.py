@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -13,8 +14,25 @@ from catalog.forms import DatasetVersionForm
 
 
 def catalog_home(request):
-    """The public catalog. Search, facets and dataset pages arrive with the discovery issue."""
-    return render(request, "catalog/index.html")
+    """The public catalog: published datasets, newest first (search and facets: discovery issue)."""
+    page = Paginator(selectors.published_versions(), 20).get_page(request.GET.get("page"))
+    return render(request, "catalog/index.html", {"page": page})
+
+
+def dataset_detail(request, slug):
+    """The public page of a published dataset: description, licence, offers, versions, files, schema, sample."""
+    version = selectors.dataset_public_get(slug)
+    return render(
+        request,
+        "catalog/dataset_detail.html",
+        {
+            "version": version,
+            "dataset": version.dataset,
+            "files": selectors.version_files(version),
+            "history": selectors.dataset_public_history(version.dataset),
+            "offers": version.dataset.offers.filter(active=True).order_by("price_krw"),
+        },
+    )
 
 
 def _organization(request):

@@ -90,6 +90,12 @@ def test_submit_reject_fix_approve_and_supersede(live_server, page, browser, cel
     draft.refresh_from_db()
     assert draft.state == "published"
 
+    # The dataset page is public: a visitor who is not signed in reads it.
+    visitor = browser.new_context(locale="ko-KR").new_page()
+    visitor.goto(f"{base}/catalog/datasets/{draft.dataset.slug}/")
+    expect(visitor.locator("#dataset-title")).to_have_text("시흥시 대기질 측정 자료")
+    expect(visitor.locator("#dataset-version")).to_contain_text("1")
+
     # A new version with an added column: the reviewer sees the diff and approves.
     page.goto(f"{base}/catalog/provider/versions/{draft.pk}/")
     page.locator("#id_change_note").fill("초미세먼지 열을 추가했습니다.")
@@ -110,4 +116,8 @@ def test_submit_reject_fix_approve_and_supersede(live_server, page, browser, cel
     second.refresh_from_db()
     assert (draft.state, second.state) == ("superseded", "published")
     assert list(second.dataset.versions.order_by("number").values_list("state", flat=True)) == ["superseded", "published"]
+    visitor.goto(f"{base}/catalog/datasets/{draft.dataset.slug}/")
+    expect(visitor.locator("#dataset-version")).to_contain_text("2")
+    expect(visitor.locator("#dataset-versions")).to_contain_text("초미세먼지 열을 추가했습니다.")
+    shot(visitor, "public-dataset-page")
     assert console_errors == []

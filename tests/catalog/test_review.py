@@ -253,3 +253,21 @@ def test_a_version_without_an_offer_cannot_be_submitted(official, draft):
     assert services.submission_problems(draft)
     services.offer_create(actor=official, dataset=draft.dataset, kind="free")
     assert services.submission_problems(draft) == []
+
+
+@pytest.mark.django_db
+def test_only_published_listed_datasets_are_public(client, official, admin_user, draft):
+    from django.urls import reverse
+
+    url = reverse("catalog:dataset", args=[draft.dataset.slug])
+    assert client.get(url).status_code == 404  # a draft
+    _ready(draft)
+    services.version_submit(actor=official, version=draft)
+    assert client.get(url).status_code == 404  # submitted, not yet approved
+    services.version_approve(actor=admin_user, version=draft)
+    page = client.get(url)
+    assert page.status_code == 200 and "시흥시 대기질 측정 자료" in page.content.decode()
+    assert "시흥시 대기질 측정 자료" in client.get(reverse("catalog:index")).content.decode()
+    services.dataset_suspend(actor=admin_user, dataset=draft.dataset, reason="확인 중")
+    assert client.get(url).status_code == 404
+    assert "시흥시 대기질 측정 자료" not in client.get(reverse("catalog:index")).content.decode()
