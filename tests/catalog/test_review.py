@@ -271,3 +271,17 @@ def test_only_published_listed_datasets_are_public(client, official, admin_user,
     services.dataset_suspend(actor=admin_user, dataset=draft.dataset, reason="확인 중")
     assert client.get(url).status_code == 404
     assert "시흥시 대기질 측정 자료" not in client.get(reverse("catalog:index")).content.decode()
+
+
+@pytest.mark.django_db
+def test_files_of_a_submitted_or_published_version_never_change(official, admin_user, draft):
+    datafile = _ready(draft).files.get()
+    services.version_submit(actor=official, version=draft)
+    with pytest.raises(DomainError):
+        services.datafile_remove(actor=official, datafile=datafile)
+    services.version_approve(actor=admin_user, version=draft)
+    with pytest.raises(DomainError):
+        services.datafile_remove(actor=official, datafile=datafile)
+    with pytest.raises(DomainError):
+        services.upload_create(actor=official, version=draft, filename="추가.csv", length=10)
+    assert list(draft.files.values_list("sha256", flat=True)) == [datafile.sha256]
