@@ -279,7 +279,7 @@ def seeded(slug: str, version: int = 1) -> random.Random:
 
 def offers(spec) -> list[dict]:
     """Free for most public data; a cost-recovery fee for the large sensor series; market prices for private data."""
-    slug, data_kind, cadence = spec[0], spec[12], spec[5]
+    data_kind, cadence = spec[12], spec[5]
     if data_kind == "private":
         return [
             {"kind": "one_off", "price_krw": 300_000, "contract_type": "provision"},

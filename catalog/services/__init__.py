@@ -1,0 +1,82 @@
+"""Every write of the catalog: one function per use case, by sub-domain.
+
+Each use case is atomic, checks the actor's permission first, moves states only through
+`versions.transition`, records decisions (Review + AuditEvent) in the same transaction and queues
+Celery work or e-mail with `transaction.on_commit`. Views, the tus endpoint, tasks and the demo
+loader call these (as `catalog.services.<name>`); nothing else writes catalog rows.
+"""
+
+from catalog.services.checks import (
+    datafile_check_failed,
+    datafile_check_finished,
+    datafile_check_progress,
+    datafile_check_started,
+    datafile_remove,
+)
+from catalog.services.offers import offer_create, offer_deactivate
+from catalog.services.review import (
+    dataset_reinstate,
+    dataset_suspend,
+    review_record,
+    submission_problems,
+    version_approve,
+    version_reject,
+    version_reopen,
+    version_submit,
+    version_withdraw,
+)
+from catalog.services.uploads import (
+    SUFFIX_FORMATS,
+    OffsetMismatch,
+    format_for,
+    local_copy_path,
+    upload_abort,
+    upload_append,
+    upload_complete,
+    upload_create,
+)
+from catalog.services.versions import (
+    METADATA_FIELDS,
+    VERSION_TRANSITIONS,
+    _refresh_version_state,
+    clean_tags,
+    dataset_create,
+    transition,
+    version_start_new,
+    version_update_metadata,
+)
+
+__all__ = [
+    "METADATA_FIELDS",
+    "OffsetMismatch",
+    "SUFFIX_FORMATS",
+    "VERSION_TRANSITIONS",
+    "_refresh_version_state",
+    "clean_tags",
+    "datafile_check_failed",
+    "datafile_check_finished",
+    "datafile_check_progress",
+    "datafile_check_started",
+    "datafile_remove",
+    "dataset_create",
+    "dataset_reinstate",
+    "dataset_suspend",
+    "format_for",
+    "local_copy_path",
+    "offer_create",
+    "offer_deactivate",
+    "review_record",
+    "submission_problems",
+    "transition",
+    "upload_abort",
+    "upload_append",
+    "upload_complete",
+    "upload_create",
+    "version_approve",
+    "version_reject",
+    "version_reopen",
+    "version_start_new",
+    "version_submit",
+    "version_update_metadata",
+    "version_withdraw",
+]

@@ -1,0 +1,97 @@
+"""The automatic checks of a file as seen by the version: claim, progress, report, failure, removal."""
+
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.services import audit
+from catalog.ingest.errors import in_every_language
+from catalog.models import DataFile, DatasetVersion
+from catalog.services.uploads import _enqueue_check
+from catalog.services.versions import (
+    _lock_editable,
+    _refresh_version_state,
+    _require_publisher,
+)
+
+
+@transaction.atomic
+def datafile_remove(*, actor, datafile: DataFile) -> None:
+    """A publisher removes a file (and its ZIP members) from a version that is still a draft."""
+    _require_publisher(actor, datafile.version.dataset.publisher)
+    version = _lock_editable(datafile.version)
+    names = [datafile.file.name, *datafile.members.values_list("file", flat=True)]
+    audit(actor=actor, action="datafile.removed", obj=datafile, organization=version.dataset.publisher,
+          data={"name": datafile.original_name, "sha256": datafile.sha256})
+    datafile.delete()
+    transaction.on_commit(lambda: [default_storage.delete(n) for n in names if n])
+    _refresh_version_state(version)
+
+
+def datafile_check_started(*, datafile_id: int) -> DataFile | None:
+    """Claim a file for checking (compare-and-set, so a redelivered task does not run twice at once)."""
+    claimed = DataFile.objects.filter(pk=datafile_id, check_state__in=[DataFile.Check.PENDING, DataFile.Check.RUNNING]).update(
+        check_state=DataFile.Check.RUNNING, check_started_at=timezone.now(), check_progress=0, check_stage="start"
+    )
+    return DataFile.objects.select_related("version").get(pk=datafile_id) if claimed else None
+
+
+def datafile_check_progress(*, datafile_id: int, stage: str, percent: int) -> None:
+    DataFile.objects.filter(pk=datafile_id).update(check_stage=stage[:40], check_progress=max(0, min(100, percent)))
+
+
+@transaction.atomic
+def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
+    """Store a file's check report and let the version follow (checking → ready or draft)."""
+    datafile = DataFile.objects.select_for_update().get(pk=datafile_id)
+    for field in ("encoding", "delimiter", "row_count", "column_count", "table_schema", "profile", "preview", "geo"):
+        if field in report:
+            setattr(datafile, field, report[field])
+    datafile.pii_findings = report.get("pii_findings", [])
+    if report.get("members"):
+        datafile.check_messages = report.get("messages", [])
+    datafile.check_messages = report.get("messages", [])
+    datafile.check_state = report["state"]
+    datafile.check_stage = "done"
+    datafile.check_progress = 100
+    datafile.checked_at = timezone.now()
+    datafile.save()
+    for member in report.get("members", []):
+        child = DataFile(
+            version_id=datafile.version_id, parent=datafile, original_name=Path(member["name"]).name,
+            format=member["format"], size=member["size"], sha256=member["sha256"],
+        )
+        with open(member["local_path"], "rb") as fh:
+            child.file.save(child.original_name, File(fh, name=child.original_name), save=False)
+        child.save()
+    version = DatasetVersion.objects.select_for_update().get(pk=datafile.version_id)
+    bbox = (report.get("geo") or {}).get("bbox_wgs84")
+    if bbox and version.is_editable:
+        # The coverage of a GeoJSON file widens the version's bounding box (the official may edit it).
+        old = version.spatial_bbox
+        version.spatial_bbox = bbox if not old else [min(old[0], bbox[0]), min(old[1], bbox[1]), max(old[2], bbox[2]), max(old[3], bbox[3])]
+        version.save(update_fields=["spatial_bbox", "updated_at"])
+    for member in datafile.members.filter(check_state=DataFile.Check.PENDING):
+        _enqueue_check(member)
+    _refresh_version_state(version)
+    return datafile
+
+
+def datafile_check_failed(*, datafile_id: int, error: str) -> DataFile:
+    """Checks crashed after their retries: say so (to the publisher and admins), never stay "running"."""
+    return datafile_check_finished(
+        datafile_id=datafile_id,
+        report={
+            "state": DataFile.Check.FAILED,
+            "messages": [{
+                "level": "error", "code": "internal_error",
+                "message": in_every_language(_("The checks stopped because of an error on our side. Remove the file "
+                                               "and upload it again; if it happens again, contact the platform admins.")),
+                "detail": error[:500],
+            }],
+        },
+    )

@@ -1,0 +1,199 @@
+"""Submission and review: the rules of submission, the decisions, listing suspension."""
+
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.exceptions import DomainError, IllegalTransition, NotAllowed
+from accounts.permissions import can
+from accounts.services import audit
+from catalog.models import DataFile, Dataset, DatasetVersion, Review
+from catalog.services.versions import (
+    S,
+    _refresh_version_state,
+    _require_publisher,
+    transition,
+)
+from marketplace.notify import email_on_commit
+
+
+def _decision(*, version: DatasetVersion, action: str, actor, reason: str = "", data: dict | None = None) -> Review:
+    """One decision: the append-only Review row and the platform-wide audit event, in the same transaction."""
+    review = Review.objects.create(version=version, action=action, actor=actor, reason=reason, data=data or {})
+    audit(actor=actor, action=f"version.{action}", obj=version, organization=version.dataset.publisher,
+          reason=reason, data={"dataset": version.dataset.slug, "number": version.number, **(data or {})})
+    return review
+
+
+def review_record(*, version: DatasetVersion, action: str, actor, reason: str = "", data: dict | None = None) -> Review:
+    return _decision(version=version, action=action, actor=actor, reason=reason, data=data)
+
+
+def _notify_publisher(version: DatasetVersion, template: str, **context) -> None:
+    from accounts.models import Membership
+
+    recipients = list(
+        Membership.objects.filter(organization=version.dataset.publisher, role__in=[Membership.Role.OWNER, Membership.Role.PUBLISHER])
+        .values_list("user__email", flat=True)
+    )
+    email_on_commit(to=recipients, template=template, context={"version": version, **context,
+                    "url": settings.SITE_URL.rstrip("/") + reverse("catalog:version", args=[version.pk])})
+
+
+def submission_problems(version: DatasetVersion, *, pii_justification: str = "") -> list:
+    """Why a version cannot be submitted yet (empty when it can). The page lists them; submit refuses."""
+    problems = []
+    files = list(version.files.all())
+    if not files:
+        problems.append(_("Upload at least one data file."))
+    if any(f.check_state in (DataFile.Check.PENDING, DataFile.Check.RUNNING) for f in files):
+        problems.append(_("Wait until every file has been checked."))
+    if any(f.check_state == DataFile.Check.FAILED for f in files):
+        problems.append(_("A file failed its checks: remove it or upload a corrected file."))
+    if any(f.check_state == DataFile.Check.BLOCKED for f in files):
+        problems.append(_("A file contains resident or foreigner registration numbers, which may not be published "
+                          "(개인정보 보호법 제24조의2). Remove them and upload the file again."))
+    if any(f.pii_findings for f in files if f.check_state == DataFile.Check.WARNING) and not pii_justification.strip():
+        problems.append(_("Personal data was found: explain why it may be published (for example, pseudonymised)."))
+    if not version.dataset.offers.filter(active=True).exists():
+        problems.append(_("Say how the dataset is offered: free, or with a price."))
+    if version.licence_id is None:
+        problems.append(_("Choose a licence."))
+    elif version.data_kind == DatasetVersion.DataKind.PUBLIC and not version.licence.allows_commercial_use:
+        problems.append(_("Public data (공공데이터법 제3조④) may not carry a licence that forbids commercial use: "
+                          "choose 공공누리 제1유형 or 제3유형, or a licence that allows commercial use."))
+    return problems
+
+
+@transaction.atomic
+def version_submit(*, actor, version: DatasetVersion, pii_justification: str = "") -> DatasetVersion:
+    """The publisher sends a ready version to the platform admins. From here on it cannot change."""
+    _require_publisher(actor, version.dataset.publisher)
+    version = (
+        DatasetVersion.objects.select_for_update(of=("self",)).select_related("dataset__publisher", "licence").get(pk=version.pk)
+    )
+    if version.state == S.SUBMITTED:
+        return version  # a double click
+    problems = submission_problems(version, pii_justification=pii_justification)
+    if problems:
+        raise DomainError(problems[0], code="not_submittable")
+    version.pii_justification = pii_justification.strip()
+    version.submitted_at = timezone.now()
+    version.save(update_fields=["pii_justification", "submitted_at", "updated_at"])
+    transition(version, to=S.SUBMITTED)
+    rule = "공공데이터법" if version.data_kind == DatasetVersion.DataKind.PUBLIC else "데이터산업법"
+    _decision(version=version, action=Review.Action.SUBMIT, actor=actor,
+              data={"pii_justification": version.pii_justification, "rule": rule})
+    from accounts.models import User
+
+    email_on_commit(
+        to=list(User.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True)),
+        template="email/version_submitted",
+        context={"version": version, "url": settings.SITE_URL.rstrip("/") + "/staff/"},
+    )
+    return version
+
+
+def _lock_for_decision(actor, version: DatasetVersion) -> DatasetVersion:
+    if not can(actor, "accounts.verify_org"):
+        raise NotAllowed(_("Only platform admins decide on submissions."))
+    return DatasetVersion.objects.select_for_update().select_related("dataset__publisher").get(pk=version.pk)
+
+
+@transaction.atomic
+def version_approve(*, actor, version: DatasetVersion, reason: str = "") -> DatasetVersion:
+    """A platform admin publishes a submitted version; the one published before it is superseded."""
+    version = _lock_for_decision(actor, version)
+    if version.state == S.PUBLISHED:
+        return version  # the same decision twice (double click, or a second admin agreeing)
+    if version.state != S.SUBMITTED:
+        raise IllegalTransition(_("Only a submitted version can be approved (this one is “%(state)s”).")
+                                % {"state": version.get_state_display()})
+    previous = (
+        DatasetVersion.objects.select_for_update().filter(dataset=version.dataset, state=S.PUBLISHED).first()
+    )
+    if previous:
+        transition(previous, to=S.SUPERSEDED)
+    transition(version, to=S.PUBLISHED)
+    version.published_at = timezone.now()
+    version.save(update_fields=["published_at", "updated_at"])
+    Dataset.objects.filter(pk=version.dataset_id).update(updated_at=timezone.now())
+    _decision(version=version, action=Review.Action.APPROVE, actor=actor, reason=reason.strip(),
+              data={"superseded": previous.number if previous else None})
+    _notify_publisher(version, "email/version_decided", approved=True, reason=reason.strip())
+    return version
+
+
+@transaction.atomic
+def version_reject(*, actor, version: DatasetVersion, reason: str) -> DatasetVersion:
+    """A platform admin sends a submitted version back; the reason is required and shown to the publisher."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Write the reason for the rejection: the publisher will read it."), code="reason_required")
+    version = _lock_for_decision(actor, version)
+    if version.state == S.REJECTED:
+        return version
+    if version.state != S.SUBMITTED:
+        raise IllegalTransition(_("Only a submitted version can be rejected (this one is “%(state)s”).")
+                                % {"state": version.get_state_display()})
+    transition(version, to=S.REJECTED)
+    _decision(version=version, action=Review.Action.REJECT, actor=actor, reason=reason)
+    _notify_publisher(version, "email/version_decided", approved=False, reason=reason)
+    return version
+
+
+@transaction.atomic
+def version_reopen(*, actor, version: DatasetVersion) -> DatasetVersion:
+    """The publisher starts fixing a rejected version: it becomes a draft again."""
+    _require_publisher(actor, version.dataset.publisher)
+    version = DatasetVersion.objects.select_for_update().get(pk=version.pk)
+    if version.state != S.REJECTED:
+        raise IllegalTransition(_("Only a rejected version can be reopened."))
+    transition(version, to=S.DRAFT)
+    _refresh_version_state(version)
+    return version
+
+
+@transaction.atomic
+def version_withdraw(*, actor, version: DatasetVersion, reason: str) -> DatasetVersion:
+    """The publisher takes a published version down (buyers keep what they bought)."""
+    _require_publisher(actor, version.dataset.publisher)
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Say why the version is withdrawn."), code="reason_required")
+    version = DatasetVersion.objects.select_for_update().select_related("dataset__publisher").get(pk=version.pk)
+    transition(version, to=S.WITHDRAWN)
+    _decision(version=version, action=Review.Action.WITHDRAW, actor=actor, reason=reason)
+    return version
+
+
+def _set_listing(*, actor, dataset: Dataset, to: str, action: str, reason: str) -> Dataset:
+    if not can(actor, "accounts.verify_org"):
+        raise NotAllowed(_("Only platform admins suspend or reinstate listings."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Write the reason: the publisher will read it."), code="reason_required")
+    dataset = Dataset.objects.select_for_update().select_related("publisher").get(pk=dataset.pk)
+    if dataset.listing == to:
+        return dataset
+    dataset.listing = to
+    dataset.save(update_fields=["listing", "updated_at"])
+    version = dataset.versions.filter(state=S.PUBLISHED).first() or dataset.versions.order_by("-number").first()
+    _decision(version=version, action=action, actor=actor, reason=reason)
+    _notify_publisher(version, "email/listing_changed", suspended=to == Dataset.Listing.SUSPENDED, reason=reason)
+    return dataset
+
+
+@transaction.atomic
+def dataset_suspend(*, actor, dataset: Dataset, reason: str) -> Dataset:
+    """A platform admin hides a live listing from buyers, with a reason."""
+    return _set_listing(actor=actor, dataset=dataset, to=Dataset.Listing.SUSPENDED, action=Review.Action.SUSPEND, reason=reason)
+
+
+@transaction.atomic
+def dataset_reinstate(*, actor, dataset: Dataset, reason: str) -> Dataset:
+    """A platform admin lists a suspended dataset again, with a reason."""
+    return _set_listing(actor=actor, dataset=dataset, to=Dataset.Listing.ACTIVE, action=Review.Action.REINSTATE, reason=reason)

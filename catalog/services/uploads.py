@@ -1,0 +1,166 @@
+"""Resumable (tus) uploads into a version: open, append streamed bytes, complete, cancel."""
+
+import fcntl
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.exceptions import DomainError, NotAllowed
+from catalog.models import DataFile, DatasetVersion, Upload
+from catalog.services.versions import (
+    _lock_editable,
+    _refresh_version_state,
+    _require_publisher,
+)
+
+SUFFIX_FORMATS = {
+    ".csv": DataFile.Format.CSV, ".txt": DataFile.Format.CSV, ".tsv": DataFile.Format.TSV,
+    ".xlsx": DataFile.Format.XLSX, ".json": DataFile.Format.JSON, ".geojson": DataFile.Format.GEOJSON,
+    ".zip": DataFile.Format.ZIP,
+}
+
+
+def _staging_path(upload: Upload) -> Path:
+    return Path(settings.UPLOAD_STAGING_DIR) / f"{upload.pk}.part"
+
+
+def format_for(filename: str) -> str | None:
+    return SUFFIX_FORMATS.get(Path(filename).suffix.lower())
+
+
+@transaction.atomic
+def upload_create(*, actor, version: DatasetVersion, filename: str, length: int) -> Upload:
+    """Open a resumable upload of one file into an editable version."""
+    _require_publisher(actor, version.dataset.publisher)
+    version = _lock_editable(version)
+    filename = Path(filename.replace("\\", "/")).name.strip()[:255]
+    if not filename or format_for(filename) is None:
+        raise DomainError(
+            _("Upload CSV, TSV, XLSX, JSON, GeoJSON or a ZIP of these files."), code="format_unsupported"
+        )
+    if length <= 0:
+        raise DomainError(_("The file is empty."), code="empty_file")
+    if length > settings.UPLOAD_MAX_BYTES:
+        raise DomainError(
+            _("The file is larger than the limit of %(limit)s GB.") % {"limit": settings.UPLOAD_MAX_BYTES // 1024**3},
+            code="too_large",
+        )
+    upload = Upload.objects.create(version=version, created_by=actor, filename=filename, length=length)
+    path = _staging_path(upload)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    return upload
+
+
+class OffsetMismatch(DomainError):
+    pass
+
+
+def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int = 1 << 20) -> Upload:
+    """Append the bytes of one tus PATCH request at `offset`, streamed to the staging file.
+
+    No database transaction is held while bytes arrive (a PATCH can take minutes): an exclusive
+    lock on the staging file serialises concurrent PATCHes of one upload, and the offset moves by
+    compare-and-set. Bytes that arrived before a dropped connection are kept and counted, so the
+    client resumes from there.
+    """
+    upload = Upload.objects.get(pk=upload.pk)
+    if upload.created_by_id != actor.pk:
+        raise NotAllowed(_("This upload belongs to someone else."))
+    written = 0
+    with open(_staging_path(upload), "r+b") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OffsetMismatch(_("Another request is still sending this file."), code="upload_busy") from None
+        upload.refresh_from_db(fields=["offset", "state"])
+        if upload.state != Upload.State.UPLOADING:
+            raise DomainError(_("This upload is already finished."), code="upload_closed")
+        if offset != upload.offset:
+            raise OffsetMismatch(_("The upload is at byte %(offset)s.") % {"offset": upload.offset}, code="offset_mismatch")
+        remaining = upload.length - offset
+        fh.truncate(offset)  # drop a torn tail a crashed request may have left
+        fh.seek(offset)
+        try:
+            while remaining > 0:
+                chunk = stream.read(min(chunk_size, remaining))
+                if not chunk:
+                    break
+                fh.write(chunk)
+                written += len(chunk)
+                remaining -= len(chunk)
+        except OSError:
+            pass  # the client went away mid-request: keep what arrived and let it resume
+        finally:
+            fh.flush()
+            os.fsync(fh.fileno())
+            if written:
+                Upload.objects.filter(pk=upload.pk, offset=offset).update(offset=offset + written, updated_at=timezone.now())
+    upload.refresh_from_db()
+    if upload.offset == upload.length:
+        upload_complete(upload=upload)
+        upload.refresh_from_db()
+    return upload
+
+
+@transaction.atomic
+def upload_complete(*, upload: Upload) -> DataFile:
+    """The last byte arrived: hash the file, move it into private storage, start its checks."""
+    upload = Upload.objects.select_for_update().get(pk=upload.pk)
+    if upload.datafile_id:
+        return upload.datafile
+    version = _lock_editable(upload.version)
+    path = _staging_path(upload)
+    with open(path, "rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    datafile = DataFile(
+        version=version, original_name=upload.filename, format=format_for(upload.filename),
+        size=upload.length, sha256=digest,
+    )
+    with open(path, "rb") as fh:
+        datafile.file.save(upload.filename, File(fh, name=upload.filename), save=False)
+    datafile.save()
+    upload.state = Upload.State.COMPLETE
+    upload.datafile = datafile
+    upload.save(update_fields=["state", "datafile", "updated_at"])
+    transaction.on_commit(lambda: path.unlink(missing_ok=True))
+    _refresh_version_state(version)
+    _enqueue_check(datafile)
+    return datafile
+
+
+def _enqueue_check(datafile: DataFile) -> None:
+    from catalog.tasks import datafile_check_task
+
+    transaction.on_commit(lambda: datafile_check_task.delay(datafile.pk))
+
+
+@transaction.atomic
+def upload_abort(*, actor, upload: Upload) -> None:
+    """The publisher cancels an unfinished upload; its staged bytes are deleted."""
+    upload = Upload.objects.select_for_update().get(pk=upload.pk)
+    if upload.created_by_id != actor.pk:
+        raise NotAllowed(_("This upload belongs to someone else."))
+    if upload.state == Upload.State.UPLOADING:
+        upload.state = Upload.State.ABORTED
+        upload.save(update_fields=["state", "updated_at"])
+        path = _staging_path(upload)
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+
+
+def local_copy_path(datafile: DataFile, workdir: Path) -> Path:
+    """A local path to the stored file: the file itself on local storage, a streamed copy otherwise."""
+    try:
+        return Path(datafile.file.path)
+    except NotImplementedError:
+        target = workdir / f"source{Path(datafile.original_name).suffix.lower()}"
+        with datafile.file.open("rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        return target
