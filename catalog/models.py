@@ -9,6 +9,8 @@ import uuid
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -174,6 +176,8 @@ class DatasetVersion(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # Stored when the version is published (catalog.search): Hangul bigrams + stemmed English, weighted.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     EDITABLE_STATES = ("draft", "checking", "ready")
 
@@ -181,6 +185,7 @@ class DatasetVersion(models.Model):
         ordering = ["dataset", "-number"]
         verbose_name = _("dataset version")
         verbose_name_plural = _("dataset versions")
+        indexes = [GinIndex(fields=["search_vector"], name="version_search_gin")]
         constraints = [
             models.UniqueConstraint(fields=["dataset", "number"], name="version_unique_number"),
             # At most one version of a dataset is being worked on, and at most one is live.

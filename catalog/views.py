@@ -15,8 +15,9 @@ from catalog.forms import DatasetVersionForm
 
 def catalog_home(request):
     """The public catalog: published datasets, newest first (search and facets: discovery issue)."""
-    page = Paginator(selectors.published_versions(), 20).get_page(request.GET.get("page"))
-    return render(request, "catalog/index.html", {"page": page})
+    q = request.GET.get("q", "").strip()
+    page = Paginator(selectors.published_versions(q), 20).get_page(request.GET.get("page"))
+    return render(request, "catalog/index.html", {"page": page, "q": q})
 
 
 def dataset_detail(request, slug):

@@ -16,6 +16,7 @@ from catalog.services.versions import (
     _refresh_version_state,
     _require_publisher,
     transition,
+    version_index,
 )
 from marketplace.notify import email_on_commit
 
@@ -120,6 +121,7 @@ def version_approve(*, actor, version: DatasetVersion, reason: str = "") -> Data
     transition(version, to=S.PUBLISHED)
     version.published_at = timezone.now()
     version.save(update_fields=["published_at", "updated_at"])
+    version_index(version)
     Dataset.objects.filter(pk=version.dataset_id).update(updated_at=timezone.now())
     _decision(version=version, action=Review.Action.APPROVE, actor=actor, reason=reason.strip(),
               data={"superseded": previous.number if previous else None})
