@@ -29,6 +29,9 @@ ORG_TRANSITIONS: dict[str, set[str]] = {
     V.VERIFIED: {V.REQUESTED},
 }
 
+# What the platform admin verified: changing any of these sends a verified organization back to verification.
+IDENTITY_FIELDS = ("name_ko", "kind", "org_type", "parent")
+
 ORG_FIELDS = (
     "name_ko", "name_en", "kind", "org_type", "parent", "vat_status", "representative", "address",
     "contact_name", "contact_phone", "contact_email", "website", "description",
@@ -149,18 +152,20 @@ def organization_register(*, actor: User, brn: str | None, **fields) -> Organiza
 def organization_update(*, actor: User, organization: Organization, brn: str | None, **fields) -> Organization:
     """The owner corrects the organization's details. A rejected organization is asked for again.
 
-    Changing the registration number of a verified organization sends it back to verification.
+    Changing what the admin verified (registration number, Korean name, kind, type, parent) sends a
+    verified organization back to verification.
     """
     organization = Organization.objects.select_for_update().get(pk=organization.pk)
     _require(can(actor, "accounts.manage_org", organization))
-    old_brn = organization.brn
+    before = {name: getattr(organization, name) for name in (*IDENTITY_FIELDS, "brn")}
     for key, value in fields.items():
         if key in ORG_FIELDS:
             setattr(organization, key, value)
     _apply_brn(organization, brn)
-    changed_brn = old_brn != organization.brn
+    changed_brn = before["brn"] != organization.brn
+    changed_identity = [name for name in (*IDENTITY_FIELDS, "brn") if before[name] != getattr(organization, name)]
     resubmitted = False
-    if organization.verification == V.REJECTED or (changed_brn and organization.verification == V.VERIFIED):
+    if organization.verification == V.REJECTED or (changed_identity and organization.verification == V.VERIFIED):
         _transition(organization, to=V.REQUESTED, actor=actor)
         organization.verification_requested_at = timezone.now()
         resubmitted = True
@@ -170,7 +175,7 @@ def organization_update(*, actor: User, organization: Organization, brn: str | N
         action="organization.resubmitted" if resubmitted else "organization.updated",
         obj=organization,
         organization=organization,
-        data={"brn_changed": changed_brn},
+        data={"brn_changed": changed_brn, "identity_changed": changed_identity},
     )
     if resubmitted:
         email_on_commit(

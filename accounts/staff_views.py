@@ -1,9 +1,9 @@
 """Platform admin pages: the organization verification queue and the audit trail."""
 
 import django_filters
-from django.db.models import Q
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy

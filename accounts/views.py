@@ -4,7 +4,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -166,7 +167,7 @@ def invitation_detail(request, token):
     invitation = get_object_or_404(Invitation.objects.select_related("organization", "invited_by"), token=token)
     if request.method == "POST":
         if not request.user.is_authenticated:
-            return redirect(f"/accounts/login/?next={request.path}")
+            return redirect(f"{reverse('account_login')}?{urlencode({'next': request.path})}")
         try:
             membership = services.invitation_accept(actor=request.user, token=token)
         except DomainError as exc:
@@ -182,7 +183,8 @@ def invitation_detail(request, token):
 @login_required
 @require_POST
 def switch_organization(request):
-    organization = get_object_or_404(Organization, pk=request.POST.get("organization"))
+    pk = request.POST.get("organization", "")
+    organization = get_object_or_404(Organization, pk=int(pk) if pk.isdigit() else 0)
     services.active_organization_set(actor=request.user, organization=organization)
     messages.success(request, _("You now act for %(name)s.") % {"name": organization.display_name})
     next_url = request.POST.get("next") or ""

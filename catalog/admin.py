@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Offer, Review, Theme, Upload
+from catalog.models import (
+    DataFile,
+    Dataset,
+    DatasetVersion,
+    Licence,
+    Offer,
+    Review,
+    Theme,
+    Upload,
+)
 
 
 @admin.register(Theme)

@@ -5,6 +5,7 @@ describes lives on a DatasetVersion, which is editable while it is a draft and f
 submitted; buyers only ever see published versions.
 """
 
+import os
 import uuid
 
 from django.conf import settings
@@ -220,7 +221,9 @@ class DatasetVersion(models.Model):
 
 
 def datafile_upload_to(instance, filename):
-    return f"datasets/{instance.version.dataset_id}/v{instance.version.number}/{uuid.uuid4().hex}/{filename}"
+    """A storage name of our own: the uploader's name (any length, any characters) stays in original_name."""
+    suffix = "".join(c for c in os.path.splitext(filename)[1].lower() if c.isalnum() or c == ".")[:10]
+    return f"datasets/{instance.version.dataset_id}/v{instance.version.number}/{uuid.uuid4().hex}{suffix}"
 
 
 class DataFile(models.Model):

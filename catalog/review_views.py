@@ -14,8 +14,14 @@ from accounts.decorators import publisher_required, staff_required
 from accounts.exceptions import DomainError
 from catalog import selectors, services
 from catalog.models import DataFile, Dataset, DatasetVersion, Review
-from catalog.review_forms import LicenceForm, NewVersionForm, NoteForm, OfferForm, ReasonForm, SubmitForm
-
+from catalog.review_forms import (
+    LicenceForm,
+    NewVersionForm,
+    NoteForm,
+    OfferForm,
+    ReasonForm,
+    SubmitForm,
+)
 
 
 def _form_errors(form) -> str:

@@ -37,6 +37,7 @@ def datafile_check_task(self, datafile_id: int) -> str:
         return report["state"]
     except Exception as exc:
         if self.request.retries < self.max_retries:
+            services.datafile_check_release(datafile_id=datafile_id)
             raise self.retry(exc=exc, countdown=5 * 2**self.request.retries)
         logger.exception("datafile check failed", extra={"datafile_id": datafile_id})
         services.datafile_check_failed(datafile_id=datafile_id, error=f"{type(exc).__name__}: {exc}")

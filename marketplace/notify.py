@@ -7,7 +7,6 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
 
-
 _muted: ContextVar[bool] = ContextVar("notifications_muted", default=False)
 
 

@@ -126,7 +126,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+# visibility_timeout: an unacknowledged task (acks_late) is redelivered after this long; it must
+# exceed the longest check (a 5 GB file takes ~4 minutes here) or a second worker starts it again.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "visibility_timeout": 6 * 3600}
 CELERY_BEAT_SCHEDULE = {
     "accounts-expire-invitations": {
         "task": "accounts.tasks.invitations_expire_task",
@@ -189,8 +191,9 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "시흥 데이터거래소 <no-reply@data.siheung.go.kr>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-# The dev mailbox page is available only where mail is kept in files (development).
-DEV_MAILBOX = EMAIL_MODE == "console+file"
+# The dev mailbox page (/dev/mail/) shows every e-mail, reset links included: only where mail is kept
+# in files AND it is switched on (DEBUG, or DEV_MAILBOX=true, which `make run` sets for local use).
+DEV_MAILBOX = EMAIL_MODE == "console+file" and env_bool("DEV_MAILBOX", DEBUG)
 
 # --- Internationalisation -----------------------------------------------------
 

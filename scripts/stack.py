@@ -289,11 +289,12 @@ def cmd_run() -> int:
         env.setdefault("DJANGO_SECRET_KEY", secret_key())
         env.setdefault("DJANGO_DEBUG", "0")
         env.setdefault("EMAIL_MODE", "console+file")
+        env.setdefault("DEV_MAILBOX", "true")  # a local portal: testers read sign-up mail at /dev/mail/
         env.setdefault("LOG_FORMAT", "console")
         port = env.get("PORT", "8000")
         env.setdefault("SITE_URL", f"http://localhost:{port}")
         keys = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DJANGO_SECRET_KEY",
-                "DJANGO_DEBUG", "EMAIL_MODE", "VAR_DIR", "SITE_URL")
+                "DJANGO_DEBUG", "EMAIL_MODE", "DEV_MAILBOX", "VAR_DIR", "SITE_URL")
         dev_env = VAR / "dev.env"
         dev_env.write_text("".join(f"{k}='{env[k]}'\n" for k in keys if env.get(k)))
         dev_env.chmod(0o600)

@@ -42,8 +42,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy, pgettext_lazy
 
-from .errors import lazy_format as _fmt
 from .errors import IngestError
+from .errors import lazy_format as _fmt
 
 NULL_MARKERS = ["", "-", "NA", "N/A", "null", "NULL"]
 SAMPLE_ROWS = 20480  # rows used to choose types; the full pass then checks every row

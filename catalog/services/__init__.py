@@ -10,6 +10,7 @@ from catalog.services.checks import (
     datafile_check_failed,
     datafile_check_finished,
     datafile_check_progress,
+    datafile_check_release,
     datafile_check_started,
     datafile_remove,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "datafile_check_failed",
     "datafile_check_finished",
     "datafile_check_progress",
+    "datafile_check_release",
     "datafile_check_started",
     "datafile_remove",
     "dataset_create",

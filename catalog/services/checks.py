@@ -1,10 +1,12 @@
 """The automatic checks of a file as seen by the version: claim, progress, report, failure, removal."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -32,12 +34,27 @@ def datafile_remove(*, actor, datafile: DataFile) -> None:
     _refresh_version_state(version)
 
 
+# A check still "running" after this long was lost with its worker: it may be claimed again.
+STALE_CHECK = timedelta(hours=3)
+
+
 def datafile_check_started(*, datafile_id: int) -> DataFile | None:
-    """Claim a file for checking (compare-and-set, so a redelivered task does not run twice at once)."""
-    claimed = DataFile.objects.filter(pk=datafile_id, check_state__in=[DataFile.Check.PENDING, DataFile.Check.RUNNING]).update(
+    """Claim a file for checking by compare-and-set: a waiting file, or one whose worker was lost.
+    A redelivered task finds the file claimed (or checked) and does nothing."""
+    claimable = Q(check_state=DataFile.Check.PENDING) | Q(
+        check_state=DataFile.Check.RUNNING, check_started_at__lt=timezone.now() - STALE_CHECK
+    )
+    claimed = DataFile.objects.filter(claimable, pk=datafile_id).update(
         check_state=DataFile.Check.RUNNING, check_started_at=timezone.now(), check_progress=0, check_stage="start"
     )
     return DataFile.objects.select_related("version").get(pk=datafile_id) if claimed else None
+
+
+def datafile_check_release(*, datafile_id: int) -> None:
+    """Give a claimed file back (before a retry), so the retried task can claim it again."""
+    DataFile.objects.filter(pk=datafile_id, check_state=DataFile.Check.RUNNING).update(
+        check_state=DataFile.Check.PENDING, check_stage="retry"
+    )
 
 
 def datafile_check_progress(*, datafile_id: int, stage: str, percent: int) -> None:
@@ -48,6 +65,8 @@ def datafile_check_progress(*, datafile_id: int, stage: str, percent: int) -> No
 def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
     """Store a file's check report and let the version follow (checking → ready or draft)."""
     datafile = DataFile.objects.select_for_update().get(pk=datafile_id)
+    if datafile.check_state != DataFile.Check.RUNNING:
+        return datafile  # already finished by another run: never store a report (or ZIP members) twice
     for field in ("encoding", "delimiter", "row_count", "column_count", "table_schema", "profile", "preview", "geo"):
         if field in report:
             setattr(datafile, field, report[field])
@@ -66,7 +85,7 @@ def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
             format=member["format"], size=member["size"], sha256=member["sha256"],
         )
         with open(member["local_path"], "rb") as fh:
-            child.file.save(child.original_name, File(fh, name=child.original_name), save=False)
+            child.file.save(child.original_name, File(fh), save=False)
         child.save()
     version = DatasetVersion.objects.select_for_update().get(pk=datafile.version_id)
     bbox = (report.get("geo") or {}).get("bbox_wgs84")

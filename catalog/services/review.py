@@ -113,6 +113,10 @@ def version_approve(*, actor, version: DatasetVersion, reason: str = "") -> Data
     if version.state != S.SUBMITTED:
         raise IllegalTransition(_("Only a submitted version can be approved (this one is “%(state)s”).")
                                 % {"state": version.get_state_display()})
+    # What made the version submittable must still hold (e.g. the publisher stopped every offer since).
+    problems = submission_problems(version, pii_justification=version.pii_justification or "-")
+    if problems:
+        raise DomainError(problems[0], code="not_approvable")
     previous = (
         DatasetVersion.objects.select_for_update().filter(dataset=version.dataset, state=S.PUBLISHED).first()
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+from django.http import UnreadablePostError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -71,9 +72,11 @@ def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int
     compare-and-set. Bytes that arrived before a dropped connection are kept and counted, so the
     client resumes from there.
     """
-    upload = Upload.objects.get(pk=upload.pk)
+    upload = Upload.objects.select_related("version__dataset__publisher").get(pk=upload.pk)
     if upload.created_by_id != actor.pk:
         raise NotAllowed(_("This upload belongs to someone else."))
+    # Still a publisher of the organization (a removed or demoted member cannot finish an upload).
+    _require_publisher(actor, upload.version.dataset.publisher)
     written = 0
     with open(_staging_path(upload), "r+b") as fh:
         try:
@@ -90,22 +93,31 @@ def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int
         fh.seek(offset)
         try:
             while remaining > 0:
-                chunk = stream.read(min(chunk_size, remaining))
+                try:
+                    chunk = stream.read(min(chunk_size, remaining))
+                except (OSError, UnreadablePostError):
+                    break  # the client went away mid-request: keep what arrived and let it resume
                 if not chunk:
                     break
-                fh.write(chunk)
+                fh.write(chunk)  # a full disk raises here, and the request fails loudly
                 written += len(chunk)
                 remaining -= len(chunk)
-        except OSError:
-            pass  # the client went away mid-request: keep what arrived and let it resume
         finally:
             fh.flush()
             os.fsync(fh.fileno())
             if written:
-                Upload.objects.filter(pk=upload.pk, offset=offset).update(offset=offset + written, updated_at=timezone.now())
+                Upload.objects.filter(pk=upload.pk, offset=offset, state=Upload.State.UPLOADING).update(
+                    offset=offset + written, updated_at=timezone.now()
+                )
     upload.refresh_from_db()
-    if upload.offset == upload.length:
-        upload_complete(upload=upload)
+    if upload.offset == upload.length and upload.state == Upload.State.UPLOADING:
+        try:
+            upload_complete(upload=upload)
+        except DomainError:
+            # E.g. the version was submitted meanwhile: the upload cannot become a file of it. Close it,
+            # so the browser is told (HEAD answers 410) instead of seeing a finished upload.
+            upload_abort(actor=actor, upload=upload)
+            raise
         upload.refresh_from_db()
     return upload
 
@@ -113,9 +125,11 @@ def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int
 @transaction.atomic
 def upload_complete(*, upload: Upload) -> DataFile:
     """The last byte arrived: hash the file, move it into private storage, start its checks."""
-    upload = Upload.objects.select_for_update().get(pk=upload.pk)
+    upload = Upload.objects.select_for_update().select_related("version__dataset__publisher").get(pk=upload.pk)
     if upload.datafile_id:
         return upload.datafile
+    if upload.state != Upload.State.UPLOADING or upload.offset != upload.length:
+        raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
     version = _lock_editable(upload.version)
     path = _staging_path(upload)
     with open(path, "rb") as fh:
@@ -125,7 +139,7 @@ def upload_complete(*, upload: Upload) -> DataFile:
         size=upload.length, sha256=digest,
     )
     with open(path, "rb") as fh:
-        datafile.file.save(upload.filename, File(fh, name=upload.filename), save=False)
+        datafile.file.save(upload.filename, File(fh), save=False)
     datafile.save()
     upload.state = Upload.State.COMPLETE
     upload.datafile = datafile

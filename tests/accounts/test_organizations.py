@@ -144,3 +144,25 @@ def test_department_may_use_its_citys_number(official, admin_user):
     assert org.brn is None and org.effective_brn == "1348310009"
     with pytest.raises(DomainError):
         services.organization_register(actor=official, brn=None, **{**ORG, "parent": None})
+
+
+def test_changing_what_was_verified_asks_for_verification_again(official, buyer):
+    """A verified consumer that turns itself into a provider (or renames itself) is checked again."""
+    org = buyer.active_organization
+    owner = org.memberships.get(role="owner").user
+    fields = {k: getattr(org, k) for k in services.ORG_FIELDS}
+    services.organization_update(actor=owner, organization=org, brn=org.brn, **{**fields, "contact_phone": "02-000-0000"})
+    org.refresh_from_db()
+    assert org.verification == Organization.Verification.VERIFIED  # contact details: no new check
+    services.organization_update(actor=owner, organization=org, brn=org.brn, **{**fields, "kind": "both", "name_ko": "시흥시청"})
+    org.refresh_from_db()
+    assert org.verification == Organization.Verification.REQUESTED
+
+
+def test_decision_mail_is_plain_text_not_html_escaped(outsider):
+    from django.template.loader import render_to_string
+
+    org = services.organization_register(actor=outsider, brn="211-86-08983", **ORG)
+    body = render_to_string("email/org_verification_decided_body.txt",
+                            {"organization": org, "verified": False, "reason": "It's <ok> & fine", "url": "http://x"})
+    assert "It's <ok> & fine" in body and "&amp;" not in body

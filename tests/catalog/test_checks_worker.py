@@ -78,7 +78,7 @@ def test_hostile_zip_fails_with_a_reason(celery_worker, official, draft):
     _upload(official, draft, "bad.zip", buffer.getvalue())
     (datafile,) = _wait_checked(draft)
     assert datafile.check_state == DataFile.Check.FAILED
-    assert datafile.check_messages and datafile.check_messages[0]["level"] == "error"
+    assert [(m["level"], m["code"]) for m in datafile.check_messages] == [("error", "zip_path_traversal")]
     assert not DataFile.objects.filter(parent=datafile).exists()
 
 
@@ -97,3 +97,16 @@ def test_geojson_coverage_fills_the_bounding_box(celery_worker, official, draft)
     assert datafile.geo["bbox_wgs84"] == [126.72, 37.37, 126.83, 37.40]
     draft.refresh_from_db()
     assert draft.spatial_bbox == [126.72, 37.37, 126.83, 37.40]
+
+
+def test_a_redelivered_check_runs_once(official, draft):
+    """A second claim of a running file fails; a second report of a finished file is ignored."""
+    data = "x,y\n1,2\n".encode()
+    _upload(official, draft, "a.csv", data)
+    datafile = DataFile.objects.get(version=draft)
+    assert services.datafile_check_started(datafile_id=datafile.pk) is not None
+    assert services.datafile_check_started(datafile_id=datafile.pk) is None
+    report = {"state": "passed", "messages": [], "row_count": 1, "members": []}
+    services.datafile_check_finished(datafile_id=datafile.pk, report=report)
+    services.datafile_check_finished(datafile_id=datafile.pk, report={**report, "row_count": 99})
+    assert DataFile.objects.get(pk=datafile.pk).row_count == 1

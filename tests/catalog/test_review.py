@@ -285,3 +285,14 @@ def test_files_of_a_submitted_or_published_version_never_change(official, admin_
     with pytest.raises(DomainError):
         services.upload_create(actor=official, version=draft, filename="추가.csv", length=10)
     assert list(draft.files.values_list("sha256", flat=True)) == [datafile.sha256]
+
+
+@pytest.mark.django_db
+def test_approval_checks_again_what_submission_checked(official, admin_user, draft):
+    _ready(draft)
+    services.version_submit(actor=official, version=draft)
+    for offer in draft.dataset.offers.all():
+        services.offer_deactivate(actor=official, offer=offer)
+    with pytest.raises(DomainError) as exc:
+        services.version_approve(actor=admin_user, version=draft)
+    assert exc.value.code == "not_approvable"

@@ -57,7 +57,7 @@ def test_resumed_upload_gives_the_same_sha256(login, official, draft, django_cap
     assert Upload.objects.get().state == Upload.State.COMPLETE
     draft.refresh_from_db()
     assert draft.state == DatasetVersion.State.CHECKING
-    assert len(callbacks) >= 1  # the check task is queued after commit
+    assert callbacks  # staging clean-up and the check task run after commit (the worker tests run that task)
     # The file lives in private storage, not under a public URL.
     assert not datafile.file.name.startswith("/") and "static" not in datafile.file.path
 
@@ -89,3 +89,37 @@ def test_cancelled_upload_is_gone(login, official, draft):
     assert client.delete(location, headers=TUS).status_code == 204
     assert client.head(location, headers=TUS).status_code == 410
     assert _patch(client, location, 0, b"0123456789").status_code == 410
+
+
+def test_a_long_korean_file_name_is_stored_under_a_name_of_our_own(login, official, draft):
+    client = login(official)
+    name = "시흥시" * 40 + ".csv"  # 360 bytes in UTF-8: longer than a file system allows
+    data = "a,b\n1,2\n".encode()
+    location = _create(client, draft, name, len(data))["Location"]
+    assert _patch(client, location, 0, data).status_code == 204
+    datafile = DataFile.objects.get()
+    assert datafile.original_name == name[:255]
+    assert datafile.file.name.endswith(".csv") and "시흥시" not in datafile.file.name
+
+
+def test_a_removed_member_cannot_finish_an_upload(login, official, draft):
+    from accounts.models import Membership
+    from tests.conftest import make_user
+
+    colleague = make_user("colleague@siheung.test")
+    Membership.objects.create(user=colleague, organization=draft.dataset.publisher, role="publisher")
+    client = login(colleague)
+    location = _create(client, draft, "a.csv", 10)["Location"]
+    Membership.objects.filter(user=colleague).delete()
+    assert _patch(client, location, 0, b"0123456789").status_code == 403
+    assert not DataFile.objects.exists()
+
+
+def test_an_upload_into_a_version_submitted_meanwhile_is_closed(login, official, draft):
+    client = login(official)
+    location = _create(client, draft, "a.csv", 10)["Location"]
+    DatasetVersion.objects.filter(pk=draft.pk).update(state=DatasetVersion.State.SUBMITTED)
+    response = _patch(client, location, 0, b"0123456789")
+    assert response.status_code == 400
+    assert client.head(location, headers=TUS).status_code == 410  # the browser is told, not shown "done"
+    assert not DataFile.objects.exists()
