@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import UnreadablePostError
 from django.utils import timezone
@@ -122,31 +123,51 @@ def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int
     return upload
 
 
-@transaction.atomic
 def upload_complete(*, upload: Upload) -> DataFile:
-    """The last byte arrived: hash the file, move it into private storage, start its checks."""
-    upload = Upload.objects.select_for_update().select_related("version__dataset__publisher").get(pk=upload.pk)
+    """The last byte arrived: hash the file, put it into private storage, start its checks.
+
+    The slow part (hashing and copying gigabytes) runs before any transaction or row lock; the
+    short transaction after it records the DataFile only if the upload is still open and the
+    version still editable, and otherwise the stored copy is deleted again.
+    """
+    upload = Upload.objects.select_related("version__dataset__publisher").get(pk=upload.pk)
     if upload.datafile_id:
         return upload.datafile
     if upload.state != Upload.State.UPLOADING or upload.offset != upload.length:
         raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
-    version = _lock_editable(upload.version)
+    if not upload.version.is_editable:
+        _lock_editable(upload.version)  # raises the "frozen" message
     path = _staging_path(upload)
     with open(path, "rb") as fh:
         digest = hashlib.file_digest(fh, "sha256").hexdigest()
     datafile = DataFile(
-        version=version, original_name=upload.filename, format=format_for(upload.filename),
+        version=upload.version, original_name=upload.filename, format=format_for(upload.filename),
         size=upload.length, sha256=digest,
     )
     with open(path, "rb") as fh:
         datafile.file.save(upload.filename, File(fh), save=False)
-    datafile.save()
-    upload.state = Upload.State.COMPLETE
-    upload.datafile = datafile
-    upload.save(update_fields=["state", "datafile", "updated_at"])
-    transaction.on_commit(lambda: path.unlink(missing_ok=True))
-    _refresh_version_state(version)
-    _enqueue_check(datafile)
+    stored = datafile.file.name
+    try:
+        with transaction.atomic():
+            locked = Upload.objects.select_for_update().get(pk=upload.pk)
+            if locked.datafile_id or locked.state != Upload.State.UPLOADING:
+                default_storage.delete(stored)  # another request completed or cancelled it meanwhile
+                if locked.datafile_id:
+                    return locked.datafile
+                raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
+            version = _lock_editable(upload.version)
+            datafile.version = version
+            datafile.save()
+            locked.state = Upload.State.COMPLETE
+            locked.datafile = datafile
+            locked.save(update_fields=["state", "datafile", "updated_at"])
+            transaction.on_commit(lambda: path.unlink(missing_ok=True))
+            _refresh_version_state(version)
+            _enqueue_check(datafile)
+    except Exception:
+        if not DataFile.objects.filter(file=stored).exists():
+            default_storage.delete(stored)
+        raise
     return datafile
 
 
