@@ -44,3 +44,11 @@ def datafile_check_task(self, datafile_id: int) -> str:
         return "failed"
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@shared_task(name="catalog.tasks.uploads_expire_task")
+def uploads_expire_task() -> int:
+    """Cancel uploads nobody resumed for UPLOAD_EXPIRE_DAYS and free their staging space."""
+    from catalog import services
+
+    return services.uploads_expire(older_than_days=settings.UPLOAD_EXPIRE_DAYS)

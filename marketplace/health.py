@@ -36,14 +36,25 @@ def check_redis():
         client.close()
 
 
+_WORKER_CACHE_SECONDS = 10.0
+_last_worker_ok: dict = {"at": -1e9, "names": []}
+
+
 def check_worker():
+    """At least one worker answers a ping. A success is remembered for 10 s, so a probe hitting
+    /healthz every second does not broadcast a ping (and wait for answers) every second."""
+    now = time.monotonic()
+    if now - _last_worker_ok["at"] < _WORKER_CACHE_SECONDS:
+        return _last_worker_ok["names"]
     replies = celery_app.control.ping(timeout=1.0, limit=1)
     if not replies:
         raise RuntimeError("no Celery worker answered within 1 s")
-    return sorted(name for reply in replies for name in reply)
+    names = sorted(name for reply in replies for name in reply)
+    _last_worker_ok.update(at=now, names=names)
+    return names
 
 
-def health_report() -> tuple[bool, dict]:
+def health_report(*, detail: bool = True) -> tuple[bool, dict]:
     checks = {"database": _timed(check_database), "redis": _timed(check_redis)}
     if checks["redis"]["status"] == "ok":
         checks["worker"] = _timed(check_worker)
@@ -51,4 +62,6 @@ def health_report() -> tuple[bool, dict]:
         # The broker is Redis: without it no worker can be asked, and asking would hang on retries.
         checks["worker"] = {"status": "down", "detail": "broker (Redis) unreachable", "ms": 0.0}
     healthy = all(c["status"] == "ok" for c in checks.values())
+    if not detail:  # anonymous probes learn the state, not hostnames or error texts
+        checks = {name: {"status": c["status"], "ms": c["ms"]} for name, c in checks.items()}
     return healthy, checks

@@ -134,6 +134,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.invitations_expire_task",
         "schedule": 3600.0,
     },
+    "catalog-expire-uploads": {
+        "task": "catalog.tasks.uploads_expire_task",
+        "schedule": 6 * 3600.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -283,6 +287,8 @@ INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 14)
 # Resumable uploads: the largest file accepted, and where unfinished uploads are staged (local, private).
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024**3)
 UPLOAD_STAGING_DIR = Path(env_str("UPLOAD_STAGING_DIR", str(VAR_DIR / "uploads")))
+# An unfinished upload nobody resumed for this many days is cancelled and its bytes deleted.
+UPLOAD_EXPIRE_DAYS = env_int("UPLOAD_EXPIRE_DAYS", 7)
 # Ingest workers: DuckDB limits per check (memory and threads) and where work files go.
 INGEST_MEMORY_LIMIT = env_str("INGEST_MEMORY_LIMIT", "512MB")
 INGEST_THREADS = env_int("INGEST_THREADS", 2)

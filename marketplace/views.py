@@ -17,7 +17,7 @@ def home(request):
 @never_cache
 @require_GET
 def healthz(request):
-    healthy, checks = health_report()
+    healthy, checks = health_report(detail=settings.DEBUG or request.user.is_staff)
     return JsonResponse(
         {"status": "ok" if healthy else "down", "checks": checks},
         status=200 if healthy else 503,

@@ -56,3 +56,10 @@ def test_healthz_is_503_when_redis_is_unreachable(client, settings):
     assert body["checks"]["redis"]["status"] == "down"
     assert body["checks"]["database"]["status"] == "ok"
     assert time.monotonic() - started < 5  # a dead dependency must not hang the probe
+
+
+@pytest.mark.django_db
+def test_healthz_hides_details_from_anonymous_probes(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    body = client.get(reverse("healthz")).json()
+    assert body["checks"]["redis"] == {"status": "down", "ms": body["checks"]["redis"]["ms"]}  # no error text

@@ -35,6 +35,7 @@ from catalog.services.uploads import (
     upload_append,
     upload_complete,
     upload_create,
+    uploads_expire,
 )
 from catalog.services.versions import (
     METADATA_FIELDS,
@@ -74,6 +75,7 @@ __all__ = [
     "upload_append",
     "upload_complete",
     "upload_create",
+    "uploads_expire",
     "version_approve",
     "version_reject",
     "version_reopen",

@@ -1,5 +1,6 @@
 """Resumable (tus) uploads into a version: open, append streamed bytes, complete, cancel."""
 
+from datetime import timedelta
 import fcntl
 import hashlib
 import os
@@ -199,3 +200,20 @@ def local_copy_path(datafile: DataFile, workdir: Path) -> Path:
         with datafile.file.open("rb") as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
         return target
+
+
+def uploads_expire(*, older_than_days: int) -> int:
+    """Cancel unfinished uploads idle for longer than `older_than_days` and delete their staged bytes
+    (run by celery beat). Returns how many were cancelled."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    expired = 0
+    for upload in Upload.objects.filter(state=Upload.State.UPLOADING, updated_at__lt=cutoff).only("pk"):
+        with transaction.atomic():
+            changed = Upload.objects.filter(pk=upload.pk, state=Upload.State.UPLOADING, updated_at__lt=cutoff).update(
+                state=Upload.State.ABORTED, updated_at=timezone.now()
+            )
+            if changed:
+                path = _staging_path(upload)
+                transaction.on_commit(lambda path=path: path.unlink(missing_ok=True))
+                expired += 1
+    return expired

@@ -123,3 +123,25 @@ def test_an_upload_into_a_version_submitted_meanwhile_is_closed(login, official,
     assert response.status_code == 400
     assert client.head(location, headers=TUS).status_code == 410  # the browser is told, not shown "done"
     assert not DataFile.objects.exists()
+
+
+def test_abandoned_uploads_are_cancelled_and_their_bytes_freed(login, official, draft, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from catalog import services
+
+    client = login(official)
+    stale = _create(client, draft, "old.csv", 10)["Location"]
+    fresh = _create(client, draft, "new.csv", 10)["Location"]
+    _patch(client, stale, 0, b"01234")
+    old = Upload.objects.get(filename="old.csv")
+    staged = services.uploads._staging_path(old)
+    assert staged.exists()
+    Upload.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(days=8))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.uploads_expire(older_than_days=7) == 1
+    assert Upload.objects.get(pk=old.pk).state == Upload.State.ABORTED and not staged.exists()
+    assert Upload.objects.get(filename="new.csv").state == Upload.State.UPLOADING
+    assert client.head(stale, headers=TUS).status_code == 410 and client.head(fresh, headers=TUS).status_code == 200
