@@ -280,9 +280,16 @@ def invitation_accept(*, actor: User, token: str) -> Membership:
         raise NotAllowed(
             _("This invitation was sent to %(email)s. Sign in with that address to accept it.") % {"email": invitation.email}
         )
-    membership, created = Membership.objects.get_or_create(
-        user=actor, organization=invitation.organization, defaults={"role": invitation.role}
-    )
+    existing = Membership.objects.filter(user=actor, organization=invitation.organization).first()
+    if existing is not None:
+        # Accepting would silently ignore the invited role: say so instead, and change nothing.
+        raise DomainError(
+            _("You are already a member of %(name)s (%(role)s). Ask an owner to change your role.")
+            % {"name": invitation.organization.name_ko, "role": existing.get_role_display()},
+            code="already_member",
+        )
+    membership = Membership.objects.create(user=actor, organization=invitation.organization, role=invitation.role)
+    created = True
     invitation.state = Invitation.State.ACCEPTED
     invitation.accepted_by = actor
     invitation.accepted_at = timezone.now()

@@ -149,3 +149,26 @@ def test_staff_verification_page_decides(login, admin_user, outsider):
     assert Organization.objects.get(pk=org.pk).verification == "verified"
     audit = client.get(reverse("staff:audit"), {"action": "organization.verified"}).content.decode()
     assert "테스트(주)" in audit
+
+
+def test_accepting_an_invitation_as_a_member_changes_nothing(official):
+    org = official.active_organization
+    member = make_user("member@siheung.test")
+    Membership.objects.create(user=member, organization=org, role="buyer")
+    invitation = Invitation.objects.create(
+        organization=org, email=member.email, role="publisher", invited_by=official,
+        expires_at=invitation_expiry(),
+    )
+    with pytest.raises(DomainError) as exc:
+        services.invitation_accept(actor=member, token=invitation.token)
+    assert exc.value.code == "already_member"
+    assert Membership.objects.get(user=member).role == "buyer"
+    assert Invitation.objects.get(pk=invitation.pk).state == Invitation.State.PENDING
+
+
+def invitation_expiry():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.now() + timedelta(days=1)

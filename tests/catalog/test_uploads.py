@@ -145,3 +145,22 @@ def test_abandoned_uploads_are_cancelled_and_their_bytes_freed(login, official, 
     assert Upload.objects.get(pk=old.pk).state == Upload.State.ABORTED and not staged.exists()
     assert Upload.objects.get(filename="new.csv").state == Upload.State.UPLOADING
     assert client.head(stale, headers=TUS).status_code == 410 and client.head(fresh, headers=TUS).status_code == 200
+
+
+def test_the_tus_endpoint_requires_the_csrf_token(official, draft):
+    """The browser sends X-CSRFToken with every tus request; a cross-site request without it is refused."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(official)
+    client.get(reverse("catalog:version", args=[draft.pk]))  # sets the csrftoken cookie, as the page does
+    token = client.cookies["csrftoken"].value
+    headers = {**TUS, "Upload-Length": "10", "Upload-Metadata": _meta(filename="a.csv", version=draft.pk)}
+    assert client.post(reverse("catalog:upload_create"), headers=headers).status_code == 403
+    created = client.post(reverse("catalog:upload_create"), headers={**headers, "X-CSRFToken": token})
+    assert created.status_code == 201
+    location = created["Location"]
+    body = {"data": b"0123456789", "content_type": "application/offset+octet-stream"}
+    assert client.generic("PATCH", location, headers={**TUS, "Upload-Offset": "0"}, **body).status_code == 403
+    ok = client.generic("PATCH", location, headers={**TUS, "Upload-Offset": "0", "X-CSRFToken": token}, **body)
+    assert ok.status_code == 204
