@@ -8,4 +8,6 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from accounts import permissions  # noqa: F401  (registers the rules)
+        import importlib
+
+        importlib.import_module("accounts.permissions")  # registers the django-rules permissions
