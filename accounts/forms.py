@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts import brn as brn_rules
+from accounts import selectors
 from accounts.models import Membership, Organization
 
 
@@ -58,7 +59,7 @@ class OrganizationForm(forms.ModelForm):
         if not raw:
             return None  # a department may use its parent's number (checked in clean())
         digits = brn_rules.normalize(raw)
-        clash = Organization.objects.filter(brn=digits).exclude(pk=self.instance.pk or 0).first()
+        clash = selectors.brn_holder(digits, exclude_pk=self.instance.pk)
         if clash:
             raise ValidationError(
                 _("This business registration number is already registered (%(name)s). Ask its owner to invite you."),

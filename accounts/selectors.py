@@ -53,5 +53,6 @@ def audit_events() -> QuerySet[AuditEvent]:
     return AuditEvent.objects.select_related("actor", "organization")
 
 
-def brn_holder(digits: str) -> Organization | None:
-    return Organization.objects.filter(brn=digits).first()
+def brn_holder(digits: str, *, exclude_pk: int | None = None) -> Organization | None:
+    """The organization already registered with this number (other than `exclude_pk`), if any."""
+    return Organization.objects.filter(brn=digits).exclude(pk=exclude_pk or 0).first()

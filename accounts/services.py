@@ -14,6 +14,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from accounts import brn as brn_rules
+from accounts import selectors
 from accounts.exceptions import DomainError, IllegalTransition, NotAllowed
 from accounts.models import AuditEvent, Invitation, Membership, Organization, User
 from accounts.permissions import can, forget_roles
@@ -86,7 +87,7 @@ def _owner_emails(organization: Organization) -> list[str]:
 def _apply_brn(organization: Organization, raw_brn: str | None) -> None:
     if raw_brn:
         digits = brn_rules.normalize(raw_brn)
-        clash = Organization.objects.filter(brn=digits).exclude(pk=organization.pk).first()
+        clash = selectors.brn_holder(digits, exclude_pk=organization.pk)
         if clash:
             raise DomainError(
                 _("This business registration number is already registered (%(name)s). Ask its owner to invite you.")

@@ -290,10 +290,6 @@ class DataFile(models.Model):
     def is_checked(self):
         return self.check_state in (self.Check.PASSED, self.Check.WARNING, self.Check.BLOCKED, self.Check.FAILED)
 
-    @property
-    def blocking_findings(self):
-        return [f for f in self.pii_findings if f.get("blocking")]
-
 
 class Offer(models.Model):
     """How a dataset is offered. Prices are integer KRW excluding VAT; enforced by the purchase flow."""

@@ -129,6 +129,7 @@ def analyse_path(path: Path, fmt: str, *, workdir: Path, progress=lambda stage, 
             _tabular(utf8, report, progress, delimiter_hint=",")
         elif fmt == "zip":
             from catalog.ingest.archive import extract_member, inspect_zip
+            from catalog.services import format_for
 
             progress("inspect_zip", 10)
             inspected = _plain(inspect_zip(path))
@@ -142,7 +143,7 @@ def analyse_path(path: Path, fmt: str, *, workdir: Path, progress=lambda stage, 
                     digest = hashlib.file_digest(fh, "sha256").hexdigest()
                 extracted.append({
                     "name": member["name"], "local_path": str(target), "size": size, "sha256": digest,
-                    "format": {".txt": "csv", ".csv": "csv", ".tsv": "tsv"}.get(member["suffix"], member["suffix"].lstrip(".")),
+                    "format": format_for(member["name"]),
                 })
             report["members"] = extracted
             report["messages"].append(_message(
