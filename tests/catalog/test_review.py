@@ -211,7 +211,7 @@ def test_audit_page_filters_decisions_by_dataset(login, official, admin_user, dr
     services.version_submit(actor=official, version=draft)
     services.version_reject(actor=admin_user, version=draft, reason="단위 누락")
     page = login(admin_user).get(reverse("staff:audit"), {"dataset": "대기질", "action": "version."}).content.decode()
-    assert "단위 누락" in page
+    assert "단위 누락" in page and "버전 반려" in page  # the decision in words, not its code
     other = login(admin_user).get(reverse("staff:audit"), {"dataset": "교통량", "action": "version."}).content.decode()
     assert "단위 누락" not in other
 
