@@ -5,7 +5,11 @@ def _memberships(request):
     user = request.user
     if not user.is_authenticated:
         return []
-    return list(user.memberships.select_related("organization").order_by("organization__name_ko"))
+    memberships = list(user.memberships.select_related("organization").order_by("organization__name_ko"))
+    # Seed the permission predicates' role cache (accounts.permissions._role) from the rows just
+    # loaded, so the header's checks of the active organization cost no further query.
+    user._role_cache = {m.organization_id: m.role for m in memberships}
+    return memberships
 
 
 def _active_membership(request):

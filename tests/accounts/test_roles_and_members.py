@@ -172,3 +172,11 @@ def invitation_expiry():
     from django.utils import timezone
 
     return timezone.now() + timedelta(days=1)
+
+
+def test_the_header_checks_cost_no_extra_query(login, official, django_assert_num_queries):
+    """Session, user and memberships; the memberships also answer the header's role checks."""
+    client = login(official)
+    client.get(reverse("home"))
+    with django_assert_num_queries(3):
+        assert client.get(reverse("home")).status_code == 200
