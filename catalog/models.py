@@ -226,6 +226,12 @@ def datafile_upload_to(instance, filename):
     return f"datasets/{instance.version.dataset_id}/v{instance.version.number}/{uuid.uuid4().hex}{suffix}"
 
 
+class DataFileQuerySet(models.QuerySet):
+    def needing_justification(self):
+        """Files that passed with personal data: submitting their version needs a justification."""
+        return self.filter(check_state=DataFile.Check.WARNING).exclude(pii_findings=[])
+
+
 class DataFile(models.Model):
     """An uploaded file of a version (or a member of an uploaded ZIP) with its check results."""
 
@@ -271,6 +277,8 @@ class DataFile(models.Model):
     geo = models.JSONField(null=True, blank=True)  # GeoJSON: bbox (WGS84), CRS, geometry types
 
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DataFileQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -128,7 +128,7 @@ OPEN_STATES = ("draft", "checking", "ready", "submitted", "rejected")
 
 def version_has_personal_data(version: DatasetVersion) -> bool:
     """A file of the version passed with personal data, so submission needs a justification."""
-    return version.files.filter(check_state=DataFile.Check.WARNING).exclude(pii_findings=[]).exists()
+    return version.files.needing_justification().exists()
 
 
 def version_history(version: DatasetVersion) -> QuerySet[Review]:
@@ -150,7 +150,7 @@ def review_queue_counts() -> dict[str, int]:
 
 def review_queue_waiting() -> QuerySet[DatasetVersion]:
     """Submitted versions, the longest waiting first, with their file count and a personal-data flag."""
-    pii = DataFile.objects.filter(version=OuterRef("pk"), check_state=DataFile.Check.WARNING).exclude(pii_findings=[])
+    pii = DataFile.objects.needing_justification().filter(version=OuterRef("pk"))
     return (
         DatasetVersion.objects.filter(state="submitted")
         .select_related("dataset__publisher", "theme")

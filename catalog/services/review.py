@@ -57,7 +57,7 @@ def submission_problems(version: DatasetVersion, *, pii_justification: str = "")
     if any(f.check_state == DataFile.Check.BLOCKED for f in files):
         problems.append(_("A file contains resident or foreigner registration numbers, which may not be published "
                           "(개인정보 보호법 제24조의2). Remove them and upload the file again."))
-    if any(f.pii_findings for f in files if f.check_state == DataFile.Check.WARNING) and not pii_justification.strip():
+    if version.files.needing_justification().exists() and not pii_justification.strip():
         problems.append(_("Personal data was found: explain why it may be published (for example, pseudonymised)."))
     if not version.dataset.offers.filter(active=True).exists():
         problems.append(_("Say how the dataset is offered: free, or with a price."))
