@@ -96,6 +96,8 @@ class Dataset(models.Model):
     slug = models.SlugField(max_length=120, unique=True)
     publisher = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="datasets")
     listing = models.CharField(max_length=20, choices=Listing.choices, default=Listing.ACTIVE)
+    # Completed downloads of delivered packages; transactions reports them (catalog.services.dataset_count_download).
+    download_count = models.PositiveBigIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -177,8 +179,6 @@ class DatasetVersion(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
-    # Stored when the version is published (catalog.search): Hangul bigrams + stemmed English, weighted.
-    search_vector = SearchVectorField(null=True, editable=False)
 
     EDITABLE_STATES = ("draft", "checking", "ready")
 
@@ -186,7 +186,6 @@ class DatasetVersion(models.Model):
         ordering = ["dataset", "-number"]
         verbose_name = _("dataset version")
         verbose_name_plural = _("dataset versions")
-        indexes = [GinIndex(fields=["search_vector"], name="version_search_gin")]
         constraints = [
             models.UniqueConstraint(fields=["dataset", "number"], name="version_unique_number"),
             # At most one version of a dataset is being worked on, and at most one is live.
@@ -325,6 +324,11 @@ class Offer(models.Model):
     contract_type = models.CharField(max_length=20, choices=Contract.choices, blank=True)
     # Which law's pricing rule was applied when the offer was made, for the reviewer.
     rule = models.CharField(max_length=40, blank=True)
+    # A one-off offer may be for one version; empty means "the latest published version at purchase".
+    version = models.ForeignKey(DatasetVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="offers")
+    # A private offer: a custom price or terms for one named buyer organization, invisible to everyone else.
+    buyer = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="private_offers")
+    terms = models.TextField(blank=True)  # extra terms of a private offer, shown at checkout and snapshotted
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -341,6 +345,55 @@ class Offer(models.Model):
                 name="offer_subscription_period",
             ),
         ]
+
+
+class CatalogEntry(models.Model):
+    """What buyers can find: one row per actively listed dataset with a published version.
+
+    The search index of the catalog (catalog.search, catalog.selectors.catalog_search): the stored search
+    vector and every facet as a plain or array column of one table, so a search with its facets is one
+    GIN lookup plus one GROUPING SETS pass, without joins. Rows are written only by
+    catalog.services.catalog_entry_refresh, which deletes the row when the dataset stops being visible;
+    drafts, rejected, withdrawn and suspended datasets have no row, so no query can show them.
+    """
+
+    dataset = models.OneToOneField(Dataset, primary_key=True, on_delete=models.CASCADE, related_name="entry")
+    version = models.OneToOneField(DatasetVersion, on_delete=models.CASCADE, related_name="entry")
+    title_ko = models.CharField(max_length=200)
+    title_en = models.CharField(max_length=200, blank=True)
+    publisher = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    theme = models.ForeignKey(Theme, on_delete=models.PROTECT, related_name="+")
+    licence = models.ForeignKey(Licence, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    formats = ArrayField(models.CharField(max_length=10), default=list, blank=True)
+    price_types = ArrayField(models.CharField(max_length=20), default=list, blank=True)  # free / paid / subscription
+    tags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    update_cadence = models.CharField(max_length=20, blank=True)
+    area = models.CharField(max_length=60, blank=True)  # 시·도 + 시·군·구 of the spatial coverage
+    published_at = models.DateTimeField()
+    download_count = models.PositiveBigIntegerField(default=0)
+    search_vector = SearchVectorField(null=True)
+
+    class Meta:
+        verbose_name = _("catalog entry")
+        verbose_name_plural = _("catalog entries")
+        indexes = [
+            GinIndex(fields=["search_vector"], name="entry_search_gin"),
+            GinIndex(fields=["tags"], name="entry_tags_gin"),
+            GinIndex(fields=["formats"], name="entry_formats_gin"),
+            GinIndex(fields=["price_types"], name="entry_prices_gin"),
+            models.Index(fields=["-published_at"], name="entry_newest"),
+            models.Index(fields=["-download_count", "-published_at"], name="entry_popular"),
+            models.Index(fields=["title_ko"], name="entry_title"),
+            models.Index(fields=["theme", "-published_at"], name="entry_theme"),
+            models.Index(fields=["publisher", "-published_at"], name="entry_publisher"),
+        ]
+
+    def __str__(self):
+        return self.title_ko
+
+    @property
+    def title(self):
+        return _bilingual(self, "title")
 
 
 class Review(models.Model):

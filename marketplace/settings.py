@@ -294,6 +294,37 @@ INGEST_MEMORY_LIMIT = env_str("INGEST_MEMORY_LIMIT", "512MB")
 INGEST_THREADS = env_int("INGEST_THREADS", 2)
 INGEST_WORK_DIR = Path(env_str("INGEST_WORK_DIR", str(VAR_DIR / "ingest")))
 
+# --- Purchases, payments and delivery (transactions) -------------------------------
+
+# Card payments go through a PG in the Toss Payments shape (checkout redirect → success URL → server-side
+# confirm with an Idempotency-Key → webhook). By default the base URL is the simulated gateway this project
+# serves itself under /pg-sim/ (demo and tests); point PG_API_BASE / PG_CHECKOUT_URL and the keys at a real PG.
+PAYMENT_CARD_ADAPTER = env_str("PAYMENT_CARD_ADAPTER", "toss")
+PG_API_BASE = env_str("PG_API_BASE", f"{SITE_URL}/pg-sim")
+PG_CHECKOUT_URL = env_str("PG_CHECKOUT_URL", f"{SITE_URL}/pg-sim/checkout/")
+PG_CLIENT_KEY = env_str("PG_CLIENT_KEY", "test_ck_simulated")
+PG_SECRET_KEY = env_str("PG_SECRET_KEY", "test_sk_simulated")
+PG_TIMEOUT_SECONDS = env_int("PG_TIMEOUT_SECONDS", 10)
+# 무통장입금: the account buyers pay into, and how long they have.
+BANK_TRANSFER_ACCOUNT = {
+    "bank": env_str("BANK_TRANSFER_BANK", "NH농협은행"),
+    "number": env_str("BANK_TRANSFER_NUMBER", "301-0000-0000-00"),
+    "holder": env_str("BANK_TRANSFER_HOLDER", "시흥시"),
+}
+BANK_TRANSFER_DAYS = env_int("BANK_TRANSFER_DAYS", 7)
+# An order not paid within this many minutes is cancelled automatically (card); bank transfers use the days above.
+ORDER_PAYMENT_TIMEOUT_MINUTES = env_int("ORDER_PAYMENT_TIMEOUT_MINUTES", 30)
+VAT_RATE_PERCENT = 10
+PLATFORM_COMMISSION_PERCENT = env_int("PLATFORM_COMMISSION_PERCENT", 10)
+# Signed download links: lifetime; ready packages are deleted after PACKAGE_TTL_DAYS (rebuilt on request).
+DOWNLOAD_LINK_TTL_SECONDS = env_int("DOWNLOAD_LINK_TTL_SECONDS", 3600)
+PACKAGE_TTL_DAYS = env_int("PACKAGE_TTL_DAYS", 30)
+# How downloads leave: "stream" (Django streams with Range support), "x-accel" (nginx serves the file from
+# the internal location below) or "presigned" (a presigned S3 URL; chosen automatically with S3 storage).
+DOWNLOAD_BACKEND = env_str("DOWNLOAD_BACKEND", "stream")
+DOWNLOAD_X_ACCEL_PREFIX = env_str("DOWNLOAD_X_ACCEL_PREFIX", "/protected/")
+PACKAGE_WORK_DIR = Path(env_str("PACKAGE_WORK_DIR", str(VAR_DIR / "packages")))
+
 # --- Logging (structlog; JSON in production, readable in development) ------------
 
 LOG_FORMAT = env_str("LOG_FORMAT", "console" if DEBUG else "json")

@@ -14,6 +14,7 @@ from catalog.services.checks import (
     datafile_check_started,
     datafile_remove,
 )
+from catalog.services.entries import catalog_entry_refresh, catalog_reindex, dataset_count_download
 from catalog.services.offers import offer_create, offer_deactivate
 from catalog.services.review import (
     dataset_reinstate,
@@ -49,6 +50,9 @@ from catalog.services.versions import (
 )
 
 __all__ = [
+    "catalog_entry_refresh",
+    "catalog_reindex",
+    "dataset_count_download",
     "METADATA_FIELDS",
     "OffsetMismatch",
     "SUFFIX_FORMATS",

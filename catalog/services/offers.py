@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.exceptions import DomainError
 from accounts.services import audit
 from catalog.models import Dataset, DatasetVersion, Offer
+from catalog.services.entries import catalog_entry_refresh
 from catalog.services.versions import _require_publisher
 
 
@@ -54,6 +55,7 @@ def offer_create(*, actor, dataset: Dataset, kind: str, price_krw: int = 0, subs
     )
     audit(actor=actor, action="offer.created", obj=dataset, organization=dataset.publisher,
           data={"kind": kind, "price_krw": price_krw, "days": subscription_days, "rule": rule})
+    catalog_entry_refresh(dataset)
     return offer
 
 
@@ -64,5 +66,6 @@ def offer_deactivate(*, actor, offer: Offer) -> Offer:
     Offer.objects.filter(pk=offer.pk).update(active=False)
     audit(actor=actor, action="offer.deactivated", obj=offer.dataset, organization=offer.dataset.publisher,
           data={"offer": offer.pk})
+    catalog_entry_refresh(offer.dataset)
     offer.active = False
     return offer

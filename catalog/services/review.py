@@ -11,12 +11,12 @@ from accounts.exceptions import DomainError, IllegalTransition, NotAllowed
 from accounts.permissions import can
 from accounts.services import audit
 from catalog.models import DataFile, Dataset, DatasetVersion, Review
+from catalog.services.entries import catalog_entry_refresh
 from catalog.services.versions import (
     S,
     _refresh_version_state,
     _require_publisher,
     transition,
-    version_index,
 )
 from marketplace.notify import email_on_commit
 
@@ -125,7 +125,7 @@ def version_approve(*, actor, version: DatasetVersion, reason: str = "") -> Data
     transition(version, to=S.PUBLISHED)
     version.published_at = timezone.now()
     version.save(update_fields=["published_at", "updated_at"])
-    version_index(version)
+    catalog_entry_refresh(version.dataset)
     Dataset.objects.filter(pk=version.dataset_id).update(updated_at=timezone.now())
     _decision(version=version, action=Review.Action.APPROVE, actor=actor, reason=reason.strip(),
               data={"superseded": previous.number if previous else None})
@@ -172,6 +172,7 @@ def version_withdraw(*, actor, version: DatasetVersion, reason: str) -> DatasetV
         raise DomainError(_("Say why the version is withdrawn."), code="reason_required")
     version = DatasetVersion.objects.select_for_update().select_related("dataset__publisher").get(pk=version.pk)
     transition(version, to=S.WITHDRAWN)
+    catalog_entry_refresh(version.dataset)
     _decision(version=version, action=Review.Action.WITHDRAW, actor=actor, reason=reason)
     return version
 
@@ -187,6 +188,7 @@ def _set_listing(*, actor, dataset: Dataset, to: str, action: str, reason: str) 
         return dataset
     dataset.listing = to
     dataset.save(update_fields=["listing", "updated_at"])
+    catalog_entry_refresh(dataset)
     version = dataset.versions.filter(state=S.PUBLISHED).first() or dataset.versions.order_by("-number").first()
     _decision(version=version, action=action, actor=actor, reason=reason)
     _notify_publisher(version, "email/listing_changed", suspended=to == Dataset.Listing.SUSPENDED, reason=reason)

@@ -139,10 +139,3 @@ def _refresh_version_state(version: DatasetVersion) -> None:
         target = S.DRAFT
     if target != version.state:
         transition(version, to=target)
-
-
-def version_index(version: DatasetVersion) -> None:
-    """Store the search vector of a published version (title, keywords, publisher, description, columns)."""
-    from catalog.search import version_vector
-
-    DatasetVersion.objects.filter(pk=version.pk).update(search_vector=version_vector(version))

@@ -1,0 +1,76 @@
+"""The catalog index (CatalogEntry): what buyers can find, kept in step with every change that affects it."""
+
+from django.db import transaction
+from django.db.models import F
+
+from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, Offer
+
+PRICE_TYPES = {Offer.Kind.FREE: "free", Offer.Kind.ONE_OFF: "paid", Offer.Kind.SUBSCRIPTION: "subscription"}
+
+
+def area_of(spatial_area: str) -> str:
+    """The facet value of a spatial coverage: its first two administrative levels (경기도 시흥시 정왕동 → 경기도 시흥시)."""
+    return " ".join((spatial_area or "").split()[:2])[:60]
+
+
+def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
+    """Write (or delete) the dataset's catalog entry from its current published version, listing and offers.
+
+    Called inside the transaction of every use case that changes what buyers see: approval, withdrawal,
+    suspension and reinstatement, offers, download counts. Returns the entry, or None when the dataset
+    is not visible to buyers.
+    """
+    from catalog.search import version_vector
+
+    version = (
+        DatasetVersion.objects.filter(dataset=dataset, state=DatasetVersion.State.PUBLISHED)
+        .select_related("dataset__publisher", "theme")
+        .first()
+    )
+    dataset = version.dataset if version else Dataset.objects.get(pk=dataset.pk)
+    if version is None or dataset.listing != Dataset.Listing.ACTIVE:
+        CatalogEntry.objects.filter(dataset=dataset).delete()
+        return None
+    formats = sorted(
+        set(version.files.exclude(format=DataFile.Format.ZIP).values_list("format", flat=True))
+        or set(version.files.values_list("format", flat=True))
+    )
+    kinds = dataset.offers.filter(active=True, buyer__isnull=True).values_list("kind", flat=True)
+    entry, _ = CatalogEntry.objects.update_or_create(
+        dataset=dataset,
+        defaults={
+            "version": version,
+            "title_ko": version.title_ko,
+            "title_en": version.title_en,
+            "publisher_id": dataset.publisher_id,
+            "theme_id": version.theme_id,
+            "licence_id": version.licence_id,
+            "formats": formats,
+            "price_types": sorted({PRICE_TYPES[k] for k in kinds}),
+            "tags": list(dict.fromkeys(version.tags)),
+            "update_cadence": version.update_cadence,
+            "area": area_of(version.spatial_area),
+            "published_at": version.published_at,
+            "download_count": dataset.download_count,
+        },
+    )
+    CatalogEntry.objects.filter(pk=entry.pk).update(search_vector=version_vector(version))
+    return entry
+
+
+@transaction.atomic
+def dataset_count_download(dataset_id: int, count: int = 1) -> None:
+    """A delivered package was downloaded: the dataset's figure (and its catalog entry's) goes up.
+
+    Transactions calls this; the catalog never imports transactions.
+    """
+    Dataset.objects.filter(pk=dataset_id).update(download_count=F("download_count") + count)
+    CatalogEntry.objects.filter(dataset_id=dataset_id).update(download_count=F("download_count") + count)
+
+
+def catalog_reindex() -> int:
+    """Rebuild every entry (after a bulk load or a change of the search document); returns how many exist."""
+    for dataset in Dataset.objects.all().iterator(chunk_size=500):
+        with transaction.atomic():
+            catalog_entry_refresh(dataset)
+    return CatalogEntry.objects.count()
