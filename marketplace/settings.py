@@ -221,6 +221,7 @@ STATICFILES_DIRS = [
     ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
     ("vendor/tus", NODE_MODULES / "tus-js-client" / "dist"),
     ("vendor/chartjs", NODE_MODULES / "chart.js" / "dist"),
+    ("vendor/leaflet", NODE_MODULES / "leaflet" / "dist"),
 ]
 # What collectstatic skips in the npm packages: marketplace/staticfiles.py.
 STORAGES = {
@@ -236,6 +237,28 @@ STORAGES = {
     },
 }
 
+# --- Coverage maps (Leaflet) ------------------------------------------------------
+# Background tiles of the dataset pages' coverage maps; an empty MAP_TILE_URL draws the outline alone.
+# The tile host is added to the CSP's img-src below, so a self-hosted or commercial tile server only
+# needs these two settings.
+MAP_TILE_URL = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png").strip()
+MAP_TILE_ATTRIBUTION = env_str(
+    "MAP_TILE_ATTRIBUTION", '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
+
+
+def _tile_origins(url: str) -> list[str]:
+    """The CSP source of a Leaflet tile URL template ({s}.example.org → *.example.org)."""
+    from urllib.parse import urlsplit
+
+    if not url or url.startswith("/"):
+        return []  # no tiles, or tiles served by this site ('self')
+    parts = urlsplit(url.replace("{s}", "*"))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ImproperlyConfigured(f"MAP_TILE_URL must be an http(s) URL template, not {url!r}")
+    return [f"{parts.scheme}://{parts.netloc}"]
+
+
 # --- Security -------------------------------------------------------------------
 
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
@@ -249,7 +272,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'", NONCE],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'", "data:", *_tile_origins(MAP_TILE_URL)],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
         "frame-ancestors": ["'none'"],

@@ -13,6 +13,8 @@ urlpatterns = [
     path("staff/", include("accounts.staff_urls")),
     path("catalog/", include("catalog.urls")),
     path("orders/", include("transactions.urls")),
+    # The simulated payment gateway (demo and tests); a real PG is configured with PG_API_BASE.
+    path("pg-sim/", include("transactions.payments.simulator_urls")),
     path("dev/mail/", views.mailbox, name="dev_mailbox"),
     path("django-admin/", admin.site.urls),
 ]

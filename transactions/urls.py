@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from transactions import views
 
@@ -6,4 +6,6 @@ app_name = "transactions"
 
 urlpatterns = [
     path("", views.orders, name="orders"),
+    path("payments/", include("transactions.payments.urls")),
+    path("delivery/", include("transactions.delivery.urls")),
 ]

@@ -12,6 +12,7 @@ from accounts.permissions import can
 from accounts.services import audit
 from catalog.models import DataFile, Dataset, DatasetVersion, Review
 from catalog.services.entries import catalog_entry_refresh
+from catalog.signals import version_published
 from catalog.services.versions import (
     S,
     _refresh_version_state,
@@ -130,6 +131,7 @@ def version_approve(*, actor, version: DatasetVersion, reason: str = "") -> Data
     _decision(version=version, action=Review.Action.APPROVE, actor=actor, reason=reason.strip(),
               data={"superseded": previous.number if previous else None})
     _notify_publisher(version, "email/version_decided", approved=True, reason=reason.strip())
+    transaction.on_commit(lambda: version_published.send(sender=DatasetVersion, version=version))
     return version
 
 

@@ -1,0 +1,50 @@
+"""Prices and VAT: the one place where 공급가액 / 부가세 / 합계 are computed.
+
+Offer prices are integer KRW excluding VAT (공급가액). VAT is 10 % of the supply value with fractions of
+a won dropped (원 미만 절사: ``supply * 10 // 100``), and 0 when the provider organization is VAT-exempt
+(면세: e.g. a local government's supplies, 부가가치세법 제26조①19호). The total (합계, 공급대가) is supply +
+VAT. Orders snapshot these three figures; receipts and the PG are given the same ones.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class Price:
+    supply_krw: int  # 공급가액
+    vat_krw: int  # 부가세
+    total_krw: int  # 합계
+    tax_free: bool  # the supplier is VAT-exempt (면세)
+
+    def __add__(self, other: "Price") -> "Price":
+        return Price(self.supply_krw + other.supply_krw, self.vat_krw + other.vat_krw,
+                     self.total_krw + other.total_krw, self.tax_free and other.tax_free)
+
+    @property
+    def tax_free_krw(self) -> int:
+        """The part of the total on which no VAT is charged (the PG's taxFreeAmount)."""
+        return self.supply_krw if self.tax_free else 0
+
+
+ZERO = Price(0, 0, 0, True)
+
+
+def vat_of(supply_krw: int, *, tax_free: bool) -> int:
+    if not isinstance(supply_krw, int) or isinstance(supply_krw, bool) or supply_krw < 0:
+        raise ValueError(f"A price is a non-negative integer number of won, not {supply_krw!r}")
+    return 0 if tax_free else supply_krw * settings.VAT_RATE_PERCENT // 100
+
+
+def price_of(supply_krw: int, *, tax_free: bool = False) -> Price:
+    vat = vat_of(supply_krw, tax_free=tax_free)
+    return Price(supply_krw, vat, supply_krw + vat, tax_free)
+
+
+def offer_price(offer) -> Price:
+    """The price of an offer as a buyer pays it, by its publisher's VAT status."""
+    from accounts.models import Organization
+
+    exempt = offer.dataset.publisher.vat_status == Organization.VatStatus.EXEMPT
+    return price_of(int(offer.price_krw), tax_free=exempt)

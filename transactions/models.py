@@ -1,0 +1,284 @@
+"""Purchases: carts, orders with price snapshots, payments, licence acceptances, entitlements,
+packages built by the workers, and the download log.
+
+States move only through `transactions.states.transition` (tables below); money is integer KRW;
+an order line keeps its own copy of the offer's price, VAT and licence terms, so later changes to an
+offer never touch an order already placed.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Organization
+from catalog.models import Dataset, DatasetVersion, Licence, Offer
+
+
+class Cart(models.Model):
+    """A buyer's cart for one organization (a user buying for two companies has two carts)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="carts")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="carts")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "organization"], name="cart_one_per_user_org")]
+
+
+class CartItem(models.Model):
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="items")
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["cart", "offer"], name="cartitem_offer_once")]
+
+
+class Order(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", _("Placed")  # created at checkout, payment not started
+        AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")  # card checkout opened, or bank transfer expected
+        PAID = "paid", _("Paid")  # a payment is confirmed; entitlements exist, packages are being built
+        FULFILLED = "fulfilled", _("Delivered")  # every package is ready
+        CANCELLED = "cancelled", _("Cancelled")  # by the buyer, or automatically when unpaid in time
+        REFUNDED = "refunded", _("Refunded")  # fully refunded (partial refunds keep the state, see refunded_krw)
+
+    class Method(models.TextChoices):
+        CARD = "card", _("Card (online payment)")
+        BANK_TRANSFER = "bank_transfer", _("Bank transfer (무통장입금)")
+        FREE = "free", _("Free (no payment)")
+
+    id = models.BigAutoField(primary_key=True)
+    # Shown to the buyer and sent to the PG as orderId (6–64 characters of [A-Za-z0-9_-]).
+    number = models.CharField(max_length=64, unique=True)
+    # One checkout form submission makes one order, however often it is submitted (double click, reload).
+    checkout_token = models.UUIDField(unique=True, default=uuid.uuid4)
+    buyer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="orders")
+    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    method = models.CharField(max_length=20, choices=Method.choices)
+
+    supply_krw = models.PositiveBigIntegerField(default=0)  # 공급가액
+    vat_krw = models.PositiveBigIntegerField(default=0)  # 부가세
+    total_krw = models.PositiveBigIntegerField(default=0)  # 합계
+    tax_free_krw = models.PositiveBigIntegerField(default=0)  # part of the total without VAT (면세 suppliers)
+    refunded_krw = models.PositiveBigIntegerField(default=0)
+
+    # Billing details as given at checkout (the organization's may change later).
+    billing_name = models.CharField(_("billing name"), max_length=200)
+    billing_brn = models.CharField(_("business registration number"), max_length=12, blank=True)
+    billing_email = models.EmailField(_("billing e-mail"))
+    billing_phone = models.CharField(_("billing phone"), max_length=30, blank=True)
+    billing_address = models.CharField(_("billing address"), max_length=300, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    payment_due_at = models.DateTimeField(null=True, blank=True)  # unpaid after this → cancelled automatically
+    paid_at = models.DateTimeField(null=True, blank=True)
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["pending", "awaiting_payment", "paid", "fulfilled", "cancelled", "refunded"]),
+                name="order_state_valid",
+            ),
+            models.CheckConstraint(condition=Q(method__in=["card", "bank_transfer", "free"]), name="order_method_valid"),
+            models.CheckConstraint(condition=Q(total_krw=models.F("supply_krw") + models.F("vat_krw")), name="order_total_adds_up"),
+            models.CheckConstraint(condition=Q(refunded_krw__lte=models.F("total_krw")), name="order_refund_within_total"),
+        ]
+        indexes = [models.Index(fields=["buyer", "-created_at"], name="order_buyer_recent"),
+                   models.Index(fields=["state", "payment_due_at"], name="order_state_due")]
+
+    def __str__(self):
+        return self.number
+
+
+class OrderItem(models.Model):
+    """One line of an order: a snapshot of the offer, its price and VAT, and the licence terms at order time."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    offer = models.ForeignKey(Offer, null=True, on_delete=models.SET_NULL, related_name="+")
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="+")
+    # One-off: the version bought (the offer's own, or the latest published at purchase). Subscription: null.
+    version = models.ForeignKey(DatasetVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    seller = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="sales")
+    kind = models.CharField(max_length=20, choices=Offer.Kind.choices)
+    subscription_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    title = models.CharField(max_length=200)
+    supply_krw = models.PositiveBigIntegerField()
+    vat_krw = models.PositiveBigIntegerField()
+    total_krw = models.PositiveBigIntegerField()
+    tax_free = models.BooleanField(default=False)
+    licence = models.ForeignKey(Licence, null=True, on_delete=models.PROTECT, related_name="+")
+    # The terms as the buyer saw them: licence code/name/text digest, cost basis, contract type, law rule,
+    # private terms. Kept whatever happens to the offer or licence later.
+    terms = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total_krw=models.F("supply_krw") + models.F("vat_krw")), name="orderitem_total_adds_up"),
+        ]
+
+
+class LicenceAcceptance(models.Model):
+    """Who accepted which licence text for which order line, when and from where. Append-only."""
+
+    order_item = models.ForeignKey(OrderItem, on_delete=models.PROTECT, related_name="acceptances")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    licence = models.ForeignKey(Licence, null=True, on_delete=models.PROTECT, related_name="+")
+    licence_code = models.CharField(max_length=60)
+    # The licence "version": SHA-256 of the exact text shown (Korean and English), so a later edit is a new version.
+    licence_sha256 = models.CharField(max_length=64)
+    accepted_at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("Licence acceptances are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Licence acceptances are append-only")
+
+
+class Payment(models.Model):
+    """One attempt to pay an order through one adapter. At most one per order ends `done` (a constraint)."""
+
+    class State(models.TextChoices):
+        READY = "ready", _("Waiting for the payer")  # card checkout opened / bank transfer expected
+        DONE = "done", _("Paid")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+        REFUNDED = "refunded", _("Refunded")
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    method = models.CharField(max_length=20, choices=Order.Method.choices)
+    adapter = models.CharField(max_length=20)  # toss, portone, bank
+    state = models.CharField(max_length=20, choices=State.choices, default=State.READY)
+    amount_krw = models.PositiveBigIntegerField()
+    # The PG's key of the payment (Toss paymentKey / PortOne paymentId); unique so one PG payment maps to one row.
+    payment_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True)  # sent with the confirm call
+    gateway_status = models.CharField(max_length=40, blank=True)
+    gateway_response = models.JSONField(default=dict, blank=True)
+    failure_code = models.CharField(max_length=80, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    # Bank transfer: who paid in, and the admin who confirmed the deposit.
+    depositor_name = models.CharField(max_length=100, blank=True)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order"], condition=Q(state="done"), name="payment_one_done_per_order"),
+            models.CheckConstraint(
+                condition=Q(state__in=["ready", "done", "failed", "cancelled", "refunded", "partially_refunded"]),
+                name="payment_state_valid",
+            ),
+        ]
+
+
+class PaymentEvent(models.Model):
+    """Everything a gateway told us or we asked it (redirects, confirms, webhooks, refusals). Append-only."""
+
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="payment_events")
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=40)  # redirect_success, redirect_fail, confirm, webhook, amount_mismatch, ...
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("Payment events are append-only")
+        super().save(*args, **kwargs)
+
+
+class Entitlement(models.Model):
+    """What an organization may download: one version (one-off, free) or every version published
+    between valid_from and valid_until (subscription)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="entitlements")
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="+")
+    order_item = models.OneToOneField(OrderItem, on_delete=models.PROTECT, related_name="entitlement")
+    kind = models.CharField(max_length=20, choices=Offer.Kind.choices)
+    version = models.ForeignKey(DatasetVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)  # null: no end (one-off, free)
+    revoked_at = models.DateTimeField(null=True, blank=True)  # refunded
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "dataset"], name="entitlement_org_dataset")]
+
+
+class Package(models.Model):
+    """The ZIP a worker builds for one entitlement and version: data files, datapackage.json, licence,
+    README and MANIFEST-SHA256."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        BUILDING = "building", _("Building")
+        READY = "ready", _("Ready to download")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
+
+    entitlement = models.ForeignKey(Entitlement, on_delete=models.PROTECT, related_name="packages")
+    version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)  # 0–100 while building
+    file = models.FileField(max_length=500, blank=True)  # storage name of the ZIP
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)  # of the ZIP itself
+    manifest = models.JSONField(default=dict, blank=True)  # {path in zip: sha256}
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)  # why the last attempt failed (shown to the buyer and admins)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["entitlement", "version"], name="package_one_per_entitlement_version"),
+            models.CheckConstraint(condition=Q(state__in=["queued", "building", "ready", "failed", "expired"]), name="package_state_valid"),
+        ]
+
+
+class DownloadEvent(models.Model):
+    """Every download of a package: who, what, when, how many bytes, from where. Append-only."""
+
+    package = models.ForeignKey(Package, on_delete=models.PROTECT, related_name="downloads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField(auto_now_add=True)
+    range_header = models.CharField(max_length=200, blank=True)
+    status = models.PositiveSmallIntegerField()  # 200, 206, or the redirect/handoff code
+    bytes_sent = models.PositiveBigIntegerField(default=0)  # updated when the stream ends
+    completed = models.BooleanField(default=False)
+    via = models.CharField(max_length=20)  # stream, x-accel, presigned
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
