@@ -190,6 +190,25 @@ def published_versions(q: str = "") -> QuerySet[DatasetVersion]:
     return qs.filter(entry__search_vector=query).annotate(rank=rank).order_by("-rank", "-published_at")
 
 
+def catalog_search(params, *, page=1, facets: bool = True):
+    """The catalog page for GET parameters: entries, total (exact or labelled estimate) and facets."""
+    from catalog.discovery import catalog_search as search
+
+    return search(params, page=page, facets=facets)
+
+
+def home_sections() -> dict:
+    from catalog.discovery import home_sections as sections
+
+    return sections()
+
+
+def similar_terms(q: str) -> list[str]:
+    from catalog.discovery import similar_terms as similar
+
+    return similar(q)
+
+
 def dataset_public_get(slug: str) -> DatasetVersion:
     """The published version of a listed dataset; 404 for drafts, rejected, withdrawn or suspended ones."""
     from django.http import Http404
@@ -202,3 +221,189 @@ def dataset_public_get(slug: str) -> DatasetVersion:
 
 def dataset_public_history(dataset: Dataset) -> QuerySet[DatasetVersion]:
     return dataset.versions.filter(state__in=["published", "superseded"]).order_by("-number")
+
+
+# ---- Public dataset and organization pages (catalog/public_views.py) --------------------------------------
+# Everything a buyer sees comes from CatalogEntry: a dataset without an entry (draft, rejected, withdrawn,
+# suspended) does not exist for these functions. The dataset page costs five queries whatever the number
+# of files: entry (with version, theme, licence, dataset, publisher), files, offers, history, related.
+
+from dataclasses import dataclass, field  # noqa: E402
+from datetime import date, datetime  # noqa: E402
+
+from catalog.models import CatalogEntry, Offer  # noqa: E402
+
+PUBLIC_HISTORY_STATES = (DatasetVersion.State.PUBLISHED, DatasetVersion.State.SUPERSEDED)
+SAMPLE_CHECK_STATES = (DataFile.Check.PASSED, DataFile.Check.WARNING)
+RELATED_LIMIT = 6
+_RELATED_FIELDS = (
+    "dataset__slug", "title_ko", "title_en", "publisher__name_ko", "publisher__name_en", "theme__code", "theme__name_ko",
+    "theme__name_en", "tags", "formats", "price_types", "published_at", "update_cadence", "download_count",
+)
+
+
+@dataclass
+class DatasetPage:
+    """What the public dataset page shows, read in a fixed number of queries."""
+
+    entry: CatalogEntry
+    version: DatasetVersion
+    dataset: Dataset
+    files: list[DataFile]  # top-level files; a ZIP's members are in .member_list
+    tabular_files: list[DataFile]  # every file with a schema (ZIP members included), in page order
+    offers: list[Offer]  # public, active; each with .price (catalog.pricing.Price) and .version_number
+    history: list[DatasetVersion]  # published and superseded versions, newest first
+    related: list[CatalogEntry]
+    bbox: tuple[float, float, float, float] | None  # (west, south, east, north), WGS84
+    next_update: date | None
+    today: date = field(default_factory=date.today)
+
+    @property
+    def has_free_offer(self) -> bool:
+        return any(o.kind == Offer.Kind.FREE for o in self.offers)
+
+    @property
+    def sample_files(self) -> list[DataFile]:
+        return [f for f in self.tabular_files if f.sample_rows]
+
+    @property
+    def first_published_at(self) -> datetime | None:
+        dates = [v.published_at for v in self.history if v.published_at]
+        return min(dates) if dates else None
+
+    @property
+    def update_overdue(self) -> bool:
+        return self.next_update is not None and self.next_update < self.today
+
+
+def valid_bbox(value) -> tuple[float, float, float, float] | None:
+    """[west, south, east, north] in WGS84 degrees, or None when the stored value is not one."""
+    if not isinstance(value, (list, tuple)) or len(value) != 4:
+        return None
+    try:
+        west, south, east, north = (float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south < north <= 90) or west == east:
+        return None
+    return west, south, east, north
+
+
+def _file_tree(files: list[DataFile]) -> tuple[list[DataFile], list[DataFile]]:
+    """Top-level files with their ZIP members attached, and the tabular files in page order."""
+    by_id = {f.pk: f for f in files}
+    for f in files:
+        f.member_list = []
+        preview = f.preview if f.check_state in SAMPLE_CHECK_STATES else None
+        f.sample_rows = len((preview or {}).get("rows") or [])
+    for f in files:
+        if f.parent_id in by_id:
+            by_id[f.parent_id].member_list.append(f)
+    top = [f for f in files if f.parent_id is None]
+    tabular = [f for parent in top for f in (parent, *parent.member_list) if f.table_schema]
+    return top, tabular
+
+
+def dataset_related(entry: CatalogEntry, limit: int = RELATED_LIMIT) -> list[CatalogEntry]:
+    """Other visible datasets sharing a keyword (first) or the theme: one query of two capped index scans."""
+    base = (
+        CatalogEntry.objects.exclude(pk=entry.pk)
+        .select_related("dataset", "publisher", "theme")
+        .only(*_RELATED_FIELDS)
+        .order_by("-published_at", "pk")
+    )
+    same_theme = base.filter(theme_id=entry.theme_id)[:limit]
+    rows = list(base.filter(tags__overlap=entry.tags)[:limit].union(same_theme, all=True)) if entry.tags else list(same_theme)
+    tags = set(entry.tags)
+    seen, result = set(), []
+    # Sorted: more shared keywords first, then newest (the union keeps each half newest first).
+    for row in sorted(rows, key=lambda r: -len(tags.intersection(r.tags))):
+        if row.pk not in seen:
+            seen.add(row.pk)
+            result.append(row)
+    return result[:limit]
+
+
+def dataset_page(slug: str) -> DatasetPage:
+    """The public page of a dataset buyers can see; 404 for any other (drafts, rejected, withdrawn, suspended)."""
+    from django.http import Http404
+    from django.utils import timezone
+
+    from catalog.pricing import offer_price
+    from catalog.schedule import next_update_due
+
+    entry = (
+        CatalogEntry.objects.select_related("dataset__publisher", "version__theme", "version__licence")
+        .defer("search_vector")
+        .filter(dataset__slug=slug)
+        .first()
+    )
+    if entry is None:
+        raise Http404
+    version, dataset = entry.version, entry.dataset
+    version.dataset = dataset
+    files = list(
+        DataFile.objects.filter(version=version).defer("check_messages", "pii_findings", "file").order_by("created_at", "id")
+    )
+    top, tabular = _file_tree(files)
+    history = list(
+        DatasetVersion.objects.filter(dataset=dataset, state__in=PUBLIC_HISTORY_STATES)
+        .only("id", "dataset_id", "number", "state", "change_note", "published_at")
+        .order_by("-number")
+    )
+    numbers = {v.pk: v.number for v in history}
+    offers = list(Offer.objects.filter(dataset=dataset, buyer__isnull=True, active=True).order_by("price_krw", "kind", "pk"))
+    for offer in offers:
+        offer.dataset = dataset  # the publisher's VAT status, without a query per offer
+        offer.price = offer_price(offer)
+        offer.version_number = numbers.get(offer.version_id)
+    today = timezone.localdate()
+    published = timezone.localdate(version.published_at) if version.published_at else None
+    return DatasetPage(
+        entry=entry, version=version, dataset=dataset, files=top, tabular_files=tabular, offers=offers,
+        history=history, related=dataset_related(entry), bbox=valid_bbox(version.spatial_bbox),
+        next_update=next_update_due(version.update_cadence, published), today=today,
+    )
+
+
+def dataset_sample_file(slug: str, file_id: int | None = None) -> DataFile:
+    """A checked file of a visible dataset's published version with preview rows (the free sample)."""
+    from django.http import Http404
+
+    files = (
+        DataFile.objects.filter(
+            version__entry__dataset__slug=slug, check_state__in=SAMPLE_CHECK_STATES, preview__rows__0__isnull=False
+        )
+        .select_related("version")
+        .only("id", "original_name", "preview", "created_at", "version__id", "version__number")
+        .order_by("created_at", "id")
+    )
+    datafile = (files.filter(pk=file_id) if file_id is not None else files).first()
+    if datafile is None:
+        raise Http404
+    return datafile
+
+
+def organization_public_get(slug: str):
+    """Any organization by its short name (verified or not: the page says which); 404 when unknown."""
+    from accounts.models import Organization
+
+    return get_object_or_404(Organization.objects.select_related("parent"), slug=slug)
+
+
+def organization_entries(organization) -> QuerySet[CatalogEntry]:
+    """The organization's datasets that buyers can see, newest first."""
+    return (
+        CatalogEntry.objects.filter(publisher=organization)
+        .select_related("dataset", "theme", "version")
+        .only(
+            "dataset__slug", "title_ko", "title_en", "theme__code", "theme__name_ko", "theme__name_en", "formats",
+            "price_types", "published_at", "version__number", "version__description_ko", "version__description_en",
+        )
+        .order_by("-published_at", "pk")
+    )
+
+
+def organization_departments(organization):
+    """Its departments (a city's divisions), each with how many datasets buyers can see."""
+    return organization.departments.annotate(published=Count("datasets__entry")).order_by("name_ko")

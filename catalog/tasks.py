@@ -52,3 +52,17 @@ def uploads_expire_task() -> int:
     from catalog import services
 
     return services.uploads_expire(older_than_days=settings.UPLOAD_EXPIRE_DAYS)
+
+
+@shared_task(name="catalog.tasks.catalog_counts_task", acks_late=True)
+def catalog_counts_task(params: dict) -> int:
+    """Count a large search's total and facets exactly and cache them for this catalog generation."""
+    from django.http import QueryDict
+
+    from catalog.discovery import exact_counts
+
+    query = QueryDict(mutable=True)
+    for key, values in params.items():
+        query.setlist(key, values)
+    rows = exact_counts(query)
+    return next((n for facet, _, n in rows if facet == "total"), 0)

@@ -2,38 +2,41 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import publisher_required
 from accounts.exceptions import DomainError
 from catalog import selectors, services
+from catalog.filters import SORTS
 from catalog.forms import DatasetVersionForm
 
 
+FACET_TITLES = {
+    "theme": gettext_lazy("Theme"), "price": gettext_lazy("Price"), "format": gettext_lazy("Format"),
+    "publisher": gettext_lazy("Publisher"), "licence": gettext_lazy("Licence"),
+    "cadence": gettext_lazy("Update cadence"), "area": gettext_lazy("Area"), "tag": gettext_lazy("Keyword"),
+}
+
+
 def catalog_home(request):
-    """The public catalog: published datasets, newest first (search and facets: discovery issue)."""
-    q = request.GET.get("q", "").strip()
-    page = Paginator(selectors.published_versions(q), 20).get_page(request.GET.get("page"))
-    return render(request, "catalog/index.html", {"page": page, "q": q})
-
-
-def dataset_detail(request, slug):
-    """The public page of a published dataset: description, licence, offers, versions, files, schema, sample."""
-    version = selectors.dataset_public_get(slug)
-    return render(
-        request,
-        "catalog/dataset_detail.html",
-        {
-            "version": version,
-            "dataset": version.dataset,
-            "files": selectors.version_files(version),
-            "history": selectors.dataset_public_history(version.dataset),
-            "offers": version.dataset.offers.filter(active=True).order_by("price_krw"),
-        },
-    )
+    """The catalog: search, facets, sort and pages, all in the URL. htmx swaps only the results part."""
+    result = selectors.catalog_search(request.GET, page=request.GET.get("page"))
+    context = {
+        "result": result,
+        "query": request.GET,
+        "q": result.state["q"],
+        "sorts": SORTS,
+        "facet_groups": [(name, FACET_TITLES[name], result.facets.get(name, [])) for name in FACET_TITLES],
+        "active_filters": [
+            (name, FACET_TITLES[name], fv) for name in FACET_TITLES for fv in result.facets.get(name, []) if fv.selected
+        ],
+        "suggestions": selectors.similar_terms(result.state["q"]) if result.total == 0 and result.state["q"] else [],
+    }
+    partial = request.htmx and not request.htmx.history_restore_request
+    return render(request, "catalog/_catalog_body.html" if partial else "catalog/index.html", context)
 
 
 def _organization(request):

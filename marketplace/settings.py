@@ -138,6 +138,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "catalog.tasks.uploads_expire_task",
         "schedule": 6 * 3600.0,
     },
+    "transactions-expire-packages": {
+        "task": "transactions.tasks.packages_expire_task",
+        "schedule": 3600.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -317,6 +321,10 @@ INGEST_MEMORY_LIMIT = env_str("INGEST_MEMORY_LIMIT", "512MB")
 INGEST_THREADS = env_int("INGEST_THREADS", 2)
 INGEST_WORK_DIR = Path(env_str("INGEST_WORK_DIR", str(VAR_DIR / "ingest")))
 
+# Catalog search: above this many matches, relevance is served by popularity and the total and facets are
+# estimated (then counted exactly by a worker and cached); see catalog/discovery.py and shared/reference/search.md.
+CATALOG_EXACT_CAP = env_int("CATALOG_EXACT_CAP", 10_000)
+
 # --- Purchases, payments and delivery (transactions) -------------------------------
 
 # Card payments go through a PG in the Toss Payments shape (checkout redirect → success URL → server-side
@@ -328,6 +336,13 @@ PG_CHECKOUT_URL = env_str("PG_CHECKOUT_URL", f"{SITE_URL}/pg-sim/checkout/")
 PG_CLIENT_KEY = env_str("PG_CLIENT_KEY", "test_ck_simulated")
 PG_SECRET_KEY = env_str("PG_SECRET_KEY", "test_sk_simulated")
 PG_TIMEOUT_SECONDS = env_int("PG_TIMEOUT_SECONDS", 10)
+# The simulated PG under /pg-sim/ answers only while PG_API_BASE points at it (unless set explicitly); it sends
+# PAYMENT_STATUS_CHANGED webhooks to PG_SIMULATOR_WEBHOOK_URL (empty: our webhook path on the success URL's host).
+PG_SIMULATOR_ENABLED = env_bool("PG_SIMULATOR_ENABLED", PG_API_BASE.rstrip("/").endswith("/pg-sim"))
+PG_SIMULATOR_WEBHOOKS = env_bool("PG_SIMULATOR_WEBHOOKS", True)
+PG_SIMULATOR_WEBHOOK_URL = env_str("PG_SIMULATOR_WEBHOOK_URL", "")
+# "Pay by card" is a form whose answer redirects to the PG's payment window: the CSP must let forms go there.
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"] += _tile_origins(PG_CHECKOUT_URL)
 # 무통장입금: the account buyers pay into, and how long they have.
 BANK_TRANSFER_ACCOUNT = {
     "bank": env_str("BANK_TRANSFER_BANK", "NH농협은행"),
@@ -347,6 +362,8 @@ PACKAGE_TTL_DAYS = env_int("PACKAGE_TTL_DAYS", 30)
 DOWNLOAD_BACKEND = env_str("DOWNLOAD_BACKEND", "stream")
 DOWNLOAD_X_ACCEL_PREFIX = env_str("DOWNLOAD_X_ACCEL_PREFIX", "/protected/")
 PACKAGE_WORK_DIR = Path(env_str("PACKAGE_WORK_DIR", str(VAR_DIR / "packages")))
+# A package build that fails for a transient reason is retried 3 times, after this delay doubled each time.
+PACKAGE_RETRY_DELAY_SECONDS = env_int("PACKAGE_RETRY_DELAY_SECONDS", 30)
 
 # --- Logging (structlog; JSON in production, readable in development) ------------
 

@@ -11,7 +11,10 @@ from marketplace.mail import dev_mailbox
 
 @require_GET
 def home(request):
-    return render(request, "home.html")
+    """What the exchange offers, a search box, themes with counts, newest and most used datasets, publishers."""
+    from catalog import selectors
+
+    return render(request, "home.html", selectors.home_sections())
 
 
 @never_cache

@@ -165,4 +165,14 @@ def _korean_by_default():
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_catalog_counts():
+    """Redis outlives tests: a new catalog generation makes counts cached by an earlier test unreachable.
+    (Not cache.clear(): it would FLUSHDB the Celery broker's bindings when they share a database.)"""
+    from catalog.discovery import catalog_changed
+
+    catalog_changed()
+    yield
+
+
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop

@@ -3,6 +3,7 @@
 from django.db import transaction
 from django.db.models import F
 
+from catalog.discovery import bump_generation_on_commit
 from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, Offer
 
 PRICE_TYPES = {Offer.Kind.FREE: "free", Offer.Kind.ONE_OFF: "paid", Offer.Kind.SUBSCRIPTION: "subscription"}
@@ -28,6 +29,7 @@ def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
         .first()
     )
     dataset = version.dataset if version else Dataset.objects.get(pk=dataset.pk)
+    bump_generation_on_commit()
     if version is None or dataset.listing != Dataset.Listing.ACTIVE:
         CatalogEntry.objects.filter(dataset=dataset).delete()
         return None

@@ -1,0 +1,302 @@
+"""Discovery: Korean search, facets, sorting, URL state, visibility, the capped design and query counts."""
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db.models import Count
+from django.http import QueryDict
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from accounts.models import Organization
+from catalog import selectors, services
+from catalog.discovery import catalog_search, exact_counts
+from catalog.models import CatalogEntry, Dataset, DatasetVersion, DataFile, Licence, Offer, Theme
+from catalog.templatetags.catalog_tags import toggle_url, without_url
+from tests.conftest import make_org, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def publisher(official):
+    return official.active_organization
+
+
+@pytest.fixture
+def other_publisher(reference_data):
+    owner = make_user("owner@daegu.test")
+    return make_org(owner, name_ko="대구광역시 환경과", name_en="Daegu Environment", kind="provider", brn="5048300010")
+
+
+_day = iter(range(1, 10_000))
+
+
+def publish(org, title, *, description="설명입니다.", theme="environment", tags=(), columns=(), formats=("csv",),
+            kinds=("free",), cadence="monthly", area="경기도 시흥시 정왕동", downloads=0, licence="kogl-1", title_en=""):
+    """A published, listed dataset with files and offers, written directly (the review flow has its own tests),
+    then indexed by the real catalog_entry_refresh."""
+    user = org.memberships.first().user
+    dataset = Dataset.objects.create(slug=f"d-{uuid.uuid4().hex[:10]}", publisher=org, created_by=user, download_count=downloads)
+    version = DatasetVersion.objects.create(
+        dataset=dataset, number=1, state="published", title_ko=title, title_en=title_en, description_ko=description,
+        theme=Theme.objects.get(code=theme), tags=list(tags), contact_name="담당자", contact_phone="031-000-0000",
+        contact_email="a@b.test", update_cadence=cadence, spatial_area=area, data_kind="public",
+        licence=Licence.objects.get(code=licence), created_by=user,
+        published_at=timezone.now() - timedelta(days=1000 - next(_day)),
+    )
+    for fmt in formats:
+        DataFile.objects.create(
+            version=version, file=f"datasets/x/{uuid.uuid4().hex}.{fmt}", original_name=f"data.{fmt}", format=fmt,
+            size=10, sha256="0" * 64, check_state="passed",
+            table_schema={"fields": [{"name": c, "type": "string"} for c in columns]},
+        )
+    for kind in kinds:
+        Offer.objects.create(dataset=dataset, kind=kind, price_krw=0 if kind == "free" else 10000,
+                             subscription_days=30 if kind == "subscription" else None, rule="공공데이터법")
+    services.catalog_entry_refresh(dataset)
+    return dataset
+
+
+def titles(params: str, **kwargs) -> list[str]:
+    return [e.title_ko for e in catalog_search(QueryDict(params), **kwargs).entries]
+
+
+# --- Korean and English matching ------------------------------------------------------------------------------
+
+
+def test_hangul_fragments_find_compounds_and_unrelated_words_do_not_match(publisher):
+    publish(publisher, "초미세먼지측정망 시간별 자료")
+    publish(publisher, "대기질측정소 위치")
+    publish(publisher, "공원 사용료 및 저장용량 현황")  # 사용 + 용량 but not 사용량
+    publish(publisher, "하천 수위 관측")
+    assert titles("q=미세먼지") == ["초미세먼지측정망 시간별 자료"]
+    assert titles("q=대기질") == ["대기질측정소 위치"]
+    assert titles("q=사용량") == []
+    assert titles("q=수위") == ["하천 수위 관측"]
+    assert titles("q=먼지 수위") == []  # every word must match
+
+
+def test_two_words_rank_a_title_with_both_above_a_description_with_one(publisher):
+    publish(publisher, "공공시설 현황", description="에너지 절약 안내와 사용량 통계가 있습니다.")
+    publish(publisher, "시흥시 에너지 사용량 통계")
+    publish(publisher, "에너지 사용량", description="", columns=())
+    publish(publisher, "주차장 정보", description="전력 사용량", columns=())
+    found = titles("q=에너지 사용량")
+    assert set(found[:2]) == {"시흥시 에너지 사용량 통계", "에너지 사용량"}
+    assert found[2] == "공공시설 현황"
+    assert "주차장 정보" not in found
+
+
+def test_weights_title_over_tags_over_description_over_columns(publisher):
+    publish(publisher, "자료 D", columns=["하천수위"])
+    publish(publisher, "자료 C", description="하천수위 관측 결과")
+    publish(publisher, "자료 B", tags=["하천수위"])
+    publish(publisher, "하천수위 자료 A")
+    assert titles("q=하천수위") == ["하천수위 자료 A", "자료 B", "자료 C", "자료 D"]
+
+
+def test_english_words_are_stemmed_and_publishers_are_searchable(publisher, other_publisher):
+    publish(publisher, "공영주차장 현황", title_en="Public parking lots")
+    publish(other_publisher, "대기 측정")
+    assert titles("q=parking") == ["공영주차장 현황"]
+    assert titles("q=parked") == ["공영주차장 현황"]
+    assert titles("q=대구광역시") == ["대기 측정"]
+
+
+# --- visibility ------------------------------------------------------------------------------------------------
+
+
+def test_drafts_rejected_withdrawn_and_suspended_datasets_never_appear(publisher, draft, admin_user, official, client):
+    visible = publish(publisher, "미세먼지 공개 자료")
+    suspended = publish(publisher, "미세먼지 정지 자료")
+    withdrawn = publish(publisher, "미세먼지 철회 자료")
+    rejected = publish(publisher, "미세먼지 반려 자료")
+    DatasetVersion.objects.filter(dataset=rejected).update(state="rejected")
+    services.catalog_entry_refresh(rejected)
+    services.dataset_suspend(actor=admin_user, dataset=suspended, reason="확인 필요")
+    services.version_withdraw(actor=official, version=withdrawn.versions.get(), reason="오류")
+    assert draft.dataset_id not in set(CatalogEntry.objects.values_list("dataset_id", flat=True))
+    assert titles("q=미세먼지") == ["미세먼지 공개 자료"]
+    assert titles("") == ["미세먼지 공개 자료"]
+    for dataset in (suspended, withdrawn, rejected, draft.dataset):
+        assert client.get(f"/catalog/datasets/{dataset.slug}/").status_code == 404
+    assert client.get(f"/catalog/datasets/{visible.slug}/").status_code == 200
+    # Reinstating lists it again.
+    services.dataset_reinstate(actor=admin_user, dataset=suspended, reason="해결")
+    assert sorted(titles("q=미세먼지")) == ["미세먼지 공개 자료", "미세먼지 정지 자료"]
+
+
+# --- facets ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed_catalog(publisher, other_publisher):
+    publish(publisher, "미세먼지 측정 A", theme="environment", formats=("csv",), kinds=("free",), tags=["대기", "미세먼지"])
+    publish(publisher, "미세먼지 측정 B", theme="environment", formats=("csv", "geojson"), kinds=("one_off",), tags=["대기"],
+            cadence="daily", licence="kogl-3")
+    publish(other_publisher, "미세먼지 예보", theme="environment", formats=("json",), kinds=("free", "subscription"),
+            area="대구광역시 수성구 범어동", tags=["예보"])
+    publish(other_publisher, "전력 사용량", theme="industry", formats=("xlsx",), kinds=("one_off",), area="대구광역시 수성구")
+    publish(publisher, "복지시설 현황", theme="welfare", formats=("csv",), kinds=("free",))
+
+
+def direct_counts(qs):
+    """The facet counts computed the naive way, one query per facet, for comparison."""
+    counts = {
+        "theme": {Theme.objects.get(pk=r["theme"]).code: r["n"] for r in qs.values("theme").annotate(n=Count("pk"))},
+        "publisher": {Organization.objects.get(pk=r["publisher"]).slug: r["n"] for r in qs.values("publisher").annotate(n=Count("pk"))},
+        "licence": {Licence.objects.get(pk=r["licence"]).code: r["n"] for r in qs.values("licence").annotate(n=Count("pk"))},
+        "cadence": {r["update_cadence"]: r["n"] for r in qs.values("update_cadence").annotate(n=Count("pk"))},
+        "area": {r["area"]: r["n"] for r in qs.values("area").annotate(n=Count("pk"))},
+    }
+    for facet, column in (("format", "formats"), ("price", "price_types"), ("tag", "tags")):
+        counts[facet] = {}
+        for values in qs.values_list(column, flat=True):
+            for v in values:
+                counts[facet][v] = counts[facet].get(v, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("params", ["", "q=미세먼지", "q=미세먼지&price=free", "format=csv&format=json", "theme=industry",
+                                    "area=대구광역시 수성구&q=미세먼지"])
+def test_facet_counts_equal_direct_counts(mixed_catalog, params):
+    result = catalog_search(QueryDict(params))
+    from catalog.filters import CatalogFilter
+
+    expected = direct_counts(CatalogFilter(QueryDict(params), queryset=CatalogEntry.objects.all()).qs)
+    got = {name: {fv.value: fv.count for fv in values if fv.count} for name, values in result.facets.items()}
+    assert got == expected
+    assert result.exact
+    assert result.total == sum(expected["theme"].values())
+
+
+def test_filters_combine_or_within_a_facet_and_and_across(mixed_catalog):
+    assert sorted(titles("format=csv&format=json")) == ["미세먼지 예보", "미세먼지 측정 A", "미세먼지 측정 B", "복지시설 현황"]
+    assert sorted(titles("format=csv&price=free")) == ["미세먼지 측정 A", "복지시설 현황"]
+    assert titles("price=subscription") == ["미세먼지 예보"]
+    assert titles("cadence=daily") == ["미세먼지 측정 B"]
+    assert titles("licence=kogl-3") == ["미세먼지 측정 B"]
+    assert titles("tag=예보") == ["미세먼지 예보"]
+    assert titles("theme=no-such-theme") == []
+
+
+def test_sorts(publisher):
+    publish(publisher, "나 자료", downloads=5)
+    publish(publisher, "가 자료", downloads=1)
+    publish(publisher, "다 자료", downloads=9)
+    assert titles("sort=title") == ["가 자료", "나 자료", "다 자료"]
+    assert titles("sort=downloads") == ["다 자료", "나 자료", "가 자료"]
+    assert titles("sort=newest") == ["다 자료", "가 자료", "나 자료"]
+    assert titles("") == titles("sort=newest")  # no query: newest first
+
+
+def test_pages(publisher):
+    for i in range(23):
+        publish(publisher, f"자료 {i:02d}")
+    first = catalog_search(QueryDict("sort=title"), page=1)
+    second = catalog_search(QueryDict("sort=title"), page="2")
+    assert (first.total, first.pages, len(first.entries), len(second.entries)) == (23, 2, 20, 3)
+    assert second.entries[0].title_ko == "자료 20"
+    assert catalog_search(QueryDict("sort=title"), page="99").page == 2
+    assert catalog_search(QueryDict("sort=title"), page="x").page == 1
+
+
+# --- above the cap ------------------------------------------------------------------------------------------------
+
+
+@override_settings(CATALOG_EXACT_CAP=3)
+def test_above_the_cap_counts_are_labelled_estimates_until_counted_exactly(publisher, django_capture_on_commit_callbacks):
+    for i in range(6):
+        publish(publisher, f"미세먼지 자료 {i}", downloads=i)
+    params = QueryDict("q=미세먼지")
+    first = catalog_search(params)
+    assert not first.exact and first.relevance_replaced
+    assert [e.download_count for e in first.entries] == [5, 4, 3, 2, 1, 0]  # popularity instead of rank
+    assert first.total >= 4  # never below what the probe saw
+    exact_counts(params)  # what the worker's task does
+    second = catalog_search(params)
+    assert second.exact and second.total == 6
+    assert {fv.value: fv.count for fv in second.facets["price"]} == {"free": 6}
+    # A publication makes the cached figures stale: estimates again until counted.
+    with django_capture_on_commit_callbacks(execute=True):
+        publish(publisher, "미세먼지 자료 새것")
+    assert not catalog_search(params).exact
+
+
+@override_settings(CATALOG_EXACT_CAP=3)
+def test_the_count_task_runs_on_a_real_worker(publisher, celery_worker):
+    for i in range(5):
+        publish(publisher, f"대기질 자료 {i}")
+    from catalog.tasks import catalog_counts_task
+
+    assert catalog_counts_task.delay({"q": ["대기질"]}).get(timeout=30) == 5
+    assert catalog_search(QueryDict("q=대기질")).exact
+
+
+# --- the page: URL state, htmx, suggestions, query counts -----------------------------------------------------
+
+
+def test_url_state_round_trips(mixed_catalog, client):
+    query = QueryDict("q=미세먼지&theme=environment&page=2")
+    added = toggle_url(query, "price", "free")
+    assert QueryDict(added[1:]).dict() == {"q": "미세먼지", "theme": "environment", "price": "free"}
+    removed = toggle_url(QueryDict(added[1:]), "price", "free")
+    assert QueryDict(removed[1:]).dict() == {"q": "미세먼지", "theme": "environment"}
+    assert QueryDict(without_url(query, "q")[1:]).dict() == {"theme": "environment"}
+
+    html = client.get("/catalog/" + added).content.decode()
+    assert 'aria-current="true"' in html  # the chosen facet value is marked
+    assert re.search(r'id="result-count"[^>]*data-total="2"', html)
+    # The chip that removes the price filter links to the state without it.
+    assert 'href="?q=%EB%AF%B8%EC%84%B8%EB%A8%BC%EC%A7%80&amp;theme=environment"' in html
+    assert 'name="sort"' in html and '<option value="relevance" selected>' in html
+
+
+def test_htmx_requests_get_only_the_results_and_history_restores_get_the_page(mixed_catalog, client):
+    partial = client.get("/catalog/?q=미세먼지", HTTP_HX_REQUEST="true").content.decode()
+    assert partial.lstrip().startswith("<div id=\"catalog-body\"") and "<html" not in partial
+    full = client.get("/catalog/?q=미세먼지", HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true").content.decode()
+    assert "<html" in full and 'id="catalog-body"' in full
+
+
+def test_an_empty_result_suggests_removing_filters_and_similar_terms(mixed_catalog, client):
+    html = client.get("/catalog/?q=미세먼지&theme=industry").content.decode()
+    assert 'id="no-results"' in html
+    assert "?q=%EB%AF%B8%EC%84%B8%EB%A8%BC%EC%A7%80" in html  # remove the theme: back to q only
+    html = client.get("/catalog/?q=미세먼지농도측정").content.decode()
+    suggestions = re.search(r'id="suggestions">(.*?)</ul>', html, re.S)
+    assert suggestions and "미세먼지" in suggestions.group(1)
+    assert "예보" not in suggestions.group(1)
+
+
+def test_bad_filter_values_are_reported_not_crashing(mixed_catalog, client):
+    response = client.get("/catalog/?theme=<script>&q=" + "가" * 300)
+    assert response.status_code == 200
+    assert "were not understood" in response.content.decode() or "이해하지 못해" in response.content.decode()
+
+
+@pytest.mark.parametrize("url", ["/catalog/", "/catalog/?q=미세먼지&price=free&format=csv", "/catalog/?q=zzzz", "/"])
+def test_pages_need_at_most_ten_queries(mixed_catalog, client, buyer, django_assert_max_num_queries, url):
+    client.get(url)  # warm the per-process label cache like a running server
+    with django_assert_max_num_queries(10):
+        assert client.get(url).status_code == 200
+    client.force_login(buyer)
+    with django_assert_max_num_queries(10):
+        assert client.get(url).status_code == 200
+
+
+def test_home_page_shows_themes_with_counts_newest_popular_and_publishers(mixed_catalog, client, publisher):
+    Dataset.objects.filter(versions__title_ko="전력 사용량").update(download_count=42)
+    services.catalog_reindex()
+    html = client.get("/").content.decode()
+    assert re.search(r"\?theme=environment\".*?3", html, re.S)
+    assert "복지시설 현황" in html  # newest
+    assert "전력 사용량" in html.split('id="popular-title"')[1].split("</section>")[0]
+    assert publisher.name_ko in html.split('id="orgs-title"')[1]
+
+
+def test_selectors_published_versions_match_the_catalog(mixed_catalog):
+    assert selectors.published_versions("미세먼지").count() == catalog_search(QueryDict("q=미세먼지")).total
