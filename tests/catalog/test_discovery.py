@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def publisher(official):
+def publisher(official, reference_data):
     return official.active_organization
 
 
