@@ -190,6 +190,10 @@ SIHEUNG = [
     ("siheung-odour-complaints", "siheung-env", "시흥시 악취 민원 접수 현황", "Siheung odour complaints", "environment", "monthly",
      ["악취", "민원"], "동별 악취 민원 접수 건수입니다.",
      monthly_use("건", entity="행정동", value="민원", suffixes=("",), mean=12, sd=6), "xlsx", None, "kogl-1", "public"),
+    ("siheung-pm-forecast", "siheung-env", "시흥시 동별 미세먼지 예보 자료(가공)", "Siheung particulate forecast by district (processed)",
+     "environment", "daily", ["미세먼지", "예보", "가공데이터"],
+     "리빙랩 대기질 센서와 기상 관측 자료로 산출한 동별 다음 날 미세먼지·초미세먼지 예보 농도입니다(민간 협력 가공).",
+     sensor_series([("예보 미세먼지(㎍/㎥)", 38, 14, 0), ("예보 초미세먼지(㎍/㎥)", 21, 8, 0)]), "csv", "utf-8", "cc-by-4.0", "private"),
 ]
 DAEGU = [
     ("daegu-parking-occupancy", "daegu-traffic", "대구시 공영주차장 실시간 점유율", "Daegu public car park occupancy", "transport",
@@ -238,6 +242,9 @@ DAEGU = [
      ["어린이보호구역", "스쿨존"], "어린이보호구역의 위치와 CCTV 설치 여부입니다.",
      points(["어린이보호구역"], [("CCTV설치", _choice(["Y", "N"])), ("제한속도", _choice([30, 20]))]),
      "geojson", None, "kogl-1", "public"),
+    ("daegu-school-air", "daegu-safety", "대구시 학교 교실 초미세먼지 측정", "Daegu classroom fine dust", "environment", "daily",
+     ["초미세먼지", "실내공기질", "학교"], "초·중학교 교실 공기질 센서의 초미세먼지(PM2.5)와 이산화탄소 농도(1시간 평균)입니다.",
+     sensor_series([("초미세먼지(㎍/㎥)", 17, 7, 0), ("이산화탄소(ppm)", 820, 180, 0)]), "csv", "cp949", "kogl-1", "public"),
 ]
 DATASETS = SIHEUNG + DAEGU
 SECOND_VERSION = "siheung-air-quality"  # gets a published v2 (a station added)
@@ -267,6 +274,7 @@ def metadata(spec, organization):
         contact_name=organization.contact_name or "데이터 담당", contact_phone=organization.contact_phone or "031-310-2114",
         contact_email=organization.contact_email, update_cadence=cadence, data_kind=data_kind,
         licence=Licence.objects.get(code=licence), spatial_area="대구광역시" if daegu else "경기도 시흥시",
+        spatial_bbox=list(DAEGU_BBOX if daegu else SIHEUNG_BBOX),
         temporal_start=datetime(2024, 6, 1).date(), legal_basis="스마트도시 조성 및 산업진흥 등에 관한 법률 제12조",
         collection_method="IoT 센서 자동 수집" if "realtime" == cadence or "daily" == cadence else "행정자료",
         data_limits="센서 점검 기간에는 값이 비어 있을 수 있습니다.",
