@@ -209,20 +209,6 @@ def similar_terms(q: str) -> list[str]:
     return similar(q)
 
 
-def dataset_public_get(slug: str) -> DatasetVersion:
-    """The published version of a listed dataset; 404 for drafts, rejected, withdrawn or suspended ones."""
-    from django.http import Http404
-
-    version = published_versions().filter(dataset__slug=slug).first()
-    if version is None:
-        raise Http404
-    return version
-
-
-def dataset_public_history(dataset: Dataset) -> QuerySet[DatasetVersion]:
-    return dataset.versions.filter(state__in=["published", "superseded"]).order_by("-number")
-
-
 # ---- Public dataset and organization pages (catalog/public_views.py) --------------------------------------
 # Everything a buyer sees comes from CatalogEntry: a dataset without an entry (draft, rejected, withdrawn,
 # suspended) does not exist for these functions. The dataset page costs five queries whatever the number
@@ -296,6 +282,7 @@ def _file_tree(files: list[DataFile]) -> tuple[list[DataFile], list[DataFile]]:
         f.member_list = []
         preview = f.preview if f.check_state in SAMPLE_CHECK_STATES else None
         f.sample_rows = len((preview or {}).get("rows") or [])
+        f.has_nulls = any(col.get("nulls") for col in f.profile or [])
     for f in files:
         if f.parent_id in by_id:
             by_id[f.parent_id].member_list.append(f)

@@ -1,12 +1,14 @@
 from django.urls import path
 
-from catalog import uploads, views
+from catalog import public_views, uploads, views
 
 app_name = "catalog"
 
 urlpatterns = [
     path("", views.catalog_home, name="index"),
-    path("datasets/<slug:slug>/", views.dataset_detail, name="dataset"),
+    path("datasets/<slug:slug>/", public_views.dataset_detail, name="dataset"),
+    path("datasets/<slug:slug>/sample.csv", public_views.dataset_sample, name="dataset_sample"),
+    path("organizations/<slug:slug>/", public_views.organization_detail, name="organization"),
     path("provider/", views.provider_home, name="provider_home"),
     path("provider/datasets/new/", views.dataset_create, name="dataset_create"),
     path("provider/versions/<int:pk>/", views.version_detail, name="version"),

@@ -1,11 +1,13 @@
 /* 시흥 데이터거래소 — charts of a data file's column profile (Chart.js 4, global `Chart`).
  *
- * Markup: templates/catalog/datafile_detail.html
+ * Markup: templates/catalog/datafile_detail.html (one file), templates/catalog/dataset_detail.html (several)
  *   <script type="application/json" id="profile-data">   the profile: a list of per-column dicts
  *       (name, type, count, nulls, null_ratio, distinct, min, max, mean, top_values, histogram …)
  *   <canvas data-chart="nulls">                          share of empty values, every column
  *   <canvas data-chart="histogram" data-column="i">      histogram of numeric column i
  *   <canvas data-chart="top" data-column="i">            most frequent values of column i
+ *   data-profile="<id>" on a canvas names the JSON element of its file (default "profile-data"),
+ *   so a page with several files has one JSON element per file.
  *
  * Every canvas has role="img" and an aria-label; the numbers are also in tables next to it, which
  * is the text alternative. Charts are drawn when they scroll into view. The page swaps its body
@@ -29,15 +31,26 @@
     return (value && value.trim()) || fallback;
   }
 
-  function readProfile() {
-    var el = document.getElementById("profile-data");
-    if (!el) return null;
-    try {
-      var data = JSON.parse(el.textContent);
-      return Array.isArray(data) ? data : (data && Array.isArray(data.columns) ? data.columns : null);
-    } catch (e) {
-      return null;
+  var profiles = {};
+
+  function readProfile(id) {
+    if (Object.prototype.hasOwnProperty.call(profiles, id)) return profiles[id];
+    var el = document.getElementById(id);
+    var result = null;
+    if (el) {
+      try {
+        var data = JSON.parse(el.textContent);
+        result = Array.isArray(data) ? data : (data && Array.isArray(data.columns) ? data.columns : null);
+      } catch (e) {
+        result = null;
+      }
     }
+    profiles[id] = result;
+    return result;
+  }
+
+  function profileOf(canvas) {
+    return readProfile(canvas.getAttribute("data-profile") || "profile-data");
   }
 
   function formatValue(value) {
@@ -175,8 +188,10 @@
     });
   }
 
-  function draw(canvas, profile, c) {
+  function draw(canvas, c) {
     if (canvas.getAttribute("data-drawn") === "true") return;
+    var profile = profileOf(canvas);
+    if (!profile || !profile.length) return;
     var kind = canvas.getAttribute("data-chart");
     var index = parseInt(canvas.getAttribute("data-column"), 10);
     var column = isNaN(index) ? null : profile[index];
@@ -194,21 +209,20 @@
 
   function drawAll() {
     if (!window.Chart) return;
-    var profile = readProfile();
-    if (!profile || !profile.length) return;
+    profiles = {};  // an htmx swap may have replaced the JSON
     var canvases = document.querySelectorAll("canvas[data-chart]:not([data-drawn])");
     if (!canvases.length) return;
     var c = colours();
     window.Chart.defaults.font.family = c.font;
     if (!("IntersectionObserver" in window)) {
-      canvases.forEach(function (canvas) { draw(canvas, profile, c); });
+      canvases.forEach(function (canvas) { draw(canvas, c); });
       return;
     }
     var observer = new IntersectionObserver(function (entries) {
       entries.forEach(function (entry) {
         if (!entry.isIntersecting) return;
         observer.unobserve(entry.target);
-        draw(entry.target, profile, c);
+        draw(entry.target, c);
       });
     }, { rootMargin: "200px 0px" });
     canvases.forEach(function (canvas) { observer.observe(canvas); });

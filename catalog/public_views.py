@@ -1,0 +1,69 @@
+"""What anyone may read without signing in: a dataset's page, its free sample, an organization's page. Thin."""
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+
+from catalog import exports, schemaorg, selectors
+from catalog.rendering import plain_text, render_markdown
+
+
+def _absolute(path: str) -> str:
+    # The configured public address, not the Host header: JSON-LD and canonical links name one site.
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def dataset_detail(request, slug):
+    """The public page of a dataset: description, publisher, licence, offers, versions, files with their
+    schema, profile charts and sample rows, coverage map, related datasets; schema.org JSON-LD in the head."""
+    page = selectors.dataset_page(slug)
+    version = page.version
+    map_config = None
+    if page.bbox:
+        map_config = {"bbox": page.bbox, "tileUrl": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION}
+    return render(
+        request,
+        "catalog/dataset_detail.html",
+        {
+            "page": page,
+            "version": version,
+            "dataset": page.dataset,
+            "publisher": page.dataset.publisher,
+            "description_html": render_markdown(version.description),
+            "jsonld": schemaorg.script_json(schemaorg.dataset_jsonld(page, _absolute)),
+            "canonical_url": _absolute(request.path),
+            "map_config": map_config,
+        },
+    )
+
+
+def dataset_sample(request, slug):
+    """The free sample: the preview rows of one file (the first, or ?file=<id>) as a CSV download."""
+    file_id = request.GET.get("file")
+    if file_id is not None and not file_id.isdigit():
+        raise Http404
+    datafile = selectors.dataset_sample_file(slug, int(file_id) if file_id else None)
+    response = HttpResponse(exports.sample_csv(datafile.preview), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = exports.attachment_header(
+        exports.sample_filename(datafile.original_name), fallback=f"{slug}-v{datafile.version.number}-sample.csv"
+    )
+    return response
+
+
+def organization_detail(request, slug):
+    """An organization's public page: who they are, whether the platform verified them, their datasets."""
+    organization = selectors.organization_public_get(slug)
+    page = Paginator(selectors.organization_entries(organization), 20).get_page(request.GET.get("page"))
+    for entry in page.object_list:
+        entry.teaser = plain_text(entry.version.description)
+    return render(
+        request,
+        "catalog/organization_detail.html",
+        {
+            "organization": organization,
+            "page": page,
+            "departments": list(selectors.organization_departments(organization)),
+            "canonical_url": _absolute(request.path),
+        },
+    )
