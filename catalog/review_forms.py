@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from catalog import selectors
-from catalog.models import Offer
+from catalog.models import DatasetVersion, Offer
 
 
 class LicenceForm(forms.Form):
@@ -55,6 +55,8 @@ class NewVersionForm(forms.Form):
 
 
 class OfferForm(forms.Form):
+    """An offer of the dataset. Checks only the input; catalog.services.offer_create applies the law."""
+
     kind = forms.ChoiceField(label=_("How is it offered?"), choices=Offer.Kind.choices)
     price_krw = forms.IntegerField(
         label=_("Price (won, excluding VAT)"), required=False, min_value=0, max_value=10**12,
@@ -63,6 +65,11 @@ class OfferForm(forms.Form):
     subscription_days = forms.TypedChoiceField(
         label=_("Subscription period"), required=False, coerce=int, empty_value=None,
         choices=[("", "—"), (30, _("30 days")), (90, _("90 days")), (365, _("365 days"))],
+    )
+    version = forms.ModelChoiceField(
+        label=_("Version sold (one-off purchase)"), required=False, queryset=DatasetVersion.objects.none(),
+        empty_label=_("The latest version at the time of purchase"),
+        help_text=_("A one-off purchase may be for one published version; by default the buyer gets the latest one."),
     )
     cost_basis = forms.CharField(
         label=_("Basis of the fee (비용부과기준 및 단위)"), required=False, max_length=2000,
@@ -74,3 +81,35 @@ class OfferForm(forms.Form):
         choices=[("", "—"), *Offer.Contract.choices],
         help_text=_("Private or processed data only."),
     )
+    buyer_brn = forms.CharField(
+        label=_("Private offer for (business registration number)"), required=False, max_length=12,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": "000-00-00000"}),
+        help_text=_("Leave empty to offer to every buyer. With a number, only that verified buyer organization "
+                    "sees the offer and can buy it."),
+    )
+    terms = forms.CharField(
+        label=_("Extra terms of the private offer"), required=False, max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "krds-input pg-textarea"}),
+        help_text=_("Shown to the buyer at checkout and kept with the order, e.g. the agreed use or delivery."),
+    )
+
+    def __init__(self, *args, dataset=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if dataset is not None:
+            self.fields["version"].queryset = dataset.versions.filter(state__in=["published", "superseded"]).order_by("-number")
+            self.fields["version"].label_from_instance = lambda v: _("Version %(n)s (%(state)s)") % {
+                "n": v.number, "state": v.get_state_display()}
+
+    def clean(self):
+        """The business registration number names the buyer organization; the service checks it may buy."""
+        from accounts.models import Organization
+
+        cleaned = super().clean()
+        digits = "".join(c for c in cleaned.pop("buyer_brn", "") or "" if c.isdigit())
+        cleaned["buyer"] = None
+        if digits:
+            buyer = Organization.objects.filter(brn=digits).first() if len(digits) == 10 else None
+            if buyer is None:
+                self.add_error("buyer_brn", _("No organization on the exchange has this business registration number."))
+            cleaned["buyer"] = buyer
+        return cleaned

@@ -59,8 +59,8 @@ def version_submission(request, pk):
         "history": history,
         "last_reject": next((r for r in history if r.action == Review.Action.REJECT), None),
         "new_version_form": NewVersionForm(),
-        "offer_form": OfferForm(),
-        "offers": version.dataset.offers.filter(active=True).order_by("price_krw"),
+        "offer_form": OfferForm(dataset=version.dataset),
+        "offers": version.dataset.offers.filter(active=True).select_related("buyer", "version").order_by("price_krw"),
         "withdraw_form": ReasonForm(),
         "open_version": selectors.version_open_sibling(version),
     }
@@ -269,7 +269,7 @@ def review_dataset_listing(request, pk, action):
 @require_POST
 def offer_create(request, pk):
     version = selectors.version_get_for_publisher(user=request.user, pk=pk)
-    form = OfferForm(request.POST)
+    form = OfferForm(request.POST, dataset=version.dataset)
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return _back_to_version(version)

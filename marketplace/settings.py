@@ -138,9 +138,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "catalog.tasks.uploads_expire_task",
         "schedule": 6 * 3600.0,
     },
-    "transactions-expire-packages": {
-        "task": "transactions.tasks.packages_expire_task",
+    "transactions-packages-housekeeping": {
+        "task": "transactions.tasks.packages_housekeeping_task",
         "schedule": 3600.0,
+    },
+    "transactions-cancel-overdue-orders": {
+        "task": "transactions.tasks.orders_cancel_overdue_task",
+        "schedule": 300.0,
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -10,6 +10,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
     path("me/", include("accounts.urls")),
+    path("staff/orders/", include("transactions.staff_urls")),
+    path("staff/packages/", include("transactions.delivery.staff_urls")),
     path("staff/", include("accounts.staff_urls")),
     path("catalog/", include("catalog.urls")),
     path("orders/", include("transactions.urls")),

@@ -6,3 +6,10 @@ class TransactionsConfig(AppConfig):
     name = "transactions"
     verbose_name = _("Transactions")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from catalog.signals import version_published
+        from transactions.delivery.services import deliver_published_version
+
+        # A subscription gets every version published during its period.
+        version_published.connect(deliver_published_version, dispatch_uid="transactions.deliver_published_version")

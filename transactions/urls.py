@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from transactions import views
 
@@ -6,6 +6,14 @@ app_name = "transactions"
 
 urlpatterns = [
     path("", views.orders, name="orders"),
+    path("cart/", views.cart, name="cart"),
+    path("cart/add/", views.cart_add, name="cart_add"),
+    path("cart/remove/<int:offer_id>/", views.cart_remove, name="cart_remove"),
+    path("checkout/", views.checkout, name="checkout"),
+    path("data/", views.entitlements, name="entitlements"),
     path("payments/", include("transactions.payments.urls")),
     path("delivery/", include("transactions.delivery.urls")),
+    # Order numbers look like 20250101-7K3M9Q2X (also the PG's orderId).
+    re_path(r"^(?P<number>[0-9]{8}-[0-9A-Z]{8})/$", views.order_detail, name="order"),
+    re_path(r"^(?P<number>[0-9]{8}-[0-9A-Z]{8})/cancel/$", views.order_cancel, name="order_cancel"),
 ]

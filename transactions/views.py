@@ -1,9 +1,219 @@
-from django.shortcuts import render
+"""The buyer's pages: cart, checkout, orders, "My data". Thin: a form checks input, one service decides,
+a refusal becomes a message, and the browser is redirected."""
+
+import ipaddress
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from accounts.decorators import buyer_required
+from accounts.exceptions import DomainError
+from catalog.models import Offer
+from transactions import selectors
+from transactions.delivery.selectors import order_packages
+from transactions.forms import CancelForm, CheckoutForm
+from transactions.models import Order
+from transactions.services import cart as cart_services
+from transactions.services import orders as order_services
+
+def _organization(request):
+    membership = request.active_membership or None
+    return membership.organization if membership else None
+
+
+def client_ip(request) -> str | None:
+    """The buyer's address. Behind the reverse proxy (a private peer) nginx's X-Real-IP names the client;
+    a header from anywhere else is ignored, so it cannot be forged from outside."""
+    peer = request.META.get("REMOTE_ADDR") or None
+    forwarded = request.META.get("HTTP_X_REAL_IP", "").strip()
+    try:
+        if forwarded and peer and ipaddress.ip_address(peer).is_private:
+            return str(ipaddress.ip_address(forwarded))
+    except ValueError:
+        pass
+    return peer
+
+
+def _safe_next(request, fallback: str) -> str:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback
+
+
+# ---------------------------------------------------------------------------------------------
+# Cart
+# ---------------------------------------------------------------------------------------------
+
+
+@buyer_required
+def cart(request):
+    organization = _organization(request)
+    lines = selectors.cart_lines(selectors.cart_get(request.user, organization), organization)
+    return render(request, "transactions/cart.html", {
+        "lines": lines, "total": selectors.lines_total(lines), "blocked": any(line.problem for line in lines),
+    })
+
+
+@login_required
+@require_POST
+def cart_add(request):
+    """Add an offer (from the dataset page's purchase panel). `then=checkout` goes straight on to checkout
+    (taking a free dataset); otherwise back to the page the buyer came from."""
+    offer = get_object_or_404(Offer.objects.select_related("dataset"), pk=request.POST.get("offer") or 0)
+    back = _safe_next(request, reverse("catalog:dataset", args=[offer.dataset.slug]))
+    try:
+        cart_services.cart_add(actor=request.user, organization=_organization(request), offer=offer)
+    except (DomainError, PermissionDenied) as exc:
+        messages.error(request, getattr(exc, "message", None) or str(exc))
+        return HttpResponseRedirect(back)
+    if request.POST.get("then") == "checkout":
+        return redirect("transactions:checkout")
+    messages.success(request, _("Added to the cart."))
+    return HttpResponseRedirect(back)
+
+
+@login_required
+@require_POST
+def cart_remove(request, offer_id):
+    try:
+        removed = cart_services.cart_remove(actor=request.user, organization=_organization(request), offer_id=offer_id)
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    else:
+        if removed:
+            messages.success(request, _("Removed from the cart."))
+    return redirect("transactions:cart")
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkout
+# ---------------------------------------------------------------------------------------------
+
+
+def _start_payment(request, order: Order):
+    """Right after checkout. Card: on to the PG's payment window. Bank transfer: the account and the
+    deadline on the order page. (The order page's buttons use the payment views for later attempts.)"""
+    from transactions.payments import services as payments
+
+    if order.method == Order.Method.CARD:
+        url = payments.card_checkout_start(actor=request.user, order=order, site_url=request.build_absolute_uri("/"))
+        return HttpResponseRedirect(url)
+    payments.bank_transfer_start(actor=request.user, order=order)
+    return redirect("transactions:order", number=order.number)
+
+
+@buyer_required
+def checkout(request):
+    organization = _organization(request)
+    lines = selectors.cart_lines(selectors.cart_get(request.user, organization), organization)
+    total = selectors.lines_total(lines)
+    if request.method == "POST":
+        form = CheckoutForm(request.POST, total_krw=total.total_krw)
+        if form.is_valid():
+            try:
+                order = order_services.checkout_place(
+                    actor=request.user, organization=organization, checkout_token=form.cleaned_data["checkout_token"],
+                    method=form.cleaned_data.get("method") or "", billing=form.billing(), accepted=form.accepted(),
+                    expected_total_krw=form.cleaned_data["expected_total_krw"], ip=client_ip(request),
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                if order.state == Order.State.AWAITING_PAYMENT and not order.payments.exists():
+                    try:
+                        return _start_payment(request, order)
+                    except DomainError as exc:
+                        messages.error(request, exc.message)
+                elif order.method == Order.Method.FREE:
+                    messages.success(request, _("Your order is confirmed. The files are being packaged for you."))
+                return redirect("transactions:order", number=order.number)
+    else:
+        if not lines:
+            messages.info(request, _("Your cart is empty."))
+            return redirect("transactions:cart")
+        form = CheckoutForm(
+            initial={"checkout_token": uuid.uuid4(), "expected_total_krw": total.total_krw,
+                     "method": Order.Method.CARD, **order_services.billing_defaults(organization)},
+            total_krw=total.total_krw,
+        )
+    accepted = set(form["accept"].value() or [])
+    return render(request, "transactions/checkout.html", {
+        "form": form, "lines": lines, "total": total, "blocked": any(line.problem for line in lines),
+        "accepted": accepted, "bank": settings.BANK_TRANSFER_ACCOUNT, "bank_days": settings.BANK_TRANSFER_DAYS,
+        "card_minutes": settings.ORDER_PAYMENT_TIMEOUT_MINUTES,
+    })
+
+
+# ---------------------------------------------------------------------------------------------
+# Orders
+# ---------------------------------------------------------------------------------------------
+
+ORDER_TABS = ("all", "open", "paid", "cancelled")
 
 
 @buyer_required
 def orders(request):
-    """The buyer's orders (cart, checkout and downloads arrive with the purchase issue)."""
-    return render(request, "transactions/orders.html")
+    organization = _organization(request)
+    tab = request.GET.get("tab", "all")
+    if tab not in ORDER_TABS:
+        tab = "all"
+    qs = selectors.orders_for_organization(organization)
+    if tab == "open":
+        qs = qs.filter(state__in=selectors.OPEN_ORDER_STATES)
+    elif tab == "paid":
+        qs = qs.filter(state__in=[Order.State.PAID, Order.State.FULFILLED])
+    elif tab == "cancelled":
+        qs = qs.filter(state__in=[Order.State.CANCELLED, Order.State.REFUNDED])
+    page = Paginator(qs, 20).get_page(request.GET.get("page"))
+    return render(request, "transactions/orders.html", {
+        "page": page, "tab": tab, "cart_count": selectors.cart_count(request.user, organization),
+    })
+
+
+@buyer_required
+def order_detail(request, number):
+    order = selectors.order_get_for_buyer(organization=_organization(request), number=number)
+    return render(request, "transactions/order_detail.html", {
+        "order": order, "items": selectors.order_items(order), "payments": selectors.order_payments(order),
+        "bank": settings.BANK_TRANSFER_ACCOUNT, "cancel_form": CancelForm(),
+        "can_cancel": order.state in selectors.OPEN_ORDER_STATES,
+        "packages": order_packages(order),
+    })
+
+
+@buyer_required
+@require_POST
+def order_cancel(request, number):
+    order = selectors.order_get_for_buyer(organization=_organization(request), number=number)
+    form = CancelForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        order_services.order_cancel(actor=request.user, order=order, reason=reason)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Order %(number)s is cancelled.") % {"number": order.number})
+    return redirect("transactions:order", number=order.number)
+
+
+# ---------------------------------------------------------------------------------------------
+# My data
+# ---------------------------------------------------------------------------------------------
+
+
+@buyer_required
+def entitlements(request):
+    organization = _organization(request)
+    rows = [(e, selectors.entitlement_status(e)) for e in selectors.entitlements_for_organization(organization)]
+    return render(request, "transactions/entitlements.html", {"rows": rows})

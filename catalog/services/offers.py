@@ -1,28 +1,104 @@
-"""How a dataset is offered, priced by the law of the data."""
+"""How a dataset is offered, priced by the law of the data.
 
+The law of the data decides what may be priced (reference/korea.md §3–4):
+
+- 공공데이터 (공공데이터법 제3조④, 제35조, 시행령 제28조): free, or a cost-recovery fee
+  (필요최소한의 비용) whose basis and unit (비용부과기준 및 단위) are stated;
+- 공공누리 제2·4유형 data forbids commercial use, so it may be offered free of charge only, whatever the kind of data;
+- 민간·가공 데이터 (데이터산업법 제21조): any price and licence, with the type of the 데이터 표준계약서 the sale follows.
+
+An offer records the law applied (`Offer.rule`) so the reviewer sees it. The same check runs again
+when a buyer puts an offer in a cart and at checkout (`offer_law_problem`), against the version the buyer
+would get: a later version may carry another licence or kind of data than the one the offer was made for.
+
+An offer may be *private* (for one named, verified buyer organization, with extra terms; nobody else sees
+it) and a one-off offer may be *pinned* to one published version (otherwise the buyer gets the latest
+version published at the time of purchase).
+"""
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.exceptions import DomainError
+from accounts.models import Organization
 from accounts.services import audit
-from catalog.models import Dataset, DatasetVersion, Offer
+from catalog.models import Dataset, DatasetVersion, Licence, Offer
 from catalog.services.entries import catalog_entry_refresh
 from catalog.services.versions import _require_publisher
+
+PUBLIC_DATA_LAW = "공공데이터법"
+PRIVATE_DATA_LAW = "데이터산업법"
+# Versions a buyer can see, and so the only ones an offer may be pinned to.
+PINNABLE_STATES = (DatasetVersion.State.PUBLISHED, DatasetVersion.State.SUPERSEDED)
+
+
+def licence_forbids_sale(licence: Licence | None) -> bool:
+    """공공누리 제2·4유형: commercial use is forbidden, so the data cannot be resold (korea.md §3)."""
+    return bool(licence and licence.family == Licence.Family.KOGL and not licence.allows_commercial_use)
+
+
+def offer_law_check(*, version: DatasetVersion, kind: str, price_krw: int, cost_basis: str = "", contract_type: str = "") -> str:
+    """Raise DomainError (with the reason, for the offer form) unless the law of `version`'s data allows
+    the offer; return the law that applied (stored as Offer.rule)."""
+    public = version.data_kind == DatasetVersion.DataKind.PUBLIC
+    if kind != Offer.Kind.FREE or price_krw:
+        if licence_forbids_sale(version.licence):
+            raise DomainError(
+                _("Data under 공공누리 제2·4유형 forbids commercial use, so it cannot be sold: offer it free of charge."),
+                code="offer_licence",
+            )
+        if public and not (cost_basis or "").strip():
+            raise DomainError(
+                _("Public data may carry only a cost-recovery fee (공공데이터법 제35조): state its basis and unit "
+                  "(비용부과기준 및 단위), e.g. the cost of preparing and delivering the files."),
+                code="offer_cost_basis",
+            )
+        if not public and contract_type not in Offer.Contract.values:
+            raise DomainError(_("Choose the standard-contract type (데이터 표준계약서) the sale follows."), code="offer_contract")
+    return PUBLIC_DATA_LAW if public else PRIVATE_DATA_LAW
+
+
+def offer_law_problem(offer: Offer, version: DatasetVersion) -> str | None:
+    """Why the law of `version` (the one a buyer would get) no longer allows `offer`, or None."""
+    try:
+        offer_law_check(version=version, kind=offer.kind, price_krw=int(offer.price_krw),
+                        cost_basis=offer.cost_basis, contract_type=offer.contract_type)
+    except DomainError as exc:
+        return exc.message
+    return None
+
+
+def _versions_to_check(dataset: Dataset, pinned: DatasetVersion | None) -> list[DatasetVersion]:
+    """The versions whose law must allow the offer: the pinned one; otherwise the newest version (the one
+    being written, and published next) and the one buyers get today."""
+    if pinned is not None:
+        return [pinned]
+    versions = dataset.versions.select_related("licence")
+    newest = versions.order_by("-number").first()
+    published = versions.filter(state=DatasetVersion.State.PUBLISHED).first()
+    return list({v.pk: v for v in (published, newest) if v is not None}.values())
+
+
+def _check_private_buyer(dataset: Dataset, buyer: Organization) -> None:
+    if buyer.pk == dataset.publisher_id:
+        raise DomainError(_("A private offer is for another organization, not your own."), code="offer_buyer_self")
+    if not (buyer.is_verified and buyer.is_consumer):
+        raise DomainError(
+            _("%(name)s is not a verified buyer organization: a private offer can only be made to one.") % {"name": buyer.name_ko},
+            code="offer_buyer_unverified",
+        )
 
 
 @transaction.atomic
 def offer_create(*, actor, dataset: Dataset, kind: str, price_krw: int = 0, subscription_days: int | None = None,
-                 cost_basis: str = "", contract_type: str = "") -> Offer:
-    """A publisher offers the dataset. The law of the data decides what may be priced:
-
-    - 공공데이터 (공공데이터법 제3조④, 제35조): free, or a cost-recovery fee with its stated basis;
-    - 공공누리 제2·4유형 data may not be sold at all (commercial use is forbidden);
-    - 민간·가공 데이터 (데이터산업법): any price, with the standard-contract type it follows.
-    """
+                 cost_basis: str = "", contract_type: str = "", version: DatasetVersion | None = None,
+                 buyer: Organization | None = None, terms: str = "") -> Offer:
+    """A publisher offers the dataset: free, one-off (one version, or the latest at purchase) or by
+    subscription; to every buyer, or privately to one named buyer organization. The law of the data
+    decides what may be priced (see the module docstring); a refusal says why."""
     _require_publisher(actor, dataset.publisher)
-    version = dataset.versions.order_by("-number").select_related("licence").first()
     price_krw = int(price_krw or 0)
+    terms = (terms or "").strip()
     if kind not in Offer.Kind.values:
         raise DomainError(_("Choose how the dataset is offered."), code="offer_kind")
     if kind == Offer.Kind.FREE:
@@ -33,28 +109,33 @@ def offer_create(*, actor, dataset: Dataset, kind: str, price_krw: int = 0, subs
         raise DomainError(_("A subscription runs for 30, 90 or 365 days."), code="offer_period")
     if kind != Offer.Kind.SUBSCRIPTION:
         subscription_days = None
-    public = version.data_kind == DatasetVersion.DataKind.PUBLIC
-    if kind != Offer.Kind.FREE:
-        if version.licence and version.licence.code in ("kogl-2", "kogl-4"):
-            raise DomainError(
-                _("Data under 공공누리 제2·4유형 forbids commercial use, so it cannot be sold: offer it free of charge."),
-                code="offer_licence",
-            )
-        if public and not cost_basis.strip():
-            raise DomainError(
-                _("Public data may carry only a cost-recovery fee (공공데이터법 제35조): state its basis and unit "
-                  "(비용부과기준 및 단위), e.g. the cost of preparing and delivering the files."),
-                code="offer_cost_basis",
-            )
-        if not public and contract_type not in Offer.Contract.values:
-            raise DomainError(_("Choose the standard-contract type (데이터 표준계약서) the sale follows."), code="offer_contract")
-    rule = "공공데이터법" if public else "데이터산업법"
+    if version is not None:
+        if kind != Offer.Kind.ONE_OFF:
+            raise DomainError(_("Only a one-off purchase can be for one particular version."), code="offer_version_kind")
+        if version.dataset_id != dataset.pk or version.state not in PINNABLE_STATES:
+            raise DomainError(_("An offer can only be for a published version of this dataset."), code="offer_version")
+    if buyer is not None:
+        _check_private_buyer(dataset, buyer)
+    elif terms:
+        raise DomainError(_("Extra terms belong to a private offer: name the buyer organization."), code="offer_terms")
+    versions = _versions_to_check(dataset, version)
+    if not versions:
+        raise DomainError(_("Describe the dataset before offering it."), code="offer_no_version")
+    # Usually one law; while a new version changes the kind of data, the offer must satisfy both.
+    rules = list(dict.fromkeys(
+        offer_law_check(version=v, kind=kind, price_krw=price_krw, cost_basis=cost_basis, contract_type=contract_type)
+        for v in versions
+    ))
+    rule = " / ".join(rules)
     offer = Offer.objects.create(
         dataset=dataset, kind=kind, price_krw=price_krw, subscription_days=subscription_days,
-        cost_basis=cost_basis.strip() if public else "", contract_type="" if public else contract_type, rule=rule,
+        cost_basis=(cost_basis or "").strip() if PUBLIC_DATA_LAW in rules else "",
+        contract_type=contract_type if PRIVATE_DATA_LAW in rules else "",
+        rule=rule, version=version, buyer=buyer, terms=terms,
     )
     audit(actor=actor, action="offer.created", obj=dataset, organization=dataset.publisher,
-          data={"kind": kind, "price_krw": price_krw, "days": subscription_days, "rule": rule})
+          data={"offer": offer.pk, "kind": kind, "price_krw": price_krw, "days": subscription_days, "rule": rule,
+                "version": version.number if version else None, "buyer": buyer.name_ko if buyer else None})
     catalog_entry_refresh(dataset)
     return offer
 

@@ -79,16 +79,17 @@ def test_search_narrow_open_and_take_the_sample(live_server, page, reference_dat
     page.wait_for_function("""() => { const c = document.querySelector('canvas'); if (!c || !c.width) return false;
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true; return false; }""")
-    sample_table = page.locator("[id^=sample-] table").first
+    sample_table = page.locator("table[id^=sample-]").first
     expect(sample_table).to_be_visible()
     assert sample_table.locator("tbody tr").count() >= 5
     page.locator("#coverage-map").scroll_into_view_if_needed()
-    expect(page.locator("#coverage-map path.leaflet-interactive")).to_have_count(1)
+    expect(page.locator("#coverage-map .leaflet-overlay-pane svg path.coverage-outline")).to_have_count(1)
+    expect(page.locator("#purchase-panel")).to_contain_text("무료")
     shot(page, "dataset-page")
 
     # The free sample downloads as CSV with the sample rows.
     with page.expect_download() as info:
-        page.locator("#sample-download a, a#sample-download").first.click()
+        page.locator("#sample-download").click()
     download = info.value
     assert download.suggested_filename.endswith(".csv")
     text = open(download.path(), encoding="utf-8-sig").read()

@@ -1,0 +1,82 @@
+"""The purchase panel of a dataset page: `{% load purchase %}{% purchase_panel dataset %}`.
+
+Registered by transactions so the catalog's page needs no import of transactions (the dependency runs
+one way). Shows the offers the viewer may see (a private offer only to its buyer organization), their
+price as 공급가액 / 부가세 / 합계, and what the viewer can do: add to the cart, take a free dataset,
+or why buying is not possible (signed out, no buyer role, unverified, own dataset, already owned).
+"""
+
+from urllib.parse import urlencode
+
+from django import template
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from accounts.permissions import can
+from catalog.models import DatasetVersion, Offer
+from catalog.pricing import offer_price
+from transactions import selectors
+
+register = template.Library()
+
+
+def _why_not(user, organization, dataset) -> tuple[str, str, str] | None:
+    """(message, link, link text) when the viewer cannot buy at all; None when they can."""
+    if not user.is_authenticated:
+        return None  # the template offers the login link with the offers
+    if organization is None:
+        return (_("Purchases are made for an organization. Register your company or join one first."),
+                reverse("accounts:organization_register"), _("Register your organization"))
+    if dataset.publisher_id == organization.pk:
+        return (_("This dataset is your own organization's."), reverse("catalog:provider_home"), _("Provider workspace"))
+    if not organization.is_consumer:
+        return (_("%(name)s is registered as a provider only; only buyer organizations can buy.") % {"name": organization.display_name},
+                reverse("accounts:dashboard"), _("My page"))
+    if not organization.is_verified:
+        return (_("%(name)s is waiting for verification by a platform admin; it can buy once verified.") % {"name": organization.display_name},
+                reverse("accounts:dashboard"), _("My page"))
+    if not can(user, "accounts.buy_for_org", organization):
+        return (_("Buying for %(name)s needs the buyer or owner role: ask an owner of your organization.") % {"name": organization.display_name},
+                reverse("accounts:dashboard"), _("My page"))
+    return None
+
+
+@register.inclusion_tag("transactions/_purchase_panel.html", takes_context=True)
+def purchase_panel(context, dataset):
+    request = context["request"]
+    user = request.user
+    membership = (request.active_membership or None) if user.is_authenticated else None
+    organization = membership.organization if membership else None
+    offers = selectors.offers_visible_to(dataset, organization)
+    published = DatasetVersion.objects.filter(dataset=dataset, state=DatasetVersion.State.PUBLISHED).first()
+    blocked = _why_not(user, organization, dataset)
+    can_buy = user.is_authenticated and blocked is None
+    in_cart = selectors.cart_offer_ids(user, organization) if can_buy else set()
+    owned = (
+        selectors.entitlement_covering(organization, dataset, version=published, subscription=False)
+        if can_buy and published else None
+    )
+    rows = []
+    for offer in offers:
+        version = selectors.offer_version(offer)
+        rows.append({
+            "offer": offer,
+            "version": version,
+            "price": offer_price(offer),
+            "in_cart": offer.pk in in_cart,
+            "problem": selectors.purchase_problem(offer, organization, version=version) if can_buy and version else None,
+            "free": offer.kind == Offer.Kind.FREE,
+        })
+    return {
+        "request": request,
+        "csrf_token": context.get("csrf_token"),
+        "LANGUAGE_CODE": context.get("LANGUAGE_CODE"),
+        "dataset": dataset,
+        "rows": rows,
+        "signed_in": user.is_authenticated,
+        "blocked": blocked,
+        "can_buy": can_buy,
+        "owned": owned,
+        "organization": organization,
+        "login_url": reverse("account_login") + "?" + urlencode({"next": request.get_full_path()}),
+    }
