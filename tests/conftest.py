@@ -57,7 +57,30 @@ def celery_worker_session():
 
 @pytest.fixture
 def celery_worker(celery_worker_session, transactional_db):
-    return celery_worker_session
+    yield celery_worker_session
+    _drain(celery_worker_session)
+
+
+def _drain(worker, timeout: float = 30.0):
+    """Before the test database is flushed, let the worker finish what the test queued (a task still
+    running would hold row locks that deadlock the flush, or write into the next test's tables); what is
+    still queued after the timeout is purged."""
+    import time
+
+    from celery.worker import state
+
+    from marketplace.celery import app
+
+    queue = app.conf.task_default_queue
+    deadline = time.monotonic() + timeout
+    with app.connection_for_write() as connection:
+        client = connection.default_channel.client
+        while time.monotonic() < deadline:
+            if not state.active_requests and not state.reserved_requests and not client.llen(queue):
+                break
+            time.sleep(0.05)
+        else:
+            app.control.purge()
 
 
 @pytest.fixture

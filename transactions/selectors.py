@@ -42,30 +42,49 @@ def offers_visible_to(dataset: Dataset, organization: Organization | None) -> li
     return sorted(offers, key=lambda o: (o.buyer_id is None, KIND_ORDER[o.kind], o.price_krw, o.pk))
 
 
-def offer_version(offer: Offer) -> DatasetVersion | None:
+def offer_version(offer: Offer, *, published: DatasetVersion | None = None) -> DatasetVersion | None:
     """The version a purchase of `offer` delivers now: the pinned one (while buyers can see it), else the
-    dataset's published version. Subscriptions start with the published version too."""
+    dataset's published version (pass it as `published` when already loaded). Subscriptions start with the
+    published version too."""
     if offer.version_id:
         version = offer.version
         return version if version.state in PINNABLE_STATES else None
+    if published is not None:
+        return published
     return (
         DatasetVersion.objects.filter(dataset_id=offer.dataset_id, state=DatasetVersion.State.PUBLISHED)
         .select_related("licence", "dataset__publisher").first()
     )
 
 
-def entitlement_covering(organization: Organization, dataset: Dataset, *, version: DatasetVersion | None,
+def valid_entitlements(organization: Organization, dataset: Dataset) -> list[Entitlement]:
+    """The organization's entitlements to the dataset that are neither revoked nor over, newest end first."""
+    now = timezone.now()
+    return list(
+        Entitlement.objects.filter(organization=organization, dataset=dataset, revoked_at__isnull=True)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .select_related("order_item__order")
+    )
+
+
+def covering(entitlements: list[Entitlement], *, version: DatasetVersion | None, subscription: bool) -> Entitlement | None:
+    """Of `entitlements` (valid ones), the one that already gives what an offer of that version would."""
+    now = timezone.now()
+    matches = [
+        e for e in entitlements
+        if (e.kind == Offer.Kind.SUBSCRIPTION and e.valid_from <= now)
+        or (not subscription and version is not None and e.version_id == version.pk)
+    ]
+    # The longest-running first, one without an end above all (as ORDER BY valid_until DESC would).
+    return max(matches, key=lambda e: (e.valid_until is None, e.valid_until or now), default=None)
+
+
+def entitlementcovering(organization: Organization, dataset: Dataset, *, version: DatasetVersion | None,
                          subscription: bool) -> Entitlement | None:
     """A valid entitlement that already gives the organization what an offer would: the same version
     (or a running subscription, which covers the current version); for a subscription offer, a running
     subscription."""
-    now = timezone.now()
-    valid = Entitlement.objects.filter(organization=organization, dataset=dataset, revoked_at__isnull=True).filter(
-        Q(valid_until__isnull=True) | Q(valid_until__gt=now)
-    )
-    running = Q(kind=Offer.Kind.SUBSCRIPTION, valid_from__lte=now)
-    condition = running if subscription or version is None else running | Q(version=version)
-    return valid.filter(condition).select_related("order_item__order").order_by("-valid_until").first()
+    return covering(valid_entitlements(organization, dataset), version=version, subscription=subscription)
 
 
 def open_order_with(organization: Organization, offer: Offer) -> Order | None:
@@ -73,7 +92,43 @@ def open_order_with(organization: Organization, offer: Offer) -> Order | None:
     return Order.objects.filter(buyer=organization, state__in=OPEN_ORDER_STATES, items__offer=offer).first()
 
 
-def purchase_problem(offer: Offer, organization: Organization, *, version: DatasetVersion | None = None) -> str | None:
+@dataclass
+class PurchaseFacts:
+    """What purchase_problem needs to know about one organization and one dataset, read once for a page
+    that shows several offers (three queries instead of three per offer)."""
+
+    listed: bool
+    entitlements: list[Entitlement]
+    open_orders: dict[int, Order]  # offer id → an unpaid order holding it
+
+
+def purchase_facts(organization: Organization, dataset: Dataset, *, listed: bool | None = None) -> PurchaseFacts:
+    """One query over the organization's order lines of the dataset gives both the valid entitlements and
+    the unpaid orders; `listed` may be passed when the caller knows the dataset is in the catalog."""
+    now = timezone.now()
+    valid = Q(entitlement__revoked_at__isnull=True) & (
+        Q(entitlement__valid_until__isnull=True) | Q(entitlement__valid_until__gt=now)
+    )
+    items = OrderItem.objects.filter(order__buyer=organization, dataset=dataset).filter(
+        Q(order__state__in=OPEN_ORDER_STATES) | (Q(entitlement__isnull=False) & valid)
+    ).select_related("order", "entitlement")
+    entitlements, open_orders = [], {}
+    for item in items:
+        if item.order.state in OPEN_ORDER_STATES:
+            open_orders.setdefault(item.offer_id, item.order)
+        entitlement = getattr(item, "entitlement", None)
+        if entitlement is not None and entitlement.revoked_at is None and (
+            entitlement.valid_until is None or entitlement.valid_until > now
+        ):
+            entitlement.order_item = item
+            entitlements.append(entitlement)
+    if listed is None:
+        listed = CatalogEntry.objects.filter(dataset=dataset).exists()
+    return PurchaseFacts(listed=listed, entitlements=entitlements, open_orders=open_orders)
+
+
+def purchase_problem(offer: Offer, organization: Organization, *, version: DatasetVersion | None = None,
+                     facts: PurchaseFacts | None = None) -> str | None:
     """Why `organization` cannot buy `offer` now (a sentence for the buyer), or None.
 
     Checked when the offer goes into a cart, shown on the cart page and checked again, under lock, at
@@ -85,7 +140,8 @@ def purchase_problem(offer: Offer, organization: Organization, *, version: Datas
         return _("The publisher no longer offers this.")
     if offer.dataset.publisher_id == organization.pk:
         return _("This dataset is your own organization's: it cannot buy it.")
-    if not CatalogEntry.objects.filter(dataset_id=offer.dataset_id).exists():
+    facts = facts or purchase_facts(organization, offer.dataset)
+    if not facts.listed:
         return _("This dataset is not available in the catalog at the moment.")
     version = version or offer_version(offer)
     if version is None:
@@ -94,13 +150,13 @@ def purchase_problem(offer: Offer, organization: Organization, *, version: Datas
     if law:
         return _("The publisher must correct this offer before it can be bought: %(reason)s") % {"reason": law}
     subscription = offer.kind == Offer.Kind.SUBSCRIPTION
-    owned = entitlement_covering(organization, offer.dataset, version=version, subscription=subscription)
+    owned = covering(facts.entitlements, version=version, subscription=subscription)
     if owned is not None:
         if owned.kind == Offer.Kind.SUBSCRIPTION:
             return _("Your organization's subscription already covers this dataset until %(date)s (order %(number)s).") % {
                 "date": timezone.localtime(owned.valid_until).strftime("%Y-%m-%d"), "number": owned.order_item.order.number}
         return _("Your organization already has this version (order %(number)s).") % {"number": owned.order_item.order.number}
-    pending = open_order_with(organization, offer)
+    pending = facts.open_orders.get(offer.pk)
     if pending is not None:
         return _("Order %(number)s already holds this offer and waits for payment: pay or cancel it first.") % {
             "number": pending.number}

@@ -175,9 +175,9 @@ def invitation_expiry():
 
 
 def test_the_header_checks_cost_no_extra_query(login, official, django_assert_num_queries):
-    """Session, user and memberships; the memberships also answer the header's role checks.
-    (The home page adds two of its own: the newest and the most used datasets.)"""
+    """User and memberships (the session comes from the cache); the memberships also answer the header's
+    role checks. (The home page adds two of its own: the newest and the most used datasets.)"""
     client = login(official)
     client.get(reverse("home"))
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         assert client.get(reverse("home")).status_code == 200

@@ -168,7 +168,7 @@ def test_the_page_shows_what_a_buyer_needs(client, published):
     assert 'data-chart="histogram"' in html
     assert f'id="sample-{datafile.pk}"' in html and "배곧동" in html
     assert f'{reverse("catalog:dataset_sample", args=[dataset.slug])}?file={datafile.pk}' in html
-    assert '<div id="purchase-panel"></div>' in html  # the transactions app fills it
+    assert 'id="purchase-offers"' in html.split('id="purchase-panel"')[1]  # the transactions app renders the buying panel
     assert 'id="coverage-map"' in html and 'id="coverage-map-config"' in html
     assert "경기도 시흥시 정왕동" in html
 
@@ -184,7 +184,7 @@ def test_personal_data_is_masked_in_the_stored_preview_the_page_and_the_sample(c
     for text in (html, sample):
         assert "010-2345-6789" not in text and "2345-6789" not in text
         assert "010-****-6789" in text
-    assert "masked" in html  # the column is marked
+    assert '<span class="krds-badge bg-light-warning">가림 처리</span>' in html  # the column is marked
 
 
 @pytest.mark.django_db
@@ -221,7 +221,7 @@ def test_prices_are_supply_plus_vat_equals_total(client, official, admin_user, b
     html = page_of(client, version)
     subscription = dataset.offers.get(kind="subscription")
     text = _offer_html(html, subscription)
-    assert re.search(rf"공급가액\)? 50,000 won \+ .*부가세\)?.* {vat} won = .*합계\)? {total} won", text), text
+    assert re.search(rf"공급가액\)? ?50,000원 \+ .*부가세\)?.* ?{vat}원 = .*합계\)? ?{total}원", text), text
     assert ("면세" in text) == (vat_status == "exempt")
     assert "전송 시스템 유지비" in text and "365" in text
     assert f'id="offer-{hidden_private.pk}"' not in html and "777,000" not in html  # private offer
@@ -349,10 +349,10 @@ def test_the_page_shows_the_next_update_and_says_when_it_is_late(client, officia
 
     html = page_of(client, version)
     assert date_format(expected, "DATE_FORMAT") in fact.search(html).group(1)
-    assert "overdue" not in fact.search(html).group(1)
+    assert "지연" not in fact.search(html).group(1)
     DatasetVersion.objects.filter(pk=version.pk).update(published_at=timezone.now() - timedelta(days=70))
     late = fact.search(page_of(client, version)).group(1)
-    assert "overdue" in late
+    assert "지연" in late
 
 
 # ---- Related datasets ------------------------------------------------------------------------------------------

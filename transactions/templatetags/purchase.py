@@ -42,29 +42,36 @@ def _why_not(user, organization, dataset) -> tuple[str, str, str] | None:
 
 
 @register.inclusion_tag("transactions/_purchase_panel.html", takes_context=True)
-def purchase_panel(context, dataset):
+def purchase_panel(context, dataset, published=None):
+    """The buying panel of a dataset page; `published` is the page's published version when it has it."""
     request = context["request"]
     user = request.user
     membership = (request.active_membership or None) if user.is_authenticated else None
     organization = membership.organization if membership else None
     offers = selectors.offers_visible_to(dataset, organization)
-    published = DatasetVersion.objects.filter(dataset=dataset, state=DatasetVersion.State.PUBLISHED).first()
+    if published is None:
+        published = (
+            DatasetVersion.objects.filter(dataset=dataset, state=DatasetVersion.State.PUBLISHED)
+            .select_related("licence", "dataset__publisher").first()
+        )
     blocked = _why_not(user, organization, dataset)
     can_buy = user.is_authenticated and blocked is None
     in_cart = selectors.cart_offer_ids(user, organization) if can_buy else set()
+    facts = selectors.purchase_facts(organization, dataset, listed=published is not None) if can_buy else None
     owned = (
-        selectors.entitlement_covering(organization, dataset, version=published, subscription=False)
+        selectors.covering(facts.entitlements, version=published, subscription=False)
         if can_buy and published else None
     )
     rows = []
     for offer in offers:
-        version = selectors.offer_version(offer)
+        version = selectors.offer_version(offer, published=published)
         rows.append({
             "offer": offer,
             "version": version,
             "price": offer_price(offer),
             "in_cart": offer.pk in in_cart,
-            "problem": selectors.purchase_problem(offer, organization, version=version) if can_buy and version else None,
+            "problem": (selectors.purchase_problem(offer, organization, version=version, facts=facts)
+                        if can_buy and version else None),
             "free": offer.kind == Offer.Kind.FREE,
         })
     return {
