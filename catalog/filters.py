@@ -11,6 +11,7 @@ import re
 import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Organization
 from catalog.models import CatalogEntry, DatasetVersion, Licence, Theme
@@ -66,7 +67,7 @@ def _overlap(qs, name, value):
 class CatalogFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", max_length=200, label=_("Search"))
     theme = ValuesFilter(field_name="theme", label=_("Theme"))
-    publisher = ValuesFilter(field_name="publisher", label=_("Publisher"))
+    publisher = ValuesFilter(field_name="publisher", label=pgettext_lazy("organization", "Publisher"))
     format = ValuesFilter(field_name="formats", label=_("Format"))
     licence = ValuesFilter(field_name="licence", label=_("Licence"))
     price = ValuesFilter(field_name="price_types", label=_("Price"))

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import publisher_required
@@ -16,7 +16,7 @@ from catalog.forms import DatasetVersionForm
 
 FACET_TITLES = {
     "theme": gettext_lazy("Theme"), "price": gettext_lazy("Price"), "format": gettext_lazy("Format"),
-    "publisher": gettext_lazy("Publisher"), "licence": gettext_lazy("Licence"),
+    "publisher": pgettext_lazy("organization", "Publisher"), "licence": gettext_lazy("Licence"),
     "cadence": gettext_lazy("Update cadence"), "area": gettext_lazy("Area"), "tag": gettext_lazy("Keyword"),
 }
 

@@ -185,6 +185,8 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         constraints = [
             models.UniqueConstraint(fields=["order"], condition=Q(state="done"), name="payment_one_done_per_order"),
             models.CheckConstraint(
@@ -259,6 +261,8 @@ class Package(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name = _("package")
+        verbose_name_plural = _("packages")
         constraints = [
             models.UniqueConstraint(fields=["entitlement", "version"], name="package_one_per_entitlement_version"),
             models.CheckConstraint(condition=Q(state__in=["queued", "building", "ready", "failed", "expired"]), name="package_state_valid"),

@@ -44,9 +44,11 @@ def transition(obj, *, to: str, fields: tuple[str, ...] = ()) -> None:
     """Move `obj` (an Order, Payment or Package) to state `to`, or raise IllegalTransition."""
     table = TABLES[type(obj)]
     if to not in table.get(obj.state, set()):
+        labels = dict(type(obj).State.choices)
         raise IllegalTransition(
-            _("A %(what)s cannot go from “%(old)s” to “%(new)s”.")
-            % {"what": type(obj)._meta.verbose_name, "old": obj.state, "new": to}
+            _("%(what)s: “%(old)s” cannot become “%(new)s”.")
+            % {"what": str(type(obj)._meta.verbose_name).capitalize(), "old": labels.get(obj.state, obj.state),
+               "new": labels.get(to, to)}
         )
     obj.state = to
     update = ["state", *fields]

@@ -95,4 +95,5 @@ def test_search_narrow_open_and_take_the_sample(live_server, page, reference_dat
     text = open(download.path(), encoding="utf-8-sig").read()
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][0] == "측정소명" and len(rows) > 5
-    assert not [e for e in console_errors if "tile" not in e and "127.0.0.1:9" not in e and "ERR_CONNECTION_REFUSED" not in e]
+    errors = [e for e in console_errors if "tile" not in e and "127.0.0.1:9" not in e and "ERR_CONNECTION_REFUSED" not in e]
+    assert not errors, "\n".join(errors)
