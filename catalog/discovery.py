@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib.postgres.search import SearchRank
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import F
 
@@ -93,6 +94,12 @@ def bump_generation_on_commit() -> None:
 _labels: dict[str, tuple[float, dict]] = {}
 
 
+def reference_ids(model) -> dict[str, int]:
+    """Code → id of themes or licences, from the same per-process cache."""
+    kind = "theme" if model is Theme else "licence"
+    return {obj.code: pk for pk, obj in _reference_labels(kind).items()}
+
+
 def _reference_labels(kind: str, needed=()) -> dict:
     cached = _labels.get(kind)
     if cached and cached[0] > time.monotonic() and all(int(pk) in cached[1] for pk in needed):
@@ -131,7 +138,10 @@ MAIN_TABLE = f'FROM "{CatalogEntry._meta.db_table}"'
 
 
 def _facet_rows(qs, *, sample: bool = False) -> list[tuple[str, str, int]]:
-    inner, params = qs.order_by().values(*FACET_COLUMNS).query.sql_with_params()
+    try:
+        inner, params = qs.order_by().values(*FACET_COLUMNS).query.sql_with_params()
+    except EmptyResultSet:  # a filter that can match nothing (e.g. an unknown theme code)
+        return [("total", None, 0)]
     if sample:
         # Only the outer table is sampled: the filters' subqueries (theme codes, slugs) read other tables.
         inner = inner.replace(MAIN_TABLE, f"{MAIN_TABLE} TABLESAMPLE SYSTEM ({SAMPLE_PERCENT}) REPEATABLE (7)", 1)
@@ -272,12 +282,18 @@ def catalog_search(params, *, page: int | str | None = 1, facets: bool = True) -
         number = max(1, min(int(page or 1), pages))
     except (TypeError, ValueError):
         number = 1
+    if probe > cap:
+        walker = CatalogFilter(params, queryset=CatalogEntry.objects.all())
+        walker.walk = True
+        qs = walker.qs
     ordered = _order(qs, sort, query, rank_allowed=probe <= cap)
     start = (number - 1) * PAGE_SIZE
-    entries = list(
-        ordered.select_related("dataset", "theme", "publisher", "licence", "version")
-        .defer("search_vector")[start : start + PAGE_SIZE]
-    )
+    # The page's ids from the index table alone, then those rows with what they show: joining first would
+    # join every candidate row before the sort and the offset.
+    ids = list(ordered.values_list("pk", flat=True)[start : start + PAGE_SIZE])
+    rows = CatalogEntry.objects.select_related("dataset", "theme", "publisher", "licence", "version").defer("search_vector")
+    by_id = {entry.pk: entry for entry in rows.filter(pk__in=ids)} if ids else {}
+    entries = [by_id[pk] for pk in ids if pk in by_id]
     return CatalogResult(
         entries=entries, total=total, exact=exact, page=number, pages=pages, sort=sort, state=state,
         facets=facet_values, relevance_replaced=sort == "relevance" and query is not None and probe > cap,
@@ -301,7 +317,12 @@ def similar_terms(q: str, limit: int = 6) -> list[str]:
     if words:
         english = SearchQuery(" or ".join(words), search_type="websearch", config="english")
         query = english if query is None else query | english
-    tags = CatalogEntry.objects.filter(search_vector=query).values_list("tags", "title_ko")[:200]
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # An OR of bigrams is estimated to match tens of thousands of rows, so the planner scans the whole
+        # table for LIMIT 200 (3 s at a million rows); the GIN index answers in a millisecond.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        tags = list(CatalogEntry.objects.filter(search_vector=query).values_list("tags", "title_ko")[:200])
+        cursor.execute("SET LOCAL enable_seqscan = on")  # for the rest of an enclosing transaction
     counts: dict[str, int] = {}
     for entry_tags, title in tags:
         for tag in entry_tags:

@@ -386,6 +386,9 @@ class CatalogEntry(models.Model):
             models.Index(fields=["title_ko"], name="entry_title"),
             models.Index(fields=["theme", "-published_at"], name="entry_theme"),
             models.Index(fields=["publisher", "-published_at"], name="entry_publisher"),
+            models.Index(fields=["area", "-published_at"], name="entry_area"),
+            models.Index(fields=["update_cadence", "-published_at"], name="entry_cadence"),
+            models.Index(fields=["licence", "-published_at"], name="entry_licence"),
         ]
 
     def __str__(self):
