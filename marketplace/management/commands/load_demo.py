@@ -122,6 +122,7 @@ class Command(BaseCommand):
                 user.save(update_fields=["active_organization"])
 
         datasets_created = self._load_datasets(admin)
+        self._load_orders(people)
 
         lines = [f"    {'admin (platform admin)':<34} {ADMIN[0]}"]
         for email, name, slug, role in PEOPLE:
@@ -134,6 +135,36 @@ class Command(BaseCommand):
         self.stdout.write(
             f"demo data: {created} organization(s) and {datasets_created} dataset(s) created, {len(PEOPLE) + 1} users present"
         )
+
+    def _load_orders(self, people) -> None:
+        """Two purchases through the real services, once: AirDataLab takes a free dataset (paid at once; the
+        worker builds its package when the portal runs) and orders the processed forecast by bank transfer,
+        left for the platform admin to confirm."""
+        import uuid
+
+        from catalog.models import Offer
+        from transactions import selectors as tx_selectors
+        from transactions.models import Order
+        from transactions.payments.services import bank_transfer_start
+        from transactions.services.cart import cart_add
+        from transactions.services.orders import billing_defaults, checkout_place
+
+        buyer = people["buyer@airdatalab.example"]
+        company = Organization.objects.get(slug="airdatalab")
+        if Order.objects.filter(buyer=company).exists():
+            return
+        for slug, kind, method in (("siheung-air-quality", "free", "free"), ("siheung-pm-forecast", "one_off", "bank_transfer")):
+            offer = Offer.objects.filter(dataset__slug=slug, kind=kind, active=True, buyer__isnull=True).first()
+            if offer is None:
+                continue
+            cart_add(actor=buyer, organization=company, offer=offer)
+            lines = tx_selectors.cart_lines(tx_selectors.cart_get(buyer, company), company)
+            order = checkout_place(
+                actor=buyer, organization=company, checkout_token=uuid.uuid4(), method=method,
+                billing=billing_defaults(company), accepted={line.offer.pk: line.licence_sha256 for line in lines},
+            )
+            if method == "bank_transfer":
+                bank_transfer_start(actor=buyer, order=order)
 
     def _load_datasets(self, admin) -> int:
         """The demo datasets, through the real services: describe, upload, check, submit, approve."""
