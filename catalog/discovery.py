@@ -2,7 +2,8 @@
 
 The design measured in shared/reference/search.md (2 cores, 1M datasets):
 
-1. A probe counts the matches up to a cap (CATALOG_EXACT_CAP, 10,000): `count(*) FROM (… LIMIT cap+1)`.
+1. A probe counts the matches up to a cap (CATALOG_EXACT_CAP, 10,000): `count(*) FROM (… LIMIT cap+1)`,
+   with a word's bigrams ANDed instead of chained, so the GIN index answers it without reading vectors.
 2. At or under the cap everything is exact: the page ranked by `ts_rank_cd` (title > tags/publisher >
    description > columns) and the total with all facets in ONE query (GROUPING SETS for the scalar
    facets, unnest for the array ones, over a materialized CTE of the matches).
@@ -34,7 +35,6 @@ from catalog.search import parse_query
 PAGE_SIZE = 20
 MAX_PAGES = 500  # deeper pages are not useful to anyone and cost an ever larger OFFSET
 FACET_LIMIT = 15  # values shown per open-ended facet (tags, publishers, areas)
-SAMPLE_PERCENT = 1
 GENERATION_KEY = "catalog:generation"
 COUNTS_TTL = 24 * 3600
 
@@ -144,13 +144,14 @@ def _facet_rows(qs, *, sample: bool = False) -> list[tuple[str, str, int]]:
         return [("total", None, 0)]
     if sample:
         # Only the outer table is sampled: the filters' subqueries (theme codes, slugs) read other tables.
-        inner = inner.replace(MAIN_TABLE, f"{MAIN_TABLE} TABLESAMPLE SYSTEM ({SAMPLE_PERCENT}) REPEATABLE (7)", 1)
+        percent = settings.CATALOG_SAMPLE_PERCENT
+        inner = inner.replace(MAIN_TABLE, f"{MAIN_TABLE} TABLESAMPLE SYSTEM ({percent}) REPEATABLE (7)", 1)
     with connection.cursor() as cursor:
         cursor.execute(FACET_SQL.format(inner=inner, tag_limit=FACET_LIMIT), params)
         rows = cursor.fetchall()
     if sample:
-        scale = 100 // SAMPLE_PERCENT
-        rows = [(facet, value, n * scale) for facet, value, n in rows]
+        scale = 100 / settings.CATALOG_SAMPLE_PERCENT
+        rows = [(facet, value, round(n * scale)) for facet, value, n in rows]
     return rows
 
 
@@ -258,11 +259,15 @@ def catalog_search(params, *, page: int | str | None = 1, facets: bool = True) -
         sort = "newest"
     qs = search.qs
     cap = settings.CATALOG_EXACT_CAP
-    probe = qs.order_by().values("pk")[: cap + 1].count()
-    exact = probe <= cap
-    counting = False
-    if exact:
-        rows = _facet_rows(qs) if facets else [("total", None, probe)]
+    # The probe counts a superset (bigrams present, positions unchecked: no vector is read back). Under the
+    # cap everything below is exact; above it, the figures are labelled estimates anyway.
+    loose = CatalogFilter(params, queryset=CatalogEntry.objects.all())
+    loose.loose = True
+    probe = loose.qs.order_by().values("pk")[: cap + 1].count()
+    small = probe <= cap  # few enough matches to rank them all and count them exactly
+    exact, counting = small, False
+    if small:
+        rows = _facet_rows(qs) if facets else [("total", None, qs.count())]
     else:
         key = counts_key(state)
         rows = cache.get(key)
@@ -270,23 +275,25 @@ def catalog_search(params, *, page: int | str | None = 1, facets: bool = True) -
             exact = True
         elif facets:
             rows = _facet_rows(qs, sample=True)
-            counting = _request_exact_counts(params, key)
+            if next((n for facet, _v, n in rows if facet == "total"), 0) <= cap:
+                # The superset was large but the matches themselves look few: count them exactly after all.
+                rows, exact, small = _facet_rows(qs), True, True
+            else:
+                counting = _request_exact_counts(params, key)
         else:
             rows = [("total", None, qs.count())]
             exact = True
     total, facet_values = _facets(rows, state) if facets else (rows[0][2], {})
-    if not exact:
-        total = max(total, probe)  # a sample can miss; we know there are more than the cap
     pages = max(1, min(MAX_PAGES, -(-total // PAGE_SIZE)))
     try:
         number = max(1, min(int(page or 1), pages))
     except (TypeError, ValueError):
         number = 1
-    if probe > cap:
+    if not small:
         walker = CatalogFilter(params, queryset=CatalogEntry.objects.all())
         walker.walk = True
         qs = walker.qs
-    ordered = _order(qs, sort, query, rank_allowed=probe <= cap)
+    ordered = _order(qs, sort, query, rank_allowed=small)
     start = (number - 1) * PAGE_SIZE
     # The page's ids from the index table alone, then those rows with what they show: joining first would
     # join every candidate row before the sort and the offset.
@@ -296,7 +303,7 @@ def catalog_search(params, *, page: int | str | None = 1, facets: bool = True) -
     entries = [by_id[pk] for pk in ids if pk in by_id]
     return CatalogResult(
         entries=entries, total=total, exact=exact, page=number, pages=pages, sort=sort, state=state,
-        facets=facet_values, relevance_replaced=sort == "relevance" and query is not None and probe > cap,
+        facets=facet_values, relevance_replaced=sort == "relevance" and query is not None and not small,
         counting=counting,
     )
 

@@ -107,13 +107,14 @@ class CatalogFilter(django_filters.FilterSet):
     # When many datasets match, the results are walked in popularity order with the text match as a plain
     # filter (ts_match_vq): the planner cannot misjudge how many rows a Hangul phrase query matches.
     walk = False
+    loose = False  # bigrams ANDed without positions (catalog.search.parse_query): a cheap superset
 
     def filter_q(self, qs, name, value):
         from django.db.models import BooleanField, F, Func
 
         from catalog.search import parse_query
 
-        query = parse_query(value)
+        query = parse_query(value, loose=self.loose)
         if query is None:
             return qs
         if self.walk:

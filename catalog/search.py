@@ -65,15 +65,20 @@ def _quote(lexeme: str) -> str:
     return "'" + lexeme.replace("'", "''") + "'"
 
 
-def parse_query(q: str) -> SearchQuery | None:
-    """A query for the stored vector: every word must match (Hangul by bigram phrase, English stemmed)."""
+def parse_query(q: str, *, loose: bool = False) -> SearchQuery | None:
+    """A query for the stored vector: every word must match (Hangul by bigram phrase, English stemmed).
+
+    `loose` joins a word's bigrams with `&` instead of `<->`: a superset of the matches that the GIN index
+    answers without reading the (large, TOASTed) vectors back, used to decide cheaply whether a search
+    matches more than the exact-count cap."""
     q = (q or "").strip()[:200]
     clauses = []
+    joiner = " & " if loose else " <-> "
     for run in HANGUL_RUN.findall(q):
         if len(run) == 1:
             clauses.append(f"{_quote(run)}:*")
         else:
-            clauses.append("(" + " <-> ".join(_quote(run[i : i + 2]) for i in range(len(run) - 1)) + ")")
+            clauses.append("(" + joiner.join(_quote(run[i : i + 2]) for i in range(len(run) - 1)) + ")")
     query = SearchQuery(" & ".join(clauses), search_type="raw", config="simple") if clauses else None
     latin = " ".join(LATIN_WORD.findall(q))
     if latin:

@@ -332,6 +332,7 @@ INGEST_WORK_DIR = Path(env_str("INGEST_WORK_DIR", str(VAR_DIR / "ingest")))
 # Catalog search: above this many matches, relevance is served by popularity and the total and facets are
 # estimated (then counted exactly by a worker and cached); see catalog/discovery.py and shared/reference/search.md.
 CATALOG_EXACT_CAP = env_int("CATALOG_EXACT_CAP", 10_000)
+CATALOG_SAMPLE_PERCENT = env_int("CATALOG_SAMPLE_PERCENT", 1)  # TABLESAMPLE share behind the estimates
 
 # --- Purchases, payments and delivery (transactions) -------------------------------
 

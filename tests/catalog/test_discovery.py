@@ -207,7 +207,7 @@ def test_pages(publisher):
 # --- above the cap ------------------------------------------------------------------------------------------------
 
 
-@override_settings(CATALOG_EXACT_CAP=3)
+@override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_PERCENT=100)  # a tiny table: "sample" all of it
 def test_above_the_cap_counts_are_labelled_estimates_until_counted_exactly(publisher, django_capture_on_commit_callbacks):
     for i in range(6):
         publish(publisher, f"미세먼지 자료 {i}", downloads=i)
@@ -215,7 +215,7 @@ def test_above_the_cap_counts_are_labelled_estimates_until_counted_exactly(publi
     first = catalog_search(params)
     assert not first.exact and first.relevance_replaced
     assert [e.download_count for e in first.entries] == [5, 4, 3, 2, 1, 0]  # popularity instead of rank
-    assert first.total >= 4  # never below what the probe saw
+    assert first.total == 6  # the (here: complete) sample
     exact_counts(params)  # what the worker's task does
     second = catalog_search(params)
     assert second.exact and second.total == 6
@@ -300,3 +300,15 @@ def test_home_page_shows_themes_with_counts_newest_popular_and_publishers(mixed_
 
 def test_selectors_published_versions_match_the_catalog(mixed_catalog):
     assert selectors.published_versions("미세먼지").count() == catalog_search(QueryDict("q=미세먼지")).total
+
+
+@override_settings(CATALOG_EXACT_CAP=3)
+def test_a_large_superset_with_few_real_matches_is_counted_exactly(publisher):
+    """The probe ANDs a word's bigrams without positions; when that superset passes the cap but the
+    phrase matches look few, the figures are exact after all."""
+    for i in range(5):
+        publish(publisher, f"공원 사용료 및 저장용량 {i}")  # 사용 + 용량 but not 사용량
+    publish(publisher, "전력 사용량")
+    result = catalog_search(QueryDict("q=사용량"))
+    assert result.exact and result.total == 1 and not result.relevance_replaced
+    assert [e.title_ko for e in result.entries] == ["전력 사용량"]
