@@ -188,7 +188,7 @@ def review_version(request, pk):
         "history": history,
         "decision": next((r for r in history if r.action in (Review.Action.APPROVE, Review.Action.REJECT)), None),
         "submission": next((r for r in history if r.action == Review.Action.SUBMIT), None),
-        "offers": version.dataset.offers.filter(active=True),
+        "offers": version.dataset.offers.filter(active=True).select_related("buyer", "version").order_by("price_krw"),
         "approve_form": NoteForm(),
         "reject_form": ReasonForm(),
         "listing_form": ReasonForm(),

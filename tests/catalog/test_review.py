@@ -5,6 +5,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.urls import reverse
 
 from accounts.exceptions import DomainError, IllegalTransition, NotAllowed
 from accounts.models import AuditEvent
@@ -296,3 +297,14 @@ def test_approval_checks_again_what_submission_checked(official, admin_user, dra
     with pytest.raises(DomainError) as exc:
         services.version_approve(actor=admin_user, version=draft)
     assert exc.value.code == "not_approvable"
+
+
+@pytest.mark.django_db
+def test_the_reviewer_sees_the_pricing_rule_that_applied(login, official, admin_user, draft):
+    _ready(draft)
+    services.offer_create(actor=official, dataset=draft.dataset, kind="one_off", price_krw=20_000,
+                          cost_basis="파일 가공·전송 비용(건당)")
+    services.version_submit(actor=official, version=draft)
+    html = login(admin_user).get(reverse("catalog:review_version", args=[draft.pk])).content.decode()
+    offers = html.split('id="review-offers"')[1].split("</ul>")[0]
+    assert "공공데이터법 제35조" in offers and "파일 가공·전송 비용(건당)" in offers  # fee: cost recovery, with its basis
