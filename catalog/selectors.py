@@ -175,21 +175,6 @@ def review_published() -> QuerySet[DatasetVersion]:
     )
 
 
-def published_versions(q: str = "") -> QuerySet[DatasetVersion]:
-    """What buyers may see: the published version of every actively listed dataset (those with a
-    catalog entry); with a query, only the matches, best first."""
-    from django.contrib.postgres.search import SearchRank
-
-    from catalog.search import parse_query
-
-    qs = DatasetVersion.objects.filter(entry__isnull=False).select_related("dataset__publisher", "theme", "licence")
-    query = parse_query(q)
-    if query is None:
-        return qs.order_by("-published_at")
-    rank = SearchRank("entry__search_vector", query, weights=[0.1, 0.2, 0.4, 1.0], cover_density=True)
-    return qs.filter(entry__search_vector=query).annotate(rank=rank).order_by("-rank", "-published_at")
-
-
 def catalog_search(params, *, page=1, facets: bool = True):
     """The catalog page for GET parameters: entries, total (exact or labelled estimate) and facets."""
     from catalog.discovery import catalog_search as search

@@ -57,16 +57,6 @@ def offer_version(offer: Offer, *, published: DatasetVersion | None = None) -> D
     )
 
 
-def valid_entitlements(organization: Organization, dataset: Dataset) -> list[Entitlement]:
-    """The organization's entitlements to the dataset that are neither revoked nor over, newest end first."""
-    now = timezone.now()
-    return list(
-        Entitlement.objects.filter(organization=organization, dataset=dataset, revoked_at__isnull=True)
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
-        .select_related("order_item__order")
-    )
-
-
 def covering(entitlements: list[Entitlement], *, version: DatasetVersion | None, subscription: bool) -> Entitlement | None:
     """Of `entitlements` (valid ones), the one that already gives what an offer of that version would."""
     now = timezone.now()
@@ -77,19 +67,6 @@ def covering(entitlements: list[Entitlement], *, version: DatasetVersion | None,
     ]
     # The longest-running first, one without an end above all (as ORDER BY valid_until DESC would).
     return max(matches, key=lambda e: (e.valid_until is None, e.valid_until or now), default=None)
-
-
-def entitlementcovering(organization: Organization, dataset: Dataset, *, version: DatasetVersion | None,
-                         subscription: bool) -> Entitlement | None:
-    """A valid entitlement that already gives the organization what an offer would: the same version
-    (or a running subscription, which covers the current version); for a subscription offer, a running
-    subscription."""
-    return covering(valid_entitlements(organization, dataset), version=version, subscription=subscription)
-
-
-def open_order_with(organization: Organization, offer: Offer) -> Order | None:
-    """An unpaid order of the organization that already holds the offer."""
-    return Order.objects.filter(buyer=organization, state__in=OPEN_ORDER_STATES, items__offer=offer).first()
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Korean search over published datasets: bigram phrases inside compounds, ranking, visibility."""
 
 import pytest
+from django.http import QueryDict
 from django.urls import reverse
 
 from catalog import search, selectors, services
@@ -34,7 +35,9 @@ def publish(official, reference_data):
 
 
 def titles(q):
-    return [v.title_ko for v in selectors.published_versions(q)]
+    params = QueryDict(mutable=True)
+    params["q"] = q
+    return [e.title_ko for e in selectors.catalog_search(params).entries]
 
 
 def test_lexemes_are_bigrams_plus_the_run():
