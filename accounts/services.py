@@ -18,7 +18,7 @@ from accounts import selectors
 from accounts.exceptions import DomainError, IllegalTransition, NotAllowed
 from accounts.models import AuditEvent, Invitation, Membership, Organization, User
 from accounts.permissions import can, forget_roles
-from marketplace.notify import email_on_commit
+from marketplace.notify import email_on_commit, site_url
 
 V = Organization.Verification
 
@@ -66,10 +66,6 @@ def _unique_slug(name_en: str, name_ko: str) -> str:
         n += 1
         slug = f"{base}-{n}"
     return slug
-
-
-def _site_url(path: str) -> str:
-    return settings.SITE_URL.rstrip("/") + path
 
 
 def _platform_admin_emails() -> list[str]:
@@ -144,7 +140,7 @@ def organization_register(*, actor: User, brn: str | None, **fields) -> Organiza
     email_on_commit(
         to=_platform_admin_emails(),
         template="email/org_verification_requested",
-        context={"organization": organization, "url": _site_url(reverse("staff:organization", args=[organization.pk]))},
+        context={"organization": organization, "url": site_url(reverse("staff:organization", args=[organization.pk]))},
     )
     return organization
 
@@ -182,7 +178,7 @@ def organization_update(*, actor: User, organization: Organization, brn: str | N
         email_on_commit(
             to=_platform_admin_emails(),
             template="email/org_verification_requested",
-            context={"organization": organization, "url": _site_url(reverse("staff:organization", args=[organization.pk]))},
+            context={"organization": organization, "url": site_url(reverse("staff:organization", args=[organization.pk]))},
         )
     return organization
 
@@ -208,7 +204,7 @@ def _decide(*, actor: User, organization: Organization, to: str, reason: str, ac
             "organization": organization,
             "verified": to == V.VERIFIED,
             "reason": reason,
-            "url": _site_url(reverse("accounts:organization", args=[organization.pk])),
+            "url": site_url(reverse("accounts:organization", args=[organization.pk])),
         },
     )
     return organization
@@ -260,7 +256,7 @@ def invitation_create(*, actor: User, organization: Organization, email: str, ro
             "invitation": invitation,
             "organization": organization,
             "inviter": actor,
-            "url": _site_url(reverse("accounts:invitation", args=[invitation.token])),
+            "url": site_url(reverse("accounts:invitation", args=[invitation.token])),
         },
         language=language,
     )

@@ -6,12 +6,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from catalog import exports, schemaorg, selectors
+from marketplace.notify import site_url
 from catalog.rendering import plain_text, render_markdown
-
-
-def _absolute(path: str) -> str:
-    # The configured public address, not the Host header: JSON-LD and canonical links name one site.
-    return settings.SITE_URL.rstrip("/") + path
 
 
 def dataset_detail(request, slug):
@@ -31,8 +27,8 @@ def dataset_detail(request, slug):
             "dataset": page.dataset,
             "publisher": page.dataset.publisher,
             "description_html": render_markdown(version.description),
-            "jsonld": schemaorg.script_json(schemaorg.dataset_jsonld(page, _absolute)),
-            "canonical_url": _absolute(request.path),
+            "jsonld": schemaorg.script_json(schemaorg.dataset_jsonld(page, site_url)),
+            "canonical_url": site_url(request.path),
             "map_config": map_config,
         },
     )
@@ -64,6 +60,6 @@ def organization_detail(request, slug):
             "organization": organization,
             "page": page,
             "departments": list(selectors.organization_departments(organization)),
-            "canonical_url": _absolute(request.path),
+            "canonical_url": site_url(request.path),
         },
     )

@@ -3,6 +3,7 @@
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -36,3 +37,9 @@ def email_on_commit(*, to: list[str], template: str, context: dict, language: st
     from marketplace.tasks import send_email_task
 
     transaction.on_commit(lambda: send_email_task.delay(subject=subject, body=body, to=recipients))
+
+
+def site_url(path: str) -> str:
+    """The absolute address of `path` on this site (SITE_URL, not the request's Host header): links in
+    e-mails, canonical URLs and metadata name one site."""
+    return settings.SITE_URL.rstrip("/") + path

@@ -1,7 +1,6 @@
 """Submission and review: the rules of submission, the decisions, listing suspension."""
 
 
-from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +18,7 @@ from catalog.services.versions import (
     _require_publisher,
     transition,
 )
-from marketplace.notify import email_on_commit
+from marketplace.notify import email_on_commit, site_url
 
 
 def _decision(*, version: DatasetVersion, action: str, actor, reason: str = "", data: dict | None = None) -> Review:
@@ -42,7 +41,7 @@ def _notify_publisher(version: DatasetVersion, template: str, **context) -> None
         .values_list("user__email", flat=True)
     )
     email_on_commit(to=recipients, template=template, context={"version": version, **context,
-                    "url": settings.SITE_URL.rstrip("/") + reverse("catalog:version", args=[version.pk])})
+                    "url": site_url(reverse("catalog:version", args=[version.pk]))})
 
 
 def submission_problems(version: DatasetVersion, *, pii_justification: str = "") -> list:
@@ -94,7 +93,7 @@ def version_submit(*, actor, version: DatasetVersion, pii_justification: str = "
     email_on_commit(
         to=list(User.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True)),
         template="email/version_submitted",
-        context={"version": version, "url": settings.SITE_URL.rstrip("/") + "/staff/"},
+        context={"version": version, "url": site_url(reverse("staff:home"))},
     )
     return version
 

@@ -106,3 +106,21 @@ def eager_celery():
     app.conf.task_always_eager = True
     yield app
     app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def parked_package_builds():
+    """Tasks enqueued during the test go to a queue no worker reads, dropped afterwards: a session worker
+    started by an earlier test cannot take them (e.g. build a package the test means to build itself)."""
+    import uuid
+
+    import redis
+    from django.conf import settings
+
+    from marketplace.celery import app
+
+    previous, parked = app.conf.task_default_queue, f"parked-{uuid.uuid4().hex[:8]}"
+    app.conf.task_default_queue = parked
+    yield
+    app.conf.task_default_queue = previous
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(parked, f"_kombu.binding.{parked}")

@@ -271,7 +271,7 @@ def test_a_damaged_stored_file_fails_at_once_without_retries(buyer, publish):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_claiming_one_package_build_it_once(buyer, publish):
+def test_two_workers_claiming_one_package_build_it_once(buyer, publish, parked_package_builds):
     dataset = publish()
     order = place_order(buyer, offer_of(dataset, "free"), method="free")
     package = package_of(order)

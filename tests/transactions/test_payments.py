@@ -6,7 +6,6 @@ once, and the payment state machine."""
 import re
 import secrets
 import threading
-import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -38,21 +37,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # --- fixtures -------------------------------------------------------------------------------
 
 @pytest.fixture(autouse=True)
-def _park_package_builds():
-    """The orders of these tests are paid for draft versions without files: their package builds (H-delivery's
-    subject, proven by its own tests and the browser journey) go to a queue no worker reads and are dropped
-    afterwards, so a session worker started by other tests does not build and retry them while this module's
-    rows are flushed."""
-    import redis
-    from django.conf import settings
-
-    from marketplace.celery import app
-
-    previous, parked = app.conf.task_default_queue, f"parked-{uuid.uuid4().hex[:8]}"
-    app.conf.task_default_queue = parked
-    yield
-    app.conf.task_default_queue = previous
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(parked, f"_kombu.binding.{parked}")
+def _park_package_builds(parked_package_builds):
+    """The orders of these tests are paid for draft versions without files: their package builds (proven by
+    the delivery tests and the browser journeys) are parked, so a session worker started by other tests
+    does not build and retry them while this module's rows are flushed."""
 
 
 @pytest.fixture

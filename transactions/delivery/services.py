@@ -25,7 +25,7 @@ from accounts.exceptions import DomainError, NotAllowed
 from accounts.permissions import can
 from accounts.services import audit
 from catalog.models import DatasetVersion, Offer
-from marketplace.notify import email_on_commit
+from marketplace.notify import email_on_commit, site_url
 from transactions.delivery import downloads, packaging
 from transactions.models import DownloadEvent, Entitlement, Order, Package
 from transactions.states import transition
@@ -362,7 +362,7 @@ def order_path(order) -> str:
 
 
 def order_url(order) -> str:
-    return settings.SITE_URL.rstrip("/") + order_path(order)
+    return site_url(order_path(order))
 
 
 def _notify_buyers(package: Package, template: str, order=None) -> None:
@@ -385,7 +385,7 @@ def _notify_admins(package: Package) -> None:
     recipients = list(User.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True))
     email_on_commit(to=recipients, template="transactions/delivery/email/package_failed_admin", context={
         "package": package, "version": package.version, "reason": package.error,
-        "url": settings.SITE_URL.rstrip("/") + reverse("delivery_staff:failed_packages"),
+        "url": site_url(reverse("delivery_staff:failed_packages")),
     })
 
 

@@ -25,7 +25,7 @@ from accounts.models import Organization
 from accounts.permissions import can
 from accounts.services import audit
 from catalog.models import Offer
-from marketplace.notify import email_on_commit
+from marketplace.notify import email_on_commit, site_url
 from transactions import selectors
 from transactions.models import Cart, Entitlement, LicenceAcceptance, Order, OrderItem, Package, Payment
 from transactions.payments.bank import deposit_deadline
@@ -41,10 +41,6 @@ BILLING_FIELDS = ("billing_name", "billing_brn", "billing_email", "billing_phone
 
 def _order_number() -> str:
     return timezone.localdate().strftime("%Y%m%d") + "-" + "".join(secrets.choice(_NUMBER_ALPHABET) for _i in range(8))
-
-
-def _site_url(path: str) -> str:
-    return settings.SITE_URL.rstrip("/") + path
 
 
 def billing_defaults(organization: Organization) -> dict:
@@ -201,7 +197,7 @@ def order_mark_paid(*, order: Order, payment: Payment | None = None) -> Order:
     email_on_commit(
         to=[order.placed_by.email, order.billing_email], template="email/order_paid",
         context={"order": order, "items": list(order.items.all()),
-                 "url": _site_url(reverse("transactions:order", args=[order.number]))},
+                 "url": site_url(reverse("transactions:order", args=[order.number]))},
     )
     from transactions.delivery.services import packages_create_for_entitlement
 
@@ -268,7 +264,7 @@ def orders_cancel_overdue(*, limit: int = 500) -> int:
             _cancel(order, actor=None, reason=str(_("Not paid by the due time.")))
             email_on_commit(
                 to=[order.placed_by.email, order.billing_email], template="email/order_cancelled",
-                context={"order": order, "url": _site_url(reverse("transactions:order", args=[order.number]))},
+                context={"order": order, "url": site_url(reverse("transactions:order", args=[order.number]))},
             )
             cancelled += 1
     return cancelled
