@@ -25,33 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def generate(path: Path, rows: int) -> None:
-    import duckdb
-
-    utf8 = path.with_suffix(".utf8.csv")
-    con = duckdb.connect()
-    con.execute(f"""
-        COPY (
-          SELECT ['정왕동','대야동','신천동','목감동','배곧동','거모동'][1 + (i % 6)::INT] AS 측정소명,
-                 TIMESTAMP '2020-01-01 00:00' + INTERVAL (i % 50000) HOUR AS 측정일시,
-                 (i * 7) % 180 AS 미세먼지,
-                 (i * 3) % 90 AS 초미세먼지,
-                 round(((i * 13) % 1000) / 10000.0, 4) AS 오존,
-                 round(((i * 11) % 800) / 10000.0, 4) AS 이산화질소,
-                 round(20 + ((i * 17) % 300) / 10.0, 1) AS 기온,
-                 (i * 19) % 100 AS 습도,
-                 round(37.30 + ((i * 23) % 1500) / 10000.0, 6) AS 위도,
-                 round(126.70 + ((i * 29) % 2000) / 10000.0, 6) AS 경도,
-                 CASE WHEN i % 2 = 0 THEN NULL ELSE '점검' END AS 비고,
-                 '경기도 시흥시 시청로 ' || (i % 300)::VARCHAR AS 주소
-          FROM range({rows}) t(i)
-        ) TO '{utf8}' (HEADER, DELIMITER ',')
-    """)
-    con.close()
-    with open(utf8, encoding="utf-8") as src, open(path, "w", encoding="cp949", newline="") as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
-    utf8.unlink()
+from bench.csvdata import generate_csv  # noqa: E402
 
 
 CHILD_SETUP = """
@@ -167,7 +141,7 @@ def run_child(code: str) -> dict:
 def _run(work, rows, settings, setup_databases, teardown_databases):
     source = work / "bench.csv"
     t0 = time.perf_counter()
-    generate(source, rows)
+    generate_csv(source, rows, "cp949")
     size = source.stat().st_size
     print(f"generated {rows:,} rows, {size / 1e6:,.0f} MB CP949 in {time.perf_counter() - t0:.1f}s")
 
