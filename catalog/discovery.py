@@ -261,9 +261,8 @@ def catalog_search(params, *, page: int | str | None = 1, facets: bool = True) -
     cap = settings.CATALOG_EXACT_CAP
     # The probe counts a superset (bigrams present, positions unchecked: no vector is read back). Under the
     # cap everything below is exact; above it, the figures are labelled estimates anyway.
-    loose = CatalogFilter(params, queryset=CatalogEntry.objects.all())
-    loose.loose = True
-    probe = loose.qs.order_by().values("pk")[: cap + 1].count()
+    superset = CatalogFilter(params, queryset=CatalogEntry.objects.all(), text="loose").qs
+    probe = superset.order_by().values("pk")[: cap + 1].count()
     small = probe <= cap  # few enough matches to rank them all and count them exactly
     exact, counting = small, False
     if small:
@@ -290,9 +289,7 @@ def catalog_search(params, *, page: int | str | None = 1, facets: bool = True) -
     except (TypeError, ValueError):
         number = 1
     if not small:
-        walker = CatalogFilter(params, queryset=CatalogEntry.objects.all())
-        walker.walk = True
-        qs = walker.qs
+        qs = CatalogFilter(params, queryset=CatalogEntry.objects.all(), text="walk").qs
     ordered = _order(qs, sort, query, rank_allowed=small)
     start = (number - 1) * PAGE_SIZE
     # The page's ids from the index table alone, then those rows with what they show: joining first would

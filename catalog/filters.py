@@ -94,8 +94,12 @@ class CatalogFilter(django_filters.FilterSet):
         model = CatalogEntry
         fields = []
 
-    def __init__(self, data=None, *args, **kwargs):
+    def __init__(self, data=None, *args, text: str = "phrase", **kwargs):
+        """`text` is how q matches: "phrase" (the index, exact), "loose" (a word's bigrams ANDed without
+        positions: a cheap superset for the probe) or "walk" (ts_match_vq, a plain filter, so that when many
+        datasets match the planner walks the popularity index instead of misjudging a phrase query)."""
         super().__init__(data, *args, **kwargs)
+        self.text = text
         self.filters["theme"].method = _by_code(Theme)
         self.filters["publisher"].method = _by_code(Organization, "slug")
         self.filters["licence"].method = _by_code(Licence)
@@ -104,20 +108,15 @@ class CatalogFilter(django_filters.FilterSet):
         self.filters["cadence"].field.choices = DatasetVersion.Cadence.choices
         self.filters["price"].field.choices = list(PRICE_TYPES.items())
 
-    # When many datasets match, the results are walked in popularity order with the text match as a plain
-    # filter (ts_match_vq): the planner cannot misjudge how many rows a Hangul phrase query matches.
-    walk = False
-    loose = False  # bigrams ANDed without positions (catalog.search.parse_query): a cheap superset
-
     def filter_q(self, qs, name, value):
         from django.db.models import BooleanField, F, Func
 
         from catalog.search import parse_query
 
-        query = parse_query(value, loose=self.loose)
+        query = parse_query(value, loose=self.text == "loose")
         if query is None:
             return qs
-        if self.walk:
+        if self.text == "walk":
             match = Func(F("search_vector"), query, function="ts_match_vq", output_field=BooleanField())
             return qs.alias(text_match=match).filter(text_match=True)
         return qs.filter(search_vector=query)
