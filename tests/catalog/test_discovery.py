@@ -296,3 +296,15 @@ def test_home_page_shows_themes_with_counts_newest_popular_and_publishers(mixed_
     assert "복지시설 현황" in html  # newest
     assert "전력 사용량" in html.split('id="popular-title"')[1].split("</section>")[0]
     assert publisher.name_ko in html.split('id="orgs-title"')[1]
+
+
+@override_settings(CATALOG_EXACT_CAP=3)
+def test_a_large_superset_with_few_real_matches_is_counted_exactly(publisher):
+    """The probe ANDs a word's bigrams without positions; when that superset passes the cap but the
+    phrase matches look few, the figures are exact after all."""
+    for i in range(5):
+        publish(publisher, f"공원 사용료 및 저장용량 {i}")  # 사용 + 용량 but not 사용량
+    publish(publisher, "전력 사용량")
+    result = catalog_search(QueryDict("q=사용량"))
+    assert result.exact and result.total == 1 and not result.relevance_replaced
+    assert [e.title_ko for e in result.entries] == ["전력 사용량"]
