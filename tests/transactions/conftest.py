@@ -114,13 +114,13 @@ def parked_package_builds():
     started by an earlier test cannot take them (e.g. build a package the test means to build itself)."""
     import uuid
 
-    import redis
-    from django.conf import settings
-
     from marketplace.celery import app
 
     previous, parked = app.conf.task_default_queue, f"parked-{uuid.uuid4().hex[:8]}"
     app.conf.task_default_queue = parked
     yield
     app.conf.task_default_queue = previous
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(parked, f"_kombu.binding.{parked}")
+    # Through the broker connection: its URL may be kombu's redis+socket:// (the embedded Redis of `make test`),
+    # which redis-py's from_url does not read.
+    with app.connection_for_write() as connection:
+        connection.default_channel.client.delete(parked, f"_kombu.binding.{parked}")
