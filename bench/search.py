@@ -327,6 +327,15 @@ def run(args) -> None:
              for i, slug in enumerate(dict.fromkeys(rich + ids))]
     rng.shuffle(pages)
 
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('shared_buffers'), current_setting('server_version'), "
+                       "pg_size_pretty(pg_total_relation_size(%s))", [CatalogEntry._meta.db_table])
+        shared_buffers, server_version, index_size = cursor.fetchone()
+    print(f"PostgreSQL {server_version}, shared_buffers {shared_buffers}; the catalog index table with its "
+          f"indexes and TOAST: {index_size}")
+    out.update({"shared_buffers": shared_buffers, "catalog_table_size": index_size})
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
     records = measure(client, mix + pages, args.rounds)
     wall, load1 = time.perf_counter() - t0, os.getloadavg()[0]

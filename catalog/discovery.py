@@ -1,16 +1,21 @@
 """The catalog search: one page of results, the total and every facet, in a fixed, small number of queries.
 
-The design measured in shared/reference/search.md (2 cores, 1M datasets):
+The design (shared/reference/search.md; measured by bench/search.py at a million datasets on 2 cores):
 
-1. A probe counts the matches up to a cap (CATALOG_EXACT_CAP, 10,000): `count(*) FROM (… LIMIT cap+1)`,
-   with a word's bigrams ANDed instead of chained, so the GIN index answers it without reading vectors.
-2. At or under the cap everything is exact: the page ranked by `ts_rank_cd` (title > tags/publisher >
-   description > columns) and the total with all facets in ONE query (GROUPING SETS for the scalar
-   facets, unnest for the array ones, over a materialized CTE of the matches).
-3. Above the cap, ranking every match costs ~4.5 µs a row, so "relevance" orders by popularity (a
-   btree walk with the search as a filter) and says so; the total and facets are exact when a worker
-   has counted them for this catalog generation (cached in Redis), else estimated from a 1 % sample and
-   labelled "about" while a worker counts them exactly.
+1. One GIN index holds the search vector and every facet value as a key (CatalogEntry.facet_keys), and a
+   query is a plain AND of n-gram lexemes (catalog.search), so the index answers a search with all its
+   filters exactly: the only heap rows read are matches, and no vector is read back.
+2. A fixed 1 % of the entries carry the sample key "~" (and 0.1 % also "~~"). The sample of a search (its
+   matches among them) is one more key in the same index scan; its counts × 100 (× 1,000) estimate the
+   total and the facets. The coarse sample is asked first, so a search matching half the catalog reads
+   about 500 rows to estimate its figures, not 5,000.
+3. When the sample predicts at most CATALOG_EXACT_CAP matches, the total and all facets are counted exactly
+   in ONE query (an unnest of the facet keys of the matches). Relevance is `ts_rank_cd` (title > tags and
+   publisher > description > columns) up to CATALOG_RANK_CAP matches; above it ranking would read thousands
+   of vectors, so titles containing every word come first, then the most downloaded.
+4. Above the cap the figures are labelled estimates while a worker counts them exactly into Redis for the
+   current catalog generation, and relevance is served as "most downloaded": the page walks a sort index
+   checking each row, reading a few hundred rows instead of sorting tens of thousands.
 
 Every catalog change bumps the generation (catalog.services.entries), so cached counts never go stale.
 """
@@ -25,18 +30,19 @@ from django.contrib.postgres.search import SearchRank
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import BooleanField, F, Func
 
 from accounts.models import Organization
-from catalog.filters import PRICE_TYPES, SORTS, CatalogFilter
+from catalog.filters import PRICE_TYPES, SORTS, CatalogFilter, keys_condition
 from catalog.models import CatalogEntry, DatasetVersion, Licence, Theme
-from catalog.search import parse_query
+from catalog.search import COARSE_SAMPLE_KEY, PREFIX_FACET, SAMPLE_KEY
 
 PAGE_SIZE = 20
 MAX_PAGES = 500  # deeper pages are not useful to anyone and cost an ever larger OFFSET
 FACET_LIMIT = 15  # values shown per open-ended facet (tags, publishers, areas)
 GENERATION_KEY = "catalog:generation"
 COUNTS_TTL = 24 * 3600
+SAMPLE_ENOUGH = 100  # sampled matches behind an estimate (±10 % at two standard deviations)
 
 
 @dataclass
@@ -57,7 +63,7 @@ class CatalogResult:
     sort: str  # the sort actually applied
     state: dict
     facets: dict[str, list[FacetValue]] = field(default_factory=dict)
-    relevance_replaced: bool = False  # above the cap, "relevance" was served as "most downloaded"
+    relevance: str | None = None  # how relevance was served: RANKED, TITLE_FIRST or POPULAR (None: another sort)
     counting: bool = False  # a worker is counting the exact figures
     errors: dict = field(default_factory=dict)
 
@@ -112,47 +118,36 @@ def _reference_labels(kind: str, needed=()) -> dict:
 
 # --- the SQL -----------------------------------------------------------------------------------------------
 
-FACET_COLUMNS = ["theme_id", "publisher_id", "licence_id", "update_cadence", "area", "formats", "price_types", "tags"]
-
+# All facets and the total of a search in one pass over its matching rows: every facet value is a key of
+# facet_keys ("t:3", "g:CCTV"), so one unnest and GROUP BY counts them all; the window keeps the top values of
+# each facet (tags, areas and publishers are open-ended).
 FACET_SQL = """
 WITH m AS MATERIALIZED ({inner})
-SELECT CASE WHEN GROUPING(theme_id) = 0 THEN 'theme'
-            WHEN GROUPING(publisher_id) = 0 THEN 'publisher'
-            WHEN GROUPING(licence_id) = 0 THEN 'licence'
-            WHEN GROUPING(update_cadence) = 0 THEN 'cadence'
-            WHEN GROUPING(area) = 0 THEN 'area'
-            ELSE 'total' END AS facet,
-       COALESCE(theme_id::text, publisher_id::text, licence_id::text, update_cadence, area) AS value,
-       count(*) AS n
-  FROM m
- GROUP BY GROUPING SETS ((theme_id), (publisher_id), (licence_id), (update_cadence), (area), ())
+SELECT k, n FROM (
+    SELECT k, count(*) AS n, row_number() OVER (PARTITION BY split_part(k, ':', 1) ORDER BY count(*) DESC, k) AS r
+      FROM m, unnest(m.facet_keys) AS k
+     GROUP BY k
+) AS counted
+ WHERE r <= {limit}
 UNION ALL
-SELECT 'format', v, count(*) FROM m, unnest(m.formats) AS v GROUP BY v
-UNION ALL
-SELECT 'price', v, count(*) FROM m, unnest(m.price_types) AS v GROUP BY v
-UNION ALL
-(SELECT 'tag', v, count(*) FROM m, unnest(m.tags) AS v GROUP BY v ORDER BY 3 DESC, 2 LIMIT {tag_limit})
+SELECT '#', count(*) FROM m
 """
+FACET_SQL_LIMIT = 50  # per facet, before FACET_LIMIT trims the open-ended ones for display
 
-MAIN_TABLE = f'FROM "{CatalogEntry._meta.db_table}"'
 
-
-def _facet_rows(qs, *, sample: bool = False) -> list[tuple[str, str, int]]:
+def _facet_rows(qs, *, scale: int = 1) -> list[tuple[str, int]]:
+    """(key, count) of every facet value of the matches of `qs`, plus ("#", total); counts × scale for a sample."""
     try:
-        inner, params = qs.order_by().values(*FACET_COLUMNS).query.sql_with_params()
-    except EmptyResultSet:  # a filter that can match nothing (e.g. an unknown theme code)
-        return [("total", None, 0)]
-    if sample:
-        # Only the outer table is sampled: the filters' subqueries (theme codes, slugs) read other tables.
-        percent = settings.CATALOG_SAMPLE_PERCENT
-        inner = inner.replace(MAIN_TABLE, f"{MAIN_TABLE} TABLESAMPLE SYSTEM ({percent}) REPEATABLE (7)", 1)
+        inner, params = qs.order_by().values("facet_keys").query.sql_with_params()
+    except EmptyResultSet:  # a filter that can match nothing
+        return [("#", 0)]
     with connection.cursor() as cursor:
-        cursor.execute(FACET_SQL.format(inner=inner, tag_limit=FACET_LIMIT), params)
-        rows = cursor.fetchall()
-    if sample:
-        scale = 100 / settings.CATALOG_SAMPLE_PERCENT
-        rows = [(facet, value, round(n * scale)) for facet, value, n in rows]
-    return rows
+        cursor.execute(FACET_SQL.format(inner=inner, limit=FACET_SQL_LIMIT), params)
+        return [(key, n * scale) for key, n in cursor.fetchall()]
+
+
+def _total(rows) -> int:
+    return next((n for key, n in rows if key == "#"), 0)
 
 
 def counts_key(state: dict) -> str:
@@ -161,14 +156,15 @@ def counts_key(state: dict) -> str:
     return f"catalog:counts:{catalog_generation()}:{digest}"
 
 
-def exact_counts(params) -> list[tuple[str, str, int]]:
-    """Count the total and facets of a search exactly and cache them (the worker does this above the cap)."""
+def exact_counts(params) -> int:
+    """Count the total and facets of a search exactly and cache them (the worker does this above the cap).
+    Returns the total."""
     search = CatalogFilter(params, queryset=CatalogEntry.objects.all())
     if not search.is_valid():
-        return []
+        return 0
     rows = _facet_rows(search.qs)
     cache.set(counts_key(search.state()), rows, COUNTS_TTL)
-    return rows
+    return _total(rows)
 
 
 def _request_exact_counts(params, key: str) -> bool:
@@ -185,27 +181,95 @@ def _request_exact_counts(params, key: str) -> bool:
     return True
 
 
-# --- the search ----------------------------------------------------------------------------------------------
+# --- the page's order ------------------------------------------------------------------------------------------
+
+# Relevance, by how many datasets match (see the module docstring):
+RANKED = "rank"  # ts_rank_cd over the whole weighted vector
+TITLE_FIRST = "title"  # titles containing every word first, then the most downloaded
+POPULAR = "popular"  # the most downloaded (a walk down the popularity index)
+
+SORT_ORDER = {
+    "title": ("title_ko", "pk"),
+    "newest": ("-published_at", "pk"),
+    "downloads": ("-download_count", "-published_at", "pk"),
+}
 
 
-def _order(qs, sort: str, query, *, rank_allowed: bool):
-    if sort == "relevance" and query is not None and rank_allowed:
-        rank = SearchRank(F("search_vector"), query, weights=[0.1, 0.2, 0.4, 1.0], cover_density=True)
+def _title_has_every_word(q: str):
+    """True when the title holds every word of the query: Hangul words as substrings (what their n-grams
+    match), English words by stem. Reads only the short title columns, never the search vector."""
+    from django.db.models.expressions import RawSQL
+
+    from catalog.search import HANGUL_RUN, LATIN_WORD
+
+    clauses, params = [], []
+    for run in dict.fromkeys(HANGUL_RUN.findall(q)):
+        clauses.append("catalog_catalogentry.title_ko LIKE %s")
+        params.append(f"%{run}%")
+    latin = " ".join(LATIN_WORD.findall(q))
+    if latin:
+        clauses.append("to_tsvector('english'::regconfig, catalog_catalogentry.title_en) @@ "
+                       "plainto_tsquery('english'::regconfig, %s)")
+        params.append(latin)
+    return RawSQL("(" + " AND ".join(clauses or ["FALSE"]) + ")", params, output_field=BooleanField())
+
+
+def _ordered(qs, sort: str, relevance: str | None, search: CatalogFilter):
+    if relevance == RANKED:
+        rank = SearchRank(F("search_vector"), search.text_query, weights=[0.1, 0.2, 0.4, 1.0], cover_density=True)
         return qs.annotate(rank=rank).order_by("-rank", "-download_count", "-published_at", "pk")
-    if sort == "title":
-        return qs.order_by("title_ko", "pk")
-    if sort == "newest":
-        return qs.order_by("-published_at", "pk")
-    return qs.order_by("-download_count", "-published_at", "pk")  # downloads, or relevance above the cap
+    if relevance == TITLE_FIRST:
+        return qs.annotate(title_hit=_title_has_every_word(search.state()["q"])).order_by(
+            "-title_hit", "-download_count", "-published_at", "pk")
+    return qs.order_by(*SORT_ORDER.get(sort, SORT_ORDER["downloads"]))
+
+
+def _walk(search: CatalogFilter):
+    """The search with every condition as a plain function call: the planner cannot use the GIN index, so
+    it walks the sort's btree index and checks each row until the page is full. With many matches that
+    reads a few hundred rows instead of collecting (and sorting) tens of thousands."""
+    qs = CatalogEntry.objects.all()
+    if search.text_query is not None:
+        match = Func(F("search_vector"), search.text_query, function="ts_match_vq", output_field=BooleanField())
+        qs = qs.alias(text_match=match).filter(text_match=True)
+    for i, keys in enumerate(search.key_groups or []):
+        qs = qs.alias(**{f"keys_{i}": keys_condition(keys, walk=True)}).filter(**{f"keys_{i}": True})
+    return qs
+
+
+def _walk_is_cheaper(search: CatalogFilter, total: int, rows_needed: int) -> bool:
+    """Walking a sort index reads about rows_needed × catalog / total rows, each checked against the search
+    (reading its vector when there is a text query: ~3× a plain heap visit); the GIN index visits every match
+    once and sorts them."""
+    catalog = _catalog_size()
+    walked = rows_needed * catalog / max(total, 1)
+    return walked * (3 if search.text_query is not None else 1) < total
+
+
+def _catalog_size() -> int:
+    key = f"catalog:size:{catalog_generation()}"
+    size = cache.get(key)
+    if size is None:
+        # The sample key's posting list counted through the index, scaled: exact enough for a cost estimate.
+        size = max(1, CatalogEntry.objects.filter(facet_keys__contains=[SAMPLE_KEY]).count()
+                   * settings.CATALOG_SAMPLE_MODULUS)
+        cache.set(key, size, COUNTS_TTL)
+    return size
+
+
+# --- the search ----------------------------------------------------------------------------------------------
 
 
 def _facets(rows, state: dict) -> tuple[int, dict[str, list[FacetValue]]]:
     total = 0
     raw: dict[str, dict[str, int]] = {}
-    for facet, value, n in rows:
-        if facet == "total":
+    for key, n in rows:
+        if key == "#":
             total = n
-        elif value is not None and value != "":
+            continue
+        prefix, _, value = key.partition(":")
+        facet = PREFIX_FACET.get(prefix)
+        if facet and value:
             raw.setdefault(facet, {})[value] = n
     themes = _reference_labels("theme", raw.get("theme", {}))
     licences = _reference_labels("licence", raw.get("licence", {}))
@@ -247,61 +311,72 @@ def _facets(rows, state: dict) -> tuple[int, dict[str, list[FacetValue]]]:
     return total, facets
 
 
-def catalog_search(params, *, page: int | str | None = 1, facets: bool = True) -> CatalogResult:
+def _counts(search: CatalogFilter, params, state: dict) -> tuple[list, bool, bool]:
+    """(rows, exact, counting): the exact figures when a worker has counted them for this catalog generation;
+    else from the 1 % sample, and when that predicts few matches (≤ the cap) exact after all."""
+    if search.key_groups is None:
+        return [("#", 0)], True, False
+    key = counts_key(state)
+    rows = cache.get(key)
+    if rows is not None:
+        return rows, True, False
+    modulus = settings.CATALOG_SAMPLE_MODULUS
+    # The coarse sample first: when it holds enough matches (≥ SAMPLE_ENOUGH: within about 10 %) the search is
+    # large and that is the estimate. Else the sample ten times its size, which either is the estimate or shows
+    # that the matches are few enough to count exactly.
+    sampled = _facet_rows(search.qs.filter(facet_keys__contains=[COARSE_SAMPLE_KEY]), scale=modulus * 10)
+    if _total(sampled) < SAMPLE_ENOUGH * modulus * 10:
+        sampled = _facet_rows(search.qs.filter(facet_keys__contains=[SAMPLE_KEY]), scale=modulus)
+        if _total(sampled) <= settings.CATALOG_EXACT_CAP:
+            return _facet_rows(search.qs), True, False
+    return sampled, False, _request_exact_counts(params, key)
+
+
+def catalog_search(params, *, page: int | str | None = 1) -> CatalogResult:
     """One page of the catalog for GET parameters `params` (a QueryDict): entries, total, facets."""
     search = CatalogFilter(params, queryset=CatalogEntry.objects.all())
     if not search.is_valid():
         return CatalogResult([], 0, True, 1, 1, "relevance", search.state(), errors=search.errors)
     state = search.state()
-    query = parse_query(state["q"])
+    qs = search.qs  # resolves the text query and the facet keys
+    query = search.text_query
     sort = state["sort"] or ("relevance" if query is not None else "newest")
     if sort not in SORTS:
         sort = "newest"
-    qs = search.qs
-    cap = settings.CATALOG_EXACT_CAP
-    # The probe counts a superset (bigrams present, positions unchecked: no vector is read back). Under the
-    # cap everything below is exact; above it, the figures are labelled estimates anyway.
-    superset = CatalogFilter(params, queryset=CatalogEntry.objects.all(), text="loose").qs
-    probe = superset.order_by().values("pk")[: cap + 1].count()
-    small = probe <= cap  # few enough matches to rank them all and count them exactly
-    exact, counting = small, False
-    if small:
-        rows = _facet_rows(qs) if facets else [("total", None, qs.count())]
-    else:
-        key = counts_key(state)
-        rows = cache.get(key)
-        if rows is not None:
-            exact = True
-        elif facets:
-            rows = _facet_rows(qs, sample=True)
-            if next((n for facet, _v, n in rows if facet == "total"), 0) <= cap:
-                # The superset was large but the matches themselves look few: count them exactly after all.
-                rows, exact, small = _facet_rows(qs), True, True
-            else:
-                counting = _request_exact_counts(params, key)
-        else:
-            rows = [("total", None, qs.count())]
-            exact = True
-    total, facet_values = _facets(rows, state) if facets else (rows[0][2], {})
+    rows, exact, counting = _counts(search, params, state)
+    total, facet_values = _facets(rows, state)
     pages = max(1, min(MAX_PAGES, -(-total // PAGE_SIZE)))
     try:
         number = max(1, min(int(page or 1), pages))
     except (TypeError, ValueError):
         number = 1
-    if not small:
-        qs = CatalogFilter(params, queryset=CatalogEntry.objects.all(), text="walk").qs
-    ordered = _order(qs, sort, query, rank_allowed=small)
     start = (number - 1) * PAGE_SIZE
+    many = total > settings.CATALOG_EXACT_CAP
+    relevance = None
+    if sort == "relevance" and query is not None:
+        relevance = POPULAR if many else RANKED if total <= settings.CATALOG_RANK_CAP else TITLE_FIRST
+    elif sort == "relevance":
+        sort = "downloads"  # relevance without words: the most used first
+    if many and search.key_groups is not None and _walk_is_cheaper(search, total, start + PAGE_SIZE):
+        qs = _walk(search)
+    ordered = _ordered(qs, sort, relevance, search)
     # The page's ids from the index table alone, then those rows with what they show: joining first would
     # join every candidate row before the sort and the offset.
-    ids = list(ordered.values_list("pk", flat=True)[start : start + PAGE_SIZE])
-    rows = CatalogEntry.objects.select_related("dataset", "theme", "publisher", "licence", "version").defer("search_vector")
-    by_id = {entry.pk: entry for entry in rows.filter(pk__in=ids)} if ids else {}
-    entries = [by_id[pk] for pk in ids if pk in by_id]
+    ids = list(ordered.values_list("pk", flat=True)[start : start + PAGE_SIZE]) if total else []
+    by_id = {entry.pk: entry for entry in _display_rows().filter(pk__in=ids)} if ids else {}
     return CatalogResult(
-        entries=entries, total=total, exact=exact, page=number, pages=pages, sort=sort, state=state,
-        facets=facet_values, relevance_replaced=sort == "relevance" and query is not None and not small,
-        counting=counting,
+        entries=[by_id[pk] for pk in ids if pk in by_id], total=total, exact=exact, page=number, pages=pages,
+        sort=sort, state=state, facets=facet_values, relevance=relevance, counting=counting,
+    )
+
+
+def _display_rows():
+    """What a result line shows, and nothing more (the version's and dataset's other columns are many)."""
+    return CatalogEntry.objects.select_related("dataset", "theme", "publisher", "licence", "version").only(
+        "title_ko", "title_en", "formats", "price_types", "published_at", "download_count",
+        "dataset__slug", "theme__name_ko", "theme__name_en", "publisher__name_ko", "publisher__name_en",
+        "licence__name_ko", "licence__name_en", "version__description_ko", "version__description_en",
+        "version__update_cadence",
     )
 
 

@@ -2,8 +2,9 @@
 
 Every filter is a GET parameter, so a search is a URL (shareable, back button). Within one facet the
 chosen values are alternatives (theme=environment&theme=energy: either); different facets all apply.
-Values are matched against CatalogEntry columns only, so a filtered search stays one table's index
-lookups. Unknown values simply match nothing; malformed ones are form errors (the API answers 400).
+Values are matched as CatalogEntry.facet_keys ("t:3", "a:경기도 시흥시"), which share one GIN index with the
+search vector: a search with every filter is one index scan. Unknown values simply match nothing;
+malformed ones are form errors (the API answers 400).
 """
 
 import re
@@ -53,24 +54,27 @@ class ValuesFilter(django_filters.MultipleChoiceFilter):
         return self.method(qs, self.field_name, value) if self.method else qs.filter(**{f"{self.field_name}__in": value})
 
 
-def _by_code(model, field="code"):
-    """Codes (or slugs) in the URL become ids before the search runs: with constants the planner estimates
-    the filter right (a subquery made it assume one row and pick bad plans at a million datasets)."""
+def _facet_ids(model, field, values) -> list[int]:
+    """Codes (or slugs) in the URL become ids: themes and licences from the per-process reference cache."""
+    if model in (Theme, Licence):
+        from catalog.discovery import reference_ids
 
-    def apply(qs, name, value):
-        if model in (Theme, Licence):
-            from catalog.discovery import reference_ids
-
-            ids = [pk for code, pk in reference_ids(model).items() if code in value]
-        else:
-            ids = list(model.objects.filter(**{f"{field}__in": value}).values_list("pk", flat=True))
-        return qs.filter(**{f"{name}__in": ids}) if ids else qs.none()
-
-    return apply
+        return [pk for code, pk in reference_ids(model).items() if code in values]
+    return list(model.objects.filter(**{f"{field}__in": values}).values_list("pk", flat=True))
 
 
-def _overlap(qs, name, value):
-    return qs.filter(**{f"{name}__overlap": list(value)})
+def keys_condition(keys: list[str], *, walk: bool = False):
+    """The condition "has one of these facet keys" (or "has this key"), for filter(). `walk` states it as a
+    plain function call the GIN index cannot serve, so that the planner walks a sort index instead (see
+    catalog.discovery: with many matches that is far cheaper than collecting every match to sort it)."""
+    from django.contrib.postgres.fields import ArrayField
+    from django.db.models import BooleanField, CharField, F, Func, Value
+
+    if not walk:
+        return {"facet_keys__contains" if len(keys) == 1 else "facet_keys__overlap": keys}
+    function = "arraycontains" if len(keys) == 1 else "arrayoverlap"
+    value = Value(keys, output_field=ArrayField(CharField()))
+    return Func(F("facet_keys"), value, function=function, output_field=BooleanField())
 
 
 class CatalogFilter(django_filters.FilterSet):
@@ -94,32 +98,45 @@ class CatalogFilter(django_filters.FilterSet):
         model = CatalogEntry
         fields = []
 
-    def __init__(self, data=None, *args, text: str = "phrase", **kwargs):
-        """`text` is how q matches: "phrase" (the index, exact), "loose" (a word's bigrams ANDed without
-        positions: a cheap superset for the probe) or "walk" (ts_match_vq, a plain filter, so that when many
-        datasets match the planner walks the popularity index instead of misjudging a phrase query)."""
+    def __init__(self, data=None, *args, **kwargs):
         super().__init__(data, *args, **kwargs)
-        self.text = text
-        self.filters["theme"].method = _by_code(Theme)
-        self.filters["publisher"].method = _by_code(Organization, "slug")
-        self.filters["licence"].method = _by_code(Licence)
-        for name in ("format", "price", "tag"):
-            self.filters[name].method = _overlap
+        for name in self.FACETS:
+            self.filters[name].method = "filter_facet"
         self.filters["cadence"].field.choices = DatasetVersion.Cadence.choices
         self.filters["price"].field.choices = list(PRICE_TYPES.items())
+        # What the filters resolved to once .qs ran: the text query and a list of key groups (one per facet;
+        # OR within a group, AND across), or None when a filter can match nothing. catalog.discovery builds its
+        # other querysets (sample, walk) from these without resolving codes again.
+        self.text_query = None
+        self.key_groups: list[list[str]] | None = []
 
     def filter_q(self, qs, name, value):
-        from django.db.models import BooleanField, F, Func
-
         from catalog.search import parse_query
 
-        query = parse_query(value, loose=self.text == "loose")
-        if query is None:
-            return qs
-        if self.text == "walk":
-            match = Func(F("search_vector"), query, function="ts_match_vq", output_field=BooleanField())
-            return qs.alias(text_match=match).filter(text_match=True)
-        return qs.filter(search_vector=query)
+        self.text_query = parse_query(value)
+        return qs if self.text_query is None else qs.filter(search_vector=self.text_query)
+
+    def filter_facet(self, qs, name, value):
+        from catalog.search import facet_key
+
+        values = list(dict.fromkeys(value))
+        if name == "theme":
+            values = _facet_ids(Theme, "code", values)
+        elif name == "licence":
+            values = _facet_ids(Licence, "code", values)
+        elif name == "publisher":
+            values = _facet_ids(Organization, "slug", values)
+        if not values:  # unknown codes: nothing can match
+            self.key_groups = None
+            return qs.none()
+        keys = [facet_key(self._facet_names[name], v) for v in values]
+        if self.key_groups is not None:
+            self.key_groups.append(keys)
+        return qs.filter(**keys_condition(keys))
+
+    # A filter method is called with the filter's field name.
+    _facet_names = {"theme": "theme", "publisher": "publisher", "formats": "format", "licence": "licence",
+                    "price_types": "price", "tags": "tag", "update_cadence": "cadence", "area": "area"}
 
     def filter_sort(self, qs, name, value):
         return qs  # see catalog_search

@@ -1,10 +1,17 @@
-"""Korean full-text search in PostgreSQL: Hangul as overlapping bigrams (plus whole runs), English stemmed.
+"""Korean full-text search in PostgreSQL: Hangul as character n-grams (plus whole runs), English stemmed.
 
 Korean words carry particles and form compounds (초미세먼지측정망), so whole-word lexemes miss most
-matches. Each run of Hangul is indexed as its bigrams and the whole run; a query word becomes its
-bigrams joined with `<->` (a phrase inside the word), so 미세먼지 matches 초미세먼지측정망 but 사용량 does
-not match 사용료 + 저장용량. One-syllable words become prefix queries. Measured design and costs:
-shared/reference/search.md. Works on PostgreSQL 15 and the embedded 16 (no extension needed).
+matches. Each run of Hangul is indexed as its overlapping bigrams and trigrams plus the whole run, and a
+query word becomes the n-grams that cover it: a two- or three-syllable word is one lexeme (exactly its
+bigram or trigram), a longer word the AND of its trigrams, a single syllable a prefix. So 미세먼지
+(미세먼 & 세먼지) matches 초미세먼지측정망, and 사용량 (one trigram) does not match 사용료 + 저장용량.
+
+Because a query is a plain AND of lexemes (no phrase operator, no weights), the GIN index answers it
+exactly: PostgreSQL never reads the large, TOASTed vectors back to recheck positions, which at a million
+datasets was most of a search's time (shared/reference/search.md; measured in bench/search.py). The only
+approximation is a word of four or more syllables whose trigrams all occur in a dataset but never in a
+row; measured on the seeded million, see docs/search.md.
+Works on PostgreSQL 15 and the embedded 16 (no extension needed).
 """
 
 import re
@@ -17,12 +24,13 @@ LATIN_WORD = re.compile(r"[A-Za-z0-9]+")
 
 
 def hangul_lexemes(text: str) -> list[str]:
-    """Each Hangul run's overlapping bigrams, plus the run itself."""
+    """Each Hangul run's overlapping bigrams and trigrams, plus the run itself (when longer than three)."""
     lexemes = []
     for run in HANGUL_RUN.findall(text or ""):
-        if len(run) > 2:
+        if len(run) > 3:
             lexemes.append(run)
         lexemes.extend(run[i : i + 2] for i in range(max(1, len(run) - 1)))
+        lexemes.extend(run[i : i + 3] for i in range(len(run) - 2))
     return lexemes
 
 
@@ -52,7 +60,7 @@ def version_vector(version):
         ((version.title_ko, version.title_en), "A"),
         ((" ".join(version.tags), publisher.name_ko, publisher.name_en, version.department), "B"),
         ((version.description_ko, version.description_en, version.theme.name_ko), "C"),
-        ((" ".join(columns),), "D"),
+        ((" ".join(dict.fromkeys(columns)),), "D"),  # a table offered as CSV and JSON: its columns once
     ]
     vector = None
     for texts, weight in parts:
@@ -65,21 +73,23 @@ def _quote(lexeme: str) -> str:
     return "'" + lexeme.replace("'", "''") + "'"
 
 
-def parse_query(q: str, *, loose: bool = False) -> SearchQuery | None:
-    """A query for the stored vector: every word must match (Hangul by bigram phrase, English stemmed).
+def query_lexemes(word: str) -> list[str]:
+    """The lexemes a Hangul query word must all match (see the module docstring)."""
+    if len(word) <= 3:
+        return [word]
+    return [word[i : i + 3] for i in range(len(word) - 2)]
 
-    `loose` joins a word's bigrams with `&` instead of `<->`: a superset of the matches that the GIN index
-    answers without reading the (large, TOASTed) vectors back, used to decide cheaply whether a search
-    matches more than the exact-count cap."""
+
+def parse_query(q: str) -> SearchQuery | None:
+    """A query for the stored vector: every word must match (Hangul by its n-grams, English stemmed)."""
     q = (q or "").strip()[:200]
     clauses = []
-    joiner = " & " if loose else " <-> "
-    for run in HANGUL_RUN.findall(q):
+    for run in dict.fromkeys(HANGUL_RUN.findall(q)):
         if len(run) == 1:
             clauses.append(f"{_quote(run)}:*")
         else:
-            clauses.append("(" + joiner.join(_quote(run[i : i + 2]) for i in range(len(run) - 1)) + ")")
-    query = SearchQuery(" & ".join(clauses), search_type="raw", config="simple") if clauses else None
+            clauses.extend(_quote(lexeme) for lexeme in query_lexemes(run))
+    query = SearchQuery(" & ".join(dict.fromkeys(clauses)), search_type="raw", config="simple") if clauses else None
     latin = " ".join(LATIN_WORD.findall(q))
     if latin:
         english = SearchQuery(latin, search_type="plain", config="english")
@@ -87,4 +97,43 @@ def parse_query(q: str, *, loose: bool = False) -> SearchQuery | None:
     return query
 
 
-__all__ = ["hangul_document", "hangul_lexemes", "latin_document", "parse_query", "version_vector"]
+# --- facet keys: every facet value of an entry as one GIN-indexed key ------------------------------------------
+
+FACET_PREFIX = {"theme": "t", "publisher": "p", "licence": "l", "cadence": "c", "area": "a", "format": "f",
+                "price": "$", "tag": "g"}
+PREFIX_FACET = {prefix: facet for facet, prefix in FACET_PREFIX.items()}
+SAMPLE_KEY = "~"  # on 1 in CATALOG_SAMPLE_MODULUS entries
+COARSE_SAMPLE_KEY = "~~"  # on 1 in 10 × CATALOG_SAMPLE_MODULUS entries (all of them also in the sample)
+
+
+def facet_key(facet: str, value) -> str:
+    return f"{FACET_PREFIX[facet]}:{value}"[:80]
+
+
+def in_sample(dataset_id: int, modulus: int) -> bool:
+    """Whether an entry belongs to the fixed 1-in-`modulus` sample behind estimated counts (a multiplicative hash
+    of the id, so the sample is spread evenly over publishers and publication dates)."""
+    return (dataset_id * 2654435761) % 4294967296 % modulus == 0
+
+
+def facet_keys(*, dataset_id, theme_id, publisher_id, licence_id, cadence, area, formats, price_types, tags,
+               sample_modulus: int) -> list[str]:
+    """The keys of an entry's facet values (CatalogEntry.facet_keys); seeding builds the same list."""
+    keys = [facet_key("theme", theme_id), facet_key("publisher", publisher_id)]
+    if licence_id:
+        keys.append(facet_key("licence", licence_id))
+    if cadence:
+        keys.append(facet_key("cadence", cadence))
+    if area:
+        keys.append(facet_key("area", area))
+    keys += [facet_key("format", v) for v in formats]
+    keys += [facet_key("price", v) for v in price_types]
+    keys += [facet_key("tag", v) for v in dict.fromkeys(tags)]
+    if in_sample(dataset_id, sample_modulus):
+        keys.append(SAMPLE_KEY)
+    if in_sample(dataset_id, sample_modulus * 10):
+        keys.append(COARSE_SAMPLE_KEY)
+    return list(dict.fromkeys(keys))
+
+
+__all__ = ["hangul_document", "hangul_lexemes", "latin_document", "facet_keys", "parse_query", "query_lexemes", "version_vector"]

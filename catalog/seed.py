@@ -39,12 +39,13 @@ from datetime import timezone as dt_timezone
 from functools import lru_cache
 from itertools import accumulate
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils.text import slugify
 
 from catalog import seed_vocab as V
 from catalog.reference_data import THEMES
-from catalog.search import hangul_document, latin_document
+from catalog.search import facet_keys, hangul_document, latin_document
 
 THEME_CODES = [code for code, _ko, _en in THEMES]
 SEED_PREFIX = "seed-"
@@ -172,6 +173,7 @@ class Context:
     themes: dict[str, tuple[int, str]]  # code → (id, name_ko)
     licences: dict[str, int]  # code → id
     rich_files_ratio: float = 0.0  # share of datasets whose files carry a profile and preview
+    sample_modulus: int = 100  # settings.CATALOG_SAMPLE_MODULUS: 1 in this many entries is in the estimates' sample
 
 
 # Places as (시·도, 시·도 English, area code, 시·군·구, English, lat, lon, dongs)
@@ -683,7 +685,8 @@ def _tables():
             "table_schema", "profile", "preview", "pii_findings", "geo", "created_at"]),
         "entry": Table(CatalogEntry, [
             "dataset_id", "version_id", "title_ko", "title_en", "publisher_id", "theme_id", "licence_id", "formats",
-            "price_types", "tags", "update_cadence", "area", "published_at", "download_count"], exclude=("search_vector",)),
+            "price_types", "tags", "update_cadence", "area", "published_at", "download_count", "facet_keys"],
+            exclude=("search_vector",)),
     }
 
 
@@ -708,7 +711,7 @@ def search_documents(title_ko, title_en, tags, publisher_ko, publisher_en, depar
         [title_ko, title_en],
         [*tags, publisher_ko, publisher_en, department],
         [*description, description_en, theme_ko],
-        list(columns),
+        list(dict.fromkeys(columns)),  # as version_vector: a table offered as CSV and JSON has its columns once
     ]
     docs = []
     for pieces in parts:
@@ -767,7 +770,10 @@ def generate_batch(job) -> dict[str, str]:
         area = " ".join(d["spatial_area"].split()[:2])[:60]  # catalog.services.entries.area_of
         out["entry"].write(tables["entry"].line([
             dataset_id, version_id, d["title_ko"], d["title_en"], pub.id, theme_id, licence_id, d["formats"], d["price_types"],
-            d["tags"], d["cadence"], area, published, d["downloads"]])[:-1] + "\t" + "\t".join(copy_value(x) for x in docs) + "\n")
+            d["tags"], d["cadence"], area, published, d["downloads"],
+            facet_keys(dataset_id=dataset_id, theme_id=theme_id, publisher_id=pub.id, licence_id=licence_id,
+                       cadence=d["cadence"], area=area, formats=d["formats"], price_types=d["price_types"], tags=d["tags"],
+                       sample_modulus=ctx.sample_modulus)])[:-1] + "\t" + "\t".join(copy_value(x) for x in docs) + "\n")
     return {name: buf.getvalue() for name, buf in out.items()}
 
 
@@ -949,6 +955,7 @@ def seed(n: int, *, seed: int = 1, files_ratio: float = 0.0, batch_size: int = 1
         seed=seed, user_id=user.pk, now=datetime.now(dt_timezone.utc).replace(microsecond=0), publishers=publishers,
         themes={t.code: (t.pk, t.name_ko) for t in Theme.objects.all()},
         licences=dict(Licence.objects.filter(organization=None).values_list("code", "id")), rich_files_ratio=files_ratio,
+        sample_modulus=settings.CATALOG_SAMPLE_MODULUS,
     )
     missing = {t for p in publishers for t in p.themes} - set(ctx.themes)
     if missing or not {"kogl-1", "kogl-3", "cc-by-4.0", "cc-by-nc-4.0", "cc0-1.0"} <= set(ctx.licences):

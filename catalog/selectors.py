@@ -175,11 +175,11 @@ def review_published() -> QuerySet[DatasetVersion]:
     )
 
 
-def catalog_search(params, *, page=1, facets: bool = True):
+def catalog_search(params, *, page=1):
     """The catalog page for GET parameters: entries, total (exact or labelled estimate) and facets."""
     from catalog.discovery import catalog_search as search
 
-    return search(params, page=page, facets=facets)
+    return search(params, page=page)
 
 
 def home_sections() -> dict:

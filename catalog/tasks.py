@@ -64,5 +64,4 @@ def catalog_counts_task(params: dict) -> int:
     query = QueryDict(mutable=True)
     for key, values in params.items():
         query.setlist(key, values)
-    rows = exact_counts(query)
-    return next((n for facet, _, n in rows if facet == "total"), 0)
+    return exact_counts(query)

@@ -336,7 +336,10 @@ INGEST_WORK_DIR = Path(env_str("INGEST_WORK_DIR", str(VAR_DIR / "ingest")))
 # Catalog search: above this many matches, relevance is served by popularity and the total and facets are
 # estimated (then counted exactly by a worker and cached); see catalog/discovery.py and shared/reference/search.md.
 CATALOG_EXACT_CAP = env_int("CATALOG_EXACT_CAP", 10_000)
-CATALOG_SAMPLE_PERCENT = env_int("CATALOG_SAMPLE_PERCENT", 1)  # TABLESAMPLE share behind the estimates
+# Above this many matches relevance ranking reads too many vectors: titles containing every word come first.
+CATALOG_RANK_CAP = env_int("CATALOG_RANK_CAP", 2_000)
+# 1 entry in this many carries the sample key behind estimated counts (changing it needs manage.py catalog_reindex).
+CATALOG_SAMPLE_MODULUS = env_int("CATALOG_SAMPLE_MODULUS", 100)
 
 # --- Purchases, payments and delivery (transactions) -------------------------------
 

@@ -1,5 +1,6 @@
 """The catalog index (CatalogEntry): what buyers can find, kept in step with every change that affects it."""
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
@@ -21,7 +22,7 @@ def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
     suspension and reinstatement, offers, download counts. Returns the entry, or None when the dataset
     is not visible to buyers.
     """
-    from catalog.search import version_vector
+    from catalog.search import facet_keys, version_vector
 
     version = (
         DatasetVersion.objects.filter(dataset=dataset, state=DatasetVersion.State.PUBLISHED)
@@ -38,22 +39,31 @@ def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
         or set(version.files.values_list("format", flat=True))
     )
     kinds = dataset.offers.filter(active=True, buyer__isnull=True).values_list("kind", flat=True)
+    facets = {
+        "theme_id": version.theme_id,
+        "publisher_id": dataset.publisher_id,
+        "licence_id": version.licence_id,
+        "formats": formats,
+        "price_types": sorted({PRICE_TYPES[k] for k in kinds}),
+        "tags": list(dict.fromkeys(version.tags)),
+        "update_cadence": version.update_cadence,
+        "area": area_of(version.spatial_area),
+    }
+    keys = facet_keys(
+        dataset_id=dataset.pk, theme_id=facets["theme_id"], publisher_id=facets["publisher_id"],
+        licence_id=facets["licence_id"], cadence=facets["update_cadence"], area=facets["area"], formats=formats,
+        price_types=facets["price_types"], tags=facets["tags"], sample_modulus=settings.CATALOG_SAMPLE_MODULUS,
+    )
     entry, _ = CatalogEntry.objects.update_or_create(
         dataset=dataset,
         defaults={
             "version": version,
             "title_ko": version.title_ko,
             "title_en": version.title_en,
-            "publisher_id": dataset.publisher_id,
-            "theme_id": version.theme_id,
-            "licence_id": version.licence_id,
-            "formats": formats,
-            "price_types": sorted({PRICE_TYPES[k] for k in kinds}),
-            "tags": list(dict.fromkeys(version.tags)),
-            "update_cadence": version.update_cadence,
-            "area": area_of(version.spatial_area),
             "published_at": version.published_at,
             "download_count": dataset.download_count,
+            "facet_keys": keys,
+            **facets,
         },
     )
     CatalogEntry.objects.filter(pk=entry.pk).update(search_vector=version_vector(version))

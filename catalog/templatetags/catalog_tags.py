@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django import template
 from django.utils.translation import get_language
 
@@ -15,36 +17,38 @@ def localized(value):
 # --- catalog URL state: every search is a URL; these build the links that change one part of it ---------
 
 
-def _encoded(query) -> str:
-    encoded = query.urlencode()
-    return f"?{encoded}" if encoded else "?"
+# A catalog page has a link per facet value (about 150): built from the query's (name, value) pairs and
+# urlencode, not by copying the QueryDict each time.
+
+
+def _pairs(query, *, without=()) -> list[tuple[str, str]]:
+    return [(name, value) for name, values in query.lists() if name not in without for value in values]
+
+
+def _encoded(pairs) -> str:
+    return "?" + urlencode(pairs) if pairs else "?"
 
 
 @register.simple_tag
 def toggle_url(query, name, value):
     """The current search with `value` of filter `name` added, or removed when already chosen (back to page 1)."""
-    query = query.copy()
-    values = query.getlist(name)
-    query.setlist(name, [v for v in values if v != value] if value in values else [*values, value])
-    query.pop("page", None)
-    return _encoded(query)
+    pairs = _pairs(query, without=("page",))
+    if (name, value) in pairs:
+        pairs = [pair for pair in pairs if pair != (name, value)]
+    else:
+        pairs.append((name, value))
+    return _encoded(pairs)
 
 
 @register.simple_tag
 def without_url(query, *names):
     """The current search without the given parameters (e.g. without q, or without every filter)."""
-    query = query.copy()
-    for name in names:
-        query.pop(name, None)
-    query.pop("page", None)
-    return _encoded(query)
+    return _encoded(_pairs(query, without=(*names, "page")))
 
 
 @register.simple_tag
 def page_url(query, number):
-    query = query.copy()
-    query["page"] = str(number)
-    return _encoded(query)
+    return _encoded([*_pairs(query, without=("page",)), ("page", str(number))])
 
 
 @register.filter

@@ -207,13 +207,13 @@ def test_pages(publisher):
 # --- above the cap ------------------------------------------------------------------------------------------------
 
 
-@override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_PERCENT=100)  # a tiny table: "sample" all of it
+@override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_MODULUS=1)  # a tiny table: every entry is in the "sample"
 def test_above_the_cap_counts_are_labelled_estimates_until_counted_exactly(publisher, django_capture_on_commit_callbacks):
     for i in range(6):
         publish(publisher, f"미세먼지 자료 {i}", downloads=i)
     params = QueryDict("q=미세먼지")
     first = catalog_search(params)
-    assert not first.exact and first.relevance_replaced
+    assert not first.exact and first.relevance == "popular"
     assert [e.download_count for e in first.entries] == [5, 4, 3, 2, 1, 0]  # popularity instead of rank
     assert first.total == 6  # the (here: complete) sample
     exact_counts(params)  # what the worker's task does
@@ -298,13 +298,85 @@ def test_home_page_shows_themes_with_counts_newest_popular_and_publishers(mixed_
     assert publisher.name_ko in html.split('id="orgs-title"')[1]
 
 
-@override_settings(CATALOG_EXACT_CAP=3)
-def test_a_large_superset_with_few_real_matches_is_counted_exactly(publisher):
-    """The probe ANDs a word's bigrams without positions; when that superset passes the cap but the
-    phrase matches look few, the figures are exact after all."""
+@override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_MODULUS=1)
+def test_a_word_is_matched_by_its_trigram_not_by_its_bigrams_anywhere(publisher):
+    """사용량 is one trigram: datasets holding its bigrams 사용 and 용량 in other words are no match, so they
+    neither count towards the cap nor appear."""
     for i in range(5):
         publish(publisher, f"공원 사용료 및 저장용량 {i}")  # 사용 + 용량 but not 사용량
     publish(publisher, "전력 사용량")
     result = catalog_search(QueryDict("q=사용량"))
-    assert result.exact and result.total == 1 and not result.relevance_replaced
+    assert result.exact and result.total == 1 and result.relevance == "rank"
     assert [e.title_ko for e in result.entries] == ["전력 사용량"]
+
+
+# --- the index: filters as keys, the sample, the walk ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("params", ["q=미세먼지", "q=미세먼지&price=free&format=csv", "theme=environment&format=csv&format=json",
+                                    "q=측정&sort=title", "tag=대기&sort=newest", "area=대구광역시 수성구", "q=자료&sort=downloads"])
+def test_walking_a_sort_index_finds_the_same_page_as_the_gin_index(mixed_catalog, params):
+    """Above the cap the page walks a btree with every condition as a plain function; it must select and
+    order exactly what the GIN index does."""
+    from catalog.discovery import _ordered, _walk
+    from catalog.filters import CatalogFilter
+
+    publisher = CatalogEntry.objects.first().publisher
+    for i in range(3):
+        publish(publisher, f"대기 측정 자료 {i}", downloads=i % 2, tags=["대기"])  # ties: the order's last keys matter
+    search = CatalogFilter(QueryDict(params), queryset=CatalogEntry.objects.all())
+    assert search.is_valid()
+    indexed = search.qs
+    sort = search.state()["sort"] or "downloads"
+    via_index = list(_ordered(indexed, sort, None, search).values_list("pk", flat=True))
+    via_walk = list(_ordered(_walk(search), sort, None, search).values_list("pk", flat=True))
+    assert via_index and via_walk == via_index
+
+
+@override_settings(CATALOG_RANK_CAP=2)
+def test_above_the_rank_cap_titles_holding_every_word_come_first(publisher):
+    publish(publisher, "하천 자료", description="하천수위 관측", downloads=90)
+    publish(publisher, "하천수위 관측망", downloads=1)
+    publish(publisher, "수위 자료", tags=["하천수위"], downloads=50)
+    publish(publisher, "하천수위 월보", downloads=5)
+    result = catalog_search(QueryDict("q=하천수위"))
+    assert result.exact and result.relevance == "title"
+    assert [e.title_ko for e in result.entries] == ["하천수위 월보", "하천수위 관측망", "하천 자료", "수위 자료"]
+    assert "every word come first" in _page("q=하천수위") or "모든 낱말" in _page("q=하천수위")
+
+
+@override_settings(CATALOG_EXACT_CAP=2, CATALOG_SAMPLE_MODULUS=3)
+def test_large_searches_are_estimated_from_the_entries_carrying_the_sample_key(publisher):
+    from catalog.search import SAMPLE_KEY, in_sample
+
+    for i in range(30):
+        publish(publisher, f"대기질 자료 {i}", formats=("csv",) if i % 2 else ("json",))
+    in_the_sample = [e for e in CatalogEntry.objects.all() if in_sample(e.pk, 3)]
+    assert {e.pk for e in in_the_sample} == set(CatalogEntry.objects.filter(facet_keys__contains=[SAMPLE_KEY]).values_list("pk", flat=True))
+    assert 3 <= len(in_the_sample) <= 20  # the hash spreads the sample
+    result = catalog_search(QueryDict("q=대기질"))
+    assert not result.exact and result.total == len(in_the_sample) * 3
+    csv = sum(1 for e in in_the_sample if "csv" in e.formats)
+    assert {fv.value: fv.count for fv in result.facets["format"]} == {"csv": csv * 3, "json": (len(in_the_sample) - csv) * 3}
+
+
+def test_a_search_with_its_filters_is_one_scan_of_one_index(mixed_catalog):
+    """Text, filters (and the sample key) are conditions on the one GIN index over (search_vector, facet_keys):
+    the plan reads the heap only for rows matching everything, instead of ANDing bitmaps of several indexes."""
+    from django.db import connection
+
+    from catalog.filters import CatalogFilter
+
+    search = CatalogFilter(QueryDict("q=미세먼지&price=free&format=csv&area=경기도 시흥시"), queryset=CatalogEntry.objects.all())
+    sql, params = search.qs.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a five-row table would otherwise be read whole
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "entry_search_gin" in plan and "BitmapAnd" not in plan and "Filter:" not in plan, plan
+
+
+def _page(params: str) -> str:
+    from django.test import Client
+
+    return Client().get("/catalog/?" + params).content.decode()

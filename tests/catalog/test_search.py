@@ -40,9 +40,12 @@ def titles(q):
     return [e.title_ko for e in selectors.catalog_search(params).entries]
 
 
-def test_lexemes_are_bigrams_plus_the_run():
-    assert search.hangul_lexemes("초미세먼지") == ["초미세먼지", "초미", "미세", "세먼", "먼지"]
-    assert search.hangul_lexemes("주차 숲") == ["주차", "숲"]
+def test_lexemes_are_bigrams_trigrams_and_the_run():
+    assert search.hangul_lexemes("초미세먼지") == ["초미세먼지", "초미", "미세", "세먼", "먼지", "초미세", "미세먼", "세먼지"]
+    assert search.hangul_lexemes("주차 숲 사용량") == ["주차", "숲", "사용", "용량", "사용량"]
+    # A query word is the lexemes covering it: itself up to three syllables, else its trigrams.
+    assert search.query_lexemes("미세먼지") == ["미세먼", "세먼지"]
+    assert search.query_lexemes("사용량") == ["사용량"]
 
 
 def test_a_word_is_found_inside_compounds(publish):

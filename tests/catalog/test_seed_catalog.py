@@ -29,7 +29,7 @@ from catalog.services.review import submission_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY_FIELDS = ["version_id", "title_ko", "title_en", "publisher_id", "theme_id", "licence_id", "formats", "price_types",
-                "tags", "update_cadence", "area", "published_at", "download_count", "search_vector"]
+                "tags", "update_cadence", "area", "published_at", "download_count", "search_vector", "facet_keys"]
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +62,7 @@ def test_seeding_publishes_n_visible_datasets(seeded):
 def test_every_stored_entry_and_vector_equals_what_catalog_entry_refresh_writes(seeded):
     stored = {e["pk"]: e for e in seeded_entries().values("pk", *ENTRY_FIELDS)}
     assert all(e["search_vector"] for e in stored.values())
+    assert all(f"t:{e['theme_id']}" in e["facet_keys"] for e in stored.values())
     for pk, before in stored.items():
         with transaction.atomic():
             catalog_entry_refresh(Dataset.objects.get(pk=pk))
