@@ -5,10 +5,10 @@ The design (shared/reference/search.md; measured by bench/search.py at a million
 1. One GIN index holds the search vector and every facet value as a key (CatalogEntry.facet_keys), and a
    query is a plain AND of n-gram lexemes (catalog.search), so the index answers a search with all its
    filters exactly: the only heap rows read are matches, and no vector is read back.
-2. A fixed 1 % of the entries carry the sample key "~" (and 0.1 % also "~~"). The sample of a search (its
-   matches among them) is one more key in the same index scan; its counts × 100 (× 1,000) estimate the
-   total and the facets. The coarse sample is asked first, so a search matching half the catalog reads
-   about 500 rows to estimate its figures, not 5,000.
+2. Fixed samples of the entries (0.1 %, 1 % and 10 %: CATALOG_SAMPLE_LEVELS) carry sample keys ("~1000",
+   "~100", "~10"). The sample of a search (its matches among them) is one more key in the same index scan;
+   its counts × 1,000 (× 100, × 10) estimate the total and the facets. The coarsest sample with enough
+   matches is used, so an estimate reads a few hundred rows whatever the size of the search.
 3. When the sample predicts at most CATALOG_EXACT_CAP matches, the total and all facets are counted exactly
    in ONE query (an unnest of the facet keys of the matches). Relevance is `ts_rank_cd` (title > tags and
    publisher > description > columns) up to CATALOG_RANK_CAP matches; above it ranking would read thousands
@@ -31,11 +31,13 @@ from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import BooleanField, F, Func
+from django.urls import reverse
+from django.utils.translation import get_language
 
 from accounts.models import Organization
 from catalog.filters import PRICE_TYPES, SORTS, CatalogFilter, keys_condition
 from catalog.models import CatalogEntry, DatasetVersion, Licence, Theme
-from catalog.search import COARSE_SAMPLE_KEY, PREFIX_FACET, SAMPLE_KEY
+from catalog.search import PREFIX_FACET, sample_key
 
 PAGE_SIZE = 20
 MAX_PAGES = 500  # deeper pages are not useful to anyone and cost an ever larger OFFSET
@@ -116,6 +118,22 @@ def _reference_labels(kind: str, needed=()) -> dict:
     return value
 
 
+_publishers: dict[str, tuple[float, object]] = {}
+
+
+def _publisher_labels(ids) -> dict:
+    """id → Organization (slug and names only) of publishers in a facet, kept a minute per process: a catalog
+    page names up to 15 and they rarely change."""
+    now = time.monotonic()
+    missing = [pk for pk in ids if pk not in _publishers or _publishers[pk][0] < now]
+    if missing:
+        for org in Organization.objects.filter(pk__in=missing).only("pk", "slug", "name_ko", "name_en"):
+            _publishers[str(org.pk)] = (now + 60, org)
+        if len(_publishers) > 5000:  # a bound, not an LRU: publishers are hundreds
+            _publishers.clear()
+    return {pk: _publishers[pk][1] for pk in ids if pk in _publishers}
+
+
 # --- the SQL -----------------------------------------------------------------------------------------------
 
 # All facets and the total of a search in one pass over its matching rows: every facet value is a key of
@@ -123,14 +141,14 @@ def _reference_labels(kind: str, needed=()) -> dict:
 # each facet (tags, areas and publishers are open-ended).
 FACET_SQL = """
 WITH m AS MATERIALIZED ({inner})
-SELECT k, n FROM (
+SELECT 'f', k, n FROM (
     SELECT k, count(*) AS n, row_number() OVER (PARTITION BY split_part(k, ':', 1) ORDER BY count(*) DESC, k) AS r
       FROM m, unnest(m.facet_keys) AS k
      GROUP BY k
 ) AS counted
  WHERE r <= {limit}
 UNION ALL
-SELECT '#', count(*) FROM m
+SELECT '#', NULL, count(*) FROM m
 """
 FACET_SQL_LIMIT = 50  # per facet, before FACET_LIMIT trims the open-ended ones for display
 
@@ -143,7 +161,48 @@ def _facet_rows(qs, *, scale: int = 1) -> list[tuple[str, int]]:
         return [("#", 0)]
     with connection.cursor() as cursor:
         cursor.execute(FACET_SQL.format(inner=inner, limit=FACET_SQL_LIMIT), params)
-        return [(key, n * scale) for key, n in cursor.fetchall()]
+        return [("#" if tag == "#" else key, n * scale) for tag, key, n in cursor.fetchall()]
+
+
+PAGE_SQL = """
+UNION ALL
+SELECT '@', pk::text, ordinal FROM (
+    SELECT pk, row_number() OVER (ORDER BY {order}) AS ordinal FROM m ORDER BY {order} LIMIT {limit} OFFSET {offset}
+) AS page
+"""
+
+
+def _exact_rows_and_page(search: CatalogFilter, sort: str, relevance: bool, start: int) -> tuple[list, list[int]]:
+    """A search with few matches, exactly, in ONE statement (one pass over the matching rows): every facet,
+    the total and the page's ids. With `relevance` the page is ranked by ts_rank_cd when the matches are at most
+    CATALOG_RANK_CAP (decided inside the statement, from its own count), else titles holding every word first;
+    then the most downloaded."""
+    qs = search.qs.order_by()
+    fields = ["pk", "facet_keys", "download_count", "published_at", "title_ko"]
+    if relevance:
+        qs = qs.annotate(title_hit=_title_has_every_word(search.state()["q"]))
+        fields += ["title_hit", "search_vector"]
+    try:
+        inner, params = qs.values(*fields).query.sql_with_params()
+    except EmptyResultSet:
+        return [("#", 0)], []
+    params = list(params)
+    if relevance:
+        compiler = qs.query.get_compiler(connection=connection)
+        tsquery, tsquery_params = search.text_query.resolve_expression(qs.query).as_sql(compiler, connection)
+        order = (f"CASE WHEN (SELECT count(*) FROM m) <= %s THEN ts_rank_cd('{{0.1, 0.2, 0.4, 1.0}}', m.search_vector, "
+                 f"{tsquery}, 1) ELSE 0 END DESC, title_hit DESC, download_count DESC, published_at DESC, pk")
+        params += [settings.CATALOG_RANK_CAP, *tsquery_params] * 2  # the ORDER BY appears twice
+    else:
+        order = ", ".join(f"{f[1:]} DESC" if f.startswith("-") else f for f in SORT_ORDER[sort])
+    sql = FACET_SQL.format(inner=inner, limit=FACET_SQL_LIMIT) + PAGE_SQL.format(
+        order=order, limit=PAGE_SIZE, offset=int(start))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        result = cursor.fetchall()
+    rows = [("#" if tag == "#" else key, n) for tag, key, n in result if tag != "@"]
+    page = [int(key) for tag, key, _ordinal in sorted((r for r in result if r[0] == "@"), key=lambda r: r[2])]
+    return rows, page
 
 
 def _total(rows) -> int:
@@ -229,21 +288,23 @@ def _walk(search: CatalogFilter):
     it walks the sort's btree index and checks each row until the page is full. With many matches that
     reads a few hundred rows instead of collecting (and sorting) tens of thousands."""
     qs = CatalogEntry.objects.all()
+    # The facet keys first: they are on the row, while the text match reads (and decompresses) the TOASTed vector,
+    # several times the cost; PostgreSQL keeps the order of conditions of equal cost.
+    for i, keys in enumerate(search.key_groups or []):
+        qs = qs.alias(**{f"keys_{i}": keys_condition(keys, walk=True)}).filter(**{f"keys_{i}": True})
     if search.text_query is not None:
         match = Func(F("search_vector"), search.text_query, function="ts_match_vq", output_field=BooleanField())
         qs = qs.alias(text_match=match).filter(text_match=True)
-    for i, keys in enumerate(search.key_groups or []):
-        qs = qs.alias(**{f"keys_{i}": keys_condition(keys, walk=True)}).filter(**{f"keys_{i}": True})
     return qs
 
 
 def _walk_is_cheaper(search: CatalogFilter, total: int, rows_needed: int) -> bool:
     """Walking a sort index reads about rows_needed × catalog / total rows, each checked against the search
-    (reading its vector when there is a text query: ~3× a plain heap visit); the GIN index visits every match
-    once and sorts them."""
+    (reading its vector when there is a text query: measured ~4× a heap visit); the GIN index visits every
+    match once and sorts them."""
     catalog = _catalog_size()
     walked = rows_needed * catalog / max(total, 1)
-    return walked * (3 if search.text_query is not None else 1) < total
+    return walked * (4 if search.text_query is not None else 1) < total
 
 
 def _catalog_size() -> int:
@@ -251,8 +312,8 @@ def _catalog_size() -> int:
     size = cache.get(key)
     if size is None:
         # The sample key's posting list counted through the index, scaled: exact enough for a cost estimate.
-        size = max(1, CatalogEntry.objects.filter(facet_keys__contains=[SAMPLE_KEY]).count()
-                   * settings.CATALOG_SAMPLE_MODULUS)
+        modulus = settings.CATALOG_SAMPLE_LEVELS[0]
+        size = max(1, CatalogEntry.objects.filter(facet_keys__contains=[sample_key(modulus)]).count() * modulus)
         cache.set(key, size, COUNTS_TTL)
     return size
 
@@ -274,7 +335,7 @@ def _facets(rows, state: dict) -> tuple[int, dict[str, list[FacetValue]]]:
     themes = _reference_labels("theme", raw.get("theme", {}))
     licences = _reference_labels("licence", raw.get("licence", {}))
     publisher_ids = sorted(raw.get("publisher", {}), key=lambda v: -raw["publisher"][v])[:FACET_LIMIT]
-    publishers = {str(o.pk): o for o in Organization.objects.filter(pk__in=publisher_ids).only("pk", "slug", "name_ko", "name_en")}
+    publishers = _publisher_labels(publisher_ids)
     cadences = dict(DatasetVersion.Cadence.choices)
 
     def build(name, items, limit=None):
@@ -311,24 +372,25 @@ def _facets(rows, state: dict) -> tuple[int, dict[str, list[FacetValue]]]:
     return total, facets
 
 
-def _counts(search: CatalogFilter, params, state: dict) -> tuple[list, bool, bool]:
+def _counts(search: CatalogFilter, params, state: dict) -> tuple[list | None, bool, bool]:
     """(rows, exact, counting): the exact figures when a worker has counted them for this catalog generation;
-    else from the 1 % sample, and when that predicts few matches (≤ the cap) exact after all."""
+    else from the sample, or None when the sample predicts few matches (≤ the cap): count them exactly then."""
     if search.key_groups is None:
         return [("#", 0)], True, False
     key = counts_key(state)
     rows = cache.get(key)
     if rows is not None:
         return rows, True, False
-    modulus = settings.CATALOG_SAMPLE_MODULUS
-    # The coarse sample first: when it holds enough matches (≥ SAMPLE_ENOUGH: within about 10 %) the search is
-    # large and that is the estimate. Else the sample ten times its size, which either is the estimate or shows
-    # that the matches are few enough to count exactly.
-    sampled = _facet_rows(search.qs.filter(facet_keys__contains=[COARSE_SAMPLE_KEY]), scale=modulus * 10)
-    if _total(sampled) < SAMPLE_ENOUGH * modulus * 10:
-        sampled = _facet_rows(search.qs.filter(facet_keys__contains=[SAMPLE_KEY]), scale=modulus)
-        if _total(sampled) <= settings.CATALOG_EXACT_CAP:
-            return _facet_rows(search.qs), True, False
+    # The samples from the coarsest: the first holding enough matches (≥ SAMPLE_ENOUGH: within about 10 %) is
+    # the estimate, so a search matching half the catalog reads ~500 rows, one matching 5 % ~500 rows of the
+    # next. When even the finest predicts at most the cap, the matches are few: count them exactly.
+    for level, modulus in enumerate(settings.CATALOG_SAMPLE_LEVELS):
+        sampled = _facet_rows(search.qs.filter(facet_keys__contains=[sample_key(modulus)]), scale=modulus)
+        finest = level == len(settings.CATALOG_SAMPLE_LEVELS) - 1
+        if _total(sampled) > settings.CATALOG_EXACT_CAP and (finest or _total(sampled) >= SAMPLE_ENOUGH * modulus):
+            break
+        if finest:
+            return None, True, False
     return sampled, False, _request_exact_counts(params, key)
 
 
@@ -343,41 +405,113 @@ def catalog_search(params, *, page: int | str | None = 1) -> CatalogResult:
     sort = state["sort"] or ("relevance" if query is not None else "newest")
     if sort not in SORTS:
         sort = "newest"
-    rows, exact, counting = _counts(search, params, state)
-    total, facet_values = _facets(rows, state)
-    pages = max(1, min(MAX_PAGES, -(-total // PAGE_SIZE)))
+    if sort == "relevance" and query is None:
+        sort = "downloads"  # relevance without words: the most used first
     try:
-        number = max(1, min(int(page or 1), pages))
+        number = max(1, min(int(page or 1), MAX_PAGES))
     except (TypeError, ValueError):
         number = 1
+    rows, exact, counting = _counts(search, params, state)
+    ids = None
+    if rows is None:  # few matches: figures and page in one statement
+        rows, ids = _exact_rows_and_page(search, sort, sort == "relevance", (number - 1) * PAGE_SIZE)
+    total, facet_values = _facets(rows, state)
+    pages = max(1, min(MAX_PAGES, -(-total // PAGE_SIZE)))
+    if number > pages:  # past the last page: show the last one
+        number, ids = pages, None
     start = (number - 1) * PAGE_SIZE
     many = total > settings.CATALOG_EXACT_CAP
     relevance = None
-    if sort == "relevance" and query is not None:
+    if sort == "relevance":
         relevance = POPULAR if many else RANKED if total <= settings.CATALOG_RANK_CAP else TITLE_FIRST
-    elif sort == "relevance":
-        sort = "downloads"  # relevance without words: the most used first
-    if many and search.key_groups is not None and _walk_is_cheaper(search, total, start + PAGE_SIZE):
-        qs = _walk(search)
-    ordered = _ordered(qs, sort, relevance, search)
-    # The page's ids from the index table alone, then those rows with what they show: joining first would
-    # join every candidate row before the sort and the offset.
-    ids = list(ordered.values_list("pk", flat=True)[start : start + PAGE_SIZE]) if total else []
-    by_id = {entry.pk: entry for entry in _display_rows().filter(pk__in=ids)} if ids else {}
+    if ids is None and total:
+        if many and search.key_groups is not None and _walk_is_cheaper(search, total, start + PAGE_SIZE):
+            qs = _walk(search)
+        # The page's ids from the index table alone, then those rows with what they show: joining first would
+        # join every candidate row before the sort and the offset.
+        ids = list(_ordered(qs, sort, relevance, search).values_list("pk", flat=True)[start : start + PAGE_SIZE])
     return CatalogResult(
-        entries=[by_id[pk] for pk in ids if pk in by_id], total=total, exact=exact, page=number, pages=pages,
+        entries=_result_lines(ids or []), total=total, exact=exact, page=number, pages=pages,
         sort=sort, state=state, facets=facet_values, relevance=relevance, counting=counting,
     )
 
 
-def _display_rows():
-    """What a result line shows, and nothing more (the version's and dataset's other columns are many)."""
-    return CatalogEntry.objects.select_related("dataset", "theme", "publisher", "licence", "version").only(
-        "title_ko", "title_en", "formats", "price_types", "published_at", "download_count",
-        "dataset__slug", "theme__name_ko", "theme__name_en", "publisher__name_ko", "publisher__name_en",
-        "licence__name_ko", "licence__name_en", "version__description_ko", "version__description_en",
-        "version__update_cadence",
-    )
+@dataclass
+class ResultLine:
+    """What a result line of the catalog shows (built from one fixed SQL statement: compiling the equivalent ORM
+    query with five joins cost more than running it)."""
+
+    pk: int
+    slug: str
+    title_ko: str
+    title_en: str
+    formats: list
+    price_types: list
+    published_at: object
+    download_count: int
+    publisher_ko: str
+    publisher_en: str
+    theme_ko: str
+    theme_en: str
+    licence_ko: str | None
+    licence_en: str | None
+    description_ko: str
+    description_en: str
+    update_cadence: str
+    cadence_label: str = ""
+
+    def _pick(self, ko, en):
+        return en if en and get_language() == "en" else ko
+
+    @property
+    def title(self):
+        return self._pick(self.title_ko, self.title_en)
+
+    @property
+    def publisher_name(self):
+        return self._pick(self.publisher_ko, self.publisher_en)
+
+    @property
+    def theme_name(self):
+        return self._pick(self.theme_ko, self.theme_en)
+
+    @property
+    def licence_name(self):
+        return self._pick(self.licence_ko, self.licence_en)
+
+    @property
+    def description(self):
+        return self._pick(self.description_ko, self.description_en)
+
+    @property
+    def url(self):
+        return reverse("catalog:dataset", args=[self.slug])
+
+
+RESULT_LINES_SQL = """
+SELECT e.dataset_id, d.slug, e.title_ko, e.title_en, e.formats, e.price_types, e.published_at, e.download_count,
+       o.name_ko, o.name_en, t.name_ko, t.name_en, l.name_ko, l.name_en,
+       v.description_ko, v.description_en, v.update_cadence
+  FROM catalog_catalogentry e
+  JOIN catalog_dataset d ON d.id = e.dataset_id
+  JOIN catalog_datasetversion v ON v.id = e.version_id
+  JOIN accounts_organization o ON o.id = e.publisher_id
+  JOIN catalog_theme t ON t.id = e.theme_id
+  LEFT JOIN catalog_licence l ON l.id = e.licence_id
+ WHERE e.dataset_id = ANY(%s)
+"""
+
+
+def _result_lines(ids: list[int]) -> list[ResultLine]:
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(RESULT_LINES_SQL, [list(ids)])
+        lines = {row[0]: ResultLine(*row) for row in cursor.fetchall()}
+    cadences = dict(DatasetVersion.Cadence.choices)
+    for line in lines.values():
+        line.cadence_label = cadences.get(line.update_cadence, "")
+    return [lines[pk] for pk in ids if pk in lines]
 
 
 def similar_terms(q: str, limit: int = 6) -> list[str]:

@@ -102,8 +102,11 @@ def parse_query(q: str) -> SearchQuery | None:
 FACET_PREFIX = {"theme": "t", "publisher": "p", "licence": "l", "cadence": "c", "area": "a", "format": "f",
                 "price": "$", "tag": "g"}
 PREFIX_FACET = {prefix: facet for facet, prefix in FACET_PREFIX.items()}
-SAMPLE_KEY = "~"  # on 1 in CATALOG_SAMPLE_MODULUS entries
-COARSE_SAMPLE_KEY = "~~"  # on 1 in 10 × CATALOG_SAMPLE_MODULUS entries (all of them also in the sample)
+
+
+def sample_key(modulus: int) -> str:
+    """The key of the entries in the 1-in-`modulus` sample (settings.CATALOG_SAMPLE_LEVELS)."""
+    return f"~{modulus}"
 
 
 def facet_key(facet: str, value) -> str:
@@ -112,12 +115,13 @@ def facet_key(facet: str, value) -> str:
 
 def in_sample(dataset_id: int, modulus: int) -> bool:
     """Whether an entry belongs to the fixed 1-in-`modulus` sample behind estimated counts (a multiplicative hash
-    of the id, so the sample is spread evenly over publishers and publication dates)."""
+    of the id, so the sample is spread evenly over publishers and publication dates). With levels that divide
+    each other (1,000, 100, 10) every sample holds the coarser ones."""
     return (dataset_id * 2654435761) % 4294967296 % modulus == 0
 
 
 def facet_keys(*, dataset_id, theme_id, publisher_id, licence_id, cadence, area, formats, price_types, tags,
-               sample_modulus: int) -> list[str]:
+               sample_levels) -> list[str]:
     """The keys of an entry's facet values (CatalogEntry.facet_keys); seeding builds the same list."""
     keys = [facet_key("theme", theme_id), facet_key("publisher", publisher_id)]
     if licence_id:
@@ -129,11 +133,8 @@ def facet_keys(*, dataset_id, theme_id, publisher_id, licence_id, cadence, area,
     keys += [facet_key("format", v) for v in formats]
     keys += [facet_key("price", v) for v in price_types]
     keys += [facet_key("tag", v) for v in dict.fromkeys(tags)]
-    if in_sample(dataset_id, sample_modulus):
-        keys.append(SAMPLE_KEY)
-    if in_sample(dataset_id, sample_modulus * 10):
-        keys.append(COARSE_SAMPLE_KEY)
+    keys += [sample_key(modulus) for modulus in sample_levels if in_sample(dataset_id, modulus)]
     return list(dict.fromkeys(keys))
 
 
-__all__ = ["hangul_document", "hangul_lexemes", "latin_document", "facet_keys", "parse_query", "query_lexemes", "version_vector"]
+__all__ = ["hangul_document", "hangul_lexemes", "latin_document", "facet_keys", "in_sample", "parse_query", "query_lexemes", "version_vector"]

@@ -173,7 +173,7 @@ class Context:
     themes: dict[str, tuple[int, str]]  # code → (id, name_ko)
     licences: dict[str, int]  # code → id
     rich_files_ratio: float = 0.0  # share of datasets whose files carry a profile and preview
-    sample_modulus: int = 100  # settings.CATALOG_SAMPLE_MODULUS: 1 in this many entries is in the estimates' sample
+    sample_levels: tuple = (1000, 100, 10)  # settings.CATALOG_SAMPLE_LEVELS: the samples behind estimated counts
 
 
 # Places as (시·도, 시·도 English, area code, 시·군·구, English, lat, lon, dongs)
@@ -773,7 +773,7 @@ def generate_batch(job) -> dict[str, str]:
             d["tags"], d["cadence"], area, published, d["downloads"],
             facet_keys(dataset_id=dataset_id, theme_id=theme_id, publisher_id=pub.id, licence_id=licence_id,
                        cadence=d["cadence"], area=area, formats=d["formats"], price_types=d["price_types"], tags=d["tags"],
-                       sample_modulus=ctx.sample_modulus)])[:-1] + "\t" + "\t".join(copy_value(x) for x in docs) + "\n")
+                       sample_levels=ctx.sample_levels)])[:-1] + "\t" + "\t".join(copy_value(x) for x in docs) + "\n")
     return {name: buf.getvalue() for name, buf in out.items()}
 
 
@@ -955,7 +955,7 @@ def seed(n: int, *, seed: int = 1, files_ratio: float = 0.0, batch_size: int = 1
         seed=seed, user_id=user.pk, now=datetime.now(dt_timezone.utc).replace(microsecond=0), publishers=publishers,
         themes={t.code: (t.pk, t.name_ko) for t in Theme.objects.all()},
         licences=dict(Licence.objects.filter(organization=None).values_list("code", "id")), rich_files_ratio=files_ratio,
-        sample_modulus=settings.CATALOG_SAMPLE_MODULUS,
+        sample_levels=tuple(settings.CATALOG_SAMPLE_LEVELS),
     )
     missing = {t for p in publishers for t in p.themes} - set(ctx.themes)
     if missing or not {"kogl-1", "kogl-3", "cc-by-4.0", "cc-by-nc-4.0", "cc0-1.0"} <= set(ctx.licences):

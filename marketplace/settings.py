@@ -333,13 +333,14 @@ INGEST_MEMORY_LIMIT = env_str("INGEST_MEMORY_LIMIT", "512MB")
 INGEST_THREADS = env_int("INGEST_THREADS", 2)
 INGEST_WORK_DIR = Path(env_str("INGEST_WORK_DIR", str(VAR_DIR / "ingest")))
 
-# Catalog search: above this many matches, relevance is served by popularity and the total and facets are
-# estimated (then counted exactly by a worker and cached); see catalog/discovery.py and shared/reference/search.md.
-CATALOG_EXACT_CAP = env_int("CATALOG_EXACT_CAP", 10_000)
-# Above this many matches relevance ranking reads too many vectors: titles containing every word come first.
-CATALOG_RANK_CAP = env_int("CATALOG_RANK_CAP", 2_000)
-# 1 entry in this many carries the sample key behind estimated counts (changing it needs manage.py catalog_reindex).
-CATALOG_SAMPLE_MODULUS = env_int("CATALOG_SAMPLE_MODULUS", 100)
+# Catalog search (catalog/discovery.py, docs/search.md). Up to this many matches the total, the facets and the page
+# are exact (one pass over the matches, ~7 µs each at a million datasets); above it they are estimated from a
+# sample and a worker counts them exactly (cached per catalog generation), and relevance is served as popularity.
+CATALOG_EXACT_CAP = env_int("CATALOG_EXACT_CAP", 3_000)
+# Above this many matches ranking would read too many search vectors: titles holding every word come first.
+CATALOG_RANK_CAP = env_int("CATALOG_RANK_CAP", 1_000)
+# The nested samples (1 in N entries) behind estimates, coarsest first; changing them needs `manage.py catalog_reindex`.
+CATALOG_SAMPLE_LEVELS = [int(n) for n in env_str("CATALOG_SAMPLE_LEVELS", "1000,100,10").split(",")]
 
 # --- Purchases, payments and delivery (transactions) -------------------------------
 

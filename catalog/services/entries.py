@@ -52,7 +52,7 @@ def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
     keys = facet_keys(
         dataset_id=dataset.pk, theme_id=facets["theme_id"], publisher_id=facets["publisher_id"],
         licence_id=facets["licence_id"], cadence=facets["update_cadence"], area=facets["area"], formats=formats,
-        price_types=facets["price_types"], tags=facets["tags"], sample_modulus=settings.CATALOG_SAMPLE_MODULUS,
+        price_types=facets["price_types"], tags=facets["tags"], sample_levels=settings.CATALOG_SAMPLE_LEVELS,
     )
     entry, _ = CatalogEntry.objects.update_or_create(
         dataset=dataset,

@@ -1,6 +1,9 @@
 from urllib.parse import urlencode
 
 from django import template
+from django.utils.html import format_html, format_html_join, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.utils.translation import get_language
 
 register = template.Library()
@@ -12,6 +15,55 @@ def localized(value):
     if isinstance(value, dict):
         return value.get(get_language()) or value.get("ko") or next(iter(value.values()), "")
     return value
+
+
+# --- fast filters for the catalog page's hot loops (humanize's intcomma and truncatechars cost ~0.1 ms each) ---
+
+
+@register.filter
+def num(value):
+    """1234567 → "1,234,567" (Korean and English group digits alike)."""
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return value
+
+
+@register.filter
+def clip(value, length):
+    """The text cut to `length` characters with an ellipsis (truncatechars without its Unicode analysis)."""
+    value = " ".join(str(value or "").split())
+    length = int(length)
+    return value if len(value) <= length else value[: length - 1].rstrip() + "…"
+
+
+@register.simple_tag
+def price_badges(price_types):
+    """How a catalog entry is offered (its price types) as badges: free, paid, subscription."""
+    labels = {"free": _("Free"), "paid": pgettext("price", "Paid"), "subscription": _("Subscription")}
+    return format_html_join(" ", '<span class="krds-badge {}">{}</span>', (
+        ("bg-light-success" if p == "free" else "bg-light-primary", labels.get(p, p)) for p in price_types or ()
+    ))
+
+
+@register.simple_tag
+def facet_list(query, name, values, exact):
+    """The links of one facet's values (selected ones marked, each toggling its value), built in Python: the
+    catalog page has up to ~130 of them and the template loop was a third of the page's time."""
+    chosen = _("(chosen: select to remove)")
+    items = []
+    for fv in values:
+        selected = " is-selected" if fv.selected else ""
+        current = mark_safe(' aria-current="true"') if fv.selected else ""
+        note = format_html('<span class="sr-only">{}</span>', chosen) if fv.selected else ""
+        items.append(format_html(
+            '<li><a href="{}" class="cat-facet-link{}" data-facet="{}" data-value="{}"{}>'
+            '<span class="cat-check" aria-hidden="true"></span><span class="cat-facet-label">{}</span>{}'
+            '<span class="cat-count">{}{}</span></a></li>',
+            toggle_url(query, name, fv.value), selected, name, fv.value, current, fv.label, note,
+            "" if exact else "~", num(fv.count),
+        ))
+    return format_html('<ul class="cat-facet-list">{}</ul>', mark_safe("".join(items)))
 
 
 # --- catalog URL state: every search is a URL; these build the links that change one part of it ---------
@@ -29,15 +81,27 @@ def _encoded(pairs) -> str:
     return "?" + urlencode(pairs) if pairs else "?"
 
 
+def _base(query) -> tuple[list, str]:
+    """The query's pairs without the page, and their encoding, computed once per query (it is per request)."""
+    base = getattr(query, "_catalog_base", None)
+    if base is None:
+        pairs = _pairs(query, without=("page",))
+        base = (pairs, urlencode(pairs))
+        try:
+            query._catalog_base = base
+        except AttributeError:  # not a QueryDict (a plain dict in a test)
+            pass
+    return base
+
+
 @register.simple_tag
 def toggle_url(query, name, value):
     """The current search with `value` of filter `name` added, or removed when already chosen (back to page 1)."""
-    pairs = _pairs(query, without=("page",))
+    pairs, encoded = _base(query)
     if (name, value) in pairs:
-        pairs = [pair for pair in pairs if pair != (name, value)]
-    else:
-        pairs.append((name, value))
-    return _encoded(pairs)
+        return _encoded([pair for pair in pairs if pair != (name, value)])
+    added = urlencode([(name, value)])
+    return f"?{encoded}&{added}" if encoded else f"?{added}"
 
 
 @register.simple_tag

@@ -207,7 +207,7 @@ def test_pages(publisher):
 # --- above the cap ------------------------------------------------------------------------------------------------
 
 
-@override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_MODULUS=1)  # a tiny table: every entry is in the "sample"
+@override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_LEVELS=[1])  # a tiny table: every entry is in the "sample"
 def test_above_the_cap_counts_are_labelled_estimates_until_counted_exactly(publisher, django_capture_on_commit_callbacks):
     for i in range(6):
         publish(publisher, f"미세먼지 자료 {i}", downloads=i)
@@ -298,7 +298,7 @@ def test_home_page_shows_themes_with_counts_newest_popular_and_publishers(mixed_
     assert publisher.name_ko in html.split('id="orgs-title"')[1]
 
 
-@override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_MODULUS=1)
+@override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_LEVELS=[1])
 def test_a_word_is_matched_by_its_trigram_not_by_its_bigrams_anywhere(publisher):
     """사용량 is one trigram: datasets holding its bigrams 사용 and 용량 in other words are no match, so they
     neither count towards the cap nor appear."""
@@ -345,19 +345,35 @@ def test_above_the_rank_cap_titles_holding_every_word_come_first(publisher):
     assert "every word come first" in _page("q=하천수위") or "모든 낱말" in _page("q=하천수위")
 
 
-@override_settings(CATALOG_EXACT_CAP=2, CATALOG_SAMPLE_MODULUS=3)
-def test_large_searches_are_estimated_from_the_entries_carrying_the_sample_key(publisher):
-    from catalog.search import SAMPLE_KEY, in_sample
+@override_settings(CATALOG_EXACT_CAP=2, CATALOG_SAMPLE_LEVELS=[6, 3])
+def test_large_searches_are_estimated_from_the_coarsest_sample_holding_enough_matches(publisher, monkeypatch):
+    from catalog import discovery
+    from catalog.search import in_sample, sample_key
 
-    for i in range(30):
+    for i in range(40):
         publish(publisher, f"대기질 자료 {i}", formats=("csv",) if i % 2 else ("json",))
-    in_the_sample = [e for e in CatalogEntry.objects.all() if in_sample(e.pk, 3)]
-    assert {e.pk for e in in_the_sample} == set(CatalogEntry.objects.filter(facet_keys__contains=[SAMPLE_KEY]).values_list("pk", flat=True))
-    assert 3 <= len(in_the_sample) <= 20  # the hash spreads the sample
+    entries = list(CatalogEntry.objects.all())
+    coarse = [e for e in entries if in_sample(e.pk, 6)]
+    fine = [e for e in entries if in_sample(e.pk, 3)]
+    assert set(coarse) <= set(fine) and 2 <= len(coarse) < len(fine) < 30  # nested, and the hash spreads them
+    assert {e.pk for e in fine} == set(CatalogEntry.objects.filter(facet_keys__contains=[sample_key(3)]).values_list("pk", flat=True))
+
+    def figures(sample):
+        csv = sum(1 for e in sample if "csv" in e.formats)
+        return {"csv": csv, "json": len(sample) - csv}
+
+    # Enough matches in the coarse sample: it is the estimate.
+    monkeypatch.setattr(discovery, "SAMPLE_ENOUGH", 1)
     result = catalog_search(QueryDict("q=대기질"))
-    assert not result.exact and result.total == len(in_the_sample) * 3
-    csv = sum(1 for e in in_the_sample if "csv" in e.formats)
-    assert {fv.value: fv.count for fv in result.facets["format"]} == {"csv": csv * 3, "json": (len(in_the_sample) - csv) * 3}
+    assert not result.exact and result.total == len(coarse) * 6
+    assert {fv.value: fv.count for fv in result.facets["format"]} == {k: n * 6 for k, n in figures(coarse).items() if n}
+    # Too few there: the finer sample is.
+    monkeypatch.setattr(discovery, "SAMPLE_ENOUGH", 100)
+    result = catalog_search(QueryDict("q=대기질"))
+    assert not result.exact and result.total == len(fine) * 3
+    assert {fv.value: fv.count for fv in result.facets["format"]} == {k: n * 3 for k, n in figures(fine).items() if n}
+    # A search whose finest sample predicts at most the cap is counted exactly.
+    assert catalog_search(QueryDict("q=대기질 자료 1")).exact
 
 
 def test_a_search_with_its_filters_is_one_scan_of_one_index(mixed_catalog):

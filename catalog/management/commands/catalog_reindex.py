@@ -1,5 +1,5 @@
 """Rebuild every catalog entry (search vector, facet keys) from its dataset: after a change of the search
-document or of CATALOG_SAMPLE_MODULUS.
+document or of CATALOG_SAMPLE_LEVELS.
 
     manage.py catalog_reindex
 """
