@@ -400,6 +400,8 @@ def run(args) -> None:
     statements = {}
     for kind in catalog_kinds + dataset_kinds + other:
         for sql, ms in records[kind]["sql"]:
+            if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                continue  # SET LOCAL and the like: nothing to EXPLAIN
             if ms > statements.get(sql, (0, ""))[0]:
                 statements[sql] = (ms, kind)
     slowest = sorted(((ms, kind, sql) for sql, (ms, kind) in statements.items()), reverse=True)[: args.explain]
@@ -413,6 +415,8 @@ def run(args) -> None:
             continue
         for i, (sql, ms) in enumerate(records[kind]["sql"], 1):
             print(f"\nrequest “{kind}”, SQL {i}/{len(records[kind]['sql'])} ({ms:.1f} ms in the warm-up):\n  {sql[:3000]}")
+            if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                continue
             print("EXPLAIN (ANALYZE, BUFFERS):\n" + explain(sql))
 
     naive_all = [naive[label][0]["p50"] for label, _ in WORDS]

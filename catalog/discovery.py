@@ -24,13 +24,16 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchRank
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
-from django.db.models import BooleanField, F, Func
+from django.db.models import BooleanField, F, Func, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
 from django.urls import reverse
 from django.utils.translation import get_language
 
@@ -45,6 +48,7 @@ FACET_LIMIT = 15  # values shown per open-ended facet (tags, publishers, areas)
 GENERATION_KEY = "catalog:generation"
 COUNTS_TTL = 24 * 3600
 SAMPLE_ENOUGH = 100  # sampled matches behind an estimate (±10 % at two standard deviations)
+DEEP_PAGE_START = 200  # from this offset a large search's page is read through the sort buckets
 
 
 @dataclass
@@ -153,14 +157,14 @@ SELECT '#', NULL, count(*) FROM m
 FACET_SQL_LIMIT = 50  # per facet, before FACET_LIMIT trims the open-ended ones for display
 
 
-def _facet_rows(qs, *, scale: int = 1) -> list[tuple[str, int]]:
+def _facet_rows(qs, *, scale: int = 1, limit: int = FACET_SQL_LIMIT) -> list[tuple[str, int]]:
     """(key, count) of every facet value of the matches of `qs`, plus ("#", total); counts × scale for a sample."""
     try:
         inner, params = qs.order_by().values("facet_keys").query.sql_with_params()
     except EmptyResultSet:  # a filter that can match nothing
         return [("#", 0)]
     with connection.cursor() as cursor:
-        cursor.execute(FACET_SQL.format(inner=inner, limit=FACET_SQL_LIMIT), params)
+        cursor.execute(FACET_SQL.format(inner=inner, limit=limit), params)
         return [("#" if tag == "#" else key, n * scale) for tag, key, n in cursor.fetchall()]
 
 
@@ -273,14 +277,24 @@ def _title_has_every_word(q: str):
     return RawSQL("(" + " AND ".join(clauses or ["FALSE"]) + ")", params, output_field=BooleanField())
 
 
-def _ordered(qs, sort: str, relevance: str | None, search: CatalogFilter):
+def _ordered(qs, sort: str, relevance: str | None, search: CatalogFilter, *, through_gin: bool = False):
+    """The page's order. `through_gin` states the first sort key as an expression no btree index matches, so
+    the planner collects the matches through the GIN index and sorts them, instead of walking a sort index
+    with the search as a filter (which reads the vector of every row it passes: the planner's guess of the
+    number of matches decides that, and it can be wrong by 100×). The walk is chosen explicitly: _walk."""
     if relevance == RANKED:
         rank = SearchRank(F("search_vector"), search.text_query, weights=[0.1, 0.2, 0.4, 1.0], cover_density=True)
         return qs.annotate(rank=rank).order_by("-rank", "-download_count", "-published_at", "pk")
     if relevance == TITLE_FIRST:
         return qs.annotate(title_hit=_title_has_every_word(search.state()["q"])).order_by(
             "-title_hit", "-download_count", "-published_at", "pk")
-    return qs.order_by(*SORT_ORDER.get(sort, SORT_ORDER["downloads"]))
+    order = list(SORT_ORDER.get(sort, SORT_ORDER["downloads"]))
+    if through_gin:
+        first = order[0].lstrip("-")
+        blind = {"download_count": F("download_count") + 0, "published_at": F("published_at") + timedelta(0),
+                 "title_ko": Concat("title_ko", Value(""))}[first]
+        order[0] = blind.desc() if order[0].startswith("-") else blind.asc()
+    return qs.order_by(*order)
 
 
 def _walk(search: CatalogFilter):
@@ -298,24 +312,76 @@ def _walk(search: CatalogFilter):
     return qs
 
 
-def _walk_is_cheaper(search: CatalogFilter, total: int, rows_needed: int) -> bool:
-    """Walking a sort index reads about rows_needed × catalog / total rows, each checked against the search
-    (reading its vector when there is a text query: measured ~4× a heap visit); the GIN index visits every
-    match once and sorts them."""
-    catalog = _catalog_size()
+# Measured costs at a million datasets (bench/search.py, 2 cores), in µs: visiting a row while walking a btree,
+# reading and matching its search vector (TOAST, decompressed), visiting a match found through the GIN index,
+# and the GIN index scan itself for common words.
+WALK_ROW_US, TEXT_CHECK_US, HEAP_ROW_US, GIN_SCAN_US = 2.0, 15.0, 3.5, 8_000.0
+
+
+def _route_costs(search: CatalogFilter, total: int, rows_needed: int) -> tuple[float, float]:
+    """(walk, gin) estimated µs. Walking a sort index reads about rows_needed × catalog / total rows; those
+    passing the facet keys (their share of the catalog, from the key frequencies) also have their vector read.
+    Through the GIN index every match is visited once, then sorted."""
+    frequencies = _key_frequencies()
+    catalog = max(1, frequencies.get("#", 1))
     walked = rows_needed * catalog / max(total, 1)
-    return walked * (4 if search.text_query is not None else 1) < total
+    share = 1.0
+    for keys in search.key_groups or []:
+        share *= min(1.0, sum(frequencies.get(k, 0) for k in keys) / catalog)
+    walk = walked * WALK_ROW_US + (walked * share * TEXT_CHECK_US if search.text_query is not None else 0)
+    return walk, GIN_SCAN_US + total * HEAP_ROW_US
 
 
-def _catalog_size() -> int:
-    key = f"catalog:size:{catalog_generation()}"
-    size = cache.get(key)
-    if size is None:
-        # The sample key's posting list counted through the index, scaled: exact enough for a cost estimate.
+def _key_frequencies() -> dict[str, int]:
+    """How many entries carry each facet key ("#": all entries), estimated from the coarsest sample and cached
+    for the catalog generation: the cost model's selectivities."""
+    key = f"catalog:keyfreq:{catalog_generation()}"
+    frequencies = cache.get(key)
+    if frequencies is None:
         modulus = settings.CATALOG_SAMPLE_LEVELS[0]
-        size = max(1, CatalogEntry.objects.filter(facet_keys__contains=[sample_key(modulus)]).count() * modulus)
-        cache.set(key, size, COUNTS_TTL)
-    return size
+        rows = _facet_rows(CatalogEntry.objects.filter(facet_keys__contains=[sample_key(modulus)]), scale=modulus,
+                           limit=10_000)
+        frequencies = dict(rows)
+        cache.set(key, frequencies, COUNTS_TTL)
+    return frequencies
+
+
+def _deep_page_keys(search: CatalogFilter, sort: str, relevance: str | None, total: int, start: int):
+    """For a deep page of a large search in popularity or newest order: (the sort buckets that surely hold every
+    match up to the page's last row, about how many matches they hold), or None. The matches in buckets ≥ b are
+    exactly those with download_count ≥ 2^b − 1 (or published in month ≥ m): a prefix of the order, so OFFSET
+    within them gives the exact page. The bucket comes from the sample: its row at the page's position (scaled),
+    with a margin; when the prefix turns out too short, the caller gets less than a page and goes the long way."""
+    from catalog.search import downloads_bucket, month_bucket
+
+    if sort == "relevance" and relevance == POPULAR:
+        sort = "downloads"
+    if sort not in ("downloads", "newest") or start < DEEP_PAGE_START:
+        return None
+    levels = [m for m in settings.CATALOG_SAMPLE_LEVELS if total / m >= SAMPLE_ENOUGH] or settings.CATALOG_SAMPLE_LEVELS[-1:]
+    modulus = levels[0]
+    position = int((start + PAGE_SIZE) / modulus * 1.25) + 3
+    column = "download_count" if sort == "downloads" else "published_at"
+    sampled = search.qs.filter(facet_keys__contains=[sample_key(modulus)])
+    values = list(_ordered(sampled, sort, None, search, through_gin=True).values_list(column, flat=True)[: position * 4])
+    if len(values) < position:
+        return None
+    edge = values[position - 1]
+    if sort == "downloads":
+        bucket = downloads_bucket(edge)
+        inside = sum(1 for v in values if downloads_bucket(v) >= bucket)
+        keys = [f"d:{b}" for b in range(bucket, 64)]
+    else:
+        month = month_bucket(edge)
+        inside = sum(1 for v in values if month_bucket(v) >= month)
+        keys, year, mon = [], int(month[:4]), int(month[4:])
+        last = month_bucket(timezone.now())
+        while f"{year:04d}{mon:02d}" <= last and len(keys) < 1200:
+            keys.append(f"n:{year:04d}{mon:02d}")
+            year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
+    # All fetched sample rows inside the buckets: they hold at least that many; more is unknown, assume twice.
+    rows = inside * modulus * (2 if inside == len(values) else 1)
+    return keys, rows
 
 
 # --- the search ----------------------------------------------------------------------------------------------
@@ -425,15 +491,33 @@ def catalog_search(params, *, page: int | str | None = 1) -> CatalogResult:
     if sort == "relevance":
         relevance = POPULAR if many else RANKED if total <= settings.CATALOG_RANK_CAP else TITLE_FIRST
     if ids is None and total:
-        if many and search.key_groups is not None and _walk_is_cheaper(search, total, start + PAGE_SIZE):
-            qs = _walk(search)
-        # The page's ids from the index table alone, then those rows with what they show: joining first would
-        # join every candidate row before the sort and the offset.
-        ids = list(_ordered(qs, sort, relevance, search).values_list("pk", flat=True)[start : start + PAGE_SIZE])
+        ids = _page(search, qs, sort, relevance, total, start, many)
     return CatalogResult(
         entries=_result_lines(ids or []), total=total, exact=exact, page=number, pages=pages,
         sort=sort, state=state, facets=facet_values, relevance=relevance, counting=counting,
     )
+
+
+def _page(search: CatalogFilter, qs, sort: str, relevance: str | None, total: int, start: int, many: bool) -> list[int]:
+    """The page's ids (from the index table alone: the display rows are joined for these 20 only), by the
+    cheapest of: collecting the matches through the GIN index, walking the sort index, or (deep pages of large
+    searches) collecting only the matches in the sort buckets that hold the page."""
+    window = slice(start, start + PAGE_SIZE)
+
+    def through_gin(queryset):
+        return list(_ordered(queryset, sort, relevance, search, through_gin=True).values_list("pk", flat=True)[window])
+
+    if not many or search.key_groups is None:
+        return through_gin(qs)
+    walk, gin = _route_costs(search, total, start + PAGE_SIZE)
+    deep = _deep_page_keys(search, sort, relevance, total, start) if min(walk, gin) > GIN_SCAN_US * 2 else None
+    if deep and GIN_SCAN_US + deep[1] * HEAP_ROW_US < min(walk, gin):
+        ids = through_gin(qs.filter(sort_keys__overlap=deep[0]))
+        if len(ids) == PAGE_SIZE:
+            return ids
+    if walk < gin:
+        return list(_ordered(_walk(search), sort, relevance, search).values_list("pk", flat=True)[window])
+    return through_gin(qs)
 
 
 @dataclass

@@ -376,12 +376,16 @@ class CatalogEntry(models.Model):
     # plus "~" on a fixed 1 % sample. One GIN index over the vector and these keys answers a search with all of
     # its filters (and its sample) as one index scan: no heap row is read that does not match everything.
     facet_keys = ArrayField(models.CharField(max_length=80), default=list, blank=True)
+    # Buckets of the sort keys ("d:7": 127–254 downloads, "n:202611": published in November 2026; catalog.search.
+    # sort_keys) in the same index: a deep page of a large search reads only the matches in the buckets that can
+    # hold it, a prefix of the order (catalog.discovery._deep_page_keys).
+    sort_keys = ArrayField(models.CharField(max_length=12), default=list, blank=True)
 
     class Meta:
         verbose_name = _("catalog entry")
         verbose_name_plural = _("catalog entries")
         indexes = [
-            GinIndex(fields=["search_vector", "facet_keys"], name="entry_search_gin"),
+            GinIndex(fields=["search_vector", "facet_keys", "sort_keys"], name="entry_search_gin"),
             models.Index(fields=["-published_at"], name="entry_newest"),
             models.Index(fields=["-download_count", "-published_at"], name="entry_popular"),
             models.Index(fields=["title_ko"], name="entry_title"),

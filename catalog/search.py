@@ -15,6 +15,7 @@ Works on PostgreSQL 15 and the embedded 16 (no extension needed).
 """
 
 import re
+from datetime import timezone
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db.models import TextField, Value
@@ -137,4 +138,20 @@ def facet_keys(*, dataset_id, theme_id, publisher_id, licence_id, cadence, area,
     return list(dict.fromkeys(keys))
 
 
-__all__ = ["hangul_document", "hangul_lexemes", "latin_document", "facet_keys", "in_sample", "parse_query", "query_lexemes", "version_vector"]
+# --- sort buckets: where an entry stands in the popularity and newest orders -------------------------------------
+
+
+def downloads_bucket(download_count: int) -> int:
+    """0 for 0 downloads, 1 for 1–2, 2 for 3–6, …: bucket b holds 2^b − 1 … 2^(b+1) − 2 downloads."""
+    return (int(download_count) + 1).bit_length() - 1
+
+
+def month_bucket(when) -> str:
+    return f"{when.astimezone(timezone.utc):%Y%m}"
+
+
+def sort_keys(download_count: int, published_at) -> list[str]:
+    return [f"d:{downloads_bucket(download_count)}", f"n:{month_bucket(published_at)}"]
+
+
+__all__ = ["hangul_document", "hangul_lexemes", "latin_document", "facet_keys", "in_sample", "parse_query", "sort_keys", "query_lexemes", "version_vector"]

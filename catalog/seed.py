@@ -45,7 +45,7 @@ from django.utils.text import slugify
 
 from catalog import seed_vocab as V
 from catalog.reference_data import THEMES
-from catalog.search import facet_keys, hangul_document, latin_document
+from catalog.search import facet_keys, hangul_document, latin_document, sort_keys
 
 THEME_CODES = [code for code, _ko, _en in THEMES]
 SEED_PREFIX = "seed-"
@@ -685,7 +685,8 @@ def _tables():
             "table_schema", "profile", "preview", "pii_findings", "geo", "created_at"]),
         "entry": Table(CatalogEntry, [
             "dataset_id", "version_id", "title_ko", "title_en", "publisher_id", "theme_id", "licence_id", "formats",
-            "price_types", "tags", "update_cadence", "area", "published_at", "download_count", "facet_keys"],
+            "price_types", "tags", "update_cadence", "area", "published_at", "download_count", "facet_keys",
+            "sort_keys"],
             exclude=("search_vector",)),
     }
 
@@ -773,7 +774,8 @@ def generate_batch(job) -> dict[str, str]:
             d["tags"], d["cadence"], area, published, d["downloads"],
             facet_keys(dataset_id=dataset_id, theme_id=theme_id, publisher_id=pub.id, licence_id=licence_id,
                        cadence=d["cadence"], area=area, formats=d["formats"], price_types=d["price_types"], tags=d["tags"],
-                       sample_levels=ctx.sample_levels)])[:-1] + "\t" + "\t".join(copy_value(x) for x in docs) + "\n")
+                       sample_levels=ctx.sample_levels),
+            sort_keys(d["downloads"], published)])[:-1] + "\t" + "\t".join(copy_value(x) for x in docs) + "\n")
     return {name: buf.getvalue() for name, buf in out.items()}
 
 

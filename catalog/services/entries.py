@@ -22,7 +22,7 @@ def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
     suspension and reinstatement, offers, download counts. Returns the entry, or None when the dataset
     is not visible to buyers.
     """
-    from catalog.search import facet_keys, version_vector
+    from catalog.search import facet_keys, sort_keys, version_vector
 
     version = (
         DatasetVersion.objects.filter(dataset=dataset, state=DatasetVersion.State.PUBLISHED)
@@ -63,6 +63,7 @@ def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
             "published_at": version.published_at,
             "download_count": dataset.download_count,
             "facet_keys": keys,
+            "sort_keys": sort_keys(dataset.download_count, version.published_at),
             **facets,
         },
     )
@@ -76,8 +77,13 @@ def dataset_count_download(dataset_id: int, count: int = 1) -> None:
 
     Transactions calls this; the catalog never imports transactions.
     """
+    from catalog.search import sort_keys
+
     Dataset.objects.filter(pk=dataset_id).update(download_count=F("download_count") + count)
     CatalogEntry.objects.filter(dataset_id=dataset_id).update(download_count=F("download_count") + count)
+    entry = CatalogEntry.objects.filter(dataset_id=dataset_id).values("download_count", "published_at", "sort_keys").first()
+    if entry and entry["sort_keys"] != (keys := sort_keys(entry["download_count"], entry["published_at"])):
+        CatalogEntry.objects.filter(dataset_id=dataset_id).update(sort_keys=keys)  # crossed into the next bucket
 
 
 def catalog_reindex() -> int:

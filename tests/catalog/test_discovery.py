@@ -342,7 +342,7 @@ def test_above_the_rank_cap_titles_holding_every_word_come_first(publisher):
     result = catalog_search(QueryDict("q=하천수위"))
     assert result.exact and result.relevance == "title"
     assert [e.title_ko for e in result.entries] == ["하천수위 월보", "하천수위 관측망", "하천 자료", "수위 자료"]
-    assert "every word come first" in _page("q=하천수위") or "모든 낱말" in _page("q=하천수위")
+    assert "제목에 모든 낱말이 들어간 데이터를 먼저" in _page("q=하천수위")
 
 
 @override_settings(CATALOG_EXACT_CAP=2, CATALOG_SAMPLE_LEVELS=[6, 3])
@@ -396,3 +396,45 @@ def _page(params: str) -> str:
     from django.test import Client
 
     return Client().get("/catalog/?" + params).content.decode()
+
+
+@override_settings(CATALOG_EXACT_CAP=1, CATALOG_SAMPLE_LEVELS=[1])
+@pytest.mark.parametrize("sort", ["downloads", "newest"])
+def test_deep_pages_read_through_the_sort_buckets_are_the_exact_pages(publisher, monkeypatch, sort):
+    """A deep page of a large search reads only the matches in the sort buckets that hold it (a prefix of the
+    order); the pages must be exactly those of the full order, including across bucket edges and ties."""
+    from catalog import discovery
+    from catalog.search import sort_keys
+
+    for i in range(50):
+        publish(publisher, f"대기질 자료 {i}", downloads=(i * 7) % 40)
+    monkeypatch.setattr(discovery, "DEEP_PAGE_START", 0)
+    monkeypatch.setattr(discovery, "PAGE_SIZE", 4)
+    monkeypatch.setattr(discovery, "_route_costs", lambda *a: (1e12, 1e12))  # the buckets always look cheapest
+    used = []
+    original = discovery._deep_page_keys
+    monkeypatch.setattr(discovery, "_deep_page_keys", lambda *a: used.append(original(*a)) or used[-1])
+    expected = list(CatalogEntry.objects.order_by(*discovery.SORT_ORDER[sort]).values_list("pk", flat=True))
+    for entry in CatalogEntry.objects.all():
+        assert entry.sort_keys == sort_keys(entry.download_count, entry.published_at)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    through_buckets = 0
+    for page in range(1, 14):
+        with CaptureQueriesContext(connection) as queries:
+            result = catalog_search(QueryDict(f"q=대기질&sort={sort}"), page=page)
+        assert [e.pk for e in result.entries] == expected[(page - 1) * 4 : page * 4], page
+        page_queries = [q["sql"] for q in queries if 'AS "pk"' in q["sql"] and "OFFSET" in q["sql"] or
+                        'AS "pk"' in q["sql"] and "LIMIT 4" in q["sql"]]
+        if used[-1] and len(page_queries) == 1 and '"sort_keys" &&' in page_queries[0]:
+            through_buckets += 1
+    assert through_buckets >= 8  # most pages were read through a prefix of the buckets, not the long way
+
+
+def test_a_download_moves_the_entry_into_the_next_popularity_bucket(publisher):
+    dataset = publish(publisher, "대기질 자료", downloads=2)
+    assert "d:1" in CatalogEntry.objects.get(pk=dataset.pk).sort_keys
+    services.dataset_count_download(dataset.pk)
+    entry = CatalogEntry.objects.get(pk=dataset.pk)
+    assert entry.download_count == 3 and "d:2" in entry.sort_keys and "d:1" not in entry.sort_keys

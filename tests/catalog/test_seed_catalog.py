@@ -29,7 +29,8 @@ from catalog.services.review import submission_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY_FIELDS = ["version_id", "title_ko", "title_en", "publisher_id", "theme_id", "licence_id", "formats", "price_types",
-                "tags", "update_cadence", "area", "published_at", "download_count", "search_vector", "facet_keys"]
+                "tags", "update_cadence", "area", "published_at", "download_count", "search_vector", "facet_keys",
+                "sort_keys"]
 
 pytestmark = pytest.mark.django_db
 
