@@ -195,7 +195,7 @@ def _exact_rows_and_page(search: CatalogFilter, sort: str, relevance: bool, star
         compiler = qs.query.get_compiler(connection=connection)
         tsquery, tsquery_params = search.text_query.resolve_expression(qs.query).as_sql(compiler, connection)
         order = (f"CASE WHEN (SELECT count(*) FROM m) <= %s THEN ts_rank_cd('{{0.1, 0.2, 0.4, 1.0}}', m.search_vector, "
-                 f"{tsquery}, 1) ELSE 0 END DESC, title_hit DESC, download_count DESC, published_at DESC, pk")
+                 f"{tsquery}) ELSE 0 END DESC, title_hit DESC, download_count DESC, published_at DESC, pk")
         params += [settings.CATALOG_RANK_CAP, *tsquery_params] * 2  # the ORDER BY appears twice
     else:
         order = ", ".join(f"{f[1:]} DESC" if f.startswith("-") else f for f in SORT_ORDER[sort])
@@ -427,7 +427,7 @@ def _facets(rows, state: dict) -> tuple[int, dict[str, list[FacetValue]]]:
     facets["licence"] = build("licence", [
         FacetValue(licences[int(pk)].code, licences[int(pk)].name, n) for pk, n in raw.get("licence", {}).items() if int(pk) in licences
     ])
-    facets["price"] = build("price", [FacetValue(v, str(PRICE_TYPES.get(v, v)), n) for v, n in raw.get("price", {}).items()])
+    facets["price"] = build("price", [FacetValue(v, str(PRICE_TYPES.get(v, v)), n) for v, n in raw.get("price", {}).items()])  # str: lazy labels cost on every escape
     facets["tag"] = build("tag", [FacetValue(v, v, n) for v, n in raw.get("tag", {}).items()], FACET_LIMIT)
     facets["cadence"] = build("cadence", [FacetValue(v, str(cadences.get(v, v)), n) for v, n in raw.get("cadence", {}).items()])
     facets["area"] = build("area", [FacetValue(v, v, n) for v, n in raw.get("area", {}).items()], FACET_LIMIT)
@@ -449,13 +449,16 @@ def _counts(search: CatalogFilter, params, state: dict) -> tuple[list | None, bo
         return rows, True, False
     # The samples from the coarsest: the first holding enough matches (≥ SAMPLE_ENOUGH: within about 10 %) is
     # the estimate, so a search matching half the catalog reads ~500 rows, one matching 5 % ~500 rows of the
-    # next. When even the finest predicts at most the cap, the matches are few: count them exactly.
+    # next. When a sample shows that the matches are surely few (even its upper bound is within the cap), or the
+    # finest one predicts at most the cap, they are counted exactly.
+    cap = settings.CATALOG_EXACT_CAP
     for level, modulus in enumerate(settings.CATALOG_SAMPLE_LEVELS):
         sampled = _facet_rows(search.qs.filter(facet_keys__contains=[sample_key(modulus)]), scale=modulus)
+        found = _total(sampled) // modulus
         finest = level == len(settings.CATALOG_SAMPLE_LEVELS) - 1
-        if _total(sampled) > settings.CATALOG_EXACT_CAP and (finest or _total(sampled) >= SAMPLE_ENOUGH * modulus):
+        if found * modulus > cap and (finest or found >= SAMPLE_ENOUGH):
             break
-        if finest:
+        if finest or (found + 2 * found**0.5 + 3) * modulus <= cap:  # ~97.5 % upper bound of a Poisson count
             return None, True, False
     return sampled, False, _request_exact_counts(params, key)
 

@@ -438,3 +438,15 @@ def test_a_download_moves_the_entry_into_the_next_popularity_bucket(publisher):
     services.dataset_count_download(dataset.pk)
     entry = CatalogEntry.objects.get(pk=dataset.pk)
     assert entry.download_count == 3 and "d:2" in entry.sort_keys and "d:1" not in entry.sort_keys
+
+
+def test_a_search_the_coarsest_sample_shows_to_be_small_is_counted_exactly_at_once(mixed_catalog):
+    """No match in the 0.1 % sample: at most ~3,000 matches (a Poisson bound), so the finer samples are skipped
+    and the exact statement runs next: two statements for figures and page."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        result = catalog_search(QueryDict("q=미세먼지&price=free"))
+    assert result.exact and result.total == 2
+    assert sum("WITH m AS MATERIALIZED" in q["sql"] for q in queries) == 2
