@@ -370,7 +370,8 @@ def _deep_page_keys(search: CatalogFilter, sort: str, relevance: str | None, tot
     if sort == "downloads":
         bucket = downloads_bucket(edge)
         inside = sum(1 for v in values if downloads_bucket(v) >= bucket)
-        keys = [f"d:{b}" for b in range(bucket, 64)]
+        most = CatalogEntry.objects.order_by("-download_count").values_list("download_count", flat=True).first()
+        keys = [f"d:{b}" for b in range(bucket, downloads_bucket(most or 0) + 1)]
     else:
         month = month_bucket(edge)
         inside = sum(1 for v in values if month_bucket(v) >= month)

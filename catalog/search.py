@@ -142,8 +142,10 @@ def facet_keys(*, dataset_id, theme_id, publisher_id, licence_id, cadence, area,
 
 
 def downloads_bucket(download_count: int) -> int:
-    """0 for 0 downloads, 1 for 1–2, 2 for 3–6, …: bucket b holds 2^b − 1 … 2^(b+1) − 2 downloads."""
-    return (int(download_count) + 1).bit_length() - 1
+    """⌊4 · log2(downloads + 1)⌋, in integers: four buckets per doubling (0: none, 4: one, 6: two, 8: three, …),
+    so a deep page reads at most ~19 % more rows than it needs from its bucket edge. Any non-decreasing function
+    would keep the buckets above an edge a prefix of the popularity order."""
+    return ((int(download_count) + 1) ** 4).bit_length() - 1
 
 
 def month_bucket(when) -> str:

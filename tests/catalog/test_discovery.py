@@ -430,14 +430,15 @@ def test_deep_pages_read_through_the_sort_buckets_are_the_exact_pages(publisher,
         if used[-1] and len(page_queries) == 1 and '"sort_keys" &&' in page_queries[0]:
             through_buckets += 1
     assert through_buckets >= 8  # most pages were read through a prefix of the buckets, not the long way
+    assert any(keys and len(keys[0]) > 1 for keys in used)  # … spanning several buckets
 
 
 def test_a_download_moves_the_entry_into_the_next_popularity_bucket(publisher):
     dataset = publish(publisher, "대기질 자료", downloads=2)
-    assert "d:1" in CatalogEntry.objects.get(pk=dataset.pk).sort_keys
+    assert "d:6" in CatalogEntry.objects.get(pk=dataset.pk).sort_keys  # ⌊4 · log2(3)⌋
     services.dataset_count_download(dataset.pk)
     entry = CatalogEntry.objects.get(pk=dataset.pk)
-    assert entry.download_count == 3 and "d:2" in entry.sort_keys and "d:1" not in entry.sort_keys
+    assert entry.download_count == 3 and "d:8" in entry.sort_keys and "d:6" not in entry.sort_keys
 
 
 def test_a_search_the_coarsest_sample_shows_to_be_small_is_counted_exactly_at_once(mixed_catalog):
