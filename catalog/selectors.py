@@ -378,25 +378,21 @@ def organization_entries(organization) -> QuerySet[CatalogEntry]:
 
 def organization_departments(organization):
     """Its departments (a city's divisions), each with how many datasets buyers can see."""
-    # A count per department through the entry_publisher index; joining datasets to entries and grouping
-    # read the whole dataset table (0.4–0.8 s at a million datasets).
-    from django.db.models import IntegerField, OuterRef, Subquery
-    from django.db.models.functions import Coalesce
-
-    count = (
-        CatalogEntry.objects.filter(publisher=OuterRef("pk")).order_by().values("publisher")
-        .annotate(n=Count("pk")).values("n")
-    )
     from django.core.cache import cache
 
     from catalog.discovery import catalog_generation
 
-    # Cached per catalog generation (and ten minutes, for departments created meanwhile): a city with many
-    # departments counts a large share of the catalog.
-    return cache.get_or_set(
-        f"catalog:departments:{catalog_generation()}:{organization.pk}",
-        lambda: list(organization.departments.annotate(
-            published=Coalesce(Subquery(count, output_field=IntegerField()), 0)
-        ).order_by("name_ko")),
-        600,
-    )
+    def count():
+        departments = list(organization.departments.order_by("name_ko"))
+        # One grouped count over the publisher index (an index-only scan): a count per department as a correlated
+        # subquery visited every entry's heap row (0.3 s for 27 departments at a million datasets).
+        counts = dict(
+            CatalogEntry.objects.filter(publisher__in=[d.pk for d in departments]).order_by()
+            .values_list("publisher").annotate(n=Count("pk"))
+        ) if departments else {}
+        for department in departments:
+            department.published = counts.get(department.pk, 0)
+        return departments
+
+    # Cached per catalog generation (and ten minutes, for departments created meanwhile).
+    return cache.get_or_set(f"catalog:departments:{catalog_generation()}:{organization.pk}", count, 600)
