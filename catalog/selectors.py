@@ -388,7 +388,7 @@ def organization_departments(organization):
         # subquery visited every entry's heap row (0.3 s for 27 departments at a million datasets).
         counts = dict(
             CatalogEntry.objects.filter(publisher__in=[d.pk for d in departments]).order_by()
-            .values_list("publisher").annotate(n=Count("pk"))
+            .values_list("publisher").annotate(n=Count("*"))  # count(*): the index alone answers
         ) if departments else {}
         for department in departments:
             department.published = counts.get(department.pk, 0)
