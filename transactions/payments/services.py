@@ -98,6 +98,17 @@ def _mark_paid(order: Order, payment: Payment) -> None:
 
 # --- card -------------------------------------------------------------------------------
 
+def _locked_payable(actor, order: Order) -> Order:
+    """The order locked for a payment to start: the actor's organization's, payable now, and not free."""
+    order = _locked(order)
+    _require_buyer(actor, order)
+    if order.state not in PAYABLE:
+        raise DomainError(_not_payable_message(order), code="order_not_payable")
+    if order.total_krw <= 0:
+        raise DomainError(_("A free order needs no payment."), code="order_free")
+    return order
+
+
 def card_checkout_start(*, actor, order: Order, site_url: str | None = None) -> str:
     """The URL of the PG's payment window for this order (the buyer's browser is sent there).
 
@@ -109,12 +120,7 @@ def card_checkout_start(*, actor, order: Order, site_url: str | None = None) -> 
     gateway = get_card_gateway()
     base = (site_url or settings.SITE_URL).rstrip("/")
     with transaction.atomic():
-        order = _locked(order)
-        _require_buyer(actor, order)
-        if order.state not in PAYABLE:
-            raise DomainError(_not_payable_message(order), code="order_not_payable")
-        if order.total_krw <= 0:
-            raise DomainError(_("A free order needs no payment."), code="order_free")
+        order = _locked_payable(actor, order)
         _await_payment(order, method=Order.Method.CARD,
                        due=timezone.now() + timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT_MINUTES))
         payment = order.payments.filter(method=Order.Method.CARD, state=P.READY, payment_key__isnull=True).first()
@@ -331,12 +337,7 @@ def card_webhook_refused(*, reason: str, body: bytes) -> None:
 def bank_transfer_start(*, actor, order: Order) -> Payment:
     """The buyer chooses to pay by bank transfer: the order waits for a deposit until the deadline. Idempotent."""
     with transaction.atomic():
-        order = _locked(order)
-        _require_buyer(actor, order)
-        if order.state not in PAYABLE:
-            raise DomainError(_not_payable_message(order), code="order_not_payable")
-        if order.total_krw <= 0:
-            raise DomainError(_("A free order needs no payment."), code="order_free")
+        order = _locked_payable(actor, order)
         payment = order.payments.filter(method=Order.Method.BANK_TRANSFER, state=P.READY).first()
         if payment is not None and order.method == Order.Method.BANK_TRANSFER:
             return payment
