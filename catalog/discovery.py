@@ -47,6 +47,7 @@ MAX_PAGES = 500  # deeper pages are not useful to anyone and cost an ever larger
 FACET_LIMIT = 15  # values shown per open-ended facet (tags, publishers, areas)
 GENERATION_KEY = "catalog:generation"
 COUNTS_TTL = 24 * 3600
+RANK_WEIGHTS = [0.1, 0.2, 0.4, 1.0]  # ts_rank_cd's weights of D, C, B, A: columns, description, tags, title
 SAMPLE_ENOUGH = 100  # sampled matches behind an estimate (±10 % at two standard deviations)
 DEEP_PAGE_START = 200  # from this offset a large search's page is read through the sort buckets
 
@@ -194,9 +195,9 @@ def _exact_rows_and_page(search: CatalogFilter, sort: str, relevance: bool, star
     if relevance:
         compiler = qs.query.get_compiler(connection=connection)
         tsquery, tsquery_params = search.text_query.resolve_expression(qs.query).as_sql(compiler, connection)
-        order = (f"CASE WHEN (SELECT count(*) FROM m) <= %s THEN ts_rank_cd('{{0.1, 0.2, 0.4, 1.0}}', m.search_vector, "
+        order = (f"CASE WHEN (SELECT count(*) FROM m) <= %s THEN ts_rank_cd(%s::float4[], m.search_vector, "
                  f"{tsquery}) ELSE 0 END DESC, title_hit DESC, download_count DESC, published_at DESC, pk")
-        params += [settings.CATALOG_RANK_CAP, *tsquery_params] * 2  # the ORDER BY appears twice
+        params += [settings.CATALOG_RANK_CAP, RANK_WEIGHTS, *tsquery_params] * 2  # the ORDER BY appears twice
     else:
         order = ", ".join(f"{f[1:]} DESC" if f.startswith("-") else f for f in SORT_ORDER[sort])
     sql = FACET_SQL.format(inner=inner, limit=FACET_SQL_LIMIT) + PAGE_SQL.format(
@@ -283,7 +284,7 @@ def _ordered(qs, sort: str, relevance: str | None, search: CatalogFilter, *, thr
     with the search as a filter (which reads the vector of every row it passes: the planner's guess of the
     number of matches decides that, and it can be wrong by 100×). The walk is chosen explicitly: _walk."""
     if relevance == RANKED:
-        rank = SearchRank(F("search_vector"), search.text_query, weights=[0.1, 0.2, 0.4, 1.0], cover_density=True)
+        rank = SearchRank(F("search_vector"), search.text_query, weights=RANK_WEIGHTS, cover_density=True)
         return qs.annotate(rank=rank).order_by("-rank", "-download_count", "-published_at", "pk")
     if relevance == TITLE_FIRST:
         return qs.annotate(title_hit=_title_has_every_word(search.state()["q"])).order_by(
