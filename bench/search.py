@@ -259,6 +259,10 @@ def naive_search(word: str) -> tuple[float, int]:
     return (time.perf_counter() - t0) * 1000, total
 
 
+def explainable(sql: str) -> bool:
+    return sql.lstrip().upper().startswith(("SELECT", "WITH"))  # not SET LOCAL and the like
+
+
 def explain(sql: str) -> str:
     from django.db import connection
 
@@ -400,8 +404,8 @@ def run(args) -> None:
     statements = {}
     for kind in catalog_kinds + dataset_kinds + other:
         for sql, ms in records[kind]["sql"]:
-            if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
-                continue  # SET LOCAL and the like: nothing to EXPLAIN
+            if not explainable(sql):
+                continue
             if ms > statements.get(sql, (0, ""))[0]:
                 statements[sql] = (ms, kind)
     slowest = sorted(((ms, kind, sql) for sql, (ms, kind) in statements.items()), reverse=True)[: args.explain]
@@ -415,7 +419,7 @@ def run(args) -> None:
             continue
         for i, (sql, ms) in enumerate(records[kind]["sql"], 1):
             print(f"\nrequest “{kind}”, SQL {i}/{len(records[kind]['sql'])} ({ms:.1f} ms in the warm-up):\n  {sql[:3000]}")
-            if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            if not explainable(sql):
                 continue
             print("EXPLAIN (ANALYZE, BUFFERS):\n" + explain(sql))
 
