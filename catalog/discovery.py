@@ -35,11 +35,10 @@ from django.db.models import BooleanField, F, Func, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 from django.urls import reverse
-from django.utils.translation import get_language
 
 from accounts.models import Organization
 from catalog.filters import PRICE_TYPES, SORTS, CatalogFilter, keys_condition
-from catalog.models import CatalogEntry, DatasetVersion, Licence, Theme
+from catalog.models import CatalogEntry, DatasetVersion, Licence, Theme, _bilingual
 from catalog.search import PREFIX_FACET, sample_key
 
 PAGE_SIZE = 20
@@ -550,28 +549,12 @@ class ResultLine:
     update_cadence: str
     cadence_label: str = ""
 
-    def _pick(self, ko, en):
-        return en if en and get_language() == "en" else ko
-
-    @property
-    def title(self):
-        return self._pick(self.title_ko, self.title_en)
-
-    @property
-    def publisher_name(self):
-        return self._pick(self.publisher_ko, self.publisher_en)
-
-    @property
-    def theme_name(self):
-        return self._pick(self.theme_ko, self.theme_en)
-
-    @property
-    def licence_name(self):
-        return self._pick(self.licence_ko, self.licence_en)
-
-    @property
-    def description(self):
-        return self._pick(self.description_ko, self.description_en)
+    # The reader's language, as the models show it (catalog.models._bilingual).
+    title = property(lambda self: _bilingual(self, "title"))
+    publisher_name = property(lambda self: _bilingual(self, "publisher"))
+    theme_name = property(lambda self: _bilingual(self, "theme"))
+    licence_name = property(lambda self: _bilingual(self, "licence"))
+    description = property(lambda self: _bilingual(self, "description"))
 
     @property
     def url(self):

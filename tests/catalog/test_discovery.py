@@ -451,3 +451,16 @@ def test_a_search_the_coarsest_sample_shows_to_be_small_is_counted_exactly_at_on
         result = catalog_search(QueryDict("q=미세먼지&price=free"))
     assert result.exact and result.total == 2
     assert sum("WITH m AS MATERIALIZED" in q["sql"] for q in queries) == 2
+
+
+def test_result_lines_speak_the_readers_language(publisher):
+    from django.utils import translation
+
+    publish(publisher, "공영주차장 현황", title_en="Public parking lots", description="주차면 수")
+    with translation.override("en"):
+        line = catalog_search(QueryDict("q=주차")).entries[0]
+        assert (line.title, line.theme_name) == ("Public parking lots", "Environment and weather")
+        assert line.description == "주차면 수"  # no English description: the Korean one
+    with translation.override("ko"):
+        line = catalog_search(QueryDict("q=주차")).entries[0]
+        assert (line.title, line.publisher_name) == ("공영주차장 현황", publisher.name_ko)
