@@ -8,6 +8,5 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        import importlib
-
-        importlib.import_module("accounts.permissions")  # registers the django-rules permissions
+        # Imported for their side effects: the django-rules permissions and the state table.
+        from accounts import permissions, states  # noqa: F401

@@ -13,7 +13,7 @@ def staff_required(view):
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not can(request.user, "accounts.verify_org"):
+        if not can(request.user, "accounts.platform_admin"):
             raise PermissionDenied(_("This page is for platform admins."))
         return view(request, *args, **kwargs)
 

@@ -1,4 +1,4 @@
-"""Users, organizations, memberships, invitations and the append-only audit trail."""
+"""Users, organizations, memberships and invitations (the audit trail is core.models.AuditEvent)."""
 
 import secrets
 
@@ -11,6 +11,8 @@ from django.contrib.auth.models import (
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from core.db import choices_constraint
 
 
 class UserManager(BaseUserManager):
@@ -72,13 +74,22 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.name or self.email.split("@")[0]
 
 
+class OrganizationKind(models.TextChoices):
+    PROVIDER = "provider", _("Provider (publishes data)")
+    CONSUMER = "consumer", _("Consumer (buys data)")
+    BOTH = "both", _("Provider and consumer")
+
+
+class OrganizationVerification(models.TextChoices):
+    REQUESTED = "requested", _("Verification requested")  # waiting for a platform admin
+    VERIFIED = "verified", _("Verified")  # may publish / buy
+    REJECTED = "rejected", _("Rejected")  # reason recorded; the owner may fix and ask again
+
+
 class Organization(models.Model):
     """A city department or public body (provider), a company or other body (consumer), or both."""
 
-    class Kind(models.TextChoices):
-        PROVIDER = "provider", _("Provider (publishes data)")
-        CONSUMER = "consumer", _("Consumer (buys data)")
-        BOTH = "both", _("Provider and consumer")
+    Kind = OrganizationKind
 
     class OrgType(models.TextChoices):
         CITY_DEPARTMENT = "city_department", _("City department")
@@ -91,10 +102,7 @@ class Organization(models.Model):
         TAXABLE = "taxable", _("VAT taxable (과세)")
         EXEMPT = "exempt", _("VAT exempt (면세)")
 
-    class Verification(models.TextChoices):
-        REQUESTED = "requested", _("Verification requested")  # waiting for a platform admin
-        VERIFIED = "verified", _("Verified")  # may publish / buy
-        REJECTED = "rejected", _("Rejected")  # reason recorded; the owner may fix and ask again
+    Verification = OrganizationVerification
 
     name_ko = models.CharField(_("name (Korean)"), max_length=200)
     name_en = models.CharField(_("name (English)"), max_length=200, blank=True)
@@ -150,13 +158,8 @@ class Organization(models.Model):
                 condition=models.Q(brn__isnull=True) | models.Q(brn__regex=r"^[0-9]{10}$"),
                 name="org_brn_digits",
             ),
-            models.CheckConstraint(
-                condition=models.Q(verification__in=["requested", "verified", "rejected"]),
-                name="org_verification_valid",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(kind__in=["provider", "consumer", "both"]), name="org_kind_valid"
-            ),
+            choices_constraint("verification", OrganizationVerification, name="org_verification_valid"),
+            choices_constraint("kind", OrganizationKind, name="org_kind_valid"),
         ]
         indexes = [models.Index(fields=["verification", "verification_requested_at"])]
 
@@ -195,13 +198,16 @@ class Organization(models.Model):
         return self.kind in (self.Kind.CONSUMER, self.Kind.BOTH)
 
 
+class MembershipRole(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    PUBLISHER = "publisher", _("Publisher")
+    BUYER = "buyer", _("Buyer")
+
+
 class Membership(models.Model):
     """A user's role in an organization. Owners manage members and may publish and buy."""
 
-    class Role(models.TextChoices):
-        OWNER = "owner", _("Owner")
-        PUBLISHER = "publisher", _("Publisher")
-        BUYER = "buyer", _("Buyer")
+    Role = MembershipRole
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
@@ -213,9 +219,7 @@ class Membership(models.Model):
         verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["user", "organization"], name="membership_unique_user_org"),
-            models.CheckConstraint(
-                condition=models.Q(role__in=["owner", "publisher", "buyer"]), name="membership_role_valid"
-            ),
+            choices_constraint("role", MembershipRole, name="membership_role_valid"),
         ]
 
     def __str__(self):
@@ -274,52 +278,3 @@ class Invitation(models.Model):
     @property
     def is_usable(self):
         return self.state == self.State.PENDING and self.expires_at > timezone.now()
-
-
-class AuditQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise PermissionError("Audit events are append-only")
-
-    def delete(self):
-        raise PermissionError("Audit events are append-only")
-
-
-class AuditEvent(models.Model):
-    """One decision or change, with who made it, when and why. Append-only.
-
-    Written by services in the same transaction as the change they record; a database
-    trigger (migration 0002) refuses UPDATE and DELETE as well.
-    """
-
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    action = models.CharField(max_length=80, db_index=True)  # dotted code, e.g. "organization.verified"
-    object_type = models.CharField(max_length=50)
-    object_id = models.CharField(max_length=50)
-    object_repr = models.CharField(max_length=300)
-    organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
-    )
-    reason = models.TextField(blank=True)
-    data = models.JSONField(default=dict, blank=True)
-
-    objects = AuditQuerySet.as_manager()
-
-    class Meta:
-        verbose_name = _("audit event")
-        verbose_name_plural = _("audit events")
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
-
-    def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise PermissionError("Audit events are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("Audit events are append-only")

@@ -63,6 +63,7 @@ def org_is_consumer(user, organization):
 
 rules.add_perm("accounts.view_org", is_member | is_platform_admin)
 rules.add_perm("accounts.manage_org", is_owner)
+rules.add_perm("accounts.platform_admin", is_platform_admin)  # reviews, refunds, staff pages
 rules.add_perm("accounts.verify_org", is_platform_admin)
 # Publishing and buying need the role *and* a verified organization of the right kind.
 rules.add_perm("accounts.publish_for_org", has_publisher_role & org_is_provider & org_is_verified)

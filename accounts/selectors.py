@@ -1,10 +1,14 @@
 """Read queries of the accounts app, shared by the HTML views and (later) the API."""
 
+from dataclasses import dataclass
+
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
-from accounts.exceptions import NotAllowed
-from accounts.models import AuditEvent, Invitation, Membership, Organization, User
+from core.errors import NotAllowed
+from core.models import AuditEvent
+from accounts.models import Invitation, Membership, Organization, User
 from accounts.permissions import can
 
 
@@ -56,3 +60,26 @@ def audit_events() -> QuerySet[AuditEvent]:
 def brn_holder(digits: str, *, exclude_pk: int | None = None) -> Organization | None:
     """The organization already registered with this number (other than `exclude_pk`), if any."""
     return Organization.objects.filter(brn=digits).exclude(pk=exclude_pk or 0).first()
+
+
+@dataclass(frozen=True)
+class BuyerRefusal:
+    """Why a user may not buy for an organization: `code` for links and programs, `message` for people."""
+
+    code: str  # no_organization, not_consumer, not_verified, no_buyer_role
+    message: str
+
+
+def buyer_refusal(user, organization: Organization | None) -> BuyerRefusal | None:
+    """The one rule of who may buy: a verified consumer organization in which the user is a buyer or owner.
+    None when the user may; otherwise what is missing. Services raise it, pages show it."""
+    if organization is None:
+        return BuyerRefusal("no_organization", _("Purchases are made for an organization. Register your company or join one first."))
+    name = {"name": organization.display_name}
+    if not organization.is_consumer:
+        return BuyerRefusal("not_consumer", _("%(name)s is registered as a provider only; only buyer organizations can buy.") % name)
+    if not organization.is_verified:
+        return BuyerRefusal("not_verified", _("%(name)s is waiting for verification by a platform admin; it can buy once verified.") % name)
+    if not can(user, "accounts.buy_for_org", organization):
+        return BuyerRefusal("no_buyer_role", _("Buying for %(name)s needs the buyer or owner role: ask an owner of your organization.") % name)
+    return None

@@ -15,20 +15,14 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import brn as brn_rules
 from accounts import selectors
-from accounts.exceptions import DomainError, IllegalTransition, NotAllowed
-from accounts.models import AuditEvent, Invitation, Membership, Organization, User
+from core.errors import DomainError, IllegalTransition, NotAllowed
+from core.audit import audit
+from core.transitions import transition
+from accounts.models import Invitation, Membership, Organization, User
 from accounts.permissions import can, forget_roles
-from marketplace.notify import email_on_commit, site_url
+from core.notify import email_on_commit, site_url
 
 V = Organization.Verification
-
-# The verification state machine: the only moves a service may make.
-ORG_TRANSITIONS: dict[str, set[str]] = {
-    V.REQUESTED: {V.VERIFIED, V.REJECTED},
-    V.REJECTED: {V.REQUESTED},
-    # A verified organization that changes its registration number is checked again.
-    V.VERIFIED: {V.REQUESTED},
-}
 
 # What the platform admin verified: changing any of these sends a verified organization back to verification.
 IDENTITY_FIELDS = ("name_ko", "kind", "org_type", "parent")
@@ -37,20 +31,6 @@ ORG_FIELDS = (
     "name_ko", "name_en", "kind", "org_type", "parent", "vat_status", "representative", "address",
     "contact_name", "contact_phone", "contact_email", "website", "description",
 )
-
-
-def audit(*, actor, action: str, obj, organization=None, reason: str = "", data: dict | None = None) -> AuditEvent:
-    """Record a decision or change. Call inside the transaction of the change itself."""
-    return AuditEvent.objects.create(
-        actor=actor if actor and actor.is_authenticated else None,
-        action=action,
-        object_type=obj._meta.model_name,
-        object_id=str(obj.pk),
-        object_repr=str(obj)[:300],
-        organization=organization,
-        reason=reason,
-        data=data or {},
-    )
 
 
 def _require(condition: bool, message=None):
@@ -97,18 +77,6 @@ def _apply_brn(organization: Organization, raw_brn: str | None) -> None:
             raise DomainError(_("Enter the business registration number."), code="brn_required")
         organization.brn = None
         organization.brn_checksum_ok = None
-
-
-def _transition(organization: Organization, *, to: str, actor, reason: str = "") -> str:
-    old = organization.verification
-    if to not in ORG_TRANSITIONS[old]:
-        raise IllegalTransition(
-            _("An organization cannot go from “%(old)s” to “%(new)s”.")
-            % {"old": V(old).label, "new": V(to).label}
-        )
-    organization.verification = to
-    organization.verification_reason = reason
-    return old
 
 
 @transaction.atomic
@@ -161,19 +129,16 @@ def organization_update(*, actor: User, organization: Organization, brn: str | N
     _apply_brn(organization, brn)
     changed_brn = before["brn"] != organization.brn
     changed_identity = [name for name in (*IDENTITY_FIELDS, "brn") if before[name] != getattr(organization, name)]
-    resubmitted = False
-    if organization.verification == V.REJECTED or (changed_identity and organization.verification == V.VERIFIED):
-        _transition(organization, to=V.REQUESTED, actor=actor)
-        organization.verification_requested_at = timezone.now()
-        resubmitted = True
+    resubmitted = organization.verification == V.REJECTED or bool(changed_identity and organization.verification == V.VERIFIED)
     organization.save()
-    audit(
-        actor=actor,
-        action="organization.resubmitted" if resubmitted else "organization.updated",
-        obj=organization,
-        organization=organization,
-        data={"brn_changed": changed_brn, "identity_changed": changed_identity},
-    )
+    changes = {"brn_changed": changed_brn, "identity_changed": changed_identity}
+    if resubmitted:
+        organization.verification_requested_at = timezone.now()
+        organization.verification_reason = ""
+        transition(organization, to=V.REQUESTED, actor=actor, action="organization.resubmitted",
+                   fields=("verification_requested_at", "verification_reason"), data=changes)
+    else:
+        audit(actor=actor, action="organization.updated", obj=organization, organization=organization, data=changes)
     if resubmitted:
         email_on_commit(
             to=_platform_admin_emails(),
@@ -189,14 +154,12 @@ def _decide(*, actor: User, organization: Organization, to: str, reason: str, ac
     if organization.verification == to:
         # A double click or a second admin deciding the same way: nothing more to do.
         return organization
-    _transition(organization, to=to, actor=actor, reason=reason)
+    organization.verification_reason = reason
     organization.verified_at = timezone.now()
     organization.verified_by = actor
-    organization.save(update_fields=["verification", "verification_reason", "verified_at", "verified_by", "updated_at"])
-    audit(
-        actor=actor, action=action, obj=organization, organization=organization, reason=reason,
-        data={"brn": organization.brn, "brn_checksum_ok": organization.brn_checksum_ok},
-    )
+    transition(organization, to=to, actor=actor, reason=reason, action=action,
+               fields=("verification_reason", "verified_at", "verified_by"),
+               data={"brn": organization.brn, "brn_checksum_ok": organization.brn_checksum_ok})
     email_on_commit(
         to=_owner_emails(organization),
         template="email/org_verification_decided",

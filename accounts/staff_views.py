@@ -11,9 +11,10 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.decorators import staff_required
-from accounts.exceptions import DomainError
+from core.errors import DomainError
 from accounts.forms import RejectForm, VerifyForm
-from accounts.models import AuditEvent, Organization
+from core.models import AuditEvent
+from accounts.models import Organization
 
 
 @staff_required

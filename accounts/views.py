@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.exceptions import DomainError
+from core.errors import DomainError
 from accounts.forms import InvitationForm, OrganizationForm, ProfileForm, RoleForm
 from accounts.models import Invitation, Membership, Organization
 from accounts.permissions import can

@@ -5,7 +5,7 @@
 Database: BENCH_DATABASE_URL if set; else the server of DATABASE_URL with the database
 `mkt_bench_search`; else (no DATABASE_URL) the embedded PostgreSQL of scripts/stack.py, database
 `mkt_bench_search`. The database is created if missing, migrated, and seeded with
-`catalog.seed` (manage.py seed_catalog) unless it already holds exactly N seeded datasets, so a
+`devtools.seed.catalog` (manage.py seed_catalog) unless it already holds exactly N seeded datasets, so a
 second run measures at once. Redis: REDIS_URL, with a cache key prefix and task queue of its own.
 
 Then a fixed mix of requests goes through django.test.Client in this process (DEBUG off, real
@@ -131,6 +131,7 @@ def setup_django(url: str):
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["DJANGO_DEBUG"] = "0"
+    os.environ["DEVTOOLS"] = "1"  # the seeder
     os.environ["CACHE_KEY_PREFIX"] = "mkt-bench-search"  # never share cached counts with a portal on the same Redis
     os.environ["CELERY_TASK_DEFAULT_QUEUE"] = "bench-search"  # and no portal worker counts for us
     import warnings
@@ -152,7 +153,7 @@ def prepare(n: int, seed: int, files_ratio: float, force: bool) -> dict:
     """Migrate and seed (unless already seeded with n datasets). Returns the seeding figures (or {})."""
     from django.core.management import call_command
 
-    from catalog import seed as seeding
+    from devtools.seed import catalog as seeding
 
     t0 = time.perf_counter()
     call_command("migrate", verbosity=0, interactive=False)
@@ -312,7 +313,7 @@ def run(args) -> None:
     from django.db.models import Count
     from django.test import Client
 
-    from catalog import seed as seeding
+    from devtools.seed import catalog as seeding
     from catalog.models import CatalogEntry, DataFile
 
     out = {"bench": "search", "n": args.n}

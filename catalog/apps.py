@@ -6,3 +6,6 @@ class CatalogConfig(AppConfig):
     name = "catalog"
     verbose_name = _("Catalog")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from catalog import states  # noqa: F401  (registers the state table)

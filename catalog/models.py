@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from core.db import choices_constraint
+
 from accounts.models import Organization
 
 
@@ -86,12 +88,15 @@ class Licence(models.Model):
         return _bilingual(self, "summary")
 
 
+class DatasetListing(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")  # hidden from buyers by a platform admin, with a reason
+
+
 class Dataset(models.Model):
     """The stable identity of a dataset; its description lives on its versions."""
 
-    class Listing(models.TextChoices):
-        ACTIVE = "active", _("Active")
-        SUSPENDED = "suspended", _("Suspended")  # hidden from buyers by a platform admin, with a reason
+    Listing = DatasetListing
 
     slug = models.SlugField(max_length=120, unique=True)
     publisher = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="datasets")
@@ -107,7 +112,7 @@ class Dataset(models.Model):
         verbose_name = _("dataset")
         verbose_name_plural = _("datasets")
         constraints = [
-            models.CheckConstraint(condition=models.Q(listing__in=["active", "suspended"]), name="dataset_listing_valid"),
+            choices_constraint("listing", DatasetListing, name="dataset_listing_valid"),
         ]
 
     def __str__(self):
@@ -115,18 +120,26 @@ class Dataset(models.Model):
         return latest.title_ko if latest else self.slug
 
 
+class VersionState(models.TextChoices):
+    DRAFT = "draft", _("Draft")  # being written; files may be added or removed
+    CHECKING = "checking", _("Checking files")  # automatic checks are running
+    READY = "ready", _("Ready to submit")  # every file passed its checks
+    SUBMITTED = "submitted", _("Submitted for review")  # frozen; waiting for a platform admin
+    PUBLISHED = "published", _("Published")  # visible to buyers
+    REJECTED = "rejected", _("Rejected")  # reason recorded; goes back to draft to be fixed
+    SUPERSEDED = "superseded", _("Superseded")  # a newer version was published
+    WITHDRAWN = "withdrawn", _("Withdrawn")  # taken down by its publisher
+
+
+class DataKind(models.TextChoices):
+    PUBLIC = "public", _("Public data (공공데이터법)")
+    PRIVATE = "private", _("Private or processed data (데이터산업법)")
+
+
 class DatasetVersion(models.Model):
     """One version of a dataset: its metadata snapshot and files, with the review state machine."""
 
-    class State(models.TextChoices):
-        DRAFT = "draft", _("Draft")  # being written; files may be added or removed
-        CHECKING = "checking", _("Checking files")  # automatic checks are running
-        READY = "ready", _("Ready to submit")  # every file passed its checks
-        SUBMITTED = "submitted", _("Submitted for review")  # frozen; waiting for a platform admin
-        PUBLISHED = "published", _("Published")  # visible to buyers
-        REJECTED = "rejected", _("Rejected")  # reason recorded; goes back to draft to be fixed
-        SUPERSEDED = "superseded", _("Superseded")  # a newer version was published
-        WITHDRAWN = "withdrawn", _("Withdrawn")  # taken down by its publisher
+    State = VersionState
 
     class Cadence(models.TextChoices):
         REALTIME = "realtime", _("Real time (실시간)")
@@ -139,9 +152,7 @@ class DatasetVersion(models.Model):
         IRREGULAR = "irregular", _("Irregular (수시)")
         NONE = "none", _("Not updated (없음)")
 
-    class DataKind(models.TextChoices):
-        PUBLIC = "public", _("Public data (공공데이터법)")
-        PRIVATE = "private", _("Private or processed data (데이터산업법)")
+    DataKind = DataKind
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
@@ -190,17 +201,15 @@ class DatasetVersion(models.Model):
             models.UniqueConstraint(fields=["dataset", "number"], name="version_unique_number"),
             # At most one version of a dataset is being worked on, and at most one is live.
             models.UniqueConstraint(
-                fields=["dataset"], condition=models.Q(state__in=["draft", "checking", "ready", "submitted", "rejected"]),
+                fields=["dataset"], condition=models.Q(state__in=[VersionState.DRAFT, VersionState.CHECKING, VersionState.READY,
+                                                                VersionState.SUBMITTED, VersionState.REJECTED]),
                 name="version_one_open_per_dataset",
             ),
             models.UniqueConstraint(
                 fields=["dataset"], condition=models.Q(state="published"), name="version_one_published_per_dataset"
             ),
-            models.CheckConstraint(
-                condition=models.Q(state__in=["draft", "checking", "ready", "submitted", "published", "rejected", "superseded", "withdrawn"]),
-                name="version_state_valid",
-            ),
-            models.CheckConstraint(condition=models.Q(data_kind__in=["public", "private"]), name="version_data_kind_valid"),
+            choices_constraint("state", VersionState, name="version_state_valid"),
+            choices_constraint("data_kind", DataKind, name="version_data_kind_valid"),
         ]
 
     def __str__(self):
@@ -231,6 +240,15 @@ class DataFileQuerySet(models.QuerySet):
         return self.filter(check_state=DataFile.Check.WARNING).exclude(pii_findings=[])
 
 
+class CheckState(models.TextChoices):
+    PENDING = "pending", _("Waiting for checks")
+    RUNNING = "running", _("Checking")
+    PASSED = "passed", _("Checks passed")
+    WARNING = "warning", _("Passed with warnings")  # e.g. personal data that needs a justification
+    BLOCKED = "blocked", _("Blocked: resident registration numbers found")
+    FAILED = "failed", _("Check failed")
+
+
 class DataFile(models.Model):
     """An uploaded file of a version (or a member of an uploaded ZIP) with its check results."""
 
@@ -242,13 +260,7 @@ class DataFile(models.Model):
         GEOJSON = "geojson", "GeoJSON"
         ZIP = "zip", "ZIP"
 
-    class Check(models.TextChoices):
-        PENDING = "pending", _("Waiting for checks")
-        RUNNING = "running", _("Checking")
-        PASSED = "passed", _("Checks passed")
-        WARNING = "warning", _("Passed with warnings")  # e.g. personal data that needs a justification
-        BLOCKED = "blocked", _("Blocked: resident registration numbers found")
-        FAILED = "failed", _("Check failed")
+    Check = CheckState
 
     version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="files")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="members")
@@ -284,10 +296,7 @@ class DataFile(models.Model):
         verbose_name = _("data file")
         verbose_name_plural = _("data files")
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(check_state__in=["pending", "running", "passed", "warning", "blocked", "failed"]),
-                name="datafile_check_state_valid",
-            ),
+            choices_constraint("check_state", CheckState, name="datafile_check_state_valid"),
         ]
 
     def __str__(self):
@@ -298,13 +307,16 @@ class DataFile(models.Model):
         return self.check_state in (self.Check.PASSED, self.Check.WARNING, self.Check.BLOCKED, self.Check.FAILED)
 
 
+class OfferKind(models.TextChoices):
+    FREE = "free", _("Free")
+    ONE_OFF = "one_off", _("One-off purchase")
+    SUBSCRIPTION = "subscription", _("Subscription")
+
+
 class Offer(models.Model):
     """How a dataset is offered. Prices are integer KRW excluding VAT; enforced by the purchase flow."""
 
-    class Kind(models.TextChoices):
-        FREE = "free", _("Free")
-        ONE_OFF = "one_off", _("One-off purchase")
-        SUBSCRIPTION = "subscription", _("Subscription")
+    Kind = OfferKind
 
     class Contract(models.TextChoices):
         """The four types of the 데이터 표준계약서 (MSIT, 2024), for 민간·가공 데이터."""
@@ -336,7 +348,7 @@ class Offer(models.Model):
         verbose_name = _("offer")
         verbose_name_plural = _("offers")
         constraints = [
-            models.CheckConstraint(condition=models.Q(kind__in=["free", "one_off", "subscription"]), name="offer_kind_valid"),
+            choices_constraint("kind", OfferKind, name="offer_kind_valid"),
             models.CheckConstraint(
                 condition=~models.Q(kind="free") | models.Q(price_krw=0), name="offer_free_has_no_price"
             ),

@@ -6,7 +6,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from catalog import exports, schemaorg, selectors
-from marketplace.notify import site_url
+from core.notify import site_url
 from catalog.rendering import plain_text, render_markdown
 
 

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import publisher_required, staff_required
-from accounts.exceptions import DomainError
+from core.errors import DomainError
 from catalog import selectors, services
 from catalog.models import DataFile, Dataset, DatasetVersion, Review
 from catalog.review_forms import (

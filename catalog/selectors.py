@@ -3,7 +3,7 @@
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from accounts.exceptions import NotAllowed
+from core.errors import NotAllowed
 from accounts.permissions import can
 from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Review, Theme
 

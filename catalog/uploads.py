@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts.exceptions import DomainError, NotAllowed
+from core.errors import DomainError, NotAllowed
 from catalog import selectors, services
 from catalog.models import Upload
 

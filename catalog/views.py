@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import publisher_required
-from accounts.exceptions import DomainError
+from core.errors import DomainError
 from catalog import selectors, services
 from catalog.filters import SORTS
 from catalog.forms import DatasetVersionForm

@@ -48,11 +48,16 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "django_structlog",
+    "core",
     "accounts",
     "catalog",
     "transactions",
     "marketplace",
 ]
+# Development and benchmark tools (the synthetic catalog seeder): never in production.
+DEVTOOLS = env_bool("DEVTOOLS", DEBUG)
+if DEVTOOLS:
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

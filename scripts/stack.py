@@ -289,6 +289,7 @@ def cmd_run() -> int:
         env.setdefault("DJANGO_SECRET_KEY", secret_key())
         env.setdefault("DJANGO_DEBUG", "0")
         env.setdefault("EMAIL_MODE", "console+file")
+        env.setdefault("DEVTOOLS", "1")  # manage.py seed_catalog for local load tests
         env.setdefault("DEV_MAILBOX", "true")  # a local portal: testers read sign-up mail at /dev/mail/
         env.setdefault("LOG_FORMAT", "console")
         port = env.get("PORT", "8000")
@@ -356,6 +357,7 @@ def cmd_test(args: list[str]) -> int:
         env.setdefault("DJANGO_DEBUG", "0")
         env.setdefault("EMAIL_MODE", "locmem")
         env.setdefault("DISABLE_RATE_LIMITS", "1")
+        env.setdefault("DEVTOOLS", "1")
         env.setdefault("LOG_LEVEL", "WARNING")
         env.setdefault("STATIC_ROOT", str(VAR / "test-static"))
         compile_translations(env)

@@ -1,7 +1,8 @@
 import pytest
 from django.core.management import call_command
 
-from accounts.models import AuditEvent, Membership, Organization, User
+from core.models import AuditEvent
+from accounts.models import Membership, Organization, User
 
 
 @pytest.mark.django_db

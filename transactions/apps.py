@@ -8,7 +8,9 @@ class TransactionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        # The state tables register with core.transitions; the signal hooks delivery to publication.
         from catalog.signals import version_published
+        from transactions import states  # noqa: F401
         from transactions.delivery.services import deliver_published_version
 
         # A subscription gets every version published during its period.

@@ -9,7 +9,8 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import AuditEvent, Organization
+from core.models import AuditEvent
+from accounts.models import Organization
 from catalog.models import CatalogEntry, Dataset, DatasetVersion, Licence, Offer
 from catalog.pricing import ZERO, Price, offer_price
 from catalog.services.offers import PINNABLE_STATES, offer_law_problem

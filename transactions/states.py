@@ -1,12 +1,10 @@
-"""The state machines of orders, payments and packages: a table each and one `transition()`.
+"""The state machines of orders, payments and packages (registered with core.transitions).
 
-Illegal transitions raise IllegalTransition. `transition` saves only the state column (plus any
-timestamp fields given), so callers hold the row lock (select_for_update) and decide the rest.
+Every move goes through `core.transitions.transition`, which checks these tables, saves the state
+with the fields given and writes the audit row. Callers hold the row lock (select_for_update).
 """
 
-from django.utils.translation import gettext_lazy as _
-
-from accounts.exceptions import IllegalTransition
+from core.transitions import register
 from transactions.models import Order, Package, Payment
 
 O, P, K = Order.State, Payment.State, Package.State
@@ -37,21 +35,6 @@ PACKAGE_TRANSITIONS = {
     K.EXPIRED: {K.QUEUED},  # rebuilt on request
 }
 
-TABLES = {Order: ORDER_TRANSITIONS, Payment: PAYMENT_TRANSITIONS, Package: PACKAGE_TRANSITIONS}
-
-
-def transition(obj, *, to: str, fields: tuple[str, ...] = ()) -> None:
-    """Move `obj` (an Order, Payment or Package) to state `to`, or raise IllegalTransition."""
-    table = TABLES[type(obj)]
-    if to not in table.get(obj.state, set()):
-        labels = dict(type(obj).State.choices)
-        raise IllegalTransition(
-            _("%(what)s: “%(old)s” cannot become “%(new)s”.")
-            % {"what": str(type(obj)._meta.verbose_name).capitalize(), "old": labels.get(obj.state, obj.state),
-               "new": labels.get(to, to)}
-        )
-    obj.state = to
-    update = ["state", *fields]
-    if any(f.name == "updated_at" for f in type(obj)._meta.fields):
-        update.append("updated_at")
-    obj.save(update_fields=update)
+register(Order, ORDER_TRANSITIONS, organization=lambda order: order.buyer_id)
+register(Payment, PAYMENT_TRANSITIONS, organization=lambda payment: payment.order.buyer_id)
+register(Package, PACKAGE_TRANSITIONS, organization=lambda package: package.entitlement.organization_id)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import buyer_required
-from accounts.exceptions import DomainError
+from core.errors import DomainError
 from catalog.models import Offer
 from transactions import selectors
 from transactions.delivery.selectors import order_packages

@@ -40,11 +40,9 @@ from catalog.services.uploads import (
 )
 from catalog.services.versions import (
     METADATA_FIELDS,
-    VERSION_TRANSITIONS,
     _refresh_version_state,
     clean_tags,
     dataset_create,
-    transition,
     version_start_new,
     version_update_metadata,
 )
@@ -56,7 +54,6 @@ __all__ = [
     "METADATA_FIELDS",
     "OffsetMismatch",
     "SUFFIX_FORMATS",
-    "VERSION_TRANSITIONS",
     "_refresh_version_state",
     "clean_tags",
     "datafile_check_failed",
@@ -74,7 +71,6 @@ __all__ = [
     "offer_deactivate",
     "review_record",
     "submission_problems",
-    "transition",
     "upload_abort",
     "upload_append",
     "upload_complete",

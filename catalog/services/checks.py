@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.services import audit
+from core.audit import audit
 from catalog.ingest.errors import in_every_language
 from catalog.models import DataFile, DatasetVersion
 from catalog.services.uploads import _enqueue_check

@@ -19,9 +19,9 @@ version published at the time of purchase).
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from accounts.exceptions import DomainError
+from core.errors import DomainError
 from accounts.models import Organization
-from accounts.services import audit
+from core.audit import audit
 from catalog.models import Dataset, DatasetVersion, Licence, Offer
 from catalog.services.entries import catalog_entry_refresh
 from catalog.services.versions import _require_publisher

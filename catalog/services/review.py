@@ -6,26 +6,28 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.exceptions import DomainError, IllegalTransition, NotAllowed
+from core.errors import DomainError, IllegalTransition, NotAllowed
 from accounts.permissions import can
-from accounts.services import audit
+from core.audit import audit
 from catalog.models import DataFile, Dataset, DatasetVersion, Review
 from catalog.services.entries import catalog_entry_refresh
 from catalog.signals import version_published
-from catalog.services.versions import (
-    S,
-    _refresh_version_state,
-    _require_publisher,
-    transition,
-)
-from marketplace.notify import email_on_commit, site_url
+from catalog.services.versions import S, _refresh_version_state, _require_publisher
+from core.transitions import transition
+from core.notify import email_on_commit, site_url
 
 
-def _decision(*, version: DatasetVersion, action: str, actor, reason: str = "", data: dict | None = None) -> Review:
-    """One decision: the append-only Review row and the platform-wide audit event, in the same transaction."""
+def _decision(*, version: DatasetVersion, action: str, actor, reason: str = "", data: dict | None = None,
+              to: str | None = None, fields: tuple[str, ...] = ()) -> Review:
+    """One decision: the append-only Review row and the platform-wide audit event, in the same transaction.
+    A decision that moves the version (`to`) is audited by that transition; one that does not, directly."""
     review = Review.objects.create(version=version, action=action, actor=actor, reason=reason, data=data or {})
-    audit(actor=actor, action=f"version.{action}", obj=version, organization=version.dataset.publisher,
-          reason=reason, data={"dataset": version.dataset.slug, "number": version.number, **(data or {})})
+    details = {"dataset": version.dataset.slug, "number": version.number, **(data or {})}
+    if to is not None:
+        transition(version, to=to, actor=actor, reason=reason, fields=fields, action=f"version.{action}", data=details)
+    else:
+        audit(actor=actor, action=f"version.{action}", obj=version, organization=version.dataset.publisher,
+              reason=reason, data=details)
     return review
 
 
@@ -83,10 +85,9 @@ def version_submit(*, actor, version: DatasetVersion, pii_justification: str = "
         raise DomainError(problems[0], code="not_submittable")
     version.pii_justification = pii_justification.strip()
     version.submitted_at = timezone.now()
-    version.save(update_fields=["pii_justification", "submitted_at", "updated_at"])
-    transition(version, to=S.SUBMITTED)
     rule = "공공데이터법" if version.data_kind == DatasetVersion.DataKind.PUBLIC else "데이터산업법"
-    _decision(version=version, action=Review.Action.SUBMIT, actor=actor,
+    _decision(version=version, action=Review.Action.SUBMIT, actor=actor, to=S.SUBMITTED,
+              fields=("pii_justification", "submitted_at"),
               data={"pii_justification": version.pii_justification, "rule": rule})
     from accounts.models import User
 
@@ -99,7 +100,7 @@ def version_submit(*, actor, version: DatasetVersion, pii_justification: str = "
 
 
 def _lock_for_decision(actor, version: DatasetVersion) -> DatasetVersion:
-    if not can(actor, "accounts.verify_org"):
+    if not can(actor, "accounts.platform_admin"):
         raise NotAllowed(_("Only platform admins decide on submissions."))
     return DatasetVersion.objects.select_for_update().select_related("dataset__publisher").get(pk=version.pk)
 
@@ -121,14 +122,12 @@ def version_approve(*, actor, version: DatasetVersion, reason: str = "") -> Data
         DatasetVersion.objects.select_for_update().filter(dataset=version.dataset, state=S.PUBLISHED).first()
     )
     if previous:
-        transition(previous, to=S.SUPERSEDED)
-    transition(version, to=S.PUBLISHED)
+        transition(previous, to=S.SUPERSEDED, actor=actor, data={"by": version.number})
     version.published_at = timezone.now()
-    version.save(update_fields=["published_at", "updated_at"])
+    _decision(version=version, action=Review.Action.APPROVE, actor=actor, reason=reason.strip(), to=S.PUBLISHED,
+              fields=("published_at",), data={"superseded": previous.number if previous else None})
     catalog_entry_refresh(version.dataset)
     Dataset.objects.filter(pk=version.dataset_id).update(updated_at=timezone.now())
-    _decision(version=version, action=Review.Action.APPROVE, actor=actor, reason=reason.strip(),
-              data={"superseded": previous.number if previous else None})
     _notify_publisher(version, "email/version_decided", approved=True, reason=reason.strip())
     transaction.on_commit(lambda: version_published.send(sender=DatasetVersion, version=version))
     return version
@@ -146,8 +145,7 @@ def version_reject(*, actor, version: DatasetVersion, reason: str) -> DatasetVer
     if version.state != S.SUBMITTED:
         raise IllegalTransition(_("Only a submitted version can be rejected (this one is “%(state)s”).")
                                 % {"state": version.get_state_display()})
-    transition(version, to=S.REJECTED)
-    _decision(version=version, action=Review.Action.REJECT, actor=actor, reason=reason)
+    _decision(version=version, action=Review.Action.REJECT, actor=actor, reason=reason, to=S.REJECTED)
     _notify_publisher(version, "email/version_decided", approved=False, reason=reason)
     return version
 
@@ -159,7 +157,7 @@ def version_reopen(*, actor, version: DatasetVersion) -> DatasetVersion:
     version = DatasetVersion.objects.select_for_update().get(pk=version.pk)
     if version.state != S.REJECTED:
         raise IllegalTransition(_("Only a rejected version can be reopened."))
-    transition(version, to=S.DRAFT)
+    transition(version, to=S.DRAFT, actor=actor)
     _refresh_version_state(version)
     return version
 
@@ -172,14 +170,13 @@ def version_withdraw(*, actor, version: DatasetVersion, reason: str) -> DatasetV
     if not reason:
         raise DomainError(_("Say why the version is withdrawn."), code="reason_required")
     version = DatasetVersion.objects.select_for_update().select_related("dataset__publisher").get(pk=version.pk)
-    transition(version, to=S.WITHDRAWN)
+    _decision(version=version, action=Review.Action.WITHDRAW, actor=actor, reason=reason, to=S.WITHDRAWN)
     catalog_entry_refresh(version.dataset)
-    _decision(version=version, action=Review.Action.WITHDRAW, actor=actor, reason=reason)
     return version
 
 
 def _set_listing(*, actor, dataset: Dataset, to: str, action: str, reason: str) -> Dataset:
-    if not can(actor, "accounts.verify_org"):
+    if not can(actor, "accounts.platform_admin"):
         raise NotAllowed(_("Only platform admins suspend or reinstate listings."))
     reason = (reason or "").strip()
     if not reason:

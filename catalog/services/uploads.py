@@ -15,7 +15,7 @@ from django.http import UnreadablePostError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.exceptions import DomainError, NotAllowed
+from core.errors import DomainError, NotAllowed
 from catalog.models import DataFile, DatasetVersion, Upload
 from catalog.services.versions import (
     _lock_editable,

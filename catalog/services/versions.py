@@ -6,24 +6,13 @@ from django.db import transaction
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
-from accounts.exceptions import DomainError, IllegalTransition, NotAllowed
+from core.errors import DomainError, IllegalTransition, NotAllowed
 from accounts.permissions import can
-from accounts.services import audit
+from core.audit import audit
+from core.transitions import transition
 from catalog.models import DataFile, Dataset, DatasetVersion
 
 S = DatasetVersion.State
-
-# The version state machine. Submission and review moves are used by the review issue.
-VERSION_TRANSITIONS: dict[str, set[str]] = {
-    S.DRAFT: {S.CHECKING, S.READY},
-    S.CHECKING: {S.READY, S.DRAFT},
-    S.READY: {S.CHECKING, S.DRAFT, S.SUBMITTED},
-    S.SUBMITTED: {S.PUBLISHED, S.REJECTED},
-    S.REJECTED: {S.DRAFT},
-    S.PUBLISHED: {S.SUPERSEDED, S.WITHDRAWN},
-    S.SUPERSEDED: set(),
-    S.WITHDRAWN: set(),
-}
 
 METADATA_FIELDS = (
     "title_ko", "title_en", "description_ko", "description_en", "theme", "tags", "department", "contact_name",
@@ -35,18 +24,6 @@ METADATA_FIELDS = (
 def _require_publisher(actor, organization):
     if not can(actor, "accounts.publish_for_org", organization):
         raise NotAllowed(_("Only publishers of a verified provider organization can do this."))
-
-
-def transition(version: DatasetVersion, *, to: str, actor=None, reason: str = "") -> str:
-    """Move a version along the state machine; illegal moves raise. Returns the old state."""
-    old = version.state
-    if to not in VERSION_TRANSITIONS[old]:
-        raise IllegalTransition(
-            _("A version cannot go from “%(old)s” to “%(new)s”.") % {"old": S(old).label, "new": S(to).label}
-        )
-    version.state = to
-    version.save(update_fields=["state", "updated_at"])
-    return old
 
 
 def _unique_slug(title_en: str, title_ko: str) -> str:
@@ -138,4 +115,4 @@ def _refresh_version_state(version: DatasetVersion) -> None:
     else:
         target = S.DRAFT
     if target != version.state:
-        transition(version, to=target)
+        transition(version, to=target, actor=None)

@@ -4,8 +4,9 @@ from django.db.utils import InternalError, ProgrammingError
 from django.urls import reverse
 
 from accounts import services
-from accounts.exceptions import DomainError, IllegalTransition, NotAllowed
-from accounts.models import AuditEvent, Membership, Organization
+from core.errors import DomainError, IllegalTransition, NotAllowed
+from core.models import AuditEvent
+from accounts.models import Membership, Organization
 from tests.conftest import make_org, make_user
 
 pytestmark = pytest.mark.django_db

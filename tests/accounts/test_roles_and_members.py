@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from accounts import services
-from accounts.exceptions import DomainError, NotAllowed
+from core.errors import DomainError, NotAllowed
 from accounts.models import Invitation, Membership, Organization
 from tests.conftest import make_org, make_user
 

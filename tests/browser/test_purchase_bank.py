@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from accounts.models import AuditEvent
+from core.models import AuditEvent
 from tests.browser.test_purchase_card import login
 from tests.conftest import make_org, make_user
 from tests.transactions.conftest import publish_dataset

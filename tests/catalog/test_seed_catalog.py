@@ -1,4 +1,4 @@
-"""The synthetic catalog (catalog.seed, manage.py seed_catalog) and the search benchmark (bench/search.py).
+"""The synthetic catalog (devtools.seed.catalog, manage.py seed_catalog) and the search benchmark (bench/search.py).
 
 The seeded rows must be exactly what the services would have written: the same catalog entry (and
 search vector, byte for byte) as catalog_entry_refresh computes, versions that would pass submission,
@@ -20,7 +20,7 @@ from django.http import QueryDict
 from django.urls import reverse
 
 from accounts.models import Organization, User
-from catalog import seed as seeding
+from devtools.seed import catalog as seeding
 from catalog import selectors
 from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, Offer
 from catalog.search import parse_query

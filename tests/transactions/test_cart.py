@@ -4,7 +4,7 @@ the same checks again on the cart page and at checkout."""
 import pytest
 from django.urls import reverse
 
-from accounts.exceptions import DomainError, NotAllowed
+from core.errors import DomainError, NotAllowed
 from accounts.models import Membership, Organization
 from catalog import services as catalog_services
 from tests.conftest import make_org, make_user
@@ -52,7 +52,7 @@ def test_refusals(official, buyer, outsider, free_dataset, private_dataset):
     pending = make_org(pending_owner, name_ko="(주)심사중", name_en="Pending", kind="consumer", brn="2208162517", verified=False)
     with pytest.raises(NotAllowed) as exc:
         _add(pending_owner, offer)
-    assert "검증되지 않았습니다" in str(exc.value)
+    assert "검증을 기다리고 있습니다" in str(exc.value)
     # A member without the buyer role (a publisher of a company that also provides data).
     both_owner = make_user("owner@both.test")
     both = make_org(both_owner, name_ko="스마트모빌리티(주)", name_en="Smart Mobility", kind="both", brn="2118608983")

@@ -5,8 +5,8 @@ buyer puts an offer in the cart."""
 import pytest
 from django.urls import reverse
 
-from accounts.exceptions import DomainError, NotAllowed
-from accounts.models import AuditEvent
+from core.errors import DomainError, NotAllowed
+from core.models import AuditEvent
 from catalog import services as catalog_services
 from catalog.models import Licence, Offer
 from catalog.review_forms import OfferForm

@@ -16,14 +16,14 @@ from django.core.files import storage
 from django.db import connection
 from django.urls import reverse
 
-from accounts.exceptions import IllegalTransition, NotAllowed
+from core.errors import IllegalTransition, NotAllowed
 from catalog import services as catalog_services
 from catalog.models import DataFile, DatasetVersion, Licence, Theme
 from tests.transactions.conftest import offer_of, place_order
 from transactions.delivery import packaging, selectors, services
 from transactions.models import Order, Package
 from transactions.services import orders as order_services
-from transactions.states import transition
+from core.transitions import transition
 from transactions.tasks import build_package
 
 # (`storage.default_storage`, never `default_storage` imported here: pytest inspects a test module's
@@ -169,18 +169,18 @@ def test_package_state_machine_refuses_illegal_moves(buyer, publish):
     assert package.state == K.QUEUED
     for illegal in (K.READY, K.FAILED, K.EXPIRED):
         with pytest.raises(IllegalTransition):
-            transition(package, to=illegal)
+            transition(package, to=illegal, actor=None)
     claimed = services.package_claim(package_id=package.pk)
     assert claimed.state == K.BUILDING and claimed.attempts == 1
     assert services.package_claim(package_id=package.pk) is None  # already building
     with pytest.raises(IllegalTransition):
-        transition(claimed, to=K.EXPIRED)
+        transition(claimed, to=K.EXPIRED, actor=None)
     services.package_build(package=claimed)
     claimed.refresh_from_db()
     assert claimed.state == K.READY
     for illegal in (K.BUILDING, K.QUEUED, K.FAILED):
         with pytest.raises(IllegalTransition):
-            transition(claimed, to=illegal)
+            transition(claimed, to=illegal, actor=None)
     assert services.package_claim(package_id=package.pk) is None
     assert services.package_retry(actor=buyer, package=claimed).state == K.READY  # nothing to retry
 

@@ -14,8 +14,9 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.exceptions import DomainError, IllegalTransition, NotAllowed
-from accounts.models import AuditEvent, Membership
+from core.errors import DomainError, IllegalTransition, NotAllowed
+from core.models import AuditEvent
+from accounts.models import Membership
 from catalog.pricing import price_of
 from tests.conftest import make_org, make_user
 from transactions.models import Entitlement, Order, OrderItem, Payment, PaymentEvent
@@ -28,7 +29,7 @@ from transactions.payments.gateway import (
     get_card_gateway,
 )
 from transactions.payments.toss import TossGateway
-from transactions.states import transition
+from core.transitions import transition
 
 P, O = Payment.State, Order.State
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -432,20 +433,20 @@ def test_payment_state_machine(buyer, order):
     payment = Payment.objects.create(order=order, method="card", adapter="toss", amount_krw=order.total_krw)
     for illegal in (P.REFUNDED, P.PARTIALLY_REFUNDED, P.READY):
         with pytest.raises(IllegalTransition):
-            transition(payment, to=illegal)
-    transition(payment, to=P.DONE)
+            transition(payment, to=illegal, actor=None)
+    transition(payment, to=P.DONE, actor=None)
     for illegal in (P.READY, P.FAILED, P.CANCELLED, P.DONE):
         with pytest.raises(IllegalTransition):
-            transition(payment, to=illegal)
-    transition(payment, to=P.PARTIALLY_REFUNDED)
-    transition(payment, to=P.REFUNDED)
+            transition(payment, to=illegal, actor=None)
+    transition(payment, to=P.PARTIALLY_REFUNDED, actor=None)
+    transition(payment, to=P.REFUNDED, actor=None)
     with pytest.raises(IllegalTransition):
-        transition(payment, to=P.DONE)
+        transition(payment, to=P.DONE, actor=None)
     failed = Payment.objects.create(order=order, method="card", adapter="toss", amount_krw=order.total_krw)
-    transition(failed, to=P.FAILED)
+    transition(failed, to=P.FAILED, actor=None)
     for illegal in (P.DONE, P.READY, P.REFUNDED):
         with pytest.raises(IllegalTransition):
-            transition(failed, to=illegal)
+            transition(failed, to=illegal, actor=None)
     # The database keeps one done payment per order whatever the code does.
     from django.db import IntegrityError, transaction
 

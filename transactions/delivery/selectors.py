@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 
-from accounts.exceptions import NotAllowed
+from core.errors import NotAllowed
 from accounts.permissions import can
 from transactions.models import Order, Package
 

@@ -21,14 +21,14 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from accounts.exceptions import DomainError, NotAllowed
+from core.errors import DomainError, NotAllowed
 from accounts.permissions import can
-from accounts.services import audit
+from core.audit import audit
 from catalog.models import DatasetVersion, Offer
-from marketplace.notify import email_on_commit, site_url
+from core.notify import email_on_commit, site_url
 from transactions.delivery import downloads, packaging
 from transactions.models import DownloadEvent, Entitlement, Order, Package
-from transactions.states import transition
+from core.transitions import transition
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def can_download(user, package: Package) -> bool:
 
 
 def _require_buyer_or_staff(actor, package: Package) -> None:
-    if can(actor, "accounts.verify_org") or can(actor, "accounts.buy_for_org", package.entitlement.organization):
+    if can(actor, "accounts.platform_admin") or can(actor, "accounts.buy_for_org", package.entitlement.organization):
         return
     raise NotAllowed(_("Only a buyer of the organization that bought this data, or a platform admin, can do this."))
 
@@ -139,14 +139,14 @@ def package_claim(*, package_id: int) -> Package | None:
             return None
         now = timezone.now()
         if package.state == K.BUILDING and package.started_at and package.started_at < now - STALE_BUILD:
-            transition(package, to=K.QUEUED)
+            transition(package, to=K.QUEUED, actor=None)
         if package.state != K.QUEUED:
             return None
         package.attempts += 1
         package.started_at = now
         package.finished_at = None
         package.progress = 0
-        transition(package, to=K.BUILDING, fields=("attempts", "started_at", "finished_at", "progress"))
+        transition(package, to=K.BUILDING, actor=None, fields=("attempts", "started_at", "finished_at", "progress"))
         return package
 
 
@@ -219,7 +219,7 @@ def package_built(*, package_id: int, result: packaging.BuildResult) -> Package:
     package.error = ""
     package.finished_at = now
     package.expires_at = now + timedelta(days=settings.PACKAGE_TTL_DAYS)
-    transition(package, to=K.READY,
+    transition(package, to=K.READY, actor=None,
                fields=("file", "size", "sha256", "manifest", "progress", "error", "finished_at", "expires_at"))
     was_fulfilled = order.state == Order.State.FULFILLED
     if order.state == Order.State.PAID and not Package.objects.filter(
@@ -270,7 +270,7 @@ def package_release(*, package_id: int, exc: BaseException, retry_in: int) -> No
             return
         package.error = error_text(message, f"{detail} (retrying in {retry_in} s)")
         package.progress = 0
-        transition(package, to=K.QUEUED, fields=("error", "progress"))
+        transition(package, to=K.QUEUED, actor=None, fields=("error", "progress"))
 
 
 @transaction.atomic
@@ -283,7 +283,7 @@ def package_fail(*, package_id: int, exc: BaseException) -> Package:
         return package
     package.error = error_text(message, detail)
     package.finished_at = timezone.now()
-    transition(package, to=K.FAILED, fields=("error", "finished_at"))
+    transition(package, to=K.FAILED, actor=None, fields=("error", "finished_at"))
     audit(actor=None, action="package.failed", obj=package, organization=package.entitlement.organization,
           reason=str(message), data={"attempts": package.attempts, "detail": detail, "version": package.version_id})
     _notify_buyers(package, "transactions/delivery/email/package_failed")
@@ -307,7 +307,7 @@ def package_retry(*, actor, package: Package) -> Package:
     package.progress = 0
     if previous == K.EXPIRED:
         package.error = ""
-    transition(package, to=K.QUEUED, fields=("progress", "error"))
+    transition(package, to=K.QUEUED, actor=None, fields=("progress", "error"))
     audit(actor=actor, action="package.retried", obj=package, organization=package.entitlement.organization,
           data={"from": previous, "attempts": package.attempts})
     _enqueue_build(package)
@@ -326,7 +326,7 @@ def packages_expire() -> int:
                 continue
             name = package.file.name
             package.file.name = ""
-            transition(package, to=K.EXPIRED, fields=("file",))
+            transition(package, to=K.EXPIRED, actor=None, fields=("file",))
             if name:
                 transaction.on_commit(lambda name=name: default_storage.delete(name))
             expired += 1

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.decorators import staff_required
-from accounts.exceptions import DomainError, NotAllowed
+from core.errors import DomainError, NotAllowed
 from transactions.delivery import downloads, selectors, services
 
 

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from marketplace.dbutils import append_only_sql
+from core.db import append_only_sql
 
 
 class Migration(migrations.Migration):

@@ -29,9 +29,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.exceptions import DomainError, NotAllowed
+from core.errors import DomainError, NotAllowed
 from accounts.permissions import can, is_platform_admin
-from accounts.services import audit
+from core.audit import audit
 from transactions.models import Order, Payment, PaymentEvent
 from transactions.payments import bank
 from transactions.payments.gateway import (
@@ -42,7 +42,7 @@ from transactions.payments.gateway import (
     WebhookNotice,
     get_card_gateway,
 )
-from transactions.states import transition
+from core.transitions import transition
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def _await_payment(order: Order, *, method: str, due) -> None:
     if order.payment_due_at is None or order.payment_due_at < due:
         order.payment_due_at = due
     if order.state == O.PENDING:
-        transition(order, to=O.AWAITING_PAYMENT, fields=("method", "payment_due_at"))
+        transition(order, to=O.AWAITING_PAYMENT, actor=None, fields=("method", "payment_due_at"))
     else:
         order.save(update_fields=["method", "payment_due_at", "updated_at"])
 
@@ -88,7 +88,7 @@ def _mark_paid(order: Order, payment: Payment) -> None:
     from transactions.services.orders import order_mark_paid
 
     for other in order.payments.select_for_update().filter(state=P.READY).exclude(pk=payment.pk):
-        transition(other, to=P.CANCELLED)
+        transition(other, to=P.CANCELLED, actor=None)
         _event("superseded", order=order, payment=other, by_payment=payment.pk)
     if order.method != payment.method:
         order.method = payment.method
@@ -243,7 +243,7 @@ def _confirm_locked(gateway, order_number: str, payment_key: str, amount: int, s
                                     shown=_("The payment gateway reported a different amount. The payment was not accepted; we will refund it.")))
 
     payment.approved_at = result.approved_at or timezone.now()
-    transition(payment, to=P.DONE, fields=("gateway_status", "gateway_response", "approved_at"))
+    transition(payment, to=P.DONE, actor=None, fields=("gateway_status", "gateway_response", "approved_at"))
     _check_split(order, payment, result)
     _mark_paid(order, payment)
     audit(actor=None, action="payment.card_confirmed", obj=order, organization=order.buyer,
@@ -254,7 +254,7 @@ def _confirm_locked(gateway, order_number: str, payment_key: str, amount: int, s
 def _fail(order: Order, payment: Payment, *, code: str, message: str, shown: str) -> DomainError:
     payment.failure_code = (code or "")[:80]
     payment.failure_message = (message or "")[:500]
-    transition(payment, to=P.FAILED, fields=("failure_code", "failure_message", "gateway_status", "gateway_response"))
+    transition(payment, to=P.FAILED, actor=None, fields=("failure_code", "failure_message", "gateway_status", "gateway_response"))
     return DomainError(
         _("%(shown)s The order is still waiting for payment: you can try again. (%(pg)s)") % {"shown": shown, "pg": message},
         code="payment_declined")
@@ -284,7 +284,7 @@ def card_payment_failed(*, actor, order_number: str, code: str, message: str) ->
         if payment is not None:
             payment.failure_code, payment.failure_message = code[:80], message[:500]
             to = P.CANCELLED if code == "PAY_PROCESS_CANCELED" else P.FAILED
-            transition(payment, to=to, fields=("failure_code", "failure_message"))
+            transition(payment, to=to, actor=actor, fields=("failure_code", "failure_message"))
     return order
 
 
@@ -318,7 +318,7 @@ def card_payment_webhook(*, notice: WebhookNotice) -> Payment | None:
                 payment.failure_code = (failure.get("code") or result.gateway_status)[:80]
                 payment.failure_message = (failure.get("message") or result.gateway_status)[:500]
                 payment.gateway_status, payment.gateway_response = result.gateway_status, result.raw
-                transition(payment, to=P.FAILED, fields=("failure_code", "failure_message", "gateway_status", "gateway_response"))
+                transition(payment, to=P.FAILED, actor=None, fields=("failure_code", "failure_message", "gateway_status", "gateway_response"))
             return payment
     if result.status in (Status.CANCELLED, Status.PARTIALLY_CANCELLED) and existing is not None and existing.state == P.DONE:
         # Cancelled at the PG (from its console): refunds are their own use case; tell the admins.
@@ -390,7 +390,7 @@ def bank_transfer_confirm(*, actor, payment: Payment, depositor_name: str, amoun
             payment.depositor_name = depositor_name[:100]
             payment.confirmed_by = actor
             payment.approved_at = timezone.now()
-            transition(payment, to=P.DONE, fields=("depositor_name", "confirmed_by", "approved_at"))
+            transition(payment, to=P.DONE, actor=actor, fields=("depositor_name", "confirmed_by", "approved_at"))
             _event("bank_transfer_confirmed", order=order, payment=payment, actor=actor.email, amount=amount,
                    depositor=depositor_name)
             _mark_paid(order, payment)

@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import staff_required
-from accounts.exceptions import DomainError
+from core.errors import DomainError
 from accounts.permissions import can
 from transactions.models import Order, Payment
 from transactions.payments import bank, selectors, services

@@ -3,25 +3,19 @@
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from accounts.exceptions import DomainError, NotAllowed
+from core.errors import DomainError, NotAllowed
 from accounts.models import Organization
-from accounts.permissions import can
+from accounts.selectors import buyer_refusal
 from catalog.models import Offer
 from transactions import selectors
 from transactions.models import Cart, CartItem
 
 
 def require_buyer(actor, organization: Organization | None) -> None:
-    """The actor may buy for the organization: a verified consumer organization in which the actor is a
-    buyer or owner. Each refusal says which of these is missing."""
-    if organization is None:
-        raise NotAllowed(_("Join or register an organization before buying: purchases are made for an organization."))
-    if not organization.is_consumer:
-        raise NotAllowed(_("%(name)s is registered as a provider only; only buyer organizations can buy.") % {"name": organization.name_ko})
-    if not organization.is_verified:
-        raise NotAllowed(_("%(name)s is not verified yet: a platform admin must verify it before it can buy.") % {"name": organization.name_ko})
-    if not can(actor, "accounts.buy_for_org", organization):
-        raise NotAllowed(_("Buying for %(name)s needs the buyer or owner role.") % {"name": organization.name_ko})
+    """The actor may buy for the organization (accounts.selectors.buyer_refusal), or NotAllowed says why."""
+    refusal = buyer_refusal(actor, organization)
+    if refusal is not None:
+        raise NotAllowed(refusal.message)
 
 
 def _cart_locked(actor, organization: Organization) -> Cart:
@@ -56,6 +50,6 @@ def cart_add(*, actor, organization: Organization | None, offer: Offer) -> CartI
 def cart_remove(*, actor, organization: Organization | None, offer_id: int) -> bool:
     """Take an offer out of the cart; True when something was removed (a second click removes nothing)."""
     if organization is None:
-        raise NotAllowed(_("Join or register an organization before buying: purchases are made for an organization."))
+        raise NotAllowed(buyer_refusal(actor, organization).message)
     deleted, _rows = CartItem.objects.filter(cart__user=actor, cart__organization=organization, offer_id=offer_id).delete()
     return bool(deleted)

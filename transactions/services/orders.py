@@ -8,7 +8,8 @@
   when a package is ready) closes the order once everything is delivered.
 - `order_cancel` (the buyer, or an admin) and `orders_cancel_overdue` (beat) cancel unpaid orders.
 
-States move only through `transactions.states.transition`; illegal moves raise IllegalTransition.
+States move only through `core.transitions.transition` (tables in transactions/states.py), which
+writes the audit row; illegal moves raise IllegalTransition.
 """
 
 import secrets
@@ -20,17 +21,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.exceptions import DomainError, NotAllowed
+from core.errors import DomainError, NotAllowed
 from accounts.models import Organization
 from accounts.permissions import can
-from accounts.services import audit
+from core.audit import audit
 from catalog.models import Offer
-from marketplace.notify import email_on_commit, site_url
+from core.notify import email_on_commit, site_url
 from transactions import selectors
 from transactions.models import Cart, Entitlement, LicenceAcceptance, Order, OrderItem, Package, Payment
 from transactions.payments.bank import deposit_deadline
 from transactions.services.cart import require_buyer
-from transactions.states import transition
+from core.transitions import transition
 
 O = Order.State
 # Order numbers double as the PG's orderId ([A-Za-z0-9_-], 6–64): the date, then 8 characters without
@@ -156,7 +157,7 @@ def checkout_place(*, actor, organization: Organization | None, checkout_token, 
         order.payment_due_at = now + timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT_MINUTES)
     else:
         order.payment_due_at = deposit_deadline(now)
-    transition(order, to=O.AWAITING_PAYMENT, fields=("payment_due_at",))
+    transition(order, to=O.AWAITING_PAYMENT, actor=actor, fields=("payment_due_at",))
     return order
 
 
@@ -180,8 +181,11 @@ def order_mark_paid(*, order: Order, payment: Payment | None = None) -> Order:
     if order.state in (O.PAID, O.FULFILLED):
         return order
     now = timezone.now()
+    actor = payment.confirmed_by if payment else (order.placed_by if order.method == Order.Method.FREE else None)
     order.paid_at = now
-    transition(order, to=O.PAID, fields=("paid_at",))
+    transition(order, to=O.PAID, actor=actor, fields=("paid_at",),
+               data={"number": order.number, "method": order.method, "total_krw": order.total_krw,
+                     "payment": payment.pk if payment else None})
     entitlements = []
     for item in order.items.select_related("dataset"):
         subscription = item.kind == Offer.Kind.SUBSCRIPTION
@@ -190,10 +194,6 @@ def order_mark_paid(*, order: Order, payment: Payment | None = None) -> Order:
             version=None if subscription else item.version, valid_from=now,
             valid_until=now + timedelta(days=item.subscription_days) if subscription else None,
         ))
-    actor = payment.confirmed_by if payment else (order.placed_by if order.method == Order.Method.FREE else None)
-    audit(actor=actor, action="order.paid", obj=order, organization=order.buyer,
-          data={"number": order.number, "method": order.method, "total_krw": order.total_krw,
-                "payment": payment.pk if payment else None, "entitlements": [e.pk for e in entitlements]})
     email_on_commit(
         to=[order.placed_by.email, order.billing_email], template="email/order_paid",
         context={"order": order, "items": list(order.items.all()),
@@ -219,20 +219,18 @@ def order_mark_fulfilled(*, order: Order) -> Order:
                                for e in entitlements):
         return order
     order.fulfilled_at = timezone.now()
-    transition(order, to=O.FULFILLED, fields=("fulfilled_at",))
-    audit(actor=None, action="order.fulfilled", obj=order, organization=order.buyer, data={"number": order.number})
+    transition(order, to=O.FULFILLED, actor=None, fields=("fulfilled_at",), data={"number": order.number})
     return order
 
 
 def _cancel(order: Order, *, actor, reason: str) -> Order:
     order.cancelled_at = timezone.now()
     order.cancel_reason = reason[:300]
-    transition(order, to=O.CANCELLED, fields=("cancelled_at", "cancel_reason"))
+    transition(order, to=O.CANCELLED, actor=actor, reason=order.cancel_reason, fields=("cancelled_at", "cancel_reason"),
+               data={"number": order.number, "automatic": actor is None})
     # A payment still waiting for the payer is void with its order (a late PG confirmation is refused).
     for payment in order.payments.select_for_update().filter(state=Payment.State.READY):
-        transition(payment, to=Payment.State.CANCELLED)
-    audit(actor=actor, action="order.cancelled", obj=order, organization=order.buyer, reason=order.cancel_reason,
-          data={"number": order.number, "automatic": actor is None})
+        transition(payment, to=Payment.State.CANCELLED, actor=actor, reason=order.cancel_reason)
     return order
 
 
@@ -240,7 +238,7 @@ def _cancel(order: Order, *, actor, reason: str) -> Order:
 def order_cancel(*, actor, order: Order, reason: str = "") -> Order:
     """The buyer (or a platform admin) cancels an order that is not paid yet. Idempotent; a paid order
     cannot be cancelled (it is refunded instead) and raises IllegalTransition."""
-    staff = can(actor, "accounts.verify_org")
+    staff = can(actor, "accounts.platform_admin")
     if not staff and not can(actor, "accounts.buy_for_org", order.buyer):
         raise NotAllowed(_("Only a buyer of the organization that placed the order can cancel it."))
     order = Order.objects.select_for_update().select_related("buyer").get(pk=order.pk)

@@ -11,8 +11,9 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
-from accounts.permissions import can
+from accounts.selectors import buyer_refusal
 from catalog.models import DatasetVersion, Offer
 from catalog.pricing import offer_price
 from transactions import selectors
@@ -20,25 +21,26 @@ from transactions import selectors
 register = template.Library()
 
 
+# Where a refused buyer can do something about it (accounts.selectors.buyer_refusal says what is missing).
+_REFUSAL_LINKS = {
+    "no_organization": ("accounts:organization_register", _lazy("Register your organization")),
+    "not_consumer": ("accounts:dashboard", _lazy("My page")),
+    "not_verified": ("accounts:dashboard", _lazy("My page")),
+    "no_buyer_role": ("accounts:dashboard", _lazy("My page")),
+}
+
+
 def _why_not(user, organization, dataset) -> tuple[str, str, str] | None:
     """(message, link, link text) when the viewer cannot buy at all; None when they can."""
     if not user.is_authenticated:
         return None  # the template offers the login link with the offers
-    if organization is None:
-        return (_("Purchases are made for an organization. Register your company or join one first."),
-                reverse("accounts:organization_register"), _("Register your organization"))
-    if dataset.publisher_id == organization.pk:
+    if organization is not None and dataset.publisher_id == organization.pk:
         return (_("This dataset is your own organization's."), reverse("catalog:provider_home"), _("Provider workspace"))
-    if not organization.is_consumer:
-        return (_("%(name)s is registered as a provider only; only buyer organizations can buy.") % {"name": organization.display_name},
-                reverse("accounts:dashboard"), _("My page"))
-    if not organization.is_verified:
-        return (_("%(name)s is waiting for verification by a platform admin; it can buy once verified.") % {"name": organization.display_name},
-                reverse("accounts:dashboard"), _("My page"))
-    if not can(user, "accounts.buy_for_org", organization):
-        return (_("Buying for %(name)s needs the buyer or owner role: ask an owner of your organization.") % {"name": organization.display_name},
-                reverse("accounts:dashboard"), _("My page"))
-    return None
+    refusal = buyer_refusal(user, organization)
+    if refusal is None:
+        return None
+    url_name, label = _REFUSAL_LINKS[refusal.code]
+    return refusal.message, reverse(url_name), str(label)
 
 
 @register.inclusion_tag("transactions/_purchase_panel.html", takes_context=True)

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from accounts import services
 from accounts.models import Membership, Organization, User
-from marketplace.notify import notifications_muted
+from core.notify import notifications_muted
 
 DEMO_PASSWORD = "demo-pass-2026"
 

@@ -1,4 +1,6 @@
-"""Database-level guards shared by migrations."""
+"""Database-level guards shared by models and migrations."""
+
+from django.db.models import CheckConstraint, Q
 
 
 def append_only_sql(table: str) -> tuple[str, str]:
@@ -22,3 +24,9 @@ DROP TRIGGER IF EXISTS {function} ON {table};
 DROP FUNCTION IF EXISTS {function}();
 """
     return forward, reverse
+
+
+def choices_constraint(field: str, choices, *, name: str):
+    """A CheckConstraint that `field` holds one of `choices`' values (Django's choices alone constrain
+    nothing in the database). Taken from the choices class, so a new state cannot be forgotten here."""
+    return CheckConstraint(condition=Q(**{f"{field}__in": list(choices.values)}), name=name)

@@ -1,4 +1,4 @@
-"""Seed a synthetic catalog of published datasets for load tests and benchmarks (catalog/seed.py).
+"""Seed a synthetic catalog of published datasets for load tests and benchmarks (devtools/seed/catalog.py).
 
     manage.py seed_catalog --n 100000 [--seed 1] [--files] [--workers 2] [--force]
     manage.py seed_catalog --clear             # remove everything seeded before
@@ -9,7 +9,7 @@ import signal
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog import seed as seeding
+from devtools.seed import catalog as seeding
 
 
 def _interrupt(signum, frame):

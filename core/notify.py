@@ -1,4 +1,4 @@
-"""E-mail notifications: rendered in the caller's language, sent by a Celery worker after commit."""
+"""E-mail after commit and the site's absolute URLs."""
 
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
+
+from core.tasks import send_email_task
 
 _muted: ContextVar[bool] = ContextVar("notifications_muted", default=False)
 
@@ -24,8 +26,8 @@ def notifications_muted():
 def email_on_commit(*, to: list[str], template: str, context: dict, language: str = "ko") -> None:
     """Render `templates/<template>_subject.txt` and `_body.txt` now; send once the transaction commits.
 
-    Rendering happens in the request so the worker needs no template context; sending happens
-    in the worker so a slow SMTP server never holds a request or a database transaction.
+    Rendering happens in the caller so the worker needs no template context; sending happens in the
+    worker so a slow SMTP server never holds a request or a database transaction.
     """
     recipients = sorted({addr for addr in to if addr})
     if not recipients or _muted.get():
@@ -33,9 +35,6 @@ def email_on_commit(*, to: list[str], template: str, context: dict, language: st
     with translation.override(language):
         subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
         body = render_to_string(f"{template}_body.txt", context)
-
-    from marketplace.tasks import send_email_task
-
     transaction.on_commit(lambda: send_email_task.delay(subject=subject, body=body, to=recipients))
 
 

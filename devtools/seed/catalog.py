@@ -4,7 +4,7 @@ Publishes N datasets of ~300 seeded publishers (cities, 구청, departments, 공
 companies; slug prefix `seed-`) in bulk, fast enough for a million rows in minutes:
 
 - Python generates each batch's rows (Korean titles, descriptions, tags, Table Schema columns,
-  offers, files) from catalog.seed_vocab, deterministically from --seed; loader processes each
+  offers, files) from devtools.seed.vocab, deterministically from --seed; loader processes each
   generate a batch and load it over their own connection, so one's Python work overlaps another's
   PostgreSQL work;
 - PostgreSQL COPY loads them into catalog_dataset, catalog_datasetversion, catalog_offer,
@@ -43,7 +43,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils.text import slugify
 
-from catalog import seed_vocab as V
+from devtools.seed import vocab as V
 from catalog.reference_data import THEMES
 from catalog.search import facet_keys, hangul_document, latin_document, sort_keys
 
