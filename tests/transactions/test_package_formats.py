@@ -72,6 +72,8 @@ FILES = [
     ("주차장현황.xlsx", _xlsx()),
     ("주차장목록.json", _json(JSON_DATA)),
     ("대구시 주차장 위치.geojson", GEOJSON),
+    # Korean GIS tools still export CP949; the ingest accepts it, the buyer must get UTF-8 (RFC 7946).
+    ("주차장_cp949.geojson", GEOJSON.decode("utf-8").encode("cp949")),
     ("묶음.zip", _zip({"묶음/요금.csv": UTF8_CSV.encode("utf-8"), "묶음/위치.geojson": GEOJSON})),
 ]
 GEO = "application/geo+json"
@@ -103,7 +105,7 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
         zf.extractall(tmp_path)
     data = {
         "data/주차장.csv", "data/요금표.csv", "data/운영시간.tsv", "data/주차장현황.xlsx", "data/주차장목록.json",
-        "data/대구시 주차장 위치.geojson", "data/묶음/요금.csv", "data/묶음/위치.geojson",
+        "data/대구시 주차장 위치.geojson", "data/주차장_cp949.geojson", "data/묶음/요금.csv", "data/묶음/위치.geojson",
     }
     check = subprocess.run(["sha256sum", "-c", "--strict", "MANIFEST-SHA256"], cwd=tmp_path, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -112,9 +114,10 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
     # The files as uploaded (the CP949 CSV as the same text in UTF-8), ZIP members as extracted.
     assert (tmp_path / "data/요금표.csv").read_bytes().decode("utf-8") == CP949_TEXT
     for name, raw in FILES:
-        if name not in ("요금표.csv", "묶음.zip"):
+        if name not in ("요금표.csv", "주차장_cp949.geojson", "묶음.zip"):
             assert (tmp_path / "data" / name).read_bytes() == raw, name
     assert (tmp_path / "data/묶음/위치.geojson").read_bytes() == GEOJSON
+    assert (tmp_path / "data/주차장_cp949.geojson").read_bytes() == GEOJSON  # the same text, in UTF-8
 
     descriptor = json.loads((tmp_path / "datapackage.json").read_text(encoding="utf-8"))
     resources = {r["path"]: r for r in descriptor["resources"]}
@@ -124,13 +127,15 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
         assert resource["bytes"] == file.stat().st_size, path
         assert resource["hash"] == f"sha256:{_sha256(file)}", path
 
-    for path in ("data/대구시 주차장 위치.geojson", "data/묶음/위치.geojson"):
+    for path in ("data/대구시 주차장 위치.geojson", "data/주차장_cp949.geojson", "data/묶음/위치.geojson"):
         geo = resources[path]
+        assert json.loads((tmp_path / path).read_text(encoding=geo["encoding"])) == GEOJSON_DATA
         assert (geo["format"], geo["mediatype"], geo["encoding"]) == ("geojson", GEO, "utf-8"), geo
         assert "schema" not in geo and "dialect" not in geo and "rows" not in geo  # a FeatureCollection is not a table
         assert geo["type"] == "json"
     js = resources["data/주차장목록.json"]
     assert (js["format"], js["mediatype"], js["encoding"]) == ("json", "application/json", "utf-8")
+    assert json.loads((tmp_path / js["path"]).read_text(encoding="utf-8")) == JSON_DATA
     assert "schema" not in js and js["type"] == "json"  # the checks' schema is of their flattened copy ("요금.기본"), not of this file
     xlsx = resources["data/주차장현황.xlsx"]
     assert (xlsx["format"], xlsx["mediatype"]) == ("xlsx", XLSX) and "encoding" not in xlsx

@@ -16,9 +16,9 @@ Choices (figures from bench/delivery.py on the 2-vCPU machine, 1 GB CSV, see its
   resource with its Table Schema, and a ZIP inside the ZIP would double the size for a file no Data
   Package tool can describe. Junk entries (__MACOSX, Thumbs.db) were never extracted. An archive
   without extracted members is shipped as it was uploaded.
-- Every CSV/TSV is shipped in UTF-8. Stored files stay exactly as uploaded (CP949 is as common as
-  UTF-8), so a CP949 file is transcoded in the stream (strict: a byte that does not decode fails the
-  build instead of shipping mojibake). A Data Package's `encoding` defaults to UTF-8 and the tools
+- Every text file (CSV/TSV/JSON/GeoJSON) is shipped in UTF-8. Stored files stay exactly as uploaded
+  (CP949 is as common as UTF-8), so a CP949 file is transcoded in the stream (strict: a byte that
+  does not decode fails the build instead of shipping mojibake). A Data Package's `encoding` defaults to UTF-8 and the tools
   buyers use (pandas, DuckDB offline, frictionless, R) read it without options, so one encoding for
   every dataset beats declaring whichever each provider used. README names each file's original
   encoding and its SHA-256 as published. UTF-8 files are copied byte for byte. The price is CPU:
@@ -207,7 +207,8 @@ def plan_members(version) -> list[Member]:
 
 
 def _member(datafile, path: str) -> Member:
-    transcode = datafile.format in ("csv", "tsv") and not _is_utf8(datafile.encoding)
+    # JSON and GeoJSON too: their RFCs (8259, 7946) require UTF-8, and the checks accept CP949 and BOMs.
+    transcode = datafile.format in TEXT_FORMATS and not _is_utf8(datafile.encoding)
     return Member(
         datafile=datafile,
         path=path,
@@ -649,9 +650,9 @@ def readme_text(version, packed: list[PackedFile], context: Context) -> str:
         rows = f"{df.row_count:,}" if df.row_count is not None else "—"
         out.append(f"| `{item.member.path}` | {df.get_format_display()} | {item.size:,} | {rows} | {encoding} | `{item.sha256}` |\n")
     out.append(
-        "\n모든 텍스트 파일(CSV/TSV/JSON)은 UTF-8입니다. 원본이 CP949 등 다른 인코딩이면 내용은 그대로 두고 UTF-8로 "
+        "\n모든 텍스트 파일(CSV/TSV/JSON/GeoJSON)은 UTF-8입니다. 원본이 CP949 등 다른 인코딩이면 내용은 그대로 두고 UTF-8로 "
         "변환했습니다. Excel에서는 [데이터] → [텍스트/CSV에서]로 열고 파일 원본을 '65001: 유니코드(UTF-8)'로 고르세요.\n\n"
-        "Every text file (CSV/TSV/JSON) is UTF-8. Files uploaded in another encoding (such as CP949) were converted "
+        "Every text file (CSV/TSV/JSON/GeoJSON) is UTF-8. Files uploaded in another encoding (such as CP949) were converted "
         "without changing their content. In Excel, use Data → From Text/CSV and choose 65001: Unicode (UTF-8).\n"
     )
     out.append("\n## 구매 정보 / This package was made for\n\n")
