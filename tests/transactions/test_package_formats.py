@@ -91,6 +91,7 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
     version = publish_files(official, admin_user, FILES, title_ko="대구시 주차장 위치")
     assert {f.format for f in DataFile.objects.filter(version=version)} == {"csv", "tsv", "xlsx", "json", "geojson", "zip"}
     assert not DataFile.objects.filter(version=version, check_state="failed").exists()
+    assert DataFile.objects.get(version=version, original_name="주차장_cp949.geojson").encoding == "cp949"
     order = place_order(buyer, offer_of(version.dataset, "free"), method="free")
     # Done, or an attempt failed (a retry is 30 s away: its error is the answer already).
     package = wait_for(lambda: Package.objects.filter(entitlement__order_item__order=order).filter(
@@ -118,6 +119,8 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
             assert (tmp_path / "data" / name).read_bytes() == raw, name
     assert (tmp_path / "data/묶음/위치.geojson").read_bytes() == GEOJSON
     assert (tmp_path / "data/주차장_cp949.geojson").read_bytes() == GEOJSON  # the same text, in UTF-8
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8").splitlines()
+    assert "| GeoJSON |" in (line := next(x for x in readme if "`data/주차장_cp949.geojson`" in x)) and "cp949 → UTF-8" in line
 
     descriptor = json.loads((tmp_path / "datapackage.json").read_text(encoding="utf-8"))
     resources = {r["path"]: r for r in descriptor["resources"]}
