@@ -117,7 +117,8 @@ def analyse_path(path: Path, fmt: str, *, workdir: Path, progress=lambda stage, 
             converted = _plain(
                 {"xlsx": formats.xlsx_to_csv, "json": formats.json_to_csv, "geojson": formats.geojson_to_csv}[fmt](path, utf8)
             )
-            report["encoding"] = "utf-8"
+            # The converters read UTF-8, a BOM or CP949 JSON; record which, so that packaging ships UTF-8.
+            report["encoding"] = converted.get("encoding") or "utf-8"
             if fmt == "geojson":
                 report["geo"] = {k: converted.get(k) for k in ("bbox_wgs84", "crs", "geometry_types", "features")}
             if fmt == "xlsx" and len(converted.get("sheet_names", [])) > 1:

@@ -16,9 +16,9 @@ Choices (figures from bench/delivery.py on the 2-vCPU machine, 1 GB CSV, see its
   resource with its Table Schema, and a ZIP inside the ZIP would double the size for a file no Data
   Package tool can describe. Junk entries (__MACOSX, Thumbs.db) were never extracted. An archive
   without extracted members is shipped as it was uploaded.
-- Every CSV/TSV is shipped in UTF-8. Stored files stay exactly as uploaded (CP949 is as common as
-  UTF-8), so a CP949 file is transcoded in the stream (strict: a byte that does not decode fails the
-  build instead of shipping mojibake). A Data Package's `encoding` defaults to UTF-8 and the tools
+- Every text file (CSV/TSV/JSON/GeoJSON) is shipped in UTF-8. Stored files stay exactly as uploaded
+  (CP949 is as common as UTF-8), so a CP949 file is transcoded in the stream (strict: a byte that
+  does not decode fails the build instead of shipping mojibake). A Data Package's `encoding` defaults to UTF-8 and the tools
   buyers use (pandas, DuckDB offline, frictionless, R) read it without options, so one encoding for
   every dataset beats declaring whichever each provider used. README names each file's original
   encoding and its SHA-256 as published. UTF-8 files are copied byte for byte. The price is CPU:
@@ -49,6 +49,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import logging
 import os
 import queue
 import re
@@ -64,6 +65,7 @@ from typing import BinaryIO, Callable
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
@@ -71,9 +73,14 @@ from django.utils.translation import gettext_lazy as _
 # Messages stay lazy (translated when shown, in each language): a worker has no reader's language.
 from catalog.ingest.errors import lazy_format
 
+logger = logging.getLogger(__name__)
+
 CHUNK = 1 << 20
 TEXT_FORMATS = {"csv", "tsv", "json", "geojson"}
-TABULAR_FORMATS = {"csv", "tsv", "xlsx"}
+TABULAR_FORMATS = {"csv", "tsv", "xlsx"}  # declared with their Table Schema (see _resource)
+# The frictionless resource kind of a file without a Table Schema: "json" for JSON and GeoJSON (what
+# frictionless itself gives a .geojson), a plain "file" for the rest.
+NON_TABLE_DATATYPES = {"json": "json", "geojson": "json"}
 MEDIA_TYPES = {
     "csv": "text/csv",
     "tsv": "text/tab-separated-values",
@@ -200,7 +207,8 @@ def plan_members(version) -> list[Member]:
 
 
 def _member(datafile, path: str) -> Member:
-    transcode = datafile.format in ("csv", "tsv") and not _is_utf8(datafile.encoding)
+    # JSON and GeoJSON too: their RFCs (8259, 7946) require UTF-8, and the checks accept CP949 and BOMs.
+    transcode = datafile.format in TEXT_FORMATS and not _is_utf8(datafile.encoding)
     return Member(
         datafile=datafile,
         path=path,
@@ -478,40 +486,33 @@ def _dataset_url(version, context: Context) -> str:
 
 def datapackage_descriptor(version, packed: list[PackedFile], context: Context) -> dict:
     """datapackage.json, built and checked with frictionless (Data Package v1 descriptors, which
-    every Data Package reader understands)."""
-    from frictionless import Dialect, Package, Resource, Schema, formats, system
-
+    every Data Package reader understands). Raises PackagingError when it cannot be built."""
     publisher = version.dataset.publisher
     licence = context.licence or version.licence
     url = _dataset_url(version, context)
     names: set[str] = set()
+    try:
+        descriptor, errors = _describe(version, packed, context, publisher, licence, url, names)
+    except (DatabaseError, OSError):
+        raise  # transient: the task retries
+    except Exception as exc:
+        # Everything here is computed from rows already read, so the same input fails the same way on
+        # every retry (a frictionless refusal, or a bug such as the TypeError of a frictionless API
+        # change): fail the package at once, visibly, with the traceback in the log for the developers.
+        logger.exception("datapackage.json could not be built", extra={"version_id": version.pk})
+        raise PackagingError(_("The package description (datapackage.json) is not valid."),
+                             detail=f"{type(exc).__name__}: {exc}"[:1000]) from exc
+    if errors:
+        raise PackagingError(_("The package description (datapackage.json) is not valid."), detail="; ".join(errors)[:1000])
+    return descriptor
+
+
+def _describe(version, packed: list[PackedFile], context: Context, publisher, licence, url: str,
+              names: set[str]) -> tuple[dict, list[str]]:
+    from frictionless import Package, system
+
     with system.use_context(standards="v1"):
-        resources = []
-        for item in packed:
-            df = item.member.datafile
-            options = dict(
-                name=_resource_name(item.member.path, names),
-                path=item.member.path,
-                title=df.original_name,
-                format=df.format,
-                mediatype=MEDIA_TYPES.get(df.format, "application/octet-stream"),
-                bytes=item.size,
-                hash=f"sha256:{item.sha256}",
-            )
-            if df.format in TEXT_FORMATS:
-                options["encoding"] = "utf-8"
-            schema = _schema(df.table_schema) if df.format in TABULAR_FORMATS else None
-            if schema:
-                options["schema"] = Schema.from_descriptor(schema)
-                if df.format in ("csv", "tsv"):
-                    delimiter = "\t" if df.format == "tsv" else (df.delimiter or ",")
-                    options["dialect"] = Dialect(controls=[formats.CsvControl(delimiter=delimiter)])
-            else:
-                options["type"] = "file"
-            resource = Resource(**options)
-            if df.row_count is not None:
-                resource.custom["rows"] = df.row_count
-            resources.append(resource)
+        resources = [_resource(item, names) for item in packed]
         package = Package(
             name=re.sub(r"[^a-z0-9._-]+", "-", version.dataset.slug.lower()) or "dataset",
             title=version.title_ko,
@@ -540,10 +541,44 @@ def datapackage_descriptor(version, packed: list[PackedFile], context: Context) 
                 "end": version.temporal_end.isoformat() if version.temporal_end else None,
             }
         descriptor = package.to_descriptor()
-        errors = [e.message for e in Package.metadata_validate(descriptor)]
-    if errors:
-        raise PackagingError(_("The package description (datapackage.json) is not valid."), detail="; ".join(errors)[:1000])
-    return descriptor
+        return descriptor, [e.message for e in Package.metadata_validate(descriptor)]
+
+
+def _resource(item: PackedFile, names: set[str]):
+    """One data file's resource. Frictionless 5 picks the resource class from `datatype` (its `type`
+    is a class attribute it writes into the descriptor, not an argument: `type="file"` raised
+    TypeError for every file without a Table Schema, so GeoJSON and JSON could not be packaged).
+    The checks' Table Schema is declared only where frictionless reads the file as that table:
+    JSON and GeoJSON were flattened into a CSV for the checks, so their schema describes that copy
+    (columns such as "addr.road" or the coordinates), not the file shipped."""
+    from frictionless import Dialect, Resource, Schema, formats
+
+    df = item.member.datafile
+    options = dict(
+        name=_resource_name(item.member.path, names),
+        path=item.member.path,
+        title=df.original_name,
+        format=df.format,
+        mediatype=MEDIA_TYPES.get(df.format, "application/octet-stream"),
+        bytes=item.size,
+        hash=f"sha256:{item.sha256}",
+        datatype=NON_TABLE_DATATYPES.get(df.format, "file"),
+    )
+    if df.format in TEXT_FORMATS:
+        options["encoding"] = "utf-8"
+    schema = _schema(df.table_schema) if df.format in TABULAR_FORMATS else None
+    if schema:
+        options["datatype"] = "table"
+        options["schema"] = Schema.from_descriptor(schema)
+        if df.format in ("csv", "tsv"):
+            delimiter = "\t" if df.format == "tsv" else (df.delimiter or ",")
+            options["dialect"] = Dialect(controls=[formats.CsvControl(delimiter=delimiter)])
+    resource = Resource(**options)
+    if schema and df.row_count is not None:
+        # Frictionless checks "rows" against the rows it reads, so only a table declares it: the
+        # count of a JSON or GeoJSON file is of records or features (README names it).
+        resource.custom["rows"] = df.row_count
+    return resource
 
 
 def _date(value) -> str:
@@ -615,9 +650,9 @@ def readme_text(version, packed: list[PackedFile], context: Context) -> str:
         rows = f"{df.row_count:,}" if df.row_count is not None else "—"
         out.append(f"| `{item.member.path}` | {df.get_format_display()} | {item.size:,} | {rows} | {encoding} | `{item.sha256}` |\n")
     out.append(
-        "\n모든 텍스트 파일(CSV/TSV/JSON)은 UTF-8입니다. 원본이 CP949 등 다른 인코딩이면 내용은 그대로 두고 UTF-8로 "
+        "\n모든 텍스트 파일(CSV/TSV/JSON/GeoJSON)은 UTF-8입니다. 원본이 CP949 등 다른 인코딩이면 내용은 그대로 두고 UTF-8로 "
         "변환했습니다. Excel에서는 [데이터] → [텍스트/CSV에서]로 열고 파일 원본을 '65001: 유니코드(UTF-8)'로 고르세요.\n\n"
-        "Every text file (CSV/TSV/JSON) is UTF-8. Files uploaded in another encoding (such as CP949) were converted "
+        "Every text file (CSV/TSV/JSON/GeoJSON) is UTF-8. Files uploaded in another encoding (such as CP949) were converted "
         "without changing their content. In Excel, use Data → From Text/CSV and choose 65001: Unicode (UTF-8).\n"
     )
     out.append("\n## 구매 정보 / This package was made for\n\n")
