@@ -238,14 +238,17 @@ def _invitation_token():
     return secrets.token_urlsafe(32)
 
 
+class InvitationState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    ACCEPTED = "accepted", _("Accepted")
+    REVOKED = "revoked", _("Revoked")
+    EXPIRED = "expired", _("Expired")
+
+
 class Invitation(models.Model):
     """An owner's invitation of an e-mail address into an organization with a role."""
 
-    class State(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        ACCEPTED = "accepted", _("Accepted")
-        REVOKED = "revoked", _("Revoked")
-        EXPIRED = "expired", _("Expired")
+    State = InvitationState
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField(_("e-mail address"))
@@ -270,6 +273,7 @@ class Invitation(models.Model):
                 condition=models.Q(state="pending"),
                 name="invitation_one_pending_per_email",
             ),
+            choices_constraint("state", InvitationState, name="invitation_state_valid"),
         ]
 
     def __str__(self):

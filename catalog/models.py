@@ -450,16 +450,19 @@ class Review(models.Model):
         raise PermissionError("Review decisions are append-only")
 
 
+class UploadState(models.TextChoices):
+    UPLOADING = "uploading", _("Uploading")
+    COMPLETE = "complete", _("Complete")
+    ABORTED = "aborted", _("Cancelled")
+
+
 class Upload(models.Model):
     """A resumable (tus) upload in progress: bytes are appended to a private staging file.
 
     When the last byte arrives the file moves into storage as a DataFile and checks start.
     """
 
-    class State(models.TextChoices):
-        UPLOADING = "uploading", _("Uploading")
-        COMPLETE = "complete", _("Complete")
-        ABORTED = "aborted", _("Cancelled")
+    State = UploadState
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="uploads")
@@ -475,6 +478,7 @@ class Upload(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(offset__lte=models.F("length")), name="upload_offset_within_length"),
+            choices_constraint("state", UploadState, name="upload_state_valid"),
         ]
 
     def __str__(self):
