@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.utils.translation import get_language
 
+from accounts.permissions import is_platform_admin
+
 
 def site(request):
     lang = get_language() or settings.LANGUAGE_CODE
@@ -13,5 +15,6 @@ def site(request):
             "email": op["email"],
             "brn": op["brn"],
         },
-        "dev_mailbox_enabled": settings.DEV_MAILBOX,
+        # Only those who may open the mailbox see the link (the launcher's key holder has it in the console).
+        "dev_mailbox_enabled": settings.DEV_MAILBOX and is_platform_admin(getattr(request, "user", None)),
     }

