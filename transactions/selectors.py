@@ -16,7 +16,17 @@ from catalog.models import CatalogEntry, Dataset, DatasetVersion, Licence, Offer
 from catalog.pricing import ZERO, Price, offer_price
 from catalog.services.offers import PINNABLE_STATES, offer_law_problem
 from transactions.delivery.selectors import error_parts
-from transactions.models import Cart, CartItem, Entitlement, LicenceAcceptance, Order, OrderItem, Package, Payment, PaymentEvent
+from transactions.models import (
+    Cart,
+    CartItem,
+    Entitlement,
+    LicenceAcceptance,
+    Order,
+    OrderItem,
+    Package,
+    Payment,
+    PaymentEvent,
+)
 
 KIND_ORDER = {Offer.Kind.FREE: 0, Offer.Kind.ONE_OFF: 1, Offer.Kind.SUBSCRIPTION: 2}
 OPEN_ORDER_STATES = (Order.State.PENDING, Order.State.AWAITING_PAYMENT)

@@ -25,6 +25,7 @@ from transactions.models import Order
 from transactions.services import cart as cart_services
 from transactions.services import orders as order_services
 
+
 def _organization(request):
     membership = request.active_membership or None
     return membership.organization if membership else None

@@ -13,7 +13,12 @@ from django.utils.translation import gettext_lazy
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.transactions.conftest import offer_of, parked_package_builds, place_order, publish_dataset  # noqa: F401 (a fixture)
+from tests.transactions.conftest import (  # noqa: F401 (a fixture)
+    offer_of,
+    parked_package_builds,
+    place_order,
+    publish_dataset,
+)
 from transactions.delivery.services import error_text
 from transactions.models import Order, Package
 
@@ -30,7 +35,8 @@ def _login(page, base, email):
     page.wait_for_url(re.compile(r"/me/|/catalog/|/orders/"))
 
 
-def test_the_order_page_follows_its_package_without_a_reload(live_server, page, parked_package_builds, official, admin_user,
+@pytest.mark.usefixtures("parked_package_builds")
+def test_the_order_page_follows_its_package_without_a_reload(live_server, page, official, admin_user,
                                                              buyer, reference_data, shot, console_errors):
     base = live_server.url
     with translation.override("ko"):
