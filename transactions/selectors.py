@@ -7,14 +7,27 @@ from dataclasses import dataclass
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core.models import AuditEvent
 from accounts.models import Organization
 from catalog.models import CatalogEntry, Dataset, DatasetVersion, Licence, Offer
 from catalog.pricing import ZERO, Price, offer_price
 from catalog.services.offers import PINNABLE_STATES, offer_law_problem
-from transactions.models import Cart, CartItem, Entitlement, LicenceAcceptance, Order, OrderItem, Payment, PaymentEvent
+from transactions.delivery.selectors import error_parts
+from transactions.models import (
+    Cart,
+    CartItem,
+    Entitlement,
+    LicenceAcceptance,
+    Order,
+    OrderItem,
+    Package,
+    Payment,
+    PaymentEvent,
+)
 
 KIND_ORDER = {Offer.Kind.FREE: 0, Offer.Kind.ONE_OFF: 1, Offer.Kind.SUBSCRIPTION: 2}
 OPEN_ORDER_STATES = (Order.State.PENDING, Order.State.AWAITING_PAYMENT)
@@ -253,13 +266,212 @@ def entitlements_for_order(order: Order) -> QuerySet[Entitlement]:
     )
 
 
-def entitlement_status(entitlement: Entitlement) -> str:
-    """active | expired | revoked (for the "My data" page)."""
+# ---------------------------------------------------------------------------------------------
+# Delivery status: the one place that turns order, payment, entitlement and package states into what
+# the buyer reads. The order page's header, its package list (and the fragment that refreshes both)
+# and "My data" all show these, so they cannot contradict each other.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    """What to show for an order, an entitlement or one package.
+
+    state: a small vocabulary (awaiting_payment, confirming, delivering, fulfilled, failed, cancelled,
+    refunded, ended, none for orders and entitlements; queued, building, ready, failed, expired,
+    revoked, ended for packages). label: the badge; tone: the KRDS badge class; title/text: the
+    sentence under it; progress: 0-100 while something is built, else None; action: what the buyer
+    can do (pay, download, retry, rebuild, or ""); live: whether it can still change without the
+    buyer doing anything (the page polls while it is true)."""
+
+    state: str
+    label: str
+    tone: str
+    title: str = ""
+    text: str = ""
+    progress: int | None = None
+    action: str = ""
+    live: bool = False
+
+
+@dataclass(frozen=True)
+class PackageRow:
+    package: Package
+    status: DeliveryStatus
+
+
+@dataclass(frozen=True)
+class OrderDelivery:
+    """The order page's header (`status`) and package list (`packages`), read together."""
+
+    order: Order
+    status: DeliveryStatus
+    packages: list[PackageRow]
+
+    @property
+    def live(self) -> bool:
+        return self.status.live or any(row.status.live for row in self.packages)
+
+    @property
+    def shows_packages(self) -> bool:
+        return self.order.state in (Order.State.PAID, Order.State.FULFILLED)
+
+
+@dataclass(frozen=True)
+class EntitlementDelivery:
+    """A row of "My data": the entitlement's own status and its packages, worded as on the order page."""
+
+    entitlement: Entitlement
+    status: DeliveryStatus
+    packages: list[PackageRow]
+
+
+TONE_SUCCESS, TONE_INFO, TONE_WARNING = "bg-light-success", "bg-light-information", "bg-light-warning"
+TONE_DANGER, TONE_GRAY, TONE_PRIMARY = "bg-light-danger", "bg-light-gray", "bg-light-primary"
+# Payment.State may gain states (e.g. "confirming" while the PG is asked); compared as strings so this
+# works before and after such a state exists.
+PAYMENT_CONFIRMING = "confirming"
+
+
+def _entitlement_ended(entitlement: Entitlement, now) -> str | None:
     if entitlement.revoked_at:
         return "revoked"
-    if entitlement.valid_until and entitlement.valid_until <= timezone.now():
-        return "expired"
-    return "active"
+    if entitlement.valid_until and entitlement.valid_until <= now:
+        return "ended"
+    return None
+
+
+def package_delivery_status(package: Package, *, entitlement: Entitlement | None = None, now=None) -> DeliveryStatus:
+    """One package as the buyer sees it, on the order page and in "My data" alike."""
+    K = Package.State
+    entitlement = entitlement or package.entitlement
+    ended = _entitlement_ended(entitlement, now or timezone.now())
+    if ended == "revoked":
+        return DeliveryStatus("revoked", _("Revoked (refunded)"), TONE_DANGER,
+                              text=_("This purchase was refunded: the package can no longer be downloaded."))
+    if ended == "ended":
+        return DeliveryStatus("ended", _("Ended"), TONE_GRAY,
+                              text=_("The subscription has ended: the package can no longer be downloaded."))
+    reason = error_parts(package.error)[0]
+    if package.state == K.QUEUED:
+        text = (_("An attempt failed (%(reason)s); it is tried again automatically.") % {"reason": reason}
+                if reason else _("Waiting for a worker"))
+        return DeliveryStatus("queued", _("Queued"), TONE_PRIMARY, text=text, progress=0, live=True)
+    if package.state == K.BUILDING:
+        percent = max(0, min(100, package.progress or 0))
+        return DeliveryStatus("building", _("Building %(percent)s%%") % {"percent": percent}, TONE_PRIMARY,
+                              text=_("%(percent)s%% done") % {"percent": percent}, progress=percent, live=True)
+    if package.state == K.READY:
+        text = (_("Available until %(date)s") % {"date": date_format(timezone.localtime(package.expires_at), "SHORT_DATE_FORMAT")}
+                if package.expires_at else "")
+        return DeliveryStatus("ready", _("Ready to download"), TONE_SUCCESS, text=text, action="download")
+    if package.state == K.FAILED:
+        return DeliveryStatus("failed", _("Failed"), TONE_DANGER, title=reason or _("The package could not be built."),
+                              text=_("The platform admins have been told. You can try again."), action="retry")
+    if package.state == K.EXPIRED:
+        return DeliveryStatus("expired", _("Expired"), TONE_GRAY,
+                              text=_("Packages are deleted after a while. Build it again to download it."), action="rebuild")
+    return DeliveryStatus(package.state, package.get_state_display(), TONE_GRAY)
+
+
+def _packages_status(rows: list[PackageRow], *, method: str = "") -> DeliveryStatus:
+    """What a set of packages adds up to (an order's, or one entitlement's): a failure needs the buyer
+    first, then anything still being built, then delivered."""
+    states = [row.status.state for row in rows]
+    live = any(row.status.live for row in rows)
+    if "failed" in states:
+        failed = states.count("failed")
+        return DeliveryStatus(
+            "failed", _("Package failed"), TONE_DANGER,
+            title=ngettext("%(count)s package could not be built", "%(count)s packages could not be built", failed) % {"count": failed},
+            text=_("The reason is shown with the package. The platform admins have been told; you can try again with its button."),
+            action="retry", live=live)
+    if live:
+        progress = sum(row.status.progress if row.status.progress is not None else 100 for row in rows) // len(rows)
+        title = (_("Confirmed: the files are being packaged") if method == Order.Method.FREE
+                 else _("Paid: the files are being packaged"))
+        return DeliveryStatus(
+            "delivering", _("Preparing data"), TONE_INFO, title=title,
+            text=_("Each dataset is packed with its licence, a README, a datapackage.json and SHA-256 checksums. Download buttons appear below when a package is ready."),
+            progress=progress, live=True)
+    if not rows:
+        return DeliveryStatus("none", _("No files yet"), TONE_GRAY, title=_("No files yet"),
+                              text=_("Files appear here when the publisher publishes a version you are entitled to."))
+    if "expired" in states:
+        return DeliveryStatus("fulfilled", _("Delivered"), TONE_SUCCESS, title=_("Delivered: every package is ready"),
+                              text=_("Some packages have expired: build them again below to download them."), action="rebuild")
+    return DeliveryStatus("fulfilled", _("Delivered"), TONE_SUCCESS, title=_("Delivered: every package is ready"),
+                          text=_("Download links expire after a while; open this page again for a fresh one."), action="download")
+
+
+def _payment_status(order: Order, payment_states: list[str]) -> DeliveryStatus:
+    if PAYMENT_CONFIRMING in payment_states:
+        return DeliveryStatus("confirming", _("Confirming payment"), TONE_WARNING,
+                              title=_("Confirming your payment with the card company"),
+                              text=_("This takes a few seconds; this page updates by itself."), live=True)
+    label = _("Awaiting payment")
+    if order.method == Order.Method.CARD:
+        title = _("Waiting for your card payment")
+        text = _("Pay by %(due)s; after that the order is cancelled automatically.") % {
+            "due": date_format(timezone.localtime(order.payment_due_at), "DATETIME_FORMAT")} if order.payment_due_at else ""
+    elif order.method == Order.Method.BANK_TRANSFER:
+        title = _("Waiting for your bank transfer")
+        text = _("A platform admin confirms the deposit, usually within one working day; the files are packaged then and you get an e-mail. An order not paid in time is cancelled automatically.")
+    else:
+        title, text = label, ""
+    return DeliveryStatus("awaiting_payment", label, TONE_WARNING, title=title, text=text, action="pay")
+
+
+def _package_rows(packages, entitlements: dict[int, Entitlement] | None = None) -> list[PackageRow]:
+    now = timezone.now()
+    return [PackageRow(p, package_delivery_status(p, entitlement=(entitlements or {}).get(p.entitlement_id), now=now))
+            for p in packages]
+
+
+def order_delivery_status(order: Order) -> OrderDelivery:
+    """The order page's header and package list, from the order, its payments and its packages."""
+    packages = list(
+        Package.objects.filter(entitlement__order_item__order=order)
+        .select_related("version__dataset", "entitlement__order_item")
+        .order_by("entitlement__order_item_id", "version__number", "id")
+    )
+    rows = _package_rows(packages)
+    O = Order.State
+    if order.state == O.CANCELLED:
+        status = DeliveryStatus("cancelled", _("Cancelled"), TONE_GRAY, title=_("Cancelled"), text=(
+            _("Cancelled on %(date)s: %(reason)s") % {
+                "date": date_format(timezone.localtime(order.cancelled_at), "DATETIME_FORMAT"), "reason": order.cancel_reason}
+            if order.cancelled_at else order.cancel_reason))
+    elif order.state == O.REFUNDED:
+        status = DeliveryStatus("refunded", _("Refunded"), TONE_DANGER, title=_("Refunded"), text=(
+            _("%(amount)s won were refunded.") % {"amount": f"{order.refunded_krw:,}"}))
+    elif order.state in OPEN_ORDER_STATES:
+        status = _payment_status(order, list(order.payments.values_list("state", flat=True)))
+    elif order.state in (O.PAID, O.FULFILLED):
+        status = _packages_status(rows, method=order.method)
+    else:
+        status = DeliveryStatus(order.state, order.get_state_display(), TONE_GRAY)
+    return OrderDelivery(order=order, status=status, packages=rows)
+
+
+def entitlement_delivery_status(entitlement: Entitlement, packages=None) -> EntitlementDelivery:
+    """A row of "My data": refunded or ended first, else what its packages add up to (as on the order page)."""
+    if packages is None:
+        packages = entitlement.packages.select_related("version").order_by("version__number", "id")
+    rows = _package_rows(sorted(packages, key=lambda p: (p.version.number, p.pk)), {entitlement.pk: entitlement})
+    ended = _entitlement_ended(entitlement, timezone.now())
+    if ended == "revoked":
+        status = DeliveryStatus("refunded", _("Revoked (refunded)"), TONE_DANGER)
+    elif ended == "ended":
+        status = DeliveryStatus("ended", _("Ended"), TONE_GRAY)
+    else:
+        status = _packages_status(rows, method=entitlement.order_item.order.method)
+    return EntitlementDelivery(entitlement=entitlement, status=status, packages=rows)
+
+
+def my_data(organization: Organization) -> list[EntitlementDelivery]:
+    """ "My data": every entitlement of the organization with its delivery status."""
+    return [entitlement_delivery_status(e, list(e.packages.all())) for e in entitlements_for_organization(organization)]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,5 +15,6 @@ urlpatterns = [
     path("delivery/", include("transactions.delivery.urls")),
     # Order numbers look like 20250101-7K3M9Q2X (also the PG's orderId).
     re_path(r"^(?P<number>[0-9]{8}-[0-9A-Z]{8})/$", views.order_detail, name="order"),
+    re_path(r"^(?P<number>[0-9]{8}-[0-9A-Z]{8})/live/$", views.order_live, name="order_live"),
     re_path(r"^(?P<number>[0-9]{8}-[0-9A-Z]{8})/cancel/$", views.order_cancel, name="order_cancel"),
 ]

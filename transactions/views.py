@@ -14,17 +14,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import buyer_required
 from core.errors import DomainError
 from catalog.models import Offer
 from transactions import selectors
-from transactions.delivery.selectors import order_packages
 from transactions.forms import CancelForm, CheckoutForm
 from transactions.models import Order
 from transactions.services import cart as cart_services
 from transactions.services import orders as order_services
+
 
 def _organization(request):
     membership = request.active_membership or None
@@ -188,7 +188,19 @@ def order_detail(request, number):
         "order": order, "items": selectors.order_items(order), "payments": selectors.order_payments(order),
         "bank": settings.BANK_TRANSFER_ACCOUNT, "cancel_form": CancelForm(),
         "can_cancel": order.state in selectors.OPEN_ORDER_STATES,
-        "packages": order_packages(order),
+        "delivery": selectors.order_delivery_status(order),
+    })
+
+
+@buyer_required
+@require_GET
+def order_live(request, number):
+    """The order page's header, next step and package list, polled by htmx while something can still
+    change by itself (a package queued or building, a payment being confirmed)."""
+    order = selectors.order_get_for_buyer(organization=_organization(request), number=number)
+    return render(request, "transactions/_order_live.html", {
+        "order": order, "payments": selectors.order_payments(order), "bank": settings.BANK_TRANSFER_ACCOUNT,
+        "delivery": selectors.order_delivery_status(order),
     })
 
 
@@ -215,5 +227,4 @@ def order_cancel(request, number):
 @buyer_required
 def entitlements(request):
     organization = _organization(request)
-    rows = [(e, selectors.entitlement_status(e)) for e in selectors.entitlements_for_organization(organization)]
-    return render(request, "transactions/entitlements.html", {"rows": rows})
+    return render(request, "transactions/entitlements.html", {"rows": selectors.my_data(organization)})

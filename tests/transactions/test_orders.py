@@ -434,7 +434,8 @@ def test_my_data_lists_what_the_organization_may_download(login, buyer, free_dat
     page = login(buyer).get(reverse("transactions:entitlements")).content.decode()
     assert "시흥시 대기질 측정 자료" in page and "스마트폴 환경 센서(가공)" in page
     assert page.count('id="entitlement-') == 2
-    assert "bg-light-success" in page and "bg-light-gray" in page  # one active, one ended
+    # One being prepared (its package is queued: no worker here), one ended (see test_order_status.py).
+    assert "bg-light-information" in page and "bg-light-gray" in page
 
 
 @pytest.mark.django_db
