@@ -1,7 +1,7 @@
 """Every write of the accounts app: one function per use case.
 
 Each function is atomic, checks the actor's permission first, records an AuditEvent for
-decisions and queues e-mail only after commit (marketplace.notify).
+decisions (core.audit, or core.transitions for a state change) and queues e-mail only after commit (core.notify).
 """
 
 from datetime import timedelta

@@ -151,9 +151,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "catalog.tasks.uploads_expire_task",
         "schedule": 6 * 3600.0,
     },
+    # Every minute: a package whose build lost its worker waits at most PACKAGE_LEASE_SECONDS plus this.
     "transactions-packages-housekeeping": {
         "task": "transactions.tasks.packages_housekeeping_task",
-        "schedule": 3600.0,
+        "schedule": float(env_int("PACKAGE_HOUSEKEEPING_SECONDS", 60)),
     },
     "transactions-cancel-overdue-orders": {
         "task": "transactions.tasks.orders_cancel_overdue_task",
@@ -388,6 +389,13 @@ DOWNLOAD_X_ACCEL_PREFIX = env_str("DOWNLOAD_X_ACCEL_PREFIX", "/protected/")
 PACKAGE_WORK_DIR = Path(env_str("PACKAGE_WORK_DIR", str(VAR_DIR / "packages")))
 # A package build that fails for a transient reason is retried 3 times, after this delay doubled each time.
 PACKAGE_RETRY_DELAY_SECONDS = env_int("PACKAGE_RETRY_DELAY_SECONDS", 30)
+# A building package carries a lease: its worker refreshes the heartbeat every PACKAGE_HEARTBEAT_SECONDS.
+# One whose heartbeat is older than PACKAGE_LEASE_SECONDS lost its worker (killed, out of memory, machine
+# restarted) and is built again by the housekeeping, a redelivered message or a retry. A package is built
+# at most PACKAGE_MAX_ATTEMPTS times (lost workers and transient errors together) before it fails visibly.
+PACKAGE_HEARTBEAT_SECONDS = env_int("PACKAGE_HEARTBEAT_SECONDS", 10)
+PACKAGE_LEASE_SECONDS = env_int("PACKAGE_LEASE_SECONDS", 120)
+PACKAGE_MAX_ATTEMPTS = env_int("PACKAGE_MAX_ATTEMPTS", 4)
 
 # --- Logging (structlog; JSON in production, readable in development) ------------
 

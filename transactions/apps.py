@@ -11,7 +11,7 @@ class TransactionsConfig(AppConfig):
         # The state tables register with core.transitions; the signal hooks delivery to publication.
         from catalog.signals import version_published
         from transactions import states  # noqa: F401
-        from transactions.delivery.services import deliver_published_version
+        from transactions.delivery.services import on_version_published
 
-        # A subscription gets every version published during its period.
-        version_published.connect(deliver_published_version, dispatch_uid="transactions.deliver_published_version")
+        # A subscription gets every version published during its period (delivered by a retried task).
+        version_published.connect(on_version_published, dispatch_uid="transactions.deliver_published_version")

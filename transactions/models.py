@@ -252,7 +252,11 @@ class Package(models.Model):
     size = models.PositiveBigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)  # of the ZIP itself
     manifest = models.JSONField(default=dict, blank=True)  # {path in zip: sha256}
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)  # builds started since it was last queued by a person
+    # The lease of the attempt building it: a token of that attempt and the last time its worker said it
+    # was alive. A build whose heartbeat is older than PACKAGE_LEASE_SECONDS lost its worker and is taken over.
+    lease = models.UUIDField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)  # why the last attempt failed (shown to the buyer and admins)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

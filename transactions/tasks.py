@@ -9,47 +9,77 @@ from django.db import DatabaseError
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, name="transactions.tasks.build_package", acks_late=True, max_retries=3)
+@shared_task(bind=True, name="transactions.tasks.build_package", acks_late=True, max_retries=None)
 def build_package(self, package_id: int) -> str:
     """Build one package (ZIP) and make it downloadable. Safe to run twice: a package is claimed by
-    compare-and-set (queued → building), so a second worker, or a redelivered message, does nothing.
+    compare-and-set with a lease (queued, or building with an expired lease → building), so a second
+    worker, or a message redelivered while the first attempt is alive, does nothing; one redelivered
+    after its worker was killed takes the build over.
 
     A damaged or unreadable source is a permanent failure (retrying cannot help). Anything else is
-    treated as transient (storage, disk, database) and retried with exponential backoff; when the
-    retries run out the package is failed with a reason the buyer and the admins see.
+    treated as transient (storage, disk, database) and retried with exponential backoff, up to
+    PACKAGE_MAX_ATTEMPTS builds in all (the package's `attempts`, which also counts attempts whose
+    worker was killed); then the package is failed with a reason the buyer and the admins see.
     """
     from transactions.delivery import services
     from transactions.delivery.packaging import PackagingError
 
+    delay = settings.PACKAGE_RETRY_DELAY_SECONDS
     try:
         package = services.package_claim(package_id=package_id)
-    except DatabaseError as exc:  # nothing claimed yet: just try again later
-        raise self.retry(exc=exc, countdown=settings.PACKAGE_RETRY_DELAY_SECONDS * 2**self.request.retries)
+    except DatabaseError as exc:  # nothing claimed yet: try again later (the housekeeping also requeues it)
+        if self.request.retries >= 10:
+            raise
+        raise self.retry(exc=exc, countdown=min(delay * 2**self.request.retries, 3600))
     if package is None:
         return "not claimed"
+    lease = package.lease
     try:
         services.package_build(package=package)
         return "ready"
+    except services.LeaseLost:
+        return "superseded"  # a newer attempt owns the build; this one's partial file is gone already
     except PackagingError as exc:
-        services.package_fail(package_id=package_id, exc=exc)
+        services.package_fail(package_id=package_id, lease=lease, exc=exc)
         return "failed"
     except Exception as exc:
-        if self.request.retries < self.max_retries:
-            delay = settings.PACKAGE_RETRY_DELAY_SECONDS * 2**self.request.retries
-            services.package_release(package_id=package_id, exc=exc, retry_in=delay)
-            raise self.retry(exc=exc, countdown=delay)
+        if package.attempts < settings.PACKAGE_MAX_ATTEMPTS:
+            retry_in = delay * 2 ** (package.attempts - 1)
+            services.package_release(package_id=package_id, lease=lease, exc=exc, retry_in=retry_in)
+            raise self.retry(exc=exc, countdown=retry_in)
         logger.exception("package build failed", extra={"package_id": package_id})
-        services.package_fail(package_id=package_id, exc=exc)
+        services.package_fail(package_id=package_id, lease=lease, exc=exc)
         return "failed"
+
+
+@shared_task(bind=True, name="transactions.tasks.deliver_version", acks_late=True, max_retries=12)
+def deliver_version(self, version_id: int) -> int:
+    """A version was published: every subscription covering that moment gets a package of it.
+    Idempotent (one package per entitlement and version); any error is retried with exponential
+    backoff (capped at an hour), and the housekeeping's sweep catches what still slips through."""
+    from transactions.delivery import services
+
+    try:
+        return len(services.deliver_published_version(version_id=version_id))
+    except Exception as exc:
+        delay = settings.PACKAGE_RETRY_DELAY_SECONDS
+        raise self.retry(exc=exc, countdown=min(delay * 2**self.request.retries, 3600))
 
 
 @shared_task(name="transactions.tasks.packages_housekeeping_task")
 def packages_housekeeping_task() -> dict:
-    """Hourly (celery beat): ready packages older than PACKAGE_TTL_DAYS expire and their ZIPs are
-    deleted (rebuilt on request); queued packages whose build message was lost are enqueued again."""
+    """Every minute (celery beat): builds that lost their worker (lease expired) are queued again or
+    failed; ready packages older than PACKAGE_TTL_DAYS expire and their ZIPs are deleted (rebuilt on
+    request); queued packages whose build message was lost are enqueued again; subscribers missing a
+    package of a recently published version get it."""
     from transactions.delivery import services
 
-    return {"expired": services.packages_expire(), "requeued": services.packages_requeue_stale()}
+    return {
+        "recovered": services.packages_recover_lost(),
+        "expired": services.packages_expire(),
+        "requeued": services.packages_requeue_stale(),
+        "delivered": services.packages_deliver_missing(),
+    }
 
 
 @shared_task(name="transactions.tasks.orders_cancel_overdue_task")

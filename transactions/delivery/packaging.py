@@ -47,6 +47,7 @@ Choices (figures from bench/delivery.py on the 2-vCPU machine, 1 GB CSV, see its
 from __future__ import annotations
 
 import codecs
+import glob
 import hashlib
 import json
 import logging
@@ -415,32 +416,76 @@ def write_package(fh: BinaryIO, *, version, context: Context, progress: Progress
     return BuildResult(size=target.hashed, sha256=target.sha.hexdigest(), manifest=manifest)
 
 
-def build_into_storage(*, version, context: Context, storage_name: str, storage=None,
-                       progress: Progress | None = None) -> BuildResult:
-    """Build the package and put it into storage under `storage_name` (replacing an older file of
-    that name). Local storage: written in place and renamed atomically when complete. Other storage:
-    written to PACKAGE_WORK_DIR, then streamed to the storage and deleted locally."""
-    storage = storage or default_storage
+def _partials(storage_name: str, storage) -> tuple[Path | None, str, Path, str]:
+    """Where the partial files of the package stored as `storage_name` go: (the local folder of its
+    .part files or None, their name prefix, the work folder, the work files' prefix). Every attempt's
+    names start with these prefixes (then the attempt's token), so a sweep finds what any attempt left."""
     try:
         final = Path(storage.path(storage_name))
     except NotImplementedError:
         final = None
-    if final is not None:
+    flat = re.sub(r"[^A-Za-z0-9._-]+", "_", storage_name)
+    return (final.parent if final else None, f".{final.name}." if final else "", Path(settings.PACKAGE_WORK_DIR),
+            f"{flat}.")
+
+
+def sweep_partials(storage_name: str, *, keep: str = "", storage=None) -> int:
+    """Delete the partial files (.part in the storage folder, temporary ZIPs in PACKAGE_WORK_DIR) that
+    attempts at the package `storage_name` left behind, except those of the attempt `keep` (its token).
+    A killed worker runs no cleanup: the next attempt, a failure or the housekeeping calls this. A file
+    still open by a stale attempt that is somehow alive loses its name only; that attempt then cannot
+    install it. Returns how many were deleted."""
+    folder, prefix, work, work_prefix = _partials(storage_name, storage or default_storage)
+    found = []
+    if folder is not None and folder.is_dir():
+        found += list(folder.glob(f"{glob.escape(prefix)}*.part"))
+    if work.is_dir():
+        found += list(work.glob(f"{glob.escape(work_prefix)}*.zip"))
+    deleted = 0
+    for path in found:
+        if keep and keep in path.name:
+            continue
+        try:
+            path.unlink()
+            deleted += 1
+        except FileNotFoundError:
+            pass
+    return deleted
+
+
+Install = Callable[[BuildResult, Callable[[], None]], object]
+
+
+def build_into_storage(*, version, context: Context, storage_name: str, storage=None,
+                       progress: Progress | None = None, attempt: str = "", install: Install | None = None) -> BuildResult:
+    """Build the package and put it into storage under `storage_name` (replacing an older file of
+    that name). Local storage: written in place and renamed atomically when complete. Other storage:
+    written to PACKAGE_WORK_DIR, then streamed to the storage and deleted locally.
+
+    `attempt` (a token) names the partial files of this attempt, so two attempts never write one file.
+    `install(result, commit)` is called once the ZIP is complete: the caller runs `commit()` (the rename
+    into place) only while the build is still its own, so a stale attempt never replaces the file of a
+    newer one. Whatever happens, this attempt's partial file is gone when this returns or raises."""
+    storage = storage or default_storage
+    tag = attempt or uuid.uuid4().hex
+    folder, prefix, work, work_prefix = _partials(storage_name, storage)
+    if folder is not None:
+        final = Path(storage.path(storage_name))
         final.parent.mkdir(parents=True, exist_ok=True)
-        part = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.part")
+        part = folder / f"{prefix}{tag}.part"
         try:
             with open(part, "w+b") as fh:
                 result = write_package(fh, version=version, context=context, progress=progress)
                 fh.flush()
                 os.fsync(fh.fileno())  # "ready" must never point at a file still in the page cache only
-            os.replace(part, final)
+            result.name = storage_name
+            commit = lambda: os.replace(part, final)  # noqa: E731
+            install(result, commit) if install else commit()
         finally:
             part.unlink(missing_ok=True)
-        result.name = storage_name
         return result
-    work = Path(settings.PACKAGE_WORK_DIR)
     work.mkdir(parents=True, exist_ok=True)
-    local = work / f"{uuid.uuid4().hex}.zip"
+    local = work / f"{work_prefix}{tag}.zip"
     try:
         with open(local, "w+b") as fh:
             result = write_package(fh, version=version, context=context, progress=progress)
@@ -448,6 +493,8 @@ def build_into_storage(*, version, context: Context, storage_name: str, storage=
             if storage.exists(storage_name):
                 storage.delete(storage_name)
             result.name = storage.save(storage_name, File(fh, name=storage_name))
+        if install:
+            install(result, lambda: None)
     finally:
         local.unlink(missing_ok=True)
     return result
@@ -743,5 +790,5 @@ def sha256_of(fh: BinaryIO) -> str:
 
 __all__ = [
     "BuildResult", "Context", "Member", "PackagingError", "build_into_storage", "datapackage_descriptor",
-    "licence_text", "plan_members", "readme_text", "sha256_of", "verify_package", "write_package",
+    "licence_text", "plan_members", "readme_text", "sha256_of", "sweep_partials", "verify_package", "write_package",
 ]

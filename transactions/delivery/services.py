@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import errno
 import logging
+import threading
 import time
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
@@ -23,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError, NotAllowed
 from accounts.permissions import can
-from core.audit import audit
+from catalog.ingest.errors import lazy_format
 from catalog.models import DatasetVersion, Offer
 from core.notify import email_on_commit, site_url
 from transactions.delivery import downloads, packaging
@@ -33,12 +35,17 @@ from core.transitions import transition
 logger = logging.getLogger(__name__)
 
 K = Package.State
-# A build still "building" after this long lost its worker (killed, machine restarted): it may be claimed again.
-STALE_BUILD = timedelta(hours=1)
 # A package still queued this long after it was made (or last tried) lost its message: enqueue it again.
 STALE_QUEUED = timedelta(minutes=30)
 # Progress is written to the database at most this often while a package is built.
 PROGRESS_INTERVAL = 2.0
+# The housekeeping looks this far back for published versions a subscriber is still missing a package of.
+DELIVERY_SWEEP = timedelta(days=7)
+
+
+class LeaseLost(Exception):
+    """This attempt no longer holds the package's build: its lease expired and a newer attempt took
+    over (or a person retried it). It stops without touching the package or its file."""
 
 
 # --- Who may ---------------------------------------------------------------------------------------
@@ -105,53 +112,170 @@ def packages_create_for_entitlement(entitlement: Entitlement) -> list[Package]:
     return [_package_for(entitlement, version) for version in _versions_for(entitlement)]
 
 
-def deliver_published_version(sender=None, *, version: DatasetVersion, **kwargs) -> list[Package]:
-    """Receiver of catalog.signals.version_published: every active subscription to the dataset that
-    covers the moment of publication gets a package of the new version."""
+def on_version_published(sender=None, *, version: DatasetVersion, **kwargs) -> None:
+    """Receiver of catalog.signals.version_published (sent after the approval commits): only enqueues
+    the delivery. Creating the subscribers' packages is a task of its own, retried until it succeeds, so
+    a database error here never loses a delivery and never reaches the reviewer."""
+    from transactions.tasks import deliver_version
+
+    version_id = version.pk
+    # robust: the approval is committed; a broker outage is covered by the housekeeping (packages_deliver_missing).
+    transaction.on_commit(lambda: deliver_version.delay(version_id), robust=True)
+
+
+def _subscriptions_covering(version: DatasetVersion):
     published = version.published_at or timezone.now()
-    entitlements = Entitlement.objects.filter(
+    return Entitlement.objects.filter(
         Q(valid_until__isnull=True) | Q(valid_until__gt=published),
         dataset_id=version.dataset_id, kind=Offer.Kind.SUBSCRIPTION, revoked_at__isnull=True, valid_from__lte=published,
     )
-    packages = []
-    for entitlement in entitlements:
+
+
+def deliver_published_version(*, version_id: int) -> list[Package]:
+    """Every active subscription to the dataset that covers the moment of publication gets a package of
+    the published version. Idempotent (the unique (entitlement, version) constraint: a second run, or a
+    concurrent one, finds the same packages). Each subscriber in a transaction of its own, so one
+    failing does not hold back the others; the first error is raised at the end for the task to retry."""
+    version = DatasetVersion.objects.filter(pk=version_id, state=DatasetVersion.State.PUBLISHED).first()
+    if version is None:
+        return []  # withdrawn meanwhile, or not published: nothing to deliver
+    packages, error = [], None
+    for entitlement in _subscriptions_covering(version):
         try:
             with transaction.atomic():
                 packages.append(_package_for(entitlement, version))
-        except DatabaseError:
-            # The approval is committed already; an error page would not undo it. Loud in the logs
-            # (a subscriber is missing a delivery), and the other subscribers still get theirs.
-            logger.exception("could not create a subscription package",
-                             extra={"entitlement": entitlement.pk, "version": version.pk})
+        except DatabaseError as exc:
+            logger.warning("could not create a subscription package (will retry)",
+                           extra={"entitlement": entitlement.pk, "version": version.pk}, exc_info=True)
+            error = error or exc
+    if error is not None:
+        raise error
     return packages
+
+
+def packages_deliver_missing(*, since=None) -> int:
+    """Safety net of the housekeeping: versions published in the last DELIVERY_SWEEP whose covering
+    subscriptions still lack a package (the delivery task's message was lost, or its retries ran out)
+    get them now. Returns how many packages were created."""
+    since = since or timezone.now() - DELIVERY_SWEEP
+    created = 0
+    for version in DatasetVersion.objects.filter(state=DatasetVersion.State.PUBLISHED, published_at__gte=since):
+        missing = _subscriptions_covering(version).exclude(packages__version=version)
+        for entitlement in missing:
+            with transaction.atomic():
+                _package_for(entitlement, version)
+            created += 1
+    return created
 
 
 # --- Building ----------------------------------------------------------------------------------------
 
 
+def _lease_cutoff(now=None):
+    return (now or timezone.now()) - timedelta(seconds=settings.PACKAGE_LEASE_SECONDS)
+
+
+def _lease_expired(package: Package, now=None) -> bool:
+    beat = package.heartbeat_at or package.started_at
+    return beat is None or beat < _lease_cutoff(now)
+
+
+def _worker_stopped(package: Package) -> None:
+    """The building package (locked) lost its worker: queued again, or failed visibly when it has
+    been tried PACKAGE_MAX_ATTEMPTS times."""
+    if package.attempts >= settings.PACKAGE_MAX_ATTEMPTS:
+        message = lazy_format(_("The worker stopped %(count)s times while building the package."),
+                              {"count": package.attempts})
+        _fail(package, message, f"no heartbeat since {package.heartbeat_at or package.started_at}")
+        return
+    package.error = error_text(_("The worker building the package stopped; it is being built again."),
+                               f"no heartbeat since {package.heartbeat_at or package.started_at}")
+    package.progress = 0
+    package.lease = None
+    transition(package, to=K.QUEUED, actor=None, fields=("error", "progress", "lease"))
+
+
 def package_claim(*, package_id: int) -> Package | None:
-    """Claim a queued package for building (queued → building, under a row lock): of two workers
-    given the same package, the second finds it building and gets None. A build whose worker was
-    lost (building for longer than STALE_BUILD) goes back to queued first and is claimed again."""
+    """Claim a package for building, with a new lease (a compare-and-set under the row lock): a queued
+    package, or a building one whose lease expired (its worker was killed: the redelivered message or a
+    new one takes it over; after PACKAGE_MAX_ATTEMPTS it fails instead). Of two workers given the same
+    package, the second finds it building under a live lease and gets None."""
     with transaction.atomic():
         package = Package.objects.select_for_update().filter(pk=package_id).first()
         if package is None:
             return None
         now = timezone.now()
-        if package.state == K.BUILDING and package.started_at and package.started_at < now - STALE_BUILD:
-            transition(package, to=K.QUEUED, actor=None)
+        if package.state == K.BUILDING and _lease_expired(package, now):
+            _worker_stopped(package)
         if package.state != K.QUEUED:
             return None
         package.attempts += 1
         package.started_at = now
+        package.heartbeat_at = now
+        package.lease = uuid.uuid4()
         package.finished_at = None
         package.progress = 0
-        transition(package, to=K.BUILDING, actor=None, fields=("attempts", "started_at", "finished_at", "progress"))
+        transition(package, to=K.BUILDING, actor=None, fields=("attempts", "started_at", "heartbeat_at", "lease", "finished_at", "progress"))
         return package
 
 
-def package_progress(*, package_id: int, percent: int) -> None:
-    Package.objects.filter(pk=package_id, state=K.BUILDING).update(progress=max(0, min(99, percent)))
+def package_heartbeat(*, package_id: int, lease, percent: int | None = None) -> bool:
+    """The attempt holding `lease` is alive (and how far it got). False when the lease is no longer
+    its own: the attempt must stop."""
+    values = {"heartbeat_at": timezone.now()}
+    if percent is not None:
+        values["progress"] = max(0, min(99, percent))
+    return Package.objects.filter(pk=package_id, state=K.BUILDING, lease=lease).update(**values) == 1
+
+
+class _Heartbeat:
+    """Beats for one attempt every PACKAGE_HEARTBEAT_SECONDS from a thread of its own, so the lease
+    stays alive through the stretches where no progress is reported (fsync, an upload to S3). A killed
+    worker takes the thread with it, which is the point. The build calls `check()` as bytes move and
+    stops once the lease was lost. Called inside a transaction (tests), a thread's own connection
+    would wait for that transaction's row lock, so it beats from `check()` on the caller's instead."""
+
+    def __init__(self, package_id: int, lease):
+        self.package_id, self.lease = package_id, lease
+        self.percent: int | None = None
+        self.lost = False
+        self._stop = threading.Event()
+        self._threaded = not connection.in_atomic_block
+        self._last = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name=f"package-{package_id}-heartbeat", daemon=True)
+
+    def __enter__(self):
+        if self._threaded:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._threaded:
+            self._thread.join()
+
+    def _beat(self) -> None:
+        try:
+            if not package_heartbeat(package_id=self.package_id, lease=self.lease, percent=self.percent):
+                self.lost = True
+        except DatabaseError:
+            # A database blip must not stop the build; if it lasts past the lease, another attempt
+            # takes over and this one finds out when it beats (or finishes) next.
+            logger.warning("package heartbeat failed", extra={"package_id": self.package_id}, exc_info=True)
+
+    def _run(self) -> None:
+        try:
+            while not self.lost and not self._stop.wait(settings.PACKAGE_HEARTBEAT_SECONDS):
+                self._beat()
+        finally:
+            connection.close()  # this thread's own connection
+
+    def check(self) -> None:
+        if not self._threaded and time.monotonic() - self._last >= settings.PACKAGE_HEARTBEAT_SECONDS:
+            self._last = time.monotonic()
+            self._beat()
+        if self.lost:
+            raise LeaseLost(self.package_id)
 
 
 def _context(package: Package) -> packaging.Context:
@@ -177,39 +301,63 @@ def storage_name(package: Package) -> str:
 def package_build(*, package: Package) -> Package:
     """Build a claimed package (the slow part, outside any transaction) and mark it ready.
 
-    Progress is written at most every PROGRESS_INTERVAL seconds. Raises PackagingError for a
-    permanent failure; any other exception is for the caller (the task) to retry.
+    The attempt's lease is kept alive while it runs; partial files other attempts left are swept
+    first. Raises PackagingError for a permanent failure, LeaseLost when a newer attempt took the
+    build over; any other exception is for the caller (the task) to retry.
     """
+    lease = package.lease
     package = Package.objects.select_related(
         "version__dataset__publisher", "version__licence", "entitlement__organization",
         "entitlement__order_item__order", "entitlement__order_item__licence",
     ).get(pk=package.pk)
     if package.entitlement.revoked_at is not None:
         raise packaging.PackagingError(_("This purchase was refunded, so its package is no longer built."))
-    last = [0.0]
+    name = storage_name(package)
+    finished = []
 
-    def progress(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] >= PROGRESS_INTERVAL:
-            last[0] = now
-            package_progress(package_id=package.pk, percent=done * 100 // max(total, 1))
+    with _Heartbeat(package.pk, lease) as beat:
+        last = [0.0]
 
-    result = packaging.build_into_storage(
-        version=package.version, context=_context(package), storage_name=storage_name(package), progress=progress,
-    )
-    return package_built(package_id=package.pk, result=result)
+        def progress(done: int, total: int) -> None:
+            beat.check()
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL:
+                last[0] = now
+                beat.percent = done * 100 // max(total, 1)
+                package_progress(package_id=package.pk, percent=beat.percent, lease=lease)
+
+        def install(result, commit) -> None:
+            finished.append(package_built(package_id=package.pk, lease=lease, result=result, commit=commit))
+
+        packaging.sweep_partials(name, keep=lease.hex)  # what killed attempts left
+        packaging.build_into_storage(
+            version=package.version, context=_context(package), storage_name=name, progress=progress,
+            attempt=lease.hex, install=install,
+        )
+    return finished[0]
+
+
+def package_progress(*, package_id: int, percent: int, lease=None) -> None:
+    if lease is not None:
+        package_heartbeat(package_id=package_id, lease=lease, percent=percent)
+    else:
+        Package.objects.filter(pk=package_id, state=K.BUILDING).update(progress=max(0, min(99, percent)))
 
 
 @transaction.atomic
-def package_built(*, package_id: int, result: packaging.BuildResult) -> Package:
-    """building → ready with the ZIP's name, size, sha256 and manifest; the order is fulfilled when
-    this was its last package still to come. The order row is locked first, so two packages of one
-    order finishing at once cannot both miss each other."""
+def package_built(*, package_id: int, lease, result: packaging.BuildResult, commit=None) -> Package:
+    """building → ready with the ZIP's name, size, sha256 and manifest, if the attempt holding `lease`
+    still owns the build; `commit()` moves its file into place under the same row lock, so a stale
+    attempt neither marks the package ready nor replaces the newer attempt's file (it raises LeaseLost).
+    The order is fulfilled when this was its last package still to come. The order row is locked
+    first, so two packages of one order finishing at once cannot both miss each other."""
     order_id = Order.objects.filter(items__entitlement__packages=package_id).values_list("pk", flat=True).first()
     order = Order.objects.select_for_update().get(pk=order_id)
     package = Package.objects.select_for_update().select_related("entitlement", "version__dataset").get(pk=package_id)
-    if package.state != K.BUILDING:
-        return package  # released or failed meanwhile (a stale claim): the newer attempt decides
+    if package.state != K.BUILDING or package.lease != lease:
+        raise LeaseLost(package_id)  # the newer attempt (or a person) decides
+    if commit is not None:
+        commit()
     now = timezone.now()
     package.file.name = result.name
     package.size = result.size
@@ -218,9 +366,11 @@ def package_built(*, package_id: int, result: packaging.BuildResult) -> Package:
     package.progress = 100
     package.error = ""
     package.finished_at = now
+    package.heartbeat_at = now
     package.expires_at = now + timedelta(days=settings.PACKAGE_TTL_DAYS)
-    transition(package, to=K.READY, actor=None,
-               fields=("file", "size", "sha256", "manifest", "progress", "error", "finished_at", "expires_at"))
+    transition(package, to=K.READY, actor=None, fields=(
+        "file", "size", "sha256", "manifest", "progress", "error", "finished_at", "heartbeat_at", "expires_at"),
+        data={"attempts": package.attempts, "lease": str(lease), "size": result.size})
     was_fulfilled = order.state == Order.State.FULFILLED
     if order.state == Order.State.PAID and not Package.objects.filter(
         entitlement__order_item__order=order
@@ -261,55 +411,73 @@ def error_text(message, detail: str = "") -> str:
     return "\n".join(lines)
 
 
-def package_release(*, package_id: int, exc: BaseException, retry_in: int) -> None:
-    """A transient failure: building → queued, with the reason, so the retried task can claim it."""
+def package_release(*, package_id: int, lease, exc: BaseException, retry_in: int) -> None:
+    """A transient failure of the attempt holding `lease`: building → queued, with the reason, so the
+    retried task can claim it."""
     message, detail = _reason(exc)
     with transaction.atomic():
         package = Package.objects.select_for_update().get(pk=package_id)
-        if package.state != K.BUILDING:
+        if package.state != K.BUILDING or package.lease != lease:
             return
         package.error = error_text(message, f"{detail} (retrying in {retry_in} s)")
         package.progress = 0
-        transition(package, to=K.QUEUED, actor=None, fields=("error", "progress"))
+        package.lease = None
+        transition(package, to=K.QUEUED, actor=None, fields=("error", "progress", "lease"))
 
 
 @transaction.atomic
-def package_fail(*, package_id: int, exc: BaseException) -> Package:
-    """No more retries (or a permanent failure): building → failed with the reason, which the buyer
-    sees on the order page and the admins on the failed-packages page; both are e-mailed."""
+def package_fail(*, package_id: int, lease, exc: BaseException) -> Package:
+    """No more retries (or a permanent failure) of the attempt holding `lease`: building → failed with
+    the reason, which the buyer sees on the order page and the admins on the failed-packages page; both
+    are e-mailed."""
     message, detail = _reason(exc)
     package = Package.objects.select_for_update().select_related("entitlement__organization", "version__dataset").get(pk=package_id)
-    if package.state != K.BUILDING:
+    if package.state != K.BUILDING or package.lease != lease:
         return package
+    _fail(package, message, detail)
+    return package
+
+
+def _fail(package: Package, message, detail: str) -> None:
+    """building → failed (the row locked), told to the buyers and admins; partial files go after commit."""
     package.error = error_text(message, detail)
     package.finished_at = timezone.now()
-    transition(package, to=K.FAILED, actor=None, fields=("error", "finished_at"))
-    audit(actor=None, action="package.failed", obj=package, organization=package.entitlement.organization,
-          reason=str(message), data={"attempts": package.attempts, "detail": detail, "version": package.version_id})
+    package.lease = None
+    transition(package, to=K.FAILED, actor=None, reason=str(message), fields=("error", "finished_at", "lease"),
+               data={"attempts": package.attempts, "detail": detail, "version": package.version_id})
     _notify_buyers(package, "transactions/delivery/email/package_failed")
     _notify_admins(package)
-    return package
+    _sweep_on_commit(package)
+
+
+def _sweep_on_commit(package: Package) -> None:
+    name = storage_name(package)
+    transaction.on_commit(lambda: packaging.sweep_partials(name), robust=True)
 
 
 @transaction.atomic
 def package_retry(*, actor, package: Package) -> Package:
-    """A buyer of the organization or a platform admin asks for a failed package to be built again,
-    or for an expired one to be rebuilt. Idempotent: a package already queued, building or ready is
-    returned as it is."""
+    """A buyer of the organization or a platform admin asks for a failed package to be built again, for
+    an expired one to be rebuilt, or for one whose build lost its worker (building, lease expired) to
+    be built again now. The attempts start over. Idempotent: a package queued, building under a live
+    lease or ready is returned as it is."""
     package = Package.objects.select_for_update().select_related("entitlement__organization").get(pk=package.pk)
     _require_buyer_or_staff(actor, package)
-    if package.state not in (K.FAILED, K.EXPIRED):
+    stale = package.state == K.BUILDING and _lease_expired(package)
+    if package.state not in (K.FAILED, K.EXPIRED) and not stale:
         return package
     if not entitlement_is_active(package.entitlement):
         raise DomainError(_("This purchase has ended or was refunded, so the package cannot be built again."),
                           code="entitlement_inactive")
-    previous = package.state
+    previous, attempts = package.state, package.attempts
     package.progress = 0
+    package.attempts = 0
+    package.lease = None
     if previous == K.EXPIRED:
         package.error = ""
-    transition(package, to=K.QUEUED, actor=None, fields=("progress", "error"))
-    audit(actor=actor, action="package.retried", obj=package, organization=package.entitlement.organization,
-          data={"from": previous, "attempts": package.attempts})
+    transition(package, to=K.QUEUED, actor=actor, action="package.retried", fields=("progress", "error", "attempts", "lease"),
+               data={"attempts": attempts, "lease_expired": stale})
+    _sweep_on_commit(package)
     _enqueue_build(package)
     return package
 
@@ -347,6 +515,30 @@ def packages_requeue_stale() -> int:
     for package_id in stale.values_list("pk", flat=True):
         build_package.delay(package_id)
         count += 1
+    return count
+
+
+def packages_recover_lost() -> int:
+    """Building packages whose lease expired (their worker was killed: nothing else will ever finish
+    them; the broker would redeliver the message only after its visibility timeout) are queued and
+    enqueued again, or failed once tried PACKAGE_MAX_ATTEMPTS times. Their partial files are swept.
+    Returns how many were requeued or failed."""
+    cutoff = _lease_cutoff()
+    lost = Package.objects.filter(state=K.BUILDING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff) |
+        Q(heartbeat_at__isnull=True, started_at__isnull=True)
+    )
+    count = 0
+    for package_id in lost.values_list("pk", flat=True):
+        with transaction.atomic():
+            package = Package.objects.select_for_update().select_related("entitlement__organization").get(pk=package_id)
+            if package.state != K.BUILDING or not _lease_expired(package):
+                continue  # it beat (or finished) meanwhile
+            _worker_stopped(package)
+            if package.state == K.QUEUED:  # (a failed one was swept by _fail)
+                _sweep_on_commit(package)
+                _enqueue_build(package)
+            count += 1
     return count
 
 
