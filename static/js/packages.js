@@ -1,4 +1,4 @@
-/* The order page's packages (templates/transactions/delivery/_order_packages.html).
+/* The order page's live part (templates/transactions/_order_live.html).
  *
  * htmx re-renders each order's packages body every 2 s while something is being built. The body
  * carries a summary in data-announce; after each swap, a changed summary is written into the

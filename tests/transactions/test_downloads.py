@@ -477,11 +477,11 @@ def test_on_s3_the_download_redirects_to_a_presigned_url(buyer, package, setting
 def test_the_order_fragment_offers_the_download_and_stops_polling_when_ready(client, buyer, package):
     order = Order.objects.get(items__entitlement__packages=package)
     client.force_login(buyer)
-    html = client.get(reverse("transactions:order_packages", args=[order.number])).content.decode()
+    html = client.get(reverse("transactions:order_live", args=[order.number])).content.decode()
     assert f'action="{reverse("transactions:package_link", args=[package.pk])}"' in html
     assert package.sha256 in html and "hx-trigger" not in html
     Package.objects.filter(pk=package.pk).update(state="building", progress=42)
-    html = client.get(reverse("transactions:order_packages", args=[order.number])).content.decode()
+    html = client.get(reverse("transactions:order_live", args=[order.number])).content.decode()
     assert 'hx-trigger="every 2s"' in html and 'aria-valuenow="42"' in html and "42%" in html
     client.force_login(make_user(f"{uuid.uuid4().hex[:6]}@nobody.test"))
-    assert client.get(reverse("transactions:order_packages", args=[order.number])).status_code == 403
+    assert client.get(reverse("transactions:order_live", args=[order.number])).status_code == 403  # no buyer role anywhere

@@ -235,7 +235,7 @@ def test_a_failing_build_is_retried_with_backoff_then_failed_visibly(
 
     # The buyer sees the reason and a retry button on the order page's fragment.
     client.force_login(buyer)
-    page = client.get(reverse("transactions:order_packages", args=[order.number]), HTTP_ACCEPT_LANGUAGE="en")
+    page = client.get(reverse("transactions:order_live", args=[order.number]), HTTP_ACCEPT_LANGUAGE="en")
     html = page.content.decode()
     assert page.status_code == 200 and f'id="retry-{package.pk}"' in html and "hx-trigger" not in html
     assert selectors.error_parts(package.error, "ko")[0] in html  # shown in the page's language (Korean first)

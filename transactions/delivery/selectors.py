@@ -36,35 +36,6 @@ def _decorate(packages) -> list[Package]:
     return packages
 
 
-class PackageList(list):
-    """An order's packages, with the counts the fragment shows and whether it should keep polling."""
-
-    def __init__(self, packages):
-        super().__init__(packages)
-        self.total = len(self)
-        self.ready = sum(p.state == K.READY for p in self)
-        self.failed = sum(p.state == K.FAILED for p in self)
-        self.expired = sum(p.state == K.EXPIRED for p in self)
-        self.in_progress = sum(p.state in IN_PROGRESS for p in self)
-        self.polling = self.in_progress > 0
-
-
-def order_packages(order: Order) -> PackageList:
-    """The packages of an order's lines, oldest line first and each line's versions in order, with
-    `error_message` (in the active language), `error_detail` and `in_progress` set on each, and the
-    counts (`ready`, `failed`, `expired`, `in_progress`, `polling`) on the list."""
-    return PackageList(_decorate(list(
-        Package.objects.filter(entitlement__order_item__order=order)
-        .select_related("version__dataset", "entitlement__order_item")
-        .order_by("entitlement__order_item_id", "version__number", "id")
-    )))
-
-
-def packages_polling(packages) -> bool:
-    """Whether the order page should keep asking for progress (something is queued or building)."""
-    return any(p.state in IN_PROGRESS for p in packages)
-
-
 def failed_packages() -> list[Package]:
     """Failed packages, then packages waiting for a retry after an error (the admins' page), newest first."""
     return _decorate(list(
@@ -72,14 +43,6 @@ def failed_packages() -> list[Package]:
         .select_related("version__dataset", "entitlement__organization", "entitlement__order_item__order")
         .order_by("state", "-finished_at", "-id")
     ))
-
-
-def order_for_viewer(user, number: str) -> Order:
-    """An order by its number, for a member of the buying organization or a platform admin (403 otherwise)."""
-    order = get_object_or_404(Order.objects.select_related("buyer"), number=number)
-    if not can(user, "accounts.view_org", order.buyer):
-        raise NotAllowed()
-    return order
 
 
 def package_for_viewer(user, pk: int) -> Package:

@@ -5,7 +5,6 @@ from django.urls import path
 from transactions.delivery import views
 
 urlpatterns = [
-    path("orders/<str:number>/packages/", views.order_packages, name="order_packages"),
     path("packages/<int:pk>/retry/", views.package_retry, name="package_retry"),
     path("packages/<int:pk>/link/", views.package_link, name="package_link"),
     path("download/<str:token>/", views.package_download, name="package_download"),

@@ -1,5 +1,6 @@
-"""Delivery pages: the order's packages fragment (polled by htmx), retry, signed links, the download
-itself, and the admins' failed-packages page. Thin: selectors read, services decide."""
+"""Delivery actions: retry, signed links, the download itself, and the admins' failed-packages page.
+(The order page and its live fragment, worded by transactions.selectors.order_delivery_status, are
+transactions/views.py.) Thin: selectors read, services decide."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,18 +23,6 @@ def _back(request, *candidates: str) -> str:
     return "/"
 
 
-def _fragment(request, order, **extra):
-    packages = selectors.order_packages(order)
-    return render(request, "transactions/delivery/_order_packages.html", {"order": order, "packages": packages, **extra})
-
-
-@login_required
-@require_GET
-def order_packages(request, number):
-    """The order's packages, re-rendered every 2 s by htmx while something is being built."""
-    return _fragment(request, selectors.order_for_viewer(request.user, number))
-
-
 @login_required
 @require_POST
 def package_retry(request, pk):
@@ -42,12 +31,8 @@ def package_retry(request, pk):
     try:
         services.package_retry(actor=request.user, package=package)
     except DomainError as exc:
-        if request.htmx:
-            return _fragment(request, order, packages_error=exc.message)
         messages.error(request, exc.message)
     else:
-        if request.htmx:
-            return _fragment(request, order)  # the fragment shows the package queued again, and polls
         messages.success(request, _("The package is being built again."))
     return redirect(_back(request, request.META.get("HTTP_REFERER", ""), services.order_path(order)))
 
