@@ -2,6 +2,7 @@
 pages, the purchase panel, the services (which re-check under lock) and the admin pages."""
 
 import hashlib
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -428,13 +429,32 @@ def _package_rows(packages, entitlements: dict[int, Entitlement] | None = None) 
             for p in packages]
 
 
+def _order_packages(orders) -> QuerySet[Package]:
+    return (Package.objects.filter(entitlement__order_item__order__in=orders)
+            .select_related("version__dataset", "entitlement__order_item")
+            .order_by("entitlement__order_item_id", "version__number", "id"))
+
+
 def order_delivery_status(order: Order) -> OrderDelivery:
     """The order page's header and package list, from the order, its payments and its packages."""
-    packages = list(
-        Package.objects.filter(entitlement__order_item__order=order)
-        .select_related("version__dataset", "entitlement__order_item")
-        .order_by("entitlement__order_item_id", "version__number", "id")
-    )
+    return _order_delivery(order, list(_order_packages([order])), list(order.payments.values_list("state", flat=True)))
+
+
+def orders_with_status(orders) -> list[Order]:
+    """The orders of a list page, each with `delivery_status`: the badge the order page's header shows
+    (a paid order whose package failed says so in the list too). Two queries for the whole page."""
+    orders = list(orders)
+    packages, payment_states = defaultdict(list), defaultdict(list)
+    for package in _order_packages(orders):
+        packages[package.entitlement.order_item.order_id].append(package)
+    for order_id, state in Payment.objects.filter(order__in=orders).values_list("order_id", "state"):
+        payment_states[order_id].append(state)
+    for order in orders:
+        order.delivery_status = _order_delivery(order, packages[order.pk], payment_states[order.pk]).status
+    return orders
+
+
+def _order_delivery(order: Order, packages: list[Package], payment_states: list[str]) -> OrderDelivery:
     rows = _package_rows(packages)
     O = Order.State
     if order.state == O.CANCELLED:
@@ -446,7 +466,7 @@ def order_delivery_status(order: Order) -> OrderDelivery:
         status = DeliveryStatus("refunded", _("Refunded"), TONE_DANGER, title=_("Refunded"), text=(
             _("%(amount)s won were refunded.") % {"amount": f"{order.refunded_krw:,}"}))
     elif order.state in OPEN_ORDER_STATES:
-        status = _payment_status(order, list(order.payments.values_list("state", flat=True)))
+        status = _payment_status(order, payment_states)
     elif order.state in (O.PAID, O.FULFILLED):
         status = _packages_status(rows, method=order.method)
     else:

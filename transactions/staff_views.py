@@ -15,13 +15,14 @@ from transactions.models import Order
 def orders(request):
     filterset = OrderFilter(request.GET or None, queryset=selectors.orders_for_staff())
     page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+    page.object_list = selectors.orders_with_status(page.object_list)
     counts = {state: Order.objects.filter(state=state).count() for state in (Order.State.AWAITING_PAYMENT, Order.State.PAID)}
     return render(request, "staff/orders.html", {"filter": filterset, "page": page, "counts": counts})
 
 
 @staff_required
 def order(request, number):
-    order = selectors.order_get_for_staff(number)
+    order = selectors.orders_with_status([selectors.order_get_for_staff(number)])[0]
     return render(request, "staff/order.html", {
         "order": order,
         "items": selectors.order_items(order),

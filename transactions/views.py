@@ -176,6 +176,7 @@ def orders(request):
     elif tab == "cancelled":
         qs = qs.filter(state__in=[Order.State.CANCELLED, Order.State.REFUNDED])
     page = Paginator(qs, 20).get_page(request.GET.get("page"))
+    page.object_list = selectors.orders_with_status(page.object_list)
     return render(request, "transactions/orders.html", {
         "page": page, "tab": tab, "cart_count": selectors.cart_count(request.user, organization),
     })

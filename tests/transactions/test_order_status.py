@@ -191,3 +191,20 @@ def test_my_data_offers_the_download_and_shows_a_failure_as_failed(login, buyer,
     assert "이용 가능" not in row and "대기 중" not in row  # observation 5
     assert "패키지 생성 실패" in row and REASON_KO in row and f'id="retry-{package.pk}"' in row
     assert f'name="next" value="{reverse("transactions:entitlements")}"' in row
+
+
+@pytest.mark.parametrize("case", ["failed", "building", "ready"])
+def test_order_lists_badge_each_order_as_its_page_header_does(client, buyer, admin_user, free_order, case,
+                                                              django_assert_max_num_queries):
+    """The buyer's order list, the admins' order list and the admins' order page show the header's badge
+    (a paid order whose package failed reads "패키지 생성 실패" there too, not "결제 완료")."""
+    fields, _label, order_state, order_label, _action, _live = PACKAGE_CASES[case]
+    _set_package(free_order, **fields)
+    badge = f'data-state="{order_state}">{order_label}</span>'
+    client.force_login(buyer)
+    assert badge in client.get(reverse("transactions:orders")).content.decode()
+    client.force_login(admin_user)
+    with django_assert_max_num_queries(15):  # a fixed number for the page, not one per order
+        staff_list = client.get(reverse("staff_orders:list")).content.decode()
+    assert badge in staff_list
+    assert badge in client.get(reverse("staff_orders:detail", args=[free_order.number])).content.decode()
