@@ -8,5 +8,6 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        # Imported for their side effects: the django-rules permissions and the state table.
+        # ready(): these import accounts.models, which cannot load before the app registry; imported for their
+        # side effects (the django-rules permissions and the state table).
         from accounts import permissions, states  # noqa: F401

@@ -10,6 +10,7 @@ from django.contrib.auth.models import (
 )
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from core.db import choices_constraint
@@ -168,8 +169,6 @@ class Organization(models.Model):
 
     @property
     def display_name(self):
-        from django.utils.translation import get_language
-
         if get_language() == "en" and self.name_en:
             return self.name_en
         return self.name_ko

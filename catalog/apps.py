@@ -8,4 +8,6 @@ class CatalogConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from catalog import states  # noqa: F401  (registers the state table)
+        # ready(): catalog.states imports catalog.models, which cannot load before the app registry; imported for
+        # its side effect (it registers the state table).
+        from catalog import states  # noqa: F401

@@ -10,6 +10,8 @@ import json
 import random
 from datetime import datetime, timedelta
 
+from openpyxl import Workbook
+
 from catalog.models import Licence, Theme
 
 SIHEUNG_DONG = ["정왕동", "대야동", "신천동", "목감동", "배곧동", "거모동", "은행동", "능곡동"]
@@ -27,8 +29,6 @@ def _csv(header, rows, encoding="utf-8") -> bytes:
 
 
 def _xlsx(header, rows) -> bytes:
-    from openpyxl import Workbook
-
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("데이터")
     sheet.append(header)

@@ -27,19 +27,21 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchRank
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
-from django.db.models import BooleanField, F, Func, Value
+from django.db.models import BooleanField, Count, F, Func, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 from django.utils import timezone
 from django.urls import reverse
 
 from accounts.models import Organization
+from catalog import tasks
 from catalog.filters import PRICE_TYPES, SORTS, CatalogFilter, keys_condition
 from catalog.models import CatalogEntry, DatasetVersion, Licence, Theme, _bilingual
-from catalog.search import PREFIX_FACET, sample_key
+from catalog.search import HANGUL_RUN, LATIN_WORD, PREFIX_FACET, downloads_bucket, month_bucket, sample_key
 
 PAGE_SIZE = 20
 MAX_PAGES = 500  # deeper pages are not useful to anyone and cost an ever larger OFFSET
@@ -234,10 +236,8 @@ def _request_exact_counts(params, key: str) -> bool:
     """Ask a worker to count (once per key at a time); False when no worker could be asked."""
     if not cache.add(f"{key}:queued", 1, timeout=300):
         return True
-    from catalog.tasks import catalog_counts_task
-
     try:
-        catalog_counts_task.delay({k: params.getlist(k) for k in params})
+        tasks.catalog_counts_task.delay({k: params.getlist(k) for k in params})
     except Exception:  # the broker is down: the page still answers, with estimates
         cache.delete(f"{key}:queued")
         return False
@@ -261,10 +261,6 @@ SORT_ORDER = {
 def _title_has_every_word(q: str):
     """True when the title holds every word of the query: Hangul words as substrings (what their n-grams
     match), English words by stem. Reads only the short title columns, never the search vector."""
-    from django.db.models.expressions import RawSQL
-
-    from catalog.search import HANGUL_RUN, LATIN_WORD
-
     clauses, params = [], []
     for run in dict.fromkeys(HANGUL_RUN.findall(q)):
         clauses.append("catalog_catalogentry.title_ko LIKE %s")
@@ -352,8 +348,6 @@ def _deep_page_keys(search: CatalogFilter, sort: str, relevance: str | None, tot
     exactly those with download_count ≥ 2^b − 1 (or published in month ≥ m): a prefix of the order, so OFFSET
     within them gives the exact page. The bucket comes from the sample: its row at the page's position (scaled),
     with a margin; when the prefix turns out too short, the caller gets less than a page and goes the long way."""
-    from catalog.search import downloads_bucket, month_bucket
-
     if sort == "relevance" and relevance == POPULAR:
         sort = "downloads"
     if sort not in ("downloads", "newest") or start < DEEP_PAGE_START:
@@ -589,15 +583,11 @@ def _result_lines(ids: list[int]) -> list[ResultLine]:
 
 def similar_terms(q: str, limit: int = 6) -> list[str]:
     """For an empty result: keywords of datasets sharing a syllable pair with the query (cheap: ≤ 200 rows)."""
-    from catalog.search import HANGUL_RUN, LATIN_WORD
-
     runs = HANGUL_RUN.findall(q or "")
     pairs = {run[i : i + 2] for run in runs for i in range(max(1, len(run) - 1))}
     words = [w.lower() for w in LATIN_WORD.findall(q or "")]
     if not pairs and not words:
         return []
-    from django.contrib.postgres.search import SearchQuery
-
     terms = " | ".join("'" + p.replace("'", "''") + "'" for p in sorted(pairs)) or None
     query = SearchQuery(terms, search_type="raw", config="simple") if terms else None
     if words:
@@ -627,8 +617,6 @@ def similar_terms(q: str, limit: int = 6) -> list[str]:
 def home_sections(limit: int = 6) -> dict:
     """What the home page shows: themes and publishers with their dataset counts (cached per catalog
     generation: at a million datasets these are full aggregates), the newest and the most used datasets."""
-    from django.db.models import Count
-
     key = f"catalog:home:{catalog_generation()}"
     counts = cache.get(key)
     if counts is None:

@@ -11,11 +11,14 @@ import re
 
 import django_filters
 from django import forms
+from django.contrib.postgres.fields import ArrayField
+from django.db.models import BooleanField, CharField, F, Func, Value
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from accounts.models import Organization
 from catalog.models import CatalogEntry, DatasetVersion, Licence, Theme
+from catalog.search import facet_key, parse_query
 
 SORTS = {
     "relevance": _("Relevance"),
@@ -57,6 +60,7 @@ class ValuesFilter(django_filters.MultipleChoiceFilter):
 def _facet_ids(model, field, values) -> list[int]:
     """Codes (or slugs) in the URL become ids: themes and licences from the per-process reference cache."""
     if model in (Theme, Licence):
+        # cycle: catalog.discovery imports CatalogFilter, keys_condition, SORTS and PRICE_TYPES from this module
         from catalog.discovery import reference_ids
 
         return [pk for code, pk in reference_ids(model).items() if code in values]
@@ -67,9 +71,6 @@ def keys_condition(keys: list[str], *, walk: bool = False):
     """The condition "has one of these facet keys" (or "has this key"), for filter(). `walk` states it as a
     plain function call the GIN index cannot serve, so that the planner walks a sort index instead (see
     catalog.discovery: with many matches that is far cheaper than collecting every match to sort it)."""
-    from django.contrib.postgres.fields import ArrayField
-    from django.db.models import BooleanField, CharField, F, Func, Value
-
     if not walk:
         return {"facet_keys__contains" if len(keys) == 1 else "facet_keys__overlap": keys}
     function = "arraycontains" if len(keys) == 1 else "arrayoverlap"
@@ -111,14 +112,10 @@ class CatalogFilter(django_filters.FilterSet):
         self.key_groups: list[list[str]] | None = []
 
     def filter_q(self, qs, name, value):
-        from catalog.search import parse_query
-
         self.text_query = parse_query(value)
         return qs if self.text_query is None else qs.filter(search_vector=self.text_query)
 
     def filter_facet(self, qs, name, value):
-        from catalog.search import facet_key
-
         values = list(dict.fromkeys(value))
         if name == "theme":
             values = _facet_ids(Theme, "code", values)

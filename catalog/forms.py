@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from catalog import selectors
+from catalog import selectors, services
 from catalog.models import DatasetVersion
 
 
@@ -46,9 +46,7 @@ class DatasetVersionForm(forms.ModelForm):
                 self.initial["spatial_bbox"] = ", ".join(str(v) for v in self.instance.spatial_bbox)
 
     def clean_tags(self):
-        from catalog.services import clean_tags
-
-        return clean_tags(self.cleaned_data.get("tags", ""))
+        return services.clean_tags(self.cleaned_data.get("tags", ""))
 
     def clean_spatial_bbox(self):
         raw = self.cleaned_data.get("spatial_bbox", "").strip()

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from accounts.models import Organization
+
 
 @dataclass(frozen=True)
 class Price:
@@ -44,7 +46,5 @@ def price_of(supply_krw: int, *, tax_free: bool = False) -> Price:
 
 def offer_price(offer) -> Price:
     """The price of an offer as a buyer pays it, by its publisher's VAT status."""
-    from accounts.models import Organization
-
     exempt = offer.dataset.publisher.vat_status == Organization.VatStatus.EXEMPT
     return price_of(int(offer.price_krw), tax_free=exempt)

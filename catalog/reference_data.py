@@ -3,6 +3,8 @@
 Sources: shared/reference/korea.md §3 (공공누리, CC) and §4 (data.go.kr classes, in portal order).
 """
 
+from catalog.models import Licence, Theme
+
 THEMES = [
     ("education", "교육", "Education"),
     ("land", "국토관리", "Land management"),
@@ -92,8 +94,7 @@ def licence_texts(code, summary_ko, summary_en, extra_ko, extra_en, url):
 def ensure_reference_data(theme_model=None, licence_model=None) -> None:
     """Create or update the themes and standard licences (idempotent; used by migration 0002 too)."""
     if theme_model is None:
-        from catalog.models import Licence as licence_model
-        from catalog.models import Theme as theme_model
+        theme_model, licence_model = Theme, Licence
     for position, (code, name_ko, name_en) in enumerate(THEMES):
         theme_model.objects.update_or_create(code=code, defaults={"name_ko": name_ko, "name_en": name_en, "position": position})
     for position, row in enumerate(LICENCES):

@@ -3,6 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Organization
 from catalog import selectors
 from catalog.models import DatasetVersion, Offer
 
@@ -102,8 +103,6 @@ class OfferForm(forms.Form):
 
     def clean(self):
         """The business registration number names the buyer organization; the service checks it may buy."""
-        from accounts.models import Organization
-
         cleaned = super().clean()
         digits = "".join(c for c in cleaned.pop("buyer_brn", "") or "" if c.isdigit())
         cleaned["buyer"] = None

@@ -1,11 +1,18 @@
 """Read queries of the catalog, shared by the provider pages, the tus endpoint and (later) the API."""
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from core.errors import NotAllowed
+from accounts.models import Organization
 from accounts.permissions import can
+from catalog import discovery
 from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Review, Theme
+from catalog.pricing import offer_price
+from catalog.schedule import next_update_due
 
 
 def datasets_for_publisher(organization) -> QuerySet[Dataset]:
@@ -177,21 +184,15 @@ def review_published() -> QuerySet[DatasetVersion]:
 
 def catalog_search(params, *, page=1):
     """The catalog page for GET parameters: entries, total (exact or labelled estimate) and facets."""
-    from catalog.discovery import catalog_search as search
-
-    return search(params, page=page)
+    return discovery.catalog_search(params, page=page)
 
 
 def home_sections() -> dict:
-    from catalog.discovery import home_sections as sections
-
-    return sections()
+    return discovery.home_sections()
 
 
 def similar_terms(q: str) -> list[str]:
-    from catalog.discovery import similar_terms as similar
-
-    return similar(q)
+    return discovery.similar_terms(q)
 
 
 # ---- Public dataset and organization pages (catalog/public_views.py) --------------------------------------
@@ -298,12 +299,6 @@ def dataset_related(entry: CatalogEntry, limit: int = RELATED_LIMIT) -> list[Cat
 
 def dataset_page(slug: str) -> DatasetPage:
     """The public page of a dataset buyers can see; 404 for any other (drafts, rejected, withdrawn, suspended)."""
-    from django.http import Http404
-    from django.utils import timezone
-
-    from catalog.pricing import offer_price
-    from catalog.schedule import next_update_due
-
     entry = (
         CatalogEntry.objects.select_related("dataset__publisher", "version__theme", "version__licence")
         .defer("search_vector")
@@ -340,8 +335,6 @@ def dataset_page(slug: str) -> DatasetPage:
 
 def dataset_sample_file(slug: str, file_id: int | None = None) -> DataFile:
     """A checked file of a visible dataset's published version with preview rows (the free sample)."""
-    from django.http import Http404
-
     files = (
         DataFile.objects.filter(
             version__entry__dataset__slug=slug, check_state__in=SAMPLE_CHECK_STATES, preview__rows__0__isnull=False
@@ -358,8 +351,6 @@ def dataset_sample_file(slug: str, file_id: int | None = None) -> DataFile:
 
 def organization_public_get(slug: str):
     """Any organization by its short name (verified or not: the page says which); 404 when unknown."""
-    from accounts.models import Organization
-
     return get_object_or_404(Organization.objects.select_related("parent"), slug=slug)
 
 
@@ -378,10 +369,6 @@ def organization_entries(organization) -> QuerySet[CatalogEntry]:
 
 def organization_departments(organization):
     """Its departments (a city's divisions), each with how many datasets buyers can see."""
-    from django.core.cache import cache
-
-    from catalog.discovery import catalog_generation
-
     def count():
         departments = list(organization.departments.order_by("name_ko"))
         # One grouped count over the publisher index (an index-only scan): a count per department as a correlated
@@ -395,4 +382,4 @@ def organization_departments(organization):
         return departments
 
     # Cached per catalog generation (and ten minutes, for departments created meanwhile).
-    return cache.get_or_set(f"catalog:departments:{catalog_generation()}:{organization.pk}", count, 600)
+    return cache.get_or_set(f"catalog:departments:{discovery.catalog_generation()}:{organization.pk}", count, 600)

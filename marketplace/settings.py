@@ -7,6 +7,7 @@ Nothing here starts a server or touches the network.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONCE
@@ -273,8 +274,6 @@ MAP_TILE_ATTRIBUTION = env_str(
 
 def _tile_origins(url: str) -> list[str]:
     """The CSP source of a Leaflet tile URL template ({s}.example.org → *.example.org)."""
-    from urllib.parse import urlsplit
-
     if not url or url.startswith("/"):
         return []  # no tiles, or tiles served by this site ('self')
     parts = urlsplit(url.replace("{s}", "*"))

@@ -24,6 +24,7 @@ import codecs
 import os
 from dataclasses import asdict, dataclass
 
+from charset_normalizer import from_bytes
 from django.utils.translation import gettext_lazy as _
 
 from .errors import IngestError, lazy_format
@@ -84,8 +85,6 @@ def detect_encoding(path) -> EncodingResult:
         guess = _utf16_by_nul_bytes(sample)
         if guess and _decodes(sample[: len(sample) // 2 * 2], guess, final=True):
             return EncodingResult(guess, False, "utf-16")
-
-    from charset_normalizer import from_bytes
 
     best = from_bytes(sample, cp_isolation=_DETECTOR_CANDIDATES).best()
     if best is None and b"\x00" not in sample:

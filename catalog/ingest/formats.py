@@ -23,6 +23,12 @@ from decimal import Decimal
 
 import ijson
 from django.utils.translation import gettext_lazy as _
+from openpyxl import load_workbook
+from openpyxl.styles.numbers import is_datetime
+from openpyxl.utils import get_column_letter
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+from shapely.geometry import shape
 
 from .errors import IngestError
 from .errors import lazy_format as _fmt
@@ -141,8 +147,6 @@ _DATE_KIND_CACHE: dict[str, str | None] = {}
 def _date_kind(number_format) -> str | None:
     kind = _DATE_KIND_CACHE.get(number_format, "?")
     if kind == "?":
-        from openpyxl.styles.numbers import is_datetime
-
         try:
             kind = is_datetime(number_format or "General")
         except Exception:  # noqa: BLE001 — an odd format string must not stop the conversion
@@ -212,8 +216,6 @@ def _trim(values: list[str]) -> list[str]:
 
 
 def _header_name(text: str, index: int) -> str:
-    from openpyxl.utils import get_column_letter
-
     name = " ".join(text.split())  # "미세먼지\n(㎍/㎥)" → "미세먼지 (㎍/㎥)"
     return name or f"column_{get_column_letter(index + 1)}"
 
@@ -242,7 +244,6 @@ def xlsx_to_csv(src, dst, *, sheet: str | int | None = None, max_uncompressed: i
     xlsx_sheet_not_found, xlsx_empty.
     """
     _sniff_xlsx(src, max_uncompressed)
-    from openpyxl import load_workbook
 
     try:
         wb = load_workbook(src, read_only=True, data_only=True)
@@ -708,9 +709,6 @@ def _resolve_crs(name):
     """(pyproj CRS or None for WGS84 lon/lat, label)."""
     if not name:
         return None, "EPSG:4326"
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
-
     if "CRS84" in str(name).upper():
         return None, "EPSG:4326"
     try:
@@ -770,8 +768,6 @@ def geojson_to_csv(src, dst) -> GeoReport:
 
 
 def _geojson_to_csv(src, dst, encoding) -> GeoReport:
-    from shapely.geometry import shape
-
     top_type, crs_name, has_features = _geo_header(src, encoding)
     if top_type != "FeatureCollection" or not has_features:
         raise _geo_invalid(f"type={top_type!r}, features={'yes' if has_features else 'no'}")
@@ -818,8 +814,6 @@ def _geojson_to_csv(src, dst, encoding) -> GeoReport:
     bbox = source_bbox
     transformer = None
     if crs is not None:
-        from pyproj import Transformer
-
         transformer = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
         if source_bbox is not None:
             try:

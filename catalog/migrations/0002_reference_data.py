@@ -4,6 +4,7 @@ from django.db import migrations
 
 
 def load(apps, schema_editor):
+    # migration: imported when it runs, so that loading the migration graph never depends on app code
     from catalog.reference_data import ensure_reference_data
 
     ensure_reference_data(apps.get_model("catalog", "Theme"), apps.get_model("catalog", "Licence"))

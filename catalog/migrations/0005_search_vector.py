@@ -7,6 +7,7 @@ from django.db import migrations
 
 
 def index_published(apps, schema_editor):
+    # migration: imported when it runs, so that loading the migration graph never depends on app code
     from catalog.search import version_vector
 
     DatasetVersion = apps.get_model("catalog", "DatasetVersion")

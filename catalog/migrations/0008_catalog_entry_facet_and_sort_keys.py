@@ -11,6 +11,7 @@ def reindex(apps, schema_editor):
     Uses the current service on purpose: the search document is defined once, in catalog.search. A database
     with no entries (every new installation) does nothing here; a large one is better served by
     `manage.py catalog_reindex` right after this migration."""
+    # migration: imported when it runs, so that loading the migration graph never depends on app code
     from catalog.services import catalog_reindex
 
     if apps.get_model("catalog", "CatalogEntry").objects.exists():

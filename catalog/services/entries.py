@@ -4,8 +4,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from catalog.discovery import bump_generation_on_commit
+from catalog import discovery
 from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, Offer
+from catalog.search import facet_keys, sort_keys, version_vector
 
 PRICE_TYPES = {Offer.Kind.FREE: "free", Offer.Kind.ONE_OFF: "paid", Offer.Kind.SUBSCRIPTION: "subscription"}
 
@@ -22,15 +23,13 @@ def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
     suspension and reinstatement, offers, download counts. Returns the entry, or None when the dataset
     is not visible to buyers.
     """
-    from catalog.search import facet_keys, sort_keys, version_vector
-
     version = (
         DatasetVersion.objects.filter(dataset=dataset, state=DatasetVersion.State.PUBLISHED)
         .select_related("dataset__publisher", "theme")
         .first()
     )
     dataset = version.dataset if version else Dataset.objects.get(pk=dataset.pk)
-    bump_generation_on_commit()
+    discovery.bump_generation_on_commit()
     if version is None or dataset.listing != Dataset.Listing.ACTIVE:
         CatalogEntry.objects.filter(dataset=dataset).delete()
         return None
@@ -77,8 +76,6 @@ def dataset_count_download(dataset_id: int, count: int = 1) -> None:
 
     Transactions calls this; the catalog never imports transactions.
     """
-    from catalog.search import sort_keys
-
     Dataset.objects.filter(pk=dataset_id).update(download_count=F("download_count") + count)
     CatalogEntry.objects.filter(dataset_id=dataset_id).update(download_count=F("download_count") + count)
     entry = CatalogEntry.objects.filter(dataset_id=dataset_id).values("download_count", "published_at", "sort_keys").first()

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError, IllegalTransition, NotAllowed
+from accounts.models import Membership, User
 from accounts.permissions import can
 from core.audit import audit
 from catalog.models import DataFile, Dataset, DatasetVersion, Review
@@ -36,8 +37,6 @@ def review_record(*, version: DatasetVersion, action: str, actor, reason: str = 
 
 
 def _notify_publisher(version: DatasetVersion, template: str, **context) -> None:
-    from accounts.models import Membership
-
     recipients = list(
         Membership.objects.filter(organization=version.dataset.publisher, role__in=[Membership.Role.OWNER, Membership.Role.PUBLISHER])
         .values_list("user__email", flat=True)
@@ -89,8 +88,6 @@ def version_submit(*, actor, version: DatasetVersion, pii_justification: str = "
     _decision(version=version, action=Review.Action.SUBMIT, actor=actor, to=S.SUBMITTED,
               fields=("pii_justification", "submitted_at"),
               data={"pii_justification": version.pii_justification, "rule": rule})
-    from accounts.models import User
-
     email_on_commit(
         to=list(User.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True)),
         template="email/version_submitted",

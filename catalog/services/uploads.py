@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError, NotAllowed
+from catalog import tasks
 from catalog.models import DataFile, DatasetVersion, Upload
 from catalog.services.versions import (
     _lock_editable,
@@ -173,9 +174,7 @@ def upload_complete(*, upload: Upload) -> DataFile:
 
 
 def _enqueue_check(datafile: DataFile) -> None:
-    from catalog.tasks import datafile_check_task
-
-    transaction.on_commit(lambda: datafile_check_task.delay(datafile.pk))
+    transaction.on_commit(lambda: tasks.datafile_check_task.delay(datafile.pk))
 
 
 @transaction.atomic

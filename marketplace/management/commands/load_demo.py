@@ -4,15 +4,27 @@ Organizations are registered and verified through the same services the pages us
 audit trail of the demo reads like a real one.
 """
 
+import io
+import uuid
 from pathlib import Path
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts import services
 from accounts.models import Membership, Organization, User
+from catalog import demo
+from catalog import services as catalog_services
+from catalog.models import DataFile, Dataset, Offer
+from catalog.tasks import datafile_check_task
 from core.notify import notifications_muted
+from transactions import selectors as tx_selectors
+from transactions.models import Order
+from transactions.payments.services import bank_transfer_start
+from transactions.services.cart import cart_add
+from transactions.services.orders import billing_defaults, checkout_place
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -70,8 +82,6 @@ def _user(email, name, *, staff=False):
 
 
 def _verify_email(user):
-    from allauth.account.models import EmailAddress
-
     EmailAddress.objects.update_or_create(
         user=user, email=user.email, defaults={"verified": True, "primary": True}
     )
@@ -140,15 +150,6 @@ class Command(BaseCommand):
         """Two purchases through the real services, once: AirDataLab takes a free dataset (paid at once; the
         worker builds its package when the portal runs) and orders the processed forecast by bank transfer,
         left for the platform admin to confirm."""
-        import uuid
-
-        from catalog.models import Offer
-        from transactions import selectors as tx_selectors
-        from transactions.models import Order
-        from transactions.payments.services import bank_transfer_start
-        from transactions.services.cart import cart_add
-        from transactions.services.orders import billing_defaults, checkout_place
-
         buyer = people["buyer@airdatalab.example"]
         company = Organization.objects.get(slug="airdatalab")
         if Order.objects.filter(buyer=company).exists():
@@ -168,16 +169,9 @@ class Command(BaseCommand):
 
     def _load_datasets(self, admin) -> int:
         """The demo datasets, through the real services: describe, upload, check, submit, approve."""
-        import io
-
-        from catalog import demo
-        from catalog import services as catalog
-        from catalog.models import DataFile, Dataset
-        from catalog.tasks import datafile_check_task
-
         def upload_and_check(actor, version, name, data):
-            upload = catalog.upload_create(actor=actor, version=version, filename=name, length=len(data))
-            catalog.upload_append(actor=actor, upload=upload, offset=0, stream=io.BytesIO(data))
+            upload = catalog_services.upload_create(actor=actor, version=version, filename=name, length=len(data))
+            catalog_services.upload_append(actor=actor, upload=upload, offset=0, stream=io.BytesIO(data))
             # Checks run here, in-process, with the worker's code: approval needs their results now.
             for datafile in DataFile.objects.filter(version=version, check_state=DataFile.Check.PENDING):
                 datafile_check_task.apply(args=[datafile.pk])
@@ -194,22 +188,22 @@ class Command(BaseCommand):
                 continue
             organization = Organization.objects.get(slug=org_slug)
             owner = Membership.objects.filter(organization=organization, role="owner").select_related("user").first().user
-            version = catalog.dataset_create(actor=owner, organization=organization, **demo.metadata(spec, organization))
+            version = catalog_services.dataset_create(actor=owner, organization=organization, **demo.metadata(spec, organization))
             Dataset.objects.filter(pk=version.dataset_id).update(slug=slug)
             version.refresh_from_db()
             name, data = demo.build_file(spec, demo.seeded(slug))
             version = upload_and_check(owner, version, name, data)
             for offer in demo.offers(spec):
-                catalog.offer_create(actor=owner, dataset=version.dataset, **offer)
-            catalog.version_submit(actor=owner, version=version, pii_justification=justification(version))
+                catalog_services.offer_create(actor=owner, dataset=version.dataset, **offer)
+            catalog_services.version_submit(actor=owner, version=version, pii_justification=justification(version))
             created += 1
             if slug == demo.WAITING_FOR_REVIEW:
                 continue  # left in the review queue
-            catalog.version_approve(actor=admin, version=version, reason="데모 데이터: 검토 완료")
+            catalog_services.version_approve(actor=admin, version=version, reason="데모 데이터: 검토 완료")
             if slug == demo.SECOND_VERSION:
-                second = catalog.version_start_new(actor=owner, dataset=version.dataset, change_note="배곧동 측정소를 추가했습니다.")
+                second = catalog_services.version_start_new(actor=owner, dataset=version.dataset, change_note="배곧동 측정소를 추가했습니다.")
                 name, data = demo.build_file(spec, demo.seeded(slug, 2), extra_place="배곧동")
                 second = upload_and_check(owner, second, name, data)
-                catalog.version_submit(actor=owner, version=second, pii_justification=justification(second))
-                catalog.version_approve(actor=admin, version=second, reason="데모 데이터: 측정소 추가 확인")
+                catalog_services.version_submit(actor=owner, version=second, pii_justification=justification(second))
+                catalog_services.version_approve(actor=admin, version=second, reason="데모 데이터: 측정소 추가 확인")
         return created
