@@ -159,6 +159,9 @@ class Payment(models.Model):
 
     class State(models.TextChoices):
         READY = "ready", _("Waiting for the payer")  # card checkout opened / bank transfer expected
+        # The PG is being asked to take the money (card): the key and Idempotency-Key are recorded first, so a
+        # request that dies mid-call leaves a row the reconciliation task finishes (transactions.payments.services).
+        CONFIRMING = "confirming", _("Being confirmed")
         DONE = "done", _("Paid")
         FAILED = "failed", _("Failed")
         CANCELLED = "cancelled", _("Cancelled")
@@ -181,6 +184,9 @@ class Payment(models.Model):
     depositor_name = models.CharField(max_length=100, blank=True)
     confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the request now asking the PG started (a lease: others do not ask again meanwhile); empty while
+    # `confirming` when that request ended without an answer (the PG unreachable), so anyone may ask again.
+    confirm_started_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -190,7 +196,8 @@ class Payment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["order"], condition=Q(state="done"), name="payment_one_done_per_order"),
             models.CheckConstraint(
-                condition=Q(state__in=["ready", "done", "failed", "cancelled", "refunded", "partially_refunded"]),
+                condition=Q(state__in=["ready", "confirming", "done", "failed", "cancelled", "refunded",
+                                       "partially_refunded"]),
                 name="payment_state_valid",
             ),
         ]
