@@ -369,6 +369,7 @@ PAYMENT_RECONCILE_AFTER_SECONDS = env_int("PAYMENT_RECONCILE_AFTER_SECONDS", 120
 # the success URL's host).
 PG_SIMULATOR_WEBHOOKS = env_bool("PG_SIMULATOR_WEBHOOKS", True)
 PG_SIMULATOR_WEBHOOK_URL = env_str("PG_SIMULATOR_WEBHOOK_URL", "")
+PG_SIMULATOR_CONFIRM_DELAY_MS = env_int("PG_SIMULATOR_CONFIRM_DELAY_MS", 0)  # how long the simulator's confirm takes
 if PG_SIMULATOR:
     INSTALLED_APPS.append("devtools.pg_simulator")
 # "Pay by card" is a form whose answer redirects to the PG's payment window: the CSP must let forms go there.

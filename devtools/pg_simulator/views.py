@@ -307,6 +307,8 @@ def api_confirm(request):
     if body is None or not isinstance(body.get("paymentKey"), str) or not isinstance(body.get("orderId"), str) \
             or not isinstance(body.get("amount"), int) or isinstance(body.get("amount"), bool):
         return _error(400, "INVALID_REQUEST", "잘못된 요청입니다. paymentKey, orderId, amount(정수)가 필요합니다.")
+    if settings.PG_SIMULATOR_CONFIRM_DELAY_MS:  # a real PG takes its time to reach the card company (benches)
+        time.sleep(settings.PG_SIMULATOR_CONFIRM_DELAY_MS / 1000)
     return _idempotent(request, lambda: _confirm(body["paymentKey"], body["orderId"], body["amount"]))
 
 
