@@ -161,6 +161,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "transactions.tasks.orders_cancel_overdue_task",
         "schedule": 300.0,
     },
+    "transactions-reconcile-card-payments": {
+        "task": "transactions.tasks.payments_reconcile_task",
+        "schedule": 60.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -352,19 +356,29 @@ CATALOG_SAMPLE_LEVELS = [int(n) for n in env_str("CATALOG_SAMPLE_LEVELS", "1000,
 # --- Purchases, payments and delivery (transactions) -------------------------------
 
 # Card payments go through a PG in the Toss Payments shape (checkout redirect → success URL → server-side
-# confirm with an Idempotency-Key → webhook). By default the base URL is the simulated gateway this project
-# serves itself under /pg-sim/ (demo and tests); point PG_API_BASE / PG_CHECKOUT_URL and the keys at a real PG.
+# confirm with an Idempotency-Key → webhook). PG_SIMULATOR=true (make run, the tests, the benches; never in
+# production) installs the simulated gateway, the dev-only app devtools.pg_simulator, under /pg-sim/, and the
+# base URLs default to it; `python -m devtools.pg_simulator --port N` serves it in its own process instead.
+# Otherwise PG_API_BASE defaults to Toss and PG_CHECKOUT_URL (a page loading Toss's SDK) must be set.
+PG_SIMULATOR = env_bool("PG_SIMULATOR", False)
 PAYMENT_CARD_ADAPTER = env_str("PAYMENT_CARD_ADAPTER", "toss")
-PG_API_BASE = env_str("PG_API_BASE", f"{SITE_URL}/pg-sim")
-PG_CHECKOUT_URL = env_str("PG_CHECKOUT_URL", f"{SITE_URL}/pg-sim/checkout/")
+PG_API_BASE = env_str("PG_API_BASE", f"{SITE_URL}/pg-sim" if PG_SIMULATOR else "https://api.tosspayments.com")
+PG_CHECKOUT_URL = env_str("PG_CHECKOUT_URL", f"{SITE_URL}/pg-sim/checkout/" if PG_SIMULATOR else "")
 PG_CLIENT_KEY = env_str("PG_CLIENT_KEY", "test_ck_simulated")
 PG_SECRET_KEY = env_str("PG_SECRET_KEY", "test_sk_simulated")
 PG_TIMEOUT_SECONDS = env_int("PG_TIMEOUT_SECONDS", 10)
-# The simulated PG under /pg-sim/ answers only while PG_API_BASE points at it (unless set explicitly); it sends
-# PAYMENT_STATUS_CHANGED webhooks to PG_SIMULATOR_WEBHOOK_URL (empty: our webhook path on the success URL's host).
-PG_SIMULATOR_ENABLED = env_bool("PG_SIMULATOR_ENABLED", PG_API_BASE.rstrip("/").endswith("/pg-sim"))
+# A request asking the PG to confirm holds a lease this long (longer than the call can take: connect 3 s + read);
+# others finding the payment `confirming` meanwhile answer "being confirmed" instead of asking again.
+PAYMENT_CONFIRM_LEASE_SECONDS = env_int("PAYMENT_CONFIRM_LEASE_SECONDS", PG_TIMEOUT_SECONDS + 5)
+# The reconciliation task (every minute) takes card payments left `confirming` or authorised-but-unconfirmed this long.
+PAYMENT_RECONCILE_AFTER_SECONDS = env_int("PAYMENT_RECONCILE_AFTER_SECONDS", 120)
+# The simulator sends PAYMENT_STATUS_CHANGED webhooks to PG_SIMULATOR_WEBHOOK_URL (empty: our webhook path on
+# the success URL's host).
 PG_SIMULATOR_WEBHOOKS = env_bool("PG_SIMULATOR_WEBHOOKS", True)
 PG_SIMULATOR_WEBHOOK_URL = env_str("PG_SIMULATOR_WEBHOOK_URL", "")
+PG_SIMULATOR_CONFIRM_DELAY_MS = env_int("PG_SIMULATOR_CONFIRM_DELAY_MS", 0)  # how long the simulator's confirm takes
+if PG_SIMULATOR:
+    INSTALLED_APPS.append("devtools.pg_simulator")
 # "Pay by card" is a form whose answer redirects to the PG's payment window: the CSP must let forms go there.
 CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"] += _tile_origins(PG_CHECKOUT_URL)
 # 무통장입금: the account buyers pay into, and how long they have.

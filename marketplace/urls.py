@@ -15,8 +15,6 @@ urlpatterns = [
     path("staff/", include("accounts.staff_urls")),
     path("catalog/", include("catalog.urls")),
     path("orders/", include("transactions.urls")),
-    # The simulated payment gateway (demo and tests); a real PG is configured with PG_API_BASE.
-    path("pg-sim/", include("transactions.payments.simulator_urls")),
     path("dev/mail/", views.mailbox, name="dev_mailbox"),
     path("django-admin/", admin.site.urls),
 ]
@@ -24,6 +22,10 @@ urlpatterns = [
 handler403 = "marketplace.views.error_403"
 handler404 = "marketplace.views.error_404"
 handler500 = "marketplace.views.error_500"
+
+if settings.PG_SIMULATOR:
+    # The simulated payment gateway (make run, tests, benches; off in production): devtools/pg_simulator.
+    urlpatterns.insert(-1, path("pg-sim/", include("devtools.pg_simulator.urls")))
 
 if settings.DEBUG:
     # Lets a developer look at the error pages in both languages while DEBUG is on.

@@ -489,11 +489,12 @@ def cmd_run() -> int:
         mailbox_on = _truthy(env.get("DEV_MAILBOX")) and env["EMAIL_MODE"] == "console+file"
         if mailbox_on:
             env["DEV_MAILBOX_KEY"] = env.get("DEV_MAILBOX_KEY") or dev_mailbox_key()
+        env.setdefault("PG_SIMULATOR", "true")  # card payments go to the simulated PG at /pg-sim/ (never in production)
         env.setdefault("LOG_FORMAT", "console")
         port = env.get("PORT", "8000")
         env.setdefault("SITE_URL", f"http://localhost:{port}")
         keys = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DJANGO_SECRET_KEY",
-                "DJANGO_DEBUG", "EMAIL_MODE", "DEV_MAILBOX", "VAR_DIR", "SITE_URL")
+                "DJANGO_DEBUG", "EMAIL_MODE", "DEV_MAILBOX", "VAR_DIR", "SITE_URL", "PG_SIMULATOR")
         dev_env = VAR / "dev.env"
         dev_env.write_text("".join(f"{k}='{env[k]}'\n" for k in keys if env.get(k)))
         dev_env.chmod(0o600)
@@ -560,6 +561,7 @@ def cmd_test(args: list[str]) -> int:
         env.setdefault("EMAIL_MODE", "locmem")
         env.setdefault("DISABLE_RATE_LIMITS", "1")
         env.setdefault("DEVTOOLS", "1")
+        env.setdefault("PG_SIMULATOR", "true")  # the payment tests use the simulated PG (devtools/pg_simulator)
         env.setdefault("LOG_LEVEL", "WARNING")
         env.setdefault("STATIC_ROOT", str(VAR / "test-static"))
         compile_translations(env)

@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.db import choices_constraint
+
 from accounts.models import Organization
 from catalog.models import Dataset, DatasetVersion, Licence, Offer
 
@@ -39,19 +41,25 @@ class CartItem(models.Model):
         constraints = [models.UniqueConstraint(fields=["cart", "offer"], name="cartitem_offer_once")]
 
 
-class Order(models.Model):
-    class State(models.TextChoices):
-        PENDING = "pending", _("Placed")  # created at checkout, payment not started
-        AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")  # card checkout opened, or bank transfer expected
-        PAID = "paid", _("Paid")  # a payment is confirmed; entitlements exist, packages are being built
-        FULFILLED = "fulfilled", _("Delivered")  # every package is ready
-        CANCELLED = "cancelled", _("Cancelled")  # by the buyer, or automatically when unpaid in time
-        REFUNDED = "refunded", _("Refunded")  # fully refunded (partial refunds keep the state, see refunded_krw)
+class OrderState(models.TextChoices):
+    PENDING = "pending", _("Placed")  # created at checkout, payment not started
+    AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")  # card checkout opened, or bank transfer expected
+    PAID = "paid", _("Paid")  # a payment is confirmed; entitlements exist, packages are being built
+    FULFILLED = "fulfilled", _("Delivered")  # every package is ready
+    CANCELLED = "cancelled", _("Cancelled")  # by the buyer, or automatically when unpaid in time
+    REFUNDED = "refunded", _("Refunded")  # fully refunded (partial refunds keep the state, see refunded_krw)
 
-    class Method(models.TextChoices):
-        CARD = "card", _("Card (online payment)")
-        BANK_TRANSFER = "bank_transfer", _("Bank transfer (무통장입금)")
-        FREE = "free", _("Free (no payment)")
+
+class PaymentMethod(models.TextChoices):
+    CARD = "card", _("Card (online payment)")
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer (무통장입금)")
+    FREE = "free", _("Free (no payment)")
+
+
+class Order(models.Model):
+    State = OrderState
+
+    Method = PaymentMethod
 
     id = models.BigAutoField(primary_key=True)
     # Shown to the buyer and sent to the PG as orderId (6–64 characters of [A-Za-z0-9_-]).
@@ -89,11 +97,8 @@ class Order(models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         constraints = [
-            models.CheckConstraint(
-                condition=Q(state__in=["pending", "awaiting_payment", "paid", "fulfilled", "cancelled", "refunded"]),
-                name="order_state_valid",
-            ),
-            models.CheckConstraint(condition=Q(method__in=["card", "bank_transfer", "free"]), name="order_method_valid"),
+            choices_constraint("state", OrderState, name="order_state_valid"),
+            choices_constraint("method", PaymentMethod, name="order_method_valid"),
             models.CheckConstraint(condition=Q(total_krw=models.F("supply_krw") + models.F("vat_krw")), name="order_total_adds_up"),
             models.CheckConstraint(condition=Q(refunded_krw__lte=models.F("total_krw")), name="order_refund_within_total"),
         ]
@@ -154,16 +159,22 @@ class LicenceAcceptance(models.Model):
         raise PermissionError("Licence acceptances are append-only")
 
 
+class PaymentState(models.TextChoices):
+    READY = "ready", _("Waiting for the payer")  # card checkout opened / bank transfer expected
+    # The PG is being asked to take the money (card): the key and Idempotency-Key are recorded first, so a
+    # request that dies mid-call leaves a row the reconciliation task finishes (transactions.payments.services).
+    CONFIRMING = "confirming", _("Being confirmed")
+    DONE = "done", _("Paid")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+    REFUNDED = "refunded", _("Refunded")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+
+
 class Payment(models.Model):
     """One attempt to pay an order through one adapter. At most one per order ends `done` (a constraint)."""
 
-    class State(models.TextChoices):
-        READY = "ready", _("Waiting for the payer")  # card checkout opened / bank transfer expected
-        DONE = "done", _("Paid")
-        FAILED = "failed", _("Failed")
-        CANCELLED = "cancelled", _("Cancelled")
-        REFUNDED = "refunded", _("Refunded")
-        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+    State = PaymentState
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     method = models.CharField(max_length=20, choices=Order.Method.choices)
@@ -181,6 +192,9 @@ class Payment(models.Model):
     depositor_name = models.CharField(max_length=100, blank=True)
     confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the request now asking the PG started (a lease: others do not ask again meanwhile); empty while
+    # `confirming` when that request ended without an answer (the PG unreachable), so anyone may ask again.
+    confirm_started_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -189,10 +203,7 @@ class Payment(models.Model):
         verbose_name_plural = _("payments")
         constraints = [
             models.UniqueConstraint(fields=["order"], condition=Q(state="done"), name="payment_one_done_per_order"),
-            models.CheckConstraint(
-                condition=Q(state__in=["ready", "done", "failed", "cancelled", "refunded", "partially_refunded"]),
-                name="payment_state_valid",
-            ),
+            choices_constraint("state", PaymentState, name="payment_state_valid"),
         ]
 
 
@@ -233,16 +244,19 @@ class Entitlement(models.Model):
         indexes = [models.Index(fields=["organization", "dataset"], name="entitlement_org_dataset")]
 
 
+class PackageState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    BUILDING = "building", _("Building")
+    READY = "ready", _("Ready to download")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired")
+
+
 class Package(models.Model):
     """The ZIP a worker builds for one entitlement and version: data files, datapackage.json, licence,
     README and MANIFEST-SHA256."""
 
-    class State(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        BUILDING = "building", _("Building")
-        READY = "ready", _("Ready to download")
-        FAILED = "failed", _("Failed")
-        EXPIRED = "expired", _("Expired")
+    State = PackageState
 
     entitlement = models.ForeignKey(Entitlement, on_delete=models.PROTECT, related_name="packages")
     version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="+")
@@ -269,7 +283,7 @@ class Package(models.Model):
         verbose_name_plural = _("packages")
         constraints = [
             models.UniqueConstraint(fields=["entitlement", "version"], name="package_one_per_entitlement_version"),
-            models.CheckConstraint(condition=Q(state__in=["queued", "building", "ready", "failed", "expired"]), name="package_state_valid"),
+            choices_constraint("state", PackageState, name="package_state_valid"),
         ]
 
 

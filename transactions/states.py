@@ -19,7 +19,8 @@ ORDER_TRANSITIONS = {
 }
 
 PAYMENT_TRANSITIONS = {
-    P.READY: {P.DONE, P.FAILED, P.CANCELLED},
+    P.READY: {P.CONFIRMING, P.DONE, P.FAILED, P.CANCELLED},  # → done directly: bank transfers (no PG call)
+    P.CONFIRMING: {P.DONE, P.FAILED, P.CANCELLED},  # → cancelled: the order could not take it (voided at the PG)
     P.DONE: {P.REFUNDED, P.PARTIALLY_REFUNDED},
     P.PARTIALLY_REFUNDED: {P.REFUNDED, P.PARTIALLY_REFUNDED},
     P.FAILED: set(),

@@ -88,3 +88,12 @@ def orders_cancel_overdue_task() -> int:
     from transactions.services.orders import orders_cancel_overdue
 
     return orders_cancel_overdue()
+
+
+@shared_task(name="transactions.tasks.payments_reconcile_task")
+def payments_reconcile_task() -> dict:
+    """Every minute (celery beat): card payments no request finished (left `confirming`, or authorised and never
+    confirmed) are asked about at the PG and finished, or cancelled there. Idempotent and safe to overlap."""
+    from transactions.payments.services import card_payments_reconcile
+
+    return card_payments_reconcile()

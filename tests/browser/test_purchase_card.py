@@ -9,10 +9,10 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
+from devtools.pg_simulator import views as simulator
 from tests.conftest import PASSWORD
 from tests.transactions.conftest import publish_dataset
 from transactions.models import Order, Payment, PaymentEvent
-from transactions.payments import simulator
 from transactions.services import cart as cart_services
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,7 +23,6 @@ def pg(live_server, settings):
     settings.SITE_URL = live_server.url
     settings.PG_API_BASE = f"{live_server.url}/pg-sim"
     settings.PG_CHECKOUT_URL = f"{live_server.url}/pg-sim/checkout/"
-    settings.PG_SIMULATOR_ENABLED = True
     settings.PG_SIMULATOR_WEBHOOKS = True  # the PG's own notice arrives after the redirect, as in production
     simulator.reset()
     yield live_server

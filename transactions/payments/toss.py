@@ -2,7 +2,7 @@
 
 - Checkout: the buyer's browser goes to PG_CHECKOUT_URL with clientKey, orderId, amount, orderName,
   successUrl and failUrl (+ taxFreeAmount, customerEmail, customerName). The simulated PG
-  (transactions/payments/simulator.py) takes them as query parameters. With the real Toss Payments,
+  (devtools/pg_simulator, installed with PG_SIMULATOR) takes them as query parameters. With the real Toss Payments,
   PG_CHECKOUT_URL is a page that loads Toss's browser SDK and calls ``requestPayment`` with the same
   values (Toss has no plain redirect URL); everything after the redirect back is the same.
 - The PG returns the browser to ``successUrl?paymentType=NORMAL&orderId=…&paymentKey=…&amount=…`` or

@@ -83,16 +83,23 @@ def card_success(request):
         messages.error(request, _("The payment gateway sent back an incomplete answer; nothing was charged by us. Please try again."))
         return redirect(_order_page(order))
     try:
-        services.card_payment_confirm(order_number=number, payment_key=payment_key, amount=int(amount), source="redirect")
+        payment = services.card_payment_confirm(order_number=number, payment_key=payment_key, amount=int(amount),
+                                                source="redirect")
     except DomainError as exc:
         if exc.code == "pg_unavailable":
-            # Nothing is known yet: this same address asks the PG again (same Idempotency-Key).
+            # The payment stays `confirming`: the reconciliation task finishes it; this same address may ask
+            # again meanwhile (same Idempotency-Key). Accepted, not an error of ours: 202.
             return render(request, "transactions/payments/card_retry.html",
                           {"order": order, "message": exc.message, "retry_url": request.get_full_path(),
-                           "order_url": _order_page(order)}, status=503)
+                           "order_url": _order_page(order)}, status=202)
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("Payment complete: order %(number)s is paid. Your files are being prepared.") % {"number": number})
+        if payment.state == Payment.State.DONE:
+            messages.success(request, _("Payment complete: order %(number)s is paid. Your files are being prepared.") % {"number": number})
+        else:  # another request (a second tab, the PG's webhook) is confirming it right now
+            messages.info(request, _("Your card payment for order %(number)s is being confirmed with the payment company. "
+                                     "This page shows it as paid as soon as it is; your card is charged at most once.")
+                          % {"number": number})
     return redirect(_order_page(order))
 
 
@@ -123,14 +130,15 @@ def webhook(request):
         services.card_webhook_refused(reason=exc.reason, body=request.body)
         return JsonResponse({"ok": False, "reason": exc.reason}, status=400)
     try:
-        services.card_payment_webhook(notice=notice)
+        payment = services.card_payment_webhook(notice=notice)
     except GatewayUnavailable as exc:
         return JsonResponse({"ok": False, "reason": exc.code}, status=503)
     except DomainError as exc:
         if exc.code == "pg_unavailable":
             return JsonResponse({"ok": False, "reason": exc.code}, status=503)
         return JsonResponse({"ok": False, "reason": exc.code})
-    return JsonResponse({"ok": True})
+    # `confirming`: another request is finishing it (or the reconciliation task will): nothing for the PG to retry.
+    return JsonResponse({"ok": True, "state": payment.state if payment is not None else None})
 
 
 def _bank_transfers_page(request, *, page=None, failed_form=None, failed_payment=None):

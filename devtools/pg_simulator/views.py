@@ -1,4 +1,4 @@
-"""A simulated PG that speaks the Toss Payments HTTP shape, mounted at /pg-sim/ (demo and tests).
+"""A simulated PG that speaks the Toss Payments HTTP shape, mounted at /pg-sim/ (make run, tests, benches).
 
 It stands in for an outside server: it keeps its own state in Redis (keys ``pgsim:*``), never reads our
 tables, and knows our shop only by the keys a merchant would register with a PG (PG_CLIENT_KEY,
@@ -22,7 +22,7 @@ Test cards: any 13–19 digit number is approved; one ending in 0002 is approved
 refused at confirm (REJECT_CARD_PAYMENT, limit exceeded), as a real card can be.
 
 The API endpoints are CSRF-exempt (server-to-server calls with Basic auth, like the real PG); the
-payment window's own form is CSRF-protected. Off (404) unless settings.PG_SIMULATOR_ENABLED.
+payment window's own form is CSRF-protected. Installed only with settings.PG_SIMULATOR (never in production).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import httpx
 import redis
 from django.conf import settings
-from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -107,11 +107,6 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def _enabled():
-    if not settings.PG_SIMULATOR_ENABLED:
-        raise Http404("The simulated PG is switched off")
-
-
 # --- the PG's own arithmetic ----------------------------------------------------------------
 
 def _split(total: int, tax_free: int) -> tuple[int, int]:
@@ -173,19 +168,18 @@ def _webhook_url(success_url: str) -> str:
     if settings.PG_SIMULATOR_WEBHOOK_URL:
         return settings.PG_SIMULATOR_WEBHOOK_URL
     # The URL a merchant registers in the PG's console; the simulator takes our path on the same host.
-    return urljoin(success_url, reverse("transactions:payment_webhook"))
+    return urljoin(success_url, reverse("transactions:payment_webhook", urlconf="marketplace.urls"))
 
 
 @require_http_methods(["GET", "POST"])
 def checkout(request):
-    _enabled()
     if request.method == "GET":
         params = {k: request.GET.get(k, "") for k in
                   ("clientKey", "orderId", "amount", "orderName", "successUrl", "failUrl", "taxFreeAmount",
                    "customerEmail", "customerName")}
         problems = _checkout_problems(params)
         if problems:
-            return render(request, "transactions/payments/simulator_checkout.html", {"problems": problems}, status=400)
+            return render(request, "pg_simulator/checkout.html", {"problems": problems}, status=400)
         done_key = _r().get(PREFIX + f"order:{params['orderId']}")
         if done_key:  # Toss refuses a second payment for a paid orderId
             return HttpResponseRedirect(_with_query(params["failUrl"], {
@@ -195,12 +189,12 @@ def checkout(request):
         session = {**params, "amount": int(params["amount"]), "taxFreeAmount": int(params["taxFreeAmount"] or 0),
                    "requestedAt": _iso(_now()), "webhookUrl": _webhook_url(params["successUrl"])}
         _put(f"checkout:{token}", session, ttl=CHECKOUT_TTL)
-        return render(request, "transactions/payments/simulator_checkout.html",
+        return render(request, "pg_simulator/checkout.html",
                       {"session": session, "token": token, "declines": DECLINES, "card_number": ""})
 
     session = _get(f"checkout:{request.POST.get('token', '')}")
     if session is None:
-        return render(request, "transactions/payments/simulator_checkout.html",
+        return render(request, "pg_simulator/checkout.html",
                       {"problems": ["결제 시간이 만료되었습니다. 가맹점에서 다시 결제를 시작해주세요."]}, status=410)
     token = request.POST["token"]
     decision = request.POST.get("decision")
@@ -216,7 +210,7 @@ def checkout(request):
         return HttpResponseRedirect(_with_query(fail, {"code": code, "message": DECLINES[code][0], "orderId": session["orderId"]}))
     digits = re.sub(r"[\s-]", "", request.POST.get("card_number", ""))
     if decision != "approve" or not digits.isdigit() or not 13 <= len(digits) <= 19:
-        return render(request, "transactions/payments/simulator_checkout.html",
+        return render(request, "pg_simulator/checkout.html",
                       {"session": session, "token": token, "declines": DECLINES, "card_number": request.POST.get("card_number", ""),
                        "card_error": _("Enter a card number of 13 to 19 digits.")}, status=400)
     payment = _authorise(session, digits)
@@ -307,13 +301,14 @@ def _idem_key(value: str) -> str:
 @csrf_exempt
 @require_POST
 def api_confirm(request):
-    _enabled()
     if not _authorised(request):
         return _unauthorised()
     body = _json_body(request)
     if body is None or not isinstance(body.get("paymentKey"), str) or not isinstance(body.get("orderId"), str) \
             or not isinstance(body.get("amount"), int) or isinstance(body.get("amount"), bool):
         return _error(400, "INVALID_REQUEST", "잘못된 요청입니다. paymentKey, orderId, amount(정수)가 필요합니다.")
+    if settings.PG_SIMULATOR_CONFIRM_DELAY_MS:  # a real PG takes its time to reach the card company (benches)
+        time.sleep(settings.PG_SIMULATOR_CONFIRM_DELAY_MS / 1000)
     return _idempotent(request, lambda: _confirm(body["paymentKey"], body["orderId"], body["amount"]))
 
 
@@ -356,7 +351,6 @@ def _confirm(payment_key: str, order_id: str, amount: int):
 @csrf_exempt
 @require_GET
 def api_payment(request, payment_key):
-    _enabled()
     if not _authorised(request):
         return _unauthorised()
     payment = _get(f"pay:{payment_key}")
@@ -368,7 +362,6 @@ def api_payment(request, payment_key):
 @csrf_exempt
 @require_GET
 def api_payment_by_order(request, order_id):
-    _enabled()
     if not _authorised(request):
         return _unauthorised()
     payment_key = _r().get(PREFIX + f"order:{order_id}")
@@ -381,7 +374,6 @@ def api_payment_by_order(request, order_id):
 @csrf_exempt
 @require_POST
 def api_cancel(request, payment_key):
-    _enabled()
     if not _authorised(request):
         return _unauthorised()
     body = _json_body(request)
