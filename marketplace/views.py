@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from accounts.permissions import is_platform_admin
+from catalog import selectors as catalog_selectors
 from marketplace.health import health_report
 from marketplace.mail import dev_mailbox
 
@@ -17,9 +18,7 @@ from marketplace.mail import dev_mailbox
 @require_GET
 def home(request):
     """What the exchange offers, a search box, themes with counts, newest and most used datasets, publishers."""
-    from catalog import selectors
-
-    return render(request, "home.html", selectors.home_sections())
+    return render(request, "home.html", catalog_selectors.home_sections())
 
 
 @never_cache

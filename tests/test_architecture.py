@@ -166,7 +166,7 @@ def test_every_state_field_is_constrained_to_exactly_its_choices():
     assert checked >= 8  # organization, dataset, version, file, order, payment, package, upload …
 
 
-@pytest.mark.parametrize("app", [*sorted(LAYERS), "marketplace"])
+@pytest.mark.parametrize("app", [*sorted(LAYERS), "marketplace", "devtools"])
 def test_imports_inside_functions_say_why(app):
     """An import inside a function breaks a real cycle or defers a heavy library, and its comment says which."""
     breaches = {}

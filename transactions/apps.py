@@ -8,10 +8,10 @@ class TransactionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        # The state tables register with core.transitions; the signal hooks delivery to publication.
-        from catalog.signals import version_published
-        from transactions import states  # noqa: F401
-        from transactions.delivery.services import on_version_published
+        # Imported once the app registry is ready (they load models): the state tables register with
+        # core.transitions, and a publication reaches the subscribers (a retried task).
+        from catalog.signals import version_published  # registry ready
+        from transactions import states  # noqa: F401  (registers the state tables)
+        from transactions.delivery.services import on_version_published  # registry ready
 
-        # A subscription gets every version published during its period (delivered by a retried task).
         version_published.connect(on_version_published, dispatch_uid="transactions.deliver_published_version")

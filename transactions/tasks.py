@@ -6,6 +6,11 @@ from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError
 
+from transactions.delivery import services
+from transactions.delivery.packaging import PackagingError
+from transactions.payments import services as payments
+from transactions.services import orders
+
 logger = logging.getLogger(__name__)
 
 
@@ -21,9 +26,6 @@ def build_package(self, package_id: int) -> str:
     PACKAGE_MAX_ATTEMPTS builds in all (the package's `attempts`, which also counts attempts whose
     worker was killed); then the package is failed with a reason the buyer and the admins see.
     """
-    from transactions.delivery import services
-    from transactions.delivery.packaging import PackagingError
-
     delay = settings.PACKAGE_RETRY_DELAY_SECONDS
     try:
         package = services.package_claim(package_id=package_id)
@@ -57,8 +59,6 @@ def deliver_version(self, version_id: int) -> int:
     """A version was published: every subscription covering that moment gets a package of it.
     Idempotent (one package per entitlement and version); any error is retried with exponential
     backoff (capped at an hour), and the housekeeping's sweep catches what still slips through."""
-    from transactions.delivery import services
-
     try:
         return len(services.deliver_published_version(version_id=version_id))
     except Exception as exc:
@@ -72,8 +72,6 @@ def packages_housekeeping_task() -> dict:
     failed; ready packages older than PACKAGE_TTL_DAYS expire and their ZIPs are deleted (rebuilt on
     request); queued packages whose build message was lost are enqueued again; subscribers missing a
     package of a recently published version get it."""
-    from transactions.delivery import services
-
     return {
         "recovered": services.packages_recover_lost(),
         "expired": services.packages_expire(),
@@ -85,15 +83,11 @@ def packages_housekeeping_task() -> dict:
 @shared_task(name="transactions.tasks.orders_cancel_overdue_task")
 def orders_cancel_overdue_task() -> int:
     """Cancel orders still unpaid after their payment_due_at (celery beat)."""
-    from transactions.services.orders import orders_cancel_overdue
-
-    return orders_cancel_overdue()
+    return orders.orders_cancel_overdue()
 
 
 @shared_task(name="transactions.tasks.payments_reconcile_task")
 def payments_reconcile_task() -> dict:
     """Every minute (celery beat): card payments no request finished (left `confirming`, or authorised and never
     confirmed) are asked about at the PG and finished, or cancelled there. Idempotent and safe to overlap."""
-    from transactions.payments.services import card_payments_reconcile
-
-    return card_payments_reconcile()
+    return payments.card_payments_reconcile()

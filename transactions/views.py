@@ -22,6 +22,7 @@ from catalog.models import Offer
 from transactions import selectors
 from transactions.forms import CancelForm, CheckoutForm
 from transactions.models import Order
+from transactions.payments import services as payments
 from transactions.services import cart as cart_services
 from transactions.services import orders as order_services
 
@@ -104,8 +105,6 @@ def cart_remove(request, offer_id):
 def _start_payment(request, order: Order):
     """Right after checkout. Card: on to the PG's payment window. Bank transfer: the account and the
     deadline on the order page. (The order page's buttons use the payment views for later attempts.)"""
-    from transactions.payments import services as payments
-
     if order.method == Order.Method.CARD:
         url = payments.card_checkout_start(actor=request.user, order=order, site_url=request.build_absolute_uri("/"))
         return HttpResponseRedirect(url)

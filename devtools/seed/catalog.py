@@ -25,12 +25,16 @@ versions with passed files, active offers following the pricing rules, and their
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import io
 import json
 import math
+import multiprocessing
 import os
 import random
+import signal
+import sys
 import time
 from bisect import bisect
 from dataclasses import dataclass, field
@@ -40,10 +44,14 @@ from functools import lru_cache
 from itertools import accumulate
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
+from django.db.models import JSONField
 from django.utils.text import slugify
 
 from devtools.seed import vocab as V
+from accounts.models import Organization, User
+from catalog.discovery import bump_generation_on_commit
+from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, Licence, Offer, Theme
 from catalog.reference_data import THEMES
 from catalog.search import facet_keys, hangul_document, latin_document, sort_keys
 
@@ -72,7 +80,6 @@ def _array(values) -> str:
 
 class Json:
     """A value for a jsonb column (a list of strings would otherwise be written as an array)."""
-
     __slots__ = ("value",)
 
     def __init__(self, value):
@@ -81,7 +88,6 @@ class Json:
 
 class Raw(str):
     """Text already in COPY format (e.g. a cached JSON document)."""
-
 
 def copy_value(value) -> str:
     """One value in PostgreSQL's COPY text format."""
@@ -112,7 +118,6 @@ class Table:
     (so a field added later with a default does not break the loader; one without a default fails loudly)."""
 
     def __init__(self, model, columns: list[str], *, exclude=()):
-        from django.db.models import JSONField
 
         self.name = model._meta.db_table
         self.columns = list(columns)
@@ -282,8 +287,6 @@ def publisher_specs(seed: int) -> list[dict]:
 
 def ensure_publishers(seed: int):
     """The seed user and organizations (created once; reused by later runs). Returns (user, [Publisher])."""
-    from accounts.models import Organization, User
-
     user, _ = User.objects.get_or_create(email=SEED_USER_EMAIL, defaults={"name": "카탈로그 시드", "is_active": False})
     specs = publisher_specs(seed)
     existing = {o.slug: o for o in Organization.objects.filter(slug__startswith=SEED_PREFIX)}
@@ -666,7 +669,6 @@ _PLACE_CUM = _cumulative(PLACE_WEIGHTS)
 
 
 def _tables():
-    from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, Offer
 
     return {
         "dataset": Table(Dataset, ["id", "slug", "publisher_id", "listing", "download_count", "created_by_id", "created_at",
@@ -783,7 +785,6 @@ def generate_batch(job) -> dict[str, str]:
 
 
 def seeded_counts() -> dict[str, int]:
-    from catalog.models import CatalogEntry, Dataset
 
     return {
         "datasets": Dataset.objects.filter(publisher__slug__startswith=SEED_PREFIX).count(),
@@ -801,8 +802,6 @@ def _reserve_ids(cursor, table: str, n: int) -> list[int]:
 
 def _entry_indexes():
     """(name, CREATE sql, DROP sql) of the catalog entry's declared indexes (Meta.indexes)."""
-    from catalog.models import CatalogEntry
-
     with connection.schema_editor(collect_sql=True, atomic=False) as editor:
         return [(idx.name, str(idx.create_sql(CatalogEntry, editor)), str(idx.remove_sql(CatalogEntry, editor)))
                 for idx in CatalogEntry._meta.indexes]
@@ -815,8 +814,6 @@ def _existing_indexes(cursor, table) -> set[str]:
 
 def restore_indexes(log=print) -> list[str]:
     """Create any declared index of the catalog entry that is missing (after an interrupted load)."""
-    from catalog.models import CatalogEntry
-
     created = []
     with connection.cursor() as cursor:
         present = _existing_indexes(cursor, CatalogEntry._meta.db_table)
@@ -855,8 +852,6 @@ STAGE = "seed_entry_stage"
 
 def _load_sql(tables) -> tuple[str, str]:
     """(COPY into the staging table, INSERT … SELECT from it into the catalog entries with the search vector)."""
-    from catalog.models import CatalogEntry
-
     quoted = [f'"{c}"' for c in tables["entry"].all_columns]
     copy = f"COPY {STAGE} ({', '.join(quoted + DOC_COLUMNS)}) FROM STDIN"
     insert = (f"INSERT INTO {CatalogEntry._meta.db_table} ({', '.join(quoted)}, \"search_vector\") "
@@ -866,8 +861,6 @@ def _load_sql(tables) -> tuple[str, str]:
 
 def _ensure_stage(cursor) -> None:
     """The session's staging table for catalog entries: the entry's columns, the eight documents instead of the vector."""
-    from catalog.models import CatalogEntry
-
     cursor.execute("SELECT to_regclass(%s)", [f"pg_temp.{STAGE}"])
     if cursor.fetchone()[0] is None:
         cursor.execute(f"CREATE TEMP TABLE {STAGE} (LIKE {CatalogEntry._meta.db_table})")
@@ -918,11 +911,7 @@ def _backend_cpu(cursor=None) -> float | None:
 def _worker_init():
     """A forked loader: opens its own database connection (the parent closed its own before forking) and
     dies with the parent (Linux), so an interrupted seeding leaves no loader behind."""
-    import ctypes
-    import signal
-    import sys
 
-    from django.db import connections
 
     for conn in connections.all(initialized_only=True):
         conn.connection = None
@@ -941,9 +930,7 @@ def seed(n: int, *, seed: int = 1, files_ratio: float = 0.0, batch_size: int = 1
     forks that many loader processes, each generating a batch and loading it through its own connection, so
     one's Python work overlaps another's PostgreSQL work (2 suit 2 cores). The data depends on n, seed,
     files_ratio and batch_size only (each batch has its own random stream), not on workers."""
-    from django.db import connections
 
-    from catalog.models import CatalogEntry, Licence, Theme
 
     started = time.perf_counter()
     if n <= 0:
@@ -985,7 +972,6 @@ def seed(n: int, *, seed: int = 1, files_ratio: float = 0.0, batch_size: int = 1
                     if name in present:
                         cursor.execute(drop)
         if workers > 0:
-            import multiprocessing
 
             connections.close_all()
             pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_init)
@@ -1032,8 +1018,6 @@ def seed(n: int, *, seed: int = 1, files_ratio: float = 0.0, batch_size: int = 1
 
 def clear(log=print) -> dict[str, int]:
     """Remove every seeded dataset (with its versions, files, offers and entry), organization and the seed user."""
-    from accounts.models import Organization, User
-
     counts = {}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE seed_clear_orgs ON COMMIT DROP AS "
@@ -1068,6 +1052,4 @@ def clear(log=print) -> dict[str, int]:
 
 def _catalog_changed():
     """Counts the catalog cached for its previous contents are stale now (services do this on every change)."""
-    from catalog.discovery import bump_generation_on_commit
-
     bump_generation_on_commit()

@@ -45,8 +45,12 @@ from django.conf import settings
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.utils.http import http_date, parse_http_date_safe
 from django.utils.translation import gettext as _
+
+# A module import: services imports this module too (a cycle by name would not load).
+from transactions.delivery import services
 
 logger = logging.getLogger(__name__)
 
@@ -218,8 +222,6 @@ def respond(request, package, *, user, storage=None):
 
 def refused(request, status: int, reason):
     """A refusal (403/410) as a page that says why and where to go: never a byte of the file."""
-    from django.shortcuts import render
-
     response = render(request, "transactions/delivery/download_refused.html", {"status": status, "reason": reason},
                       status=status)
     response["Cache-Control"] = "private, no-store"
@@ -235,8 +237,6 @@ def _common_headers(response, package) -> None:
 
 
 def _log(request, package, user, *, status: int, via: str, count: bool = False):
-    from transactions.delivery import services
-
     if request.method == "HEAD":
         return None
     event = services.download_started(package=package, user=user, request=request, status=status, via=via,
@@ -391,8 +391,6 @@ def _server_sends_files_safely(request) -> bool:
 
 def _recorder(package, event, *, length: int, reached_end: bool):
     """What runs when the response is closed: how many bytes left, whether all did, and the count."""
-    from transactions.delivery import services
-
     def on_close(sent: int) -> None:
         if event is None:
             return

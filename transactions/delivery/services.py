@@ -25,11 +25,15 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError, NotAllowed
 from accounts.permissions import can
+from accounts.models import Membership, User
+from catalog import services as catalog_services
 from catalog.ingest.errors import lazy_format
 from catalog.models import DatasetVersion, Offer
 from core.notify import email_on_commit, site_url
+from transactions import tasks
 from transactions.delivery import downloads, packaging
 from transactions.models import DownloadEvent, Entitlement, Order, Package
+from transactions.services import orders
 from core.transitions import transition
 
 logger = logging.getLogger(__name__)
@@ -86,12 +90,10 @@ def _package_for(entitlement: Entitlement, version: DatasetVersion) -> Package |
 
 
 def _enqueue_build(package: Package) -> None:
-    from transactions.tasks import build_package
-
     package_id = package.pk
     # robust: a broker outage must not undo (or error) the payment that made the package; the hourly
     # housekeeping enqueues packages left queued (packages_requeue_stale).
-    transaction.on_commit(lambda: build_package.delay(package_id), robust=True)
+    transaction.on_commit(lambda: tasks.build_package.delay(package_id), robust=True)
 
 
 def _versions_for(entitlement: Entitlement) -> list[DatasetVersion]:
@@ -116,11 +118,9 @@ def on_version_published(sender=None, *, version: DatasetVersion, **kwargs) -> N
     """Receiver of catalog.signals.version_published (sent after the approval commits): only enqueues
     the delivery. Creating the subscribers' packages is a task of its own, retried until it succeeds, so
     a database error here never loses a delivery and never reaches the reviewer."""
-    from transactions.tasks import deliver_version
-
     version_id = version.pk
     # robust: the approval is committed; a broker outage is covered by the housekeeping (packages_deliver_missing).
-    transaction.on_commit(lambda: deliver_version.delay(version_id), robust=True)
+    transaction.on_commit(lambda: tasks.deliver_version.delay(version_id), robust=True)
 
 
 def _subscriptions_covering(version: DatasetVersion):
@@ -375,9 +375,7 @@ def package_built(*, package_id: int, lease, result: packaging.BuildResult, comm
     if order.state == Order.State.PAID and not Package.objects.filter(
         entitlement__order_item__order=order
     ).exclude(state__in=[K.READY, K.EXPIRED]).exists():
-        from transactions.services.orders import order_mark_fulfilled
-
-        order_mark_fulfilled(order=order)
+        orders.order_mark_fulfilled(order=order)
     if was_fulfilled and package.entitlement.kind == Offer.Kind.SUBSCRIPTION:
         _notify_buyers(package, "transactions/delivery/email/package_ready", order=order)
     return package
@@ -509,11 +507,9 @@ def packages_requeue_stale() -> int:
     stale = Package.objects.filter(state=K.QUEUED).filter(
         Q(started_at__isnull=True, created_at__lt=cutoff) | Q(started_at__lt=cutoff)
     )
-    from transactions.tasks import build_package
-
     count = 0
     for package_id in stale.values_list("pk", flat=True):
-        build_package.delay(package_id)
+        tasks.build_package.delay(package_id)
         count += 1
     return count
 
@@ -558,8 +554,6 @@ def order_url(order) -> str:
 
 
 def _notify_buyers(package: Package, template: str, order=None) -> None:
-    from accounts.models import Membership
-
     order = order or Order.objects.filter(items__entitlement__packages=package).first()
     recipients = list(
         Membership.objects.filter(organization=package.entitlement.organization,
@@ -572,8 +566,6 @@ def _notify_buyers(package: Package, template: str, order=None) -> None:
 
 
 def _notify_admins(package: Package) -> None:
-    from accounts.models import User
-
     recipients = list(User.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True))
     email_on_commit(to=recipients, template="transactions/delivery/email/package_failed_admin", context={
         "package": package, "version": package.version, "reason": package.error,
@@ -602,8 +594,6 @@ def download_authorize(*, claims: dict, request_user) -> tuple[Package, object]:
     organization, the entitlement active, and (when someone is signed in) the same person or a
     colleague entitled as well. Returns (package, the link's user). Raises NotAllowed (403) or
     DomainError code "gone" (410)."""
-    from accounts.models import User
-
     package = (
         Package.objects.select_related("entitlement__organization", "version__dataset")
         .filter(pk=claims["p"]).first()
@@ -638,6 +628,4 @@ def download_finished(*, event_id: int, bytes_sent: int, completed: bool, reache
     with transaction.atomic():
         DownloadEvent.objects.filter(pk=event_id).update(bytes_sent=bytes_sent, completed=completed)
         if (completed and reached_end) or handoff:
-            from catalog.services import dataset_count_download
-
-            dataset_count_download(dataset_id, 1)
+            catalog_services.dataset_count_download(dataset_id, 1)

@@ -34,6 +34,7 @@ import rules
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -42,6 +43,7 @@ from accounts.permissions import can, is_platform_admin
 from core.audit import audit
 from transactions.models import Order, Payment, PaymentEvent
 from transactions.payments import bank
+from transactions.services import orders
 from transactions.payments.gateway import (
     GatewayAlreadyProcessed,
     GatewayDeclined,
@@ -94,15 +96,13 @@ def _not_payable_message(order: Order) -> str:
 
 def _mark_paid(order: Order, payment: Payment) -> None:
     """The one way an order becomes paid here: other waiting attempts are closed, then order_mark_paid."""
-    from transactions.services.orders import order_mark_paid
-
     for other in order.payments.select_for_update().filter(state=P.READY).exclude(pk=payment.pk):
         transition(other, to=P.CANCELLED, actor=None)
         _event("superseded", order=order, payment=other, by_payment=payment.pk)
     if order.method != payment.method:
         order.method = payment.method
         order.save(update_fields=["method", "updated_at"])
-    order_mark_paid(order=order, payment=payment)
+    orders.order_mark_paid(order=order, payment=payment)
 
 
 # --- card -------------------------------------------------------------------------------
@@ -124,8 +124,6 @@ def card_checkout_start(*, actor, order: Order, site_url: str | None = None) -> 
     ``site_url``: where the PG sends the browser back (scheme and host the buyer is using; default
     SITE_URL). Reuses the order's open card attempt, so a double click opens one attempt.
     """
-    from django.urls import reverse
-
     gateway = get_card_gateway()
     base = (site_url or settings.SITE_URL).rstrip("/")
     with transaction.atomic():

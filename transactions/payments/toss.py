@@ -24,11 +24,11 @@ import json
 import logging
 import re
 from datetime import datetime
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 from django.conf import settings
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _
 
 from transactions.payments.gateway import (
     GatewayAlreadyProcessed,
@@ -99,8 +99,6 @@ _ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 
 def order_name(order) -> str:
     """The orderName the PG shows the buyer: the first line's title, and how many more (≤ 100 characters)."""
-    from django.utils.translation import gettext
-
     titles = [item.title for item in order.items.all()]
     first = (titles[0] if titles else order.number)[:80]
     if len(titles) > 1:
@@ -185,13 +183,9 @@ class TossGateway:
         return to_gateway_payment(body)
 
     def fetch(self, payment_key: str) -> GatewayPayment:
-        from urllib.parse import quote
-
         return to_gateway_payment(self._request("GET", f"/v1/payments/{quote(payment_key, safe='')}"))
 
     def cancel(self, payment_key: str, amount: int | None, reason: str, idempotency_key: str) -> GatewayPayment:
-        from urllib.parse import quote
-
         payload = {"cancelReason": reason[:200]}
         if amount is not None:
             payload["cancelAmount"] = int(amount)

@@ -28,6 +28,7 @@ from core.audit import audit
 from catalog.models import Offer
 from core.notify import email_on_commit, site_url
 from transactions import selectors
+from transactions.delivery import services as delivery
 from transactions.models import Cart, Entitlement, LicenceAcceptance, Order, OrderItem, Package, Payment
 from transactions.payments.bank import deposit_deadline
 from transactions.services.cart import require_buyer
@@ -199,10 +200,8 @@ def order_mark_paid(*, order: Order, payment: Payment | None = None) -> Order:
         context={"order": order, "items": list(order.items.all()),
                  "url": site_url(reverse("transactions:order", args=[order.number]))},
     )
-    from transactions.delivery.services import packages_create_for_entitlement
-
     for entitlement in entitlements:
-        packages_create_for_entitlement(entitlement)
+        delivery.packages_create_for_entitlement(entitlement)
     return order
 
 
