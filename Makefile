@@ -12,13 +12,22 @@ PYTHON ?= $(or $(shell for p in python3.12 python3.11 python3; do \
 	&& { command -v $$p; break; }; done),python3)
 BIN := $(VENV)/bin
 
-.PHONY: run test setup setup-dev manage check-browser messages clean
+.PHONY: run test lint format setup setup-dev manage check-browser messages clean
 
 run: setup
 	$(BIN)/python scripts/stack.py run
 
-test: setup-dev check-browser
+test: setup-dev check-browser lint
 	$(BIN)/python scripts/stack.py test -- $(ARGS)
+
+# ruff keeps the code clean: lint and format are checked by `make test`; `make format` fixes what it can.
+lint: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 setup: $(VENV)/.installed node_modules/.installed
 

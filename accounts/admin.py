@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from core.models import AuditEvent
 from accounts.models import Invitation, Membership, Organization, User
+from core.models import AuditEvent
 
 
 @admin.register(User)

@@ -12,11 +12,10 @@ class SignupExtraForm(forms.Form):
 
     field_order = ["email", "name", "password1", "password2", "agree_terms"]
 
-    name = forms.CharField(label=_("Name"), max_length=100, required=True,
-                           widget=forms.TextInput(attrs={"autocomplete": "name"}))
-    agree_terms = forms.BooleanField(
-        label=_("I agree to the terms of use and the privacy policy."), required=True
+    name = forms.CharField(
+        label=_("Name"), max_length=100, required=True, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
+    agree_terms = forms.BooleanField(label=_("I agree to the terms of use and the privacy policy."), required=True)
 
     def signup(self, request, user):
         user.name = self.cleaned_data["name"]
@@ -37,8 +36,20 @@ class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization
         fields = [
-            "name_ko", "name_en", "kind", "org_type", "parent", "brn", "vat_status", "representative",
-            "address", "contact_name", "contact_phone", "contact_email", "website", "description",
+            "name_ko",
+            "name_en",
+            "kind",
+            "org_type",
+            "parent",
+            "brn",
+            "vat_status",
+            "representative",
+            "address",
+            "contact_name",
+            "contact_phone",
+            "contact_email",
+            "website",
+            "description",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 4})}
 
@@ -91,7 +102,9 @@ class RejectForm(forms.Form):
 
 class VerifyForm(forms.Form):
     reason = forms.CharField(
-        label=_("Note (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        label=_("Note (optional)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("For example, how you checked the registration number."),
     )
 

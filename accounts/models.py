@@ -112,11 +112,19 @@ class Organization(models.Model):
     org_type = models.CharField(_("type"), max_length=30, choices=OrgType.choices)
     # A department (e.g. 환경정책과) belongs to its city and shares the city's number.
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="departments",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="departments",
         verbose_name=_("parent organization"),
     )
     brn = models.CharField(
-        _("business registration number"), max_length=10, null=True, blank=True, unique=True,
+        _("business registration number"),
+        max_length=10,
+        null=True,
+        blank=True,
+        unique=True,
         help_text=_("10 digits, stored without hyphens."),
     )
     # A failed checksum is a flag for the verifying admin, not a refusal: real numbers fail it.

@@ -6,10 +6,10 @@ from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
-from core.errors import NotAllowed
-from core.models import AuditEvent
 from accounts.models import Invitation, Membership, Organization, User
 from accounts.permissions import can
+from core.errors import NotAllowed
+from core.models import AuditEvent
 
 
 def memberships_for_user(user: User) -> QuerySet[Membership]:
@@ -74,12 +74,22 @@ def buyer_refusal(user, organization: Organization | None) -> BuyerRefusal | Non
     """The one rule of who may buy: a verified consumer organization in which the user is a buyer or owner.
     None when the user may; otherwise what is missing. Services raise it, pages show it."""
     if organization is None:
-        return BuyerRefusal("no_organization", _("Purchases are made for an organization. Register your company or join one first."))
+        return BuyerRefusal(
+            "no_organization", _("Purchases are made for an organization. Register your company or join one first.")
+        )
     name = {"name": organization.display_name}
     if not organization.is_consumer:
-        return BuyerRefusal("not_consumer", _("%(name)s is registered as a provider only; only buyer organizations can buy.") % name)
+        return BuyerRefusal(
+            "not_consumer", _("%(name)s is registered as a provider only; only buyer organizations can buy.") % name
+        )
     if not organization.is_verified:
-        return BuyerRefusal("not_verified", _("%(name)s is waiting for verification by a platform admin; it can buy once verified.") % name)
+        return BuyerRefusal(
+            "not_verified",
+            _("%(name)s is waiting for verification by a platform admin; it can buy once verified.") % name,
+        )
     if not can(user, "accounts.buy_for_org", organization):
-        return BuyerRefusal("no_buyer_role", _("Buying for %(name)s needs the buyer or owner role: ask an owner of your organization.") % name)
+        return BuyerRefusal(
+            "no_buyer_role",
+            _("Buying for %(name)s needs the buyer or owner role: ask an owner of your organization.") % name,
+        )
     return None

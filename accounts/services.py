@@ -15,12 +15,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import brn as brn_rules
 from accounts import selectors
-from core.errors import DomainError, IllegalTransition, NotAllowed
-from core.audit import audit
-from core.transitions import transition
 from accounts.models import Invitation, Membership, Organization, User
 from accounts.permissions import can, forget_roles
+from core.audit import audit
+from core.errors import DomainError, IllegalTransition, NotAllowed
 from core.notify import email_on_commit, site_url
+from core.transitions import transition
 
 V = Organization.Verification
 
@@ -28,8 +28,19 @@ V = Organization.Verification
 IDENTITY_FIELDS = ("name_ko", "kind", "org_type", "parent")
 
 ORG_FIELDS = (
-    "name_ko", "name_en", "kind", "org_type", "parent", "vat_status", "representative", "address",
-    "contact_name", "contact_phone", "contact_email", "website", "description",
+    "name_ko",
+    "name_en",
+    "kind",
+    "org_type",
+    "parent",
+    "vat_status",
+    "representative",
+    "address",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "website",
+    "description",
 )
 
 
@@ -102,7 +113,10 @@ def organization_register(*, actor: User, brn: str | None, **fields) -> Organiza
     actor.save(update_fields=["active_organization"])
     forget_roles(actor)
     audit(
-        actor=actor, action="organization.requested", obj=organization, organization=organization,
+        actor=actor,
+        action="organization.requested",
+        obj=organization,
+        organization=organization,
         data={"brn": organization.brn, "brn_checksum_ok": organization.brn_checksum_ok, "kind": organization.kind},
     )
     email_on_commit(
@@ -129,21 +143,32 @@ def organization_update(*, actor: User, organization: Organization, brn: str | N
     _apply_brn(organization, brn)
     changed_brn = before["brn"] != organization.brn
     changed_identity = [name for name in (*IDENTITY_FIELDS, "brn") if before[name] != getattr(organization, name)]
-    resubmitted = organization.verification == V.REJECTED or bool(changed_identity and organization.verification == V.VERIFIED)
+    resubmitted = organization.verification == V.REJECTED or bool(
+        changed_identity and organization.verification == V.VERIFIED
+    )
     organization.save()
     changes = {"brn_changed": changed_brn, "identity_changed": changed_identity}
     if resubmitted:
         organization.verification_requested_at = timezone.now()
         organization.verification_reason = ""
-        transition(organization, to=V.REQUESTED, actor=actor, action="organization.resubmitted",
-                   fields=("verification_requested_at", "verification_reason"), data=changes)
+        transition(
+            organization,
+            to=V.REQUESTED,
+            actor=actor,
+            action="organization.resubmitted",
+            fields=("verification_requested_at", "verification_reason"),
+            data=changes,
+        )
     else:
         audit(actor=actor, action="organization.updated", obj=organization, organization=organization, data=changes)
     if resubmitted:
         email_on_commit(
             to=_platform_admin_emails(),
             template="email/org_verification_requested",
-            context={"organization": organization, "url": site_url(reverse("staff:organization", args=[organization.pk]))},
+            context={
+                "organization": organization,
+                "url": site_url(reverse("staff:organization", args=[organization.pk])),
+            },
         )
     return organization
 
@@ -157,9 +182,15 @@ def _decide(*, actor: User, organization: Organization, to: str, reason: str, ac
     organization.verification_reason = reason
     organization.verified_at = timezone.now()
     organization.verified_by = actor
-    transition(organization, to=to, actor=actor, reason=reason, action=action,
-               fields=("verification_reason", "verified_at", "verified_by"),
-               data={"brn": organization.brn, "brn_checksum_ok": organization.brn_checksum_ok})
+    transition(
+        organization,
+        to=to,
+        actor=actor,
+        reason=reason,
+        action=action,
+        fields=("verification_reason", "verified_at", "verified_by"),
+        data={"brn": organization.brn, "brn_checksum_ok": organization.brn_checksum_ok},
+    )
     email_on_commit(
         to=_owner_emails(organization),
         template="email/org_verification_decided",
@@ -176,7 +207,9 @@ def _decide(*, actor: User, organization: Organization, to: str, reason: str, ac
 @transaction.atomic
 def organization_verify(*, actor: User, organization: Organization, reason: str = "") -> Organization:
     """A platform admin confirms the organization is who it says it is."""
-    return _decide(actor=actor, organization=organization, to=V.VERIFIED, reason=reason.strip(), action="organization.verified")
+    return _decide(
+        actor=actor, organization=organization, to=V.VERIFIED, reason=reason.strip(), action="organization.verified"
+    )
 
 
 @transaction.atomic
@@ -184,12 +217,16 @@ def organization_reject(*, actor: User, organization: Organization, reason: str)
     """A platform admin refuses verification; the reason is required and shown to the owner."""
     reason = (reason or "").strip()
     if not reason:
-        raise DomainError(_("Write the reason for the rejection: the organization will read it."), code="reason_required")
+        raise DomainError(
+            _("Write the reason for the rejection: the organization will read it."), code="reason_required"
+        )
     return _decide(actor=actor, organization=organization, to=V.REJECTED, reason=reason, action="organization.rejected")
 
 
 @transaction.atomic
-def invitation_create(*, actor: User, organization: Organization, email: str, role: str, language: str = "ko") -> Invitation:
+def invitation_create(
+    *, actor: User, organization: Organization, email: str, role: str, language: str = "ko"
+) -> Invitation:
     """An owner invites an e-mail address with a role. Inviting the same address again re-sends it."""
     _require(can(actor, "accounts.manage_org", organization))
     email = (email or "").strip().lower()
@@ -211,7 +248,13 @@ def invitation_create(*, actor: User, organization: Organization, email: str, ro
         invitation = Invitation.objects.create(
             organization=organization, email=email, role=role, invited_by=actor, expires_at=expires
         )
-    audit(actor=actor, action="invitation.sent", obj=invitation, organization=organization, data={"email": email, "role": role})
+    audit(
+        actor=actor,
+        action="invitation.sent",
+        obj=invitation,
+        organization=organization,
+        data={"email": email, "role": role},
+    )
     email_on_commit(
         to=[email],
         template="email/invitation",
@@ -235,10 +278,13 @@ def invitation_accept(*, actor: User, token: str) -> Membership:
     if invitation.state == Invitation.State.ACCEPTED and invitation.accepted_by_id == actor.pk:
         return Membership.objects.get(user=actor, organization=invitation.organization)
     if not invitation.is_usable:
-        raise DomainError(_("This invitation has expired or was withdrawn. Ask for a new one."), code="invitation_unusable")
+        raise DomainError(
+            _("This invitation has expired or was withdrawn. Ask for a new one."), code="invitation_unusable"
+        )
     if actor.email.lower() != invitation.email.lower():
         raise NotAllowed(
-            _("This invitation was sent to %(email)s. Sign in with that address to accept it.") % {"email": invitation.email}
+            _("This invitation was sent to %(email)s. Sign in with that address to accept it.")
+            % {"email": invitation.email}
         )
     existing = Membership.objects.filter(user=actor, organization=invitation.organization).first()
     if existing is not None:
@@ -259,7 +305,10 @@ def invitation_accept(*, actor: User, token: str) -> Membership:
         actor.save(update_fields=["active_organization"])
     forget_roles(actor)
     audit(
-        actor=actor, action="membership.joined", obj=membership, organization=invitation.organization,
+        actor=actor,
+        action="membership.joined",
+        obj=membership,
+        organization=invitation.organization,
         data={"role": membership.role, "invitation": invitation.pk, "created": created},
     )
     return membership
@@ -300,18 +349,25 @@ def membership_change_role(*, actor: User, membership: Membership, role: str) ->
     if role not in Membership.Role.values:
         raise DomainError(_("Choose a role."), code="role_invalid")
     # Lock the organization's owner rows so two owners demoting each other cannot leave none.
-    list(Membership.objects.select_for_update().filter(organization=membership.organization, role=Membership.Role.OWNER))
+    list(
+        Membership.objects.select_for_update().filter(organization=membership.organization, role=Membership.Role.OWNER)
+    )
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == role:
         return membership
     if membership.role == Membership.Role.OWNER and not _other_owners(membership):
-        raise DomainError(_("An organization needs at least one owner. Make someone else owner first."), code="last_owner")
+        raise DomainError(
+            _("An organization needs at least one owner. Make someone else owner first."), code="last_owner"
+        )
     old = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
     forget_roles(actor)
     audit(
-        actor=actor, action="membership.role_changed", obj=membership, organization=membership.organization,
+        actor=actor,
+        action="membership.role_changed",
+        obj=membership,
+        organization=membership.organization,
         data={"user": membership.user.email, "from": old, "to": role},
     )
     return membership
@@ -321,13 +377,20 @@ def membership_change_role(*, actor: User, membership: Membership, role: str) ->
 def membership_remove(*, actor: User, membership: Membership) -> None:
     """An owner removes a member, or a member leaves. The last owner cannot leave."""
     _require(can(actor, "accounts.manage_org", membership.organization) or membership.user_id == actor.pk)
-    list(Membership.objects.select_for_update().filter(organization=membership.organization, role=Membership.Role.OWNER))
+    list(
+        Membership.objects.select_for_update().filter(organization=membership.organization, role=Membership.Role.OWNER)
+    )
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == Membership.Role.OWNER and not _other_owners(membership):
-        raise DomainError(_("An organization needs at least one owner. Make someone else owner first."), code="last_owner")
+        raise DomainError(
+            _("An organization needs at least one owner. Make someone else owner first."), code="last_owner"
+        )
     user = membership.user
     audit(
-        actor=actor, action="membership.removed", obj=membership, organization=membership.organization,
+        actor=actor,
+        action="membership.removed",
+        obj=membership,
+        organization=membership.organization,
         data={"user": user.email, "role": membership.role},
     )
     membership.delete()

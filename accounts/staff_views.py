@@ -11,10 +11,10 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.decorators import staff_required
-from core.errors import DomainError
 from accounts.forms import RejectForm, VerifyForm
-from core.models import AuditEvent
 from accounts.models import Organization
+from core.errors import DomainError
+from core.models import AuditEvent
 
 
 @staff_required
@@ -32,7 +32,12 @@ def organizations(request):
     return render(
         request,
         "staff/organizations.html",
-        {"page": page, "state": state, "states": Organization.Verification.choices, "counts": selectors.verification_counts()},
+        {
+            "page": page,
+            "state": state,
+            "states": Organization.Verification.choices,
+            "counts": selectors.verification_counts(),
+        },
     )
 
 
@@ -75,13 +80,19 @@ def organization_decide(request, pk):
 
 class AuditFilter(django_filters.FilterSet):
     action = django_filters.CharFilter(label=gettext_lazy("Action"), lookup_expr="startswith")
-    actor = django_filters.CharFilter(label=gettext_lazy("Actor (e-mail)"), field_name="actor__email", lookup_expr="icontains")
+    actor = django_filters.CharFilter(
+        label=gettext_lazy("Actor (e-mail)"), field_name="actor__email", lookup_expr="icontains"
+    )
     dataset = django_filters.CharFilter(label=gettext_lazy("Dataset"), method="filter_dataset")
     organization = django_filters.CharFilter(
         label=gettext_lazy("Organization"), field_name="organization__name_ko", lookup_expr="icontains"
     )
-    date_from = django_filters.DateFilter(label=pgettext_lazy("date range", "From"), field_name="created_at", lookup_expr="date__gte")
-    date_to = django_filters.DateFilter(label=pgettext_lazy("date range", "To"), field_name="created_at", lookup_expr="date__lte")
+    date_from = django_filters.DateFilter(
+        label=pgettext_lazy("date range", "From"), field_name="created_at", lookup_expr="date__gte"
+    )
+    date_to = django_filters.DateFilter(
+        label=pgettext_lazy("date range", "To"), field_name="created_at", lookup_expr="date__lte"
+    )
 
     class Meta:
         model = AuditEvent

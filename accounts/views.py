@@ -11,10 +11,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from core.errors import DomainError
 from accounts.forms import InvitationForm, OrganizationForm, ProfileForm, RoleForm
 from accounts.models import Invitation, Membership, Organization
 from accounts.permissions import can
+from core.errors import DomainError
 
 
 def _form_error(form, exc):
@@ -173,9 +173,7 @@ def invitation_detail(request, token):
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(
-                request, _("You joined %(name)s.") % {"name": membership.organization.name_ko}
-            )
+            messages.success(request, _("You joined %(name)s.") % {"name": membership.organization.name_ko})
             return redirect("accounts:organization", pk=membership.organization_id)
     return render(request, "accounts/invitation.html", {"invitation": invitation})
 
@@ -188,6 +186,8 @@ def switch_organization(request):
     services.active_organization_set(actor=request.user, organization=organization)
     messages.success(request, _("You now act for %(name)s.") % {"name": organization.display_name})
     next_url = request.POST.get("next") or ""
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = "accounts:dashboard"
     return redirect(next_url)

@@ -68,7 +68,9 @@ from django.conf import settings
 settings.DATABASES["default"]["NAME"] = {db!r}
 """
 
-BUILD_CHILD = CHILD_SETUP + """
+BUILD_CHILD = (
+    CHILD_SETUP
+    + """
 import zipfile
 from transactions.delivery import packaging
 from transactions.models import Package
@@ -85,6 +87,7 @@ p = Package.objects.get(pk={package_id})
 print(json.dumps({{"seconds": elapsed, "cpu_s": cpu, "rss_before_mb": before, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                    "state": state, "error": p.error, "size": p.size, "sha256": p.sha256, "name": p.file.name}}))
 """
+)
 
 
 def run_child(code: str) -> dict:
@@ -108,31 +111,68 @@ def make_rows(source: Path, storage_root: Path, size: int, sha256: str, encoding
     official = make_user("bench@siheung.test")
     provider = make_org(official, name_ko="벤치마크과", name_en="Bench", kind="provider", brn="1348310008")
     buyer = make_user("bench-buyer@company.test")
-    company = make_org(buyer, name_ko="(주)벤치", name_en="Bench Co", kind="consumer", brn="1168200276",
-                       role=Membership.Role.OWNER)
+    company = make_org(
+        buyer, name_ko="(주)벤치", name_en="Bench Co", kind="consumer", brn="1168200276", role=Membership.Role.OWNER
+    )
     version = services.dataset_create(
-        actor=official, organization=provider, title_ko="벤치마크 대기질 1GB", title_en="Bench air quality",
-        description_ko="벤치마크용 자료", theme=Theme.objects.first(), contact_name="b", contact_phone="031-000-0000",
-        contact_email="b@siheung.test", update_cadence="none", data_kind="public", licence=Licence.objects.get(code="kogl-1"),
+        actor=official,
+        organization=provider,
+        title_ko="벤치마크 대기질 1GB",
+        title_en="Bench air quality",
+        description_ko="벤치마크용 자료",
+        theme=Theme.objects.first(),
+        contact_name="b",
+        contact_phone="031-000-0000",
+        contact_email="b@siheung.test",
+        update_cadence="none",
+        data_kind="public",
+        licence=Licence.objects.get(code="kogl-1"),
     )
     DataFile.objects.create(
-        version=version, file=str(source.relative_to(storage_root)), original_name="대기질.csv", format="csv",
-        size=size, sha256=sha256, check_state=DataFile.Check.PASSED, encoding=encoding, delimiter=",",
-        row_count=None, column_count=len(SCHEMA["fields"]), table_schema=SCHEMA,
+        version=version,
+        file=str(source.relative_to(storage_root)),
+        original_name="대기질.csv",
+        format="csv",
+        size=size,
+        sha256=sha256,
+        check_state=DataFile.Check.PASSED,
+        encoding=encoding,
+        delimiter=",",
+        row_count=None,
+        column_count=len(SCHEMA["fields"]),
+        table_schema=SCHEMA,
     )
     DatasetVersion.objects.filter(pk=version.pk).update(state="published", published_at=timezone.now())
     packages = []
     for n in range(2):
         order = Order.objects.create(
-            number=f"BENCH-{n}", buyer=company, placed_by=buyer, state=Order.State.PAID, method=Order.Method.FREE,
-            billing_name="(주)벤치", billing_email=buyer.email, paid_at=timezone.now(),
+            number=f"BENCH-{n}",
+            buyer=company,
+            placed_by=buyer,
+            state=Order.State.PAID,
+            method=Order.Method.FREE,
+            billing_name="(주)벤치",
+            billing_email=buyer.email,
+            paid_at=timezone.now(),
         )
         item = OrderItem.objects.create(
-            order=order, dataset=version.dataset, version=version, seller=provider, kind="free", title=version.title_ko,
-            supply_krw=0, vat_krw=0, total_krw=0, licence=version.licence,
+            order=order,
+            dataset=version.dataset,
+            version=version,
+            seller=provider,
+            kind="free",
+            title=version.title_ko,
+            supply_krw=0,
+            vat_krw=0,
+            total_krw=0,
+            licence=version.licence,
         )
         entitlement = Entitlement.objects.create(
-            organization=company, dataset=version.dataset, order_item=item, kind="free", version=version,
+            organization=company,
+            dataset=version.dataset,
+            order_item=item,
+            kind="free",
+            version=version,
             valid_from=timezone.now(),
         )
         packages.append(Package.objects.create(entitlement=entitlement, version=version))
@@ -143,12 +183,33 @@ def serve(db: str, storage_root: Path, port: int, backend: str = "stream"):
     from urllib.parse import urlsplit, urlunsplit
 
     url = urlsplit(os.environ["DATABASE_URL"])
-    env = dict(os.environ, DATABASE_URL=urlunsplit(url._replace(path="/" + db)), DJANGO_ALLOWED_HOSTS="127.0.0.1",
-               PRIVATE_STORAGE_ROOT=str(storage_root), DOWNLOAD_BACKEND=backend, LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        DATABASE_URL=urlunsplit(url._replace(path="/" + db)),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        PRIVATE_STORAGE_ROOT=str(storage_root),
+        DOWNLOAD_BACKEND=backend,
+        LOG_LEVEL="WARNING",
+    )
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "marketplace.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--threads", "4", "--timeout", "120"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "marketplace.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+            "--timeout",
+            "120",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     for _ in range(300):
         try:
@@ -204,7 +265,9 @@ def serve_nginx(work: Path, storage_root: Path, app_port: int, port: int):
     (work / "nginx-tmp").mkdir(exist_ok=True)
     conf = work / "nginx.conf"
     conf.write_text(NGINX_CONF.format(work=work, port=port, storage_root=storage_root, app_port=app_port))
-    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [nginx, "-c", str(conf), "-p", str(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
@@ -322,12 +385,13 @@ def _run(work: Path, args, settings, setup_databases, teardown_databases) -> dic
         accel = serve(db, storage_root, args.port + 1, backend="x-accel")
         nginx = serve_nginx(work, storage_root, args.port + 1, args.port + 2)
         try:
-            for compression, result in results.items():
+            for _compression, result in results.items():
                 build = result["build"]
                 zip_path = storage_root / build["name"]
                 package = result["package"]
-                token = downloads.sign(package_id=package.pk, user_id=buyer.pk,
-                                       organization_id=package.entitlement.organization_id)
+                token = downloads.sign(
+                    package_id=package.pk, user_id=buyer.pk, organization_id=package.entitlement.organization_id
+                )
                 url = f"http://127.0.0.1:{args.port}/orders/delivery/download/{token}/"
                 target = work / "downloaded.zip"
                 # Until the bytes are on disk (copy + fsync, download + fsync): what "as fast as a copy" means.
@@ -372,8 +436,12 @@ def _run(work: Path, args, settings, setup_databases, teardown_databases) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=9_250_000, help="9.25 M rows ≈ 1 GB of UTF-8")
-    parser.add_argument("--encoding", choices=["utf-8", "cp949"], default="utf-8",
-                        help="cp949: the stored file is CP949 and the package transcodes it to UTF-8")
+    parser.add_argument(
+        "--encoding",
+        choices=["utf-8", "cp949"],
+        default="utf-8",
+        help="cp949: the stored file is CP949 and the package transcodes it to UTF-8",
+    )
     parser.add_argument("--port", type=int, default=8798)
     args = parser.parse_args()
 
@@ -396,39 +464,64 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     mb = out["size"] / 1e6
-    figures = {"bench": "delivery", "rows": args.rows, "encoding": args.encoding, "mb": round(mb, 1),
-               "web_peak_rss_mb": round(out["web_peak_rss_mb"])}
+    figures = {
+        "bench": "delivery",
+        "rows": args.rows,
+        "encoding": args.encoding,
+        "mb": round(mb, 1),
+        "web_peak_rss_mb": round(out["web_peak_rss_mb"]),
+    }
     for compression, r in out["results"].items():
         b = r["build"]
         zip_mb = b["size"] / 1e6
         copy_rate, download_rate = zip_mb / r["copy_s"], zip_mb / r["download_s"]
         label = "deflate-1" if compression == "ZIP_DEFLATED" else "stored"
-        print(f"packaging ({label:9}):  {b['seconds']:7.2f} s  {mb / b['seconds']:8.1f} MB/s of data  "
-              f"→ {zip_mb:,.0f} MB ZIP  (CPU {b['cpu_s']:.1f} s)  worker peak RSS {b['peak_rss_mb']:.0f} MB "
-              f"({b['rss_before_mb']:.0f} MB before the build)")
+        print(
+            f"packaging ({label:9}):  {b['seconds']:7.2f} s  {mb / b['seconds']:8.1f} MB/s of data  "
+            f"→ {zip_mb:,.0f} MB ZIP  (CPU {b['cpu_s']:.1f} s)  worker peak RSS {b['peak_rss_mb']:.0f} MB "
+            f"({b['rss_before_mb']:.0f} MB before the build)"
+        )
         kcopy_rate = zip_mb / r["kcopy_s"]
         cache_copy, cache_download = zip_mb / r["copy_cache_s"], zip_mb / r["download_cache_s"]
         cache_kcopy = zip_mb / r["kcopy_cache_s"]
         null_rate, read_rate = zip_mb / r["null_s"], zip_mb / r["read_s"]
-        print(f"  on disk (fsync):  copy {copy_rate:,.0f} MB/s (kernel copy {kcopy_rate:,.0f}), "
-              f"download {download_rate:,.0f} MB/s = {download_rate / copy_rate:.0%} of the copy rate "
-              f"({download_rate / kcopy_rate:.0%} of the kernel copy)  sha256 {'ok' if r['verified'] else 'MISMATCH'}")
-        print(f"  page cache only:  copy {cache_copy:,.0f} MB/s (kernel copy {cache_kcopy:,.0f}), "
-              f"download {cache_download:,.0f} MB/s = {cache_download / cache_copy:.0%} ({cache_download / cache_kcopy:.0%})")
-        print(f"  download to /dev/null {null_rate:,.0f} MB/s (reading the ZIP: {read_rate:,.0f} MB/s); "
-              f"curl into a file {zip_mb / r['curl_s']:,.0f} MB/s")
+        print(
+            f"  on disk (fsync):  copy {copy_rate:,.0f} MB/s (kernel copy {kcopy_rate:,.0f}), "
+            f"download {download_rate:,.0f} MB/s = {download_rate / copy_rate:.0%} of the copy rate "
+            f"({download_rate / kcopy_rate:.0%} of the kernel copy)  sha256 {'ok' if r['verified'] else 'MISMATCH'}"
+        )
+        print(
+            f"  page cache only:  copy {cache_copy:,.0f} MB/s (kernel copy {cache_kcopy:,.0f}), "
+            f"download {cache_download:,.0f} MB/s = {cache_download / cache_copy:.0%} ({cache_download / cache_kcopy:.0%})"
+        )
+        print(
+            f"  download to /dev/null {null_rate:,.0f} MB/s (reading the ZIP: {read_rate:,.0f} MB/s); "
+            f"curl into a file {zip_mb / r['curl_s']:,.0f} MB/s"
+        )
         if r.get("nginx_s"):
             nginx_rate = zip_mb / r["nginx_s"]
-            print(f"  nginx X-Accel-Redirect (DOWNLOAD_BACKEND=x-accel), on disk: {nginx_rate:,.0f} MB/s "
-                  f"= {nginx_rate / copy_rate:.0%} of the copy rate  sha256 {'ok' if r['nginx_verified'] else 'MISMATCH'}")
+            print(
+                f"  nginx X-Accel-Redirect (DOWNLOAD_BACKEND=x-accel), on disk: {nginx_rate:,.0f} MB/s "
+                f"= {nginx_rate / copy_rate:.0%} of the copy rate  sha256 {'ok' if r['nginx_verified'] else 'MISMATCH'}"
+            )
         figures[label] = {
-            "package_s": round(b["seconds"], 2), "package_cpu_s": round(b["cpu_s"], 2), "package_mb_s": round(mb / b["seconds"], 1), "zip_mb": round(zip_mb, 1),
-            "worker_peak_rss_mb": round(b["peak_rss_mb"]), "worker_rss_before_mb": round(b["rss_before_mb"]), "copy_mb_s": round(copy_rate, 1),
-            "download_mb_s": round(download_rate, 1), "download_vs_copy": round(download_rate / copy_rate, 2),
-            "kernel_copy_mb_s": round(kcopy_rate, 1), "download_vs_kernel_copy": round(download_rate / kcopy_rate, 2),
-            "cache_copy_mb_s": round(cache_copy, 1), "cache_kernel_copy_mb_s": round(cache_kcopy, 1),
-            "cache_download_mb_s": round(cache_download, 1), "cache_download_vs_copy": round(cache_download / cache_copy, 2),
-            "download_null_mb_s": round(null_rate, 1), "read_mb_s": round(read_rate, 1),
+            "package_s": round(b["seconds"], 2),
+            "package_cpu_s": round(b["cpu_s"], 2),
+            "package_mb_s": round(mb / b["seconds"], 1),
+            "zip_mb": round(zip_mb, 1),
+            "worker_peak_rss_mb": round(b["peak_rss_mb"]),
+            "worker_rss_before_mb": round(b["rss_before_mb"]),
+            "copy_mb_s": round(copy_rate, 1),
+            "download_mb_s": round(download_rate, 1),
+            "download_vs_copy": round(download_rate / copy_rate, 2),
+            "kernel_copy_mb_s": round(kcopy_rate, 1),
+            "download_vs_kernel_copy": round(download_rate / kcopy_rate, 2),
+            "cache_copy_mb_s": round(cache_copy, 1),
+            "cache_kernel_copy_mb_s": round(cache_kcopy, 1),
+            "cache_download_mb_s": round(cache_download, 1),
+            "cache_download_vs_copy": round(cache_download / cache_copy, 2),
+            "download_null_mb_s": round(null_rate, 1),
+            "read_mb_s": round(read_rate, 1),
             "curl_mb_s": round(zip_mb / r["curl_s"], 1),
             "nginx_x_accel_mb_s": round(zip_mb / r["nginx_s"], 1) if r.get("nginx_s") else None,
             "verified": r["verified"],

@@ -27,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench.csvdata import generate_csv  # noqa: E402
 
-
 CHILD_SETUP = """
 import os, sys, json, time, resource
 sys.path.insert(0, {root!r})
@@ -39,7 +38,9 @@ settings.DATABASES["default"]["NAME"] = {db!r}
 settings.ALLOWED_HOSTS = ["*"]
 """
 
-CHECK_CHILD = CHILD_SETUP + """
+CHECK_CHILD = (
+    CHILD_SETUP
+    + """
 from catalog.tasks import datafile_check_task
 from catalog.models import DataFile
 t0 = time.perf_counter()
@@ -50,6 +51,7 @@ print(json.dumps({{"seconds": elapsed, "peak_rss_mb": resource.getrusage(resourc
                    "state": state, "rows": f.row_count, "encoding": f.encoding, "columns": f.column_count,
                    "pii": [(p["kind"], p["column"], p["count"]) for p in f.pii_findings]}}))
 """
+)
 
 
 def upload_through_gunicorn(user, version, source: Path, db: str, port: int = 8799) -> dict:
@@ -70,9 +72,26 @@ def upload_through_gunicorn(user, version, source: Path, db: str, port: int = 87
     url = urlsplit(os.environ["DATABASE_URL"])
     env = dict(os.environ, DATABASE_URL=urlunsplit(url._replace(path="/" + db)), DJANGO_ALLOWED_HOSTS="127.0.0.1")
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "marketplace.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--worker-class", "gthread", "--threads", "2", "--timeout", "600"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "marketplace.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "2",
+            "--timeout",
+            "600",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(200):
@@ -86,7 +105,9 @@ def upload_through_gunicorn(user, version, source: Path, db: str, port: int = 87
         meta = f"filename {base64.b64encode(b'bench.csv').decode()},version {base64.b64encode(str(version.pk).encode()).decode()}"
         t0 = time.perf_counter()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-        conn.request("POST", "/catalog/uploads/", headers={**headers, "Upload-Length": str(size), "Upload-Metadata": meta})
+        conn.request(
+            "POST", "/catalog/uploads/", headers={**headers, "Upload-Length": str(size), "Upload-Metadata": meta}
+        )
         response = conn.getresponse()
         response.read()
         assert response.status == 201, response.status
@@ -97,9 +118,17 @@ def upload_through_gunicorn(user, version, source: Path, db: str, port: int = 87
                 length = min(chunk, size - offset)
                 fh.seek(offset)
                 body = _Window(fh, length)
-                conn.request("PATCH", location, body=body, headers={
-                    **headers, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream",
-                    "Content-Length": str(length)})
+                conn.request(
+                    "PATCH",
+                    location,
+                    body=body,
+                    headers={
+                        **headers,
+                        "Upload-Offset": str(offset),
+                        "Content-Type": "application/offset+octet-stream",
+                        "Content-Length": str(length),
+                    },
+                )
                 response = conn.getresponse()
                 response.read()
                 assert response.status == 204, (response.status, offset)
@@ -161,8 +190,15 @@ def _run(work, rows, settings, setup_databases, teardown_databases):
         user = make_user("bench@siheung.test")
         org = make_org(user, name_ko="벤치마크과", name_en="Bench", kind="provider", brn="1348310008")
         version = services.dataset_create(
-            actor=user, organization=org, title_ko="벤치마크", description_ko="벤치마크", theme=Theme.objects.first(),
-            contact_name="b", contact_phone="031-000-0000", contact_email="b@siheung.test", update_cadence="none",
+            actor=user,
+            organization=org,
+            title_ko="벤치마크",
+            description_ko="벤치마크",
+            theme=Theme.objects.first(),
+            contact_name="b",
+            contact_phone="031-000-0000",
+            contact_email="b@siheung.test",
+            update_cadence="none",
             data_kind="public",
         )
         db = settings.DATABASES["default"]["NAME"]
@@ -202,17 +238,34 @@ def main() -> None:
 
     mb = size / 1e6
     print(f"baseline file copy:   {copy_s:7.2f} s  {mb / copy_s:8.1f} MB/s")
-    print(f"upload (tus, web):    {up['seconds']:7.2f} s  {mb / up['seconds']:8.1f} MB/s  peak RSS {up['peak_rss_mb']:.0f} MB")
-    print(f"checks (worker):      {chk['seconds']:7.2f} s  {mb / chk['seconds']:8.1f} MB/s  peak RSS {chk['peak_rss_mb']:.0f} MB"
-          f"  → {chk['state']}, {chk['rows']:,} rows, {chk['columns']} columns, {chk['encoding']}")
+    print(
+        f"upload (tus, web):    {up['seconds']:7.2f} s  {mb / up['seconds']:8.1f} MB/s  peak RSS {up['peak_rss_mb']:.0f} MB"
+    )
+    print(
+        f"checks (worker):      {chk['seconds']:7.2f} s  {mb / chk['seconds']:8.1f} MB/s  peak RSS {chk['peak_rss_mb']:.0f} MB"
+        f"  → {chk['state']}, {chk['rows']:,} rows, {chk['columns']} columns, {chk['encoding']}"
+    )
     print(f"upload + checks:      {up['seconds'] + chk['seconds']:7.2f} s")
-    print(json.dumps({
-        "bench": "ingest", "rows": args.rows, "mb": round(mb, 1), "copy_s": round(copy_s, 2),
-        "upload_s": round(up["seconds"], 2), "upload_mb_s": round(mb / up["seconds"], 1),
-        "upload_peak_rss_mb": round(up["peak_rss_mb"]), "checks_s": round(chk["seconds"], 2),
-        "checks_mb_s": round(mb / chk["seconds"], 1), "checks_peak_rss_mb": round(chk["peak_rss_mb"]),
-        "total_s": round(up["seconds"] + chk["seconds"], 2), "state": chk["state"], "rows_found": chk["rows"],
-    }, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "bench": "ingest",
+                "rows": args.rows,
+                "mb": round(mb, 1),
+                "copy_s": round(copy_s, 2),
+                "upload_s": round(up["seconds"], 2),
+                "upload_mb_s": round(mb / up["seconds"], 1),
+                "upload_peak_rss_mb": round(up["peak_rss_mb"]),
+                "checks_s": round(chk["seconds"], 2),
+                "checks_mb_s": round(mb / chk["seconds"], 1),
+                "checks_peak_rss_mb": round(chk["peak_rss_mb"]),
+                "total_s": round(up["seconds"] + chk["seconds"], 2),
+                "state": chk["state"],
+                "rows_found": chk["rows"],
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -96,16 +96,35 @@ def make_order(buyer, version):
     from transactions.models import Order, OrderItem
 
     price = price_of(50_000)
-    number = timezone.localdate().strftime("%Y%m%d") + "-" + "".join(secrets.choice("23456789ABCDEFGHJKMNPQRSTUVWXYZ") for _ in range(8))
+    number = (
+        timezone.localdate().strftime("%Y%m%d")
+        + "-"
+        + "".join(secrets.choice("23456789ABCDEFGHJKMNPQRSTUVWXYZ") for _ in range(8))
+    )
     order = Order.objects.create(
-        number=number, buyer=buyer.active_organization, placed_by=buyer, method=Order.Method.CARD,
-        state=Order.State.AWAITING_PAYMENT, supply_krw=price.supply_krw, vat_krw=price.vat_krw,
-        total_krw=price.total_krw, billing_name="(주)벤치", billing_email="billing@bench.test",
+        number=number,
+        buyer=buyer.active_organization,
+        placed_by=buyer,
+        method=Order.Method.CARD,
+        state=Order.State.AWAITING_PAYMENT,
+        supply_krw=price.supply_krw,
+        vat_krw=price.vat_krw,
+        total_krw=price.total_krw,
+        billing_name="(주)벤치",
+        billing_email="billing@bench.test",
         payment_due_at=timezone.now() + timezone.timedelta(minutes=30),
     )
-    OrderItem.objects.create(order=order, dataset=version.dataset, version=version, seller=version.dataset.publisher,
-                             kind="one_off", title=version.title_ko, supply_krw=price.supply_krw, vat_krw=price.vat_krw,
-                             total_krw=price.total_krw)
+    OrderItem.objects.create(
+        order=order,
+        dataset=version.dataset,
+        version=version,
+        seller=version.dataset.publisher,
+        kind="one_off",
+        title=version.title_ko,
+        supply_krw=price.supply_krw,
+        vat_krw=price.vat_krw,
+        total_krw=price.total_krw,
+    )
     return order
 
 
@@ -114,9 +133,11 @@ def approve(http, checkout_url) -> dict:
     page.raise_for_status()
     token = re.search(r'name="token" value="([^"]+)"', page.text).group(1)
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    answer = http.post(checkout_url.split("?")[0], headers={"Referer": checkout_url},
-                       data={"csrfmiddlewaretoken": csrf, "token": token, "card_number": "4330123412341234",
-                             "decision": "approve"})
+    answer = http.post(
+        checkout_url.split("?")[0],
+        headers={"Referer": checkout_url},
+        data={"csrfmiddlewaretoken": csrf, "token": token, "card_number": "4330123412341234", "decision": "approve"},
+    )
     assert answer.status_code == 302, answer.text[:300]
     return {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
 
@@ -146,8 +167,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="orders, one after the other")
     parser.add_argument("--portal-root", default=str(ROOT), help="the checkout gunicorn serves the portal from")
     parser.add_argument("--pg-latency", type=float, default=0.5, help="seconds the simulated PG takes to confirm")
-    parser.add_argument("--pg-in-process", action="store_true",
-                        help="the PG simulator served by the portal's own gunicorn (the layout of the observation)")
+    parser.add_argument(
+        "--pg-in-process",
+        action="store_true",
+        help="the PG simulator served by the portal's own gunicorn (the layout of the observation)",
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
@@ -171,10 +195,10 @@ def main() -> None:
     procs = []
     try:
         from accounts.models import Membership
-        from core.models import AuditEvent
         from catalog import services as catalog_services
         from catalog.models import Licence, Theme
         from catalog.reference_data import ensure_reference_data
+        from core.models import AuditEvent
         from devtools.pg_simulator import views as simulator
         from tests.conftest import make_org, make_user
         from transactions.models import Entitlement, Payment
@@ -184,34 +208,73 @@ def main() -> None:
         official = make_user("bench@siheung.test")
         provider = make_org(official, name_ko="벤치마크과", name_en="Bench", kind="provider", brn="1348310008")
         buyer = make_user("bench-buyer@company.test")
-        make_org(buyer, name_ko="(주)벤치", name_en="Bench Co", kind="consumer", brn="1168200276", role=Membership.Role.OWNER)
+        make_org(
+            buyer, name_ko="(주)벤치", name_en="Bench Co", kind="consumer", brn="1168200276", role=Membership.Role.OWNER
+        )
         version = catalog_services.dataset_create(
-            actor=official, organization=provider, title_ko="벤치마크 대기질", title_en="Bench air quality",
-            description_ko="벤치마크용 자료", theme=Theme.objects.get(code="environment"), contact_name="b",
-            contact_phone="031-000-0000", contact_email="b@siheung.test", update_cadence="none", data_kind="public",
+            actor=official,
+            organization=provider,
+            title_ko="벤치마크 대기질",
+            title_en="Bench air quality",
+            description_ko="벤치마크용 자료",
+            theme=Theme.objects.get(code="environment"),
+            contact_name="b",
+            contact_phone="031-000-0000",
+            contact_email="b@siheung.test",
+            update_cadence="none",
+            data_kind="public",
             licence=Licence.objects.get(code="kogl-1"),
         )
         simulator.reset()
 
         db_url = urlsplit(os.environ["DATABASE_URL"])
         db = settings.DATABASES["default"]["NAME"]
-        env = dict(os.environ, DATABASE_URL=urlunsplit(db_url._replace(path="/" + db)), DJANGO_ALLOWED_HOSTS="127.0.0.1",
-                   LOG_LEVEL="WARNING", CELERY_TASK_DEFAULT_QUEUE=queue, PG_SIMULATOR_WEBHOOKS="false",
-                   PG_SIMULATOR_CONFIRM_DELAY_MS=str(int(args.pg_latency * 1000)),
-                   # No collectstatic for a bench: pages link their CSS without the manifest's hashed names.
-                   STATICFILES_STORAGE_BACKEND="django.contrib.staticfiles.storage.StaticFilesStorage")
-        sim = subprocess.Popen([sys.executable, "-m", "devtools.pg_simulator", "--port", str(sim_port)], cwd=ROOT,
-                               env=dict(env, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL)
+        env = dict(
+            os.environ,
+            DATABASE_URL=urlunsplit(db_url._replace(path="/" + db)),
+            DJANGO_ALLOWED_HOSTS="127.0.0.1",
+            LOG_LEVEL="WARNING",
+            CELERY_TASK_DEFAULT_QUEUE=queue,
+            PG_SIMULATOR_WEBHOOKS="false",
+            PG_SIMULATOR_CONFIRM_DELAY_MS=str(int(args.pg_latency * 1000)),
+            # No collectstatic for a bench: pages link their CSS without the manifest's hashed names.
+            STATICFILES_STORAGE_BACKEND="django.contrib.staticfiles.storage.StaticFilesStorage",
+        )
+        sim = subprocess.Popen(
+            [sys.executable, "-m", "devtools.pg_simulator", "--port", str(sim_port)],
+            cwd=ROOT,
+            env=dict(env, PYTHONPATH=str(ROOT)),
+            stdout=subprocess.DEVNULL,
+        )
         procs.append(sim)
         portal_env = {k: v for k, v in env.items() if k != "PG_SIMULATOR"}  # production layout: no /pg-sim/
         if args.pg_in_process:  # (the code before issue 12 serves it when PG_API_BASE ends in /pg-sim)
             portal_env["PG_SIMULATOR"] = "true"
         portal_env["PYTHONPATH"] = args.portal_root
         web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "marketplace.wsgi:application", "--bind", f"127.0.0.1:{web_port}",
-             "--workers", "2", "--threads", "4", "--timeout", "120", "--access-logfile", "-", "--error-logfile", "-",
-             "--log-level", "warning"],
-            cwd=args.portal_root, env=portal_env, stdout=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "marketplace.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{web_port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--timeout",
+                "120",
+                "--access-logfile",
+                "-",
+                "--error-logfile",
+                "-",
+                "--log-level",
+                "warning",
+            ],
+            cwd=args.portal_root,
+            env=portal_env,
+            stdout=subprocess.DEVNULL,
         )
         procs.append(web)
         wait_for(sim_port, sim, "/pg-sim/v1/payments/none", "the PG simulator")  # approvals use it in both layouts
@@ -224,10 +287,15 @@ def main() -> None:
         for round_no in range(args.rounds):
             order = make_order(buyer, version)
             back = approve(client, services.card_checkout_start(actor=buyer, order=order, site_url=site))
-            success = f"{site}/orders/payments/card/success/?paymentType=NORMAL&orderId={back['orderId']}" \
-                      f"&paymentKey={back['paymentKey']}&amount={back['amount']}"
-            notice = {"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-01-01T00:00:00+09:00",
-                      "data": {"paymentKey": back["paymentKey"], "orderId": back["orderId"], "status": "DONE"}}
+            success = (
+                f"{site}/orders/payments/card/success/?paymentType=NORMAL&orderId={back['orderId']}"
+                f"&paymentKey={back['paymentKey']}&amount={back['amount']}"
+            )
+            notice = {
+                "eventType": "PAYMENT_STATUS_CHANGED",
+                "createdAt": "2026-01-01T00:00:00+09:00",
+                "data": {"paymentKey": back["paymentKey"], "orderId": back["orderId"], "status": "DONE"},
+            }
 
             def success_get(url=success):
                 with httpx.Client(timeout=120) as http:
@@ -252,21 +320,31 @@ def main() -> None:
             order.refresh_from_db()
             mails = [s for s in queued_emails(settings.CELERY_BROKER_URL, queue) if order.number in s]
             check = {
-                "order": order.number, "order_state": order.state,
+                "order": order.number,
+                "order_state": order.state,
                 "done_payments": Payment.objects.filter(order=order, state="done").count(),
                 "payments": Payment.objects.filter(order=order).count(),
                 "order_paid_audits": AuditEvent.objects.filter(action="order.paid", object_id=str(order.pk)).count(),
                 "entitlements": Entitlement.objects.filter(order_item__order=order).count(),
-                "paid_emails": len(mails), "pg_confirms": simulator.confirm_count() - confirm_before,
+                "paid_emails": len(mails),
+                "pg_confirms": simulator.confirm_count() - confirm_before,
             }
-            check["ok"] = (check["order_state"] == "paid" and check["done_payments"] == 1 and check["order_paid_audits"] == 1
-                           and check["entitlements"] == 1 and check["paid_emails"] == 1 and check["pg_confirms"] == 1)
+            check["ok"] = (
+                check["order_state"] == "paid"
+                and check["done_payments"] == 1
+                and check["order_paid_audits"] == 1
+                and check["entitlements"] == 1
+                and check["paid_emails"] == 1
+                and check["pg_confirms"] == 1
+            )
             checks.append(check)
             statuses = {}
             for status, _ in round_results:
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
-            print(f"round {round_no + 1}: {calls} at once ({hooks} webhooks): statuses {statuses}, "
-                  f"max {max(s for _, s in round_results):.2f} s; exactly once: {'ok' if check['ok'] else check}")
+            print(
+                f"round {round_no + 1}: {calls} at once ({hooks} webhooks): statuses {statuses}, "
+                f"max {max(s for _, s in round_results):.2f} s; exactly once: {'ok' if check['ok'] else check}"
+            )
         client.close()
     finally:
         for proc in procs:
@@ -284,22 +362,38 @@ def main() -> None:
             pass
         teardown_databases(old, verbosity=0)
 
-    figures = {"bench": "payments", "portal": "baseline" if Path(args.portal_root).resolve() != ROOT else "this",
-               "pg": "in-process" if args.pg_in_process else "own process", "pg_latency_s": args.pg_latency,
-               "calls": calls, "webhooks": hooks, "rounds": args.rounds}
+    figures = {
+        "bench": "payments",
+        "portal": "baseline" if Path(args.portal_root).resolve() != ROOT else "this",
+        "pg": "in-process" if args.pg_in_process else "own process",
+        "pg_latency_s": args.pg_latency,
+        "calls": calls,
+        "webhooks": hooks,
+        "rounds": args.rounds,
+    }
     for name, rows in results.items():
         seconds = [s for _, s in rows]
         statuses = {}
         for status, _ in rows:
             statuses[str(status)] = statuses.get(str(status), 0) + 1
         five = sum(1 for status, _ in rows if not isinstance(status, int) or status >= 500)
-        figures[name] = {"n": len(rows), "statuses": statuses, "5xx_or_error": five, "p50_s": round(percentile(seconds, 0.5), 3),
-                         "p95_s": round(percentile(seconds, 0.95), 3), "max_s": round(max(seconds), 3)}
-        print(f"{name:8}: n={len(rows)}  5xx/errors {five}  p50 {percentile(seconds, 0.5):.3f} s  "
-              f"p95 {percentile(seconds, 0.95):.3f} s  max {max(seconds):.3f} s  statuses {statuses}")
+        figures[name] = {
+            "n": len(rows),
+            "statuses": statuses,
+            "5xx_or_error": five,
+            "p50_s": round(percentile(seconds, 0.5), 3),
+            "p95_s": round(percentile(seconds, 0.95), 3),
+            "max_s": round(max(seconds), 3),
+        }
+        print(
+            f"{name:8}: n={len(rows)}  5xx/errors {five}  p50 {percentile(seconds, 0.5):.3f} s  "
+            f"p95 {percentile(seconds, 0.95):.3f} s  max {max(seconds):.3f} s  statuses {statuses}"
+        )
     figures["exactly_once"] = all(c["ok"] for c in checks)
     figures["checks"] = checks
-    print(f"exactly once (one done payment, paid once, one e-mail, one PG confirm) in every round: {figures['exactly_once']}")
+    print(
+        f"exactly once (one done payment, paid once, one e-mail, one PG confirm) in every round: {figures['exactly_once']}"
+    )
     print(json.dumps(figures, ensure_ascii=False))
 
 

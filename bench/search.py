@@ -37,7 +37,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DB_NAME = "mkt_bench_search"
 
-WORDS = [("word", "미세먼지"), ("two_words", "에너지 사용량"), ("fragment", "세먼"), ("english", "parking"), ("generic", "현황")]
+WORDS = [
+    ("word", "미세먼지"),
+    ("two_words", "에너지 사용량"),
+    ("fragment", "세먼"),
+    ("english", "parking"),
+    ("generic", "현황"),
+]
 FILTERS = [
     ("", {}),
     ("+theme", {"theme": "environment"}),
@@ -73,7 +79,9 @@ def request_mix(publisher_slug: str | None) -> list[tuple[str, str, str]]:
         ("catalog", "no match", "/catalog/?" + urlencode({"q": "존재하지않는낱말"})),
     ]
     if publisher_slug:
-        mix.append(("catalog", "publisher+generic", "/catalog/?" + urlencode({"q": "현황", "publisher": publisher_slug})))
+        mix.append(
+            ("catalog", "publisher+generic", "/catalog/?" + urlencode({"q": "현황", "publisher": publisher_slug}))
+        )
         mix.append(("organization", "organization page", f"/catalog/organizations/{publisher_slug}/"))
     return mix
 
@@ -88,7 +96,13 @@ def percentile(values, p):
 
 
 def summary(ms):
-    return {"p50": percentile(ms, 50), "p95": percentile(ms, 95), "p99": percentile(ms, 99), "max": max(ms or [0]), "n": len(ms)}
+    return {
+        "p50": percentile(ms, 50),
+        "p95": percentile(ms, 95),
+        "p99": percentile(ms, 99),
+        "max": max(ms or [0]),
+        "n": len(ms),
+    }
 
 
 # --- database ---------------------------------------------------------------------------------------------------
@@ -145,7 +159,10 @@ def setup_django(url: str):
     settings.ALLOWED_HOSTS = ["*"]
     settings.DEBUG = False
     # Static files by their plain names (no collectstatic manifest needed, as in the tests).
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     return settings
 
 
@@ -166,17 +183,25 @@ def prepare(n: int, seed: int, files_ratio: float, force: bool) -> dict:
         print(f"database already holds {n:,} seeded datasets: seeding skipped (migrate {migrate_s:.1f}s)")
         return {}
     if counts["real_datasets"] and not force:
-        raise SystemExit(f"the bench database holds {counts['real_datasets']} real datasets; use --force or another database")
+        raise SystemExit(
+            f"the bench database holds {counts['real_datasets']} real datasets; use --force or another database"
+        )
     if counts["datasets"]:
         print(f"clearing {counts['datasets']:,} seeded datasets (wanted {n:,})")
         seeding.clear(log=lambda *_: None)
     print(f"seeding {n:,} datasets…")
     result = seeding.seed(n, seed=seed, files_ratio=files_ratio, log=lambda *_: None)
-    print(f"seeded {n:,} datasets in {result.seconds:.1f}s = {result.rows_per_second:,.0f} rows/s "
-          f"(indexes {result.index_seconds:.1f}s, vacuum analyze {result.vacuum_seconds:.1f}s; "
-          f"{result.rows['offers']:,} offers, {result.rows['datafiles']:,} files)")
-    return {"seed_s": round(result.seconds, 1), "seed_rows_s": round(result.rows_per_second),
-            "seed_index_s": round(result.index_seconds, 1), "seed_vacuum_s": round(result.vacuum_seconds, 1)}
+    print(
+        f"seeded {n:,} datasets in {result.seconds:.1f}s = {result.rows_per_second:,.0f} rows/s "
+        f"(indexes {result.index_seconds:.1f}s, vacuum analyze {result.vacuum_seconds:.1f}s; "
+        f"{result.rows['offers']:,} offers, {result.rows['datafiles']:,} files)"
+    )
+    return {
+        "seed_s": round(result.seconds, 1),
+        "seed_rows_s": round(result.rows_per_second),
+        "seed_index_s": round(result.index_seconds, 1),
+        "seed_vacuum_s": round(result.vacuum_seconds, 1),
+    }
 
 
 # --- measuring ----------------------------------------------------------------------------------------------------
@@ -228,8 +253,15 @@ def measure(client, mix, rounds: int):
     records = {}
     for group, kind, url in mix:
         ms, queries, response = capture(client, url)
-        records[kind] = {"group": group, "url": url, "ms": [], "queries": len(queries), "sql": queries,
-                         "total": total_of(url), "bytes": len(response.content)}
+        records[kind] = {
+            "group": group,
+            "url": url,
+            "ms": [],
+            "queries": len(queries),
+            "sql": queries,
+            "total": total_of(url),
+            "bytes": len(response.content),
+        }
     order = [(kind, url) for _g, kind, url in mix]
     rng = random.Random(7)
     for _ in range(rounds):
@@ -248,7 +280,9 @@ def naive_search(word: str) -> tuple[float, int]:
 
     t0 = time.perf_counter()
     qs = CatalogEntry.objects.filter(
-        Q(title_ko__icontains=word) | Q(title_en__icontains=word) | Q(version__description_ko__icontains=word)
+        Q(title_ko__icontains=word)
+        | Q(title_en__icontains=word)
+        | Q(version__description_ko__icontains=word)
         | Q(version__description_en__icontains=word)
     )
     list(qs.select_related("publisher", "theme").defer("search_vector").order_by("-published_at")[:20])
@@ -274,12 +308,16 @@ def explain(sql: str) -> str:
 
 def print_table(title, records, kinds):
     print(f"\n{title}")
-    print(f"  {'request':<26} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'SQL':>4} {'SQL ms':>7} {'total':>9}")
+    print(
+        f"  {'request':<26} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'SQL':>4} {'SQL ms':>7} {'total':>9}"
+    )
     for kind in kinds:
         r = records[kind]
         s = summary(r["ms"])
         sql_ms = sum(ms for _sql, ms in r["sql"])
-        print(f"  {kind:<26} {s['p50']:8.1f} {s['p95']:8.1f} {s['p99']:8.1f} {s['max']:8.1f} {r['queries']:4d} {sql_ms:7.1f} {r['total']:>9}")
+        print(
+            f"  {kind:<26} {s['p50']:8.1f} {s['p95']:8.1f} {s['p99']:8.1f} {s['max']:8.1f} {r['queries']:4d} {sql_ms:7.1f} {r['total']:>9}"
+        )
 
 
 def main() -> None:
@@ -291,7 +329,9 @@ def main() -> None:
     parser.add_argument("--files-ratio", type=float, default=0.05, help="datasets with full file reports")
     parser.add_argument("--explain", type=int, default=1, help="EXPLAIN the N slowest distinct SQL statements")
     parser.add_argument("--naive-rounds", type=int, default=None, help="baseline repetitions (default 3; 1 from 500k)")
-    parser.add_argument("--plans", default="", help="comma-separated request kinds: EXPLAIN every SQL statement of each")
+    parser.add_argument(
+        "--plans", default="", help="comma-separated request kinds: EXPLAIN every SQL statement of each"
+    )
     parser.add_argument("--quick", action="store_true", help="one round, few pages, no counted pass (for tests)")
     parser.add_argument("--force", action="store_true", help="seed even if the bench database holds real datasets")
     args = parser.parse_args()
@@ -313,42 +353,63 @@ def run(args) -> None:
     from django.db.models import Count
     from django.test import Client
 
-    from devtools.seed import catalog as seeding
     from catalog.models import CatalogEntry, DataFile
+    from devtools.seed import catalog as seeding
 
     out = {"bench": "search", "n": args.n}
     out.update(prepare(args.n, args.seed, args.files_ratio, args.force))
     new_catalog_generation()
     client = Client()
-    publisher = (CatalogEntry.objects.filter(publisher__slug__startswith=seeding.SEED_PREFIX)
-                 .values_list("publisher__slug").order_by().annotate(n=Count("pk"))
-                 .order_by("-n").first())
+    publisher = (
+        CatalogEntry.objects.filter(publisher__slug__startswith=seeding.SEED_PREFIX)
+        .values_list("publisher__slug")
+        .order_by()
+        .annotate(n=Count("pk"))
+        .order_by("-n")
+        .first()
+    )
     mix = request_mix(publisher[0] if publisher else None)
     rng = random.Random(args.seed)
     ids = list(CatalogEntry.objects.order_by("?").values_list("dataset__slug", flat=True)[: args.dataset_pages])
-    rich = list(DataFile.objects.filter(profile__isnull=False).order_by("?")
-                .values_list("version__dataset__slug", flat=True)[: max(1, args.dataset_pages // 4)])
-    pages = [("dataset", f"dataset {'rich' if slug in rich else 'plain'} {i}", f"/catalog/datasets/{slug}/")
-             for i, slug in enumerate(dict.fromkeys(rich + ids))]
+    rich = list(
+        DataFile.objects.filter(profile__isnull=False)
+        .order_by("?")
+        .values_list("version__dataset__slug", flat=True)[: max(1, args.dataset_pages // 4)]
+    )
+    pages = [
+        ("dataset", f"dataset {'rich' if slug in rich else 'plain'} {i}", f"/catalog/datasets/{slug}/")
+        for i, slug in enumerate(dict.fromkeys(rich + ids))
+    ]
     rng.shuffle(pages)
 
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('shared_buffers'), current_setting('server_version'), "
-                       "pg_size_pretty(pg_total_relation_size(%s))", [CatalogEntry._meta.db_table])
+        cursor.execute(
+            "SELECT current_setting('shared_buffers'), current_setting('server_version'), "
+            "pg_size_pretty(pg_total_relation_size(%s))",
+            [CatalogEntry._meta.db_table],
+        )
         shared_buffers, server_version, index_size = cursor.fetchone()
-    print(f"PostgreSQL {server_version}, shared_buffers {shared_buffers}; the catalog index table with its "
-          f"indexes and TOAST: {index_size}")
+    print(
+        f"PostgreSQL {server_version}, shared_buffers {shared_buffers}; the catalog index table with its "
+        f"indexes and TOAST: {index_size}"
+    )
     out.update({"shared_buffers": shared_buffers, "catalog_table_size": index_size})
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
     records = measure(client, mix + pages, args.rounds)
     wall, load1 = time.perf_counter() - t0, os.getloadavg()[0]
-    print(f"machine load average {load0:.1f} → {load1:.1f} on {os.cpu_count()} CPUs while measuring "
-          "(other work on the machine inflates every figure)")
+    print(
+        f"machine load average {load0:.1f} → {load1:.1f} on {os.cpu_count()} CPUs while measuring "
+        "(other work on the machine inflates every figure)"
+    )
     catalog_kinds = [k for _g, k, _u in mix if records[k]["group"] == "catalog"]
-    print_table(f"catalog requests over {args.n:,} datasets, cold counts (no worker has counted yet), "
-                f"{args.rounds} rounds, exact cap {getattr(settings, 'CATALOG_EXACT_CAP', '-')}:", records, catalog_kinds)
+    print_table(
+        f"catalog requests over {args.n:,} datasets, cold counts (no worker has counted yet), "
+        f"{args.rounds} rounds, exact cap {getattr(settings, 'CATALOG_EXACT_CAP', '-')}:",
+        records,
+        catalog_kinds,
+    )
     other = [k for _g, k, _u in mix if records[k]["group"] != "catalog"]
     if other:
         print_table("other pages:", records, other)
@@ -360,11 +421,19 @@ def run(args) -> None:
     cat, ds = summary(catalog_ms), summary(dataset_ms)
     dq = [records[k]["queries"] for k in dataset_kinds] or [0]
     cq = [records[k]["queries"] for k in catalog_kinds]
-    print(f"\ncatalog overall:  p50 {cat['p50']:6.1f}  p95 {cat['p95']:6.1f}  p99 {cat['p99']:6.1f} ms  "
-          f"({cat['n']} requests, {min(cq)}–{max(cq)} SQL queries each)")
-    print(f"dataset pages:    p50 {ds['p50']:6.1f}  p95 {ds['p95']:6.1f}  p99 {ds['p99']:6.1f} ms  "
-          f"({len(dataset_kinds)} pages × {args.rounds}, {min(dq)}–{max(dq)} SQL queries each; "
-          + (f"with full file reports p95 {summary(rich_ms)['p95']:.1f} ms)" if rich_ms else "none with full file reports)"))
+    print(
+        f"\ncatalog overall:  p50 {cat['p50']:6.1f}  p95 {cat['p95']:6.1f}  p99 {cat['p99']:6.1f} ms  "
+        f"({cat['n']} requests, {min(cq)}–{max(cq)} SQL queries each)"
+    )
+    print(
+        f"dataset pages:    p50 {ds['p50']:6.1f}  p95 {ds['p95']:6.1f}  p99 {ds['p99']:6.1f} ms  "
+        f"({len(dataset_kinds)} pages × {args.rounds}, {min(dq)}–{max(dq)} SQL queries each; "
+        + (
+            f"with full file reports p95 {summary(rich_ms)['p95']:.1f} ms)"
+            if rich_ms
+            else "none with full file reports)"
+        )
+    )
     slow = sorted(((summary(records[k]["ms"])["p95"], k) for k in catalog_kinds), reverse=True)[:5]
     print("slowest catalog requests (p95): " + ", ".join(f"{k} {p:.0f} ms" for p, k in slow))
 
@@ -384,23 +453,36 @@ def run(args) -> None:
                 exact_counts(QueryDict(urlsplit(u).query))
                 worker_ms.append(((time.perf_counter() - t1) * 1000, kind))
             counted = measure(client, [("catalog", k, u) for k, u in big], args.rounds)
-            print_table("the same large searches once a worker has counted them (cached exact counts):", counted, [k for k, _ in big])
-            print("worker's exact count per search: " + ", ".join(f"{k} {ms:.0f} ms" for ms, k in sorted(worker_ms, reverse=True)))
+            print_table(
+                "the same large searches once a worker has counted them (cached exact counts):",
+                counted,
+                [k for k, _ in big],
+            )
+            print(
+                "worker's exact count per search: "
+                + ", ".join(f"{k} {ms:.0f} ms" for ms, k in sorted(worker_ms, reverse=True))
+            )
             out["worker_count_max_ms"] = round(max(ms for ms, _ in worker_ms), 1)
-            catalog_ms_counted = [ms for k in catalog_kinds for ms in (counted[k]["ms"] if k in counted else records[k]["ms"])]
+            catalog_ms_counted = [
+                ms for k in catalog_kinds for ms in (counted[k]["ms"] if k in counted else records[k]["ms"])
+            ]
             out["catalog_counted_p95_ms"] = round(summary(catalog_ms_counted)["p95"], 1)
 
     print("\nbaseline, the naive way (ILIKE '%word%' on the titles and descriptions + one COUNT per facet):")
     naive = {}
     for label, word in WORDS:
         times = []
-        for _ in range(args.naive_rounds if args.naive_rounds is not None else (1 if args.n >= 500_000 else min(args.rounds, 3))):
+        for _ in range(
+            args.naive_rounds if args.naive_rounds is not None else (1 if args.n >= 500_000 else min(args.rounds, 3))
+        ):
             ms, total = naive_search(word)
             times.append(ms)
         naive[label] = (summary(times), total)
         ours = summary(records[label]["ms"])
-        print(f"  {label:<12} {word:<14} naive p50 {naive[label][0]['p50']:8.1f} ms ({total:,} rows)   "
-              f"catalog p50 {ours['p50']:6.1f} ms ({records[label]['total']})")
+        print(
+            f"  {label:<12} {word:<14} naive p50 {naive[label][0]['p50']:8.1f} ms ({total:,} rows)   "
+            f"catalog p50 {ours['p50']:6.1f} ms ({records[label]['total']})"
+        )
 
     statements = {}
     for kind in catalog_kinds + dataset_kinds + other:
@@ -411,7 +493,9 @@ def run(args) -> None:
                 statements[sql] = (ms, kind)
     slowest = sorted(((ms, kind, sql) for sql, (ms, kind) in statements.items()), reverse=True)[: args.explain]
     for i, (ms, kind, sql) in enumerate(slowest, 1):
-        print(f"\nslowest SQL #{i} ({ms:.1f} ms in the warm-up, request “{kind}”):\n  {sql[:1500]}{'…' if len(sql) > 1500 else ''}")
+        print(
+            f"\nslowest SQL #{i} ({ms:.1f} ms in the warm-up, request “{kind}”):\n  {sql[:1500]}{'…' if len(sql) > 1500 else ''}"
+        )
         print("EXPLAIN (ANALYZE, BUFFERS):\n" + explain(sql))
 
     for kind in filter(None, (k.strip() for k in args.plans.split(","))):
@@ -419,23 +503,37 @@ def run(args) -> None:
             print(f"\n--plans: no request kind “{kind}” (kinds: {', '.join(records)})")
             continue
         for i, (sql, ms) in enumerate(records[kind]["sql"], 1):
-            print(f"\nrequest “{kind}”, SQL {i}/{len(records[kind]['sql'])} ({ms:.1f} ms in the warm-up):\n  {sql[:3000]}")
+            print(
+                f"\nrequest “{kind}”, SQL {i}/{len(records[kind]['sql'])} ({ms:.1f} ms in the warm-up):\n  {sql[:3000]}"
+            )
             if not explainable(sql):
                 continue
             print("EXPLAIN (ANALYZE, BUFFERS):\n" + explain(sql))
 
     naive_all = [naive[label][0]["p50"] for label, _ in WORDS]
-    out.update({
-        "rounds": args.rounds, "requests": len(catalog_ms) + len(dataset_ms), "wall_s": round(wall, 1),
-        "load_avg": round(max(load0, load1), 1), "cpus": os.cpu_count(),
-        "p50_ms": round(cat["p50"], 1), "p95_ms": round(cat["p95"], 1), "p99_ms": round(cat["p99"], 1),
-        "catalog_max_ms": round(cat["max"], 1), "catalog_queries_max": max(cq),
-        "dataset_p50_ms": round(ds["p50"], 1), "dataset_p95_ms": round(ds["p95"], 1), "dataset_p99_ms": round(ds["p99"], 1),
-        "dataset_queries_max": max(dq),
-        "slowest_kind": slow[0][1], "slowest_kind_p95_ms": round(slow[0][0], 1),
-        "slowest_sql_ms": round(slowest[0][0], 1) if slowest else None,
-        "naive_p50_ms": round(statistics.median(naive_all), 1), "naive_max_ms": round(max(naive_all), 1),
-    })
+    out.update(
+        {
+            "rounds": args.rounds,
+            "requests": len(catalog_ms) + len(dataset_ms),
+            "wall_s": round(wall, 1),
+            "load_avg": round(max(load0, load1), 1),
+            "cpus": os.cpu_count(),
+            "p50_ms": round(cat["p50"], 1),
+            "p95_ms": round(cat["p95"], 1),
+            "p99_ms": round(cat["p99"], 1),
+            "catalog_max_ms": round(cat["max"], 1),
+            "catalog_queries_max": max(cq),
+            "dataset_p50_ms": round(ds["p50"], 1),
+            "dataset_p95_ms": round(ds["p95"], 1),
+            "dataset_p99_ms": round(ds["p99"], 1),
+            "dataset_queries_max": max(dq),
+            "slowest_kind": slow[0][1],
+            "slowest_kind_p95_ms": round(slow[0][0], 1),
+            "slowest_sql_ms": round(slowest[0][0], 1) if slowest else None,
+            "naive_p50_ms": round(statistics.median(naive_all), 1),
+            "naive_max_ms": round(max(naive_all), 1),
+        }
+    )
     print(json.dumps(out, ensure_ascii=False))
 
 

@@ -39,7 +39,11 @@ def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 300) -> flo
 
 
 def one_start(var: Path, port: int, log) -> tuple[float, float]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"}
+    }
     env.update(VAR_DIR=str(var), PORT=str(port), STATIC_ROOT=str(var / "static"))
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "scripts/stack.py", "run"], cwd=ROOT, env=env, stdout=log, stderr=log)
@@ -66,10 +70,18 @@ def main() -> None:
         print(f"first start (empty data dir) to healthy: {cold:6.2f} s   stop: {cold_stop:.2f} s")
         print(f"second start (data reused)   to healthy: {warm:6.2f} s   stop: {warm_stop:.2f} s")
         print(f"processes left running after stop: {len(leftovers)}")
-        print(json.dumps({
-            "bench": "startup", "cold_ready_s": round(cold, 2), "warm_ready_s": round(warm, 2),
-            "cold_stop_s": round(cold_stop, 2), "warm_stop_s": round(warm_stop, 2), "leftover_processes": len(leftovers),
-        }))
+        print(
+            json.dumps(
+                {
+                    "bench": "startup",
+                    "cold_ready_s": round(cold, 2),
+                    "warm_ready_s": round(warm, 2),
+                    "cold_stop_s": round(cold_stop, 2),
+                    "warm_stop_s": round(warm_stop, 2),
+                    "leftover_processes": len(leftovers),
+                }
+            )
+        )
     finally:
         shutil.rmtree(var, ignore_errors=True)
         log_path.unlink(missing_ok=True)

@@ -34,8 +34,8 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, Count, F, Func, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
-from django.utils import timezone
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Organization
 from catalog import tasks
@@ -196,13 +196,16 @@ def _exact_rows_and_page(search: CatalogFilter, sort: str, relevance: bool, star
     if relevance:
         compiler = qs.query.get_compiler(connection=connection)
         tsquery, tsquery_params = search.text_query.resolve_expression(qs.query).as_sql(compiler, connection)
-        order = (f"CASE WHEN (SELECT count(*) FROM m) <= %s THEN ts_rank_cd(%s::float4[], m.search_vector, "
-                 f"{tsquery}) ELSE 0 END DESC, title_hit DESC, download_count DESC, published_at DESC, pk")
+        order = (
+            f"CASE WHEN (SELECT count(*) FROM m) <= %s THEN ts_rank_cd(%s::float4[], m.search_vector, "
+            f"{tsquery}) ELSE 0 END DESC, title_hit DESC, download_count DESC, published_at DESC, pk"
+        )
         params += [settings.CATALOG_RANK_CAP, RANK_WEIGHTS, *tsquery_params] * 2  # the ORDER BY appears twice
     else:
         order = ", ".join(f"{f[1:]} DESC" if f.startswith("-") else f for f in SORT_ORDER[sort])
     sql = FACET_SQL.format(inner=inner, limit=FACET_SQL_LIMIT) + PAGE_SQL.format(
-        order=order, limit=PAGE_SIZE, offset=int(start))
+        order=order, limit=PAGE_SIZE, offset=int(start)
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         result = cursor.fetchall()
@@ -267,8 +270,10 @@ def _title_has_every_word(q: str):
         params.append(f"%{run}%")
     latin = " ".join(LATIN_WORD.findall(q))
     if latin:
-        clauses.append("to_tsvector('english'::regconfig, catalog_catalogentry.title_en) @@ "
-                       "plainto_tsquery('english'::regconfig, %s)")
+        clauses.append(
+            "to_tsvector('english'::regconfig, catalog_catalogentry.title_en) @@ "
+            "plainto_tsquery('english'::regconfig, %s)"
+        )
         params.append(latin)
     return RawSQL("(" + " AND ".join(clauses or ["FALSE"]) + ")", params, output_field=BooleanField())
 
@@ -283,12 +288,16 @@ def _ordered(qs, sort: str, relevance: str | None, search: CatalogFilter, *, thr
         return qs.annotate(rank=rank).order_by("-rank", "-download_count", "-published_at", "pk")
     if relevance == TITLE_FIRST:
         return qs.annotate(title_hit=_title_has_every_word(search.state()["q"])).order_by(
-            "-title_hit", "-download_count", "-published_at", "pk")
+            "-title_hit", "-download_count", "-published_at", "pk"
+        )
     order = list(SORT_ORDER.get(sort, SORT_ORDER["downloads"]))
     if through_gin:
         first = order[0].lstrip("-")
-        blind = {"download_count": F("download_count") + 0, "published_at": F("published_at") + timedelta(0),
-                 "title_ko": Concat("title_ko", Value(""))}[first]
+        blind = {
+            "download_count": F("download_count") + 0,
+            "published_at": F("published_at") + timedelta(0),
+            "title_ko": Concat("title_ko", Value("")),
+        }[first]
         order[0] = blind.desc() if order[0].startswith("-") else blind.asc()
     return qs.order_by(*order)
 
@@ -335,8 +344,9 @@ def _key_frequencies() -> dict[str, int]:
     frequencies = cache.get(key)
     if frequencies is None:
         modulus = settings.CATALOG_SAMPLE_LEVELS[0]
-        rows = _facet_rows(CatalogEntry.objects.filter(facet_keys__contains=[sample_key(modulus)]), scale=modulus,
-                           limit=10_000)
+        rows = _facet_rows(
+            CatalogEntry.objects.filter(facet_keys__contains=[sample_key(modulus)]), scale=modulus, limit=10_000
+        )
         frequencies = dict(rows)
         cache.set(key, frequencies, COUNTS_TTL)
     return frequencies
@@ -352,12 +362,16 @@ def _deep_page_keys(search: CatalogFilter, sort: str, relevance: str | None, tot
         sort = "downloads"
     if sort not in ("downloads", "newest") or start < DEEP_PAGE_START:
         return None
-    levels = [m for m in settings.CATALOG_SAMPLE_LEVELS if total / m >= SAMPLE_ENOUGH] or settings.CATALOG_SAMPLE_LEVELS[-1:]
+    levels = [
+        m for m in settings.CATALOG_SAMPLE_LEVELS if total / m >= SAMPLE_ENOUGH
+    ] or settings.CATALOG_SAMPLE_LEVELS[-1:]
     modulus = levels[0]
     position = int((start + PAGE_SIZE) / modulus * 1.25) + 3
     column = "download_count" if sort == "downloads" else "published_at"
     sampled = search.qs.filter(facet_keys__contains=[sample_key(modulus)])
-    values = list(_ordered(sampled, sort, None, search, through_gin=True).values_list(column, flat=True)[: position * 4])
+    values = list(
+        _ordered(sampled, sort, None, search, through_gin=True).values_list(column, flat=True)[: position * 4]
+    )
     if len(values) < position:
         return None
     edge = values[position - 1]
@@ -412,19 +426,38 @@ def _facets(rows, state: dict) -> tuple[int, dict[str, list[FacetValue]]]:
         return values
 
     facets = {}
-    facets["theme"] = build("theme", [
-        FacetValue(themes[int(pk)].code, themes[int(pk)].name, n) for pk, n in raw.get("theme", {}).items() if int(pk) in themes
-    ])
-    facets["publisher"] = build("publisher", [
-        FacetValue(publishers[pk].slug, publishers[pk].display_name, raw["publisher"][pk]) for pk in publisher_ids if pk in publishers
-    ])
+    facets["theme"] = build(
+        "theme",
+        [
+            FacetValue(themes[int(pk)].code, themes[int(pk)].name, n)
+            for pk, n in raw.get("theme", {}).items()
+            if int(pk) in themes
+        ],
+    )
+    facets["publisher"] = build(
+        "publisher",
+        [
+            FacetValue(publishers[pk].slug, publishers[pk].display_name, raw["publisher"][pk])
+            for pk in publisher_ids
+            if pk in publishers
+        ],
+    )
     facets["format"] = build("format", [FacetValue(v, v.upper(), n) for v, n in raw.get("format", {}).items()])
-    facets["licence"] = build("licence", [
-        FacetValue(licences[int(pk)].code, licences[int(pk)].name, n) for pk, n in raw.get("licence", {}).items() if int(pk) in licences
-    ])
-    facets["price"] = build("price", [FacetValue(v, str(PRICE_TYPES.get(v, v)), n) for v, n in raw.get("price", {}).items()])  # str: lazy labels cost on every escape
+    facets["licence"] = build(
+        "licence",
+        [
+            FacetValue(licences[int(pk)].code, licences[int(pk)].name, n)
+            for pk, n in raw.get("licence", {}).items()
+            if int(pk) in licences
+        ],
+    )
+    facets["price"] = build(
+        "price", [FacetValue(v, str(PRICE_TYPES.get(v, v)), n) for v, n in raw.get("price", {}).items()]
+    )  # str: lazy labels cost on every escape
     facets["tag"] = build("tag", [FacetValue(v, v, n) for v, n in raw.get("tag", {}).items()], FACET_LIMIT)
-    facets["cadence"] = build("cadence", [FacetValue(v, str(cadences.get(v, v)), n) for v, n in raw.get("cadence", {}).items()])
+    facets["cadence"] = build(
+        "cadence", [FacetValue(v, str(cadences.get(v, v)), n) for v, n in raw.get("cadence", {}).items()]
+    )
     facets["area"] = build("area", [FacetValue(v, v, n) for v, n in raw.get("area", {}).items()], FACET_LIMIT)
     # Labels of chosen values that have no count (e.g. a theme chosen together with an excluding filter).
     for fv in facets["theme"]:
@@ -492,8 +525,16 @@ def catalog_search(params, *, page: int | str | None = 1) -> CatalogResult:
     if ids is None and total:
         ids = _page(search, qs, sort, relevance, total, start, many)
     return CatalogResult(
-        entries=_result_lines(ids or []), total=total, exact=exact, page=number, pages=pages,
-        sort=sort, state=state, facets=facet_values, relevance=relevance, counting=counting,
+        entries=_result_lines(ids or []),
+        total=total,
+        exact=exact,
+        page=number,
+        pages=pages,
+        sort=sort,
+        state=state,
+        facets=facet_values,
+        relevance=relevance,
+        counting=counting,
     )
 
 
@@ -600,7 +641,7 @@ def similar_terms(q: str, limit: int = 6) -> list[str]:
         tags = list(CatalogEntry.objects.filter(search_vector=query).values_list("tags", "title_ko")[:200])
         cursor.execute("SET LOCAL enable_seqscan = on")  # for the rest of an enclosing transaction
     counts: dict[str, int] = {}
-    for entry_tags, title in tags:
+    for entry_tags, _title in tags:
         for tag in entry_tags:
             if any(p in tag for p in pairs) or any(w in tag.lower() for w in words):
                 counts[tag] = counts.get(tag, 0) + 1
@@ -637,5 +678,7 @@ def home_sections(limit: int = 6) -> dict:
         "themes": sorted(themes, key=lambda tn: tn[0].position),
         "publishers": [(publishers[pk], n) for pk, n in publisher_rows if pk in publishers],
         "newest": list(entries.order_by("-published_at", "pk")[:limit]),
-        "popular": list(entries.filter(download_count__gt=0).order_by("-download_count", "-published_at", "pk")[:limit]),
+        "popular": list(
+            entries.filter(download_count__gt=0).order_by("-download_count", "-published_at", "pk")[:limit]
+        ),
     }

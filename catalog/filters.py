@@ -54,7 +54,9 @@ class ValuesFilter(django_filters.MultipleChoiceFilter):
     def filter(self, qs, value):
         if not value:
             return qs
-        return self.method(qs, self.field_name, value) if self.method else qs.filter(**{f"{self.field_name}__in": value})
+        return (
+            self.method(qs, self.field_name, value) if self.method else qs.filter(**{f"{self.field_name}__in": value})
+        )
 
 
 def _facet_ids(model, field, values) -> list[int]:
@@ -132,8 +134,16 @@ class CatalogFilter(django_filters.FilterSet):
         return qs.filter(**keys_condition(keys))
 
     # A filter method is called with the filter's field name.
-    _facet_names = {"theme": "theme", "publisher": "publisher", "formats": "format", "licence": "licence",
-                    "price_types": "price", "tags": "tag", "update_cadence": "cadence", "area": "area"}
+    _facet_names = {
+        "theme": "theme",
+        "publisher": "publisher",
+        "formats": "format",
+        "licence": "licence",
+        "price_types": "price",
+        "tags": "tag",
+        "update_cadence": "cadence",
+        "area": "area",
+    }
 
     def filter_sort(self, qs, name, value):
         return qs  # see catalog_search
@@ -142,6 +152,6 @@ class CatalogFilter(django_filters.FilterSet):
         """The cleaned filter values (what the page shows as active filters and encodes into links)."""
         data = self.form.cleaned_data if self.is_bound and self.form.is_valid() else {}
         return {name: data.get(name) or [] for name in self.FACETS} | {
-            "q": (data.get("q") or "").strip(), "sort": data.get("sort") or ""
+            "q": (data.get("q") or "").strip(),
+            "sort": data.get("sort") or "",
         }
-

@@ -9,21 +9,43 @@ class DatasetVersionForm(forms.ModelForm):
     """The description of a dataset version, with the fields of data.go.kr's dataset page."""
 
     tags = forms.CharField(
-        label=_("Keywords"), required=False,
+        label=_("Keywords"),
+        required=False,
         help_text=_("Separate with commas, e.g. 미세먼지, 대기질, 시흥"),
     )
     spatial_bbox = forms.CharField(
-        label=_("Bounding box"), required=False,
-        help_text=_("Optional: west, south, east, north in degrees, e.g. 126.70, 37.30, 126.90, 37.45. "
-                    "GeoJSON files fill it in automatically."),
+        label=_("Bounding box"),
+        required=False,
+        help_text=_(
+            "Optional: west, south, east, north in degrees, e.g. 126.70, 37.30, 126.90, 37.45. "
+            "GeoJSON files fill it in automatically."
+        ),
     )
 
     class Meta:
         model = DatasetVersion
         fields = [
-            "title_ko", "title_en", "description_ko", "description_en", "theme", "tags", "data_kind", "licence",
-            "department", "contact_name", "contact_phone", "contact_email", "update_cadence", "spatial_area",
-            "spatial_bbox", "temporal_start", "temporal_end", "legal_basis", "collection_method", "data_limits", "notes",
+            "title_ko",
+            "title_en",
+            "description_ko",
+            "description_en",
+            "theme",
+            "tags",
+            "data_kind",
+            "licence",
+            "department",
+            "contact_name",
+            "contact_phone",
+            "contact_email",
+            "update_cadence",
+            "spatial_area",
+            "spatial_bbox",
+            "temporal_start",
+            "temporal_end",
+            "legal_basis",
+            "collection_method",
+            "data_limits",
+            "notes",
         ]
         widgets = {
             "description_ko": forms.Textarea(attrs={"rows": 6}),

@@ -17,9 +17,8 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from core.db import choices_constraint
-
 from accounts.models import Organization
+from core.db import choices_constraint
 
 
 def _bilingual(obj, field):
@@ -68,7 +67,9 @@ class Licence(models.Model):
     allows_commercial_use = models.BooleanField()
     allows_derivatives = models.BooleanField()
     # A commercial licence written by one organization is offered only to it.
-    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="licences")
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="licences"
+    )
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -170,10 +171,12 @@ class DatasetVersion(models.Model):
     contact_phone = models.CharField(_("contact phone"), max_length=30)
     contact_email = models.EmailField(_("contact e-mail"))
     update_cadence = models.CharField(_("update cadence"), max_length=20, choices=Cadence.choices)
-    spatial_area = models.CharField(_("spatial coverage"), max_length=200, blank=True,
-                                    help_text=_("Administrative area, e.g. 경기도 시흥시 정왕동"))
-    spatial_bbox = models.JSONField(_("bounding box"), null=True, blank=True,
-                                    help_text=_("[west, south, east, north] in WGS84"))
+    spatial_area = models.CharField(
+        _("spatial coverage"), max_length=200, blank=True, help_text=_("Administrative area, e.g. 경기도 시흥시 정왕동")
+    )
+    spatial_bbox = models.JSONField(
+        _("bounding box"), null=True, blank=True, help_text=_("[west, south, east, north] in WGS84")
+    )
     temporal_start = models.DateField(_("covers from"), null=True, blank=True)
     temporal_end = models.DateField(_("covers until"), null=True, blank=True)
     legal_basis = models.CharField(_("legal basis (보유근거)"), max_length=300, blank=True)
@@ -201,8 +204,16 @@ class DatasetVersion(models.Model):
             models.UniqueConstraint(fields=["dataset", "number"], name="version_unique_number"),
             # At most one version of a dataset is being worked on, and at most one is live.
             models.UniqueConstraint(
-                fields=["dataset"], condition=models.Q(state__in=[VersionState.DRAFT, VersionState.CHECKING, VersionState.READY,
-                                                                VersionState.SUBMITTED, VersionState.REJECTED]),
+                fields=["dataset"],
+                condition=models.Q(
+                    state__in=[
+                        VersionState.DRAFT,
+                        VersionState.CHECKING,
+                        VersionState.READY,
+                        VersionState.SUBMITTED,
+                        VersionState.REJECTED,
+                    ]
+                ),
                 name="version_one_open_per_dataset",
             ),
             models.UniqueConstraint(
@@ -339,7 +350,9 @@ class Offer(models.Model):
     # A one-off offer may be for one version; empty means "the latest published version at purchase".
     version = models.ForeignKey(DatasetVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="offers")
     # A private offer: a custom price or terms for one named buyer organization, invisible to everyone else.
-    buyer = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="private_offers")
+    buyer = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="private_offers"
+    )
     terms = models.TextField(blank=True)  # extra terms of a private offer, shown at checkout and snapshotted
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -357,6 +370,9 @@ class Offer(models.Model):
                 name="offer_subscription_period",
             ),
         ]
+
+    def __str__(self):
+        return f"offer {self.pk} of dataset {self.dataset_id} ({self.kind}, {self.price_krw:,} KRW)"
 
 
 class CatalogEntry(models.Model):
@@ -441,6 +457,9 @@ class Review(models.Model):
         verbose_name = _("review decision")
         verbose_name_plural = _("review decisions")
 
+    def __str__(self):
+        return f"{self.action} of version {self.version_id}"
+
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise PermissionError("Review decisions are append-only")
@@ -477,7 +496,9 @@ class Upload(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(offset__lte=models.F("length")), name="upload_offset_within_length"),
+            models.CheckConstraint(
+                condition=models.Q(offset__lte=models.F("length")), name="upload_offset_within_length"
+            ),
             choices_constraint("state", UploadState, name="upload_state_valid"),
         ]
 

@@ -21,8 +21,12 @@ class Price:
     tax_free: bool  # the supplier is VAT-exempt (면세)
 
     def __add__(self, other: "Price") -> "Price":
-        return Price(self.supply_krw + other.supply_krw, self.vat_krw + other.vat_krw,
-                     self.total_krw + other.total_krw, self.tax_free and other.tax_free)
+        return Price(
+            self.supply_krw + other.supply_krw,
+            self.vat_krw + other.vat_krw,
+            self.total_krw + other.total_krw,
+            self.tax_free and other.tax_free,
+        )
 
     @property
     def tax_free_krw(self) -> int:

@@ -6,8 +6,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from catalog import exports, schemaorg, selectors
-from core.notify import site_url
 from catalog.rendering import plain_text, render_markdown
+from core.notify import site_url
 
 
 def dataset_detail(request, slug):

@@ -15,9 +15,31 @@ from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
 ALLOWED_TAGS = {
-    "p", "br", "strong", "em", "b", "i", "del", "code", "pre", "blockquote", "hr",
-    "ul", "ol", "li", "a", "h3", "h4", "h5", "h6",
-    "table", "thead", "tbody", "tr", "th", "td",
+    "p",
+    "br",
+    "strong",
+    "em",
+    "b",
+    "i",
+    "del",
+    "code",
+    "pre",
+    "blockquote",
+    "hr",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 URL_SCHEMES = {"http", "https", "mailto", "tel"}
@@ -41,7 +63,9 @@ def render_markdown(text: str) -> SafeString:
     if not text or not text.strip():
         return mark_safe("")
     raw = markdown.markdown(
-        text, extensions=["sane_lists", "nl2br", "tables", "fenced_code", _ShiftHeadingsExtension()], output_format="html"
+        text,
+        extensions=["sane_lists", "nl2br", "tables", "fenced_code", _ShiftHeadingsExtension()],
+        output_format="html",
     )
     clean = nh3.clean(
         raw,

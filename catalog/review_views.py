@@ -11,7 +11,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import publisher_required, staff_required
-from core.errors import DomainError
 from catalog import selectors, services
 from catalog.models import DataFile, Dataset, DatasetVersion, Review
 from catalog.review_forms import (
@@ -22,6 +21,7 @@ from catalog.review_forms import (
     ReasonForm,
     SubmitForm,
 )
+from core.errors import DomainError
 
 
 def _form_errors(form) -> str:
@@ -94,12 +94,16 @@ def version_submit(request, pk):
         messages.error(request, _form_errors(form))
         return _back_to_version(version)
     try:
-        services.version_submit(actor=request.user, version=version,
-                                pii_justification=form.cleaned_data["pii_justification"])
+        services.version_submit(
+            actor=request.user, version=version, pii_justification=form.cleaned_data["pii_justification"]
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("The version was submitted. A platform admin will review it; you will get an e-mail with the decision."))
+        messages.success(
+            request,
+            _("The version was submitted. A platform admin will review it; you will get an e-mail with the decision."),
+        )
     return _back_to_version(version)
 
 
@@ -142,12 +146,15 @@ def version_start_new(request, pk):
         messages.error(request, _("Say what will change in the new version."))
         return _back_to_version(version)
     try:
-        new = services.version_start_new(actor=request.user, dataset=version.dataset,
-                                         change_note=form.cleaned_data["change_note"])
+        new = services.version_start_new(
+            actor=request.user, dataset=version.dataset, change_note=form.cleaned_data["change_note"]
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
         return _back_to_version(version)
-    messages.success(request, _("Version %(n)s was started as a copy of the description. Upload its files.") % {"n": new.number})
+    messages.success(
+        request, _("Version %(n)s was started as a copy of the description. Upload its files.") % {"n": new.number}
+    )
     return redirect("catalog:version", pk=new.pk)
 
 
@@ -215,8 +222,11 @@ def review_approve(request, pk):
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("catalog:review_version", pk=version.pk)
-    messages.success(request, _("Version %(n)s of “%(title)s” is published; the publisher was told.")
-                     % {"n": version.number, "title": version.title_ko})
+    messages.success(
+        request,
+        _("Version %(n)s of “%(title)s” is published; the publisher was told.")
+        % {"n": version.number, "title": version.title_ko},
+    )
     return redirect("catalog:review_queue")
 
 
@@ -233,14 +243,19 @@ def review_reject(request, pk):
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("catalog:review_version", pk=version.pk)
-    messages.success(request, _("Version %(n)s of “%(title)s” was rejected; the publisher was told why.")
-                     % {"n": version.number, "title": version.title_ko})
+    messages.success(
+        request,
+        _("Version %(n)s of “%(title)s” was rejected; the publisher was told why.")
+        % {"n": version.number, "title": version.title_ko},
+    )
     return redirect("catalog:review_queue")
 
 
 def _next_or_queue(request):
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return HttpResponseRedirect(target)
     return HttpResponseRedirect(reverse("catalog:review_queue") + "?tab=published")
 
@@ -260,8 +275,12 @@ def review_dataset_listing(request, pk, action):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("The dataset is hidden from buyers; the publisher was told why.") if action == "suspend"
-                         else _("The dataset is listed again; the publisher was told."))
+        messages.success(
+            request,
+            _("The dataset is hidden from buyers; the publisher was told why.")
+            if action == "suspend"
+            else _("The dataset is listed again; the publisher was told."),
+        )
     return _next_or_queue(request)
 
 

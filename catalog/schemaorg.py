@@ -44,8 +44,13 @@ def dataset_jsonld(page, absolute) -> dict:
     version, dataset = page.version, page.dataset
     url = absolute(reverse("catalog:dataset", args=[dataset.slug]))
     publisher = _organization(dataset.publisher, absolute)
-    contact = {"@type": "ContactPoint", "contactType": _("Data enquiries"), "email": version.contact_email,
-               "telephone": version.contact_phone, "name": version.contact_name}
+    contact = {
+        "@type": "ContactPoint",
+        "contactType": _("Data enquiries"),
+        "email": version.contact_email,
+        "telephone": version.contact_phone,
+        "name": version.contact_name,
+    }
     if version.department:
         contact["areaServed"] = version.department
     creator = {**publisher, "contactPoint": contact}
@@ -94,7 +99,8 @@ def dataset_jsonld(page, absolute) -> dict:
     data["distribution"] = [
         {
             "@type": "DataDownload",
-            "name": _("Free sample of %(name)s (first %(rows)s rows)") % {"name": f.original_name, "rows": f.sample_rows},
+            "name": _("Free sample of %(name)s (first %(rows)s rows)")
+            % {"name": f.original_name, "rows": f.sample_rows},
             "encodingFormat": "text/csv",
             "contentUrl": absolute(f"{sample_path}?file={f.pk}"),
         }

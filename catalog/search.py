@@ -15,7 +15,7 @@ Works on PostgreSQL 15 and the embedded 16 (no extension needed).
 """
 
 import re
-from datetime import timezone
+from datetime import UTC
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db.models import TextField, Value
@@ -52,9 +52,7 @@ def _weighted(korean: str, latin: str, weight: str):
 def version_vector(version):
     """The stored search vector of a version: title A, keywords and publisher B, description C, column names D."""
     columns = [
-        field["name"]
-        for datafile in version.files.all()
-        for field in (datafile.table_schema or {}).get("fields", [])
+        field["name"] for datafile in version.files.all() for field in (datafile.table_schema or {}).get("fields", [])
     ]
     publisher = version.dataset.publisher
     parts = [
@@ -100,8 +98,16 @@ def parse_query(q: str) -> SearchQuery | None:
 
 # --- facet keys: every facet value of an entry as one GIN-indexed key ------------------------------------------
 
-FACET_PREFIX = {"theme": "t", "publisher": "p", "licence": "l", "cadence": "c", "area": "a", "format": "f",
-                "price": "$", "tag": "g"}
+FACET_PREFIX = {
+    "theme": "t",
+    "publisher": "p",
+    "licence": "l",
+    "cadence": "c",
+    "area": "a",
+    "format": "f",
+    "price": "$",
+    "tag": "g",
+}
 PREFIX_FACET = {prefix: facet for facet, prefix in FACET_PREFIX.items()}
 
 
@@ -121,8 +127,9 @@ def in_sample(dataset_id: int, modulus: int) -> bool:
     return (dataset_id * 2654435761) % 4294967296 % modulus == 0
 
 
-def facet_keys(*, dataset_id, theme_id, publisher_id, licence_id, cadence, area, formats, price_types, tags,
-               sample_levels) -> list[str]:
+def facet_keys(
+    *, dataset_id, theme_id, publisher_id, licence_id, cadence, area, formats, price_types, tags, sample_levels
+) -> list[str]:
     """The keys of an entry's facet values (CatalogEntry.facet_keys); seeding builds the same list."""
     keys = [facet_key("theme", theme_id), facet_key("publisher", publisher_id)]
     if licence_id:
@@ -149,11 +156,21 @@ def downloads_bucket(download_count: int) -> int:
 
 
 def month_bucket(when) -> str:
-    return f"{when.astimezone(timezone.utc):%Y%m}"
+    return f"{when.astimezone(UTC):%Y%m}"
 
 
 def sort_keys(download_count: int, published_at) -> list[str]:
     return [f"d:{downloads_bucket(download_count)}", f"n:{month_bucket(published_at)}"]
 
 
-__all__ = ["hangul_document", "hangul_lexemes", "latin_document", "facet_keys", "in_sample", "parse_query", "sort_keys", "query_lexemes", "version_vector"]
+__all__ = [
+    "hangul_document",
+    "hangul_lexemes",
+    "latin_document",
+    "facet_keys",
+    "in_sample",
+    "parse_query",
+    "sort_keys",
+    "query_lexemes",
+    "version_vector",
+]

@@ -6,13 +6,13 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from core.errors import NotAllowed
 from accounts.models import Organization
 from accounts.permissions import can
 from catalog import discovery
 from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Review, Theme
 from catalog.pricing import offer_price
 from catalog.schedule import next_update_due
+from core.errors import NotAllowed
 
 
 def datasets_for_publisher(organization) -> QuerySet[Dataset]:
@@ -39,9 +39,7 @@ def dataset_get_for_publisher(*, user, pk: int) -> Dataset:
 
 def version_get_for_publisher(*, user, pk: int) -> DatasetVersion:
     """A version of one of the user's organization's datasets; 403 for anyone else."""
-    version = get_object_or_404(
-        DatasetVersion.objects.select_related("dataset__publisher", "theme", "licence"), pk=pk
-    )
+    version = get_object_or_404(DatasetVersion.objects.select_related("dataset__publisher", "theme", "licence"), pk=pk)
     _check_publisher(user, version.dataset)
     return version
 
@@ -65,9 +63,27 @@ def themes() -> QuerySet[Theme]:
 
 
 DIFF_FIELDS = (
-    "title_ko", "title_en", "description_ko", "description_en", "theme", "tags", "department", "contact_name",
-    "contact_phone", "contact_email", "update_cadence", "spatial_area", "spatial_bbox", "temporal_start",
-    "temporal_end", "legal_basis", "collection_method", "data_kind", "licence", "data_limits", "notes",
+    "title_ko",
+    "title_en",
+    "description_ko",
+    "description_en",
+    "theme",
+    "tags",
+    "department",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "update_cadence",
+    "spatial_area",
+    "spatial_bbox",
+    "temporal_start",
+    "temporal_end",
+    "legal_basis",
+    "collection_method",
+    "data_kind",
+    "licence",
+    "data_limits",
+    "notes",
 )
 
 
@@ -103,14 +119,22 @@ def version_diff(version: DatasetVersion, baseline: DatasetVersion | None = None
 
     def files_of(v):
         return {f.original_name: f for f in v.files.filter(parent__isnull=True).order_by("original_name")} | {
-            f"{f.parent.original_name}/{f.original_name}": f for f in v.files.filter(parent__isnull=False).select_related("parent")
+            f"{f.parent.original_name}/{f.original_name}": f
+            for f in v.files.filter(parent__isnull=False).select_related("parent")
         }
 
     old_files, new_files = files_of(baseline), files_of(version)
     for name in sorted(set(old_files) | set(new_files)):
         old, new = old_files.get(name), new_files.get(name)
-        entry = {"name": name, "status": "unchanged", "rows_old": getattr(old, "row_count", None),
-                 "rows_new": getattr(new, "row_count", None), "added": [], "removed": [], "retyped": []}
+        entry = {
+            "name": name,
+            "status": "unchanged",
+            "rows_old": getattr(old, "row_count", None),
+            "rows_new": getattr(new, "row_count", None),
+            "added": [],
+            "removed": [],
+            "retyped": [],
+        }
         if old is None:
             entry["status"] = "added"
         elif new is None:
@@ -124,7 +148,8 @@ def version_diff(version: DatasetVersion, baseline: DatasetVersion | None = None
             entry["removed"] = [c for c in old_cols if c not in new_cols]
             entry["retyped"] = [
                 {"name": c, "old": old_cols[c], "new": new_cols[c]}
-                for c in new_cols if c in old_cols and old_cols[c] != new_cols[c]
+                for c in new_cols
+                if c in old_cols and old_cols[c] != new_cols[c]
             ]
         result["files"].append(entry)
     return result
@@ -209,8 +234,20 @@ PUBLIC_HISTORY_STATES = (DatasetVersion.State.PUBLISHED, DatasetVersion.State.SU
 SAMPLE_CHECK_STATES = (DataFile.Check.PASSED, DataFile.Check.WARNING)
 RELATED_LIMIT = 6
 _RELATED_FIELDS = (
-    "dataset__slug", "title_ko", "title_en", "publisher__name_ko", "publisher__name_en", "theme__code", "theme__name_ko",
-    "theme__name_en", "tags", "formats", "price_types", "published_at", "update_cadence", "download_count",
+    "dataset__slug",
+    "title_ko",
+    "title_en",
+    "publisher__name_ko",
+    "publisher__name_en",
+    "theme__code",
+    "theme__name_ko",
+    "theme__name_en",
+    "tags",
+    "formats",
+    "price_types",
+    "published_at",
+    "update_cadence",
+    "download_count",
 )
 
 
@@ -286,7 +323,11 @@ def dataset_related(entry: CatalogEntry, limit: int = RELATED_LIMIT) -> list[Cat
         .order_by("-published_at", "pk")
     )
     same_theme = base.filter(theme_id=entry.theme_id)[:limit]
-    rows = list(base.filter(tags__overlap=entry.tags)[:limit].union(same_theme, all=True)) if entry.tags else list(same_theme)
+    rows = (
+        list(base.filter(tags__overlap=entry.tags)[:limit].union(same_theme, all=True))
+        if entry.tags
+        else list(same_theme)
+    )
     tags = set(entry.tags)
     seen, result = set(), []
     # Sorted: more shared keywords first, then newest (the union keeps each half newest first).
@@ -310,7 +351,9 @@ def dataset_page(slug: str) -> DatasetPage:
     version, dataset = entry.version, entry.dataset
     version.dataset = dataset
     files = list(
-        DataFile.objects.filter(version=version).defer("check_messages", "pii_findings", "file").order_by("created_at", "id")
+        DataFile.objects.filter(version=version)
+        .defer("check_messages", "pii_findings", "file")
+        .order_by("created_at", "id")
     )
     top, tabular = _file_tree(files)
     history = list(
@@ -319,7 +362,9 @@ def dataset_page(slug: str) -> DatasetPage:
         .order_by("-number")
     )
     numbers = {v.pk: v.number for v in history}
-    offers = list(Offer.objects.filter(dataset=dataset, buyer__isnull=True, active=True).order_by("price_krw", "kind", "pk"))
+    offers = list(
+        Offer.objects.filter(dataset=dataset, buyer__isnull=True, active=True).order_by("price_krw", "kind", "pk")
+    )
     for offer in offers:
         offer.dataset = dataset  # the publisher's VAT status, without a query per offer
         offer.price = offer_price(offer)
@@ -327,9 +372,17 @@ def dataset_page(slug: str) -> DatasetPage:
     today = timezone.localdate()
     published = timezone.localdate(version.published_at) if version.published_at else None
     return DatasetPage(
-        entry=entry, version=version, dataset=dataset, files=top, tabular_files=tabular, offers=offers,
-        history=history, related=dataset_related(entry), bbox=valid_bbox(version.spatial_bbox),
-        next_update=next_update_due(version.update_cadence, published), today=today,
+        entry=entry,
+        version=version,
+        dataset=dataset,
+        files=top,
+        tabular_files=tabular,
+        offers=offers,
+        history=history,
+        related=dataset_related(entry),
+        bbox=valid_bbox(version.spatial_bbox),
+        next_update=next_update_due(version.update_cadence, published),
+        today=today,
     )
 
 
@@ -360,8 +413,18 @@ def organization_entries(organization) -> QuerySet[CatalogEntry]:
         CatalogEntry.objects.filter(publisher=organization)
         .select_related("dataset", "theme", "version")
         .only(
-            "dataset__slug", "title_ko", "title_en", "theme__code", "theme__name_ko", "theme__name_en", "formats",
-            "price_types", "published_at", "version__number", "version__description_ko", "version__description_en",
+            "dataset__slug",
+            "title_ko",
+            "title_en",
+            "theme__code",
+            "theme__name_ko",
+            "theme__name_en",
+            "formats",
+            "price_types",
+            "published_at",
+            "version__number",
+            "version__description_ko",
+            "version__description_en",
         )
         .order_by("-published_at", "pk")
     )
@@ -369,14 +432,21 @@ def organization_entries(organization) -> QuerySet[CatalogEntry]:
 
 def organization_departments(organization):
     """Its departments (a city's divisions), each with how many datasets buyers can see."""
+
     def count():
         departments = list(organization.departments.order_by("name_ko"))
         # One grouped count over the publisher index (an index-only scan): a count per department as a correlated
         # subquery visited every entry's heap row (0.3 s for 27 departments at a million datasets).
-        counts = dict(
-            CatalogEntry.objects.filter(publisher__in=[d.pk for d in departments]).order_by()
-            .values_list("publisher").annotate(n=Count("*"))  # count(*): the index alone answers
-        ) if departments else {}
+        counts = (
+            dict(
+                CatalogEntry.objects.filter(publisher__in=[d.pk for d in departments])
+                .order_by()
+                .values_list("publisher")
+                .annotate(n=Count("*"))  # count(*): the index alone answers
+            )
+            if departments
+            else {}
+        )
         for department in departments:
             department.published = counts.get(department.pk, 0)
         return departments

@@ -16,5 +16,6 @@ VERSION_TRANSITIONS: dict[str, set[str]] = {
     S.WITHDRAWN: set(),
 }
 
-register(DatasetVersion, VERSION_TRANSITIONS, action="version",
-         organization=lambda version: version.dataset.publisher_id)
+register(
+    DatasetVersion, VERSION_TRANSITIONS, action="version", organization=lambda version: version.dataset.publisher_id
+)

@@ -16,9 +16,9 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from core.errors import DomainError, NotAllowed
 from catalog import selectors, services
 from catalog.models import Upload
+from core.errors import DomainError, NotAllowed
 
 TUS_VERSION = "1.0.0"
 
@@ -67,7 +67,9 @@ def create(request):
         return _error(400, "version metadata required")
     version = selectors.version_get_for_publisher(user=request.user, pk=version_id)
     try:
-        upload = services.upload_create(actor=request.user, version=version, filename=meta.get("filename", ""), length=length)
+        upload = services.upload_create(
+            actor=request.user, version=version, filename=meta.get("filename", ""), length=length
+        )
     except DomainError as exc:
         return _error(413 if exc.code == "too_large" else 400, exc.message)
     response = HttpResponse(status=201)

@@ -30,12 +30,24 @@ urlpatterns += [
     path("provider/versions/<int:pk>/withdraw/", review_views.version_withdraw, name="version_withdraw"),
     path("provider/versions/<int:pk>/new-version/", review_views.version_start_new, name="version_start_new"),
     path("provider/versions/<int:pk>/offers/", review_views.offer_create, name="offer_create"),
-    path("provider/versions/<int:pk>/offers/<int:offer_pk>/stop/", review_views.offer_deactivate, name="offer_deactivate"),
+    path(
+        "provider/versions/<int:pk>/offers/<int:offer_pk>/stop/", review_views.offer_deactivate, name="offer_deactivate"
+    ),
     path("review/", review_views.review_queue, name="review_queue"),
     path("review/versions/<int:pk>/", review_views.review_version, name="review_version"),
     path("review/versions/<int:pk>/approve/", review_views.review_approve, name="review_approve"),
     path("review/versions/<int:pk>/reject/", review_views.review_reject, name="review_reject"),
     path("review/files/<int:pk>/", review_views.review_datafile, name="review_datafile"),
-    path("review/datasets/<int:pk>/suspend/", review_views.review_dataset_listing, {"action": "suspend"}, name="dataset_suspend"),
-    path("review/datasets/<int:pk>/reinstate/", review_views.review_dataset_listing, {"action": "reinstate"}, name="dataset_reinstate"),
+    path(
+        "review/datasets/<int:pk>/suspend/",
+        review_views.review_dataset_listing,
+        {"action": "suspend"},
+        name="dataset_suspend",
+    ),
+    path(
+        "review/datasets/<int:pk>/reinstate/",
+        review_views.review_dataset_listing,
+        {"action": "reinstate"},
+        name="dataset_reinstate",
+    ),
 ]

@@ -8,16 +8,20 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import publisher_required
-from core.errors import DomainError
 from catalog import selectors, services
 from catalog.filters import SORTS
 from catalog.forms import DatasetVersionForm
-
+from core.errors import DomainError
 
 FACET_TITLES = {
-    "theme": gettext_lazy("Theme"), "price": gettext_lazy("Price"), "format": gettext_lazy("Format"),
-    "publisher": pgettext_lazy("organization", "Publisher"), "licence": gettext_lazy("Licence"),
-    "cadence": gettext_lazy("Update cadence"), "area": gettext_lazy("Area"), "tag": gettext_lazy("Keyword"),
+    "theme": gettext_lazy("Theme"),
+    "price": gettext_lazy("Price"),
+    "format": gettext_lazy("Format"),
+    "publisher": pgettext_lazy("organization", "Publisher"),
+    "licence": gettext_lazy("Licence"),
+    "cadence": gettext_lazy("Update cadence"),
+    "area": gettext_lazy("Area"),
+    "tag": gettext_lazy("Keyword"),
 }
 
 

@@ -3,8 +3,16 @@
 from core.models import AuditEvent
 
 
-def audit(*, actor, action: str, obj, organization=None, organization_id: int | None = None, reason: str = "",
-          data: dict | None = None) -> AuditEvent:
+def audit(
+    *,
+    actor,
+    action: str,
+    obj,
+    organization=None,
+    organization_id: int | None = None,
+    reason: str = "",
+    data: dict | None = None,
+) -> AuditEvent:
     """Record a decision or change. Call inside the transaction of the change itself.
 
     The organization whose trail shows it is given as `organization` or, to spare a query, its id."""

@@ -32,15 +32,22 @@ class Machine:
 _MACHINES: dict[type, Machine] = {}
 
 
-def register(model, table: dict, *, field: str = "state", organization: Callable | None = None,
-             action: str | None = None) -> None:
+def register(
+    model, table: dict, *, field: str = "state", organization: Callable | None = None, action: str | None = None
+) -> None:
     """Declare `model`'s state table. Every state must be a choice of `field`, and every choice a state."""
     choices = {value for value, _label in model._meta.get_field(field).choices}
     states = set(table) | {to for targets in table.values() for to in targets}
     if states != choices:
-        raise ValueError(f"{model.__name__}.{field}: the table's states {sorted(states)} are not the choices {sorted(choices)}")
-    _MACHINES[model] = Machine(table={k: set(v) for k, v in table.items()}, field=field, organization=organization,
-                               action=action or model._meta.model_name)
+        raise ValueError(
+            f"{model.__name__}.{field}: the table's states {sorted(states)} are not the choices {sorted(choices)}"
+        )
+    _MACHINES[model] = Machine(
+        table={k: set(v) for k, v in table.items()},
+        field=field,
+        organization=organization,
+        action=action or model._meta.model_name,
+    )
 
 
 def machine(model) -> Machine:
@@ -53,8 +60,16 @@ def allowed(obj, to: str) -> bool:
     return to in m.table.get(getattr(obj, m.field), set())
 
 
-def transition(obj, *, to: str, actor, reason: str | None = None, fields: Iterable[str] = (),
-               action: str | None = None, data: dict | None = None) -> str:
+def transition(
+    obj,
+    *,
+    to: str,
+    actor,
+    reason: str | None = None,
+    fields: Iterable[str] = (),
+    action: str | None = None,
+    data: dict | None = None,
+) -> str:
     """Move `obj` to state `to` or raise IllegalTransition; save the state and `fields`; audit it.
 
     `actor` is the user who caused the change, or None for the system (a worker, beat, a gateway).
@@ -76,8 +91,14 @@ def transition(obj, *, to: str, actor, reason: str | None = None, fields: Iterab
     organization_id = m.organization(obj) if m.organization else None
     with transaction.atomic():
         obj.save(update_fields=update)
-        audit(actor=actor, action=action or f"{m.action}.{to}", obj=obj, organization_id=organization_id,
-              reason=reason or "", data={"from": old, "to": to, **(data or {})})
+        audit(
+            actor=actor,
+            action=action or f"{m.action}.{to}",
+            obj=obj,
+            organization_id=organization_id,
+            reason=reason or "",
+            data={"from": old, "to": to, **(data or {})},
+        )
     return old
 
 

@@ -64,7 +64,7 @@ def hide_one_time_links(text: str) -> tuple[str, int]:
         if not is_one_time_link(link):
             return found.group(0)
         hidden += 1
-        return gettext("[one-time link hidden]") + found.group(0)[len(link):]
+        return gettext("[one-time link hidden]") + found.group(0)[len(link) :]
 
     return _LINK.sub(replace, text), hidden
 

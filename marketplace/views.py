@@ -5,8 +5,8 @@ from django.conf import settings
 from django.http import Http404, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
-from django.views.decorators.cache import never_cache
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.permissions import is_platform_admin
@@ -70,7 +70,11 @@ def mailbox(request):
     )
     if keyed and key_in_link:
         response.set_cookie(
-            MAILBOX_KEY_COOKIE, key_in_link, path=reverse("dev_mailbox"), httponly=True, samesite="Strict",
+            MAILBOX_KEY_COOKIE,
+            key_in_link,
+            path=reverse("dev_mailbox"),
+            httponly=True,
+            samesite="Strict",
             secure=request.is_secure(),
         )
     response["Referrer-Policy"] = "no-referrer"  # the key is in the address

@@ -137,9 +137,24 @@ def start_redis(name: str, env: dict):
         sock.unlink()
     started = time.perf_counter()
     argv = [
-        _redis_binary(), "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
-        "--dir", str(datadir), "--save", "60", "1", "--appendonly", "no", "--daemonize", "no",
-        "--loglevel", "warning",
+        _redis_binary(),
+        "--port",
+        "0",
+        "--unixsocket",
+        str(sock),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        str(datadir),
+        "--save",
+        "60",
+        "1",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
     ]
     proc = spawn("redis", argv, env)
     for _ in range(200):
@@ -175,7 +190,10 @@ def redis_env(sock: Path, db: int) -> dict:
 def manage(env: dict, *args: str, quiet: bool = False) -> None:
     started = time.perf_counter()
     subprocess.run(
-        [PY, "manage.py", *args], cwd=ROOT, env=env, check=True,
+        [PY, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
         stdout=subprocess.DEVNULL if quiet else None,
     )
     say(f"manage.py {' '.join(args)}: {time.perf_counter() - started:.2f}s")
@@ -493,8 +511,19 @@ def cmd_run() -> int:
         env.setdefault("LOG_FORMAT", "console")
         port = env.get("PORT", "8000")
         env.setdefault("SITE_URL", f"http://localhost:{port}")
-        keys = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DJANGO_SECRET_KEY",
-                "DJANGO_DEBUG", "EMAIL_MODE", "DEV_MAILBOX", "VAR_DIR", "SITE_URL", "PG_SIMULATOR")
+        keys = (
+            "DATABASE_URL",
+            "REDIS_URL",
+            "CELERY_BROKER_URL",
+            "CELERY_RESULT_BACKEND",
+            "DJANGO_SECRET_KEY",
+            "DJANGO_DEBUG",
+            "EMAIL_MODE",
+            "DEV_MAILBOX",
+            "VAR_DIR",
+            "SITE_URL",
+            "PG_SIMULATOR",
+        )
         dev_env = VAR / "dev.env"
         dev_env.write_text("".join(f"{k}='{env[k]}'\n" for k in keys if env.get(k)))
         dev_env.chmod(0o600)
@@ -503,18 +532,49 @@ def cmd_run() -> int:
         collectstatic(env)
         manage(env, "load_demo")
         stack.supervising = True
-        stack.add("worker", [
-            PY, "-m", "celery", "-A", "marketplace", "worker", "-l", "info", "--concurrency", "2",
-            "--without-mingle", "--without-gossip", "-n", "worker@%h",
-        ], env)
+        stack.add(
+            "worker",
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "marketplace",
+                "worker",
+                "-l",
+                "info",
+                "--concurrency",
+                "2",
+                "--without-mingle",
+                "--without-gossip",
+                "-n",
+                "worker@%h",
+            ],
+            env,
+        )
         stack.add("beat", [PY, "-m", "celery", "-A", "marketplace", "beat", "-l", "info"], env)
-        stack.add("web", [
-            PY, "-m", "gunicorn", "marketplace.wsgi:application", "--bind", f"127.0.0.1:{port}",
-            "--workers", env.get("WEB_WORKERS", "2"), "--threads", "4", "--timeout", "120",
-            "--access-logfile", "-",
-            # In development, reload on code and template changes (gunicorn caches templates).
-            *(_reload_args() if _truthy(env.get("DJANGO_DEBUG")) else []),
-        ], env)
+        stack.add(
+            "web",
+            [
+                PY,
+                "-m",
+                "gunicorn",
+                "marketplace.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                env.get("WEB_WORKERS", "2"),
+                "--threads",
+                "4",
+                "--timeout",
+                "120",
+                "--access-logfile",
+                "-",
+                # In development, reload on code and template changes (gunicorn caches templates).
+                *(_reload_args() if _truthy(env.get("DJANGO_DEBUG")) else []),
+            ],
+            env,
+        )
         url = f"http://localhost:{port}/"
         if mailbox_on:
             mailbox_line = (
@@ -531,11 +591,9 @@ def cmd_run() -> int:
             announced.append(True)
             say(f"ready in {time.perf_counter() - t0:.1f}s")
             print(
-                f"\n  시흥 데이터거래소 is running at {url}\n"
-                + mailbox_line
-                + f"  Health: {url}healthz\n\n"
+                f"\n  시흥 데이터거래소 is running at {url}\n" + mailbox_line + f"  Health: {url}healthz\n\n"
                 "  Demo logins (password for all: see below):\n"
-                + open(VAR / "demo_logins.txt", encoding="utf-8").read()
+                + (VAR / "demo_logins.txt").read_text(encoding="utf-8")
                 + "\n  A process that dies is restarted; press Ctrl-C to stop everything.\n",
                 flush=True,
             )

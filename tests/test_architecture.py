@@ -25,9 +25,30 @@ LAYERS = {
 PROJECT_PACKAGES = {*LAYERS, "marketplace", "devtools"}
 
 # Database writes a view, task, template tag or API view must leave to a service.
-WRITE_METHODS = {"save", "delete", "create", "get_or_create", "update_or_create", "bulk_create", "bulk_update", "update"}
+WRITE_METHODS = {
+    "save",
+    "delete",
+    "create",
+    "get_or_create",
+    "update_or_create",
+    "bulk_create",
+    "bulk_update",
+    "update",
+}
 # Receivers whose .update()/.delete() is not the database (dicts, caches, sessions, HTTP headers).
-NOT_THE_DATABASE = {"cache", "session", "headers", "context", "data", "params", "kwargs", "extra", "defaults", "query", "environ"}
+NOT_THE_DATABASE = {
+    "cache",
+    "session",
+    "headers",
+    "context",
+    "data",
+    "params",
+    "kwargs",
+    "extra",
+    "defaults",
+    "query",
+    "environ",
+}
 
 
 def _python_files(package: str):
@@ -46,8 +67,11 @@ def _imported_packages(tree: ast.AST):
 
 def upward_imports(app: str, tree: ast.AST) -> list[str]:
     allowed = LAYERS[app]
-    return [f"line {line}: imports {package}" for line, package in _imported_packages(tree)
-            if package in PROJECT_PACKAGES and package not in allowed]
+    return [
+        f"line {line}: imports {package}"
+        for line, package in _imported_packages(tree)
+        if package in PROJECT_PACKAGES and package not in allowed
+    ]
 
 
 def _is_write_call(node: ast.AST) -> bool:
@@ -66,8 +90,12 @@ def database_writes(tree: ast.AST) -> list[int]:
 
 def _is_interface_module(path: Path) -> bool:
     parts = path.relative_to(ROOT).parts
-    return (path.name in ("views.py", "tasks.py") or path.name.endswith("_views.py")
-            or "templatetags" in parts or "api" in parts)
+    return (
+        path.name in ("views.py", "tasks.py")
+        or path.name.endswith("_views.py")
+        or "templatetags" in parts
+        or "api" in parts
+    )
 
 
 def hand_listed_choices(tree: ast.AST) -> list[int]:
@@ -76,9 +104,12 @@ def hand_listed_choices(tree: ast.AST) -> list[int]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "CheckConstraint":
             for inner in ast.walk(node):
-                if isinstance(inner, ast.keyword) and (inner.arg or "").endswith("__in") \
-                        and isinstance(inner.value, (ast.List, ast.Tuple, ast.Set)) \
-                        and any(isinstance(elt, ast.Constant) and isinstance(elt.value, str) for elt in inner.value.elts):
+                if (
+                    isinstance(inner, ast.keyword)
+                    and (inner.arg or "").endswith("__in")
+                    and isinstance(inner.value, (ast.List, ast.Tuple, ast.Set))
+                    and any(isinstance(elt, ast.Constant) and isinstance(elt.value, str) for elt in inner.value.elts)
+                ):
                     found.append(inner.value.lineno)
     return found
 
@@ -103,13 +134,24 @@ def uncommented_function_imports(source: str, tree: ast.AST) -> list[str]:
 
 def test_the_scanners_catch_each_kind_of_breach():
     """Each scanner flags a snippet that breaks its rule and passes one that keeps it."""
-    assert upward_imports("catalog", ast.parse("from transactions.models import Order")) == ["line 1: imports transactions"]
+    assert upward_imports("catalog", ast.parse("from transactions.models import Order")) == [
+        "line 1: imports transactions"
+    ]
     assert upward_imports("accounts", ast.parse("def f():\n    import catalog.models")) == ["line 2: imports catalog"]
     assert upward_imports("core", ast.parse("from marketplace import settings")) == ["line 1: imports marketplace"]
-    assert upward_imports("transactions", ast.parse("from catalog.models import Offer\nfrom core.errors import DomainError")) == []
+    assert (
+        upward_imports(
+            "transactions", ast.parse("from catalog.models import Offer\nfrom core.errors import DomainError")
+        )
+        == []
+    )
 
-    assert database_writes(ast.parse("def view(request):\n    order.save()\n    Order.objects.filter().update(state='x')")) == [2, 3]
-    assert database_writes(ast.parse("def view(request):\n    request.session.update(a=1)\n    cache.delete('k')")) == []
+    assert database_writes(
+        ast.parse("def view(request):\n    order.save()\n    Order.objects.filter().update(state='x')")
+    ) == [2, 3]
+    assert (
+        database_writes(ast.parse("def view(request):\n    request.session.update(a=1)\n    cache.delete('k')")) == []
+    )
 
     assert hand_listed_choices(ast.parse("CheckConstraint(condition=Q(state__in=['a', 'b']), name='x')")) == [1]
     assert hand_listed_choices(ast.parse("models.CheckConstraint(condition=Q(days__in=[30, 90]), name='x')")) == []
@@ -126,23 +168,31 @@ def test_the_scanners_catch_each_kind_of_breach():
 @pytest.mark.parametrize("app", sorted(LAYERS))
 def test_apps_import_only_downward(app):
     """core ← accounts ← catalog ← transactions, and none imports marketplace/ or devtools/ (migrations included)."""
-    breaches = {str(path.relative_to(ROOT)): found for path, tree in _python_files(app) if (found := upward_imports(app, tree))}
+    breaches = {
+        str(path.relative_to(ROOT)): found for path, tree in _python_files(app) if (found := upward_imports(app, tree))
+    }
     assert breaches == {}
 
 
 @pytest.mark.parametrize("app", sorted(LAYERS))
 def test_views_tasks_and_template_tags_write_only_through_services(app):
     """A view, task, template tag or API view calls a service to write; it never saves a model itself."""
-    breaches = {str(path.relative_to(ROOT)): lines for path, tree in _python_files(app)
-                if _is_interface_module(path) and (lines := database_writes(tree))}
+    breaches = {
+        str(path.relative_to(ROOT)): lines
+        for path, tree in _python_files(app)
+        if _is_interface_module(path) and (lines := database_writes(tree))
+    }
     assert breaches == {}
 
 
 @pytest.mark.parametrize("app", sorted(LAYERS))
 def test_state_check_constraints_are_built_from_the_choices(app):
     """No CheckConstraint lists choice values by hand (core.db.choices_constraint takes them from the class)."""
-    breaches = {str(path.relative_to(ROOT)): lines for path, tree in _python_files(app)
-                if path.name == "models.py" and (lines := hand_listed_choices(tree))}
+    breaches = {
+        str(path.relative_to(ROOT)): lines
+        for path, tree in _python_files(app)
+        if path.name == "models.py" and (lines := hand_listed_choices(tree))
+    }
     assert breaches == {}
 
 
@@ -156,12 +206,17 @@ def test_every_state_field_is_constrained_to_exactly_its_choices():
             if field.name not in ("state", "verification", "check_state", "listing") or not field.choices:
                 continue
             conditions = [
-                dict(c.condition.children) for c in model._meta.constraints
-                if isinstance(c, CheckConstraint) and len(c.condition.children) == 1
-                and isinstance(c.condition.children[0], tuple) and c.condition.children[0][0] == f"{field.name}__in"
+                dict(c.condition.children)
+                for c in model._meta.constraints
+                if isinstance(c, CheckConstraint)
+                and len(c.condition.children) == 1
+                and isinstance(c.condition.children[0], tuple)
+                and c.condition.children[0][0] == f"{field.name}__in"
             ]
             assert len(conditions) == 1, f"{model.__name__}.{field.name} has no CheckConstraint on its choices"
-            assert sorted(conditions[0][f"{field.name}__in"]) == sorted(v for v, _label in field.choices), model.__name__
+            assert sorted(conditions[0][f"{field.name}__in"]) == sorted(v for v, _label in field.choices), (
+                model.__name__
+            )
             checked += 1
     assert checked >= 8  # organization, dataset, version, file, order, payment, package, upload …
 

@@ -1,17 +1,27 @@
 import pytest
 from django.core.management import call_command
 
-from core.models import AuditEvent
 from accounts.models import Membership, Organization, User
+from core.models import AuditEvent
 
 
 @pytest.mark.django_db
 def test_demo_data_loads_once_and_is_idempotent(reference_data, settings, tmp_path):
     settings.VAR_DIR = tmp_path
     call_command("load_demo", verbosity=0)
-    counts = (User.objects.count(), Organization.objects.count(), Membership.objects.count(), AuditEvent.objects.count())
+    counts = (
+        User.objects.count(),
+        Organization.objects.count(),
+        Membership.objects.count(),
+        AuditEvent.objects.count(),
+    )
     call_command("load_demo", verbosity=0)
-    assert (User.objects.count(), Organization.objects.count(), Membership.objects.count(), AuditEvent.objects.count()) == counts
+    assert (
+        User.objects.count(),
+        Organization.objects.count(),
+        Membership.objects.count(),
+        AuditEvent.objects.count(),
+    ) == counts
     assert Organization.objects.filter(org_type="city_department", verification="verified").count() >= 5
     assert Organization.objects.filter(kind__in=["consumer", "both"]).count() == 3
     assert User.objects.filter(is_staff=True).exists()

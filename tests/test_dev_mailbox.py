@@ -46,7 +46,11 @@ def test_the_mailbox_is_off_unless_asked_for():
     probe = "from django.conf import settings; print(settings.DEV_MAILBOX)"
     off = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     on = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, env={**env, "DEV_MAILBOX": "1"}, capture_output=True, text=True,
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**env, "DEV_MAILBOX": "1"},
+        capture_output=True,
+        text=True,
         check=True,
     )
     assert (off.stdout.strip(), on.stdout.strip()) == ("False", "True")

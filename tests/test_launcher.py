@@ -170,7 +170,9 @@ def test_signals_during_back_off_and_during_the_stop_end_cleanly(tmp_path):
     with open(log, "wb") as out:
         launcher = subprocess.Popen(
             [PY, str(driver), str(ROOT / "scripts" / "stack.py"), str(state_path)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         # The crasher is now in a 30 s back-off sleep.
@@ -243,18 +245,26 @@ def test_make_run_restarts_a_killed_worker_and_stops_everything_on_sigterm(tmp_p
         env.pop(key, None)
     var = tmp_path / "var"
     env.update(
-        DATABASE_URL=fresh_database, VAR_DIR=str(var), STATIC_ROOT=str(tmp_path / "static"), PORT=str(_free_port()),
+        DATABASE_URL=fresh_database,
+        VAR_DIR=str(var),
+        STATIC_ROOT=str(tmp_path / "static"),
+        PORT=str(_free_port()),
         WEB_WORKERS="1",
     )
     state_path = var / "run" / "stack.json"
     log = tmp_path / "launcher.log"
     with open(log, "wb") as out:
         launcher = subprocess.Popen(
-            [PY, str(ROOT / "scripts" / "stack.py"), "run"], cwd=ROOT, env=env,
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [PY, str(ROOT / "scripts" / "stack.py"), "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     seen: set[int] = set()
     try:
+
         def children_up():
             children = _state(state_path).get("children", {})
             pids = {name: c["pid"] for name, c in children.items()}

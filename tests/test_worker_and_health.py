@@ -23,8 +23,13 @@ def test_task_round_trips_through_a_real_worker(celery_worker):
 
 def test_decision_email_is_sent_by_the_worker_after_commit(celery_worker, admin_user, outsider):
     org = services.organization_register(
-        actor=outsider, brn="211-86-08983", name_ko="모빌리티(주)", name_en="Mobility", kind="consumer",
-        org_type="company", contact_email="o@test.example",
+        actor=outsider,
+        brn="211-86-08983",
+        name_ko="모빌리티(주)",
+        name_en="Mobility",
+        kind="consumer",
+        org_type="company",
+        contact_email="o@test.example",
     )
     services.organization_reject(actor=admin_user, organization=org, reason="등록증 사본이 흐립니다")
     deadline = time.monotonic() + 20
@@ -41,7 +46,9 @@ def test_healthz_is_green_with_everything_up(celery_worker, client):
     body = response.json()
     assert response.status_code == 200, body
     assert {name: check["status"] for name, check in body["checks"].items()} == {
-        "database": "ok", "redis": "ok", "worker": "ok",
+        "database": "ok",
+        "redis": "ok",
+        "worker": "ok",
     }
 
 

@@ -20,21 +20,36 @@ class CheckoutForm(forms.Form):
     checkout_token = forms.UUIDField(widget=forms.HiddenInput)
     expected_total_krw = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
     method = forms.ChoiceField(
-        label=_("Payment method"), required=False, widget=forms.RadioSelect,
-        choices=[(Order.Method.CARD, _("Card (online payment)")), (Order.Method.BANK_TRANSFER, _("Bank transfer (무통장입금)"))],
+        label=_("Payment method"),
+        required=False,
+        widget=forms.RadioSelect,
+        choices=[
+            (Order.Method.CARD, _("Card (online payment)")),
+            (Order.Method.BANK_TRANSFER, _("Bank transfer (무통장입금)")),
+        ],
     )
-    billing_name = forms.CharField(label=_("Invoice made out to"), max_length=200,
-                                   widget=forms.TextInput(attrs={"autocomplete": "organization"}))
+    billing_name = forms.CharField(
+        label=_("Invoice made out to"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "organization"})
+    )
     billing_brn = forms.CharField(
-        label=_("Business registration number"), max_length=12, required=False,
+        label=_("Business registration number"),
+        max_length=12,
+        required=False,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
         help_text=_("For the tax invoice (세금계산서). 10 digits; hyphens are optional."),
     )
-    billing_email = forms.EmailField(label=_("E-mail for the invoice"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    billing_phone = forms.CharField(label=_("Phone"), max_length=30, required=False,
-                                    widget=forms.TextInput(attrs={"autocomplete": "tel"}))
-    billing_address = forms.CharField(label=_("Address"), max_length=300, required=False,
-                                      widget=forms.TextInput(attrs={"autocomplete": "street-address"}))
+    billing_email = forms.EmailField(
+        label=_("E-mail for the invoice"), widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    billing_phone = forms.CharField(
+        label=_("Phone"), max_length=30, required=False, widget=forms.TextInput(attrs={"autocomplete": "tel"})
+    )
+    billing_address = forms.CharField(
+        label=_("Address"),
+        max_length=300,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
+    )
     accept = AnyValueMultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, total_krw: int, **kwargs):
@@ -68,12 +83,16 @@ class CheckoutForm(forms.Form):
         return result
 
     def billing(self) -> dict:
-        return {name: self.cleaned_data.get(name, "") for name in
-                ("billing_name", "billing_brn", "billing_email", "billing_phone", "billing_address")}
+        return {
+            name: self.cleaned_data.get(name, "")
+            for name in ("billing_name", "billing_brn", "billing_email", "billing_phone", "billing_address")
+        }
 
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        label=_("Why are you cancelling? (optional)"), required=False, max_length=300,
+        label=_("Why are you cancelling? (optional)"),
+        required=False,
+        max_length=300,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )

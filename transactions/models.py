@@ -13,10 +13,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from core.db import choices_constraint
-
 from accounts.models import Organization
 from catalog.models import Dataset, DatasetVersion, Licence, Offer
+from core.db import choices_constraint
 
 
 class Cart(models.Model):
@@ -30,6 +29,9 @@ class Cart(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "organization"], name="cart_one_per_user_org")]
 
+    def __str__(self):
+        return f"cart of user {self.user_id} for organization {self.organization_id}"
+
 
 class CartItem(models.Model):
     cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="items")
@@ -39,6 +41,9 @@ class CartItem(models.Model):
     class Meta:
         ordering = ["added_at", "id"]
         constraints = [models.UniqueConstraint(fields=["cart", "offer"], name="cartitem_offer_once")]
+
+    def __str__(self):
+        return f"offer {self.offer_id} in cart {self.cart_id}"
 
 
 class OrderState(models.TextChoices):
@@ -99,11 +104,17 @@ class Order(models.Model):
         constraints = [
             choices_constraint("state", OrderState, name="order_state_valid"),
             choices_constraint("method", PaymentMethod, name="order_method_valid"),
-            models.CheckConstraint(condition=Q(total_krw=models.F("supply_krw") + models.F("vat_krw")), name="order_total_adds_up"),
-            models.CheckConstraint(condition=Q(refunded_krw__lte=models.F("total_krw")), name="order_refund_within_total"),
+            models.CheckConstraint(
+                condition=Q(total_krw=models.F("supply_krw") + models.F("vat_krw")), name="order_total_adds_up"
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_krw__lte=models.F("total_krw")), name="order_refund_within_total"
+            ),
         ]
-        indexes = [models.Index(fields=["buyer", "-created_at"], name="order_buyer_recent"),
-                   models.Index(fields=["state", "payment_due_at"], name="order_state_due")]
+        indexes = [
+            models.Index(fields=["buyer", "-created_at"], name="order_buyer_recent"),
+            models.Index(fields=["state", "payment_due_at"], name="order_state_due"),
+        ]
 
     def __str__(self):
         return self.number
@@ -133,8 +144,13 @@ class OrderItem(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(condition=Q(total_krw=models.F("supply_krw") + models.F("vat_krw")), name="orderitem_total_adds_up"),
+            models.CheckConstraint(
+                condition=Q(total_krw=models.F("supply_krw") + models.F("vat_krw")), name="orderitem_total_adds_up"
+            ),
         ]
+
+    def __str__(self):
+        return f"{self.title} ({self.kind})"
 
 
 class LicenceAcceptance(models.Model):
@@ -149,6 +165,9 @@ class LicenceAcceptance(models.Model):
     licence_sha256 = models.CharField(max_length=64)
     accepted_at = models.DateTimeField()
     ip = models.GenericIPAddressField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.licence_code or 'licence'} accepted for order line {self.order_item_id}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -190,7 +209,9 @@ class Payment(models.Model):
     failure_message = models.CharField(max_length=500, blank=True)
     # Bank transfer: who paid in, and the admin who confirmed the deposit.
     depositor_name = models.CharField(max_length=100, blank=True)
-    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # When the request now asking the PG started (a lease: others do not ask again meanwhile); empty while
     # `confirming` when that request ended without an answer (the PG unreachable), so anyone may ask again.
@@ -206,6 +227,9 @@ class Payment(models.Model):
             choices_constraint("state", PaymentState, name="payment_state_valid"),
         ]
 
+    def __str__(self):
+        return f"{self.adapter} payment {self.pk} of order {self.order_id} ({self.amount_krw:,} KRW)"
+
 
 class PaymentEvent(models.Model):
     """Everything a gateway told us or we asked it (redirects, confirms, webhooks, refusals). Append-only."""
@@ -218,6 +242,9 @@ class PaymentEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.kind} (order {self.order_id})"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -242,6 +269,9 @@ class Entitlement(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["organization", "dataset"], name="entitlement_org_dataset")]
+
+    def __str__(self):
+        return f"{self.kind} entitlement of organization {self.organization_id} to dataset {self.dataset_id}"
 
 
 class PackageState(models.TextChoices):
@@ -286,6 +316,9 @@ class Package(models.Model):
             choices_constraint("state", PackageState, name="package_state_valid"),
         ]
 
+    def __str__(self):
+        return f"package {self.pk} of version {self.version_id}"
+
 
 class DownloadEvent(models.Model):
     """Every download of a package: who, what, when, how many bytes, from where. Append-only."""
@@ -304,3 +337,6 @@ class DownloadEvent(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+
+    def __str__(self):
+        return f"download of package {self.package_id} ({self.status})"

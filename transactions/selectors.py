@@ -12,11 +12,11 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from core.models import AuditEvent
 from accounts.models import Organization
 from catalog.models import CatalogEntry, Dataset, DatasetVersion, Licence, Offer
 from catalog.pricing import ZERO, Price, offer_price
 from catalog.services.offers import PINNABLE_STATES, offer_law_problem
+from core.models import AuditEvent
 from transactions.delivery.selectors import error_parts
 from transactions.models import (
     Cart,
@@ -51,7 +51,8 @@ def offers_visible_to(dataset: Dataset, organization: Organization | None) -> li
     names the buyer's organization. Free first, then by price."""
     private = Q(buyer=organization) if organization is not None else Q(pk__in=[])
     offers = (
-        Offer.objects.filter(dataset=dataset, active=True).filter(Q(buyer__isnull=True) | private)
+        Offer.objects.filter(dataset=dataset, active=True)
+        .filter(Q(buyer__isnull=True) | private)
         .select_related("dataset__publisher", "version", "buyer")
     )
     return sorted(offers, key=lambda o: (o.buyer_id is None, KIND_ORDER[o.kind], o.price_krw, o.pk))
@@ -68,15 +69,19 @@ def offer_version(offer: Offer, *, published: DatasetVersion | None = None) -> D
         return published
     return (
         DatasetVersion.objects.filter(dataset_id=offer.dataset_id, state=DatasetVersion.State.PUBLISHED)
-        .select_related("licence", "dataset__publisher").first()
+        .select_related("licence", "dataset__publisher")
+        .first()
     )
 
 
-def covering(entitlements: list[Entitlement], *, version: DatasetVersion | None, subscription: bool) -> Entitlement | None:
+def covering(
+    entitlements: list[Entitlement], *, version: DatasetVersion | None, subscription: bool
+) -> Entitlement | None:
     """Of `entitlements` (valid ones), the one that already gives what an offer of that version would."""
     now = timezone.now()
     matches = [
-        e for e in entitlements
+        e
+        for e in entitlements
         if (e.kind == Offer.Kind.SUBSCRIPTION and e.valid_from <= now)
         or (not subscription and version is not None and e.version_id == version.pk)
     ]
@@ -101,16 +106,20 @@ def purchase_facts(organization: Organization, dataset: Dataset, *, listed: bool
     valid = Q(entitlement__revoked_at__isnull=True) & (
         Q(entitlement__valid_until__isnull=True) | Q(entitlement__valid_until__gt=now)
     )
-    items = OrderItem.objects.filter(order__buyer=organization, dataset=dataset).filter(
-        Q(order__state__in=OPEN_ORDER_STATES) | (Q(entitlement__isnull=False) & valid)
-    ).select_related("order", "entitlement")
+    items = (
+        OrderItem.objects.filter(order__buyer=organization, dataset=dataset)
+        .filter(Q(order__state__in=OPEN_ORDER_STATES) | (Q(entitlement__isnull=False) & valid))
+        .select_related("order", "entitlement")
+    )
     entitlements, open_orders = [], {}
     for item in items:
         if item.order.state in OPEN_ORDER_STATES:
             open_orders.setdefault(item.offer_id, item.order)
         entitlement = getattr(item, "entitlement", None)
-        if entitlement is not None and entitlement.revoked_at is None and (
-            entitlement.valid_until is None or entitlement.valid_until > now
+        if (
+            entitlement is not None
+            and entitlement.revoked_at is None
+            and (entitlement.valid_until is None or entitlement.valid_until > now)
         ):
             entitlement.order_item = item
             entitlements.append(entitlement)
@@ -119,8 +128,13 @@ def purchase_facts(organization: Organization, dataset: Dataset, *, listed: bool
     return PurchaseFacts(listed=listed, entitlements=entitlements, open_orders=open_orders)
 
 
-def purchase_problem(offer: Offer, organization: Organization, *, version: DatasetVersion | None = None,
-                     facts: PurchaseFacts | None = None) -> str | None:
+def purchase_problem(
+    offer: Offer,
+    organization: Organization,
+    *,
+    version: DatasetVersion | None = None,
+    facts: PurchaseFacts | None = None,
+) -> str | None:
     """Why `organization` cannot buy `offer` now (a sentence for the buyer), or None.
 
     Checked when the offer goes into a cart, shown on the cart page and checked again, under lock, at
@@ -145,13 +159,20 @@ def purchase_problem(offer: Offer, organization: Organization, *, version: Datas
     owned = covering(facts.entitlements, version=version, subscription=subscription)
     if owned is not None:
         if owned.kind == Offer.Kind.SUBSCRIPTION:
-            return _("Your organization's subscription already covers this dataset until %(date)s (order %(number)s).") % {
-                "date": timezone.localtime(owned.valid_until).strftime("%Y-%m-%d"), "number": owned.order_item.order.number}
-        return _("Your organization already has this version (order %(number)s).") % {"number": owned.order_item.order.number}
+            return _(
+                "Your organization's subscription already covers this dataset until %(date)s (order %(number)s)."
+            ) % {
+                "date": timezone.localtime(owned.valid_until).strftime("%Y-%m-%d"),
+                "number": owned.order_item.order.number,
+            }
+        return _("Your organization already has this version (order %(number)s).") % {
+            "number": owned.order_item.order.number
+        }
     pending = facts.open_orders.get(offer.pk)
     if pending is not None:
         return _("Order %(number)s already holds this offer and waits for payment: pay or cancel it first.") % {
-            "number": pending.number}
+            "number": pending.number
+        }
     return None
 
 
@@ -195,7 +216,9 @@ def cart_count(user, organization: Organization | None) -> int:
 def cart_offer_ids(user, organization: Organization | None) -> set[int]:
     if organization is None or not user.is_authenticated:
         return set()
-    return set(CartItem.objects.filter(cart__user=user, cart__organization=organization).values_list("offer_id", flat=True))
+    return set(
+        CartItem.objects.filter(cart__user=user, cart__organization=organization).values_list("offer_id", flat=True)
+    )
 
 
 def cart_lines(cart: Cart | None, organization: Organization) -> list[Line]:
@@ -209,10 +232,16 @@ def cart_lines(cart: Cart | None, organization: Organization) -> list[Line]:
         offer = item.offer
         version = offer_version(offer)
         licence = version.licence if version else None
-        lines.append(Line(
-            offer=offer, version=version, price=offer_price(offer), licence=licence,
-            licence_sha256=licence_sha256(licence), problem=purchase_problem(offer, organization, version=version),
-        ))
+        lines.append(
+            Line(
+                offer=offer,
+                version=version,
+                price=offer_price(offer),
+                licence=licence,
+                licence_sha256=licence_sha256(licence),
+                problem=purchase_problem(offer, organization, version=version),
+            )
+        )
     return lines
 
 
@@ -237,7 +266,8 @@ def order_get_for_buyer(*, organization: Organization | None, number: str) -> Or
     """An order of the buyer's active organization; 404 for anyone else's (no hint that it exists)."""
     order = (
         Order.objects.filter(number=number, buyer=organization).select_related("buyer", "placed_by").first()
-        if organization is not None else None
+        if organization is not None
+        else None
     )
     if order is None:
         raise Http404
@@ -245,9 +275,8 @@ def order_get_for_buyer(*, organization: Organization | None, number: str) -> Or
 
 
 def order_items(order: Order) -> QuerySet[OrderItem]:
-    return (
-        order.items.select_related("dataset", "version", "seller", "entitlement")
-        .prefetch_related(Prefetch("acceptances", queryset=LicenceAcceptance.objects.select_related("user")))
+    return order.items.select_related("dataset", "version", "seller", "entitlement").prefetch_related(
+        Prefetch("acceptances", queryset=LicenceAcceptance.objects.select_related("user"))
     )
 
 
@@ -263,7 +292,8 @@ def entitlements_for_organization(organization: Organization) -> QuerySet[Entitl
 def entitlements_for_order(order: Order) -> QuerySet[Entitlement]:
     return (
         Entitlement.objects.filter(order_item__order=order)
-        .select_related("dataset", "version", "order_item").prefetch_related("packages__version")
+        .select_related("dataset", "version", "order_item")
+        .prefetch_related("packages__version")
     )
 
 
@@ -348,30 +378,62 @@ def package_delivery_status(package: Package, *, entitlement: Entitlement | None
     entitlement = entitlement or package.entitlement
     ended = _entitlement_ended(entitlement, now or timezone.now())
     if ended == "revoked":
-        return DeliveryStatus("revoked", _("Revoked (refunded)"), TONE_DANGER,
-                              text=_("This purchase was refunded: the package can no longer be downloaded."))
+        return DeliveryStatus(
+            "revoked",
+            _("Revoked (refunded)"),
+            TONE_DANGER,
+            text=_("This purchase was refunded: the package can no longer be downloaded."),
+        )
     if ended == "ended":
-        return DeliveryStatus("ended", _("Ended"), TONE_GRAY,
-                              text=_("The subscription has ended: the package can no longer be downloaded."))
+        return DeliveryStatus(
+            "ended",
+            _("Ended"),
+            TONE_GRAY,
+            text=_("The subscription has ended: the package can no longer be downloaded."),
+        )
     reason = error_parts(package.error)[0]
     if package.state == K.QUEUED:
-        text = (_("An attempt failed (%(reason)s); it is tried again automatically.") % {"reason": reason}
-                if reason else _("Waiting for a worker"))
+        text = (
+            _("An attempt failed (%(reason)s); it is tried again automatically.") % {"reason": reason}
+            if reason
+            else _("Waiting for a worker")
+        )
         return DeliveryStatus("queued", _("Queued"), TONE_PRIMARY, text=text, progress=0, live=True)
     if package.state == K.BUILDING:
         percent = max(0, min(100, package.progress or 0))
-        return DeliveryStatus("building", _("Building %(percent)s%%") % {"percent": percent}, TONE_PRIMARY,
-                              text=_("%(percent)s%% done") % {"percent": percent}, progress=percent, live=True)
+        return DeliveryStatus(
+            "building",
+            _("Building %(percent)s%%") % {"percent": percent},
+            TONE_PRIMARY,
+            text=_("%(percent)s%% done") % {"percent": percent},
+            progress=percent,
+            live=True,
+        )
     if package.state == K.READY:
-        text = (_("Available until %(date)s") % {"date": date_format(timezone.localtime(package.expires_at), "SHORT_DATE_FORMAT")}
-                if package.expires_at else "")
+        text = (
+            _("Available until %(date)s")
+            % {"date": date_format(timezone.localtime(package.expires_at), "SHORT_DATE_FORMAT")}
+            if package.expires_at
+            else ""
+        )
         return DeliveryStatus("ready", _("Ready to download"), TONE_SUCCESS, text=text, action="download")
     if package.state == K.FAILED:
-        return DeliveryStatus("failed", _("Failed"), TONE_DANGER, title=reason or _("The package could not be built."),
-                              text=_("The platform admins have been told. You can try again."), action="retry")
+        return DeliveryStatus(
+            "failed",
+            _("Failed"),
+            TONE_DANGER,
+            title=reason or _("The package could not be built."),
+            text=_("The platform admins have been told. You can try again."),
+            action="retry",
+        )
     if package.state == K.EXPIRED:
-        return DeliveryStatus("expired", _("Expired"), TONE_GRAY,
-                              text=_("Packages are deleted after a while. Build it again to download it."), action="rebuild")
+        return DeliveryStatus(
+            "expired",
+            _("Expired"),
+            TONE_GRAY,
+            text=_("Packages are deleted after a while. Build it again to download it."),
+            action="rebuild",
+        )
     return DeliveryStatus(package.state, package.get_state_display(), TONE_GRAY)
 
 
@@ -383,41 +445,86 @@ def _packages_status(rows: list[PackageRow], *, method: str = "") -> DeliverySta
     if "failed" in states:
         failed = states.count("failed")
         return DeliveryStatus(
-            "failed", _("Package failed"), TONE_DANGER,
-            title=ngettext("%(count)s package could not be built", "%(count)s packages could not be built", failed) % {"count": failed},
-            text=_("The reason is shown with the package. The platform admins have been told; you can try again with its button."),
-            action="retry", live=live)
+            "failed",
+            _("Package failed"),
+            TONE_DANGER,
+            title=ngettext("%(count)s package could not be built", "%(count)s packages could not be built", failed)
+            % {"count": failed},
+            text=_(
+                "The reason is shown with the package. The platform admins have been told; you can try again with its button."
+            ),
+            action="retry",
+            live=live,
+        )
     if live:
         progress = sum(row.status.progress if row.status.progress is not None else 100 for row in rows) // len(rows)
-        title = (_("Confirmed: the files are being packaged") if method == Order.Method.FREE
-                 else _("Paid: the files are being packaged"))
+        title = (
+            _("Confirmed: the files are being packaged")
+            if method == Order.Method.FREE
+            else _("Paid: the files are being packaged")
+        )
         return DeliveryStatus(
-            "delivering", _("Preparing data"), TONE_INFO, title=title,
-            text=_("Each dataset is packed with its licence, a README, a datapackage.json and SHA-256 checksums. Download buttons appear below when a package is ready."),
-            progress=progress, live=True)
+            "delivering",
+            _("Preparing data"),
+            TONE_INFO,
+            title=title,
+            text=_(
+                "Each dataset is packed with its licence, a README, a datapackage.json and SHA-256 checksums. Download buttons appear below when a package is ready."
+            ),
+            progress=progress,
+            live=True,
+        )
     if not rows:
-        return DeliveryStatus("none", _("No files yet"), TONE_GRAY, title=_("No files yet"),
-                              text=_("Files appear here when the publisher publishes a version you are entitled to."))
+        return DeliveryStatus(
+            "none",
+            _("No files yet"),
+            TONE_GRAY,
+            title=_("No files yet"),
+            text=_("Files appear here when the publisher publishes a version you are entitled to."),
+        )
     if "expired" in states:
-        return DeliveryStatus("fulfilled", _("Delivered"), TONE_SUCCESS, title=_("Delivered: every package is ready"),
-                              text=_("Some packages have expired: build them again below to download them."), action="rebuild")
-    return DeliveryStatus("fulfilled", _("Delivered"), TONE_SUCCESS, title=_("Delivered: every package is ready"),
-                          text=_("Download links expire after a while; open this page again for a fresh one."), action="download")
+        return DeliveryStatus(
+            "fulfilled",
+            _("Delivered"),
+            TONE_SUCCESS,
+            title=_("Delivered: every package is ready"),
+            text=_("Some packages have expired: build them again below to download them."),
+            action="rebuild",
+        )
+    return DeliveryStatus(
+        "fulfilled",
+        _("Delivered"),
+        TONE_SUCCESS,
+        title=_("Delivered: every package is ready"),
+        text=_("Download links expire after a while; open this page again for a fresh one."),
+        action="download",
+    )
 
 
 def _payment_status(order: Order, payment_states: list[str]) -> DeliveryStatus:
     if PAYMENT_CONFIRMING in payment_states:
-        return DeliveryStatus("confirming", _("Confirming payment"), TONE_WARNING,
-                              title=_("Confirming your payment with the card company"),
-                              text=_("This takes a few seconds; this page updates by itself."), live=True)
+        return DeliveryStatus(
+            "confirming",
+            _("Confirming payment"),
+            TONE_WARNING,
+            title=_("Confirming your payment with the card company"),
+            text=_("This takes a few seconds; this page updates by itself."),
+            live=True,
+        )
     label = _("Awaiting payment")
     if order.method == Order.Method.CARD:
         title = _("Waiting for your card payment")
-        text = _("Pay by %(due)s; after that the order is cancelled automatically.") % {
-            "due": date_format(timezone.localtime(order.payment_due_at), "DATETIME_FORMAT")} if order.payment_due_at else ""
+        text = (
+            _("Pay by %(due)s; after that the order is cancelled automatically.")
+            % {"due": date_format(timezone.localtime(order.payment_due_at), "DATETIME_FORMAT")}
+            if order.payment_due_at
+            else ""
+        )
     elif order.method == Order.Method.BANK_TRANSFER:
         title = _("Waiting for your bank transfer")
-        text = _("A platform admin confirms the deposit, usually within one working day; the files are packaged then and you get an e-mail. An order not paid in time is cancelled automatically.")
+        text = _(
+            "A platform admin confirms the deposit, usually within one working day; the files are packaged then and you get an e-mail. An order not paid in time is cancelled automatically."
+        )
     else:
         title, text = label, ""
     return DeliveryStatus("awaiting_payment", label, TONE_WARNING, title=title, text=text, action="pay")
@@ -425,14 +532,18 @@ def _payment_status(order: Order, payment_states: list[str]) -> DeliveryStatus:
 
 def _package_rows(packages, entitlements: dict[int, Entitlement] | None = None) -> list[PackageRow]:
     now = timezone.now()
-    return [PackageRow(p, package_delivery_status(p, entitlement=(entitlements or {}).get(p.entitlement_id), now=now))
-            for p in packages]
+    return [
+        PackageRow(p, package_delivery_status(p, entitlement=(entitlements or {}).get(p.entitlement_id), now=now))
+        for p in packages
+    ]
 
 
 def _order_packages(orders) -> QuerySet[Package]:
-    return (Package.objects.filter(entitlement__order_item__order__in=orders)
-            .select_related("version__dataset", "entitlement__order_item")
-            .order_by("entitlement__order_item_id", "version__number", "id"))
+    return (
+        Package.objects.filter(entitlement__order_item__order__in=orders)
+        .select_related("version__dataset", "entitlement__order_item")
+        .order_by("entitlement__order_item_id", "version__number", "id")
+    )
 
 
 def order_delivery_status(order: Order) -> OrderDelivery:
@@ -458,13 +569,29 @@ def _order_delivery(order: Order, packages: list[Package], payment_states: list[
     rows = _package_rows(packages)
     O = Order.State
     if order.state == O.CANCELLED:
-        status = DeliveryStatus("cancelled", _("Cancelled"), TONE_GRAY, title=_("Cancelled"), text=(
-            _("Cancelled on %(date)s: %(reason)s") % {
-                "date": date_format(timezone.localtime(order.cancelled_at), "DATETIME_FORMAT"), "reason": order.cancel_reason}
-            if order.cancelled_at else order.cancel_reason))
+        status = DeliveryStatus(
+            "cancelled",
+            _("Cancelled"),
+            TONE_GRAY,
+            title=_("Cancelled"),
+            text=(
+                _("Cancelled on %(date)s: %(reason)s")
+                % {
+                    "date": date_format(timezone.localtime(order.cancelled_at), "DATETIME_FORMAT"),
+                    "reason": order.cancel_reason,
+                }
+                if order.cancelled_at
+                else order.cancel_reason
+            ),
+        )
     elif order.state == O.REFUNDED:
-        status = DeliveryStatus("refunded", _("Refunded"), TONE_DANGER, title=_("Refunded"), text=(
-            _("%(amount)s won were refunded.") % {"amount": f"{order.refunded_krw:,}"}))
+        status = DeliveryStatus(
+            "refunded",
+            _("Refunded"),
+            TONE_DANGER,
+            title=_("Refunded"),
+            text=(_("%(amount)s won were refunded.") % {"amount": f"{order.refunded_krw:,}"}),
+        )
     elif order.state in OPEN_ORDER_STATES:
         status = _payment_status(order, payment_states)
     elif order.state in (O.PAID, O.FULFILLED):
@@ -519,7 +646,11 @@ def order_payment_events(order: Order) -> QuerySet[PaymentEvent]:
 
 
 def order_audit_events(order: Order) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(object_type="order", object_id=str(order.pk)).select_related("actor").order_by("created_at", "id")
+    return (
+        AuditEvent.objects.filter(object_type="order", object_id=str(order.pk))
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
 
 
 def order_buyers() -> QuerySet[Organization]:

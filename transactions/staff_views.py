@@ -16,18 +16,24 @@ def orders(request):
     filterset = OrderFilter(request.GET or None, queryset=selectors.orders_for_staff())
     page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
     page.object_list = selectors.orders_with_status(page.object_list)
-    counts = {state: Order.objects.filter(state=state).count() for state in (Order.State.AWAITING_PAYMENT, Order.State.PAID)}
+    counts = {
+        state: Order.objects.filter(state=state).count() for state in (Order.State.AWAITING_PAYMENT, Order.State.PAID)
+    }
     return render(request, "staff/orders.html", {"filter": filterset, "page": page, "counts": counts})
 
 
 @staff_required
 def order(request, number):
     order = selectors.orders_with_status([selectors.order_get_for_staff(number)])[0]
-    return render(request, "staff/order.html", {
-        "order": order,
-        "items": selectors.order_items(order),
-        "payments": selectors.order_payments(order),
-        "events": selectors.order_payment_events(order),
-        "audit_events": selectors.order_audit_events(order),
-        "entitlements": selectors.entitlements_for_order(order),
-    })
+    return render(
+        request,
+        "staff/order.html",
+        {
+            "order": order,
+            "items": selectors.order_items(order),
+            "payments": selectors.order_payments(order),
+            "events": selectors.order_payment_events(order),
+            "audit_events": selectors.order_audit_events(order),
+            "entitlements": selectors.entitlements_for_order(order),
+        },
+    )

@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import buyer_required
-from core.errors import DomainError
 from catalog.models import Offer
+from core.errors import DomainError
 from transactions import selectors
 from transactions.forms import CancelForm, CheckoutForm
 from transactions.models import Order
@@ -47,7 +47,9 @@ def client_ip(request) -> str | None:
 
 def _safe_next(request, fallback: str) -> str:
     target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return fallback
 
@@ -61,9 +63,15 @@ def _safe_next(request, fallback: str) -> str:
 def cart(request):
     organization = _organization(request)
     lines = selectors.cart_lines(selectors.cart_get(request.user, organization), organization)
-    return render(request, "transactions/cart.html", {
-        "lines": lines, "total": selectors.lines_total(lines), "blocked": any(line.problem for line in lines),
-    })
+    return render(
+        request,
+        "transactions/cart.html",
+        {
+            "lines": lines,
+            "total": selectors.lines_total(lines),
+            "blocked": any(line.problem for line in lines),
+        },
+    )
 
 
 @login_required
@@ -122,9 +130,14 @@ def checkout(request):
         if form.is_valid():
             try:
                 order = order_services.checkout_place(
-                    actor=request.user, organization=organization, checkout_token=form.cleaned_data["checkout_token"],
-                    method=form.cleaned_data.get("method") or "", billing=form.billing(), accepted=form.accepted(),
-                    expected_total_krw=form.cleaned_data["expected_total_krw"], ip=client_ip(request),
+                    actor=request.user,
+                    organization=organization,
+                    checkout_token=form.cleaned_data["checkout_token"],
+                    method=form.cleaned_data.get("method") or "",
+                    billing=form.billing(),
+                    accepted=form.accepted(),
+                    expected_total_krw=form.cleaned_data["expected_total_krw"],
+                    ip=client_ip(request),
                 )
             except DomainError as exc:
                 form.add_error(None, exc.message)
@@ -142,16 +155,29 @@ def checkout(request):
             messages.info(request, _("Your cart is empty."))
             return redirect("transactions:cart")
         form = CheckoutForm(
-            initial={"checkout_token": uuid.uuid4(), "expected_total_krw": total.total_krw,
-                     "method": Order.Method.CARD, **order_services.billing_defaults(organization)},
+            initial={
+                "checkout_token": uuid.uuid4(),
+                "expected_total_krw": total.total_krw,
+                "method": Order.Method.CARD,
+                **order_services.billing_defaults(organization),
+            },
             total_krw=total.total_krw,
         )
     accepted = set(form["accept"].value() or [])
-    return render(request, "transactions/checkout.html", {
-        "form": form, "lines": lines, "total": total, "blocked": any(line.problem for line in lines),
-        "accepted": accepted, "bank": settings.BANK_TRANSFER_ACCOUNT, "bank_days": settings.BANK_TRANSFER_DAYS,
-        "card_minutes": settings.ORDER_PAYMENT_TIMEOUT_MINUTES,
-    })
+    return render(
+        request,
+        "transactions/checkout.html",
+        {
+            "form": form,
+            "lines": lines,
+            "total": total,
+            "blocked": any(line.problem for line in lines),
+            "accepted": accepted,
+            "bank": settings.BANK_TRANSFER_ACCOUNT,
+            "bank_days": settings.BANK_TRANSFER_DAYS,
+            "card_minutes": settings.ORDER_PAYMENT_TIMEOUT_MINUTES,
+        },
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,20 +202,33 @@ def orders(request):
         qs = qs.filter(state__in=[Order.State.CANCELLED, Order.State.REFUNDED])
     page = Paginator(qs, 20).get_page(request.GET.get("page"))
     page.object_list = selectors.orders_with_status(page.object_list)
-    return render(request, "transactions/orders.html", {
-        "page": page, "tab": tab, "cart_count": selectors.cart_count(request.user, organization),
-    })
+    return render(
+        request,
+        "transactions/orders.html",
+        {
+            "page": page,
+            "tab": tab,
+            "cart_count": selectors.cart_count(request.user, organization),
+        },
+    )
 
 
 @buyer_required
 def order_detail(request, number):
     order = selectors.order_get_for_buyer(organization=_organization(request), number=number)
-    return render(request, "transactions/order_detail.html", {
-        "order": order, "items": selectors.order_items(order), "payments": selectors.order_payments(order),
-        "bank": settings.BANK_TRANSFER_ACCOUNT, "cancel_form": CancelForm(),
-        "can_cancel": order.state in selectors.OPEN_ORDER_STATES,
-        "delivery": selectors.order_delivery_status(order),
-    })
+    return render(
+        request,
+        "transactions/order_detail.html",
+        {
+            "order": order,
+            "items": selectors.order_items(order),
+            "payments": selectors.order_payments(order),
+            "bank": settings.BANK_TRANSFER_ACCOUNT,
+            "cancel_form": CancelForm(),
+            "can_cancel": order.state in selectors.OPEN_ORDER_STATES,
+            "delivery": selectors.order_delivery_status(order),
+        },
+    )
 
 
 @buyer_required
@@ -198,10 +237,16 @@ def order_live(request, number):
     """The order page's header, next step and package list, polled by htmx while something can still
     change by itself (a package queued or building, a payment being confirmed)."""
     order = selectors.order_get_for_buyer(organization=_organization(request), number=number)
-    return render(request, "transactions/_order_live.html", {
-        "order": order, "payments": selectors.order_payments(order), "bank": settings.BANK_TRANSFER_ACCOUNT,
-        "delivery": selectors.order_delivery_status(order),
-    })
+    return render(
+        request,
+        "transactions/_order_live.html",
+        {
+            "order": order,
+            "payments": selectors.order_payments(order),
+            "bank": settings.BANK_TRANSFER_ACCOUNT,
+            "delivery": selectors.order_delivery_status(order),
+        },
+    )
 
 
 @buyer_required

@@ -4,14 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_auditevent_to_core'),
+        ("accounts", "0003_auditevent_to_core"),
     ]
 
     operations = [
         migrations.AddConstraint(
-            model_name='invitation',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['pending', 'accepted', 'revoked', 'expired'])), name='invitation_state_valid'),
+            model_name="invitation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("state__in", ["pending", "accepted", "revoked", "expired"])),
+                name="invitation_state_valid",
+            ),
         ),
     ]

@@ -18,6 +18,7 @@ Unicode Path extra field (0x7075) whose CRC matches; otherwise the raw bytes as 
 (Linux/macOS zip writes UTF-8 without the flag), then strict CP949; otherwise the CP437 text as
 Python read it. Names are NFC-normalised, because macOS writes Hangul decomposed (NFD).
 """
+
 from __future__ import annotations
 
 import binascii
@@ -50,8 +51,28 @@ __all__ = [
 DEFAULT_ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".json", ".geojson")
 # Archives inside the archive are refused, not unpacked (.alz/.egg are the Korean ALZip formats).
 NESTED_ARCHIVE_SUFFIXES = frozenset(
-    {".zip", ".7z", ".rar", ".gz", ".tgz", ".tar", ".bz2", ".tbz2", ".xz", ".txz", ".zst",
-     ".lz", ".lzma", ".z", ".cab", ".alz", ".egg", ".jar", ".arj", ".lzh"}
+    {
+        ".zip",
+        ".7z",
+        ".rar",
+        ".gz",
+        ".tgz",
+        ".tar",
+        ".bz2",
+        ".tbz2",
+        ".xz",
+        ".txz",
+        ".zst",
+        ".lz",
+        ".lzma",
+        ".z",
+        ".cab",
+        ".alz",
+        ".egg",
+        ".jar",
+        ".arj",
+        ".lzh",
+    }
 )
 # Operating-system litter, skipped silently (compared case-insensitively on the last path part).
 _JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db"})
@@ -64,8 +85,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A compression ratio only matters once a member is big enough to hurt: small, very
 # repetitive CSVs legitimately compress more than 100:1.
 _RATIO_MIN_SIZE = 1024 * 1024
-
-
 
 
 @dataclass
@@ -91,8 +110,8 @@ def _unicode_path_extra(info: zipfile.ZipInfo, raw: bytes) -> str | None:
     extra = info.extra or b""
     i = 0
     while i + 4 <= len(extra):
-        tag, size = struct.unpack("<HH", extra[i:i + 4])
-        body = extra[i + 4:i + 4 + size]
+        tag, size = struct.unpack("<HH", extra[i : i + 4])
+        body = extra[i + 4 : i + 4 + size]
         if tag == 0x7075 and len(body) >= 5 and body[0] == 1:
             (crc,) = struct.unpack("<I", body[1:5])
             if crc == binascii.crc32(raw) & 0xFFFFFFFF:
@@ -149,29 +168,49 @@ def _check_entry(info: zipfile.ZipInfo, name: str) -> None:
     if _CONTROL.search(info.orig_filename):
         raise IngestError(
             "zip_bad_name",
-            _fmt(_("The ZIP file contains a file with an invalid name (%(name)s). Create the ZIP file again from "
-                   "ordinary files and upload it."), {"name": name.replace("\x00", "?")}),
+            _fmt(
+                _(
+                    "The ZIP file contains a file with an invalid name (%(name)s). Create the ZIP file again from "
+                    "ordinary files and upload it."
+                ),
+                {"name": name.replace("\x00", "?")},
+            ),
             detail=repr(info.orig_filename),
         )
     if name.startswith("/") or _DRIVE.match(name):
         raise IngestError(
             "zip_absolute_path",
-            _fmt(_("The ZIP file contains a file stored with a full disk path (%(name)s). Put the files in one "
-                   "folder, create the ZIP file from that folder and upload it again."), {"name": name}),
+            _fmt(
+                _(
+                    "The ZIP file contains a file stored with a full disk path (%(name)s). Put the files in one "
+                    "folder, create the ZIP file from that folder and upload it again."
+                ),
+                {"name": name},
+            ),
             detail=info.orig_filename,
         )
     if ".." in name.split("/"):
         raise IngestError(
             "zip_path_traversal",
-            _fmt(_("The ZIP file contains a file whose path points outside the archive (%(name)s). This is not "
-                   "accepted for safety. Create the ZIP file again from ordinary files."), {"name": name}),
+            _fmt(
+                _(
+                    "The ZIP file contains a file whose path points outside the archive (%(name)s). This is not "
+                    "accepted for safety. Create the ZIP file again from ordinary files."
+                ),
+                {"name": name},
+            ),
             detail=info.orig_filename,
         )
     if _is_symlink(info):
         raise IngestError(
             "zip_symlink",
-            _fmt(_("The ZIP file contains a shortcut (symbolic link), %(name)s, instead of a real file. Replace it "
-                   "with the file itself and create the ZIP file again."), {"name": name}),
+            _fmt(
+                _(
+                    "The ZIP file contains a shortcut (symbolic link), %(name)s, instead of a real file. Replace it "
+                    "with the file itself and create the ZIP file again."
+                ),
+                {"name": name},
+            ),
             detail=f"external_attr={info.external_attr:#x}",
         )
 
@@ -182,30 +221,48 @@ def _check_member(info: zipfile.ZipInfo, name: str, allowed_suffixes=None) -> st
     if info.flag_bits & 0x1:
         raise IngestError(
             "zip_encrypted",
-            _fmt(_("The file %(name)s in the ZIP file is protected by a password. Create the ZIP file again "
-                   "without a password and upload it."), {"name": name}),
+            _fmt(
+                _(
+                    "The file %(name)s in the ZIP file is protected by a password. Create the ZIP file again "
+                    "without a password and upload it."
+                ),
+                {"name": name},
+            ),
         )
     suffix = _suffix(name)
     if suffix in NESTED_ARCHIVE_SUFFIXES:
         raise IngestError(
             "zip_nested",
-            _fmt(_("The ZIP file contains another compressed file (%(name)s). Unpack it and put its files directly "
-                   "into a single ZIP file, or upload them one by one."), {"name": name}),
+            _fmt(
+                _(
+                    "The ZIP file contains another compressed file (%(name)s). Unpack it and put its files directly "
+                    "into a single ZIP file, or upload them one by one."
+                ),
+                {"name": name},
+            ),
         )
     if allowed_suffixes is not None and suffix not in allowed_suffixes:
         raise IngestError(
             "zip_unsupported_member",
-            _fmt(_("The ZIP file contains %(name)s, which is not a data file we can publish. Accepted types are "
-                   "%(types)s. Remove the other files and upload the ZIP file again."),
-                 {"name": name, "types": ", ".join(allowed_suffixes)}),
+            _fmt(
+                _(
+                    "The ZIP file contains %(name)s, which is not a data file we can publish. Accepted types are "
+                    "%(types)s. Remove the other files and upload the ZIP file again."
+                ),
+                {"name": name, "types": ", ".join(allowed_suffixes)},
+            ),
             detail=suffix or "(no extension)",
         )
     if info.compress_type not in _SAFE_COMPRESSION:
         raise IngestError(
             "zip_unsupported_compression",
-            _fmt(_("The file %(name)s in the ZIP file uses a compression method we do not accept. Create the ZIP "
-                   "file with the standard (Deflate) method, e.g. Windows “Send to > Compressed folder”."),
-                 {"name": name}),
+            _fmt(
+                _(
+                    "The file %(name)s in the ZIP file uses a compression method we do not accept. Create the ZIP "
+                    "file with the standard (Deflate) method, e.g. Windows “Send to > Compressed folder”."
+                ),
+                {"name": name},
+            ),
             detail=f"compress_type={info.compress_type}",
         )
     return suffix
@@ -214,8 +271,10 @@ def _check_member(info: zipfile.ZipInfo, name: str, allowed_suffixes=None) -> st
 def _corrupt(exc: Exception) -> IngestError:
     return IngestError(
         "zip_corrupt",
-        _("The ZIP file is damaged or is not a ZIP file. Create it again and upload it, or upload the data file "
-          "itself."),
+        _(
+            "The ZIP file is damaged or is not a ZIP file. Create it again and upload it, or upload the data file "
+            "itself."
+        ),
         detail=f"{type(exc).__name__}: {exc}",
     )
 
@@ -236,8 +295,13 @@ def _declared_entry_count(path) -> int | None:
 def _too_many(count: int, limit: int) -> IngestError:
     return IngestError(
         "zip_too_many_members",
-        _fmt(_("The ZIP file contains more than %(limit)s files, the most we accept in one upload. Split it into "
-               "several uploads."), {"limit": limit}),
+        _fmt(
+            _(
+                "The ZIP file contains more than %(limit)s files, the most we accept in one upload. Split it into "
+                "several uploads."
+            ),
+            {"limit": limit},
+        ),
         detail=f"at least {count} entries",
     )
 
@@ -287,17 +351,26 @@ def inspect_zip(
             if key in seen:
                 raise IngestError(
                     "zip_duplicate_name",
-                    _fmt(_("The ZIP file contains two files named %(name)s. Rename one of them and create the ZIP "
-                           "file again."), {"name": name}),
+                    _fmt(
+                        _(
+                            "The ZIP file contains two files named %(name)s. Rename one of them and create the ZIP "
+                            "file again."
+                        ),
+                        {"name": name},
+                    ),
                     detail=f"{seen[key]!r} / {info.orig_filename!r}",
                 )
             seen[key] = info.orig_filename
             if info.file_size >= ratio_min_size and info.file_size > max_ratio * max(info.compress_size, 1):
                 raise IngestError(
                     "zip_bomb",
-                    _fmt(_("The file %(name)s in the ZIP file expands to far more than its compressed size, as "
-                           "harmful archives do. Upload the data file itself instead of the ZIP file."),
-                         {"name": name}),
+                    _fmt(
+                        _(
+                            "The file %(name)s in the ZIP file expands to far more than its compressed size, as "
+                            "harmful archives do. Upload the data file itself instead of the ZIP file."
+                        ),
+                        {"name": name},
+                    ),
                     detail=f"{info.file_size} / {info.compress_size} > {max_ratio}",
                 )
             report.members.append(ZipMember(name, info.file_size, info.compress_size, suffix))
@@ -307,8 +380,10 @@ def inspect_zip(
             if report.total_size > max_total_uncompressed:
                 raise IngestError(
                     "zip_too_large",
-                    _fmt(_("Unpacked, the ZIP file would be larger than %(limit)s GB. Split it into several "
-                           "uploads."), {"limit": f"{max_total_uncompressed / 1024**3:g}"}),
+                    _fmt(
+                        _("Unpacked, the ZIP file would be larger than %(limit)s GB. Split it into several uploads."),
+                        {"limit": f"{max_total_uncompressed / 1024**3:g}"},
+                    ),
                     detail=f"{report.total_size} > {max_total_uncompressed}",
                 )
     if not report.members:
@@ -339,8 +414,10 @@ def extract_member(path, member_name: str, dest_path, *, max_size: int) -> int:
         if len(matches) != 1:
             raise IngestError(
                 "zip_member_not_found",
-                _fmt(_("The file %(name)s was not found in the ZIP file. Upload the ZIP file again."),
-                     {"name": member_name}),
+                _fmt(
+                    _("The file %(name)s was not found in the ZIP file. Upload the ZIP file again."),
+                    {"name": member_name},
+                ),
                 detail=f"matches={len(matches)}",
             )
         info = matches[0]
@@ -361,8 +438,10 @@ def extract_member(path, member_name: str, dest_path, *, max_size: int) -> int:
         except OSError as exc:
             raise IngestError(
                 "zip_extract_failed",
-                _("The file could not be unpacked on the server. Try again later; if it happens again, contact the "
-                  "portal administrator."),
+                _(
+                    "The file could not be unpacked on the server. Try again later; if it happens again, contact the "
+                    "portal administrator."
+                ),
                 detail=f"{type(exc).__name__}: {exc}",
             ) from exc
         try:
@@ -375,25 +454,40 @@ def extract_member(path, member_name: str, dest_path, *, max_size: int) -> int:
                     if written > limit:
                         raise IngestError(
                             "zip_bomb",
-                            _fmt(_("The file %(name)s in the ZIP file unpacks to more data than the archive "
-                                   "declares or than we accept. Upload the data file itself instead of the ZIP "
-                                   "file."), {"name": member_name}),
+                            _fmt(
+                                _(
+                                    "The file %(name)s in the ZIP file unpacks to more data than the archive "
+                                    "declares or than we accept. Upload the data file itself instead of the ZIP "
+                                    "file."
+                                ),
+                                {"name": member_name},
+                            ),
                             detail=f"written>{limit} (declared {declared}, max_size {max_size})",
                         )
                     out.write(chunk)
             if written < declared:
                 raise IngestError(
                     "zip_corrupt",
-                    _fmt(_("The file %(name)s in the ZIP file is incomplete or damaged. Create the ZIP file again "
-                           "and upload it."), {"name": member_name}),
+                    _fmt(
+                        _(
+                            "The file %(name)s in the ZIP file is incomplete or damaged. Create the ZIP file again "
+                            "and upload it."
+                        ),
+                        {"name": member_name},
+                    ),
                     detail=f"written {written} < declared {declared}",
                 )
             ok = True
         except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
             raise IngestError(
                 "zip_corrupt",
-                _fmt(_("The file %(name)s in the ZIP file is incomplete or damaged. Create the ZIP file again and "
-                       "upload it."), {"name": member_name}),
+                _fmt(
+                    _(
+                        "The file %(name)s in the ZIP file is incomplete or damaged. Create the ZIP file again and "
+                        "upload it."
+                    ),
+                    {"name": member_name},
+                ),
                 detail=f"{type(exc).__name__}: {exc}",
             ) from exc
         finally:
@@ -403,4 +497,3 @@ def extract_member(path, member_name: str, dest_path, *, max_size: int) -> int:
                 except OSError:
                     pass
     return written
-

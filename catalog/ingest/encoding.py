@@ -18,6 +18,7 @@ Detection is a fixed cascade, not a guess (docs: shared/reference/ecosystem.md Â
 The sample decides; `transcode_to_utf8` decodes the whole file strictly and reports the line of a
 byte that does not fit.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -41,8 +42,6 @@ _BOMS = (
 _DETECTOR_CANDIDATES = ["utf_8", "cp949", "euc_kr", "utf_16"]
 # Names the detector may answer with, mapped to what we report (EUC-KR files are decoded as CP949).
 _REPORTED_NAME = {"euc_kr": "cp949", "euc-kr": "cp949", "utf_8": "utf-8", "utf-16": "utf-16"}
-
-
 
 
 @dataclass(frozen=True)
@@ -220,7 +219,7 @@ def _utf16_by_nul_bytes(sample: bytes) -> str | None:
 
 
 def _decode_error(src, encoding: str, position: int, line: int, exc: UnicodeDecodeError) -> IngestError:
-    bad = exc.object[exc.start: exc.start + 8]
+    bad = exc.object[exc.start : exc.start + 8]
     message = lazy_format(
         _(
             "The file could not be read as %(encoding)s: line %(line)s (near byte %(position)s) "

@@ -9,6 +9,7 @@ first-seen order, then the rows), so the column list is complete without holding
 memory. Text that is not UTF-8 is accepted when it is strictly valid CP949 (Korean Windows
 tools) and transcoded on the fly; a UTF-8 BOM is skipped.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -48,10 +49,8 @@ _IJSON_BUF = 64 * 1024
 KOREA_BBOX = (124.0, 33.0, 132.0, 39.0)  # lon/lat box used for the "outside Korea" note
 
 
-
-
 def _open_csv(dst):
-    f = open(dst, "w", encoding="utf-8", newline="")
+    f = open(dst, "w", encoding="utf-8", newline="")  # noqa: SIM115  (returned to the caller, who closes it)
     return f, csv.writer(f, lineterminator="\n")
 
 
@@ -76,9 +75,11 @@ class SheetReport:
 def _not_xlsx(detail: str) -> IngestError:
     return IngestError(
         "xls_unsupported",
-        _("This file is not in the Excel .xlsx format (it may be an old .xls, an .xlsb or a web page saved "
-          "with an Excel name). Open it in Excel, choose “Save As”, pick “Excel Workbook (*.xlsx)” or "
-          "“CSV UTF-8”, and upload the new file."),
+        _(
+            "This file is not in the Excel .xlsx format (it may be an old .xls, an .xlsb or a web page saved "
+            "with an Excel name). Open it in Excel, choose “Save As”, pick “Excel Workbook (*.xlsx)” or "
+            "“CSV UTF-8”, and upload the new file."
+        ),
         detail=detail,
     )
 
@@ -86,8 +87,10 @@ def _not_xlsx(detail: str) -> IngestError:
 def _xlsx_corrupt(detail: str) -> IngestError:
     return IngestError(
         "xlsx_corrupt",
-        _("The Excel file is damaged and cannot be read. Open it in Excel, save it again as .xlsx (or as "
-          "“CSV UTF-8”) and upload the new file."),
+        _(
+            "The Excel file is damaged and cannot be read. Open it in Excel, save it again as .xlsx (or as "
+            "“CSV UTF-8”) and upload the new file."
+        ),
         detail=detail,
     )
 
@@ -98,7 +101,7 @@ def _file_contains(path, needle: bytes) -> bool:
         while chunk := f.read(_CHUNK):
             if needle in tail + chunk:
                 return True
-            tail = chunk[-len(needle):]
+            tail = chunk[-len(needle) :]
     return False
 
 
@@ -110,8 +113,10 @@ def _sniff_xlsx(src, max_uncompressed: int) -> None:
         if _file_contains(src, "EncryptedPackage".encode("utf-16-le")):
             raise IngestError(
                 "xlsx_encrypted",
-                _("The Excel file is protected by a password. Open it in Excel, remove the password "
-                  "(File > Info > Protect Workbook) and upload it again."),
+                _(
+                    "The Excel file is protected by a password. Open it in Excel, remove the password "
+                    "(File > Info > Protect Workbook) and upload it again."
+                ),
             )
         raise _not_xlsx("OLE2 (BIFF .xls)")
     if not head.startswith(b"PK\x03\x04"):
@@ -135,8 +140,10 @@ def _sniff_xlsx(src, max_uncompressed: int) -> None:
     if total > max_uncompressed:
         raise IngestError(
             "xlsx_too_large",
-            _("The Excel file is too large to process. Save each sheet as “CSV UTF-8” in Excel and upload "
-              "the CSV files instead."),
+            _(
+                "The Excel file is too large to process. Save each sheet as “CSV UTF-8” in Excel and upload "
+                "the CSV files instead."
+            ),
             detail=f"{total} uncompressed bytes > {max_uncompressed}",
         )
 
@@ -262,8 +269,10 @@ def xlsx_to_csv(src, dst, *, sheet: str | int | None = None, max_uncompressed: i
             else:
                 raise IngestError(
                     "xlsx_sheet_not_found",
-                    _fmt(_("The Excel file has no sheet called “%(sheet)s”. Its sheets are: %(sheets)s."),
-                         {"sheet": sheet, "sheets": ", ".join(sheet_names)}),
+                    _fmt(
+                        _("The Excel file has no sheet called “%(sheet)s”. Its sheets are: %(sheets)s."),
+                        {"sheet": sheet, "sheets": ", ".join(sheet_names)},
+                    ),
                 )
         try:
             for ws in candidates:
@@ -385,8 +394,10 @@ def _text_encoding(path, code: str) -> str:
             return encoding
     raise IngestError(
         code,
-        _("The file is not valid text: some characters cannot be read. Save it again as UTF-8 text and "
-          "upload the new file."),
+        _(
+            "The file is not valid text: some characters cannot be read. Save it again as UTF-8 text and "
+            "upload the new file."
+        ),
         detail="neither UTF-8 nor CP949",
     )
 
@@ -395,7 +406,7 @@ class _Utf8Stream:
     """A binary file-like object yielding UTF-8 bytes from a file in `encoding`, counting them."""
 
     def __init__(self, path, encoding: str, slow_from: int | None = None):
-        self._f = open(path, "rb")
+        self._f = open(path, "rb")  # noqa: SIM115  (a reader object that closes it in close())
         self._decoder = None
         if encoding == "utf-8-sig":
             self._f.seek(3)
@@ -469,7 +480,7 @@ def _error_position(path, encoding: str) -> tuple[int, int] | None:
                 nl = chunk.count(b"\n")
                 if nl:
                     line += nl
-                    last = chunk[chunk.rindex(b"\n") + 1:]
+                    last = chunk[chunk.rindex(b"\n") + 1 :]
                 else:
                     last += chunk
                     last = last[-4096:] if len(last) > 1 << 20 else last
@@ -483,8 +494,10 @@ def _syntax_error(path, encoding, code, exc) -> IngestError:
     where = _error_position(path, encoding)
     if where:
         message = _fmt(
-            _("The file is not valid JSON: there is a mistake at line %(line)s, column %(column)s. Correct it "
-              "(or export the file again from the system it came from) and upload it again."),
+            _(
+                "The file is not valid JSON: there is a mistake at line %(line)s, column %(column)s. Correct it "
+                "(or export the file again from the system it came from) and upload it again."
+            ),
             {"line": where[0], "column": where[1]},
         )
     else:
@@ -532,11 +545,9 @@ def _find_records(stream) -> str | None:
     opened: str | None = None
     events = 0
     for prefix, event, _value in ijson.parse(stream, buf_size=_IJSON_BUF):
-        events += 1
+        events += 1  # noqa: SIM113  (counted only to throttle progress reports)
         if opened is not None:
-            if event == "start_map" and not any(
-                opened == item or opened.startswith(item + ".") for item in by_item
-            ):
+            if event == "start_map" and not any(opened == item or opened.startswith(item + ".") for item in by_item):
                 counts[opened] = 0
                 by_item[_item_prefix(opened)] = opened
             opened = None
@@ -593,8 +604,13 @@ def _value_text(value) -> str:
 def _too_many_columns(limit: int) -> IngestError:
     return IngestError(
         "json_too_many_columns",
-        _fmt(_("The records in the file have more than %(limit)s different fields, which is too many for a "
-               "table. Check that the file holds a list of records."), {"limit": limit}),
+        _fmt(
+            _(
+                "The records in the file have more than %(limit)s different fields, which is too many for a "
+                "table. Check that the file holds a list of records."
+            ),
+            {"limit": limit},
+        ),
     )
 
 
@@ -616,9 +632,11 @@ def json_to_csv(src, dst, *, max_columns: int = 2000) -> JsonReport:
         if root is None:
             raise IngestError(
                 "json_no_records",
-                _("The JSON file contains no list of records (an array of objects such as "
-                  "[{\"name\": …}, {\"name\": …}]), so it cannot be shown as a table. Export the data as a list "
-                  "of records, or as CSV."),
+                _(
+                    "The JSON file contains no list of records (an array of objects such as "
+                    '[{"name": …}, {"name": …}]), so it cannot be shown as a table. Export the data as a list '
+                    "of records, or as CSV."
+                ),
             )
         prefix = _item_prefix(root)
         keys: dict[str, None] = {}
@@ -671,9 +689,11 @@ class GeoReport:
 def _geo_invalid(detail: str) -> IngestError:
     return IngestError(
         "geojson_invalid",
-        _("The file is not a GeoJSON FeatureCollection (an object with \"type\": \"FeatureCollection\" and a "
-          "\"features\" list). Export the layer again as GeoJSON, e.g. in QGIS with “Export > Save Features "
-          "As… > GeoJSON”."),
+        _(
+            'The file is not a GeoJSON FeatureCollection (an object with "type": "FeatureCollection" and a '
+            '"features" list). Export the layer again as GeoJSON, e.g. in QGIS with “Export > Save Features '
+            "As… > GeoJSON”."
+        ),
         detail=detail,
     )
 
@@ -716,8 +736,13 @@ def _resolve_crs(name):
     except CRSError as exc:
         raise IngestError(
             "geojson_crs",
-            _fmt(_("The file names a coordinate system we do not recognise (%(crs)s). Export it again in WGS84 "
-                   "(EPSG:4326) or in a Korean system such as EPSG:5179 or EPSG:5186."), {"crs": str(name)[:100]}),
+            _fmt(
+                _(
+                    "The file names a coordinate system we do not recognise (%(crs)s). Export it again in WGS84 "
+                    "(EPSG:4326) or in a Korean system such as EPSG:5179 or EPSG:5186."
+                ),
+                {"crs": str(name)[:100]},
+            ),
             detail=str(exc)[:300],
         ) from exc
     epsg = crs.to_epsg()
@@ -825,10 +850,15 @@ def _geojson_to_csv(src, dst, encoding) -> GeoReport:
         if not all(math.isfinite(v) for v in bbox) or not (-180 <= bx0 <= bx1 <= 180 and -90 <= by0 <= by1 <= 90):
             raise IngestError(
                 "geojson_crs",
-                _fmt(_("The coordinates do not fit on the globe in the coordinate system %(crs)s, so the coordinate "
-                       "system looks wrong (or latitude and longitude are swapped). If the file uses a Korean "
-                       "system such as EPSG:5179 or EPSG:5186, export it again with that system declared, or in "
-                       "WGS84 (EPSG:4326)."), {"crs": crs_label}),
+                _fmt(
+                    _(
+                        "The coordinates do not fit on the globe in the coordinate system %(crs)s, so the coordinate "
+                        "system looks wrong (or latitude and longitude are swapped). If the file uses a Korean "
+                        "system such as EPSG:5179 or EPSG:5186, export it again with that system declared, or in "
+                        "WGS84 (EPSG:4326)."
+                    ),
+                    {"crs": crs_label},
+                ),
                 detail=f"bbox={source_bbox} crs={crs_label}",
             )
         bbox = [round(v, 7) for v in bbox]

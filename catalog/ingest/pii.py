@@ -29,6 +29,7 @@ Non-blocking kinds need a justification from the uploader before publication.
 Counts are cells (a cell with two phone numbers counts once). Beyond `max_rows` matching rows
 the counts are extrapolated from the checked rows (`estimated=True`).
 """
+
 from __future__ import annotations
 
 import re
@@ -55,7 +56,12 @@ _MOBILE_CORE = r"(\+82[- ]?1[0-9]|01[016789])[- .)]?[0-9]{3,4}[- .]?[0-9]{4}"
 _LANDLINE_CORE = r"(\+82[- ]?\(?0?\)?|0)(2|3[1-3]|4[1-4]|5[1-5]|6[1-4]|70)[- .)]?[0-9]{3,4}[- .]?[0-9]{4}"
 _EMAIL_CORE = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 
-_DIGIT_CORES = {"rrn": _RRN_CORE, "card_number": _CARD_CORE, "mobile_phone": _MOBILE_CORE, "landline_phone": _LANDLINE_CORE}
+_DIGIT_CORES = {
+    "rrn": _RRN_CORE,
+    "card_number": _CARD_CORE,
+    "mobile_phone": _MOBILE_CORE,
+    "landline_phone": _LANDLINE_CORE,
+}
 _SQL_PATTERNS = {k: rf"(^|[^0-9])({core})([^0-9]|$)" for k, core in _DIGIT_CORES.items()}
 _SQL_PATTERNS["email"] = _EMAIL_CORE
 _PY_PATTERNS = {k: re.compile(rf"(?<![0-9])(?:{core})(?![0-9])") for k, core in _DIGIT_CORES.items()}
@@ -126,8 +132,9 @@ def scan_csv(
         pattern = _lit(_ANY_SQL)
         inner = ", ".join(f"CASE WHEN regexp_matches(c{i}, {pattern}) THEN c{i} END AS m{i}" for i in range(ncols))
         where = " OR ".join(f"m{i} IS NOT NULL" for i in range(ncols))
-        rows = run_query(con, f"SELECT * FROM (SELECT {inner} FROM {src}) WHERE {where} LIMIT {int(max_rows)}",
-                         delimiter=delimiter)
+        rows = run_query(
+            con, f"SELECT * FROM (SELECT {inner} FROM {src}) WHERE {where} LIMIT {int(max_rows)}", delimiter=delimiter
+        )
 
         tallies: dict[tuple[int, str], _Tally] = {}
         candidates: dict[tuple[int, str], int] = {}  # cells the kind's pattern matched, verified or not
@@ -150,17 +157,20 @@ def scan_csv(
 
     findings = []
     for (i, kind), tally in tallies.items():
-        findings.append(PiiFinding(
-            kind=kind,
-            column=columns[i],
-            count=tally.count,
-            examples=tally.examples,
-            blocking=kind in BLOCKING_KINDS,
-            note=_note(kind, tally),
-            estimated=estimated,
-            details={"checksum_ok": tally.checksum_ok, "checksum_fails": tally.checksum_fails}
-            if kind in ("rrn", "frn") else {},
-        ))
+        findings.append(
+            PiiFinding(
+                kind=kind,
+                column=columns[i],
+                count=tally.count,
+                examples=tally.examples,
+                blocking=kind in BLOCKING_KINDS,
+                note=_note(kind, tally),
+                estimated=estimated,
+                details={"checksum_ok": tally.checksum_ok, "checksum_fails": tally.checksum_fails}
+                if kind in ("rrn", "frn")
+                else {},
+            )
+        )
     findings.sort(key=lambda f: (not f.blocking, -f.count, KINDS.index(f.kind), f.column))
     return findings
 
@@ -210,6 +220,7 @@ def mask_value(value, column: str = ""):
     if not isinstance(value, str):
         return value
     for pattern_kind, pattern in _PY_PATTERNS.items():
+
         def _replace(hit, pattern_kind=pattern_kind):
             for _kind, match in _check(pattern_kind, hit.group(0), column):
                 return match.masked
@@ -276,10 +287,7 @@ def _card_prefix_ok(digits: str) -> bool:
     if len(digits) != 16:
         return False
     return (
-        digits[0] in "49"
-        or "51" <= digits[:2] <= "55"
-        or 2221 <= int(digits[:4]) <= 2720
-        or digits[:2] in ("35", "62")
+        digits[0] in "49" or "51" <= digits[:2] <= "55" or 2221 <= int(digits[:4]) <= 2720 or digits[:2] in ("35", "62")
     )
 
 
@@ -317,47 +325,59 @@ def _extrapolate(con, src, tallies, candidates, delimiter) -> None:
 def _note(kind: str, tally: _Tally):
     n = tally.count
     if kind == "rrn":
-        return _fmt(ngettext_lazy(
-            "%(count)s value looks like a resident registration number (주민등록번호) (checksum passes for %(ok)s, fails for "
-            "%(fails)s: numbers issued since October 2020 have no checksum, so all count). "
-            "Resident registration numbers must not be published. Delete or mask this column and upload "
-            "the file again.",
-            "%(count)s values look like resident registration numbers (주민등록번호) (checksum passes for %(ok)s, fails for "
-            "%(fails)s: numbers issued since October 2020 have no checksum, so all count). "
-            "Resident registration numbers must not be published. Delete or mask this column and upload "
-            "the file again.",
-            "count",
-        ), {"count": n, "ok": tally.checksum_ok, "fails": tally.checksum_fails})
+        return _fmt(
+            ngettext_lazy(
+                "%(count)s value looks like a resident registration number (주민등록번호) (checksum passes for %(ok)s, fails for "
+                "%(fails)s: numbers issued since October 2020 have no checksum, so all count). "
+                "Resident registration numbers must not be published. Delete or mask this column and upload "
+                "the file again.",
+                "%(count)s values look like resident registration numbers (주민등록번호) (checksum passes for %(ok)s, fails for "
+                "%(fails)s: numbers issued since October 2020 have no checksum, so all count). "
+                "Resident registration numbers must not be published. Delete or mask this column and upload "
+                "the file again.",
+                "count",
+            ),
+            {"count": n, "ok": tally.checksum_ok, "fails": tally.checksum_fails},
+        )
     if kind == "frn":
-        return _fmt(ngettext_lazy(
-            "%(count)s value looks like a foreigner registration number (외국인등록번호) (checksum passes for %(ok)s, fails for "
-            "%(fails)s; all count). These numbers must not be published. Delete or mask this "
-            "column and upload the file again.",
-            "%(count)s values look like foreigner registration numbers (외국인등록번호) (checksum passes for %(ok)s, fails for "
-            "%(fails)s; all count). These numbers must not be published. Delete or mask this "
-            "column and upload the file again.",
-            "count",
-        ), {"count": n, "ok": tally.checksum_ok, "fails": tally.checksum_fails})
+        return _fmt(
+            ngettext_lazy(
+                "%(count)s value looks like a foreigner registration number (외국인등록번호) (checksum passes for %(ok)s, fails for "
+                "%(fails)s; all count). These numbers must not be published. Delete or mask this "
+                "column and upload the file again.",
+                "%(count)s values look like foreigner registration numbers (외국인등록번호) (checksum passes for %(ok)s, fails for "
+                "%(fails)s; all count). These numbers must not be published. Delete or mask this "
+                "column and upload the file again.",
+                "count",
+            ),
+            {"count": n, "ok": tally.checksum_ok, "fails": tally.checksum_fails},
+        )
     if kind == "card_number":
-        return _fmt(ngettext_lazy(
-            "%(count)s value looks like a payment card number. Card numbers must not be published: delete or "
-            "mask them. If they are not card numbers, say what they are when you submit the data.",
-            "%(count)s values look like payment card numbers. Card numbers must not be published: delete or "
-            "mask them. If they are not card numbers, say what they are when you submit the data.",
-            "count",
-        ), {"count": n})
+        return _fmt(
+            ngettext_lazy(
+                "%(count)s value looks like a payment card number. Card numbers must not be published: delete or "
+                "mask them. If they are not card numbers, say what they are when you submit the data.",
+                "%(count)s values look like payment card numbers. Card numbers must not be published: delete or "
+                "mask them. If they are not card numbers, say what they are when you submit the data.",
+                "count",
+            ),
+            {"count": n},
+        )
     what = {
         "mobile_phone": pgettext_lazy("personal data found in a file", "Mobile phone numbers"),
         "landline_phone": pgettext_lazy("personal data found in a file", "Phone numbers"),
         "email": pgettext_lazy("personal data found in a file", "E-mail addresses"),
     }[kind]
-    return _fmt(ngettext_lazy(
-        "%(what)s: %(count)s value found. If it belongs to a person, delete or mask it. If it is public contact "
-        "information (such as an office number), say why when you submit the data.",
-        "%(what)s: %(count)s values found. If they belong to people, delete or mask them. If they are public "
-        "contact information (such as office numbers), say why when you submit the data.",
-        "count",
-    ), {"count": n, "what": what})
+    return _fmt(
+        ngettext_lazy(
+            "%(what)s: %(count)s value found. If it belongs to a person, delete or mask it. If it is public contact "
+            "information (such as an office number), say why when you submit the data.",
+            "%(what)s: %(count)s values found. If they belong to people, delete or mask them. If they are public "
+            "contact information (such as office numbers), say why when you submit the data.",
+            "count",
+        ),
+        {"count": n, "what": what},
+    )
 
 
 def _lit(value: str) -> str:

@@ -70,8 +70,12 @@ def _tabular(utf8_csv: Path, report: dict, progress, *, delimiter_hint: str | No
     findings = [
         _plain(f)
         for f in scan_csv(
-            utf8_csv, columns, delimiter=report["delimiter"] or ",", quote=table.get("quote") or '"',
-            memory_limit=settings.INGEST_MEMORY_LIMIT, threads=settings.INGEST_THREADS,
+            utf8_csv,
+            columns,
+            delimiter=report["delimiter"] or ",",
+            quote=table.get("quote") or '"',
+            memory_limit=settings.INGEST_MEMORY_LIMIT,
+            threads=settings.INGEST_THREADS,
         )
     ]
     report["pii_findings"] = findings
@@ -114,18 +118,25 @@ def analyse_path(path: Path, fmt: str, *, workdir: Path, progress=lambda stage, 
             progress("convert", 10)
             utf8 = workdir / "data.utf8.csv"
             converted = _plain(
-                {"xlsx": formats.xlsx_to_csv, "json": formats.json_to_csv, "geojson": formats.geojson_to_csv}[fmt](path, utf8)
+                {"xlsx": formats.xlsx_to_csv, "json": formats.json_to_csv, "geojson": formats.geojson_to_csv}[fmt](
+                    path, utf8
+                )
             )
             # The converters read UTF-8, a BOM or CP949 JSON; record which, so that packaging ships UTF-8.
             report["encoding"] = converted.get("encoding") or "utf-8"
             if fmt == "geojson":
                 report["geo"] = {k: converted.get(k) for k in ("bbox_wgs84", "crs", "geometry_types", "features")}
             if fmt == "xlsx" and len(converted.get("sheet_names", [])) > 1:
-                report["messages"].append(_message(
-                    "warning", "xlsx_sheets",
-                    lazy_format(_("Only the sheet “%(sheet)s” was read; the workbook has %(n)d sheets."),
-                                {"sheet": converted["sheet_name"], "n": len(converted["sheet_names"])}),
-                ))
+                report["messages"].append(
+                    _message(
+                        "warning",
+                        "xlsx_sheets",
+                        lazy_format(
+                            _("Only the sheet “%(sheet)s” was read; the workbook has %(n)d sheets."),
+                            {"sheet": converted["sheet_name"], "n": len(converted["sheet_names"])},
+                        ),
+                    )
+                )
             _tabular(utf8, report, progress, delimiter_hint=",")
         elif fmt == "zip":
             progress("inspect_zip", 10)
@@ -138,15 +149,25 @@ def analyse_path(path: Path, fmt: str, *, workdir: Path, progress=lambda stage, 
                 size = extract_member(path, member["name"], target, max_size=member["size"])
                 with open(target, "rb") as fh:
                     digest = hashlib.file_digest(fh, "sha256").hexdigest()
-                extracted.append({
-                    "name": member["name"], "local_path": str(target), "size": size, "sha256": digest,
-                    "format": format_for(member["name"]),
-                })
+                extracted.append(
+                    {
+                        "name": member["name"],
+                        "local_path": str(target),
+                        "size": size,
+                        "sha256": digest,
+                        "format": format_for(member["name"]),
+                    }
+                )
             report["members"] = extracted
-            report["messages"].append(_message(
-                "info", "zip_members",
-                lazy_format(_("The archive holds %(n)d data files; each is checked on its own."), {"n": len(extracted)}),
-            ))
+            report["messages"].append(
+                _message(
+                    "info",
+                    "zip_members",
+                    lazy_format(
+                        _("The archive holds %(n)d data files; each is checked on its own."), {"n": len(extracted)}
+                    ),
+                )
+            )
         else:
             raise IngestError("format_unsupported", _("This file format is not supported."))
     except IngestError as exc:
@@ -155,18 +176,28 @@ def analyse_path(path: Path, fmt: str, *, workdir: Path, progress=lambda stage, 
         return report
     if any(f.get("blocking") for f in report["pii_findings"]):
         report["state"] = "blocked"
-        report["messages"].append(_message(
-            "error", "pii_blocking",
-            _("Resident or foreigner registration numbers were found. The law forbids publishing them "
-              "(개인정보 보호법 제24조의2): remove the column or the values and upload the file again."),
-        ))
+        report["messages"].append(
+            _message(
+                "error",
+                "pii_blocking",
+                _(
+                    "Resident or foreigner registration numbers were found. The law forbids publishing them "
+                    "(개인정보 보호법 제24조의2): remove the column or the values and upload the file again."
+                ),
+            )
+        )
     elif report["pii_findings"]:
         report["state"] = "warning"
-        report["messages"].append(_message(
-            "warning", "pii_found",
-            _("Personal data was found. You can submit only with a justification (for example, pseudonymised), "
-              "which the reviewer reads."),
-        ))
+        report["messages"].append(
+            _message(
+                "warning",
+                "pii_found",
+                _(
+                    "Personal data was found. You can submit only with a justification (for example, pseudonymised), "
+                    "which the reviewer reads."
+                ),
+            )
+        )
     elif any(m["level"] == "warning" for m in report["messages"]):
         report["state"] = "warning"
     progress("done", 100)

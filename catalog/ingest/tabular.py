@@ -25,6 +25,7 @@ Python:
 Internally the columns are called c0, c1, … so that names with quotes, spaces or different
 case never reach SQL.
 """
+
 from __future__ import annotations
 
 import csv
@@ -71,22 +72,38 @@ _GROUPED_RE = r"\s*-?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)([.][0-9]+)?\s*"
 # `format` is the strptime pattern for Frictionless (None = its default ISO format).
 _DATE_FORMATS = ["%Y-%m-%d", "%Y.%m.%d", "%Y/%m/%d", "%Y.%m.%d.", "%Y. %m. %d.", "%Y. %m. %d", "%Y년 %m월 %d일"]
 _DATETIME_FORMATS = [
-    "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M",
-    "%Y.%m.%d %H:%M:%S", "%Y.%m.%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
-    "%Y. %m. %d. %H:%M:%S", "%Y. %m. %d. %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y.%m.%d %H:%M:%S",
+    "%Y.%m.%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y. %m. %d. %H:%M:%S",
+    "%Y. %m. %d. %H:%M",
 ]
 _TIME_FORMATS = ["%H:%M:%S", "%H:%M"]
 _ISO_FORMATS = {"%Y-%m-%d", "%H:%M:%S"}  # Table Schema defaults for date and time (datetime wants a Z)
 
 
-_SHAPES = {"%Y": "[0-9]{4}", "%m": "[0-9]{1,2}", "%d": "[0-9]{1,2}", "%H": "[0-9]{1,2}", "%M": "[0-9]{2}", "%S": "[0-9]{2}"}
+_SHAPES = {
+    "%Y": "[0-9]{4}",
+    "%m": "[0-9]{1,2}",
+    "%d": "[0-9]{1,2}",
+    "%H": "[0-9]{1,2}",
+    "%M": "[0-9]{2}",
+    "%S": "[0-9]{2}",
+}
 
 
 def _shape(fmt: str) -> str:
     """A regular expression for the shape of `fmt` (4-digit years): TRY_STRPTIME is slow on values
     it rejects, so it only sees values of the right shape."""
     parts = re.split(r"(%[YmdHMS])", fmt)
-    return "".join(_SHAPES.get(p) or "".join("\\" + ch if ch in ".^$*+?()[]{}|\\" else ch for ch in p) for p in parts if p)
+    return "".join(
+        _SHAPES.get(p) or "".join("\\" + ch if ch in ".^$*+?()[]{}|\\" else ch for ch in p) for p in parts if p
+    )
 
 
 def _strptime(fmt: str, cast: str = "") -> str:
@@ -95,7 +112,11 @@ def _strptime(fmt: str, cast: str = "") -> str:
 
 # TRY_CAST alone is too lenient ('1.5' → 2, '1_000', '0x10', 'nan'): a regex lets only plain
 # numbers reach it (RE2 costs ~20 ns a value).
-_INTEGER = ("integer", None, f"(CASE WHEN regexp_full_match({{c}}, {_lit(_INT_RE)}) THEN TRY_CAST({{c}} AS BIGINT) END)")
+_INTEGER = (
+    "integer",
+    None,
+    f"(CASE WHEN regexp_full_match({{c}}, {_lit(_INT_RE)}) THEN TRY_CAST({{c}} AS BIGINT) END)",
+)
 _NUMBER = ("number", None, f"(CASE WHEN regexp_full_match({{c}}, {_lit(_NUM_RE)}) THEN TRY_CAST({{c}} AS DOUBLE) END)")
 _GROUPED = (
     "number",
@@ -103,17 +124,30 @@ _GROUPED = (
     f"(CASE WHEN regexp_full_match({{c}}, {_lit(_GROUPED_RE)}) THEN TRY_CAST(replace({{c}}, ',', '') AS DOUBLE) END)",
 )
 _CANDIDATES = (
-    [("boolean", None, "(CASE lower(trim({c})) WHEN 'true' THEN true WHEN 'false' THEN false END)"), _INTEGER, _NUMBER, _GROUPED]
+    [
+        ("boolean", None, "(CASE lower(trim({c})) WHEN 'true' THEN true WHEN 'false' THEN false END)"),
+        _INTEGER,
+        _NUMBER,
+        _GROUPED,
+    ]
     + [("date", f, _strptime(f, "::DATE")) for f in _DATE_FORMATS]
     + [("datetime", f, _strptime(f)) for f in _DATETIME_FORMATS]
-    + [("datetime", "any", f"(CASE WHEN regexp_matches({{c}}, {_lit('^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]')}) THEN TRY_CAST({{c}} AS TIMESTAMP) END)")]
+    + [
+        (
+            "datetime",
+            "any",
+            f"(CASE WHEN regexp_matches({{c}}, {_lit('^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]')}) THEN TRY_CAST({{c}} AS TIMESTAMP) END)",
+        )
+    ]
     + [("time", f, _strptime(f, "::TIME")) for f in _TIME_FORMATS]
 )
 _NUMERIC = {"integer", "number", "year"}
 
 _YEAR_NAME = re.compile(r"연도|년도|^년$|(^|[^a-z])(year|yr)([^a-z]|$)")
 _LAT_NAME = re.compile(r"위도|latitude|(^|[^a-z])lat([^a-z]|$)|y\s*좌표|좌표\s*\(?\s*y|^y$|(^|[^a-z])y_?coord")
-_LON_NAME = re.compile(r"경도|longitude|(^|[^a-z])(lon|lng|long)([^a-z]|$)|x\s*좌표|좌표\s*\(?\s*x|^x$|(^|[^a-z])x_?coord")
+_LON_NAME = re.compile(
+    r"경도|longitude|(^|[^a-z])(lon|lng|long)([^a-z]|$)|x\s*좌표|좌표\s*\(?\s*x|^x$|(^|[^a-z])x_?coord"
+)
 # WGS84 degrees around Korea (Marado 33.1°N … 38.6°N, 124.6°E … Dokdo 131.9°E), with a margin.
 _KOREA_LAT = (32.5, 39.5)
 _KOREA_LON = (123.5, 132.5)
@@ -263,7 +297,9 @@ def _analyse(con, path, preview_rows, top_values, histogram_bins) -> TableReport
     )
 
 
-def source_sql(path: str, delimiter: str, ncols: int, *, quote: str = '"', escape: str | None = None, header=True) -> str:
+def source_sql(
+    path: str, delimiter: str, ncols: int, *, quote: str = '"', escape: str | None = None, header=True
+) -> str:
     """A DuckDB `read_csv(...)` over the file with every column as VARCHAR named c0…c{n-1}.
 
     Nothing is auto-detected; `strict_mode` makes a line with another number of values, or an
@@ -291,7 +327,9 @@ def _dialect(con, path: str) -> _Dialect:
     with open(path, "rb") as fh:
         head = fh.read(64 * 1024)
     if not head.strip():
-        raise IngestError("empty_file", _("The file is empty. Check that you chose the right file, and upload it again."))
+        raise IngestError(
+            "empty_file", _("The file is empty. Check that you chose the right file, and upload it again.")
+        )
     text = head.decode("utf-8-sig", errors="replace")  # a BOM is not part of the first name
 
     sniff = None
@@ -308,7 +346,10 @@ def _dialect(con, path: str) -> _Dialect:
 
     def header_fields(delim):
         reader = csv.reader(
-            io.StringIO(text), delimiter=delim, quotechar=quote, doublequote=True,
+            io.StringIO(text),
+            delimiter=delim,
+            quotechar=quote,
+            doublequote=True,
             escapechar="\\" if escape == "\\" else None,
         )
         try:
@@ -325,7 +366,9 @@ def _dialect(con, path: str) -> _Dialect:
             delim = ","
     names = header_fields(delim)
     if not names:
-        raise IngestError("empty_file", _("The file is empty. Check that you chose the right file, and upload it again."))
+        raise IngestError(
+            "empty_file", _("The file is empty. Check that you chose the right file, and upload it again.")
+        )
 
     notes = []
     seen = set()
@@ -333,26 +376,48 @@ def _dialect(con, path: str) -> _Dialect:
         name = raw
         if not name.strip():
             name = f"column{i + 1}"
-            notes.append(_note("blank_header", "warning", _(
-                "Column %(position)s has no name; it was called “%(name)s”. Give every column a name on the first line."
-            ), position=i + 1, name=name))
+            notes.append(
+                _note(
+                    "blank_header",
+                    "warning",
+                    _(
+                        "Column %(position)s has no name; it was called “%(name)s”. Give every column a name on the first line."
+                    ),
+                    position=i + 1,
+                    name=name,
+                )
+            )
         if name in seen:
             k = 2
             while f"{name}_{k}" in seen:
                 k += 1
             new = f"{name}_{k}"
-            notes.append(_note("duplicate_header", "warning", _(
-                "The column name “%(column)s” appears more than once; the repeat was called “%(name)s”. "
-                "Give every column a different name."
-            ), column=name, name=new))
+            notes.append(
+                _note(
+                    "duplicate_header",
+                    "warning",
+                    _(
+                        "The column name “%(column)s” appears more than once; the repeat was called “%(name)s”. "
+                        "Give every column a different name."
+                    ),
+                    column=name,
+                    name=new,
+                )
+            )
             name = new
         seen.add(name)
         names[i] = name
     if sniff and sniff[4] is False and sniff[3] == 0 and sniff[0] == delim:
-        notes.append(_note("header_suspect", "warning", _(
-            "The first line looks like data rather than column names. If the file has no column names, "
-            "add them as the first line and upload the file again."
-        )))
+        notes.append(
+            _note(
+                "header_suspect",
+                "warning",
+                _(
+                    "The first line looks like data rather than column names. If the file has no column names, "
+                    "add them as the first line and upload the file again."
+                ),
+            )
+        )
     return _Dialect(delim, quote, escape, names, notes)
 
 
@@ -364,15 +429,24 @@ _SHAPE_TESTS = {
     "timelike": "regexp_full_match({c}, '[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?')",
 }
 _LEADING_ZERO = "count(*) FILTER (WHERE ltrim({c}, ' +-') LIKE '0_%')"
-_FAMILY = {"boolean": "boolean", "integer": "numeric", "number": "numeric", "date": "datelike",
-           "datetime": "datelike", "time": "timelike"}
+_FAMILY = {
+    "boolean": "boolean",
+    "integer": "numeric",
+    "number": "numeric",
+    "date": "datelike",
+    "datetime": "datelike",
+    "time": "timelike",
+}
 
 
 def _infer_types(con, src: str, dialect: _Dialect) -> list[_Plan]:
     """The type of each column, from the first SAMPLE_ROWS rows (kept in a small temporary table)."""
     ncols = len(dialect.names)
-    run_query(con, f"CREATE OR REPLACE TEMP TABLE type_sample AS SELECT * FROM {src} LIMIT {SAMPLE_ROWS}",
-              delimiter=dialect.delimiter)
+    run_query(
+        con,
+        f"CREATE OR REPLACE TEMP TABLE type_sample AS SELECT * FROM {src} LIMIT {SAMPLE_ROWS}",
+        delimiter=dialect.delimiter,
+    )
     try:
         select = []
         for i in range(ncols):
@@ -383,11 +457,10 @@ def _infer_types(con, src: str, dialect: _Dialect) -> list[_Plan]:
         width = 3 + len(_SHAPE_TESTS)
         shapes, tries = [], []
         for i in range(ncols):
-            nonnull, with_comma, leading_zeros, *counts = row[i * width:(i + 1) * width]
+            nonnull, with_comma, leading_zeros, *counts = row[i * width : (i + 1) * width]
             families = {f for f, n in zip(_SHAPE_TESTS, counts) if nonnull and n == nonnull}
             cands = [
-                cand for cand in _CANDIDATES
-                if _FAMILY[cand[0]] in families and (cand is not _GROUPED or with_comma)
+                cand for cand in _CANDIDATES if _FAMILY[cand[0]] in families and (cand is not _GROUPED or with_comma)
             ]
             shapes.append((nonnull, cands, leading_zeros))
             tries += [f"count({_sql(cand[2], f'c{i}')})" for cand in cands]
@@ -441,7 +514,7 @@ def _full_pass(con, src, plans, top_values, dialect):
     row = run_query(con, sql, delimiter=dialect.delimiter)[0]
     stats, pos = {}, 1
     for index, keys in layout:
-        stats[index] = dict(zip(keys, row[pos:pos + len(keys)]))
+        stats[index] = dict(zip(keys, row[pos : pos + len(keys)]))
         pos += len(keys)
     return row[0], stats
 
@@ -460,8 +533,11 @@ def _check(plan: _Plan, st: dict) -> bool:
 
 def _bad_example(con, src, plan: _Plan, dialect) -> str:
     c = f"c{plan.index}"
-    rows = run_query(con, f"SELECT {c} FROM {src} WHERE {c} IS NOT NULL AND ({plan.expr}) IS NULL LIMIT 1",
-                     delimiter=dialect.delimiter)
+    rows = run_query(
+        con,
+        f"SELECT {c} FROM {src} WHERE {c} IS NOT NULL AND ({plan.expr}) IS NULL LIMIT 1",
+        delimiter=dialect.delimiter,
+    )
     return rows[0][0] if rows else ""
 
 
@@ -472,27 +548,50 @@ def _fall_back(plan: _Plan, notes: list, *, force_string: bool) -> None:
     if reason and reason["reason"] == "mixed" and not force_string:
         if plan.type == "integer" and re.fullmatch(_NUM_RE, example):
             nxt = _NUMBER
-        elif plan.type == "integer" and re.fullmatch(_GROUPED_RE, example) and "," in example:
-            nxt = _GROUPED
-        elif plan.type == "number" and not plan.grouped and re.fullmatch(_GROUPED_RE, example) and "," in example:
+        elif (
+            plan.type == "integer"
+            and re.fullmatch(_GROUPED_RE, example)
+            and "," in example
+            or plan.type == "number"
+            and not plan.grouped
+            and re.fullmatch(_GROUPED_RE, example)
+            and "," in example
+        ):
             nxt = _GROUPED
     if nxt is not None:
         plan.type, plan.format, plan.expr = nxt[0], None, _sql(nxt[2], f"c{plan.index}")
         plan.grouped = nxt is _GROUPED
         return
     if reason and reason["reason"] == "leading_zeros":
-        notes.append(_note("leading_zeros", "info", _(
-            "Column “%(column)s” has numbers that start with 0 (such as codes); it was kept as text so the "
-            "zeros are not lost."
-        ), column=plan.name))
+        notes.append(
+            _note(
+                "leading_zeros",
+                "info",
+                _(
+                    "Column “%(column)s” has numbers that start with 0 (such as codes); it was kept as text so the "
+                    "zeros are not lost."
+                ),
+                column=plan.name,
+            )
+        )
     elif reason:
-        notes.append(_note("mixed_values", "warning", ngettext_lazy(
-            "Column “%(column)s” looks like %(kind)s, but %(bad)s value is not (“%(example)s”). "
-            "It was kept as text. If that value is a mistake, correct it and upload the file again.",
-            "Column “%(column)s” looks like %(kind)s, but %(bad)s values are not (for example “%(example)s”). "
-            "It was kept as text. If those values are mistakes, correct them and upload the file again.",
-            "bad",
-        ), column=plan.name, kind=_TYPE_WORDS.get(plan.type, plan.type), bad=reason["bad"], example=example[:60]))
+        notes.append(
+            _note(
+                "mixed_values",
+                "warning",
+                ngettext_lazy(
+                    "Column “%(column)s” looks like %(kind)s, but %(bad)s value is not (“%(example)s”). "
+                    "It was kept as text. If that value is a mistake, correct it and upload the file again.",
+                    "Column “%(column)s” looks like %(kind)s, but %(bad)s values are not (for example “%(example)s”). "
+                    "It was kept as text. If those values are mistakes, correct them and upload the file again.",
+                    "bad",
+                ),
+                column=plan.name,
+                kind=_TYPE_WORDS.get(plan.type, plan.type),
+                bad=reason["bad"],
+                example=example[:60],
+            )
+        )
     plan.type, plan.format, plan.expr, plan.grouped = "string", None, f"c{plan.index}", False
 
 
@@ -518,23 +617,46 @@ def _profile(plan: _Plan, st: dict, rows: int, notes: list) -> ColumnProfile:
         notes.append(_note("empty_column", "info", _("Column “%(column)s” has no values."), column=plan.name))
         return prof
     if plan.grouped:
-        notes.append(_note("thousands_separator", "info", _(
-            "Column “%(column)s” writes numbers with thousands separators (like 12,345); they were read as numbers."
-        ), column=plan.name))
+        notes.append(
+            _note(
+                "thousands_separator",
+                "info",
+                _(
+                    "Column “%(column)s” writes numbers with thousands separators (like 12,345); they were read as numbers."
+                ),
+                column=plan.name,
+            )
+        )
     if plan.type in ("date", "datetime") and plan.format not in (None, "any", *_ISO_FORMATS):
-        notes.append(_note("date_format", "info", _(
-            "Column “%(column)s” has dates written like “%(example)s”; they were read as dates."
-        ) if plan.type == "date" else _(
-            "Column “%(column)s” has dates and times written like “%(example)s”; they were read as dates and times."
-        ), column=plan.name, example=dt.datetime(2024, 1, 31, 13, 5, 0).strftime(plan.format)))
+        notes.append(
+            _note(
+                "date_format",
+                "info",
+                _("Column “%(column)s” has dates written like “%(example)s”; they were read as dates.")
+                if plan.type == "date"
+                else _(
+                    "Column “%(column)s” has dates and times written like “%(example)s”; they were read as dates and times."
+                ),
+                column=plan.name,
+                example=dt.datetime(2024, 1, 31, 13, 5, 0).strftime(plan.format),
+            )
+        )
     if st.get("multiline"):
-        notes.append(_note("multiline_values", "warning", ngettext_lazy(
-            "%(count)s value in column “%(column)s” contains a line break. That is allowed, but check that "
-            "the quotation marks in the file are balanced: a missing quotation mark joins lines together.",
-            "%(count)s values in column “%(column)s” contain line breaks. That is allowed, but check that "
-            "the quotation marks in the file are balanced: a missing quotation mark joins lines together.",
-            "count",
-        ), column=plan.name, count=st["multiline"]))
+        notes.append(
+            _note(
+                "multiline_values",
+                "warning",
+                ngettext_lazy(
+                    "%(count)s value in column “%(column)s” contains a line break. That is allowed, but check that "
+                    "the quotation marks in the file are balanced: a missing quotation mark joins lines together.",
+                    "%(count)s values in column “%(column)s” contain line breaks. That is allowed, but check that "
+                    "the quotation marks in the file are balanced: a missing quotation mark joins lines together.",
+                    "count",
+                ),
+                column=plan.name,
+                count=st["multiline"],
+            )
+        )
 
     low = plan.name.strip().lower()
     if plan.type == "integer" and _YEAR_NAME.search(low) and 1900 <= prof.min <= prof.max <= 2100:
@@ -548,11 +670,21 @@ def _profile(plan: _Plan, st: dict, rows: int, notes: list) -> ColumnProfile:
                 if lo <= prof.min <= prof.max <= hi:
                     prof.geo = geo
                 else:
-                    notes.append(_note("geo_outside_korea", "info", _(
-                        "Column “%(column)s” is named like a %(kind)s, but its values (%(min)s to %(max)s) are "
-                        "not WGS84 degrees in Korea, so it is not shown on the map. If the file uses another "
-                        "coordinate system (such as EPSG:5186), say so in the description."
-                    ), column=plan.name, kind=word, min=prof.min, max=prof.max))
+                    notes.append(
+                        _note(
+                            "geo_outside_korea",
+                            "info",
+                            _(
+                                "Column “%(column)s” is named like a %(kind)s, but its values (%(min)s to %(max)s) are "
+                                "not WGS84 degrees in Korea, so it is not shown on the map. If the file uses another "
+                                "coordinate system (such as EPSG:5186), say so in the description."
+                            ),
+                            column=plan.name,
+                            kind=word,
+                            min=prof.min,
+                            max=prof.max,
+                        )
+                    )
                 break
     return prof
 
@@ -584,7 +716,9 @@ def _histograms_and_top_counts(con, src, plans, profiles, bins, dialect) -> None
                 bucket = f"({h} - {int(lo)}) // {width}"
             inner.append(f"{plan.expr} AS {h}")
             # greatest() skips NULLs, so empty cells must not reach it
-            select.append(f"histogram(least(greatest({bucket}, 0), {nbins - 1})::INTEGER) FILTER (WHERE {h} IS NOT NULL)")
+            select.append(
+                f"histogram(least(greatest({bucket}, 0), {nbins - 1})::INTEGER) FILTER (WHERE {h} IS NOT NULL)"
+            )
             jobs.append(("hist", prof, (lo, hi, width, nbins)))
         elif prof.top_values:
             # a value longer than a line of text is no "top value" worth showing (nor a SQL literal)
@@ -597,8 +731,9 @@ def _histograms_and_top_counts(con, src, plans, profiles, bins, dialect) -> None
             jobs.append(("top", prof, plan))
     if not select:
         return
-    row = run_query(con, f"SELECT {', '.join(select)} FROM (SELECT {', '.join(inner)} FROM {src})",
-                    delimiter=dialect.delimiter)[0]
+    row = run_query(
+        con, f"SELECT {', '.join(select)} FROM (SELECT {', '.join(inner)} FROM {src})", delimiter=dialect.delimiter
+    )[0]
     for (kind, prof, extra), counts in zip(jobs, row):
         counts = counts or {}
         if kind == "hist":
@@ -620,8 +755,11 @@ def _histograms_and_top_counts(con, src, plans, profiles, bins, dialect) -> None
                 for item in prof.top_values:
                     item["value"] = _json_value(item["value"])
             if plan.type != "string":  # show the value typed: 2024.01.31 → "2024-01-31"
-                typed = run_query(con, f"SELECT {plan.expr} FROM (VALUES {', '.join('(?)' for _ in prof.top_values)}) "
-                                  f"AS t(c{plan.index})", [i["value"] for i in prof.top_values])
+                typed = run_query(
+                    con,
+                    f"SELECT {plan.expr} FROM (VALUES {', '.join('(?)' for _ in prof.top_values)}) AS t(c{plan.index})",
+                    [i["value"] for i in prof.top_values],
+                )
                 merged: dict = {}  # "TRUE" and "true", "2024.1.5" and "2024.01.05" are one value
                 for item, (value,) in zip(prof.top_values, typed):
                     key = _json_value(value)
@@ -636,20 +774,27 @@ def _preview(con, src, plans, limit, dialect) -> list[list]:
     select = ", ".join(p.expr for p in plans)
     rows = run_query(con, f"SELECT {select} FROM {src} LIMIT {int(limit)}", delimiter=dialect.delimiter)
     grouped = [p.grouped for p in plans]
-    return [[_int_if_whole(v) if g and isinstance(v, float) else _json_value(v) for v, g in zip(r, grouped)] for r in rows]
+    return [
+        [_int_if_whole(v) if g and isinstance(v, float) else _json_value(v) for v, g in zip(r, grouped)] for r in rows
+    ]
 
 
 # --- errors from DuckDB ------------------------------------------------------------------------
 
 # Short words below use the context "data file check": other apps translate them differently.
 _DELIMITER_WORDS = {
-    ",": pgettext_lazy("data file check", "commas (,)"), "\t": pgettext_lazy("data file check", "tabs"),
-    ";": pgettext_lazy("data file check", "semicolons (;)"), "|": pgettext_lazy("data file check", "vertical bars (|)"),
+    ",": pgettext_lazy("data file check", "commas (,)"),
+    "\t": pgettext_lazy("data file check", "tabs"),
+    ";": pgettext_lazy("data file check", "semicolons (;)"),
+    "|": pgettext_lazy("data file check", "vertical bars (|)"),
 }
 _TYPE_WORDS = {
-    "integer": pgettext_lazy("data file check", "whole numbers"), "number": pgettext_lazy("data file check", "numbers"),
-    "boolean": pgettext_lazy("data file check", "true/false values"), "date": pgettext_lazy("data file check", "dates"),
-    "datetime": pgettext_lazy("data file check", "dates with times"), "time": pgettext_lazy("data file check", "times"),
+    "integer": pgettext_lazy("data file check", "whole numbers"),
+    "number": pgettext_lazy("data file check", "numbers"),
+    "boolean": pgettext_lazy("data file check", "true/false values"),
+    "date": pgettext_lazy("data file check", "dates"),
+    "datetime": pgettext_lazy("data file check", "dates with times"),
+    "time": pgettext_lazy("data file check", "times"),
 }
 
 
@@ -658,52 +803,88 @@ def csv_error(text: str, delimiter: str = ",") -> IngestError:
     line_m = re.search(r"CSV Error on Line: (\d+)", text)
     line = int(line_m.group(1)) if line_m else None
     original = re.search(r"Original Line: ?(.*?)(?:\n(?:Expected|Value with|Possible fixes)|$)", text, re.S)
-    original = (original.group(1).strip()[:300] if original else "")
+    original = original.group(1).strip()[:300] if original else ""
     detail = text.split("Possible fixes:")[0].strip()[:1000]
     columns = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
     if columns and line is not None:
         expected, found = int(columns.group(1)), int(columns.group(2))
-        first_line_other = line == 2 and found == 1 and expected > 1 and delimiter not in original and any(
-            d in original for d in CANDIDATE_DELIMITERS if d != delimiter
+        first_line_other = (
+            line == 2
+            and found == 1
+            and expected > 1
+            and delimiter not in original
+            and any(d in original for d in CANDIDATE_DELIMITERS if d != delimiter)
         )
         if first_line_other:
-            err = IngestError("delimiter_unknown", _fmt(_(
-                "The column names on the first line are separated by %(delimiter)s, but the lines below are not, "
-                "so we cannot tell where one column ends and the next begins. Save the file again from Excel as "
-                "“CSV UTF-8 (comma delimited)” and upload it again."
-            ), {"delimiter": _DELIMITER_WORDS.get(delimiter, delimiter)}), detail=detail)
+            err = IngestError(
+                "delimiter_unknown",
+                _fmt(
+                    _(
+                        "The column names on the first line are separated by %(delimiter)s, but the lines below are not, "
+                        "so we cannot tell where one column ends and the next begins. Save the file again from Excel as "
+                        "“CSV UTF-8 (comma delimited)” and upload it again."
+                    ),
+                    {"delimiter": _DELIMITER_WORDS.get(delimiter, delimiter)},
+                ),
+                detail=detail,
+            )
         else:
-            err = IngestError("ragged_rows", _fmt(ngettext_lazy(
-                "Line %(line)s of the file has %(found)s value, but the first line (the column names) has "
-                "%(expected)s. Every line must have the same number of columns. Open the file, look at that "
-                "line (often a value contains a comma without quotation marks around it, or a cell was added "
-                "or left out), correct it and upload the file again.",
-                "Line %(line)s of the file has %(found)s values, but the first line (the column names) has "
-                "%(expected)s. Every line must have the same number of columns. Open the file, look at that "
-                "line (often a value contains a comma without quotation marks around it, or a cell was added "
-                "or left out), correct it and upload the file again.",
-                "found",
-            ), {"line": f"{line:,}", "found": found, "expected": expected}), detail=detail)
+            err = IngestError(
+                "ragged_rows",
+                _fmt(
+                    ngettext_lazy(
+                        "Line %(line)s of the file has %(found)s value, but the first line (the column names) has "
+                        "%(expected)s. Every line must have the same number of columns. Open the file, look at that "
+                        "line (often a value contains a comma without quotation marks around it, or a cell was added "
+                        "or left out), correct it and upload the file again.",
+                        "Line %(line)s of the file has %(found)s values, but the first line (the column names) has "
+                        "%(expected)s. Every line must have the same number of columns. Open the file, look at that "
+                        "line (often a value contains a comma without quotation marks around it, or a cell was added "
+                        "or left out), correct it and upload the file again.",
+                        "found",
+                    ),
+                    {"line": f"{line:,}", "found": found, "expected": expected},
+                ),
+                detail=detail,
+            )
         err.line = line
         return err
     if "unterminated quote" in text and line is not None:
-        err = IngestError("unbalanced_quote", _fmt(_(
-            "Line %(line)s opens a quotation mark (\") that is never closed, so the lines after it cannot be "
-            "read correctly. Close or remove the quotation mark on that line and upload the file again."
-        ), {"line": f"{line:,}"}), detail=detail)
+        err = IngestError(
+            "unbalanced_quote",
+            _fmt(
+                _(
+                    'Line %(line)s opens a quotation mark (") that is never closed, so the lines after it cannot be '
+                    "read correctly. Close or remove the quotation mark on that line and upload the file again."
+                ),
+                {"line": f"{line:,}"},
+            ),
+            detail=detail,
+        )
         err.line = line
         return err
     if line is not None:
-        err = IngestError("csv_unreadable", _fmt(_(
-            "Line %(line)s could not be read as CSV. Check that line, or save the file again from Excel as "
-            "“CSV UTF-8 (comma delimited)”, and upload it again."
-        ), {"line": f"{line:,}"}), detail=detail)
+        err = IngestError(
+            "csv_unreadable",
+            _fmt(
+                _(
+                    "Line %(line)s could not be read as CSV. Check that line, or save the file again from Excel as "
+                    "“CSV UTF-8 (comma delimited)”, and upload it again."
+                ),
+                {"line": f"{line:,}"},
+            ),
+            detail=detail,
+        )
         err.line = line
         return err
-    return IngestError("csv_unreadable", _(
-        "The file could not be read as CSV. Save it again from Excel as “CSV UTF-8 (comma delimited)” and "
-        "upload it again."
-    ), detail=detail)
+    return IngestError(
+        "csv_unreadable",
+        _(
+            "The file could not be read as CSV. Save it again from Excel as “CSV UTF-8 (comma delimited)” and "
+            "upload it again."
+        ),
+        detail=detail,
+    )
 
 
 # --- small helpers -----------------------------------------------------------------------------

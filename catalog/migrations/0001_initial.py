@@ -12,246 +12,505 @@ import catalog.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0002_audit_append_only'),
+        ("accounts", "0002_audit_append_only"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Theme',
+            name="Theme",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('name_ko', models.CharField(max_length=50)),
-                ('name_en', models.CharField(max_length=80)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("name_ko", models.CharField(max_length=50)),
+                ("name_en", models.CharField(max_length=80)),
+                ("position", models.PositiveSmallIntegerField(default=0)),
             ],
             options={
-                'verbose_name': 'theme',
-                'verbose_name_plural': 'themes',
-                'ordering': ['position'],
+                "verbose_name": "theme",
+                "verbose_name_plural": "themes",
+                "ordering": ["position"],
             },
         ),
         migrations.CreateModel(
-            name='Dataset',
+            name="Dataset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=120, unique=True)),
-                ('listing', models.CharField(choices=[('active', 'Active'), ('suspended', 'Suspended')], default='active', max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('publisher', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='datasets', to='accounts.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField(max_length=120, unique=True)),
+                (
+                    "listing",
+                    models.CharField(
+                        choices=[("active", "Active"), ("suspended", "Suspended")], default="active", max_length=20
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "publisher",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="datasets", to="accounts.organization"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'dataset',
-                'verbose_name_plural': 'datasets',
-                'ordering': ['-updated_at'],
+                "verbose_name": "dataset",
+                "verbose_name_plural": "datasets",
+                "ordering": ["-updated_at"],
             },
         ),
         migrations.CreateModel(
-            name='DatasetVersion',
+            name="DatasetVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('state', models.CharField(choices=[('draft', 'Draft'), ('checking', 'Checking files'), ('ready', 'Ready to submit'), ('submitted', 'Submitted for review'), ('published', 'Published'), ('rejected', 'Rejected'), ('superseded', 'Superseded'), ('withdrawn', 'Withdrawn')], default='draft', max_length=20)),
-                ('change_note', models.TextField(blank=True, verbose_name='what changed')),
-                ('title_ko', models.CharField(max_length=200, verbose_name='title (Korean)')),
-                ('title_en', models.CharField(blank=True, max_length=200, verbose_name='title (English)')),
-                ('description_ko', models.TextField(verbose_name='description (Korean)')),
-                ('description_en', models.TextField(blank=True, verbose_name='description (English)')),
-                ('tags', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=40), blank=True, default=list, size=None, verbose_name='keywords')),
-                ('department', models.CharField(blank=True, max_length=120, verbose_name='managing department')),
-                ('contact_name', models.CharField(max_length=100, verbose_name='contact person')),
-                ('contact_phone', models.CharField(max_length=30, verbose_name='contact phone')),
-                ('contact_email', models.EmailField(max_length=254, verbose_name='contact e-mail')),
-                ('update_cadence', models.CharField(choices=[('realtime', 'Real time (실시간)'), ('daily', 'Daily (일간)'), ('weekly', 'Weekly (주간)'), ('monthly', 'Monthly (월간)'), ('quarterly', 'Quarterly (분기)'), ('half_yearly', 'Half-yearly (반기)'), ('yearly', 'Yearly (연간)'), ('irregular', 'Irregular (수시)'), ('none', 'Not updated (없음)')], max_length=20, verbose_name='update cadence')),
-                ('spatial_area', models.CharField(blank=True, help_text='Administrative area, e.g. 경기도 시흥시 정왕동', max_length=200, verbose_name='spatial coverage')),
-                ('spatial_bbox', models.JSONField(blank=True, help_text='[west, south, east, north] in WGS84', null=True, verbose_name='bounding box')),
-                ('temporal_start', models.DateField(blank=True, null=True, verbose_name='covers from')),
-                ('temporal_end', models.DateField(blank=True, null=True, verbose_name='covers until')),
-                ('legal_basis', models.CharField(blank=True, max_length=300, verbose_name='legal basis (보유근거)')),
-                ('collection_method', models.CharField(blank=True, max_length=300, verbose_name='collection method')),
-                ('data_kind', models.CharField(choices=[('public', 'Public data (공공데이터법)'), ('private', 'Private or processed data (데이터산업법)')], max_length=20, verbose_name='kind of data')),
-                ('data_limits', models.TextField(blank=True, verbose_name='limits of the data (데이터 한계)')),
-                ('notes', models.TextField(blank=True, verbose_name='notes')),
-                ('pii_justification', models.TextField(blank=True, verbose_name='personal data justification')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('published_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='catalog.dataset')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("checking", "Checking files"),
+                            ("ready", "Ready to submit"),
+                            ("submitted", "Submitted for review"),
+                            ("published", "Published"),
+                            ("rejected", "Rejected"),
+                            ("superseded", "Superseded"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="draft",
+                        max_length=20,
+                    ),
+                ),
+                ("change_note", models.TextField(blank=True, verbose_name="what changed")),
+                ("title_ko", models.CharField(max_length=200, verbose_name="title (Korean)")),
+                ("title_en", models.CharField(blank=True, max_length=200, verbose_name="title (English)")),
+                ("description_ko", models.TextField(verbose_name="description (Korean)")),
+                ("description_en", models.TextField(blank=True, verbose_name="description (English)")),
+                (
+                    "tags",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=40),
+                        blank=True,
+                        default=list,
+                        size=None,
+                        verbose_name="keywords",
+                    ),
+                ),
+                ("department", models.CharField(blank=True, max_length=120, verbose_name="managing department")),
+                ("contact_name", models.CharField(max_length=100, verbose_name="contact person")),
+                ("contact_phone", models.CharField(max_length=30, verbose_name="contact phone")),
+                ("contact_email", models.EmailField(max_length=254, verbose_name="contact e-mail")),
+                (
+                    "update_cadence",
+                    models.CharField(
+                        choices=[
+                            ("realtime", "Real time (실시간)"),
+                            ("daily", "Daily (일간)"),
+                            ("weekly", "Weekly (주간)"),
+                            ("monthly", "Monthly (월간)"),
+                            ("quarterly", "Quarterly (분기)"),
+                            ("half_yearly", "Half-yearly (반기)"),
+                            ("yearly", "Yearly (연간)"),
+                            ("irregular", "Irregular (수시)"),
+                            ("none", "Not updated (없음)"),
+                        ],
+                        max_length=20,
+                        verbose_name="update cadence",
+                    ),
+                ),
+                (
+                    "spatial_area",
+                    models.CharField(
+                        blank=True,
+                        help_text="Administrative area, e.g. 경기도 시흥시 정왕동",
+                        max_length=200,
+                        verbose_name="spatial coverage",
+                    ),
+                ),
+                (
+                    "spatial_bbox",
+                    models.JSONField(
+                        blank=True,
+                        help_text="[west, south, east, north] in WGS84",
+                        null=True,
+                        verbose_name="bounding box",
+                    ),
+                ),
+                ("temporal_start", models.DateField(blank=True, null=True, verbose_name="covers from")),
+                ("temporal_end", models.DateField(blank=True, null=True, verbose_name="covers until")),
+                ("legal_basis", models.CharField(blank=True, max_length=300, verbose_name="legal basis (보유근거)")),
+                ("collection_method", models.CharField(blank=True, max_length=300, verbose_name="collection method")),
+                (
+                    "data_kind",
+                    models.CharField(
+                        choices=[
+                            ("public", "Public data (공공데이터법)"),
+                            ("private", "Private or processed data (데이터산업법)"),
+                        ],
+                        max_length=20,
+                        verbose_name="kind of data",
+                    ),
+                ),
+                ("data_limits", models.TextField(blank=True, verbose_name="limits of the data (데이터 한계)")),
+                ("notes", models.TextField(blank=True, verbose_name="notes")),
+                ("pii_justification", models.TextField(blank=True, verbose_name="personal data justification")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("published_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="versions", to="catalog.dataset"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'dataset version',
-                'verbose_name_plural': 'dataset versions',
-                'ordering': ['dataset', '-number'],
+                "verbose_name": "dataset version",
+                "verbose_name_plural": "dataset versions",
+                "ordering": ["dataset", "-number"],
             },
         ),
         migrations.CreateModel(
-            name='DataFile',
+            name="DataFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=500, upload_to=catalog.models.datafile_upload_to)),
-                ('original_name', models.CharField(max_length=255)),
-                ('format', models.CharField(choices=[('csv', 'CSV'), ('tsv', 'TSV'), ('xlsx', 'XLSX'), ('json', 'JSON'), ('geojson', 'GeoJSON'), ('zip', 'ZIP')], max_length=10)),
-                ('size', models.PositiveBigIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('check_state', models.CharField(choices=[('pending', 'Waiting for checks'), ('running', 'Checking'), ('passed', 'Checks passed'), ('warning', 'Passed with warnings'), ('blocked', 'Blocked: resident registration numbers found'), ('failed', 'Check failed')], default='pending', max_length=20)),
-                ('check_stage', models.CharField(blank=True, max_length=40)),
-                ('check_progress', models.PositiveSmallIntegerField(default=0)),
-                ('check_messages', models.JSONField(blank=True, default=list)),
-                ('check_started_at', models.DateTimeField(blank=True, null=True)),
-                ('checked_at', models.DateTimeField(blank=True, null=True)),
-                ('encoding', models.CharField(blank=True, max_length=30)),
-                ('delimiter', models.CharField(blank=True, max_length=5)),
-                ('row_count', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('column_count', models.PositiveIntegerField(blank=True, null=True)),
-                ('table_schema', models.JSONField(blank=True, null=True)),
-                ('profile', models.JSONField(blank=True, null=True)),
-                ('preview', models.JSONField(blank=True, null=True)),
-                ('pii_findings', models.JSONField(blank=True, default=list)),
-                ('geo', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='members', to='catalog.datafile')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='files', to='catalog.datasetversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("file", models.FileField(max_length=500, upload_to=catalog.models.datafile_upload_to)),
+                ("original_name", models.CharField(max_length=255)),
+                (
+                    "format",
+                    models.CharField(
+                        choices=[
+                            ("csv", "CSV"),
+                            ("tsv", "TSV"),
+                            ("xlsx", "XLSX"),
+                            ("json", "JSON"),
+                            ("geojson", "GeoJSON"),
+                            ("zip", "ZIP"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("size", models.PositiveBigIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                (
+                    "check_state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting for checks"),
+                            ("running", "Checking"),
+                            ("passed", "Checks passed"),
+                            ("warning", "Passed with warnings"),
+                            ("blocked", "Blocked: resident registration numbers found"),
+                            ("failed", "Check failed"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("check_stage", models.CharField(blank=True, max_length=40)),
+                ("check_progress", models.PositiveSmallIntegerField(default=0)),
+                ("check_messages", models.JSONField(blank=True, default=list)),
+                ("check_started_at", models.DateTimeField(blank=True, null=True)),
+                ("checked_at", models.DateTimeField(blank=True, null=True)),
+                ("encoding", models.CharField(blank=True, max_length=30)),
+                ("delimiter", models.CharField(blank=True, max_length=5)),
+                ("row_count", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("column_count", models.PositiveIntegerField(blank=True, null=True)),
+                ("table_schema", models.JSONField(blank=True, null=True)),
+                ("profile", models.JSONField(blank=True, null=True)),
+                ("preview", models.JSONField(blank=True, null=True)),
+                ("pii_findings", models.JSONField(blank=True, default=list)),
+                ("geo", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="members",
+                        to="catalog.datafile",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="files", to="catalog.datasetversion"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'data file',
-                'verbose_name_plural': 'data files',
-                'ordering': ['created_at', 'id'],
+                "verbose_name": "data file",
+                "verbose_name_plural": "data files",
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Licence',
+            name="Licence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=60, unique=True)),
-                ('family', models.CharField(choices=[('kogl', 'Korea Open Government License (공공누리)'), ('cc', 'Creative Commons'), ('commercial', 'Commercial licence')], max_length=20)),
-                ('name_ko', models.CharField(max_length=120)),
-                ('name_en', models.CharField(max_length=120)),
-                ('summary_ko', models.TextField()),
-                ('summary_en', models.TextField()),
-                ('text_ko', models.TextField()),
-                ('text_en', models.TextField(blank=True)),
-                ('url', models.URLField(blank=True)),
-                ('allows_commercial_use', models.BooleanField()),
-                ('allows_derivatives', models.BooleanField()),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('organization', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='licences', to='accounts.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=60, unique=True)),
+                (
+                    "family",
+                    models.CharField(
+                        choices=[
+                            ("kogl", "Korea Open Government License (공공누리)"),
+                            ("cc", "Creative Commons"),
+                            ("commercial", "Commercial licence"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("name_ko", models.CharField(max_length=120)),
+                ("name_en", models.CharField(max_length=120)),
+                ("summary_ko", models.TextField()),
+                ("summary_en", models.TextField()),
+                ("text_ko", models.TextField()),
+                ("text_en", models.TextField(blank=True)),
+                ("url", models.URLField(blank=True)),
+                ("allows_commercial_use", models.BooleanField()),
+                ("allows_derivatives", models.BooleanField()),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="licences",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'licence',
-                'verbose_name_plural': 'licences',
-                'ordering': ['position', 'code'],
+                "verbose_name": "licence",
+                "verbose_name_plural": "licences",
+                "ordering": ["position", "code"],
             },
         ),
         migrations.AddField(
-            model_name='datasetversion',
-            name='licence',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='catalog.licence', verbose_name='licence'),
+            model_name="datasetversion",
+            name="licence",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                to="catalog.licence",
+                verbose_name="licence",
+            ),
         ),
         migrations.CreateModel(
-            name='Offer',
+            name="Offer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('free', 'Free'), ('one_off', 'One-off purchase'), ('subscription', 'Subscription')], max_length=20)),
-                ('price_krw', models.PositiveBigIntegerField(default=0)),
-                ('subscription_days', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('cost_basis', models.TextField(blank=True)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='offers', to='catalog.dataset')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("free", "Free"), ("one_off", "One-off purchase"), ("subscription", "Subscription")],
+                        max_length=20,
+                    ),
+                ),
+                ("price_krw", models.PositiveBigIntegerField(default=0)),
+                ("subscription_days", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("cost_basis", models.TextField(blank=True)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="offers", to="catalog.dataset"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'offer',
-                'verbose_name_plural': 'offers',
+                "verbose_name": "offer",
+                "verbose_name_plural": "offers",
             },
         ),
         migrations.CreateModel(
-            name='Review',
+            name="Review",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('submit', 'Submitted'), ('approve', 'Approved'), ('reject', 'Rejected'), ('suspend', 'Suspended'), ('reinstate', 'Reinstated'), ('withdraw', 'Withdrawn')], max_length=20)),
-                ('reason', models.TextField(blank=True)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to='catalog.datasetversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("submit", "Submitted"),
+                            ("approve", "Approved"),
+                            ("reject", "Rejected"),
+                            ("suspend", "Suspended"),
+                            ("reinstate", "Reinstated"),
+                            ("withdraw", "Withdrawn"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="reviews", to="catalog.datasetversion"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'review decision',
-                'verbose_name_plural': 'review decisions',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "review decision",
+                "verbose_name_plural": "review decisions",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='datasetversion',
-            name='theme',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='catalog.theme', verbose_name='theme'),
+            model_name="datasetversion",
+            name="theme",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="catalog.theme", verbose_name="theme"
+            ),
         ),
         migrations.CreateModel(
-            name='Upload',
+            name="Upload",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('filename', models.CharField(max_length=255)),
-                ('length', models.PositiveBigIntegerField()),
-                ('offset', models.PositiveBigIntegerField(default=0)),
-                ('state', models.CharField(choices=[('uploading', 'Uploading'), ('complete', 'Complete'), ('aborted', 'Cancelled')], default='uploading', max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('datafile', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='upload', to='catalog.datafile')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='uploads', to='catalog.datasetversion')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("filename", models.CharField(max_length=255)),
+                ("length", models.PositiveBigIntegerField()),
+                ("offset", models.PositiveBigIntegerField(default=0)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("uploading", "Uploading"), ("complete", "Complete"), ("aborted", "Cancelled")],
+                        default="uploading",
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "datafile",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="upload",
+                        to="catalog.datafile",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="uploads", to="catalog.datasetversion"
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='dataset',
-            constraint=models.CheckConstraint(condition=models.Q(('listing__in', ['active', 'suspended'])), name='dataset_listing_valid'),
+            model_name="dataset",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("listing__in", ["active", "suspended"])), name="dataset_listing_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='datafile',
-            constraint=models.CheckConstraint(condition=models.Q(('check_state__in', ['pending', 'running', 'passed', 'warning', 'blocked', 'failed'])), name='datafile_check_state_valid'),
+            model_name="datafile",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("check_state__in", ["pending", "running", "passed", "warning", "blocked", "failed"])
+                ),
+                name="datafile_check_state_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='offer',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['free', 'one_off', 'subscription'])), name='offer_kind_valid'),
+            model_name="offer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["free", "one_off", "subscription"])), name="offer_kind_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='offer',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'free'), _negated=True), ('price_krw', 0), _connector='OR'), name='offer_free_has_no_price'),
+            model_name="offer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(models.Q(("kind", "free"), _negated=True), ("price_krw", 0), _connector="OR"),
+                name="offer_free_has_no_price",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='offer',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'subscription'), _negated=True), ('subscription_days__in', [30, 90, 365]), _connector='OR'), name='offer_subscription_period'),
+            model_name="offer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "subscription"), _negated=True),
+                    ("subscription_days__in", [30, 90, 365]),
+                    _connector="OR",
+                ),
+                name="offer_subscription_period",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='datasetversion',
-            constraint=models.UniqueConstraint(fields=('dataset', 'number'), name='version_unique_number'),
+            model_name="datasetversion",
+            constraint=models.UniqueConstraint(fields=("dataset", "number"), name="version_unique_number"),
         ),
         migrations.AddConstraint(
-            model_name='datasetversion',
-            constraint=models.UniqueConstraint(condition=models.Q(('state__in', ['draft', 'checking', 'ready', 'submitted', 'rejected'])), fields=('dataset',), name='version_one_open_per_dataset'),
+            model_name="datasetversion",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state__in", ["draft", "checking", "ready", "submitted", "rejected"])),
+                fields=("dataset",),
+                name="version_one_open_per_dataset",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='datasetversion',
-            constraint=models.UniqueConstraint(condition=models.Q(('state', 'published')), fields=('dataset',), name='version_one_published_per_dataset'),
+            model_name="datasetversion",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state", "published")),
+                fields=("dataset",),
+                name="version_one_published_per_dataset",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='datasetversion',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['draft', 'checking', 'ready', 'submitted', 'published', 'rejected', 'superseded', 'withdrawn'])), name='version_state_valid'),
+            model_name="datasetversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "state__in",
+                        ["draft", "checking", "ready", "submitted", "published", "rejected", "superseded", "withdrawn"],
+                    )
+                ),
+                name="version_state_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='datasetversion',
-            constraint=models.CheckConstraint(condition=models.Q(('data_kind__in', ['public', 'private'])), name='version_data_kind_valid'),
+            model_name="datasetversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("data_kind__in", ["public", "private"])), name="version_data_kind_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='upload',
-            constraint=models.CheckConstraint(condition=models.Q(('offset__lte', models.F('length'))), name='upload_offset_within_length'),
+            model_name="upload",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("offset__lte", models.F("length"))), name="upload_offset_within_length"
+            ),
         ),
     ]

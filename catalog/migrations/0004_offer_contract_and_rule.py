@@ -4,20 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0003_review_append_only'),
+        ("catalog", "0003_review_append_only"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='offer',
-            name='contract_type',
-            field=models.CharField(blank=True, choices=[('provision', 'Data provision (제공형)'), ('creation', 'Data creation (창출형)'), ('processing', 'Processing service (가공서비스형)'), ('brokerage', 'Brokered trade (중개거래형)')], max_length=20),
+            model_name="offer",
+            name="contract_type",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("provision", "Data provision (제공형)"),
+                    ("creation", "Data creation (창출형)"),
+                    ("processing", "Processing service (가공서비스형)"),
+                    ("brokerage", "Brokered trade (중개거래형)"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AddField(
-            model_name='offer',
-            name='rule',
+            model_name="offer",
+            name="rule",
             field=models.CharField(blank=True, max_length=40),
         ),
     ]

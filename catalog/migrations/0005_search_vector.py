@@ -16,21 +16,20 @@ def index_published(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0004_offer_contract_and_rule'),
+        ("catalog", "0004_offer_contract_and_rule"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='datasetversion',
-            name='search_vector',
+            model_name="datasetversion",
+            name="search_vector",
             field=django.contrib.postgres.search.SearchVectorField(editable=False, null=True),
         ),
         migrations.AddIndex(
-            model_name='datasetversion',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['search_vector'], name='version_search_gin'),
+            model_name="datasetversion",
+            index=django.contrib.postgres.indexes.GinIndex(fields=["search_vector"], name="version_search_gin"),
         ),
         migrations.RunPython(index_published, migrations.RunPython.noop),
     ]

@@ -8,115 +8,160 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_audit_append_only'),
-        ('catalog', '0005_search_vector'),
+        ("accounts", "0002_audit_append_only"),
+        ("catalog", "0005_search_vector"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CatalogEntry',
+            name="CatalogEntry",
             fields=[
-                ('dataset', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='entry', serialize=False, to='catalog.dataset')),
-                ('title_ko', models.CharField(max_length=200)),
-                ('title_en', models.CharField(blank=True, max_length=200)),
-                ('formats', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=10), blank=True, default=list, size=None)),
-                ('price_types', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=20), blank=True, default=list, size=None)),
-                ('tags', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=40), blank=True, default=list, size=None)),
-                ('update_cadence', models.CharField(blank=True, max_length=20)),
-                ('area', models.CharField(blank=True, max_length=60)),
-                ('published_at', models.DateTimeField()),
-                ('download_count', models.PositiveBigIntegerField(default=0)),
-                ('search_vector', django.contrib.postgres.search.SearchVectorField(null=True)),
+                (
+                    "dataset",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="entry",
+                        serialize=False,
+                        to="catalog.dataset",
+                    ),
+                ),
+                ("title_ko", models.CharField(max_length=200)),
+                ("title_en", models.CharField(blank=True, max_length=200)),
+                (
+                    "formats",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=10), blank=True, default=list, size=None
+                    ),
+                ),
+                (
+                    "price_types",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=20), blank=True, default=list, size=None
+                    ),
+                ),
+                (
+                    "tags",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=40), blank=True, default=list, size=None
+                    ),
+                ),
+                ("update_cadence", models.CharField(blank=True, max_length=20)),
+                ("area", models.CharField(blank=True, max_length=60)),
+                ("published_at", models.DateTimeField()),
+                ("download_count", models.PositiveBigIntegerField(default=0)),
+                ("search_vector", django.contrib.postgres.search.SearchVectorField(null=True)),
             ],
             options={
-                'verbose_name': 'catalog entry',
-                'verbose_name_plural': 'catalog entries',
+                "verbose_name": "catalog entry",
+                "verbose_name_plural": "catalog entries",
             },
         ),
         migrations.RemoveIndex(
-            model_name='datasetversion',
-            name='version_search_gin',
+            model_name="datasetversion",
+            name="version_search_gin",
         ),
         migrations.RemoveField(
-            model_name='datasetversion',
-            name='search_vector',
+            model_name="datasetversion",
+            name="search_vector",
         ),
         migrations.AddField(
-            model_name='dataset',
-            name='download_count',
+            model_name="dataset",
+            name="download_count",
             field=models.PositiveBigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='offer',
-            name='buyer',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='private_offers', to='accounts.organization'),
+            model_name="offer",
+            name="buyer",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="private_offers",
+                to="accounts.organization",
+            ),
         ),
         migrations.AddField(
-            model_name='offer',
-            name='terms',
+            model_name="offer",
+            name="terms",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='offer',
-            name='version',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='offers', to='catalog.datasetversion'),
+            model_name="offer",
+            name="version",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="offers",
+                to="catalog.datasetversion",
+            ),
         ),
         migrations.AddField(
-            model_name='catalogentry',
-            name='licence',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.licence'),
+            model_name="catalogentry",
+            name="licence",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="catalog.licence",
+            ),
         ),
         migrations.AddField(
-            model_name='catalogentry',
-            name='publisher',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization'),
+            model_name="catalogentry",
+            name="publisher",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.organization"
+            ),
         ),
         migrations.AddField(
-            model_name='catalogentry',
-            name='theme',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.theme'),
+            model_name="catalogentry",
+            name="theme",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="+", to="catalog.theme"),
         ),
         migrations.AddField(
-            model_name='catalogentry',
-            name='version',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='entry', to='catalog.datasetversion'),
+            model_name="catalogentry",
+            name="version",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE, related_name="entry", to="catalog.datasetversion"
+            ),
         ),
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['search_vector'], name='entry_search_gin'),
+            model_name="catalogentry",
+            index=django.contrib.postgres.indexes.GinIndex(fields=["search_vector"], name="entry_search_gin"),
         ),
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['tags'], name='entry_tags_gin'),
+            model_name="catalogentry",
+            index=django.contrib.postgres.indexes.GinIndex(fields=["tags"], name="entry_tags_gin"),
         ),
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['formats'], name='entry_formats_gin'),
+            model_name="catalogentry",
+            index=django.contrib.postgres.indexes.GinIndex(fields=["formats"], name="entry_formats_gin"),
         ),
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['price_types'], name='entry_prices_gin'),
+            model_name="catalogentry",
+            index=django.contrib.postgres.indexes.GinIndex(fields=["price_types"], name="entry_prices_gin"),
         ),
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=models.Index(fields=['-published_at'], name='entry_newest'),
+            model_name="catalogentry",
+            index=models.Index(fields=["-published_at"], name="entry_newest"),
         ),
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=models.Index(fields=['-download_count', '-published_at'], name='entry_popular'),
+            model_name="catalogentry",
+            index=models.Index(fields=["-download_count", "-published_at"], name="entry_popular"),
         ),
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=models.Index(fields=['title_ko'], name='entry_title'),
+            model_name="catalogentry",
+            index=models.Index(fields=["title_ko"], name="entry_title"),
         ),
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=models.Index(fields=['theme', '-published_at'], name='entry_theme'),
+            model_name="catalogentry",
+            index=models.Index(fields=["theme", "-published_at"], name="entry_theme"),
         ),
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=models.Index(fields=['publisher', '-published_at'], name='entry_publisher'),
+            model_name="catalogentry",
+            index=models.Index(fields=["publisher", "-published_at"], name="entry_publisher"),
         ),
     ]

@@ -4,23 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_audit_append_only'),
-        ('catalog', '0006_catalog_entry_private_offers'),
+        ("accounts", "0002_audit_append_only"),
+        ("catalog", "0006_catalog_entry_private_offers"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=models.Index(fields=['area', '-published_at'], name='entry_area'),
+            model_name="catalogentry",
+            index=models.Index(fields=["area", "-published_at"], name="entry_area"),
         ),
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=models.Index(fields=['update_cadence', '-published_at'], name='entry_cadence'),
+            model_name="catalogentry",
+            index=models.Index(fields=["update_cadence", "-published_at"], name="entry_cadence"),
         ),
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=models.Index(fields=['licence', '-published_at'], name='entry_licence'),
+            model_name="catalogentry",
+            index=models.Index(fields=["licence", "-published_at"], name="entry_licence"),
         ),
     ]

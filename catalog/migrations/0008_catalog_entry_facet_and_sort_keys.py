@@ -19,66 +19,71 @@ def reindex(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_audit_append_only'),
-        ('catalog', '0007_catalog_entry_filter_indexes'),
+        ("accounts", "0002_audit_append_only"),
+        ("catalog", "0007_catalog_entry_filter_indexes"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='catalogentry',
-            name='entry_search_gin',
+            model_name="catalogentry",
+            name="entry_search_gin",
         ),
         migrations.RemoveIndex(
-            model_name='catalogentry',
-            name='entry_tags_gin',
+            model_name="catalogentry",
+            name="entry_tags_gin",
         ),
         migrations.RemoveIndex(
-            model_name='catalogentry',
-            name='entry_formats_gin',
+            model_name="catalogentry",
+            name="entry_formats_gin",
         ),
         migrations.RemoveIndex(
-            model_name='catalogentry',
-            name='entry_prices_gin',
+            model_name="catalogentry",
+            name="entry_prices_gin",
         ),
         migrations.RemoveIndex(
-            model_name='catalogentry',
-            name='entry_newest',
+            model_name="catalogentry",
+            name="entry_newest",
         ),
         migrations.RemoveIndex(
-            model_name='catalogentry',
-            name='entry_popular',
+            model_name="catalogentry",
+            name="entry_popular",
         ),
         migrations.RemoveIndex(
-            model_name='catalogentry',
-            name='entry_title',
+            model_name="catalogentry",
+            name="entry_title",
         ),
         migrations.AddField(
-            model_name='catalogentry',
-            name='facet_keys',
-            field=django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=80), blank=True, default=list, size=None),
+            model_name="catalogentry",
+            name="facet_keys",
+            field=django.contrib.postgres.fields.ArrayField(
+                base_field=models.CharField(max_length=80), blank=True, default=list, size=None
+            ),
         ),
         migrations.AddField(
-            model_name='catalogentry',
-            name='sort_keys',
-            field=django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=12), blank=True, default=list, size=None),
+            model_name="catalogentry",
+            name="sort_keys",
+            field=django.contrib.postgres.fields.ArrayField(
+                base_field=models.CharField(max_length=12), blank=True, default=list, size=None
+            ),
         ),
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['search_vector', 'facet_keys', 'sort_keys'], name='entry_search_gin'),
+            model_name="catalogentry",
+            index=django.contrib.postgres.indexes.GinIndex(
+                fields=["search_vector", "facet_keys", "sort_keys"], name="entry_search_gin"
+            ),
         ),
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=models.Index(fields=['-published_at', 'dataset'], name='entry_newest'),
+            model_name="catalogentry",
+            index=models.Index(fields=["-published_at", "dataset"], name="entry_newest"),
         ),
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=models.Index(fields=['-download_count', '-published_at', 'dataset'], name='entry_popular'),
+            model_name="catalogentry",
+            index=models.Index(fields=["-download_count", "-published_at", "dataset"], name="entry_popular"),
         ),
         migrations.AddIndex(
-            model_name='catalogentry',
-            index=models.Index(fields=['title_ko', 'dataset'], name='entry_title'),
+            model_name="catalogentry",
+            index=models.Index(fields=["title_ko", "dataset"], name="entry_title"),
         ),
         migrations.RunPython(reindex, migrations.RunPython.noop),
     ]

@@ -5,15 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0008_catalog_entry_facet_and_sort_keys'),
+        ("catalog", "0008_catalog_entry_facet_and_sort_keys"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddConstraint(
-            model_name='upload',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['uploading', 'complete', 'aborted'])), name='upload_state_valid'),
+            model_name="upload",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("state__in", ["uploading", "complete", "aborted"])), name="upload_state_valid"
+            ),
         ),
     ]

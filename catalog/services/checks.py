@@ -10,7 +10,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.audit import audit
 from catalog.ingest.errors import in_every_language
 from catalog.models import DataFile, DatasetVersion
 from catalog.services.uploads import _enqueue_check
@@ -19,6 +18,7 @@ from catalog.services.versions import (
     _refresh_version_state,
     _require_publisher,
 )
+from core.audit import audit
 
 
 @transaction.atomic
@@ -27,8 +27,13 @@ def datafile_remove(*, actor, datafile: DataFile) -> None:
     _require_publisher(actor, datafile.version.dataset.publisher)
     version = _lock_editable(datafile.version)
     names = [datafile.file.name, *datafile.members.values_list("file", flat=True)]
-    audit(actor=actor, action="datafile.removed", obj=datafile, organization=version.dataset.publisher,
-          data={"name": datafile.original_name, "sha256": datafile.sha256})
+    audit(
+        actor=actor,
+        action="datafile.removed",
+        obj=datafile,
+        organization=version.dataset.publisher,
+        data={"name": datafile.original_name, "sha256": datafile.sha256},
+    )
     datafile.delete()
     transaction.on_commit(lambda: [default_storage.delete(n) for n in names if n])
     _refresh_version_state(version)
@@ -81,8 +86,12 @@ def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
     datafile.save()
     for member in report.get("members", []):
         child = DataFile(
-            version_id=datafile.version_id, parent=datafile, original_name=Path(member["name"]).name,
-            format=member["format"], size=member["size"], sha256=member["sha256"],
+            version_id=datafile.version_id,
+            parent=datafile,
+            original_name=Path(member["name"]).name,
+            format=member["format"],
+            size=member["size"],
+            sha256=member["sha256"],
         )
         with open(member["local_path"], "rb") as fh:
             child.file.save(child.original_name, File(fh), save=False)
@@ -92,7 +101,11 @@ def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
     if bbox and version.is_editable:
         # The coverage of a GeoJSON file widens the version's bounding box (the official may edit it).
         old = version.spatial_bbox
-        version.spatial_bbox = bbox if not old else [min(old[0], bbox[0]), min(old[1], bbox[1]), max(old[2], bbox[2]), max(old[3], bbox[3])]
+        version.spatial_bbox = (
+            bbox
+            if not old
+            else [min(old[0], bbox[0]), min(old[1], bbox[1]), max(old[2], bbox[2]), max(old[3], bbox[3])]
+        )
         version.save(update_fields=["spatial_bbox", "updated_at"])
     for member in datafile.members.filter(check_state=DataFile.Check.PENDING):
         _enqueue_check(member)
@@ -106,11 +119,18 @@ def datafile_check_failed(*, datafile_id: int, error: str) -> DataFile:
         datafile_id=datafile_id,
         report={
             "state": DataFile.Check.FAILED,
-            "messages": [{
-                "level": "error", "code": "internal_error",
-                "message": in_every_language(_("The checks stopped because of an error on our side. Remove the file "
-                                               "and upload it again; if it happens again, contact the platform admins.")),
-                "detail": error[:500],
-            }],
+            "messages": [
+                {
+                    "level": "error",
+                    "code": "internal_error",
+                    "message": in_every_language(
+                        _(
+                            "The checks stopped because of an error on our side. Remove the file "
+                            "and upload it again; if it happens again, contact the platform admins."
+                        )
+                    ),
+                    "detail": error[:500],
+                }
+            ],
         },
     )

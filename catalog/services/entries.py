@@ -49,9 +49,16 @@ def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
         "area": area_of(version.spatial_area),
     }
     keys = facet_keys(
-        dataset_id=dataset.pk, theme_id=facets["theme_id"], publisher_id=facets["publisher_id"],
-        licence_id=facets["licence_id"], cadence=facets["update_cadence"], area=facets["area"], formats=formats,
-        price_types=facets["price_types"], tags=facets["tags"], sample_levels=settings.CATALOG_SAMPLE_LEVELS,
+        dataset_id=dataset.pk,
+        theme_id=facets["theme_id"],
+        publisher_id=facets["publisher_id"],
+        licence_id=facets["licence_id"],
+        cadence=facets["update_cadence"],
+        area=facets["area"],
+        formats=formats,
+        price_types=facets["price_types"],
+        tags=facets["tags"],
+        sample_levels=settings.CATALOG_SAMPLE_LEVELS,
     )
     entry, _ = CatalogEntry.objects.update_or_create(
         dataset=dataset,
@@ -78,7 +85,9 @@ def dataset_count_download(dataset_id: int, count: int = 1) -> None:
     """
     Dataset.objects.filter(pk=dataset_id).update(download_count=F("download_count") + count)
     CatalogEntry.objects.filter(dataset_id=dataset_id).update(download_count=F("download_count") + count)
-    entry = CatalogEntry.objects.filter(dataset_id=dataset_id).values("download_count", "published_at", "sort_keys").first()
+    entry = (
+        CatalogEntry.objects.filter(dataset_id=dataset_id).values("download_count", "published_at", "sort_keys").first()
+    )
     if entry and entry["sort_keys"] != (keys := sort_keys(entry["download_count"], entry["published_at"])):
         CatalogEntry.objects.filter(dataset_id=dataset_id).update(sort_keys=keys)  # crossed into the next bucket
 

@@ -19,12 +19,12 @@ version published at the time of purchase).
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import DomainError
 from accounts.models import Organization
-from core.audit import audit
 from catalog.models import Dataset, DatasetVersion, Licence, Offer
 from catalog.services.entries import catalog_entry_refresh
 from catalog.services.versions import _require_publisher
+from core.audit import audit
+from core.errors import DomainError
 
 PUBLIC_DATA_LAW = "공공데이터법"
 PRIVATE_DATA_LAW = "데이터산업법"
@@ -37,32 +37,45 @@ def licence_forbids_sale(licence: Licence | None) -> bool:
     return bool(licence and licence.family == Licence.Family.KOGL and not licence.allows_commercial_use)
 
 
-def offer_law_check(*, version: DatasetVersion, kind: str, price_krw: int, cost_basis: str = "", contract_type: str = "") -> str:
+def offer_law_check(
+    *, version: DatasetVersion, kind: str, price_krw: int, cost_basis: str = "", contract_type: str = ""
+) -> str:
     """Raise DomainError (with the reason, for the offer form) unless the law of `version`'s data allows
     the offer; return the law that applied (stored as Offer.rule)."""
     public = version.data_kind == DatasetVersion.DataKind.PUBLIC
     if kind != Offer.Kind.FREE or price_krw:
         if licence_forbids_sale(version.licence):
             raise DomainError(
-                _("Data under 공공누리 제2·4유형 forbids commercial use, so it cannot be sold: offer it free of charge."),
+                _(
+                    "Data under 공공누리 제2·4유형 forbids commercial use, so it cannot be sold: offer it free of charge."
+                ),
                 code="offer_licence",
             )
         if public and not (cost_basis or "").strip():
             raise DomainError(
-                _("Public data may carry only a cost-recovery fee (공공데이터법 제35조): state its basis and unit "
-                  "(비용부과기준 및 단위), e.g. the cost of preparing and delivering the files."),
+                _(
+                    "Public data may carry only a cost-recovery fee (공공데이터법 제35조): state its basis and unit "
+                    "(비용부과기준 및 단위), e.g. the cost of preparing and delivering the files."
+                ),
                 code="offer_cost_basis",
             )
         if not public and contract_type not in Offer.Contract.values:
-            raise DomainError(_("Choose the standard-contract type (데이터 표준계약서) the sale follows."), code="offer_contract")
+            raise DomainError(
+                _("Choose the standard-contract type (데이터 표준계약서) the sale follows."), code="offer_contract"
+            )
     return PUBLIC_DATA_LAW if public else PRIVATE_DATA_LAW
 
 
 def offer_law_problem(offer: Offer, version: DatasetVersion) -> str | None:
     """Why the law of `version` (the one a buyer would get) no longer allows `offer`, or None."""
     try:
-        offer_law_check(version=version, kind=offer.kind, price_krw=int(offer.price_krw),
-                        cost_basis=offer.cost_basis, contract_type=offer.contract_type)
+        offer_law_check(
+            version=version,
+            kind=offer.kind,
+            price_krw=int(offer.price_krw),
+            cost_basis=offer.cost_basis,
+            contract_type=offer.contract_type,
+        )
     except DomainError as exc:
         return exc.message
     return None
@@ -84,15 +97,26 @@ def _check_private_buyer(dataset: Dataset, buyer: Organization) -> None:
         raise DomainError(_("A private offer is for another organization, not your own."), code="offer_buyer_self")
     if not (buyer.is_verified and buyer.is_consumer):
         raise DomainError(
-            _("%(name)s is not a verified buyer organization: a private offer can only be made to one.") % {"name": buyer.name_ko},
+            _("%(name)s is not a verified buyer organization: a private offer can only be made to one.")
+            % {"name": buyer.name_ko},
             code="offer_buyer_unverified",
         )
 
 
 @transaction.atomic
-def offer_create(*, actor, dataset: Dataset, kind: str, price_krw: int = 0, subscription_days: int | None = None,
-                 cost_basis: str = "", contract_type: str = "", version: DatasetVersion | None = None,
-                 buyer: Organization | None = None, terms: str = "") -> Offer:
+def offer_create(
+    *,
+    actor,
+    dataset: Dataset,
+    kind: str,
+    price_krw: int = 0,
+    subscription_days: int | None = None,
+    cost_basis: str = "",
+    contract_type: str = "",
+    version: DatasetVersion | None = None,
+    buyer: Organization | None = None,
+    terms: str = "",
+) -> Offer:
     """A publisher offers the dataset: free, one-off (one version, or the latest at purchase) or by
     subscription; to every buyer, or privately to one named buyer organization. The law of the data
     decides what may be priced (see the module docstring); a refusal says why."""
@@ -111,7 +135,9 @@ def offer_create(*, actor, dataset: Dataset, kind: str, price_krw: int = 0, subs
         subscription_days = None
     if version is not None:
         if kind != Offer.Kind.ONE_OFF:
-            raise DomainError(_("Only a one-off purchase can be for one particular version."), code="offer_version_kind")
+            raise DomainError(
+                _("Only a one-off purchase can be for one particular version."), code="offer_version_kind"
+            )
         if version.dataset_id != dataset.pk or version.state not in PINNABLE_STATES:
             raise DomainError(_("An offer can only be for a published version of this dataset."), code="offer_version")
     if buyer is not None:
@@ -122,20 +148,42 @@ def offer_create(*, actor, dataset: Dataset, kind: str, price_krw: int = 0, subs
     if not versions:
         raise DomainError(_("Describe the dataset before offering it."), code="offer_no_version")
     # Usually one law; while a new version changes the kind of data, the offer must satisfy both.
-    rules = list(dict.fromkeys(
-        offer_law_check(version=v, kind=kind, price_krw=price_krw, cost_basis=cost_basis, contract_type=contract_type)
-        for v in versions
-    ))
+    rules = list(
+        dict.fromkeys(
+            offer_law_check(
+                version=v, kind=kind, price_krw=price_krw, cost_basis=cost_basis, contract_type=contract_type
+            )
+            for v in versions
+        )
+    )
     rule = " / ".join(rules)
     offer = Offer.objects.create(
-        dataset=dataset, kind=kind, price_krw=price_krw, subscription_days=subscription_days,
+        dataset=dataset,
+        kind=kind,
+        price_krw=price_krw,
+        subscription_days=subscription_days,
         cost_basis=(cost_basis or "").strip() if PUBLIC_DATA_LAW in rules else "",
         contract_type=contract_type if PRIVATE_DATA_LAW in rules else "",
-        rule=rule, version=version, buyer=buyer, terms=terms,
+        rule=rule,
+        version=version,
+        buyer=buyer,
+        terms=terms,
     )
-    audit(actor=actor, action="offer.created", obj=dataset, organization=dataset.publisher,
-          data={"offer": offer.pk, "kind": kind, "price_krw": price_krw, "days": subscription_days, "rule": rule,
-                "version": version.number if version else None, "buyer": buyer.name_ko if buyer else None})
+    audit(
+        actor=actor,
+        action="offer.created",
+        obj=dataset,
+        organization=dataset.publisher,
+        data={
+            "offer": offer.pk,
+            "kind": kind,
+            "price_krw": price_krw,
+            "days": subscription_days,
+            "rule": rule,
+            "version": version.number if version else None,
+            "buyer": buyer.name_ko if buyer else None,
+        },
+    )
     catalog_entry_refresh(dataset)
     return offer
 
@@ -145,8 +193,13 @@ def offer_deactivate(*, actor, offer: Offer) -> Offer:
     """A publisher stops an offer; orders already placed keep their own copy of its terms."""
     _require_publisher(actor, offer.dataset.publisher)
     Offer.objects.filter(pk=offer.pk).update(active=False)
-    audit(actor=actor, action="offer.deactivated", obj=offer.dataset, organization=offer.dataset.publisher,
-          data={"offer": offer.pk})
+    audit(
+        actor=actor,
+        action="offer.deactivated",
+        obj=offer.dataset,
+        organization=offer.dataset.publisher,
+        data={"offer": offer.pk},
+    )
     catalog_entry_refresh(offer.dataset)
     offer.active = False
     return offer

@@ -1,25 +1,32 @@
 """Submission and review: the rules of submission, the decisions, listing suspension."""
 
-
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import DomainError, IllegalTransition, NotAllowed
 from accounts.models import Membership, User
 from accounts.permissions import can
-from core.audit import audit
 from catalog.models import DataFile, Dataset, DatasetVersion, Review
 from catalog.services.entries import catalog_entry_refresh
-from catalog.signals import version_published
 from catalog.services.versions import S, _refresh_version_state, _require_publisher
-from core.transitions import transition
+from catalog.signals import version_published
+from core.audit import audit
+from core.errors import DomainError, IllegalTransition, NotAllowed
 from core.notify import email_on_commit, site_url
+from core.transitions import transition
 
 
-def _decision(*, version: DatasetVersion, action: str, actor, reason: str = "", data: dict | None = None,
-              to: str | None = None, fields: tuple[str, ...] = ()) -> Review:
+def _decision(
+    *,
+    version: DatasetVersion,
+    action: str,
+    actor,
+    reason: str = "",
+    data: dict | None = None,
+    to: str | None = None,
+    fields: tuple[str, ...] = (),
+) -> Review:
     """One decision: the append-only Review row and the platform-wide audit event, in the same transaction.
     A decision that moves the version (`to`) is audited by that transition; one that does not, directly."""
     review = Review.objects.create(version=version, action=action, actor=actor, reason=reason, data=data or {})
@@ -27,8 +34,14 @@ def _decision(*, version: DatasetVersion, action: str, actor, reason: str = "", 
     if to is not None:
         transition(version, to=to, actor=actor, reason=reason, fields=fields, action=f"version.{action}", data=details)
     else:
-        audit(actor=actor, action=f"version.{action}", obj=version, organization=version.dataset.publisher,
-              reason=reason, data=details)
+        audit(
+            actor=actor,
+            action=f"version.{action}",
+            obj=version,
+            organization=version.dataset.publisher,
+            reason=reason,
+            data=details,
+        )
     return review
 
 
@@ -38,11 +51,15 @@ def review_record(*, version: DatasetVersion, action: str, actor, reason: str = 
 
 def _notify_publisher(version: DatasetVersion, template: str, **context) -> None:
     recipients = list(
-        Membership.objects.filter(organization=version.dataset.publisher, role__in=[Membership.Role.OWNER, Membership.Role.PUBLISHER])
-        .values_list("user__email", flat=True)
+        Membership.objects.filter(
+            organization=version.dataset.publisher, role__in=[Membership.Role.OWNER, Membership.Role.PUBLISHER]
+        ).values_list("user__email", flat=True)
     )
-    email_on_commit(to=recipients, template=template, context={"version": version, **context,
-                    "url": site_url(reverse("catalog:version", args=[version.pk]))})
+    email_on_commit(
+        to=recipients,
+        template=template,
+        context={"version": version, **context, "url": site_url(reverse("catalog:version", args=[version.pk]))},
+    )
 
 
 def submission_problems(version: DatasetVersion, *, pii_justification: str = "") -> list:
@@ -56,8 +73,12 @@ def submission_problems(version: DatasetVersion, *, pii_justification: str = "")
     if any(f.check_state == DataFile.Check.FAILED for f in files):
         problems.append(_("A file failed its checks: remove it or upload a corrected file."))
     if any(f.check_state == DataFile.Check.BLOCKED for f in files):
-        problems.append(_("A file contains resident or foreigner registration numbers, which may not be published "
-                          "(개인정보 보호법 제24조의2). Remove them and upload the file again."))
+        problems.append(
+            _(
+                "A file contains resident or foreigner registration numbers, which may not be published "
+                "(개인정보 보호법 제24조의2). Remove them and upload the file again."
+            )
+        )
     if version.files.needing_justification().exists() and not pii_justification.strip():
         problems.append(_("Personal data was found: explain why it may be published (for example, pseudonymised)."))
     if not version.dataset.offers.filter(active=True).exists():
@@ -65,8 +86,12 @@ def submission_problems(version: DatasetVersion, *, pii_justification: str = "")
     if version.licence_id is None:
         problems.append(_("Choose a licence."))
     elif version.data_kind == DatasetVersion.DataKind.PUBLIC and not version.licence.allows_commercial_use:
-        problems.append(_("Public data (공공데이터법 제3조④) may not carry a licence that forbids commercial use: "
-                          "choose 공공누리 제1유형 or 제3유형, or a licence that allows commercial use."))
+        problems.append(
+            _(
+                "Public data (공공데이터법 제3조④) may not carry a licence that forbids commercial use: "
+                "choose 공공누리 제1유형 or 제3유형, or a licence that allows commercial use."
+            )
+        )
     return problems
 
 
@@ -75,7 +100,9 @@ def version_submit(*, actor, version: DatasetVersion, pii_justification: str = "
     """The publisher sends a ready version to the platform admins. From here on it cannot change."""
     _require_publisher(actor, version.dataset.publisher)
     version = (
-        DatasetVersion.objects.select_for_update(of=("self",)).select_related("dataset__publisher", "licence").get(pk=version.pk)
+        DatasetVersion.objects.select_for_update(of=("self",))
+        .select_related("dataset__publisher", "licence")
+        .get(pk=version.pk)
     )
     if version.state == S.SUBMITTED:
         return version  # a double click
@@ -85,9 +112,14 @@ def version_submit(*, actor, version: DatasetVersion, pii_justification: str = "
     version.pii_justification = pii_justification.strip()
     version.submitted_at = timezone.now()
     rule = "공공데이터법" if version.data_kind == DatasetVersion.DataKind.PUBLIC else "데이터산업법"
-    _decision(version=version, action=Review.Action.SUBMIT, actor=actor, to=S.SUBMITTED,
-              fields=("pii_justification", "submitted_at"),
-              data={"pii_justification": version.pii_justification, "rule": rule})
+    _decision(
+        version=version,
+        action=Review.Action.SUBMIT,
+        actor=actor,
+        to=S.SUBMITTED,
+        fields=("pii_justification", "submitted_at"),
+        data={"pii_justification": version.pii_justification, "rule": rule},
+    )
     email_on_commit(
         to=list(User.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True)),
         template="email/version_submitted",
@@ -109,20 +141,27 @@ def version_approve(*, actor, version: DatasetVersion, reason: str = "") -> Data
     if version.state == S.PUBLISHED:
         return version  # the same decision twice (double click, or a second admin agreeing)
     if version.state != S.SUBMITTED:
-        raise IllegalTransition(_("Only a submitted version can be approved (this one is “%(state)s”).")
-                                % {"state": version.get_state_display()})
+        raise IllegalTransition(
+            _("Only a submitted version can be approved (this one is “%(state)s”).")
+            % {"state": version.get_state_display()}
+        )
     # What made the version submittable must still hold (e.g. the publisher stopped every offer since).
     problems = submission_problems(version, pii_justification=version.pii_justification or "-")
     if problems:
         raise DomainError(problems[0], code="not_approvable")
-    previous = (
-        DatasetVersion.objects.select_for_update().filter(dataset=version.dataset, state=S.PUBLISHED).first()
-    )
+    previous = DatasetVersion.objects.select_for_update().filter(dataset=version.dataset, state=S.PUBLISHED).first()
     if previous:
         transition(previous, to=S.SUPERSEDED, actor=actor, data={"by": version.number})
     version.published_at = timezone.now()
-    _decision(version=version, action=Review.Action.APPROVE, actor=actor, reason=reason.strip(), to=S.PUBLISHED,
-              fields=("published_at",), data={"superseded": previous.number if previous else None})
+    _decision(
+        version=version,
+        action=Review.Action.APPROVE,
+        actor=actor,
+        reason=reason.strip(),
+        to=S.PUBLISHED,
+        fields=("published_at",),
+        data={"superseded": previous.number if previous else None},
+    )
     catalog_entry_refresh(version.dataset)
     Dataset.objects.filter(pk=version.dataset_id).update(updated_at=timezone.now())
     _notify_publisher(version, "email/version_decided", approved=True, reason=reason.strip())
@@ -140,8 +179,10 @@ def version_reject(*, actor, version: DatasetVersion, reason: str) -> DatasetVer
     if version.state == S.REJECTED:
         return version
     if version.state != S.SUBMITTED:
-        raise IllegalTransition(_("Only a submitted version can be rejected (this one is “%(state)s”).")
-                                % {"state": version.get_state_display()})
+        raise IllegalTransition(
+            _("Only a submitted version can be rejected (this one is “%(state)s”).")
+            % {"state": version.get_state_display()}
+        )
     _decision(version=version, action=Review.Action.REJECT, actor=actor, reason=reason, to=S.REJECTED)
     _notify_publisher(version, "email/version_decided", approved=False, reason=reason)
     return version
@@ -193,10 +234,14 @@ def _set_listing(*, actor, dataset: Dataset, to: str, action: str, reason: str) 
 @transaction.atomic
 def dataset_suspend(*, actor, dataset: Dataset, reason: str) -> Dataset:
     """A platform admin hides a live listing from buyers, with a reason."""
-    return _set_listing(actor=actor, dataset=dataset, to=Dataset.Listing.SUSPENDED, action=Review.Action.SUSPEND, reason=reason)
+    return _set_listing(
+        actor=actor, dataset=dataset, to=Dataset.Listing.SUSPENDED, action=Review.Action.SUSPEND, reason=reason
+    )
 
 
 @transaction.atomic
 def dataset_reinstate(*, actor, dataset: Dataset, reason: str) -> Dataset:
     """A platform admin lists a suspended dataset again, with a reason."""
-    return _set_listing(actor=actor, dataset=dataset, to=Dataset.Listing.ACTIVE, action=Review.Action.REINSTATE, reason=reason)
+    return _set_listing(
+        actor=actor, dataset=dataset, to=Dataset.Listing.ACTIVE, action=Review.Action.REINSTATE, reason=reason
+    )

@@ -1,10 +1,10 @@
 """Resumable (tus) uploads into a version: open, append streamed bytes, complete, cancel."""
 
-from datetime import timedelta
 import fcntl
 import hashlib
 import os
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -15,7 +15,6 @@ from django.http import UnreadablePostError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import DomainError, NotAllowed
 from catalog import tasks
 from catalog.models import DataFile, DatasetVersion, Upload
 from catalog.services.versions import (
@@ -23,10 +22,15 @@ from catalog.services.versions import (
     _refresh_version_state,
     _require_publisher,
 )
+from core.errors import DomainError, NotAllowed
 
 SUFFIX_FORMATS = {
-    ".csv": DataFile.Format.CSV, ".txt": DataFile.Format.CSV, ".tsv": DataFile.Format.TSV,
-    ".xlsx": DataFile.Format.XLSX, ".json": DataFile.Format.JSON, ".geojson": DataFile.Format.GEOJSON,
+    ".csv": DataFile.Format.CSV,
+    ".txt": DataFile.Format.CSV,
+    ".tsv": DataFile.Format.TSV,
+    ".xlsx": DataFile.Format.XLSX,
+    ".json": DataFile.Format.JSON,
+    ".geojson": DataFile.Format.GEOJSON,
     ".zip": DataFile.Format.ZIP,
 }
 
@@ -46,9 +50,7 @@ def upload_create(*, actor, version: DatasetVersion, filename: str, length: int)
     version = _lock_editable(version)
     filename = Path(filename.replace("\\", "/")).name.strip()[:255]
     if not filename or format_for(filename) is None:
-        raise DomainError(
-            _("Upload CSV, TSV, XLSX, JSON, GeoJSON or a ZIP of these files."), code="format_unsupported"
-        )
+        raise DomainError(_("Upload CSV, TSV, XLSX, JSON, GeoJSON or a ZIP of these files."), code="format_unsupported")
     if length <= 0:
         raise DomainError(_("The file is empty."), code="empty_file")
     if length > settings.UPLOAD_MAX_BYTES:
@@ -90,7 +92,9 @@ def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int
         if upload.state != Upload.State.UPLOADING:
             raise DomainError(_("This upload is already finished."), code="upload_closed")
         if offset != upload.offset:
-            raise OffsetMismatch(_("The upload is at byte %(offset)s.") % {"offset": upload.offset}, code="offset_mismatch")
+            raise OffsetMismatch(
+                _("The upload is at byte %(offset)s.") % {"offset": upload.offset}, code="offset_mismatch"
+            )
         remaining = upload.length - offset
         fh.truncate(offset)  # drop a torn tail a crashed request may have left
         fh.seek(offset)
@@ -143,8 +147,11 @@ def upload_complete(*, upload: Upload) -> DataFile:
     with open(path, "rb") as fh:
         digest = hashlib.file_digest(fh, "sha256").hexdigest()
     datafile = DataFile(
-        version=upload.version, original_name=upload.filename, format=format_for(upload.filename),
-        size=upload.length, sha256=digest,
+        version=upload.version,
+        original_name=upload.filename,
+        format=format_for(upload.filename),
+        size=upload.length,
+        sha256=digest,
     )
     with open(path, "rb") as fh:
         datafile.file.save(upload.filename, File(fh), save=False)

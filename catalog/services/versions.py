@@ -6,18 +6,36 @@ from django.db import transaction
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import DomainError, IllegalTransition, NotAllowed
 from accounts.permissions import can
-from core.audit import audit
-from core.transitions import transition
 from catalog.models import DataFile, Dataset, DatasetVersion
+from core.audit import audit
+from core.errors import DomainError, NotAllowed
+from core.transitions import transition
 
 S = DatasetVersion.State
 
 METADATA_FIELDS = (
-    "title_ko", "title_en", "description_ko", "description_en", "theme", "tags", "department", "contact_name",
-    "contact_phone", "contact_email", "update_cadence", "spatial_area", "spatial_bbox", "temporal_start",
-    "temporal_end", "legal_basis", "collection_method", "data_kind", "licence", "data_limits", "notes",
+    "title_ko",
+    "title_en",
+    "description_ko",
+    "description_en",
+    "theme",
+    "tags",
+    "department",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "update_cadence",
+    "spatial_area",
+    "spatial_bbox",
+    "temporal_start",
+    "temporal_end",
+    "legal_basis",
+    "collection_method",
+    "data_kind",
+    "licence",
+    "data_limits",
+    "notes",
 )
 
 
@@ -98,7 +116,9 @@ def version_start_new(*, actor, dataset: Dataset, change_note: str) -> DatasetVe
     for field in (*METADATA_FIELDS, "pii_justification"):
         setattr(copy, field, getattr(published, field))
     copy.save()
-    audit(actor=actor, action="version.started", obj=copy, organization=dataset.publisher, data={"from": published.number})
+    audit(
+        actor=actor, action="version.started", obj=copy, organization=dataset.publisher, data={"from": published.number}
+    )
     return copy
 
 

@@ -3,9 +3,8 @@ from urllib.parse import urlencode
 
 from django import template
 from django.utils.html import format_html_join, mark_safe
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
-from django.utils.translation import get_language
 
 register = template.Library()
 
@@ -42,9 +41,11 @@ def clip(value, length):
 def price_badges(price_types):
     """How a catalog entry is offered (its price types) as badges: free, paid, subscription."""
     labels = {"free": _("Free"), "paid": pgettext("price", "Paid"), "subscription": _("Subscription")}
-    return format_html_join(" ", '<span class="krds-badge {}">{}</span>', (
-        ("bg-light-success" if p == "free" else "bg-light-primary", labels.get(p, p)) for p in price_types or ()
-    ))
+    return format_html_join(
+        " ",
+        '<span class="krds-badge {}">{}</span>',
+        (("bg-light-success" if p == "free" else "bg-light-primary", labels.get(p, p)) for p in price_types or ()),
+    )
 
 
 @register.simple_tag

@@ -32,7 +32,12 @@ class Migration(migrations.Migration):
                 migrations.CreateModel(
                     name="AuditEvent",
                     fields=[
-                        ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
                         ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
                         ("action", models.CharField(db_index=True, max_length=80)),
                         ("object_type", models.CharField(max_length=50)),
@@ -40,17 +45,35 @@ class Migration(migrations.Migration):
                         ("object_repr", models.CharField(max_length=300)),
                         ("reason", models.TextField(blank=True)),
                         ("data", models.JSONField(blank=True, default=dict)),
-                        ("actor", models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT,
-                                                    related_name="+", to=settings.AUTH_USER_MODEL)),
-                        ("organization", models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT,
-                                                           related_name="audit_events", to="accounts.organization")),
+                        (
+                            "actor",
+                            models.ForeignKey(
+                                blank=True,
+                                null=True,
+                                on_delete=django.db.models.deletion.PROTECT,
+                                related_name="+",
+                                to=settings.AUTH_USER_MODEL,
+                            ),
+                        ),
+                        (
+                            "organization",
+                            models.ForeignKey(
+                                blank=True,
+                                null=True,
+                                on_delete=django.db.models.deletion.PROTECT,
+                                related_name="audit_events",
+                                to="accounts.organization",
+                            ),
+                        ),
                     ],
                     options={
                         "verbose_name": "audit event",
                         "verbose_name_plural": "audit events",
                         "ordering": ["-created_at", "-id"],
                         "db_table": "accounts_auditevent",
-                        "indexes": [models.Index(fields=["object_type", "object_id"], name="accounts_au_object__95e488_idx")],
+                        "indexes": [
+                            models.Index(fields=["object_type", "object_id"], name="accounts_au_object__95e488_idx")
+                        ],
                     },
                 ),
             ],

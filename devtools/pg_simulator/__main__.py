@@ -20,10 +20,25 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args(argv)
     os.environ["DJANGO_SETTINGS_MODULE"] = "devtools.pg_simulator.standalone_settings"
-    os.execv(sys.executable, [
-        sys.executable, "-m", "gunicorn", "devtools.pg_simulator.wsgi:application", "--bind", f"{args.host}:{args.port}",
-        "--workers", str(args.workers), "--threads", str(args.threads), "--timeout", "60", "--log-level", "warning",
-    ])
+    os.execv(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "devtools.pg_simulator.wsgi:application",
+            "--bind",
+            f"{args.host}:{args.port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+        ],
+    )
     return 0  # not reached
 
 

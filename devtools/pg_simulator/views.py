@@ -79,7 +79,9 @@ def _r() -> redis.Redis:
     global _redis
     with _redis_lock:
         if _redis is None:
-            _redis = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
+            _redis = redis.Redis.from_url(
+                settings.REDIS_URL, decode_responses=True, socket_timeout=5, socket_connect_timeout=2
+            )
         return _redis
 
 
@@ -108,6 +110,7 @@ def _iso(moment: datetime) -> str:
 
 
 # --- the PG's own arithmetic ----------------------------------------------------------------
+
 
 def _split(total: int, tax_free: int) -> tuple[int, int]:
     """The PG's 공급가액 / 부가세 split of a total, as Toss reports it (VAT = taxable part ÷ 11, rounded).
@@ -138,6 +141,7 @@ def _unauthorised():
 
 
 # --- the payment window ---------------------------------------------------------------------
+
 
 def _checkout_problems(params) -> list[str]:
     problems = []
@@ -174,49 +178,101 @@ def _webhook_url(success_url: str) -> str:
 @require_http_methods(["GET", "POST"])
 def checkout(request):
     if request.method == "GET":
-        params = {k: request.GET.get(k, "") for k in
-                  ("clientKey", "orderId", "amount", "orderName", "successUrl", "failUrl", "taxFreeAmount",
-                   "customerEmail", "customerName")}
+        params = {
+            k: request.GET.get(k, "")
+            for k in (
+                "clientKey",
+                "orderId",
+                "amount",
+                "orderName",
+                "successUrl",
+                "failUrl",
+                "taxFreeAmount",
+                "customerEmail",
+                "customerName",
+            )
+        }
         problems = _checkout_problems(params)
         if problems:
             return render(request, "pg_simulator/checkout.html", {"problems": problems}, status=400)
         done_key = _r().get(PREFIX + f"order:{params['orderId']}")
         if done_key:  # Toss refuses a second payment for a paid orderId
-            return HttpResponseRedirect(_with_query(params["failUrl"], {
-                "code": "DUPLICATED_ORDER_ID", "message": "이미 승인 및 취소가 진행된 중복된 주문번호 입니다. 다른 주문번호로 진행해주세요.",
-                "orderId": params["orderId"]}))
+            return HttpResponseRedirect(
+                _with_query(
+                    params["failUrl"],
+                    {
+                        "code": "DUPLICATED_ORDER_ID",
+                        "message": "이미 승인 및 취소가 진행된 중복된 주문번호 입니다. 다른 주문번호로 진행해주세요.",
+                        "orderId": params["orderId"],
+                    },
+                )
+            )
         token = secrets.token_urlsafe(18)
-        session = {**params, "amount": int(params["amount"]), "taxFreeAmount": int(params["taxFreeAmount"] or 0),
-                   "requestedAt": _iso(_now()), "webhookUrl": _webhook_url(params["successUrl"])}
+        session = {
+            **params,
+            "amount": int(params["amount"]),
+            "taxFreeAmount": int(params["taxFreeAmount"] or 0),
+            "requestedAt": _iso(_now()),
+            "webhookUrl": _webhook_url(params["successUrl"]),
+        }
         _put(f"checkout:{token}", session, ttl=CHECKOUT_TTL)
-        return render(request, "pg_simulator/checkout.html",
-                      {"session": session, "token": token, "declines": DECLINES, "card_number": ""})
+        return render(
+            request,
+            "pg_simulator/checkout.html",
+            {"session": session, "token": token, "declines": DECLINES, "card_number": ""},
+        )
 
     session = _get(f"checkout:{request.POST.get('token', '')}")
     if session is None:
-        return render(request, "pg_simulator/checkout.html",
-                      {"problems": ["결제 시간이 만료되었습니다. 가맹점에서 다시 결제를 시작해주세요."]}, status=410)
+        return render(
+            request,
+            "pg_simulator/checkout.html",
+            {"problems": ["결제 시간이 만료되었습니다. 가맹점에서 다시 결제를 시작해주세요."]},
+            status=410,
+        )
     token = request.POST["token"]
     decision = request.POST.get("decision")
     fail = session["failUrl"]
     if decision == "cancel":
         _r().delete(PREFIX + f"checkout:{token}")
-        return HttpResponseRedirect(_with_query(fail, {"code": USER_CANCEL[0], "message": USER_CANCEL[1], "orderId": session["orderId"]}))
+        return HttpResponseRedirect(
+            _with_query(fail, {"code": USER_CANCEL[0], "message": USER_CANCEL[1], "orderId": session["orderId"]})
+        )
     if decision == "decline":
         code = request.POST.get("decline_code")
         if code not in DECLINES:
             code = "REJECT_CARD_COMPANY"
         _r().delete(PREFIX + f"checkout:{token}")
-        return HttpResponseRedirect(_with_query(fail, {"code": code, "message": DECLINES[code][0], "orderId": session["orderId"]}))
+        return HttpResponseRedirect(
+            _with_query(fail, {"code": code, "message": DECLINES[code][0], "orderId": session["orderId"]})
+        )
     digits = re.sub(r"[\s-]", "", request.POST.get("card_number", ""))
     if decision != "approve" or not digits.isdigit() or not 13 <= len(digits) <= 19:
-        return render(request, "pg_simulator/checkout.html",
-                      {"session": session, "token": token, "declines": DECLINES, "card_number": request.POST.get("card_number", ""),
-                       "card_error": _("Enter a card number of 13 to 19 digits.")}, status=400)
+        return render(
+            request,
+            "pg_simulator/checkout.html",
+            {
+                "session": session,
+                "token": token,
+                "declines": DECLINES,
+                "card_number": request.POST.get("card_number", ""),
+                "card_error": _("Enter a card number of 13 to 19 digits."),
+            },
+            status=400,
+        )
     payment = _authorise(session, digits)
     _r().delete(PREFIX + f"checkout:{token}")
-    return HttpResponseRedirect(_with_query(session["successUrl"], {
-        "paymentType": "NORMAL", "orderId": payment["orderId"], "paymentKey": payment["paymentKey"], "amount": payment["totalAmount"]}))
+    return HttpResponseRedirect(
+        _with_query(
+            session["successUrl"],
+            {
+                "paymentType": "NORMAL",
+                "orderId": payment["orderId"],
+                "paymentKey": payment["paymentKey"],
+                "amount": payment["totalAmount"],
+            },
+        )
+    )
 
 
 def _authorise(session: dict, card_digits: str) -> dict:
@@ -246,17 +302,28 @@ def _authorise(session: dict, card_digits: str) -> dict:
         "cultureExpense": False,
         "isPartialCancelable": True,
         "card": {
-            "issuerCode": "71", "acquirerCode": "71", "number": card_digits[:8] + "*" * (len(card_digits) - 11) + card_digits[-3:-1] + "*",
-            "installmentPlanMonths": 0, "isInterestFree": False, "approveNo": None, "useCardPoint": False,
-            "cardType": "신용", "ownerType": "법인", "acquireStatus": "READY", "amount": session["amount"],
+            "issuerCode": "71",
+            "acquirerCode": "71",
+            "number": card_digits[:8] + "*" * (len(card_digits) - 11) + card_digits[-3:-1] + "*",
+            "installmentPlanMonths": 0,
+            "isInterestFree": False,
+            "approveNo": None,
+            "useCardPoint": False,
+            "cardType": "신용",
+            "ownerType": "법인",
+            "acquireStatus": "READY",
+            "amount": session["amount"],
         },
         "cancels": None,
         "failure": None,
         "receipt": None,
         "checkout": {"url": reverse("pg_sim_checkout")},
         # The simulator's own notes (not part of the Toss object's meaning).
-        "_sim": {"authorisedAt": _iso(now), "webhookUrl": session["webhookUrl"],
-                 "declineAtConfirm": card_digits.endswith(CONFIRM_DECLINE_SUFFIX)},
+        "_sim": {
+            "authorisedAt": _iso(now),
+            "webhookUrl": session["webhookUrl"],
+            "declineAtConfirm": card_digits.endswith(CONFIRM_DECLINE_SUFFIX),
+        },
     }
     _put(f"pay:{key}", payment)
     return payment
@@ -267,6 +334,7 @@ def _public(payment: dict) -> dict:
 
 
 # --- the API --------------------------------------------------------------------------------
+
 
 def _json_body(request) -> dict | None:
     try:
@@ -304,8 +372,13 @@ def api_confirm(request):
     if not _authorised(request):
         return _unauthorised()
     body = _json_body(request)
-    if body is None or not isinstance(body.get("paymentKey"), str) or not isinstance(body.get("orderId"), str) \
-            or not isinstance(body.get("amount"), int) or isinstance(body.get("amount"), bool):
+    if (
+        body is None
+        or not isinstance(body.get("paymentKey"), str)
+        or not isinstance(body.get("orderId"), str)
+        or not isinstance(body.get("amount"), int)
+        or isinstance(body.get("amount"), bool)
+    ):
         return _error(400, "INVALID_REQUEST", "잘못된 요청입니다. paymentKey, orderId, amount(정수)가 필요합니다.")
     if settings.PG_SIMULATOR_CONFIRM_DELAY_MS:  # a real PG takes its time to reach the card company (benches)
         time.sleep(settings.PG_SIMULATOR_CONFIRM_DELAY_MS / 1000)
@@ -318,28 +391,42 @@ def _confirm(payment_key: str, order_id: str, amount: int):
         if payment is None:
             return _error(404, "NOT_FOUND_PAYMENT", "존재하지 않는 결제 정보 입니다.")
         if payment["orderId"] != order_id:
-            return _error(404, "NOT_FOUND_PAYMENT_SESSION", "결제 시간이 만료되어 결제 진행 데이터가 존재하지 않습니다.")
+            return _error(
+                404, "NOT_FOUND_PAYMENT_SESSION", "결제 시간이 만료되어 결제 진행 데이터가 존재하지 않습니다."
+            )
         if payment["status"] in ("DONE", "CANCELED", "PARTIAL_CANCELED"):
             return _error(400, "ALREADY_PROCESSED_PAYMENT", "이미 처리된 결제 입니다.")
         if payment["status"] != "IN_PROGRESS":
-            return _error(404, "NOT_FOUND_PAYMENT_SESSION", "결제 시간이 만료되어 결제 진행 데이터가 존재하지 않습니다.")
+            return _error(
+                404, "NOT_FOUND_PAYMENT_SESSION", "결제 시간이 만료되어 결제 진행 데이터가 존재하지 않습니다."
+            )
         if amount != payment["totalAmount"]:
             return _error(400, "INVALID_REQUEST", "결제 금액이 결제 요청 금액과 일치하지 않습니다.")
         if _now() - datetime.fromisoformat(payment["_sim"]["authorisedAt"]) > CONFIRM_WINDOW:
             payment["status"] = "EXPIRED"
             _put(f"pay:{payment_key}", payment)
-            return _error(404, "NOT_FOUND_PAYMENT_SESSION", "결제 시간이 만료되어 결제 진행 데이터가 존재하지 않습니다.")
+            return _error(
+                404, "NOT_FOUND_PAYMENT_SESSION", "결제 시간이 만료되어 결제 진행 데이터가 존재하지 않습니다."
+            )
         if payment["_sim"]["declineAtConfirm"]:
             payment["status"] = "ABORTED"
-            payment["failure"] = {"code": "REJECT_CARD_PAYMENT", "message": "한도초과 혹은 잔액부족으로 결제에 실패했습니다."}
+            payment["failure"] = {
+                "code": "REJECT_CARD_PAYMENT",
+                "message": "한도초과 혹은 잔액부족으로 결제에 실패했습니다.",
+            }
             _put(f"pay:{payment_key}", payment)
             _schedule_webhook(payment)
             return _error(403, "REJECT_CARD_PAYMENT", "한도초과 혹은 잔액부족으로 결제에 실패했습니다.")
         supplied, vat = _split(payment["totalAmount"], payment["taxFreeAmount"])
-        payment.update({
-            "status": "DONE", "approvedAt": _iso(_now()), "suppliedAmount": supplied, "vat": vat,
-            "lastTransactionKey": secrets.token_hex(16),
-        })
+        payment.update(
+            {
+                "status": "DONE",
+                "approvedAt": _iso(_now()),
+                "suppliedAmount": supplied,
+                "vat": vat,
+                "lastTransactionKey": secrets.token_hex(16),
+            }
+        )
         payment["card"].update({"approveNo": f"{secrets.randbelow(10**8):08d}", "acquireStatus": "READY"})
         _put(f"pay:{payment_key}", payment)
         _r().set(PREFIX + f"order:{order_id}", payment_key, ex=TTL)
@@ -400,11 +487,19 @@ def _cancel(payment_key: str, amount: int | None, reason: str):
             return _error(403, "NOT_CANCELABLE_AMOUNT", "취소 할 수 없는 금액 입니다.")
         payment["balanceAmount"] = balance - amount
         payment["status"] = "CANCELED" if payment["balanceAmount"] == 0 else "PARTIAL_CANCELED"
-        payment["cancels"] = (payment["cancels"] or []) + [{
-            "transactionKey": secrets.token_hex(16), "cancelReason": reason, "canceledAt": _iso(_now()),
-            "cancelAmount": amount, "taxFreeAmount": 0, "taxExemptionAmount": 0, "refundableAmount": payment["balanceAmount"],
-            "cancelStatus": "DONE", "cancelRequestId": None,
-        }]
+        payment["cancels"] = (payment["cancels"] or []) + [
+            {
+                "transactionKey": secrets.token_hex(16),
+                "cancelReason": reason,
+                "canceledAt": _iso(_now()),
+                "cancelAmount": amount,
+                "taxFreeAmount": 0,
+                "taxExemptionAmount": 0,
+                "refundableAmount": payment["balanceAmount"],
+                "cancelStatus": "DONE",
+                "cancelRequestId": None,
+            }
+        ]
         _put(f"pay:{payment_key}", payment)
     _schedule_webhook(payment)
     return JsonResponse(_public(payment), json_dumps_params={"ensure_ascii": False})
@@ -430,19 +525,26 @@ def send_webhook(payment_key: str, *, url: str | None = None, attempts: int = 1)
         except httpx.HTTPError as exc:
             logger.warning("pg-sim webhook to %s failed: %s", target, exc)
             status = None
-        _r().rpush(PREFIX + "webhooks", json.dumps({"paymentKey": payment_key, "status": payment["status"], "http": status}))
+        _r().rpush(
+            PREFIX + "webhooks", json.dumps({"paymentKey": payment_key, "status": payment["status"], "http": status})
+        )
         _r().expire(PREFIX + "webhooks", TTL)
         if status == 200:
             break
-        time.sleep(min(2 ** attempt, 4))
+        time.sleep(min(2**attempt, 4))
     return status
 
 
 def _schedule_webhook(payment: dict) -> None:
     if not settings.PG_SIMULATOR_WEBHOOKS:
         return
-    thread = threading.Thread(target=send_webhook, args=(payment["paymentKey"],), kwargs={"attempts": 3},
-                              name=f"pgsim-webhook-{payment['paymentKey'][-6:]}", daemon=True)
+    thread = threading.Thread(
+        target=send_webhook,
+        args=(payment["paymentKey"],),
+        kwargs={"attempts": 3},
+        name=f"pgsim-webhook-{payment['paymentKey'][-6:]}",
+        daemon=True,
+    )
     with _threads_lock:
         _threads[:] = [t for t in _threads if t.is_alive()]
         _threads.append(thread)

@@ -38,8 +38,7 @@ import sys
 import time
 from bisect import bisect
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from itertools import accumulate
 
@@ -48,12 +47,12 @@ from django.db import connection, connections, transaction
 from django.db.models import JSONField
 from django.utils.text import slugify
 
-from devtools.seed import vocab as V
 from accounts.models import Organization, User
 from catalog.discovery import bump_generation_on_commit
 from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, Licence, Offer, Theme
 from catalog.reference_data import THEMES
 from catalog.search import facet_keys, hangul_document, latin_document, sort_keys
+from devtools.seed import vocab as V
 
 THEME_CODES = [code for code, _ko, _en in THEMES]
 SEED_PREFIX = "seed-"
@@ -66,6 +65,7 @@ class SeedError(Exception):
 
 
 # --- COPY text format ---------------------------------------------------------------------------------------
+
 
 def _escape(text: str) -> str:
     """COPY text format: backslash, tab, newline and carriage return escaped (the fast path checks first)."""
@@ -80,6 +80,7 @@ def _array(values) -> str:
 
 class Json:
     """A value for a jsonb column (a list of strings would otherwise be written as an array)."""
+
     __slots__ = ("value",)
 
     def __init__(self, value):
@@ -88,6 +89,7 @@ class Json:
 
 class Raw(str):
     """Text already in COPY format (e.g. a cached JSON document)."""
+
 
 def copy_value(value) -> str:
     """One value in PostgreSQL's COPY text format."""
@@ -121,7 +123,7 @@ class Table:
 
         self.name = model._meta.db_table
         self.columns = list(columns)
-        concrete = [f for f in model._meta.concrete_fields]
+        concrete = list(model._meta.concrete_fields)
         known = {f.column for f in concrete}
         missing = [c for c in self.columns if c not in known]
         if missing:
@@ -145,7 +147,7 @@ class Table:
 
     def copy_sql(self, target: str | None = None) -> str:
         cols = ", ".join(f'"{c}"' for c in self.all_columns)
-        return f'COPY {target or self.name} ({cols}) FROM STDIN'
+        return f"COPY {target or self.name} ({cols}) FROM STDIN"
 
 
 def _is_identity(field) -> bool:
@@ -241,8 +243,19 @@ def publisher_specs(seed: int) -> list[dict]:
     for sido, sido_en, code, districts in V.PROVINCES:
         places = [i for i, p in enumerate(PLACES) if p[0] == sido]
         level = "Provincial" if sido.endswith("도") else "Metropolitan"
-        specs.append(dict(key=f"sido-{code}", name_ko=sido, name_en=f"{sido_en} {level} Government", org_type="public_body",
-                          themes=THEME_CODES, places=places, data_kind="public", phone=code, weight=3))
+        specs.append(
+            dict(
+                key=f"sido-{code}",
+                name_ko=sido,
+                name_en=f"{sido_en} {level} Government",
+                org_type="public_body",
+                themes=THEME_CODES,
+                places=places,
+                data_kind="public",
+                phone=code,
+                weight=3,
+            )
+        )
         for sgg, sgg_en, *_ in districts:
             if not sgg:
                 continue
@@ -251,23 +264,55 @@ def publisher_specs(seed: int) -> list[dict]:
             name = f"{sido} {sgg}" if gu else sgg
             name_en = f"{sgg_en}, {sido_en}" if gu else f"{sgg_en} City"
             weight = 12 if sgg == "시흥시" else 8 if sgg == "수성구" else 4
-            specs.append(dict(key=f"sgg-{code}-{slugify(sgg_en)}", name_ko=name, name_en=name_en, org_type="public_body",
-                              themes=THEME_CODES, places=[place], data_kind="public", phone=code,
-                              weight=weight, departments=[d[0] for d in rng.sample(V.DEPARTMENTS, 8)]))
+            specs.append(
+                dict(
+                    key=f"sgg-{code}-{slugify(sgg_en)}",
+                    name_ko=name,
+                    name_en=name_en,
+                    org_type="public_body",
+                    themes=THEME_CODES,
+                    places=[place],
+                    data_kind="public",
+                    phone=code,
+                    weight=weight,
+                    departments=[d[0] for d in rng.sample(V.DEPARTMENTS, 8)],
+                )
+            )
     cities = [s for s in specs if s["key"].startswith("sgg-")]
     # Departments of the larger cities and 구 (the pilot cities get all of theirs).
     for city in cities:
         pilot = city["name_ko"] in ("시흥시", "대구광역시 수성구")
         chosen = V.DEPARTMENTS if pilot else rng.sample(V.DEPARTMENTS, 2)
         for dept, dept_en, themes in chosen:
-            specs.append(dict(key=f"{city['key']}-{slugify(dept_en.split()[0])}", name_ko=f"{city['name_ko']} {dept}",
-                              name_en=f"{dept_en}, {city['name_en']}", org_type="city_department", themes=themes,
-                              places=city["places"], data_kind="public", phone=city["phone"],
-                              weight=6 if pilot else 2, parent=city["key"]))
+            specs.append(
+                dict(
+                    key=f"{city['key']}-{slugify(dept_en.split()[0])}",
+                    name_ko=f"{city['name_ko']} {dept}",
+                    name_en=f"{dept_en}, {city['name_en']}",
+                    org_type="city_department",
+                    themes=themes,
+                    places=city["places"],
+                    data_kind="public",
+                    phone=city["phone"],
+                    weight=6 if pilot else 2,
+                    parent=city["key"],
+                )
+            )
     province_places = {sido: [i for i, p in enumerate(PLACES) if p[0] == sido] for sido, *_ in V.PROVINCES}
     for i, (name, name_en, org_type, themes, area) in enumerate(V.PUBLIC_BODIES):
-        specs.append(dict(key=f"body-{i}", name_ko=name, name_en=name_en, org_type=org_type, themes=themes,
-                          places=province_places.get(area, []), data_kind="public", phone="02", weight=10 if not area else 4))
+        specs.append(
+            dict(
+                key=f"body-{i}",
+                name_ko=name,
+                name_en=name_en,
+                org_type=org_type,
+                themes=themes,
+                places=province_places.get(area, []),
+                data_kind="public",
+                phone="02",
+                weight=10 if not area else 4,
+            )
+        )
     names = set()
     while len(names) < 55:
         head = rng.choice(V.COMPANY_HEADS)
@@ -277,9 +322,19 @@ def publisher_specs(seed: int) -> list[dict]:
         themes = V.COMPANY_THEMES.get(head) or rng.sample(THEME_CODES[:14], 2)
         style = rng.random()
         name = f"(주){head}{tail}" if style < 0.5 else f"{head}{tail}(주)" if style < 0.8 else f"주식회사 {head}{tail}"
-        specs.append(dict(key=f"company-{i}", name_ko=name, name_en=f"{V.COMPANY_HEADS_EN[head]}{tail_en} Co., Ltd.",
-                          org_type="company", themes=themes, places=[], data_kind="private", phone="02",
-                          weight=rng.choice([1, 1, 2, 3])))
+        specs.append(
+            dict(
+                key=f"company-{i}",
+                name_ko=name,
+                name_en=f"{V.COMPANY_HEADS_EN[head]}{tail_en} Co., Ltd.",
+                org_type="company",
+                themes=themes,
+                places=[],
+                data_kind="private",
+                phone="02",
+                weight=rng.choice([1, 1, 2, 3]),
+            )
+        )
     for n, spec in enumerate(specs):
         spec["slug"] = slugify(f"{SEED_PREFIX}{n:03d}-{spec['key']}")[:80]
     return specs
@@ -292,7 +347,7 @@ def ensure_publishers(seed: int):
     existing = {o.slug: o for o in Organization.objects.filter(slug__startswith=SEED_PREFIX)}
     taken = set(Organization.objects.exclude(brn=None).values_list("brn", flat=True))
     rng = random.Random(f"brn-{seed}")
-    now = datetime.now(dt_timezone.utc)
+    now = datetime.now(UTC)
     by_key = {}
     for spec in specs:  # parents come before their departments
         org = existing.get(spec["slug"])
@@ -305,19 +360,37 @@ def ensure_publishers(seed: int):
                     brn = _brn(rng)
                 taken.add(brn)
             org = Organization.objects.create(
-                slug=spec["slug"], name_ko=spec["name_ko"], name_en=spec["name_en"], kind=Organization.Kind.PROVIDER,
-                org_type=spec["org_type"], parent=parent, brn=brn, brn_checksum_ok=True if brn else None,
+                slug=spec["slug"],
+                name_ko=spec["name_ko"],
+                name_en=spec["name_en"],
+                kind=Organization.Kind.PROVIDER,
+                org_type=spec["org_type"],
+                parent=parent,
+                brn=brn,
+                brn_checksum_ok=True if brn else None,
                 vat_status="taxable" if spec["org_type"] == "company" else "exempt",
-                verification=Organization.Verification.VERIFIED, verified_at=now,
-                verification_reason="시드 데이터 (성능 시험용)", contact_email=f"data@{spec['slug']}.example",
+                verification=Organization.Verification.VERIFIED,
+                verified_at=now,
+                verification_reason="시드 데이터 (성능 시험용)",
+                contact_email=f"data@{spec['slug']}.example",
                 contact_phone=f"{spec['phone']}-{rng.randint(200, 999)}-{rng.randint(1000, 9999)}",
-                description="성능 시험용으로 생성한 가상 기관입니다.", created_by=user,
+                description="성능 시험용으로 생성한 가상 기관입니다.",
+                created_by=user,
             )
         by_key[spec["key"]] = org
     publishers = [
-        Publisher(id=by_key[s["key"]].pk, slug=s["slug"], name_ko=by_key[s["key"]].name_ko, name_en=by_key[s["key"]].name_en,
-                  themes=s["themes"], places=s["places"], data_kind=s["data_kind"], phone=s["phone"], weight=s["weight"],
-                  departments=s.get("departments", []))
+        Publisher(
+            id=by_key[s["key"]].pk,
+            slug=s["slug"],
+            name_ko=by_key[s["key"]].name_ko,
+            name_en=by_key[s["key"]].name_en,
+            themes=s["themes"],
+            places=s["places"],
+            data_kind=s["data_kind"],
+            phone=s["phone"],
+            weight=s["weight"],
+            departments=s.get("departments", []),
+        )
         for s in specs
     ]
     return user, publishers
@@ -330,8 +403,17 @@ for _s in V.SUBJECTS:
     SUBJECTS_BY_THEME.setdefault(_s[2], []).append(_s)
 SUBJECT_CUM = {t: _cumulative([s[7] for s in subjects]) for t, subjects in SUBJECTS_BY_THEME.items()}
 FORMAT_EXT = {"csv": "csv", "tsv": "tsv", "xlsx": "xlsx", "json": "json", "geojson": "geojson"}
-CADENCE_EN = {"realtime": "in real time", "daily": "daily", "weekly": "weekly", "monthly": "monthly", "quarterly": "quarterly",
-              "half_yearly": "every six months", "yearly": "yearly", "irregular": "as needed", "none": "once"}
+CADENCE_EN = {
+    "realtime": "in real time",
+    "daily": "daily",
+    "weekly": "weekly",
+    "monthly": "monthly",
+    "quarterly": "quarterly",
+    "half_yearly": "every six months",
+    "yearly": "yearly",
+    "irregular": "as needed",
+    "none": "once",
+}
 CONTRACTS = ["provision", "creation", "processing", "brokerage"]
 
 
@@ -403,8 +485,10 @@ def _schema_fields(cols, fmt):
             f["geo"] = "longitude"
         fields.append(f)
     if fmt == "geojson":
-        fields += [{"name": "longitude", "type": "number", "geo": "longitude"},
-                   {"name": "latitude", "type": "number", "geo": "latitude"}]
+        fields += [
+            {"name": "longitude", "type": "number", "geo": "longitude"},
+            {"name": "latitude", "type": "number", "geo": "latitude"},
+        ]
     return fields
 
 
@@ -472,18 +556,41 @@ def _report(rng, cols, rows, place, dong, when, subject, fmt):
         typ = "number" if name in ("longitude", "latitude") else gens[name][1]
         values = [r[j] for r in preview if r[j] is not None]
         nulls = int(rows * rng.choice([0, 0, 0, 0.001, 0.02]))
-        prof = {"name": name, "type": typ, "format": None, "count": rows - nulls, "nulls": nulls,
-                "null_ratio": round(nulls / rows, 6) if rows else 0.0,
-                "distinct": min(rows, len(set(map(str, values))) * rng.randint(1, 500)),
-                "distinct_approximate": True, "min": min(values) if values else None, "max": max(values) if values else None,
-                "mean": None, "std": None, "top_values": None, "histogram": None, "geo": None, "group_char": None}
+        prof = {
+            "name": name,
+            "type": typ,
+            "format": None,
+            "count": rows - nulls,
+            "nulls": nulls,
+            "null_ratio": round(nulls / rows, 6) if rows else 0.0,
+            "distinct": min(rows, len(set(map(str, values))) * rng.randint(1, 500)),
+            "distinct_approximate": True,
+            "min": min(values) if values else None,
+            "max": max(values) if values else None,
+            "mean": None,
+            "std": None,
+            "top_values": None,
+            "histogram": None,
+            "geo": None,
+            "group_char": None,
+        }
         if typ in ("integer", "number", "year") and values:
             mean = sum(values) / len(values)
             prof["mean"] = round(mean, 4)
             prof["std"] = round(math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)), 4)
             lo, hi = prof["min"], prof["max"]
-            prof["histogram"] = [{"from": round(lo + (hi - lo) * b / 10, 4), "to": round(lo + (hi - lo) * (b + 1) / 10, 4),
-                                  "count": rows // 10} for b in range(10)] if hi != lo else [{"from": lo, "to": hi, "count": rows}]
+            prof["histogram"] = (
+                [
+                    {
+                        "from": round(lo + (hi - lo) * b / 10, 4),
+                        "to": round(lo + (hi - lo) * (b + 1) / 10, 4),
+                        "count": rows // 10,
+                    }
+                    for b in range(10)
+                ]
+                if hi != lo
+                else [{"from": lo, "to": hi, "count": rows}]
+            )
             if name in ("위도", "latitude"):
                 prof["geo"] = "latitude"
             elif name in ("경도", "longitude"):
@@ -541,11 +648,17 @@ def make_dataset(rng, ctx: Context, pub_cum, dataset_id: int, version_id: int) -
     # Description: 2–4 sentences.
     org = pub.name_ko
     where = prefix or "전국"
-    s1 = _weighted(rng, [
-        (f"{where}의 {_josa(about, '을', '를')} 제공합니다.", 3),
-        (f"{org}에서 관리하는 {where} {about} 데이터입니다.", 3),
-        (f"{' '.join(filter(None, (where, subject_ko, suffix_ko)))} 자료로, {_josa(about, '을', '를')} 담고 있습니다.", 2),
-    ])
+    s1 = _weighted(
+        rng,
+        [
+            (f"{where}의 {_josa(about, '을', '를')} 제공합니다.", 3),
+            (f"{org}에서 관리하는 {where} {about} 데이터입니다.", 3),
+            (
+                f"{' '.join(filter(None, (where, subject_ko, suffix_ko)))} 자료로, {_josa(about, '을', '를')} 담고 있습니다.",
+                2,
+            ),
+        ],
+    )
     if private:
         s1 = f"{_josa(org, '이', '가')} {'전국 단위로' if where == '전국' else where + ' 일대에서'} 수집·가공한 {about}입니다."
     method = rng.choice(fam["method"])
@@ -570,7 +683,9 @@ def make_dataset(rng, ctx: Context, pub_cum, dataset_id: int, version_id: int) -
     if has_en and rng.random() < 0.6:
         description_en = f"{subject_en[0].upper()}{subject_en[1:]} for {prefix_en}, updated {CADENCE_EN[cadence]}."
         if rng.random() < 0.5:
-            description_en += f" Columns include {', '.join(c for c in col_names if c.isascii())[:80] or 'dates and values'}."
+            description_en += (
+                f" Columns include {', '.join(c for c in col_names if c.isascii())[:80] or 'dates and values'}."
+            )
 
     tags = list(subject_tags[: rng.randint(2, len(subject_tags))])
     if place and not national and rng.random() < 0.5:
@@ -607,10 +722,27 @@ def make_dataset(rng, ctx: Context, pub_cum, dataset_id: int, version_id: int) -
         offers.append(("free", 0, None, "", "", "공공데이터법"))
         if cadence in ("realtime", "daily") and rng.random() < 0.12:
             days = rng.choice([90, 365])
-            offers.append(("subscription", rng.choice([1, 3, 5]) * 10_000 * (days // 90), days,
-                           "실시간 자료 가공·전송 시스템 유지비 (1건당 비용 기준)", "", "공공데이터법"))
+            offers.append(
+                (
+                    "subscription",
+                    rng.choice([1, 3, 5]) * 10_000 * (days // 90),
+                    days,
+                    "실시간 자료 가공·전송 시스템 유지비 (1건당 비용 기준)",
+                    "",
+                    "공공데이터법",
+                )
+            )
         elif rng.random() < 0.05:
-            offers.append(("one_off", rng.choice([1, 2, 5]) * 10_000, None, "대용량 원자료 추출·가공 및 전송 비용 (1회 제공 기준)", "", "공공데이터법"))
+            offers.append(
+                (
+                    "one_off",
+                    rng.choice([1, 2, 5]) * 10_000,
+                    None,
+                    "대용량 원자료 추출·가공 및 전송 비용 (1회 제공 기준)",
+                    "",
+                    "공공데이터법",
+                )
+            )
     price_types = sorted({{"free": "free", "one_off": "paid", "subscription": "subscription"}[o[0]] for o in offers})
 
     formats = list(_weighted(rng, fam["formats"]))
@@ -623,41 +755,80 @@ def make_dataset(rng, ctx: Context, pub_cum, dataset_id: int, version_id: int) -
         encoding = "" if fmt == "xlsx" else ("cp949" if fmt in ("csv", "tsv") and rng.random() < 0.4 else "utf-8")
         size = max(2_000, int(rows * len(fields) * rng.uniform(6, 14)))
         f = {
-            "format": fmt, "name": f"{title_ko.replace(' ', '_')[:120]}.{FORMAT_EXT[fmt]}", "size": size,
+            "format": fmt,
+            "name": f"{title_ko.replace(' ', '_')[:120]}.{FORMAT_EXT[fmt]}",
+            "size": size,
             "sha256": hashlib.sha256(f"{ctx.seed}-{dataset_id}-{fmt}".encode()).hexdigest(),
-            "encoding": encoding, "delimiter": "\t" if fmt == "tsv" else "," if fmt in ("csv", "xlsx", "json", "geojson") else "",
-            "rows": rows, "fields": fields, "schema": schema_text,
-            "geo": None, "profile": None, "preview": None,
+            "encoding": encoding,
+            "delimiter": "\t" if fmt == "tsv" else "," if fmt in ("csv", "xlsx", "json", "geojson") else "",
+            "rows": rows,
+            "fields": fields,
+            "schema": schema_text,
+            "geo": None,
+            "profile": None,
+            "preview": None,
         }
         if fmt == "geojson":
-            f["geo"] = {"bbox_wgs84": [round(place[6] - 0.06, 6), round(place[5] - 0.05, 6), round(place[6] + 0.06, 6),
-                                       round(place[5] + 0.05, 6)], "crs": "EPSG:4326", "geometry_types": {"Point": rows},
-                        "features": rows}
+            f["geo"] = {
+                "bbox_wgs84": [
+                    round(place[6] - 0.06, 6),
+                    round(place[5] - 0.05, 6),
+                    round(place[6] + 0.06, 6),
+                    round(place[5] + 0.05, 6),
+                ],
+                "crs": "EPSG:4326",
+                "geometry_types": {"Point": rows},
+                "features": rows,
+            }
         if rich:
             f["profile"], f["preview"] = _report(rng, cols, rows, place, dong, when, subject, fmt)
         files.append(f)
     columns_all = [fl["name"] for f in files for fl in f["fields"]]
 
     contact = f"{rng.choice(V.SURNAMES)}{rng.choice(V.GIVEN)}" + ("" if private else " 주무관")
-    department = rng.choice(pub.departments) if pub.departments and rng.random() < 0.8 else (
-        "데이터사업팀" if private else "")
+    department = (
+        rng.choice(pub.departments) if pub.departments and rng.random() < 0.8 else ("데이터사업팀" if private else "")
+    )
     bbox = None
     if spatial and spatial != "전국" and rng.random() < 0.5:
-        bbox = [round(place[6] - 0.06, 6), round(place[5] - 0.05, 6), round(place[6] + 0.06, 6), round(place[5] + 0.05, 6)]
+        bbox = [
+            round(place[6] - 0.06, 6),
+            round(place[5] - 0.05, 6),
+            round(place[6] + 0.06, 6),
+            round(place[5] + 0.05, 6),
+        ]
     downloads = int((rng.paretovariate(1.16) - 1) * 8 * (1 + (ctx.now - published).days / 365))
     return {
-        "publisher": pub, "theme": theme, "title_ko": title_ko, "title_en": title_en, "description_ko": description_ko,
-        "description_en": description_en, "sentences": sentences, "tags": tags, "department": department, "contact_name": contact,
+        "publisher": pub,
+        "theme": theme,
+        "title_ko": title_ko,
+        "title_en": title_en,
+        "description_ko": description_ko,
+        "description_en": description_en,
+        "sentences": sentences,
+        "tags": tags,
+        "department": department,
+        "contact_name": contact,
         "contact_phone": f"{pub.phone}-{rng.randint(200, 999)}-{rng.randint(1000, 9999)}",
-        "contact_email": f"data{rng.randint(1, 99)}@{pub.slug}.example", "cadence": cadence, "spatial_area": spatial,
+        "contact_email": f"data{rng.randint(1, 99)}@{pub.slug}.example",
+        "cadence": cadence,
+        "spatial_area": spatial,
         "bbox": bbox,
         "temporal_start": (published - timedelta(days=rng.randint(30, 3650))).date()
-        if cadence != "none" or rng.random() < 0.5 else None,
+        if cadence != "none" or rng.random() < 0.5
+        else None,
         "temporal_end": published.date() if cadence in ("none", "yearly") else None,
-        "legal_basis": "" if private else V.LEGAL_BASIS.get(theme, V.LEGAL_DEFAULT), "collection_method": method,
-        "data_kind": "private" if private else "public", "licence": licence, "published": published,
-        "downloads": min(downloads, 2_000_000), "offers": offers, "price_types": price_types, "files": files,
-        "formats": sorted(set(formats)), "columns": columns_all,
+        "legal_basis": "" if private else V.LEGAL_BASIS.get(theme, V.LEGAL_DEFAULT),
+        "collection_method": method,
+        "data_kind": "private" if private else "public",
+        "licence": licence,
+        "published": published,
+        "downloads": min(downloads, 2_000_000),
+        "offers": offers,
+        "price_types": price_types,
+        "files": files,
+        "formats": sorted(set(formats)),
+        "columns": columns_all,
         "data_limits": rng.choice(V.CAVEATS) if rng.random() < 0.3 else "",
     }
 
@@ -671,25 +842,110 @@ _PLACE_CUM = _cumulative(PLACE_WEIGHTS)
 def _tables():
 
     return {
-        "dataset": Table(Dataset, ["id", "slug", "publisher_id", "listing", "download_count", "created_by_id", "created_at",
-                                   "updated_at"]),
-        "version": Table(DatasetVersion, [
-            "id", "dataset_id", "number", "state", "change_note", "title_ko", "title_en", "description_ko", "description_en",
-            "theme_id", "tags", "department", "contact_name", "contact_phone", "contact_email", "update_cadence",
-            "spatial_area", "spatial_bbox", "temporal_start", "temporal_end", "legal_basis", "collection_method", "data_kind",
-            "licence_id", "data_limits", "notes", "pii_justification", "created_by_id", "created_at", "updated_at",
-            "submitted_at", "published_at"]),
-        "offer": Table(Offer, ["dataset_id", "kind", "price_krw", "subscription_days", "cost_basis", "contract_type", "rule",
-                               "active", "created_at"]),
-        "datafile": Table(DataFile, [
-            "version_id", "file", "original_name", "format", "size", "sha256", "check_state", "check_stage", "check_progress",
-            "check_messages", "check_started_at", "checked_at", "encoding", "delimiter", "row_count", "column_count",
-            "table_schema", "profile", "preview", "pii_findings", "geo", "created_at"]),
-        "entry": Table(CatalogEntry, [
-            "dataset_id", "version_id", "title_ko", "title_en", "publisher_id", "theme_id", "licence_id", "formats",
-            "price_types", "tags", "update_cadence", "area", "published_at", "download_count", "facet_keys",
-            "sort_keys"],
-            exclude=("search_vector",)),
+        "dataset": Table(
+            Dataset,
+            ["id", "slug", "publisher_id", "listing", "download_count", "created_by_id", "created_at", "updated_at"],
+        ),
+        "version": Table(
+            DatasetVersion,
+            [
+                "id",
+                "dataset_id",
+                "number",
+                "state",
+                "change_note",
+                "title_ko",
+                "title_en",
+                "description_ko",
+                "description_en",
+                "theme_id",
+                "tags",
+                "department",
+                "contact_name",
+                "contact_phone",
+                "contact_email",
+                "update_cadence",
+                "spatial_area",
+                "spatial_bbox",
+                "temporal_start",
+                "temporal_end",
+                "legal_basis",
+                "collection_method",
+                "data_kind",
+                "licence_id",
+                "data_limits",
+                "notes",
+                "pii_justification",
+                "created_by_id",
+                "created_at",
+                "updated_at",
+                "submitted_at",
+                "published_at",
+            ],
+        ),
+        "offer": Table(
+            Offer,
+            [
+                "dataset_id",
+                "kind",
+                "price_krw",
+                "subscription_days",
+                "cost_basis",
+                "contract_type",
+                "rule",
+                "active",
+                "created_at",
+            ],
+        ),
+        "datafile": Table(
+            DataFile,
+            [
+                "version_id",
+                "file",
+                "original_name",
+                "format",
+                "size",
+                "sha256",
+                "check_state",
+                "check_stage",
+                "check_progress",
+                "check_messages",
+                "check_started_at",
+                "checked_at",
+                "encoding",
+                "delimiter",
+                "row_count",
+                "column_count",
+                "table_schema",
+                "profile",
+                "preview",
+                "pii_findings",
+                "geo",
+                "created_at",
+            ],
+        ),
+        "entry": Table(
+            CatalogEntry,
+            [
+                "dataset_id",
+                "version_id",
+                "title_ko",
+                "title_en",
+                "publisher_id",
+                "theme_id",
+                "licence_id",
+                "formats",
+                "price_types",
+                "tags",
+                "update_cadence",
+                "area",
+                "published_at",
+                "download_count",
+                "facet_keys",
+                "sort_keys",
+            ],
+            exclude=("search_vector",),
+        ),
     }
 
 
@@ -701,8 +957,9 @@ _hangul = lru_cache(maxsize=1 << 17)(hangul_document)
 _latin = lru_cache(maxsize=1 << 17)(latin_document)
 
 
-def search_documents(title_ko, title_en, tags, publisher_ko, publisher_en, department, description_ko, description_en,
-                     theme_ko, columns) -> list[str]:
+def search_documents(
+    title_ko, title_en, tags, publisher_ko, publisher_en, department, description_ko, description_en, theme_ko, columns
+) -> list[str]:
     """The eight documents version_vector builds (title A; tags, publisher, department B; description, theme C;
     column names D), each as catalog.search.hangul_document / latin_document makes it.
 
@@ -728,8 +985,10 @@ def vector_sql(alias: str = "s") -> str:
     COALESCE and nesting of `||` as the expression Django compiles from it."""
     terms = []
     for weight, (ko, en) in zip("ABCD", zip(DOC_COLUMNS[::2], DOC_COLUMNS[1::2])):
-        terms.append(f"(setweight(to_tsvector('simple'::regconfig, COALESCE({alias}.{ko}, '')), '{weight}') || "
-                     f"setweight(to_tsvector('english'::regconfig, COALESCE({alias}.{en}, '')), '{weight}'))")
+        terms.append(
+            f"(setweight(to_tsvector('simple'::regconfig, COALESCE({alias}.{ko}, '')), '{weight}') || "
+            f"setweight(to_tsvector('english'::regconfig, COALESCE({alias}.{en}, '')), '{weight}'))"
+        )
     expr = terms[0]
     for term in terms[1:]:
         expr = f"({expr} || {term})"
@@ -751,33 +1010,141 @@ def generate_batch(job) -> dict[str, str]:
         submitted = published - timedelta(hours=rng.randint(2, 72))
         theme_id, theme_ko = theme_ids[d["theme"]]
         licence_id = ctx.licences[d["licence"]]
-        out["dataset"].write(tables["dataset"].line([
-            dataset_id, f"{SEED_PREFIX}{dataset_id}", pub.id, "active", d["downloads"], ctx.user_id, created, published]))
-        out["version"].write(tables["version"].line([
-            version_id, dataset_id, 1, "published", "", d["title_ko"], d["title_en"], d["description_ko"], d["description_en"],
-            theme_id, d["tags"], d["department"], d["contact_name"], d["contact_phone"], d["contact_email"], d["cadence"],
-            d["spatial_area"], Json(d["bbox"]), d["temporal_start"], d["temporal_end"], d["legal_basis"], d["collection_method"],
-            d["data_kind"], licence_id, d["data_limits"], "", "", ctx.user_id, created, published, submitted, published]))
+        out["dataset"].write(
+            tables["dataset"].line(
+                [
+                    dataset_id,
+                    f"{SEED_PREFIX}{dataset_id}",
+                    pub.id,
+                    "active",
+                    d["downloads"],
+                    ctx.user_id,
+                    created,
+                    published,
+                ]
+            )
+        )
+        out["version"].write(
+            tables["version"].line(
+                [
+                    version_id,
+                    dataset_id,
+                    1,
+                    "published",
+                    "",
+                    d["title_ko"],
+                    d["title_en"],
+                    d["description_ko"],
+                    d["description_en"],
+                    theme_id,
+                    d["tags"],
+                    d["department"],
+                    d["contact_name"],
+                    d["contact_phone"],
+                    d["contact_email"],
+                    d["cadence"],
+                    d["spatial_area"],
+                    Json(d["bbox"]),
+                    d["temporal_start"],
+                    d["temporal_end"],
+                    d["legal_basis"],
+                    d["collection_method"],
+                    d["data_kind"],
+                    licence_id,
+                    d["data_limits"],
+                    "",
+                    "",
+                    ctx.user_id,
+                    created,
+                    published,
+                    submitted,
+                    published,
+                ]
+            )
+        )
         for kind, price, days, basis, contract, rule in d["offers"]:
-            out["offer"].write(tables["offer"].line([dataset_id, kind, price, days, basis, contract, rule, True, created]))
+            out["offer"].write(
+                tables["offer"].line([dataset_id, kind, price, days, basis, contract, rule, True, created])
+            )
         for n, f in enumerate(d["files"]):
             checked = created + timedelta(minutes=5 + n)
-            out["datafile"].write(tables["datafile"].line([
-                version_id, f"seed/{dataset_id}/{n + 1}.{FORMAT_EXT[f['format']]}", f["name"], f["format"], f["size"],
-                f["sha256"], "passed", "done", 100, Json([]), checked - timedelta(minutes=2), checked, f["encoding"],
-                f["delimiter"], f["rows"], len(f["fields"]), f["schema"], Json(f["profile"]),
-                Json(f["preview"]), Json([]), Json(f["geo"]),
-                created + timedelta(seconds=n)]))
-        docs = search_documents(d["title_ko"], d["title_en"], d["tags"], pub.name_ko, pub.name_en, d["department"],
-                                d["sentences"], d["description_en"], theme_ko, d["columns"])
+            out["datafile"].write(
+                tables["datafile"].line(
+                    [
+                        version_id,
+                        f"seed/{dataset_id}/{n + 1}.{FORMAT_EXT[f['format']]}",
+                        f["name"],
+                        f["format"],
+                        f["size"],
+                        f["sha256"],
+                        "passed",
+                        "done",
+                        100,
+                        Json([]),
+                        checked - timedelta(minutes=2),
+                        checked,
+                        f["encoding"],
+                        f["delimiter"],
+                        f["rows"],
+                        len(f["fields"]),
+                        f["schema"],
+                        Json(f["profile"]),
+                        Json(f["preview"]),
+                        Json([]),
+                        Json(f["geo"]),
+                        created + timedelta(seconds=n),
+                    ]
+                )
+            )
+        docs = search_documents(
+            d["title_ko"],
+            d["title_en"],
+            d["tags"],
+            pub.name_ko,
+            pub.name_en,
+            d["department"],
+            d["sentences"],
+            d["description_en"],
+            theme_ko,
+            d["columns"],
+        )
         area = " ".join(d["spatial_area"].split()[:2])[:60]  # catalog.services.entries.area_of
-        out["entry"].write(tables["entry"].line([
-            dataset_id, version_id, d["title_ko"], d["title_en"], pub.id, theme_id, licence_id, d["formats"], d["price_types"],
-            d["tags"], d["cadence"], area, published, d["downloads"],
-            facet_keys(dataset_id=dataset_id, theme_id=theme_id, publisher_id=pub.id, licence_id=licence_id,
-                       cadence=d["cadence"], area=area, formats=d["formats"], price_types=d["price_types"], tags=d["tags"],
-                       sample_levels=ctx.sample_levels),
-            sort_keys(d["downloads"], published)])[:-1] + "\t" + "\t".join(copy_value(x) for x in docs) + "\n")
+        out["entry"].write(
+            tables["entry"].line(
+                [
+                    dataset_id,
+                    version_id,
+                    d["title_ko"],
+                    d["title_en"],
+                    pub.id,
+                    theme_id,
+                    licence_id,
+                    d["formats"],
+                    d["price_types"],
+                    d["tags"],
+                    d["cadence"],
+                    area,
+                    published,
+                    d["downloads"],
+                    facet_keys(
+                        dataset_id=dataset_id,
+                        theme_id=theme_id,
+                        publisher_id=pub.id,
+                        licence_id=licence_id,
+                        cadence=d["cadence"],
+                        area=area,
+                        formats=d["formats"],
+                        price_types=d["price_types"],
+                        tags=d["tags"],
+                        sample_levels=ctx.sample_levels,
+                    ),
+                    sort_keys(d["downloads"], published),
+                ]
+            )[:-1]
+            + "\t"
+            + "\t".join(copy_value(x) for x in docs)
+            + "\n"
+        )
     return {name: buf.getvalue() for name, buf in out.items()}
 
 
@@ -803,8 +1170,10 @@ def _reserve_ids(cursor, table: str, n: int) -> list[int]:
 def _entry_indexes():
     """(name, CREATE sql, DROP sql) of the catalog entry's declared indexes (Meta.indexes)."""
     with connection.schema_editor(collect_sql=True, atomic=False) as editor:
-        return [(idx.name, str(idx.create_sql(CatalogEntry, editor)), str(idx.remove_sql(CatalogEntry, editor)))
-                for idx in CatalogEntry._meta.indexes]
+        return [
+            (idx.name, str(idx.create_sql(CatalogEntry, editor)), str(idx.remove_sql(CatalogEntry, editor)))
+            for idx in CatalogEntry._meta.indexes
+        ]
 
 
 def _existing_indexes(cursor, table) -> set[str]:
@@ -854,8 +1223,10 @@ def _load_sql(tables) -> tuple[str, str]:
     """(COPY into the staging table, INSERT … SELECT from it into the catalog entries with the search vector)."""
     quoted = [f'"{c}"' for c in tables["entry"].all_columns]
     copy = f"COPY {STAGE} ({', '.join(quoted + DOC_COLUMNS)}) FROM STDIN"
-    insert = (f"INSERT INTO {CatalogEntry._meta.db_table} ({', '.join(quoted)}, \"search_vector\") "
-              f"SELECT {', '.join('s.' + c for c in quoted)}, {vector_sql('s')} FROM {STAGE} s")
+    insert = (
+        f'INSERT INTO {CatalogEntry._meta.db_table} ({", ".join(quoted)}, "search_vector") '
+        f"SELECT {', '.join('s.' + c for c in quoted)}, {vector_sql('s')} FROM {STAGE} s"
+    )
     return copy, insert
 
 
@@ -864,8 +1235,10 @@ def _ensure_stage(cursor) -> None:
     cursor.execute("SELECT to_regclass(%s)", [f"pg_temp.{STAGE}"])
     if cursor.fetchone()[0] is None:
         cursor.execute(f"CREATE TEMP TABLE {STAGE} (LIKE {CatalogEntry._meta.db_table})")
-        cursor.execute(f"ALTER TABLE {STAGE} DROP COLUMN search_vector, "
-                       + ", ".join(f"ADD COLUMN {c} text NOT NULL" for c in DOC_COLUMNS))
+        cursor.execute(
+            f"ALTER TABLE {STAGE} DROP COLUMN search_vector, "
+            + ", ".join(f"ADD COLUMN {c} text NOT NULL" for c in DOC_COLUMNS)
+        )
 
 
 def load_batch(job) -> dict[str, float]:
@@ -886,10 +1259,16 @@ def load_batch(job) -> dict[str, float]:
         cursor.execute(insert)
         cursor.execute(f"TRUNCATE {STAGE}")
     db_cpu = _backend_cpu(cursor)  # after the commit: FK checks run then
-    return {"datasets": batch["dataset"].count("\n"), "offers": batch["offer"].count("\n"),
-            "datafiles": batch["datafile"].count("\n"), "generate": t1 - t0, "load": time.perf_counter() - t1,
-            "generate_cpu": cpu1 - cpu0, "load_cpu": time.process_time() - cpu1,
-            "db_cpu": db_cpu - db_cpu0 if db_cpu is not None and db_cpu0 is not None else None}
+    return {
+        "datasets": batch["dataset"].count("\n"),
+        "offers": batch["offer"].count("\n"),
+        "datafiles": batch["datafile"].count("\n"),
+        "generate": t1 - t0,
+        "load": time.perf_counter() - t1,
+        "generate_cpu": cpu1 - cpu0,
+        "load_cpu": time.process_time() - cpu1,
+        "db_cpu": db_cpu - db_cpu0 if db_cpu is not None and db_cpu0 is not None else None,
+    }
 
 
 def _backend_cpu(cursor=None) -> float | None:
@@ -912,7 +1291,6 @@ def _worker_init():
     """A forked loader: opens its own database connection (the parent closed its own before forking) and
     dies with the parent (Linux), so an interrupted seeding leaves no loader behind."""
 
-
     for conn in connections.all(initialized_only=True):
         conn.connection = None
     if sys.platform.startswith("linux"):
@@ -922,15 +1300,23 @@ def _worker_init():
             pass
 
 
-def seed(n: int, *, seed: int = 1, files_ratio: float = 0.0, batch_size: int = 10_000, workers: int = 2,
-         defer_indexes: bool | None = None, vacuum: bool = True, log=print) -> SeedResult:
+def seed(
+    n: int,
+    *,
+    seed: int = 1,
+    files_ratio: float = 0.0,
+    batch_size: int = 10_000,
+    workers: int = 2,
+    defer_indexes: bool | None = None,
+    vacuum: bool = True,
+    log=print,
+) -> SeedResult:
     """Seed n published datasets in batches of batch_size.
 
     workers=0 generates and loads in this process (inside a caller's transaction, e.g. a test's); workers ≥ 1
     forks that many loader processes, each generating a batch and loading it through its own connection, so
     one's Python work overlaps another's PostgreSQL work (2 suit 2 cores). The data depends on n, seed,
     files_ratio and batch_size only (each batch has its own random stream), not on workers."""
-
 
     started = time.perf_counter()
     if n <= 0:
@@ -941,9 +1327,13 @@ def seed(n: int, *, seed: int = 1, files_ratio: float = 0.0, batch_size: int = 1
     with transaction.atomic():
         user, publishers = ensure_publishers(seed)
     ctx = Context(
-        seed=seed, user_id=user.pk, now=datetime.now(dt_timezone.utc).replace(microsecond=0), publishers=publishers,
+        seed=seed,
+        user_id=user.pk,
+        now=datetime.now(UTC).replace(microsecond=0),
+        publishers=publishers,
         themes={t.code: (t.pk, t.name_ko) for t in Theme.objects.all()},
-        licences=dict(Licence.objects.filter(organization=None).values_list("code", "id")), rich_files_ratio=files_ratio,
+        licences=dict(Licence.objects.filter(organization=None).values_list("code", "id")),
+        rich_files_ratio=files_ratio,
         sample_levels=tuple(settings.CATALOG_SAMPLE_LEVELS),
     )
     missing = {t for p in publishers for t in p.themes} - set(ctx.themes)
@@ -960,7 +1350,7 @@ def seed(n: int, *, seed: int = 1, files_ratio: float = 0.0, batch_size: int = 1
         defer_indexes = n >= 20_000 and n >= existing
     index_plan = _entry_indexes() if defer_indexes else []
     pairs = list(zip(dataset_ids, version_ids))
-    jobs = [(ctx, tables, b, pairs[i:i + batch_size]) for b, i in enumerate(range(0, n, batch_size))]
+    jobs = [(ctx, tables, b, pairs[i : i + batch_size]) for b, i in enumerate(range(0, n, batch_size))]
     result = SeedResult(n=n, seconds=0.0)
     rows = {"datasets": 0, "offers": 0, "datafiles": 0}
     pool = None
@@ -972,7 +1362,6 @@ def seed(n: int, *, seed: int = 1, files_ratio: float = 0.0, batch_size: int = 1
                     if name in present:
                         cursor.execute(drop)
         if workers > 0:
-
             connections.close_all()
             pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_init)
             outcomes = pool.imap_unordered(load_batch, jobs)
@@ -1008,7 +1397,13 @@ def seed(n: int, *, seed: int = 1, files_ratio: float = 0.0, batch_size: int = 1
         # VACUUM cannot run inside a transaction (e.g. a test's): then ANALYZE only.
         command = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
         with connection.cursor() as cursor:
-            for table in ("catalog_dataset", "catalog_datasetversion", "catalog_offer", "catalog_datafile", entry_table):
+            for table in (
+                "catalog_dataset",
+                "catalog_datasetversion",
+                "catalog_offer",
+                "catalog_datafile",
+                entry_table,
+            ):
                 cursor.execute(f"{command} {table}")
         result.vacuum_seconds = time.perf_counter() - t0
     result.rows = rows
@@ -1020,17 +1415,25 @@ def clear(log=print) -> dict[str, int]:
     """Remove every seeded dataset (with its versions, files, offers and entry), organization and the seed user."""
     counts = {}
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE seed_clear_orgs ON COMMIT DROP AS "
-                       "SELECT id FROM accounts_organization WHERE slug LIKE %s", [SEED_PREFIX.replace("_", "\\_") + "%"])
-        cursor.execute("CREATE TEMP TABLE seed_clear_datasets ON COMMIT DROP AS "
-                       "SELECT id FROM catalog_dataset WHERE publisher_id IN (SELECT id FROM seed_clear_orgs)")
+        cursor.execute(
+            "CREATE TEMP TABLE seed_clear_orgs ON COMMIT DROP AS "
+            "SELECT id FROM accounts_organization WHERE slug LIKE %s",
+            [SEED_PREFIX.replace("_", "\\_") + "%"],
+        )
+        cursor.execute(
+            "CREATE TEMP TABLE seed_clear_datasets ON COMMIT DROP AS "
+            "SELECT id FROM catalog_dataset WHERE publisher_id IN (SELECT id FROM seed_clear_orgs)"
+        )
         cursor.execute("CREATE INDEX ON seed_clear_datasets (id)")
         cursor.execute("ANALYZE seed_clear_datasets")
         statements = [
             ("entries", "DELETE FROM catalog_catalogentry WHERE dataset_id IN (SELECT id FROM seed_clear_datasets)"),
             ("offers", "DELETE FROM catalog_offer WHERE dataset_id IN (SELECT id FROM seed_clear_datasets)"),
-            ("datafiles", "DELETE FROM catalog_datafile WHERE version_id IN (SELECT v.id FROM catalog_datasetversion v "
-                          "JOIN seed_clear_datasets d ON d.id = v.dataset_id)"),
+            (
+                "datafiles",
+                "DELETE FROM catalog_datafile WHERE version_id IN (SELECT v.id FROM catalog_datasetversion v "
+                "JOIN seed_clear_datasets d ON d.id = v.dataset_id)",
+            ),
             ("versions", "DELETE FROM catalog_datasetversion WHERE dataset_id IN (SELECT id FROM seed_clear_datasets)"),
             ("datasets", "DELETE FROM catalog_dataset WHERE id IN (SELECT id FROM seed_clear_datasets)"),
         ]

@@ -4,17 +4,27 @@ from django.db.utils import InternalError, ProgrammingError
 from django.urls import reverse
 
 from accounts import services
+from accounts.models import Membership, Organization
 from core.errors import DomainError, IllegalTransition, NotAllowed
 from core.models import AuditEvent
-from accounts.models import Membership, Organization
 from tests.conftest import make_org, make_user
 
 pytestmark = pytest.mark.django_db
 
 ORG = dict(
-    name_ko="스마트모빌리티(주)", name_en="Smart Mobility", kind="consumer", org_type="company",
-    vat_status="taxable", representative="이도윤", address="대구광역시 수성구", contact_name="이도윤",
-    contact_phone="053-000-0000", contact_email="owner@mobility.test", website="", description="", parent=None,
+    name_ko="스마트모빌리티(주)",
+    name_en="Smart Mobility",
+    kind="consumer",
+    org_type="company",
+    vat_status="taxable",
+    representative="이도윤",
+    address="대구광역시 수성구",
+    contact_name="이도윤",
+    contact_phone="053-000-0000",
+    contact_email="owner@mobility.test",
+    website="",
+    description="",
+    parent=None,
 )
 
 
@@ -93,7 +103,9 @@ def test_reject_needs_a_reason_and_owner_can_resubmit(outsider, admin_user):
     # A rejected organization cannot be verified directly: the owner fixes it first.
     with pytest.raises(IllegalTransition):
         services.organization_verify(actor=admin_user, organization=org)
-    services.organization_update(actor=outsider, organization=org, brn="211-86-08983", **{**ORG, "representative": "이도윤 대표"})
+    services.organization_update(
+        actor=outsider, organization=org, brn="211-86-08983", **{**ORG, "representative": "이도윤 대표"}
+    )
     org.refresh_from_db()
     assert org.verification == Organization.Verification.REQUESTED
     assert AuditEvent.objects.filter(action="organization.resubmitted").exists()
@@ -103,7 +115,9 @@ def test_changing_the_brn_of_a_verified_org_asks_for_verification_again(official
     org = official.active_organization
     org.parent = None
     services.organization_update(
-        actor=official, organization=org, brn="134-86-72683",
+        actor=official,
+        organization=org,
+        brn="134-86-72683",
         **{k: getattr(org, k) for k in services.ORG_FIELDS},
     )
     org.refresh_from_db()
@@ -138,9 +152,13 @@ def test_audit_events_cannot_be_edited_or_deleted(outsider):
 
 def test_department_may_use_its_citys_number(official, admin_user):
     city_owner = make_user("city@siheung.test")
-    city = make_org(city_owner, name_ko="시흥시", name_en="Siheung", kind="provider", brn="1348310009", org_type="public_body")
+    city = make_org(
+        city_owner, name_ko="시흥시", name_en="Siheung", kind="provider", brn="1348310009", org_type="public_body"
+    )
     org = services.organization_register(
-        actor=official, brn=None, **{**ORG, "name_ko": "기후에너지과", "kind": "provider", "org_type": "city_department", "parent": city}
+        actor=official,
+        brn=None,
+        **{**ORG, "name_ko": "기후에너지과", "kind": "provider", "org_type": "city_department", "parent": city},
     )
     assert org.brn is None and org.effective_brn == "1348310009"
     with pytest.raises(DomainError):
@@ -152,10 +170,14 @@ def test_changing_what_was_verified_asks_for_verification_again(official, buyer)
     org = buyer.active_organization
     owner = org.memberships.get(role="owner").user
     fields = {k: getattr(org, k) for k in services.ORG_FIELDS}
-    services.organization_update(actor=owner, organization=org, brn=org.brn, **{**fields, "contact_phone": "02-000-0000"})
+    services.organization_update(
+        actor=owner, organization=org, brn=org.brn, **{**fields, "contact_phone": "02-000-0000"}
+    )
     org.refresh_from_db()
     assert org.verification == Organization.Verification.VERIFIED  # contact details: no new check
-    services.organization_update(actor=owner, organization=org, brn=org.brn, **{**fields, "kind": "both", "name_ko": "시흥시청"})
+    services.organization_update(
+        actor=owner, organization=org, brn=org.brn, **{**fields, "kind": "both", "name_ko": "시흥시청"}
+    )
     org.refresh_from_db()
     assert org.verification == Organization.Verification.REQUESTED
 
@@ -164,6 +186,8 @@ def test_decision_mail_is_plain_text_not_html_escaped(outsider):
     from django.template.loader import render_to_string
 
     org = services.organization_register(actor=outsider, brn="211-86-08983", **ORG)
-    body = render_to_string("email/org_verification_decided_body.txt",
-                            {"organization": org, "verified": False, "reason": "It's <ok> & fine", "url": "http://x"})
+    body = render_to_string(
+        "email/org_verification_decided_body.txt",
+        {"organization": org, "verified": False, "reason": "It's <ok> & fine", "url": "http://x"},
+    )
     assert "It's <ok> & fine" in body and "&amp;" not in body

@@ -2,8 +2,8 @@ import pytest
 from django.urls import reverse
 
 from accounts import services
-from core.errors import DomainError, NotAllowed
 from accounts.models import Invitation, Membership, Organization
+from core.errors import DomainError, NotAllowed
 from tests.conftest import make_org, make_user
 
 pytestmark = pytest.mark.django_db
@@ -74,10 +74,14 @@ def test_invitation_round_trip(official, mailoutbox, django_capture_on_commit_ca
     org = official.active_organization
     invitee = make_user("new.publisher@siheung.test")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        invitation = services.invitation_create(actor=official, organization=org, email="New.Publisher@siheung.test", role="publisher")
+        invitation = services.invitation_create(
+            actor=official, organization=org, email="New.Publisher@siheung.test", role="publisher"
+        )
     assert len(callbacks) == 1 and invitation.email == "new.publisher@siheung.test"
     # Inviting again re-sends the same invitation instead of making a second one.
-    again = services.invitation_create(actor=official, organization=org, email="new.publisher@siheung.test", role="buyer")
+    again = services.invitation_create(
+        actor=official, organization=org, email="new.publisher@siheung.test", role="buyer"
+    )
     assert again.pk == invitation.pk and again.role == "buyer"
 
     stranger = make_user("stranger@test.example")
@@ -120,7 +124,9 @@ def test_user_with_several_organizations_picks_the_active_one(login, official, b
 
 
 def test_cannot_switch_to_an_organization_one_is_not_in(login, official, buyer):
-    response = login(official).post(reverse("accounts:switch_organization"), {"organization": buyer.active_organization.pk})
+    response = login(official).post(
+        reverse("accounts:switch_organization"), {"organization": buyer.active_organization.pk}
+    )
     assert response.status_code == 403
     official.refresh_from_db()
     assert official.active_organization != buyer.active_organization
@@ -136,15 +142,22 @@ def test_switch_ignores_foreign_next_urls(login, official):
 
 def test_staff_verification_page_decides(login, admin_user, outsider):
     org = services.organization_register(
-        actor=outsider, brn="206-18-12345", name_ko="테스트(주)", name_en="Test", kind="consumer",
-        org_type="company", contact_email="o@test.example",
+        actor=outsider,
+        brn="206-18-12345",
+        name_ko="테스트(주)",
+        name_en="Test",
+        kind="consumer",
+        org_type="company",
+        contact_email="o@test.example",
     )
     client = login(admin_user)
     page = client.get(reverse("staff:organization", args=[org.pk])).content.decode()
     assert "206-18-12345" in page
     response = client.post(reverse("staff:organization_decide", args=[org.pk]), {"decision": "reject", "reason": ""})
     assert Organization.objects.get(pk=org.pk).verification == "requested"  # no reason, no decision
-    response = client.post(reverse("staff:organization_decide", args=[org.pk]), {"decision": "verify", "reason": "확인"})
+    response = client.post(
+        reverse("staff:organization_decide", args=[org.pk]), {"decision": "verify", "reason": "확인"}
+    )
     assert response.status_code == 302
     assert Organization.objects.get(pk=org.pk).verification == "verified"
     audit = client.get(reverse("staff:audit"), {"action": "organization.verified"}).content.decode()
@@ -156,7 +169,10 @@ def test_accepting_an_invitation_as_a_member_changes_nothing(official):
     member = make_user("member@siheung.test")
     Membership.objects.create(user=member, organization=org, role="buyer")
     invitation = Invitation.objects.create(
-        organization=org, email=member.email, role="publisher", invited_by=official,
+        organization=org,
+        email=member.email,
+        role="publisher",
+        invited_by=official,
         expires_at=invitation_expiry(),
     )
     with pytest.raises(DomainError) as exc:

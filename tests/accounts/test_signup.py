@@ -15,8 +15,13 @@ def _link(body):
 def test_signup_verify_email_then_login(client, mailoutbox):
     response = client.post(
         reverse("account_signup"),
-        {"email": "new.user@company.test", "password1": "a-Long-pass-2026", "password2": "a-Long-pass-2026",
-         "name": "홍길동", "agree_terms": "on"},
+        {
+            "email": "new.user@company.test",
+            "password1": "a-Long-pass-2026",
+            "password2": "a-Long-pass-2026",
+            "name": "홍길동",
+            "agree_terms": "on",
+        },
     )
     assert response.status_code == 302
     user = User.objects.get(email="new.user@company.test")

@@ -12,14 +12,22 @@ ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().paren
 def browser_type_launch_args(browser_type_launch_args):
     executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
     if not Path(executable).exists():
-        pytest.fail(f"Chromium not found at {executable}: apt-get install chromium fonts-noto-cjk (or set CHROMIUM_PATH)")
+        pytest.fail(
+            f"Chromium not found at {executable}: apt-get install chromium fonts-noto-cjk (or set CHROMIUM_PATH)"
+        )
     return {
         **browser_type_launch_args,
         "executable_path": executable,
         "headless": True,
         "args": [
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
         ],
     }
 

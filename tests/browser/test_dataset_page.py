@@ -32,13 +32,22 @@ def await_worker(version):
     raise AssertionError("checks did not finish")
 
 
-def test_buyer_reads_the_dataset_page(live_server, page, celery_worker, official, admin_user, reference_data, shot, tmp_path):
+def test_buyer_reads_the_dataset_page(
+    live_server, page, celery_worker, official, admin_user, reference_data, shot, tmp_path
+):
     version = publish(
-        official, admin_user, files=[("시흥_대기질.csv", air_csv(rows=60))], checks=await_worker,
-        spatial_bbox=BBOX, spatial_area="경기도 시흥시", temporal_start=date(2024, 1, 1),
+        official,
+        admin_user,
+        files=[("시흥_대기질.csv", air_csv(rows=60))],
+        checks=await_worker,
+        spatial_bbox=BBOX,
+        spatial_area="경기도 시흥시",
+        temporal_start=date(2024, 1, 1),
         justification="담당자 사무실 번호입니다",
-        offers=[{"kind": "free"}, {"kind": "subscription", "price_krw": 50_000, "subscription_days": 365,
-                                    "cost_basis": "전송 시스템 유지비"}],
+        offers=[
+            {"kind": "free"},
+            {"kind": "subscription", "price_krw": 50_000, "subscription_days": 365, "cost_basis": "전송 시스템 유지비"},
+        ],
     )
     datafile = version.files.get()
     url = f"{live_server.url}/catalog/datasets/{version.dataset.slug}/"
@@ -47,7 +56,9 @@ def test_buyer_reads_the_dataset_page(live_server, page, celery_worker, official
     tile_host = urlsplit(settings.MAP_TILE_URL).netloc
     tile_requests, errors = [], []
     page.route(f"**://{tile_host}/**", lambda route: (tile_requests.append(route.request.url), route.abort()))
-    page.on("console", lambda msg: errors.append((msg.text, msg.location.get("url", ""))) if msg.type == "error" else None)
+    page.on(
+        "console", lambda msg: errors.append((msg.text, msg.location.get("url", ""))) if msg.type == "error" else None
+    )
     page.on("pageerror", lambda exc: errors.append((str(exc), "")))
 
     page.goto(url)

@@ -18,9 +18,13 @@ def _state(url: str) -> dict:
     return {k: sorted(v) for k, v in parse_qs(urlparse(url).query).items()}
 
 
-def test_search_narrow_open_and_take_the_sample(live_server, page, reference_data, settings, tmp_path, shot, console_errors):
+def test_search_narrow_open_and_take_the_sample(
+    live_server, page, reference_data, settings, tmp_path, shot, console_errors
+):
     settings.VAR_DIR = tmp_path
-    settings.MAP_TILE_URL = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # no tile server reachable: the outline must still draw
+    settings.MAP_TILE_URL = (
+        "http://127.0.0.1:9/{z}/{x}/{y}.png"  # no tile server reachable: the outline must still draw
+    )
     call_command("load_demo", verbosity=0)
     base = live_server.url
 
@@ -39,7 +43,9 @@ def test_search_narrow_open_and_take_the_sample(live_server, page, reference_dat
     page.evaluate("window.__marker = 1")
     page.locator('.cat-facet-link[data-facet="theme"][data-value="environment"]').click()
     page.wait_for_url(re.compile(r"theme=environment"))
-    expect(page.locator('.cat-facet-link[data-facet="theme"][data-value="environment"]')).to_have_attribute("aria-current", "true")
+    expect(page.locator('.cat-facet-link[data-facet="theme"][data-value="environment"]')).to_have_attribute(
+        "aria-current", "true"
+    )
     assert page.evaluate("window.__marker") == 1, "the page was reloaded instead of swapped"
     after_theme = int(page.locator("#result-count").get_attribute("data-total"))
     assert 1 <= after_theme <= total
@@ -53,7 +59,9 @@ def test_search_narrow_open_and_take_the_sample(live_server, page, reference_dat
     # The back button restores the previous state; forward again.
     page.go_back()
     page.wait_for_url(lambda url: "price=free" not in url)
-    expect(page.locator('.cat-facet-link[data-facet="price"][data-value="free"]')).not_to_have_attribute("aria-current", "true")
+    expect(page.locator('.cat-facet-link[data-facet="price"][data-value="free"]')).not_to_have_attribute(
+        "aria-current", "true"
+    )
     page.go_forward()
     page.wait_for_url(re.compile(r"price=free"))
 
@@ -62,8 +70,12 @@ def test_search_narrow_open_and_take_the_sample(live_server, page, reference_dat
     context = page.context.browser.new_context(java_script_enabled=False, locale="ko-KR")
     plain = context.new_page()
     plain.goto(shared)
-    expect(plain.locator('.cat-facet-link[data-facet="price"][data-value="free"]')).to_have_attribute("aria-current", "true")
-    assert plain.locator("#result-count").get_attribute("data-total") == page.locator("#result-count").get_attribute("data-total")
+    expect(plain.locator('.cat-facet-link[data-facet="price"][data-value="free"]')).to_have_attribute(
+        "aria-current", "true"
+    )
+    assert plain.locator("#result-count").get_attribute("data-total") == page.locator("#result-count").get_attribute(
+        "data-total"
+    )
     context.close()
 
     # Open the hourly particulate-matter dataset.
@@ -95,5 +107,7 @@ def test_search_narrow_open_and_take_the_sample(live_server, page, reference_dat
     text = open(download.path(), encoding="utf-8-sig").read()
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][0] == "측정소명" and len(rows) > 5
-    errors = [e for e in console_errors if "tile" not in e and "127.0.0.1:9" not in e and "ERR_CONNECTION_REFUSED" not in e]
+    errors = [
+        e for e in console_errors if "tile" not in e and "127.0.0.1:9" not in e and "ERR_CONNECTION_REFUSED" not in e
+    ]
     assert not errors, "\n".join(errors)

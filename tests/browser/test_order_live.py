@@ -36,8 +36,9 @@ def _login(page, base, email):
 
 
 @pytest.mark.usefixtures("parked_package_builds")
-def test_the_order_page_follows_its_package_without_a_reload(live_server, page, official, admin_user,
-                                                             buyer, reference_data, shot, console_errors):
+def test_the_order_page_follows_its_package_without_a_reload(
+    live_server, page, official, admin_user, buyer, reference_data, shot, console_errors
+):
     base = live_server.url
     with translation.override("ko"):
         reason_ko = str(MISSING)

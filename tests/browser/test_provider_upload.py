@@ -17,7 +17,9 @@ def _cp949_csv(path, rows=30_000):
     lines = ["측정소명,측정일시,미세먼지(㎍/㎥),초미세먼지(㎍/㎥),비고,담당자연락처"]
     for i in range(rows):
         phone = "010-2345-6789" if i % 5000 == 7 else ""
-        lines.append(f"{['정왕동', '대야동', '똠방각하'][i % 3]},2024-01-{1 + i % 28:02d} {i % 24:02d}:00,{i % 150},{i % 70},,{phone}")
+        lines.append(
+            f"{['정왕동', '대야동', '똠방각하'][i % 3]},2024-01-{1 + i % 28:02d} {i % 24:02d}:00,{i % 150},{i % 70},,{phone}"
+        )
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp949"))
     return path
 
@@ -84,7 +86,8 @@ def test_official_uploads_and_reads_the_checks(
     page.wait_for_function(
         """(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                    for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true; return false; }""",
-        arg=histogram.element_handle(), timeout=10_000,
+        arg=histogram.element_handle(),
+        timeout=10_000,
     )
     histogram.screenshot(path=str(shot(page, "before-chart").with_name("histogram.png")))
     expect(page.locator("main")).to_contain_text("똠방각하")  # a CP949-only syllable survived the transcoding

@@ -21,8 +21,9 @@ def test_a_company_pays_by_bank_transfer_and_the_admin_confirms(
     live_server, page, browser, celery_worker, official, admin_user, reference_data, shot, console_errors
 ):
     base = live_server.url
-    dataset = publish_dataset(official, admin_user, offers=(
-        {"kind": "one_off", "price_krw": 120_000, "cost_basis": "맞춤 추출 비용 (건당)"},))
+    dataset = publish_dataset(
+        official, admin_user, offers=({"kind": "one_off", "price_krw": 120_000, "cost_basis": "맞춤 추출 비용 (건당)"},)
+    )
     offer = dataset.offers.get()
     company = make_user("finance@mobility.test", name="오세린")
     make_org(company, name_ko="(주)모빌리티랩", name_en="Mobility Lab", kind="consumer", brn="2208162517")
@@ -82,7 +83,12 @@ def test_a_company_pays_by_bank_transfer_and_the_admin_confirms(
     payment.refresh_from_db()
     assert order.state in (Order.State.PAID, Order.State.FULFILLED) and order.paid_at is not None
     assert (payment.state, payment.depositor_name, payment.confirmed_by_id) == ("done", "모빌리티랩", admin_user.pk)
-    assert AuditEvent.objects.filter(action="payment.bank_transfer_confirmed", actor=admin_user, object_id=str(order.pk)).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            action="payment.bank_transfer_confirmed", actor=admin_user, object_id=str(order.pk)
+        ).count()
+        == 1
+    )
 
     page.goto(f"{base}/orders/{order.number}/")
     expect(page.locator("#order-state .krds-badge").first).to_have_class(re.compile("bg-light-(information|success)"))

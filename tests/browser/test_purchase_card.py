@@ -41,8 +41,11 @@ def test_a_company_pays_by_card_and_downloads_a_verified_package(
     pg, page, celery_worker, official, admin_user, buyer, reference_data, shot, console_errors, tmp_path
 ):
     base = pg.url
-    dataset = publish_dataset(official, admin_user, offers=(
-        {"kind": "one_off", "price_krw": 30_000, "cost_basis": "파일 가공·전송 비용 (건당)"},))
+    dataset = publish_dataset(
+        official,
+        admin_user,
+        offers=({"kind": "one_off", "price_krw": 30_000, "cost_basis": "파일 가공·전송 비용 (건당)"},),
+    )
     offer = dataset.offers.get()
     cart_services.cart_add(actor=buyer, organization=buyer.active_organization, offer=offer)
 
@@ -83,7 +86,9 @@ def test_a_company_pays_by_card_and_downloads_a_verified_package(
     order = Order.objects.get(buyer=buyer.active_organization)
     expect(page.locator("#order-number")).to_have_text(order.number)
     expect(page.locator(".site-messages")).to_contain_text(order.number)
-    expect(page.locator("#order-state .krds-badge").first).to_have_class(re.compile("bg-light-(information|success)"))  # paid
+    expect(page.locator("#order-state .krds-badge").first).to_have_class(
+        re.compile("bg-light-(information|success)")
+    )  # paid
     shot(page, "paid")
     order.refresh_from_db()
     assert order.state in (Order.State.PAID, Order.State.FULFILLED) and order.method == "card"

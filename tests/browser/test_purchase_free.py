@@ -26,11 +26,15 @@ def _login(page, base, email):
     page.wait_for_url(re.compile(r"/me/|/catalog/|/orders/"))
 
 
-def test_a_company_takes_a_public_dataset_free(live_server, page, celery_worker, official, admin_user, buyer, reference_data,
-                                               shot, console_errors):
+def test_a_company_takes_a_public_dataset_free(
+    live_server, page, celery_worker, official, admin_user, buyer, reference_data, shot, console_errors
+):
     base = live_server.url
-    dataset = publish_dataset(official, admin_user, offers=({"kind": "free"},
-                                                            {"kind": "one_off", "price_krw": 30_000, "cost_basis": "파일 가공·전송 비용 (건당)"}))
+    dataset = publish_dataset(
+        official,
+        admin_user,
+        offers=({"kind": "free"}, {"kind": "one_off", "price_krw": 30_000, "cost_basis": "파일 가공·전송 비용 (건당)"}),
+    )
     free = dataset.offers.get(kind="free")
 
     _login(page, base, buyer.email)

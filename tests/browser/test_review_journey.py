@@ -14,7 +14,9 @@ from tests.conftest import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ROWS = "측정소명,미세먼지,담당자연락처\n" + "".join(f"정왕동,{20 + i},{'010-2345-6789' if i == 2 else ''}\n" for i in range(40))
+ROWS = "측정소명,미세먼지,담당자연락처\n" + "".join(
+    f"정왕동,{20 + i},{'010-2345-6789' if i == 2 else ''}\n" for i in range(40)
+)
 ROWS_V2 = "측정소명,미세먼지,초미세먼지,담당자연락처\n" + "".join(f"정왕동,{20 + i},{10 + i},\n" for i in range(55))
 
 
@@ -39,7 +41,9 @@ def _upload_checked(official, version, text):
     raise AssertionError("checks did not finish")
 
 
-def test_submit_reject_fix_approve_and_supersede(live_server, page, browser, celery_worker, official, draft, shot, console_errors):
+def test_submit_reject_fix_approve_and_supersede(
+    live_server, page, browser, celery_worker, official, draft, shot, console_errors
+):
     base = live_server.url
     admin = make_user("reviewer@siheung.test", name="심사자", staff=True)
     _upload_checked(official, draft, ROWS)
@@ -115,7 +119,10 @@ def test_submit_reject_fix_approve_and_supersede(live_server, page, browser, cel
     draft.refresh_from_db()
     second.refresh_from_db()
     assert (draft.state, second.state) == ("superseded", "published")
-    assert list(second.dataset.versions.order_by("number").values_list("state", flat=True)) == ["superseded", "published"]
+    assert list(second.dataset.versions.order_by("number").values_list("state", flat=True)) == [
+        "superseded",
+        "published",
+    ]
     visitor.goto(f"{base}/catalog/datasets/{draft.dataset.slug}/")
     expect(visitor.locator("#dataset-version")).to_contain_text("2")
     expect(visitor.locator("#dataset-versions")).to_contain_text("초미세먼지 열을 추가했습니다.")

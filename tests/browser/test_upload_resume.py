@@ -17,7 +17,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_reload_mid_upload_resumes(live_server, page, official, draft, tmp_path, shot):
     base = live_server.url
     source = tmp_path / "측정자료.csv"
-    source.write_bytes("측정소명,값\n".encode("cp949") + b"".join(f"site{i},{i}\n".encode() for i in range(10)) + os.urandom(6 * 1024 * 1024))
+    source.write_bytes(
+        "측정소명,값\n".encode("cp949")
+        + b"".join(f"site{i},{i}\n".encode() for i in range(10))
+        + os.urandom(6 * 1024 * 1024)
+    )
 
     page.goto(f"{base}/accounts/login/")
     page.locator("#id_login").fill(official.email)
@@ -28,8 +32,10 @@ def test_reload_mid_upload_resumes(live_server, page, official, draft, tmp_path,
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     # About 1 MB/s up: the 6 MB file takes several seconds, long enough to reload in the middle.
-    cdp.send("Network.emulateNetworkConditions",
-             {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 1024 * 1024})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 1024 * 1024},
+    )
     page.goto(f"{base}/catalog/provider/versions/{draft.pk}/")
     page.locator("#upload-input").set_input_files(str(source))
     page.wait_for_function(
@@ -49,8 +55,10 @@ def test_reload_mid_upload_resumes(live_server, page, official, draft, tmp_path,
     kept = upload.offset
     assert 0 < kept < upload.length
 
-    cdp.send("Network.emulateNetworkConditions",
-             {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     page.locator("#upload-input").set_input_files(str(source))
     expect(page.locator("#upload-list [data-status]").first).to_contain_text(re.compile(r"\d+\s?%"), timeout=10_000)
     progress = page.locator("#upload-list [role=progressbar]").first

@@ -4,7 +4,6 @@ import io
 import time
 import zipfile
 
-
 from catalog import services
 from catalog.models import DataFile, DatasetVersion
 
@@ -101,7 +100,7 @@ def test_geojson_coverage_fills_the_bounding_box(celery_worker, official, draft)
 
 def test_a_redelivered_check_runs_once(official, draft):
     """A second claim of a running file fails; a second report of a finished file is ignored."""
-    data = "x,y\n1,2\n".encode()
+    data = b"x,y\n1,2\n"
     _upload(official, draft, "a.csv", data)
     datafile = DataFile.objects.get(version=draft)
     assert services.datafile_check_started(datafile_id=datafile.pk) is not None

@@ -30,7 +30,9 @@ def air_csv(rows=30, *, phone_row=3) -> bytes:
     for i in range(rows):
         note = "=1+2" if i == 1 else ("점검" if i % 7 == 0 else "")
         phone = "010-2345-6789" if i == phone_row else ""
-        lines.append(f"{['정왕동', '대야동', '배곧동'][i % 3]},2024-01-01 {i % 24:02d}:00,{10 + i * 3 % 90},{note},{phone}")
+        lines.append(
+            f"{['정왕동', '대야동', '배곧동'][i % 3]},2024-01-01 {i % 24:02d}:00,{10 + i * 3 % 90},{note},{phone}"
+        )
     return ("\r\n".join(lines) + "\r\n").encode("cp949")
 
 
@@ -56,16 +58,33 @@ def upload(official, version, name, data: bytes, checks=run_checks):
     checks(version)
 
 
-def publish(official, admin, *, files=(), offers=({"kind": "free"},), fake_files=0, justification="", checks=run_checks,
-            **metadata):
+def publish(
+    official,
+    admin,
+    *,
+    files=(),
+    offers=({"kind": "free"},),
+    fake_files=0,
+    justification="",
+    checks=run_checks,
+    **metadata,
+):
     """A dataset of the official's organization, through the real services: describe, upload (real files
     through the real checks, or `fake_files` rows that look checked), offer, submit, approve. `checks`
     runs or awaits the checks of the uploaded files (in-process by default; a browser test awaits its worker)."""
     fields = dict(
-        title_ko="시흥시 대기질 측정 자료", title_en="Siheung air quality", description_ko="정왕동 측정소의 시간별 자료입니다.",
-        theme=Theme.objects.get(code="environment"), tags="미세먼지, 대기질", department="환경정책과",
-        contact_name="정민준", contact_phone="031-310-2114", contact_email="official@siheung.test",
-        update_cadence="monthly", data_kind="public", licence=Licence.objects.get(code="kogl-1"),
+        title_ko="시흥시 대기질 측정 자료",
+        title_en="Siheung air quality",
+        description_ko="정왕동 측정소의 시간별 자료입니다.",
+        theme=Theme.objects.get(code="environment"),
+        tags="미세먼지, 대기질",
+        department="환경정책과",
+        contact_name="정민준",
+        contact_phone="031-310-2114",
+        contact_email="official@siheung.test",
+        update_cadence="monthly",
+        data_kind="public",
+        licence=Licence.objects.get(code="kogl-1"),
     )
     fields.update(metadata)
     organization = fields.pop("organization", official.active_organization)
@@ -74,12 +93,30 @@ def publish(official, admin, *, files=(), offers=({"kind": "free"},), fake_files
         upload(official, version, name, data, checks=checks)
     for i in range(fake_files):
         DataFile.objects.create(
-            version=version, file=f"datasets/test/{i}.csv", original_name=f"파일{i}.csv", format="csv", size=100 + i,
-            sha256=f"{i:064d}", check_state="passed", row_count=10, column_count=2,
+            version=version,
+            file=f"datasets/test/{i}.csv",
+            original_name=f"파일{i}.csv",
+            format="csv",
+            size=100 + i,
+            sha256=f"{i:064d}",
+            check_state="passed",
+            row_count=10,
+            column_count=2,
             table_schema={"fields": [{"name": "지점", "type": "string"}, {"name": "값", "type": "integer"}]},
-            profile=[{"name": "지점", "type": "string", "count": 10, "nulls": 0, "distinct": 10, "top_values": []},
-                     {"name": "값", "type": "integer", "count": 10, "nulls": 1, "null_ratio": 0.1, "distinct": 9,
-                      "min": 0, "max": 18, "histogram": [{"from": 0, "to": 9, "count": 5}, {"from": 10, "to": 18, "count": 4}]}],
+            profile=[
+                {"name": "지점", "type": "string", "count": 10, "nulls": 0, "distinct": 10, "top_values": []},
+                {
+                    "name": "값",
+                    "type": "integer",
+                    "count": 10,
+                    "nulls": 1,
+                    "null_ratio": 0.1,
+                    "distinct": 9,
+                    "min": 0,
+                    "max": 18,
+                    "histogram": [{"from": 0, "to": 9, "count": 5}, {"from": 10, "to": 18, "count": 4}],
+                },
+            ],
             preview={"columns": ["지점", "값"], "rows": [[f"지점{j}", j * 2] for j in range(5)]},
         )
     services._refresh_version_state(version)
@@ -107,8 +144,14 @@ def jsonld_of(html: str) -> dict:
 def published(official, admin_user, reference_data):
     """A published dataset with one real CSV (checked in-process), a bounding box and a free offer."""
     return publish(
-        official, admin_user, files=[("시흥_대기질.csv", air_csv())], spatial_bbox=BBOX, spatial_area="경기도 시흥시 정왕동",
-        temporal_start=date(2024, 1, 1), temporal_end=date(2024, 12, 31), justification="담당자 사무실 번호입니다",
+        official,
+        admin_user,
+        files=[("시흥_대기질.csv", air_csv())],
+        spatial_bbox=BBOX,
+        spatial_area="경기도 시흥시 정왕동",
+        temporal_start=date(2024, 1, 1),
+        temporal_end=date(2024, 12, 31),
+        justification="담당자 사무실 번호입니다",
     )
 
 
@@ -118,19 +161,38 @@ def published(official, admin_user, reference_data):
 @pytest.mark.django_db
 def test_only_datasets_with_a_catalog_entry_have_a_page(client, official, admin_user, reference_data):
     """Drafts, submitted, rejected, withdrawn and suspended datasets answer 404, page and sample alike."""
+
     def status(version):
         slug = version.dataset.slug
-        return (client.get(reverse("catalog:dataset", args=[slug])).status_code,
-                client.get(reverse("catalog:dataset_sample", args=[slug])).status_code)
+        return (
+            client.get(reverse("catalog:dataset", args=[slug])).status_code,
+            client.get(reverse("catalog:dataset_sample", args=[slug])).status_code,
+        )
 
     draft = services.dataset_create(
-        actor=official, organization=official.active_organization, title_ko="초안", description_ko="초안",
-        theme=Theme.objects.get(code="environment"), contact_name="정", contact_phone="031", contact_email="a@b.kr",
-        update_cadence="monthly", data_kind="public", licence=Licence.objects.get(code="kogl-1"),
+        actor=official,
+        organization=official.active_organization,
+        title_ko="초안",
+        description_ko="초안",
+        theme=Theme.objects.get(code="environment"),
+        contact_name="정",
+        contact_phone="031",
+        contact_email="a@b.kr",
+        update_cadence="monthly",
+        data_kind="public",
+        licence=Licence.objects.get(code="kogl-1"),
     )
     assert status(draft) == (404, 404)
-    DataFile.objects.create(version=draft, file="x.csv", original_name="x.csv", format="csv", size=1, sha256="0" * 64,
-                            check_state="passed", preview={"columns": ["a"], "rows": [[1]]})
+    DataFile.objects.create(
+        version=draft,
+        file="x.csv",
+        original_name="x.csv",
+        format="csv",
+        size=1,
+        sha256="0" * 64,
+        check_state="passed",
+        preview={"columns": ["a"], "rows": [[1]]},
+    )
     services._refresh_version_state(draft)
     services.offer_create(actor=official, dataset=draft.dataset, kind="free")
     services.version_submit(actor=official, version=draft)
@@ -167,8 +229,10 @@ def test_the_page_shows_what_a_buyer_needs(client, published):
     assert f'data-profile="profile-data-{datafile.pk}"' in html and f'id="profile-data-{datafile.pk}"' in html
     assert 'data-chart="histogram"' in html
     assert f'id="sample-{datafile.pk}"' in html and "배곧동" in html
-    assert f'{reverse("catalog:dataset_sample", args=[dataset.slug])}?file={datafile.pk}' in html
-    assert 'id="purchase-offers"' in html.split('id="purchase-panel"')[1]  # the transactions app renders the buying panel
+    assert f"{reverse('catalog:dataset_sample', args=[dataset.slug])}?file={datafile.pk}" in html
+    assert (
+        'id="purchase-offers"' in html.split('id="purchase-panel"')[1]
+    )  # the transactions app renders the buying panel
     assert 'id="coverage-map"' in html and 'id="coverage-map-config"' in html
     assert "경기도 시흥시 정왕동" in html
 
@@ -206,17 +270,33 @@ def _offer_html(html, offer):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("vat_status, vat, total", [("taxable", "5,000", "55,000"), ("exempt", "0", "50,000")])
-def test_prices_are_supply_plus_vat_equals_total(client, official, admin_user, buyer, reference_data, vat_status, vat, total):
+def test_prices_are_supply_plus_vat_equals_total(
+    client, official, admin_user, buyer, reference_data, vat_status, vat, total
+):
     Organization.objects.filter(pk=official.active_organization_id).update(vat_status=vat_status)
     official.active_organization.refresh_from_db()
-    version = publish(official, admin_user, fake_files=1, offers=[
-        {"kind": "free"},
-        {"kind": "subscription", "price_krw": 50_000, "subscription_days": 365, "cost_basis": "전송 시스템 유지비"},
-    ])
+    version = publish(
+        official,
+        admin_user,
+        fake_files=1,
+        offers=[
+            {"kind": "free"},
+            {"kind": "subscription", "price_krw": 50_000, "subscription_days": 365, "cost_basis": "전송 시스템 유지비"},
+        ],
+    )
     dataset = version.dataset
-    hidden_private = services.offer_create(actor=official, dataset=dataset, kind="one_off", price_krw=777_000,
-                                           cost_basis="맞춤 가공", buyer=buyer.active_organization, terms="별도 계약")
-    stopped = services.offer_create(actor=official, dataset=dataset, kind="one_off", price_krw=888_000, cost_basis="가공")
+    hidden_private = services.offer_create(
+        actor=official,
+        dataset=dataset,
+        kind="one_off",
+        price_krw=777_000,
+        cost_basis="맞춤 가공",
+        buyer=buyer.active_organization,
+        terms="별도 계약",
+    )
+    stopped = services.offer_create(
+        actor=official, dataset=dataset, kind="one_off", price_krw=888_000, cost_basis="가공"
+    )
     services.offer_deactivate(actor=official, offer=stopped)
     html = page_of(client, version)
     subscription = dataset.offers.get(kind="subscription")
@@ -234,11 +314,16 @@ def test_prices_are_supply_plus_vat_equals_total(client, official, admin_user, b
 
 @pytest.mark.django_db
 def test_markdown_description_is_rendered_and_sanitised(client, official, admin_user, reference_data):
-    version = publish(official, admin_user, fake_files=1, description_ko=(
-        "# 개요\n**굵게** 쓴 설명과 [공식 사이트](https://data.siheung.go.kr)\n\n- 하나\n- 둘\n\n"
-        "<script>alert('xss')</script><img src=x onerror=\"alert(1)\"><a href=\"javascript:alert(2)\">링크</a>"
-        "<p style=\"color:red\" onclick=\"x()\">스타일</p>"
-    ))
+    version = publish(
+        official,
+        admin_user,
+        fake_files=1,
+        description_ko=(
+            "# 개요\n**굵게** 쓴 설명과 [공식 사이트](https://data.siheung.go.kr)\n\n- 하나\n- 둘\n\n"
+            '<script>alert(\'xss\')</script><img src=x onerror="alert(1)"><a href="javascript:alert(2)">링크</a>'
+            '<p style="color:red" onclick="x()">스타일</p>'
+        ),
+    )
     html = page_of(client, version)
     description = re.search(r'<div class="ds-prose" id="dataset-description"[^>]*>(.*?)</div>', html, re.S).group(1)
     assert "<h3>개요</h3>" in description and "<strong>굵게</strong>" in description and "<li>하나</li>" in description
@@ -275,8 +360,13 @@ def test_json_ld_describes_the_dataset(client, published):
 
 @pytest.mark.django_db
 def test_json_ld_cannot_be_broken_out_of(client, official, admin_user, reference_data):
-    version = publish(official, admin_user, fake_files=1, title_en="A </script><script>alert(1)</script> & <b>",
-                      offers=[{"kind": "one_off", "price_krw": 1000, "cost_basis": "가공비"}])
+    version = publish(
+        official,
+        admin_user,
+        fake_files=1,
+        title_en="A </script><script>alert(1)</script> & <b>",
+        offers=[{"kind": "one_off", "price_krw": 1000, "cost_basis": "가공비"}],
+    )
     html = page_of(client, version)
     head = html.split("</head>")[0]
     assert "</script><script>alert(1)" not in head
@@ -297,17 +387,26 @@ def test_sample_csv_is_the_preview_with_a_bom(client, published):
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0] == datafile.preview["columns"]
-    expected = [["" if v is None else ("'" + v if isinstance(v, str) and v.startswith("=") else str(v)) for v in row]
-                for row in datafile.preview["rows"]]
+    expected = [
+        ["" if v is None else ("'" + v if isinstance(v, str) and v.startswith("=") else str(v)) for v in row]
+        for row in datafile.preview["rows"]
+    ]
     assert rows[1:] == expected and len(rows) == 1 + len(datafile.preview["rows"])
-    assert ["'=1+2"] == [c for r in rows for c in r if "1+2" in c]  # a formula is neutralised for spreadsheets
+    assert [c for r in rows for c in r if "1+2" in c] == ["'=1+2"]  # a formula is neutralised for spreadsheets
     disposition = response["Content-Disposition"]
     assert disposition.startswith("attachment; ")
     assert f'filename="{published.dataset.slug}-v1-sample.csv"' in disposition
     assert f"filename*=UTF-8''{quote('시흥_대기질_sample.csv')}" in disposition
     # Another file by id; an unknown or non-numeric id is a 404.
-    assert client.get(reverse("catalog:dataset_sample", args=[published.dataset.slug]) + f"?file={datafile.pk}").status_code == 200
-    assert client.get(reverse("catalog:dataset_sample", args=[published.dataset.slug]) + "?file=999999").status_code == 404
+    assert (
+        client.get(
+            reverse("catalog:dataset_sample", args=[published.dataset.slug]) + f"?file={datafile.pk}"
+        ).status_code
+        == 200
+    )
+    assert (
+        client.get(reverse("catalog:dataset_sample", args=[published.dataset.slug]) + "?file=999999").status_code == 404
+    )
     assert client.get(reverse("catalog:dataset_sample", args=[published.dataset.slug]) + "?file=x").status_code == 404
 
 
@@ -322,20 +421,23 @@ def test_sample_of_a_file_of_another_dataset_is_refused(client, official, admin_
 # ---- Next update ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cadence, published, expected", [
-    ("daily", date(2024, 12, 31), date(2025, 1, 1)),
-    ("weekly", date(2024, 2, 26), date(2024, 3, 4)),
-    ("monthly", date(2024, 1, 31), date(2024, 2, 29)),  # leap year: the month's last day
-    ("monthly", date(2025, 1, 31), date(2025, 2, 28)),
-    ("monthly", date(2024, 12, 15), date(2025, 1, 15)),
-    ("quarterly", date(2024, 11, 30), date(2025, 2, 28)),
-    ("half_yearly", date(2024, 8, 31), date(2025, 2, 28)),
-    ("yearly", date(2024, 2, 29), date(2025, 2, 28)),
-    ("realtime", date(2024, 1, 1), None),
-    ("irregular", date(2024, 1, 1), None),
-    ("none", date(2024, 1, 1), None),
-    ("monthly", None, None),
-])
+@pytest.mark.parametrize(
+    "cadence, published, expected",
+    [
+        ("daily", date(2024, 12, 31), date(2025, 1, 1)),
+        ("weekly", date(2024, 2, 26), date(2024, 3, 4)),
+        ("monthly", date(2024, 1, 31), date(2024, 2, 29)),  # leap year: the month's last day
+        ("monthly", date(2025, 1, 31), date(2025, 2, 28)),
+        ("monthly", date(2024, 12, 15), date(2025, 1, 15)),
+        ("quarterly", date(2024, 11, 30), date(2025, 2, 28)),
+        ("half_yearly", date(2024, 8, 31), date(2025, 2, 28)),
+        ("yearly", date(2024, 2, 29), date(2025, 2, 28)),
+        ("realtime", date(2024, 1, 1), None),
+        ("irregular", date(2024, 1, 1), None),
+        ("none", date(2024, 1, 1), None),
+        ("monthly", None, None),
+    ],
+)
 def test_next_update_is_one_period_after_the_last_publication(cadence, published, expected):
     assert next_update_due(cadence, published) == expected
 
@@ -362,7 +464,9 @@ def test_the_page_shows_the_next_update_and_says_when_it_is_late(client, officia
 def test_related_datasets_share_a_keyword_or_the_theme_and_are_visible(client, official, admin_user, reference_data):
     me = publish(official, admin_user, fake_files=1, tags="미세먼지, 대기질")
     transport = Theme.objects.get(code="transport")
-    same_tag = publish(official, admin_user, fake_files=1, title_ko="미세먼지 교통 영향", theme=transport, tags="미세먼지")
+    same_tag = publish(
+        official, admin_user, fake_files=1, title_ko="미세먼지 교통 영향", theme=transport, tags="미세먼지"
+    )
     same_theme = publish(official, admin_user, fake_files=1, title_ko="하천 수질", tags="수질")
     unrelated = publish(official, admin_user, fake_files=1, title_ko="버스 정류장", theme=transport, tags="버스")
     suspended = publish(official, admin_user, fake_files=1, title_ko="정지된 자료", tags="미세먼지")
@@ -370,9 +474,17 @@ def test_related_datasets_share_a_keyword_or_the_theme_and_are_visible(client, o
     withdrawn = publish(official, admin_user, fake_files=1, title_ko="철회된 자료", tags="대기질")
     services.version_withdraw(actor=official, version=withdrawn, reason="오류")
     services.dataset_create(  # a draft of the same theme and keyword: no entry
-        actor=official, organization=official.active_organization, title_ko="초안 자료", description_ko="초안",
-        theme=Theme.objects.get(code="environment"), tags="미세먼지", contact_name="정", contact_phone="031",
-        contact_email="a@b.kr", update_cadence="monthly", data_kind="public",
+        actor=official,
+        organization=official.active_organization,
+        title_ko="초안 자료",
+        description_ko="초안",
+        theme=Theme.objects.get(code="environment"),
+        tags="미세먼지",
+        contact_name="정",
+        contact_phone="031",
+        contact_email="a@b.kr",
+        update_cadence="monthly",
+        data_kind="public",
     )
     related = dataset_related(CatalogEntry.objects.get(dataset=me.dataset))
     assert [e.dataset_id for e in related] == [same_tag.dataset_id, same_theme.dataset_id]
@@ -405,14 +517,26 @@ def _zip(*members) -> bytes:
 
 
 @pytest.mark.django_db
-def test_dataset_page_queries_do_not_grow_with_files(client, login, official, admin_user, buyer, reference_data,
-                                                      django_assert_max_num_queries, django_assert_num_queries):
+def test_dataset_page_queries_do_not_grow_with_files(
+    client, login, official, admin_user, buyer, reference_data, django_assert_max_num_queries, django_assert_num_queries
+):
     one = publish(official, admin_user, files=[("하나.csv", plain_csv())], spatial_bbox=BBOX, title_ko="파일 하나")
     many = publish(
-        official, admin_user, title_ko="파일 여럿", spatial_bbox=BBOX, justification="사무실 번호",
-        files=[("대기.csv", air_csv()), ("둘.csv", plain_csv("측정소")), ("묶음.zip", _zip(("셋.csv", plain_csv()), ("넷.csv", plain_csv("동"))))],
-        offers=[{"kind": "free"}, {"kind": "one_off", "price_krw": 10_000, "cost_basis": "가공비"},
-                {"kind": "subscription", "price_krw": 30_000, "subscription_days": 90, "cost_basis": "유지비"}],
+        official,
+        admin_user,
+        title_ko="파일 여럿",
+        spatial_bbox=BBOX,
+        justification="사무실 번호",
+        files=[
+            ("대기.csv", air_csv()),
+            ("둘.csv", plain_csv("측정소")),
+            ("묶음.zip", _zip(("셋.csv", plain_csv()), ("넷.csv", plain_csv("동")))),
+        ],
+        offers=[
+            {"kind": "free"},
+            {"kind": "one_off", "price_krw": 10_000, "cost_basis": "가공비"},
+            {"kind": "subscription", "price_krw": 30_000, "subscription_days": 90, "cost_basis": "유지비"},
+        ],
     )
     assert many.files.count() == 5 and many.files.exclude(table_schema=None).count() == 4
     from django.db import connection
@@ -474,8 +598,16 @@ def test_organization_page_paginates_by_twenty(client, official, admin_user, ref
 @pytest.mark.django_db
 def test_unverified_organization_without_datasets_says_so(client, db):
     owner = make_user("owner@unverified.test")
-    company = make_org(owner, name_ko="미확인 회사", name_en="Unverified Co.", kind="consumer", brn="2118608983",
-                       verified=False, contact_phone="02-555-0000", address="서울특별시 중구 세종대로 110")
+    company = make_org(
+        owner,
+        name_ko="미확인 회사",
+        name_en="Unverified Co.",
+        kind="consumer",
+        brn="2118608983",
+        verified=False,
+        contact_phone="02-555-0000",
+        address="서울특별시 중구 세종대로 110",
+    )
     html = client.get(reverse("catalog:organization", args=[company.slug])).content.decode()
     assert "미확인 회사" in html and 'id="org-unverified"' in html and 'id="org-verified"' not in html
     assert 'id="org-no-datasets"' in html
@@ -495,10 +627,18 @@ def test_tile_host_is_allowed_as_an_image_source(client, published, settings):
     response = client.get(reverse("catalog:dataset", args=[published.dataset.slug]))
     img_src = next(p for p in response["Content-Security-Policy"].split(";") if p.strip().startswith("img-src"))
     assert "https://tile.openstreetmap.org" in img_src.split()
-    config = json.loads(re.search(r'id="coverage-map-config" type="application/json">(.*?)</script>',
-                                  response.content.decode(), re.S).group(1))
+    config = json.loads(
+        re.search(
+            r'id="coverage-map-config" type="application/json">(.*?)</script>', response.content.decode(), re.S
+        ).group(1)
+    )
     assert config["bbox"] == BBOX and config["tileUrl"] == settings.MAP_TILE_URL
     settings.MAP_TILE_URL = ""  # no tiles: the outline alone
-    config = json.loads(re.search(r'id="coverage-map-config" type="application/json">(.*?)</script>',
-                                  client.get(reverse("catalog:dataset", args=[published.dataset.slug])).content.decode(), re.S).group(1))
+    config = json.loads(
+        re.search(
+            r'id="coverage-map-config" type="application/json">(.*?)</script>',
+            client.get(reverse("catalog:dataset", args=[published.dataset.slug])).content.decode(),
+            re.S,
+        ).group(1)
+    )
     assert config["tileUrl"] == ""

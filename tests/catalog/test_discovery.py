@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Organization
 from catalog import services
 from catalog.discovery import catalog_search, exact_counts
-from catalog.models import CatalogEntry, Dataset, DatasetVersion, DataFile, Licence, Offer, Theme
+from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, Licence, Offer, Theme
 from catalog.templatetags.catalog_tags import toggle_url, without_url
 from tests.conftest import make_org, make_user
 
@@ -34,28 +34,66 @@ def other_publisher(reference_data):
 _day = iter(range(1, 10_000))
 
 
-def publish(org, title, *, description="설명입니다.", theme="environment", tags=(), columns=(), formats=("csv",),
-            kinds=("free",), cadence="monthly", area="경기도 시흥시 정왕동", downloads=0, licence="kogl-1", title_en=""):
+def publish(
+    org,
+    title,
+    *,
+    description="설명입니다.",
+    theme="environment",
+    tags=(),
+    columns=(),
+    formats=("csv",),
+    kinds=("free",),
+    cadence="monthly",
+    area="경기도 시흥시 정왕동",
+    downloads=0,
+    licence="kogl-1",
+    title_en="",
+):
     """A published, listed dataset with files and offers, written directly (the review flow has its own tests),
     then indexed by the real catalog_entry_refresh."""
     user = org.memberships.first().user
-    dataset = Dataset.objects.create(slug=f"d-{uuid.uuid4().hex[:10]}", publisher=org, created_by=user, download_count=downloads)
+    dataset = Dataset.objects.create(
+        slug=f"d-{uuid.uuid4().hex[:10]}", publisher=org, created_by=user, download_count=downloads
+    )
     version = DatasetVersion.objects.create(
-        dataset=dataset, number=1, state="published", title_ko=title, title_en=title_en, description_ko=description,
-        theme=Theme.objects.get(code=theme), tags=list(tags), contact_name="담당자", contact_phone="031-000-0000",
-        contact_email="a@b.test", update_cadence=cadence, spatial_area=area, data_kind="public",
-        licence=Licence.objects.get(code=licence), created_by=user,
+        dataset=dataset,
+        number=1,
+        state="published",
+        title_ko=title,
+        title_en=title_en,
+        description_ko=description,
+        theme=Theme.objects.get(code=theme),
+        tags=list(tags),
+        contact_name="담당자",
+        contact_phone="031-000-0000",
+        contact_email="a@b.test",
+        update_cadence=cadence,
+        spatial_area=area,
+        data_kind="public",
+        licence=Licence.objects.get(code=licence),
+        created_by=user,
         published_at=timezone.now() - timedelta(days=1000 - next(_day)),
     )
     for fmt in formats:
         DataFile.objects.create(
-            version=version, file=f"datasets/x/{uuid.uuid4().hex}.{fmt}", original_name=f"data.{fmt}", format=fmt,
-            size=10, sha256="0" * 64, check_state="passed",
+            version=version,
+            file=f"datasets/x/{uuid.uuid4().hex}.{fmt}",
+            original_name=f"data.{fmt}",
+            format=fmt,
+            size=10,
+            sha256="0" * 64,
+            check_state="passed",
             table_schema={"fields": [{"name": c, "type": "string"} for c in columns]},
         )
     for kind in kinds:
-        Offer.objects.create(dataset=dataset, kind=kind, price_krw=0 if kind == "free" else 10000,
-                             subscription_days=30 if kind == "subscription" else None, rule="공공데이터법")
+        Offer.objects.create(
+            dataset=dataset,
+            kind=kind,
+            price_krw=0 if kind == "free" else 10000,
+            subscription_days=30 if kind == "subscription" else None,
+            rule="공공데이터법",
+        )
     services.catalog_entry_refresh(dataset)
     return dataset
 
@@ -134,12 +172,36 @@ def test_drafts_rejected_withdrawn_and_suspended_datasets_never_appear(publisher
 
 @pytest.fixture
 def mixed_catalog(publisher, other_publisher):
-    publish(publisher, "미세먼지 측정 A", theme="environment", formats=("csv",), kinds=("free",), tags=["대기", "미세먼지"])
-    publish(publisher, "미세먼지 측정 B", theme="environment", formats=("csv", "geojson"), kinds=("one_off",), tags=["대기"],
-            cadence="daily", licence="kogl-3")
-    publish(other_publisher, "미세먼지 예보", theme="environment", formats=("json",), kinds=("free", "subscription"),
-            area="대구광역시 수성구 범어동", tags=["예보"])
-    publish(other_publisher, "전력 사용량", theme="industry", formats=("xlsx",), kinds=("one_off",), area="대구광역시 수성구")
+    publish(
+        publisher, "미세먼지 측정 A", theme="environment", formats=("csv",), kinds=("free",), tags=["대기", "미세먼지"]
+    )
+    publish(
+        publisher,
+        "미세먼지 측정 B",
+        theme="environment",
+        formats=("csv", "geojson"),
+        kinds=("one_off",),
+        tags=["대기"],
+        cadence="daily",
+        licence="kogl-3",
+    )
+    publish(
+        other_publisher,
+        "미세먼지 예보",
+        theme="environment",
+        formats=("json",),
+        kinds=("free", "subscription"),
+        area="대구광역시 수성구 범어동",
+        tags=["예보"],
+    )
+    publish(
+        other_publisher,
+        "전력 사용량",
+        theme="industry",
+        formats=("xlsx",),
+        kinds=("one_off",),
+        area="대구광역시 수성구",
+    )
     publish(publisher, "복지시설 현황", theme="welfare", formats=("csv",), kinds=("free",))
 
 
@@ -147,8 +209,13 @@ def direct_counts(qs):
     """The facet counts computed the naive way, one query per facet, for comparison."""
     counts = {
         "theme": {Theme.objects.get(pk=r["theme"]).code: r["n"] for r in qs.values("theme").annotate(n=Count("pk"))},
-        "publisher": {Organization.objects.get(pk=r["publisher"]).slug: r["n"] for r in qs.values("publisher").annotate(n=Count("pk"))},
-        "licence": {Licence.objects.get(pk=r["licence"]).code: r["n"] for r in qs.values("licence").annotate(n=Count("pk"))},
+        "publisher": {
+            Organization.objects.get(pk=r["publisher"]).slug: r["n"]
+            for r in qs.values("publisher").annotate(n=Count("pk"))
+        },
+        "licence": {
+            Licence.objects.get(pk=r["licence"]).code: r["n"] for r in qs.values("licence").annotate(n=Count("pk"))
+        },
         "cadence": {r["update_cadence"]: r["n"] for r in qs.values("update_cadence").annotate(n=Count("pk"))},
         "area": {r["area"]: r["n"] for r in qs.values("area").annotate(n=Count("pk"))},
     }
@@ -160,8 +227,17 @@ def direct_counts(qs):
     return counts
 
 
-@pytest.mark.parametrize("params", ["", "q=미세먼지", "q=미세먼지&price=free", "format=csv&format=json", "theme=industry",
-                                    "area=대구광역시 수성구&q=미세먼지"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        "",
+        "q=미세먼지",
+        "q=미세먼지&price=free",
+        "format=csv&format=json",
+        "theme=industry",
+        "area=대구광역시 수성구&q=미세먼지",
+    ],
+)
 def test_facet_counts_equal_direct_counts(mixed_catalog, params):
     result = catalog_search(QueryDict(params))
     from catalog.filters import CatalogFilter
@@ -174,7 +250,12 @@ def test_facet_counts_equal_direct_counts(mixed_catalog, params):
 
 
 def test_filters_combine_or_within_a_facet_and_and_across(mixed_catalog):
-    assert sorted(titles("format=csv&format=json")) == ["미세먼지 예보", "미세먼지 측정 A", "미세먼지 측정 B", "복지시설 현황"]
+    assert sorted(titles("format=csv&format=json")) == [
+        "미세먼지 예보",
+        "미세먼지 측정 A",
+        "미세먼지 측정 B",
+        "복지시설 현황",
+    ]
     assert sorted(titles("format=csv&price=free")) == ["미세먼지 측정 A", "복지시설 현황"]
     assert titles("price=subscription") == ["미세먼지 예보"]
     assert titles("cadence=daily") == ["미세먼지 측정 B"]
@@ -208,7 +289,9 @@ def test_pages(publisher):
 
 
 @override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_LEVELS=[1])  # a tiny table: every entry is in the "sample"
-def test_above_the_cap_counts_are_labelled_estimates_until_counted_exactly(publisher, django_capture_on_commit_callbacks):
+def test_above_the_cap_counts_are_labelled_estimates_until_counted_exactly(
+    publisher, django_capture_on_commit_callbacks
+):
     for i in range(6):
         publish(publisher, f"미세먼지 자료 {i}", downloads=i)
     params = QueryDict("q=미세먼지")
@@ -257,8 +340,10 @@ def test_url_state_round_trips(mixed_catalog, client):
 
 def test_htmx_requests_get_only_the_results_and_history_restores_get_the_page(mixed_catalog, client):
     partial = client.get("/catalog/?q=미세먼지", HTTP_HX_REQUEST="true").content.decode()
-    assert partial.lstrip().startswith("<div id=\"catalog-body\"") and "<html" not in partial
-    full = client.get("/catalog/?q=미세먼지", HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true").content.decode()
+    assert partial.lstrip().startswith('<div id="catalog-body"') and "<html" not in partial
+    full = client.get(
+        "/catalog/?q=미세먼지", HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    ).content.decode()
     assert "<html" in full and 'id="catalog-body"' in full
 
 
@@ -313,8 +398,18 @@ def test_a_word_is_matched_by_its_trigram_not_by_its_bigrams_anywhere(publisher)
 # --- the index: filters as keys, the sample, the walk ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("params", ["q=미세먼지", "q=미세먼지&price=free&format=csv", "theme=environment&format=csv&format=json",
-                                    "q=측정&sort=title", "tag=대기&sort=newest", "area=대구광역시 수성구", "q=자료&sort=downloads"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        "q=미세먼지",
+        "q=미세먼지&price=free&format=csv",
+        "theme=environment&format=csv&format=json",
+        "q=측정&sort=title",
+        "tag=대기&sort=newest",
+        "area=대구광역시 수성구",
+        "q=자료&sort=downloads",
+    ],
+)
 def test_walking_a_sort_index_finds_the_same_page_as_the_gin_index(mixed_catalog, params):
     """Above the cap the page walks a btree with every condition as a plain function; it must select and
     order exactly what the GIN index does."""
@@ -356,7 +451,9 @@ def test_large_searches_are_estimated_from_the_coarsest_sample_holding_enough_ma
     coarse = [e for e in entries if in_sample(e.pk, 6)]
     fine = [e for e in entries if in_sample(e.pk, 3)]
     assert set(coarse) <= set(fine) and 2 <= len(coarse) < len(fine) < 30  # nested, and the hash spreads them
-    assert {e.pk for e in fine} == set(CatalogEntry.objects.filter(facet_keys__contains=[sample_key(3)]).values_list("pk", flat=True))
+    assert {e.pk for e in fine} == set(
+        CatalogEntry.objects.filter(facet_keys__contains=[sample_key(3)]).values_list("pk", flat=True)
+    )
 
     def figures(sample):
         csv = sum(1 for e in sample if "csv" in e.formats)
@@ -383,7 +480,9 @@ def test_a_search_with_its_filters_is_one_scan_of_one_index(mixed_catalog):
 
     from catalog.filters import CatalogFilter
 
-    search = CatalogFilter(QueryDict("q=미세먼지&price=free&format=csv&area=경기도 시흥시"), queryset=CatalogEntry.objects.all())
+    search = CatalogFilter(
+        QueryDict("q=미세먼지&price=free&format=csv&area=경기도 시흥시"), queryset=CatalogEntry.objects.all()
+    )
     sql, params = search.qs.values("pk").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # a five-row table would otherwise be read whole
@@ -425,8 +524,11 @@ def test_deep_pages_read_through_the_sort_buckets_are_the_exact_pages(publisher,
         with CaptureQueriesContext(connection) as queries:
             result = catalog_search(QueryDict(f"q=대기질&sort={sort}"), page=page)
         assert [e.pk for e in result.entries] == expected[(page - 1) * 4 : page * 4], page
-        page_queries = [q["sql"] for q in queries if 'AS "pk"' in q["sql"] and "OFFSET" in q["sql"] or
-                        'AS "pk"' in q["sql"] and "LIMIT 4" in q["sql"]]
+        page_queries = [
+            q["sql"]
+            for q in queries
+            if 'AS "pk"' in q["sql"] and "OFFSET" in q["sql"] or 'AS "pk"' in q["sql"] and "LIMIT 4" in q["sql"]
+        ]
         if used[-1] and len(page_queries) == 1 and '"sort_keys" &&' in page_queries[0]:
             through_buckets += 1
     assert through_buckets >= 8  # most pages were read through a prefix of the buckets, not the long way

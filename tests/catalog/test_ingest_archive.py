@@ -41,8 +41,9 @@ CSV = "측정소명,미세먼지\n정왕동,31\n".encode()
 
 def test_cp949_names_without_utf8_flag_are_decoded(tmp_path):
     names = ["시흥시_가로등.csv", "자료/2024년 미세먼지.xlsx"]
-    path = make_zip(tmp_path / "cp949.zip", [(RawNameInfo(n.encode("cp949")), CSV) for n in names]
-                    + [("readme.txt", b"ascii name")])
+    path = make_zip(
+        tmp_path / "cp949.zip", [(RawNameInfo(n.encode("cp949")), CSV) for n in names] + [("readme.txt", b"ascii name")]
+    )
 
     # The stored bytes really are CP949, flag bit 11 unset: Python alone shows mojibake.
     raw = path.read_bytes()
@@ -81,14 +82,17 @@ def test_utf8_bytes_without_flag(tmp_path):
 
 
 def test_folders_and_system_litter_are_skipped(tmp_path):
-    path = make_zip(tmp_path / "mac.zip", [
-        ("자료/", b""),
-        ("자료/a.csv", CSV),
-        ("__MACOSX/자료/._a.csv", b"\x00\x05\x16\x07"),
-        ("자료/.DS_Store", b"\x00\x00\x00\x01Bud1"),
-        ("자료/Thumbs.db", b"\xd0\xcf"),
-        ("자료/._b.csv", b"\x00\x05\x16\x07"),
-    ])
+    path = make_zip(
+        tmp_path / "mac.zip",
+        [
+            ("자료/", b""),
+            ("자료/a.csv", CSV),
+            ("__MACOSX/자료/._a.csv", b"\x00\x05\x16\x07"),
+            ("자료/.DS_Store", b"\x00\x00\x00\x01Bud1"),
+            ("자료/Thumbs.db", b"\xd0\xcf"),
+            ("자료/._b.csv", b"\x00\x05\x16\x07"),
+        ],
+    )
     report = inspect_zip(path)
     assert [m.name for m in report.members] == ["자료/a.csv"]
     assert report.skipped == ["자료/", "__MACOSX/자료/._a.csv", "자료/.DS_Store", "자료/Thumbs.db", "자료/._b.csv"]
@@ -150,7 +154,8 @@ def test_unsupported_member_is_refused_by_name(tmp_path):
     assert refused(make_zip(tmp_path / "noext.zip", [("README", b"x")])).code == "zip_unsupported_member"
     # A narrower list of accepted types applies.
     assert refused(make_zip(tmp_path / "x.zip", [("a.json", b"[]")]), allowed_suffixes=(".csv",)).code == (
-        "zip_unsupported_member")
+        "zip_unsupported_member"
+    )
 
 
 def test_encrypted_member_is_refused(tmp_path):

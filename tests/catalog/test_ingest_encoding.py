@@ -132,7 +132,7 @@ def test_bad_byte_in_the_middle_names_line_and_offset(tmp_path, chunk_size):
     lines = good.split(b"\n")
     broken_line = 11  # 1-based line number of the damaged line
     prefix = b"\n".join(lines[: broken_line - 1]) + b"\n" + lines[broken_line - 1][:9]
-    data = prefix + b"\xff" + good[len(prefix):]
+    data = prefix + b"\xff" + good[len(prefix) :]
     src = write(tmp_path, "broken.csv", data)
     # The sample is the whole (small) file here, so detection cannot call it UTF-8 or CP949.
     dst = tmp_path / "out.csv"
@@ -161,7 +161,7 @@ def test_bad_byte_after_the_sample_is_caught_by_the_transcode(tmp_path):
 
 
 def test_truncated_last_character(tmp_path):
-    data = TEXT.encode("utf-8") + "가".encode("utf-8")[:2]
+    data = TEXT.encode("utf-8") + "가".encode()[:2]
     src = write(tmp_path, "cut.csv", data)
     with pytest.raises(IngestError) as exc:
         transcode_to_utf8(src, tmp_path / "out.csv", "utf-8", chunk_size=64)

@@ -70,19 +70,30 @@ def open_fds_for(path) -> int:
 
 
 def test_xlsx_values_headers_and_trailing_rows(tmp_path):
-    src = make_xlsx(tmp_path / "air.xlsx", {
-        "빈시트": [],
-        "측정자료": [
-            ["측정소명", "측정일시", "측정일", "미세먼지\n(㎍/㎥)", "오존(ppm)", "점검", None, "비고"],
-            ["정왕동", dt.datetime(2024, 1, 1, 13, 30), dt.datetime(2024, 1, 1), 31, 0.1 + 0.2, True, None, "정상"],
-            ["대야동", dt.datetime(2024, 1, 2, 0, 0, 0, 999_999), dt.datetime(2024, 1, 2), 12345678901234, 1.5, False,
-             None, None],
-            [None] * 8,  # an empty row inside the data is kept
-            ["목감동", None, None, -7, 2.0, None, None, "값 없음"],
-            [None, None, None],
-            [None],
-        ],
-    })
+    src = make_xlsx(
+        tmp_path / "air.xlsx",
+        {
+            "빈시트": [],
+            "측정자료": [
+                ["측정소명", "측정일시", "측정일", "미세먼지\n(㎍/㎥)", "오존(ppm)", "점검", None, "비고"],
+                ["정왕동", dt.datetime(2024, 1, 1, 13, 30), dt.datetime(2024, 1, 1), 31, 0.1 + 0.2, True, None, "정상"],
+                [
+                    "대야동",
+                    dt.datetime(2024, 1, 2, 0, 0, 0, 999_999),
+                    dt.datetime(2024, 1, 2),
+                    12345678901234,
+                    1.5,
+                    False,
+                    None,
+                    None,
+                ],
+                [None] * 8,  # an empty row inside the data is kept
+                ["목감동", None, None, -7, 2.0, None, None, "값 없음"],
+                [None, None, None],
+                [None],
+            ],
+        },
+    )
     dst = tmp_path / "out.csv"
     report = xlsx_to_csv(src, dst)
     assert as_json(report) == {
@@ -106,16 +117,19 @@ def test_xlsx_values_headers_and_trailing_rows(tmp_path):
 
 
 def test_xlsx_title_row_above_header_and_ragged_rows(tmp_path):
-    src = make_xlsx(tmp_path / "lamps.xlsx", {
-        "Sheet1": [
-            [None],
-            ["2024년 시흥시 가로등 현황"],
-            ["(단위: 개)"],
-            ["동", "개수", "설치년도"],
-            ["정왕동", 120, 2019],
-            ["배곧동", 80, 2021, "메모", None],  # a value right of the header is dropped and counted
-        ]
-    })
+    src = make_xlsx(
+        tmp_path / "lamps.xlsx",
+        {
+            "Sheet1": [
+                [None],
+                ["2024년 시흥시 가로등 현황"],
+                ["(단위: 개)"],
+                ["동", "개수", "설치년도"],
+                ["정왕동", 120, 2019],
+                ["배곧동", 80, 2021, "메모", None],  # a value right of the header is dropped and counted
+            ]
+        },
+    )
     dst = tmp_path / "out.csv"
     report = xlsx_to_csv(src, dst)
     assert report.title == "2024년 시흥시 가로등 현황"
@@ -219,7 +233,11 @@ def test_json_top_level_array_with_nested_objects(tmp_path):
     report = json_to_csv(src, dst)
     columns = ["이름", "면적", "개장", "주소.도로명", "주소.우편", "시설", "비고", "주소.좌표", "주소"]
     assert as_json(report) == {
-        "rows_written": 3, "columns": columns, "root_path": "", "skipped_items": 1, "encoding": "utf-8",
+        "rows_written": 3,
+        "columns": columns,
+        "root_path": "",
+        "skipped_items": 1,
+        "encoding": "utf-8",
     }
     assert read_csv(dst) == [
         columns,
@@ -230,15 +248,25 @@ def test_json_top_level_array_with_nested_objects(tmp_path):
 
 
 def test_json_data_go_kr_envelope(tmp_path):
-    src = write_json(tmp_path / "api.json", {
-        "response": {
-            "header": {"resultCode": "00", "resultMsg": "NORMAL SERVICE."},
-            "body": {
-                "items": {"item": [{"stationName": "정왕동", "pm10Value": "31"}, {"stationName": "시화산단", "pm10Value": "-"}]},
-                "numOfRows": 2, "pageNo": 1, "totalCount": 2,
-            },
-        }
-    })
+    src = write_json(
+        tmp_path / "api.json",
+        {
+            "response": {
+                "header": {"resultCode": "00", "resultMsg": "NORMAL SERVICE."},
+                "body": {
+                    "items": {
+                        "item": [
+                            {"stationName": "정왕동", "pm10Value": "31"},
+                            {"stationName": "시화산단", "pm10Value": "-"},
+                        ]
+                    },
+                    "numOfRows": 2,
+                    "pageNo": 1,
+                    "totalCount": 2,
+                },
+            }
+        },
+    )
     dst = tmp_path / "out.csv"
     report = json_to_csv(src, dst)
     assert report.root_path == "response.body.items.item"
@@ -253,10 +281,16 @@ def test_json_data_member_and_ckan_style(tmp_path):
     assert read_csv(tmp_path / "out.csv") == [["a", "b"], ["1", ""], ["", "2"]]
 
     # CKAN datastore_search: "fields" (an array of objects) comes first, the records are longer.
-    ckan = write_json(tmp_path / "ckan.json", {"success": True, "result": {
-        "fields": [{"id": "동", "type": "text"}, {"id": "인구", "type": "int"}],
-        "records": [{"동": "정왕동", "인구": 1}, {"동": "배곧동", "인구": 2}, {"동": "대야동", "인구": 3}],
-    }})
+    ckan = write_json(
+        tmp_path / "ckan.json",
+        {
+            "success": True,
+            "result": {
+                "fields": [{"id": "동", "type": "text"}, {"id": "인구", "type": "int"}],
+                "records": [{"동": "정왕동", "인구": 1}, {"동": "배곧동", "인구": 2}, {"동": "대야동", "인구": 3}],
+            },
+        },
+    )
     report = json_to_csv(ckan, tmp_path / "out.csv")
     assert (report.root_path, report.rows_written, report.columns) == ("result.records", 3, ["동", "인구"])
 
@@ -341,10 +375,13 @@ def collection(features, crs=None, crs_last=False):
 
 
 def test_geojson_epsg5179_point_is_seoul_city_hall(tmp_path):
-    src = write_json(tmp_path / "cityhall.geojson", collection(
-        [feature({"type": "Point", "coordinates": list(CITY_HALL_5179)}, {"이름": "서울시청", "층수": 13})],
-        crs="urn:ogc:def:crs:EPSG::5179",
-    ))
+    src = write_json(
+        tmp_path / "cityhall.geojson",
+        collection(
+            [feature({"type": "Point", "coordinates": list(CITY_HALL_5179)}, {"이름": "서울시청", "층수": 13})],
+            crs="urn:ogc:def:crs:EPSG::5179",
+        ),
+    )
     dst = tmp_path / "out.csv"
     report = geojson_to_csv(src, dst)
     assert report.crs == "EPSG:5179"
@@ -371,13 +408,22 @@ def test_geojson_korean_and_web_mercator_crs(tmp_path, epsg):
     to_src = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True)
     siheung = (126.8031, 37.3800)  # 시흥시청
     x, y = to_src.transform(*siheung)
-    polygon = [[to_src.transform(lon, lat) for lon, lat in
-                [(126.70, 37.30), (126.90, 37.30), (126.90, 37.45), (126.70, 37.45), (126.70, 37.30)]]]
-    src = write_json(tmp_path / f"{epsg}.geojson", collection(
-        [feature({"type": "Point", "coordinates": [x, y]}, {"n": 1}),
-         feature({"type": "Polygon", "coordinates": polygon}, {"n": 2})],
-        crs=f"EPSG:{epsg}" if epsg != 5179 else "urn:ogc:def:crs:EPSG::5179",
-    ))
+    polygon = [
+        [
+            to_src.transform(lon, lat)
+            for lon, lat in [(126.70, 37.30), (126.90, 37.30), (126.90, 37.45), (126.70, 37.45), (126.70, 37.30)]
+        ]
+    ]
+    src = write_json(
+        tmp_path / f"{epsg}.geojson",
+        collection(
+            [
+                feature({"type": "Point", "coordinates": [x, y]}, {"n": 1}),
+                feature({"type": "Polygon", "coordinates": polygon}, {"n": 2}),
+            ],
+            crs=f"EPSG:{epsg}" if epsg != 5179 else "urn:ogc:def:crs:EPSG::5179",
+        ),
+    )
     dst = tmp_path / "out.csv"
     report = geojson_to_csv(src, dst)
     assert report.crs == f"EPSG:{epsg}"
@@ -390,12 +436,19 @@ def test_geojson_korean_and_web_mercator_crs(tmp_path, epsg):
 
 
 def test_geojson_wgs84_mixed_features(tmp_path):
-    src = write_json(tmp_path / "wgs.geojson", collection([
-        feature({"type": "Point", "coordinates": [126.8031, 37.38]}, {"이름": "시청", "longitude": "x"}, id="a1"),
-        feature({"type": "LineString", "coordinates": [[126.70, 37.33], [126.75, 37.40]]}, {"이름": "도로"}),
-        feature(None, {"이름": "위치 없음", "태그": ["a", "b"]}),
-        feature({"type": "Polygon", "coordinates": [[[126.9, 37.3]]]}, {"이름": "깨진 면"}),  # too few points
-    ]))
+    src = write_json(
+        tmp_path / "wgs.geojson",
+        collection(
+            [
+                feature(
+                    {"type": "Point", "coordinates": [126.8031, 37.38]}, {"이름": "시청", "longitude": "x"}, id="a1"
+                ),
+                feature({"type": "LineString", "coordinates": [[126.70, 37.33], [126.75, 37.40]]}, {"이름": "도로"}),
+                feature(None, {"이름": "위치 없음", "태그": ["a", "b"]}),
+                feature({"type": "Polygon", "coordinates": [[[126.9, 37.3]]]}, {"이름": "깨진 면"}),  # too few points
+            ]
+        ),
+    )
     dst = tmp_path / "out.csv"
     report = geojson_to_csv(src, dst)
     assert as_json(report) == {
@@ -419,11 +472,15 @@ def test_geojson_wgs84_mixed_features(tmp_path):
 
 
 def test_geojson_crs_after_features_and_crs84(tmp_path):
-    late = write_json(tmp_path / "late.geojson", collection(
-        [feature({"type": "Point", "coordinates": list(CITY_HALL_5179)})], crs="EPSG:5179", crs_last=True))
+    late = write_json(
+        tmp_path / "late.geojson",
+        collection([feature({"type": "Point", "coordinates": list(CITY_HALL_5179)})], crs="EPSG:5179", crs_last=True),
+    )
     assert geojson_to_csv(late, tmp_path / "out.csv").crs == "EPSG:5179"
-    crs84 = write_json(tmp_path / "crs84.geojson", collection(
-        [feature({"type": "Point", "coordinates": [126.978, 37.568]})], crs="urn:ogc:def:crs:OGC:1.3:CRS84"))
+    crs84 = write_json(
+        tmp_path / "crs84.geojson",
+        collection([feature({"type": "Point", "coordinates": [126.978, 37.568]})], crs="urn:ogc:def:crs:OGC:1.3:CRS84"),
+    )
     report = geojson_to_csv(crs84, tmp_path / "out.csv")
     assert (report.crs, report.bbox_wgs84) == ("EPSG:4326", [126.978, 37.568, 126.978, 37.568])
 
@@ -435,34 +492,45 @@ def test_geojson_outside_korea_is_a_note(tmp_path):
 
 
 def test_geojson_projected_coordinates_without_crs(tmp_path):
-    src = write_json(tmp_path / "nocrs.geojson", collection(
-        [feature({"type": "Point", "coordinates": list(CITY_HALL_5179)})]))
+    src = write_json(
+        tmp_path / "nocrs.geojson", collection([feature({"type": "Point", "coordinates": list(CITY_HALL_5179)})])
+    )
     error = raises("geojson_crs", geojson_to_csv, src, tmp_path / "out.csv")
     assert "coordinate system looks wrong" in english(error.message)
 
 
 def test_geojson_swapped_lat_lon(tmp_path):
-    src = write_json(tmp_path / "swap.geojson", collection([feature({"type": "Point", "coordinates": [37.568, 126.978]})]))
+    src = write_json(
+        tmp_path / "swap.geojson", collection([feature({"type": "Point", "coordinates": [37.568, 126.978]})])
+    )
     raises("geojson_crs", geojson_to_csv, src, tmp_path / "out.csv")
 
 
 def test_geojson_unknown_crs(tmp_path):
-    src = write_json(tmp_path / "x.geojson", collection(
-        [feature({"type": "Point", "coordinates": [1, 2]})], crs="urn:ogc:def:crs:EPSG::999999"))
+    src = write_json(
+        tmp_path / "x.geojson",
+        collection([feature({"type": "Point", "coordinates": [1, 2]})], crs="urn:ogc:def:crs:EPSG::999999"),
+    )
     error = raises("geojson_crs", geojson_to_csv, src, tmp_path / "out.csv")
     assert "EPSG::999999" in english(error.message)
 
 
 def test_geojson_invalid(tmp_path):
     broken = tmp_path / "broken.geojson"
-    broken.write_text('{"type": "FeatureCollection", "features": [\n{"type": "Feature", "geometry": {"type": "Point",'
-                      ' "coordinates": [1, 2]}, "properties": {}}\n{"type": "Feature"}]}', encoding="utf-8")
+    broken.write_text(
+        '{"type": "FeatureCollection", "features": [\n{"type": "Feature", "geometry": {"type": "Point",'
+        ' "coordinates": [1, 2]}, "properties": {}}\n{"type": "Feature"}]}',
+        encoding="utf-8",
+    )
     error = raises("geojson_invalid", geojson_to_csv, broken, tmp_path / "out.csv")
     assert "line 3, column 1" in english(error.message)
 
-    for name, value in [("array", [feature(None)]), ("feature", feature({"type": "Point", "coordinates": [1, 2]})),
-                        ("nofeatures", {"type": "FeatureCollection"}),
-                        ("geometry", {"type": "Point", "coordinates": [1, 2]})]:
+    for name, value in [
+        ("array", [feature(None)]),
+        ("feature", feature({"type": "Point", "coordinates": [1, 2]})),
+        ("nofeatures", {"type": "FeatureCollection"}),
+        ("geometry", {"type": "Point", "coordinates": [1, 2]}),
+    ]:
         raises("geojson_invalid", geojson_to_csv, write_json(tmp_path / f"{name}.geojson", value), tmp_path / "out.csv")
 
 

@@ -25,7 +25,11 @@ def failing_rrn_check(first12: str) -> str:
 
 VALID_RRN = with_rrn_check("900101123456")  # born 1990-01-01, checksum ok
 POST_2020_RRN = failing_rrn_check("201015398765")  # born 2020-10-15, random tail: checksum fails
-FRN = "850505" + "612345" + str((13 - sum(w * int(d) for w, d in zip((2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5), "850505612345")) % 11) % 10)
+FRN = (
+    "850505"
+    + "612345"
+    + str((13 - sum(w * int(d) for w, d in zip((2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5), "850505612345")) % 11) % 10)
+)
 
 
 def ean_that_looks_like_an_rrn():
@@ -77,7 +81,14 @@ def test_true_positives_masks_and_counts(tmp_path):
     rows = [
         ("성명", "주민등록번호", "연락처", "이메일", "카드", "비고"),
         ("김시흥", f"{VALID_RRN[:6]}-{VALID_RRN[6:]}", "010-1234-5678", "kim@example.com", "4111-1111-1111-1111", ""),
-        ("이정왕", f"{POST_2020_RRN[:6]}-{POST_2020_RRN[6:]}", "02-2133-0000", "lee.jw@siheung.go.kr", "", "문의 031)123-4567"),
+        (
+            "이정왕",
+            f"{POST_2020_RRN[:6]}-{POST_2020_RRN[6:]}",
+            "02-2133-0000",
+            "lee.jw@siheung.go.kr",
+            "",
+            "문의 031)123-4567",
+        ),
         ("박배곧", VALID_RRN, "+82 10 9876 5432", "", "", ""),
         ("Smith", f"{FRN[:6]}-{FRN[6:]}", "01012345678", "", "", ""),
     ]
@@ -107,8 +118,13 @@ def test_true_positives_masks_and_counts(tmp_path):
     assert (c.count, c.examples) == (1, ["4111-****-****-1111"])
 
     assert set(found) == {
-        ("rrn", "주민등록번호"), ("frn", "주민등록번호"), ("mobile_phone", "연락처"), ("landline_phone", "연락처"),
-        ("landline_phone", "비고"), ("email", "이메일"), ("card_number", "카드"),
+        ("rrn", "주민등록번호"),
+        ("frn", "주민등록번호"),
+        ("mobile_phone", "연락처"),
+        ("landline_phone", "연락처"),
+        ("landline_phone", "비고"),
+        ("email", "이메일"),
+        ("card_number", "카드"),
     }
     findings = scan(tmp_path, rows)
     assert [f.blocking for f in findings][:2] == [True, True]  # blocking first
@@ -121,7 +137,15 @@ def test_false_positives_are_not_flagged(tmp_path):
     corp = corporate_number()
     rows = [
         ("일시", "상품코드", "바코드", "사업자등록번호", "법인등록번호", "카드", "비고"),
-        ("20240101-1200", "8801234567893", barcode, "1168200276", f"{corp[:6]}-{corp[6:]}", "4111-1111-1111-1112", "971013-9019902"),
+        (
+            "20240101-1200",
+            "8801234567893",
+            barcode,
+            "1168200276",
+            f"{corp[:6]}-{corp[6:]}",
+            "4111-1111-1111-1112",
+            "971013-9019902",
+        ),
         ("2024-01-01 12:00", "8801234567893", barcode, "116-82-00276", corp, "1234567812345678", "면적 1,234,567"),
         ("20240101120000", "", "", "", "", "", "031-310"),
     ]

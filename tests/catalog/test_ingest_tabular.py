@@ -16,26 +16,32 @@ N = 30
 
 def korean_rows(sep=","):
     """30 rows with the pitfalls of Korean public data, and the values the tests expect."""
-    header = sep.join("측정소,측정일,기록일,측정시각,금액,농도,위도,경도,연도,코드,비고".split(","))
+    header = sep.join(
+        ["측정소", "측정일", "기록일", "측정시각", "금액", "농도", "위도", "경도", "연도", "코드", "비고"]
+    )
     lines = [header]
     for i in range(N):
         amount = "-" if i == 4 else f"{(i + 1) * 1000:,}"  # thousands separators, "-" = empty
         if sep == ",":
             amount = f'"{amount}"'  # quoted, as Excel writes them
         level = "" if i % 10 == 0 else str(i * 2)
-        lines.append(sep.join([
-            ["정왕동", "대야동", "신천동"][i % 3],
-            f"2024.01.{i + 1:02d}",
-            f"2024-01-{i + 1:02d}",
-            f"2024-01-01 {i % 24:02d}:30",
-            amount,
-            level,
-            f"{37.3 + i * 0.001:.4f}",
-            f"{126.7 + i * 0.001:.4f}",
-            str(2000 + i % 5),
-            f"{i:03d}",
-            "점검" if i % 2 == 0 else "",
-        ]))
+        lines.append(
+            sep.join(
+                [
+                    ["정왕동", "대야동", "신천동"][i % 3],
+                    f"2024.01.{i + 1:02d}",
+                    f"2024-01-{i + 1:02d}",
+                    f"2024-01-01 {i % 24:02d}:30",
+                    amount,
+                    level,
+                    f"{37.3 + i * 0.001:.4f}",
+                    f"{126.7 + i * 0.001:.4f}",
+                    str(2000 + i % 5),
+                    f"{i:03d}",
+                    "점검" if i % 2 == 0 else "",
+                ]
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -115,7 +121,9 @@ def test_dates_strings_and_top_values(report):
     assert p["측정시각"].min == "2024-01-01T00:30:00"
     station = p["측정소"]
     assert station.top_values == [
-        {"value": "대야동", "count": 10}, {"value": "신천동", "count": 10}, {"value": "정왕동", "count": 10},
+        {"value": "대야동", "count": 10},
+        {"value": "신천동", "count": 10},
+        {"value": "정왕동", "count": 10},
     ]
     assert station.histogram is None and station.mean is None
     note = p["비고"]
@@ -126,8 +134,19 @@ def test_dates_strings_and_top_values(report):
 def test_preview_is_typed_and_json_safe(report, tmp_path):
     assert len(report.preview) == 20
     first = report.preview[0]
-    assert first == ["정왕동", "2024-01-01", "2024-01-01", "2024-01-01T00:30:00", 1000, None, 37.3, 126.7, 2000,
-                     "000", "점검"]
+    assert first == [
+        "정왕동",
+        "2024-01-01",
+        "2024-01-01",
+        "2024-01-01T00:30:00",
+        1000,
+        None,
+        37.3,
+        126.7,
+        2000,
+        "000",
+        "점검",
+    ]
     assert report.preview[4][4] is None  # "-" is empty
     data = report.to_dict()
     assert json.loads(json.dumps(data, ensure_ascii=False)) == data
@@ -214,7 +233,7 @@ def test_blank_and_duplicate_column_names(tmp_path):
 def test_values_after_the_type_sample_are_checked(tmp_path):
     """Types are chosen on the first rows; the full pass checks every row and falls back."""
     rows = [f"{i},{i},{i},{i % 900}" for i in range(SAMPLE_ROWS + 100)]
-    rows += ["미상,2.5,\"1,234\",\"12,345\""]
+    rows += ['미상,2.5,"1,234","12,345"']
     report = analyse_csv(write(tmp_path, "late.csv", "a,b,c,d\n" + "\n".join(rows) + "\n"))
     f = fields(report)
     assert f["a"]["type"] == "string"

@@ -7,10 +7,10 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from core.errors import DomainError, IllegalTransition, NotAllowed
-from core.models import AuditEvent
 from catalog import selectors, services
 from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Offer, Review
+from core.errors import DomainError, IllegalTransition, NotAllowed
+from core.models import AuditEvent
 
 S = DatasetVersion.State
 SCHEMA = {"fields": [{"name": "측정소명", "type": "string"}, {"name": "미세먼지", "type": "integer"}]}
@@ -18,8 +18,16 @@ SCHEMA = {"fields": [{"name": "측정소명", "type": "string"}, {"name": "미�
 
 def _file(version, name="대기질.csv", *, state="passed", rows=100, schema=SCHEMA, sha="a" * 64, pii=()):
     return DataFile.objects.create(
-        version=version, file=f"datasets/test/{name}", original_name=name, format="csv", size=10, sha256=sha,
-        check_state=state, row_count=rows, table_schema=schema, pii_findings=list(pii),
+        version=version,
+        file=f"datasets/test/{name}",
+        original_name=name,
+        format="csv",
+        size=10,
+        sha256=sha,
+        check_state=state,
+        row_count=rows,
+        table_schema=schema,
+        pii_findings=list(pii),
     )
 
 
@@ -97,12 +105,19 @@ def test_submit_review_reject_fix_resubmit_approve(official, admin_user, draft, 
     draft.refresh_from_db()
     assert draft.state == S.PUBLISHED and draft.published_at
     assert list(draft.reviews.order_by("created_at", "id").values_list("action", flat=True)) == [
-        "submit", "reject", "submit", "approve",
+        "submit",
+        "reject",
+        "submit",
+        "approve",
     ]
     # Each decision is one audit row (written by its transition), beside the automatic moves of the checks.
     decisions = AuditEvent.objects.filter(action__in=["version.submit", "version.reject", "version.approve"])
     assert list(decisions.order_by("id").values_list("action", flat=True)) == [
-        "version.submit", "version.reject", "version.submit", "version.approve"]
+        "version.submit",
+        "version.reject",
+        "version.submit",
+        "version.approve",
+    ]
     assert AuditEvent.objects.filter(action="version.draft", actor=official).count() == 1  # the reopening
 
 
@@ -143,7 +158,10 @@ def test_two_admins_deciding_at_once_make_one_decision(official, draft, referenc
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=decide, args=(admins[0], True)), threading.Thread(target=decide, args=(admins[1], False))]
+    threads = [
+        threading.Thread(target=decide, args=(admins[0], True)),
+        threading.Thread(target=decide, args=(admins[1], False)),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -151,7 +169,10 @@ def test_two_admins_deciding_at_once_make_one_decision(official, draft, referenc
     assert sorted(outcomes) == ["ok", "refused"]
     decisions = Review.objects.filter(version=draft, action__in=["approve", "reject"])
     assert decisions.count() == 1
-    assert DatasetVersion.objects.get(pk=draft.pk).state == {"approve": S.PUBLISHED, "reject": S.REJECTED}[decisions.get().action]
+    assert (
+        DatasetVersion.objects.get(pk=draft.pk).state
+        == {"approve": S.PUBLISHED, "reject": S.REJECTED}[decisions.get().action]
+    )
 
 
 @pytest.mark.django_db
@@ -161,8 +182,13 @@ def test_diff_against_the_last_published_version(official, admin_user, draft):
     services.version_approve(actor=admin_user, version=draft)
     second = services.version_start_new(actor=official, dataset=draft.dataset, change_note="열 변경")
     second = services.version_update_metadata(actor=official, version=second, title_ko="시흥시 대기질 측정 자료(2025)")
-    new_schema = {"fields": [{"name": "측정소명", "type": "string"}, {"name": "미세먼지", "type": "number"},
-                             {"name": "초미세먼지", "type": "integer"}]}
+    new_schema = {
+        "fields": [
+            {"name": "측정소명", "type": "string"},
+            {"name": "미세먼지", "type": "number"},
+            {"name": "초미세먼지", "type": "integer"},
+        ]
+    }
     _file(second, rows=150, schema=new_schema, sha="b" * 64)
     _file(second, name="측정소.csv", schema={"fields": [{"name": "이름", "type": "string"}]})
     diff = selectors.version_diff(second)
@@ -228,12 +254,14 @@ def test_offers_follow_the_law_of_the_data(official, draft):
     with pytest.raises(DomainError) as exc:
         services.offer_create(actor=official, dataset=dataset, kind="one_off", price_krw=50_000)
     assert exc.value.code == "offer_cost_basis"
-    offer = services.offer_create(actor=official, dataset=dataset, kind="one_off", price_krw=50_000,
-                                  cost_basis="파일 가공·전송 비용 (건당)")
+    offer = services.offer_create(
+        actor=official, dataset=dataset, kind="one_off", price_krw=50_000, cost_basis="파일 가공·전송 비용 (건당)"
+    )
     assert (offer.rule, offer.price_krw, offer.cost_basis) == ("공공데이터법", 50_000, "파일 가공·전송 비용 (건당)")
     with pytest.raises(DomainError):
-        services.offer_create(actor=official, dataset=dataset, kind="subscription", price_krw=10_000, subscription_days=45,
-                              cost_basis="x")
+        services.offer_create(
+            actor=official, dataset=dataset, kind="subscription", price_krw=10_000, subscription_days=45, cost_basis="x"
+        )
     draft.licence = Licence.objects.get(code="kogl-2")
     draft.save()
     with pytest.raises(DomainError) as exc:
@@ -243,10 +271,18 @@ def test_offers_follow_the_law_of_the_data(official, draft):
     draft.data_kind, draft.licence = "private", Licence.objects.get(code="cc-by-nc-4.0")
     draft.save()
     with pytest.raises(DomainError) as exc:
-        services.offer_create(actor=official, dataset=dataset, kind="subscription", price_krw=300_000, subscription_days=90)
+        services.offer_create(
+            actor=official, dataset=dataset, kind="subscription", price_krw=300_000, subscription_days=90
+        )
     assert exc.value.code == "offer_contract"
-    offer = services.offer_create(actor=official, dataset=dataset, kind="subscription", price_krw=300_000,
-                                  subscription_days=90, contract_type="provision")
+    offer = services.offer_create(
+        actor=official,
+        dataset=dataset,
+        kind="subscription",
+        price_krw=300_000,
+        subscription_days=90,
+        contract_type="provision",
+    )
     assert (offer.rule, offer.subscription_days, offer.contract_type) == ("데이터산업법", 90, "provision")
 
 
@@ -306,9 +342,12 @@ def test_approval_checks_again_what_submission_checked(official, admin_user, dra
 @pytest.mark.django_db
 def test_the_reviewer_sees_the_pricing_rule_that_applied(login, official, admin_user, draft):
     _ready(draft)
-    services.offer_create(actor=official, dataset=draft.dataset, kind="one_off", price_krw=20_000,
-                          cost_basis="파일 가공·전송 비용(건당)")
+    services.offer_create(
+        actor=official, dataset=draft.dataset, kind="one_off", price_krw=20_000, cost_basis="파일 가공·전송 비용(건당)"
+    )
     services.version_submit(actor=official, version=draft)
     html = login(admin_user).get(reverse("catalog:review_version", args=[draft.pk])).content.decode()
     offers = html.split('id="review-offers"')[1].split("</ul>")[0]
-    assert "공공데이터법 제35조" in offers and "파일 가공·전송 비용(건당)" in offers  # fee: cost recovery, with its basis
+    assert (
+        "공공데이터법 제35조" in offers and "파일 가공·전송 비용(건당)" in offers
+    )  # fee: cost recovery, with its basis

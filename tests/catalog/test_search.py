@@ -19,13 +19,30 @@ def publish(official, reference_data):
         from catalog.models import DataFile, Licence, Theme
 
         version = services.dataset_create(
-            actor=official, organization=official.active_organization, title_ko=title, title_en=title_en,
-            description_ko=description, theme=Theme.objects.get(code="environment"), tags=list(tags),
-            contact_name="담당", contact_phone="031-310-2114", contact_email="a@siheung.test",
-            update_cadence="monthly", data_kind="public", licence=Licence.objects.get(code="kogl-1"),
+            actor=official,
+            organization=official.active_organization,
+            title_ko=title,
+            title_en=title_en,
+            description_ko=description,
+            theme=Theme.objects.get(code="environment"),
+            tags=list(tags),
+            contact_name="담당",
+            contact_phone="031-310-2114",
+            contact_email="a@siheung.test",
+            update_cadence="monthly",
+            data_kind="public",
+            licence=Licence.objects.get(code="kogl-1"),
         )
-        DataFile.objects.create(version=version, file="x.csv", original_name="x.csv", format="csv", size=1, sha256="a" * 64,
-                                check_state="passed", table_schema={"fields": [{"name": "측정값", "type": "integer"}]})
+        DataFile.objects.create(
+            version=version,
+            file="x.csv",
+            original_name="x.csv",
+            format="csv",
+            size=1,
+            sha256="a" * 64,
+            check_state="passed",
+            table_schema={"fields": [{"name": "측정값", "type": "integer"}]},
+        )
         Offer.objects.create(dataset=version.dataset, kind="free")
         services._refresh_version_state(version)
         services.version_submit(actor=official, version=version)
@@ -41,7 +58,16 @@ def titles(q):
 
 
 def test_lexemes_are_bigrams_trigrams_and_the_run():
-    assert search.hangul_lexemes("초미세먼지") == ["초미세먼지", "초미", "미세", "세먼", "먼지", "초미세", "미세먼", "세먼지"]
+    assert search.hangul_lexemes("초미세먼지") == [
+        "초미세먼지",
+        "초미",
+        "미세",
+        "세먼",
+        "먼지",
+        "초미세",
+        "미세먼",
+        "세먼지",
+    ]
     assert search.hangul_lexemes("주차 숲 사용량") == ["주차", "숲", "사용", "용량", "사용량"]
     # A query word is the lexemes covering it: itself up to three syllables, else its trigrams.
     assert search.query_lexemes("미세먼지") == ["미세먼", "세먼지"]
@@ -86,8 +112,15 @@ def test_only_published_listed_versions_are_searchable(publish, official):
     services.dataset_suspend(actor=admin, dataset=version.dataset, reason="점검")
     assert titles("미세먼지") == []
     draft = services.dataset_create(
-        actor=official, organization=official.active_organization, title_ko="미세먼지 초안", description_ko="x",
-        theme=version.theme, contact_name="a", contact_phone="1", contact_email="a@b.kr", update_cadence="none",
+        actor=official,
+        organization=official.active_organization,
+        title_ko="미세먼지 초안",
+        description_ko="x",
+        theme=version.theme,
+        contact_name="a",
+        contact_phone="1",
+        contact_email="a@b.kr",
+        update_cadence="none",
         data_kind="public",
     )
     assert draft.state == DatasetVersion.State.DRAFT and titles("미세먼지") == []

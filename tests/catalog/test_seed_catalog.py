@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,17 +21,32 @@ from django.http import QueryDict
 from django.urls import reverse
 
 from accounts.models import Organization, User
-from devtools.seed import catalog as seeding
 from catalog import selectors
 from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, Offer
 from catalog.search import parse_query
 from catalog.services.entries import catalog_entry_refresh
 from catalog.services.review import submission_problems
+from devtools.seed import catalog as seeding
 
 ROOT = Path(__file__).resolve().parents[2]
-ENTRY_FIELDS = ["version_id", "title_ko", "title_en", "publisher_id", "theme_id", "licence_id", "formats", "price_types",
-                "tags", "update_cadence", "area", "published_at", "download_count", "search_vector", "facet_keys",
-                "sort_keys"]
+ENTRY_FIELDS = [
+    "version_id",
+    "title_ko",
+    "title_en",
+    "publisher_id",
+    "theme_id",
+    "licence_id",
+    "formats",
+    "price_types",
+    "tags",
+    "update_cadence",
+    "area",
+    "published_at",
+    "download_count",
+    "search_vector",
+    "facet_keys",
+    "sort_keys",
+]
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +98,9 @@ def test_seeded_vectors_are_searchable_like_real_ones(seeded):
 
 
 def test_seeded_versions_would_pass_submission_and_offers_follow_the_law(seeded):
-    versions = DatasetVersion.objects.filter(dataset__publisher__slug__startswith="seed-").select_related("licence", "dataset")
+    versions = DatasetVersion.objects.filter(dataset__publisher__slug__startswith="seed-").select_related(
+        "licence", "dataset"
+    )
     for version in versions[:60]:
         assert submission_problems(version, pii_justification="-") == [], version.title_ko
     offers = Offer.objects.filter(dataset__publisher__slug__startswith="seed-").select_related("dataset")
@@ -110,18 +128,27 @@ def test_dataset_pages_of_seeded_datasets_render(seeded, client):
         response = client.get(reverse("catalog:dataset", args=[version.dataset.slug]))
         assert response.status_code == 200
         assert version.title_ko in response.content.decode()
-    assert rich.preview["columns"][0] in client.get(reverse("catalog:dataset", args=[rich.version.dataset.slug])).content.decode()
+    assert (
+        rich.preview["columns"][0]
+        in client.get(reverse("catalog:dataset", args=[rich.version.dataset.slug])).content.decode()
+    )
 
 
 def test_generation_is_deterministic(reference_data):
     user, publishers = seeding.ensure_publishers(5)
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from catalog.models import Licence, Theme
 
-    ctx = seeding.Context(seed=5, user_id=user.pk, now=datetime(2026, 1, 1, tzinfo=timezone.utc), publishers=publishers,
-                          themes={t.code: (t.pk, t.name_ko) for t in Theme.objects.all()},
-                          licences=dict(Licence.objects.values_list("code", "id")), rich_files_ratio=0.2)
+    ctx = seeding.Context(
+        seed=5,
+        user_id=user.pk,
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+        publishers=publishers,
+        themes={t.code: (t.pk, t.name_ko) for t in Theme.objects.all()},
+        licences=dict(Licence.objects.values_list("code", "id")),
+        rich_files_ratio=0.2,
+    )
     job = (ctx, seeding._tables(), 0, [(10**9 + i, 10**9 + i) for i in range(50)])
     assert seeding.generate_batch(job) == seeding.generate_batch(job)
     assert seeding.generate_batch(job) != seeding.generate_batch((ctx, job[1], 1, job[3]))
@@ -161,7 +188,6 @@ def test_command_refuses_a_database_with_real_datasets_unless_forced(draft, refe
 def test_search_bench_runs_end_to_end():
     """bench/search.py --quick on a small catalog in a throwaway database: readable figures, then one JSON line."""
     import psycopg2
-
     from django.conf import settings
 
     db = settings.DATABASES["default"]
@@ -170,8 +196,14 @@ def test_search_bench_runs_end_to_end():
     bench_url = urlunsplit(url._replace(path="/" + name))
     env = dict(os.environ, BENCH_DATABASE_URL=bench_url)
     try:
-        out = subprocess.run([sys.executable, "bench/search.py", "--n", "300", "--quick", "--explain", "1"],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        out = subprocess.run(
+            [sys.executable, "bench/search.py", "--n", "300", "--quick", "--explain", "1"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert out.returncode == 0, out.stderr[-3000:]
         lines = out.stdout.strip().splitlines()
         result = json.loads(lines[-1])

@@ -27,7 +27,10 @@ def _create(client, version, name, length):
 
 def _patch(client, location, offset, body):
     return client.generic(
-        "PATCH", location, data=body, content_type="application/offset+octet-stream",
+        "PATCH",
+        location,
+        data=body,
+        content_type="application/offset+octet-stream",
         headers={**TUS, "Upload-Offset": str(offset)},
     )
 
@@ -70,7 +73,9 @@ def test_upload_refusals(login, official, draft, settings):
     assert too_big.status_code == 413
     settings.UPLOAD_MAX_BYTES = 10**9
     location = _create(client, draft, "a.csv", 10)["Location"]
-    wrong_type = client.generic("PATCH", location, data=b"x", content_type="text/plain", headers={**TUS, "Upload-Offset": "0"})
+    wrong_type = client.generic(
+        "PATCH", location, data=b"x", content_type="text/plain", headers={**TUS, "Upload-Offset": "0"}
+    )
     assert wrong_type.status_code == 415
     assert client.post(reverse("catalog:upload_create"), headers={"Upload-Length": "10"}).status_code == 412
 
@@ -94,7 +99,7 @@ def test_cancelled_upload_is_gone(login, official, draft):
 def test_a_long_korean_file_name_is_stored_under_a_name_of_our_own(login, official, draft):
     client = login(official)
     name = "시흥시" * 40 + ".csv"  # 360 bytes in UTF-8: longer than a file system allows
-    data = "a,b\n1,2\n".encode()
+    data = b"a,b\n1,2\n"
     location = _create(client, draft, name, len(data))["Location"]
     assert _patch(client, location, 0, data).status_code == 204
     datafile = DataFile.objects.get()
@@ -125,7 +130,9 @@ def test_an_upload_into_a_version_submitted_meanwhile_is_closed(login, official,
     assert not DataFile.objects.exists()
 
 
-def test_abandoned_uploads_are_cancelled_and_their_bytes_freed(login, official, draft, django_capture_on_commit_callbacks):
+def test_abandoned_uploads_are_cancelled_and_their_bytes_freed(
+    login, official, draft, django_capture_on_commit_callbacks
+):
     from datetime import timedelta
 
     from django.utils import timezone

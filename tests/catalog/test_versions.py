@@ -2,12 +2,12 @@ import itertools
 
 import pytest
 from django.urls import reverse
-from catalog.states import VERSION_TRANSITIONS
-from core.transitions import transition
 
-from core.errors import DomainError, IllegalTransition, NotAllowed
 from catalog import services
 from catalog.models import DatasetVersion, Review
+from catalog.states import VERSION_TRANSITIONS
+from core.errors import DomainError, IllegalTransition, NotAllowed
+from core.transitions import transition
 
 pytestmark = pytest.mark.django_db
 S = DatasetVersion.State
@@ -43,7 +43,12 @@ def test_new_version_is_a_draft_copy_of_the_published_one(official, draft):
         services.version_start_new(actor=official, dataset=draft.dataset, change_note="x")  # nothing published yet
     DatasetVersion.objects.filter(pk=draft.pk).update(state=S.PUBLISHED)
     second = services.version_start_new(actor=official, dataset=draft.dataset, change_note="2025년 자료 추가")
-    assert (second.number, second.state, second.title_ko, second.tags) == (2, S.DRAFT, draft.title_ko, ["미세먼지", "대기질"])
+    assert (second.number, second.state, second.title_ko, second.tags) == (
+        2,
+        S.DRAFT,
+        draft.title_ko,
+        ["미세먼지", "대기질"],
+    )
     with pytest.raises(DomainError):
         services.version_start_new(actor=official, dataset=draft.dataset, change_note="again")
 
@@ -66,14 +71,28 @@ def test_reviews_are_append_only(official, draft):
 def test_dataset_form_creates_a_draft(login, official):
     from catalog.models import Theme
 
-    response = login(official).post(reverse("catalog:dataset_create"), {
-        "title_ko": "복지시설 현황", "description_ko": "시흥시 사회복지시설 목록", "theme": Theme.objects.get(code="welfare").pk,
-        "tags": "복지, 시설", "data_kind": "public", "contact_name": "윤하은", "contact_phone": "031-310-2114",
-        "contact_email": "w@siheung.test", "update_cadence": "yearly", "spatial_bbox": "126.7, 37.3, 126.9, 37.45",
-    })
+    response = login(official).post(
+        reverse("catalog:dataset_create"),
+        {
+            "title_ko": "복지시설 현황",
+            "description_ko": "시흥시 사회복지시설 목록",
+            "theme": Theme.objects.get(code="welfare").pk,
+            "tags": "복지, 시설",
+            "data_kind": "public",
+            "contact_name": "윤하은",
+            "contact_phone": "031-310-2114",
+            "contact_email": "w@siheung.test",
+            "update_cadence": "yearly",
+            "spatial_bbox": "126.7, 37.3, 126.9, 37.45",
+        },
+    )
     assert response.status_code == 302
     version = DatasetVersion.objects.get(title_ko="복지시설 현황")
-    assert version.state == S.DRAFT and version.tags == ["복지", "시설"] and version.spatial_bbox == [126.7, 37.3, 126.9, 37.45]
+    assert (
+        version.state == S.DRAFT
+        and version.tags == ["복지", "시설"]
+        and version.spatial_bbox == [126.7, 37.3, 126.9, 37.45]
+    )
     assert version.dataset.publisher == official.active_organization
 
 

@@ -18,17 +18,35 @@ from transactions.services import orders as order_services
 CSV = "측정소명,측정일시,미세먼지\n" + "".join(f"정왕동,2024-06-01 {h:02d}:00,{20 + h}\n" for h in range(24))
 
 
-def publish_dataset(official, admin, *, title_ko="시흥시 대기질 측정 자료", title_en="Siheung air quality", data_kind="public",
-                    licence="kogl-1", offers=({"kind": "free"},), csv_text=CSV):
+def publish_dataset(
+    official,
+    admin,
+    *,
+    title_ko="시흥시 대기질 측정 자료",
+    title_en="Siheung air quality",
+    data_kind="public",
+    licence="kogl-1",
+    offers=({"kind": "free"},),
+    csv_text=CSV,
+):
     """A dataset of the official's organization, published through the real services: described, a CSV
     uploaded to private storage and checked in-process, offers made, submitted and approved."""
     from catalog.tasks import datafile_check_task
 
     version = catalog_services.dataset_create(
-        actor=official, organization=official.active_organization, title_ko=title_ko, title_en=title_en,
-        description_ko="정왕동 측정소의 시간별 미세먼지 자료입니다.", theme=Theme.objects.get(code="environment"),
-        tags="미세먼지", contact_name="정민준", contact_phone="031-310-2114", contact_email=official.email,
-        update_cadence="daily", data_kind=data_kind, licence=Licence.objects.get(code=licence),
+        actor=official,
+        organization=official.active_organization,
+        title_ko=title_ko,
+        title_en=title_en,
+        description_ko="정왕동 측정소의 시간별 미세먼지 자료입니다.",
+        theme=Theme.objects.get(code="environment"),
+        tags="미세먼지",
+        contact_name="정민준",
+        contact_phone="031-310-2114",
+        contact_email=official.email,
+        update_cadence="daily",
+        data_kind=data_kind,
+        licence=Licence.objects.get(code=licence),
     )
     data = csv_text.encode("utf-8")
     upload = catalog_services.upload_create(actor=official, version=version, filename="대기질.csv", length=len(data))
@@ -61,16 +79,23 @@ def publish(official, admin_user, reference_data):
 @pytest.fixture
 def free_dataset(publish):
     """공공데이터 under 공공누리 제1유형, offered free and as a cost-recovery one-off (30,000 won + VAT)."""
-    return publish(offers=({"kind": "free"}, {"kind": "one_off", "price_krw": 30_000, "cost_basis": "파일 가공·전송 비용 (건당)"}))
+    return publish(
+        offers=({"kind": "free"}, {"kind": "one_off", "price_krw": 30_000, "cost_basis": "파일 가공·전송 비용 (건당)"})
+    )
 
 
 @pytest.fixture
 def private_dataset(publish):
     """민간·가공 데이터 under CC BY-NC: a one-off for 300,000 won and a 90-day subscription, 제공형 contract."""
     return publish(
-        title_ko="스마트폴 환경 센서(가공)", title_en="Smart pole sensors (processed)", data_kind="private", licence="cc-by-nc-4.0",
-        offers=({"kind": "one_off", "price_krw": 300_000, "contract_type": "provision"},
-                {"kind": "subscription", "price_krw": 900_000, "subscription_days": 90, "contract_type": "provision"}),
+        title_ko="스마트폴 환경 센서(가공)",
+        title_en="Smart pole sensors (processed)",
+        data_kind="private",
+        licence="cc-by-nc-4.0",
+        offers=(
+            {"kind": "one_off", "price_krw": 300_000, "contract_type": "provision"},
+            {"kind": "subscription", "price_krw": 900_000, "subscription_days": 90, "contract_type": "provision"},
+        ),
     )
 
 
@@ -86,10 +111,14 @@ def place_order(user, *offers, method="card", ip="203.0.113.7", token=None, bill
         cart_services.cart_add(actor=user, organization=organization, offer=offer)
     lines = selectors.cart_lines(selectors.cart_get(user, organization), organization)
     return order_services.checkout_place(
-        actor=user, organization=organization, checkout_token=token or uuid.uuid4(), method=method,
+        actor=user,
+        organization=organization,
+        checkout_token=token or uuid.uuid4(),
+        method=method,
         billing=billing or order_services.billing_defaults(organization),
         accepted={line.offer.pk: line.licence_sha256 for line in lines},
-        expected_total_krw=selectors.lines_total(lines).total_krw, ip=ip,
+        expected_total_krw=selectors.lines_total(lines).total_krw,
+        ip=ip,
     )
 
 

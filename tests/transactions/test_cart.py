@@ -4,9 +4,9 @@ the same checks again on the cart page and at checkout."""
 import pytest
 from django.urls import reverse
 
-from core.errors import DomainError, NotAllowed
 from accounts.models import Membership, Organization
 from catalog import services as catalog_services
+from core.errors import DomainError, NotAllowed
 from tests.conftest import make_org, make_user
 from tests.transactions.conftest import offer_of
 from transactions import selectors
@@ -49,7 +49,9 @@ def test_refusals(official, buyer, outsider, free_dataset, private_dataset):
         cart_services.cart_add(actor=outsider, organization=None, offer=offer)
     # An organization that is not verified yet.
     pending_owner = make_user("owner@pending.test")
-    pending = make_org(pending_owner, name_ko="(주)심사중", name_en="Pending", kind="consumer", brn="2208162517", verified=False)
+    pending = make_org(
+        pending_owner, name_ko="(주)심사중", name_en="Pending", kind="consumer", brn="2208162517", verified=False
+    )
     with pytest.raises(NotAllowed) as exc:
         _add(pending_owner, offer)
     assert "검증을 기다리고 있습니다" in str(exc.value)
@@ -65,8 +67,16 @@ def test_refusals(official, buyer, outsider, free_dataset, private_dataset):
         _add(official, offer)
     # Its own organization's data.
     own = catalog_services.dataset_create(
-        actor=both_owner, organization=both, title_ko="모빌리티 자료", description_ko="설명", theme=free_dataset.versions.get().theme,
-        contact_name="이도윤", contact_phone="053-000-0000", contact_email=both_owner.email, update_cadence="daily", data_kind="private",
+        actor=both_owner,
+        organization=both,
+        title_ko="모빌리티 자료",
+        description_ko="설명",
+        theme=free_dataset.versions.get().theme,
+        contact_name="이도윤",
+        contact_phone="053-000-0000",
+        contact_email=both_owner.email,
+        update_cadence="daily",
+        data_kind="private",
     ).dataset
     own_offer = catalog_services.offer_create(actor=both_owner, dataset=own, kind="free")
     with pytest.raises(DomainError) as exc:
@@ -138,7 +148,9 @@ def test_cart_add_view_explains_a_refusal_and_never_500s(client, login, outsider
     offer = offer_of(free_dataset, "free")
     assert client.post(reverse("transactions:cart_add"), {"offer": offer.pk}).status_code == 302  # to the login page
     answer = login(outsider).post(reverse("transactions:cart_add"), {"offer": offer.pk}, follow=True)
-    assert answer.status_code == 200 and answer.redirect_chain[-1][0] == reverse("catalog:dataset", args=[free_dataset.slug])
+    assert answer.status_code == 200 and answer.redirect_chain[-1][0] == reverse(
+        "catalog:dataset", args=[free_dataset.slug]
+    )
     assert not CartItem.objects.exists()
     messages = [str(m) for m in answer.context["messages"]]
     assert any("organization" in m.lower() or "기관" in m for m in messages), messages

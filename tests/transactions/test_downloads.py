@@ -38,8 +38,10 @@ def _csv(rows=60_000, seed=7) -> str:
     rng = random.Random(seed)
     lines = ["측정소명,측정일시,미세먼지,오존,관측ID"]
     for i in range(rows):
-        lines.append(f"정왕동,2024-06-{1 + i % 28:02d} {i % 24:02d}:00,{rng.randint(0, 999)},{rng.random():.6f},"
-                     + "".join(rng.choices(string.ascii_letters, k=12)))  # letters: no number looks like an RRN
+        lines.append(
+            f"정왕동,2024-06-{1 + i % 28:02d} {i % 24:02d}:00,{rng.randint(0, 999)},{rng.random():.6f},"
+            + "".join(rng.choices(string.ascii_letters, k=12))
+        )  # letters: no number looks like an RRN
     return "\n".join(lines) + "\n"
 
 
@@ -89,13 +91,16 @@ def test_the_whole_file_with_its_headers(client, buyer, package):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("header, start, end", [  # a negative position counts from the end of the file
-    ("bytes=0-99", 0, 99),  # the first bytes
-    ("bytes=1048570-1048600", 1048570, 1048600),  # across a 1 MiB chunk boundary
-    ("bytes=-500", -500, -1),  # suffix
-    ("bytes=700000-", 700000, -1),  # open-ended
-    ("bytes=100-999999999999", 100, -1),  # an end past the file is clipped
-])
+@pytest.mark.parametrize(
+    "header, start, end",
+    [  # a negative position counts from the end of the file
+        ("bytes=0-99", 0, 99),  # the first bytes
+        ("bytes=1048570-1048600", 1048570, 1048600),  # across a 1 MiB chunk boundary
+        ("bytes=-500", -500, -1),  # suffix
+        ("bytes=700000-", 700000, -1),  # open-ended
+        ("bytes=100-999999999999", 100, -1),  # an end past the file is clipped
+    ],
+)
 def test_a_single_range_returns_exactly_those_bytes(client, buyer, package, header, start, end):
     size = package.size
     start, end = start % size, end % size
@@ -104,7 +109,7 @@ def test_a_single_range_returns_exactly_those_bytes(client, buyer, package, head
     assert response.status_code == 206
     assert response["Content-Range"] == f"bytes {start}-{end}/{size}"
     assert response["Content-Length"] == str(end - start + 1)
-    assert body == _bytes(package)[start:end + 1]
+    assert body == _bytes(package)[start : end + 1]
     event = DownloadEvent.objects.get()
     assert (event.status, event.range_header, event.bytes_sent, event.completed) == (206, header, end - start + 1, True)
     # Only a response that delivers the last byte counts as a download.
@@ -176,8 +181,9 @@ def test_a_dropped_connection_records_what_was_sent(buyer, package):
     request = RequestFactory().get("/", HTTP_USER_AGENT="curl/8")
     event = services.download_started(package=package, user=buyer, request=request, status=200, via="stream")
     fh = storage.default_storage.open(package.file.name, "rb")
-    body = downloads.RangeFile(fh, 0, package.size, on_close=downloads._recorder(package, event, length=package.size,
-                                                                             reached_end=True))
+    body = downloads.RangeFile(
+        fh, 0, package.size, on_close=downloads._recorder(package, event, length=package.size, reached_end=True)
+    )
     assert len(body.read(downloads.CHUNK)) == downloads.CHUNK  # handed to the server
     body.close()  # the write failed: the server closes the response
     assert fh.closed
@@ -229,7 +235,9 @@ def test_sendfile_bodies_record_exactly_what_was_sent(package):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_curl_resumes_through_a_real_server(celery_worker, live_server, official, admin_user, buyer, reference_data, tmp_path):
+def test_curl_resumes_through_a_real_server(
+    celery_worker, live_server, official, admin_user, buyer, reference_data, tmp_path
+):
     """The real thing: a published dataset, a package built by a real worker, a real HTTP server, and
     curl fetching the first megabyte, then `curl -C -` for the rest."""
     from tests.transactions.conftest import publish_dataset
@@ -243,11 +251,16 @@ def test_curl_resumes_through_a_real_server(celery_worker, live_server, official
     package = Package.objects.get(entitlement__order_item__order=order)
     url = live_server.url + _link(buyer, package)
     target = tmp_path / "package.zip"
-    first = subprocess.run(["curl", "-sS", "-f", "-r", "0-999999", "-o", str(target), url], capture_output=True, text=True)
+    first = subprocess.run(
+        ["curl", "-sS", "-f", "-r", "0-999999", "-o", str(target), url], capture_output=True, text=True
+    )
     assert first.returncode == 0, first.stderr
     assert target.stat().st_size == 1_000_000
-    rest = subprocess.run(["curl", "-sS", "-f", "-C", "-", "-o", str(target), "-D", str(tmp_path / "headers"), url],
-                          capture_output=True, text=True)
+    rest = subprocess.run(
+        ["curl", "-sS", "-f", "-C", "-", "-o", str(target), "-D", str(tmp_path / "headers"), url],
+        capture_output=True,
+        text=True,
+    )
     assert rest.returncode == 0, rest.stderr
     headers = (tmp_path / "headers").read_text()
     assert headers.startswith("HTTP/1.1 206") and f"bytes 1000000-{package.size - 1}/{package.size}" in headers
@@ -271,12 +284,32 @@ def gunicorn_server(transactional_db, settings):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/x"))
-    env = dict(os.environ, DATABASE_URL=url._replace(path="/" + connection.settings_dict["NAME"]).geturl(),
-               PRIVATE_STORAGE_ROOT=str(storage.default_storage.location), DJANGO_ALLOWED_HOSTS="127.0.0.1",
-               DOWNLOAD_BACKEND="stream", LOG_LEVEL="WARNING", DJANGO_SECRET_KEY=settings.SECRET_KEY)
+    env = dict(
+        os.environ,
+        DATABASE_URL=url._replace(path="/" + connection.settings_dict["NAME"]).geturl(),
+        PRIVATE_STORAGE_ROOT=str(storage.default_storage.location),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DOWNLOAD_BACKEND="stream",
+        LOG_LEVEL="WARNING",
+        DJANGO_SECRET_KEY=settings.SECRET_KEY,
+    )
     server = subprocess.Popen(
-        [os.sys.executable, "-m", "gunicorn", "marketplace.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--threads", "4"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            os.sys.executable,
+            "-m",
+            "gunicorn",
+            "marketplace.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
@@ -310,15 +343,25 @@ def test_gunicorn_sends_ranges_with_sendfile_and_the_log_is_exact(
     package = Package.objects.get(entitlement__order_item__order=order)
     url = gunicorn_server + _link(buyer, package)
     target = tmp_path / "package.zip"
-    first = subprocess.run(["curl", "-sS", "-f", "-r", "0-999999", "-o", str(target), url], capture_output=True, text=True)
+    first = subprocess.run(
+        ["curl", "-sS", "-f", "-r", "0-999999", "-o", str(target), url], capture_output=True, text=True
+    )
     assert first.returncode == 0, first.stderr
-    rest = subprocess.run(["curl", "-sS", "-f", "-C", "-", "-o", str(target), "-D", str(tmp_path / "headers"), url],
-                          capture_output=True, text=True)
+    rest = subprocess.run(
+        ["curl", "-sS", "-f", "-C", "-", "-o", str(target), "-D", str(tmp_path / "headers"), url],
+        capture_output=True,
+        text=True,
+    )
     assert rest.returncode == 0, rest.stderr
     assert f"bytes 1000000-{package.size - 1}/{package.size}" in (tmp_path / "headers").read_text()
-    assert subprocess.run(["sha256sum", str(target)], capture_output=True, text=True).stdout.split()[0] == package.sha256
-    whole = subprocess.run(["curl", "-sS", "-f", "-o", str(tmp_path / "again.zip"), "-D", str(tmp_path / "h2"), url],
-                           capture_output=True, text=True)
+    assert (
+        subprocess.run(["sha256sum", str(target)], capture_output=True, text=True).stdout.split()[0] == package.sha256
+    )
+    whole = subprocess.run(
+        ["curl", "-sS", "-f", "-o", str(tmp_path / "again.zip"), "-D", str(tmp_path / "h2"), url],
+        capture_output=True,
+        text=True,
+    )
     assert whole.returncode == 0 and (tmp_path / "again.zip").read_bytes() == target.read_bytes()
     assert "gunicorn" in (tmp_path / "h2").read_text().lower()  # (it was gunicorn that answered)
     while DownloadEvent.objects.filter(completed=False).exists() and time.monotonic() < deadline + 10:
@@ -353,16 +396,22 @@ def test_forged_expired_and_foreign_links_are_refused_without_a_byte(client, buy
     token = link.rstrip("/").rsplit("/", 1)[1]
     forged = link.replace(token, token[:-1] + ("A" if token[-1] != "A" else "B"))
     _refused(client.get(forged), 403)
-    tampered = downloads.sign(package_id=package.pk, user_id=buyer.pk, organization_id=package.entitlement.organization_id)
+    tampered = downloads.sign(
+        package_id=package.pk, user_id=buyer.pk, organization_id=package.entitlement.organization_id
+    )
     _refused(client.get(reverse("transactions:package_download", args=[tampered.replace(":", ";", 1)])), 403)
 
-    expired = downloads.sign(package_id=package.pk, user_id=buyer.pk,
-                             organization_id=package.entitlement.organization_id, ttl=-1)
+    expired = downloads.sign(
+        package_id=package.pk, user_id=buyer.pk, organization_id=package.entitlement.organization_id, ttl=-1
+    )
     _refused(client.get(reverse("transactions:package_download", args=[expired])), 410)
 
     # A link made out to another organization's user, or naming another organization.
-    for user_id, org_id in ((rival.pk, rival.active_organization_id), (rival.pk, package.entitlement.organization_id),
-                            (buyer.pk, rival.active_organization_id)):
+    for user_id, org_id in (
+        (rival.pk, rival.active_organization_id),
+        (rival.pk, package.entitlement.organization_id),
+        (buyer.pk, rival.active_organization_id),
+    ):
         token = downloads.sign(package_id=package.pk, user_id=user_id, organization_id=org_id)
         _refused(client.get(reverse("transactions:package_download", args=[token])), 403)
 
@@ -438,7 +487,9 @@ class S3LikeStorage(Storage):
     bucket_name = "siheung-packages"
 
     def url(self, name, parameters=None, expire=None, http_method=None):
-        query = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in {**(parameters or {}), "X-Amz-Expires": expire}.items())
+        query = "&".join(
+            f"{k}={quote(str(v), safe='')}" for k, v in {**(parameters or {}), "X-Amz-Expires": expire}.items()
+        )
         return f"https://s3.example.test/{self.bucket_name}/{quote(name)}?{query}"
 
 
@@ -484,4 +535,6 @@ def test_the_order_fragment_offers_the_download_and_stops_polling_when_ready(cli
     html = client.get(reverse("transactions:order_live", args=[order.number])).content.decode()
     assert 'hx-trigger="every 2s"' in html and 'aria-valuenow="42"' in html and "42%" in html
     client.force_login(make_user(f"{uuid.uuid4().hex[:6]}@nobody.test"))
-    assert client.get(reverse("transactions:order_live", args=[order.number])).status_code == 403  # no buyer role anywhere
+    assert (
+        client.get(reverse("transactions:order_live", args=[order.number])).status_code == 403
+    )  # no buyer role anywhere

@@ -61,7 +61,12 @@ def test_every_package_state_reads_the_same_on_the_header_the_list_and_my_data(f
     [my_row] = mine.packages
     assert row.status == my_row.status  # the list and My data: the very same dataclass
     assert delivery.status == mine.status  # the header and My data's state column agree as well
-    assert (row.status.state, row.status.label, row.status.action, row.status.live) == (case, package_label, action, live)
+    assert (row.status.state, row.status.label, row.status.action, row.status.live) == (
+        case,
+        package_label,
+        action,
+        live,
+    )
     assert (delivery.status.state, delivery.status.label, delivery.live) == (order_state, order_label, live)
     if case == "building":
         assert row.status.progress == 42 and row.status.text == "42% 완료"
@@ -82,10 +87,15 @@ def test_a_failure_outranks_a_package_still_building_but_polling_goes_on(buyer, 
     delivery = selectors.order_delivery_status(order)
     assert delivery.status.state == "failed" and delivery.status.title == "패키지 1개를 만들지 못했습니다"
     # A second package of the same order still building: the header asks for action, the page keeps polling.
-    other = Package.objects.create(entitlement=package.entitlement, version=private_dataset.versions.get(), state="building", progress=10)
+    other = Package.objects.create(
+        entitlement=package.entitlement, version=private_dataset.versions.get(), state="building", progress=10
+    )
     delivery = selectors.order_delivery_status(order)
     assert delivery.status.state == "failed" and delivery.live
-    assert [(row.package.pk, row.status.state) for row in delivery.packages] == [(package.pk, "failed"), (other.pk, "building")]
+    assert [(row.package.pk, row.status.state) for row in delivery.packages] == [
+        (package.pk, "failed"),
+        (other.pk, "building"),
+    ]
 
 
 def test_order_states_before_and_after_delivery(buyer, free_dataset, private_dataset, buy):
@@ -186,16 +196,17 @@ def test_my_data_offers_the_download_and_shows_a_failure_as_failed(login, buyer,
 
     _set_package(free_order, state="failed", error="FAILED")
     page = client.get(reverse("transactions:entitlements")).content.decode()
-    row = page[page.index(f'id="entitlement-{package.entitlement_id}"'):]
-    row = row[:row.index("</tr>")]
+    row = page[page.index(f'id="entitlement-{package.entitlement_id}"') :]
+    row = row[: row.index("</tr>")]
     assert "이용 가능" not in row and "대기 중" not in row  # observation 5
     assert "패키지 생성 실패" in row and REASON_KO in row and f'id="retry-{package.pk}"' in row
     assert f'name="next" value="{reverse("transactions:entitlements")}"' in row
 
 
 @pytest.mark.parametrize("case", ["failed", "building", "ready"])
-def test_order_lists_badge_each_order_as_its_page_header_does(client, buyer, admin_user, free_order, case,
-                                                              django_assert_max_num_queries):
+def test_order_lists_badge_each_order_as_its_page_header_does(
+    client, buyer, admin_user, free_order, case, django_assert_max_num_queries
+):
     """The buyer's order list, the admins' order list and the admins' order page show the header's badge
     (a paid order whose package failed reads "패키지 생성 실패" there too, not "결제 완료")."""
     fields, _label, order_state, order_label, _action, _live = PACKAGE_CASES[case]

@@ -13,19 +13,19 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from core.errors import DomainError, IllegalTransition, NotAllowed
-from core.models import AuditEvent
 from accounts.models import Organization
 from catalog import services as catalog_services
 from catalog.models import Licence, Offer
 from catalog.pricing import offer_price, price_of
+from core.errors import DomainError, IllegalTransition, NotAllowed
+from core.models import AuditEvent
+from core.transitions import transition
 from tests.conftest import make_org, make_user
 from tests.transactions.conftest import offer_of, place_order
 from transactions import selectors
 from transactions.models import CartItem, Entitlement, LicenceAcceptance, Order, OrderItem, Package, Payment
 from transactions.services import cart as cart_services
 from transactions.services import orders as order_services
-from core.transitions import transition
 from transactions.states import ORDER_TRANSITIONS
 
 O = Order.State
@@ -74,29 +74,41 @@ def test_card_and_bank_orders_await_payment_until_their_due_time(buyer, free_dat
     card = buy(buyer, offer_of(free_dataset, "one_off"), method="card")
     assert (card.state, card.method, card.total_krw) == (O.AWAITING_PAYMENT, "card", 33_000)
     due = card.payment_due_at - before
-    assert timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT_MINUTES) <= due < timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT_MINUTES, seconds=30)
+    assert (
+        timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT_MINUTES)
+        <= due
+        < timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT_MINUTES, seconds=30)
+    )
     bank = buy(buyer, offer_of(private_dataset, "one_off"), method="bank_transfer")
     assert (bank.state, bank.method) == (O.AWAITING_PAYMENT, "bank_transfer")
     assert bank.payment_due_at > before + timedelta(days=settings.BANK_TRANSFER_DAYS - 1)
     assert not Entitlement.objects.exists()  # nothing until paid
     assert CartItem.objects.count() == 0  # the cart was emptied
-    assert list(AuditEvent.objects.filter(action="order.placed").order_by("id").values_list("object_id", flat=True)) == [
-        str(card.pk), str(bank.pk)]
+    assert list(
+        AuditEvent.objects.filter(action="order.placed").order_by("id").values_list("object_id", flat=True)
+    ) == [str(card.pk), str(bank.pk)]
     with pytest.raises(DomainError) as exc:
-        cart_services.cart_add(actor=buyer, organization=buyer.active_organization, offer=offer_of(private_dataset, "one_off"))
+        cart_services.cart_add(
+            actor=buyer, organization=buyer.active_organization, offer=offer_of(private_dataset, "one_off")
+        )
     assert exc.value.code == "not_buyable"
 
 
 @pytest.mark.django_db
-def test_a_free_order_is_paid_at_once_with_entitlement_and_queued_package(buyer, free_dataset, django_capture_on_commit_callbacks,
-                                                                         mailoutbox, eager_celery):
+def test_a_free_order_is_paid_at_once_with_entitlement_and_queued_package(
+    buyer, free_dataset, django_capture_on_commit_callbacks, mailoutbox, eager_celery
+):
     with django_capture_on_commit_callbacks() as callbacks:
         order = place_order(buyer, offer_of(free_dataset, "free"), method="card")  # the method is ignored at 0 won
     assert (order.state, order.method, order.total_krw, order.paid_at is not None) == (O.PAID, "free", 0, True)
     version = free_dataset.versions.get(state="published")
     entitlement = Entitlement.objects.get()
     assert (entitlement.organization, entitlement.dataset, entitlement.version, entitlement.valid_until) == (
-        buyer.active_organization, free_dataset, version, None)
+        buyer.active_organization,
+        free_dataset,
+        version,
+        None,
+    )
     package = Package.objects.get()
     assert (package.entitlement, package.version, package.state) == (entitlement, version, Package.State.QUEUED)
     assert not Payment.objects.exists()  # free orders skip payment
@@ -147,23 +159,27 @@ def test_the_same_checkout_submitted_twice_makes_one_order(buyer, free_dataset):
     token = uuid.uuid4()
     first = place_order(buyer, offer_of(free_dataset, "one_off"), token=token)
     organization = buyer.active_organization
-    again = order_services.checkout_place(actor=buyer, organization=organization, checkout_token=token, method="card",
-                                          billing={}, accepted={})  # the cart is empty now: the token decides
+    again = order_services.checkout_place(
+        actor=buyer, organization=organization, checkout_token=token, method="card", billing={}, accepted={}
+    )  # the cart is empty now: the token decides
     assert again.pk == first.pk and Order.objects.count() == 1
     intruder = make_user("other@company.test")
     from accounts.models import Membership
 
     Membership.objects.create(user=intruder, organization=organization, role=Membership.Role.BUYER)
     with pytest.raises(NotAllowed):
-        order_services.checkout_place(actor=intruder, organization=organization, checkout_token=token, method="card",
-                                      billing={}, accepted={})
+        order_services.checkout_place(
+            actor=intruder, organization=organization, checkout_token=token, method="card", billing={}, accepted={}
+        )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_submissions_of_one_checkout_make_one_order(buyer, admin_user, official, reference_data):
     from tests.transactions.conftest import publish_dataset
 
-    dataset = publish_dataset(official, admin_user, offers=({"kind": "one_off", "price_krw": 10_000, "cost_basis": "전송 비용"},))
+    dataset = publish_dataset(
+        official, admin_user, offers=({"kind": "one_off", "price_krw": 10_000, "cost_basis": "전송 비용"},)
+    )
     organization = buyer.active_organization
     offer = dataset.offers.get()
     cart_services.cart_add(actor=buyer, organization=organization, offer=offer)
@@ -174,9 +190,15 @@ def test_concurrent_submissions_of_one_checkout_make_one_order(buyer, admin_user
         try:
             barrier.wait()
             order = order_services.checkout_place(
-                actor=buyer, organization=organization, checkout_token=token, method="card",
-                billing=order_services.billing_defaults(organization), accepted={offer.pk: lines[0].licence_sha256},
-                expected_total_krw=11_000, ip="198.51.100.4")
+                actor=buyer,
+                organization=organization,
+                checkout_token=token,
+                method="card",
+                billing=order_services.billing_defaults(organization),
+                accepted={offer.pk: lines[0].licence_sha256},
+                expected_total_krw=11_000,
+                ip="198.51.100.4",
+            )
             results.append(order.pk)
         except Exception as exc:  # noqa: BLE001 - reported below
             results.append(exc)
@@ -213,9 +235,16 @@ def test_later_changes_never_touch_an_order(login, official, buyer, free_dataset
     order.refresh_from_db()
     assert (item.supply_krw, item.vat_krw, item.total_krw, item.tax_free, item.terms) == before
     assert (order.supply_krw, order.vat_krw, order.total_krw) == (30_000, 3_000, 33_000)
-    assert item.terms["cost_basis"] == "파일 가공·전송 비용 (건당)" and item.terms["licence_name_ko"].startswith("공공누리 제1유형")
+    assert item.terms["cost_basis"] == "파일 가공·전송 비용 (건당)" and item.terms["licence_name_ko"].startswith(
+        "공공누리 제1유형"
+    )
     page = login(buyer).get(reverse("transactions:order", args=[order.number])).content.decode()
-    assert "33,000" in page and "공공누리 제1유형" in page and "완전히 새로운 이용 조건" not in page and old_sha[:16] in page
+    assert (
+        "33,000" in page
+        and "공공누리 제1유형" in page
+        and "완전히 새로운 이용 조건" not in page
+        and old_sha[:16] in page
+    )
     assert selectors.licence_sha256(Licence.objects.get(pk=licence.pk)) != old_sha  # an edit is a new licence version
 
 
@@ -224,7 +253,11 @@ def test_vat_arithmetic():
     assert price_of(30_000) == price_of(30_000, tax_free=False)
     assert (price_of(30_000).vat_krw, price_of(30_000).total_krw) == (3_000, 33_000)
     assert (price_of(33_333).vat_krw, price_of(33_333).total_krw) == (3_333, 36_666)
-    assert (price_of(9).vat_krw, price_of(19).vat_krw, price_of(27_273).total_krw) == (0, 1, 30_000)  # Toss: 27,273 + 2,727
+    assert (price_of(9).vat_krw, price_of(19).vat_krw, price_of(27_273).total_krw) == (
+        0,
+        1,
+        30_000,
+    )  # Toss: 27,273 + 2,727
     exempt = price_of(30_000, tax_free=True)
     assert (exempt.vat_krw, exempt.total_krw, exempt.tax_free_krw) == (0, 30_000, 30_000)
     assert price_of(0).total_krw == 0
@@ -238,16 +271,32 @@ def test_order_totals_add_up_per_line_with_taxable_and_exempt_sellers(official, 
     """VAT is computed per line (catalog.pricing) and the order sums the lines; the exempt part is kept for the PG."""
     from tests.transactions.conftest import publish_dataset
 
-    taxable = publish_dataset(official, admin_user, offers=({"kind": "one_off", "price_krw": 33_333, "cost_basis": "전송 비용"},))
+    taxable = publish_dataset(
+        official, admin_user, offers=({"kind": "one_off", "price_krw": 33_333, "cost_basis": "전송 비용"},)
+    )
     city_owner = make_user("city@siheung.test")
-    city = make_org(city_owner, name_ko="시흥시", name_en="Siheung City", kind="provider", brn="1348310009",
-                    org_type="public_body", vat_status="exempt")
-    exempt = publish_dataset(city_owner, admin_user, title_ko="시흥시 공공데이터",
-                             offers=({"kind": "one_off", "price_krw": 10_001, "cost_basis": "전송 비용"},))
+    city = make_org(
+        city_owner,
+        name_ko="시흥시",
+        name_en="Siheung City",
+        kind="provider",
+        brn="1348310009",
+        org_type="public_body",
+        vat_status="exempt",
+    )
+    exempt = publish_dataset(
+        city_owner,
+        admin_user,
+        title_ko="시흥시 공공데이터",
+        offers=({"kind": "one_off", "price_krw": 10_001, "cost_basis": "전송 비용"},),
+    )
     assert exempt.publisher == city
     order = buy(buyer, taxable.offers.get(), exempt.offers.get())
     lines = {i.seller_id: i for i in order.items.all()}
-    assert (lines[official.active_organization.pk].vat_krw, lines[official.active_organization.pk].total_krw) == (3_333, 36_666)
+    assert (lines[official.active_organization.pk].vat_krw, lines[official.active_organization.pk].total_krw) == (
+        3_333,
+        36_666,
+    )
     assert (lines[city.pk].vat_krw, lines[city.pk].total_krw, lines[city.pk].tax_free) == (0, 10_001, True)
     assert (order.supply_krw, order.vat_krw, order.total_krw, order.tax_free_krw) == (43_334, 3_333, 46_667, 10_001)
     assert order.total_krw == sum(offer_price(o).total_krw for o in (taxable.offers.get(), exempt.offers.get()))
@@ -261,9 +310,16 @@ def test_licence_acceptance_is_required_and_recorded(buyer, free_dataset):
     line = selectors.cart_lines(selectors.cart_get(buyer, organization), organization)[0]
 
     def checkout(accepted, total=0):
-        return order_services.checkout_place(actor=buyer, organization=organization, checkout_token=uuid.uuid4(), method="",
-                                             billing=order_services.billing_defaults(organization), accepted=accepted,
-                                             expected_total_krw=total, ip="203.0.113.9")
+        return order_services.checkout_place(
+            actor=buyer,
+            organization=organization,
+            checkout_token=uuid.uuid4(),
+            method="",
+            billing=order_services.billing_defaults(organization),
+            accepted=accepted,
+            expected_total_krw=total,
+            ip="203.0.113.9",
+        )
 
     with pytest.raises(DomainError) as exc:
         checkout({})
@@ -281,7 +337,11 @@ def test_licence_acceptance_is_required_and_recorded(buyer, free_dataset):
     order = checkout({offer.pk: line.licence_sha256})
     acceptance = LicenceAcceptance.objects.get()
     assert (acceptance.user, acceptance.organization, acceptance.licence_code, acceptance.ip) == (
-        buyer, organization, "kogl-1", "203.0.113.9")
+        buyer,
+        organization,
+        "kogl-1",
+        "203.0.113.9",
+    )
     assert acceptance.licence_sha256 == line.licence_sha256 and acceptance.order_item.order == order
     assert abs((acceptance.accepted_at - timezone.now()).total_seconds()) < 60
     with pytest.raises(PermissionError):  # append-only
@@ -296,8 +356,9 @@ def test_checkout_refuses_who_may_not_buy(buyer, outsider, free_dataset, officia
     organization.refresh_from_db()
     for actor, org in ((buyer, organization), (outsider, None), (official, official.active_organization)):
         with pytest.raises(NotAllowed):
-            order_services.checkout_place(actor=actor, organization=org, checkout_token=uuid.uuid4(), method="card",
-                                          billing={}, accepted={})
+            order_services.checkout_place(
+                actor=actor, organization=org, checkout_token=uuid.uuid4(), method="card", billing={}, accepted={}
+            )
     assert not Order.objects.exists()
 
 
@@ -309,8 +370,14 @@ def test_checkout_refuses_an_offer_that_stopped_after_it_went_into_the_cart(offi
     line = selectors.cart_lines(selectors.cart_get(buyer, organization), organization)[0]
     catalog_services.offer_deactivate(actor=official, offer=offer)
     with pytest.raises(DomainError) as exc:
-        order_services.checkout_place(actor=buyer, organization=organization, checkout_token=uuid.uuid4(), method="card",
-                                      billing=order_services.billing_defaults(organization), accepted={offer.pk: line.licence_sha256})
+        order_services.checkout_place(
+            actor=buyer,
+            organization=organization,
+            checkout_token=uuid.uuid4(),
+            method="card",
+            billing=order_services.billing_defaults(organization),
+            accepted={offer.pk: line.licence_sha256},
+        )
     assert exc.value.code == "not_buyable" and not Order.objects.exists()
 
 
@@ -330,12 +397,15 @@ def test_the_buyer_cancels_an_unpaid_order(buyer, outsider, admin_user, free_dat
     assert order_services.order_cancel(actor=buyer, order=order).state == O.CANCELLED  # twice: no-op
     assert AuditEvent.objects.filter(action="order.cancelled", actor=buyer, reason="다른 자료로 대체").count() == 1
     # The offer can be bought again.
-    assert cart_services.cart_add(actor=buyer, organization=buyer.active_organization, offer=offer_of(free_dataset, "one_off"))
+    assert cart_services.cart_add(
+        actor=buyer, organization=buyer.active_organization, offer=offer_of(free_dataset, "one_off")
+    )
 
 
 @pytest.mark.django_db
-def test_overdue_orders_are_cancelled_by_the_beat_task(buyer, free_dataset, private_dataset, buy, mailoutbox,
-                                                         django_capture_on_commit_callbacks, eager_celery):
+def test_overdue_orders_are_cancelled_by_the_beat_task(
+    buyer, free_dataset, private_dataset, buy, mailoutbox, django_capture_on_commit_callbacks, eager_celery
+):
     overdue = buy(buyer, offer_of(free_dataset, "one_off"), method="card")
     waiting = buy(buyer, offer_of(private_dataset, "one_off"), method="bank_transfer")
     Order.objects.filter(pk=overdue.pk).update(payment_due_at=timezone.now() - timedelta(minutes=1))
@@ -355,7 +425,11 @@ def test_overdue_orders_are_cancelled_by_the_beat_task(buyer, free_dataset, priv
 
 
 def test_the_beat_schedule_runs_the_overdue_task(settings):
-    entries = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "transactions.tasks.orders_cancel_overdue_task"]
+    entries = [
+        e
+        for e in settings.CELERY_BEAT_SCHEDULE.values()
+        if e["task"] == "transactions.tasks.orders_cancel_overdue_task"
+    ]
     assert len(entries) == 1 and entries[0]["schedule"] <= 600
 
 
@@ -371,7 +445,14 @@ def test_checkout_page_prefills_billing_and_shows_licences_and_amounts(login, bu
     organization = buyer.active_organization
     assert f'value="{organization.name_ko}"' in page and f'value="{organization.brn_display}"' in page
     assert "출처를 표시하면" in page  # the licence text itself
-    assert "공급가액" in page and "부가세" in page and "합계" in page and "30,000" in page and "3,000" in page and "33,000" in page
+    assert (
+        "공급가액" in page
+        and "부가세" in page
+        and "합계" in page
+        and "30,000" in page
+        and "3,000" in page
+        and "33,000" in page
+    )
     assert 'name="accept"' in page and 'name="checkout_token"' in page and 'name="method"' in page
 
 
@@ -382,8 +463,15 @@ def test_checkout_form_post_a_free_order_and_a_double_post(login, buyer, free_da
     offer = offer_of(free_dataset, "free")
     cart_services.cart_add(actor=buyer, organization=organization, offer=offer)
     line = selectors.cart_lines(selectors.cart_get(buyer, organization), organization)[0]
-    form = {"checkout_token": str(uuid.uuid4()), "expected_total_krw": "0", "billing_name": "(주)에어데이터랩",
-            "billing_brn": "1168200276", "billing_email": "billing@company.test", "billing_phone": "", "billing_address": ""}
+    form = {
+        "checkout_token": str(uuid.uuid4()),
+        "expected_total_krw": "0",
+        "billing_name": "(주)에어데이터랩",
+        "billing_brn": "1168200276",
+        "billing_email": "billing@company.test",
+        "billing_phone": "",
+        "billing_address": "",
+    }
     refused = client.post(reverse("transactions:checkout"), form)
     assert refused.status_code == 200 and not Order.objects.exists()  # the licence was not accepted: the form again
     assert "licence" in refused.content.decode().lower() or "이용허락" in refused.content.decode()
@@ -391,7 +479,11 @@ def test_checkout_form_post_a_free_order_and_a_double_post(login, buyer, free_da
     answer = client.post(reverse("transactions:checkout"), form, REMOTE_ADDR="10.0.0.2", HTTP_X_REAL_IP="203.0.113.50")
     order = Order.objects.get()
     assert answer.status_code == 302 and answer["Location"] == reverse("transactions:order", args=[order.number])
-    assert (order.state, order.billing_brn, LicenceAcceptance.objects.get().ip) == (O.PAID, "116-82-00276", "203.0.113.50")
+    assert (order.state, order.billing_brn, LicenceAcceptance.objects.get().ip) == (
+        O.PAID,
+        "116-82-00276",
+        "203.0.113.50",
+    )
     again = client.post(reverse("transactions:checkout"), form)  # the same form once more (back button, double click)
     assert again.status_code == 302 and again["Location"] == answer["Location"] and Order.objects.count() == 1
     page = client.get(answer["Location"]).content.decode()
@@ -450,9 +542,13 @@ def test_admin_order_pages(login, buyer, admin_user, free_dataset, private_datas
     assert bank.number in page and free.number not in page
     page = client.get(reverse("staff_orders:list"), {"state": "paid"}).content.decode()
     assert free.number in page and bank.number not in page
-    page = client.get(reverse("staff_orders:list"), {"buyer": buyer.active_organization.pk, "q": "스마트폴"}).content.decode()
+    page = client.get(
+        reverse("staff_orders:list"), {"buyer": buyer.active_organization.pk, "q": "스마트폴"}
+    ).content.decode()
     assert bank.number in page and free.number not in page
     Payment.objects.create(order=bank, method="bank_transfer", adapter="bank", amount_krw=bank.total_krw)
     page = client.get(reverse("staff_orders:detail", args=[bank.number])).content.decode()
-    assert "order.placed" in page and "330,000" in page and 'id="staff-order-payments"' in page and "데이터산업법" in page
+    assert (
+        "order.placed" in page and "330,000" in page and 'id="staff-order-payments"' in page and "데이터산업법" in page
+    )
     assert "staff-orders-link" in client.get(reverse("staff:home")).content.decode()

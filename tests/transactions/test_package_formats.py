@@ -21,18 +21,28 @@ from transactions.tasks import build_package
 
 # (`storage.default_storage`, never `default_storage` imported here: see test_packaging.py.)
 
-LOTS = [("반월당 공영주차장", 128.5934, 35.8656, 120), ("동성로 노상주차장", 128.5960, 35.8690, 45),
-        ("수성못 주차장", 128.6185, 35.8280, 300), ("똠방각하 주차장", 128.5700, 35.8800, 12)]
+LOTS = [
+    ("반월당 공영주차장", 128.5934, 35.8656, 120),
+    ("동성로 노상주차장", 128.5960, 35.8690, 45),
+    ("수성못 주차장", 128.6185, 35.8280, 300),
+    ("똠방각하 주차장", 128.5700, 35.8800, 12),
+]
 
 UTF8_CSV = "주차장명,경도,위도,주차면수\n" + "".join(f"{n},{x},{y},{c}\n" for n, x, y, c in LOTS)
 # CP949 (Korean Excel's "CSV") with CRLF and a syllable only CP949 has (똠).
-CP949_TEXT = "주차장명,요금,비고\r\n" + "".join(f"{n},{1000 + i * 500},야간 무료\r\n" for i, (n, *_r) in enumerate(LOTS))
+CP949_TEXT = "주차장명,요금,비고\r\n" + "".join(
+    f"{n},{1000 + i * 500},야간 무료\r\n" for i, (n, *_r) in enumerate(LOTS)
+)
 TSV_TEXT = "주차장명\t운영시간\t주차면수\n" + "".join(f"{n}\t09:00-18:00\t{c}\n" for n, _x, _y, c in LOTS)
 JSON_DATA = [{"주차장명": n, "주차면수": c, "요금": {"기본": 1000, "추가": 500}} for n, _x, _y, c in LOTS]
 GEOJSON_DATA = {
     "type": "FeatureCollection",
     "features": [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]}, "properties": {"주차장명": n, "주차면수": c}}
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [x, y]},
+            "properties": {"주차장명": n, "주차면수": c},
+        }
         for n, x, y, c in LOTS
     ],
 }
@@ -89,13 +99,26 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
     celery_worker, official, buyer, admin_user, reference_data, tmp_path
 ):
     version = publish_files(official, admin_user, FILES, title_ko="대구시 주차장 위치")
-    assert {f.format for f in DataFile.objects.filter(version=version)} == {"csv", "tsv", "xlsx", "json", "geojson", "zip"}
+    assert {f.format for f in DataFile.objects.filter(version=version)} == {
+        "csv",
+        "tsv",
+        "xlsx",
+        "json",
+        "geojson",
+        "zip",
+    }
     assert not DataFile.objects.filter(version=version, check_state="failed").exists()
     assert DataFile.objects.get(version=version, original_name="주차장_cp949.geojson").encoding == "cp949"
     order = place_order(buyer, offer_of(version.dataset, "free"), method="free")
     # Done, or an attempt failed (a retry is 30 s away: its error is the answer already).
-    package = wait_for(lambda: Package.objects.filter(entitlement__order_item__order=order).filter(
-        Q(state__in=["ready", "failed"]) | ~Q(error="")).first(), timeout=120)
+    package = wait_for(
+        lambda: (
+            Package.objects.filter(entitlement__order_item__order=order)
+            .filter(Q(state__in=["ready", "failed"]) | ~Q(error=""))
+            .first()
+        ),
+        timeout=120,
+    )
     # Built on the first attempt: before the fix every file without a Table Schema (GeoJSON, JSON)
     # raised TypeError in datapackage.json and the build was retried until it failed.
     assert package.state == Package.State.READY, package.error
@@ -105,10 +128,19 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
     with zipfile.ZipFile(local) as zf:
         zf.extractall(tmp_path)
     data = {
-        "data/주차장.csv", "data/요금표.csv", "data/운영시간.tsv", "data/주차장현황.xlsx", "data/주차장목록.json",
-        "data/대구시 주차장 위치.geojson", "data/주차장_cp949.geojson", "data/묶음/요금.csv", "data/묶음/위치.geojson",
+        "data/주차장.csv",
+        "data/요금표.csv",
+        "data/운영시간.tsv",
+        "data/주차장현황.xlsx",
+        "data/주차장목록.json",
+        "data/대구시 주차장 위치.geojson",
+        "data/주차장_cp949.geojson",
+        "data/묶음/요금.csv",
+        "data/묶음/위치.geojson",
     }
-    check = subprocess.run(["sha256sum", "-c", "--strict", "MANIFEST-SHA256"], cwd=tmp_path, capture_output=True, text=True)
+    check = subprocess.run(
+        ["sha256sum", "-c", "--strict", "MANIFEST-SHA256"], cwd=tmp_path, capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.count(": OK") == len(data) + 3  # datapackage.json, README.md, LICENSE.txt
 
@@ -120,7 +152,10 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
     assert (tmp_path / "data/묶음/위치.geojson").read_bytes() == GEOJSON
     assert (tmp_path / "data/주차장_cp949.geojson").read_bytes() == GEOJSON  # the same text, in UTF-8
     readme = (tmp_path / "README.md").read_text(encoding="utf-8").splitlines()
-    assert "| GeoJSON |" in (line := next(x for x in readme if "`data/주차장_cp949.geojson`" in x)) and "cp949 → UTF-8" in line
+    assert (
+        "| GeoJSON |" in (line := next(x for x in readme if "`data/주차장_cp949.geojson`" in x))
+        and "cp949 → UTF-8" in line
+    )
 
     descriptor = json.loads((tmp_path / "datapackage.json").read_text(encoding="utf-8"))
     resources = {r["path"]: r for r in descriptor["resources"]}
@@ -139,7 +174,9 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
     js = resources["data/주차장목록.json"]
     assert (js["format"], js["mediatype"], js["encoding"]) == ("json", "application/json", "utf-8")
     assert json.loads((tmp_path / js["path"]).read_text(encoding="utf-8")) == JSON_DATA
-    assert "schema" not in js and js["type"] == "json"  # the checks' schema is of their flattened copy ("요금.기본"), not of this file
+    assert (
+        "schema" not in js and js["type"] == "json"
+    )  # the checks' schema is of their flattened copy ("요금.기본"), not of this file
     xlsx = resources["data/주차장현황.xlsx"]
     assert (xlsx["format"], xlsx["mediatype"]) == ("xlsx", XLSX) and "encoding" not in xlsx
     assert [f["name"] for f in xlsx["schema"]["fields"]] == ["주차장명", "주차면수", "요금"]
@@ -166,7 +203,8 @@ def test_a_datapackage_json_that_cannot_be_built_fails_the_package_at_once(buyer
     first attempt with the reason, instead of being retried four times (minutes) before failing anyway."""
     dataset = publish()
     DataFile.objects.filter(version__dataset=dataset).update(
-        table_schema={"fields": [{"name": "측정소명", "type": "no-such-type"}]})
+        table_schema={"fields": [{"name": "측정소명", "type": "no-such-type"}]}
+    )
     order = place_order(buyer, offer_of(dataset, "free"), method="free")
     package = Package.objects.get(entitlement__order_item__order=order)
     assert build_package.apply(args=[package.pk]).get() == "failed"

@@ -24,10 +24,10 @@ from django.core.files import storage
 from django.db import connection
 from django.utils import timezone
 
-from core.errors import NotAllowed
-from core.models import AuditEvent
 from catalog import services as catalog_services
 from catalog.models import DataFile, Licence, Theme
+from core.errors import NotAllowed
+from core.models import AuditEvent
 from tests.transactions.conftest import offer_of, place_order
 from transactions.delivery import packaging, selectors, services
 from transactions.models import Package
@@ -78,10 +78,34 @@ class RealWorker:
         name = f"lease-{uuid.uuid4().hex[:6]}@%h"
         log = open(self.var / f"worker-{len(self.procs)}.log", "wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "marketplace", "worker", "-P", "prefork", "-c", "1", "-Q", self.queue,
-             "-n", name, "-B", "-s", str(self.var / f"beat-{len(self.procs)}"), "--loglevel=INFO",
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "marketplace",
+                "worker",
+                "-P",
+                "prefork",
+                "-c",
+                "1",
+                "-Q",
+                self.queue,
+                "-n",
+                name,
+                "-B",
+                "-s",
+                str(self.var / f"beat-{len(self.procs)}"),
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         proc.hostname = name.replace("%h", os.uname().nodename)
         self.procs.append(proc)
@@ -162,13 +186,22 @@ def _publish_big(official, admin, tmp_path):
         row = 0
         while fh.tell() < ROWS_MB << 20:
             block = os.urandom(1 << 19).hex().translate(NO_DIGITS)
-            fh.write("".join(f"{row + i},{block[i * 64:(i + 1) * 64]}\n" for i in range(len(block) // 64)).encode())
+            fh.write("".join(f"{row + i},{block[i * 64 : (i + 1) * 64]}\n" for i in range(len(block) // 64)).encode())
             row += len(block) // 64
     version = catalog_services.dataset_create(
-        actor=official, organization=official.active_organization, title_ko="대용량 측정 자료", title_en="Large data",
-        description_ko="큰 파일입니다.", theme=Theme.objects.get(code="environment"), tags="대용량",
-        contact_name="정민준", contact_phone="031-310-2114", contact_email=official.email, update_cadence="daily",
-        data_kind="public", licence=Licence.objects.get(code="kogl-1"),
+        actor=official,
+        organization=official.active_organization,
+        title_ko="대용량 측정 자료",
+        title_en="Large data",
+        description_ko="큰 파일입니다.",
+        theme=Theme.objects.get(code="environment"),
+        tags="대용량",
+        contact_name="정민준",
+        contact_phone="031-310-2114",
+        contact_email=official.email,
+        update_cadence="daily",
+        data_kind="public",
+        licence=Licence.objects.get(code="kogl-1"),
     )
     size = path.stat().st_size
     up = catalog_services.upload_create(actor=official, version=version, filename="큰자료.csv", length=size)
@@ -199,13 +232,14 @@ def _package_folder(package) -> Path:
 
 def _part_growing(package):
     folder = _package_folder(package)
-    parts = [p for p in folder.glob(".*.part")] if folder.is_dir() else []
+    parts = list(folder.glob(".*.part")) if folder.is_dir() else []
     return next((p for p in parts if p.stat().st_size > 4 << 20), None)
 
 
 def _assert_ready_once(package, worker, started):
-    package = _wait(lambda: Package.objects.filter(pk=package.pk, state__in=[K.READY, K.FAILED]).first(), 240,
-                    "the package to end")
+    package = _wait(
+        lambda: Package.objects.filter(pk=package.pk, state__in=[K.READY, K.FAILED]).first(), 240, "the package to end"
+    )
     elapsed = time.monotonic() - started
     assert package.state == K.READY, package.error + worker.log()
     assert package.attempts >= 2  # the killed attempt and the one that finished
@@ -227,8 +261,9 @@ def _assert_ready_once(package, worker, started):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_killing_the_pool_child_mid_build_still_ends_ready_once(real_worker, official, buyer, admin_user,
-                                                                  reference_data, tmp_path):
+def test_killing_the_pool_child_mid_build_still_ends_ready_once(
+    real_worker, official, buyer, admin_user, reference_data, tmp_path
+):
     dataset = _publish_big(official, admin_user, tmp_path)
     proc = real_worker.start()
     order = place_order(buyer, offer_of(dataset, "free"), method="free")
@@ -246,8 +281,9 @@ def test_killing_the_pool_child_mid_build_still_ends_ready_once(real_worker, off
 
 
 @pytest.mark.django_db(transaction=True)
-def test_killing_the_whole_worker_mid_build_still_ends_ready_once(real_worker, official, buyer, admin_user,
-                                                                    reference_data, tmp_path):
+def test_killing_the_whole_worker_mid_build_still_ends_ready_once(
+    real_worker, official, buyer, admin_user, reference_data, tmp_path
+):
     dataset = _publish_big(official, admin_user, tmp_path)
     proc = real_worker.start()
     order = place_order(buyer, offer_of(dataset, "free"), method="free")
@@ -284,8 +320,9 @@ def _leftovers(package) -> list[Path]:
 
 
 @pytest.mark.django_db
-def test_housekeeping_requeues_a_build_whose_lease_expired(buyer, publish, parked_package_builds,
-                                                           django_capture_on_commit_callbacks):
+def test_housekeeping_requeues_a_build_whose_lease_expired(
+    buyer, publish, parked_package_builds, django_capture_on_commit_callbacks
+):
     dataset = publish()
     order = place_order(buyer, offer_of(dataset, "free"), method="free")
     package = services.package_claim(package_id=Package.objects.get(entitlement__order_item__order=order).pk)
@@ -316,8 +353,10 @@ def test_a_buyer_can_retry_a_build_whose_lease_expired(buyer, outsider, publish,
         services.package_retry(actor=outsider, package=package)
     retried = services.package_retry(actor=buyer, package=package)
     assert retried.state == K.QUEUED and retried.attempts == 0
-    assert AuditEvent.objects.filter(action="package.retried", object_id=str(package.pk),
-                                     data__lease_expired=True).count() == 1
+    assert (
+        AuditEvent.objects.filter(action="package.retried", object_id=str(package.pk), data__lease_expired=True).count()
+        == 1
+    )
     assert build_package.apply(args=[package.pk]).get() == "ready"
     # The dead attempt can no longer finish, fail or release the package.
     services.package_fail(package_id=package.pk, lease=package.lease, exc=OSError("late"))
@@ -326,9 +365,16 @@ def test_a_buyer_can_retry_a_build_whose_lease_expired(buyer, outsider, publish,
 
 
 @pytest.mark.django_db
-def test_after_max_attempts_a_lost_build_fails_with_the_reason(buyer, admin_user, publish, parked_package_builds,
-                                                              settings, mailoutbox, eager_celery,
-                                                              django_capture_on_commit_callbacks):
+def test_after_max_attempts_a_lost_build_fails_with_the_reason(
+    buyer,
+    admin_user,
+    publish,
+    parked_package_builds,
+    settings,
+    mailoutbox,
+    eager_celery,
+    django_capture_on_commit_callbacks,
+):
     settings.PACKAGE_MAX_ATTEMPTS = 2
     dataset = publish()
     order = place_order(buyer, offer_of(dataset, "free"), method="free")
@@ -372,7 +418,12 @@ def test_a_stale_attempt_cannot_overwrite_a_newer_attempts_result(buyer, publish
     with pytest.raises(services.LeaseLost):
         services.package_build(package=old)
     after = Package.objects.get(pk=package_id)
-    assert (after.state, after.sha256, after.lease, after.finished_at) == (K.READY, ready.sha256, new.lease, ready.finished_at)
+    assert (after.state, after.sha256, after.lease, after.finished_at) == (
+        K.READY,
+        ready.sha256,
+        new.lease,
+        ready.finished_at,
+    )
     with storage.default_storage.open(after.file.name, "rb") as fh:
         assert packaging.sha256_of(fh) == ready.sha256  # the file is the newer attempt's
     assert sorted(p.name for p in _package_folder(after).iterdir()) == [Path(after.file.name).name]
@@ -382,7 +433,10 @@ def test_a_stale_attempt_cannot_overwrite_a_newer_attempts_result(buyer, publish
 
 
 def test_the_housekeeping_runs_often_enough_for_leases():
-    entry = next(e for e in django_settings.CELERY_BEAT_SCHEDULE.values()
-                 if e["task"] == "transactions.tasks.packages_housekeeping_task")
+    entry = next(
+        e
+        for e in django_settings.CELERY_BEAT_SCHEDULE.values()
+        if e["task"] == "transactions.tasks.packages_housekeeping_task"
+    )
     assert entry["schedule"] <= 60
     assert django_settings.PACKAGE_LEASE_SECONDS <= 600 and django_settings.PACKAGE_MAX_ATTEMPTS >= 2

@@ -16,14 +16,14 @@ from django.core.files import storage
 from django.db import connection
 from django.urls import reverse
 
-from core.errors import IllegalTransition, NotAllowed
 from catalog import services as catalog_services
 from catalog.models import DataFile, DatasetVersion, Licence, Theme
+from core.errors import IllegalTransition, NotAllowed
+from core.transitions import transition
 from tests.transactions.conftest import offer_of, place_order
 from transactions.delivery import packaging, selectors, services
 from transactions.models import Order, Package
 from transactions.services import orders as order_services
-from core.transitions import transition
 from transactions.tasks import build_package
 
 # (`storage.default_storage`, never `default_storage` imported here: pytest inspects a test module's
@@ -68,10 +68,19 @@ def upload(official, version, name: str, data: bytes):
 def publish_files(official, admin, files, *, offers=({"kind": "free"},), title_ko="시흥시 대기질 측정 자료"):
     """A dataset published through the real services with several real files, checked for real."""
     version = catalog_services.dataset_create(
-        actor=official, organization=official.active_organization, title_ko=title_ko, title_en="Siheung air quality",
-        description_ko="정왕동 측정소의 시간별 미세먼지 자료입니다.", theme=Theme.objects.get(code="environment"),
-        tags="미세먼지, 대기질", contact_name="정민준", contact_phone="031-310-2114", contact_email=official.email,
-        update_cadence="daily", data_kind="public", licence=Licence.objects.get(code="kogl-1"),
+        actor=official,
+        organization=official.active_organization,
+        title_ko=title_ko,
+        title_en="Siheung air quality",
+        description_ko="정왕동 측정소의 시간별 미세먼지 자료입니다.",
+        theme=Theme.objects.get(code="environment"),
+        tags="미세먼지, 대기질",
+        contact_name="정민준",
+        contact_phone="031-310-2114",
+        contact_email=official.email,
+        update_cadence="daily",
+        data_kind="public",
+        licence=Licence.objects.get(code="kogl-1"),
         spatial_area="경기도 시흥시 정왕동",
     )
     for name, data in files:
@@ -87,8 +96,10 @@ def publish_files(official, admin, files, *, offers=({"kind": "free"},), title_k
 FILES = [
     ("대기질.csv", UTF8_CSV.encode("utf-8")),
     ("점검기록.csv", CP949_TEXT.encode("cp949")),
-    ("측정소.zip", _zip({"측정소/목록.csv": "측정소,위도,경도\n정왕동,37.34,126.73\n".encode("utf-8"),
-                       "__MACOSX/._목록.csv": b"junk"})),
+    (
+        "측정소.zip",
+        _zip({"측정소/목록.csv": "측정소,위도,경도\n정왕동,37.34,126.73\n".encode(), "__MACOSX/._목록.csv": b"junk"}),
+    ),
 ]
 
 
@@ -113,7 +124,9 @@ def test_a_real_worker_builds_a_package_whose_manifest_and_data_package_verify(
     version = publish_files(official, admin_user, FILES)
     order = place_order(buyer, offer_of(version.dataset, "free"), method="free")
     assert Order.objects.get(pk=order.pk).state == Order.State.PAID
-    package = wait_for(lambda: Package.objects.filter(entitlement__order_item__order=order, state__in=["ready", "failed"]).first())
+    package = wait_for(
+        lambda: Package.objects.filter(entitlement__order_item__order=order, state__in=["ready", "failed"]).first()
+    )
     assert package.state == K.READY, package.error
     order.refresh_from_db()
     assert order.state == Order.State.FULFILLED  # its only package is ready
@@ -125,8 +138,13 @@ def test_a_real_worker_builds_a_package_whose_manifest_and_data_package_verify(
     local = Path(storage.default_storage.path(package.file.name))
     result = packaging.verify_package(local)
     assert set(result["names"]) == {
-        "data/대기질.csv", "data/점검기록.csv", "data/측정소/목록.csv",
-        "datapackage.json", "README.md", "LICENSE.txt", "MANIFEST-SHA256",
+        "data/대기질.csv",
+        "data/점검기록.csv",
+        "data/측정소/목록.csv",
+        "datapackage.json",
+        "README.md",
+        "LICENSE.txt",
+        "MANIFEST-SHA256",
     }  # the archive's member, not the archive; no __MACOSX junk
     assert result["manifest"] == {k: v for k, v in package.manifest.items() if k != "MANIFEST-SHA256"}
 
@@ -145,7 +163,11 @@ def test_a_real_worker_builds_a_package_whose_manifest_and_data_package_verify(
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
     descriptor = json.loads((tmp_path / "datapackage.json").read_text(encoding="utf-8"))
     resources = {r["path"]: r for r in descriptor["resources"]}
-    assert resources["data/대기질.csv"]["schema"]["fields"][1] == {"name": "측정일시", "type": "datetime", "format": "%Y-%m-%d %H:%M"}
+    assert resources["data/대기질.csv"]["schema"]["fields"][1] == {
+        "name": "측정일시",
+        "type": "datetime",
+        "format": "%Y-%m-%d %H:%M",
+    }
     assert resources["data/점검기록.csv"]["encoding"] == "utf-8"
     assert descriptor["licenses"][0]["name"] == "kogl-1" and descriptor["version"] == "1"
     assert descriptor["contributors"][0]["title"] == official.active_organization.name_ko
@@ -186,8 +208,9 @@ def test_package_state_machine_refuses_illegal_moves(buyer, publish):
 
 
 @pytest.mark.django_db
-def test_expired_packages_lose_their_file_and_can_be_rebuilt_by_a_buyer(buyer, outsider, publish,
-                                                                        django_capture_on_commit_callbacks):
+def test_expired_packages_lose_their_file_and_can_be_rebuilt_by_a_buyer(
+    buyer, outsider, publish, django_capture_on_commit_callbacks
+):
     dataset = publish()
     order = place_order(buyer, offer_of(dataset, "free"), method="free")
     package = package_of(order)
@@ -224,7 +247,9 @@ def test_a_failing_build_is_retried_with_backoff_then_failed_visibly(
     blocker.write_bytes(b"not a folder")
     try:
         order = place_order(buyer, offer_of(version.dataset, "free"), method="free")
-        package = wait_for(lambda: Package.objects.filter(entitlement__order_item__order=order, state="failed").first(), timeout=90)
+        package = wait_for(
+            lambda: Package.objects.filter(entitlement__order_item__order=order, state="failed").first(), timeout=90
+        )
     finally:
         blocker.unlink()
     assert package.attempts == 4  # the first try and three retries
@@ -300,9 +325,19 @@ def test_two_workers_claiming_one_package_build_it_once(buyer, publish, parked_p
 def test_a_subscription_receives_every_version_published_in_its_period(
     celery_worker, official, buyer, admin_user, reference_data
 ):
-    version = publish_files(official, admin_user, FILES[:1], offers=(
-        {"kind": "subscription", "price_krw": 90_000, "subscription_days": 30, "cost_basis": "월별 자료 가공·전송 비용"},
-    ))
+    version = publish_files(
+        official,
+        admin_user,
+        FILES[:1],
+        offers=(
+            {
+                "kind": "subscription",
+                "price_krw": 90_000,
+                "subscription_days": 30,
+                "cost_basis": "월별 자료 가공·전송 비용",
+            },
+        ),
+    )
     order = place_order(buyer, offer_of(version.dataset, "subscription"), method="bank_transfer")
     from django.db import transaction
 
@@ -317,7 +352,9 @@ def test_a_subscription_receives_every_version_published_in_its_period(
     _check_all(second)
     catalog_services.version_submit(actor=official, version=second, pii_justification="-")
     catalog_services.version_approve(actor=admin_user, version=second)
-    newer = wait_for(lambda: Package.objects.filter(entitlement__order_item__order=order, version=second, state="ready").first())
+    newer = wait_for(
+        lambda: Package.objects.filter(entitlement__order_item__order=order, version=second, state="ready").first()
+    )
     assert newer.entitlement_id == first.entitlement_id
     names = packaging.verify_package(storage.default_storage.path(newer.file.name))["names"]
     assert "data/대기질.csv" in names
@@ -344,7 +381,9 @@ def test_housekeeping_enqueues_a_package_whose_message_was_lost(buyer, publish, 
     assert packages_housekeeping_task.apply().get() == {**quiet, "requeued": 1}
     package.refresh_from_db()
     assert package.state == K.READY and package.attempts == 1
-    assert any(e["task"] == "transactions.tasks.packages_housekeeping_task" for e in settings.CELERY_BEAT_SCHEDULE.values())
+    assert any(
+        e["task"] == "transactions.tasks.packages_housekeeping_task" for e in settings.CELERY_BEAT_SCHEDULE.values()
+    )
 
 
 @pytest.mark.django_db

@@ -14,13 +14,14 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from core.errors import DomainError, IllegalTransition, NotAllowed
-from core.models import AuditEvent
 from accounts.models import Membership
 from catalog.pricing import price_of
+from core.errors import DomainError, IllegalTransition, NotAllowed
+from core.models import AuditEvent
+from core.transitions import transition
+from devtools.pg_simulator import views as simulator
 from tests.conftest import make_org, make_user
 from transactions.models import Entitlement, Order, OrderItem, Payment, PaymentEvent
-from devtools.pg_simulator import views as simulator
 from transactions.payments import services
 from transactions.payments.gateway import (
     GatewayAlreadyProcessed,
@@ -30,13 +31,13 @@ from transactions.payments.gateway import (
     get_card_gateway,
 )
 from transactions.payments.toss import TossGateway
-from core.transitions import transition
 
 P, O = Payment.State, Order.State
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 # --- fixtures -------------------------------------------------------------------------------
+
 
 @pytest.fixture(autouse=True)
 def _park_package_builds(parked_package_builds):
@@ -59,23 +60,40 @@ def pg(live_server, settings):
 
 
 def _number():
-    return timezone.localdate().strftime("%Y%m%d") + "-" + "".join(secrets.choice("23456789ABCDEFGHJKMNPQRSTUVWXYZ") for _ in range(8))
+    return (
+        timezone.localdate().strftime("%Y%m%d")
+        + "-"
+        + "".join(secrets.choice("23456789ABCDEFGHJKMNPQRSTUVWXYZ") for _ in range(8))
+    )
 
 
 def make_order(buyer, version, *, supply=50_000, method=Order.Method.CARD, lines=1, state=O.AWAITING_PAYMENT):
     """An order as checkout makes it (checkout itself is tested with the orders)."""
     price = price_of(supply)
     order = Order.objects.create(
-        number=_number(), buyer=buyer.active_organization, placed_by=buyer, method=method, state=state,
-        supply_krw=price.supply_krw * lines, vat_krw=price.vat_krw * lines, total_krw=price.total_krw * lines,
-        billing_name="(주)에어데이터랩", billing_email="billing@company.test",
+        number=_number(),
+        buyer=buyer.active_organization,
+        placed_by=buyer,
+        method=method,
+        state=state,
+        supply_krw=price.supply_krw * lines,
+        vat_krw=price.vat_krw * lines,
+        total_krw=price.total_krw * lines,
+        billing_name="(주)에어데이터랩",
+        billing_email="billing@company.test",
         payment_due_at=timezone.now() + timezone.timedelta(minutes=30),
     )
     for n in range(lines):
         OrderItem.objects.create(
-            order=order, dataset=version.dataset, version=version, seller=version.dataset.publisher, kind="one_off",
+            order=order,
+            dataset=version.dataset,
+            version=version,
+            seller=version.dataset.publisher,
+            kind="one_off",
             title=f"{version.title_ko} {n + 1}" if lines > 1 else version.title_ko,
-            supply_krw=price.supply_krw, vat_krw=price.vat_krw, total_krw=price.total_krw,
+            supply_krw=price.supply_krw,
+            vat_krw=price.vat_krw,
+            total_krw=price.total_krw,
         )
     return order
 
@@ -107,6 +125,7 @@ def kinds(order):
 
 # --- the adapter against the simulated PG, over HTTP ---------------------------------------------
 
+
 def test_the_toss_adapter_speaks_the_toss_shape(pg, buyer, order):
     url = services.card_checkout_start(actor=buyer, order=order)
     parts = urlsplit(url)
@@ -125,7 +144,11 @@ def test_the_toss_adapter_speaks_the_toss_shape(pg, buyer, order):
     gateway = get_card_gateway()
     assert isinstance(gateway, TossGateway)
     authorised = gateway.fetch(key)
-    assert (authorised.status, authorised.gateway_status, authorised.amount) == (Status.AUTHORIZED, "IN_PROGRESS", 55_000)
+    assert (authorised.status, authorised.gateway_status, authorised.amount) == (
+        Status.AUTHORIZED,
+        "IN_PROGRESS",
+        55_000,
+    )
 
     with pytest.raises(GatewayDeclined) as exc:  # the PG itself checks the amount the window was opened with
         gateway.confirm(key, order.number, 54_000, "idem-wrong-amount")
@@ -135,7 +158,12 @@ def test_the_toss_adapter_speaks_the_toss_shape(pg, buyer, order):
     assert exc.value.code == "UNAUTHORIZED_KEY" and exc.value.http_status == 401
 
     done = gateway.confirm(key, order.number, 55_000, "idem-1")
-    assert (done.status, done.gateway_status, done.order_number, done.amount) == (Status.DONE, "DONE", order.number, 55_000)
+    assert (done.status, done.gateway_status, done.order_number, done.amount) == (
+        Status.DONE,
+        "DONE",
+        order.number,
+        55_000,
+    )
     assert (done.supplied_amount, done.vat, done.tax_free_amount) == (50_000, 5_000, 0)
     assert done.supplied_amount + done.vat + done.tax_free_amount == done.amount
     assert done.approved_at is not None and done.raw["method"] == "카드"
@@ -210,6 +238,7 @@ def test_the_simulator_is_not_installed_unless_configured():
 
 # --- card payments through our services -----------------------------------------------------
 
+
 def test_success_url_confirms_once_and_a_repeated_callback_changes_nothing(pg, client, buyer, draft):
     order = make_order(buyer, draft, lines=2)
     url = services.card_checkout_start(actor=buyer, order=order)
@@ -220,11 +249,18 @@ def test_success_url_confirms_once_and_a_repeated_callback_changes_nothing(pg, c
 
     client.force_login(buyer)
     first = client.get(path)
-    assert first.status_code == 302 and first["Location"] == reverse("transactions:order", kwargs={"number": order.number})
+    assert first.status_code == 302 and first["Location"] == reverse(
+        "transactions:order", kwargs={"number": order.number}
+    )
     order.refresh_from_db()
     payment = order.payments.get()
     assert (order.state, order.paid_at is not None) == (O.PAID, True)
-    assert (payment.state, payment.amount_krw, payment.adapter, payment.gateway_status) == (P.DONE, 110_000, "toss", "DONE")
+    assert (payment.state, payment.amount_krw, payment.adapter, payment.gateway_status) == (
+        P.DONE,
+        110_000,
+        "toss",
+        "DONE",
+    )
     assert payment.payment_key == parse_qs(urlsplit(location).query)["paymentKey"][0]
     assert Entitlement.objects.filter(order_item__order=order).count() == 2
 
@@ -236,8 +272,15 @@ def test_success_url_confirms_once_and_a_repeated_callback_changes_nothing(pg, c
     assert Entitlement.objects.filter(order_item__order=order).count() == 2
     assert AuditEvent.objects.filter(action="order.paid", object_id=str(order.pk)).count() == 1
     assert AuditEvent.objects.filter(action="payment.card_confirmed", object_id=str(order.pk)).count() == 1
-    assert kinds(order) == ["checkout_started", "checkout_started", "confirm_requested", "confirm_answer",
-                            "confirm_repeated", "confirm_repeated", "confirm_repeated"]
+    assert kinds(order) == [
+        "checkout_started",
+        "checkout_started",
+        "confirm_requested",
+        "confirm_answer",
+        "confirm_repeated",
+        "confirm_repeated",
+        "confirm_repeated",
+    ]
     messages = [str(m) for m in first.wsgi_request._messages]
     assert any(order.number in m for m in messages)
 
@@ -251,8 +294,11 @@ def test_eight_concurrent_confirmations_make_one_payment_and_one_fulfilment(pg, 
     def confirm(source):
         try:
             barrier.wait(timeout=10)
-            results.append(services.card_payment_confirm(order_number=order.number, payment_key=back["paymentKey"],
-                                                         amount=55_000, source=source).pk)
+            results.append(
+                services.card_payment_confirm(
+                    order_number=order.number, payment_key=back["paymentKey"], amount=55_000, source=source
+                ).pk
+            )
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
         finally:
@@ -371,7 +417,11 @@ def test_a_decline_in_the_window_leaves_the_order_open_for_another_try(pg, clien
     assert response.status_code == 302
     assert any("거래금액 한도를 초과했습니다." in str(m) for m in response.wsgi_request._messages)
     failed = order.payments.get()
-    assert (failed.state, failed.failure_code, failed.failure_message) == (P.FAILED, "EXCEED_MAX_AMOUNT", "거래금액 한도를 초과했습니다.")
+    assert (failed.state, failed.failure_code, failed.failure_message) == (
+        P.FAILED,
+        "EXCEED_MAX_AMOUNT",
+        "거래금액 한도를 초과했습니다.",
+    )
     order.refresh_from_db()
     assert order.state == O.AWAITING_PAYMENT
 
@@ -413,13 +463,21 @@ def test_an_unreachable_pg_leaves_the_payment_confirming_and_a_retry_completes(p
     assert PaymentEvent.objects.get(order=order, kind="confirm_unavailable").data["code"] == "NETWORK_ERROR"
 
     client.force_login(buyer)  # the buyer's browser meanwhile: a page that can ask again, not a dead end
-    page = client.get(f"{reverse('transactions:payment_card_success')}?orderId={order.number}&paymentKey={back['paymentKey']}&amount=55000")
+    page = client.get(
+        f"{reverse('transactions:payment_card_success')}?orderId={order.number}&paymentKey={back['paymentKey']}&amount=55000"
+    )
     assert page.status_code == 202 and 'id="retry-confirm"' in page.content.decode()
 
     settings.PG_API_BASE = f"{pg.url}/pg-sim"  # back up: the retry uses the same Idempotency-Key
     done = services.card_payment_confirm(order_number=order.number, payment_key=back["paymentKey"], amount=55_000)
     assert done.pk == payment.pk and done.state == P.DONE
-    assert PaymentEvent.objects.filter(order=order, kind="confirm_requested").values_list("data__idempotency_key", flat=True).distinct().count() == 1
+    assert (
+        PaymentEvent.objects.filter(order=order, kind="confirm_requested")
+        .values_list("data__idempotency_key", flat=True)
+        .distinct()
+        .count()
+        == 1
+    )
 
 
 def test_a_cancelled_order_is_not_paid_by_a_late_confirmation(pg, buyer, order):
@@ -475,19 +533,30 @@ def test_payment_state_machine(buyer, order):
 
     Payment.objects.create(order=order, method="card", adapter="toss", amount_krw=order.total_krw, state=P.DONE)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Payment.objects.create(order=order, method="bank_transfer", adapter="bank", amount_krw=order.total_krw, state=P.DONE)
+        Payment.objects.create(
+            order=order, method="bank_transfer", adapter="bank", amount_krw=order.total_krw, state=P.DONE
+        )
 
 
 # --- webhooks -------------------------------------------------------------------------------
 
+
 def test_unusable_webhooks_are_refused_and_logged(pg, client):
     url = reverse("transactions:payment_webhook")
     assert client.post(url, data="not json", content_type="application/json").status_code == 400
-    assert client.post(url, data={"eventType": "PAYOUT_STATUS_CHANGED", "data": {}}, content_type="application/json").status_code == 400
+    assert (
+        client.post(
+            url, data={"eventType": "PAYOUT_STATUS_CHANGED", "data": {}}, content_type="application/json"
+        ).status_code
+        == 400
+    )
     assert PaymentEvent.objects.filter(kind="webhook_refused").count() == 2
     # A notice naming a payment the PG does not know (forged): logged, nothing else.
-    forged = {"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-01-01T00:00:00+09:00",
-              "data": {"paymentKey": "tsim-forged", "orderId": "20260101-AAAAAAAA", "status": "DONE", "totalAmount": 1}}
+    forged = {
+        "eventType": "PAYMENT_STATUS_CHANGED",
+        "createdAt": "2026-01-01T00:00:00+09:00",
+        "data": {"paymentKey": "tsim-forged", "orderId": "20260101-AAAAAAAA", "status": "DONE", "totalAmount": 1},
+    }
     response = client.post(url, data=forged, content_type="application/json")
     assert response.status_code == 200
     assert PaymentEvent.objects.filter(kind="webhook_unknown_payment").count() == 1
@@ -506,18 +575,26 @@ def test_a_webhook_answers_503_while_the_pg_cannot_be_asked(pg, settings, client
 
 # --- bank transfer --------------------------------------------------------------------------
 
+
 def test_bank_transfer_confirmed_by_a_platform_admin_once(buyer, admin_user, draft):
     order = make_order(buyer, draft, method=Order.Method.BANK_TRANSFER)
     payment = services.bank_transfer_start(actor=buyer, order=order)
     assert services.bank_transfer_start(actor=buyer, order=order).pk == payment.pk  # idempotent
     order.refresh_from_db()
-    assert (payment.state, payment.method, payment.adapter, payment.amount_krw) == (P.READY, "bank_transfer", "bank", 55_000)
+    assert (payment.state, payment.method, payment.adapter, payment.amount_krw) == (
+        P.READY,
+        "bank_transfer",
+        "bank",
+        55_000,
+    )
     assert order.state == O.AWAITING_PAYMENT and order.payment_due_at > timezone.now()
 
     with pytest.raises(NotAllowed):  # the buyer cannot confirm their own deposit
         services.bank_transfer_confirm(actor=buyer, payment=payment, depositor_name="에어데이터랩", amount_krw=55_000)
     with pytest.raises(DomainError) as exc:
-        services.bank_transfer_confirm(actor=admin_user, payment=payment, depositor_name="에어데이터랩", amount_krw=50_000)
+        services.bank_transfer_confirm(
+            actor=admin_user, payment=payment, depositor_name="에어데이터랩", amount_krw=50_000
+        )
     assert exc.value.code == "amount_mismatch"
     assert AuditEvent.objects.filter(action="payment.amount_mismatch", object_id=str(order.pk)).exists()
     with pytest.raises(DomainError):
@@ -532,13 +609,17 @@ def test_bank_transfer_confirmed_by_a_platform_admin_once(buyer, admin_user, dra
     def confirm(admin):
         try:
             barrier.wait(timeout=10)
-            services.bank_transfer_confirm(actor=admin, payment=payment, depositor_name="에어데이터랩", amount_krw=55_000)
+            services.bank_transfer_confirm(
+                actor=admin, payment=payment, depositor_name="에어데이터랩", amount_krw=55_000
+            )
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=confirm, args=(a,)) for a in (admin_user, second_admin, admin_user, second_admin)]
+    threads = [
+        threading.Thread(target=confirm, args=(a,)) for a in (admin_user, second_admin, admin_user, second_admin)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -573,8 +654,13 @@ def test_the_admin_page_lists_waiting_transfers_and_confirms(client, buyer, admi
     url = reverse("transactions:payment_bank_transfers")
     client.force_login(buyer)
     assert client.get(url).status_code == 403
-    assert client.post(reverse("transactions:payment_bank_confirm", args=[payment.pk]),
-                       {"depositor_name": "x", "amount_krw": 55_000}).status_code == 403
+    assert (
+        client.post(
+            reverse("transactions:payment_bank_confirm", args=[payment.pk]),
+            {"depositor_name": "x", "amount_krw": 55_000},
+        ).status_code
+        == 403
+    )
     client.force_login(admin_user)
     page = client.get(url)
     assert page.status_code == 200
@@ -582,15 +668,21 @@ def test_the_admin_page_lists_waiting_transfers_and_confirms(client, buyer, admi
     assert order.number in html and "55,000" in html and "(주)에어데이터랩" in html
     assert reverse("transactions:payment_bank_transfers") in client.get(reverse("staff:home")).content.decode()
 
-    invalid = client.post(reverse("transactions:payment_bank_confirm", args=[payment.pk]), {"depositor_name": "", "amount_krw": ""})
+    invalid = client.post(
+        reverse("transactions:payment_bank_confirm", args=[payment.pk]), {"depositor_name": "", "amount_krw": ""}
+    )
     assert invalid.status_code == 200 and 'aria-invalid="true"' in invalid.content.decode()
-    wrong = client.post(reverse("transactions:payment_bank_confirm", args=[payment.pk]),
-                        {"depositor_name": "에어데이터랩", "amount_krw": "50000"})
+    wrong = client.post(
+        reverse("transactions:payment_bank_confirm", args=[payment.pk]),
+        {"depositor_name": "에어데이터랩", "amount_krw": "50000"},
+    )
     assert wrong.status_code == 200 and 'value="에어데이터랩"' in wrong.content.decode()  # what was typed is kept
     order.refresh_from_db()
     assert order.state == O.AWAITING_PAYMENT
-    done = client.post(reverse("transactions:payment_bank_confirm", args=[payment.pk]),
-                       {"depositor_name": "에어데이터랩", "amount_krw": "55000"})
+    done = client.post(
+        reverse("transactions:payment_bank_confirm", args=[payment.pk]),
+        {"depositor_name": "에어데이터랩", "amount_krw": "55000"},
+    )
     assert done.status_code == 302
     order.refresh_from_db()
     assert order.state == O.PAID
@@ -602,7 +694,9 @@ def test_the_admin_page_lists_waiting_transfers_and_confirms(client, buyer, admi
 def test_the_buyer_pay_endpoints(pg, client, buyer, draft):
     order = make_order(buyer, draft)
     rival = make_user("buyer@rival.test")
-    make_org(rival, name_ko="(주)경쟁사", name_en="Rival", kind="consumer", brn="2208162517", role=Membership.Role.OWNER)
+    make_org(
+        rival, name_ko="(주)경쟁사", name_en="Rival", kind="consumer", brn="2208162517", role=Membership.Role.OWNER
+    )
     client.force_login(rival)
     assert client.post(reverse("transactions:payment_card_start", args=[order.number])).status_code == 404
     client.force_login(buyer)

@@ -12,7 +12,7 @@ import time
 
 import httpx
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import DomainError
@@ -132,7 +132,9 @@ def test_concurrent_confirmations_and_webhooks_do_not_queue_behind_the_pg_call(p
     _, back = approve_at_pg(services.card_checkout_start(actor=buyer, order=order))
     slow_pg = 2.0
     spy.before_confirm = lambda: time.sleep(slow_pg)
-    notice = WebhookNotice(event_type="PAYMENT_STATUS_CHANGED", payment_key=back["paymentKey"], order_number=order.number)
+    notice = WebhookNotice(
+        event_type="PAYMENT_STATUS_CHANGED", payment_key=back["paymentKey"], order_number=order.number
+    )
     callers = 16
     barrier = threading.Barrier(callers)
     results, errors = [], []
@@ -144,8 +146,9 @@ def test_concurrent_confirmations_and_webhooks_do_not_queue_behind_the_pg_call(p
             if i % 4 == 3:
                 payment = services.card_payment_webhook(notice=notice)
             else:
-                payment = services.card_payment_confirm(order_number=order.number, payment_key=back["paymentKey"],
-                                                        amount=55_000, source="redirect")
+                payment = services.card_payment_confirm(
+                    order_number=order.number, payment_key=back["paymentKey"], amount=55_000, source="redirect"
+                )
             results.append((payment.pk, payment.state, time.perf_counter() - started))
         except Exception as exc:  # noqa: BLE001 - asserted below
             errors.append(exc)
@@ -175,7 +178,9 @@ def test_concurrent_confirmations_and_webhooks_do_not_queue_behind_the_pg_call(p
     assert kinds(order).count("confirm_in_progress") >= 1
 
 
-def test_an_unreachable_pg_leaves_it_confirming_and_the_reconciliation_finishes_it(pg, spy, settings, buyer, order, sent_mail):
+def test_an_unreachable_pg_leaves_it_confirming_and_the_reconciliation_finishes_it(
+    pg, spy, settings, buyer, order, sent_mail
+):
     _, back = approve_at_pg(services.card_checkout_start(actor=buyer, order=order))
     live = settings.PG_API_BASE
     settings.PG_API_BASE = "http://127.0.0.1:9/pg-sim"  # the PG is down
@@ -219,8 +224,9 @@ def test_an_authorised_but_unconfirmed_payment_is_confirmed_by_the_reconciliatio
     """A payment left `ready` with the PG's key (e.g. by the code before issue 12 when the PG did not answer)."""
     _, back = approve_at_pg(services.card_checkout_start(actor=buyer, order=order))
     payment = order.payments.get()
-    Payment.objects.filter(pk=payment.pk).update(payment_key=back["paymentKey"],
-                                                 created_at=timezone.now() - timezone.timedelta(minutes=5))
+    Payment.objects.filter(pk=payment.pk).update(
+        payment_key=back["paymentKey"], created_at=timezone.now() - timezone.timedelta(minutes=5)
+    )
     assert reconcile() == {P.DONE: 1}
     payment.refresh_from_db()
     order.refresh_from_db()
@@ -253,8 +259,9 @@ def test_the_reconciliation_cancels_at_the_pg_what_a_cancelled_order_cannot_take
 def test_an_authorisation_for_a_cancelled_order_is_closed_without_charging(pg, spy, buyer, order):
     _, back = approve_at_pg(services.card_checkout_start(actor=buyer, order=order))
     payment = order.payments.get()
-    Payment.objects.filter(pk=payment.pk).update(payment_key=back["paymentKey"],
-                                                 created_at=timezone.now() - timezone.timedelta(minutes=5))
+    Payment.objects.filter(pk=payment.pk).update(
+        payment_key=back["paymentKey"], created_at=timezone.now() - timezone.timedelta(minutes=5)
+    )
     Order.objects.filter(pk=order.pk).update(state=O.CANCELLED)  # cancelled by code that left the payment ready
     assert reconcile() == {"cancelled": 1}
     payment.refresh_from_db()

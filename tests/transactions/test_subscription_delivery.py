@@ -18,7 +18,12 @@ from transactions.models import Order, Package
 from transactions.services import orders as order_services
 from transactions.tasks import deliver_version, packages_housekeeping_task
 
-SUBSCRIPTION = {"kind": "subscription", "price_krw": 90_000, "subscription_days": 30, "cost_basis": "월별 자료 가공·전송 비용"}
+SUBSCRIPTION = {
+    "kind": "subscription",
+    "price_krw": 90_000,
+    "subscription_days": 30,
+    "cost_basis": "월별 자료 가공·전송 비용",
+}
 
 
 def _subscribe(user, dataset) -> Order:
@@ -55,7 +60,9 @@ def test_a_failed_delivery_is_retried_until_every_subscriber_has_one_package(
     other = _second_subscriber()
     orders = [_subscribe(buyer, version.dataset), _subscribe(other, version.dataset)]
     for order in orders:
-        wait_for(lambda order=order: Package.objects.filter(entitlement__order_item__order=order, state="ready").exists())
+        wait_for(
+            lambda order=order: Package.objects.filter(entitlement__order_item__order=order, state="ready").exists()
+        )
     second = _new_version(official, version.dataset)
 
     retried = threading.Event()
@@ -67,8 +74,10 @@ def test_a_failed_delivery_is_retried_until_every_subscriber_has_one_package(
     task_retry.connect(on_retry, weak=False)
     # A real failure: the database refuses every package of the new version until the constraint goes.
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE transactions_package ADD CONSTRAINT test_refuse_version "
-                       "CHECK (version_id <> %s) NOT VALID" % int(second.pk))
+        cursor.execute(
+            "ALTER TABLE transactions_package ADD CONSTRAINT test_refuse_version "
+            f"CHECK (version_id <> {int(second.pk)}) NOT VALID"
+        )
     try:
         catalog_services.version_approve(actor=admin_user, version=second)  # the reviewer's request succeeds
         assert retried.wait(60), "the delivery was not retried"
@@ -78,8 +87,12 @@ def test_a_failed_delivery_is_retried_until_every_subscriber_has_one_package(
             cursor.execute("ALTER TABLE transactions_package DROP CONSTRAINT IF EXISTS test_refuse_version")
         task_retry.disconnect(on_retry)
     for order in orders:
-        wait_for(lambda order=order: Package.objects.filter(
-            entitlement__order_item__order=order, version=second, state="ready").exists(), timeout=90)
+        wait_for(
+            lambda order=order: Package.objects.filter(
+                entitlement__order_item__order=order, version=second, state="ready"
+            ).exists(),
+            timeout=90,
+        )
     assert Package.objects.filter(version=second).count() == 2  # one per subscriber
     # Idempotent: running it again (a redelivered message) and the housekeeping's sweep add nothing.
     assert deliver_version.apply(args=[second.pk]).get() == 2

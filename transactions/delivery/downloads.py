@@ -161,7 +161,7 @@ def download_names(package) -> tuple[str, str]:
 
 def content_disposition(filename: str, fallback: str) -> str:
     """attachment with an ASCII filename and the real one in RFC 5987/6266 filename*."""
-    fallback = re.sub(r'[^A-Za-z0-9._-]+', "_", fallback) or "package.zip"
+    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", fallback) or "package.zip"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
@@ -222,8 +222,9 @@ def respond(request, package, *, user, storage=None):
 
 def refused(request, status: int, reason):
     """A refusal (403/410) as a page that says why and where to go: never a byte of the file."""
-    response = render(request, "transactions/delivery/download_refused.html", {"status": status, "reason": reason},
-                      status=status)
+    response = render(
+        request, "transactions/delivery/download_refused.html", {"status": status, "reason": reason}, status=status
+    )
     response["Cache-Control"] = "private, no-store"
     return response
 
@@ -239,11 +240,23 @@ def _common_headers(response, package) -> None:
 def _log(request, package, user, *, status: int, via: str, count: bool = False):
     if request.method == "HEAD":
         return None
-    event = services.download_started(package=package, user=user, request=request, status=status, via=via,
-                                      range_header=request.META.get("HTTP_RANGE", ""))
+    event = services.download_started(
+        package=package,
+        user=user,
+        request=request,
+        status=status,
+        via=via,
+        range_header=request.META.get("HTTP_RANGE", ""),
+    )
     if count:
-        services.download_finished(event_id=event.pk, bytes_sent=0, completed=False, reached_end=False,
-                                   dataset_id=package.version.dataset_id, handoff=True)
+        services.download_finished(
+            event_id=event.pk,
+            bytes_sent=0,
+            completed=False,
+            reached_end=False,
+            dataset_id=package.version.dataset_id,
+            handoff=True,
+        )
     return event
 
 
@@ -251,8 +264,10 @@ def _presigned(request, package, user, storage):
     filename, fallback = download_names(package)
     url = storage.url(
         package.file.name,
-        parameters={"ResponseContentDisposition": content_disposition(filename, fallback),
-                    "ResponseContentType": "application/zip"},
+        parameters={
+            "ResponseContentDisposition": content_disposition(filename, fallback),
+            "ResponseContentType": "application/zip",
+        },
         expire=settings.DOWNLOAD_LINK_TTL_SECONDS,
     )
     _log(request, package, user, status=302, via="presigned", count="HTTP_RANGE" not in request.META)
@@ -300,8 +315,13 @@ def _stream(request, package, user, storage):
         fh.close()
         response = HttpResponse(status=status)
     else:
-        body = RangeFile(fh, start, length, on_close=_recorder(package, event, length=length, reached_end=start + length == size),
-                         sendfile=_server_sends_files_safely(request))
+        body = RangeFile(
+            fh,
+            start,
+            length,
+            on_close=_recorder(package, event, length=length, reached_end=start + length == size),
+            sendfile=_server_sends_files_safely(request),
+        )
         response = _RangeFileResponse(body, status=status)
     _common_headers(response, package)
     response["Accept-Ranges"] = "bytes"
@@ -391,13 +411,19 @@ def _server_sends_files_safely(request) -> bool:
 
 def _recorder(package, event, *, length: int, reached_end: bool):
     """What runs when the response is closed: how many bytes left, whether all did, and the count."""
+
     def on_close(sent: int) -> None:
         if event is None:
             return
         try:
             completed = sent == length
-            services.download_finished(event_id=event.pk, bytes_sent=sent, completed=completed,
-                                       reached_end=completed and reached_end, dataset_id=package.version.dataset_id)
+            services.download_finished(
+                event_id=event.pk,
+                bytes_sent=sent,
+                completed=completed,
+                reached_end=completed and reached_end,
+                dataset_id=package.version.dataset_id,
+            )
         except Exception:  # never turn a finished download into a server error
             logger.exception("could not record the end of a download", extra={"event": event.pk})
 

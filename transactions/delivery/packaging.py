@@ -58,10 +58,11 @@ import threading
 import unicodedata
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files import File
@@ -352,9 +353,13 @@ def _copy_member(zf: zipfile.ZipFile, member: Member, when: datetime, advance: C
             advance(n)
     if datafile.sha256 and source_sha.hexdigest() != datafile.sha256:
         raise PackagingError(
-            lazy_format(_("The stored copy of “%(name)s” is damaged: its SHA-256 is not the one recorded when it was "
-                          "uploaded. The platform admins must restore it from a backup (or the publisher upload it again)."),
-                        {"name": datafile.original_name}),
+            lazy_format(
+                _(
+                    "The stored copy of “%(name)s” is damaged: its SHA-256 is not the one recorded when it was "
+                    "uploaded. The platform admins must restore it from a backup (or the publisher upload it again)."
+                ),
+                {"name": datafile.original_name},
+            ),
             detail=f"storage {datafile.file.name}: expected {datafile.sha256}, read {source_sha.hexdigest()} ({read} bytes)",
         )
     return PackedFile(member=member, size=written, sha256=written_sha.hexdigest())
@@ -362,8 +367,10 @@ def _copy_member(zf: zipfile.ZipFile, member: Member, when: datetime, advance: C
 
 def _undecodable(datafile, offset: int) -> PackagingError:
     return PackagingError(
-        lazy_format(_("“%(name)s” cannot be converted to UTF-8: a byte near position %(offset)s is not valid %(encoding)s."),
-                    {"name": datafile.original_name, "offset": offset, "encoding": datafile.encoding}),
+        lazy_format(
+            _("“%(name)s” cannot be converted to UTF-8: a byte near position %(offset)s is not valid %(encoding)s."),
+            {"name": datafile.original_name, "offset": offset, "encoding": datafile.encoding},
+        ),
         detail=f"storage {datafile.file.name}",
     )
 
@@ -400,7 +407,10 @@ def write_package(fh: BinaryIO, *, version, context: Context, progress: Progress
             manifest[member.path] = item.sha256
             target.catch_up()
         documents = [
-            ("datapackage.json", json.dumps(datapackage_descriptor(version, packed, context), ensure_ascii=False, indent=2) + "\n"),
+            (
+                "datapackage.json",
+                json.dumps(datapackage_descriptor(version, packed, context), ensure_ascii=False, indent=2) + "\n",
+            ),
             ("README.md", readme_text(version, packed, context)),
             ("LICENSE.txt", licence_text(version, context)),
         ]
@@ -426,8 +436,12 @@ def _partials(storage_name: str, storage) -> tuple[Path | None, str, Path, str]:
     except NotImplementedError:
         final = None
     flat = re.sub(r"[^A-Za-z0-9._-]+", "_", storage_name)
-    return (final.parent if final else None, f".{final.name}." if final else "", Path(settings.PACKAGE_WORK_DIR),
-            f"{flat}.")
+    return (
+        final.parent if final else None,
+        f".{final.name}." if final else "",
+        Path(settings.PACKAGE_WORK_DIR),
+        f"{flat}.",
+    )
 
 
 def sweep_partials(storage_name: str, *, keep: str = "", storage=None) -> int:
@@ -457,8 +471,16 @@ def sweep_partials(storage_name: str, *, keep: str = "", storage=None) -> int:
 Install = Callable[[BuildResult, Callable[[], None]], object]
 
 
-def build_into_storage(*, version, context: Context, storage_name: str, storage=None,
-                       progress: Progress | None = None, attempt: str = "", install: Install | None = None) -> BuildResult:
+def build_into_storage(
+    *,
+    version,
+    context: Context,
+    storage_name: str,
+    storage=None,
+    progress: Progress | None = None,
+    attempt: str = "",
+    install: Install | None = None,
+) -> BuildResult:
     """Build the package and put it into storage under `storage_name` (replacing an older file of
     that name). Local storage: written in place and renamed atomically when complete. Other storage:
     written to PACKAGE_WORK_DIR, then streamed to the storage and deleted locally.
@@ -546,15 +568,19 @@ def datapackage_descriptor(version, packed: list[PackedFile], context: Context) 
         # every retry (a frictionless refusal, or a bug such as the TypeError of a frictionless API
         # change): fail the package at once, visibly, with the traceback in the log for the developers.
         logger.exception("datapackage.json could not be built", extra={"version_id": version.pk})
-        raise PackagingError(_("The package description (datapackage.json) is not valid."),
-                             detail=f"{type(exc).__name__}: {exc}"[:1000]) from exc
+        raise PackagingError(
+            _("The package description (datapackage.json) is not valid."), detail=f"{type(exc).__name__}: {exc}"[:1000]
+        ) from exc
     if errors:
-        raise PackagingError(_("The package description (datapackage.json) is not valid."), detail="; ".join(errors)[:1000])
+        raise PackagingError(
+            _("The package description (datapackage.json) is not valid."), detail="; ".join(errors)[:1000]
+        )
     return descriptor
 
 
-def _describe(version, packed: list[PackedFile], context: Context, publisher, licence, url: str,
-              names: set[str]) -> tuple[dict, list[str]]:
+def _describe(
+    version, packed: list[PackedFile], context: Context, publisher, licence, url: str, names: set[str]
+) -> tuple[dict, list[str]]:
     # heavy: frictionless costs a web process 0.13 s and 11 MB at import; only workers build packages.
     from frictionless import Package, system
 
@@ -568,12 +594,19 @@ def _describe(version, packed: list[PackedFile], context: Context, publisher, li
             homepage=url,
             keywords=list(version.tags or []),
             created=(version.published_at or context.built_at).isoformat(),
-            licenses=[{k: v for k, v in {"name": licence.code, "path": licence.url, "title": licence.name_ko}.items() if v}]
-            if licence else [],
+            licenses=[
+                {k: v for k, v in {"name": licence.code, "path": licence.url, "title": licence.name_ko}.items() if v}
+            ]
+            if licence
+            else [],
             sources=[{"title": publisher.name_ko, "path": url}],
             contributors=[
-                {"title": publisher.name_ko, "role": "publisher", "email": publisher.contact_email or version.contact_email,
-                 "organization": version.department or publisher.name_ko},
+                {
+                    "title": publisher.name_ko,
+                    "role": "publisher",
+                    "email": publisher.contact_email or version.contact_email,
+                    "organization": version.department or publisher.name_ko,
+                },
                 {"title": version.contact_name, "role": "maintainer", "email": version.contact_email},
             ],
             resources=resources,
@@ -633,7 +666,9 @@ def _date(value) -> str:
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z") if timezone.is_aware(value) else value.isoformat()
+        return (
+            timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z") if timezone.is_aware(value) else value.isoformat()
+        )
     return value.isoformat()
 
 
@@ -664,29 +699,38 @@ def readme_text(version, packed: list[PackedFile], context: Context) -> str:
     if version.title_en:
         out.append(f"\n*{version.title_en}*\n")
     out.append("\n## 데이터셋 정보 / About the dataset\n\n")
-    out.append(_lines([
-        ("제공기관 / Publisher", f"{publisher.name_ko}" + (f" ({publisher.name_en})" if publisher.name_en else "")),
-        ("담당부서 / Department", version.department),
-        ("담당자 / Contact", f"{version.contact_name}, {version.contact_phone}, {version.contact_email}"),
-        ("갱신주기 / Update cadence", f"{cadence_ko} / {cadence_en}"),
-        ("데이터 구분 / Kind of data", f"{kind_ko} / {kind_en}"),
-        ("공간 범위 / Spatial coverage", coverage),
-        ("시간 범위 / Temporal coverage", period),
-        ("보유근거 / Legal basis", version.legal_basis),
-        ("수집방법 / Collection method", version.collection_method),
-        ("키워드 / Keywords", ", ".join(version.tags or [])),
-        ("버전 / Version", f"{version.number} ({_date(version.published_at)})"),
-        ("변경 내용 / What changed", version.change_note),
-        ("라이선스 / Licence", f"{licence.name_ko} / {licence.name_en} — LICENSE.txt" if licence else ""),
-        ("데이터셋 페이지 / Dataset page", _dataset_url(version, context)),
-    ]))
+    out.append(
+        _lines(
+            [
+                (
+                    "제공기관 / Publisher",
+                    f"{publisher.name_ko}" + (f" ({publisher.name_en})" if publisher.name_en else ""),
+                ),
+                ("담당부서 / Department", version.department),
+                ("담당자 / Contact", f"{version.contact_name}, {version.contact_phone}, {version.contact_email}"),
+                ("갱신주기 / Update cadence", f"{cadence_ko} / {cadence_en}"),
+                ("데이터 구분 / Kind of data", f"{kind_ko} / {kind_en}"),
+                ("공간 범위 / Spatial coverage", coverage),
+                ("시간 범위 / Temporal coverage", period),
+                ("보유근거 / Legal basis", version.legal_basis),
+                ("수집방법 / Collection method", version.collection_method),
+                ("키워드 / Keywords", ", ".join(version.tags or [])),
+                ("버전 / Version", f"{version.number} ({_date(version.published_at)})"),
+                ("변경 내용 / What changed", version.change_note),
+                ("라이선스 / Licence", f"{licence.name_ko} / {licence.name_en} — LICENSE.txt" if licence else ""),
+                ("데이터셋 페이지 / Dataset page", _dataset_url(version, context)),
+            ]
+        )
+    )
     out.append(f"\n### 설명\n\n{version.description_ko.strip()}\n")
     if version.description_en.strip():
         out.append(f"\n### Description\n\n{version.description_en.strip()}\n")
     if version.data_limits.strip():
         out.append(f"\n### 데이터 한계 / Limits of the data\n\n{version.data_limits.strip()}\n")
     out.append("\n## 파일 / Files\n\n")
-    out.append("| 파일 / File | 형식 / Format | 크기 / Bytes | 행 / Rows | 원본 인코딩 / Original encoding | SHA-256 |\n")
+    out.append(
+        "| 파일 / File | 형식 / Format | 크기 / Bytes | 행 / Rows | 원본 인코딩 / Original encoding | SHA-256 |\n"
+    )
     out.append("| --- | --- | ---: | ---: | --- | --- |\n")
     for item in packed:
         df = item.member.datafile
@@ -694,7 +738,9 @@ def readme_text(version, packed: list[PackedFile], context: Context) -> str:
         if item.member.source_encoding:
             encoding += " → UTF-8"
         rows = f"{df.row_count:,}" if df.row_count is not None else "—"
-        out.append(f"| `{item.member.path}` | {df.get_format_display()} | {item.size:,} | {rows} | {encoding} | `{item.sha256}` |\n")
+        out.append(
+            f"| `{item.member.path}` | {df.get_format_display()} | {item.size:,} | {rows} | {encoding} | `{item.sha256}` |\n"
+        )
     out.append(
         "\n모든 텍스트 파일(CSV/TSV/JSON/GeoJSON)은 UTF-8입니다. 원본이 CP949 등 다른 인코딩이면 내용은 그대로 두고 UTF-8로 "
         "변환했습니다. Excel에서는 [데이터] → [텍스트/CSV에서]로 열고 파일 원본을 '65001: 유니코드(UTF-8)'로 고르세요.\n\n"
@@ -702,13 +748,17 @@ def readme_text(version, packed: list[PackedFile], context: Context) -> str:
         "without changing their content. In Excel, use Data → From Text/CSV and choose 65001: Unicode (UTF-8).\n"
     )
     out.append("\n## 구매 정보 / This package was made for\n\n")
-    out.append(_lines([
-        ("기관 / Organization", context.organization),
-        ("주문번호 / Order", context.order_number),
-        ("이용권 / Entitlement", kinds.get(context.entitlement_kind, context.entitlement_kind)),
-        ("이용 기간 / Valid", f"{_date(context.valid_from)} – {until}" if context.valid_from else ""),
-        ("패키지 생성 / Built", _date(context.built_at)),
-    ]))
+    out.append(
+        _lines(
+            [
+                ("기관 / Organization", context.organization),
+                ("주문번호 / Order", context.order_number),
+                ("이용권 / Entitlement", kinds.get(context.entitlement_kind, context.entitlement_kind)),
+                ("이용 기간 / Valid", f"{_date(context.valid_from)} – {until}" if context.valid_from else ""),
+                ("패키지 생성 / Built", _date(context.built_at)),
+            ]
+        )
+    )
     out.append(
         "\n## 무결성 확인 / Checking the files\n\n"
         "압축을 푼 폴더에서 / In the unzipped folder:\n\n"
@@ -788,6 +838,17 @@ def sha256_of(fh: BinaryIO) -> str:
 
 
 __all__ = [
-    "BuildResult", "Context", "Member", "PackagingError", "build_into_storage", "datapackage_descriptor",
-    "licence_text", "plan_members", "readme_text", "sha256_of", "sweep_partials", "verify_package", "write_package",
+    "BuildResult",
+    "Context",
+    "Member",
+    "PackagingError",
+    "build_into_storage",
+    "datapackage_descriptor",
+    "licence_text",
+    "plan_members",
+    "readme_text",
+    "sha256_of",
+    "sweep_partials",
+    "verify_package",
+    "write_package",
 ]

@@ -6,9 +6,9 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 
-from core.errors import NotAllowed
 from accounts.permissions import can
-from transactions.models import Order, Package
+from core.errors import NotAllowed
+from transactions.models import Package
 
 K = Package.State
 IN_PROGRESS = (K.QUEUED, K.BUILDING)
@@ -38,15 +38,19 @@ def _decorate(packages) -> list[Package]:
 
 def failed_packages() -> list[Package]:
     """Failed packages, then packages waiting for a retry after an error (the admins' page), newest first."""
-    return _decorate(list(
-        Package.objects.filter(Q(state=K.FAILED) | (Q(state=K.QUEUED) & ~Q(error="")))
-        .select_related("version__dataset", "entitlement__organization", "entitlement__order_item__order")
-        .order_by("state", "-finished_at", "-id")
-    ))
+    return _decorate(
+        list(
+            Package.objects.filter(Q(state=K.FAILED) | (Q(state=K.QUEUED) & ~Q(error="")))
+            .select_related("version__dataset", "entitlement__organization", "entitlement__order_item__order")
+            .order_by("state", "-finished_at", "-id")
+        )
+    )
 
 
 def package_for_viewer(user, pk: int) -> Package:
-    package = get_object_or_404(Package.objects.select_related("entitlement__organization", "entitlement__order_item__order"), pk=pk)
+    package = get_object_or_404(
+        Package.objects.select_related("entitlement__organization", "entitlement__order_item__order"), pk=pk
+    )
     if not can(user, "accounts.view_org", package.entitlement.organization):
         raise NotAllowed()
     return package

@@ -23,18 +23,18 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import DomainError, NotAllowed
-from accounts.permissions import can
 from accounts.models import Membership, User
+from accounts.permissions import can
 from catalog import services as catalog_services
 from catalog.ingest.errors import lazy_format
 from catalog.models import DatasetVersion, Offer
+from core.errors import DomainError, NotAllowed
 from core.notify import email_on_commit, site_url
+from core.transitions import transition
 from transactions import tasks
 from transactions.delivery import downloads, packaging
 from transactions.models import DownloadEvent, Entitlement, Order, Package
 from transactions.services import orders
-from core.transitions import transition
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,9 @@ def can_download(user, package: Package) -> bool:
     """A buyer (or owner) of the entitled organization, while the entitlement is active."""
     organization = package.entitlement.organization
     return bool(
-        user and user.is_authenticated and user.is_active
+        user
+        and user.is_authenticated
+        and user.is_active
         and can(user, "accounts.buy_for_org", organization)
         and entitlement_is_active(package.entitlement)
     )
@@ -102,7 +104,9 @@ def _versions_for(entitlement: Entitlement) -> list[DatasetVersion]:
     if not entitlement_is_active(entitlement):
         return []
     # A subscription delivers the version published now, then every version published in its period.
-    current = DatasetVersion.objects.filter(dataset_id=entitlement.dataset_id, state=DatasetVersion.State.PUBLISHED).first()
+    current = DatasetVersion.objects.filter(
+        dataset_id=entitlement.dataset_id, state=DatasetVersion.State.PUBLISHED
+    ).first()
     return [current] if current else []
 
 
@@ -127,7 +131,10 @@ def _subscriptions_covering(version: DatasetVersion):
     published = version.published_at or timezone.now()
     return Entitlement.objects.filter(
         Q(valid_until__isnull=True) | Q(valid_until__gt=published),
-        dataset_id=version.dataset_id, kind=Offer.Kind.SUBSCRIPTION, revoked_at__isnull=True, valid_from__lte=published,
+        dataset_id=version.dataset_id,
+        kind=Offer.Kind.SUBSCRIPTION,
+        revoked_at__isnull=True,
+        valid_from__lte=published,
     )
 
 
@@ -145,8 +152,11 @@ def deliver_published_version(*, version_id: int) -> list[Package]:
             with transaction.atomic():
                 packages.append(_package_for(entitlement, version))
         except DatabaseError as exc:
-            logger.warning("could not create a subscription package (will retry)",
-                           extra={"entitlement": entitlement.pk, "version": version.pk}, exc_info=True)
+            logger.warning(
+                "could not create a subscription package (will retry)",
+                extra={"entitlement": entitlement.pk, "version": version.pk},
+                exc_info=True,
+            )
             error = error or exc
     if error is not None:
         raise error
@@ -184,12 +194,15 @@ def _worker_stopped(package: Package) -> None:
     """The building package (locked) lost its worker: queued again, or failed visibly when it has
     been tried PACKAGE_MAX_ATTEMPTS times."""
     if package.attempts >= settings.PACKAGE_MAX_ATTEMPTS:
-        message = lazy_format(_("The worker stopped %(count)s times while building the package."),
-                              {"count": package.attempts})
+        message = lazy_format(
+            _("The worker stopped %(count)s times while building the package."), {"count": package.attempts}
+        )
         _fail(package, message, f"no heartbeat since {package.heartbeat_at or package.started_at}")
         return
-    package.error = error_text(_("The worker building the package stopped; it is being built again."),
-                               f"no heartbeat since {package.heartbeat_at or package.started_at}")
+    package.error = error_text(
+        _("The worker building the package stopped; it is being built again."),
+        f"no heartbeat since {package.heartbeat_at or package.started_at}",
+    )
     package.progress = 0
     package.lease = None
     transition(package, to=K.QUEUED, actor=None, fields=("error", "progress", "lease"))
@@ -215,7 +228,12 @@ def package_claim(*, package_id: int) -> Package | None:
         package.lease = uuid.uuid4()
         package.finished_at = None
         package.progress = 0
-        transition(package, to=K.BUILDING, actor=None, fields=("attempts", "started_at", "heartbeat_at", "lease", "finished_at", "progress"))
+        transition(
+            package,
+            to=K.BUILDING,
+            actor=None,
+            fields=("attempts", "started_at", "heartbeat_at", "lease", "finished_at", "progress"),
+        )
         return package
 
 
@@ -307,8 +325,11 @@ def package_build(*, package: Package) -> Package:
     """
     lease = package.lease
     package = Package.objects.select_related(
-        "version__dataset__publisher", "version__licence", "entitlement__organization",
-        "entitlement__order_item__order", "entitlement__order_item__licence",
+        "version__dataset__publisher",
+        "version__licence",
+        "entitlement__organization",
+        "entitlement__order_item__order",
+        "entitlement__order_item__licence",
     ).get(pk=package.pk)
     if package.entitlement.revoked_at is not None:
         raise packaging.PackagingError(_("This purchase was refunded, so its package is no longer built."))
@@ -331,8 +352,12 @@ def package_build(*, package: Package) -> Package:
 
         packaging.sweep_partials(name, keep=lease.hex)  # what killed attempts left
         packaging.build_into_storage(
-            version=package.version, context=_context(package), storage_name=name, progress=progress,
-            attempt=lease.hex, install=install,
+            version=package.version,
+            context=_context(package),
+            storage_name=name,
+            progress=progress,
+            attempt=lease.hex,
+            install=install,
         )
     return finished[0]
 
@@ -368,13 +393,20 @@ def package_built(*, package_id: int, lease, result: packaging.BuildResult, comm
     package.finished_at = now
     package.heartbeat_at = now
     package.expires_at = now + timedelta(days=settings.PACKAGE_TTL_DAYS)
-    transition(package, to=K.READY, actor=None, fields=(
-        "file", "size", "sha256", "manifest", "progress", "error", "finished_at", "heartbeat_at", "expires_at"),
-        data={"attempts": package.attempts, "lease": str(lease), "size": result.size})
+    transition(
+        package,
+        to=K.READY,
+        actor=None,
+        fields=("file", "size", "sha256", "manifest", "progress", "error", "finished_at", "heartbeat_at", "expires_at"),
+        data={"attempts": package.attempts, "lease": str(lease), "size": result.size},
+    )
     was_fulfilled = order.state == Order.State.FULFILLED
-    if order.state == Order.State.PAID and not Package.objects.filter(
-        entitlement__order_item__order=order
-    ).exclude(state__in=[K.READY, K.EXPIRED]).exists():
+    if (
+        order.state == Order.State.PAID
+        and not Package.objects.filter(entitlement__order_item__order=order)
+        .exclude(state__in=[K.READY, K.EXPIRED])
+        .exists()
+    ):
         orders.order_mark_fulfilled(order=order)
     if was_fulfilled and package.entitlement.kind == Offer.Kind.SUBSCRIPTION:
         _notify_buyers(package, "transactions/delivery/email/package_ready", order=order)
@@ -429,7 +461,11 @@ def package_fail(*, package_id: int, lease, exc: BaseException) -> Package:
     the reason, which the buyer sees on the order page and the admins on the failed-packages page; both
     are e-mailed."""
     message, detail = _reason(exc)
-    package = Package.objects.select_for_update().select_related("entitlement__organization", "version__dataset").get(pk=package_id)
+    package = (
+        Package.objects.select_for_update()
+        .select_related("entitlement__organization", "version__dataset")
+        .get(pk=package_id)
+    )
     if package.state != K.BUILDING or package.lease != lease:
         return package
     _fail(package, message, detail)
@@ -441,8 +477,14 @@ def _fail(package: Package, message, detail: str) -> None:
     package.error = error_text(message, detail)
     package.finished_at = timezone.now()
     package.lease = None
-    transition(package, to=K.FAILED, actor=None, reason=str(message), fields=("error", "finished_at", "lease"),
-               data={"attempts": package.attempts, "detail": detail, "version": package.version_id})
+    transition(
+        package,
+        to=K.FAILED,
+        actor=None,
+        reason=str(message),
+        fields=("error", "finished_at", "lease"),
+        data={"attempts": package.attempts, "detail": detail, "version": package.version_id},
+    )
     _notify_buyers(package, "transactions/delivery/email/package_failed")
     _notify_admins(package)
     _sweep_on_commit(package)
@@ -465,16 +507,24 @@ def package_retry(*, actor, package: Package) -> Package:
     if package.state not in (K.FAILED, K.EXPIRED) and not stale:
         return package
     if not entitlement_is_active(package.entitlement):
-        raise DomainError(_("This purchase has ended or was refunded, so the package cannot be built again."),
-                          code="entitlement_inactive")
+        raise DomainError(
+            _("This purchase has ended or was refunded, so the package cannot be built again."),
+            code="entitlement_inactive",
+        )
     previous, attempts = package.state, package.attempts
     package.progress = 0
     package.attempts = 0
     package.lease = None
     if previous == K.EXPIRED:
         package.error = ""
-    transition(package, to=K.QUEUED, actor=actor, action="package.retried", fields=("progress", "error", "attempts", "lease"),
-               data={"attempts": attempts, "lease_expired": stale})
+    transition(
+        package,
+        to=K.QUEUED,
+        actor=actor,
+        action="package.retried",
+        fields=("progress", "error", "attempts", "lease"),
+        data={"attempts": attempts, "lease_expired": stale},
+    )
     _sweep_on_commit(package)
     _enqueue_build(package)
     return package
@@ -521,8 +571,9 @@ def packages_recover_lost() -> int:
     Returns how many were requeued or failed."""
     cutoff = _lease_cutoff()
     lost = Package.objects.filter(state=K.BUILDING).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff) |
-        Q(heartbeat_at__isnull=True, started_at__isnull=True)
+        Q(heartbeat_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__isnull=True)
     )
     count = 0
     for package_id in lost.values_list("pk", flat=True):
@@ -556,21 +607,35 @@ def order_url(order) -> str:
 def _notify_buyers(package: Package, template: str, order=None) -> None:
     order = order or Order.objects.filter(items__entitlement__packages=package).first()
     recipients = list(
-        Membership.objects.filter(organization=package.entitlement.organization,
-                                  role__in=[Membership.Role.OWNER, Membership.Role.BUYER]).values_list("user__email", flat=True)
+        Membership.objects.filter(
+            organization=package.entitlement.organization, role__in=[Membership.Role.OWNER, Membership.Role.BUYER]
+        ).values_list("user__email", flat=True)
     )
-    email_on_commit(to=recipients, template=template, context={
-        "package": package, "version": package.version, "order": order, "url": order_url(order) if order else "",
-        "reason": package.error.splitlines()[0] if package.error else "",
-    })
+    email_on_commit(
+        to=recipients,
+        template=template,
+        context={
+            "package": package,
+            "version": package.version,
+            "order": order,
+            "url": order_url(order) if order else "",
+            "reason": package.error.splitlines()[0] if package.error else "",
+        },
+    )
 
 
 def _notify_admins(package: Package) -> None:
     recipients = list(User.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True))
-    email_on_commit(to=recipients, template="transactions/delivery/email/package_failed_admin", context={
-        "package": package, "version": package.version, "reason": package.error,
-        "url": site_url(reverse("delivery_staff:failed_packages")),
-    })
+    email_on_commit(
+        to=recipients,
+        template="transactions/delivery/email/package_failed_admin",
+        context={
+            "package": package,
+            "version": package.version,
+            "reason": package.error,
+            "url": site_url(reverse("delivery_staff:failed_packages")),
+        },
+    )
 
 
 # --- Downloads ---------------------------------------------------------------------------------------
@@ -582,7 +647,9 @@ def download_link(*, user, package: Package) -> str:
     it), so it is short-lived and names the user and organization it was made for."""
     package = Package.objects.select_related("entitlement__organization").get(pk=package.pk)
     if not can_download(user, package):
-        raise NotAllowed(_("Only a buyer of the organization that bought this data can download it, while the purchase is valid."))
+        raise NotAllowed(
+            _("Only a buyer of the organization that bought this data can download it, while the purchase is valid.")
+        )
     if package.state != K.READY:
         raise DomainError(_("This package is not ready to download."), code="package_not_ready")
     token = downloads.sign(package_id=package.pk, user_id=user.pk, organization_id=package.entitlement.organization_id)
@@ -595,32 +662,48 @@ def download_authorize(*, claims: dict, request_user) -> tuple[Package, object]:
     colleague entitled as well. Returns (package, the link's user). Raises NotAllowed (403) or
     DomainError code "gone" (410)."""
     package = (
-        Package.objects.select_related("entitlement__organization", "version__dataset")
-        .filter(pk=claims["p"]).first()
+        Package.objects.select_related("entitlement__organization", "version__dataset").filter(pk=claims["p"]).first()
     )
     user = User.objects.filter(pk=claims["u"], is_active=True).first()
     if package is None or user is None or package.entitlement.organization_id != claims["o"]:
         raise NotAllowed(_("This download link is not valid."))
     if not can_download(user, package):
-        raise NotAllowed(_("This download link is no longer valid for you: the purchase ended, or you are no longer a buyer of the organization."))
-    if request_user is not None and request_user.is_authenticated and request_user.pk != user.pk and not can_download(request_user, package):
+        raise NotAllowed(
+            _(
+                "This download link is no longer valid for you: the purchase ended, or you are no longer a buyer of the organization."
+            )
+        )
+    if (
+        request_user is not None
+        and request_user.is_authenticated
+        and request_user.pk != user.pk
+        and not can_download(request_user, package)
+    ):
         raise NotAllowed(_("This download link belongs to another organization."))
     if package.state != K.READY or not package.file.name:
         raise DomainError(_("This package has expired. Build it again from the order page."), code="gone")
     return package, user
 
 
-def download_started(*, package: Package, user, request, status: int, via: str, range_header: str = "") -> DownloadEvent:
+def download_started(
+    *, package: Package, user, request, status: int, via: str, range_header: str = ""
+) -> DownloadEvent:
     """Record a download as it starts (every response that hands out the file, or part of it)."""
     return DownloadEvent.objects.create(
-        package=package, user=user, organization_id=package.entitlement.organization_id, status=status, via=via,
-        range_header=(range_header or "")[:200], ip=downloads.client_ip(request),
+        package=package,
+        user=user,
+        organization_id=package.entitlement.organization_id,
+        status=status,
+        via=via,
+        range_header=(range_header or "")[:200],
+        ip=downloads.client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
     )
 
 
-def download_finished(*, event_id: int, bytes_sent: int, completed: bool, reached_end: bool, dataset_id: int,
-                      handoff: bool = False) -> None:
+def download_finished(
+    *, event_id: int, bytes_sent: int, completed: bool, reached_end: bool, dataset_id: int, handoff: bool = False
+) -> None:
     """The stream ended (fully or not): record how many bytes left. A response that completed and
     delivered the last byte of the file counts as one download of the dataset (a resumed download
     counts once: only its last part reaches the end). A handoff to nginx or S3 without a Range

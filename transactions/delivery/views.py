@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.decorators import staff_required
 from core.errors import DomainError, NotAllowed
@@ -17,8 +17,9 @@ from transactions.delivery import downloads, selectors, services
 def _back(request, *candidates: str) -> str:
     """The first of `next`, then `candidates` (e.g. the referring page), that is a URL of this site."""
     for target in (request.POST.get("next"), request.GET.get("next"), *candidates):
-        if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                      require_https=request.is_secure()):
+        if target and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
             return target
     return "/"
 
@@ -63,8 +64,11 @@ def package_download(request, token):
     try:
         claims = downloads.unsign(token)
     except downloads.LinkExpired:
-        return downloads.refused(request, 410, _("This download link has expired. Open the order page and download again: "
-                                        "a new link is made each time."))
+        return downloads.refused(
+            request,
+            410,
+            _("This download link has expired. Open the order page and download again: a new link is made each time."),
+        )
     except downloads.LinkInvalid:
         return downloads.refused(request, 403, _("This download link is not valid."))
     try:

@@ -8,262 +8,554 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0002_audit_append_only'),
-        ('catalog', '0006_catalog_entry_private_offers'),
+        ("accounts", "0002_audit_append_only"),
+        ("catalog", "0006_catalog_entry_private_offers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Cart',
+            name="Cart",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='carts', to='accounts.organization')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='carts', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="carts", to="accounts.organization"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="carts", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='CartItem',
+            name="CartItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('added_at', models.DateTimeField(auto_now_add=True)),
-                ('cart', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='transactions.cart')),
-                ('offer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.offer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("added_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "cart",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="transactions.cart"
+                    ),
+                ),
+                (
+                    "offer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="catalog.offer"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['added_at', 'id'],
+                "ordering": ["added_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('number', models.CharField(max_length=64, unique=True)),
-                ('checkout_token', models.UUIDField(default=uuid.uuid4, unique=True)),
-                ('state', models.CharField(choices=[('pending', 'Placed'), ('awaiting_payment', 'Awaiting payment'), ('paid', 'Paid'), ('fulfilled', 'Delivered'), ('cancelled', 'Cancelled'), ('refunded', 'Refunded')], default='pending', max_length=20)),
-                ('method', models.CharField(choices=[('card', 'Card (online payment)'), ('bank_transfer', 'Bank transfer (무통장입금)'), ('free', 'Free (no payment)')], max_length=20)),
-                ('supply_krw', models.PositiveBigIntegerField(default=0)),
-                ('vat_krw', models.PositiveBigIntegerField(default=0)),
-                ('total_krw', models.PositiveBigIntegerField(default=0)),
-                ('tax_free_krw', models.PositiveBigIntegerField(default=0)),
-                ('refunded_krw', models.PositiveBigIntegerField(default=0)),
-                ('billing_name', models.CharField(max_length=200, verbose_name='billing name')),
-                ('billing_brn', models.CharField(blank=True, max_length=12, verbose_name='business registration number')),
-                ('billing_email', models.EmailField(max_length=254, verbose_name='billing e-mail')),
-                ('billing_phone', models.CharField(blank=True, max_length=30, verbose_name='billing phone')),
-                ('billing_address', models.CharField(blank=True, max_length=300, verbose_name='billing address')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('payment_due_at', models.DateTimeField(blank=True, null=True)),
-                ('paid_at', models.DateTimeField(blank=True, null=True)),
-                ('fulfilled_at', models.DateTimeField(blank=True, null=True)),
-                ('cancelled_at', models.DateTimeField(blank=True, null=True)),
-                ('cancel_reason', models.CharField(blank=True, max_length=300)),
-                ('buyer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='accounts.organization')),
-                ('placed_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("number", models.CharField(max_length=64, unique=True)),
+                ("checkout_token", models.UUIDField(default=uuid.uuid4, unique=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Placed"),
+                            ("awaiting_payment", "Awaiting payment"),
+                            ("paid", "Paid"),
+                            ("fulfilled", "Delivered"),
+                            ("cancelled", "Cancelled"),
+                            ("refunded", "Refunded"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("card", "Card (online payment)"),
+                            ("bank_transfer", "Bank transfer (무통장입금)"),
+                            ("free", "Free (no payment)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("supply_krw", models.PositiveBigIntegerField(default=0)),
+                ("vat_krw", models.PositiveBigIntegerField(default=0)),
+                ("total_krw", models.PositiveBigIntegerField(default=0)),
+                ("tax_free_krw", models.PositiveBigIntegerField(default=0)),
+                ("refunded_krw", models.PositiveBigIntegerField(default=0)),
+                ("billing_name", models.CharField(max_length=200, verbose_name="billing name")),
+                (
+                    "billing_brn",
+                    models.CharField(blank=True, max_length=12, verbose_name="business registration number"),
+                ),
+                ("billing_email", models.EmailField(max_length=254, verbose_name="billing e-mail")),
+                ("billing_phone", models.CharField(blank=True, max_length=30, verbose_name="billing phone")),
+                ("billing_address", models.CharField(blank=True, max_length=300, verbose_name="billing address")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("payment_due_at", models.DateTimeField(blank=True, null=True)),
+                ("paid_at", models.DateTimeField(blank=True, null=True)),
+                ("fulfilled_at", models.DateTimeField(blank=True, null=True)),
+                ("cancelled_at", models.DateTimeField(blank=True, null=True)),
+                ("cancel_reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "buyer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="orders", to="accounts.organization"
+                    ),
+                ),
+                (
+                    "placed_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="orders", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'order',
-                'verbose_name_plural': 'orders',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "order",
+                "verbose_name_plural": "orders",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='OrderItem',
+            name="OrderItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('free', 'Free'), ('one_off', 'One-off purchase'), ('subscription', 'Subscription')], max_length=20)),
-                ('subscription_days', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('title', models.CharField(max_length=200)),
-                ('supply_krw', models.PositiveBigIntegerField()),
-                ('vat_krw', models.PositiveBigIntegerField()),
-                ('total_krw', models.PositiveBigIntegerField()),
-                ('tax_free', models.BooleanField(default=False)),
-                ('terms', models.JSONField(default=dict)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.dataset')),
-                ('licence', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.licence')),
-                ('offer', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='catalog.offer')),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='transactions.order')),
-                ('seller', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sales', to='accounts.organization')),
-                ('version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.datasetversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("free", "Free"), ("one_off", "One-off purchase"), ("subscription", "Subscription")],
+                        max_length=20,
+                    ),
+                ),
+                ("subscription_days", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("title", models.CharField(max_length=200)),
+                ("supply_krw", models.PositiveBigIntegerField()),
+                ("vat_krw", models.PositiveBigIntegerField()),
+                ("total_krw", models.PositiveBigIntegerField()),
+                ("tax_free", models.BooleanField(default=False)),
+                ("terms", models.JSONField(default=dict)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="catalog.dataset"
+                    ),
+                ),
+                (
+                    "licence",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+", to="catalog.licence"
+                    ),
+                ),
+                (
+                    "offer",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to="catalog.offer"
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="transactions.order"
+                    ),
+                ),
+                (
+                    "seller",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="sales", to="accounts.organization"
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.datasetversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='LicenceAcceptance',
+            name="LicenceAcceptance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('licence_code', models.CharField(max_length=60)),
-                ('licence_sha256', models.CharField(max_length=64)),
-                ('accepted_at', models.DateTimeField()),
-                ('ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('licence', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.licence')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.organization')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('order_item', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='acceptances', to='transactions.orderitem')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("licence_code", models.CharField(max_length=60)),
+                ("licence_sha256", models.CharField(max_length=64)),
+                ("accepted_at", models.DateTimeField()),
+                ("ip", models.GenericIPAddressField(blank=True, null=True)),
+                (
+                    "licence",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+", to="catalog.licence"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="accounts.organization"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "order_item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="acceptances",
+                        to="transactions.orderitem",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Entitlement',
+            name="Entitlement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('free', 'Free'), ('one_off', 'One-off purchase'), ('subscription', 'Subscription')], max_length=20)),
-                ('valid_from', models.DateTimeField()),
-                ('valid_until', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.dataset')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entitlements', to='accounts.organization')),
-                ('version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.datasetversion')),
-                ('order_item', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='entitlement', to='transactions.orderitem')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("free", "Free"), ("one_off", "One-off purchase"), ("subscription", "Subscription")],
+                        max_length=20,
+                    ),
+                ),
+                ("valid_from", models.DateTimeField()),
+                ("valid_until", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="catalog.dataset"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entitlements",
+                        to="accounts.organization",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.datasetversion",
+                    ),
+                ),
+                (
+                    "order_item",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entitlement",
+                        to="transactions.orderitem",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Package',
+            name="Package",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('building', 'Building'), ('ready', 'Ready to download'), ('failed', 'Failed'), ('expired', 'Expired')], default='queued', max_length=20)),
-                ('progress', models.PositiveSmallIntegerField(default=0)),
-                ('file', models.FileField(blank=True, max_length=500, upload_to='')),
-                ('size', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('sha256', models.CharField(blank=True, max_length=64)),
-                ('manifest', models.JSONField(blank=True, default=dict)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('entitlement', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='packages', to='transactions.entitlement')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.datasetversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("building", "Building"),
+                            ("ready", "Ready to download"),
+                            ("failed", "Failed"),
+                            ("expired", "Expired"),
+                        ],
+                        default="queued",
+                        max_length=20,
+                    ),
+                ),
+                ("progress", models.PositiveSmallIntegerField(default=0)),
+                ("file", models.FileField(blank=True, max_length=500, upload_to="")),
+                ("size", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("sha256", models.CharField(blank=True, max_length=64)),
+                ("manifest", models.JSONField(blank=True, default=dict)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "entitlement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="packages",
+                        to="transactions.entitlement",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="catalog.datasetversion"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='DownloadEvent',
+            name="DownloadEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('range_header', models.CharField(blank=True, max_length=200)),
-                ('status', models.PositiveSmallIntegerField()),
-                ('bytes_sent', models.PositiveBigIntegerField(default=0)),
-                ('completed', models.BooleanField(default=False)),
-                ('via', models.CharField(max_length=20)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.CharField(blank=True, max_length=300)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.organization')),
-                ('user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('package', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='downloads', to='transactions.package')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("range_header", models.CharField(blank=True, max_length=200)),
+                ("status", models.PositiveSmallIntegerField()),
+                ("bytes_sent", models.PositiveBigIntegerField(default=0)),
+                ("completed", models.BooleanField(default=False)),
+                ("via", models.CharField(max_length=20)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.CharField(blank=True, max_length=300)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="accounts.organization"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "package",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="downloads", to="transactions.package"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
+                "ordering": ["-started_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Payment',
+            name="Payment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('method', models.CharField(choices=[('card', 'Card (online payment)'), ('bank_transfer', 'Bank transfer (무통장입금)'), ('free', 'Free (no payment)')], max_length=20)),
-                ('adapter', models.CharField(max_length=20)),
-                ('state', models.CharField(choices=[('ready', 'Waiting for the payer'), ('done', 'Paid'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('refunded', 'Refunded'), ('partially_refunded', 'Partially refunded')], default='ready', max_length=20)),
-                ('amount_krw', models.PositiveBigIntegerField()),
-                ('payment_key', models.CharField(blank=True, max_length=200, null=True, unique=True)),
-                ('idempotency_key', models.UUIDField(default=uuid.uuid4, unique=True)),
-                ('gateway_status', models.CharField(blank=True, max_length=40)),
-                ('gateway_response', models.JSONField(blank=True, default=dict)),
-                ('failure_code', models.CharField(blank=True, max_length=80)),
-                ('failure_message', models.CharField(blank=True, max_length=500)),
-                ('depositor_name', models.CharField(blank=True, max_length=100)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('confirmed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='transactions.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("card", "Card (online payment)"),
+                            ("bank_transfer", "Bank transfer (무통장입금)"),
+                            ("free", "Free (no payment)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("adapter", models.CharField(max_length=20)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("ready", "Waiting for the payer"),
+                            ("done", "Paid"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                            ("refunded", "Refunded"),
+                            ("partially_refunded", "Partially refunded"),
+                        ],
+                        default="ready",
+                        max_length=20,
+                    ),
+                ),
+                ("amount_krw", models.PositiveBigIntegerField()),
+                ("payment_key", models.CharField(blank=True, max_length=200, null=True, unique=True)),
+                ("idempotency_key", models.UUIDField(default=uuid.uuid4, unique=True)),
+                ("gateway_status", models.CharField(blank=True, max_length=40)),
+                ("gateway_response", models.JSONField(blank=True, default=dict)),
+                ("failure_code", models.CharField(blank=True, max_length=80)),
+                ("failure_message", models.CharField(blank=True, max_length=500)),
+                ("depositor_name", models.CharField(blank=True, max_length=100)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "confirmed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="payments", to="transactions.order"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='PaymentEvent',
+            name="PaymentEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=40)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='payment_events', to='transactions.order')),
-                ('payment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='events', to='transactions.payment')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(max_length=40)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payment_events",
+                        to="transactions.order",
+                    ),
+                ),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="transactions.payment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='cart',
-            constraint=models.UniqueConstraint(fields=('user', 'organization'), name='cart_one_per_user_org'),
+            model_name="cart",
+            constraint=models.UniqueConstraint(fields=("user", "organization"), name="cart_one_per_user_org"),
         ),
         migrations.AddConstraint(
-            model_name='cartitem',
-            constraint=models.UniqueConstraint(fields=('cart', 'offer'), name='cartitem_offer_once'),
+            model_name="cartitem",
+            constraint=models.UniqueConstraint(fields=("cart", "offer"), name="cartitem_offer_once"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['buyer', '-created_at'], name='order_buyer_recent'),
+            model_name="order",
+            index=models.Index(fields=["buyer", "-created_at"], name="order_buyer_recent"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['state', 'payment_due_at'], name='order_state_due'),
+            model_name="order",
+            index=models.Index(fields=["state", "payment_due_at"], name="order_state_due"),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['pending', 'awaiting_payment', 'paid', 'fulfilled', 'cancelled', 'refunded'])), name='order_state_valid'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("state__in", ["pending", "awaiting_payment", "paid", "fulfilled", "cancelled", "refunded"])
+                ),
+                name="order_state_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('method__in', ['card', 'bank_transfer', 'free'])), name='order_method_valid'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("method__in", ["card", "bank_transfer", "free"])), name="order_method_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('total_krw', django.db.models.expressions.CombinedExpression(models.F('supply_krw'), '+', models.F('vat_krw')))), name='order_total_adds_up'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "total_krw",
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("supply_krw"), "+", models.F("vat_krw")
+                        ),
+                    )
+                ),
+                name="order_total_adds_up",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('refunded_krw__lte', models.F('total_krw'))), name='order_refund_within_total'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("refunded_krw__lte", models.F("total_krw"))), name="order_refund_within_total"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='orderitem',
-            constraint=models.CheckConstraint(condition=models.Q(('total_krw', django.db.models.expressions.CombinedExpression(models.F('supply_krw'), '+', models.F('vat_krw')))), name='orderitem_total_adds_up'),
+            model_name="orderitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "total_krw",
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("supply_krw"), "+", models.F("vat_krw")
+                        ),
+                    )
+                ),
+                name="orderitem_total_adds_up",
+            ),
         ),
         migrations.AddIndex(
-            model_name='entitlement',
-            index=models.Index(fields=['organization', 'dataset'], name='entitlement_org_dataset'),
+            model_name="entitlement",
+            index=models.Index(fields=["organization", "dataset"], name="entitlement_org_dataset"),
         ),
         migrations.AddConstraint(
-            model_name='package',
-            constraint=models.UniqueConstraint(fields=('entitlement', 'version'), name='package_one_per_entitlement_version'),
+            model_name="package",
+            constraint=models.UniqueConstraint(
+                fields=("entitlement", "version"), name="package_one_per_entitlement_version"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='package',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['queued', 'building', 'ready', 'failed', 'expired'])), name='package_state_valid'),
+            model_name="package",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("state__in", ["queued", "building", "ready", "failed", "expired"])),
+                name="package_state_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.UniqueConstraint(condition=models.Q(('state', 'done')), fields=('order',), name='payment_one_done_per_order'),
+            model_name="payment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state", "done")), fields=("order",), name="payment_one_done_per_order"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['ready', 'done', 'failed', 'cancelled', 'refunded', 'partially_refunded'])), name='payment_state_valid'),
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("state__in", ["ready", "done", "failed", "cancelled", "refunded", "partially_refunded"])
+                ),
+                name="payment_state_valid",
+            ),
         ),
     ]

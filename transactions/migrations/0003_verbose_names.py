@@ -4,18 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('transactions', '0002_append_only'),
+        ("transactions", "0002_append_only"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='package',
-            options={'ordering': ['created_at', 'id'], 'verbose_name': 'package', 'verbose_name_plural': 'packages'},
+            name="package",
+            options={"ordering": ["created_at", "id"], "verbose_name": "package", "verbose_name_plural": "packages"},
         ),
         migrations.AlterModelOptions(
-            name='payment',
-            options={'ordering': ['-created_at', '-id'], 'verbose_name': 'payment', 'verbose_name_plural': 'payments'},
+            name="payment",
+            options={"ordering": ["-created_at", "-id"], "verbose_name": "payment", "verbose_name_plural": "payments"},
         ),
     ]

@@ -6,5 +6,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField(model_name="package", name="lease", field=models.UUIDField(blank=True, null=True)),
-        migrations.AddField(model_name="package", name="heartbeat_at", field=models.DateTimeField(blank=True, null=True)),
+        migrations.AddField(
+            model_name="package", name="heartbeat_at", field=models.DateTimeField(blank=True, null=True)
+        ),
     ]

@@ -5,29 +5,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('transactions', '0004_package_lease'),
+        ("transactions", "0004_package_lease"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='payment',
-            name='payment_state_valid',
+            model_name="payment",
+            name="payment_state_valid",
         ),
         migrations.AddField(
-            model_name='payment',
-            name='confirm_started_at',
+            model_name="payment",
+            name="confirm_started_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='state',
-            field=models.CharField(choices=[('ready', 'Waiting for the payer'), ('confirming', 'Being confirmed'), ('done', 'Paid'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('refunded', 'Refunded'), ('partially_refunded', 'Partially refunded')], default='ready', max_length=20),
+            model_name="payment",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("ready", "Waiting for the payer"),
+                    ("confirming", "Being confirmed"),
+                    ("done", "Paid"),
+                    ("failed", "Failed"),
+                    ("cancelled", "Cancelled"),
+                    ("refunded", "Refunded"),
+                    ("partially_refunded", "Partially refunded"),
+                ],
+                default="ready",
+                max_length=20,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['ready', 'confirming', 'done', 'failed', 'cancelled', 'refunded', 'partially_refunded'])), name='payment_state_valid'),
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "state__in",
+                        ["ready", "confirming", "done", "failed", "cancelled", "refunded", "partially_refunded"],
+                    )
+                ),
+                name="payment_state_valid",
+            ),
         ),
     ]

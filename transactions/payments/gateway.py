@@ -116,8 +116,15 @@ class GatewayError(Exception):
 
     default_message = _("The payment could not be completed.")
 
-    def __init__(self, message=None, *, code: str = "", pg_message: str = "", http_status: int | None = None,
-                 raw: dict | None = None):
+    def __init__(
+        self,
+        message=None,
+        *,
+        code: str = "",
+        pg_message: str = "",
+        http_status: int | None = None,
+        raw: dict | None = None,
+    ):
         self.message = message or self.default_message
         self.code = code
         self.pg_message = pg_message
@@ -127,8 +134,13 @@ class GatewayError(Exception):
 
     def as_event(self) -> dict:
         """What a PaymentEvent records about this error."""
-        return {"error": type(self).__name__, "code": self.code, "pg_message": self.pg_message,
-                "http_status": self.http_status, "body": self.raw}
+        return {
+            "error": type(self).__name__,
+            "code": self.code,
+            "pg_message": self.pg_message,
+            "http_status": self.http_status,
+            "body": self.raw,
+        }
 
 
 class GatewayDeclined(GatewayError):
@@ -149,7 +161,9 @@ class GatewayUnavailable(GatewayError):
     The payment may or may not have gone through; a retry with the same Idempotency-Key, or the
     webhook, settles it."""
 
-    default_message = _("The payment gateway could not be reached. Nothing was charged twice: please try again in a moment.")
+    default_message = _(
+        "The payment gateway could not be reached. Nothing was charged twice: please try again in a moment."
+    )
 
 
 class WebhookRefused(Exception):

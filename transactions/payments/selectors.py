@@ -8,7 +8,9 @@ P = Payment.State
 def bank_transfers_waiting():
     """Bank transfers the buyers chose and an admin has not confirmed, the nearest deadline first."""
     return (
-        Payment.objects.filter(method=Order.Method.BANK_TRANSFER, state=P.READY, order__state=Order.State.AWAITING_PAYMENT)
+        Payment.objects.filter(
+            method=Order.Method.BANK_TRANSFER, state=P.READY, order__state=Order.State.AWAITING_PAYMENT
+        )
         .select_related("order", "order__buyer", "order__placed_by")
         .order_by("order__payment_due_at", "id")
     )

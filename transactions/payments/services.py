@@ -38,12 +38,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.errors import DomainError, NotAllowed
 from accounts.permissions import can, is_platform_admin
 from core.audit import audit
+from core.errors import DomainError, NotAllowed
+from core.transitions import transition
 from transactions.models import Order, Payment, PaymentEvent
 from transactions.payments import bank
-from transactions.services import orders
 from transactions.payments.gateway import (
     GatewayAlreadyProcessed,
     GatewayDeclined,
@@ -53,7 +53,7 @@ from transactions.payments.gateway import (
     WebhookNotice,
     get_card_gateway,
 )
-from core.transitions import transition
+from transactions.services import orders
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,9 @@ def _not_payable_message(order: Order) -> str:
     if order.state in (O.PAID, O.FULFILLED):
         return _("Order %(number)s is already paid.") % {"number": order.number}
     return _("Order %(number)s can no longer be paid: it is %(state)s.") % {
-        "number": order.number, "state": order.get_state_display()}
+        "number": order.number,
+        "state": order.get_state_display(),
+    }
 
 
 def _mark_paid(order: Order, payment: Payment) -> None:
@@ -106,6 +108,7 @@ def _mark_paid(order: Order, payment: Payment) -> None:
 
 
 # --- card -------------------------------------------------------------------------------
+
 
 def _locked_payable(actor, order: Order) -> Order:
     """The order locked for a payment to start: the actor's organization's, payable now, and not free."""
@@ -128,14 +131,19 @@ def card_checkout_start(*, actor, order: Order, site_url: str | None = None) -> 
     base = (site_url or settings.SITE_URL).rstrip("/")
     with transaction.atomic():
         order = _locked_payable(actor, order)
-        _await_payment(order, method=Order.Method.CARD,
-                       due=timezone.now() + timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT_MINUTES))
+        _await_payment(
+            order,
+            method=Order.Method.CARD,
+            due=timezone.now() + timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT_MINUTES),
+        )
         payment = order.payments.filter(method=Order.Method.CARD, state=P.READY, payment_key__isnull=True).first()
         if payment is None:
-            payment = Payment.objects.create(order=order, method=Order.Method.CARD, adapter=gateway.name,
-                                             amount_krw=order.total_krw)
-        url = gateway.checkout_url(order, base + reverse("transactions:payment_card_success"),
-                                   base + reverse("transactions:payment_card_fail"))
+            payment = Payment.objects.create(
+                order=order, method=Order.Method.CARD, adapter=gateway.name, amount_krw=order.total_krw
+            )
+        url = gateway.checkout_url(
+            order, base + reverse("transactions:payment_card_success"), base + reverse("transactions:payment_card_fail")
+        )
         _event("checkout_started", order=order, payment=payment, actor=actor.email, amount=order.total_krw, url=url)
     return url
 
@@ -200,8 +208,10 @@ def _lease_is_fresh(payment: Payment) -> bool:
 
 def _refused_payment(payment: Payment) -> DomainError:
     return DomainError(
-        _("This card payment did not go through: %(reason)s") % {"reason": payment.failure_message or payment.get_state_display()},
-        code="payment_failed")
+        _("This card payment did not go through: %(reason)s")
+        % {"reason": payment.failure_message or payment.get_state_display()},
+        code="payment_failed",
+    )
 
 
 @transaction.atomic
@@ -221,11 +231,18 @@ def _claim(gateway, order_number: str, payment_key: str, amount: int, source: st
         if done.payment_key == payment_key:
             _event("confirm_repeated", order=order, payment=done, source=source)
             return _Claim(payment=done)
-        _event("duplicate_refused", order=order, payment=payment, payment_key=payment_key, source=source,
-               paid_by=done.pk)
-        return _Claim(error=DomainError(
-            _("Order %(number)s is already paid. This second card payment was not confirmed, so the card is not charged.")
-            % {"number": order.number}, code="already_paid"))
+        _event(
+            "duplicate_refused", order=order, payment=payment, payment_key=payment_key, source=source, paid_by=done.pk
+        )
+        return _Claim(
+            error=DomainError(
+                _(
+                    "Order %(number)s is already paid. This second card payment was not confirmed, so the card is not charged."
+                )
+                % {"number": order.number},
+                code="already_paid",
+            )
+        )
     if payment is not None and payment.state in (P.FAILED, P.CANCELLED):
         _event("confirm_repeated", order=order, payment=payment, source=source, state=payment.state)
         return _Claim(error=_refused_payment(payment))
@@ -235,40 +252,87 @@ def _claim(gateway, order_number: str, payment_key: str, amount: int, source: st
         # and meanwhile this request would hold a web worker for nothing; the first request finishes the
         # payment, and the order page shows the live state. A lease that ran out (its request died) is taken
         # over below, and the reconciliation task covers everything else.
-        _event("confirm_in_progress", order=order, payment=payment, source=source,
-               started=payment.confirm_started_at.isoformat())
+        _event(
+            "confirm_in_progress",
+            order=order,
+            payment=payment,
+            source=source,
+            started=payment.confirm_started_at.isoformat(),
+        )
         return _Claim(payment=payment)
     other = order.payments.filter(state=P.CONFIRMING).exclude(payment_key=payment_key).first()
     if other is not None:
         # A different card payment for this order is with the PG: this one is not confirmed (not charged).
-        _event("duplicate_refused", order=order, payment=payment, payment_key=payment_key, source=source,
-               confirming=other.pk)
-        return _Claim(error=DomainError(
-            _("Another card payment for order %(number)s is being confirmed. This one was not confirmed, so the card is not charged.")
-            % {"number": order.number}, code="payment_in_progress"))
+        _event(
+            "duplicate_refused",
+            order=order,
+            payment=payment,
+            payment_key=payment_key,
+            source=source,
+            confirming=other.pk,
+        )
+        return _Claim(
+            error=DomainError(
+                _(
+                    "Another card payment for order %(number)s is being confirmed. This one was not confirmed, so the card is not charged."
+                )
+                % {"number": order.number},
+                code="payment_in_progress",
+            )
+        )
     if order.state not in PAYABLE:
-        _event("order_not_payable", order=order, payment=payment, payment_key=payment_key, source=source, state=order.state)
+        _event(
+            "order_not_payable", order=order, payment=payment, payment_key=payment_key, source=source, state=order.state
+        )
         return _Claim(error=DomainError(_not_payable_message(order), code="order_not_payable"))
     if amount != order.total_krw:
-        _event("amount_mismatch", order=order, payment=payment, payment_key=payment_key, source=source,
-               amount=amount, expected=order.total_krw)
-        audit(actor=None, action="payment.amount_mismatch", obj=order, organization=order.buyer,
-              reason=f"{source}: {amount} ≠ {order.total_krw}", data={"payment_key": payment_key, "amount": amount,
-                                                                       "expected": order.total_krw, "source": source})
-        return _Claim(error=DomainError(
-            _("The amount paid (%(amount)s won) is not the order's total (%(total)s won). The payment was not accepted.")
-            % {"amount": f"{amount:,}", "total": f"{order.total_krw:,}"}, code="amount_mismatch"))
+        _event(
+            "amount_mismatch",
+            order=order,
+            payment=payment,
+            payment_key=payment_key,
+            source=source,
+            amount=amount,
+            expected=order.total_krw,
+        )
+        audit(
+            actor=None,
+            action="payment.amount_mismatch",
+            obj=order,
+            organization=order.buyer,
+            reason=f"{source}: {amount} ≠ {order.total_krw}",
+            data={"payment_key": payment_key, "amount": amount, "expected": order.total_krw, "source": source},
+        )
+        return _Claim(
+            error=DomainError(
+                _(
+                    "The amount paid (%(amount)s won) is not the order's total (%(total)s won). The payment was not accepted."
+                )
+                % {"amount": f"{amount:,}", "total": f"{order.total_krw:,}"},
+                code="amount_mismatch",
+            )
+        )
 
     if payment is None:
-        payment = order.payments.select_for_update().filter(
-            method=Order.Method.CARD, state=P.READY, payment_key__isnull=True).first()
+        payment = (
+            order.payments.select_for_update()
+            .filter(method=Order.Method.CARD, state=P.READY, payment_key__isnull=True)
+            .first()
+        )
         if payment is None:
             payment = Payment(order=order, method=Order.Method.CARD, adapter=gateway.name, amount_krw=order.total_krw)
             payment.save()
     takeover = payment.state == P.CONFIRMING
     _start_confirming(payment, payment_key=payment_key, amount=order.total_krw, adapter=gateway.name)
-    _event("confirm_requested", order=order, payment=payment, source=source, amount=amount,
-           idempotency_key=str(payment.idempotency_key), **({"takeover": True} if takeover else {}))
+    _event(
+        "confirm_requested",
+        order=order,
+        payment=payment,
+        source=source,
+        amount=amount,
+        idempotency_key=str(payment.idempotency_key),
+        **({"takeover": True} if takeover else {}),
+    )
     return _Claim(payment=payment, ask_pg=True)
 
 
@@ -289,7 +353,9 @@ def _ask_pg(gateway, payment: Payment, order_number: str) -> _Answer:
     answer = _Answer()
     try:
         try:
-            answer.result = gateway.confirm(payment.payment_key, order_number, payment.amount_krw, str(payment.idempotency_key))
+            answer.result = gateway.confirm(
+                payment.payment_key, order_number, payment.amount_krw, str(payment.idempotency_key)
+            )
         except GatewayAlreadyProcessed as exc:
             # Confirmed before under another key (or our answer was lost): the PG's record decides.
             answer.events.append(("confirm_answer", exc.as_event()))
@@ -329,9 +395,16 @@ def _finish(gateway, payment_pk: int, answer: _Answer, *, source: str, lease) ->
             payment.save(update_fields=["confirm_started_at"])
         if payment.state == P.DONE:  # another request got the answer meanwhile
             return _Outcome(payment=payment)
-        return _Outcome(payment=payment, error=DomainError(
-            _("The payment company did not answer. We are checking your payment and the order page shows the result; "
-              "your card is charged at most once."), code="pg_unavailable"))
+        return _Outcome(
+            payment=payment,
+            error=DomainError(
+                _(
+                    "The payment company did not answer. We are checking your payment and the order page shows the result; "
+                    "your card is charged at most once."
+                ),
+                code="pg_unavailable",
+            ),
+        )
     if payment.state != P.CONFIRMING:
         # Another request (or the reconciliation) finished it while we asked the PG: its decision stands.
         _event("confirm_repeated", order=order, payment=payment, source=source, state=payment.state)
@@ -341,8 +414,11 @@ def _finish(gateway, payment_pk: int, answer: _Answer, *, source: str, lease) ->
     if answer.declined is not None:
         exc = answer.declined
         _event("confirm_declined", order=order, payment=payment, source=source, **exc.as_event())
-        return _Outcome(error=_fail(order, payment, code=exc.code, message=exc.pg_message or str(exc.message),
-                                    shown=str(exc.message)))
+        return _Outcome(
+            error=_fail(
+                order, payment, code=exc.code, message=exc.pg_message or str(exc.message), shown=str(exc.message)
+            )
+        )
     return _apply_pg_payment(order, payment, answer.result, source=source, adapter=gateway.name)
 
 
@@ -353,35 +429,83 @@ def _apply_pg_payment(order: Order, payment: Payment, result, *, source: str, ad
     payment.gateway_response = result.raw
     if result.status != Status.DONE:
         failure = result.raw.get("failure") or {}
-        return _Outcome(error=_fail(order, payment, code=failure.get("code") or result.gateway_status,
-                                    message=failure.get("message") or result.gateway_status,
-                                    shown=_("The payment gateway did not complete the payment.")))
+        return _Outcome(
+            error=_fail(
+                order,
+                payment,
+                code=failure.get("code") or result.gateway_status,
+                message=failure.get("message") or result.gateway_status,
+                shown=_("The payment gateway did not complete the payment."),
+            )
+        )
     if result.order_number != order.number or result.amount != order.total_krw:
         # The PG took a different amount (or for another order): never deliver on it; an admin refunds.
-        _event("amount_mismatch", order=order, payment=payment, source="pg_answer", amount=result.amount,
-               expected=order.total_krw, pg_order=result.order_number)
-        audit(actor=None, action="payment.amount_mismatch", obj=order, organization=order.buyer,
-              reason=f"PG: {result.amount} ≠ {order.total_krw}",
-              data={"payment_key": payment.payment_key, "amount": result.amount, "expected": order.total_krw,
-                    "refund_needed": True})
-        return _Outcome(error=_fail(order, payment, code="AMOUNT_MISMATCH",
-                                    message=f"PG amount {result.amount} ≠ order total {order.total_krw}",
-                                    shown=_("The payment gateway reported a different amount. The payment was not accepted; we will refund it.")))
+        _event(
+            "amount_mismatch",
+            order=order,
+            payment=payment,
+            source="pg_answer",
+            amount=result.amount,
+            expected=order.total_krw,
+            pg_order=result.order_number,
+        )
+        audit(
+            actor=None,
+            action="payment.amount_mismatch",
+            obj=order,
+            organization=order.buyer,
+            reason=f"PG: {result.amount} ≠ {order.total_krw}",
+            data={
+                "payment_key": payment.payment_key,
+                "amount": result.amount,
+                "expected": order.total_krw,
+                "refund_needed": True,
+            },
+        )
+        return _Outcome(
+            error=_fail(
+                order,
+                payment,
+                code="AMOUNT_MISMATCH",
+                message=f"PG amount {result.amount} ≠ order total {order.total_krw}",
+                shown=_(
+                    "The payment gateway reported a different amount. The payment was not accepted; we will refund it."
+                ),
+            )
+        )
     paid_by = order.payments.filter(state=P.DONE).exclude(pk=payment.pk).first()
     if order.state not in PAYABLE or paid_by is not None:
         # Cancelled (or paid otherwise) while the PG was asked: the money goes back (_void_at_pg, after commit).
         payment.save(update_fields=["gateway_status", "gateway_response"])
-        _event("void_needed", order=order, payment=payment, source=source, order_state=order.state,
-               paid_by=paid_by.pk if paid_by else None)
-        return _Outcome(payment=payment, void=True, error=DomainError(
-            _not_payable_message(order) + " " + _("The card payment is being cancelled, so the card is not charged."),
-            code="order_not_payable"))
+        _event(
+            "void_needed",
+            order=order,
+            payment=payment,
+            source=source,
+            order_state=order.state,
+            paid_by=paid_by.pk if paid_by else None,
+        )
+        return _Outcome(
+            payment=payment,
+            void=True,
+            error=DomainError(
+                _not_payable_message(order)
+                + " "
+                + _("The card payment is being cancelled, so the card is not charged."),
+                code="order_not_payable",
+            ),
+        )
     payment.approved_at = result.approved_at or timezone.now()
     transition(payment, to=P.DONE, actor=None, fields=("gateway_status", "gateway_response", "approved_at"))
     _check_split(order, payment, result)
     _mark_paid(order, payment)
-    audit(actor=None, action="payment.card_confirmed", obj=order, organization=order.buyer,
-          data={"payment_key": payment.payment_key, "amount": order.total_krw, "source": source, "adapter": adapter})
+    audit(
+        actor=None,
+        action="payment.card_confirmed",
+        obj=order,
+        organization=order.buyer,
+        data={"payment_key": payment.payment_key, "amount": order.total_krw, "source": source, "adapter": adapter},
+    )
     return _Outcome(payment=payment)
 
 
@@ -394,8 +518,12 @@ def _void_at_pg(gateway, payment: Payment) -> str:
     Outside any transaction; the same Idempotency-Key every time, so a retry (the reconciliation) is safe."""
     assert not transaction.get_connection().in_atomic_block, "never call the PG inside a transaction"
     try:
-        result = gateway.cancel(payment.payment_key, None, "주문 취소 후 승인된 결제 취소 (order not payable)",
-                                _void_idempotency_key(payment))
+        result = gateway.cancel(
+            payment.payment_key,
+            None,
+            "주문 취소 후 승인된 결제 취소 (order not payable)",
+            _void_idempotency_key(payment),
+        )
     except GatewayUnavailable as exc:
         _record(payment.pk, "void_unavailable", **exc.as_event())
         return "void_pending"
@@ -432,12 +560,18 @@ def _close(payment_pk: int, *, to: str, kind: str, result=None, **data) -> Payme
             payment.failure_message = (failure.get("message") or data.get("pg_message") or kind)[:500]
         transition(payment, to=to, actor=None, fields=tuple(fields))
         if kind == "voided":
-            audit(actor=None, action="payment.voided_at_pg", obj=order, organization=order.buyer,
-                  data={"payment_key": payment.payment_key, "amount": payment.amount_krw, "order_state": order.state})
+            audit(
+                actor=None,
+                action="payment.voided_at_pg",
+                obj=order,
+                organization=order.buyer,
+                data={"payment_key": payment.payment_key, "amount": payment.amount_krw, "order_state": order.state},
+            )
     return payment
 
 
 # --- reconciliation (celery beat) ------------------------------------------------------------
+
 
 def card_payments_reconcile(*, limit: int = 200) -> dict:
     """Finish the card payments no request finished: `confirming` ones whose lease ran out (the request died or
@@ -450,8 +584,9 @@ def card_payments_reconcile(*, limit: int = 200) -> dict:
     """
     gateway = get_card_gateway()
     cutoff = timezone.now() - timedelta(seconds=settings.PAYMENT_RECONCILE_AFTER_SECONDS)
-    due = (Q(state=P.CONFIRMING) & (Q(confirm_started_at__isnull=True) | Q(confirm_started_at__lt=cutoff))) | \
-        Q(state=P.READY, payment_key__isnull=False, created_at__lt=cutoff)
+    due = (Q(state=P.CONFIRMING) & (Q(confirm_started_at__isnull=True) | Q(confirm_started_at__lt=cutoff))) | Q(
+        state=P.READY, payment_key__isnull=False, created_at__lt=cutoff
+    )
     candidates = Payment.objects.filter(due, method=Order.Method.CARD)
     counts: dict[str, int] = {}
     for pk in list(candidates.order_by("pk").values_list("pk", flat=True)[:limit]):
@@ -475,14 +610,27 @@ def _reconcile_one(gateway, pk: int, candidates) -> str:
         confirm = order.state in PAYABLE and paid_by is None and payment.amount_krw == order.total_krw
         if confirm:
             _start_confirming(payment, payment_key=payment.payment_key, amount=order.total_krw, adapter=payment.adapter)
-            _event("confirm_requested", order=order, payment=payment, source="reconcile", amount=payment.amount_krw,
-                   idempotency_key=str(payment.idempotency_key))
+            _event(
+                "confirm_requested",
+                order=order,
+                payment=payment,
+                source="reconcile",
+                amount=payment.amount_krw,
+                idempotency_key=str(payment.idempotency_key),
+            )
         else:
             if payment.state == P.CONFIRMING:
                 payment.confirm_started_at = timezone.now()  # the lease, while we look it up
                 payment.save(update_fields=["confirm_started_at"])
-            _event("reconcile_check", order=order, payment=payment, order_state=order.state,
-                   paid_by=paid_by.pk if paid_by else None, amount=payment.amount_krw, expected=order.total_krw)
+            _event(
+                "reconcile_check",
+                order=order,
+                payment=payment,
+                order_state=order.state,
+                paid_by=paid_by.pk if paid_by else None,
+                amount=payment.amount_krw,
+                expected=order.total_krw,
+            )
     if confirm:
         try:
             payment = _ask_and_finish(gateway, payment, "reconcile")
@@ -511,10 +659,17 @@ def _reconcile_one(gateway, pk: int, candidates) -> str:
 def _fail(order: Order, payment: Payment, *, code: str, message: str, shown: str) -> DomainError:
     payment.failure_code = (code or "")[:80]
     payment.failure_message = (message or "")[:500]
-    transition(payment, to=P.FAILED, actor=None, fields=("failure_code", "failure_message", "gateway_status", "gateway_response"))
+    transition(
+        payment,
+        to=P.FAILED,
+        actor=None,
+        fields=("failure_code", "failure_message", "gateway_status", "gateway_response"),
+    )
     return DomainError(
-        _("%(shown)s The order is still waiting for payment: you can try again. (%(pg)s)") % {"shown": shown, "pg": message},
-        code="payment_declined")
+        _("%(shown)s The order is still waiting for payment: you can try again. (%(pg)s)")
+        % {"shown": shown, "pg": message},
+        code="payment_declined",
+    )
 
 
 def _check_split(order: Order, payment: Payment, result) -> None:
@@ -556,8 +711,15 @@ def card_payment_webhook(*, notice: WebhookNotice) -> Payment | None:
     gateway = get_card_gateway()
     existing = Payment.objects.select_related("order").filter(payment_key=notice.payment_key).first()
     order = existing.order if existing else Order.objects.filter(number=notice.order_number).first()
-    _event("webhook", order=order, payment=existing, event_type=notice.event_type, status=notice.status,
-           trusted=notice.trusted, body=notice.raw)
+    _event(
+        "webhook",
+        order=order,
+        payment=existing,
+        event_type=notice.event_type,
+        status=notice.status,
+        trusted=notice.trusted,
+        body=notice.raw,
+    )
     try:
         result = gateway.fetch(notice.payment_key)
     except GatewayDeclined as exc:  # the PG does not know this key: a forged or stray notice
@@ -565,8 +727,9 @@ def card_payment_webhook(*, notice: WebhookNotice) -> Payment | None:
         return None
     _event("fetch_answer", order=order, payment=existing, status=result.gateway_status, body=result.raw)
     if result.status in Status.CONFIRMABLE:
-        return card_payment_confirm(order_number=result.order_number, payment_key=result.payment_key,
-                                    amount=result.amount, source="webhook")
+        return card_payment_confirm(
+            order_number=result.order_number, payment_key=result.payment_key, amount=result.amount, source="webhook"
+        )
     if result.status in (Status.FAILED, Status.EXPIRED) and existing is not None:
         with transaction.atomic():
             _locked(existing.order)  # the order first, as every payment write here (no lock-order deadlocks)
@@ -576,12 +739,26 @@ def card_payment_webhook(*, notice: WebhookNotice) -> Payment | None:
                 payment.failure_code = (failure.get("code") or result.gateway_status)[:80]
                 payment.failure_message = (failure.get("message") or result.gateway_status)[:500]
                 payment.gateway_status, payment.gateway_response = result.gateway_status, result.raw
-                transition(payment, to=P.FAILED, actor=None, fields=("failure_code", "failure_message", "gateway_status", "gateway_response"))
+                transition(
+                    payment,
+                    to=P.FAILED,
+                    actor=None,
+                    fields=("failure_code", "failure_message", "gateway_status", "gateway_response"),
+                )
             return payment
-    if result.status in (Status.CANCELLED, Status.PARTIALLY_CANCELLED) and existing is not None and existing.state == P.DONE:
+    if (
+        result.status in (Status.CANCELLED, Status.PARTIALLY_CANCELLED)
+        and existing is not None
+        and existing.state == P.DONE
+    ):
         # Cancelled at the PG (from its console): refunds are their own use case; tell the admins.
-        audit(actor=None, action="payment.cancelled_at_pg", obj=existing.order, organization=existing.order.buyer,
-              data={"payment_key": existing.payment_key, "balance": result.balance_amount})
+        audit(
+            actor=None,
+            action="payment.cancelled_at_pg",
+            obj=existing.order,
+            organization=existing.order.buyer,
+            data={"payment_key": existing.payment_key, "balance": result.balance_amount},
+        )
     return existing
 
 
@@ -591,6 +768,7 @@ def card_webhook_refused(*, reason: str, body: bytes) -> None:
 
 
 # --- bank transfer ------------------------------------------------------------------------
+
 
 def bank_transfer_start(*, actor, order: Order) -> Payment:
     """The buyer chooses to pay by bank transfer: the order waits for a deposit until the deadline. Idempotent."""
@@ -604,11 +782,19 @@ def bank_transfer_start(*, actor, order: Order) -> Payment:
             due = order.payment_due_at  # the deadline given at checkout stands
         _await_payment(order, method=Order.Method.BANK_TRANSFER, due=due)
         if payment is None:
-            payment = Payment.objects.create(order=order, method=Order.Method.BANK_TRANSFER, adapter=bank.NAME,
-                                             amount_krw=order.total_krw)
+            payment = Payment.objects.create(
+                order=order, method=Order.Method.BANK_TRANSFER, adapter=bank.NAME, amount_krw=order.total_krw
+            )
         account = bank.transfer_account()
-        _event("bank_transfer_started", order=order, payment=payment, actor=actor.email, amount=order.total_krw,
-               account=str(account), due=order.payment_due_at.isoformat())
+        _event(
+            "bank_transfer_started",
+            order=order,
+            payment=payment,
+            actor=actor.email,
+            amount=order.total_krw,
+            account=str(account),
+            due=order.payment_due_at.isoformat(),
+        )
     return payment
 
 
@@ -618,7 +804,9 @@ def bank_transfer_confirm(*, actor, payment: Payment, depositor_name: str, amoun
         raise NotAllowed(_("Only a platform admin can confirm a bank transfer."))
     depositor_name = (depositor_name or "").strip()
     if not depositor_name:
-        raise DomainError(_("Write the depositor's name as it appears on the bank statement."), code="depositor_required")
+        raise DomainError(
+            _("Write the depositor's name as it appears on the bank statement."), code="depositor_required"
+        )
     with transaction.atomic():
         order = _locked(payment.order)
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
@@ -629,31 +817,63 @@ def bank_transfer_confirm(*, actor, payment: Payment, depositor_name: str, amoun
         amount = payment.amount_krw if amount_krw is None else int(amount_krw)
         refusal = None
         if order.state not in PAYABLE:
-            refusal = DomainError(_not_payable_message(order) + " " + _("If money was deposited, refund it to the depositor."),
-                                  code="order_not_payable")
+            refusal = DomainError(
+                _not_payable_message(order) + " " + _("If money was deposited, refund it to the depositor."),
+                code="order_not_payable",
+            )
         elif payment.state != P.READY:
-            refusal = DomainError(_("This bank transfer was %(state)s; it cannot be confirmed.") % {"state": payment.get_state_display()},
-                                  code="payment_not_ready")
+            refusal = DomainError(
+                _("This bank transfer was %(state)s; it cannot be confirmed.") % {"state": payment.get_state_display()},
+                code="payment_not_ready",
+            )
         elif amount != order.total_krw:
             refusal = DomainError(
-                _("The deposit (%(amount)s won) is not the order's total (%(total)s won). Confirm only a deposit of the exact total; "
-                  "contact the buyer about the difference.") % {"amount": f"{amount:,}", "total": f"{order.total_krw:,}"},
-                code="amount_mismatch")
-            audit(actor=actor, action="payment.amount_mismatch", obj=order, organization=order.buyer,
-                  reason=f"bank transfer: {amount} ≠ {order.total_krw}", data={"amount": amount, "expected": order.total_krw})
+                _(
+                    "The deposit (%(amount)s won) is not the order's total (%(total)s won). Confirm only a deposit of the exact total; "
+                    "contact the buyer about the difference."
+                )
+                % {"amount": f"{amount:,}", "total": f"{order.total_krw:,}"},
+                code="amount_mismatch",
+            )
+            audit(
+                actor=actor,
+                action="payment.amount_mismatch",
+                obj=order,
+                organization=order.buyer,
+                reason=f"bank transfer: {amount} ≠ {order.total_krw}",
+                data={"amount": amount, "expected": order.total_krw},
+            )
         if refusal is not None:
-            _event("bank_transfer_refused", order=order, payment=payment, actor=actor.email, amount=amount,
-                   depositor=depositor_name, reason=refusal.code)
+            _event(
+                "bank_transfer_refused",
+                order=order,
+                payment=payment,
+                actor=actor.email,
+                amount=amount,
+                depositor=depositor_name,
+                reason=refusal.code,
+            )
         else:
             payment.depositor_name = depositor_name[:100]
             payment.confirmed_by = actor
             payment.approved_at = timezone.now()
             transition(payment, to=P.DONE, actor=actor, fields=("depositor_name", "confirmed_by", "approved_at"))
-            _event("bank_transfer_confirmed", order=order, payment=payment, actor=actor.email, amount=amount,
-                   depositor=depositor_name)
+            _event(
+                "bank_transfer_confirmed",
+                order=order,
+                payment=payment,
+                actor=actor.email,
+                amount=amount,
+                depositor=depositor_name,
+            )
             _mark_paid(order, payment)
-            audit(actor=actor, action="payment.bank_transfer_confirmed", obj=order, organization=order.buyer,
-                  data={"amount": amount, "depositor": depositor_name})
+            audit(
+                actor=actor,
+                action="payment.bank_transfer_confirmed",
+                obj=order,
+                organization=order.buyer,
+                data={"amount": amount, "depositor": depositor_name},
+            )
     if refusal is not None:
         raise refusal
     return payment

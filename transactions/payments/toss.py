@@ -28,7 +28,8 @@ from urllib.parse import quote, urlencode
 
 import httpx
 from django.conf import settings
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from transactions.payments.gateway import (
     GatewayAlreadyProcessed,
@@ -58,10 +59,30 @@ DECLINED_CARD = _("The card company declined the payment. Try another card or an
 SESSION_EXPIRED = _("The payment session expired before it was confirmed. Please pay again.")
 ERRORS = {
     # Our keys or our request are wrong: not the buyer's fault, nothing happened; the operator must fix it.
-    "UNAUTHORIZED_KEY": (GatewayUnavailable, _("The payment gateway refused this site's keys. The operator must check the PG settings; nothing was charged.")),
-    "INVALID_API_KEY": (GatewayUnavailable, _("The payment gateway refused this site's keys. The operator must check the PG settings; nothing was charged.")),
-    "INCORRECT_BASIC_AUTH_FORMAT": (GatewayUnavailable, _("The payment gateway refused this site's keys. The operator must check the PG settings; nothing was charged.")),
-    "FORBIDDEN_REQUEST": (GatewayUnavailable, _("The payment gateway refused this site's keys. The operator must check the PG settings; nothing was charged.")),
+    "UNAUTHORIZED_KEY": (
+        GatewayUnavailable,
+        _(
+            "The payment gateway refused this site's keys. The operator must check the PG settings; nothing was charged."
+        ),
+    ),
+    "INVALID_API_KEY": (
+        GatewayUnavailable,
+        _(
+            "The payment gateway refused this site's keys. The operator must check the PG settings; nothing was charged."
+        ),
+    ),
+    "INCORRECT_BASIC_AUTH_FORMAT": (
+        GatewayUnavailable,
+        _(
+            "The payment gateway refused this site's keys. The operator must check the PG settings; nothing was charged."
+        ),
+    ),
+    "FORBIDDEN_REQUEST": (
+        GatewayUnavailable,
+        _(
+            "The payment gateway refused this site's keys. The operator must check the PG settings; nothing was charged."
+        ),
+    ),
     "ALREADY_PROCESSED_PAYMENT": (GatewayAlreadyProcessed, None),
     "DUPLICATED_ORDER_ID": (GatewayDeclined, _("The payment gateway already has a payment for this order number.")),
     "NOT_FOUND_PAYMENT": (GatewayDeclined, _("The payment gateway does not know this payment.")),
@@ -81,7 +102,10 @@ ERRORS = {
     "EXCEED_MAX_ONE_DAY_AMOUNT": (GatewayDeclined, DECLINED_CARD),
     "EXCEED_MAX_PAYMENT_AMOUNT": (GatewayDeclined, DECLINED_CARD),
     "BELOW_MINIMUM_AMOUNT": (GatewayDeclined, _("The amount is below the card's minimum.")),
-    "NOT_AVAILABLE_PAYMENT": (GatewayDeclined, _("Card payments are not available at this time. Try again later or pay by bank transfer.")),
+    "NOT_AVAILABLE_PAYMENT": (
+        GatewayDeclined,
+        _("Card payments are not available at this time. Try again later or pay by bank transfer."),
+    ),
     "PAY_PROCESS_CANCELED": (GatewayDeclined, _("The payment was cancelled before it was completed.")),
     "PAY_PROCESS_ABORTED": (GatewayDeclined, _("The payment was stopped before it was completed.")),
     "ALREADY_CANCELED_PAYMENT": (GatewayDeclined, _("The payment is already cancelled.")),
@@ -123,7 +147,9 @@ def to_gateway_payment(body: dict) -> GatewayPayment:
     """A Toss Payment object → GatewayPayment."""
     status = str(body.get("status") or "")
     if not body.get("paymentKey") or status not in STATUS_MAP or _int_or_none(body.get("totalAmount")) is None:
-        raise GatewayUnavailable(code="MALFORMED_RESPONSE", pg_message="The PG's answer is not a payment object", raw=body)
+        raise GatewayUnavailable(
+            code="MALFORMED_RESPONSE", pg_message="The PG's answer is not a payment object", raw=body
+        )
     return GatewayPayment(
         status=STATUS_MAP[status],
         payment_key=str(body["paymentKey"]),
@@ -145,8 +171,16 @@ class TossGateway:
 
     name = "toss"
 
-    def __init__(self, *, api_base: str | None = None, checkout_url: str | None = None, client_key: str | None = None,
-                 secret_key: str | None = None, timeout: float | None = None, transport: httpx.BaseTransport | None = None):
+    def __init__(
+        self,
+        *,
+        api_base: str | None = None,
+        checkout_url: str | None = None,
+        client_key: str | None = None,
+        secret_key: str | None = None,
+        timeout: float | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ):
         self.api_base = (api_base or settings.PG_API_BASE).rstrip("/")
         self.checkout_base = checkout_url or settings.PG_CHECKOUT_URL
         self.client_key = client_key or settings.PG_CLIENT_KEY
@@ -177,9 +211,12 @@ class TossGateway:
     # --- the server side ----------------------------------------------------------------
 
     def confirm(self, payment_key: str, order_number: str, amount: int, idempotency_key: str) -> GatewayPayment:
-        body = self._request("POST", "/v1/payments/confirm",
-                             payload={"paymentKey": payment_key, "orderId": order_number, "amount": int(amount)},
-                             idempotency_key=idempotency_key)
+        body = self._request(
+            "POST",
+            "/v1/payments/confirm",
+            payload={"paymentKey": payment_key, "orderId": order_number, "amount": int(amount)},
+            idempotency_key=idempotency_key,
+        )
         return to_gateway_payment(body)
 
     def fetch(self, payment_key: str) -> GatewayPayment:
@@ -189,8 +226,12 @@ class TossGateway:
         payload = {"cancelReason": reason[:200]}
         if amount is not None:
             payload["cancelAmount"] = int(amount)
-        body = self._request("POST", f"/v1/payments/{quote(payment_key, safe='')}/cancel", payload=payload,
-                             idempotency_key=idempotency_key)
+        body = self._request(
+            "POST",
+            f"/v1/payments/{quote(payment_key, safe='')}/cancel",
+            payload=payload,
+            idempotency_key=idempotency_key,
+        )
         return to_gateway_payment(body)
 
     def parse_webhook(self, request) -> WebhookNotice:
@@ -208,18 +249,30 @@ class TossGateway:
         payment_key = data.get("paymentKey")
         if not isinstance(payment_key, str) or not payment_key or len(payment_key) > 200:
             raise WebhookRefused("No paymentKey")
-        return WebhookNotice(event_type=event_type, payment_key=payment_key, order_number=str(data.get("orderId") or ""),
-                             status=str(data.get("status") or ""), trusted=False, raw=body)
+        return WebhookNotice(
+            event_type=event_type,
+            payment_key=payment_key,
+            order_number=str(data.get("orderId") or ""),
+            status=str(data.get("status") or ""),
+            trusted=False,
+            raw=body,
+        )
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, payload: dict | None = None, idempotency_key: str | None = None) -> dict:
+    def _request(
+        self, method: str, path: str, *, payload: dict | None = None, idempotency_key: str | None = None
+    ) -> dict:
         headers = {"Accept": "application/json"}
         if idempotency_key:
             headers["Idempotency-Key"] = str(idempotency_key)
         try:
-            with httpx.Client(base_url=self.api_base, timeout=self.timeout, auth=httpx.BasicAuth(self.secret_key, ""),
-                              transport=self.transport) as client:
+            with httpx.Client(
+                base_url=self.api_base,
+                timeout=self.timeout,
+                auth=httpx.BasicAuth(self.secret_key, ""),
+                transport=self.transport,
+            ) as client:
                 response = client.request(method, path, json=payload, headers=headers)
         except httpx.TimeoutException as exc:
             logger.warning("PG %s %s timed out: %s", method, path, exc)

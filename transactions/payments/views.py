@@ -13,8 +13,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import staff_required
-from core.errors import DomainError
 from accounts.permissions import can
+from core.errors import DomainError
 from transactions.models import Order, Payment
 from transactions.payments import bank, selectors, services
 from transactions.payments.forms import BankTransferConfirmForm
@@ -57,11 +57,18 @@ def bank_start(request, number):
         messages.error(request, exc.message)
     else:
         payment.order.refresh_from_db()
-        messages.success(request, _(
-            "Please transfer %(amount)s won to %(account)s by %(deadline)s, in the name of your organization. "
-            "The order is paid when we see the deposit."
-        ) % {"amount": f"{payment.amount_krw:,}", "account": bank.transfer_account(),
-             "deadline": _local(payment.order.payment_due_at)})
+        messages.success(
+            request,
+            _(
+                "Please transfer %(amount)s won to %(account)s by %(deadline)s, in the name of your organization. "
+                "The order is paid when we see the deposit."
+            )
+            % {
+                "amount": f"{payment.amount_krw:,}",
+                "account": bank.transfer_account(),
+                "deadline": _local(payment.order.payment_due_at),
+            },
+        )
     return redirect(_order_page(order))
 
 
@@ -80,26 +87,46 @@ def card_success(request):
     amount = request.GET.get("amount", "")
     order = Order.objects.filter(number=number).first()
     if order is None or not payment_key or not amount.isdigit():
-        messages.error(request, _("The payment gateway sent back an incomplete answer; nothing was charged by us. Please try again."))
+        messages.error(
+            request,
+            _("The payment gateway sent back an incomplete answer; nothing was charged by us. Please try again."),
+        )
         return redirect(_order_page(order))
     try:
-        payment = services.card_payment_confirm(order_number=number, payment_key=payment_key, amount=int(amount),
-                                                source="redirect")
+        payment = services.card_payment_confirm(
+            order_number=number, payment_key=payment_key, amount=int(amount), source="redirect"
+        )
     except DomainError as exc:
         if exc.code == "pg_unavailable":
             # The payment stays `confirming`: the reconciliation task finishes it; this same address may ask
             # again meanwhile (same Idempotency-Key). Accepted, not an error of ours: 202.
-            return render(request, "transactions/payments/card_retry.html",
-                          {"order": order, "message": exc.message, "retry_url": request.get_full_path(),
-                           "order_url": _order_page(order)}, status=202)
+            return render(
+                request,
+                "transactions/payments/card_retry.html",
+                {
+                    "order": order,
+                    "message": exc.message,
+                    "retry_url": request.get_full_path(),
+                    "order_url": _order_page(order),
+                },
+                status=202,
+            )
         messages.error(request, exc.message)
     else:
         if payment.state == Payment.State.DONE:
-            messages.success(request, _("Payment complete: order %(number)s is paid. Your files are being prepared.") % {"number": number})
+            messages.success(
+                request,
+                _("Payment complete: order %(number)s is paid. Your files are being prepared.") % {"number": number},
+            )
         else:  # another request (a second tab, the PG's webhook) is confirming it right now
-            messages.info(request, _("Your card payment for order %(number)s is being confirmed with the payment company. "
-                                     "This page shows it as paid as soon as it is; your card is charged at most once.")
-                          % {"number": number})
+            messages.info(
+                request,
+                _(
+                    "Your card payment for order %(number)s is being confirmed with the payment company. "
+                    "This page shows it as paid as soon as it is; your card is charged at most once."
+                )
+                % {"number": number},
+            )
     return redirect(_order_page(order))
 
 
@@ -108,13 +135,20 @@ def card_fail(request):
     """The PG sends the buyer here when the card payment was declined or cancelled in its window."""
     code = request.GET.get("code", "")[:80]
     message = request.GET.get("message", "")[:500]
-    order = services.card_payment_failed(actor=request.user, order_number=request.GET.get("orderId", "")[:64],
-                                         code=code, message=message)
+    order = services.card_payment_failed(
+        actor=request.user, order_number=request.GET.get("orderId", "")[:64], code=code, message=message
+    )
     if code == "PAY_PROCESS_CANCELED":
         messages.warning(request, _("The card payment was cancelled. The order is still waiting for payment."))
     else:
-        messages.error(request, _("The card payment did not go through: %(message)s The order is still waiting for payment: "
-                                  "you can try again or pay by bank transfer.") % {"message": message or code})
+        messages.error(
+            request,
+            _(
+                "The card payment did not go through: %(message)s The order is still waiting for payment: "
+                "you can try again or pay by bank transfer."
+            )
+            % {"message": message or code},
+        )
     return redirect(_order_page(order))
 
 
@@ -142,15 +176,19 @@ def webhook(request):
 
 
 def _bank_transfers_page(request, *, page=None, failed_form=None, failed_payment=None):
-    return render(request, "staff/payments_bank_transfers.html", {
-        "page": Paginator(selectors.bank_transfers_waiting(), 50).get_page(page),
-        "confirmed": selectors.bank_transfers_confirmed(),
-        "account": bank.transfer_account(),
-        "form": BankTransferConfirmForm(),
-        "failed_form": failed_form,
-        "failed_payment": failed_payment,
-        "now": timezone.now(),
-    })
+    return render(
+        request,
+        "staff/payments_bank_transfers.html",
+        {
+            "page": Paginator(selectors.bank_transfers_waiting(), 50).get_page(page),
+            "confirmed": selectors.bank_transfers_confirmed(),
+            "account": bank.transfer_account(),
+            "form": BankTransferConfirmForm(),
+            "failed_form": failed_form,
+            "failed_payment": failed_payment,
+            "now": timezone.now(),
+        },
+    )
 
 
 @staff_required
@@ -161,14 +199,20 @@ def bank_transfers(request):
 @staff_required
 @require_POST
 def bank_transfer_confirm(request, payment_id):
-    payment = get_object_or_404(Payment.objects.select_related("order"), pk=payment_id, method=Order.Method.BANK_TRANSFER)
+    payment = get_object_or_404(
+        Payment.objects.select_related("order"), pk=payment_id, method=Order.Method.BANK_TRANSFER
+    )
     form = BankTransferConfirmForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Check the form of order %(number)s.") % {"number": payment.order.number})
         return _bank_transfers_page(request, failed_form=form, failed_payment=payment.pk)
     try:
-        services.bank_transfer_confirm(actor=request.user, payment=payment, depositor_name=form.cleaned_data["depositor_name"],
-                                       amount_krw=form.cleaned_data["amount_krw"])
+        services.bank_transfer_confirm(
+            actor=request.user,
+            payment=payment,
+            depositor_name=form.cleaned_data["depositor_name"],
+            amount_krw=form.cleaned_data["amount_krw"],
+        )
     except DomainError as exc:
         # Shown at the top and beside the row's form, which keeps what the admin typed.
         messages.error(request, exc.message)
@@ -178,6 +222,9 @@ def bank_transfer_confirm(request, payment_id):
             form.add_error(None, _("Not confirmed: see the message above."))
         return _bank_transfers_page(request, failed_form=form, failed_payment=payment.pk)
     else:
-        messages.success(request, _("Deposit confirmed: order %(number)s is paid and its files are being prepared.")
-                         % {"number": payment.order.number})
+        messages.success(
+            request,
+            _("Deposit confirmed: order %(number)s is paid and its files are being prepared.")
+            % {"number": payment.order.number},
+        )
     return redirect("transactions:payment_bank_transfers")

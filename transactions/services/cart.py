@@ -3,10 +3,10 @@
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import DomainError, NotAllowed
 from accounts.models import Organization
 from accounts.selectors import buyer_refusal
 from catalog.models import Offer
+from core.errors import DomainError, NotAllowed
 from transactions import selectors
 from transactions.models import Cart, CartItem
 
@@ -39,8 +39,10 @@ def cart_add(*, actor, organization: Organization | None, offer: Offer) -> CartI
     if problem:
         raise DomainError(problem, code="not_buyable")
     if cart.items.filter(offer__dataset_id=offer.dataset_id).exists():
-        raise DomainError(_("Your cart already holds an offer of this dataset: remove it first to choose another."),
-                          code="dataset_in_cart")
+        raise DomainError(
+            _("Your cart already holds an offer of this dataset: remove it first to choose another."),
+            code="dataset_in_cart",
+        )
     item = CartItem.objects.create(cart=cart, offer=offer)
     cart.save(update_fields=["updated_at"])
     return item
@@ -51,5 +53,7 @@ def cart_remove(*, actor, organization: Organization | None, offer_id: int) -> b
     """Take an offer out of the cart; True when something was removed (a second click removes nothing)."""
     if organization is None:
         raise NotAllowed(buyer_refusal(actor, organization).message)
-    deleted, _rows = CartItem.objects.filter(cart__user=actor, cart__organization=organization, offer_id=offer_id).delete()
+    deleted, _rows = CartItem.objects.filter(
+        cart__user=actor, cart__organization=organization, offer_id=offer_id
+    ).delete()
     return bool(deleted)

@@ -21,18 +21,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import DomainError, NotAllowed
 from accounts.models import Organization
 from accounts.permissions import can
-from core.audit import audit
 from catalog.models import Offer
+from core.audit import audit
+from core.errors import DomainError, NotAllowed
 from core.notify import email_on_commit, site_url
+from core.transitions import transition
 from transactions import selectors
 from transactions.delivery import services as delivery
 from transactions.models import Cart, Entitlement, LicenceAcceptance, Order, OrderItem, Package, Payment
 from transactions.payments.bank import deposit_deadline
 from transactions.services.cart import require_buyer
-from core.transitions import transition
 
 O = Order.State
 # Order numbers double as the PG's orderId ([A-Za-z0-9_-], 6–64): the date, then 8 characters without
@@ -83,8 +83,17 @@ def _snapshot_terms(line: selectors.Line) -> dict:
 
 
 @transaction.atomic
-def checkout_place(*, actor, organization: Organization | None, checkout_token, method: str, billing: dict,
-                   accepted: dict[int, str], expected_total_krw: int | None = None, ip: str | None = None) -> Order:
+def checkout_place(
+    *,
+    actor,
+    organization: Organization | None,
+    checkout_token,
+    method: str,
+    billing: dict,
+    accepted: dict[int, str],
+    expected_total_krw: int | None = None,
+    ip: str | None = None,
+) -> Order:
     """Place an order for everything in the actor's cart for the organization.
 
     `accepted` maps each offer id to the SHA-256 of the licence text the buyer accepted: every line
@@ -108,20 +117,31 @@ def checkout_place(*, actor, organization: Organization | None, checkout_token, 
         raise DomainError(_("Your cart is empty."), code="cart_empty")
     for line in lines:
         if line.problem:
-            raise DomainError(_("“%(title)s”: %(problem)s") % {"title": line.title, "problem": line.problem}, code="not_buyable")
+            raise DomainError(
+                _("“%(title)s”: %(problem)s") % {"title": line.title, "problem": line.problem}, code="not_buyable"
+            )
     if set(accepted) - {line.offer.pk for line in lines}:
-        raise DomainError(_("Your cart changed since the checkout page was opened: check it and accept the licences again."),
-                          code="cart_changed")
+        raise DomainError(
+            _("Your cart changed since the checkout page was opened: check it and accept the licences again."),
+            code="cart_changed",
+        )
     for line in lines:
         given = accepted.get(line.offer.pk)
         if not given:
-            raise DomainError(_("Accept the licence of “%(title)s” to continue.") % {"title": line.title}, code="licence_not_accepted")
+            raise DomainError(
+                _("Accept the licence of “%(title)s” to continue.") % {"title": line.title}, code="licence_not_accepted"
+            )
         if given != line.licence_sha256:
-            raise DomainError(_("The licence of “%(title)s” changed while you were reading it: read it again and accept it.")
-                              % {"title": line.title}, code="licence_changed")
+            raise DomainError(
+                _("The licence of “%(title)s” changed while you were reading it: read it again and accept it.")
+                % {"title": line.title},
+                code="licence_changed",
+            )
     total = selectors.lines_total(lines)
     if expected_total_krw is not None and int(expected_total_krw) != total.total_krw:
-        raise DomainError(_("The total changed since the checkout page was opened: check the new amounts."), code="total_changed")
+        raise DomainError(
+            _("The total changed since the checkout page was opened: check the new amounts."), code="total_changed"
+        )
     if total.total_krw == 0:
         method = Order.Method.FREE
     elif method not in (Order.Method.CARD, Order.Method.BANK_TRANSFER):
@@ -131,27 +151,54 @@ def checkout_place(*, actor, organization: Organization | None, checkout_token, 
         raise DomainError(_("Enter the name and e-mail address the invoice is made out to."), code="billing")
 
     order = Order.objects.create(
-        number=_order_number(), checkout_token=checkout_token, buyer=organization, placed_by=actor, method=method,
-        supply_krw=total.supply_krw, vat_krw=total.vat_krw, total_krw=total.total_krw,
-        tax_free_krw=sum(line.price.tax_free_krw for line in lines), **billing,
+        number=_order_number(),
+        checkout_token=checkout_token,
+        buyer=organization,
+        placed_by=actor,
+        method=method,
+        supply_krw=total.supply_krw,
+        vat_krw=total.vat_krw,
+        total_krw=total.total_krw,
+        tax_free_krw=sum(line.price.tax_free_krw for line in lines),
+        **billing,
     )
     now = timezone.now()
     for line in lines:
         offer, version = line.offer, line.version
         item = OrderItem.objects.create(
-            order=order, offer=offer, dataset=offer.dataset,
+            order=order,
+            offer=offer,
+            dataset=offer.dataset,
             version=None if offer.kind == Offer.Kind.SUBSCRIPTION else version,
-            seller=offer.dataset.publisher, kind=offer.kind, subscription_days=offer.subscription_days,
-            title=version.title_ko, supply_krw=line.price.supply_krw, vat_krw=line.price.vat_krw,
-            total_krw=line.price.total_krw, tax_free=line.price.tax_free, licence=line.licence, terms=_snapshot_terms(line),
+            seller=offer.dataset.publisher,
+            kind=offer.kind,
+            subscription_days=offer.subscription_days,
+            title=version.title_ko,
+            supply_krw=line.price.supply_krw,
+            vat_krw=line.price.vat_krw,
+            total_krw=line.price.total_krw,
+            tax_free=line.price.tax_free,
+            licence=line.licence,
+            terms=_snapshot_terms(line),
         )
         LicenceAcceptance.objects.create(
-            order_item=item, user=actor, organization=organization, licence=line.licence,
-            licence_code=line.licence.code if line.licence else "", licence_sha256=line.licence_sha256, accepted_at=now, ip=ip,
+            order_item=item,
+            user=actor,
+            organization=organization,
+            licence=line.licence,
+            licence_code=line.licence.code if line.licence else "",
+            licence_sha256=line.licence_sha256,
+            accepted_at=now,
+            ip=ip,
         )
     cart.items.all().delete()
-    audit(actor=actor, action="order.placed", obj=order, organization=organization,
-          data={"number": order.number, "method": method, "total_krw": order.total_krw, "lines": len(lines)})
+    audit(
+        actor=actor,
+        action="order.placed",
+        obj=order,
+        organization=organization,
+        data={"number": order.number, "method": method, "total_krw": order.total_krw, "lines": len(lines)},
+    )
     if method == Order.Method.FREE:
         return order_mark_paid(order=order)
     if method == Order.Method.CARD:
@@ -184,21 +231,40 @@ def order_mark_paid(*, order: Order, payment: Payment | None = None) -> Order:
     now = timezone.now()
     actor = payment.confirmed_by if payment else (order.placed_by if order.method == Order.Method.FREE else None)
     order.paid_at = now
-    transition(order, to=O.PAID, actor=actor, fields=("paid_at",),
-               data={"number": order.number, "method": order.method, "total_krw": order.total_krw,
-                     "payment": payment.pk if payment else None})
+    transition(
+        order,
+        to=O.PAID,
+        actor=actor,
+        fields=("paid_at",),
+        data={
+            "number": order.number,
+            "method": order.method,
+            "total_krw": order.total_krw,
+            "payment": payment.pk if payment else None,
+        },
+    )
     entitlements = []
     for item in order.items.select_related("dataset"):
         subscription = item.kind == Offer.Kind.SUBSCRIPTION
-        entitlements.append(Entitlement.objects.create(
-            organization_id=order.buyer_id, dataset=item.dataset, order_item=item, kind=item.kind,
-            version=None if subscription else item.version, valid_from=now,
-            valid_until=now + timedelta(days=item.subscription_days) if subscription else None,
-        ))
+        entitlements.append(
+            Entitlement.objects.create(
+                organization_id=order.buyer_id,
+                dataset=item.dataset,
+                order_item=item,
+                kind=item.kind,
+                version=None if subscription else item.version,
+                valid_from=now,
+                valid_until=now + timedelta(days=item.subscription_days) if subscription else None,
+            )
+        )
     email_on_commit(
-        to=[order.placed_by.email, order.billing_email], template="email/order_paid",
-        context={"order": order, "items": list(order.items.all()),
-                 "url": site_url(reverse("transactions:order", args=[order.number]))},
+        to=[order.placed_by.email, order.billing_email],
+        template="email/order_paid",
+        context={
+            "order": order,
+            "items": list(order.items.all()),
+            "url": site_url(reverse("transactions:order", args=[order.number])),
+        },
     )
     for entitlement in entitlements:
         delivery.packages_create_for_entitlement(entitlement)
@@ -214,8 +280,9 @@ def order_mark_fulfilled(*, order: Order) -> Order:
         return order
     entitlements = list(Entitlement.objects.filter(order_item__order=order).prefetch_related("packages"))
     delivered = (Package.State.READY, Package.State.EXPIRED)
-    if not entitlements or any(not e.packages.all() or any(p.state not in delivered for p in e.packages.all())
-                               for e in entitlements):
+    if not entitlements or any(
+        not e.packages.all() or any(p.state not in delivered for p in e.packages.all()) for e in entitlements
+    ):
         return order
     order.fulfilled_at = timezone.now()
     transition(order, to=O.FULFILLED, actor=None, fields=("fulfilled_at",), data={"number": order.number})
@@ -225,8 +292,14 @@ def order_mark_fulfilled(*, order: Order) -> Order:
 def _cancel(order: Order, *, actor, reason: str) -> Order:
     order.cancelled_at = timezone.now()
     order.cancel_reason = reason[:300]
-    transition(order, to=O.CANCELLED, actor=actor, reason=order.cancel_reason, fields=("cancelled_at", "cancel_reason"),
-               data={"number": order.number, "automatic": actor is None})
+    transition(
+        order,
+        to=O.CANCELLED,
+        actor=actor,
+        reason=order.cancel_reason,
+        fields=("cancelled_at", "cancel_reason"),
+        data={"number": order.number, "automatic": actor is None},
+    )
     # A payment still waiting for the payer is void with its order (a late PG confirmation is refused).
     for payment in order.payments.select_for_update().filter(state=Payment.State.READY):
         transition(payment, to=Payment.State.CANCELLED, actor=actor, reason=order.cancel_reason)
@@ -243,7 +316,9 @@ def order_cancel(*, actor, order: Order, reason: str = "") -> Order:
     order = Order.objects.select_for_update().select_related("buyer").get(pk=order.pk)
     if order.state == O.CANCELLED:
         return order
-    reason = (reason or "").strip() or str(_("Cancelled by a platform admin.") if staff else _("Cancelled by the buyer."))
+    reason = (reason or "").strip() or str(
+        _("Cancelled by a platform admin.") if staff else _("Cancelled by the buyer.")
+    )
     return _cancel(order, actor=actor, reason=reason)
 
 
@@ -255,12 +330,15 @@ def orders_cancel_overdue(*, limit: int = 500) -> int:
     cancelled = 0
     for pk in list(overdue.values_list("pk", flat=True)[:limit]):
         with transaction.atomic():
-            order = overdue.select_for_update(skip_locked=True).select_related("buyer", "placed_by").filter(pk=pk).first()
+            order = (
+                overdue.select_for_update(skip_locked=True).select_related("buyer", "placed_by").filter(pk=pk).first()
+            )
             if order is None:
                 continue
             _cancel(order, actor=None, reason=str(_("Not paid by the due time.")))
             email_on_commit(
-                to=[order.placed_by.email, order.billing_email], template="email/order_cancelled",
+                to=[order.placed_by.email, order.billing_email],
+                template="email/order_cancelled",
                 context={"order": order, "url": site_url(reverse("transactions:order", args=[order.number]))},
             )
             cancelled += 1

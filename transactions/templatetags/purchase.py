@@ -35,7 +35,11 @@ def _why_not(user, organization, dataset) -> tuple[str, str, str] | None:
     if not user.is_authenticated:
         return None  # the template offers the login link with the offers
     if organization is not None and dataset.publisher_id == organization.pk:
-        return (_("This dataset is your own organization's."), reverse("catalog:provider_home"), _("Provider workspace"))
+        return (
+            _("This dataset is your own organization's."),
+            reverse("catalog:provider_home"),
+            _("Provider workspace"),
+        )
     refusal = buyer_refusal(user, organization)
     if refusal is None:
         return None
@@ -54,28 +58,33 @@ def purchase_panel(context, dataset, published=None):
     if published is None:
         published = (
             DatasetVersion.objects.filter(dataset=dataset, state=DatasetVersion.State.PUBLISHED)
-            .select_related("licence", "dataset__publisher").first()
+            .select_related("licence", "dataset__publisher")
+            .first()
         )
     blocked = _why_not(user, organization, dataset)
     can_buy = user.is_authenticated and blocked is None
     in_cart = selectors.cart_offer_ids(user, organization) if can_buy else set()
     facts = selectors.purchase_facts(organization, dataset, listed=published is not None) if can_buy else None
     owned = (
-        selectors.covering(facts.entitlements, version=published, subscription=False)
-        if can_buy and published else None
+        selectors.covering(facts.entitlements, version=published, subscription=False) if can_buy and published else None
     )
     rows = []
     for offer in offers:
         version = selectors.offer_version(offer, published=published)
-        rows.append({
-            "offer": offer,
-            "version": version,
-            "price": offer_price(offer),
-            "in_cart": offer.pk in in_cart,
-            "problem": (selectors.purchase_problem(offer, organization, version=version, facts=facts)
-                        if can_buy and version else None),
-            "free": offer.kind == Offer.Kind.FREE,
-        })
+        rows.append(
+            {
+                "offer": offer,
+                "version": version,
+                "price": offer_price(offer),
+                "in_cart": offer.pk in in_cart,
+                "problem": (
+                    selectors.purchase_problem(offer, organization, version=version, facts=facts)
+                    if can_buy and version
+                    else None
+                ),
+                "free": offer.kind == Offer.Kind.FREE,
+            }
+        )
     return {
         "request": request,
         "csrf_token": context.get("csrf_token"),

@@ -32,10 +32,28 @@ ADMIN = ("admin@demo.siheung.kr", "플랫폼 관리자")
 
 # (slug, name_ko, name_en, kind, org_type, brn or parent slug, vat, representative, address)
 CITIES = [
-    ("siheung", "시흥시", "Siheung City", "provider", "public_body", "134-83-10008", "exempt",
-     "시흥시장", "경기도 시흥시 시청로 20"),
-    ("daegu", "대구광역시", "Daegu Metropolitan City", "provider", "public_body", "503-83-10000", "exempt",
-     "대구광역시장", "대구광역시 중구 공평로 88"),
+    (
+        "siheung",
+        "시흥시",
+        "Siheung City",
+        "provider",
+        "public_body",
+        "134-83-10008",
+        "exempt",
+        "시흥시장",
+        "경기도 시흥시 시청로 20",
+    ),
+    (
+        "daegu",
+        "대구광역시",
+        "Daegu Metropolitan City",
+        "provider",
+        "public_body",
+        "503-83-10000",
+        "exempt",
+        "대구광역시장",
+        "대구광역시 중구 공평로 88",
+    ),
 ]
 DEPARTMENTS = [
     ("siheung-env", "시흥시 환경정책과", "Environmental Policy Division, Siheung", "siheung"),
@@ -45,12 +63,39 @@ DEPARTMENTS = [
     ("daegu-safety", "대구광역시 안전총괄과", "Safety Management Division, Daegu", "daegu"),
 ]
 COMPANIES = [
-    ("airdatalab", "(주)에어데이터랩", "AirDataLab Inc.", "consumer", "company", "116-82-00276", "taxable",
-     "김하늘", "서울특별시 강남구 테헤란로 123"),
-    ("smartmobility", "스마트모빌리티(주)", "Smart Mobility Co., Ltd.", "both", "company", "211-86-08983", "taxable",
-     "이도윤", "대구광역시 수성구 알파시티1로 42"),
-    ("hanbit-research", "한빛도시연구소", "Hanbit Urban Research Institute", "consumer", "research", "104-82-13138",
-     "exempt", "박서연", "경기도 시흥시 정왕동 2121"),
+    (
+        "airdatalab",
+        "(주)에어데이터랩",
+        "AirDataLab Inc.",
+        "consumer",
+        "company",
+        "116-82-00276",
+        "taxable",
+        "김하늘",
+        "서울특별시 강남구 테헤란로 123",
+    ),
+    (
+        "smartmobility",
+        "스마트모빌리티(주)",
+        "Smart Mobility Co., Ltd.",
+        "both",
+        "company",
+        "211-86-08983",
+        "taxable",
+        "이도윤",
+        "대구광역시 수성구 알파시티1로 42",
+    ),
+    (
+        "hanbit-research",
+        "한빛도시연구소",
+        "Hanbit Urban Research Institute",
+        "consumer",
+        "research",
+        "104-82-13138",
+        "exempt",
+        "박서연",
+        "경기도 시흥시 정왕동 2121",
+    ),
 ]
 # (email, name, org slug, role)
 PEOPLE = [
@@ -82,9 +127,7 @@ def _user(email, name, *, staff=False):
 
 
 def _verify_email(user):
-    EmailAddress.objects.update_or_create(
-        user=user, email=user.email, defaults={"verified": True, "primary": True}
-    )
+    EmailAddress.objects.update_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})
 
 
 class Command(BaseCommand):
@@ -113,15 +156,39 @@ class Command(BaseCommand):
             return org
 
         for slug, ko, en, kind, org_type, brn, vat, rep, addr in CITIES + COMPANIES:
-            register(slug, owners[slug], name_ko=ko, name_en=en, kind=kind, org_type=org_type, brn=brn,
-                     vat_status=vat, representative=rep, address=addr, contact_email=owners[slug],
-                     contact_name=rep, contact_phone="031-310-2114")
+            register(
+                slug,
+                owners[slug],
+                name_ko=ko,
+                name_en=en,
+                kind=kind,
+                org_type=org_type,
+                brn=brn,
+                vat_status=vat,
+                representative=rep,
+                address=addr,
+                contact_email=owners[slug],
+                contact_name=rep,
+                contact_phone="031-310-2114",
+            )
         for slug, ko, en, parent_slug in DEPARTMENTS:
             parent = Organization.objects.get(slug=parent_slug)
-            register(slug, owners[slug], name_ko=ko, name_en=en, kind="provider", org_type="city_department",
-                     parent=parent, brn=None, vat_status="exempt", representative=parent.representative,
-                     address=parent.address, contact_email=owners[slug], contact_name=ko,
-                     contact_phone="031-310-2114")
+            register(
+                slug,
+                owners[slug],
+                name_ko=ko,
+                name_en=en,
+                kind="provider",
+                org_type="city_department",
+                parent=parent,
+                brn=None,
+                vat_status="exempt",
+                representative=parent.representative,
+                address=parent.address,
+                contact_email=owners[slug],
+                contact_name=ko,
+                contact_phone="031-310-2114",
+            )
 
         for email, _name, slug, role in PEOPLE:
             org = Organization.objects.get(slug=slug)
@@ -135,7 +202,7 @@ class Command(BaseCommand):
         self._load_orders(people)
 
         lines = [f"    {'admin (platform admin)':<34} {ADMIN[0]}"]
-        for email, name, slug, role in PEOPLE:
+        for email, _name, slug, role in PEOPLE:
             org = Organization.objects.get(slug=slug)
             lines.append(f"    {(org.name_ko + ' · ' + role):<34} {email}")
         lines.append(f"    password: {DEMO_PASSWORD}")
@@ -154,21 +221,29 @@ class Command(BaseCommand):
         company = Organization.objects.get(slug="airdatalab")
         if Order.objects.filter(buyer=company).exists():
             return
-        for slug, kind, method in (("siheung-air-quality", "free", "free"), ("siheung-pm-forecast", "one_off", "bank_transfer")):
+        for slug, kind, method in (
+            ("siheung-air-quality", "free", "free"),
+            ("siheung-pm-forecast", "one_off", "bank_transfer"),
+        ):
             offer = Offer.objects.filter(dataset__slug=slug, kind=kind, active=True, buyer__isnull=True).first()
             if offer is None:
                 continue
             cart_add(actor=buyer, organization=company, offer=offer)
             lines = tx_selectors.cart_lines(tx_selectors.cart_get(buyer, company), company)
             order = checkout_place(
-                actor=buyer, organization=company, checkout_token=uuid.uuid4(), method=method,
-                billing=billing_defaults(company), accepted={line.offer.pk: line.licence_sha256 for line in lines},
+                actor=buyer,
+                organization=company,
+                checkout_token=uuid.uuid4(),
+                method=method,
+                billing=billing_defaults(company),
+                accepted={line.offer.pk: line.licence_sha256 for line in lines},
             )
             if method == "bank_transfer":
                 bank_transfer_start(actor=buyer, order=order)
 
     def _load_datasets(self, admin) -> int:
         """The demo datasets, through the real services: describe, upload, check, submit, approve."""
+
         def upload_and_check(actor, version, name, data):
             upload = catalog_services.upload_create(actor=actor, version=version, filename=name, length=len(data))
             catalog_services.upload_append(actor=actor, upload=upload, offset=0, stream=io.BytesIO(data))
@@ -187,8 +262,12 @@ class Command(BaseCommand):
             if Dataset.objects.filter(slug=slug).exists():
                 continue
             organization = Organization.objects.get(slug=org_slug)
-            owner = Membership.objects.filter(organization=organization, role="owner").select_related("user").first().user
-            version = catalog_services.dataset_create(actor=owner, organization=organization, **demo.metadata(spec, organization))
+            owner = (
+                Membership.objects.filter(organization=organization, role="owner").select_related("user").first().user
+            )
+            version = catalog_services.dataset_create(
+                actor=owner, organization=organization, **demo.metadata(spec, organization)
+            )
             Dataset.objects.filter(pk=version.dataset_id).update(slug=slug)
             version.refresh_from_db()
             name, data = demo.build_file(spec, demo.seeded(slug))
@@ -201,7 +280,9 @@ class Command(BaseCommand):
                 continue  # left in the review queue
             catalog_services.version_approve(actor=admin, version=version, reason="데모 데이터: 검토 완료")
             if slug == demo.SECOND_VERSION:
-                second = catalog_services.version_start_new(actor=owner, dataset=version.dataset, change_note="배곧동 측정소를 추가했습니다.")
+                second = catalog_services.version_start_new(
+                    actor=owner, dataset=version.dataset, change_note="배곧동 측정소를 추가했습니다."
+                )
                 name, data = demo.build_file(spec, demo.seeded(slug, 2), extra_place="배곧동")
                 second = upload_and_check(owner, second, name, data)
                 catalog_services.version_submit(actor=owner, version=second, pii_justification=justification(second))
