@@ -140,6 +140,31 @@ class DataKind(models.TextChoices):
 class DatasetVersion(models.Model):
     """One version of a dataset: its metadata snapshot and files, with the review state machine."""
 
+    # What a publisher describes: copied to a new version, compared in the review diff.
+    METADATA_FIELDS = (
+        "title_ko",
+        "title_en",
+        "description_ko",
+        "description_en",
+        "theme",
+        "tags",
+        "department",
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+        "update_cadence",
+        "spatial_area",
+        "spatial_bbox",
+        "temporal_start",
+        "temporal_end",
+        "legal_basis",
+        "collection_method",
+        "data_kind",
+        "licence",
+        "data_limits",
+        "notes",
+    )
+
     State = VersionState
 
     class Cadence(models.TextChoices):

@@ -62,29 +62,8 @@ def themes() -> QuerySet[Theme]:
     return Theme.objects.all()
 
 
-DIFF_FIELDS = (
-    "title_ko",
-    "title_en",
-    "description_ko",
-    "description_en",
-    "theme",
-    "tags",
-    "department",
-    "contact_name",
-    "contact_phone",
-    "contact_email",
-    "update_cadence",
-    "spatial_area",
-    "spatial_bbox",
-    "temporal_start",
-    "temporal_end",
-    "legal_basis",
-    "collection_method",
-    "data_kind",
-    "licence",
-    "data_limits",
-    "notes",
-)
+# The review diff compares every field a publisher describes (the same list the services write).
+DIFF_FIELDS = DatasetVersion.METADATA_FIELDS
 
 
 def version_baseline(version: DatasetVersion) -> DatasetVersion | None:

@@ -14,29 +14,7 @@ from core.transitions import transition
 
 S = DatasetVersion.State
 
-METADATA_FIELDS = (
-    "title_ko",
-    "title_en",
-    "description_ko",
-    "description_en",
-    "theme",
-    "tags",
-    "department",
-    "contact_name",
-    "contact_phone",
-    "contact_email",
-    "update_cadence",
-    "spatial_area",
-    "spatial_bbox",
-    "temporal_start",
-    "temporal_end",
-    "legal_basis",
-    "collection_method",
-    "data_kind",
-    "licence",
-    "data_limits",
-    "notes",
-)
+METADATA_FIELDS = DatasetVersion.METADATA_FIELDS
 
 
 def _require_publisher(actor, organization):

@@ -66,7 +66,7 @@ def spy(monkeypatch):
 @pytest.fixture
 def sent_mail(monkeypatch):
     """The subjects of the e-mails enqueued (the real task still gets them)."""
-    from marketplace.tasks import send_email_task
+    from core.tasks import send_email_task
 
     subjects, original = [], send_email_task.delay
 
