@@ -49,8 +49,28 @@ def verification_counts() -> dict[str, int]:
     return row
 
 
+# What the system decides on an organization's behalf that its members should see in its history; the
+# other system rows (a version's checks, a package being built, a payment claimed for confirmation) are
+# steps of one page's progress and stay in the admins' audit trail.
+SYSTEM_DECISIONS = (
+    "order.paid",
+    "order.fulfilled",
+    "order.cancelled",
+    "payment.card_confirmed",
+    "payment.voided_at_pg",
+    "payment.amount_mismatch",
+    "payment.cancelled_at_pg",
+    "package.failed",
+)
+
+
 def organization_history(organization: Organization) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(organization=organization).select_related("actor")
+    """The organization's history: what its people and the admins decided, and the system's decisions."""
+    return (
+        AuditEvent.objects.filter(organization=organization)
+        .filter(Q(actor__isnull=False) | Q(action__in=SYSTEM_DECISIONS))
+        .select_related("actor")
+    )
 
 
 def audit_events() -> QuerySet[AuditEvent]:

@@ -7,10 +7,12 @@ offer never touch an order already placed.
 """
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
@@ -282,6 +284,17 @@ class PackageState(models.TextChoices):
     EXPIRED = "expired", _("Expired")
 
 
+class PackageQuerySet(models.QuerySet):
+    def lease_expired(self, now=None):
+        """Building packages whose heartbeat is older than PACKAGE_LEASE_SECONDS: their worker is gone."""
+        cutoff = (now or timezone.now()) - timedelta(seconds=settings.PACKAGE_LEASE_SECONDS)
+        return self.filter(state=PackageState.BUILDING).filter(
+            Q(heartbeat_at__lt=cutoff)
+            | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+            | Q(heartbeat_at__isnull=True, started_at__isnull=True)
+        )
+
+
 class Package(models.Model):
     """The ZIP a worker builds for one entitlement and version: data files, datapackage.json, licence,
     README and MANIFEST-SHA256."""
@@ -297,6 +310,8 @@ class Package(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)  # of the ZIP itself
     manifest = models.JSONField(default=dict, blank=True)  # {path in zip: sha256}
     attempts = models.PositiveSmallIntegerField(default=0)  # builds started since it was last queued by a person
+    # When the last build message was sent (the housekeeping re-sends one only after STALE_QUEUED).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     # The lease of the attempt building it: a token of that attempt and the last time its worker said it
     # was alive. A build whose heartbeat is older than PACKAGE_LEASE_SECONDS lost its worker and is taken over.
     lease = models.UUIDField(null=True, blank=True)
@@ -306,6 +321,8 @@ class Package(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PackageQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -318,6 +335,12 @@ class Package(models.Model):
 
     def __str__(self):
         return f"package {self.pk} of version {self.version_id}"
+
+    def lease_expired(self, now=None) -> bool:
+        """A build whose heartbeat is older than PACKAGE_LEASE_SECONDS lost its worker (killed, machine gone)."""
+        beat = self.heartbeat_at or self.started_at
+        limit = (now or timezone.now()) - timedelta(seconds=settings.PACKAGE_LEASE_SECONDS)
+        return beat is None or beat < limit
 
 
 class DownloadEvent(models.Model):

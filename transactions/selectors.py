@@ -344,6 +344,11 @@ class OrderDelivery:
         return self.status.live or any(row.status.live for row in self.packages)
 
     @property
+    def can_cancel(self) -> bool:
+        """Unpaid, and no card payment being confirmed right now (the money may be on its way)."""
+        return self.order.state in OPEN_ORDER_STATES and self.status.state != "confirming"
+
+    @property
     def shows_packages(self) -> bool:
         return self.order.state in (Order.State.PAID, Order.State.FULFILLED)
 
@@ -399,6 +404,20 @@ def package_delivery_status(package: Package, *, entitlement: Entitlement | None
             else _("Waiting for a worker")
         )
         return DeliveryStatus("queued", _("Queued"), TONE_PRIMARY, text=text, progress=0, live=True)
+    if package.state == K.BUILDING and package.lease_expired(now):
+        # The worker stopped mid-build: the housekeeping restarts it within a minute or two, and the buyer
+        # need not wait for it.
+        return DeliveryStatus(
+            "stalled",
+            _("Interrupted"),
+            TONE_WARNING,
+            text=_(
+                "The worker building this package stopped. It restarts by itself within a few minutes, or try again now."
+            ),
+            progress=max(0, min(100, package.progress or 0)),
+            action="retry",
+            live=True,
+        )
     if package.state == K.BUILDING:
         percent = max(0, min(100, package.progress or 0))
         return DeliveryStatus(
@@ -646,8 +665,18 @@ def order_payment_events(order: Order) -> QuerySet[PaymentEvent]:
 
 
 def order_audit_events(order: Order) -> QuerySet[AuditEvent]:
+    """The order's whole trail: the order's own rows, and those of its payments and packages (each state
+    change is audited on the object that changed)."""
+    payments = [str(pk) for pk in order.payments.values_list("pk", flat=True)]
+    packages = [
+        str(pk) for pk in Package.objects.filter(entitlement__order_item__order=order).values_list("pk", flat=True)
+    ]
     return (
-        AuditEvent.objects.filter(object_type="order", object_id=str(order.pk))
+        AuditEvent.objects.filter(
+            Q(object_type="order", object_id=str(order.pk))
+            | Q(object_type="payment", object_id__in=payments)
+            | Q(object_type="package", object_id__in=packages)
+        )
         .select_related("actor")
         .order_by("created_at", "id")
     )

@@ -72,12 +72,20 @@ def packages_housekeeping_task() -> dict:
     failed; ready packages older than PACKAGE_TTL_DAYS expire and their ZIPs are deleted (rebuilt on
     request); queued packages whose build message was lost are enqueued again; subscribers missing a
     package of a recently published version get it."""
-    return {
-        "recovered": services.packages_recover_lost(),
-        "expired": services.packages_expire(),
-        "requeued": services.packages_requeue_stale(),
-        "delivered": services.packages_deliver_missing(),
+    steps = {
+        "recovered": services.packages_recover_lost,
+        "expired": services.packages_expire,
+        "requeued": services.packages_requeue_stale,
+        "delivered": services.packages_deliver_missing,
     }
+    done = {}
+    for name, step in steps.items():
+        try:
+            done[name] = step()
+        except Exception:  # one step failing must not stop the others (each runs again next minute)
+            logger.exception("package housekeeping step failed", extra={"step": name})
+            done[name] = "error"
+    return done
 
 
 @shared_task(name="transactions.tasks.orders_cancel_overdue_task")

@@ -225,7 +225,6 @@ def order_detail(request, number):
             "payments": selectors.order_payments(order),
             "bank": settings.BANK_TRANSFER_ACCOUNT,
             "cancel_form": CancelForm(),
-            "can_cancel": order.state in selectors.OPEN_ORDER_STATES,
             "delivery": selectors.order_delivery_status(order),
         },
     )
@@ -244,6 +243,7 @@ def order_live(request, number):
             "order": order,
             "payments": selectors.order_payments(order),
             "bank": settings.BANK_TRANSFER_ACCOUNT,
+            "cancel_form": CancelForm(),
             "delivery": selectors.order_delivery_status(order),
         },
     )

@@ -8,7 +8,7 @@ import re
 
 import pytest
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 from playwright.sync_api import expect
 
@@ -47,7 +47,7 @@ def test_the_order_page_follows_its_package_without_a_reload(
     dataset = publish_dataset(official, admin_user, offers=({"kind": "free"},))
     order = place_order(buyer, offer_of(dataset, "free"), method="free")
     package = Package.objects.get(entitlement__order_item__order=order)
-    Package.objects.filter(pk=package.pk).update(state="building", progress=30)
+    Package.objects.filter(pk=package.pk).update(state="building", progress=30, heartbeat_at=timezone.now())
 
     navigations = []
     page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
@@ -62,7 +62,7 @@ def test_the_order_page_follows_its_package_without_a_reload(
     seen = len(navigations)
 
     # The worker gets on: the row and the overall progress move, nothing is reloaded.
-    Package.objects.filter(pk=package.pk).update(progress=70)
+    Package.objects.filter(pk=package.pk).update(progress=70, heartbeat_at=timezone.now())
     expect(row).to_contain_text("만드는 중 70%", timeout=10_000)
     expect(page.locator("#order-next progress")).to_have_attribute("value", "70")
 
@@ -84,7 +84,7 @@ def test_the_order_page_follows_its_package_without_a_reload(
     expect(header).to_contain_text("데이터 준비 중")
     seen = len(navigations)
     # ... and a worker builds it: the header turns to delivered and the download button appears, live.
-    Package.objects.filter(pk=package.pk).update(state="building", progress=50)
+    Package.objects.filter(pk=package.pk).update(state="building", progress=50, heartbeat_at=timezone.now())
     expect(row).to_contain_text("만드는 중 50%", timeout=10_000)
     Package.objects.filter(pk=package.pk).update(state="ready", progress=100, size=2048, sha256="a" * 64, error="")
     Order.objects.filter(pk=order.pk).update(state="fulfilled")

@@ -85,7 +85,7 @@ def test_a_company_pays_by_bank_transfer_and_the_admin_confirms(
     assert (payment.state, payment.depositor_name, payment.confirmed_by_id) == ("done", "모빌리티랩", admin_user.pk)
     assert (
         AuditEvent.objects.filter(
-            action="payment.bank_transfer_confirmed", actor=admin_user, object_id=str(order.pk)
+            action="payment.bank_transfer_confirmed", actor=admin_user, data__order=order.number
         ).count()
         == 1
     )

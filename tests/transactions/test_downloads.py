@@ -531,7 +531,7 @@ def test_the_order_fragment_offers_the_download_and_stops_polling_when_ready(cli
     html = client.get(reverse("transactions:order_live", args=[order.number])).content.decode()
     assert f'action="{reverse("transactions:package_link", args=[package.pk])}"' in html
     assert package.sha256 in html and "hx-trigger" not in html
-    Package.objects.filter(pk=package.pk).update(state="building", progress=42)
+    Package.objects.filter(pk=package.pk).update(state="building", progress=42, heartbeat_at=timezone.now())
     html = client.get(reverse("transactions:order_live", args=[order.number])).content.decode()
     assert 'hx-trigger="every 2s"' in html and 'aria-valuenow="42"' in html and "42%" in html
     client.force_login(make_user(f"{uuid.uuid4().hex[:6]}@nobody.test"))

@@ -39,6 +39,8 @@ def free_order(buyer, free_dataset, buy):
 
 
 def _set_package(order, **fields):
+    if fields.get("state") == "building":
+        fields.setdefault("heartbeat_at", timezone.now())  # its worker alive (a stale one reads "interrupted")
     if fields.get("error") == "FAILED":
         fields["error"] = error_text(REASON_KO) + "\n[detail] FileNotFoundError"
     Package.objects.filter(entitlement__order_item__order=order).update(**fields)
@@ -88,7 +90,11 @@ def test_a_failure_outranks_a_package_still_building_but_polling_goes_on(buyer, 
     assert delivery.status.state == "failed" and delivery.status.title == "패키지 1개를 만들지 못했습니다"
     # A second package of the same order still building: the header asks for action, the page keeps polling.
     other = Package.objects.create(
-        entitlement=package.entitlement, version=private_dataset.versions.get(), state="building", progress=10
+        entitlement=package.entitlement,
+        version=private_dataset.versions.get(),
+        state="building",
+        progress=10,
+        heartbeat_at=timezone.now(),
     )
     delivery = selectors.order_delivery_status(order)
     assert delivery.status.state == "failed" and delivery.live
@@ -219,3 +225,31 @@ def test_order_lists_badge_each_order_as_its_page_header_does(
         staff_list = client.get(reverse("staff_orders:list")).content.decode()
     assert badge in staff_list
     assert badge in client.get(reverse("staff_orders:detail", args=[free_order.number])).content.decode()
+
+
+def test_the_cancel_form_leaves_the_live_block_while_a_payment_is_confirmed_and_once_paid(
+    login, buyer, private_dataset, buy
+):
+    """The payments table and the cancel form are part of the polled block: "being confirmed" takes the cancel
+    form away, and the block that shows the order paid shows the payment done and no cancel form."""
+    from transactions.models import Payment
+
+    order = buy(buyer, offer_of(private_dataset, "one_off"), method="card")
+    client = login(buyer)
+    live = reverse("transactions:order_live", args=[order.number])
+    assert 'id="cancel-form"' in client.get(reverse("transactions:order", args=[order.number])).content.decode()
+    payment = Payment.objects.create(
+        order=order,
+        method="card",
+        adapter="toss",
+        amount_krw=order.total_krw,
+        payment_key="pk-confirming",
+        state="confirming",
+        confirm_started_at=timezone.now(),
+    )
+    html = client.get(live).content.decode()
+    assert 'id="cancel-form"' not in html and 'id="order-payments"' in html and 'hx-trigger="every 2s"' in html
+    Payment.objects.filter(pk=payment.pk).update(state="done", approved_at=timezone.now())
+    Order.objects.filter(pk=order.pk).update(state="paid", paid_at=timezone.now())
+    html = client.get(live).content.decode()
+    assert 'id="cancel-form"' not in html and str(Payment.State.DONE.label) in html

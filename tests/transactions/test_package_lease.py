@@ -22,6 +22,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.files import storage
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from catalog import services as catalog_services
@@ -440,3 +441,43 @@ def test_the_housekeeping_runs_often_enough_for_leases():
     )
     assert entry["schedule"] <= 60
     assert django_settings.PACKAGE_LEASE_SECONDS <= 600 and django_settings.PACKAGE_MAX_ATTEMPTS >= 2
+
+
+@pytest.mark.django_db
+def test_a_package_left_queued_is_sent_again_once_per_stale_period_not_every_minute(
+    buyer, publish, parked_package_builds
+):
+    """A queued package whose message was lost (or sits behind a long backlog) gets one more message per
+    STALE_QUEUED, however often the housekeeping runs (it runs every minute)."""
+    dataset = publish()
+    order = place_order(buyer, offer_of(dataset, "free"), method="free")
+    package = Package.objects.get(entitlement__order_item__order=order)
+    assert package.enqueued_at is not None  # stamped when its first message went out
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Package.objects.filter(pk=package.pk).update(created_at=an_hour_ago, enqueued_at=an_hour_ago)
+    runs = [packages_housekeeping_task.apply().get()["requeued"] for _ in range(3)]
+    assert runs == [1, 0, 0]
+    assert Package.objects.get(pk=package.pk).enqueued_at > an_hour_ago
+
+
+@pytest.mark.django_db
+def test_a_build_whose_worker_stopped_offers_the_buyer_and_admins_a_retry(
+    client, buyer, admin_user, publish, parked_package_builds
+):
+    """While the housekeeping has not yet taken it over, an interrupted build says so, with a retry button on
+    the order page and on the admins' failed-packages page (a frozen "building 37 %" helps nobody)."""
+    dataset = publish()
+    order = place_order(buyer, offer_of(dataset, "free"), method="free")
+    package = services.package_claim(package_id=Package.objects.get(entitlement__order_item__order=order).pk)
+    Package.objects.filter(pk=package.pk).update(progress=37)
+    client.force_login(buyer)
+    live = client.get(reverse("transactions:order_live", args=[order.number])).content.decode()
+    assert f'id="retry-{package.pk}"' not in live  # its heartbeat is fresh: still building
+    _stale(package)
+    live = client.get(reverse("transactions:order_live", args=[order.number])).content.decode()
+    assert f'id="retry-{package.pk}"' in live and "중단됨" in live
+    client.force_login(admin_user)
+    staff = client.get(reverse("delivery_staff:failed_packages")).content.decode()
+    assert f'id="staff-retry-{package.pk}"' in staff
+    client.post(reverse("transactions:package_retry", args=[package.pk]))
+    assert Package.objects.get(pk=package.pk).state == K.QUEUED

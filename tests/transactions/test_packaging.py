@@ -379,7 +379,8 @@ def test_housekeeping_enqueues_a_package_whose_message_was_lost(buyer, publish, 
     package = package_of(order)
     quiet = {"recovered": 0, "expired": 0, "requeued": 0, "delivered": 0}
     assert packages_housekeeping_task.apply().get() == quiet  # too recent to be lost
-    Package.objects.filter(pk=package.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Package.objects.filter(pk=package.pk).update(created_at=an_hour_ago, enqueued_at=an_hour_ago)
     assert packages_housekeeping_task.apply().get() == {**quiet, "requeued": 1}
     package.refresh_from_db()
     assert package.state == K.READY and package.attempts == 1

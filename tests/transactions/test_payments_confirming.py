@@ -240,9 +240,9 @@ def test_the_reconciliation_cancels_at_the_pg_what_a_cancelled_order_cannot_take
     gateway = get_card_gateway()
     payment = services._claim(gateway, order.number, back["paymentKey"], 55_000, "redirect").payment
     gateway.confirm(back["paymentKey"], order.number, 55_000, str(payment.idempotency_key))  # the answer was lost
-    from transactions.services.orders import order_cancel
-
-    order_cancel(actor=buyer, order=order, reason="다른 자료로 바꿈")
+    # The order can no longer take it (services refuse to cancel under a confirming payment; an order
+    # changed by hand, or paid another way, is the same to the reconciliation).
+    Order.objects.filter(pk=order.pk).update(state=O.CANCELLED)
     settings.PAYMENT_RECONCILE_AFTER_SECONDS = 0
     assert reconcile() == {"voided": 1}
     payment.refresh_from_db()
@@ -251,7 +251,7 @@ def test_the_reconciliation_cancels_at_the_pg_what_a_cancelled_order_cannot_take
     pg_record = gateway.fetch(back["paymentKey"])
     assert (pg_record.gateway_status, pg_record.balance_amount) == ("CANCELED", 0)  # the card is not charged
     assert not Entitlement.objects.filter(order_item__order=order).exists()
-    assert AuditEvent.objects.filter(action="payment.voided_at_pg", object_id=str(order.pk)).count() == 1
+    assert AuditEvent.objects.filter(action="payment.voided_at_pg", data__order=order.number).count() == 1
     assert kinds(order)[-2:] == ["reconcile_check", "voided"]
     assert reconcile() == {}
 
@@ -267,3 +267,28 @@ def test_an_authorisation_for_a_cancelled_order_is_closed_without_charging(pg, s
     payment.refresh_from_db()
     assert payment.state == P.CANCELLED and spy.confirm_keys == []
     assert get_card_gateway().fetch(back["paymentKey"]).gateway_status == "IN_PROGRESS"  # never confirmed: lapses
+
+
+def test_an_order_is_not_cancelled_while_its_payment_is_being_confirmed(pg, spy, buyer, order):
+    """Overdue cancellation (beat) and the buyer's cancel, run while the PG is asked to take the money: the
+    first skips the order, the second is refused; the confirmation then pays the order once (with the old
+    lock gone, the order used to be cancelled under the payment and the money voided)."""
+    from transactions.services import orders as order_services
+
+    _, back = approve_at_pg(services.card_checkout_start(actor=buyer, order=order))
+    Order.objects.filter(pk=order.pk).update(payment_due_at=timezone.now() - timezone.timedelta(minutes=1))
+    seen = {}
+
+    def cancel_now():
+        overdue = order_services.orders_cancel_overdue()
+        try:
+            order_services.order_cancel(actor=buyer, order=Order.objects.get(pk=order.pk))
+        except DomainError as exc:
+            return overdue, exc.code
+        return overdue, None
+
+    spy.before_confirm = lambda: seen.update(result=in_other_connection(cancel_now))
+    payment = services.card_payment_confirm(order_number=order.number, payment_key=back["paymentKey"], amount=55_000)
+    assert seen["result"] == (0, "payment_in_progress")
+    assert payment.state == P.DONE and Order.objects.get(pk=order.pk).state == O.PAID
+    assert not PaymentEvent.objects.filter(order=order, kind__in=["void_needed", "voided"]).exists()

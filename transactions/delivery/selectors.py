@@ -37,10 +37,12 @@ def _decorate(packages) -> list[Package]:
 
 
 def failed_packages() -> list[Package]:
-    """Failed packages, then packages waiting for a retry after an error (the admins' page), newest first."""
+    """Failed packages, builds whose worker stopped (lease expired), then packages waiting for a retry after an
+    error (the admins' page), newest first."""
+    stalled = Q(pk__in=Package.objects.lease_expired().values("pk"))
     return _decorate(
         list(
-            Package.objects.filter(Q(state=K.FAILED) | (Q(state=K.QUEUED) & ~Q(error="")))
+            Package.objects.filter(Q(state=K.FAILED) | stalled | (Q(state=K.QUEUED) & ~Q(error="")))
             .select_related("version__dataset", "entitlement__organization", "entitlement__order_item__order")
             .order_by("state", "-finished_at", "-id")
         )

@@ -39,7 +39,7 @@ from transactions.services import orders
 logger = logging.getLogger(__name__)
 
 K = Package.State
-# A package still queued this long after it was made (or last tried) lost its message: enqueue it again.
+# A package still queued this long after its last build message lost that message: enqueue it again.
 STALE_QUEUED = timedelta(minutes=30)
 # Progress is written to the database at most this often while a package is built.
 PROGRESS_INTERVAL = 2.0
@@ -93,8 +93,10 @@ def _package_for(entitlement: Entitlement, version: DatasetVersion) -> Package |
 
 def _enqueue_build(package: Package) -> None:
     package_id = package.pk
-    # robust: a broker outage must not undo (or error) the payment that made the package; the hourly
-    # housekeeping enqueues packages left queued (packages_requeue_stale).
+    # When its message was sent: the housekeeping sends another only for a package queued that long ago.
+    Package.objects.filter(pk=package_id).update(enqueued_at=timezone.now())
+    # robust: a broker outage must not undo (or error) the payment that made the package; the housekeeping
+    # (every minute) enqueues packages left queued (packages_requeue_stale).
     transaction.on_commit(lambda: tasks.build_package.delay(package_id), robust=True)
 
 
@@ -181,13 +183,8 @@ def packages_deliver_missing(*, since=None) -> int:
 # --- Building ----------------------------------------------------------------------------------------
 
 
-def _lease_cutoff(now=None):
-    return (now or timezone.now()) - timedelta(seconds=settings.PACKAGE_LEASE_SECONDS)
-
-
 def _lease_expired(package: Package, now=None) -> bool:
-    beat = package.heartbeat_at or package.started_at
-    return beat is None or beat < _lease_cutoff(now)
+    return package.lease_expired(now)
 
 
 def _worker_stopped(package: Package) -> None:
@@ -452,7 +449,8 @@ def package_release(*, package_id: int, lease, exc: BaseException, retry_in: int
         package.error = error_text(message, f"{detail} (retrying in {retry_in} s)")
         package.progress = 0
         package.lease = None
-        transition(package, to=K.QUEUED, actor=None, fields=("error", "progress", "lease"))
+        package.enqueued_at = timezone.now()  # the task's retry message is the next build message
+        transition(package, to=K.QUEUED, actor=None, fields=("error", "progress", "lease", "enqueued_at"))
 
 
 @transaction.atomic
@@ -550,17 +548,25 @@ def packages_expire() -> int:
 
 
 def packages_requeue_stale() -> int:
-    """Queued packages nobody picked up for STALE_QUEUED (the message was lost: broker down at
-    enqueue time, a purged queue) are enqueued again. Harmless when the message was only slow: the
-    claim lets one build run. Returns how many were enqueued."""
-    cutoff = timezone.now() - STALE_QUEUED
+    """Queued packages whose last message went out STALE_QUEUED ago and nobody picked up (the message was
+    lost: broker down at enqueue time, a purged queue, held by a worker that was killed) are enqueued again,
+    once per STALE_QUEUED each. Harmless when the message was only slow: the claim lets one build run.
+    Returns how many were enqueued."""
+    now = timezone.now()
+    cutoff = now - STALE_QUEUED
     stale = Package.objects.filter(state=K.QUEUED).filter(
-        Q(started_at__isnull=True, created_at__lt=cutoff) | Q(started_at__lt=cutoff)
+        Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, created_at__lt=cutoff)
     )
     count = 0
     for package_id in stale.values_list("pk", flat=True):
-        tasks.build_package.delay(package_id)
-        count += 1
+        # Stamped before the send: a failed send is retried a STALE_QUEUED later, never every minute.
+        if (
+            Package.objects.filter(pk=package_id, state=K.QUEUED)
+            .filter(Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True))
+            .update(enqueued_at=now)
+        ):
+            tasks.build_package.delay(package_id)
+            count += 1
     return count
 
 
@@ -569,23 +575,24 @@ def packages_recover_lost() -> int:
     them; the broker would redeliver the message only after its visibility timeout) are queued and
     enqueued again, or failed once tried PACKAGE_MAX_ATTEMPTS times. Their partial files are swept.
     Returns how many were requeued or failed."""
-    cutoff = _lease_cutoff()
-    lost = Package.objects.filter(state=K.BUILDING).filter(
-        Q(heartbeat_at__lt=cutoff)
-        | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
-        | Q(heartbeat_at__isnull=True, started_at__isnull=True)
-    )
     count = 0
-    for package_id in lost.values_list("pk", flat=True):
-        with transaction.atomic():
-            package = Package.objects.select_for_update().select_related("entitlement__organization").get(pk=package_id)
-            if package.state != K.BUILDING or not _lease_expired(package):
-                continue  # it beat (or finished) meanwhile
-            _worker_stopped(package)
-            if package.state == K.QUEUED:  # (a failed one was swept by _fail)
-                _sweep_on_commit(package)
-                _enqueue_build(package)
-            count += 1
+    for package_id in Package.objects.lease_expired().values_list("pk", flat=True):
+        try:
+            with transaction.atomic():
+                package = (
+                    Package.objects.select_for_update().select_related("entitlement__organization").get(pk=package_id)
+                )
+                if package.state != K.BUILDING or not _lease_expired(package):
+                    continue  # it beat (or finished) meanwhile
+                _worker_stopped(package)
+                if package.state == K.QUEUED:  # (a failed one was swept by _fail)
+                    _sweep_on_commit(package)
+                    _enqueue_build(package)
+                count += 1
+        except Exception:
+            # One package that cannot be recovered (its notification fails, say) must not keep the others
+            # building forever: logged, and tried again on the next run.
+            logger.exception("could not recover a lost package build", extra={"package_id": package_id})
     return count
 
 

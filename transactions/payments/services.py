@@ -496,16 +496,22 @@ def _apply_pg_payment(order: Order, payment: Payment, result, *, source: str, ad
             ),
         )
     payment.approved_at = result.approved_at or timezone.now()
-    transition(payment, to=P.DONE, actor=None, fields=("gateway_status", "gateway_response", "approved_at"))
-    _check_split(order, payment, result)
-    _mark_paid(order, payment)
-    audit(
+    transition(
+        payment,
+        to=P.DONE,
         actor=None,
         action="payment.card_confirmed",
-        obj=order,
-        organization=order.buyer,
-        data={"payment_key": payment.payment_key, "amount": order.total_krw, "source": source, "adapter": adapter},
+        fields=("gateway_status", "gateway_response", "approved_at"),
+        data={
+            "order": order.number,
+            "payment_key": payment.payment_key,
+            "amount": order.total_krw,
+            "source": source,
+            "adapter": adapter,
+        },
     )
+    _check_split(order, payment, result)
+    _mark_paid(order, payment)
     return _Outcome(payment=payment)
 
 
@@ -558,15 +564,22 @@ def _close(payment_pk: int, *, to: str, kind: str, result=None, **data) -> Payme
             failure = (result.raw.get("failure") if result is not None else None) or {}
             payment.failure_code = (failure.get("code") or data.get("code") or kind)[:80]
             payment.failure_message = (failure.get("message") or data.get("pg_message") or kind)[:500]
-        transition(payment, to=to, actor=None, fields=tuple(fields))
-        if kind == "voided":
-            audit(
-                actor=None,
-                action="payment.voided_at_pg",
-                obj=order,
-                organization=order.buyer,
-                data={"payment_key": payment.payment_key, "amount": payment.amount_krw, "order_state": order.state},
-            )
+        voided = kind == "voided"
+        transition(
+            payment,
+            to=to,
+            actor=None,
+            action="payment.voided_at_pg" if voided else None,
+            fields=tuple(fields),
+            data={
+                "order": order.number,
+                "payment_key": payment.payment_key,
+                "amount": payment.amount_krw,
+                "order_state": order.state,
+            }
+            if voided
+            else None,
+        )
     return payment
 
 
@@ -857,7 +870,14 @@ def bank_transfer_confirm(*, actor, payment: Payment, depositor_name: str, amoun
             payment.depositor_name = depositor_name[:100]
             payment.confirmed_by = actor
             payment.approved_at = timezone.now()
-            transition(payment, to=P.DONE, actor=actor, fields=("depositor_name", "confirmed_by", "approved_at"))
+            transition(
+                payment,
+                to=P.DONE,
+                actor=actor,
+                action="payment.bank_transfer_confirmed",
+                fields=("depositor_name", "confirmed_by", "approved_at"),
+                data={"order": order.number, "amount": amount, "depositor": depositor_name},
+            )
             _event(
                 "bank_transfer_confirmed",
                 order=order,
@@ -867,13 +887,6 @@ def bank_transfer_confirm(*, actor, payment: Payment, depositor_name: str, amoun
                 depositor=depositor_name,
             )
             _mark_paid(order, payment)
-            audit(
-                actor=actor,
-                action="payment.bank_transfer_confirmed",
-                obj=order,
-                organization=order.buyer,
-                data={"amount": amount, "depositor": depositor_name},
-            )
     if refusal is not None:
         raise refusal
     return payment

@@ -316,15 +316,30 @@ def order_cancel(*, actor, order: Order, reason: str = "") -> Order:
     order = Order.objects.select_for_update().select_related("buyer").get(pk=order.pk)
     if order.state == O.CANCELLED:
         return order
+    if _payment_being_confirmed(order):
+        raise DomainError(
+            _(
+                "A card payment of this order is being confirmed with the card company right now. Wait a moment: "
+                "if it goes through, the order is paid; if not, you can cancel it then."
+            ),
+            code="payment_in_progress",
+        )
     reason = (reason or "").strip() or str(
         _("Cancelled by a platform admin.") if staff else _("Cancelled by the buyer.")
     )
     return _cancel(order, actor=actor, reason=reason)
 
 
+def _payment_being_confirmed(order: Order) -> bool:
+    """A card payment of the (locked) order is between the claim and the PG's answer: the money may be
+    taken, so the order is not cancelled under it (the confirmation, or the reconciliation, decides)."""
+    return order.payments.filter(state=Payment.State.CONFIRMING).exists()
+
+
 def orders_cancel_overdue(*, limit: int = 500) -> int:
     """Cancel orders not paid by their due time (beat); returns how many. Each order is locked on its own
-    and skipped while something else holds it (a payment being confirmed right now): the next run sees it."""
+    and skipped while something else holds it, or while a card payment of it is being confirmed (the
+    confirmation holds no lock across the PG call; it, or the reconciliation, decides): a later run sees it."""
     now = timezone.now()
     overdue = Order.objects.filter(state__in=selectors.OPEN_ORDER_STATES, payment_due_at__lt=now)
     cancelled = 0
@@ -333,7 +348,7 @@ def orders_cancel_overdue(*, limit: int = 500) -> int:
             order = (
                 overdue.select_for_update(skip_locked=True).select_related("buyer", "placed_by").filter(pk=pk).first()
             )
-            if order is None:
+            if order is None or _payment_being_confirmed(order):
                 continue
             _cancel(order, actor=None, reason=str(_("Not paid by the due time.")))
             email_on_commit(
