@@ -35,7 +35,14 @@ def healthz(request):
 MAILBOX_KEY_COOKIE = "dev_mailbox_key"
 
 
+# Headers a proxy adds: a request that came through one is not from this machine, whatever REMOTE_ADDR says
+# (nginx on the same host connects from 127.0.0.1).
+PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
 def _from_loopback(request) -> bool:
+    if any(request.META.get(header) for header in PROXY_HEADERS):
+        return False
     try:
         return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
     except ValueError:

@@ -95,6 +95,9 @@ def test_the_launchers_key_opens_it_from_this_machine_only(client, mailbox):
     assert client.get(reverse("dev_mailbox")).status_code == 200
     assert client.get(reverse("dev_mailbox"), REMOTE_ADDR="::1").status_code == 200
     assert client.get(reverse("dev_mailbox"), REMOTE_ADDR="203.0.113.7").status_code == 404
+    # Through a proxy on this machine (nginx connects from 127.0.0.1) the request is not from here.
+    assert client.get(reverse("dev_mailbox"), HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 404
+    assert client.get(reverse("dev_mailbox"), HTTP_X_REAL_IP="203.0.113.7").status_code == 404
 
 
 def test_no_key_configured_means_no_key_opens_it(client, mailbox, settings):

@@ -493,6 +493,14 @@ def _packages_status(rows: list[PackageRow], *, method: str = "") -> DeliverySta
             progress=progress,
             live=True,
         )
+    if rows and all(state in ("ended", "revoked") for state in states):
+        return DeliveryStatus(
+            "ended",
+            _("Ended"),
+            TONE_GRAY,
+            title=_("Ended"),
+            text=_("The subscription has ended: the package can no longer be downloaded."),
+        )
     if not rows:
         return DeliveryStatus(
             "none",

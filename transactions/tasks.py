@@ -3,10 +3,11 @@
 import logging
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 from django.db import DatabaseError
 
-from transactions.delivery import services
+from transactions.delivery import packaging, services
 from transactions.delivery.packaging import PackagingError
 from transactions.payments import services as payments
 from transactions.services import orders
@@ -99,3 +100,12 @@ def payments_reconcile_task() -> dict:
     """Every minute (celery beat): card payments no request finished (left `confirming`, or authorised and never
     confirmed) are asked about at the PG and finished, or cancelled there. Idempotent and safe to overlap."""
     return payments.card_payments_reconcile()
+
+
+@worker_ready.connect
+def sweep_work_dir_at_start(**kwargs) -> None:
+    """A worker starting on a node removes what killed workers of that node left in PACKAGE_WORK_DIR (an
+    hour old: an upload of a finished ZIP to object storage reads it for minutes, not hours)."""
+    swept = packaging.sweep_work_dir(older_than=3600)
+    if swept:
+        logger.info("removed %s stale package work files", swept)

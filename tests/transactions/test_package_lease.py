@@ -481,3 +481,17 @@ def test_a_build_whose_worker_stopped_offers_the_buyer_and_admins_a_retry(
     assert f'id="staff-retry-{package.pk}"' in staff
     client.post(reverse("transactions:package_retry", args=[package.pk]))
     assert Package.objects.get(pk=package.pk).state == K.QUEUED
+
+
+def test_a_starting_worker_removes_the_stale_work_files_of_its_node(settings, tmp_path):
+    """With object storage the ZIP is written on the worker's node first: what a killed worker left there is
+    removed when a worker starts on that node (an hour old), while a file in use stays."""
+    from transactions.tasks import sweep_work_dir_at_start
+
+    settings.PACKAGE_WORK_DIR = tmp_path
+    old, fresh = tmp_path / "packages_1_2_x.zip.abc.zip", tmp_path / "packages_1_3_y.zip.def.zip"
+    old.write_bytes(b"half"), fresh.write_bytes(b"half")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    sweep_work_dir_at_start(sender=None)
+    assert (old.exists(), fresh.exists()) == (False, True)

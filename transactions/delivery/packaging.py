@@ -55,6 +55,7 @@ import os
 import queue
 import re
 import threading
+import time
 import unicodedata
 import uuid
 import zipfile
@@ -442,6 +443,25 @@ def _partials(storage_name: str, storage) -> tuple[Path | None, str, Path, str]:
         Path(settings.PACKAGE_WORK_DIR),
         f"{flat}.",
     )
+
+
+def sweep_work_dir(*, older_than: float) -> int:
+    """Delete temporary ZIPs in this node's PACKAGE_WORK_DIR not touched for `older_than` seconds: with
+    object storage a killed worker's ZIP is on its own node, where the next attempt or the housekeeping
+    (running elsewhere) cannot see it. A worker calls this as it starts. Returns how many were deleted."""
+    work = Path(settings.PACKAGE_WORK_DIR)
+    if not work.is_dir():
+        return 0
+    cutoff = time.time() - older_than
+    deleted = 0
+    for path in work.glob("*.zip"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                deleted += 1
+        except FileNotFoundError:
+            pass
+    return deleted
 
 
 def sweep_partials(storage_name: str, *, keep: str = "", storage=None) -> int:
