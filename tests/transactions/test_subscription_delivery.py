@@ -112,3 +112,26 @@ def test_the_housekeeping_delivers_a_version_whose_delivery_message_was_lost(
     assert packages_housekeeping_task.apply().get()["delivered"] == 1
     assert Package.objects.filter(version=second, entitlement__order_item__order=order).count() == 1
     assert packages_housekeeping_task.apply().get()["delivered"] == 0
+
+
+@pytest.mark.django_db
+def test_a_subscription_paid_while_a_version_was_being_approved_still_gets_that_version(
+    official, buyer, admin_user, reference_data, parked_package_builds
+):
+    """The approval sets published_at inside its transaction; a subscription paid just then (valid_from after
+    published_at) got the version before it and is not "covering" the new one: the housekeeping sees an active
+    subscription without a package of the current version and makes it."""
+    from django.utils import timezone
+
+    version = publish_files(official, admin_user, FILES[:1], offers=(SUBSCRIPTION,))
+    second = _new_version(official, version.dataset)
+    catalog_services.version_approve(actor=admin_user, version=second)
+    order = _subscribe(buyer, version.dataset)
+    # As the race leaves it: the subscription's package is of the earlier version, and it starts later.
+    Package.objects.filter(entitlement__order_item__order=order).update(version=version)
+    entitlement = order.items.get().entitlement
+    type(entitlement).objects.filter(pk=entitlement.pk).update(valid_from=timezone.now())
+    assert not Package.objects.filter(version=second, entitlement=entitlement).exists()
+    assert packages_housekeeping_task.apply().get()["delivered"] == 1
+    assert Package.objects.filter(version=second, entitlement=entitlement).count() == 1
+    assert packages_housekeeping_task.apply().get()["delivered"] == 0

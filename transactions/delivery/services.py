@@ -18,7 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -169,7 +169,8 @@ def packages_deliver_missing(*, since=None) -> int:
     """Safety net of the housekeeping: versions published in the last DELIVERY_SWEEP whose covering
     subscriptions still lack a package (the delivery task's message was lost, or its retries ran out)
     get them now. Returns how many packages were created."""
-    since = since or timezone.now() - DELIVERY_SWEEP
+    now = timezone.now()
+    since = since or now - DELIVERY_SWEEP
     created = 0
     for version in DatasetVersion.objects.filter(state=DatasetVersion.State.PUBLISHED, published_at__gte=since):
         missing = _subscriptions_covering(version).exclude(packages__version=version)
@@ -177,6 +178,20 @@ def packages_deliver_missing(*, since=None) -> int:
             with transaction.atomic():
                 _package_for(entitlement, version)
             created += 1
+    # A subscription paid while a version's approval was still committing got the version published before
+    # it, and the new one was published "before" it started: every active subscription has the current one.
+    current = DatasetVersion.objects.filter(dataset=OuterRef("dataset_id"), state=DatasetVersion.State.PUBLISHED)
+    without_current = (
+        Entitlement.objects.filter(kind=Offer.Kind.SUBSCRIPTION, revoked_at__isnull=True)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .annotate(current_version=Subquery(current.values("pk")[:1]))
+        .filter(current_version__isnull=False)
+        .exclude(Exists(Package.objects.filter(entitlement=OuterRef("pk"), version=OuterRef("current_version"))))
+    )
+    for entitlement in without_current:
+        with transaction.atomic():
+            _package_for(entitlement, DatasetVersion.objects.get(pk=entitlement.current_version))
+        created += 1
     return created
 
 
