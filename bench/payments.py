@@ -150,7 +150,8 @@ def queued_emails(redis_url: str, queue: str) -> list[str]:
     subjects = []
     for raw in r.lrange(queue, 0, -1):
         message = json.loads(raw)
-        if message.get("headers", {}).get("task") != "core.tasks.send_email_task":
+        # core.tasks.send_email_task; marketplace.tasks.send_email_task in the code before issue 12 (--portal-root)
+        if not message.get("headers", {}).get("task", "").endswith(".send_email_task"):
             continue
         body = message["body"]
         if message.get("properties", {}).get("body_encoding") == "base64":
