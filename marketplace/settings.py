@@ -355,13 +355,14 @@ CATALOG_SAMPLE_LEVELS = [int(n) for n in env_str("CATALOG_SAMPLE_LEVELS", "1000,
 # confirm with an Idempotency-Key → webhook). PG_SIMULATOR=true (make run, the tests, the benches; never in
 # production) installs the simulated gateway, the dev-only app devtools.pg_simulator, under /pg-sim/, and the
 # base URLs default to it; `python -m devtools.pg_simulator --port N` serves it in its own process instead.
-# Otherwise PG_API_BASE defaults to Toss and PG_CHECKOUT_URL (a page loading Toss's SDK) must be set.
+# Otherwise PG_API_BASE defaults to Toss and PG_CHECKOUT_URL (a page loading Toss's SDK) must be set
+# (`manage.py check --deploy` warns when it is not). An empty value counts as unset (docker-compose passes them).
 PG_SIMULATOR = env_bool("PG_SIMULATOR", False)
 PAYMENT_CARD_ADAPTER = env_str("PAYMENT_CARD_ADAPTER", "toss")
-PG_API_BASE = env_str("PG_API_BASE", f"{SITE_URL}/pg-sim" if PG_SIMULATOR else "https://api.tosspayments.com")
-PG_CHECKOUT_URL = env_str("PG_CHECKOUT_URL", f"{SITE_URL}/pg-sim/checkout/" if PG_SIMULATOR else "")
-PG_CLIENT_KEY = env_str("PG_CLIENT_KEY", "test_ck_simulated")
-PG_SECRET_KEY = env_str("PG_SECRET_KEY", "test_sk_simulated")
+PG_API_BASE = env_str("PG_API_BASE", "") or (f"{SITE_URL}/pg-sim" if PG_SIMULATOR else "https://api.tosspayments.com")
+PG_CHECKOUT_URL = env_str("PG_CHECKOUT_URL", "") or (f"{SITE_URL}/pg-sim/checkout/" if PG_SIMULATOR else "")
+PG_CLIENT_KEY = env_str("PG_CLIENT_KEY", "") or "test_ck_simulated"
+PG_SECRET_KEY = env_str("PG_SECRET_KEY", "") or "test_sk_simulated"
 PG_TIMEOUT_SECONDS = env_int("PG_TIMEOUT_SECONDS", 10)
 # A request asking the PG to confirm holds a lease this long (longer than the call can take: connect 3 s + read);
 # others finding the payment `confirming` meanwhile answer "being confirmed" instead of asking again.

@@ -11,7 +11,7 @@ class TransactionsConfig(AppConfig):
         # Imported once the app registry is ready (they load models): the state tables register with
         # core.transitions, and a publication reaches the subscribers (a retried task).
         from catalog.signals import version_published  # registry ready
-        from transactions import states  # noqa: F401  (registers the state tables)
+        from transactions import checks, states  # noqa: F401  (registers the system checks and state tables)
         from transactions.delivery.services import on_version_published  # registry ready
 
         version_published.connect(on_version_published, dispatch_uid="transactions.deliver_published_version")

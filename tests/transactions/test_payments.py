@@ -709,3 +709,13 @@ def test_the_buyer_pay_endpoints(pg, client, buyer, draft):
     order.refresh_from_db()
     assert order.method == "bank_transfer" and order.payments.filter(method="bank_transfer", state=P.READY).exists()
     assert any("301-0000-0000-00" in str(m) for m in response.context["messages"])
+
+
+def test_the_deploy_check_warns_when_no_card_gateway_is_configured(settings):
+    """A stack without the simulator and without PG_CHECKOUT_URL cannot start a card payment: `check --deploy` says so."""
+    from transactions.checks import card_gateway_configured
+
+    settings.PG_SIMULATOR, settings.PG_CHECKOUT_URL = False, ""
+    assert [message.id for message in card_gateway_configured(None)] == ["transactions.W001"]
+    settings.PG_CHECKOUT_URL = "https://pg.example.kr/checkout/"
+    assert card_gateway_configured(None) == []
