@@ -229,6 +229,8 @@ DEV_MAILBOX_KEY = env_str("DEV_MAILBOX_KEY", "")
 # --- Internationalisation -----------------------------------------------------
 
 LANGUAGE_CODE = "ko"
+# Our own date formats per language (marketplace/formats/<lang>/formats.py): one for dates, one with times.
+FORMAT_MODULE_PATH = ["marketplace.formats"]
 LANGUAGES = [("ko", "한국어"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Seoul"

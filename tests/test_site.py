@@ -64,3 +64,22 @@ def test_security_headers(client):
 def test_dev_mailbox_only_when_mail_is_kept_in_files(client, settings):
     settings.DEV_MAILBOX = False
     assert client.get(reverse("dev_mailbox")).status_code == 404
+
+
+def test_one_date_format_and_one_date_time_format_per_language():
+    """Long and short dates read the same on a page (Django's defaults mixed "2026-12-5", "12/05/2026",
+    "Dec. 5, 2026" and "12:56 오후")."""
+    from datetime import datetime
+
+    from django.utils import formats, translation
+
+    moment = datetime(2026, 12, 5, 14, 7)
+    for language, date, date_time in (
+        ("ko", "2026-12-05", "2026-12-05 14:07"),
+        ("en", "5 Dec 2026", "5 Dec 2026, 14:07"),
+    ):
+        with translation.override(language):
+            assert {formats.date_format(moment, name) for name in ("DATE_FORMAT", "SHORT_DATE_FORMAT")} == {date}
+            assert {formats.date_format(moment, name) for name in ("DATETIME_FORMAT", "SHORT_DATETIME_FORMAT")} == {
+                date_time
+            }
