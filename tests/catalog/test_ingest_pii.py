@@ -214,3 +214,65 @@ def test_decimal_fractions_are_not_card_or_resident_numbers(tmp_path):
     # 4111111111111111 is a Luhn-valid card number and 9001011234568 is RRN-shaped, after the point.
     path.write_text("위도,경도\n37.4111111111111111,126.9001011234568\n", encoding="utf-8")
     assert scan_csv(path, ["위도", "경도"], delimiter=",") == []
+
+
+MOBILE_SPELLINGS = [
+    "010 5983 9614",
+    "010.5983.9614",
+    "(010)5983-9614",
+    "(010) 5983-9614",
+    "+82 10-5983-9614",
+    "+82-10-5983-9614",
+    "+82 (0)10-5983-9614",
+    "+821059839614",
+    "010-5983-9614",  # 010-5970…5999: phonenumbers' metadata calls these invalid
+    "010 - 2345 - 6789",
+    "tel.010-2345-6789",
+]
+LANDLINE_SPELLINGS = [
+    "02-310-2114",
+    "031 310 2114",
+    "(031)310-2114",
+    "(02) 310-2114",
+    "031.310.2114",
+    "+82 2-310-2114",
+    "+82-31-310-2114",
+]
+PHONE_DECOYS = [
+    "20241205-00012345",  # order number
+    "15073",  # postal code
+    "2024.12.05",
+    "2024-12-05 10:30",
+    "2024.03.10 21:14",
+    "12,345,678",  # amount
+    "37.01059839614",  # a coordinate whose fraction holds a mobile's digits
+    "126.7312345",
+    "SKU-2024-0312-3456",  # product code
+    "8801234567893",
+    "2024-12-05T10:30:00",
+]
+
+
+def test_every_spelling_of_a_korean_phone_number_is_found(tmp_path):
+    assert len(PHONE_DECOYS) == len(MOBILE_SPELLINGS)
+    rows = [("휴대전화", "전화", "기타")]
+    rows += [(m, land, decoy) for m, land, decoy in zip(MOBILE_SPELLINGS, LANDLINE_SPELLINGS * 2, PHONE_DECOYS)]
+    found = index(scan(tmp_path, rows))
+    assert set(found) == {("mobile_phone", "휴대전화"), ("landline_phone", "전화")}  # no decoy is a phone
+    assert found[("mobile_phone", "휴대전화")].count == len(MOBILE_SPELLINGS)
+    assert found[("mobile_phone", "휴대전화")].examples == ["010-****-9614", "010-****-6789"]
+    assert found[("landline_phone", "전화")].count == len(MOBILE_SPELLINGS)
+    assert found[("landline_phone", "전화")].examples == ["02-***-2114", "031-***-2114"]
+
+
+def test_forty_mobiles_written_with_spaces_are_forty(tmp_path):
+    """The case the issue measured: one of 40 mobiles, written with spaces, went unseen."""
+    rows = [("연락처",)] + [(f"010-{2000 + i * 97:04d}-{1000 + i:04d}",) for i in range(39)] + [("010 5983 9614",)]
+    (finding,) = scan(tmp_path, rows)
+    assert (finding.kind, finding.count) == ("mobile_phone", 40)
+
+
+def test_preview_masks_spaced_numbers():
+    from catalog.ingest.pii import mask_value
+
+    assert mask_value("담당 010 5983 9614, (02) 310-2114") == "담당 010-****-9614, 02-***-2114"
