@@ -276,3 +276,64 @@ def test_preview_masks_spaced_numbers():
     from catalog.ingest.pii import mask_value
 
     assert mask_value("담당 010 5983 9614, (02) 310-2114") == "담당 010-****-9614, 02-***-2114"
+
+
+def _checked_file(version, name, *, state, pii=()):
+    from catalog.models import DataFile
+
+    return DataFile.objects.create(
+        version=version,
+        file=f"datasets/test/{name}",
+        original_name=name,
+        format="csv",
+        size=10,
+        sha256=name.encode().hex()[:64].ljust(64, "0"),
+        check_state=state,
+        row_count=3,
+        table_schema={"fields": [{"name": "연락처", "type": "string"}]},
+        pii_findings=list(pii),
+    )
+
+
+@pytest.mark.django_db
+def test_the_version_banner_says_personal_data_was_found(login, official, draft):
+    """A file with phones and e-mails passed "with warnings" while the banner turned green:
+    "모든 파일이 검사를 통과했습니다", and nothing said a justification would be needed."""
+    from django.urls import reverse
+    from django.utils import translation
+
+    from catalog import services
+
+    email = {"kind": "email", "column": "이메일", "count": 2, "blocking": False, "examples": ["k***@example.com"]}
+    phone = {"kind": "mobile_phone", "column": "연락처", "count": 3, "blocking": False, "examples": []}
+    datafile = _checked_file(draft, "연락처.csv", state="warning", pii=[phone, email])
+    services._refresh_version_state(draft)
+    draft.refresh_from_db()
+    assert draft.state == "ready"
+    client = login(official)
+    url = reverse("catalog:version", args=[draft.pk])
+    with translation.override("ko"):
+        page = client.get(url, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert 'id="personal-data-banner"' in page and "개인정보가 발견" in page and "사유" in page
+    assert "모든 파일이 검사를 통과했습니다" not in page
+    client.cookies["django_language"] = "en"
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "personal data was found" in page and "justification" in page
+
+    # the e-mail finding is headed as a kind of personal data, not as the account menu's "manage"
+    client.cookies["django_language"] = "ko"
+    page = client.get(reverse("catalog:datafile", args=[datafile.pk]), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "이메일 주소 관리" not in page.split("</header>", 1)[-1]
+    assert "이메일 주소" in page
+
+
+@pytest.mark.django_db
+def test_the_version_banner_stays_green_without_personal_data(login, official, draft):
+    from django.urls import reverse
+
+    from catalog import services
+
+    _checked_file(draft, "측정.csv", state="passed")
+    services._refresh_version_state(draft)
+    page = login(official).get(reverse("catalog:version", args=[draft.pk])).content.decode()
+    assert "모든 파일이 검사를 통과했습니다" in page and 'id="personal-data-banner"' not in page
