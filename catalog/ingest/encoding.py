@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 
 from charset_normalizer import from_bytes
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .errors import IngestError, lazy_format
 
@@ -66,6 +67,8 @@ def detect_encoding(path) -> EncodingResult:
         for bom, name in _BOMS:
             if head.startswith(bom):
                 return EncodingResult(name, True, "bom")
+        if problem := not_text(head):
+            raise problem
         whole = len(head) < SAMPLE_SIZE
         base, base_lines = 0, 0  # where the sample starts in the file
         if head.isascii() and not whole:
@@ -163,6 +166,64 @@ def transcode_to_utf8(src, dst, encoding: str, *, chunk_size: int = 1 << 20) -> 
             pass
         raise
     return written
+
+
+# --- files that are not text --------------------------------------------------------------------
+
+# Magic bytes of the binaries people pick by mistake (a chart, a scan, the workbook itself).
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"%PDF-", "pdf"),
+    (b"PK\x03\x04", "zip"),
+    (b"PK\x05\x06", "zip"),  # an empty archive
+    (b"\x1f\x8b", "gzip"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole"),  # .xls, .hwp, .doc of before 2007
+)
+_BINARY_WORDS = {
+    "png": pgettext_lazy("file kind", "a PNG image"),
+    "jpeg": pgettext_lazy("file kind", "a JPEG image"),
+    "gif": pgettext_lazy("file kind", "a GIF image"),
+    "pdf": pgettext_lazy("file kind", "a PDF document"),
+    "zip": pgettext_lazy("file kind", "a ZIP archive"),
+    "gzip": pgettext_lazy("file kind", "a gzip-compressed file"),
+    "ole": pgettext_lazy("file kind", "an old-format Office or Hangul document (such as .xls or .hwp)"),
+    "binary": pgettext_lazy("file kind", "a binary file (it holds bytes that text never has)"),
+}
+
+
+def not_text(head: bytes) -> IngestError | None:
+    """An IngestError("not_text") if the first bytes of a file said to be CSV are a known binary
+    format, or hold NUL bytes that are not UTF-16 text; otherwise None. Without it such a file
+    was refused as "cannot decode, save it as UTF-8", which sends people the wrong way."""
+    kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
+    if kind == "zip" and (b"[Content_Types].xml" in head or b"xl/" in head):
+        return IngestError(
+            "not_text",
+            _(
+                "This file is not a text table (CSV): it looks like an Excel workbook (.xlsx) that was given a .csv "
+                "name. Rename it so that it ends in .xlsx and upload it again, or open it in Excel and save it as "
+                "“CSV UTF-8 (comma delimited)”."
+            ),
+            detail="ZIP with an Office Open XML part in its first bytes",
+        )
+    if kind is None and b"\x00" in head[:65536] and _utf16_by_nul_bytes(head[:65536]) is None:
+        kind = "binary"
+    if kind is None:
+        return None
+    return IngestError(
+        "not_text",
+        lazy_format(
+            _(
+                "This file is not a text table (CSV) but %(kind)s, so it cannot be read as data. Check that you "
+                "chose the right file: upload the table itself, saved from Excel as “CSV UTF-8 (comma delimited)”."
+            ),
+            {"kind": _BINARY_WORDS[kind]},
+        ),
+        detail=f"first bytes {head[:8].hex(' ')} ({kind})",
+    )
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -770,6 +770,55 @@ def _xy(coords) -> tuple[float, float] | None:
     return None
 
 
+def _rings(geom, depth: int = 0):
+    """The linear rings of a Polygon, MultiPolygon or GeometryCollection (nested), as they are
+    written; malformed coordinates yield nothing (shapely counts them as invalid)."""
+    if not isinstance(geom, dict) or depth > 8:
+        return
+    gtype, coords = geom.get("type"), geom.get("coordinates")
+    if gtype == "Polygon" and type(coords) is list:
+        yield from (ring for ring in coords if type(ring) is list)
+    elif gtype == "MultiPolygon" and type(coords) is list:
+        for polygon in coords:
+            if type(polygon) is list:
+                yield from (ring for ring in polygon if type(ring) is list)
+    elif gtype == "GeometryCollection" and type(geom.get("geometries")) is list:
+        for part in geom["geometries"]:
+            yield from _rings(part, depth + 1)
+
+
+def _ring_problem(geom) -> str | None:
+    """ "short" (fewer than 4 positions) or "open" (last position not the first) for the first bad
+    ring (RFC 7946 §3.1.6). shapely closes an open ring silently, so the file would pass while a
+    buyer's GIS refuses it."""
+    for ring in _rings(geom):
+        if len(ring) < 4:
+            return "short"
+        if ring[0] != ring[-1]:
+            return "open"
+    return None
+
+
+def _ring_error(number: int, problem: str) -> IngestError:
+    if problem == "short":
+        message = _(
+            "Feature %(number)s (counting from 1) has a polygon ring with fewer than 4 positions. In GeoJSON every "
+            "ring of a polygon needs at least 4 positions, the last one the same as the first. Fix the geometry "
+            "(in QGIS: Vector > Geometry Tools > Fix Geometries) and export the file again."
+        )
+    else:
+        message = _(
+            "Feature %(number)s (counting from 1) has a polygon ring that is not closed: its last position is not "
+            "the same as its first. In GeoJSON every ring of a polygon must end where it starts. Fix the geometry "
+            "(in QGIS: Vector > Geometry Tools > Fix Geometries) and export the file again."
+        )
+    return IngestError(
+        "geojson_ring",
+        _fmt(message, {"number": f"{number:,}"}),
+        detail=f"features[{number - 1}]: ring {problem}",
+    )
+
+
 def geojson_to_csv(src, dst) -> GeoReport:
     """Write the features of the GeoJSON FeatureCollection `src` to `dst` as CSV: one row per
     feature with its properties (union of keys, first-seen order; nested values as JSON text),
@@ -822,6 +871,8 @@ def _geojson_to_csv(src, dst, encoding) -> GeoReport:
                 continue
             gtype = geom.get("type") if isinstance(geom, dict) else None
             types[gtype if isinstance(gtype, str) else "unknown"] += 1
+            if problem := _ring_problem(geom):
+                raise _ring_error(count, problem)
             try:
                 if gtype == "Point" and (xy := _xy(geom.get("coordinates"))):
                     bx0, by0 = bx1, by1 = xy  # what shapely's bounds give, 3x faster

@@ -21,7 +21,9 @@ Rules:
   fails but whose corporate-number check digit holds; a date-time ``20240101-1200`` and
   business registration numbers (10 digits) do not have the shape.
 - **mobile_phone / landline_phone** (not blocking): Korean numbers that phonenumbers calls valid
-  (mobile; fixed line or 070 VoIP). 050x safe numbers, 080 and 15xx/16xx/18xx are not personal.
+  (mobile; fixed line or 070 VoIP), and every 010 number. Written with hyphens, spaces, dots,
+  brackets or +82 (with or without the (0)). 050x safe numbers, 080 and 15xx/16xx/18xx are not
+  personal.
 - **email** (not blocking), **card_number** (not blocking): 15–16 digits, Luhn-valid, with a
   common issuer prefix (4, 51–55, 2221–2720, 34/37, 35, 62, 9 for Korean domestic cards).
 
@@ -52,8 +54,13 @@ KINDS = ("rrn", "frn", "mobile_phone", "landline_phone", "email", "card_number")
 # Cores of the patterns; digit boundaries are added per engine (RE2 in DuckDB has no lookaround).
 _RRN_CORE = r"[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])-?[1-8][0-9]{6}"
 _CARD_CORE = r"[0-9]{4}[- ]?[0-9]{4}[- ]?[0-9]{4}[- ]?[0-9]{4}|3[47][0-9]{2}[- ]?[0-9]{6}[- ]?[0-9]{5}"
-_MOBILE_CORE = r"(\+82[- ]?1[0-9]|01[016789])[- .)]?[0-9]{3,4}[- .]?[0-9]{4}"
-_LANDLINE_CORE = r"(\+82[- ]?\(?0?\)?|0)(2|3[1-3]|4[1-4]|5[1-5]|6[1-4]|70)[- .)]?[0-9]{3,4}[- .]?[0-9]{4}"
+# Between the groups of a phone number: nothing, a space, or - . ) with a space either side or
+# none ("010 5983 9614", "010.5983.9614", "(02) 310-2114", "031 - 310 - 2114").
+_PHONE_SEP = r"( ?[-.)] ?| )?"
+# +82 then the number without its 0, or with it ("+82 (0)10-…", "+82 010-…", both common mistakes)
+_PLUS82 = rf"\+82{_PHONE_SEP}(\(0\)|0)?{_PHONE_SEP}"
+_MOBILE_CORE = rf"\(?({_PLUS82}1[0-9]|01[016789]){_PHONE_SEP}[0-9]{{3,4}}{_PHONE_SEP}[0-9]{{4}}"
+_LANDLINE_CORE = rf"\(?({_PLUS82}|0)(2|3[1-3]|4[1-4]|5[1-5]|6[1-4]|70){_PHONE_SEP}[0-9]{{3,4}}{_PHONE_SEP}[0-9]{{4}}"
 _EMAIL_CORE = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 
 _DIGIT_CORES = {
@@ -68,9 +75,13 @@ _PY_PATTERNS = {k: re.compile(rf"(?<![0-9])(?:{core})(?![0-9])") for k, core in 
 # Digits after a decimal point are a fraction (a coordinate such as 37.2912345678901234), not an ID.
 for _kind in ("rrn", "card_number"):
     _PY_PATTERNS[_kind] = re.compile(rf"(?<![0-9.])(?:{_DIGIT_CORES[_kind]})(?![0-9])")
+# A phone number may follow "tel." but not "37.": the digits of 37.01059839614 are a fraction.
+for _kind in ("mobile_phone", "landline_phone"):
+    _PY_PATTERNS[_kind] = re.compile(rf"(?<![0-9])(?<![0-9][.])(?:{_DIGIT_CORES[_kind]})(?![0-9])")
 _PY_PATTERNS["email"] = re.compile(_EMAIL_CORE)
 _ANY_SQL = "|".join(f"({p})" for p in _SQL_PATTERNS.values())
 
+_MOBILE_010 = re.compile(r"10[0-9]{8}")
 _CORPORATE_COLUMN = re.compile(r"법인\s*(등록)?\s*번호|법인번호|corporat", re.I)
 _PHONE_KINDS = {
     phonenumbers.PhoneNumberType.MOBILE: "mobile_phone",
@@ -240,6 +251,11 @@ def _check(kind: str, text: str, column: str):
         try:
             number = phonenumbers.parse(text, "KR")
         except phonenumbers.NumberParseException:
+            return
+        if kind == "mobile_phone" and _MOBILE_010.fullmatch(str(number.national_number)):
+            # every 010 number is a person's to protect: phonenumbers' metadata leaves some 010
+            # blocks out (010-5970…5999), and a false "no personal data" is the costly mistake
+            yield kind, _Match(_mask_phone(number))
             return
         real = _PHONE_KINDS.get(phonenumbers.number_type(number))
         if real == kind and phonenumbers.is_valid_number(number):

@@ -65,8 +65,10 @@ def _sql(template: str, column: str) -> str:
 
 _INT_RE = r"\s*[+-]?[0-9]+\s*"
 _NUM_RE = r"\s*[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?\s*"
-# "12,345" (groups of three) or a plain "12345"; a column needs one value with a comma to qualify
-_GROUPED_RE = r"\s*-?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)([.][0-9]+)?\s*"
+# "12,345" (groups of three) or a plain "12345"; a column needs one value with a comma to qualify.
+# "1,2" or "1,2345" never match: in a file delimited by ";" such a comma is a decimal comma.
+_GROUPED_INT_RE = r"\s*[+-]?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)\s*"
+_GROUPED_RE = r"\s*[+-]?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)([.][0-9]+)?\s*"
 
 # (frictionless type, format, SQL template over {c}); the first that accepts all values wins.
 # `format` is the strptime pattern for Frictionless (None = its default ISO format).
@@ -118,6 +120,13 @@ _INTEGER = (
     f"(CASE WHEN regexp_full_match({{c}}, {_lit(_INT_RE)}) THEN TRY_CAST({{c}} AS BIGINT) END)",
 )
 _NUMBER = ("number", None, f"(CASE WHEN regexp_full_match({{c}}, {_lit(_NUM_RE)}) THEN TRY_CAST({{c}} AS DOUBLE) END)")
+# Whole amounts with separators are integers (Table Schema v2 gives integer a groupChar): "grouped"
+# is only our marker, turned into groupChar on the field; "12,345.5" makes the column a number.
+_GROUPED_INT = (
+    "integer",
+    "grouped",
+    f"(CASE WHEN regexp_full_match({{c}}, {_lit(_GROUPED_INT_RE)}) THEN TRY_CAST(replace({{c}}, ',', '') AS BIGINT) END)",
+)
 _GROUPED = (
     "number",
     "grouped",
@@ -128,6 +137,7 @@ _CANDIDATES = (
         ("boolean", None, "(CASE lower(trim({c})) WHEN 'true' THEN true WHEN 'false' THEN false END)"),
         _INTEGER,
         _NUMBER,
+        _GROUPED_INT,
         _GROUPED,
     ]
     + [("date", f, _strptime(f, "::DATE")) for f in _DATE_FORMATS]
@@ -460,7 +470,9 @@ def _infer_types(con, src: str, dialect: _Dialect) -> list[_Plan]:
             nonnull, with_comma, leading_zeros, *counts = row[i * width : (i + 1) * width]
             families = {f for f, n in zip(_SHAPE_TESTS, counts) if nonnull and n == nonnull}
             cands = [
-                cand for cand in _CANDIDATES if _FAMILY[cand[0]] in families and (cand is not _GROUPED or with_comma)
+                cand
+                for cand in _CANDIDATES
+                if _FAMILY[cand[0]] in families and (cand not in (_GROUPED_INT, _GROUPED) or with_comma)
             ]
             shapes.append((nonnull, cands, leading_zeros))
             tries += [f"count({_sql(cand[2], f'c{i}')})" for cand in cands]
@@ -546,21 +558,18 @@ def _fall_back(plan: _Plan, notes: list, *, force_string: bool) -> None:
     example = (reason or {}).get("example") or ""
     nxt = None
     if reason and reason["reason"] == "mixed" and not force_string:
-        if plan.type == "integer" and re.fullmatch(_NUM_RE, example):
+        comma = "," in example
+        if plan.type == "integer" and not plan.grouped and re.fullmatch(_NUM_RE, example):
             nxt = _NUMBER
+        elif plan.type == "integer" and not plan.grouped and comma and re.fullmatch(_GROUPED_INT_RE, example):
+            nxt = _GROUPED_INT
         elif (
-            plan.type == "integer"
-            and re.fullmatch(_GROUPED_RE, example)
-            and "," in example
-            or plan.type == "number"
-            and not plan.grouped
-            and re.fullmatch(_GROUPED_RE, example)
-            and "," in example
-        ):
+            plan.type == "integer" and (plan.grouped or comma) or plan.type == "number" and not plan.grouped and comma
+        ) and re.fullmatch(_GROUPED_RE, example):
             nxt = _GROUPED
     if nxt is not None:
         plan.type, plan.format, plan.expr = nxt[0], None, _sql(nxt[2], f"c{plan.index}")
-        plan.grouped = nxt is _GROUPED
+        plan.grouped = nxt in (_GROUPED_INT, _GROUPED)
         return
     if reason and reason["reason"] == "leading_zeros":
         notes.append(

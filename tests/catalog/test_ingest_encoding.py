@@ -195,3 +195,92 @@ def test_unknown_encoding(tmp_path):
     with pytest.raises(IngestError) as exc:
         detect_encoding(src)
     assert exc.value.code == "encoding_unknown"
+
+
+def png_bytes() -> bytes:
+    """A real 1×1 PNG, made here (no binary fixture in the repository)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def zip_bytes(members) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _binaries():
+    import gzip
+    import random
+
+    return {
+        "png": (png_bytes(), "PNG 이미지", "a PNG image"),
+        "jpeg": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)), "JPEG 이미지", "a JPEG image"),
+        "gif": (b"GIF89a\x01\x00\x01\x00\x80\x00\x00" + bytes(40), "GIF 이미지", "a GIF image"),
+        "pdf": (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "PDF 문서", "a PDF document"),
+        "zip": (zip_bytes({"a.csv": TEXT.encode()}), "ZIP 압축 파일", "a ZIP archive"),
+        "gzip": (gzip.compress(TEXT.encode()), "gzip 압축 파일", "a gzip-compressed file"),
+        "random": (random.Random(13).randbytes(4096), "바이너리 파일", "a binary file"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["png", "jpeg", "gif", "pdf", "zip", "gzip", "random"])
+def test_a_binary_named_csv_is_called_what_it_is(tmp_path, kind):
+    """Such files were refused as "cannot decode, save it as UTF-8", advice that cannot help."""
+    from django.utils import translation
+
+    data, korean, english = _binaries()[kind]
+    with pytest.raises(IngestError) as exc:
+        detect_encoding(write(tmp_path, "data.csv", data))
+    assert exc.value.code == "not_text"
+    with translation.override("ko"):
+        message = str(exc.value.message)
+        assert message.startswith("이 파일은 텍스트 표(CSV)가 아니라 " + korean) and "UTF-8" in message
+    with translation.override("en"):
+        assert str(exc.value.message).startswith("This file is not a text table (CSV) but " + english)
+
+
+def test_an_xlsx_named_csv_is_called_an_excel_file(tmp_path):
+    from django.utils import translation
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["측정소", "값"])
+    book.save(tmp_path / "real.xlsx")
+    with pytest.raises(IngestError) as exc:
+        detect_encoding(write(tmp_path, "data.csv", (tmp_path / "real.xlsx").read_bytes()))
+    assert exc.value.code == "not_text"
+    with translation.override("ko"):
+        assert "Excel 통합 문서" in str(exc.value.message) and ".xlsx" in str(exc.value.message)
+    with translation.override("en"):
+        assert "Excel workbook (.xlsx)" in str(exc.value.message) and "ends in .xlsx" in str(exc.value.message)
+
+
+def test_utf16_text_is_not_taken_for_a_binary(tmp_path):
+    for codec in ("utf-16-le", "utf-16-be"):
+        assert detect_encoding(write(tmp_path, f"{codec}.csv", TEXT.encode(codec))).encoding == codec
+
+
+def test_the_pipeline_reports_a_png_named_csv(tmp_path):
+    from catalog.ingest.pipeline import analyse_path
+
+    report = analyse_path(write(tmp_path, "data.csv", png_bytes()), "csv", workdir=tmp_path)
+    assert report["state"] == "failed"
+    (message,) = report["messages"]
+    assert message["code"] == "not_text" and "PNG" in message["message"]["ko"]

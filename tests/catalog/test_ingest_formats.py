@@ -445,7 +445,8 @@ def test_geojson_wgs84_mixed_features(tmp_path):
                 ),
                 feature({"type": "LineString", "coordinates": [[126.70, 37.33], [126.75, 37.40]]}, {"이름": "도로"}),
                 feature(None, {"이름": "위치 없음", "태그": ["a", "b"]}),
-                feature({"type": "Polygon", "coordinates": [[[126.9, 37.3]]]}, {"이름": "깨진 면"}),  # too few points
+                # one point: shapely refuses it, the file is not (a short polygon ring is: see below)
+                feature({"type": "LineString", "coordinates": [[126.9, 37.3]]}, {"이름": "깨진 선"}),
             ]
         ),
     )
@@ -453,7 +454,7 @@ def test_geojson_wgs84_mixed_features(tmp_path):
     report = geojson_to_csv(src, dst)
     assert as_json(report) == {
         "features": 4,
-        "geometry_types": {"Point": 1, "LineString": 1, "Polygon": 1},
+        "geometry_types": {"Point": 1, "LineString": 2},
         "bbox_wgs84": [126.7, 37.33, 126.8031, 37.4],
         "crs": "EPSG:4326",
         "columns": ["이름", "longitude", "태그", "id", "geometry_type", "longitude_2", "latitude"],
@@ -467,7 +468,7 @@ def test_geojson_wgs84_mixed_features(tmp_path):
         ["시청", "x", "", "a1", "Point", "126.8031", "37.38"],
         ["도로", "", "", "", "LineString", "", ""],
         ["위치 없음", "", '["a", "b"]', "", "", "", ""],
-        ["깨진 면", "", "", "", "Polygon", "", ""],
+        ["깨진 선", "", "", "", "LineString", "", ""],
     ]
 
 
@@ -539,3 +540,39 @@ def test_geojson_empty_collection(tmp_path):
     report = geojson_to_csv(src, tmp_path / "out.csv")
     assert (report.features, report.bbox_wgs84, report.outside_korea) == (0, None, False)
     assert read_csv(tmp_path / "out.csv") == [["geometry_type"]]
+
+
+SQUARE = [[126.70, 37.30], [126.71, 37.30], [126.71, 37.31], [126.70, 37.31], [126.70, 37.30]]
+
+
+@pytest.mark.parametrize(
+    "geometry, problem",
+    [
+        ({"type": "Polygon", "coordinates": [SQUARE[:-1]]}, "not closed"),
+        ({"type": "Polygon", "coordinates": [SQUARE, SQUARE[:3]]}, "fewer than 4"),  # a hole of 3 positions
+        ({"type": "MultiPolygon", "coordinates": [[SQUARE], [SQUARE[:-1]]]}, "not closed"),
+        ({"type": "MultiPolygon", "coordinates": [[[SQUARE[0], SQUARE[1], SQUARE[0]]]]}, "fewer than 4"),
+        (
+            {"type": "GeometryCollection", "geometries": [{"type": "Polygon", "coordinates": [SQUARE[:-1]]}]},
+            "not closed",
+        ),
+    ],
+)
+def test_geojson_polygon_rings_must_be_closed_with_four_positions(tmp_path, geometry, problem):
+    """shapely closes an open ring silently: the file passed, and a buyer's GIS refused it."""
+    good = feature({"type": "Polygon", "coordinates": [SQUARE]}, {"이름": "정왕동"})
+    src = write_json(tmp_path / "rings.geojson", collection([good, good, feature(geometry, {"이름": "배곧동"})]))
+    error = raises("geojson_ring", geojson_to_csv, src, tmp_path / "out.csv")
+    assert "Feature 3 (counting from 1) has a polygon ring" in english(error.message)
+    assert problem in english(error.message)
+    with translation.override("ko"):
+        assert "3번째" in str(error.message)
+    assert error.detail.startswith("features[2]: ring")
+
+
+def test_geojson_closed_polygons_pass(tmp_path):
+    src = write_json(
+        tmp_path / "ok.geojson",
+        collection([feature({"type": "MultiPolygon", "coordinates": [[SQUARE, SQUARE[::-1]]]}, {"이름": "정왕동"})]),
+    )
+    assert geojson_to_csv(src, tmp_path / "out.csv").geometry_types == {"MultiPolygon": 1}

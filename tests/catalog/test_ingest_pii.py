@@ -214,3 +214,126 @@ def test_decimal_fractions_are_not_card_or_resident_numbers(tmp_path):
     # 4111111111111111 is a Luhn-valid card number and 9001011234568 is RRN-shaped, after the point.
     path.write_text("위도,경도\n37.4111111111111111,126.9001011234568\n", encoding="utf-8")
     assert scan_csv(path, ["위도", "경도"], delimiter=",") == []
+
+
+MOBILE_SPELLINGS = [
+    "010 5983 9614",
+    "010.5983.9614",
+    "(010)5983-9614",
+    "(010) 5983-9614",
+    "+82 10-5983-9614",
+    "+82-10-5983-9614",
+    "+82 (0)10-5983-9614",
+    "+821059839614",
+    "010-5983-9614",  # 010-5970…5999: phonenumbers' metadata calls these invalid
+    "010 - 2345 - 6789",
+    "tel.010-2345-6789",
+]
+LANDLINE_SPELLINGS = [
+    "02-310-2114",
+    "031 310 2114",
+    "(031)310-2114",
+    "(02) 310-2114",
+    "031.310.2114",
+    "+82 2-310-2114",
+    "+82-31-310-2114",
+]
+PHONE_DECOYS = [
+    "20241205-00012345",  # order number
+    "15073",  # postal code
+    "2024.12.05",
+    "2024-12-05 10:30",
+    "2024.03.10 21:14",
+    "12,345,678",  # amount
+    "37.01059839614",  # a coordinate whose fraction holds a mobile's digits
+    "126.7312345",
+    "SKU-2024-0312-3456",  # product code
+    "8801234567893",
+    "2024-12-05T10:30:00",
+]
+
+
+def test_every_spelling_of_a_korean_phone_number_is_found(tmp_path):
+    assert len(PHONE_DECOYS) == len(MOBILE_SPELLINGS)
+    rows = [("휴대전화", "전화", "기타")]
+    rows += [(m, land, decoy) for m, land, decoy in zip(MOBILE_SPELLINGS, LANDLINE_SPELLINGS * 2, PHONE_DECOYS)]
+    found = index(scan(tmp_path, rows))
+    assert set(found) == {("mobile_phone", "휴대전화"), ("landline_phone", "전화")}  # no decoy is a phone
+    assert found[("mobile_phone", "휴대전화")].count == len(MOBILE_SPELLINGS)
+    assert found[("mobile_phone", "휴대전화")].examples == ["010-****-9614", "010-****-6789"]
+    assert found[("landline_phone", "전화")].count == len(MOBILE_SPELLINGS)
+    assert found[("landline_phone", "전화")].examples == ["02-***-2114", "031-***-2114"]
+
+
+def test_forty_mobiles_written_with_spaces_are_forty(tmp_path):
+    """The case the issue measured: one of 40 mobiles, written with spaces, went unseen."""
+    rows = [("연락처",)] + [(f"010-{2000 + i * 97:04d}-{1000 + i:04d}",) for i in range(39)] + [("010 5983 9614",)]
+    (finding,) = scan(tmp_path, rows)
+    assert (finding.kind, finding.count) == ("mobile_phone", 40)
+
+
+def test_preview_masks_spaced_numbers():
+    from catalog.ingest.pii import mask_value
+
+    assert mask_value("담당 010 5983 9614, (02) 310-2114") == "담당 010-****-9614, 02-***-2114"
+
+
+def _checked_file(version, name, *, state, pii=()):
+    from catalog.models import DataFile
+
+    return DataFile.objects.create(
+        version=version,
+        file=f"datasets/test/{name}",
+        original_name=name,
+        format="csv",
+        size=10,
+        sha256=name.encode().hex()[:64].ljust(64, "0"),
+        check_state=state,
+        row_count=3,
+        table_schema={"fields": [{"name": "연락처", "type": "string"}]},
+        pii_findings=list(pii),
+    )
+
+
+@pytest.mark.django_db
+def test_the_version_banner_says_personal_data_was_found(login, official, draft):
+    """A file with phones and e-mails passed "with warnings" while the banner turned green:
+    "모든 파일이 검사를 통과했습니다", and nothing said a justification would be needed."""
+    from django.urls import reverse
+    from django.utils import translation
+
+    from catalog import services
+
+    email = {"kind": "email", "column": "이메일", "count": 2, "blocking": False, "examples": ["k***@example.com"]}
+    phone = {"kind": "mobile_phone", "column": "연락처", "count": 3, "blocking": False, "examples": []}
+    datafile = _checked_file(draft, "연락처.csv", state="warning", pii=[phone, email])
+    services._refresh_version_state(draft)
+    draft.refresh_from_db()
+    assert draft.state == "ready"
+    client = login(official)
+    url = reverse("catalog:version", args=[draft.pk])
+    with translation.override("ko"):
+        page = client.get(url, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert 'id="personal-data-banner"' in page and "개인정보가 발견" in page and "사유" in page
+    assert "모든 파일이 검사를 통과했습니다" not in page
+    client.cookies["django_language"] = "en"
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "personal data was found" in page and "justification" in page
+
+    # the e-mail finding is headed as a kind of personal data, not as the account menu's "manage"
+    client.cookies["django_language"] = "ko"
+    page = client.get(reverse("catalog:datafile", args=[datafile.pk]), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "이메일 주소 관리" not in page.split("</header>", 1)[-1]
+    assert "이메일 주소" in page
+
+
+@pytest.mark.django_db
+def test_the_version_banner_stays_green_without_personal_data(login, official, draft):
+    from django.urls import reverse
+
+    from catalog import services
+
+    _checked_file(draft, "측정.csv", state="passed")
+    services._refresh_version_state(draft)
+    page = login(official).get(reverse("catalog:version", args=[draft.pk])).content.decode()
+    assert "모든 파일이 검사를 통과했습니다" in page and 'id="personal-data-banner"' not in page

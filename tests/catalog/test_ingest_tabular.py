@@ -77,7 +77,7 @@ def test_types_formats_and_geo(report):
     assert f["측정일"] == {"name": "측정일", "type": "date", "format": "%Y.%m.%d"}
     assert f["기록일"] == {"name": "기록일", "type": "date"}  # ISO: Frictionless default format
     assert f["측정시각"] == {"name": "측정시각", "type": "datetime", "format": "%Y-%m-%d %H:%M"}
-    assert f["금액"] == {"name": "금액", "type": "number", "groupChar": ","}
+    assert f["금액"] == {"name": "금액", "type": "integer", "groupChar": ","}  # whole amounts
     assert f["농도"]["type"] == "integer"
     assert f["위도"] == {"name": "위도", "type": "number", "geo": "latitude"}
     assert f["경도"] == {"name": "경도", "type": "number", "geo": "longitude"}
@@ -159,7 +159,7 @@ def test_tsv(tmp_path):
     assert report.delimiter == "\t"
     assert report.row_count == N and report.column_count == 11
     # 1,000 without quotes in a TSV is still a number with separators
-    assert fields(report)["금액"]["type"] == "number"
+    assert fields(report)["금액"] == {"name": "금액", "type": "integer", "groupChar": ","}
 
 
 def test_korean_date_styles(tmp_path):
@@ -238,8 +238,8 @@ def test_values_after_the_type_sample_are_checked(tmp_path):
     f = fields(report)
     assert f["a"]["type"] == "string"
     assert f["b"]["type"] == "number"
-    assert f["c"] == {"name": "c", "type": "number", "groupChar": ","}
-    assert f["d"] == {"name": "d", "type": "number", "groupChar": ","}
+    assert f["c"] == {"name": "c", "type": "integer", "groupChar": ","}
+    assert f["d"] == {"name": "d", "type": "integer", "groupChar": ","}
     assert by_name(report)["b"].max == SAMPLE_ROWS + 99
     assert by_name(report)["d"].max == 12345
     (mixed,) = [n for n in report.notes if n["code"] == "mixed_values"]
@@ -271,3 +271,32 @@ def test_booleans_and_times(tmp_path):
     assert f["at"]["type"] == "string"  # two time formats mixed
     ok = by_name(report)["ok"]
     assert sum(t["count"] for t in ok.top_values) == 3
+
+
+def test_grouped_whole_numbers_are_integers(tmp_path):
+    """ "12,345" is a whole number written with separators; a fraction makes the column a number,
+    also when it comes after the rows that chose the type."""
+    late = [f'"{i * 1000:,}",{i}' for i in range(SAMPLE_ROWS + 10)] + ['"12,345.5",1']
+    text = "금액,평균\n" + '"12,345","1,234.5"\n"1,000","12,345"\n"-2,000",7\n'
+    report = analyse_csv(write(tmp_path, "g.csv", text))
+    f = fields(report)
+    assert f["금액"] == {"name": "금액", "type": "integer", "groupChar": ","}
+    assert f["평균"] == {"name": "평균", "type": "number", "groupChar": ","}
+    assert (by_name(report)["금액"].min, by_name(report)["금액"].max) == (-2000, 12345)
+    assert report.preview[0] == [12345, 1234.5]
+    assert isinstance(report.preview[0][0], int)
+
+    f = fields(analyse_csv(write(tmp_path, "late.csv", "a,b\n" + "\n".join(late) + "\n")))
+    assert f["a"] == {"name": "a", "type": "number", "groupChar": ","}
+    assert f["b"]["type"] == "integer" and "groupChar" not in f["b"]
+
+
+def test_decimal_commas_in_a_semicolon_file_are_not_thousands(tmp_path):
+    """A file delimited by ";" (European Excel) writes 1,2 for 1.2: never 12, never a grouped number."""
+    text = "name;value;mixed\na;1,2;1,234\nb;3,45;2,5\nc;10,5;7\n"
+    report = analyse_csv(write(tmp_path, "eu.csv", text))
+    assert report.delimiter == ";" and report.row_count == 3
+    f = fields(report)
+    assert f["value"] == {"name": "value", "type": "string"}
+    assert f["mixed"] == {"name": "mixed", "type": "string"}
+    assert [row[1] for row in report.preview] == ["1,2", "3,45", "10,5"]
