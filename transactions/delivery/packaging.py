@@ -557,14 +557,18 @@ def _resource_name(path: str, taken: set[str]) -> str:
 
 
 def _schema(table_schema: dict | None) -> dict | None:
-    """The Table Schema stored by the checks, made strictly valid: DuckDB's "grouped" number format
-    becomes the standard groupChar alone."""
+    """The Table Schema stored by the checks, made strictly valid for Data Package v1 readers (frictionless
+    5, pandas, R): DuckDB's "grouped" format becomes the standard groupChar alone, and a whole number
+    written with separators ("12,345"), an integer with groupChar in Table Schema v2, is shipped as a
+    number with groupChar, since v1's integer has no groupChar (its values are whole all the same)."""
     if not table_schema or not table_schema.get("fields"):
         return None
     schema = json.loads(json.dumps(table_schema))
     for f in schema["fields"]:
-        if f.get("type") == "number" and f.get("format") == "grouped":
+        if f.get("format") == "grouped" and f.get("type") in ("number", "integer"):
             f.pop("format")
+        if f.get("type") == "integer" and "groupChar" in f:
+            f["type"] = "number"
     return schema
 
 
