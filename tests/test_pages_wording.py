@@ -21,7 +21,7 @@ def test_staff_home_counts_datasets_waiting_for_review(login, admin_user, draft)
     DatasetVersion.objects.filter(pk=draft.pk).update(state="submitted", submitted_at=timezone.now())
     page = login(admin_user).get(reverse("staff:home")).content.decode()
     card = page.split('id="dataset-review-card"')[1].split("</li>")[0]
-    assert "데이터셋 1건 심사 대기 중" in card
+    assert "1건 대기 중" in card
     assert f'href="{reverse("catalog:review_queue")}"' in card
 
 
@@ -72,3 +72,13 @@ def test_the_contract_type_of_an_order_line_follows_the_readers_language():
     with translation.override("ko"):
         assert contract_label(terms) == "데이터 제공형"
     assert contract_label({"contract_label": "옛 표시"}) == "옛 표시"
+
+
+def test_an_organization_registered_seconds_ago_was_asked_just_now(login, outsider):
+    from tests.accounts.test_organizations import ORG
+
+    response = login(outsider).post(
+        reverse("accounts:organization_register"), {**ORG, "brn": "211-86-08983", "parent": ""}, follow=True
+    )
+    page = response.content.decode()
+    assert "(방금 요청)" in page and "0분 전" not in page
