@@ -20,7 +20,7 @@ def normalize(value: str) -> str:
     raw = (value or "").strip()
     if not raw or not _ALLOWED.match(raw):
         raise ValidationError(
-            _("Enter the business registration number as 10 digits, e.g. 123-45-67890."), code="brn_format"
+            _("Enter the business registration number as 10 digits, e.g. 123-45-67891."), code="brn_format"
         )
     digits = re.sub(r"[\-\s]", "", raw)
     if len(digits) != 10:

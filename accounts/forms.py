@@ -27,7 +27,7 @@ class OrganizationForm(forms.ModelForm):
         label=_("Business registration number"),
         required=False,
         max_length=14,
-        help_text=_("10 digits, e.g. 123-45-67890. A department of a city may leave it empty and choose its city."),
+        help_text=_("10 digits, e.g. 123-45-67891. A department of a city may leave it empty and choose its city."),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": "000-00-00000"}),
     )
 
@@ -55,8 +55,11 @@ class OrganizationForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # A department belongs to a city or public body; a company is never anyone's parent here.
         self.fields["parent"].queryset = Organization.objects.filter(
-            parent__isnull=True, verification=Organization.Verification.VERIFIED
+            parent__isnull=True,
+            verification=Organization.Verification.VERIFIED,
+            org_type__in=[Organization.OrgType.PUBLIC_BODY, Organization.OrgType.CITY_DEPARTMENT],
         ).exclude(pk=self.instance.pk or 0)
         self.fields["parent"].required = False
         self.fields["parent"].help_text = _("Only for a department of a verified city or public body.")

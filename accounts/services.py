@@ -10,7 +10,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from accounts import brn as brn_rules
@@ -20,6 +19,7 @@ from accounts.permissions import can, forget_roles
 from core.audit import audit
 from core.errors import DomainError, IllegalTransition, NotAllowed
 from core.notify import email_on_commit, site_url
+from core.romanize import readable_slug
 from core.transitions import transition
 
 V = Organization.Verification
@@ -50,9 +50,13 @@ def _require(condition: bool, message=None):
 
 
 def _unique_slug(name_en: str, name_ko: str) -> str:
-    base = slugify(name_en) or "org"
-    base = base[:60]
-    slug, n = base, 1
+    """From the English name, else the romanised Korean one; `org-N` only when neither gives letters."""
+    base = readable_slug(name_en, name_ko, max_length=60)
+    if base:
+        slug, n = base, 1
+    else:
+        base, n = "org", 1
+        slug = f"{base}-{n}"
     while Organization.objects.filter(slug=slug).exists():
         n += 1
         slug = f"{base}-{n}"

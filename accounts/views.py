@@ -40,6 +40,20 @@ def profile(request):
     return render(request, "accounts/profile.html", {"form": form})
 
 
+def _note_brn_checksum(request, organization) -> None:
+    # Real numbers can fail the check digit, so the number is accepted; the owner hears why the
+    # verification may ask about it instead of finding out from a rejection.
+    if organization.brn and organization.brn_checksum_ok is False:
+        messages.info(
+            request,
+            _(
+                "The check digit of business registration number %(brn)s does not match. It was saved as entered: "
+                "a platform admin will check it with the National Tax Service. If it has a typo, correct it."
+            )
+            % {"brn": organization.brn_display},
+        )
+
+
 @login_required
 def organization_register(request):
     form = OrganizationForm(request.POST or None)
@@ -54,6 +68,7 @@ def organization_register(request):
                 _("%(name)s was registered. A platform admin will verify it; you will get an e-mail.")
                 % {"name": organization.name_ko},
             )
+            _note_brn_checksum(request, organization)
             return redirect("accounts:organization", pk=organization.pk)
     return render(request, "accounts/organization_form.html", {"form": form, "creating": True})
 
@@ -85,11 +100,14 @@ def organization_edit(request, pk):
     form = OrganizationForm(request.POST or None, instance=organization)
     if request.method == "POST" and form.is_valid():
         try:
-            services.organization_update(actor=request.user, organization=organization, **form.service_kwargs())
+            organization = services.organization_update(
+                actor=request.user, organization=organization, **form.service_kwargs()
+            )
         except (DomainError, ValidationError) as exc:
             _form_error(form, exc)
         else:
             messages.success(request, _("The organization's details were saved."))
+            _note_brn_checksum(request, organization)
             return redirect("accounts:organization", pk=organization.pk)
     return render(request, "accounts/organization_form.html", {"form": form, "organization": organization})
 

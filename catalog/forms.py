@@ -89,4 +89,8 @@ class DatasetVersionForm(forms.ModelForm):
         start, end = data.get("temporal_start"), data.get("temporal_end")
         if start and end and start > end:
             self.add_error("temporal_end", _("The end date is before the start date."))
+        # Said here, not first at submission: the same rule as submission_problems.
+        problem = services.licence_kind_problem(data.get("data_kind"), data.get("licence"))
+        if problem:
+            self.add_error("licence", problem)
         return data

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
-from catalog import selectors
+from catalog import selectors, services
 from catalog.models import DatasetVersion, Offer
 
 
@@ -19,9 +19,14 @@ class LicenceForm(forms.Form):
         ),
     )
 
-    def __init__(self, *args, organization=None, **kwargs):
+    def __init__(self, *args, organization=None, data_kind=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["licence"].queryset = selectors.licences_for(organization)
+        licences = selectors.licences_for(organization)
+        if data_kind:
+            # Offer only what submission would accept, by the one rule submission applies.
+            fitting = [lic.pk for lic in licences if services.licence_kind_problem(data_kind, lic) is None]
+            licences = licences.filter(pk__in=fitting)
+        self.fields["licence"].queryset = licences
 
 
 class SubmitForm(forms.Form):

@@ -54,7 +54,9 @@ def version_submission(request, pk):
         "needs_pii": needs_pii,
         # Everything that stops a submission apart from the justification, which the form asks for.
         "problems": services.submission_problems(version, pii_justification="-") if version.is_editable else [],
-        "licence_form": LicenceForm(initial={"licence": version.licence_id}, organization=organization),
+        "licence_form": LicenceForm(
+            initial={"licence": version.licence_id}, organization=organization, data_kind=version.data_kind
+        ),
         "submit_form": SubmitForm(initial={"pii_justification": version.pii_justification}),
         "history": history,
         "last_reject": next((r for r in history if r.action == Review.Action.REJECT), None),
@@ -72,7 +74,7 @@ def version_submission(request, pk):
 @require_POST
 def version_licence(request, pk):
     version = selectors.version_get_for_publisher(user=request.user, pk=pk)
-    form = LicenceForm(request.POST, organization=version.dataset.publisher)
+    form = LicenceForm(request.POST, organization=version.dataset.publisher, data_kind=version.data_kind)
     if not form.is_valid():
         messages.error(request, _("Choose a licence from the list."))
         return _back_to_version(version)

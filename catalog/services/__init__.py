@@ -19,6 +19,7 @@ from catalog.services.offers import offer_create, offer_deactivate
 from catalog.services.review import (
     dataset_reinstate,
     dataset_suspend,
+    licence_kind_problem,
     review_record,
     submission_problems,
     version_approve,
@@ -65,6 +66,7 @@ __all__ = [
     "dataset_create",
     "dataset_reinstate",
     "dataset_suspend",
+    "licence_kind_problem",
     "format_for",
     "local_copy_path",
     "offer_create",

@@ -85,14 +85,19 @@ def submission_problems(version: DatasetVersion, *, pii_justification: str = "")
         problems.append(_("Say how the dataset is offered: free, or with a price."))
     if version.licence_id is None:
         problems.append(_("Choose a licence."))
-    elif version.data_kind == DatasetVersion.DataKind.PUBLIC and not version.licence.allows_commercial_use:
-        problems.append(
-            _(
-                "Public data (공공데이터법 제3조④) may not carry a licence that forbids commercial use: "
-                "choose 공공누리 제1유형 or 제3유형, or a licence that allows commercial use."
-            )
-        )
+    elif problem := licence_kind_problem(version.data_kind, version.licence):
+        problems.append(problem)
     return problems
+
+
+def licence_kind_problem(data_kind, licence):
+    """Why this licence cannot go with this kind of data, or None. The metadata form asks it too."""
+    if licence is not None and data_kind == DatasetVersion.DataKind.PUBLIC and not licence.allows_commercial_use:
+        return _(
+            "Public data (공공데이터법 제3조④) may not carry a licence that forbids commercial use: "
+            "choose 공공누리 제1유형 or 제3유형, or a licence that allows commercial use."
+        )
+    return None
 
 
 @transaction.atomic

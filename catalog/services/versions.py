@@ -3,13 +3,13 @@
 import re
 
 from django.db import transaction
-from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import can
 from catalog.models import DataFile, Dataset, DatasetVersion
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
+from core.romanize import readable_slug
 from core.transitions import transition
 
 S = DatasetVersion.State
@@ -23,8 +23,16 @@ def _require_publisher(actor, organization):
 
 
 def _unique_slug(title_en: str, title_ko: str) -> str:
-    base = (slugify(title_en) or "dataset")[:80]
-    slug, n = base, 1
+    """From the English title, else the romanised Korean one; `dataset-N` only when neither gives letters.
+
+    Slugs are in URLs, so a dataset keeps its slug when its titles change later.
+    """
+    base = readable_slug(title_en, title_ko, max_length=80)
+    if base:
+        slug, n = base, 1
+    else:  # a bare "dataset" says nothing and collides with the next one: number it from the start
+        base, n = "dataset", 1
+        slug = f"{base}-{n}"
     while Dataset.objects.filter(slug=slug).exists():
         n += 1
         slug = f"{base}-{n}"

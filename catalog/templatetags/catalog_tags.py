@@ -6,7 +6,29 @@ from django.utils.html import format_html_join, mark_safe
 from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 
+from catalog import selectors
+from catalog.models import Offer
+
 register = template.Library()
+
+
+@register.simple_tag
+def review_waiting_count():
+    """Versions waiting for a reviewer, for the staff home (accounts, which may not import catalog)."""
+    return selectors.review_queue_counts()["waiting"]
+
+
+@register.filter
+def contract_label(terms):
+    """The standard-contract type of an order line in the reader's language.
+
+    The line keeps the label as shown at purchase (in the buyer's language then); the stored code
+    gives it in the language of whoever reads it now.
+    """
+    code = (terms or {}).get("contract_type")
+    if code in Offer.Contract.values:
+        return Offer.Contract(code).label
+    return (terms or {}).get("contract_label", "")
 
 
 @register.filter
