@@ -252,7 +252,9 @@ def test_checkout_order_page_and_package_show_the_accepted_text(login, buyer, pu
         cart_services.cart_add(actor=buyer, organization=buyer.active_organization, offer=offer)
     shown = {}
     for language in ("ko", "en"):
-        page = client.get(reverse("transactions:checkout"), HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        client.cookies["django_language"] = language
+        page = client.get(reverse("transactions:checkout")).content.decode()
+        assert f'lang="{language}"' in page
         assert "{기관명}" not in page and "{organization}" not in page and "{title}" not in page
         for offer in offers:
             texts = _page_texts(page, f"licence-{offer.pk}")
@@ -269,6 +271,7 @@ def test_checkout_order_page_and_package_show_the_accepted_text(login, buyer, pu
         assert acceptance.licence_sha256 == licences.text_sha256(licences.accepted_text(*texts_ko_first))
         assert item.terms["licence_sha256"] == acceptance.licence_sha256
 
+    client.cookies["django_language"] = "ko"
     page = client.get(reverse("transactions:order", args=[order.number])).content.decode()
     for item in order.items.all():
         texts = _page_texts(page, f"accepted-licence-{item.pk}")
@@ -291,3 +294,19 @@ def test_checkout_order_page_and_package_show_the_accepted_text(login, buyer, pu
             publisher_ko=publisher.name_ko,
         )
         assert order.number in text
+
+
+@pytest.mark.django_db
+def test_the_dataset_page_shows_the_filled_licence(client, publish):
+    dataset = publish()
+    url = reverse("catalog:dataset", args=[dataset.slug])
+    for language, expected in (
+        ("ko", "이용허락 대상 저작물: '시흥시 대기질 측정 자료'"),
+        ("en", "Licensed work: 'Siheung air quality'"),
+    ):
+        client.cookies["django_language"] = language
+        page = client.get(url).content.decode()
+        text = html.unescape(page[page.index('id="dataset-licence"') :].split("</section>")[0])
+        publisher = dataset.publisher.name_en if language == "en" else dataset.publisher.name_ko
+        assert expected in text and publisher in text
+        assert not re.search(r"\{[^{}]*\}", text), text
