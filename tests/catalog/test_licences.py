@@ -310,3 +310,18 @@ def test_the_dataset_page_shows_the_filled_licence(client, publish):
         publisher = dataset.publisher.name_en if language == "en" else dataset.publisher.name_ko
         assert expected in text and publisher in text
         assert not re.search(r"\{[^{}]*\}", text), text
+
+
+def test_an_order_placed_before_the_blanks_were_filled_gets_a_filled_licence_file():
+    """Such an order kept the template and the digest of the template (Korean, blank line, English)."""
+    licence = reference_licences()[0]
+    version, line = _purchase(licence, "free", "public", False)
+    terms = _snapshot_terms(line) | {
+        "licence_text_ko": licence.text_ko,
+        "licence_text_en": licence.text_en,
+        "licence_sha256": licences.text_sha256(f"{licence.text_ko}\n\n{licence.text_en}"),
+    }
+    text = packaging.licence_text(version, packaging.Context(licence=licence, terms=terms))
+    assert "{" not in text and "}" not in text and PUBLISHER_KO in text and TITLE_EN in text
+    assert f"recorded with the order: {terms['licence_sha256']}" in text
+    assert f"SHA-256: {licences.text_sha256(licence_section(text))}" in text
