@@ -207,6 +207,7 @@ def similar_terms(q: str) -> list[str]:
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import date, datetime  # noqa: E402
 
+from catalog.licences import RenderedLicence, UnfilledPlaceholder, render_for_version  # noqa: E402
 from catalog.models import CatalogEntry, Offer  # noqa: E402
 
 PUBLIC_HISTORY_STATES = (DatasetVersion.State.PUBLISHED, DatasetVersion.State.SUPERSEDED)
@@ -245,6 +246,8 @@ class DatasetPage:
     bbox: tuple[float, float, float, float] | None  # (west, south, east, north), WGS84
     next_update: date | None
     today: date = field(default_factory=date.today)
+    # The licence text with its blanks filled, as checkout shows it (catalog.licences); None without one.
+    licence_text: RenderedLicence | None = None
 
     @property
     def has_free_offer(self) -> bool:
@@ -362,7 +365,16 @@ def dataset_page(slug: str) -> DatasetPage:
         bbox=valid_bbox(version.spatial_bbox),
         next_update=next_update_due(version.update_cadence, published),
         today=today,
+        licence_text=_licence_text(version),
     )
+
+
+def _licence_text(version: DatasetVersion) -> RenderedLicence | None:
+    try:
+        return render_for_version(version.licence, version)
+    except UnfilledPlaceholder:
+        # Checkout refuses such a text; the page shows the licence's name and summary without it.
+        return None
 
 
 def dataset_sample_file(slug: str, file_id: int | None = None) -> DataFile:

@@ -1,7 +1,6 @@
 """Read queries of purchases: what a buyer may see and buy, carts, orders, entitlements; shared by the
 pages, the purchase panel, the services (which re-check under lock) and the admin pages."""
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -13,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import Organization
+from catalog.licences import RenderedLicence, UnfilledPlaceholder, render_for_version, text_sha256
 from catalog.models import CatalogEntry, Dataset, DatasetVersion, Licence, Offer
 from catalog.pricing import ZERO, Price, offer_price
 from catalog.services.offers import PINNABLE_STATES, offer_law_problem
@@ -34,11 +34,11 @@ KIND_ORDER = {Offer.Kind.FREE: 0, Offer.Kind.ONE_OFF: 1, Offer.Kind.SUBSCRIPTION
 OPEN_ORDER_STATES = (Order.State.PENDING, Order.State.AWAITING_PAYMENT)
 
 
-def licence_sha256(licence: Licence | None) -> str:
-    """The "version" of a licence a buyer accepts: SHA-256 of the exact texts shown (Korean, then English).
-    Any later edit of either text gives another digest, so an acceptance always names what was read."""
-    text = f"{licence.text_ko}\n\n{licence.text_en}" if licence else ""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def licence_sha256(rendered: RenderedLicence | None) -> str:
+    """The "version" of a licence a buyer accepts: SHA-256 of the exact texts shown, blanks filled
+    (catalog.licences.accepted_text). Any later edit of either text, or of what fills its blanks (the
+    publisher's name, the title), gives another digest, so an acceptance always names what was read."""
+    return rendered.sha256 if rendered else text_sha256("")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,6 +189,7 @@ class Line:
     version: DatasetVersion | None
     price: Price
     licence: Licence | None
+    rendered: RenderedLicence | None  # the licence text as shown and accepted, blanks filled
     licence_sha256: str
     problem: str | None
 
@@ -232,14 +233,21 @@ def cart_lines(cart: Cart | None, organization: Organization) -> list[Line]:
         offer = item.offer
         version = offer_version(offer)
         licence = version.licence if version else None
+        problem = purchase_problem(offer, organization, version=version)
+        try:
+            rendered = render_for_version(licence, version, publisher=offer.dataset.publisher)
+        except UnfilledPlaceholder:
+            # A licence text with a blank nobody can fill is not a text anyone may accept.
+            rendered, problem = None, problem or str(_("The licence text has a blank: ask the publisher to fix it."))
         lines.append(
             Line(
                 offer=offer,
                 version=version,
                 price=offer_price(offer),
                 licence=licence,
-                licence_sha256=licence_sha256(licence),
-                problem=purchase_problem(offer, organization, version=version),
+                rendered=rendered,
+                licence_sha256=licence_sha256(rendered),
+                problem=problem,
             )
         )
     return lines

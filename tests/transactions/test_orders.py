@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from catalog import services as catalog_services
+from catalog.licences import render_for_version
 from catalog.models import Licence, Offer
 from catalog.pricing import offer_price, price_of
 from core.errors import DomainError, IllegalTransition, NotAllowed
@@ -224,7 +225,8 @@ def test_later_changes_never_touch_an_order(login, official, buyer, free_dataset
     item = order.items.get()
     before = (item.supply_krw, item.vat_krw, item.total_krw, item.tax_free, dict(item.terms))
     licence = Licence.objects.get(code="kogl-1")
-    old_sha = selectors.licence_sha256(licence)
+    version = free_dataset.versions.get(state="published")
+    old_sha = selectors.licence_sha256(render_for_version(licence, version))
     assert item.terms["licence_sha256"] == old_sha == item.acceptances.get().licence_sha256
     # The publisher and the platform change everything afterwards.
     Offer.objects.filter(pk=offer.pk).update(price_krw=99_000, cost_basis="바뀐 기준")
@@ -245,7 +247,8 @@ def test_later_changes_never_touch_an_order(login, official, buyer, free_dataset
         and "완전히 새로운 이용 조건" not in page
         and old_sha[:16] in page
     )
-    assert selectors.licence_sha256(Licence.objects.get(pk=licence.pk)) != old_sha  # an edit is a new licence version
+    edited = render_for_version(Licence.objects.get(pk=licence.pk), version)
+    assert selectors.licence_sha256(edited) != old_sha  # an edit is a new licence version
 
 
 def test_vat_arithmetic():

@@ -74,8 +74,11 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
+from catalog import licences
+
 # Messages stay lazy (translated when shown, in each language): a worker has no reader's language.
 from catalog.ingest.errors import lazy_format
+from catalog.models import Offer
 
 logger = logging.getLogger(__name__)
 
@@ -794,24 +797,141 @@ def readme_text(version, packed: list[PackedFile], context: Context) -> str:
     return "".join(out)
 
 
-def licence_text(version, context: Context) -> str:
-    """LICENSE.txt: the licence the buyer accepted, in Korean and English, and the order's terms."""
+LICENCE_BEGIN = "----- 이용허락 본문 시작 / Licence text begins -----"
+LICENCE_END = "----- 이용허락 본문 끝 / Licence text ends -----"
+_RULE_EN = {"공공데이터법": "Public Data Act", "데이터산업법": "Data Industry Act"}
+
+
+def _accepted_licence(version, context: Context):
+    """(rendered licence or None, the accepted text, the SHA-256 recorded with the order or "").
+
+    The order line's snapshot is the text the buyer accepted; a package built without one (a preview)
+    renders the licence of the version. Orders placed before the blanks were filled at checkout kept
+    the template: its blanks are filled here from the version, and the recorded digest (of the template)
+    is then written next to the text's own one."""
+    terms = context.terms or {}
     licence = context.licence or version.licence
-    out = [f"{version.title_ko} (v{version.number}) — 이용 조건 / Terms of use\n", "=" * 72 + "\n\n"]
+    recorded = terms.get("licence_sha256", "")
     if licence is None:
+        return None, "", recorded
+    if not terms.get("licence_text_ko"):
+        rendered = licences.render_for_version(licence, version)
+        return rendered, rendered.accepted_text, recorded
+    text_ko, text_en = terms["licence_text_ko"], terms.get("licence_text_en", "")
+    if licences.has_placeholder(text_ko + text_en) and recorded != licences.text_sha256(
+        licences.accepted_text(text_ko, text_en)
+    ):
+        values = licences.values_for(version)
+        text_ko, text_en = licences.fill(text_ko, values.for_ko()), licences.fill(text_en, values.for_en())
+    rendered = licences.RenderedLicence(
+        code=terms.get("licence_code") or licence.code,
+        name_ko=terms.get("licence_name_ko") or licence.name_ko,
+        name_en=terms.get("licence_name_en") or licence.name_en,
+        url=terms.get("licence_url", licence.url),
+        text_ko=text_ko.strip(),
+        text_en=text_en.strip(),
+    )
+    return rendered, rendered.accepted_text, recorded
+
+
+def _purchase_terms(context: Context) -> list[tuple[str, str]]:
+    """The terms of this purchase as the order recorded them, worded in Korean and English."""
+    terms = context.terms or {}
+    kind = terms.get("offer_kind") or context.entitlement_kind
+    kinds = {
+        "free": "무료 이용 / Free of charge",
+        "one_off": "단건 구매 / One-off purchase",
+        "subscription": "구독 / Subscription",
+    }
+    price = int(terms.get("price_krw") or 0)
+    if kind == "free" or not price:
+        price_text = "무료 / Free of charge"
+    else:
+        vat = terms.get("vat_rate_percent")
+        if vat == 0:
+            vat_ko, vat_en = "부가세 면세", "VAT exempt"
+        else:
+            vat_ko, vat_en = f"부가세 {vat}% 별도", f"excluding {vat}% VAT"
+        price_text = f"{price:,}원 ({vat_ko}) / KRW {price:,} ({vat_en})"
+        if kind == "subscription":
+            price_text += " — 구독 기간당 / per subscription period"
+    number = terms.get("version_number")
+    version_text = ""
+    if number is not None:
+        if kind == "subscription":
+            version_text = (
+                f"v{number} — 구독 기간 중 새로 공개되는 버전도 받습니다 / "
+                "versions published during the subscription are included"
+            )
+        elif terms.get("latest_at_purchase"):
+            version_text = f"v{number} — 구매 시점의 최신 공개 버전 / the latest published version at purchase"
+        else:
+            version_text = f"v{number} — 이 버전만을 위한 제안 / an offer for this version only"
+    contract = terms.get("contract_type", "")
+    contract_text = ""
+    if contract in Offer.Contract.values:
+        with translation.override("ko"):
+            label_ko = str(Offer.Contract(contract).label)
+        with translation.override("en"):
+            label_en = str(Offer.Contract(contract).label)
+        contract_text = label_ko if label_ko == label_en else f"{label_ko} / {label_en}"
+    rule = terms.get("rule", "")
+    until = _date(context.valid_until) if context.valid_until else "기한 없음 / no end"
+    if terms.get("private"):
+        offer_text = "비공개 제안: 이 기관에만 제시된 조건 / Private offer: made to this organization only"
+    else:
+        offer_text = "공개 제안: 모든 구매자에게 같은 조건 / Public offer: the same for every buyer"
+    return [
+        ("이용권 / Kind of purchase", kinds.get(kind, kind)),
+        ("가격 / Price", price_text),
+        ("구매 시점 버전 / Version at purchase", version_text),
+        ("이용 기간 / Valid", f"{_date(context.valid_from)} – {until}" if context.valid_from else ""),
+        ("제안 / Offer", offer_text),
+        ("적용 법률 / Law applied", f"{rule} ({_RULE_EN[rule]})" if rule in _RULE_EN else rule),
+        ("비용부과기준 및 단위 / Basis of the fee", (terms.get("cost_basis") or "").strip()),
+        ("데이터 표준계약서 유형 / Standard contract type", contract_text),
+        ("구매 기관 / Buyer", context.organization),
+        ("주문번호 / Order", context.order_number),
+    ]
+
+
+def licence_text(version, context: Context) -> str:
+    """LICENSE.txt: the licence text the buyer accepted (byte for byte, between two marker lines, so its
+    SHA-256 can be checked against the acceptance), then the terms of this purchase in Korean and English."""
+    rule = "=" * 72
+    out = [f"{version.title_ko} (v{version.number}) — 이용 조건 / Terms of use\n", rule + "\n\n"]
+    rendered, text, recorded = _accepted_licence(version, context)
+    if rendered is None:
         out.append("라이선스가 지정되지 않았습니다. 제공기관에 문의하세요.\nNo licence was set: ask the publisher.\n")
     else:
-        out.append(f"라이선스 / Licence: {licence.name_ko} / {licence.name_en} ({licence.code})\n")
-        if licence.url:
-            out.append(f"{licence.url}\n")
-        out.append(f"\n[한국어]\n\n{licence.summary_ko.strip()}\n\n{licence.text_ko.strip()}\n")
-        out.append(f"\n[English]\n\n{licence.summary_en.strip()}\n\n")
-        out.append((licence.text_en.strip() or "(No English text was given: the Korean text above applies.)") + "\n")
-    terms = {k: v for k, v in (context.terms or {}).items() if isinstance(v, (str, int, float)) and str(v).strip()}
-    if terms:
-        out.append("\n" + "-" * 72 + "\n구매 조건 (주문 시점 기록) / Terms of the order (as recorded when ordered)\n\n")
-        for key, value in terms.items():
-            out.append(f"{key}: {value}\n")
+        digest = licences.text_sha256(text)
+        out.append(f"라이선스 / Licence: {rendered.name_ko} / {rendered.name_en} ({rendered.code})\n")
+        if rendered.url:
+            out.append(f"공식 페이지 / Official page: {rendered.url}\n")
+        out.append(
+            "\n아래 두 표시줄 사이의 본문이 구매자가 읽고 동의한 이용허락 본문입니다 (UTF-8, 줄바꿈 LF, 표시줄 다음 줄부터 "
+            "끝 표시줄 앞까지).\nThe text between the two marker lines below is the licence text the buyer read and "
+            "accepted (UTF-8, LF line ends, from the line after the first marker up to the second marker).\n"
+            f"SHA-256: {digest}\n"
+        )
+        if recorded == digest:
+            out.append("(주문 시 동의 기록의 SHA-256과 같습니다 / the same as recorded when the order was accepted)\n")
+        elif recorded:
+            out.append(
+                f"(주문 시 기록된 SHA-256 / recorded with the order: {recorded} — 빈칸이 채워지기 전의 본문 / "
+                "the text before its blanks were filled)\n"
+            )
+        out.append(f"\n{LICENCE_BEGIN}\n{text}{LICENCE_END}\n")
+        if not rendered.text_en:
+            out.append("(No English text was given: the Korean text above applies.)\n")
+    terms = [(label, value) for label, value in _purchase_terms(context) if value]
+    if context.terms or context.order_number:
+        out.append(f"\n{rule}\n이 구매의 조건 / Terms of this purchase\n{rule}\n\n")
+        out.extend(f"{label}: {value}\n" for label, value in terms)
+        extra = (context.terms or {}).get("private_terms", "").strip()
+        if extra:
+            out.append("\n추가 조건 (비공개 제안) / Extra terms of the private offer:\n")
+            out.extend(f"  {line}\n" for line in extra.splitlines())
     return "".join(out)
 
 

@@ -74,8 +74,10 @@ def _snapshot_terms(line: selectors.Line) -> dict:
         "licence_code": licence.code if licence else "",
         "licence_name_ko": licence.name_ko if licence else "",
         "licence_name_en": licence.name_en if licence else "",
-        "licence_text_ko": licence.text_ko if licence else "",
-        "licence_text_en": licence.text_en if licence else "",
+        # The texts exactly as shown and accepted (blanks filled): licence_sha256 is the SHA-256 of
+        # catalog.licences.accepted_text(licence_text_ko, licence_text_en), and LICENSE.txt carries them.
+        "licence_text_ko": line.rendered.text_ko if line.rendered else "",
+        "licence_text_en": line.rendered.text_en if line.rendered else "",
         "licence_url": licence.url if licence else "",
         "licence_sha256": line.licence_sha256,
         "vat_rate_percent": 0 if line.price.tax_free else settings.VAT_RATE_PERCENT,
