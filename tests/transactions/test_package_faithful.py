@@ -149,13 +149,16 @@ def test_the_spreadsheet_rule(value, expected):
 @pytest.mark.parametrize("step", [1, 2, 7, 1 << 20])
 def test_the_streaming_guard_tracks_quotes_and_lines_across_blocks(step):
     text = (
-        'a,=b,-3.2,"=1+1","-3.2","a,=b","x""=y","-1"""\r\n'  # quoted cells; a delimiter and quotes inside one
-        '=h,"line\n=2",+82 10\n'  # a line break inside quotes starts no cell
+        '=a,정왕,=b,-3.2,"=1+1","-3.2","a,=b","x""=y","-1""","",-\r\n'  # quoted cells, delimiters and quotes inside
+        '=h,"line\n=2",+82 10,"\r\n=3"\n'  # a line break inside quotes starts no cell
         "-3.2,@x"  # no final line break
-    )
+    ).encode()
     guard = exports.CsvFormulaGuard(",")
-    out = "".join(guard.feed(text[i : i + step]) for i in range(0, len(text), step)) + guard.finish()
-    assert out == ('a,\'=b,-3.2,"\'=1+1","-3.2","a,=b","x""=y","\'-1"""\r\n\'=h,"line\n=2",\'+82 10\n-3.2,\'@x')
-    assert guard.cells == 6
+    out = b"".join(guard.feed(text[i : i + step]) for i in range(0, len(text), step)) + guard.finish()
+    assert out.decode() == (
+        '\'=a,정왕,\'=b,-3.2,"\'=1+1","-3.2","a,=b","x""=y","\'-1""","",\'-\r\n'
+        "'=h,\"line\n=2\",'+82 10,\"'\r\n=3\"\n-3.2,'@x"
+    )
+    assert guard.cells == 9
     tsv = exports.CsvFormulaGuard("\t")
-    assert tsv.feed('a\t=b\t-3\t"\tx"\n') + tsv.finish() == "a\t'=b\t-3\t\"'\tx\"\n" and tsv.cells == 2
+    assert tsv.feed(b'a\t=b\t-3\t"\tx"\n') + tsv.finish() == b"a\t'=b\t-3\t\"'\tx\"\n" and tsv.cells == 2

@@ -31,7 +31,8 @@ Choices (figures from bench/delivery.py on the 2-vCPU machine, 1 GB CSV, see its
   the rule of the free sample CSV; a cell that is one number such as -3.2 stays), UTF-8 with a BOM.
   Every CSV/TSV, even one uploaded with a BOM: its formula cells need the apostrophe too. README
   counts the formula-looking cells of each original. The price: the file is read a second time
-  (page cache) and compressed twice, ~2× the build time of a UTF-8 file (see bench/delivery.py).
+  (page cache), scanned for formula cells (numpy, ~3 s per GB: Python's re took ~15) and compressed
+  twice, about twice the build time (see bench/delivery.py and docs/purchase.md for the figures).
 - The SHA-256 of every stored file is recomputed while it is read and compared with the one recorded
   at upload: a file damaged in storage fails the build (permanently) instead of reaching a buyer.
 - Compression: ZIP_STORED for formats that are compressed already (XLSX, ZIP); DEFLATE level 1 for
@@ -293,11 +294,14 @@ def _zipinfo(path: str, when: datetime, compress_type: int) -> zipfile.ZipInfo:
 
 def _source_chunks(datafile, source_encoding: str | None, source_sha, written_sha, guard=None):
     """(source bytes read, bytes to write) per 1 MiB of the stored file, hashing both sides. With
-    `source_encoding` (an Excel copy): decoded, `guard` neutralises formula cells, written as UTF-8
-    after a byte order mark."""
-    decoder = codecs.getincrementaldecoder(source_encoding)(errors="strict") if source_encoding else None
+    `source_encoding` (an Excel copy): in UTF-8 (transcoded if need be; a UTF-8 file is valid UTF-8,
+    the checks decoded it strictly and its SHA-256 is the one they read), `guard` neutralises formula
+    cells, written after a byte order mark."""
+    excel = guard is not None
+    transcode = excel and not _is_utf8(source_encoding) and source_encoding != "utf-8-sig"
+    decoder = codecs.getincrementaldecoder(source_encoding)(errors="strict") if transcode else None
     read = 0
-    if decoder is not None:
+    if excel:
         written_sha.update(codecs.BOM_UTF8)
         yield 0, codecs.BOM_UTF8
     try:
@@ -309,21 +313,25 @@ def _source_chunks(datafile, source_encoding: str | None, source_sha, written_sh
         while chunk := src.read(CHUNK):
             read += len(chunk)
             source_sha.update(chunk)
+            if not excel:
+                yield len(chunk), chunk
+                continue
             if decoder is not None:
                 try:
-                    out = guard.feed(decoder.decode(chunk)).encode("utf-8")
+                    text = decoder.decode(chunk).encode("utf-8")
                 except UnicodeDecodeError as exc:
                     raise _undecodable(datafile, read - len(chunk) + exc.start) from exc
-                written_sha.update(out)
-                yield len(chunk), out
             else:
-                yield len(chunk), chunk
-        if decoder is not None:
+                text = chunk[3:] if read == len(chunk) and chunk.startswith(codecs.BOM_UTF8) else chunk
+            out = guard.feed(text)
+            written_sha.update(out)
+            yield len(chunk), out
+        if excel:
             try:
-                tail = guard.feed(decoder.decode(b"", final=True))
-                tail = (tail + guard.finish()).encode("utf-8")
+                tail = decoder.decode(b"", final=True).encode("utf-8") if decoder is not None else b""
             except UnicodeDecodeError as exc:
                 raise _undecodable(datafile, read) from exc
+            tail = guard.feed(tail) + guard.finish()
             written_sha.update(tail)
             yield 0, tail
 
