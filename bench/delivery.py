@@ -440,7 +440,7 @@ def main() -> None:
         "--encoding",
         choices=["utf-8", "cp949"],
         default="utf-8",
-        help="cp949: the stored file is CP949 and the package transcodes it to UTF-8",
+        help="cp949: the stored file is CP949 (shipped as is; its Excel copy transcoded to UTF-8)",
     )
     parser.add_argument("--port", type=int, default=8798)
     args = parser.parse_args()

@@ -258,6 +258,16 @@ class DatasetPage:
         return [f for f in self.tabular_files if f.sample_rows]
 
     @property
+    def shipped_files(self) -> list[DataFile]:
+        """The files a package holds under data/ byte for byte (an uploaded ZIP's members, not the
+        ZIP), as transactions.delivery.packaging plans them."""
+        return [m for f in self.files for m in (f.member_list or [f])]
+
+    @property
+    def has_excel_copies(self) -> bool:
+        return any(f.format in ("csv", "tsv") for f in self.shipped_files)
+
+    @property
     def first_published_at(self) -> datetime | None:
         dates = [v.published_at for v in self.history if v.published_at]
         return min(dates) if dates else None

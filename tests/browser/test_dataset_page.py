@@ -100,6 +100,13 @@ def test_buyer_reads_the_dataset_page(
     expect(page.locator("main")).not_to_contain_text("010-2345-6789")
     shot(page, "sample-rows")
 
+    # What the package holds: the file's SHA-256 (the bytes a buyer receives) and the Excel copy.
+    contents = page.locator("#package-contents")
+    contents.scroll_into_view_if_needed()
+    expect(contents).to_contain_text(f"SHA-256 {datafile.sha256}")
+    expect(contents).to_contain_text("data/excel/")
+    contents.screenshot(path=str(shot(page, "package-contents").with_name("package-contents-ko.png")))
+
     # The free sample: a CSV download with a BOM, the preview rows, the Korean file name.
     with page.expect_download() as info:
         page.locator("#sample-download").click()
@@ -120,12 +127,19 @@ def test_buyer_reads_the_dataset_page(
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     expect(page.locator("#coverage-map")).to_have_attribute("data-drawn", "true")
     shot(page, "phone")
+    page.locator("#package-contents").screenshot(
+        path=str(shot(page, "phone-package").with_name("package-contents-phone.png"))
+    )
 
     # English.
     page.locator("#lang-en").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("#dataset-offers")).to_contain_text("won")
     shot(page, "english")
+    expect(page.locator("#package-contents")).to_contain_text("exactly as the publisher uploaded them")
+    page.locator("#package-contents").screenshot(
+        path=str(shot(page, "english-package").with_name("package-contents-en.png"))
+    )
 
     # No error but the refused tile requests (no CSP violation, no script error).
     others = [text for text, source in errors if tile_host not in source]

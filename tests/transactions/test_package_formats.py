@@ -138,28 +138,29 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
         "data/묶음/요금.csv",
         "data/묶음/위치.geojson",
     }
+    excel = {"data/excel/주차장.csv", "data/excel/요금표.csv", "data/excel/운영시간.tsv", "data/excel/묶음/요금.csv"}
     check = subprocess.run(
         ["sha256sum", "-c", "--strict", "MANIFEST-SHA256"], cwd=tmp_path, capture_output=True, text=True
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert check.stdout.count(": OK") == len(data) + 3  # datapackage.json, README.md, LICENSE.txt
+    assert check.stdout.count(": OK") == len(data) + len(excel) + 3  # datapackage.json, README.md, LICENSE.txt
 
-    # The files as uploaded (the CP949 CSV as the same text in UTF-8), ZIP members as extracted.
-    assert (tmp_path / "data/요금표.csv").read_bytes().decode("utf-8") == CP949_TEXT
+    # The files as uploaded (CP949 ones too), byte for byte, ZIP members as extracted; each CSV/TSV
+    # also as an Excel copy: the same text in UTF-8 with a BOM.
     for name, raw in FILES:
-        if name not in ("요금표.csv", "주차장_cp949.geojson", "묶음.zip"):
+        if name != "묶음.zip":
             assert (tmp_path / "data" / name).read_bytes() == raw, name
     assert (tmp_path / "data/묶음/위치.geojson").read_bytes() == GEOJSON
-    assert (tmp_path / "data/주차장_cp949.geojson").read_bytes() == GEOJSON  # the same text, in UTF-8
+    assert (tmp_path / "data/excel/요금표.csv").read_bytes() == b"\xef\xbb\xbf" + CP949_TEXT.encode()
+    assert (tmp_path / "data/excel/운영시간.tsv").read_bytes() == b"\xef\xbb\xbf" + TSV_TEXT.encode()
     readme = (tmp_path / "README.md").read_text(encoding="utf-8").splitlines()
     assert (
-        "| GeoJSON |" in (line := next(x for x in readme if "`data/주차장_cp949.geojson`" in x))
-        and "cp949 → UTF-8" in line
+        "| GeoJSON |" in (line := next(x for x in readme if "`data/주차장_cp949.geojson`" in x)) and "| cp949 |" in line
     )
 
     descriptor = json.loads((tmp_path / "datapackage.json").read_text(encoding="utf-8"))
     resources = {r["path"]: r for r in descriptor["resources"]}
-    assert set(resources) == data
+    assert set(resources) == data | excel
     for path, resource in resources.items():
         file = tmp_path / path
         assert resource["bytes"] == file.stat().st_size, path
@@ -168,7 +169,8 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
     for path in ("data/대구시 주차장 위치.geojson", "data/주차장_cp949.geojson", "data/묶음/위치.geojson"):
         geo = resources[path]
         assert json.loads((tmp_path / path).read_text(encoding=geo["encoding"])) == GEOJSON_DATA
-        assert (geo["format"], geo["mediatype"], geo["encoding"]) == ("geojson", GEO, "utf-8"), geo
+        assert (geo["format"], geo["mediatype"]) == ("geojson", GEO), geo
+        assert geo["encoding"] == ("cp949" if "cp949" in path else "utf-8"), geo
         assert "schema" not in geo and "dialect" not in geo and "rows" not in geo  # a FeatureCollection is not a table
         assert geo["type"] == "json"
     js = resources["data/주차장목록.json"]
@@ -182,8 +184,10 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
     assert [f["name"] for f in xlsx["schema"]["fields"]] == ["주차장명", "주차면수", "요금"]
     assert xlsx["type"] == "table" and xlsx["rows"] == len(LOTS)
     assert resources["data/운영시간.tsv"]["dialect"]["delimiter"] == "\t"
-    assert resources["data/요금표.csv"]["encoding"] == "utf-8"
-    for path in ("data/주차장.csv", "data/묶음/요금.csv"):
+    assert resources["data/요금표.csv"]["encoding"] == "cp949"
+    assert resources["data/excel/요금표.csv"]["encoding"] == "utf-8-sig"
+    assert resources["data/excel/운영시간.tsv"]["dialect"]["delimiter"] == "\t"
+    for path in ("data/주차장.csv", "data/묶음/요금.csv", "data/excel/주차장.csv", "data/excel/묶음/요금.csv"):
         assert [f["name"] for f in resources[path]["schema"]["fields"]] == ["주차장명", "경도", "위도", "주차면수"]
     assert len({r["name"] for r in resources.values()}) == len(resources)
 
@@ -194,7 +198,7 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
     assert not [e.message for e in DataPackage.metadata_validate(descriptor)]
     report = DataPackage(str(tmp_path / "datapackage.json")).validate()
     assert report.valid, report.flatten(["taskNumber", "rowNumber", "fieldName", "type", "note"])
-    assert len(report.tasks) == len(data)
+    assert len(report.tasks) == len(data | excel)
 
 
 @pytest.mark.django_db

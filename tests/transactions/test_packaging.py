@@ -1,6 +1,7 @@
 """Packages: a real worker builds a verifiable ZIP (manifest, Data Package, licence, README) for a
 real published dataset; the state machine; retries and visible failures; one build per package."""
 
+import hashlib
 import io
 import json
 import shutil
@@ -141,6 +142,9 @@ def test_a_real_worker_builds_a_package_whose_manifest_and_data_package_verify(
         "data/대기질.csv",
         "data/점검기록.csv",
         "data/측정소/목록.csv",
+        "data/excel/대기질.csv",
+        "data/excel/점검기록.csv",
+        "data/excel/측정소/목록.csv",
         "datapackage.json",
         "README.md",
         "LICENSE.txt",
@@ -155,7 +159,7 @@ def test_a_real_worker_builds_a_package_whose_manifest_and_data_package_verify(
     assert infos["data/대기질.csv"].compress_type == zipfile.ZIP_DEFLATED
     check = subprocess.run(["sha256sum", "-c", "MANIFEST-SHA256"], cwd=tmp_path, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert check.stdout.count(": OK") == 6
+    assert check.stdout.count(": OK") == 9
 
     from frictionless import Package as DataPackage
 
@@ -168,15 +172,20 @@ def test_a_real_worker_builds_a_package_whose_manifest_and_data_package_verify(
         "type": "datetime",
         "format": "%Y-%m-%d %H:%M",
     }
-    assert resources["data/점검기록.csv"]["encoding"] == "utf-8"
+    assert resources["data/점검기록.csv"]["encoding"] == "cp949"
+    assert resources["data/excel/점검기록.csv"]["encoding"] == "utf-8-sig"
+    assert resources["data/excel/점검기록.csv"]["derivedFrom"] == "data/점검기록.csv"
     assert descriptor["licenses"][0]["name"] == "kogl-1" and descriptor["version"] == "1"
     assert descriptor["contributors"][0]["title"] == official.active_organization.name_ko
 
-    # The CP949 upload is shipped as UTF-8 with the same text; the UTF-8 one byte for byte.
-    assert (tmp_path / "data/점검기록.csv").read_bytes().decode("utf-8") == CP949_TEXT  # CRLF kept
+    # Both uploads are shipped byte for byte; their Excel copies are the same text in UTF-8 with a BOM.
+    assert (tmp_path / "data/점검기록.csv").read_bytes() == CP949_TEXT.encode("cp949")
     assert (tmp_path / "data/대기질.csv").read_bytes() == UTF8_CSV.encode("utf-8")
+    assert (tmp_path / "data/excel/점검기록.csv").read_bytes() == b"\xef\xbb\xbf" + CP949_TEXT.encode()  # CRLF kept
+    assert (tmp_path / "data/excel/대기질.csv").read_bytes() == b"\xef\xbb\xbf" + UTF8_CSV.encode()
     readme = (tmp_path / "README.md").read_text(encoding="utf-8")
-    assert "시흥시 대기질 측정 자료" in readme and order.number in readme and "cp949 → UTF-8" in readme
+    assert "시흥시 대기질 측정 자료" in readme and order.number in readme
+    assert "| `data/점검기록.csv` | CSV |" in readme and "| cp949 | 0 |" in readme
     assert buyer.active_organization.name_ko in readme and "경기도 시흥시 정왕동" in readme
     licence = (tmp_path / "LICENSE.txt").read_text(encoding="utf-8")
     kogl = Licence.objects.get(code="kogl-1")
@@ -391,7 +400,9 @@ def test_housekeeping_enqueues_a_package_whose_message_was_lost(buyer, publish, 
 
 @pytest.mark.django_db
 def test_a_stored_file_that_no_longer_decodes_fails_with_its_position(official, admin_user, buyer, reference_data):
-    version = publish_files(official, admin_user, FILES[1:2])  # the CP949 file, transcoded when packaged
+    # The CP949 file, transcoded for its Excel copy. Its bytes change and so does the recorded SHA-256 (a
+    # file whose encoding was recorded wrongly): the original is shipped, the Excel copy cannot be made.
+    version = publish_files(official, admin_user, FILES[1:2])
     order = place_order(buyer, offer_of(version.dataset, "free"), method="free")
     package = package_of(order)
     datafile = DataFile.objects.get(version=version)
@@ -399,6 +410,7 @@ def test_a_stored_file_that_no_longer_decodes_fails_with_its_position(official, 
     data = bytearray(path.read_bytes())
     data[40:42] = b"\xff\xfe"  # not CP949
     path.write_bytes(bytes(data))
+    DataFile.objects.filter(pk=datafile.pk).update(sha256=hashlib.sha256(bytes(data)).hexdigest())
     assert build_package.apply(args=[package.pk]).get() == "failed"
     package.refresh_from_db()
     message = selectors.error_parts(package.error, "en")[0]

@@ -2,9 +2,12 @@
 
 Layout (at the root of the ZIP, so `frictionless validate package.zip` and `sha256sum -c` work on it):
 
-    data/<file>          the version's data files; the members of an uploaded ZIP under data/<archive>/
+    data/<file>          the version's data files exactly as stored (byte for byte: the SHA-256 the dataset
+                         page shows); the members of an uploaded ZIP under data/<archive>/
+    data/excel/<file>    a copy of each CSV/TSV for Excel: UTF-8 with a BOM, formula cells neutralised
     datapackage.json     Frictionless Data Package (v1 descriptors): one resource per data file with its
-                         Table Schema, dialect, encoding, bytes and sha256; licence, sources, contributors
+                         Table Schema, dialect, encoding, bytes and sha256 (an Excel copy names the
+                         original in `derivedFrom`); licence, sources, contributors
     README.md            the dataset's metadata and the order it was made for (Korean, then English)
     LICENSE.txt          the licence text (Korean and English) and the terms of the purchase
     MANIFEST-SHA256      "<sha256>  <path>" for every other file: unzip, then `sha256sum -c MANIFEST-SHA256`
@@ -16,13 +19,20 @@ Choices (figures from bench/delivery.py on the 2-vCPU machine, 1 GB CSV, see its
   resource with its Table Schema, and a ZIP inside the ZIP would double the size for a file no Data
   Package tool can describe. Junk entries (__MACOSX, Thumbs.db) were never extracted. An archive
   without extracted members is shipped as it was uploaded.
-- Every text file (CSV/TSV/JSON/GeoJSON) is shipped in UTF-8. Stored files stay exactly as uploaded
-  (CP949 is as common as UTF-8), so a CP949 file is transcoded in the stream (strict: a byte that
-  does not decode fails the build instead of shipping mojibake). A Data Package's `encoding` defaults to UTF-8 and the tools
-  buyers use (pandas, DuckDB offline, frictionless, R) read it without options, so one encoding for
-  every dataset beats declaring whichever each provider used. README names each file's original
-  encoding and its SHA-256 as published. UTF-8 files are copied byte for byte. The price is CPU:
-  ~5 s per GB of CP949 (Python's codecs), run in a read-ahead thread beside the compressor.
+- The data files are shipped as stored, byte for byte, in whatever encoding they were uploaded (CP949
+  is as common as UTF-8): the file page promises "the file as you uploaded it" and shows its SHA-256,
+  so `sha256sum -c` checks that promise. datapackage.json declares each file's encoding (cp949 is a
+  name pandas, frictionless, R and DuckDB know). An earlier design transcoded CP949 to UTF-8 here,
+  which broke the promise (another hash).
+- A Korean Excel user double-clicks a CSV: Excel reads it as CP949 unless it starts with a UTF-8 BOM,
+  and runs cells starting with =, +, -, @ as formulas. So each CSV/TSV also goes in as
+  data/excel/<file>: decoded (strict: a byte that does not decode fails the build instead of shipping
+  mojibake), formula-looking text cells prefixed with an apostrophe (catalog.exports.CsvFormulaGuard,
+  the rule of the free sample CSV; a cell that is one number such as -3.2 stays), UTF-8 with a BOM.
+  Every CSV/TSV, even one uploaded with a BOM: its formula cells need the apostrophe too. README
+  counts the formula-looking cells of each original. The price: the file is read a second time
+  (page cache), scanned for formula cells (numpy, ~3 s per GB: Python's re took ~15) and compressed
+  twice, about twice the build time (see bench/delivery.py and docs/purchase.md for the figures).
 - The SHA-256 of every stored file is recomputed while it is read and compared with the one recorded
   at upload: a file damaged in storage fails the build (permanently) instead of reaching a buyer.
 - Compression: ZIP_STORED for formats that are compressed already (XLSX, ZIP); DEFLATE level 1 for
@@ -76,6 +86,9 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog import licences
 
+# catalog owns the spreadsheet rules: its free sample CSV follows the same ones.
+from catalog.exports import CsvFormulaGuard
+
 # Messages stay lazy (translated when shown, in each language): a worker has no reader's language.
 from catalog.ingest.errors import lazy_format
 from catalog.models import Offer
@@ -101,6 +114,8 @@ TEXT_COMPRESSION = zipfile.ZIP_DEFLATED
 DEFLATE_LEVEL = 1
 READ_AHEAD = 4  # chunks read (and transcoded) ahead of the compressor, in a thread
 MANIFEST = "MANIFEST-SHA256"
+EXCEL_FOLDER = "excel/"  # data/excel/<file>: the Excel copy of each CSV/TSV (see the module docstring)
+EXCEL_COPY_FORMATS = {"csv", "tsv"}
 FILE_MODE = 0o644 << 16  # unzip on Unix creates readable files
 
 Progress = Callable[[int, int], None]
@@ -119,12 +134,13 @@ class PackagingError(Exception):
 
 @dataclass
 class Member:
-    """One data file of the package."""
+    """One data file of the package: the stored bytes, or (excel_of set) the Excel copy of a table."""
 
     datafile: object  # catalog.models.DataFile
     path: str  # inside the ZIP
-    source_encoding: str | None  # transcode from this encoding to UTF-8; None: the stored bytes as they are
+    source_encoding: str | None  # Excel copy: decode from this encoding; None: the stored bytes as they are
     compress_type: int
+    excel_of: str = ""  # the path of the original this is the Excel copy of
 
 
 @dataclass
@@ -134,6 +150,7 @@ class PackedFile:
     member: Member
     size: int
     sha256: str
+    formula_cells: int | None = None  # cells neutralised in an Excel copy (as many look like formulas in the original)
 
 
 @dataclass
@@ -210,17 +227,35 @@ def plan_members(version) -> list[Member]:
                 plan.append(_member(m, _unique(f"data/{folder}/{_clean_name(m.original_name)}", taken)))
         else:
             plan.append(_member(f, _unique(f"data/{_clean_name(f.original_name)}", taken)))
+    # The Excel copies after every original (data/excel/ mirrors data/), so `unzip -l` lists the
+    # published files first (a name taken by an upload, such as excel.zip's members, gets " (2)").
+    plan += [
+        _excel_member(m, _unique("data/" + EXCEL_FOLDER + m.path.removeprefix("data/"), taken))
+        for m in list(plan)
+        if m.datafile.format in EXCEL_COPY_FORMATS
+    ]
     return plan
 
 
 def _member(datafile, path: str) -> Member:
-    # JSON and GeoJSON too: their RFCs (8259, 7946) require UTF-8, and the checks accept CP949 and BOMs.
-    transcode = datafile.format in TEXT_FORMATS and not _is_utf8(datafile.encoding)
     return Member(
         datafile=datafile,
         path=path,
-        source_encoding=datafile.encoding if transcode else None,
+        source_encoding=None,
         compress_type=TEXT_COMPRESSION if datafile.format in TEXT_FORMATS else zipfile.ZIP_STORED,
+    )
+
+
+def _excel_member(original: Member, path: str) -> Member:
+    encoding = original.datafile.encoding or "utf-8"
+    if _is_utf8(encoding):
+        encoding = "utf-8-sig"  # a BOM the upload had is not doubled
+    return Member(
+        datafile=original.datafile,
+        path=path,
+        source_encoding=encoding,
+        compress_type=TEXT_COMPRESSION,
+        excel_of=original.path,
     )
 
 
@@ -260,11 +295,18 @@ def _zipinfo(path: str, when: datetime, compress_type: int) -> zipfile.ZipInfo:
     return info
 
 
-def _source_chunks(datafile, source_encoding: str | None, source_sha, written_sha):
-    """(source bytes read, bytes to write) per 1 MiB of the stored file, hashing both sides and
-    transcoding to UTF-8 when `source_encoding` is set."""
-    decoder = codecs.getincrementaldecoder(source_encoding)(errors="strict") if source_encoding else None
+def _source_chunks(datafile, source_encoding: str | None, source_sha, written_sha, guard=None):
+    """(source bytes read, bytes to write) per 1 MiB of the stored file, hashing both sides. With
+    `source_encoding` (an Excel copy): in UTF-8 (transcoded if need be; a UTF-8 file is valid UTF-8,
+    the checks decoded it strictly and its SHA-256 is the one they read), `guard` neutralises formula
+    cells, written after a byte order mark."""
+    excel = guard is not None
+    transcode = excel and not _is_utf8(source_encoding) and source_encoding != "utf-8-sig"
+    decoder = codecs.getincrementaldecoder(source_encoding)(errors="strict") if transcode else None
     read = 0
+    if excel:
+        written_sha.update(codecs.BOM_UTF8)
+        yield 0, codecs.BOM_UTF8
     try:
         src = datafile.file.storage.open(datafile.file.name, "rb")
     except FileNotFoundError as exc:
@@ -274,20 +316,25 @@ def _source_chunks(datafile, source_encoding: str | None, source_sha, written_sh
         while chunk := src.read(CHUNK):
             read += len(chunk)
             source_sha.update(chunk)
+            if not excel:
+                yield len(chunk), chunk
+                continue
             if decoder is not None:
                 try:
-                    out = decoder.decode(chunk).encode("utf-8")
+                    text = decoder.decode(chunk).encode("utf-8")
                 except UnicodeDecodeError as exc:
                     raise _undecodable(datafile, read - len(chunk) + exc.start) from exc
-                written_sha.update(out)
-                yield len(chunk), out
             else:
-                yield len(chunk), chunk
-        if decoder is not None:
+                text = chunk[3:] if read == len(chunk) and chunk.startswith(codecs.BOM_UTF8) else chunk
+            out = guard.feed(text)
+            written_sha.update(out)
+            yield len(chunk), out
+        if excel:
             try:
-                tail = decoder.decode(b"", final=True).encode("utf-8")
+                tail = decoder.decode(b"", final=True).encode("utf-8") if decoder is not None else b""
             except UnicodeDecodeError as exc:
                 raise _undecodable(datafile, read) from exc
+            tail = guard.feed(tail) + guard.finish()
             written_sha.update(tail)
             yield 0, tail
 
@@ -342,13 +389,16 @@ def _read_ahead(items, depth: int = READ_AHEAD):
 
 
 def _copy_member(zf: zipfile.ZipFile, member: Member, when: datetime, advance: Callable[[int], None]) -> PackedFile:
-    """Stream one stored data file into the ZIP (transcoding it to UTF-8 if needed); check its
-    SHA-256 against the one recorded at upload."""
+    """Stream one stored data file into the ZIP (as it is, or its Excel copy); check its SHA-256
+    against the one recorded at upload."""
     datafile = member.datafile
     source_sha = hashlib.sha256()
     written_sha = hashlib.sha256() if member.source_encoding else source_sha
+    guard = None
+    if member.source_encoding:
+        guard = CsvFormulaGuard("\t" if datafile.format == "tsv" else (datafile.delimiter or ","))
     written = read = 0
-    chunks = _source_chunks(datafile, member.source_encoding, source_sha, written_sha)
+    chunks = _source_chunks(datafile, member.source_encoding, source_sha, written_sha, guard)
     with zf.open(_zipinfo(member.path, when, member.compress_type), "w", force_zip64=True) as dst:
         for n, out in _read_ahead(chunks):
             dst.write(out)
@@ -366,7 +416,9 @@ def _copy_member(zf: zipfile.ZipFile, member: Member, when: datetime, advance: C
             ),
             detail=f"storage {datafile.file.name}: expected {datafile.sha256}, read {source_sha.hexdigest()} ({read} bytes)",
         )
-    return PackedFile(member=member, size=written, sha256=written_sha.hexdigest())
+    return PackedFile(
+        member=member, size=written, sha256=written_sha.hexdigest(), formula_cells=guard.cells if guard else None
+    )
 
 
 def _undecodable(datafile, offset: int) -> PackagingError:
@@ -398,7 +450,7 @@ def write_package(fh: BinaryIO, *, version, context: Context, progress: Progress
     decides how often to record it. Memory stays flat: data moves in 1 MiB chunks.
     """
     members = plan_members(version)
-    total = sum(m.datafile.size for m in members) or 1
+    total = sum(m.datafile.size for m in members) or 1  # an Excel copy reads its file again
     advance = _Advance(total, progress)
     target = _HashedTarget(fh)
     manifest: dict[str, str] = {}
@@ -662,18 +714,26 @@ def _resource(item: PackedFile, names: set[str]):
     from frictionless import Dialect, Resource, Schema, formats
 
     df = item.member.datafile
+    excel = bool(item.member.excel_of)
     options = dict(
         name=_resource_name(item.member.path, names),
         path=item.member.path,
-        title=df.original_name,
+        title=df.original_name + (" (Excel)" if excel else ""),
         format=df.format,
         mediatype=MEDIA_TYPES.get(df.format, "application/octet-stream"),
         bytes=item.size,
         hash=f"sha256:{item.sha256}",
         datatype=NON_TABLE_DATATYPES.get(df.format, "file"),
     )
-    if df.format in TEXT_FORMATS:
-        options["encoding"] = "utf-8"
+    if excel:
+        options["encoding"] = "utf-8-sig"  # frictionless and pandas read the BOM with this name
+        options["description"] = (
+            f"{item.member.excel_of}의 Excel용 사본: UTF-8(BOM), 수식처럼 보이는 셀 {item.formula_cells}개 앞에 '. / "
+            f"A copy of {item.member.excel_of} for Excel: UTF-8 with a BOM, an apostrophe before the "
+            f"{item.formula_cells} cells that look like formulas."
+        )
+    elif df.format in TEXT_FORMATS:
+        options["encoding"] = _declared_encoding(df.encoding)
     schema = _schema(df.table_schema) if df.format in TABULAR_FORMATS else None
     if schema:
         options["datatype"] = "table"
@@ -682,11 +742,18 @@ def _resource(item: PackedFile, names: set[str]):
             delimiter = "\t" if df.format == "tsv" else (df.delimiter or ",")
             options["dialect"] = Dialect(controls=[formats.CsvControl(delimiter=delimiter)])
     resource = Resource(**options)
+    if excel:
+        resource.custom["derivedFrom"] = item.member.excel_of
     if schema and df.row_count is not None:
         # Frictionless checks "rows" against the rows it reads, so only a table declares it: the
         # count of a JSON or GeoJSON file is of records or features (README names it).
         resource.custom["rows"] = df.row_count
     return resource
+
+
+def _declared_encoding(encoding: str) -> str:
+    """The encoding a Data Package reader must use for the stored bytes: the one the checks found."""
+    return "utf-8" if not encoding or _is_utf8(encoding) else codecs.lookup(encoding).name
 
 
 def _date(value) -> str:
@@ -755,25 +822,46 @@ def readme_text(version, packed: list[PackedFile], context: Context) -> str:
     if version.data_limits.strip():
         out.append(f"\n### 데이터 한계 / Limits of the data\n\n{version.data_limits.strip()}\n")
     out.append("\n## 파일 / Files\n\n")
+    originals = [item for item in packed if not item.member.excel_of]
+    copies = [item for item in packed if item.member.excel_of]
+    formulas = {item.member.excel_of: item.formula_cells for item in copies}
     out.append(
-        "| 파일 / File | 형식 / Format | 크기 / Bytes | 행 / Rows | 원본 인코딩 / Original encoding | SHA-256 |\n"
+        "| 파일 / File | 형식 / Format | 크기 / Bytes | 행 / Rows | 인코딩 / Encoding | 수식처럼 보이는 셀 / "
+        "Formula-looking cells | SHA-256 |\n"
     )
-    out.append("| --- | --- | ---: | ---: | --- | --- |\n")
-    for item in packed:
+    out.append("| --- | --- | ---: | ---: | --- | ---: | --- |\n")
+    for item in originals:
         df = item.member.datafile
-        encoding = df.encoding or "—"
-        if item.member.source_encoding:
-            encoding += " → UTF-8"
         rows = f"{df.row_count:,}" if df.row_count is not None else "—"
+        cells = formulas.get(item.member.path)
         out.append(
-            f"| `{item.member.path}` | {df.get_format_display()} | {item.size:,} | {rows} | {encoding} | `{item.sha256}` |\n"
+            f"| `{item.member.path}` | {df.get_format_display()} | {item.size:,} | {rows} | {df.encoding or '—'} | "
+            f"{'—' if cells is None else f'{cells:,}'} | `{item.sha256}` |\n"
         )
     out.append(
-        "\n모든 텍스트 파일(CSV/TSV/JSON/GeoJSON)은 UTF-8입니다. 원본이 CP949 등 다른 인코딩이면 내용은 그대로 두고 UTF-8로 "
-        "변환했습니다. Excel에서는 [데이터] → [텍스트/CSV에서]로 열고 파일 원본을 '65001: 유니코드(UTF-8)'로 고르세요.\n\n"
-        "Every text file (CSV/TSV/JSON/GeoJSON) is UTF-8. Files uploaded in another encoding (such as CP949) were converted "
-        "without changing their content. In Excel, use Data → From Text/CSV and choose 65001: Unicode (UTF-8).\n"
+        "\n`data/`의 파일은 제공기관이 올린 그대로입니다(바이트 단위로 같고, SHA-256은 데이터셋 페이지에 공개된 값과 같습니다). "
+        "인코딩은 위 표와 같습니다(cp949는 한국어 Windows의 ANSI).\n\n"
+        "The files in `data/` are exactly as the publisher uploaded them (byte for byte; their SHA-256 is the one the "
+        "dataset page shows). Their encodings are in the table above (cp949 is Korean Windows' ANSI).\n"
     )
+    if copies:
+        out.append("\n### Excel용 사본 / Copies for Excel\n\n")
+        out.append("| 파일 / File | 원본 / Original | 바꾼 셀 / Cells changed | 크기 / Bytes | SHA-256 |\n")
+        out.append("| --- | --- | ---: | ---: | --- |\n")
+        for item in copies:
+            out.append(
+                f"| `{item.member.path}` | `{item.member.excel_of}` | {item.formula_cells:,} | {item.size:,} | "
+                f"`{item.sha256}` |\n"
+            )
+        out.append(
+            "\n`data/excel/`의 CSV/TSV는 Excel에서 두 번 클릭해 열 수 있도록 만든 사본입니다: UTF-8(BOM 포함)로 저장했고, "
+            "수식처럼 보이는 텍스트 셀(=, +, -, @, 탭, CR로 시작)은 앞에 작은따옴표(')를 붙여 수식으로 실행되지 않게 했습니다. "
+            "-3.2나 +82처럼 숫자 하나로 된 셀은 그대로 숫자입니다. 분석에는 `data/`의 원본을 쓰세요.\n\n"
+            "The CSV/TSV files in `data/excel/` are copies made to open in Excel with a double click: UTF-8 with a byte "
+            "order mark, and every text cell that looks like a formula (starting with =, +, -, @, tab or CR) begins with "
+            "an apostrophe (') so that it is not run as one. Cells that are a single number, such as -3.2 or +82, stay "
+            "numbers. For analysis, use the originals in `data/`.\n"
+        )
     out.append("\n## 구매 정보 / This package was made for\n\n")
     out.append(
         _lines(
