@@ -83,6 +83,8 @@ def purchase_panel(context, dataset, published=None):
                     else None
                 ),
                 "free": offer.kind == Offer.Kind.FREE,
+                # An unpaid order already holding the offer: the refusal links to it (pay or cancel there).
+                "pending_order": facts.open_orders.get(offer.pk) if facts else None,
             }
         )
     return {
