@@ -19,7 +19,7 @@ from accounts.permissions import can, forget_roles
 from core.audit import audit
 from core.errors import DomainError, IllegalTransition, NotAllowed
 from core.notify import email_on_commit, site_url
-from core.romanize import readable_slug
+from core.romanize import unique_slug
 from core.transitions import transition
 
 V = Organization.Verification
@@ -51,16 +51,7 @@ def _require(condition: bool, message=None):
 
 def _unique_slug(name_en: str, name_ko: str) -> str:
     """From the English name, else the romanised Korean one; `org-N` only when neither gives letters."""
-    base = readable_slug(name_en, name_ko, max_length=60)
-    if base:
-        slug, n = base, 1
-    else:
-        base, n = "org", 1
-        slug = f"{base}-{n}"
-    while Organization.objects.filter(slug=slug).exists():
-        n += 1
-        slug = f"{base}-{n}"
-    return slug
+    return unique_slug(Organization.objects.all(), name_en, name_ko, fallback="org", max_length=60)
 
 
 def _platform_admin_emails() -> list[str]:

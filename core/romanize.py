@@ -76,3 +76,19 @@ def readable_slug(*texts: str, max_length: int) -> str:
                 slug = slug.rsplit("-", 1)[0] if "-" in slug else slug
             return slug.strip("-")
     return ""
+
+
+def unique_slug(taken, *texts: str, fallback: str, max_length: int) -> str:
+    """A readable slug (see readable_slug) not yet in `taken` (a queryset of rows with a `slug`), numbered
+    "-2", "-3" … on a clash. When no text gives letters it is `fallback-1`, `fallback-2` …: a bare fallback
+    says nothing and collides with the next one."""
+    base = readable_slug(*texts, max_length=max_length)
+    if base:
+        slug, n = base, 1
+    else:
+        base, n = fallback, 1
+        slug = f"{base}-{n}"
+    while taken.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug

@@ -9,7 +9,7 @@ from accounts.permissions import can
 from catalog.models import DataFile, Dataset, DatasetVersion
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
-from core.romanize import readable_slug
+from core.romanize import unique_slug
 from core.transitions import transition
 
 S = DatasetVersion.State
@@ -27,16 +27,7 @@ def _unique_slug(title_en: str, title_ko: str) -> str:
 
     Slugs are in URLs, so a dataset keeps its slug when its titles change later.
     """
-    base = readable_slug(title_en, title_ko, max_length=80)
-    if base:
-        slug, n = base, 1
-    else:  # a bare "dataset" says nothing and collides with the next one: number it from the start
-        base, n = "dataset", 1
-        slug = f"{base}-{n}"
-    while Dataset.objects.filter(slug=slug).exists():
-        n += 1
-        slug = f"{base}-{n}"
-    return slug
+    return unique_slug(Dataset.objects.all(), title_en, title_ko, fallback="dataset", max_length=80)
 
 
 def clean_tags(tags) -> list[str]:
