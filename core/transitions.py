@@ -50,16 +50,6 @@ def register(
     )
 
 
-def machine(model) -> Machine:
-    return _MACHINES[model]
-
-
-def allowed(obj, to: str) -> bool:
-    """Whether `obj` may move to `to` now (for showing or hiding an action)."""
-    m = _MACHINES[type(obj)]
-    return to in m.table.get(getattr(obj, m.field), set())
-
-
 def transition(
     obj,
     *,

@@ -372,9 +372,6 @@ class EntitlementDelivery:
 
 TONE_SUCCESS, TONE_INFO, TONE_WARNING = "bg-light-success", "bg-light-information", "bg-light-warning"
 TONE_DANGER, TONE_GRAY, TONE_PRIMARY = "bg-light-danger", "bg-light-gray", "bg-light-primary"
-# Payment.State may gain states (e.g. "confirming" while the PG is asked); compared as strings so this
-# works before and after such a state exists.
-PAYMENT_CONFIRMING = "confirming"
 
 
 def _entitlement_ended(entitlement: Entitlement, now) -> str | None:
@@ -537,7 +534,7 @@ def _packages_status(rows: list[PackageRow], *, method: str = "") -> DeliverySta
 
 
 def _payment_status(order: Order, payment_states: list[str]) -> DeliveryStatus:
-    if PAYMENT_CONFIRMING in payment_states:
+    if Payment.State.CONFIRMING in payment_states:
         return DeliveryStatus(
             "confirming",
             _("Confirming payment"),

@@ -109,7 +109,7 @@ def test_order_states_before_and_after_delivery(buyer, free_dataset, private_dat
     status = selectors.order_delivery_status(card).status
     assert (status.state, status.label, status.action, status.live) == ("awaiting_payment", "결제 대기", "pay", False)
     assert status.title == "카드 결제 대기 중"
-    # The payment helper's "confirming" state (not in this branch's model yet) reads as such, and polls.
+    # A payment being confirmed with the PG reads as such, and polls.
     confirming = selectors._payment_status(card, ["confirming"])
     assert (confirming.state, confirming.label, confirming.live) == ("confirming", "결제 확인 중", True)
     with translation.override("en"):

@@ -198,10 +198,6 @@ def packages_deliver_missing(*, since=None) -> int:
 # --- Building ----------------------------------------------------------------------------------------
 
 
-def _lease_expired(package: Package, now=None) -> bool:
-    return package.lease_expired(now)
-
-
 def _worker_stopped(package: Package) -> None:
     """The building package (locked) lost its worker: queued again, or failed visibly when it has
     been tried PACKAGE_MAX_ATTEMPTS times."""
@@ -230,7 +226,7 @@ def package_claim(*, package_id: int) -> Package | None:
         if package is None:
             return None
         now = timezone.now()
-        if package.state == K.BUILDING and _lease_expired(package, now):
+        if package.state == K.BUILDING and package.lease_expired(now):
             _worker_stopped(package)
         if package.state != K.QUEUED:
             return None
@@ -516,7 +512,7 @@ def package_retry(*, actor, package: Package) -> Package:
     lease or ready is returned as it is."""
     package = Package.objects.select_for_update().select_related("entitlement__organization").get(pk=package.pk)
     _require_buyer_or_staff(actor, package)
-    stale = package.state == K.BUILDING and _lease_expired(package)
+    stale = package.state == K.BUILDING and package.lease_expired()
     if package.state not in (K.FAILED, K.EXPIRED) and not stale:
         return package
     if not entitlement_is_active(package.entitlement):
@@ -597,7 +593,7 @@ def packages_recover_lost() -> int:
                 package = (
                     Package.objects.select_for_update().select_related("entitlement__organization").get(pk=package_id)
                 )
-                if package.state != K.BUILDING or not _lease_expired(package):
+                if package.state != K.BUILDING or not package.lease_expired():
                     continue  # it beat (or finished) meanwhile
                 _worker_stopped(package)
                 if package.state == K.QUEUED:  # (a failed one was swept by _fail)
