@@ -64,6 +64,18 @@ SYSTEM_DECISIONS = (
 )
 
 
+def platform_admin_emails() -> list[str]:
+    """Where decisions waiting for a platform admin are announced (active staff)."""
+    return list(User.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True))
+
+
+def member_emails(organization: Organization, *roles: str) -> list[str]:
+    """The e-mail addresses of the organization's members holding one of `roles`."""
+    return list(
+        Membership.objects.filter(organization=organization, role__in=roles).values_list("user__email", flat=True)
+    )
+
+
 def organization_history(organization: Organization) -> QuerySet[AuditEvent]:
     """The organization's history: what its people and the admins decided, and the system's decisions."""
     return (

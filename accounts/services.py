@@ -54,18 +54,6 @@ def _unique_slug(name_en: str, name_ko: str) -> str:
     return unique_slug(Organization.objects.all(), name_en, name_ko, fallback="org", max_length=60)
 
 
-def _platform_admin_emails() -> list[str]:
-    return list(User.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True))
-
-
-def _owner_emails(organization: Organization) -> list[str]:
-    return list(
-        Membership.objects.filter(organization=organization, role=Membership.Role.OWNER).values_list(
-            "user__email", flat=True
-        )
-    )
-
-
 def _apply_brn(organization: Organization, raw_brn: str | None) -> None:
     if raw_brn:
         digits = brn_rules.normalize(raw_brn)
@@ -115,7 +103,7 @@ def organization_register(*, actor: User, brn: str | None, **fields) -> Organiza
         data={"brn": organization.brn, "brn_checksum_ok": organization.brn_checksum_ok, "kind": organization.kind},
     )
     email_on_commit(
-        to=_platform_admin_emails(),
+        to=selectors.platform_admin_emails(),
         template="email/org_verification_requested",
         context={"organization": organization, "url": site_url(reverse("staff:organization", args=[organization.pk]))},
     )
@@ -158,7 +146,7 @@ def organization_update(*, actor: User, organization: Organization, brn: str | N
         audit(actor=actor, action="organization.updated", obj=organization, organization=organization, data=changes)
     if resubmitted:
         email_on_commit(
-            to=_platform_admin_emails(),
+            to=selectors.platform_admin_emails(),
             template="email/org_verification_requested",
             context={
                 "organization": organization,
@@ -187,7 +175,7 @@ def _decide(*, actor: User, organization: Organization, to: str, reason: str, ac
         data={"brn": organization.brn, "brn_checksum_ok": organization.brn_checksum_ok},
     )
     email_on_commit(
-        to=_owner_emails(organization),
+        to=selectors.member_emails(organization, Membership.Role.OWNER),
         template="email/org_verification_decided",
         context={
             "organization": organization,

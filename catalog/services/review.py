@@ -5,7 +5,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Membership, User
+from accounts import selectors as account_selectors
+from accounts.models import Membership
 from accounts.permissions import can
 from catalog.models import DataFile, Dataset, DatasetVersion, Review
 from catalog.services.entries import catalog_entry_refresh
@@ -50,10 +51,8 @@ def review_record(*, version: DatasetVersion, action: str, actor, reason: str = 
 
 
 def _notify_publisher(version: DatasetVersion, template: str, **context) -> None:
-    recipients = list(
-        Membership.objects.filter(
-            organization=version.dataset.publisher, role__in=[Membership.Role.OWNER, Membership.Role.PUBLISHER]
-        ).values_list("user__email", flat=True)
+    recipients = account_selectors.member_emails(
+        version.dataset.publisher, Membership.Role.OWNER, Membership.Role.PUBLISHER
     )
     email_on_commit(
         to=recipients,
@@ -126,7 +125,7 @@ def version_submit(*, actor, version: DatasetVersion, pii_justification: str = "
         data={"pii_justification": version.pii_justification, "rule": rule},
     )
     email_on_commit(
-        to=list(User.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True)),
+        to=account_selectors.platform_admin_emails(),
         template="email/version_submitted",
         context={"version": version, "url": site_url(reverse("staff:home"))},
     )

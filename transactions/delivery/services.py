@@ -23,6 +23,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from accounts import selectors as account_selectors
 from accounts.models import Membership, User
 from accounts.permissions import can
 from catalog import services as catalog_services
@@ -624,10 +625,8 @@ def order_url(order) -> str:
 
 def _notify_buyers(package: Package, template: str, order=None) -> None:
     order = order or Order.objects.filter(items__entitlement__packages=package).first()
-    recipients = list(
-        Membership.objects.filter(
-            organization=package.entitlement.organization, role__in=[Membership.Role.OWNER, Membership.Role.BUYER]
-        ).values_list("user__email", flat=True)
+    recipients = account_selectors.member_emails(
+        package.entitlement.organization, Membership.Role.OWNER, Membership.Role.BUYER
     )
     email_on_commit(
         to=recipients,
@@ -643,7 +642,7 @@ def _notify_buyers(package: Package, template: str, order=None) -> None:
 
 
 def _notify_admins(package: Package) -> None:
-    recipients = list(User.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True))
+    recipients = account_selectors.platform_admin_emails()
     email_on_commit(
         to=recipients,
         template="transactions/delivery/email/package_failed_admin",
