@@ -213,20 +213,25 @@ def orders(request):
     )
 
 
+def _order_live_context(order: Order) -> dict:
+    """What the order page's live block (transactions/_order_live.html) needs: the page and the polled
+    fragment render it from the same context, so they cannot show different things."""
+    return {
+        "order": order,
+        "payments": selectors.order_payments(order),
+        "bank": settings.BANK_TRANSFER_ACCOUNT,
+        "cancel_form": CancelForm(),
+        "delivery": selectors.order_delivery_status(order),
+    }
+
+
 @buyer_required
 def order_detail(request, number):
     order = selectors.order_get_for_buyer(organization=_organization(request), number=number)
     return render(
         request,
         "transactions/order_detail.html",
-        {
-            "order": order,
-            "items": selectors.order_items(order),
-            "payments": selectors.order_payments(order),
-            "bank": settings.BANK_TRANSFER_ACCOUNT,
-            "cancel_form": CancelForm(),
-            "delivery": selectors.order_delivery_status(order),
-        },
+        {**_order_live_context(order), "items": selectors.order_items(order)},
     )
 
 
@@ -236,17 +241,7 @@ def order_live(request, number):
     """The order page's header, next step and package list, polled by htmx while something can still
     change by itself (a package queued or building, a payment being confirmed)."""
     order = selectors.order_get_for_buyer(organization=_organization(request), number=number)
-    return render(
-        request,
-        "transactions/_order_live.html",
-        {
-            "order": order,
-            "payments": selectors.order_payments(order),
-            "bank": settings.BANK_TRANSFER_ACCOUNT,
-            "cancel_form": CancelForm(),
-            "delivery": selectors.order_delivery_status(order),
-        },
-    )
+    return render(request, "transactions/_order_live.html", _order_live_context(order))
 
 
 @buyer_required
