@@ -16,7 +16,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings as django_settings
@@ -43,12 +43,11 @@ ROWS_MB = int(os.environ.get("LEASE_TEST_CSV_MB", "160"))  # big enough that a b
 
 
 def _database_url() -> str:
-    """The test database (test_<name>), as a URL the subprocess's settings read."""
-    d = connection.settings_dict
-    auth = quote(d["USER"] or "", safe="") + (f":{quote(d['PASSWORD'], safe='')}" if d.get("PASSWORD") else "")
-    host = quote(d.get("HOST") or "", safe="")
-    port = f":{d['PORT']}" if d.get("PORT") else ""
-    return f"postgres://{auth}@{host}{port}/{d['NAME']}"
+    """The test database (test_<name>), as a URL the subprocess's settings read: the run's own DATABASE_URL
+    (host, port, a unix socket in its query string for the embedded server of `make test`) with the
+    test database's name as its path."""
+    url = urlsplit(os.environ.get("DATABASE_URL") or django_settings.DATABASE_URL)
+    return urlunsplit(url._replace(path="/" + quote(connection.settings_dict["NAME"])))
 
 
 class RealWorker:
