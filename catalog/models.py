@@ -322,6 +322,13 @@ class DataFile(models.Model):
     preview = models.JSONField(null=True, blank=True)
     pii_findings = models.JSONField(default=list, blank=True)
     geo = models.JSONField(null=True, blank=True)  # GeoJSON: bbox (WGS84), CRS, geometry types
+    # What the map draws, made by the checks and bounded (catalog.ingest.maps): {"kind": "points" | "grid" |
+    # "features", …}. Deferred on pages; served by its own URL.
+    map_layer = models.JSONField(null=True, blank=True)
+    # The data dictionary the publisher writes, by column name (catalog.dictionary): {"<column>":
+    # {"description_ko", "description_en", "unit", "codes": [{"code", "label_ko", "label_en"}]}}. Not in
+    # table_schema, which every check rewrites; copied to a new version's files with the same columns.
+    dictionary = models.JSONField(default=dict, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -341,6 +348,16 @@ class DataFile(models.Model):
     @property
     def is_checked(self):
         return self.check_state in (self.Check.PASSED, self.Check.WARNING, self.Check.BLOCKED, self.Check.FAILED)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [f["name"] for f in (self.table_schema or {}).get("fields") or []]
+
+    @property
+    def columns_described(self) -> int:
+        """How many of the file's columns have an entry in its data dictionary."""
+        names = set(self.column_names)
+        return sum(1 for name, entry in (self.dictionary or {}).items() if name in names and entry)
 
 
 class OfferKind(models.TextChoices):

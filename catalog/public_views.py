@@ -2,8 +2,9 @@
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from catalog import exports, schemaorg, selectors
 from catalog.rendering import plain_text, render_markdown
@@ -17,7 +18,16 @@ def dataset_detail(request, slug):
     version = page.version
     map_config = None
     if page.bbox:
-        map_config = {"bbox": page.bbox, "tileUrl": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION}
+        map_config = {
+            "bbox": page.bbox,
+            "tileUrl": settings.MAP_TILE_URL,
+            "attribution": settings.MAP_TILE_ATTRIBUTION,
+            # Each layer is fetched from this site (CSP connect-src 'self'); catalog.ingest.maps bounds them.
+            "layers": [
+                {"url": reverse("catalog:dataset_map", args=[slug, f.pk]), "name": f.original_name}
+                for f in page.map_files
+            ],
+        }
     return render(
         request,
         "catalog/dataset_detail.html",
@@ -32,6 +42,11 @@ def dataset_detail(request, slug):
             "map_config": map_config,
         },
     )
+
+
+def dataset_map(request, slug, file_id):
+    """The map layer of one file (points, grid cells or simplified features), made by the checks."""
+    return JsonResponse(selectors.dataset_map_layer(slug, file_id))
 
 
 def dataset_sample(request, slug):

@@ -193,6 +193,7 @@ def review_version(request, pk):
         "dataset": version.dataset,
         "files": selectors.version_files(version),
         "pii_files": [f for f in version.files.all() if f.pii_findings],
+        "dictionary_files": selectors.version_dictionary_files(version),
         "diff": selectors.version_diff(version),
         "history": history,
         "decision": next((r for r in history if r.action in (Review.Action.APPROVE, Review.Action.REJECT)), None),

@@ -2,13 +2,14 @@
 
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.fields.json import KT
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.permissions import can
-from catalog import discovery
+from catalog import dictionary, discovery
 from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Review, Theme
 from catalog.pricing import offer_price
 from catalog.schedule import next_update_due
@@ -52,6 +53,19 @@ def datafile_get_for_publisher(*, user, pk: int) -> DataFile:
 
 def version_files(version: DatasetVersion) -> QuerySet[DataFile]:
     return version.files.filter(parent__isnull=True).prefetch_related("members").order_by("created_at")
+
+
+def version_dictionary_files(version: DatasetVersion) -> list[DataFile]:
+    """The table files of a version (ZIP members included) with their data dictionary rows, for the review."""
+    files = list(
+        version.files.filter(table_schema__isnull=False)
+        .only("id", "original_name", "table_schema", "dictionary", "version_id")
+        .order_by("created_at", "id")
+    )
+    for f in files:
+        f.dictionary_rows = dictionary.rows(f)
+        f.described = dictionary.described_count(f)
+    return files
 
 
 def licences_for(organization) -> QuerySet[Licence]:
@@ -250,6 +264,11 @@ class DatasetPage:
     licence_text: RenderedLicence | None = None
 
     @property
+    def map_files(self) -> list[DataFile]:
+        """The files with a map layer (points, grid or features; catalog.ingest.maps), in page order."""
+        return [m for f in self.files for m in (f, *f.member_list) if getattr(m, "map_kind", None)]
+
+    @property
     def has_free_offer(self) -> bool:
         return any(o.kind == Offer.Kind.FREE for o in self.offers)
 
@@ -298,6 +317,8 @@ def _file_tree(files: list[DataFile]) -> tuple[list[DataFile], list[DataFile]]:
         preview = f.preview if f.check_state in SAMPLE_CHECK_STATES else None
         f.sample_rows = len((preview or {}).get("rows") or [])
         f.has_nulls = any(col.get("nulls") for col in f.profile or [])
+        f.dictionary_rows = dictionary.rows(f) if f.table_schema else []
+        f.has_dictionary = any(r["description"] or r["unit"] or r["codes"] for r in f.dictionary_rows)
     for f in files:
         if f.parent_id in by_id:
             by_id[f.parent_id].member_list.append(f)
@@ -344,9 +365,12 @@ def dataset_page(slug: str) -> DatasetPage:
     version.dataset = dataset
     files = list(
         DataFile.objects.filter(version=version)
-        .defer("check_messages", "pii_findings", "file")
+        .defer("check_messages", "pii_findings", "file", "map_layer")
+        .annotate(**{f"map_{key}": KT(f"map_layer__{key}") for key in MAP_SUMMARY_KEYS})
         .order_by("created_at", "id")
     )
+    for f in files:
+        _map_summary(f)
     top, tabular = _file_tree(files)
     history = list(
         DatasetVersion.objects.filter(dataset=dataset, state__in=PUBLIC_HISTORY_STATES)
@@ -377,6 +401,33 @@ def dataset_page(slug: str) -> DatasetPage:
         today=today,
         licence_text=_licence_text(version),
     )
+
+
+# What the page says about a file's map layer without reading the layer itself (it is served by its own URL).
+MAP_SUMMARY_KEYS = ("kind", "total", "shown", "capped", "cell", "hidden", "personal")
+
+
+def _map_summary(f: DataFile) -> None:
+    """The annotated layer summary (JSON text) as numbers and booleans for the template."""
+    for key in ("total", "shown", "hidden"):
+        value = getattr(f, f"map_{key}")
+        setattr(f, f"map_{key}", int(value) if value not in (None, "") else None)
+    f.map_cell = float(f.map_cell) if f.map_cell not in (None, "") else None
+    f.map_cell_km = round(f.map_cell * 111, 1) if f.map_cell else None
+    f.map_capped = f.map_capped == "true"
+    f.map_personal = f.map_personal == "true"
+
+
+def dataset_map_layer(slug: str, file_id: int) -> dict:
+    """The map layer of a file of a visible dataset's published version; 404 for any other."""
+    layer = (
+        DataFile.objects.filter(pk=file_id, version__entry__dataset__slug=slug, map_layer__isnull=False)
+        .values_list("map_layer", flat=True)
+        .first()
+    )
+    if layer is None:
+        raise Http404
+    return layer
 
 
 def _licence_text(version: DatasetVersion) -> RenderedLicence | None:

@@ -3,14 +3,15 @@
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import publisher_required
-from catalog import selectors, services
+from catalog import dictionary, selectors, services
 from catalog.filters import SORTS
-from catalog.forms import DatasetVersionForm
+from catalog.forms import DataDictionaryForm, DatasetVersionForm
 from core.errors import DomainError
 
 FACET_TITLES = {
@@ -100,10 +101,37 @@ def version_edit(request, pk):
     return render(request, "catalog/version_form.html", {"form": form, "version": version})
 
 
+def _datafile_page(request, datafile, form=None):
+    version = datafile.version
+    context = {"datafile": datafile, "version": version, "units": dictionary.COMMON_UNITS}
+    if datafile.table_schema and datafile.is_checked:
+        context["dictionary_form"] = form or DataDictionaryForm(datafile=datafile)
+        datafile.dictionary_rows = dictionary.rows(datafile)
+        datafile.described = dictionary.described_count(datafile)
+    return render(request, "catalog/datafile_detail.html", context)
+
+
 @publisher_required
 def datafile_detail(request, pk):
     datafile = selectors.datafile_get_for_publisher(user=request.user, pk=pk)
-    return render(request, "catalog/datafile_detail.html", {"datafile": datafile, "version": datafile.version})
+    return _datafile_page(request, datafile)
+
+
+@publisher_required
+@require_POST
+def datafile_dictionary(request, pk):
+    """Save the column descriptions of a file (only while its version can be edited; the service checks)."""
+    datafile = selectors.datafile_get_for_publisher(user=request.user, pk=pk)
+    form = DataDictionaryForm(request.POST, datafile=datafile)
+    if form.is_valid():
+        try:
+            services.datafile_dictionary_update(actor=request.user, datafile=datafile, entries=form.entries())
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("The column descriptions were saved."))
+            return redirect(reverse("catalog:datafile", args=[datafile.pk]) + "#dictionary")
+    return _datafile_page(request, datafile, form)
 
 
 @publisher_required

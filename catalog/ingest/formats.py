@@ -33,6 +33,7 @@ from shapely.geometry import shape
 
 from .errors import IngestError
 from .errors import lazy_format as _fmt
+from .maps import FeatureLayer
 
 __all__ = [
     "GeoReport",
@@ -684,6 +685,9 @@ class GeoReport:
     outside_korea: bool = False  # bbox not inside lon 124–132, lat 33–39 (a note, not an error)
     encoding: str = "utf-8"
     source_bbox: list[float] | None = field(default=None)  # in the file's own CRS
+    # The simplified, bounded features for the map (catalog.ingest.maps.FeatureLayer) when the file has lines
+    # or polygons; a file of points only is drawn from its longitude/latitude columns instead.
+    map_layer: dict | None = None
 
 
 def _geo_invalid(detail: str) -> IngestError:
@@ -936,6 +940,7 @@ def _geojson_to_csv(src, dst, encoding) -> GeoReport:
         extra += [lon_col, lat_col]
     columns = prop_columns + extra
 
+    layer = FeatureLayer(bbox, transformer) if bbox is not None and set(types) - {"Point"} else None
     f, writer = _open_csv(dst)
     with f, _Utf8Stream(src, encoding) as stream:
         writer.writerow(columns)
@@ -961,6 +966,8 @@ def _geojson_to_csv(src, dst, encoding) -> GeoReport:
             geom = feature.get("geometry")
             gtype = geom.get("type") if isinstance(geom, dict) else None
             row.append(gtype if isinstance(gtype, str) else "")
+            if layer is not None:
+                layer.add(geom)
             if with_points:
                 lon = lat = ""
                 if gtype == "Point":
@@ -990,6 +997,7 @@ def _geojson_to_csv(src, dst, encoding) -> GeoReport:
         outside_korea=outside,
         encoding=encoding,
         source_bbox=source_bbox,
+        map_layer=layer.result(bbox) if layer is not None else None,
     )
 
 

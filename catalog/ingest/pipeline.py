@@ -19,6 +19,7 @@ from django.conf import settings
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from catalog.ingest import maps
 from catalog.ingest.archive import extract_member, inspect_zip
 from catalog.ingest.encoding import detect_encoding, transcode_to_utf8
 from catalog.ingest.errors import IngestError, in_every_language, lazy_format
@@ -52,7 +53,7 @@ def _message(level: str, code: str, message, detail: str = "") -> dict:
     return {"level": level, "code": code, "message": in_every_language(message), "detail": detail}
 
 
-def _tabular(utf8_csv: Path, report: dict, progress, *, delimiter_hint: str | None = None) -> None:
+def _tabular(utf8_csv: Path, report: dict, progress, *, delimiter_hint: str | None = None, points: bool = True) -> None:
     progress("profile", 40)
     table = _plain(analyse_csv(utf8_csv, memory_limit=settings.INGEST_MEMORY_LIMIT, threads=settings.INGEST_THREADS))
     report.update(
@@ -80,6 +81,20 @@ def _tabular(utf8_csv: Path, report: dict, progress, *, delimiter_hint: str | No
     ]
     report["pii_findings"] = findings
     _mask_personal_data(report, {f["column"] for f in findings})
+    located = maps.geo_columns(report["profile"]) if points else None
+    if located:
+        progress("map", 90)
+        report["map_layer"] = maps.points_layer(
+            utf8_csv,
+            delimiter=report["delimiter"] or ",",
+            quote=table.get("quote") or '"',
+            ncols=len(columns),
+            lat_index=located[0],
+            lon_index=located[1],
+            personal=bool(findings),
+            memory_limit=settings.INGEST_MEMORY_LIMIT,
+            threads=settings.INGEST_THREADS,
+        )
 
 
 def _mask_personal_data(report: dict, columns: set[str]) -> None:
@@ -137,7 +152,21 @@ def analyse_path(path: Path, fmt: str, *, workdir: Path, progress=lambda stage, 
                         ),
                     )
                 )
-            _tabular(utf8, report, progress, delimiter_hint=",")
+            layer = converted.get("map_layer")
+            _tabular(utf8, report, progress, delimiter_hint=",", points=layer is None)
+            if layer is not None and report["pii_findings"]:
+                report["messages"].append(
+                    _message(
+                        "info",
+                        "map_personal_data",
+                        _(
+                            "The shapes are not drawn on the public map because the file holds personal data; "
+                            "the page shows only the area it covers."
+                        ),
+                    )
+                )
+            elif layer is not None:
+                report["map_layer"] = layer
         elif fmt == "zip":
             progress("inspect_zip", 10)
             inspected = _plain(inspect_zip(path))

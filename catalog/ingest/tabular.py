@@ -281,6 +281,7 @@ def _analyse(con, path, preview_rows, top_values, histogram_bins) -> TableReport
         stats.update(again)
 
     profiles = [_profile(p, stats[p.index], rows, notes) for p in plans]
+    _locate_by_values(profiles, notes)
     _histograms_and_top_counts(con, src, plans, profiles, histogram_bins, dialect)
     preview = _preview(con, src, plans, preview_rows, dialect)
 
@@ -696,6 +697,35 @@ def _profile(plan: _Plan, st: dict, rows: int, notes: list) -> ColumnProfile:
                     )
                 break
     return prof
+
+
+def _locate_by_values(profiles: list[ColumnProfile], notes: list) -> None:
+    """Latitude and longitude columns not named so (e.g. "Y", "X값", "좌표1"): when no column was found by its
+    name, exactly one decimal column whose every value is a latitude in Korea and exactly one whose every
+    value is a longitude in Korea are taken as WGS84 coordinates (the note says so)."""
+    if any(p.geo for p in profiles):
+        return
+
+    def within(p, lo, hi):
+        return p.type == "number" and p.count and p.min is not None and lo <= p.min <= p.max <= hi
+
+    lats = [p for p in profiles if within(p, *_KOREA_LAT)]
+    lons = [p for p in profiles if within(p, *_KOREA_LON)]
+    if len(lats) == 1 and len(lons) == 1:
+        lats[0].geo, lons[0].geo = "latitude", "longitude"
+        notes.append(
+            _note(
+                "geo_by_values",
+                "info",
+                _(
+                    "Columns “%(lat)s” and “%(lon)s” hold values that look like latitude and longitude in Korea "
+                    "(WGS84), so they are shown on the map. If they are something else, say so in the column "
+                    "descriptions."
+                ),
+                lat=lats[0].name,
+                lon=lons[0].name,
+            )
+        )
 
 
 def _histograms_and_top_counts(con, src, plans, profiles, bins, dialect) -> None:

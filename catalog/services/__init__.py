@@ -14,6 +14,7 @@ from catalog.services.checks import (
     datafile_check_started,
     datafile_remove,
 )
+from catalog.services.dictionary import datafile_dictionary_inherit, datafile_dictionary_update
 from catalog.services.entries import catalog_entry_refresh, catalog_reindex, dataset_count_download
 from catalog.services.offers import offer_create, offer_deactivate
 from catalog.services.review import (
@@ -62,6 +63,8 @@ __all__ = [
     "datafile_check_progress",
     "datafile_check_release",
     "datafile_check_started",
+    "datafile_dictionary_inherit",
+    "datafile_dictionary_update",
     "datafile_remove",
     "dataset_create",
     "dataset_reinstate",

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.ingest.errors import in_every_language
 from catalog.models import DataFile, DatasetVersion
+from catalog.services.dictionary import datafile_dictionary_inherit
 from catalog.services.uploads import _enqueue_check
 from catalog.services.versions import (
     _lock_editable,
@@ -72,7 +73,17 @@ def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
     datafile = DataFile.objects.select_for_update().get(pk=datafile_id)
     if datafile.check_state != DataFile.Check.RUNNING:
         return datafile  # already finished by another run: never store a report (or ZIP members) twice
-    for field in ("encoding", "delimiter", "row_count", "column_count", "table_schema", "profile", "preview", "geo"):
+    for field in (
+        "encoding",
+        "delimiter",
+        "row_count",
+        "column_count",
+        "table_schema",
+        "profile",
+        "preview",
+        "geo",
+        "map_layer",
+    ):
         if field in report:
             setattr(datafile, field, report[field])
     datafile.pii_findings = report.get("pii_findings", [])
@@ -84,6 +95,7 @@ def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
     datafile.check_progress = 100
     datafile.checked_at = timezone.now()
     datafile.save()
+    datafile_dictionary_inherit(datafile=datafile)
     for member in report.get("members", []):
         child = DataFile(
             version_id=datafile.version_id,
@@ -106,6 +118,11 @@ def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
             if not old
             else [min(old[0], bbox[0]), min(old[1], bbox[1]), max(old[2], bbox[2]), max(old[3], bbox[3])]
         )
+        version.save(update_fields=["spatial_bbox", "updated_at"])
+    points_bbox = (report.get("map_layer") or {}).get("bbox") if not bbox else None
+    if points_bbox and version.is_editable and not version.spatial_bbox:
+        # The points of a table fill the coverage only when the publisher (or an earlier file) left it empty.
+        version.spatial_bbox = points_bbox
         version.save(update_fields=["spatial_bbox", "updated_at"])
     for member in datafile.members.filter(check_state=DataFile.Check.PENDING):
         _enqueue_check(member)

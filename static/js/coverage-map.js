@@ -1,8 +1,14 @@
 /* 시흥 데이터거래소 — the coverage map of a dataset page (Leaflet 1.9, global `L`).
  *
  * Markup: templates/catalog/dataset_detail.html
- *   <script type="application/json" id="coverage-map-config">  {bbox: [w, s, e, n], tileUrl, attribution}
- *   <div id="coverage-map" data-label-area="…">                the map; its text is the no-JS fallback
+ *   <script type="application/json" id="coverage-map-config">  {bbox: [w, s, e, n], tileUrl, attribution,
+ *                                                               layers: [{url, name}]}
+ *   <div id="coverage-map" data-label-count="… %(n)s …">       the map; its text is the no-JS fallback
+ *
+ * Each layer (catalog.ingest.maps, bounded by the checks) is fetched from this site and drawn over the
+ * outline: "points" as small circles, "grid" as circles sized by how many points fall in the cell (the
+ * server grouped them: many points, or personal data), "features" as GeoJSON lines and shapes. The map
+ * then fits everything. The text next to the map says what each layer holds and when it was capped.
  *
  * The bounding box is drawn as a rectangle with the SVG renderer and the view fits it, so the outline
  * shows even when no background tile loads (offline, or MAP_TILE_URL empty). The area's name and
@@ -71,6 +77,64 @@
     }).addTo(map);
     map.fitBounds(rectangle.getBounds(), { padding: [24, 24] });
     box.setAttribute("data-drawn", "true");
+    drawLayers(map, box, config.layers || [], rectangle.getBounds());
+  }
+
+  function countLabel(box, n) {
+    var template = box.getAttribute(n === 1 ? "data-label-one" : "data-label-count") || "%(n)s";
+    return template.replace("%(n)s", n.toLocaleString());
+  }
+
+  function drawLayers(map, box, layers, bounds) {
+    if (!layers.length || !window.fetch) return;
+    var canvas = window.L.canvas({ padding: 0.2 });
+    var accent = colour("--krds-light-color-element-secondary", "#0b50d0");
+    var all = window.L.latLngBounds(bounds.getSouthWest(), bounds.getNorthEast());
+    var drawn = 0;
+    layers.forEach(function (entry) {
+      window.fetch(entry.url, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (layer) {
+          if (!layer) return;
+          var group = window.L.featureGroup();
+          if (layer.kind === "points") {
+            layer.points.forEach(function (p) {
+              var marker = window.L.circleMarker([p[0], p[1]], {
+                renderer: canvas, radius: 4, color: accent, weight: 1, fillColor: accent, fillOpacity: 0.6
+              });
+              if (p[2] > 1) marker.bindTooltip(countLabel(box, p[2]));
+              group.addLayer(marker);
+            });
+          } else if (layer.kind === "grid") {
+            layer.cells.forEach(function (c) {
+              var marker = window.L.circleMarker([c[0], c[1]], {
+                renderer: canvas,
+                radius: Math.min(16, 3 + Math.log(c[2] + 1) / Math.LN2),
+                color: accent, weight: 1, fillColor: accent, fillOpacity: 0.45
+              });
+              marker.bindTooltip(countLabel(box, c[2]));
+              group.addLayer(marker);
+            });
+          } else if (layer.kind === "features") {
+            group.addLayer(window.L.geoJSON({ type: "GeometryCollection", geometries: layer.features }, {
+              style: function () { return { color: accent, weight: 2, fillColor: accent, fillOpacity: 0.2 }; },
+              pointToLayer: function (feature, latlng) {
+                return window.L.circleMarker(latlng, { radius: 4, color: accent, weight: 1, fillOpacity: 0.6 });
+              }
+            }));
+          } else {
+            return;
+          }
+          group.addTo(map);
+          if (group.getBounds && group.getBounds().isValid()) all.extend(group.getBounds());
+          map.fitBounds(all, { padding: [24, 24] });
+          drawn += 1;
+          box.setAttribute("data-layers", String(drawn));
+        })
+        .catch(function (e) {
+          if (window.console) window.console.warn("map layer", e);
+        });
+    });
   }
 
   onReady(function () {

@@ -211,7 +211,7 @@ def _is_utf8(encoding: str) -> bool:
 
 def plan_members(version) -> list[Member]:
     """The data files of `version` and where each goes in the ZIP (see the module docstring)."""
-    files = list(version.files.select_related(None).order_by("created_at", "id"))
+    files = list(version.files.select_related(None).defer("map_layer").order_by("created_at", "id"))
     members_of: dict[int, list] = {}
     for f in files:
         if f.parent_id:
@@ -611,11 +611,17 @@ def _resource_name(path: str, taken: set[str]) -> str:
     return name
 
 
-def _schema(table_schema: dict | None) -> dict | None:
+def _schema(table_schema: dict | None, dictionary: dict | None = None) -> dict | None:
     """The Table Schema stored by the checks, made strictly valid for Data Package v1 readers (frictionless
     5, pandas, R): DuckDB's "grouped" format becomes the standard groupChar alone, and a whole number
     written with separators ("12,345"), an integer with groupChar in Table Schema v2, is shipped as a
-    number with groupChar, since v1's integer has no groupChar (its values are whole all the same)."""
+    number with groupChar, since v1's integer has no groupChar (its values are whole all the same).
+
+    The publisher's data dictionary (catalog.dictionary) goes on each field: `description` (Korean, then
+    English after " / "; the English alone also as `description_en`), `unit` (a custom property: Table
+    Schema has none) and the codes as Table Schema v2 `categories` ({"value", "label"} with the Korean
+    label, `label_en` beside it) for string and integer fields whose codes are all of the field's type
+    and whose labels are unique; otherwise the codes go in a custom `codes` list, as stored."""
     if not table_schema or not table_schema.get("fields"):
         return None
     schema = json.loads(json.dumps(table_schema))
@@ -624,7 +630,35 @@ def _schema(table_schema: dict | None) -> dict | None:
             f.pop("format")
         if f.get("type") == "integer" and "groupChar" in f:
             f["type"] = "number"
+        _describe_field(f, (dictionary or {}).get(f["name"]) or {})
     return schema
+
+
+def _describe_field(spec: dict, entry: dict) -> None:
+    field = spec
+    ko, en = entry.get("description_ko", ""), entry.get("description_en", "")
+    if ko or en:
+        field["description"] = " / ".join(t for t in (ko, en) if t)
+    if en:
+        field["description_en"] = en
+    if entry.get("unit"):
+        field["unit"] = entry["unit"]
+    codes = entry.get("codes") or []
+    if not codes:
+        return
+    values = [c["code"] for c in codes]
+    if field.get("type") == "integer" and all(re.fullmatch(r"[+-]?\d+", v) for v in values):
+        values = [int(v) for v in values]
+    elif field.get("type") != "string":
+        values = None
+    labels = [c["label_ko"] for c in codes]
+    if values is None or len(set(values)) != len(values) or len(set(labels)) != len(labels):
+        field["codes"] = codes
+        return
+    field["categories"] = [
+        {"value": value, "label": c["label_ko"], **({"label_en": c["label_en"]} if c.get("label_en") else {})}
+        for value, c in zip(values, codes)
+    ]
 
 
 def _dataset_url(version, context: Context) -> str:
@@ -734,7 +768,7 @@ def _resource(item: PackedFile, names: set[str]):
         )
     elif df.format in TEXT_FORMATS:
         options["encoding"] = _declared_encoding(df.encoding)
-    schema = _schema(df.table_schema) if df.format in TABULAR_FORMATS else None
+    schema = _schema(df.table_schema, df.dictionary) if df.format in TABULAR_FORMATS else None
     if schema:
         options["datatype"] = "table"
         options["schema"] = Schema.from_descriptor(schema)
@@ -844,6 +878,7 @@ def readme_text(version, packed: list[PackedFile], context: Context) -> str:
         "The files in `data/` are exactly as the publisher uploaded them (byte for byte; their SHA-256 is the one the "
         "dataset page shows). Their encodings are in the table above (cp949 is Korean Windows' ANSI).\n"
     )
+    out.append(_columns_text(originals))
     if copies:
         out.append("\n### Excel용 사본 / Copies for Excel\n\n")
         out.append("| 파일 / File | 원본 / Original | 바꾼 셀 / Cells changed | 크기 / Bytes | SHA-256 |\n")
@@ -882,6 +917,39 @@ def readme_text(version, packed: list[PackedFile], context: Context) -> str:
         "`datapackage.json` is a Frictionless Data Package (Table Schemas, byte counts, SHA-256): "
         "`frictionless validate datapackage.json`.\n"
     )
+    return "".join(out)
+
+
+def _cell(text) -> str:
+    """Text inside a Markdown table cell: no line breaks, no column bars."""
+    return " ".join(str(text).split()).replace("|", "\\|") or "—"
+
+
+def _columns_text(originals: list[PackedFile]) -> str:
+    """The column tables of README: every table file's columns with their type, unit, meaning and codes."""
+    out = []
+    for item in originals:
+        df = item.member.datafile
+        fields = (df.table_schema or {}).get("fields") or []
+        if df.format not in TABULAR_FORMATS or not fields:
+            continue
+        if not out:
+            out.append("\n## 열 설명 / Columns\n")
+        out.append(f"\n### `{item.member.path}`\n\n")
+        out.append("| 열 / Column | 형식 / Type | 단위 / Unit | 설명 / Description | 코드 / Codes |\n")
+        out.append("| --- | --- | --- | --- | --- |\n")
+        dictionary = df.dictionary or {}
+        for column in fields:
+            entry = dictionary.get(column["name"]) or {}
+            description = " / ".join(t for t in (entry.get("description_ko"), entry.get("description_en")) if t)
+            codes = "; ".join(
+                f"{c['code']} = {c['label_ko']}" + (f" ({c['label_en']})" if c.get("label_en") else "")
+                for c in entry.get("codes") or []
+            )
+            out.append(
+                f"| `{_cell(column['name'])}` | {column.get('type', 'string')} | {_cell(entry.get('unit', ''))} | "
+                f"{_cell(description)} | {_cell(codes)} |\n"
+            )
     return "".join(out)
 
 
