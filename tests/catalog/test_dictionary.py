@@ -165,7 +165,7 @@ def test_the_dataset_page_shows_the_dictionary_in_its_language(client, official,
     version = _published_with_dictionary(official, admin_user)
     html = page_of(client, version)
     assert "열 설명" in html and "PM10 농도" in html and "㎍/㎥" in html
-    assert '<dt class="pg-mono">1</dt><dd>좋음</dd>' in html
+    assert '<span class="pg-mono">1</span> = 좋음' in html
     with translation.override("en"):
         client.cookies["django_language"] = "en"
         html = client.get(
@@ -173,7 +173,7 @@ def test_the_dataset_page_shows_the_dictionary_in_its_language(client, official,
         ).content.decode()
     assert "Column descriptions" in html
     assert "<p>PM10</p>" in html  # the English description
-    assert '<dt class="pg-mono">1</dt><dd>Good</dd>' in html and '<dt class="pg-mono">2</dt><dd>보통</dd>' in html
+    assert '<span class="pg-mono">1</span> = Good' in html and '<span class="pg-mono">2</span> = 보통' in html
     assert '<p lang="ko">등급</p>' in html  # no English written: the Korean, marked as Korean
 
 
