@@ -18,7 +18,7 @@ class DatasetVersionForm(forms.ModelForm):
         required=False,
         help_text=_(
             "Optional: west, south, east, north in degrees, e.g. 126.70, 37.30, 126.90, 37.45. "
-            "GeoJSON files fill it in automatically."
+            "GeoJSON files and tables with latitude and longitude columns fill it in automatically."
         ),
     )
 

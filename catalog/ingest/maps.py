@@ -141,9 +141,8 @@ class FeatureLayer:
 
     def add(self, geometry) -> None:
         # heavy: shapely is loaded by formats (the caller) already; imported here to keep this module light for tables
-        from shapely import set_precision, to_geojson
-        from shapely.geometry import shape
-        from shapely.ops import transform
+        from shapely import set_precision, to_geojson, transform
+        from shapely.geometry import shape  # heavy: as above
 
         if not isinstance(geometry, dict):
             return
@@ -155,7 +154,7 @@ class FeatureLayer:
             if geom.is_empty:
                 return
             if self.transformer is not None:
-                geom = transform(self.transformer.transform, geom)
+                geom = transform(geom, self.transformer.transform, interleaved=False)
             if self.tolerance:
                 geom = geom.simplify(self.tolerance, preserve_topology=True)
             geom = set_precision(geom, 10**-COORD_DIGITS)

@@ -12,7 +12,7 @@ from django.utils import translation
 from frictionless import Package
 
 from catalog import services
-from catalog.models import DataFile
+from catalog.models import DataFile, Licence
 from catalog.services.checks import datafile_check_finished
 from core.errors import DomainError, NotAllowed
 from tests.catalog.test_dataset_page import page_of, publish, upload
@@ -106,8 +106,6 @@ def test_only_the_publisher_of_an_editable_version_may_change_it(
     with pytest.raises(NotAllowed):
         services.datafile_dictionary_update(actor=buyer, datafile=datafile, entries={"측정값": {"unit": "m"}})
     services.offer_create(actor=official, dataset=draft.dataset, kind="free")
-    from catalog.models import Licence
-
     services.version_update_metadata(actor=official, version=draft, licence=Licence.objects.get(code="kogl-1"))
     services.version_submit(actor=official, version=draft)
     with pytest.raises(DomainError, match="변경할 수 없습니다"):

@@ -160,3 +160,18 @@ def test_the_dataset_page_lists_and_serves_the_map_layers(client, official, admi
     upload(official, other, "지점.csv", points_csv(tmp_path / "q.csv", 10).read_bytes())
     draft_file = other.files.get()
     assert client.get(reverse("catalog:dataset_map", args=[version.dataset.slug, draft_file.pk])).status_code == 404
+
+
+def test_shapes_in_a_korean_projection_are_drawn_in_wgs84(tmp_path):
+    """EPSG:5179 (metres) → degrees for the map, like the bbox."""
+    line = {"type": "LineString", "coordinates": [[940000, 1935000], [945000, 1940000]]}
+    doc = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::5179"}},
+        "features": [{"type": "Feature", "properties": {}, "geometry": line}],
+    }
+    path = tmp_path / "road.geojson"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    layer = analyse(path, "geojson")["map_layer"]
+    (x0, y0), (x1, y1) = layer["features"][0]["coordinates"]
+    assert 126.5 < x0 < x1 < 127.2 and 37.2 < y0 < y1 < 37.6

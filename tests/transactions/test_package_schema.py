@@ -18,3 +18,14 @@ def test_a_grouped_integer_column_validates_in_the_shipped_schema(tmp_path):
     # As stored, v1 readers refuse it: the conversion is what makes the package valid.
     stored_schema = Schema.from_descriptor(stored)
     assert not Resource(path=data.name, basepath=str(tmp_path), schema=stored_schema).validate().valid
+
+
+def test_codes_that_do_not_fit_the_field_type_stay_a_plain_list():
+    """Table Schema v2 `categories` are for string and integer fields, valued as the field's type."""
+    codes = [{"code": "A", "label_ko": "가", "label_en": ""}, {"code": "B", "label_ko": "나", "label_en": ""}]
+    stored = {"fields": [{"name": "등급", "type": "integer"}, {"name": "값", "type": "number"}]}
+    shipped = packaging._schema(stored, {"등급": {"codes": codes, "unit": "등급"}, "값": {"codes": codes}})
+    assert "categories" not in shipped["fields"][0] and shipped["fields"][0]["codes"] == codes
+    assert shipped["fields"][0]["unit"] == "등급"
+    assert "categories" not in shipped["fields"][1] and shipped["fields"][1]["codes"] == codes
+    Schema.from_descriptor(shipped)  # still a valid Table Schema

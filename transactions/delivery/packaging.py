@@ -635,27 +635,26 @@ def _schema(table_schema: dict | None, dictionary: dict | None = None) -> dict |
 
 
 def _describe_field(spec: dict, entry: dict) -> None:
-    field = spec
     ko, en = entry.get("description_ko", ""), entry.get("description_en", "")
     if ko or en:
-        field["description"] = " / ".join(t for t in (ko, en) if t)
+        spec["description"] = " / ".join(t for t in (ko, en) if t)
     if en:
-        field["description_en"] = en
+        spec["description_en"] = en
     if entry.get("unit"):
-        field["unit"] = entry["unit"]
+        spec["unit"] = entry["unit"]
     codes = entry.get("codes") or []
     if not codes:
         return
     values = [c["code"] for c in codes]
-    if field.get("type") == "integer" and all(re.fullmatch(r"[+-]?\d+", v) for v in values):
-        values = [int(v) for v in values]
-    elif field.get("type") != "string":
-        values = None
+    if spec.get("type") == "integer":
+        values = [int(v) for v in values] if all(re.fullmatch(r"[+-]?\d+", v) for v in values) else None
+    elif spec.get("type") != "string":
+        values = None  # Table Schema v2 allows categories on string and integer fields only
     labels = [c["label_ko"] for c in codes]
     if values is None or len(set(values)) != len(values) or len(set(labels)) != len(labels):
-        field["codes"] = codes
+        spec["codes"] = codes
         return
-    field["categories"] = [
+    spec["categories"] = [
         {"value": value, "label": c["label_ko"], **({"label_en": c["label_en"]} if c.get("label_en") else {})}
         for value, c in zip(values, codes)
     ]
