@@ -339,6 +339,8 @@ class DataFile(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("data file")
         verbose_name_plural = _("data files")
+        # "Does another row still name this stored object?" before deleting it (carried files share objects).
+        indexes = [models.Index(fields=["file"], name="datafile_file")]
         constraints = [
             choices_constraint("check_state", CheckState, name="datafile_check_state_valid"),
         ]

@@ -10,6 +10,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddIndex(
+            model_name="datafile",
+            index=models.Index(fields=["file"], name="datafile_file"),
+        ),
         migrations.AddField(
             model_name="datafile",
             name="predecessor",
