@@ -300,6 +300,14 @@ class DataFile(models.Model):
 
     version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="files")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="members")
+    # The file of the version this one was started from that this file continues: a file carried over into a
+    # new version (the same stored object, `file` has the same name) or a file uploaded to replace one.
+    # The review diff pairs files by it first.
+    predecessor = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("previous file")
+    )
+    # Several rows (a published file and its copies in later versions) may name one stored object: it is
+    # deleted only when no row names it any more (catalog.services.checks.delete_unreferenced_on_commit).
     file = models.FileField(upload_to=datafile_upload_to, max_length=500)
     original_name = models.CharField(max_length=255)
     format = models.CharField(max_length=10, choices=Format.choices)
@@ -338,6 +346,8 @@ class DataFile(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("data file")
         verbose_name_plural = _("data files")
+        # "Does another row still name this stored object?" before deleting it (carried files share objects).
+        indexes = [models.Index(fields=["file"], name="datafile_file")]
         constraints = [
             choices_constraint("check_state", CheckState, name="datafile_check_state_valid"),
         ]
@@ -358,6 +368,10 @@ class DataFile(models.Model):
         """How many of the file's columns have an entry in its data dictionary."""
         names = set(self.column_names)
         return sum(1 for name, entry in (self.dictionary or {}).items() if name in names and entry)
+
+    def is_carried(self):
+        """Carried over unchanged from the previous version: the same stored bytes as its predecessor."""
+        return self.predecessor_id is not None and self.predecessor.file.name == self.file.name
 
 
 class OfferKind(models.TextChoices):
@@ -533,6 +547,8 @@ class Upload(models.Model):
     offset = models.PositiveBigIntegerField(default=0)
     state = models.CharField(max_length=20, choices=State.choices, default=State.UPLOADING)
     datafile = models.OneToOneField(DataFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="upload")
+    # The file of the version this upload replaces when it completes (the "Replace" button of a file).
+    replaces = models.ForeignKey(DataFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

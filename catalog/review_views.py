@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import publisher_required, staff_required
@@ -140,24 +141,52 @@ def version_withdraw(request, pk):
 
 
 @publisher_required
-@require_POST
 def version_start_new(request, pk):
+    """Start a new version from a published one: GET shows what will be carried over (the description and
+    every file, which keep their checks) and asks what will change; POST starts it, or opens the version
+    already in progress (a double click gives one draft)."""
     version = selectors.version_get_for_publisher(user=request.user, pk=pk)
-    form = NewVersionForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Say what will change in the new version."))
-        return _back_to_version(version)
-    try:
-        new = services.version_start_new(
-            actor=request.user, dataset=version.dataset, change_note=form.cleaned_data["change_note"]
-        )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return _back_to_version(version)
-    messages.success(
-        request, _("Version %(n)s was started as a copy of the description. Upload its files.") % {"n": new.number}
-    )
-    return redirect("catalog:version", pk=new.pk)
+    open_version = selectors.version_open_sibling(version)
+    if request.method == "POST":
+        form = NewVersionForm(request.POST)
+        if not form.is_valid():
+            if open_version is None:
+                return render(request, "catalog/version_new.html", _new_version_context(version, form), status=400)
+        else:
+            try:
+                new = services.version_start_new(
+                    actor=request.user, dataset=version.dataset, change_note=form.cleaned_data["change_note"]
+                )
+            except DomainError as exc:
+                messages.error(request, exc.message)
+                return redirect("catalog:version", pk=version.pk)
+            if new.started_now:
+                carried = new.files.filter(parent__isnull=True).count()
+                messages.success(
+                    request,
+                    ngettext(
+                        "Version %(n)s was started from version %(from)s: its description and %(files)s file were "
+                        "carried over with their checks. Replace or remove files below, then submit it.",
+                        "Version %(n)s was started from version %(from)s: its description and %(files)s files were "
+                        "carried over with their checks. Replace or remove files below, then submit it.",
+                        carried,
+                    )
+                    % {"n": new.number, "from": version.number, "files": carried},
+                )
+            else:
+                messages.info(request, _("Version %(n)s is already in progress: here it is.") % {"n": new.number})
+            return redirect("catalog:version", pk=new.pk)
+    if open_version is not None:
+        messages.info(request, _("Version %(n)s is already in progress: here it is.") % {"n": open_version.number})
+        return redirect("catalog:version", pk=open_version.pk)
+    if version.state != DatasetVersion.State.PUBLISHED:
+        messages.error(request, _("Only a published version can be the start of a new version."))
+        return redirect("catalog:version", pk=version.pk)
+    return render(request, "catalog/version_new.html", _new_version_context(version, NewVersionForm()))
+
+
+def _new_version_context(version, form):
+    return {"version": version, "dataset": version.dataset, "form": form, "files": selectors.version_files(version)}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.permissions import can
-from catalog import dictionary, discovery
+from catalog import dictionary, discovery, textdiff
 from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Review, Theme
 from catalog.pricing import offer_price
 from catalog.schedule import next_update_due
@@ -52,7 +52,30 @@ def datafile_get_for_publisher(*, user, pk: int) -> DataFile:
 
 
 def version_files(version: DatasetVersion) -> QuerySet[DataFile]:
-    return version.files.filter(parent__isnull=True).prefetch_related("members").order_by("created_at")
+    """Top-level files with their ZIP members, and the file each continues (`predecessor`: carried over
+    from, or replacing a file of, the version this one was started from)."""
+    members = DataFile.objects.select_related("predecessor__version").order_by("created_at", "id")
+    return (
+        version.files.filter(parent__isnull=True)
+        .select_related("predecessor__version")
+        .prefetch_related(Prefetch("members", queryset=members))
+        .order_by("created_at", "id")
+    )
+
+
+def version_lineage(version: DatasetVersion) -> dict | None:
+    """Where a new version's files came from: {"from": number of the version they continue, "carried": files
+    still carried over unchanged, "replaced": files uploaded to replace one}; None for a version that did not
+    start from another."""
+    rows = list(
+        version.files.filter(parent__isnull=True, predecessor__isnull=False).values_list(
+            "file", "predecessor__file", "predecessor__version__number"
+        )
+    )
+    if not rows:
+        return None
+    carried = sum(1 for name, old_name, _number in rows if name == old_name)
+    return {"from": max(number for *_names, number in rows), "carried": carried, "replaced": len(rows) - carried}
 
 
 def version_dictionary_files(version: DatasetVersion) -> list[DataFile]:
@@ -97,33 +120,105 @@ def _display(value):
     return str(value)
 
 
+# A file of the new version whose name matches no file of the baseline is paired with the baseline file whose
+# columns it shares most, when they share enough: at least half of all their column names (Jaccard), or at
+# least two names making up 80 % of the narrower file's columns (a file that gained many columns).
+SCHEMA_MATCH_JACCARD = 0.5
+SCHEMA_MATCH_COVER = 0.8
+
+
+def _columns(datafile: DataFile) -> dict[str, str]:
+    return {c["name"]: c.get("type", "") for c in (datafile.table_schema or {}).get("fields", []) if "name" in c}
+
+
+def _schema_match(old: DataFile, new: DataFile) -> tuple[float, int] | None:
+    a, b = set(_columns(old)), set(_columns(new))
+    shared = len(a & b)
+    if not shared:
+        return None
+    jaccard = shared / len(a | b)
+    if jaccard >= SCHEMA_MATCH_JACCARD or (shared >= 2 and shared / min(len(a), len(b)) >= SCHEMA_MATCH_COVER):
+        return jaccard, shared
+    return None
+
+
+def _pair_files(old_files: dict[str, DataFile], new_files: dict[str, DataFile]) -> list[tuple]:
+    """(old key, new key, how) pairs: by predecessor (a carried file or a replacement uploaded for one), then by
+    name, then by the columns they share; the files left over are added or removed."""
+    pairs = []
+    old_left, new_left = dict(old_files), dict(new_files)
+    old_by_pk = {f.pk: key for key, f in old_files.items()}
+    for key, new in list(new_left.items()):
+        old_key = old_by_pk.get(new.predecessor_id)
+        if old_key in old_left:
+            pairs.append((old_key, key, "predecessor"))
+            del old_left[old_key], new_left[key]
+    for key in [k for k in new_left if k in old_left]:
+        pairs.append((key, key, "name"))
+        del old_left[key], new_left[key]
+    candidates = sorted(
+        (
+            (score, old_key, new_key)
+            for old_key, old in old_left.items()
+            for new_key, new in new_left.items()
+            if (score := _schema_match(old, new))
+        ),
+        reverse=True,
+    )
+    for _score, old_key, new_key in candidates:
+        if old_key in old_left and new_key in new_left:
+            pairs.append((old_key, new_key, "schema"))
+            del old_left[old_key], new_left[new_key]
+    pairs += [(key, None, None) for key in old_left] + [(None, key, None) for key in new_left]
+    return pairs
+
+
+def _files_by_name(version: DatasetVersion) -> dict[str, DataFile]:
+    """Every file of a version by its name as a buyer sees it (a ZIP member as "archive.zip/member.csv")."""
+    files = list(version.files.select_related("parent").order_by("created_at", "id"))
+    result = {}
+    for f in files:
+        key = f"{f.parent.original_name}/{f.original_name}" if f.parent_id else f.original_name
+        while key in result:  # two files of one name: both are compared
+            key += " "
+        result[key] = f
+    return result
+
+
 def version_diff(version: DatasetVersion, baseline: DatasetVersion | None = None) -> dict:
-    """What changed against the last published version: metadata fields, files, schema columns
-    (added, removed, retyped) and row counts. With no baseline everything is new."""
+    """What changed against the last published version. Description fields with a word diff
+    (catalog.textdiff), and per file: how it pairs with a file of the baseline (kept, changed, replaced under
+    another name, added, removed), the columns added, removed and retyped, and the change in rows.
+    With no baseline everything is new."""
     baseline = baseline if baseline is not None else version_baseline(version)
-    result = {"baseline": baseline, "fields": [], "files": []}
+    result = {"baseline": baseline, "fields": [], "files": [], "column_changes": 0}
     if baseline is None:
         return result
     for name in DIFF_FIELDS:
         old, new = getattr(baseline, name), getattr(version, name)
         if _display(old) != _display(new):
             label = DatasetVersion._meta.get_field(name).verbose_name
-            result["fields"].append({"field": name, "label": label, "old": _display(old), "new": _display(new)})
+            result["fields"].append(
+                {
+                    "field": name,
+                    "label": label,
+                    "old": _display(old),
+                    "new": _display(new),
+                    "words": textdiff.word_diff(_display(old), _display(new)),
+                }
+            )
 
-    def files_of(v):
-        return {f.original_name: f for f in v.files.filter(parent__isnull=True).order_by("original_name")} | {
-            f"{f.parent.original_name}/{f.original_name}": f
-            for f in v.files.filter(parent__isnull=False).select_related("parent")
-        }
-
-    old_files, new_files = files_of(baseline), files_of(version)
-    for name in sorted(set(old_files) | set(new_files)):
-        old, new = old_files.get(name), new_files.get(name)
+    old_files, new_files = _files_by_name(baseline), _files_by_name(version)
+    for old_key, new_key, how in _pair_files(old_files, new_files):
+        old, new = old_files.get(old_key), new_files.get(new_key)
         entry = {
-            "name": name,
+            "name": (new_key or old_key).rstrip(),
+            "old_name": old_key.rstrip() if old_key and new_key and old_key != new_key else "",
+            "matched_by": how,
             "status": "unchanged",
             "rows_old": getattr(old, "row_count", None),
             "rows_new": getattr(new, "row_count", None),
+            "rows_delta": None,
             "added": [],
             "removed": [],
             "retyped": [],
@@ -133,10 +228,9 @@ def version_diff(version: DatasetVersion, baseline: DatasetVersion | None = None
         elif new is None:
             entry["status"] = "removed"
         elif old.sha256 != new.sha256:
-            entry["status"] = "changed"
+            entry["status"] = "replaced" if entry["old_name"] else "changed"
         if old is not None and new is not None:
-            old_cols = {f["name"]: f["type"] for f in (old.table_schema or {}).get("fields", [])}
-            new_cols = {f["name"]: f["type"] for f in (new.table_schema or {}).get("fields", [])}
+            old_cols, new_cols = _columns(old), _columns(new)
             entry["added"] = [c for c in new_cols if c not in old_cols]
             entry["removed"] = [c for c in old_cols if c not in new_cols]
             entry["retyped"] = [
@@ -144,7 +238,13 @@ def version_diff(version: DatasetVersion, baseline: DatasetVersion | None = None
                 for c in new_cols
                 if c in old_cols and old_cols[c] != new_cols[c]
             ]
+            if old.row_count is not None and new.row_count is not None:
+                entry["rows_delta"] = new.row_count - old.row_count
+                entry["rows_change"] = abs(entry["rows_delta"])
+        entry["column_change"] = bool(entry["added"] or entry["removed"] or entry["retyped"])
+        result["column_changes"] += entry["column_change"]
         result["files"].append(entry)
+    result["files"].sort(key=lambda e: e["name"])
     return result
 
 

@@ -66,9 +66,17 @@ def create(request):
     except ValueError:
         return _error(400, "version metadata required")
     version = selectors.version_get_for_publisher(user=request.user, pk=version_id)
+    replaces = None
+    if meta.get("replaces"):
+        try:
+            replaces = version.files.filter(pk=int(meta["replaces"])).first()
+        except ValueError:
+            replaces = None
+        if replaces is None:
+            return _error(400, "replaces: not a file of this version")
     try:
         upload = services.upload_create(
-            actor=request.user, version=version, filename=meta.get("filename", ""), length=length
+            actor=request.user, version=version, filename=meta.get("filename", ""), length=length, replaces=replaces
         )
     except DomainError as exc:
         return _error(413 if exc.code == "too_large" else 400, exc.message)

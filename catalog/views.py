@@ -77,6 +77,8 @@ def version_detail(request, pk):
         "version": version,
         "dataset": version.dataset,
         "files": selectors.version_files(version),
+        "lineage": selectors.version_lineage(version),
+        "open_version": selectors.version_open_sibling(version) if version.state == "published" else None,
         "personal_data": selectors.version_has_personal_data(version),
         "upload_max_bytes": settings.UPLOAD_MAX_BYTES,
         "upload_max_gb": settings.UPLOAD_MAX_BYTES // 1024**3,

@@ -4,7 +4,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.core.files import File
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -13,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from catalog.ingest.errors import in_every_language
 from catalog.models import DataFile, DatasetVersion
 from catalog.services.dictionary import datafile_dictionary_inherit
-from catalog.services.uploads import _enqueue_check
+from catalog.services.uploads import _enqueue_check, delete_unreferenced_on_commit
 from catalog.services.versions import (
     _lock_editable,
     _refresh_version_state,
@@ -36,7 +35,7 @@ def datafile_remove(*, actor, datafile: DataFile) -> None:
         data={"name": datafile.original_name, "sha256": datafile.sha256},
     )
     datafile.delete()
-    transaction.on_commit(lambda: [default_storage.delete(n) for n in names if n])
+    delete_unreferenced_on_commit(names)  # a carried file's bytes stay with the published version
     _refresh_version_state(version)
 
 

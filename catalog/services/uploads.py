@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import models, transaction
 from django.http import UnreadablePostError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +22,7 @@ from catalog.services.versions import (
     _refresh_version_state,
     _require_publisher,
 )
+from core.audit import audit
 from core.errors import DomainError, NotAllowed
 
 SUFFIX_FORMATS = {
@@ -43,11 +44,30 @@ def format_for(filename: str) -> str | None:
     return SUFFIX_FORMATS.get(Path(filename).suffix.lower())
 
 
+def delete_unreferenced_on_commit(names) -> None:
+    """After the commit, delete the stored objects no DataFile row names any more.
+
+    A file carried over into a new version shares its stored object with the published version's row, so
+    removing or replacing it in the draft must leave those bytes alone."""
+
+    def delete():
+        for name in names:
+            if name and not DataFile.objects.filter(file=name).exists():
+                default_storage.delete(name)
+
+    transaction.on_commit(delete)
+
+
 @transaction.atomic
-def upload_create(*, actor, version: DatasetVersion, filename: str, length: int) -> Upload:
-    """Open a resumable upload of one file into an editable version."""
+def upload_create(
+    *, actor, version: DatasetVersion, filename: str, length: int, replaces: DataFile | None = None
+) -> Upload:
+    """Open a resumable upload of one file into an editable version; with `replaces`, the new file takes
+    that file's place when it has arrived (the old one stays until then)."""
     _require_publisher(actor, version.dataset.publisher)
     version = _lock_editable(version)
+    if replaces is not None and (replaces.version_id != version.pk or replaces.parent_id is not None):
+        raise DomainError(_("The file to replace is not a file of this version."), code="replaces_invalid")
     filename = Path(filename.replace("\\", "/")).name.strip()[:255]
     if not filename or format_for(filename) is None:
         raise DomainError(_("Upload CSV, TSV, XLSX, JSON, GeoJSON or a ZIP of these files."), code="format_unsupported")
@@ -58,7 +78,9 @@ def upload_create(*, actor, version: DatasetVersion, filename: str, length: int)
             _("The file is larger than the limit of %(limit)s GB.") % {"limit": settings.UPLOAD_MAX_BYTES // 1024**3},
             code="too_large",
         )
-    upload = Upload.objects.create(version=version, created_by=actor, filename=filename, length=length)
+    upload = Upload.objects.create(
+        version=version, created_by=actor, filename=filename, length=length, replaces=replaces
+    )
     path = _staging_path(upload)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch()
@@ -166,6 +188,7 @@ def upload_complete(*, upload: Upload) -> DataFile:
                 raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
             version = _lock_editable(upload.version)
             datafile.version = version
+            _replace_predecessor(version, locked, datafile)
             datafile.save()
             locked.state = Upload.State.COMPLETE
             locked.datafile = datafile
@@ -178,6 +201,30 @@ def upload_complete(*, upload: Upload) -> DataFile:
             default_storage.delete(stored)
         raise
     return datafile
+
+
+def _replace_predecessor(version: DatasetVersion, upload: Upload, datafile: DataFile) -> None:
+    """The file this upload replaces leaves the version: the one named by the "Replace" button, else a file
+    carried over from the previous version under the same name (uploading 대기질.csv again replaces the
+    carried 대기질.csv instead of adding a second one). The new file continues its predecessor."""
+    top = version.files.filter(parent__isnull=True)
+    if upload.replaces_id:
+        replaced = top.filter(pk=upload.replaces_id).first()
+    else:
+        replaced = top.filter(original_name=upload.filename, predecessor__file=models.F("file")).order_by("pk").first()
+    if replaced is None:
+        return
+    datafile.predecessor_id = replaced.predecessor_id
+    names = [replaced.file.name, *replaced.members.values_list("file", flat=True)]
+    audit(
+        actor=upload.created_by,
+        action="datafile.replaced",
+        obj=replaced,
+        organization=version.dataset.publisher,
+        data={"name": replaced.original_name, "sha256": replaced.sha256, "by": upload.filename},
+    )
+    replaced.delete()
+    delete_unreferenced_on_commit(names)
 
 
 def _enqueue_check(datafile: DataFile) -> None:

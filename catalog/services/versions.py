@@ -2,7 +2,7 @@
 
 import re
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import can
@@ -78,24 +78,71 @@ def version_update_metadata(*, actor, version: DatasetVersion, **metadata) -> Da
     return version
 
 
+OPEN_STATES = (S.DRAFT, S.CHECKING, S.READY, S.SUBMITTED, S.REJECTED)
+
+# Fields of a DataFile row that belong to the row, not to the file: everything else is copied (so a field added
+# to DataFile later, e.g. a data dictionary, is carried over without touching this list).
+_NOT_CARRIED = frozenset({"id", "version", "parent", "predecessor", "created_at"})
+
+
+def _carry_files(published: DatasetVersion, target: DatasetVersion) -> int:
+    """Copy the published version's file rows (ZIP members too) into `target`, each naming the same stored
+    object and keeping its check results, with `predecessor` pointing at the row it came from. No byte is read
+    or copied: a stored object is deleted only once no row names it (uploads.delete_unreferenced_on_commit),
+    so removing or replacing a carried file in the draft never touches the published version's bytes."""
+    fields = [f for f in DataFile._meta.concrete_fields if f.name not in _NOT_CARRIED]
+
+    def copy_of(old: DataFile, **extra) -> DataFile:
+        values = {}
+        for f in fields:
+            value = getattr(old, f.attname)
+            # A FieldFile is bound to its row; the new row gets the stored name (no upload, no copy).
+            values[f.attname] = value.name if isinstance(f, models.FileField) else value
+        return DataFile(version=target, predecessor_id=old.pk, **values, **extra)
+
+    files = list(published.files.order_by("created_at", "id"))
+    tops = DataFile.objects.bulk_create([copy_of(f) for f in files if f.parent_id is None])
+    new_ids = {new.predecessor_id: new.pk for new in tops}
+    members = DataFile.objects.bulk_create(
+        [copy_of(f, parent_id=new_ids[f.parent_id]) for f in files if f.parent_id is not None]
+    )
+    return len(tops) + len(members)
+
+
 @transaction.atomic
 def version_start_new(*, actor, dataset: Dataset, change_note: str) -> DatasetVersion:
-    """Start the next version as a draft copy of the last published one (files are not copied)."""
+    """Start the next version as a draft copy of the published one: its description and its files, which keep
+    their checks (nothing is uploaded or checked again). The publisher then replaces or removes files.
+
+    Idempotent: with a version already in progress (a double click, concurrent requests) that version is
+    returned; the dataset row lock serialises the requests, so there is only ever one. The returned version's
+    `started_now` says whether this call created it.
+    """
     _require_publisher(actor, dataset.publisher)
     Dataset.objects.select_for_update().get(pk=dataset.pk)
-    if dataset.versions.filter(state__in=[S.DRAFT, S.CHECKING, S.READY, S.SUBMITTED, S.REJECTED]).exists():
-        raise DomainError(_("This dataset already has a version in progress."), code="version_open")
     published = dataset.versions.filter(state=S.PUBLISHED).first()
     if published is None:
         raise DomainError(_("Only a published dataset can get a new version."), code="not_published")
+    in_progress = dataset.versions.filter(state__in=OPEN_STATES).first()
+    if in_progress is not None:
+        in_progress.started_now = False
+        return in_progress
     last_number = dataset.versions.order_by("-number").values_list("number", flat=True).first()
     copy = DatasetVersion(dataset=dataset, number=last_number + 1, created_by=actor, change_note=change_note.strip())
     for field in (*METADATA_FIELDS, "pii_justification"):
         setattr(copy, field, getattr(published, field))
     copy.save()
+    carried = _carry_files(published, copy)
     audit(
-        actor=actor, action="version.started", obj=copy, organization=dataset.publisher, data={"from": published.number}
+        actor=actor,
+        action="version.started",
+        obj=copy,
+        organization=dataset.publisher,
+        data={"from": published.number, "files": carried},
     )
+    _refresh_version_state(copy)  # carried files are checked already: the copy may be ready at once
+    copy.refresh_from_db()
+    copy.started_now = True
     return copy
 
 

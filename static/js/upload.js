@@ -113,12 +113,14 @@
 
     function fingerprint(file, options) {
       return Promise.resolve(["sdx-upload", versionId, file.name, file.type, file.size, file.lastModified,
-        options.endpoint].join("-"));
+        options.endpoint, (options.metadata && options.metadata.replaces) || ""].join("-"));
     }
 
-    /* One file: its list item, its tus.Upload and its state. */
-    function Item(file) {
+    /* One file: its list item, its tus.Upload and its state. `replaces` is the id of the version's file
+       it replaces (chosen with that file's "Replace" button), or empty. */
+    function Item(file, replaces) {
       this.file = file;
+      this.replaces = replaces || "";
       this.state = "queued"; // queued | starting | uploading | paused | done | error | cancelled
       this.upload = null;
       this.resumedFrom = null;
@@ -136,7 +138,8 @@
         cancel: li.querySelector("[data-action=cancel]"),
         dismiss: li.querySelector("[data-action=dismiss]")
       };
-      this.el.name.textContent = file.name + " (" + formatBytes(file.size) + ")";
+      this.el.name.textContent = file.name + " (" + formatBytes(file.size) + ")" +
+        (this.replaces ? " — " + fill(S.replacing, { name: replacedName(this.replaces) }) : "");
       li.querySelectorAll("[data-name-sr]").forEach(function (span) { span.textContent = " " + file.name; });
       this.el.bar.setAttribute("aria-label", file.name);
       var self = this;
@@ -197,7 +200,9 @@
         endpoint: endpoint,
         chunkSize: CHUNK_SIZE,
         retryDelays: RETRY_DELAYS,
-        metadata: { filename: file.name, version: String(versionId) },
+        metadata: this.replaces
+          ? { filename: file.name, version: String(versionId), replaces: String(this.replaces) }
+          : { filename: file.name, version: String(versionId) },
         headers: { "X-CSRFToken": csrf },
         removeFingerprintOnSuccess: true,
         storeFingerprintForResuming: true,
@@ -362,12 +367,17 @@
       }
     }
 
-    function addFiles(fileList) {
+    function replacedName(id) {
+      var input = document.querySelector("input[data-replaces='" + id + "']");
+      return input ? input.getAttribute("data-replaces-name") : "";
+    }
+
+    function addFiles(fileList, replaces) {
       var files = Array.prototype.slice.call(fileList || []);
       if (!files.length) return;
       listWrap.hidden = false;
       files.forEach(function (file) {
-        var item = new Item(file);
+        var item = new Item(file, replaces);
         items.push(item);
         list.appendChild(item.li);
         var problem = item.validate();
@@ -389,6 +399,16 @@
       addFiles(input.files);
       // The same file can be chosen again (e.g. to resume after a reload).
       input.value = "";
+    });
+
+    // "Replace" of a file in the files table (replaced by htmx while checks run, so listened for on the
+    // document): the chosen file is uploaded like any other and takes that file's place when it has arrived.
+    document.addEventListener("change", function (event) {
+      var target = event.target;
+      if (!target || !target.matches || !target.matches("input[type=file][data-replaces]")) return;
+      addFiles(target.files, target.getAttribute("data-replaces"));
+      target.value = "";
+      listWrap.scrollIntoView({ block: "nearest" });
     });
 
     var zone = root.querySelector("[data-dropzone]");

@@ -189,6 +189,7 @@ def test_diff_against_the_last_published_version(official, admin_user, draft):
             {"name": "초미세먼지", "type": "integer"},
         ]
     }
+    second.files.all().delete()  # the carried-over file is replaced by the one below (rows written directly here)
     _file(second, rows=150, schema=new_schema, sha="b" * 64)
     _file(second, name="측정소.csv", schema={"fields": [{"name": "이름", "type": "string"}]})
     diff = selectors.version_diff(second)
