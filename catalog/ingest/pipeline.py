@@ -180,7 +180,7 @@ def _workbook(path: Path, report: dict, workdir: Path, progress) -> None:
                 table["sha256"] = hashlib.file_digest(fh, "sha256").hexdigest()
             csv_path.unlink()
             tables.append(table)
-            progress("convert", min(90, 10 + 80 * len(tables) // max(1, len(tables) + 1)))
+            progress("convert", 10 + 80 * (index + 1) // len(sheet["sheet_names"]))
     if empty:
         report["messages"].append(
             _message(

@@ -9,7 +9,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from catalog import services
 from catalog.models import DataFile
 from tests.catalog.workbooks import AIR_SHEET, CONTACT_SHEET, EMPTY_SHEET, three_sheet_workbook
 from tests.conftest import PASSWORD

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from catalog import selectors, services
-from catalog.ingest.formats import xlsx_sheets_to_csv
+from catalog.ingest import formats
 from catalog.ingest.pipeline import analyse_path
 from catalog.models import DataFile, DatasetVersion
 from tests.catalog.test_checks_worker import _upload, _wait_checked
@@ -156,7 +156,7 @@ def test_each_sheet_is_streamed_once_to_its_own_csv(tmp_path):
     path = tmp_path / "a.xlsx"
     path.write_bytes(three_sheet_workbook())
     seen = []
-    for name, report in xlsx_sheets_to_csv(path, lambda i: tmp_path / f"{i}.csv"):
+    for name, report in formats.xlsx_sheets_to_csv(path, lambda i: tmp_path / f"{i}.csv"):
         seen.append((name, report and report.columns, sorted(p.name for p in tmp_path.glob("*.csv"))))
     assert seen == [
         (AIR_SHEET, [name for name, _ in AIR_COLUMNS], ["0.csv"]),
@@ -192,7 +192,7 @@ def test_a_data_row_is_not_a_second_header_row(tmp_path, rows, header):
     wb.save(buffer)
     path = tmp_path / "a.xlsx"
     path.write_bytes(buffer.getvalue())
-    ((_name, report),) = list(xlsx_sheets_to_csv(path, lambda i: tmp_path / f"{i}.csv"))
+    ((_name, report),) = list(formats.xlsx_sheets_to_csv(path, lambda i: tmp_path / f"{i}.csv"))
     assert report.columns == header and report.header_depth == 1
     assert report.rows_written == len(rows) - 1
 
@@ -209,7 +209,7 @@ def test_years_under_a_merged_label_are_a_second_header_row(tmp_path):
     wb.save(buffer)
     path = tmp_path / "a.xlsx"
     path.write_bytes(buffer.getvalue())
-    ((_name, report),) = list(xlsx_sheets_to_csv(path, lambda i: tmp_path / f"{i}.csv"))
+    ((_name, report),) = list(formats.xlsx_sheets_to_csv(path, lambda i: tmp_path / f"{i}.csv"))
     assert report.columns == ["구분", "인구 2023", "인구 2024", "면적"] and report.header_rows == [1, 2]
     assert (tmp_path / "0.csv").read_text(encoding="utf-8").splitlines()[1] == "정왕동,1200,1250,3.5"
 
@@ -244,3 +244,32 @@ def test_the_review_diff_compares_each_sheet(celery_worker, official, admin_user
     assert diff[f"통계.xlsx/{CONTACT_SHEET}"]["added"] == ["비고"]
     assert diff[f"통계.xlsx/{AIR_SHEET}"]["status"] == "unchanged"
     assert diff[f"통계.xlsx/{AIR_SHEET}"]["rows_new"] == 12
+
+
+def test_a_workbook_inside_a_zip_gets_its_sheets_and_goes_with_the_archive(celery_worker, client, official, draft):
+    """ZIP → workbook → its sheets' tables: the version page lists all three levels, and removing the
+    archive removes the workbook and its tables."""
+    import io
+    import zipfile
+
+    from django.urls import reverse
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("자료/대기질.xlsx", three_sheet_workbook())
+    _upload(official, draft, "묶음.zip", buffer.getvalue())
+    files = _wait_checked(draft, count=4)
+    archive = next(f for f in files if f.parent_id is None)
+    workbook = next(f for f in files if f.parent_id == archive.pk)
+    tables = [f for f in files if f.parent_id == workbook.pk]
+    assert workbook.original_name == "대기질.xlsx" and workbook.has_sheet_tables
+    assert sorted(t.original_name for t in tables) == sorted([AIR_SHEET, CONTACT_SHEET])
+    draft.refresh_from_db()
+    assert draft.state == S.READY
+
+    client.force_login(official)
+    html = client.get(reverse("catalog:version", args=[draft.pk]), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert html.count("통합 문서 대기질.xlsx의 시트") == 2 and "압축 파일 묶음.zip에 포함" in html
+
+    services.datafile_remove(actor=official, datafile=archive)
+    assert not DataFile.objects.filter(version=draft).exists()
