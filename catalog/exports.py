@@ -53,8 +53,20 @@ def attachment_header(filename: str, fallback: str) -> str:
     return f"attachment; filename=\"{safe_fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def sample_filename(original_name: str) -> str:
-    return f"{PurePath(original_name).stem}_sample.csv"
+# Characters Windows, macOS or a shell refuse or misread in a file name (a sheet name may hold any
+# of them except \\ / ? * [ ] :, and non-Excel tools write those too).
+_UNSAFE_IN_NAME = re.compile(r'[\\/:*?"<>|\[\]\x00-\x1f\x7f]+')
+
+
+def safe_name_part(text: str) -> str:
+    """`text` usable inside a file name: unsafe characters become "_", no leading dot or space."""
+    return _UNSAFE_IN_NAME.sub("_", text).strip().lstrip(".").strip() or "sheet"
+
+
+def sample_filename(original_name: str, *, sheet: str | None = None) -> str:
+    """`통계_sample.csv`; the sample of one sheet's table of a workbook: `통계_1월 현황_sample.csv`."""
+    stem = PurePath(original_name).stem
+    return f"{stem}_{safe_name_part(sheet)}_sample.csv" if sheet is not None else f"{stem}_sample.csv"
 
 
 class CsvFormulaGuard:

@@ -286,7 +286,13 @@ class CheckState(models.TextChoices):
 
 
 class DataFile(models.Model):
-    """An uploaded file of a version (or a member of an uploaded ZIP) with its check results."""
+    """An uploaded file of a version (or a member of an uploaded ZIP) with its check results.
+
+    A workbook (XLSX) with several non-empty sheets is one file whose members are its tables, one per
+    sheet: rows with `sheet` set and no stored file of their own (the workbook is what is shipped),
+    each with the schema, profile, preview and personal data of its sheet. A workbook with one table
+    keeps it on its own row, like any file, with `sheet` naming the sheet it came from.
+    """
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
@@ -337,6 +343,11 @@ class DataFile(models.Model):
     # {"description_ko", "description_en", "unit", "codes": [{"code", "label_ko", "label_en"}]}}. Not in
     # table_schema, which every check rewrites; copied to a new version's files with the same columns.
     dictionary = models.JSONField(default=dict, blank=True)
+    # XLSX, a table: the worksheet it was read from: {"name", "index" (0-based among the worksheets), "header_rows"
+    # (1-based Excel rows of the header: two for a two-row header), "title" (a title row above it, or "")}; on a
+    # workbook, also "empty": the names of its empty sheets (skipped); a workbook of several tables has only
+    # {"tables": how many, "empty": [...]}.
+    sheet = models.JSONField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -354,6 +365,21 @@ class DataFile(models.Model):
 
     def __str__(self):
         return self.original_name
+
+    @property
+    def is_sheet(self) -> bool:
+        """A table read from one sheet of its parent workbook (it has no stored file of its own)."""
+        return self.sheet is not None and self.parent_id is not None and not self.file
+
+    @property
+    def display_name(self) -> str:
+        """The name a reader knows the table by: "workbook.xlsx › sheet" for a sheet's table."""
+        return f"{self.parent.original_name} › {self.original_name}" if self.is_sheet else self.original_name
+
+    @property
+    def has_sheet_tables(self) -> bool:
+        """A workbook whose tables (several sheets) are its members rather than on this row."""
+        return bool((self.sheet or {}).get("tables")) and self.format == self.Format.XLSX
 
     @property
     def is_checked(self):

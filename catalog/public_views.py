@@ -56,8 +56,13 @@ def dataset_sample(request, slug):
         raise Http404
     datafile = selectors.dataset_sample_file(slug, int(file_id) if file_id else None)
     response = HttpResponse(exports.sample_csv(datafile.preview), content_type="text/csv; charset=utf-8")
+    name = (
+        exports.sample_filename(datafile.parent.original_name, sheet=datafile.original_name)
+        if datafile.is_sheet
+        else exports.sample_filename(datafile.original_name)
+    )
     response["Content-Disposition"] = exports.attachment_header(
-        exports.sample_filename(datafile.original_name), fallback=f"{slug}-v{datafile.version.number}-sample.csv"
+        name, fallback=f"{slug}-v{datafile.version.number}-sample.csv"
     )
     return response
 

@@ -221,7 +221,7 @@ def review_version(request, pk):
         "version": version,
         "dataset": version.dataset,
         "files": selectors.version_files(version),
-        "pii_files": [f for f in version.files.all() if f.pii_findings],
+        "pii_files": [f for f in version.files.select_related("parent") if f.pii_findings],
         "dictionary_files": selectors.version_dictionary_files(version),
         "diff": selectors.version_diff(version),
         "history": history,

@@ -100,7 +100,7 @@ def dataset_jsonld(page, absolute) -> dict:
         {
             "@type": "DataDownload",
             "name": _("Free sample of %(name)s (first %(rows)s rows)")
-            % {"name": f.original_name, "rows": f.sample_rows},
+            % {"name": f.display_name, "rows": f.sample_rows},
             "encodingFormat": "text/csv",
             "contentUrl": absolute(f"{sample_path}?file={f.pk}"),
         }

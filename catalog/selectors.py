@@ -58,7 +58,7 @@ def version_files(version: DatasetVersion) -> QuerySet[DataFile]:
     return (
         version.files.filter(parent__isnull=True)
         .select_related("predecessor__version")
-        .prefetch_related(Prefetch("members", queryset=members))
+        .prefetch_related(Prefetch("members", queryset=members), "members__members")
         .order_by("created_at", "id")
     )
 
@@ -379,8 +379,8 @@ class DatasetPage:
     @property
     def shipped_files(self) -> list[DataFile]:
         """The files a package holds under data/ byte for byte (an uploaded ZIP's members, not the
-        ZIP), as transactions.delivery.packaging plans them."""
-        return [m for f in self.files for m in (f.member_list or [f])]
+        ZIP; a workbook, not its sheets' tables), as transactions.delivery.packaging plans them."""
+        return [m for f in self.files for m in (f.member_list if f.format == "zip" and f.member_list else [f])]
 
     @property
     def has_excel_copies(self) -> bool:
@@ -410,7 +410,8 @@ def valid_bbox(value) -> tuple[float, float, float, float] | None:
 
 
 def _file_tree(files: list[DataFile]) -> tuple[list[DataFile], list[DataFile]]:
-    """Top-level files with their ZIP members attached, and the tabular files in page order."""
+    """Top-level files with their members attached (a ZIP's files, a workbook's sheet tables, a
+    ZIP's workbook's sheet tables under it), and the tabular files in page order."""
     by_id = {f.pk: f for f in files}
     for f in files:
         f.member_list = []
@@ -422,8 +423,15 @@ def _file_tree(files: list[DataFile]) -> tuple[list[DataFile], list[DataFile]]:
     for f in files:
         if f.parent_id in by_id:
             by_id[f.parent_id].member_list.append(f)
+            f.parent = by_id[f.parent_id]  # the page names a sheet's workbook: no query per table
     top = [f for f in files if f.parent_id is None]
-    tabular = [f for parent in top for f in (parent, *parent.member_list) if f.table_schema]
+
+    def walk(f):
+        yield f
+        for m in f.member_list:
+            yield from walk(m)
+
+    tabular = [f for parent in top for f in walk(parent) if f.table_schema]
     return top, tabular
 
 
@@ -544,8 +552,18 @@ def dataset_sample_file(slug: str, file_id: int | None = None) -> DataFile:
         DataFile.objects.filter(
             version__entry__dataset__slug=slug, check_state__in=SAMPLE_CHECK_STATES, preview__rows__0__isnull=False
         )
-        .select_related("version")
-        .only("id", "original_name", "preview", "created_at", "version__id", "version__number")
+        .select_related("version", "parent")
+        .only(
+            "id",
+            "original_name",
+            "preview",
+            "created_at",
+            "file",
+            "sheet",
+            "version__id",
+            "version__number",
+            "parent__original_name",
+        )
         .order_by("created_at", "id")
     )
     datafile = (files.filter(pk=file_id) if file_id is not None else files).first()

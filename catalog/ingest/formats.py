@@ -17,8 +17,10 @@ import csv
 import datetime as dt
 import json
 import math
+import re
 import zipfile
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -41,8 +43,10 @@ __all__ = [
     "SheetReport",
     "geojson_to_csv",
     "json_to_csv",
+    "xlsx_sheets_to_csv",
     "xlsx_to_csv",
     "KOREA_BBOX",
+    "MAX_SHEETS",
 ]
 
 _CHUNK = 1024 * 1024
@@ -71,6 +75,12 @@ class SheetReport:
     header_row: int = 1  # 1-based Excel row number of the header
     title: str | None = None  # a one-cell title row above the header, if one was skipped
     rows_with_extra_cells: int = 0  # rows with values right of the last header column (dropped)
+    header_depth: int = 1  # 2 for a two-row header (merged group cells above their sub-columns)
+
+    @property
+    def header_rows(self) -> list[int]:
+        """The 1-based Excel rows of the header (a Table Schema dialect's headerRows)."""
+        return list(range(self.header_row, self.header_row + self.header_depth))
 
 
 def _not_xlsx(detail: str) -> IngestError:
@@ -230,6 +240,81 @@ def _header_name(text: str, index: int) -> str:
 
 # A one-cell row followed, within this many rows, by a wider row is a title above the header.
 _TITLE_LOOKAHEAD = 10
+# The most worksheets a workbook may have: each non-empty one becomes a table with its own checks,
+# page section and package resource. Korean statistics workbooks hold one table per month or per
+# 동 (a few dozen sheets); beyond this, a workbook is better split (the message says how).
+MAX_SHEETS = 100
+# A cell of a sub-header row is a label, not a number or a date ("1,234", "31", "2024-01-31"), except a
+# year: statistics tables put years under a merged label (인구 over 2023 | 2024).
+_NUMERIC_TEXT = re.compile(r"[-+]?[\d.,:/ ]+")
+_YEAR = re.compile(r"(19|20)\d\d")
+
+
+def _open_workbook(src):
+    try:
+        return load_workbook(src, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 — openpyxl raises KeyError, ValueError, XML errors, …
+        raise _xlsx_corrupt(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _xlsx_empty(sheet_names) -> IngestError:
+    return IngestError(
+        "xlsx_empty",
+        _("The Excel file contains no data: every sheet is empty. Check that you saved the right file."),
+        detail=f"sheets={sheet_names}",
+    )
+
+
+def xlsx_sheets_to_csv(
+    src,
+    dst_for: Callable[[int], object],
+    *,
+    max_sheets: int = MAX_SHEETS,
+    max_uncompressed: int = 8 * 1024**3,
+) -> Iterator[tuple[str, SheetReport | None]]:
+    """Every worksheet of the .xlsx at `src`, in workbook order, each written once to its own CSV
+    at `dst_for(index)` (index: 0-based position among the worksheets; chart sheets are not
+    worksheets): yields (sheet name, SheetReport), or (sheet name, None) for a sheet without any
+    value (no CSV is written). The workbook is opened once in read-only mode and each sheet is
+    streamed row by row, so memory stays flat however many sheets there are; the caller may read
+    (and delete) each CSV before asking for the next sheet. Header, title and value rules are
+    those of `xlsx_to_csv`.
+
+    Codes: those of `xlsx_to_csv`, and xlsx_too_many_sheets (more than `max_sheets` worksheets).
+    xlsx_empty is raised after the last sheet when every sheet was empty. Close the generator
+    (contextlib.closing) when stopping early: that closes the workbook.
+    """
+    _sniff_xlsx(src, max_uncompressed)
+    wb = _open_workbook(src)
+    try:
+        sheets = list(wb.worksheets)
+        sheet_names = [ws.title for ws in sheets]
+        if len(sheets) > max_sheets:
+            raise IngestError(
+                "xlsx_too_many_sheets",
+                _fmt(
+                    _(
+                        "The Excel file has %(n)s sheets; at most %(limit)s are accepted in one workbook. Split it "
+                        "into several workbooks (or save the sheets as CSV files) and upload those."
+                    ),
+                    {"n": f"{len(sheets):,}", "limit": max_sheets},
+                ),
+                detail=f"{len(sheets)} worksheets > {max_sheets}",
+            )
+        found = False
+        for index, ws in enumerate(sheets):
+            try:
+                report = _convert_sheet(ws, dst_for(index), sheet_names)
+            except IngestError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — damaged sheet XML surfaces only while streaming
+                raise _xlsx_corrupt(f"{ws.title}: {type(exc).__name__}: {exc}") from exc
+            found = found or report is not None
+            yield ws.title, report
+        if not found:
+            raise _xlsx_empty(sheet_names)
+    finally:
+        wb.close()  # read-only mode keeps the file (and its ZIP handle) open until closed
 
 
 def xlsx_to_csv(src, dst, *, sheet: str | int | None = None, max_uncompressed: int = 8 * 1024**3) -> SheetReport:
@@ -252,11 +337,7 @@ def xlsx_to_csv(src, dst, *, sheet: str | int | None = None, max_uncompressed: i
     xlsx_sheet_not_found, xlsx_empty.
     """
     _sniff_xlsx(src, max_uncompressed)
-
-    try:
-        wb = load_workbook(src, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 — openpyxl raises KeyError, ValueError, XML errors, …
-        raise _xlsx_corrupt(f"{type(exc).__name__}: {exc}") from exc
+    wb = _open_workbook(src)
     try:
         sheets = list(wb.worksheets)  # chart sheets excluded
         sheet_names = [ws.title for ws in sheets]
@@ -284,11 +365,7 @@ def xlsx_to_csv(src, dst, *, sheet: str | int | None = None, max_uncompressed: i
             raise
         except Exception as exc:  # noqa: BLE001 — damaged sheet XML surfaces only while streaming
             raise _xlsx_corrupt(f"{type(exc).__name__}: {exc}") from exc
-        raise IngestError(
-            "xlsx_empty",
-            _("The Excel file contains no data: every sheet is empty. Check that you saved the right file."),
-            detail=f"sheets={sheet_names}",
-        )
+        raise _xlsx_empty(sheet_names)
     finally:
         wb.close()  # read-only mode keeps the file (and its ZIP handle) open until closed
 
@@ -320,7 +397,18 @@ def _convert_sheet(ws, dst, sheet_names) -> SheetReport | None:
             if len(pending) >= _TITLE_LOOKAHEAD:
                 break
 
-    columns = [_header_name(text, i) for i, text in enumerate(header)]
+    depth = 1
+    if pending:
+        below = pending.pop(0)
+    else:
+        below = next(((n, _trim([_cell_text(c) for c in cells])) for n, cells in rows), None)
+    if below is not None and _is_sub_header(header, below[1]):
+        columns = _two_row_header(header, below[1])
+        depth = 2
+    else:
+        columns = [_header_name(text, i) for i, text in enumerate(header)]
+        if below is not None:
+            pending.insert(0, below)
     width = len(columns)
     written = extra = empty_run = 0
     f, writer = _open_csv(dst)
@@ -355,7 +443,50 @@ def _convert_sheet(ws, dst, sheet_names) -> SheetReport | None:
         header_row=header_number,
         title=title,
         rows_with_extra_cells=extra,
+        header_depth=depth,
     )
+
+
+def _is_sub_header(top: list[str], below: list[str]) -> bool:
+    """Whether `below` is the second row of a two-row header whose first row is `top`: the usual
+    Korean layout, a group label merged across its sub-columns (미세먼지 over PM10 | PM2.5) and the
+    other labels merged down both rows (측정소). A read-only workbook gives a merged range's value
+    in its first cell only, so `top` has a hole right of a label where `below` has a label, and
+    `below` is blank under a label of `top`; every label of `below` is text or a year, not another
+    number or a date.
+    A data row under a one-row header has no such holes (or holds numbers), so it stays data."""
+    width = max(len(top), len(below))
+    top, below = top + [""] * (width - len(top)), below + [""] * (width - len(below))
+    labels = [v for v in below if not _is_blank(v)]
+    if not labels or any(_NUMERIC_TEXT.fullmatch(v.strip()) and not _YEAR.fullmatch(v.strip()) for v in labels):
+        return False
+    seen_label = False
+    hole_filled = False
+    for upper, lower in zip(top, below):
+        if not _is_blank(upper):
+            seen_label = True
+        elif seen_label and not _is_blank(lower):
+            hole_filled = True
+    merged_down = any(not _is_blank(upper) and _is_blank(lower) for upper, lower in zip(top, below))
+    return hole_filled and merged_down
+
+
+def _two_row_header(top: list[str], below: list[str]) -> list[str]:
+    """Column names of a two-row header: the group label (carried right across its merged cells)
+    and the sub-label, joined by a space ("미세먼지 PM10"); a label merged down both rows alone.
+    The same names frictionless gives the sheet with headerRows [r, r+1] and fillMergedCells."""
+    width = max(len(top), len(below))
+    top, below = top + [""] * (width - len(top)), below + [""] * (width - len(below))
+    names, group = [], ""
+    for i, (upper, lower) in enumerate(zip(top, below)):
+        if not _is_blank(upper):
+            group = " ".join(upper.split())
+        parts = [group, " ".join(lower.split())]
+        if not _is_blank(upper) and _is_blank(lower):
+            parts = [group]
+        name = " ".join(p for p in parts if p)
+        names.append(name or f"column_{get_column_letter(i + 1)}")
+    return names
 
 
 # ---------------------------------------------------------------------------------------------

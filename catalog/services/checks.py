@@ -72,29 +72,22 @@ def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
     datafile = DataFile.objects.select_for_update().get(pk=datafile_id)
     if datafile.check_state != DataFile.Check.RUNNING:
         return datafile  # already finished by another run: never store a report (or ZIP members) twice
-    for field in (
-        "encoding",
-        "delimiter",
-        "row_count",
-        "column_count",
-        "table_schema",
-        "profile",
-        "preview",
-        "geo",
-        "map_layer",
-    ):
-        if field in report:
-            setattr(datafile, field, report[field])
-    datafile.pii_findings = report.get("pii_findings", [])
-    if report.get("members"):
-        datafile.check_messages = report.get("messages", [])
-    datafile.check_messages = report.get("messages", [])
-    datafile.check_state = report["state"]
-    datafile.check_stage = "done"
-    datafile.check_progress = 100
-    datafile.checked_at = timezone.now()
+    _store_report(datafile, report)
     datafile.save()
     datafile_dictionary_inherit(datafile=datafile)
+    for table in report.get("sheets", []):
+        # A table of the workbook, one per non-empty sheet: checked already (the sheets were read in this run).
+        sheet = DataFile(
+            version_id=datafile.version_id,
+            parent=datafile,
+            original_name=table["sheet"]["name"][:255],
+            format=datafile.format,
+            size=0,
+            sha256=table["sha256"],
+        )
+        _store_report(sheet, table)
+        sheet.save()
+        datafile_dictionary_inherit(datafile=sheet)
     for member in report.get("members", []):
         child = DataFile(
             version_id=datafile.version_id,
@@ -127,6 +120,32 @@ def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
         _enqueue_check(member)
     _refresh_version_state(version)
     return datafile
+
+
+_REPORT_FIELDS = (
+    "encoding",
+    "delimiter",
+    "row_count",
+    "column_count",
+    "table_schema",
+    "profile",
+    "preview",
+    "geo",
+    "map_layer",
+    "sheet",
+)
+
+
+def _store_report(datafile: DataFile, report: dict) -> None:
+    for field in _REPORT_FIELDS:
+        if field in report:
+            setattr(datafile, field, report[field])
+    datafile.pii_findings = report.get("pii_findings", [])
+    datafile.check_messages = report.get("messages", [])
+    datafile.check_state = report["state"]
+    datafile.check_stage = "done"
+    datafile.check_progress = 100
+    datafile.checked_at = timezone.now()
 
 
 def datafile_check_failed(*, datafile_id: int, error: str) -> DataFile:

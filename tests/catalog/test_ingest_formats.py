@@ -104,6 +104,7 @@ def test_xlsx_values_headers_and_trailing_rows(tmp_path):
         "header_row": 1,
         "title": None,
         "rows_with_extra_cells": 0,
+        "header_depth": 1,
     }
     assert read_csv(dst) == [
         ["측정소명", "측정일시", "측정일", "미세먼지 (㎍/㎥)", "오존(ppm)", "점검", "column_G", "비고"],

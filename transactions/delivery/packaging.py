@@ -141,6 +141,8 @@ class Member:
     source_encoding: str | None  # Excel copy: decode from this encoding; None: the stored bytes as they are
     compress_type: int
     excel_of: str = ""  # the path of the original this is the Excel copy of
+    # A workbook of several tables: their DataFiles (catalog.models.DataFile.is_sheet), one resource each.
+    sheets: list = field(default_factory=list)
 
 
 @dataclass
@@ -224,9 +226,12 @@ def plan_members(version) -> list[Member]:
         if f.format == "zip" and members_of.get(f.pk):
             folder = _clean_name(Path(f.original_name).stem) or "archive"
             for m in members_of[f.pk]:
-                plan.append(_member(m, _unique(f"data/{folder}/{_clean_name(m.original_name)}", taken)))
+                path = _unique(f"data/{folder}/{_clean_name(m.original_name)}", taken)
+                plan.append(_member(m, path, sheets=members_of.get(m.pk, [])))
         else:
-            plan.append(_member(f, _unique(f"data/{_clean_name(f.original_name)}", taken)))
+            plan.append(
+                _member(f, _unique(f"data/{_clean_name(f.original_name)}", taken), sheets=members_of.get(f.pk, []))
+            )
     # The Excel copies after every original (data/excel/ mirrors data/), so `unzip -l` lists the
     # published files first (a name taken by an upload, such as excel.zip's members, gets " (2)").
     plan += [
@@ -237,12 +242,13 @@ def plan_members(version) -> list[Member]:
     return plan
 
 
-def _member(datafile, path: str) -> Member:
+def _member(datafile, path: str, sheets=()) -> Member:
     return Member(
         datafile=datafile,
         path=path,
         source_encoding=None,
         compress_type=TEXT_COMPRESSION if datafile.format in TEXT_FORMATS else zipfile.ZIP_STORED,
+        sheets=[s for s in sheets if s.is_sheet],
     )
 
 
@@ -697,7 +703,15 @@ def _describe(
     from frictionless import Package, system
 
     with system.use_context(standards="v1"):
-        resources = [_resource(item, names) for item in packed]
+        resources = [
+            resource
+            for item in packed
+            for resource in (
+                [_resource(item, names, table=sheet) for sheet in item.member.sheets]
+                if item.member.sheets and not item.member.excel_of
+                else [_resource(item, names)]
+            )
+        ]
         package = Package(
             name=re.sub(r"[^a-z0-9._-]+", "-", version.dataset.slug.lower()) or "dataset",
             title=version.title_ko,
@@ -736,8 +750,11 @@ def _describe(
         return descriptor, [e.message for e in Package.metadata_validate(descriptor)]
 
 
-def _resource(item: PackedFile, names: set[str]):
-    """One data file's resource. Frictionless 5 picks the resource class from `datatype` (its `type`
+def _resource(item: PackedFile, names: set[str], table=None):
+    """One data file's resource, or with `table` (a sheet's table of a workbook) one sheet's: a
+    workbook of several tables is shipped once and described by one resource per sheet, each on the
+    same path with a dialect naming its sheet (and its header rows, when not the first row), so that
+    frictionless, pandas (sheet_name=) or R read each table from the file as it was uploaded. Frictionless 5 picks the resource class from `datatype` (its `type`
     is a class attribute it writes into the descriptor, not an argument: `type="file"` raised
     TypeError for every file without a Table Schema, so GeoJSON and JSON could not be packaged).
     The checks' Table Schema is declared only where frictionless reads the file as that table:
@@ -748,10 +765,16 @@ def _resource(item: PackedFile, names: set[str]):
 
     df = item.member.datafile
     excel = bool(item.member.excel_of)
+    title = df.original_name + (" (Excel)" if excel else "")
+    name_from = item.member.path
+    if table is not None:
+        title = f"{df.original_name} — {table.original_name}"
+        name_from = f"{PurePosixPath(item.member.path).stem}-sheet-{(table.sheet or {}).get('index', 0) + 1}"
+        df = table  # its Table Schema and rows; the file (format, bytes, hash) is the workbook's
     options = dict(
-        name=_resource_name(item.member.path, names),
+        name=_resource_name(name_from, names),
         path=item.member.path,
-        title=df.original_name + (" (Excel)" if excel else ""),
+        title=title,
         format=df.format,
         mediatype=MEDIA_TYPES.get(df.format, "application/octet-stream"),
         bytes=item.size,
@@ -774,6 +797,8 @@ def _resource(item: PackedFile, names: set[str]):
         if df.format in ("csv", "tsv"):
             delimiter = "\t" if df.format == "tsv" else (df.delimiter or ",")
             options["dialect"] = Dialect(controls=[formats.CsvControl(delimiter=delimiter)])
+        elif df.format == "xlsx" and (df.sheet or {}).get("name"):
+            options["dialect"] = _sheet_dialect(df.sheet)
     resource = Resource(**options)
     if excel:
         resource.custom["derivedFrom"] = item.member.excel_of
@@ -782,6 +807,24 @@ def _resource(item: PackedFile, names: set[str]):
         # count of a JSON or GeoJSON file is of records or features (README names it).
         resource.custom["rows"] = df.row_count
     return resource
+
+
+def _sheet_dialect(sheet: dict):
+    """The dialect that reads one sheet's table as the checks did: the sheet by name, the header at the
+    row (or two rows) the checks found below a title; a two-row header's merged group labels filled
+    across their cells and joined to the sub-labels with a space, as the checks named the columns."""
+    # heavy: see _describe (workers only).
+    from frictionless import Dialect, formats
+
+    header_rows = sheet.get("header_rows") or [1]
+    control = formats.ExcelControl(sheet=sheet["name"])
+    options = {}
+    if header_rows != [1]:
+        options["header_rows"] = header_rows
+    if len(header_rows) > 1:
+        control.fill_merged_cells = True
+        options["header_join"] = " "
+    return Dialect(controls=[control], **options)
 
 
 def _declared_encoding(encoding: str) -> str:
@@ -878,6 +921,23 @@ def readme_text(version, packed: list[PackedFile], context: Context) -> str:
         "dataset page shows). Their encodings are in the table above (cp949 is Korean Windows' ANSI).\n"
     )
     out.append(_columns_text(originals))
+
+    workbooks = [item for item in originals if item.member.sheets]
+    if workbooks:
+        out.append("\n### 통합 문서의 표 / Tables in the workbooks\n\n")
+        out.append("| 파일 / File | 시트 / Sheet | 행 / Rows | 열 / Columns |\n")
+        out.append("| --- | --- | ---: | ---: |\n")
+        for item in workbooks:
+            for table in item.member.sheets:
+                rows = f"{table.row_count:,}" if table.row_count is not None else "—"
+                columns = f"{table.column_count:,}" if table.column_count is not None else "—"
+                out.append(f"| `{item.member.path}` | {table.original_name} | {rows} | {columns} |\n")
+        out.append(
+            "\n시트마다 표가 하나씩 있습니다. `datapackage.json`에는 시트마다 자원(resource)이 하나씩 있고, 그 `dialect`에 "
+            "시트 이름과 머리글 행이 적혀 있습니다. 비어 있는 시트는 빠졌습니다.\n\n"
+            "Each sheet holds one table. `datapackage.json` has one resource per sheet, whose `dialect` names the sheet "
+            "and its header rows. Empty sheets are left out.\n"
+        )
     if copies:
         out.append("\n### Excel용 사본 / Copies for Excel\n\n")
         out.append("| 파일 / File | 원본 / Original | 바꾼 셀 / Cells changed | 크기 / Bytes | SHA-256 |\n")
@@ -925,16 +985,25 @@ def _cell(text) -> str:
 
 
 def _columns_text(originals: list[PackedFile]) -> str:
-    """The column tables of README: every table file's columns with their type, unit, meaning and codes."""
+    """The column tables of README: every table's columns (each sheet of a workbook of several tables) with
+    their type, unit, meaning and codes."""
     out = []
-    for item in originals:
-        df = item.member.datafile
+    tables = [
+        (
+            item,
+            table,
+            f"{item.member.path} — {table.original_name}" if table is not item.member.datafile else item.member.path,
+        )
+        for item in originals
+        for table in (item.member.sheets or [item.member.datafile])
+    ]
+    for _item, df, heading in tables:
         fields = (df.table_schema or {}).get("fields") or []
         if df.format not in TABULAR_FORMATS or not fields:
             continue
         if not out:
             out.append("\n## 열 설명 / Columns\n")
-        out.append(f"\n### `{item.member.path}`\n\n")
+        out.append(f"\n### `{heading}`\n\n")
         out.append("| 열 / Column | 형식 / Type | 단위 / Unit | 설명 / Description | 코드 / Codes |\n")
         out.append("| --- | --- | --- | --- | --- |\n")
         dictionary = df.dictionary or {}
