@@ -1,3 +1,4 @@
+import re
 from html import escape
 from urllib.parse import urlencode
 
@@ -189,3 +190,15 @@ def preview_table(preview):
 def distinct_estimated(profile):
     """Whether any column of a stored profile has an estimated (≈) count of different values."""
     return any(col.get("distinct") is not None and col.get("distinct_approximate") for col in profile or [])
+
+
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+@register.filter
+def datetime_text(value):
+    """A stored ISO date-time (profile min/max: "2024-01-01T00:00:00") written with a space, as people and
+    the files write it; anything else unchanged."""
+    if isinstance(value, str) and _ISO_DATETIME.match(value):
+        return value.replace("T", " ", 1)
+    return value
