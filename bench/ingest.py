@@ -1,15 +1,16 @@
-"""Upload + automatic checks of a large CP949 CSV: wall time, MB/s and peak RSS.
+"""Upload + automatic checks of a large CSV (CP949 or UTF-8): wall time, MB/s and peak RSS.
 
-    DATABASE_URL=... REDIS_URL=... .venv/bin/python bench/ingest.py [--rows 10000000]
+    DATABASE_URL=... REDIS_URL=... .venv/bin/python bench/ingest.py [--rows 10000000] [--encoding utf-8]
 
-1. Generates a CP949 CSV with 12 Korean-headed columns (DuckDB writes UTF-8, Python transcodes
-   in a stream), ~1 GB at 10 M rows.
+1. Generates a CSV with 12 Korean-headed columns (DuckDB writes UTF-8, Python transcodes to CP949
+   in a stream unless --encoding utf-8), ~1 GB at 10 M rows, ~5 GB at 50 M.
 2. Baseline in the same run: a plain file copy of it (disk speed on this machine now).
 3. Upload: a real gunicorn web process receives it through the tus endpoint (http.client streams
    the file from disk in 50 MiB PATCH requests); its peak RSS is the worker's VmHWM.
 4. Checks: a second child process runs the check task's code (datafile_check_task) on it,
    as the Celery worker would.
-Each child reports its own peak RSS (getrusage). Uses a throwaway database `bench_ingest`.
+Each child reports its own peak RSS (getrusage). Uses a throwaway database (`--db`, default
+`bench_ingest`).
 """
 
 import argparse
@@ -167,12 +168,12 @@ def run_child(code: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _run(work, rows, settings, setup_databases, teardown_databases):
+def _run(work, rows, encoding, db_name, settings, setup_databases, teardown_databases):
     source = work / "bench.csv"
     t0 = time.perf_counter()
-    generate_csv(source, rows, "cp949")
+    generate_csv(source, rows, encoding)
     size = source.stat().st_size
-    print(f"generated {rows:,} rows, {size / 1e6:,.0f} MB CP949 in {time.perf_counter() - t0:.1f}s")
+    print(f"generated {rows:,} rows, {size / 1e6:,.0f} MB {encoding} in {time.perf_counter() - t0:.1f}s")
 
     t0 = time.perf_counter()
     shutil.copyfile(source, work / "copy.csv")
@@ -180,7 +181,7 @@ def _run(work, rows, settings, setup_databases, teardown_databases):
     (work / "copy.csv").unlink()
 
     # A database of its own, so a test run on the same server cannot collide with it.
-    settings.DATABASES["default"]["TEST"]["NAME"] = "bench_ingest"
+    settings.DATABASES["default"]["TEST"]["NAME"] = db_name
     old = setup_databases(verbosity=0, interactive=False)
     try:
         from catalog import services
@@ -213,6 +214,8 @@ def _run(work, rows, settings, setup_databases, teardown_databases):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--encoding", default="cp949", choices=["cp949", "utf-8"])
+    parser.add_argument("--db", default="bench_ingest", help="name of the throwaway database")
     parser.add_argument("--keep", action="store_true", help="keep the generated file")
     args = parser.parse_args()
 
@@ -231,7 +234,9 @@ def main() -> None:
     from django.test.utils import setup_databases, teardown_databases
 
     try:
-        size, copy_s, up, chk = _run(work, args.rows, settings, setup_databases, teardown_databases)
+        size, copy_s, up, chk = _run(
+            work, args.rows, args.encoding, args.db, settings, setup_databases, teardown_databases
+        )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -251,6 +256,7 @@ def main() -> None:
             {
                 "bench": "ingest",
                 "rows": args.rows,
+                "encoding": args.encoding,
                 "mb": round(mb, 1),
                 "copy_s": round(copy_s, 2),
                 "upload_s": round(up["seconds"], 2),

@@ -337,9 +337,12 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024**3)
 UPLOAD_STAGING_DIR = Path(env_str("UPLOAD_STAGING_DIR", str(VAR_DIR / "uploads")))
 # An unfinished upload nobody resumed for this many days is cancelled and its bytes deleted.
 UPLOAD_EXPIRE_DAYS = env_int("UPLOAD_EXPIRE_DAYS", 7)
-# Ingest workers: DuckDB limits per check (memory and threads) and where work files go.
-INGEST_MEMORY_LIMIT = env_str("INGEST_MEMORY_LIMIT", "512MB")
-INGEST_THREADS = env_int("INGEST_THREADS", 2)
+# Ingest workers: DuckDB limits per check (memory and threads) and where work files go. DuckDB keeps the
+# CSV buffers it has read up to its memory limit, and a second thread keeps more (docs/catalog-ingest.md).
+INGEST_MEMORY_LIMIT = env_str("INGEST_MEMORY_LIMIT", "160MB")
+INGEST_THREADS = env_int("INGEST_THREADS", 1)
+# Distinct values per file counted exactly (summed over its columns); columns beyond it keep an estimate (≈).
+INGEST_EXACT_DISTINCT_LIMIT = env_int("INGEST_EXACT_DISTINCT_LIMIT", 1_000_000)
 INGEST_WORK_DIR = Path(env_str("INGEST_WORK_DIR", str(VAR_DIR / "ingest")))
 
 # Catalog search (catalog/discovery.py, docs/search.md). Up to this many matches the total, the facets and the page

@@ -138,6 +138,7 @@ def scan_csv(
             "preserve_insertion_order": False,  # any matching rows will do; keeps LIMIT parallel
         }
     )
+    con.execute("SET enable_progress_bar = false")  # a worker has no terminal to draw it on
     try:
         src = source_sql(path, delimiter, ncols, quote=quote, escape=escape)
         pattern = _lit(_ANY_SQL)

@@ -59,14 +59,28 @@ def _message(level: str, code: str, message, detail: str = "") -> dict:
 
 def _tabular(utf8_csv: Path, report: dict, progress, *, delimiter_hint: str | None = None, points: bool = True) -> None:
     progress("profile", 40)
-    table = _plain(analyse_csv(utf8_csv, memory_limit=settings.INGEST_MEMORY_LIMIT, threads=settings.INGEST_THREADS))
+    table = _plain(
+        analyse_csv(
+            utf8_csv,
+            memory_limit=settings.INGEST_MEMORY_LIMIT,
+            threads=settings.INGEST_THREADS,
+            exact_distinct_limit=settings.INGEST_EXACT_DISTINCT_LIMIT,
+        )
+    )
     report.update(
         delimiter=table.get("delimiter", delimiter_hint or ""),
         row_count=table["row_count"],
         column_count=table["column_count"],
         table_schema=table["schema"],
         profile=table["profile"],
-        preview={"columns": [f["name"] for f in table["schema"]["fields"]], "rows": table["preview"]},
+        # rows: the cells as written in the file; types, marks and expected: how they were read
+        preview={
+            "columns": [f["name"] for f in table["schema"]["fields"]],
+            "types": [c["type"] for c in table["profile"]],
+            "rows": table["preview"],
+            "marks": table["preview_marks"],
+            "expected": table["preview_expected"],
+        },
     )
     for note in table.get("notes", []):
         report["messages"].append(_message(note.get("level", "info"), note.get("code", "table_note"), note["message"]))

@@ -16,11 +16,19 @@ Python:
 3. full pass (one aggregate query): exact row count, strict structure (`strict_mode` with the
    column count of line 1 fixed, so a line with a different number of values or an unclosed
    quote raises with its line number), per-column counts, min/max/mean/std, approximate
-   distinct counts and top-value candidates, and the check that every value really has the type
-   chosen on the sample. A column that fails falls back (integer → number → number with
-   separators → string) and only those columns are read again.
-4. second pass: equal-width histograms of numeric columns and exact counts of the top values.
-5. preview: the first rows, typed, as JSON-safe lists.
+   distinct counts (HyperLogLog) and top-value candidates, and the check that every value really
+   has the type chosen on the sample. A column that fails falls back (integer → number → number
+   with separators → string) and only those columns are read again.
+4. second pass: equal-width histograms of numeric columns, counts over time of date, date-time
+   and time columns, exact counts of the top values, and exact distinct counts of the columns
+   whose estimate fits `exact_distinct_limit` (a hash table of those values; the others keep the
+   estimate, flagged `distinct_approximate`).
+5. preview: the first rows as written in the file (raw text), with a mark for each cell that is
+   read as empty (a marker such as "-") or does not read as its column's type.
+
+Memory: DuckDB rewrites `histogram(x)` next to other aggregates into a plan that materialises
+the whole input (it grew with the file, up to `memory_limit`), so counts per bucket use
+`histogram(x, [bucket numbers])` and `histogram_exact`, which it aggregates in a stream.
 
 Internally the columns are called c0, c1, … so that names with quotes, spaces or different
 case never reach SQL.
@@ -52,6 +60,12 @@ CANDIDATE_DELIMITERS = [",", "\t", ";", "|"]
 MAX_FALLBACK_PASSES = 3
 MAX_TEXT = 200  # characters of one value shown in the report (min/max, top values, preview)
 CSV_BUFFER_SIZE = 4 << 20  # DuckDB reads 32 MiB buffers by default; 4 MiB costs no speed and ~50 MB of RSS less
+# Distinct values counted exactly in one file, summed over its columns (by their estimates): a hash
+# table of ~90 bytes a value (measured: 5 M values of ~30 characters, 440 MB); beyond DuckDB's
+# memory_limit it spills to the work directory, so the limit bounds time and disk, not RSS.
+EXACT_DISTINCT_LIMIT = 1_000_000
+MOSTLY_SHARE = 0.8  # a text column with this share of sample values of one kind: the preview marks the rest
+TIMELINE_MAX_BINS = 60  # bars of a date chart (at most; hours 49, days 62, months 72 see _timeline_plan)
 
 
 def _lit(value: str) -> str:
@@ -172,13 +186,16 @@ class ColumnProfile:
     nulls: int = 0
     null_ratio: float = 0.0
     distinct: int | None = None
-    distinct_approximate: bool = True  # DuckDB approx_count_distinct (HyperLogLog)
+    distinct_approximate: bool = True  # False: counted exactly; True: HyperLogLog estimate (over the limit)
     min: object = None
     max: object = None
     mean: float | None = None
     std: float | None = None
     top_values: list[dict] | None = None  # [{"value", "count"}], exact counts, candidates approximate
-    histogram: list[dict] | None = None  # [{"from", "to", "count"}]; see _histograms
+    histogram: list[dict] | None = None  # [{"from", "to", "count"}]; see _second_pass
+    # dates, date-times and times: {"unit": "hour"|"day"|"month"|"year"|"hour_of_day", "step": n,
+    # "bins": [{"from": "2024-01", "count": n}]} (labels in ISO form; every bin from the first to the last)
+    timeline: dict | None = None
     geo: str | None = None  # "latitude" | "longitude"
     group_char: str | None = None  # "," for numbers written 12,345
 
@@ -192,8 +209,12 @@ class TableReport:
     header: bool
     schema: dict
     profile: list[ColumnProfile]  # one per column, in file order
-    preview: list[list]
+    preview: list[list]  # the first rows as written in the file: text, "" for an empty cell
     notes: list[dict] = field(default_factory=list)  # {"code", "level", "column"?, "message", …}
+    # per preview cell: None, "empty" (a marker such as "-" read as empty) or "invalid" (does not read as
+    # the column's type, or, in a column kept as text, as the type it was expected to have: preview_expected)
+    preview_marks: list[list] = field(default_factory=list)
+    preview_expected: list = field(default_factory=list)  # per column: the type a kept-as-text column failed
     type_sample_rows: int = SAMPLE_ROWS
 
     def to_dict(self) -> dict:
@@ -209,6 +230,7 @@ def analyse_csv(
     histogram_bins: int = 10,
     memory_limit: str = "512MB",
     threads: int = 2,
+    exact_distinct_limit: int = EXACT_DISTINCT_LIMIT,
 ) -> TableReport:
     """Dialect, Table Schema, per-column profile and preview of the UTF-8 CSV at `utf8_path`.
 
@@ -225,8 +247,9 @@ def analyse_csv(
             "autoload_known_extensions": False,
         }
     )
+    con.execute("SET enable_progress_bar = false")  # a worker has no terminal to draw it on
     try:
-        return _analyse(con, path, preview_rows, top_values, histogram_bins)
+        return _analyse(con, path, preview_rows, top_values, histogram_bins, int(exact_distinct_limit))
     finally:
         con.close()
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -253,9 +276,10 @@ class _Plan:
     expr: str
     grouped: bool = False
     failed: dict | None = None  # set by a full pass whose values do not all fit
+    expected: tuple | None = None  # (type, expr) a column kept as text was expected to have
 
 
-def _analyse(con, path, preview_rows, top_values, histogram_bins) -> TableReport:
+def _analyse(con, path, preview_rows, top_values, histogram_bins, exact_distinct_limit) -> TableReport:
     dialect = _dialect(con, path)
     notes = list(dialect.notes)
     src = source_sql(path, dialect.delimiter, len(dialect.names), quote=dialect.quote, escape=dialect.escape)
@@ -282,8 +306,8 @@ def _analyse(con, path, preview_rows, top_values, histogram_bins) -> TableReport
 
     profiles = [_profile(p, stats[p.index], rows, notes) for p in plans]
     _locate_by_values(profiles, notes)
-    _histograms_and_top_counts(con, src, plans, profiles, histogram_bins, dialect)
-    preview = _preview(con, src, plans, preview_rows, dialect)
+    _second_pass(con, src, plans, profiles, histogram_bins, exact_distinct_limit, dialect)
+    preview, marks = _preview(con, path, plans, preview_rows, dialect)
 
     fields = []
     for plan, prof in zip(plans, profiles):
@@ -305,24 +329,27 @@ def _analyse(con, path, preview_rows, top_values, histogram_bins) -> TableReport
         profile=profiles,
         preview=preview,
         notes=notes,
+        preview_marks=marks,
+        preview_expected=[p.expected[0] if p.expected else None for p in plans],
     )
 
 
 def source_sql(
-    path: str, delimiter: str, ncols: int, *, quote: str = '"', escape: str | None = None, header=True
+    path: str, delimiter: str, ncols: int, *, quote: str = '"', escape: str | None = None, header=True, raw=False
 ) -> str:
     """A DuckDB `read_csv(...)` over the file with every column as VARCHAR named c0…c{n-1}.
 
     Nothing is auto-detected; `strict_mode` makes a line with another number of values, or an
-    unclosed quote, an error that names the line. Shared with `pii.scan_csv`.
+    unclosed quote, an error that names the line. Shared with `pii.scan_csv`. `raw`: the text as
+    written, the empty markers included (only an unquoted empty cell is NULL).
     """
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(ncols)) + "}"
-    nulls = "[" + ", ".join(_lit(v) for v in NULL_MARKERS) + "]"
+    nulls = "['']" if raw else "[" + ", ".join(_lit(v) for v in NULL_MARKERS) + "]"
     return (
         f"read_csv({_lit(path)}, auto_detect=false, columns={columns}, delim={_lit(delimiter)}, "
         f"quote={_lit(quote)}, escape={_lit(escape or quote)}, header={'true' if header else 'false'}, skip=0, "
         f"strict_mode=true, null_padding=false, ignore_errors=false, nullstr={nulls}, "
-        f"buffer_size={CSV_BUFFER_SIZE})"
+        f"{'allow_quoted_nulls=false, ' if raw else ''}buffer_size={CSV_BUFFER_SIZE})"
     )
 
 
@@ -470,25 +497,33 @@ def _infer_types(con, src: str, dialect: _Dialect) -> list[_Plan]:
         for i in range(ncols):
             nonnull, with_comma, leading_zeros, *counts = row[i * width : (i + 1) * width]
             families = {f for f, n in zip(_SHAPE_TESTS, counts) if nonnull and n == nonnull}
+            # A text column whose values are mostly of one kind ("12", "7", "없음"): the preview marks the others.
+            mostly, share = max(zip(_SHAPE_TESTS, counts), key=lambda fn: fn[1])
+            if families or not nonnull or share < MOSTLY_SHARE * nonnull:
+                mostly, share = None, 0
             cands = [
                 cand
                 for cand in _CANDIDATES
-                if _FAMILY[cand[0]] in families and (cand not in (_GROUPED_INT, _GROUPED) or with_comma)
+                if _FAMILY[cand[0]] in (families or {mostly}) and (cand not in (_GROUPED_INT, _GROUPED) or with_comma)
             ]
-            shapes.append((nonnull, cands, leading_zeros))
+            shapes.append((share or nonnull, cands, leading_zeros, bool(mostly)))
             tries += [f"count({_sql(cand[2], f'c{i}')})" for cand in cands]
         fits = iter(run_query(con, f"SELECT {', '.join(tries)} FROM type_sample")[0] if tries else [])
     finally:
         con.execute("DROP TABLE IF EXISTS type_sample")
     plans = []
     for i, name in enumerate(dialect.names):
-        nonnull, cands, leading_zeros = shapes[i]
+        nonnull, cands, leading_zeros, mostly = shapes[i]
         chosen = ("string", None, "{c}")
         for cand in cands:  # every count is consumed, in order
             if next(fits) == nonnull and chosen[0] == "string":
                 chosen = cand
+        if mostly:  # stays text; `nonnull` counted the values of the usual kind, which `chosen` reads
+            expected, chosen = chosen, ("string", None, "{c}")
         typ, fmt, tmpl = chosen
         plan = _Plan(i, name, typ, fmt, _sql(tmpl, f"c{i}"))
+        if mostly and expected[0] != "string":
+            plan.expected = (expected[0], _sql(expected[2], f"c{i}"))
         if chosen is _INTEGER and leading_zeros:
             plan.failed = {"reason": "leading_zeros"}  # codes such as 00123: _analyse keeps them as text
         plans.append(plan)
@@ -568,6 +603,8 @@ def _fall_back(plan: _Plan, notes: list, *, force_string: bool) -> None:
             plan.type == "integer" and (plan.grouped or comma) or plan.type == "number" and not plan.grouped and comma
         ) and re.fullmatch(_GROUPED_RE, example):
             nxt = _GROUPED
+    if reason and reason["reason"] == "mixed" and plan.expected is None:
+        plan.expected = (plan.type, plan.expr)  # the preview marks the cells that are not
     if nxt is not None:
         plan.type, plan.format, plan.expr = nxt[0], None, _sql(nxt[2], f"c{plan.index}")
         plan.grouped = nxt in (_GROUPED_INT, _GROUPED)
@@ -728,14 +765,30 @@ def _locate_by_values(profiles: list[ColumnProfile], notes: list) -> None:
         )
 
 
-def _histograms_and_top_counts(con, src, plans, profiles, bins, dialect) -> None:
-    """Equal-width histograms of numeric columns and exact counts of the top-value candidates.
+def _second_pass(con, src, plans, profiles, bins, exact_distinct_limit, dialect) -> None:
+    """One more aggregate pass: equal-width histograms of numeric columns, counts over time of date,
+    date-time and time columns, exact counts of the top-value candidates and exact distinct counts.
 
     Number columns: `bins` bins [from, to), the last one closed. Integer and year columns: bins of
     a whole width, each covering the integers from..to inclusive (one bin per value when the
     column spans no more than `bins` values). A column holding one value gets one bin.
+
+    Distinct values are counted exactly for the columns with the smallest estimates as long as
+    their estimates sum to at most `exact_distinct_limit` (a column with none is exact anyway).
+    Bucket counts use `histogram(bucket, [0, 1, …])`: plain `histogram(x)` beside other aggregates
+    makes DuckDB materialise the whole input first, and so does its rewrite of DISTINCT aggregates
+    beside others (switched off for this query: the hash tables of the distinct values are bounded).
     """
     inner, select, jobs = ["1 AS one"], [], []
+    budget = exact_distinct_limit
+    for plan, prof in sorted(zip(plans, profiles), key=lambda pp: pp[1].distinct or 0):
+        if prof.count == 0:
+            prof.distinct, prof.distinct_approximate = 0, False
+        elif prof.distinct is not None and prof.distinct <= budget:
+            budget -= prof.distinct
+            inner.append(f"{plan.expr} AS x{plan.index}")
+            select.append(f"count(DISTINCT x{plan.index})")
+            jobs.append(("distinct", prof, plan))
     for plan, prof in zip(plans, profiles):
         c = f"c{plan.index}"
         if prof.count == 0:
@@ -745,7 +798,7 @@ def _histograms_and_top_counts(con, src, plans, profiles, bins, dialect) -> None
             if hi == lo:
                 prof.histogram = [{"from": lo, "to": hi, "count": prof.count}]
                 continue
-            h = f"h{plan.index}"
+            h = f"x{plan.index}"
             if prof.type == "number":
                 nbins, width = int(bins), None
                 bucket = f"floor(({h} - {float(lo)!r}) * {nbins} / {float(hi) - float(lo)!r})"
@@ -755,25 +808,45 @@ def _histograms_and_top_counts(con, src, plans, profiles, bins, dialect) -> None
                 bucket = f"({h} - {int(lo)}) // {width}"
             inner.append(f"{plan.expr} AS {h}")
             # greatest() skips NULLs, so empty cells must not reach it
-            select.append(
-                f"histogram(least(greatest({bucket}, 0), {nbins - 1})::INTEGER) FILTER (WHERE {h} IS NOT NULL)"
-            )
+            select.append(_bucket_counts(f"least(greatest({bucket}, 0), {nbins - 1})", h, nbins))
             jobs.append(("hist", prof, (lo, hi, width, nbins)))
-        elif prof.top_values:
+        elif prof.type in ("date", "datetime", "time"):
+            timeline = _timeline_plan(prof)
+            if timeline is None:
+                continue
+            h = f"x{plan.index}"
+            inner.append(f"{plan.expr} AS {h}")
+            select.append(_bucket_counts(_sql(timeline["bucket"], h), h, len(timeline["labels"])))
+            jobs.append(("timeline", prof, timeline))
+        if prof.top_values:
             # a value longer than a line of text is no "top value" worth showing (nor a SQL literal)
             prof.top_values = [item for item in prof.top_values if len(item["value"]) <= MAX_TEXT] or None
             if not prof.top_values:
                 continue
             values = ", ".join(_lit(item["value"]) for item in prof.top_values)
             inner.append(c)
-            select.append(f"histogram({c}) FILTER (WHERE {c} IN ({values}))")
+            select.append(f"histogram_exact({c}, [{values}]) FILTER (WHERE {c} IN ({values}))")
             jobs.append(("top", prof, plan))
     if not select:
         return
-    row = run_query(
-        con, f"SELECT {', '.join(select)} FROM (SELECT {', '.join(inner)} FROM {src})", delimiter=dialect.delimiter
-    )[0]
+    rewrite = "distinct_aggregate_rewrite" in {
+        r[0] for r in con.execute("SELECT name FROM duckdb_optimizers()").fetchall()
+    }
+    if rewrite:
+        con.execute("SET disabled_optimizers = 'distinct_aggregate_rewrite'")
+    try:
+        row = run_query(
+            con,
+            f"SELECT {', '.join(select)} FROM (SELECT {', '.join(dict.fromkeys(inner))} FROM {src})",
+            delimiter=dialect.delimiter,
+        )[0]
+    finally:
+        if rewrite:
+            con.execute("RESET disabled_optimizers")
     for (kind, prof, extra), counts in zip(jobs, row):
+        if kind == "distinct":
+            prof.distinct, prof.distinct_approximate = int(counts), False
+            continue
         counts = counts or {}
         if kind == "hist":
             lo, hi, width, nbins = extra
@@ -785,37 +858,125 @@ def _histograms_and_top_counts(con, src, plans, profiles, bins, dialect) -> None
                 else:
                     start, end = lo + b * width, min(lo + (b + 1) * width - 1, hi)
                 prof.histogram.append({"from": start, "to": end, "count": int(counts.get(b, 0))})
+        elif kind == "timeline":
+            prof.timeline = {
+                "unit": extra["unit"],
+                "step": extra["step"],
+                "bins": [{"from": label, "count": int(counts.get(b, 0))} for b, label in enumerate(extra["labels"])],
+            }
         else:
-            plan = extra
-            for item in prof.top_values:
-                item["count"] = int(counts.get(item["value"], 0))
-            prof.top_values.sort(key=lambda item: (-item["count"], item["value"]))
-            if plan.type == "string":
-                for item in prof.top_values:
-                    item["value"] = _json_value(item["value"])
-            if plan.type != "string":  # show the value typed: 2024.01.31 → "2024-01-31"
-                typed = run_query(
-                    con,
-                    f"SELECT {plan.expr} FROM (VALUES {', '.join('(?)' for _ in prof.top_values)}) AS t(c{plan.index})",
-                    [i["value"] for i in prof.top_values],
-                )
-                merged: dict = {}  # "TRUE" and "true", "2024.1.5" and "2024.01.05" are one value
-                for item, (value,) in zip(prof.top_values, typed):
-                    key = _json_value(value)
-                    merged[key] = merged.get(key, 0) + item["count"]
-                prof.top_values = [{"value": v, "count": n} for v, n in merged.items()]
-                prof.top_values.sort(key=lambda item: (-item["count"], str(item["value"])))
+            _top_counts(con, prof, extra, counts)
 
 
-def _preview(con, src, plans, limit, dialect) -> list[list]:
+def _bucket_counts(bucket: str, value: str, nbins: int) -> str:
+    """`histogram` over the bucket numbers 0…nbins-1 of `value` (NULL values left out)."""
+    bounds = ", ".join(str(b) for b in range(nbins))
+    return f"histogram(({bucket})::INTEGER, [{bounds}]::INTEGER[]) FILTER (WHERE {value} IS NOT NULL)"
+
+
+def _top_counts(con, prof: ColumnProfile, plan: _Plan, counts: dict) -> None:
+    for item in prof.top_values:
+        item["count"] = int(counts.get(item["value"], 0))
+    prof.top_values.sort(key=lambda item: (-item["count"], item["value"]))
+    if plan.type == "string":
+        for item in prof.top_values:
+            item["value"] = _json_value(item["value"])
+        return
+    # show the value typed: 2024.01.31 → "2024-01-31"
+    typed = run_query(
+        con,
+        f"SELECT {plan.expr} FROM (VALUES {', '.join('(?)' for _ in prof.top_values)}) AS t(c{plan.index})",
+        [i["value"] for i in prof.top_values],
+    )
+    merged: dict = {}  # "TRUE" and "true", "2024.1.5" and "2024.01.05" are one value
+    for item, (value,) in zip(prof.top_values, typed):
+        key = _json_value(value)
+        merged[key] = merged.get(key, 0) + item["count"]
+    prof.top_values = [{"value": v, "count": n} for v, n in merged.items()]
+    prof.top_values.sort(key=lambda item: (-item["count"], str(item["value"])))
+
+
+def _timeline_plan(prof: ColumnProfile) -> dict | None:
+    """Bins over time for a date, date-time or time column, chosen from its range: hours (date-times
+    within two days), days (up to 62), months (up to 72), else years, several a bin beyond 60
+    years; times of day by hour. {"unit", "step", "bucket" (SQL over {c}), "labels"}."""
+    if prof.type == "time":
+        return {
+            "unit": "hour_of_day",
+            "step": 1,
+            "bucket": "hour({c})",
+            "labels": [f"{h:02d}:00" for h in range(24)],
+        }
+    try:
+        lo = dt.datetime.fromisoformat(str(prof.min))
+        hi = dt.datetime.fromisoformat(str(prof.max))
+    except ValueError:
+        return None
+    if prof.type == "datetime" and hi - lo < dt.timedelta(days=2):
+        first = lo.replace(minute=0, second=0, microsecond=0)
+        n = int((hi - first).total_seconds() // 3600) + 1
+        return {
+            "unit": "hour",
+            "step": 1,
+            "bucket": f"date_diff('hour', TIMESTAMP {_lit(first.isoformat(sep=' '))}, {{c}}::TIMESTAMP)",
+            "labels": [(first + dt.timedelta(hours=i)).strftime("%Y-%m-%d %H:00") for i in range(n)],
+        }
+    days = (hi.date() - lo.date()).days + 1
+    if days <= 62:
+        first = lo.date()
+        return {
+            "unit": "day",
+            "step": 1,
+            "bucket": f"date_diff('day', DATE {_lit(first.isoformat())}, {{c}}::DATE)",
+            "labels": [(first + dt.timedelta(days=i)).isoformat() for i in range(days)],
+        }
+    months = (hi.year - lo.year) * 12 + hi.month - lo.month + 1
+    if months <= 72:
+        base = lo.year * 12 + lo.month - 1
+        return {
+            "unit": "month",
+            "step": 1,
+            "bucket": f"year({{c}}) * 12 + month({{c}}) - 1 - {base}",
+            "labels": [f"{(base + i) // 12:04d}-{(base + i) % 12 + 1:02d}" for i in range(months)],
+        }
+    years = hi.year - lo.year + 1
+    step = -(-years // TIMELINE_MAX_BINS)  # ceil
+    labels = []
+    for start in range(lo.year, hi.year + 1, step):
+        end = min(start + step - 1, hi.year)
+        labels.append(f"{start:04d}" if end == start else f"{start:04d}–{end:04d}")
+    return {"unit": "year", "step": step, "bucket": f"(year({{c}}) - {lo.year}) // {step}", "labels": labels}
+
+
+def _preview(con, path, plans, limit, dialect) -> tuple[list[list], list[list]]:
+    """The first `limit` rows as written (text; "" for an empty cell) and a mark for each cell: "empty"
+    (an empty marker such as "-"), "invalid" (does not read as the column's type, or as the type a
+    column kept as text was expected to have), else None."""
     if limit <= 0 or not plans:
-        return []
-    select = ", ".join(p.expr for p in plans)
-    rows = run_query(con, f"SELECT {select} FROM {src} LIMIT {int(limit)}", delimiter=dialect.delimiter)
-    grouped = [p.grouped for p in plans]
-    return [
-        [_int_if_whole(v) if g and isinstance(v, float) else _json_value(v) for v, g in zip(r, grouped)] for r in rows
-    ]
+        return [], []
+    raw = source_sql(path, dialect.delimiter, len(plans), quote=dialect.quote, escape=dialect.escape, raw=True)
+    markers = ", ".join(_lit(v) for v in NULL_MARKERS)
+    inner = []
+    for p in plans:
+        inner += [
+            f"coalesce(c{p.index}, '') AS r{p.index}",
+            f"CASE WHEN c{p.index} IN ({markers}) THEN NULL ELSE c{p.index} END AS c{p.index}",
+        ]
+    select = []
+    for p in plans:
+        c = f"c{p.index}"
+        check = p.expected[1] if p.expected else p.expr
+        select += [
+            f"r{p.index}",
+            f"CASE WHEN {c} IS NULL THEN (CASE WHEN r{p.index} = '' THEN NULL ELSE 'empty' END) "
+            f"WHEN ({check}) IS NULL THEN 'invalid' END",
+        ]
+    rows = run_query(
+        con,
+        f"SELECT {', '.join(select)} FROM (SELECT {', '.join(inner)} FROM {raw} LIMIT {int(limit)})",
+        delimiter=dialect.delimiter,
+    )
+    return [[_json_value(v) for v in r[0::2]] for r in rows], [list(r[1::2]) for r in rows]
 
 
 # --- errors from DuckDB ------------------------------------------------------------------------
@@ -933,12 +1094,6 @@ def _note(code: str, level: str, message, **params) -> dict:
     note = {"code": code, "level": level, **params}
     note["message"] = _fmt(message, params) if params else message
     return note
-
-
-def _int_if_whole(value):
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    return value
 
 
 def _json_value(value):

@@ -1,3 +1,4 @@
+import re
 from html import escape
 from urllib.parse import urlencode
 
@@ -150,3 +151,54 @@ def page_window(result, around=2):
             shown.append(n)
             last = n
     return shown
+
+
+@register.filter
+def preview_table(preview):
+    """A stored preview as the page shows it: {"columns": [{"name", "type", "expected"}], "rows": [[{"value",
+    "mark", "kind"}]]}. The cells are the text as written in the file; a mark says "empty" (a marker such as "-" that
+    was read as empty) or "invalid" (the value does not read as its column's type, or as the type a column
+    kept as text was expected to have). Previews stored before the marks existed have no types or marks."""
+    preview = preview or {}
+    names = preview.get("columns") or []
+    types = preview.get("types") or []
+    expected = preview.get("expected") or []
+    marks = preview.get("marks") or []
+    columns = [
+        {
+            "name": name,
+            "type": types[i] if i < len(types) else None,
+            "expected": expected[i] if i < len(expected) else None,
+        }
+        for i, name in enumerate(names)
+    ]
+    rows = []
+    for r, row in enumerate(preview.get("rows") or []):
+        row_marks = marks[r] if r < len(marks) else []
+        cells = []
+        for i, value in enumerate(row):
+            column = columns[i] if i < len(columns) else {}
+            mark = row_marks[i] if i < len(row_marks) else None
+            # an invalid cell: the kind it does not read as
+            kind = (column.get("expected") or column.get("type")) if mark == "invalid" else None
+            cells.append({"value": value, "mark": mark, "kind": kind})
+        rows.append(cells)
+    return {"columns": columns, "rows": rows}
+
+
+@register.filter
+def distinct_estimated(profile):
+    """Whether any column of a stored profile has an estimated (≈) count of different values."""
+    return any(col.get("distinct") is not None and col.get("distinct_approximate") for col in profile or [])
+
+
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+@register.filter
+def datetime_text(value):
+    """A stored ISO date-time (profile min/max: "2024-01-01T00:00:00") written with a space, as people and
+    the files write it; anything else unchanged."""
+    if isinstance(value, str) and _ISO_DATETIME.match(value):
+        return value.replace("T", " ", 1)
+    return value

@@ -6,6 +6,8 @@
  *   <canvas data-chart="nulls">                          share of empty values, every column
  *   <canvas data-chart="histogram" data-column="i">      histogram of numeric column i
  *   <canvas data-chart="top" data-column="i">            most frequent values of column i
+ *   <canvas data-chart="timeline" data-column="i">       values per hour/day/month/year of date column i
+ *       (profile "timeline": {"unit", "step", "bins": [{"from": "2024-01", "count"}]}, every period)
  *   data-profile="<id>" on a canvas names the JSON element of its file (default "profile-data"),
  *   so a page with several files has one JSON element per file.
  *
@@ -188,6 +190,32 @@
     });
   }
 
+  function timelineChart(canvas, column, c) {
+    var bins = column.timeline.bins;
+    var options = baseOptions(c, false);
+    options.scales.x.grid.display = false;
+    options.scales.x.ticks.autoSkip = true;
+    options.scales.x.ticks.maxRotation = 0;
+    options.scales.y.ticks.precision = 0;
+    options.plugins.tooltip.callbacks = {
+      label: function (item) { return numberFormat.format(item.raw); }
+    };
+    return new window.Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: bins.map(function (bin) { return bin.from; }),
+        datasets: [{
+          data: bins.map(function (bin) { return bin.count || 0; }),
+          backgroundColor: c.bar,
+          borderWidth: 0,
+          barPercentage: 1,
+          categoryPercentage: 0.9
+        }]
+      },
+      options: options
+    });
+  }
+
   function draw(canvas, c) {
     if (canvas.getAttribute("data-drawn") === "true") return;
     var profile = profileOf(canvas);
@@ -199,6 +227,7 @@
       if (kind === "nulls") nullsChart(canvas, profile, c);
       else if (kind === "histogram" && column && column.histogram && column.histogram.length) histogramChart(canvas, column, c);
       else if (kind === "top" && column && column.top_values && column.top_values.length) topValuesChart(canvas, column, c);
+      else if (kind === "timeline" && column && column.timeline && column.timeline.bins && column.timeline.bins.length) timelineChart(canvas, column, c);
       else return;
       canvas.setAttribute("data-drawn", "true");
     } catch (e) {

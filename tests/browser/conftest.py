@@ -49,6 +49,7 @@ def shot(request):
         page.screenshot(path=str(path), full_page=True)
         return path
 
+    _shot.folder = folder  # for element screenshots next to the page ones
     return _shot
 
 

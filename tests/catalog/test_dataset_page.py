@@ -642,3 +642,38 @@ def test_tile_host_is_allowed_as_an_image_source(client, published, settings):
         ).group(1)
     )
     assert config["tileUrl"] == ""
+
+
+@pytest.mark.django_db
+def test_pages_show_exact_counts_the_file_as_written_and_a_date_chart(client, official, published):
+    """Issue 13: the file's 3 stations are "3", not "≈3"; the sample rows show 2024-01-01 00:00 as written
+    (not 2024-01-01T00:00:00) under a column head naming the kind; the date-time column has a chart of
+    counts per hour; the same on the provider's file page and in the sample CSV."""
+    datafile = published.files.get()
+    stations = next(c for c in datafile.profile if c["name"] == "측정소명")
+    assert (stations["distinct"], stations["distinct_approximate"]) == (3, False)
+    assert datafile.preview["rows"][0][:3] == ["정왕동", "2024-01-01 00:00", "10"]
+    assert datafile.preview["types"][:3] == ["string", "datetime", "integer"]
+    when = next(c for c in datafile.profile if c["name"] == "측정일시")
+    assert when["timeline"]["unit"] == "hour" and len(when["timeline"]["bins"]) == 24
+
+    html = page_of(client, published)
+    schema = html.split(f'id="schema-{datafile.pk}"', 1)[1].split("</table>", 1)[0]
+    assert "≈" not in schema and re.search(r'<td class="pg-num">3</td>', schema)
+    sample = html.split(f'id="sample-{datafile.pk}"', 1)[1].split("</table>", 1)[0]
+    assert "2024-01-01 00:00<" in sample and "T00:00" not in sample
+    assert re.search(r'측정일시<span class="pg-cell-sub">날짜와 시각\s*</span>', sample)  # the kind under the name
+    cards = html.split(f'id="profile-data-{datafile.pk}"', 1)[1]
+    assert 'data-chart="timeline"' in cards and "2024-01-01 05:00" in cards
+
+    sample_csv = client.get(reverse("catalog:dataset_sample", args=[published.dataset.slug])).content
+    assert "정왕동,2024-01-01 00:00,10," in sample_csv.decode("utf-8-sig")
+
+    client.force_login(official)
+    page = client.get(reverse("catalog:datafile", args=[datafile.pk]), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    stats = page.split('id="stats-caption"', 1)[1].split("</table>", 1)[0]
+    assert "≈" not in stats and "추정값" not in page  # nothing estimated, so no footnote either
+    preview = page.split('id="preview-caption"', 1)[1].split("</table>", 1)[0]
+    assert "2024-01-01 00:00<" in preview and "T00:00" not in preview
+    when_card = page.split(">측정일시</h3>", 1)[1].split("</article>", 1)[0]
+    assert 'data-chart="timeline"' in when_card and "2024-01-01 23:00" in when_card

@@ -96,7 +96,7 @@ def test_numeric_profile(report):
     assert (p.min, p.max) == (min(values), max(values))
     assert p.mean == pytest.approx(statistics.mean(values))
     assert p.std == pytest.approx(statistics.stdev(values))
-    assert p.distinct == pytest.approx(len(values), abs=2)  # approximate (HyperLogLog)
+    assert (p.distinct, p.distinct_approximate) == (len(values), False)  # counted exactly
     assert sum(b["count"] for b in p.histogram) == p.count
     assert p.histogram[0]["from"] == min(values) and p.histogram[-1]["to"] == max(values)
 
@@ -131,23 +131,24 @@ def test_dates_strings_and_top_values(report):
     assert note.top_values == [{"value": "점검", "count": 15}]
 
 
-def test_preview_is_typed_and_json_safe(report, tmp_path):
+def test_preview_is_the_text_of_the_file_and_json_safe(report, tmp_path):
     assert len(report.preview) == 20
     first = report.preview[0]
     assert first == [
         "정왕동",
+        "2024.01.01",
         "2024-01-01",
-        "2024-01-01",
-        "2024-01-01T00:30:00",
-        1000,
-        None,
-        37.3,
-        126.7,
-        2000,
+        "2024-01-01 00:30",
+        "1,000",
+        "",
+        "37.3000",
+        "126.7000",
+        "2000",
         "000",
         "점검",
     ]
-    assert report.preview[4][4] is None  # "-" is empty
+    assert report.preview[4][4] == "-" and report.preview_marks[4][4] == "empty"  # "-" is read as empty
+    assert report.preview_marks[0] == [None] * 11  # an empty cell needs no mark
     data = report.to_dict()
     assert json.loads(json.dumps(data, ensure_ascii=False)) == data
     assert all(isinstance(n["message"], str) for n in data["notes"])
@@ -283,8 +284,7 @@ def test_grouped_whole_numbers_are_integers(tmp_path):
     assert f["금액"] == {"name": "금액", "type": "integer", "groupChar": ","}
     assert f["평균"] == {"name": "평균", "type": "number", "groupChar": ","}
     assert (by_name(report)["금액"].min, by_name(report)["금액"].max) == (-2000, 12345)
-    assert report.preview[0] == [12345, 1234.5]
-    assert isinstance(report.preview[0][0], int)
+    assert report.preview[0] == ["12,345", "1,234.5"]  # as written; the profile has the numbers
 
     f = fields(analyse_csv(write(tmp_path, "late.csv", "a,b\n" + "\n".join(late) + "\n")))
     assert f["a"] == {"name": "a", "type": "number", "groupChar": ","}
@@ -300,3 +300,122 @@ def test_decimal_commas_in_a_semicolon_file_are_not_thousands(tmp_path):
     assert f["value"] == {"name": "value", "type": "string"}
     assert f["mixed"] == {"name": "mixed", "type": "string"}
     assert [row[1] for row in report.preview] == ["1,2", "3,45", "10,5"]
+
+
+# --- issue 13: exact distinct counts, the preview as written, date charts, flat memory ----------------------
+
+
+def test_distinct_values_are_counted_exactly_up_to_the_limit(tmp_path, settings):
+    """240 different values are 240, not "≈246" (HyperLogLog); above the limit the count is an estimate and
+    says so. The limit is the sum of the columns' estimates, smallest first (INGEST_EXACT_DISTINCT_LIMIT)."""
+    from catalog.ingest.pipeline import analyse_path
+
+    lines = ["코드,지점,번호"] + [f"C{i % 240:04d},{['정왕동', '대야동'][i % 2]},{i}" for i in range(6000)]
+    path = write(tmp_path, "d.csv", "\n".join(lines) + "\n")
+    p = by_name(analyse_csv(path))
+    assert [(p[n].distinct, p[n].distinct_approximate) for n in ("코드", "지점", "번호")] == [
+        (240, False),
+        (2, False),
+        (6000, False),
+    ]
+
+    p = by_name(analyse_csv(path, exact_distinct_limit=300))  # 2 + 240 fit; 6000 does not
+    assert [p[n].distinct_approximate for n in ("코드", "지점", "번호")] == [False, False, True]
+    assert p["코드"].distinct == 240 and p["번호"].distinct == pytest.approx(6000, rel=0.05)
+
+    settings.INGEST_EXACT_DISTINCT_LIMIT = 100  # the pipeline's setting: only 지점 (2) fits
+    profile = {c["name"]: c for c in analyse_path(path, "csv", workdir=tmp_path)["profile"]}
+    assert [profile[n]["distinct_approximate"] for n in ("코드", "지점", "번호")] == [True, False, True]
+    assert profile["지점"]["distinct"] == 2
+
+
+def test_an_empty_column_has_exactly_no_distinct_values(tmp_path):
+    p = by_name(analyse_csv(write(tmp_path, "e.csv", "a,b\n1,\n2,\n")))
+    assert (p["b"].distinct, p["b"].distinct_approximate) == (0, False)
+
+
+def test_preview_cells_are_the_raw_text_with_how_they_were_read(tmp_path):
+    """A date-time written 2026-11-01 00:00 is shown so, not 2026-11-01T00:00:00; "-" is marked as read as
+    empty; in a column kept as text because one value is not a number, that value is marked."""
+    rows = ["일시,금액,수량,코드,메모"]
+    rows += [f'2026-11-{d:02d} 00:00,"{d * 1000:,}",{"없음" if d == 3 else d},{d:03d},"a, b"' for d in range(1, 6)]
+    rows.append("2026-11-06 00:00,-,6,006,NA")
+    report = analyse_csv(write(tmp_path, "r.csv", "\n".join(rows) + "\n"))
+    assert [f["type"] for f in report.schema["fields"]] == ["datetime", "integer", "string", "string", "string"]
+    assert report.preview[0] == ["2026-11-01 00:00", "1,000", "1", "001", "a, b"]
+    assert report.preview[2][2] == "없음" and report.preview_marks[2][2] == "invalid"
+    assert report.preview_expected == [None, None, "integer", None, None]  # 수량 was expected to be whole numbers
+    assert report.preview[5] == ["2026-11-06 00:00", "-", "6", "006", "NA"]
+    assert report.preview_marks[5] == [None, "empty", None, None, "empty"]
+    assert sum(m is not None for row in report.preview_marks for m in row) == 3
+
+
+def test_date_columns_get_counts_over_time(tmp_path):
+    """Bins from the range: days (≤ 62 days), months (≤ 72), years (several a bin beyond 60), hours of
+    date-times within two days, hours of the day for times; every period, empty ones included."""
+    days = [f"2024.01.{d:02d}" for d in range(1, 31)] + ["2024.01.05"] * 4  # 30 days, one with 5
+    months = [f"2023-{m:02d}-15" for m in (1, 2, 2, 5)]  # a gap in March and April
+    hours = [f"2024-03-01 {h:02d}:10" for h in (0, 0, 5)] + ["2024-03-02 01:00"]
+    times = ["08:30", "08:45", "17:00", ""]
+    years = [f"{y}-06-01" for y in (1900, 1950, 2100)]
+    n = max(map(len, (days, months, hours, times, years)))
+    pad = lambda col: col + [""] * (n - len(col))  # noqa: E731
+    lines = ["일,월,시각,시간,연"] + [",".join(r) for r in zip(*map(pad, (days, months, hours, times, years)))]
+    p = by_name(analyse_csv(write(tmp_path, "t.csv", "\n".join(lines) + "\n")))
+
+    day = p["일"].timeline
+    assert (day["unit"], len(day["bins"]), day["bins"][0]) == ("day", 30, {"from": "2024-01-01", "count": 1})
+    assert day["bins"][4] == {"from": "2024-01-05", "count": 5}
+    assert [(b["from"], b["count"]) for b in p["월"].timeline["bins"]] == [
+        ("2023-01", 1),
+        ("2023-02", 2),
+        ("2023-03", 0),
+        ("2023-04", 0),
+        ("2023-05", 1),
+    ]
+    hour = p["시각"].timeline
+    assert hour["unit"] == "hour" and len(hour["bins"]) == 26
+    assert hour["bins"][0] == {"from": "2024-03-01 00:00", "count": 2} and hour["bins"][-1]["count"] == 1
+    clock = p["시간"].timeline
+    assert clock["unit"] == "hour_of_day" and len(clock["bins"]) == 24
+    assert (clock["bins"][8]["count"], clock["bins"][17]["count"]) == (2, 1)
+    year = p["연"].timeline
+    assert (year["unit"], year["step"], len(year["bins"])) == ("year", 4, 51)
+    assert year["bins"][0] == {"from": "1900–1903", "count": 1} and year["bins"][-1] == {"from": "2100", "count": 1}
+    for name in ("일", "월", "시각", "시간", "연"):
+        assert sum(b["count"] for b in p[name].timeline["bins"]) == p[name].count
+    assert p["일"].histogram is None
+
+
+_PEAK_RSS = """
+import os, resource, sys, tempfile
+from pathlib import Path
+import django
+django.setup()
+from catalog.ingest.pipeline import analyse_path
+with tempfile.TemporaryDirectory() as workdir:
+    report = analyse_path(Path(sys.argv[1]), "csv", workdir=Path(workdir))
+assert report["state"] != "failed", report["messages"]
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_check_memory_does_not_grow_with_the_file(tmp_path):
+    """The worker's check with the settings' DuckDB limits (INGEST_THREADS, INGEST_MEMORY_LIMIT): a file
+    10 times longer (200 MB) costs no more than a few MB more at the peak. Two DuckDB threads keep the CSV
+    buffers they read until the memory limit (the 5 GB file peaked at 626 MB)."""
+    import subprocess
+    import sys
+
+    from bench.csvdata import generate_csv
+
+    def peak(rows):
+        path = tmp_path / f"m{rows}.csv"
+        generate_csv(path, rows, "utf-8")
+        out = subprocess.run([sys.executable, "-c", _PEAK_RSS, str(path)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-2000:]
+        path.unlink()
+        return int(out.stdout.split()[-1])
+
+    small, large = peak(200_000), peak(2_000_000)
+    assert large - small < 15, (small, large)
