@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.permissions import can
-from catalog import discovery
-from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Review, Theme
+from catalog import derived, discovery
+from catalog.models import DataFile, Dataset, DatasetVersion, DerivedFile, Licence, Review, Theme
 from catalog.pricing import offer_price
 from catalog.schedule import next_update_due
 from core.errors import NotAllowed
@@ -265,7 +265,19 @@ class DatasetPage:
 
     @property
     def has_excel_copies(self) -> bool:
-        return any(f.format in ("csv", "tsv") for f in self.shipped_files)
+        """Some CSV/TSV file gets a separate copy for Excel in data/excel/ (catalog.derived)."""
+        return any("excel" in derived.kinds_for(f) and not f.excel_as_is for f in self.shipped_files)
+
+    @property
+    def excel_as_is(self) -> list[DataFile]:
+        """CSV/TSV files that are their own Excel copy (UTF-8 with a BOM, no formula-looking cell), as
+        found when the copies were made: the package says to open them as they are."""
+        return [f for f in self.shipped_files if f.excel_as_is]
+
+    @property
+    def has_utf8_copies(self) -> bool:
+        """Some JSON/GeoJSON stored in another encoding also comes as UTF-8 in data/utf8/."""
+        return any("utf8" in derived.kinds_for(f) for f in self.shipped_files)
 
     @property
     def first_published_at(self) -> datetime | None:
@@ -348,6 +360,13 @@ def dataset_page(slug: str) -> DatasetPage:
         .order_by("created_at", "id")
     )
     top, tabular = _file_tree(files)
+    as_is = set(
+        DerivedFile.objects.filter(
+            datafile__version=version, kind=DerivedFile.Kind.EXCEL, same_as_original=True, built_at__isnull=False
+        ).values_list("datafile_id", flat=True)
+    )
+    for f in files:
+        f.excel_as_is = f.pk in as_is
     history = list(
         DatasetVersion.objects.filter(dataset=dataset, state__in=PUBLIC_HISTORY_STATES)
         .only("id", "dataset_id", "number", "state", "change_note", "published_at")
