@@ -357,16 +357,17 @@ def dataset_page(slug: str) -> DatasetPage:
     files = list(
         DataFile.objects.filter(version=version)
         .defer("check_messages", "pii_findings", "file")
+        # A file that is its own Excel copy (catalog.derived), known once the copies were made.
+        .annotate(
+            excel_as_is=Exists(
+                DerivedFile.objects.filter(
+                    datafile=OuterRef("pk"), kind=DerivedFile.Kind.EXCEL, same_as_original=True, built_at__isnull=False
+                )
+            )
+        )
         .order_by("created_at", "id")
     )
     top, tabular = _file_tree(files)
-    as_is = set(
-        DerivedFile.objects.filter(
-            datafile__version=version, kind=DerivedFile.Kind.EXCEL, same_as_original=True, built_at__isnull=False
-        ).values_list("datafile_id", flat=True)
-    )
-    for f in files:
-        f.excel_as_is = f.pk in as_is
     history = list(
         DatasetVersion.objects.filter(dataset=dataset, state__in=PUBLIC_HISTORY_STATES)
         .only("id", "dataset_id", "number", "state", "change_note", "published_at")

@@ -5,6 +5,7 @@ Layout (at the root of the ZIP, so `frictionless validate package.zip` and `sha2
     data/<file>          the version's data files exactly as stored (byte for byte: the SHA-256 the dataset
                          page shows); the members of an uploaded ZIP under data/<archive>/
     data/excel/<file>    a copy of each CSV/TSV for Excel: UTF-8 with a BOM, formula cells neutralised
+    data/utf8/<file>     a UTF-8 copy of each JSON/GeoJSON stored in another encoding (RFC 8259)
     datapackage.json     Frictionless Data Package (v1 descriptors): one resource per data file with its
                          Table Schema, dialect, encoding, bytes and sha256 (an Excel copy names the
                          original in `derivedFrom`); licence, sources, contributors
@@ -29,10 +30,17 @@ Choices (figures from bench/delivery.py on the 2-vCPU machine, 1 GB CSV, see its
   data/excel/<file>: decoded (strict: a byte that does not decode fails the build instead of shipping
   mojibake), formula-looking text cells prefixed with an apostrophe (catalog.exports.CsvFormulaGuard,
   the rule of the free sample CSV; a cell that is one number such as -3.2 stays), UTF-8 with a BOM.
-  Every CSV/TSV, even one uploaded with a BOM: its formula cells need the apostrophe too. README
-  counts the formula-looking cells of each original. The price: the file is read a second time
-  (page cache), scanned for formula cells (numpy, ~3 s per GB: Python's re took ~15) and compressed
-  twice, about twice the build time (see bench/delivery.py and docs/purchase.md for the figures).
+  A spreadsheet shows that apostrophe, in the header too, so the copy's resource has its own Table
+  Schema whose names are written the same way ('=합계). README counts the formula-looking cells.
+  A CSV that is already UTF-8 with a BOM and has no such cell is its own Excel copy: not shipped
+  twice, README and datapackage.json say to open data/<file>. A JSON/GeoJSON stored in CP949 also
+  goes in as data/utf8/<file> (JSON between systems is UTF-8, RFC 8259).
+- Those copies are per file and version, not per order: catalog.derived makes each once (the
+  publication's task, or the first package that finds it missing, under a lease) and keeps it as one
+  raw DEFLATE stream (level 1) with its CRC-32 and sizes. A package writes that stream into its ZIP as
+  it is (_write_compressed: the local header with the known sizes, then the bytes), checking the
+  stream's SHA-256, so a package build is copying the copies and compressing the originals once: the
+  speed it had before the Excel copy existed (see docs/purchase.md for the figures).
 - The SHA-256 of every stored file is recomputed while it is read and compared with the one recorded
   at upload: a file damaged in storage fails the build (permanently) instead of reaching a buyer.
 - Compression: ZIP_STORED for formats that are compressed already (XLSX, ZIP); DEFLATE level 1 for
