@@ -6,9 +6,13 @@ copy on the same disk, and peak RSS of the worker and the web process.
 1. Generates a CSV with 12 Korean-headed columns (DuckDB; ~1 GB UTF-8 at 9.25 M rows) straight into
    the private storage of this run, and records it as the DataFile of a published version (no checks:
    the Table Schema is written here). Order, entitlement and package rows are created directly.
-2. Packaging: a child process runs the worker's task code (transactions.tasks.build_package) and
+2. The copies for Excel (catalog.derived), made once per data file and version: a child process runs
+   the publication's task (catalog.tasks.version_derived_files_task), timed on its own with its peak RSS.
+   Packaging: a child process runs the worker's task code (transactions.tasks.build_package) and
    reports its own peak RSS (getrusage). Twice: text DEFLATE level 1 (what the portal ships) and
-   ZIP_STORED, to show the trade-off the packaging module chose.
+   ZIP_STORED for the originals, to show the trade-off the packaging module chose (the Excel copy is
+   written as its stored DEFLATE stream either way). BENCH_DB names the throwaway database (default
+   mkt_bench_delivery), so that two runs on one server do not collide.
 3. Baseline in the same run: a plain copy of each package ZIP on the same disk, read and written in
    1 MiB blocks (what a download client does with the bytes it receives), timed until the copy is on
    disk (fsync), best of two; also shutil.copyfile (an in-kernel copy no client can match).
@@ -19,7 +23,7 @@ copy on the same disk, and peak RSS of the worker and the web process.
    download to /dev/null (the Python streaming path alone) and curl into a file. The web process's
    peak RSS is its VmHWM. Where nginx is installed, the same download through nginx with
    X-Accel-Redirect (the production path of deploy/nginx.conf) is measured too.
-Uses a throwaway database `mkt_bench_delivery` and a temporary folder; both are removed at the end.
+Uses a throwaway database (`mkt_bench_delivery`, or BENCH_DB) and a temporary folder; both are removed at the end.
 """
 
 import argparse

@@ -15,6 +15,7 @@ from catalog.services.checks import (
     datafile_remove,
 )
 from catalog.services.derived import (
+    derived_file_built,
     derived_file_claim,
     derived_file_discard,
     derived_file_ensure,
@@ -57,6 +58,7 @@ from catalog.services.versions import (
 )
 
 __all__ = [
+    "derived_file_built",
     "derived_file_claim",
     "derived_file_discard",
     "derived_file_ensure",

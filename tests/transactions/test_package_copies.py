@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from accounts.models import Membership
 from catalog import derived
+from catalog import services as catalog_services
 from catalog.models import DataFile, DerivedFile
 from catalog.tasks import version_derived_files_task
 from tests.conftest import make_org, make_user
@@ -152,6 +153,28 @@ def test_a_utf8_file_with_a_bom_and_no_formula_cell_is_its_own_excel_copy(
         client.cookies["django_language"] = language
         page = client.get(reverse("catalog:dataset", args=[version.dataset.slug]))
         assert text in page.content.decode(), language
+
+
+@pytest.mark.django_db
+def test_a_copy_being_made_elsewhere_is_waited_for_and_a_dead_builders_lease_is_taken_over(
+    official, admin_user, reference_data, parked_package_builds, settings
+):
+    settings.DERIVED_FILE_LEASE_SECONDS = 1
+    version = publish_files(official, admin_user, [("수식.csv", FORMULAS)])
+    datafile = DataFile.objects.get(version=version)
+    # Another worker claimed the copy and died (it never renews): this caller waits for its lease to run
+    # out, then makes the copy itself; the dead builder can no longer record anything.
+    row, dead = catalog_services.derived_file_claim(datafile_id=datafile.pk, kind="excel")
+    assert dead is not None
+    assert catalog_services.derived_file_claim(datafile_id=datafile.pk, kind="excel")[1] is None  # held
+    waited = []
+    started = time.monotonic()
+    copy = catalog_services.derived_file_ensure(datafile=datafile, kind="excel", check=waited.append)
+    assert time.monotonic() - started >= 0.9 and 0 in waited  # it waited (its caller's checks ran meanwhile)
+    assert copy.ready and copy.formula_cells == 3 and copy.lease is None
+    result = derived.CopyResult(0, "", 0, 0, "", 0, False)
+    assert catalog_services.derived_file_built(pk=row.pk, lease=dead, result=result, name="x") is None
+    assert DerivedFile.objects.get().sha256 == copy.sha256
 
 
 def test_excel_schema_renames_only_what_the_copy_renames():

@@ -117,7 +117,6 @@ MANIFEST = "MANIFEST-SHA256"
 # data/excel/<file>: the Excel copy of each CSV/TSV; data/utf8/<file>: the UTF-8 copy of a JSON/GeoJSON
 # stored in another encoding (see the module docstring and catalog.derived).
 COPY_FOLDERS = {"excel": "excel/", "utf8": "utf8/"}
-EXCEL_FOLDER = COPY_FOLDERS["excel"]
 FILE_MODE = 0o644 << 16  # unzip on Unix creates readable files
 
 Progress = Callable[[int, int], None]
@@ -145,10 +144,6 @@ class Member:
     kind: str = ""  # "" (the original), "excel" or "utf8"
     derived_of: str = ""  # a copy: the path of its original
     copy: object = None  # a copy: its catalog.models.DerivedFile, once ready
-
-    @property
-    def excel_of(self) -> str:
-        return self.derived_of if self.kind == "excel" else ""
 
 
 @dataclass
@@ -209,9 +204,6 @@ def _unique(path: str, taken: set[str]) -> str:
         candidate = f"{stem} ({n}){dot}{suffix}"
     taken.add(candidate.lower())
     return candidate
-
-
-_is_utf8 = derived.is_utf8
 
 
 def plan_members(version) -> list[Member]:
@@ -747,7 +739,7 @@ def _resource(item: PackedFile, names: set[str]):
 
 def _declared_encoding(encoding: str) -> str:
     """The encoding a Data Package reader must use for the stored bytes: the one the checks found."""
-    return "utf-8" if not encoding or _is_utf8(encoding) else codecs.lookup(encoding).name
+    return "utf-8" if not encoding or derived.is_utf8(encoding) else codecs.lookup(encoding).name
 
 
 def _date(value) -> str:
