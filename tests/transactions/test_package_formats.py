@@ -210,7 +210,7 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
     assert not [e.message for e in DataPackage.metadata_validate(descriptor)]
     report = DataPackage(str(tmp_path / "datapackage.json")).validate()
     assert report.valid, report.flatten(["taskNumber", "rowNumber", "fieldName", "type", "note"])
-    assert len(report.tasks) == len(data | excel)
+    assert len(report.tasks) == len(data | excel | utf8)
 
 
 @pytest.mark.django_db
