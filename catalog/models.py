@@ -400,6 +400,53 @@ class DataFile(models.Model):
         return self.predecessor_id is not None and self.predecessor.file.name == self.file.name
 
 
+class DerivedKind(models.TextChoices):
+    EXCEL = "excel", _("Copy for Excel")
+    UTF8 = "utf8", _("UTF-8 copy")
+
+
+class DerivedFile(models.Model):
+    """A copy of a published data file made once and reused by every package of its version
+    (catalog.derived): the Excel copy of a CSV/TSV (UTF-8 with a BOM, formula cells neutralised) or the
+    UTF-8 copy of a JSON/GeoJSON stored in another encoding. Kept in private storage as one raw DEFLATE
+    stream (level 1) with the CRC-32 and sizes a ZIP member needs, so a package copies its bytes instead
+    of decoding, scanning and compressing the file again. Built under a lease (`lease`, `leased_until`)
+    by whichever comes first, the publication's task or a package; `built_at` set means ready."""
+
+    Kind = DerivedKind
+
+    datafile = models.ForeignKey(DataFile, on_delete=models.CASCADE, related_name="derived_files")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    file = models.FileField(max_length=500, blank=True)  # the raw DEFLATE stream; empty when same_as_original
+    size = models.PositiveBigIntegerField(null=True, blank=True)  # of the copy itself (uncompressed)
+    sha256 = models.CharField(max_length=64, blank=True)  # of the copy itself
+    crc32 = models.PositiveBigIntegerField(null=True, blank=True)
+    compressed_size = models.PositiveBigIntegerField(null=True, blank=True)
+    compressed_sha256 = models.CharField(max_length=64, blank=True)  # of the stored stream: checked when copied
+    formula_cells = models.PositiveBigIntegerField(null=True, blank=True)  # Excel copy: cells given an apostrophe
+    # The copy would be the original byte for byte (a UTF-8 file with a BOM and no formula-looking cell):
+    # nothing is stored and the package says the original is the one to open in Excel.
+    same_as_original = models.BooleanField(default=False)
+    lease = models.UUIDField(null=True, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("derived copy of a data file")
+        verbose_name_plural = _("derived copies of data files")
+        constraints = [
+            models.UniqueConstraint(fields=["datafile", "kind"], name="derivedfile_one_per_kind"),
+            choices_constraint("kind", DerivedKind, name="derivedfile_kind_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.datafile} ({self.kind})"
+
+    @property
+    def ready(self) -> bool:
+        return self.built_at is not None
+
+
 class OfferKind(models.TextChoices):
     FREE = "free", _("Free")
     ONE_OFF = "one_off", _("One-off purchase")

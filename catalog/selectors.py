@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.permissions import can
-from catalog import dictionary, discovery, textdiff
-from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Review, Theme
+from catalog import derived, dictionary, discovery, textdiff
+from catalog.models import DataFile, Dataset, DatasetVersion, DerivedFile, Licence, Review, Theme
 from catalog.pricing import offer_price
 from catalog.schedule import next_update_due
 from core.errors import NotAllowed
@@ -384,7 +384,19 @@ class DatasetPage:
 
     @property
     def has_excel_copies(self) -> bool:
-        return any(f.format in ("csv", "tsv") for f in self.shipped_files)
+        """Some CSV/TSV file gets a separate copy for Excel in data/excel/ (catalog.derived)."""
+        return any("excel" in derived.kinds_for(f) and not f.excel_as_is for f in self.shipped_files)
+
+    @property
+    def excel_as_is(self) -> list[DataFile]:
+        """CSV/TSV files that are their own Excel copy (UTF-8 with a BOM, no formula-looking cell), as
+        found when the copies were made: the package says to open them as they are."""
+        return [f for f in self.shipped_files if f.excel_as_is]
+
+    @property
+    def has_utf8_copies(self) -> bool:
+        """Some JSON/GeoJSON stored in another encoding also comes as UTF-8 in data/utf8/."""
+        return any("utf8" in derived.kinds_for(f) for f in self.shipped_files)
 
     @property
     def first_published_at(self) -> datetime | None:
@@ -475,6 +487,14 @@ def dataset_page(slug: str) -> DatasetPage:
         DataFile.objects.filter(version=version)
         .defer("check_messages", "pii_findings", "file", "map_layer")
         .annotate(**{f"map_{key}": KT(f"map_layer__{key}") for key in MAP_SUMMARY_KEYS})
+        # A file that is its own Excel copy (catalog.derived), known once the copies were made.
+        .annotate(
+            excel_as_is=Exists(
+                DerivedFile.objects.filter(
+                    datafile=OuterRef("pk"), kind=DerivedFile.Kind.EXCEL, same_as_original=True, built_at__isnull=False
+                )
+            )
+        )
         .order_by("created_at", "id")
     )
     for f in files:

@@ -50,6 +50,20 @@ def datafile_check_task(self, datafile_id: int) -> str:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@shared_task(bind=True, name="catalog.tasks.version_derived_files_task", acks_late=True, max_retries=3)
+def version_derived_files_task(self, version_id: int) -> int:
+    """A version was published: make the copies its packages carry (catalog.derived) once, so that no
+    buyer's package waits for them. Idempotent; a package that finds a copy missing makes it itself, so
+    a failure here only costs that package the time."""
+    try:
+        return services.version_derived_files_prepare(version_id=version_id)
+    except Exception as exc:
+        if self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=30 * 2**self.request.retries)
+        logger.exception("derived copies failed", extra={"version_id": version_id})
+        return -1
+
+
 @shared_task(name="catalog.tasks.uploads_expire_task")
 def uploads_expire_task() -> int:
     """Cancel uploads nobody resumed for UPLOAD_EXPIRE_DAYS and free their staging space."""

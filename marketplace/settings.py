@@ -411,6 +411,17 @@ PACKAGE_RETRY_DELAY_SECONDS = env_int("PACKAGE_RETRY_DELAY_SECONDS", 30)
 PACKAGE_HEARTBEAT_SECONDS = env_int("PACKAGE_HEARTBEAT_SECONDS", 10)
 PACKAGE_LEASE_SECONDS = env_int("PACKAGE_LEASE_SECONDS", 120)
 PACKAGE_MAX_ATTEMPTS = env_int("PACKAGE_MAX_ATTEMPTS", 4)
+# A build that hangs while its worker lives (a storage read that never returns) must end: the package task
+# (and the one making a version's copies) gets a soft time limit of BASE + PER_GB × its data in GB (then it
+# is retried, and failed visibly after PACKAGE_MAX_ATTEMPTS) and a hard one GRACE later (the pool process is
+# killed; the lease runs out and the housekeeping takes over). Measured: ~10 s per GB for a package, as
+# much again once per version for its Excel copies (bench/delivery.py), so the defaults leave a wide margin.
+PACKAGE_TIME_LIMIT_BASE_SECONDS = env_int("PACKAGE_TIME_LIMIT_BASE_SECONDS", 600)
+PACKAGE_TIME_LIMIT_SECONDS_PER_GB = env_int("PACKAGE_TIME_LIMIT_SECONDS_PER_GB", 300)
+PACKAGE_TIME_LIMIT_GRACE_SECONDS = env_int("PACKAGE_TIME_LIMIT_GRACE_SECONDS", 120)
+# The copies of a published file its packages carry (catalog.derived) are made under a lease of this length,
+# renewed while bytes move; a copy whose builder stopped renewing is built again by the next caller.
+DERIVED_FILE_LEASE_SECONDS = env_int("DERIVED_FILE_LEASE_SECONDS", 60)
 
 # --- Logging (structlog; JSON in production, readable in development) ------------
 

@@ -3,6 +3,7 @@
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 from django.conf import settings
 from django.db import DatabaseError
@@ -25,7 +26,10 @@ def build_package(self, package_id: int) -> str:
     A damaged or unreadable source is a permanent failure (retrying cannot help). Anything else is
     treated as transient (storage, disk, database) and retried with exponential backoff, up to
     PACKAGE_MAX_ATTEMPTS builds in all (the package's `attempts`, which also counts attempts whose
-    worker was killed); then the package is failed with a reason the buyer and the admins see.
+    worker was killed); then the package is failed with a reason the buyer and the admins see. The
+    message carries soft and hard time limits scaled to the data (services.send_build), so a build that
+    hangs while its worker lives ends too: the soft limit takes this transient path, the hard one kills
+    the pool process and the lease machinery takes over.
     """
     delay = settings.PACKAGE_RETRY_DELAY_SECONDS
     try:
@@ -45,14 +49,26 @@ def build_package(self, package_id: int) -> str:
     except PackagingError as exc:
         services.package_fail(package_id=package_id, lease=lease, exc=exc)
         return "failed"
+    except SoftTimeLimitExceeded:
+        # The build hung (or crawled) past the soft time limit its message carries (send_build): the
+        # transient path below, with the limit in the reason. The hard limit, later, kills the process.
+        limit = (self.request.timelimit or (None, None))[1]
+        exc = SoftTimeLimitExceeded(f"soft time limit of {limit} s exceeded")
+        return _transient(self, package, package_id, lease, delay, exc)
     except Exception as exc:
-        if package.attempts < settings.PACKAGE_MAX_ATTEMPTS:
-            retry_in = delay * 2 ** (package.attempts - 1)
-            services.package_release(package_id=package_id, lease=lease, exc=exc, retry_in=retry_in)
-            raise self.retry(exc=exc, countdown=retry_in)
-        logger.exception("package build failed", extra={"package_id": package_id})
-        services.package_fail(package_id=package_id, lease=lease, exc=exc)
-        return "failed"
+        return _transient(self, package, package_id, lease, delay, exc)
+
+
+def _transient(task, package, package_id: int, lease, delay: int, exc: Exception) -> str:
+    """A failed attempt that may succeed later: queued again with the reason and retried with backoff,
+    or failed once PACKAGE_MAX_ATTEMPTS builds were made."""
+    if package.attempts < settings.PACKAGE_MAX_ATTEMPTS:
+        retry_in = delay * 2 ** (package.attempts - 1)
+        services.package_release(package_id=package_id, lease=lease, exc=exc, retry_in=retry_in)
+        raise task.retry(exc=exc, countdown=retry_in)
+    logger.error("package build failed", extra={"package_id": package_id}, exc_info=exc)
+    services.package_fail(package_id=package_id, lease=lease, exc=exc)
+    return "failed"
 
 
 @shared_task(bind=True, name="transactions.tasks.deliver_version", acks_late=True, max_retries=12)

@@ -14,6 +14,15 @@ from catalog.services.checks import (
     datafile_check_started,
     datafile_remove,
 )
+from catalog.services.derived import (
+    derived_file_built,
+    derived_file_claim,
+    derived_file_discard,
+    derived_file_ensure,
+    derived_file_release,
+    derived_file_renew,
+    version_derived_files_prepare,
+)
 from catalog.services.dictionary import datafile_dictionary_inherit, datafile_dictionary_update
 from catalog.services.entries import catalog_entry_refresh, catalog_reindex, dataset_count_download
 from catalog.services.offers import offer_create, offer_deactivate
@@ -50,6 +59,13 @@ from catalog.services.versions import (
 )
 
 __all__ = [
+    "derived_file_built",
+    "derived_file_claim",
+    "derived_file_discard",
+    "derived_file_ensure",
+    "derived_file_release",
+    "derived_file_renew",
+    "version_derived_files_prepare",
     "catalog_entry_refresh",
     "catalog_reindex",
     "dataset_count_download",

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import selectors as account_selectors
 from accounts.models import Membership
 from accounts.permissions import can
+from catalog import derived, tasks
 from catalog.models import DataFile, Dataset, DatasetVersion, Review
 from catalog.services.entries import catalog_entry_refresh
 from catalog.services.versions import S, _refresh_version_state, _require_publisher
@@ -170,6 +171,11 @@ def version_approve(*, actor, version: DatasetVersion, reason: str = "") -> Data
     Dataset.objects.filter(pk=version.dataset_id).update(updated_at=timezone.now())
     _notify_publisher(version, "email/version_decided", approved=True, reason=reason.strip())
     transaction.on_commit(lambda: version_published.send(sender=DatasetVersion, version=version))
+    # The copies its packages carry (catalog.derived) are made once, now, not by each buyer's package.
+    version_id, limits = version.pk, derived.time_limits(sum(f.size for f in version.files.all()))
+    transaction.on_commit(
+        lambda: tasks.version_derived_files_task.apply_async(args=[version_id], **limits), robust=True
+    )
     return version
 
 

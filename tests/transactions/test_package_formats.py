@@ -139,11 +139,14 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
         "data/묶음/위치.geojson",
     }
     excel = {"data/excel/주차장.csv", "data/excel/요금표.csv", "data/excel/운영시간.tsv", "data/excel/묶음/요금.csv"}
+    utf8 = {"data/utf8/주차장_cp949.geojson"}  # JSON between systems is UTF-8 (RFC 8259): a copy of the CP949 one
     check = subprocess.run(
         ["sha256sum", "-c", "--strict", "MANIFEST-SHA256"], cwd=tmp_path, capture_output=True, text=True
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert check.stdout.count(": OK") == len(data) + len(excel) + 3  # datapackage.json, README.md, LICENSE.txt
+    assert (
+        check.stdout.count(": OK") == len(data) + len(excel) + len(utf8) + 3
+    )  # datapackage.json, README.md, LICENSE.txt
 
     # The files as uploaded (CP949 ones too), byte for byte, ZIP members as extracted; each CSV/TSV
     # also as an Excel copy: the same text in UTF-8 with a BOM.
@@ -160,7 +163,7 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
 
     descriptor = json.loads((tmp_path / "datapackage.json").read_text(encoding="utf-8"))
     resources = {r["path"]: r for r in descriptor["resources"]}
-    assert set(resources) == data | excel
+    assert set(resources) == data | excel | utf8
     for path, resource in resources.items():
         file = tmp_path / path
         assert resource["bytes"] == file.stat().st_size, path
@@ -173,6 +176,15 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
         assert geo["encoding"] == ("cp949" if "cp949" in path else "utf-8"), geo
         assert "schema" not in geo and "dialect" not in geo and "rows" not in geo  # a FeatureCollection is not a table
         assert geo["type"] == "json"
+    # The CP949 GeoJSON stays CP949 in data/ (its SHA-256 is the page's) and comes as UTF-8 in data/utf8/.
+    copy = resources["data/utf8/주차장_cp949.geojson"]
+    assert (tmp_path / copy["path"]).read_bytes() == GEOJSON  # the same text, UTF-8, no BOM
+    assert copy["encoding"] == "utf-8" and copy["derivedFrom"] == "data/주차장_cp949.geojson"
+    assert (copy["format"], copy["mediatype"], copy["type"]) == ("geojson", GEO, "json")
+    assert "RFC 8259" in copy["description"]
+    assert any(
+        x.startswith("| `data/utf8/주차장_cp949.geojson` | `data/주차장_cp949.geojson` | cp949 |") for x in readme
+    )
     js = resources["data/주차장목록.json"]
     assert (js["format"], js["mediatype"], js["encoding"]) == ("json", "application/json", "utf-8")
     assert json.loads((tmp_path / js["path"]).read_text(encoding="utf-8")) == JSON_DATA
@@ -198,7 +210,7 @@ def test_the_worker_packages_every_ingest_format_into_a_package_that_verifies(
     assert not [e.message for e in DataPackage.metadata_validate(descriptor)]
     report = DataPackage(str(tmp_path / "datapackage.json")).validate()
     assert report.valid, report.flatten(["taskNumber", "rowNumber", "fieldName", "type", "note"])
-    assert len(report.tasks) == len(data | excel)
+    assert len(report.tasks) == len(data | excel | utf8)
 
 
 @pytest.mark.django_db

@@ -5,6 +5,7 @@ Layout (at the root of the ZIP, so `frictionless validate package.zip` and `sha2
     data/<file>          the version's data files exactly as stored (byte for byte: the SHA-256 the dataset
                          page shows); the members of an uploaded ZIP under data/<archive>/
     data/excel/<file>    a copy of each CSV/TSV for Excel: UTF-8 with a BOM, formula cells neutralised
+    data/utf8/<file>     a UTF-8 copy of each JSON/GeoJSON stored in another encoding (RFC 8259)
     datapackage.json     Frictionless Data Package (v1 descriptors): one resource per data file with its
                          Table Schema, dialect, encoding, bytes and sha256 (an Excel copy names the
                          original in `derivedFrom`); licence, sources, contributors
@@ -29,10 +30,17 @@ Choices (figures from bench/delivery.py on the 2-vCPU machine, 1 GB CSV, see its
   data/excel/<file>: decoded (strict: a byte that does not decode fails the build instead of shipping
   mojibake), formula-looking text cells prefixed with an apostrophe (catalog.exports.CsvFormulaGuard,
   the rule of the free sample CSV; a cell that is one number such as -3.2 stays), UTF-8 with a BOM.
-  Every CSV/TSV, even one uploaded with a BOM: its formula cells need the apostrophe too. README
-  counts the formula-looking cells of each original. The price: the file is read a second time
-  (page cache), scanned for formula cells (numpy, ~3 s per GB: Python's re took ~15) and compressed
-  twice, about twice the build time (see bench/delivery.py and docs/purchase.md for the figures).
+  A spreadsheet shows that apostrophe, in the header too, so the copy's resource has its own Table
+  Schema whose names are written the same way ('=합계). README counts the formula-looking cells.
+  A CSV that is already UTF-8 with a BOM and has no such cell is its own Excel copy: not shipped
+  twice, README and datapackage.json say to open data/<file>. A JSON/GeoJSON stored in CP949 also
+  goes in as data/utf8/<file> (JSON between systems is UTF-8, RFC 8259).
+- Those copies are per file and version, not per order: catalog.derived makes each once (the
+  publication's task, or the first package that finds it missing, under a lease) and keeps it as one
+  raw DEFLATE stream (level 1) with its CRC-32 and sizes. A package writes that stream into its ZIP as
+  it is (_write_compressed: the local header with the known sizes, then the bytes), checking the
+  stream's SHA-256, so a package build is copying the copies and compressing the originals once: the
+  speed it had before the Excel copy existed (see docs/purchase.md for the figures).
 - The SHA-256 of every stored file is recomputed while it is read and compared with the one recorded
   at upload: a file damaged in storage fails the build (permanently) instead of reaching a buyer.
 - Compression: ZIP_STORED for formats that are compressed already (XLSX, ZIP); DEFLATE level 1 for
@@ -62,14 +70,12 @@ import hashlib
 import json
 import logging
 import os
-import queue
 import re
-import threading
 import time
 import unicodedata
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -84,14 +90,9 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
-from catalog import licences
-
-# catalog owns the spreadsheet rules: its free sample CSV follows the same ones.
-from catalog.exports import CsvFormulaGuard
-
-# Messages stay lazy (translated when shown, in each language): a worker has no reader's language.
-from catalog.ingest.errors import lazy_format
-from catalog.models import Offer
+from catalog import derived, licences
+from catalog import services as catalog_services
+from catalog.models import DerivedFile, Offer
 
 logger = logging.getLogger(__name__)
 
@@ -111,11 +112,11 @@ MEDIA_TYPES = {
 }
 # Text data files (see the module docstring); bench/delivery.py --stored measures ZIP_STORED instead.
 TEXT_COMPRESSION = zipfile.ZIP_DEFLATED
-DEFLATE_LEVEL = 1
-READ_AHEAD = 4  # chunks read (and transcoded) ahead of the compressor, in a thread
+DEFLATE_LEVEL = derived.DEFLATE_LEVEL  # the stored copies were compressed at this level too
 MANIFEST = "MANIFEST-SHA256"
-EXCEL_FOLDER = "excel/"  # data/excel/<file>: the Excel copy of each CSV/TSV (see the module docstring)
-EXCEL_COPY_FORMATS = {"csv", "tsv"}
+# data/excel/<file>: the Excel copy of each CSV/TSV; data/utf8/<file>: the UTF-8 copy of a JSON/GeoJSON
+# stored in another encoding (see the module docstring and catalog.derived).
+COPY_FOLDERS = {"excel": "excel/", "utf8": "utf8/"}
 FILE_MODE = 0o644 << 16  # unzip on Unix creates readable files
 
 Progress = Callable[[int, int], None]
@@ -134,13 +135,15 @@ class PackagingError(Exception):
 
 @dataclass
 class Member:
-    """One data file of the package: the stored bytes, or (excel_of set) the Excel copy of a table."""
+    """One data file of the package: the stored bytes, or (kind set) a copy of it made once per file
+    (catalog.derived: `excel` or `utf8`) whose stored DEFLATE stream goes into the ZIP as it is."""
 
     datafile: object  # catalog.models.DataFile
     path: str  # inside the ZIP
-    source_encoding: str | None  # Excel copy: decode from this encoding; None: the stored bytes as they are
     compress_type: int
-    excel_of: str = ""  # the path of the original this is the Excel copy of
+    kind: str = ""  # "" (the original), "excel" or "utf8"
+    derived_of: str = ""  # a copy: the path of its original
+    copy: object = None  # a copy: its catalog.models.DerivedFile, once ready
     # A workbook of several tables: their DataFiles (catalog.models.DataFile.is_sheet), one resource each.
     sheets: list = field(default_factory=list)
 
@@ -152,7 +155,10 @@ class PackedFile:
     member: Member
     size: int
     sha256: str
-    formula_cells: int | None = None  # cells neutralised in an Excel copy (as many look like formulas in the original)
+    formula_cells: int | None = None  # an Excel copy: cells neutralised (as many look like formulas in the original)
+    # An original whose Excel copy would be itself (UTF-8 with a BOM, no formula-looking cell): no copy is
+    # shipped, README and datapackage.json say this file is the one to open in Excel.
+    opens_in_excel: bool = False
 
 
 @dataclass
@@ -202,15 +208,6 @@ def _unique(path: str, taken: set[str]) -> str:
     return candidate
 
 
-def _is_utf8(encoding: str) -> bool:
-    if not encoding:
-        return True
-    try:
-        return codecs.lookup(encoding).name in ("utf-8", "ascii")
-    except LookupError:
-        return False
-
-
 def plan_members(version) -> list[Member]:
     """The data files of `version` and where each goes in the ZIP (see the module docstring)."""
     files = list(version.files.select_related(None).defer("map_layer").order_by("created_at", "id"))
@@ -232,12 +229,18 @@ def plan_members(version) -> list[Member]:
             plan.append(
                 _member(f, _unique(f"data/{_clean_name(f.original_name)}", taken), sheets=members_of.get(f.pk, []))
             )
-    # The Excel copies after every original (data/excel/ mirrors data/), so `unzip -l` lists the
+    # The copies after every original (data/excel/ and data/utf8/ mirror data/), so `unzip -l` lists the
     # published files first (a name taken by an upload, such as excel.zip's members, gets " (2)").
     plan += [
-        _excel_member(m, _unique("data/" + EXCEL_FOLDER + m.path.removeprefix("data/"), taken))
+        Member(
+            datafile=m.datafile,
+            path=_unique("data/" + COPY_FOLDERS[kind] + m.path.removeprefix("data/"), taken),
+            compress_type=zipfile.ZIP_DEFLATED,
+            kind=kind,
+            derived_of=m.path,
+        )
         for m in list(plan)
-        if m.datafile.format in EXCEL_COPY_FORMATS
+        for kind in derived.kinds_for(m.datafile)
     ]
     return plan
 
@@ -246,22 +249,8 @@ def _member(datafile, path: str, sheets=()) -> Member:
     return Member(
         datafile=datafile,
         path=path,
-        source_encoding=None,
         compress_type=TEXT_COMPRESSION if datafile.format in TEXT_FORMATS else zipfile.ZIP_STORED,
         sheets=[s for s in sheets if s.is_sheet],
-    )
-
-
-def _excel_member(original: Member, path: str) -> Member:
-    encoding = original.datafile.encoding or "utf-8"
-    if _is_utf8(encoding):
-        encoding = "utf-8-sig"  # a BOM the upload had is not doubled
-    return Member(
-        datafile=original.datafile,
-        path=path,
-        source_encoding=encoding,
-        compress_type=TEXT_COMPRESSION,
-        excel_of=original.path,
     )
 
 
@@ -301,140 +290,84 @@ def _zipinfo(path: str, when: datetime, compress_type: int) -> zipfile.ZipInfo:
     return info
 
 
-def _source_chunks(datafile, source_encoding: str | None, source_sha, written_sha, guard=None):
-    """(source bytes read, bytes to write) per 1 MiB of the stored file, hashing both sides. With
-    `source_encoding` (an Excel copy): in UTF-8 (transcoded if need be; a UTF-8 file is valid UTF-8,
-    the checks decoded it strictly and its SHA-256 is the one they read), `guard` neutralises formula
-    cells, written after a byte order mark."""
-    excel = guard is not None
-    transcode = excel and not _is_utf8(source_encoding) and source_encoding != "utf-8-sig"
-    decoder = codecs.getincrementaldecoder(source_encoding)(errors="strict") if transcode else None
-    read = 0
-    if excel:
-        written_sha.update(codecs.BOM_UTF8)
-        yield 0, codecs.BOM_UTF8
-    try:
-        src = datafile.file.storage.open(datafile.file.name, "rb")
-    except FileNotFoundError as exc:
-        # Missing from storage: possibly a storage outage, so the task retries before giving up.
-        raise FileNotFoundError(f"{datafile.original_name} ({datafile.file.name}) is missing from storage") from exc
-    with src:
+def _source_chunks(datafile, source_sha):
+    """(bytes read, bytes) per 1 MiB of the stored file, hashing it."""
+    with derived.open_source(datafile) as src:
         while chunk := src.read(CHUNK):
-            read += len(chunk)
             source_sha.update(chunk)
-            if not excel:
-                yield len(chunk), chunk
-                continue
-            if decoder is not None:
-                try:
-                    text = decoder.decode(chunk).encode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise _undecodable(datafile, read - len(chunk) + exc.start) from exc
-            else:
-                text = chunk[3:] if read == len(chunk) and chunk.startswith(codecs.BOM_UTF8) else chunk
-            out = guard.feed(text)
-            written_sha.update(out)
-            yield len(chunk), out
-        if excel:
-            try:
-                tail = decoder.decode(b"", final=True).encode("utf-8") if decoder is not None else b""
-            except UnicodeDecodeError as exc:
-                raise _undecodable(datafile, read) from exc
-            tail = guard.feed(tail) + guard.finish()
-            written_sha.update(tail)
-            yield 0, tail
-
-
-class _Raised:
-    def __init__(self, exc: BaseException):
-        self.exc = exc
-
-
-def _read_ahead(items, depth: int = READ_AHEAD):
-    """Iterate `items` in a thread of its own, up to `depth` items ahead, so that reading, hashing and
-    transcoding overlap with compressing and writing (zlib and hashlib release the GIL: the second
-    core does work). Memory stays bounded (depth × 1 MiB); an exception in the thread is raised here,
-    and stopping early stops the thread."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run():
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(done)
-        except BaseException as exc:  # noqa: BLE001 (handed to the consumer)
-            put(_Raised(exc))
-        finally:
-            items.close()
-
-    thread = threading.Thread(target=run, name="package-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, _Raised):
-                raise item.exc
-            yield item
-    finally:
-        stop.set()
-        thread.join()
+            yield chunk
 
 
 def _copy_member(zf: zipfile.ZipFile, member: Member, when: datetime, advance: Callable[[int], None]) -> PackedFile:
-    """Stream one stored data file into the ZIP (as it is, or its Excel copy); check its SHA-256
-    against the one recorded at upload."""
+    """Stream one stored data file into the ZIP as it is; check its SHA-256 against the one recorded
+    at upload."""
     datafile = member.datafile
     source_sha = hashlib.sha256()
-    written_sha = hashlib.sha256() if member.source_encoding else source_sha
-    guard = None
-    if member.source_encoding:
-        guard = CsvFormulaGuard("\t" if datafile.format == "tsv" else (datafile.delimiter or ","))
-    written = read = 0
-    chunks = _source_chunks(datafile, member.source_encoding, source_sha, written_sha, guard)
+    read = 0
     with zf.open(_zipinfo(member.path, when, member.compress_type), "w", force_zip64=True) as dst:
-        for n, out in _read_ahead(chunks):
-            dst.write(out)
-            written += len(out)
-            read += n
-            advance(n)
+        for chunk in derived.read_ahead(_source_chunks(datafile, source_sha)):
+            dst.write(chunk)
+            read += len(chunk)
+            advance(len(chunk))
     if datafile.sha256 and source_sha.hexdigest() != datafile.sha256:
-        raise PackagingError(
-            lazy_format(
-                _(
-                    "The stored copy of “%(name)s” is damaged: its SHA-256 is not the one recorded when it was "
-                    "uploaded. The platform admins must restore it from a backup (or the publisher upload it again)."
-                ),
-                {"name": datafile.original_name},
-            ),
-            detail=f"storage {datafile.file.name}: expected {datafile.sha256}, read {source_sha.hexdigest()} ({read} bytes)",
+        exc = derived.damaged(datafile, source_sha.hexdigest(), read)
+        raise PackagingError(exc.message, detail=exc.detail)
+    return PackedFile(member=member, size=read, sha256=source_sha.hexdigest())
+
+
+def _stored_blocks(copy, sha) -> Iterator[bytes]:
+    with copy.file.storage.open(copy.file.name, "rb") as src:
+        while block := src.read(CHUNK):
+            sha.update(block)
+            yield block
+
+
+def _write_compressed(zf: zipfile.ZipFile, info: zipfile.ZipInfo, blocks, *, crc: int, size: int, compressed: int):
+    """Add a member whose DEFLATE stream, CRC-32 and sizes are known already (a stored copy): its local
+    header carries them (ZIP64, as every data member), then the stream as it is. What zipfile does for a
+    member it compresses itself (ZipFile._open_to_write and _ZipWriteFile.close), minus the compressing."""
+    if zf._writing:
+        raise ValueError("another member is being written")
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.flag_bits = 0
+    info.CRC, info.file_size, info.compress_size = crc, size, compressed
+    zf.fp.seek(zf.start_dir)
+    info.header_offset = zf.fp.tell()
+    zf._writecheck(info)
+    zf._didModify = True
+    zf.fp.write(info.FileHeader(True))
+    written = 0
+    for block in blocks:
+        zf.fp.write(block)
+        written += len(block)
+    zf.start_dir = zf.fp.tell()
+    zf.filelist.append(info)
+    zf.NameToInfo[info.filename] = info
+    return written
+
+
+def _copy_stored(zf: zipfile.ZipFile, member: Member, when: datetime) -> PackedFile:
+    """Write a copy made once for the file (catalog.derived) into the ZIP: its stored DEFLATE stream as
+    it is, the stream's SHA-256 checked. A damaged or missing stream is forgotten (the next attempt
+    makes it again) and the attempt fails as transient."""
+    copy = member.copy
+    sha = hashlib.sha256()
+    try:
+        written = _write_compressed(
+            zf,
+            _zipinfo(member.path, when, zipfile.ZIP_DEFLATED),
+            derived.read_ahead(_stored_blocks(copy, sha)),
+            crc=copy.crc32,
+            size=copy.size,
+            compressed=copy.compressed_size,
         )
-    return PackedFile(
-        member=member, size=written, sha256=written_sha.hexdigest(), formula_cells=guard.cells if guard else None
-    )
-
-
-def _undecodable(datafile, offset: int) -> PackagingError:
-    return PackagingError(
-        lazy_format(
-            _("“%(name)s” cannot be converted to UTF-8: a byte near position %(offset)s is not valid %(encoding)s."),
-            {"name": datafile.original_name, "offset": offset, "encoding": datafile.encoding},
-        ),
-        detail=f"storage {datafile.file.name}",
-    )
+    except FileNotFoundError:
+        catalog_services.derived_file_discard(pk=copy.pk)
+        raise
+    if written != copy.compressed_size or sha.hexdigest() != copy.compressed_sha256:
+        catalog_services.derived_file_discard(pk=copy.pk)
+        raise OSError(f"the stored {copy.kind} copy {copy.file.name} is damaged; it is made again")
+    return PackedFile(member=member, size=copy.size, sha256=copy.sha256, formula_cells=copy.formula_cells)
 
 
 class _Advance:
@@ -449,22 +382,57 @@ class _Advance:
             self.progress(min(self.done, self.total), self.total)
 
 
+def _ensure_copies(copies: list[Member], advance: _Advance, pending: set) -> None:
+    """Each copy ready (catalog.services.derived_file_ensure: stored once per file, built here by the
+    first package that finds it missing); progress and the caller's checks run while one is built."""
+    for member in copies:
+        before = advance.done
+        try:
+            member.copy = catalog_services.derived_file_ensure(
+                datafile=member.datafile, kind=member.kind, check=advance
+            )
+        except derived.CopyError as exc:
+            raise PackagingError(exc.message, detail=exc.detail) from exc
+        if (member.datafile.pk, member.kind) in pending:  # counted in the total: whatever was not read yet
+            advance(max(0, member.datafile.size - (advance.done - before)))
+
+
 def write_package(fh: BinaryIO, *, version, context: Context, progress: Progress | None = None) -> BuildResult:
     """Write the package of `version` into the seekable binary file `fh` (at position 0).
 
-    `progress(done, total)` is called after every chunk with source bytes read so far; the caller
-    decides how often to record it. Memory stays flat: data moves in 1 MiB chunks.
+    `progress(done, total)` is called after every chunk with source bytes read so far (a copy the
+    package has to make first counts its source once more); the caller decides how often to record it.
+    Memory stays flat: data moves in 1 MiB chunks.
     """
     members = plan_members(version)
-    total = sum(m.datafile.size for m in members) or 1  # an Excel copy reads its file again
-    advance = _Advance(total, progress)
+    originals = [m for m in members if not m.kind]
+    copies = [m for m in members if m.kind]
+    ready = set(
+        DerivedFile.objects.filter(datafile__in=[m.datafile for m in copies], built_at__isnull=False).values_list(
+            "datafile_id", "kind"
+        )
+    )
+    pending = {(m.datafile.pk, m.kind) for m in copies} - ready
+    total = sum(m.datafile.size for m in originals) + sum(
+        m.datafile.size for m in copies if (m.datafile.pk, m.kind) in pending
+    )
+    advance = _Advance(total or 1, progress)
+    _ensure_copies(copies, advance, pending)
+    same = {m.derived_of for m in copies if m.copy.same_as_original}
+    members = [m for m in members if not (m.kind and m.copy.same_as_original)]
     target = _HashedTarget(fh)
     manifest: dict[str, str] = {}
     packed: list[PackedFile] = []
     when = context.built_at
     with zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
         for member in members:
-            item = _copy_member(zf, member, when, advance)
+            if member.kind:
+                item = _copy_stored(zf, member, when)
+            else:
+                item = _copy_member(zf, member, when, advance)
+                item.opens_in_excel = member.path in same
+                if item.opens_in_excel:
+                    item.formula_cells = 0
             packed.append(item)
             manifest[member.path] = item.sha256
             target.catch_up()
@@ -708,7 +676,7 @@ def _describe(
             for item in packed
             for resource in (
                 [_resource(item, names, table=sheet) for sheet in item.member.sheets]
-                if item.member.sheets and not item.member.excel_of
+                if item.member.sheets and not item.member.kind
                 else [_resource(item, names)]
             )
         ]
@@ -764,8 +732,8 @@ def _resource(item: PackedFile, names: set[str], table=None):
     from frictionless import Dialect, Resource, Schema, formats
 
     df = item.member.datafile
-    excel = bool(item.member.excel_of)
-    title = df.original_name + (" (Excel)" if excel else "")
+    kind = item.member.kind
+    title = df.original_name + {"excel": " (Excel)", "utf8": " (UTF-8)"}.get(kind, "")
     name_from = item.member.path
     if table is not None:
         title = f"{df.original_name} — {table.original_name}"
@@ -781,16 +749,34 @@ def _resource(item: PackedFile, names: set[str], table=None):
         hash=f"sha256:{item.sha256}",
         datatype=NON_TABLE_DATATYPES.get(df.format, "file"),
     )
-    if excel:
+    original = item.member.derived_of
+    if kind == "excel":
         options["encoding"] = "utf-8-sig"  # frictionless and pandas read the BOM with this name
         options["description"] = (
-            f"{item.member.excel_of}의 Excel용 사본: UTF-8(BOM), 수식처럼 보이는 셀 {item.formula_cells}개 앞에 '. / "
-            f"A copy of {item.member.excel_of} for Excel: UTF-8 with a BOM, an apostrophe before the "
-            f"{item.formula_cells} cells that look like formulas."
+            f"{original}의 Excel용 사본: UTF-8(BOM), 수식처럼 보이는 셀 {item.formula_cells}개 앞에 '. 이름이 수식처럼 "
+            "보이는 열은 머리글에도 '가 붙어 있고, 이 자원의 스키마가 그 이름을 씁니다. / "
+            f"A copy of {original} for Excel: UTF-8 with a BOM, an apostrophe before the "
+            f"{item.formula_cells} cells that look like formulas. A column whose name looks like a formula has "
+            "the apostrophe in the header too (a spreadsheet shows it), and this resource's schema uses that name."
+        )
+    elif kind == "utf8":
+        options["encoding"] = "utf-8"
+        options["description"] = (
+            f"{original}({_declared_encoding(df.encoding)})를 UTF-8로 옮긴 사본 (JSON은 시스템 사이에서 UTF-8이어야 "
+            f"합니다, RFC 8259). / {original} ({_declared_encoding(df.encoding)}) in UTF-8: JSON exchanged between "
+            "systems must be UTF-8 (RFC 8259)."
         )
     elif df.format in TEXT_FORMATS:
         options["encoding"] = _declared_encoding(df.encoding)
+        if item.opens_in_excel:
+            options["description"] = (
+                "UTF-8(BOM)이고 수식처럼 보이는 셀이 없어 이 파일을 그대로 Excel에서 열면 됩니다 (따로 사본이 없습니다). / "
+                "UTF-8 with a BOM and no cell that looks like a formula: open this file in Excel as it is (there is "
+                "no separate copy)."
+            )
     schema = _schema(df.table_schema, df.dictionary) if df.format in TABULAR_FORMATS else None
+    if schema and kind == "excel":
+        schema = derived.excel_schema(schema)
     if schema:
         options["datatype"] = "table"
         options["schema"] = Schema.from_descriptor(schema)
@@ -800,8 +786,8 @@ def _resource(item: PackedFile, names: set[str], table=None):
         elif df.format == "xlsx" and (df.sheet or {}).get("name"):
             options["dialect"] = _sheet_dialect(df.sheet)
     resource = Resource(**options)
-    if excel:
-        resource.custom["derivedFrom"] = item.member.excel_of
+    if original:
+        resource.custom["derivedFrom"] = original
     if schema and df.row_count is not None:
         # Frictionless checks "rows" against the rows it reads, so only a table declares it: the
         # count of a JSON or GeoJSON file is of records or features (README names it).
@@ -829,7 +815,7 @@ def _sheet_dialect(sheet: dict):
 
 def _declared_encoding(encoding: str) -> str:
     """The encoding a Data Package reader must use for the stored bytes: the one the checks found."""
-    return "utf-8" if not encoding or _is_utf8(encoding) else codecs.lookup(encoding).name
+    return "utf-8" if not encoding or derived.is_utf8(encoding) else codecs.lookup(encoding).name
 
 
 def _date(value) -> str:
@@ -898,9 +884,11 @@ def readme_text(version, packed: list[PackedFile], context: Context) -> str:
     if version.data_limits.strip():
         out.append(f"\n### 데이터 한계 / Limits of the data\n\n{version.data_limits.strip()}\n")
     out.append("\n## 파일 / Files\n\n")
-    originals = [item for item in packed if not item.member.excel_of]
-    copies = [item for item in packed if item.member.excel_of]
-    formulas = {item.member.excel_of: item.formula_cells for item in copies}
+    originals = [item for item in packed if not item.member.kind]
+    copies = [item for item in packed if item.member.kind == "excel"]
+    utf8_copies = [item for item in packed if item.member.kind == "utf8"]
+    formulas = {item.member.derived_of: item.formula_cells for item in copies}
+    formulas.update({item.member.path: 0 for item in originals if item.opens_in_excel})
     out.append(
         "| 파일 / File | 형식 / Format | 크기 / Bytes | 행 / Rows | 인코딩 / Encoding | 수식처럼 보이는 셀 / "
         "Formula-looking cells | SHA-256 |\n"
@@ -938,23 +926,53 @@ def readme_text(version, packed: list[PackedFile], context: Context) -> str:
             "Each sheet holds one table. `datapackage.json` has one resource per sheet, whose `dialect` names the sheet "
             "and its header rows. Empty sheets are left out.\n"
         )
-    if copies:
+    as_is = [item for item in originals if item.opens_in_excel]
+    if copies or as_is:
         out.append("\n### Excel용 사본 / Copies for Excel\n\n")
+    if copies:
         out.append("| 파일 / File | 원본 / Original | 바꾼 셀 / Cells changed | 크기 / Bytes | SHA-256 |\n")
         out.append("| --- | --- | ---: | ---: | --- |\n")
         for item in copies:
             out.append(
-                f"| `{item.member.path}` | `{item.member.excel_of}` | {item.formula_cells:,} | {item.size:,} | "
+                f"| `{item.member.path}` | `{item.member.derived_of}` | {item.formula_cells:,} | {item.size:,} | "
                 f"`{item.sha256}` |\n"
             )
         out.append(
             "\n`data/excel/`의 CSV/TSV는 Excel에서 두 번 클릭해 열 수 있도록 만든 사본입니다: UTF-8(BOM 포함)로 저장했고, "
             "수식처럼 보이는 텍스트 셀(=, +, -, @, 탭, CR로 시작)은 앞에 작은따옴표(')를 붙여 수식으로 실행되지 않게 했습니다. "
+            "Excel은 CSV를 열 때 이 작은따옴표를 셀에 그대로 보여 줍니다. 열 이름이 수식처럼 보이면 머리글에도 작은따옴표가 붙고, "
+            "`datapackage.json`에서 이 사본의 스키마는 그 이름('=합계 등)을 씁니다. "
             "-3.2나 +82처럼 숫자 하나로 된 셀은 그대로 숫자입니다. 분석에는 `data/`의 원본을 쓰세요.\n\n"
             "The CSV/TSV files in `data/excel/` are copies made to open in Excel with a double click: UTF-8 with a byte "
             "order mark, and every text cell that looks like a formula (starting with =, +, -, @, tab or CR) begins with "
-            "an apostrophe (') so that it is not run as one. Cells that are a single number, such as -3.2 or +82, stay "
-            "numbers. For analysis, use the originals in `data/`.\n"
+            "an apostrophe (') so that it is not run as one. Excel shows that apostrophe in the cell when it opens a CSV. "
+            "A column whose name looks like a formula has the apostrophe in the header too, and the copy's schema in "
+            "`datapackage.json` uses that name (such as '=total). Cells that are a single number, such as -3.2 or +82, "
+            "stay numbers. For analysis, use the originals in `data/`.\n"
+        )
+    if as_is:
+        names = ", ".join(f"`{item.member.path}`" for item in as_is)
+        out.append(
+            f"\n{names}: UTF-8(BOM 포함)이고 수식처럼 보이는 셀이 없어 따로 사본을 만들지 않았습니다. 이 파일을 그대로 "
+            f"Excel에서 여세요.\n\n{names}: UTF-8 with a byte order mark and no cell that looks like a formula, so "
+            "there is no separate copy: open this file in Excel as it is.\n"
+        )
+    if utf8_copies:
+        out.append("\n### UTF-8 사본 / UTF-8 copies\n\n")
+        out.append("| 파일 / File | 원본 / Original | 원본 인코딩 / Original encoding | 크기 / Bytes | SHA-256 |\n")
+        out.append("| --- | --- | --- | ---: | --- |\n")
+        for item in utf8_copies:
+            out.append(
+                f"| `{item.member.path}` | `{item.member.derived_of}` | {item.member.datafile.encoding} | "
+                f"{item.size:,} | `{item.sha256}` |\n"
+            )
+        out.append(
+            "\n`data/utf8/`의 JSON/GeoJSON은 UTF-8이 아닌 인코딩(예: cp949)으로 올라온 원본을 UTF-8로 옮긴 사본입니다 "
+            "(BOM 없음). JSON은 시스템 사이에서 UTF-8이어야 하므로(RFC 8259) 프로그램에서는 이 사본을 쓰세요. 원본은 `data/`에 "
+            "그대로 있습니다.\n\n"
+            "The JSON/GeoJSON files in `data/utf8/` are UTF-8 copies (no byte order mark) of originals uploaded in "
+            "another encoding (such as cp949). JSON exchanged between systems must be UTF-8 (RFC 8259): give programs "
+            "these copies. The originals are in `data/` as uploaded.\n"
         )
     out.append("\n## 구매 정보 / This package was made for\n\n")
     out.append(

@@ -15,6 +15,7 @@ import time
 import uuid
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
@@ -26,9 +27,10 @@ from django.utils.translation import gettext_lazy as _
 from accounts import selectors as account_selectors
 from accounts.models import Membership, User
 from accounts.permissions import can
+from catalog import derived
 from catalog import services as catalog_services
 from catalog.ingest.errors import lazy_format
-from catalog.models import DatasetVersion, Offer
+from catalog.models import DataFile, DatasetVersion, Offer
 from core.errors import DomainError, NotAllowed
 from core.notify import email_on_commit, site_url
 from core.transitions import transition
@@ -98,7 +100,21 @@ def _enqueue_build(package: Package) -> None:
     Package.objects.filter(pk=package_id).update(enqueued_at=timezone.now())
     # robust: a broker outage must not undo (or error) the payment that made the package; the housekeeping
     # (every minute) enqueues packages left queued (packages_requeue_stale).
-    transaction.on_commit(lambda: tasks.build_package.delay(package_id), robust=True)
+    transaction.on_commit(lambda: send_build(package_id), robust=True)
+
+
+def build_time_limits(package_id: int) -> dict:
+    """Celery's soft and hard time limits of building the package, scaled to its version's data
+    (catalog.derived.time_limits: PACKAGE_TIME_LIMIT_* settings)."""
+    version_id = Package.objects.filter(pk=package_id).values_list("version_id", flat=True).first()
+    size = sum(DataFile.objects.filter(version_id=version_id).values_list("size", flat=True)) if version_id else 0
+    return derived.time_limits(size)
+
+
+def send_build(package_id: int) -> None:
+    """One build message, with its time limits (a retry of the task keeps them): a build that hangs while
+    its worker lives ends on the soft limit (retried, then failed) or the hard one (the lease takes over)."""
+    tasks.build_package.apply_async(args=[package_id], **build_time_limits(package_id))
 
 
 def _versions_for(entitlement: Entitlement) -> list[DatasetVersion]:
@@ -427,6 +443,11 @@ def _reason(exc: BaseException) -> tuple:
     detail = f"{type(exc).__name__}: {exc}"[:1000]
     if isinstance(exc, packaging.PackagingError):
         return exc.message, (exc.detail or "")[:1000]
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return (
+            _("The build took longer than its time limit and was stopped (reading the stored data may have hung)."),
+            detail,
+        )
     if isinstance(exc, FileNotFoundError):
         return _("A data file of this version is missing from storage."), detail
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
@@ -577,7 +598,7 @@ def packages_requeue_stale() -> int:
             .filter(Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True))
             .update(enqueued_at=now)
         ):
-            tasks.build_package.delay(package_id)
+            send_build(package_id)
             count += 1
     return count
 
