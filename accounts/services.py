@@ -469,5 +469,8 @@ def policy_version_create(
         created_by=actor,
     )
     audit(actor=actor, action="policy.created", obj=policy, data={"kind": kind, "version": version})
+    # Forget the cached index now (this transaction reads the new row) and again after commit (another request
+    # may have cached the index without it meanwhile).
+    cache.delete(selectors.POLICY_INDEX_KEY)
     transaction.on_commit(lambda: cache.delete(selectors.POLICY_INDEX_KEY))
     return policy

@@ -22,7 +22,7 @@ TERMS_KO = """\
 5. "주문"은 구매기관이 하나 이상의 데이터셋을 유료로 구매하거나 무료로 신청하는 것입니다.
 
 ## 제3조 (약관의 게시와 개정)
-1. 운영기관은 이 약관을 거래소 화면 아래쪽 "이용약관"에 게시하고, 이전 판도 함께 볼 수 있게 합니다.
+1. 운영기관은 이 약관을 거래소 화면 아래쪽 "이용약관"에 게시하고, 이전 버전도 함께 볼 수 있게 합니다.
 2. 운영기관은 관련 법령을 위반하지 않는 범위에서 약관을 개정할 수 있습니다. 개정할 때에는 시행일과 개정 내용을 시행일 7일 전부터(회원에게 불리한 변경은 30일 전부터) 거래소에 알립니다.
 3. 개정 약관이 시행된 뒤 처음 로그인한 회원에게는 바뀐 내용을 보여 주고 동의를 받습니다. 동의하지 않는 회원은 탈퇴할 수 있습니다.
 
@@ -65,10 +65,11 @@ TERMS_KO = """\
 
 ## 제11조 (데이터의 제공)
 1. 결제가 확인되거나 무료 신청이 완료되면 거래소는 데이터, 이용허락 조건, 설명서, 체크섬을 묶은 패키지를 만들어 주문 화면에서 내려받게 합니다.
-2. 패키지는 일정 기간이 지나면 삭제되며, 이용 기간 안이라면 다시 만들 수 있습니다. 구독은 구독 기간 동안 공개되는 새 판을 제공합니다.
+2. 패키지는 일정 기간이 지나면 삭제되며, 이용 기간 안이라면 다시 만들 수 있습니다. 구독은 구독 기간 동안 공개되는 새 버전을 제공합니다.
 
 ## 제12조 (회원의 의무)
 회원은 다음 행위를 해서는 안 됩니다.
+
 1. 다른 사람의 계정이나 기관을 도용하는 행위
 2. 내려받은 데이터를 이용허락 조건을 벗어나 이용하거나 제3자에게 제공하는 행위
 3. 데이터를 다른 정보와 결합하는 등으로 특정 개인을 알아보려는 행위
@@ -151,6 +152,7 @@ These terms set out the rights, duties and procedures between {operator_name} (t
 
 ## Article 12 (Members' duties)
 Members must not:
+
 1. use another person's account or organization;
 2. use downloaded data beyond its licence or pass it to third parties;
 3. try to identify individuals, for example by combining the data with other information;
@@ -177,6 +179,7 @@ PRIVACY_KO = """\
 
 ## 1. 개인정보의 처리 목적
 운영기관은 다음 목적으로만 개인정보를 처리하며, 목적이 바뀌면 「개인정보 보호법」 제18조에 따라 별도의 동의를 받는 등 필요한 조치를 합니다.
+
 1. **회원 가입과 관리**: 본인 확인(전자우편 확인), 로그인, 회원 자격 유지·관리, 부정 이용 방지, 탈퇴 처리, 약관 개정 안내
 2. **기관 등록과 검증**: 기관 회원의 사업자 확인, 기관 구성원 초대와 역할 관리
 3. **데이터 거래**: 주문 접수, 이용허락 동의 기록, 결제와 환불, 세금계산서·영수증 발급, 데이터 패키지 제공과 내려받기 권한 확인
@@ -186,7 +189,7 @@ PRIVACY_KO = """\
 ## 2. 처리하는 개인정보의 항목
 | 구분 | 항목 | 수집 방법 |
 |---|---|---|
-| 회원 가입(필수) | 이름, 전자우편 주소, 비밀번호(단방향 암호화하여 저장), 이용약관·개인정보 처리방침 동의 기록(동의한 판, 시각, IP 주소) | 가입 화면 |
+| 회원 가입(필수) | 이름, 전자우편 주소, 비밀번호(단방향 암호화하여 저장), 이용약관·개인정보 처리방침 동의 기록(동의한 버전, 시각, IP 주소) | 가입 화면 |
 | 회원 정보(선택) | 전화번호 | 내 정보 화면 |
 | 기관 등록 | 기관명, 사업자등록번호, 대표자명, 주소, 담당자 이름·전화번호·전자우편, 누리집 주소 | 기관 등록 화면 |
 | 주문·결제 | 청구 정보(세금계산서 받는 곳, 사업자등록번호, 전자우편, 전화번호, 주소), 주문·결제 기록(결제 수단, 금액, 승인 시각, 결제대행사 거래번호), 무통장입금 입금자명, 이용허락 동의 기록(동의한 조건, 시각, IP 주소) | 주문 화면, 결제대행사 |
@@ -196,6 +199,7 @@ PRIVACY_KO = """\
 
 ## 3. 개인정보의 처리 및 보유 기간
 운영기관은 법령에 따른 보유 기간 또는 정보주체에게 동의받은 기간 안에서 개인정보를 처리·보유합니다.
+
 1. **회원 정보**: 탈퇴할 때까지. 다만 진행 중인 주문이나 분쟁이 있으면 끝날 때까지
 2. **계약 또는 청약철회 등에 관한 기록**: 5년 (「전자상거래 등에서의 소비자보호에 관한 법률」 제6조, 시행령 제6조)
 3. **대금결제 및 재화 등의 공급에 관한 기록**(주문, 결제, 이용허락 동의, 내려받기 기록): 5년 (같은 법)
@@ -235,6 +239,7 @@ PRIVACY_KO = """\
 
 ## 8. 개인정보의 안전성 확보조치
 운영기관은 「개인정보 보호법」 제29조에 따라 다음 조치를 합니다.
+
 1. **관리적 조치**: 내부관리계획 수립·시행, 개인정보 취급자 최소화와 정기 교육
 2. **기술적 조치**: 비밀번호 단방향 암호화(Argon2), 전 구간 암호화 통신(HTTPS), 개인정보처리시스템 접근 권한 관리와 접속 기록 보관·점검, 보안 프로그램 설치와 갱신, 올린 파일의 개인정보 자동 검사
 3. **물리적 조치**: 전산실과 자료 보관실의 출입 통제
@@ -245,6 +250,7 @@ PRIVACY_KO = """\
 
 ## 10. 개인정보 보호책임자
 운영기관은 개인정보 처리에 관한 업무를 총괄하고 정보주체의 불만 처리와 피해 구제를 위해 개인정보 보호책임자를 지정하고 있습니다.
+
 - 개인정보 보호책임자: {privacy_officer}
 - 연락처: {privacy_officer_phone}, {privacy_officer_email}
 
@@ -257,6 +263,7 @@ PRIVACY_KO = """\
 
 ## 12. 권익침해 구제 방법
 개인정보 침해로 인한 구제를 받기 위해 다음 기관에 분쟁 조정이나 상담을 신청할 수 있습니다.
+
 - 개인정보분쟁조정위원회: 국번 없이 1833-6972 (www.kopico.go.kr)
 - 개인정보침해신고센터: 국번 없이 118 (privacy.kisa.or.kr)
 - 대검찰청: 국번 없이 1301 (www.spo.go.kr)
@@ -265,7 +272,7 @@ PRIVACY_KO = """\
 열람, 정정·삭제, 처리정지 요구에 대한 공공기관의 처분으로 권리나 이익을 침해받은 경우에는 「행정심판법」에 따라 행정심판을 청구할 수 있습니다(중앙행정심판위원회 국번 없이 110, www.simpan.go.kr).
 
 ## 13. 개인정보 처리방침의 변경
-이 개인정보 처리방침은 2026년 12월 1일부터 적용됩니다. 이전 처리방침은 이 화면의 "이전 판"에서 볼 수 있습니다.
+이 개인정보 처리방침은 2026년 12월 1일부터 적용됩니다. 이전 처리방침은 이 화면의 "모든 버전"에서 볼 수 있습니다.
 """
 
 PRIVACY_EN = """\
@@ -275,6 +282,7 @@ PRIVACY_EN = """\
 
 ## 1. Purposes of processing
 The operator processes personal data only for the following purposes; before using it for another purpose it takes the steps Article 18 of PIPA requires, such as asking for separate consent.
+
 1. **Membership**: confirming identity (e-mail confirmation), sign-in, keeping the membership, preventing abuse, closing accounts, announcing amended terms
 2. **Organizations**: checking the business of organization members, inviting members and managing their roles
 3. **Data transactions**: taking orders, recording licence acceptances, payments and refunds, tax invoices and receipts, delivering data packages and checking download rights
@@ -294,6 +302,7 @@ The exchange never collects resident registration numbers. Card numbers are hand
 
 ## 3. Retention periods
 Personal data is kept only for the period set by law or agreed by the data subject:
+
 1. **Member data**: until the member leaves, or until an open order or dispute has ended
 2. **Records of contracts and withdrawals**: 5 years (Act on Consumer Protection in Electronic Commerce, Article 6 and its Enforcement Decree, Article 6)
 3. **Records of payment and supply** (orders, payments, licence acceptances, downloads): 5 years (same Act)
@@ -333,6 +342,7 @@ Under Article 26 of PIPA the entrustment contracts forbid processing beyond the 
 
 ## 8. Security measures
 Under Article 29 of PIPA the operator:
+
 1. **Managerial**: keeps and follows an internal management plan, keeps the staff handling personal data to a minimum and trains them regularly;
 2. **Technical**: hashes passwords one-way (Argon2), encrypts all traffic (HTTPS), manages access rights to the processing system and keeps and reviews its access records, installs and updates security software, checks uploaded files for personal data automatically;
 3. **Physical**: controls access to the computer room and archives.
@@ -343,6 +353,7 @@ Under Article 29 of PIPA the operator:
 
 ## 10. Privacy officer
 The operator has appointed a privacy officer who is responsible for the processing of personal data and handles complaints and remedies.
+
 - Privacy officer: {privacy_officer}
 - Contact: {privacy_officer_phone}, {privacy_officer_email}
 
@@ -355,6 +366,7 @@ You may also request access through the PIPC's Personal Information Portal (www.
 
 ## 12. Remedies
 For remedies against an infringement you can apply for mediation or advice to:
+
 - Personal Information Dispute Mediation Committee: 1833-6972 (www.kopico.go.kr)
 - Personal Information Infringement Report Center: 118 (privacy.kisa.or.kr)
 - Supreme Prosecutors' Office: 1301 (www.spo.go.kr)
@@ -363,7 +375,7 @@ For remedies against an infringement you can apply for mediation or advice to:
 If a public body's decision on a request to see, correct, delete or stop processing infringes your rights, you may file an administrative appeal under the Administrative Appeals Act (Central Administrative Appeals Commission: 110, www.simpan.go.kr).
 
 ## 13. Changes to this policy
-This privacy policy applies from 1 December 2026. Earlier versions are listed on this page under "Earlier versions".
+This privacy policy applies from 1 December 2026. Earlier versions are listed on this page under "All versions".
 """
 
 TEXTS = {"terms": (TERMS_KO, TERMS_EN), "privacy": (PRIVACY_KO, PRIVACY_EN)}
