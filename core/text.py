@@ -5,7 +5,7 @@ the flash messages and the sentences of the templates (the `sentence` filter, co
 import re
 
 # A letter's full stop directly followed by one more full stop, and not part of an ellipsis ("..." stays).
-_DOUBLE_STOP = re.compile(r"(?<!\.)([A-Za-z]\.)\.(?!\.)")
+_DOUBLE_STOP = re.compile(r"([A-Za-z]\.)\.(?!\.)")
 
 
 def tidy_sentence(text: str) -> str:
