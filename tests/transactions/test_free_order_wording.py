@@ -169,3 +169,16 @@ def test_billing_defaults_are_ignored_for_a_free_order(buyer, free_dataset):
         buyer, offer_of(free_dataset, "free"), billing=order_services.billing_defaults(buyer.active_organization)
     )
     assert order.billing_name == "" and order.billing_brn == ""
+
+
+def test_the_staff_order_page_shows_no_billing_or_payment_date_for_a_free_order(
+    client, buyer, free_dataset, admin_user
+):
+    order = place_order(buyer, offer_of(free_dataset, "free"))
+    client.force_login(admin_user)
+    _lang(client, "ko")
+    page = _main(client.get(f"/staff/orders/{order.number}/").content.decode())
+    assert "청구 정보" not in page and "무료 신청 완료" in page and "0원" not in page
+    listing = client.get("/staff/orders/").content.decode()
+    row = next(r for r in re.findall(r"<tr>.*?</tr>", listing, re.S) if order.number in r)
+    assert "0원" not in row and "무료" in row
