@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in
 from django.utils.translation import gettext_lazy as _
 
 
@@ -8,6 +9,9 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        # ready(): these import accounts.models, which cannot load before the app registry; imported for their
-        # side effects (the django-rules permissions and the state table).
+        # ready(): these import accounts.models, which cannot load before the app registry; the first two are
+        # imported for their side effects (the django-rules permissions and the state table).
         from accounts import permissions, states  # noqa: F401
+        from accounts.middleware import remember_policies_at_login  # same reason: it imports accounts.selectors
+
+        user_logged_in.connect(remember_policies_at_login, dispatch_uid="accounts.remember_policies_at_login")

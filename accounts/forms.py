@@ -1,25 +1,75 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from accounts import brn as brn_rules
-from accounts import selectors
-from accounts.models import Membership, Organization
+from accounts import selectors, services
+from accounts.models import Membership, Organization, PolicyVersion
+from core.http import client_ip
+
+
+def _policy_link(policy) -> str:
+    return format_html(
+        '<a href="{}" class="pg-link" target="_blank" rel="noopener">{}</a>',
+        reverse("policy_version", args=[policy.kind, policy.version]),
+        _("Read %(document)s, version %(version)s (in force from %(date)s; opens in a new window)")
+        % {
+            "document": policy.get_kind_display(),
+            "version": policy.version,
+            "date": date_format(policy.effective_on, "DATE_FORMAT"),
+        },
+    )
 
 
 class SignupExtraForm(forms.Form):
-    """Extra fields on allauth's sign-up form."""
+    """Extra fields on allauth's sign-up form: the name, and agreement to the terms of use and the privacy
+    policy in force (each a required box linking to the version shown; the versions are sent along, so a
+    version that came into force while the form was open is shown before anyone agrees to it)."""
 
-    field_order = ["email", "name", "password1", "password2", "agree_terms"]
+    field_order = ["email", "name", "password1", "password2", "agree_terms", "agree_privacy"]
 
     name = forms.CharField(
         label=_("Name"), max_length=100, required=True, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
-    agree_terms = forms.BooleanField(label=_("I agree to the terms of use and the privacy policy."), required=True)
+    agree_terms = forms.BooleanField(label=_("I agree to the terms of use."), required=True)
+    agree_privacy = forms.BooleanField(
+        label=_("I agree to the collection and use of my personal data as the privacy policy describes."),
+        required=True,
+    )
+    policy_versions = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.policies = selectors.policies_in_force()
+        self.fields["policy_versions"].initial = self._shown()
+        for kind, field in (("terms", "agree_terms"), ("privacy", "agree_privacy")):
+            if kind in self.policies:
+                self.fields[field].help_text = _policy_link(self.policies[kind])
+
+    def _shown(self) -> str:
+        return ",".join(str(self.policies[kind].pk) for kind in sorted(self.policies))
+
+    def clean(self):
+        data = super().clean()
+        shown = self.data.get(self.add_prefix("policy_versions"), "")
+        if shown and shown != self._shown():
+            self.data = self.data.copy()  # the form comes back with the versions in force now
+            self.data[self.add_prefix("policy_versions")] = self._shown()
+            raise ValidationError(
+                _(
+                    "The terms of use or the privacy policy changed while you were signing up. Read the new version and agree again."
+                ),
+                code="policy_changed",
+            )
+        return data
 
     def signup(self, request, user):
         user.name = self.cleaned_data["name"]
         user.save(update_fields=["name"])
+        services.policies_agree(actor=user, policies=list(self.policies.values()), ip=client_ip(request))
 
 
 class OrganizationForm(forms.ModelForm):
@@ -124,3 +174,19 @@ class RoleForm(forms.Form):
 class ProfileForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
     phone = forms.CharField(label=_("Phone"), max_length=30, required=False)
+
+
+class PolicyVersionForm(forms.Form):
+    """A new version of the terms of use or the privacy policy (texts in Markdown, Korean and English)."""
+
+    kind = forms.ChoiceField(label=_("Document"), choices=PolicyVersion.Kind.choices)
+    version = forms.CharField(label=_("Version"), max_length=20, help_text=_("For example 1.1 or 2.0."))
+    effective_on = forms.DateField(
+        label=_("In force from"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Announce changes at least 7 days ahead (30 days when they are unfavourable to members)."),
+    )
+    changes_ko = forms.CharField(label=_("What changed (Korean)"), widget=forms.Textarea(attrs={"rows": 3}))
+    changes_en = forms.CharField(label=_("What changed (English)"), widget=forms.Textarea(attrs={"rows": 3}))
+    body_ko = forms.CharField(label=_("Text (Korean, Markdown)"), widget=forms.Textarea(attrs={"rows": 16}))
+    body_en = forms.CharField(label=_("Text (English, Markdown)"), widget=forms.Textarea(attrs={"rows": 16}))

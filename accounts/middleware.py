@@ -1,4 +1,9 @@
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
+from django.utils.http import urlencode
+
+from accounts.selectors import policies_to_agree, policy_ids_in_force
 
 
 def _memberships(request):
@@ -31,3 +36,68 @@ class ActiveOrganizationMiddleware:
         request.user_memberships = SimpleLazyObject(lambda: _memberships(request))
         request.active_membership = SimpleLazyObject(lambda: _active_membership(request))
         return self.get_response(request)
+
+
+# Paths a user who has not agreed to the policies in force may still open: signing in and out, the policies
+# themselves, the admin's pages (an admin is never locked out of the admin), and machinery.
+POLICY_FREE_PREFIXES = (
+    "/accounts/",
+    "/policies/",
+    "/staff/",
+    "/django-admin/",
+    "/i18n/",
+    "/static/",
+    "/healthz",
+    "/dev/",
+    "/pg-sim/",
+    "/orders/payments/",  # the payment gateway's return to the exchange confirms the payment: never in between
+    "/orders/delivery/",  # downloads
+)
+POLICY_SESSION_KEY = "policies_agreed"
+
+
+def _remember_if_agreed(request, user) -> bool:
+    """True when the user agreed to every version in force; remembered in the session, so later requests cost
+    no query. False (nothing remembered) when a version waits for their agreement."""
+    agreed = request.session.get(POLICY_SESSION_KEY, [])
+    if policies_to_agree(user, agreed_ids=agreed):
+        return False
+    in_force = sorted(policy_ids_in_force().values())
+    if in_force and in_force != sorted(agreed):
+        request.session[POLICY_SESSION_KEY] = in_force
+    return True
+
+
+def remember_policies_at_login(sender, request, user, **kwargs):
+    """On signing in, check the user's agreements once (the signal of django.contrib.auth.login)."""
+    if request is not None and hasattr(request, "session"):
+        _remember_if_agreed(request, user)
+
+
+class PolicyConsentMiddleware:
+    """A signed-in user who has not agreed to the terms or the privacy policy in force (a new version took effect
+    since they last agreed) is sent to the page that shows what changed and asks them to agree, on the next page
+    they open. Only full-page GETs are redirected (a form being submitted, an htmx poll or a download is never
+    interrupted), and never on the paths above (payment returns and downloads included). The versions agreed to are remembered in the session, so a user
+    who is up to date costs no query."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._must_ask(request):
+            return redirect(f"{reverse('policies_agree')}?{urlencode({'next': request.get_full_path()})}")
+        return self.get_response(request)
+
+    @staticmethod
+    def _must_ask(request) -> bool:
+        if (
+            request.method != "GET"
+            or request.headers.get("HX-Request")
+            or request.path.startswith(POLICY_FREE_PREFIXES)
+        ):
+            return False
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return False
+        return not _remember_if_agreed(request, user)

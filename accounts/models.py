@@ -289,3 +289,74 @@ class Invitation(models.Model):
     @property
     def is_usable(self):
         return self.state == self.State.PENDING and self.expires_at > timezone.now()
+
+
+class PolicyKind(models.TextChoices):
+    TERMS = "terms", _("Terms of use")
+    PRIVACY = "privacy", _("Privacy policy")
+
+
+class PolicyVersion(models.Model):
+    """One version of the terms of use or of the privacy policy, in force from `effective_on`.
+
+    The version in force is the one with the latest `effective_on` not after today
+    (accounts.selectors.policy_current); older ones stay readable. Texts are Markdown, Korean first with
+    an English translation; `{operator_name}`-style placeholders are filled from the settings when shown
+    (marketplace.policy_views). Versions are added, never edited once in force (accounts.services).
+    """
+
+    Kind = PolicyKind
+
+    kind = models.CharField(_("document"), max_length=10, choices=Kind.choices)
+    version = models.CharField(_("version"), max_length=20)
+    effective_on = models.DateField(_("in force from"))
+    body_ko = models.TextField(_("text (Korean)"))
+    body_en = models.TextField(_("text (English)"))
+    changes_ko = models.TextField(_("what changed (Korean)"), blank=True)
+    changes_en = models.TextField(_("what changed (English)"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("policy version")
+        verbose_name_plural = _("policy versions")
+        ordering = ["kind", "-effective_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "version"], name="policy_version_unique"),
+            models.UniqueConstraint(fields=["kind", "effective_on"], name="policy_effective_unique"),
+            choices_constraint("kind", PolicyKind, name="policy_kind_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.version} ({self.effective_on})"
+
+    @property
+    def body(self):
+        return self.body_en if get_language() == "en" and self.body_en else self.body_ko
+
+    @property
+    def changes(self):
+        return self.changes_en if get_language() == "en" and self.changes_en else self.changes_ko
+
+    @property
+    def in_force(self):
+        return self.effective_on <= timezone.localdate()
+
+
+class PolicyAgreement(models.Model):
+    """A user agreed to one version of a policy (at sign-up, or when a new version came into force)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="policy_agreements")
+    policy = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="agreements")
+    agreed_at = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("policy agreement")
+        verbose_name_plural = _("policy agreements")
+        constraints = [models.UniqueConstraint(fields=["user", "policy"], name="policy_agreement_once")]
+
+    def __str__(self):
+        return f"{self.user} → {self.policy}"

@@ -1,12 +1,16 @@
 """Read queries of the accounts app, shared by the HTML views and (later) the API."""
 
 from dataclasses import dataclass
+from datetime import date
 
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Invitation, Membership, Organization, User
+from accounts.models import Invitation, Membership, Organization, PolicyAgreement, PolicyVersion, User
 from accounts.permissions import can
 from core.errors import NotAllowed
 from core.models import AuditEvent
@@ -125,3 +129,68 @@ def buyer_refusal(user, organization: Organization | None) -> BuyerRefusal | Non
             _("Buying for %(name)s needs the buyer or owner role: ask an owner of your organization.") % name,
         )
     return None
+
+
+# --- terms of use and privacy policy ------------------------------------------------------------------------------
+
+POLICY_INDEX_KEY = "accounts:policy-index"
+
+
+def _policy_index() -> list[tuple[str, int, date]]:
+    """(kind, id, effective_on) of every policy version, newest first: a few rows, cached until a version is
+    added (accounts.services.policy_version_create), so the consent middleware costs no query."""
+    index = cache.get(POLICY_INDEX_KEY)
+    if index is None:
+        index = list(PolicyVersion.objects.order_by("kind", "-effective_on").values_list("kind", "pk", "effective_on"))
+        # "No policies" (a request before the seeding migration) is remembered only briefly.
+        cache.set(POLICY_INDEX_KEY, index, 3600 if index else 60)
+    return index
+
+
+def policy_ids_in_force(today: date | None = None) -> dict[str, int]:
+    """{kind: id} of the version of each document in force today (the latest one whose date has come)."""
+    today = today or timezone.localdate()
+    in_force: dict[str, int] = {}
+    for kind, pk, effective_on in _policy_index():
+        if effective_on <= today and kind not in in_force:
+            in_force[kind] = pk
+    return in_force
+
+
+def policies_in_force() -> dict[str, PolicyVersion]:
+    """{kind: version} of the versions in force (what sign-up shows and records)."""
+    ids = policy_ids_in_force()
+    by_pk = PolicyVersion.objects.in_bulk(list(ids.values()))
+    return {kind: by_pk[pk] for kind, pk in ids.items() if pk in by_pk}
+
+
+def policy_versions(kind: str) -> list[PolicyVersion]:
+    """Every version of a document, newest first (upcoming ones included: they are announced ahead)."""
+    return list(PolicyVersion.objects.filter(kind=kind).order_by("-effective_on"))
+
+
+def policy_get(kind: str, version: str | None = None) -> PolicyVersion:
+    """A version of a document by its label, or the one in force; 404 when there is none."""
+    if version is None:
+        pk = policy_ids_in_force().get(kind)
+        if pk is None:
+            raise Http404
+        return get_object_or_404(PolicyVersion, pk=pk)
+    return get_object_or_404(PolicyVersion, kind=kind, version=version)
+
+
+def policies_to_agree(user, *, agreed_ids=()) -> list[PolicyVersion]:
+    """The versions in force that the user has not agreed to yet (none for anonymous users). `agreed_ids`
+    (remembered in the session) spares the query when it already covers every version in force."""
+    if not user.is_authenticated:
+        return []
+    in_force = set(policy_ids_in_force().values())
+    missing = in_force - set(agreed_ids)
+    if not missing:
+        return []
+    missing -= set(PolicyAgreement.objects.filter(user=user, policy_id__in=missing).values_list("policy_id", flat=True))
+    return list(PolicyVersion.objects.filter(pk__in=missing).order_by("kind")) if missing else []
+
+
+def policy_agreements(user) -> list[PolicyAgreement]:
+    return list(PolicyAgreement.objects.filter(user=user).select_related("policy").order_by("-agreed_at"))

@@ -7,6 +7,7 @@ decisions (core.audit, or core.transitions for a state change) and queues e-mail
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -14,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import brn as brn_rules
 from accounts import selectors
-from accounts.models import Invitation, Membership, Organization, User
+from accounts.models import Invitation, Membership, Organization, PolicyAgreement, PolicyVersion, User
 from accounts.permissions import can, forget_roles
 from core.audit import audit
 from core.errors import DomainError, IllegalTransition, NotAllowed
@@ -399,3 +400,77 @@ def user_update_profile(*, actor: User, name: str, phone: str) -> User:
     actor.phone = phone.strip()
     actor.save(update_fields=["name", "phone"])
     return actor
+
+
+# --- terms of use and privacy policy ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def policies_agree(*, actor: User, policies, ip: str | None = None) -> list[PolicyAgreement]:
+    """The user agrees to these versions (shown at sign-up, or after a new version came into force).
+
+    Only versions in force can be agreed to; agreeing twice to the same version records it once."""
+    in_force = set(selectors.policy_ids_in_force().values())
+    agreements = []
+    for policy in policies:
+        if policy.pk not in in_force:
+            raise DomainError(
+                _("This version is no longer the one in force: read the current one and agree again."),
+                code="policy_not_in_force",
+            )
+        agreement, created = PolicyAgreement.objects.get_or_create(user=actor, policy=policy, defaults={"ip": ip})
+        if created:
+            audit(
+                actor=actor,
+                action="policy.agreed",
+                obj=policy,
+                data={"kind": policy.kind, "version": policy.version, "ip": ip},
+            )
+        agreements.append(agreement)
+    return agreements
+
+
+@transaction.atomic
+def policy_version_create(
+    *,
+    actor: User,
+    kind: str,
+    version: str,
+    effective_on,
+    body_ko: str,
+    body_en: str,
+    changes_ko: str = "",
+    changes_en: str = "",
+) -> PolicyVersion:
+    """A platform admin adds a new version of the terms or the privacy policy, in force from a day not before
+    today and after the latest version's; signed-in users are asked to agree to it from that day on."""
+    _require(can(actor, "accounts.platform_admin"))
+    version = version.strip()
+    if effective_on < timezone.localdate():
+        raise DomainError(_("A new version cannot take effect in the past."), code="policy_in_past")
+    latest = PolicyVersion.objects.filter(kind=kind).order_by("-effective_on").first()
+    if latest and effective_on <= latest.effective_on:
+        raise DomainError(
+            _("A new version must take effect after the latest one (%(date)s).") % {"date": latest.effective_on},
+            code="policy_not_after_latest",
+        )
+    if PolicyVersion.objects.filter(kind=kind, version=version).exists():
+        raise DomainError(_("Version %(version)s exists already.") % {"version": version}, code="policy_duplicate")
+    if not body_ko.strip() or not body_en.strip():
+        raise DomainError(_("Write the text in Korean and in English."), code="policy_text")
+    policy = PolicyVersion.objects.create(
+        kind=kind,
+        version=version,
+        effective_on=effective_on,
+        body_ko=body_ko,
+        body_en=body_en,
+        changes_ko=changes_ko.strip(),
+        changes_en=changes_en.strip(),
+        created_by=actor,
+    )
+    audit(actor=actor, action="policy.created", obj=policy, data={"kind": kind, "version": version})
+    # Forget the cached index now (this transaction reads the new row) and again after commit (another request
+    # may have cached the index without it meanwhile).
+    cache.delete(selectors.POLICY_INDEX_KEY)
+    transaction.on_commit(lambda: cache.delete(selectors.POLICY_INDEX_KEY))
+    return policy

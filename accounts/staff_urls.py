@@ -10,4 +10,5 @@ urlpatterns = [
     path("organizations/<int:pk>/", staff_views.organization, name="organization"),
     path("organizations/<int:pk>/decide/", staff_views.organization_decide, name="organization_decide"),
     path("audit/", staff_views.audit, name="audit"),
+    path("policies/", staff_views.policies, name="policies"),
 ]

@@ -1,18 +1,19 @@
-"""Platform admin pages: the organization verification queue and the audit trail."""
+"""Platform admin pages: the organization verification queue, the audit trail, the terms and privacy policy."""
 
 import django_filters
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.decorators import staff_required
-from accounts.forms import RejectForm, VerifyForm
-from accounts.models import Organization
+from accounts.forms import PolicyVersionForm, RejectForm, VerifyForm
+from accounts.models import Organization, PolicyVersion
 from core.errors import DomainError
 from core.models import AuditEvent
 
@@ -108,3 +109,47 @@ def audit(request):
     filterset = AuditFilter(request.GET or None, queryset=selectors.audit_events())
     page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
     return render(request, "staff/audit.html", {"filter": filterset, "page": page})
+
+
+@staff_required
+def policies(request):
+    """Every version of the terms of use and the privacy policy, and the form for a new one (prefilled with
+    the latest text of the document chosen)."""
+    kind = request.GET.get("kind") or request.POST.get("kind") or PolicyVersion.Kind.TERMS
+    if kind not in PolicyVersion.Kind.values:
+        kind = PolicyVersion.Kind.TERMS
+    versions = {k: selectors.policy_versions(k) for k in PolicyVersion.Kind.values}
+    if request.method == "POST":
+        form = PolicyVersionForm(request.POST)
+        if form.is_valid():
+            try:
+                policy = services.policy_version_create(actor=request.user, **form.cleaned_data)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(
+                    request,
+                    _("Version %(version)s of the %(document)s is saved; it takes effect on %(date)s.")
+                    % {
+                        "version": policy.version,
+                        "document": policy.get_kind_display(),
+                        "date": date_format(policy.effective_on, "DATE_FORMAT"),
+                    },
+                )
+                return redirect("staff:policies")
+    else:
+        latest = versions[kind][0] if versions[kind] else None
+        form = PolicyVersionForm(
+            initial={"kind": kind, "body_ko": latest.body_ko, "body_en": latest.body_en} if latest else {"kind": kind}
+        )
+    in_force = selectors.policy_ids_in_force()
+    return render(
+        request,
+        "staff/policies.html",
+        {
+            "form": form,
+            "kind": kind,
+            "documents": [(label, value, versions[value]) for value, label in PolicyVersion.Kind.choices],
+            "in_force_ids": set(in_force.values()),
+        },
+    )

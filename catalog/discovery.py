@@ -41,7 +41,16 @@ from accounts.models import Organization
 from catalog import tasks
 from catalog.filters import PRICE_TYPES, SORTS, CatalogFilter, keys_condition
 from catalog.models import CatalogEntry, DatasetVersion, Licence, Theme, _bilingual
-from catalog.search import HANGUL_RUN, LATIN_WORD, PREFIX_FACET, downloads_bucket, month_bucket, sample_key
+from catalog.pricing import Price, price_of
+from catalog.search import (
+    HANGUL_RUN,
+    LATIN_WORD,
+    PREFIX_FACET,
+    downloads_bucket,
+    month_bucket,
+    parse_query,
+    sample_key,
+)
 
 PAGE_SIZE = 20
 MAX_PAGES = 500  # deeper pages are not useful to anyone and cost an ever larger OFFSET
@@ -582,6 +591,9 @@ class ResultLine:
     description_ko: str
     description_en: str
     update_cadence: str
+    price_from_krw: int | None
+    subscription_prices: list
+    publisher_vat_status: str
     cadence_label: str = ""
 
     # The reader's language, as the models show it (catalog.models._bilingual).
@@ -595,11 +607,28 @@ class ResultLine:
     def url(self):
         return reverse("catalog:dataset", args=[self.slug])
 
+    @property
+    def tax_free(self) -> bool:
+        return self.publisher_vat_status == Organization.VatStatus.EXEMPT
+
+    @property
+    def price_from(self) -> Price | None:
+        """The lowest public one-off offer as the buyer pays it (VAT by the publisher's status)."""
+        return None if self.price_from_krw is None else price_of(int(self.price_from_krw), tax_free=self.tax_free)
+
+    @property
+    def subscriptions(self) -> list[tuple[int, Price]]:
+        """(days, price as paid) of each subscription period offered publicly, shortest first."""
+        prices = self.subscription_prices
+        if isinstance(prices, str):  # a raw cursor hands jsonb over as text
+            prices = json.loads(prices)
+        return [(int(days), price_of(int(won), tax_free=self.tax_free)) for days, won in prices or ()]
+
 
 RESULT_LINES_SQL = """
 SELECT e.dataset_id, d.slug, e.title_ko, e.title_en, e.formats, e.price_types, e.published_at, e.download_count,
        o.name_ko, o.name_en, t.name_ko, t.name_en, l.name_ko, l.name_en,
-       v.description_ko, v.description_en, v.update_cadence
+       v.description_ko, v.description_en, v.update_cadence, e.price_from_krw, e.subscription_prices, o.vat_status
   FROM catalog_catalogentry e
   JOIN catalog_dataset d ON d.id = e.dataset_id
   JOIN catalog_datasetversion v ON v.id = e.version_id
@@ -645,14 +674,26 @@ def similar_terms(q: str, limit: int = 6) -> list[str]:
         for tag in entry_tags:
             if any(p in tag for p in pairs) or any(w in tag.lower() for w in words):
                 counts[tag] = counts.get(tag, 0) + 1
-    # Splitting or joining words: 복지시설 ↔ "복지 시설".
+    # Splitting or joining words (복지시설 ↔ "복지 시설"), and each word of several alone: offered only when
+    # it finds something (the query itself found nothing), so "air quality" never suggests "airquality".
     suggestions = sorted(counts, key=lambda t: (-counts[t], t))
-    q_clean = (q or "").strip()
+    q_clean = " ".join((q or "").split())
+    variants = []
     if " " in q_clean:
-        suggestions.insert(0, q_clean.replace(" ", ""))
+        variants.append(q_clean.replace(" ", ""))
+        variants.extend(word for word in q_clean.split(" ") if len(word) > 1)
     elif len(runs) == 1 and len(runs[0]) >= 4:
-        suggestions.insert(0, runs[0][: len(runs[0]) // 2] + " " + runs[0][len(runs[0]) // 2 :])
-    return [s for s in dict.fromkeys(suggestions) if s != q_clean][:limit]
+        variants.append(runs[0][: len(runs[0]) // 2] + " " + runs[0][len(runs[0]) // 2 :])
+    # At most three probes (the joined form and the first two words), so the page stays within its query budget.
+    probes = [variant for variant in dict.fromkeys(variants) if variant != q_clean][:3]
+    found = [variant for variant in probes if _finds_something(variant)]
+    return [s for s in dict.fromkeys(found + suggestions) if s != q_clean][:limit]
+
+
+def _finds_something(q: str) -> bool:
+    """Whether a search for `q` has at least one match (one probe of the GIN index)."""
+    query = parse_query(q)
+    return query is not None and CatalogEntry.objects.filter(search_vector=query).exists()
 
 
 def home_sections(limit: int = 6) -> dict:

@@ -523,6 +523,11 @@ class CatalogEntry(models.Model):
     licence = models.ForeignKey(Licence, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     formats = ArrayField(models.CharField(max_length=10), default=list, blank=True)
     price_types = ArrayField(models.CharField(max_length=20), default=list, blank=True)  # free / paid / subscription
+    # The public offers' prices for the result lines, excluding VAT (공급가액; the line adds VAT by the publisher's
+    # status, catalog.pricing): the lowest one-off offer, and the lowest subscription price of each period as
+    # [[days, won], …] by days. Written by catalog_entry_refresh with the offers (catalog.pricing.entry_prices).
+    price_from_krw = models.PositiveBigIntegerField(null=True, blank=True)
+    subscription_prices = models.JSONField(default=list, blank=True)
     tags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
     update_cadence = models.CharField(max_length=20, blank=True)
     area = models.CharField(max_length=60, blank=True)  # 시·도 + 시·군·구 of the spatial coverage

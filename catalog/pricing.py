@@ -52,3 +52,15 @@ def offer_price(offer) -> Price:
     """The price of an offer as a buyer pays it, by its publisher's VAT status."""
     exempt = offer.dataset.publisher.vat_status == Organization.VatStatus.EXEMPT
     return price_of(int(offer.price_krw), tax_free=exempt)
+
+
+def entry_prices(offers) -> tuple[int | None, list[list[int]]]:
+    """What a catalog entry stores of its public offers, given as (kind, price_krw, subscription_days): the
+    lowest one-off price (None without one) and the lowest price of each subscription period, [[days, won], …]
+    by days. Supply values (excluding VAT); catalog_entry_refresh and the seeder both use this."""
+    one_off = [int(price) for kind, price, _days in offers if kind == "one_off"]
+    periods: dict[int, int] = {}
+    for kind, price, days in offers:
+        if kind == "subscription" and days:
+            periods[int(days)] = min(int(price), periods.get(int(days), int(price)))
+    return (min(one_off) if one_off else None), [[days, periods[days]] for days in sorted(periods)]

@@ -39,8 +39,23 @@ def hangul_document(*texts: str) -> str:
     return " ".join(lexeme for text in texts for lexeme in hangul_lexemes(text))
 
 
+CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+CAMEL_JOIN = re.compile(r"[a-z][A-Z]")
+
+
+def latin_words(text: str) -> list[str]:
+    """The Latin words of a text; a word written in camel case (AirQualityObserved, the NGSI-LD type names of
+    smart-city data) is followed by its parts, so "air quality" finds it as well as the glued word does."""
+    words = []
+    for word in LATIN_WORD.findall(text or ""):
+        words.append(word)
+        if CAMEL_JOIN.search(word):
+            words.extend(CAMEL_PART.findall(word))
+    return words
+
+
 def latin_document(*texts: str) -> str:
-    return " ".join(LATIN_WORD.findall(" ".join(t or "" for t in texts)))
+    return " ".join(latin_words(" ".join(t or "" for t in texts)))
 
 
 def _weighted(korean: str, latin: str, weight: str):

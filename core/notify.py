@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from core.tasks import send_email_task
+from core.text import tidy_sentence
 
 _muted: ContextVar[bool] = ContextVar("notifications_muted", default=False)
 
@@ -33,8 +34,8 @@ def email_on_commit(*, to: list[str], template: str, context: dict, language: st
     if not recipients or _muted.get():
         return
     with translation.override(language):
-        subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
-        body = render_to_string(f"{template}_body.txt", context)
+        subject = tidy_sentence(" ".join(render_to_string(f"{template}_subject.txt", context).split()))
+        body = tidy_sentence(render_to_string(f"{template}_body.txt", context))
     transaction.on_commit(lambda: send_email_task.delay(subject=subject, body=body, to=recipients))
 
 

@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.ActiveOrganizationMiddleware",
+    "accounts.middleware.PolicyConsentMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
 ]
 
@@ -327,6 +328,14 @@ OPERATOR = {
     "phone": env_str("OPERATOR_PHONE", "031-310-2114"),
     "email": env_str("OPERATOR_EMAIL", "data@siheung.go.kr"),
     "brn": env_str("OPERATOR_BRN", "134-83-00000"),
+}
+# The privacy officer (개인정보 보호책임자) named in the privacy policy (개인정보 보호법 제31조); the policy's text
+# itself is versioned in the database (accounts.PolicyVersion), these fill its placeholders.
+PRIVACY_OFFICER = {
+    "name_ko": env_str("PRIVACY_OFFICER_NAME_KO", "시흥시 스마트도시과장"),
+    "name_en": env_str("PRIVACY_OFFICER_NAME_EN", "Head of the Smart City Division, Siheung City"),
+    "phone": env_str("PRIVACY_OFFICER_PHONE", OPERATOR["phone"]),
+    "email": env_str("PRIVACY_OFFICER_EMAIL", OPERATOR["email"]),
 }
 
 # --- Domain settings -------------------------------------------------------------

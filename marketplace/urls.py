@@ -2,12 +2,15 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from marketplace import views
+from marketplace import policy_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("policies/agree/", policy_views.policies_agree, name="policies_agree"),
+    path("policies/<slug:kind>/", policy_views.policy, name="policy"),
+    path("policies/<slug:kind>/<str:version>/", policy_views.policy, name="policy_version"),
     path("accounts/", include("allauth.urls")),
     path("me/", include("accounts.urls")),
     path("staff/orders/", include("transactions.staff_urls")),

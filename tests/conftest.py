@@ -12,7 +12,8 @@ import uuid
 import pytest
 from django.conf import settings
 
-from accounts.models import Membership, Organization, User
+from accounts.models import Membership, Organization, PolicyAgreement, PolicyVersion, User
+from accounts.selectors import policy_ids_in_force
 from catalog import services as catalog_services
 from catalog.models import Theme
 
@@ -97,6 +98,9 @@ def make_user(email, *, name="", staff=False, verified=True):
 
     user = User.objects.create_user(email=email, password=PASSWORD, name=name or email.split("@")[0], is_staff=staff)
     EmailAddress.objects.create(user=user, email=email, verified=verified, primary=True)
+    # Like a sign-up: the user agreed to the terms and the privacy policy in force (seeded by a migration).
+    for policy in PolicyVersion.objects.filter(pk__in=policy_ids_in_force().values()):
+        PolicyAgreement.objects.create(user=user, policy=policy)
     return user
 
 
@@ -192,10 +196,15 @@ def _korean_by_default():
 def _fresh_catalog_counts():
     """Redis outlives tests: a new catalog generation makes counts cached by an earlier test unreachable.
     (Not cache.clear(): it would FLUSHDB the Celery broker's bindings when they share a database.)"""
+    from django.core.cache import cache
+
+    from accounts.selectors import POLICY_INDEX_KEY
     from catalog.discovery import catalog_changed
 
     catalog_changed()
+    cache.delete(POLICY_INDEX_KEY)  # the policy versions of this test's database, not an earlier one's
     yield
+    cache.delete(POLICY_INDEX_KEY)
 
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop

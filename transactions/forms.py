@@ -5,6 +5,8 @@ from django.utils.translation import gettext_lazy as _
 
 from transactions.models import Order
 
+BILLING_FIELDS = ("billing_name", "billing_brn", "billing_email", "billing_phone", "billing_address")
+
 
 class AnyValueMultipleChoiceField(forms.MultipleChoiceField):
     """A list of values checked by the service, not against fixed choices (the licence digests shown)."""
@@ -56,10 +58,12 @@ class CheckoutForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.total_krw = total_krw
         if total_krw == 0:
-            del self.fields["method"]
+            # A free order is not paid or invoiced: no payment method and no billing details.
+            for name in ("method", *BILLING_FIELDS):
+                del self.fields[name]
 
     def clean_billing_brn(self):
-        digits = "".join(c for c in self.cleaned_data["billing_brn"] if c.isdigit())
+        digits = "".join(c for c in self.cleaned_data.get("billing_brn", "") if c.isdigit())
         if not digits:
             return ""
         if len(digits) != 10:
@@ -83,10 +87,7 @@ class CheckoutForm(forms.Form):
         return result
 
     def billing(self) -> dict:
-        return {
-            name: self.cleaned_data.get(name, "")
-            for name in ("billing_name", "billing_brn", "billing_email", "billing_phone", "billing_address")
-        }
+        return {name: self.cleaned_data.get(name, "") for name in BILLING_FIELDS}
 
 
 class CancelForm(forms.Form):

@@ -60,7 +60,7 @@ class OrderState(models.TextChoices):
 class PaymentMethod(models.TextChoices):
     CARD = "card", _("Card (online payment)")
     BANK_TRANSFER = "bank_transfer", _("Bank transfer (무통장입금)")
-    FREE = "free", _("Free (no payment)")
+    FREE = "free", _("Free order")
 
 
 class Order(models.Model):

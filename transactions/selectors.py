@@ -483,7 +483,7 @@ def _packages_status(rows: list[PackageRow], *, method: str = "") -> DeliverySta
     if live:
         progress = sum(row.status.progress if row.status.progress is not None else 100 for row in rows) // len(rows)
         title = (
-            _("Confirmed: the files are being packaged")
+            _("Free order complete: the files are being packaged")
             if method == Order.Method.FREE
             else _("Paid: the files are being packaged")
         )

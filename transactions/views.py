@@ -1,7 +1,6 @@
 """The buyer's pages: cart, checkout, orders, "My data". Thin: a form checks input, one service decides,
 a refusal becomes a message, and the browser is redirected."""
 
-import ipaddress
 import uuid
 
 from django.conf import settings
@@ -19,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.decorators import buyer_required
 from catalog.models import Offer
 from core.errors import DomainError
+from core.http import client_ip
 from transactions import selectors
 from transactions.forms import CancelForm, CheckoutForm
 from transactions.models import Order
@@ -30,19 +30,6 @@ from transactions.services import orders as order_services
 def _organization(request):
     membership = request.active_membership or None
     return membership.organization if membership else None
-
-
-def client_ip(request) -> str | None:
-    """The buyer's address. Behind the reverse proxy (a private peer) nginx's X-Real-IP names the client;
-    a header from anywhere else is ignored, so it cannot be forged from outside."""
-    peer = request.META.get("REMOTE_ADDR") or None
-    forwarded = request.META.get("HTTP_X_REAL_IP", "").strip()
-    try:
-        if forwarded and peer and ipaddress.ip_address(peer).is_private:
-            return str(ipaddress.ip_address(forwarded))
-    except ValueError:
-        pass
-    return peer
 
 
 def _safe_next(request, fallback: str) -> str:
@@ -148,7 +135,7 @@ def checkout(request):
                     except DomainError as exc:
                         messages.error(request, exc.message)
                 elif order.method == Order.Method.FREE:
-                    messages.success(request, _("Your order is confirmed. The files are being packaged for you."))
+                    messages.success(request, _("Free order complete. The files are being packaged for you."))
                 return redirect("transactions:order", number=order.number)
     else:
         if not lines:

@@ -6,6 +6,7 @@ from django.db.models import F
 
 from catalog import discovery
 from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, Offer
+from catalog.pricing import entry_prices
 from catalog.search import facet_keys, sort_keys, version_vector
 
 PRICE_TYPES = {Offer.Kind.FREE: "free", Offer.Kind.ONE_OFF: "paid", Offer.Kind.SUBSCRIPTION: "subscription"}
@@ -37,7 +38,11 @@ def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
         set(version.files.exclude(format=DataFile.Format.ZIP).values_list("format", flat=True))
         or set(version.files.values_list("format", flat=True))
     )
-    kinds = dataset.offers.filter(active=True, buyer__isnull=True).values_list("kind", flat=True)
+    offers = list(
+        dataset.offers.filter(active=True, buyer__isnull=True).values_list("kind", "price_krw", "subscription_days")
+    )
+    kinds = [kind for kind, _price, _days in offers]
+    price_from_krw, subscription_prices = entry_prices(offers)
     facets = {
         "theme_id": version.theme_id,
         "publisher_id": dataset.publisher_id,
@@ -70,6 +75,8 @@ def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
             "download_count": dataset.download_count,
             "facet_keys": keys,
             "sort_keys": sort_keys(dataset.download_count, version.published_at),
+            "price_from_krw": price_from_krw,
+            "subscription_prices": subscription_prices,
             **facets,
         },
     )

@@ -3,8 +3,8 @@ from html import escape
 from urllib.parse import urlencode
 
 from django import template
-from django.utils.html import format_html_join, mark_safe
-from django.utils.translation import get_language, pgettext
+from django.utils.html import format_html, format_html_join, mark_safe
+from django.utils.translation import get_language, ngettext, pgettext
 from django.utils.translation import gettext as _
 
 from catalog import selectors
@@ -68,6 +68,33 @@ def price_badges(price_types):
         " ",
         '<span class="krds-badge {}">{}</span>',
         (("bg-light-success" if p == "free" else "bg-light-primary", labels.get(p, p)) for p in price_types or ()),
+    )
+
+
+@register.simple_tag
+def result_price(line):
+    """A result line's prices as a buyer pays them: "from 33,000 won" for the lowest public one-off offer and
+    each subscription period's price, then whether VAT is included (catalog.discovery.ResultLine, whose prices
+    come from the catalog entry; nothing is read per line)."""
+    parts = []
+    if line.price_from is not None:
+        parts.append(_("from %(amount)s won") % {"amount": f"{line.price_from.total_krw:,}"})
+    for days, price in line.subscriptions:
+        parts.append(
+            ngettext(
+                "subscription, %(days)s day: %(amount)s won",
+                "subscription, %(days)s days: %(amount)s won",
+                days,
+            )
+            % {"days": days, "amount": f"{price.total_krw:,}"}
+        )
+    if not parts:
+        return ""
+    note = _("VAT exempt") if line.tax_free else _("VAT included")
+    return format_html(
+        '<p class="pg-text cat-price">{} <span class="cat-price-note">({})</span></p>',
+        format_html_join(" · ", '<span class="cat-price-part">{}</span>', ((p,) for p in parts)),
+        note,
     )
 
 

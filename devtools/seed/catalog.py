@@ -50,6 +50,7 @@ from django.utils.text import slugify
 from accounts.models import Organization, User
 from catalog.discovery import bump_generation_on_commit
 from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, Licence, Offer, Theme
+from catalog.pricing import entry_prices
 from catalog.reference_data import THEMES
 from catalog.search import facet_keys, hangul_document, latin_document, sort_keys
 from devtools.seed import vocab as V
@@ -85,6 +86,12 @@ class Json:
 
     def __init__(self, value):
         self.value = value
+
+
+def _entry_prices(offers) -> tuple:
+    """The entry's price columns from the generated offers (kind, price, days, …), as the refresh computes them."""
+    low, periods = entry_prices([(kind, price, days) for kind, price, days, *_rest in offers])
+    return low, Json(periods)
 
 
 class Raw(str):
@@ -943,6 +950,8 @@ def _tables():
                 "download_count",
                 "facet_keys",
                 "sort_keys",
+                "price_from_krw",
+                "subscription_prices",
             ],
             exclude=("search_vector",),
         ),
@@ -1139,6 +1148,7 @@ def generate_batch(job) -> dict[str, str]:
                         sample_levels=ctx.sample_levels,
                     ),
                     sort_keys(d["downloads"], published),
+                    *_entry_prices(d["offers"]),
                 ]
             )[:-1]
             + "\t"

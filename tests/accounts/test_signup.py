@@ -21,6 +21,7 @@ def test_signup_verify_email_then_login(client, mailoutbox):
             "password2": "a-Long-pass-2026",
             "name": "홍길동",
             "agree_terms": "on",
+            "agree_privacy": "on",
         },
     )
     assert response.status_code == 302

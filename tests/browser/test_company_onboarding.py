@@ -30,6 +30,7 @@ def test_company_signup_registration_and_verification(live_server, page, browser
     page.locator("#id_password1").fill("a-Long-pass-2026")
     page.locator("#id_password2").fill("a-Long-pass-2026")
     page.locator("#id_agree_terms").check()
+    page.locator("#id_agree_privacy").check()
     shot(page, "signup")
     page.locator("form button[type=submit]").last.click()
     expect(page.locator("main")).to_contain_text("이메일")

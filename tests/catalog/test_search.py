@@ -1,5 +1,8 @@
 """Korean search over published datasets: bigram phrases inside compounds, ranking, visibility."""
 
+import re
+from html import unescape as html_unescape
+
 import pytest
 from django.http import QueryDict
 from django.urls import reverse
@@ -133,3 +136,35 @@ def test_catalog_page_searches(client, publish):
     assert "초미세먼지측정망 자료" in page and "공영주차장 현황" not in page
     empty = client.get(reverse("catalog:index"), {"q": "없는단어"}).content.decode()
     assert "없는단어" in empty and "초미세먼지측정망 자료" not in empty
+
+
+# --- English words (issue 13: "air quality") -------------------------------------------------------------------
+
+
+def test_two_english_words_find_what_has_both_also_written_in_camel_case(publish):
+    publish("정왕동 측정 자료", title_en="Jeongwang-dong air quality")
+    publish("측정소 위치", description="NGSI-LD 유형 AirQualityObserved 로 제공합니다.")
+    publish("하천 자료", title_en="Stream water quality")
+    publish("실내 자료", title_en="Indoor air")
+    assert sorted(titles("air quality")) == ["정왕동 측정 자료", "측정소 위치"]
+    assert sorted(titles("Air Quality")) == ["정왕동 측정 자료", "측정소 위치"]
+    assert sorted(titles("AirQualityObserved")) == ["측정소 위치"]
+    assert "측정소 위치" in titles("air")
+
+
+def test_an_empty_english_search_never_suggests_a_glued_word_that_finds_nothing(publish, client):
+    publish("하천 자료", title_en="Stream water quality")
+    publish("실내 자료", title_en="Indoor air")
+    html = client.get("/catalog/", {"q": "air quality"}).content.decode()
+    assert 'id="no-results"' in html
+    suggestions = re.search(r'id="suggestions">(.*?)</ul>', html, re.S)
+    assert suggestions and "airquality" not in suggestions.group(1)
+    # Each word alone finds something: both are offered.
+    assert "?q=air" in suggestions.group(1) and "?q=quality" in suggestions.group(1)
+
+
+def test_a_korean_split_or_joined_suggestion_is_offered_when_it_finds_something(publish, client):
+    publish("노인 복지 시설 현황")
+    html = client.get("/catalog/", {"q": "복지시설"}).content.decode()
+    suggestions = re.search(r'id="suggestions">(.*?)</ul>', html, re.S)
+    assert suggestions and "복지 시설" in html_unescape(suggestions.group(1))

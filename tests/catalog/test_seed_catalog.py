@@ -46,6 +46,8 @@ ENTRY_FIELDS = [
     "search_vector",
     "facet_keys",
     "sort_keys",
+    "price_from_krw",
+    "subscription_prices",
 ]
 
 pytestmark = pytest.mark.django_db

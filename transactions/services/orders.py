@@ -148,9 +148,13 @@ def checkout_place(
         method = Order.Method.FREE
     elif method not in (Order.Method.CARD, Order.Method.BANK_TRANSFER):
         raise DomainError(_("Choose how to pay: by card or by bank transfer."), code="method")
-    billing = {field: (billing.get(field) or "").strip() for field in BILLING_FIELDS}
-    if not billing["billing_name"] or not billing["billing_email"]:
-        raise DomainError(_("Enter the name and e-mail address the invoice is made out to."), code="billing")
+    if method == Order.Method.FREE:
+        # Nothing is invoiced for a free order: no billing details are asked for or kept.
+        billing = dict.fromkeys(BILLING_FIELDS, "")
+    else:
+        billing = {field: (billing.get(field) or "").strip() for field in BILLING_FIELDS}
+        if not billing["billing_name"] or not billing["billing_email"]:
+            raise DomainError(_("Enter the name and e-mail address the invoice is made out to."), code="billing")
 
     order = Order.objects.create(
         number=_order_number(),
@@ -260,7 +264,7 @@ def order_mark_paid(*, order: Order, payment: Payment | None = None) -> Order:
             )
         )
     email_on_commit(
-        to=[order.placed_by.email, order.billing_email],
+        to=[email for email in dict.fromkeys([order.placed_by.email, order.billing_email]) if email],
         template="email/order_paid",
         context={
             "order": order,

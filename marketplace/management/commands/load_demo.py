@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from accounts import services
+from accounts import selectors, services
 from accounts.models import Membership, Organization, User
 from catalog import demo
 from catalog import services as catalog_services
@@ -123,6 +123,8 @@ def _user(email, name, *, staff=False):
             user.is_superuser = True
         user.save()
         _verify_email(user)
+        # Demo users signed up like anyone else: they agreed to the terms and the privacy policy in force.
+        services.policies_agree(actor=user, policies=list(selectors.policies_in_force().values()))
     return user
 
 
