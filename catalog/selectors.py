@@ -485,7 +485,7 @@ def dataset_page(slug: str) -> DatasetPage:
     version.dataset = dataset
     files = list(
         DataFile.objects.filter(version=version)
-        .defer("check_messages", "pii_findings", "file", "map_layer")
+        .defer("check_messages", "pii_findings", "map_layer")  # not "file": is_sheet reads it
         .annotate(**{f"map_{key}": KT(f"map_layer__{key}") for key in MAP_SUMMARY_KEYS})
         # A file that is its own Excel copy (catalog.derived), known once the copies were made.
         .annotate(

@@ -101,12 +101,17 @@ def _carry_files(published: DatasetVersion, target: DatasetVersion) -> int:
         return DataFile(version=target, predecessor_id=old.pk, **values, **extra)
 
     files = list(published.files.order_by("created_at", "id"))
-    tops = DataFile.objects.bulk_create([copy_of(f) for f in files if f.parent_id is None])
-    new_ids = {new.predecessor_id: new.pk for new in tops}
-    members = DataFile.objects.bulk_create(
-        [copy_of(f, parent_id=new_ids[f.parent_id]) for f in files if f.parent_id is not None]
-    )
-    return len(tops) + len(members)
+    # Level by level: top-level files, their members (a ZIP's files, a workbook's sheets), then the sheets of
+    # a workbook inside a ZIP.
+    new_ids: dict[int, int | None] = {None: None}
+    level = [f for f in files if f.parent_id is None]
+    copied = 0
+    while level:
+        created = DataFile.objects.bulk_create([copy_of(f, parent_id=new_ids[f.parent_id]) for f in level])
+        new_ids.update({new.predecessor_id: new.pk for new in created})
+        copied += len(created)
+        level = [f for f in files if f.parent_id is not None and f.parent_id in new_ids and f.pk not in new_ids]
+    return copied
 
 
 @transaction.atomic

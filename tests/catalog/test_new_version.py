@@ -86,6 +86,26 @@ def test_zip_members_are_carried_under_their_new_archive(official, admin_user, d
 
 
 @pytest.mark.django_db
+def test_sheets_of_a_workbook_inside_a_zip_are_carried_under_their_new_workbook(official, admin_user, draft):
+    # Three levels: an archive, a workbook in it, the workbook's sheet tables (a member of a member).
+    published = _publish(official, admin_user, draft)
+    archive = DataFile.objects.create(
+        version=published, file="datasets/t/b.zip", original_name="b.zip", format="zip", size=1, sha256="z" * 64
+    )
+    book = DataFile.objects.create(
+        version=published, parent=archive, file="datasets/t/b.xlsx", original_name="b.xlsx", format="xlsx", size=1
+    )
+    for name in ("1월", "2월"):
+        DataFile.objects.create(version=published, parent=book, original_name=name, format="xlsx", size=0)
+    second = services.version_start_new(actor=official, dataset=published.dataset, change_note="x")
+    sheets = second.files.filter(original_name__in=["1월", "2월"]).select_related("parent__parent")
+    assert sheets.count() == 2
+    for sheet in sheets:
+        assert sheet.parent.original_name == "b.xlsx" and sheet.parent.version_id == second.pk
+        assert sheet.parent.parent.original_name == "b.zip" and sheet.parent.parent.version_id == second.pk
+
+
+@pytest.mark.django_db
 def test_removing_or_replacing_a_carried_file_leaves_the_published_bytes(
     official, admin_user, draft, django_capture_on_commit_callbacks
 ):
