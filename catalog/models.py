@@ -395,6 +395,7 @@ class DataFile(models.Model):
         names = set(self.column_names)
         return sum(1 for name, entry in (self.dictionary or {}).items() if name in names and entry)
 
+    @property
     def is_carried(self):
         """Carried over unchanged from the previous version: the same stored bytes as its predecessor."""
         return self.predecessor_id is not None and self.predecessor.file.name == self.file.name
