@@ -7,6 +7,7 @@ Issue 13: the Excel copy made every package build decode, scan and compress each
 """
 
 import hashlib
+import json
 import os
 import struct
 import time
@@ -215,3 +216,32 @@ def test_a_reader_stuck_in_a_read_does_not_hold_its_consumer():
     chunks.close()  # the consumer stops (a soft time limit raised in it)
     assert time.monotonic() - started < derived.JOIN_SECONDS + 2
     release.set()
+
+
+@pytest.mark.django_db
+def test_the_file_page_of_a_cp949_geojson_says_the_package_holds_a_utf8_copy(
+    official, admin_user, reference_data, parked_package_builds, login
+):
+    geojson = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"이름": "정왕동"},
+                    "geometry": {"type": "Point", "coordinates": [126.73, 37.34]},
+                }
+            ],
+        },
+        ensure_ascii=False,
+    ).encode("cp949")
+    version = publish_files(official, admin_user, [("측정소.geojson", geojson)])
+    datafile = DataFile.objects.get(version=version)
+    assert datafile.encoding == "cp949" and derived.kinds_for(datafile) == ["utf8"]
+    client = login(official)
+    client.cookies["django_language"] = "ko"
+    page = client.get(reverse("catalog:datafile", args=[datafile.pk])).content.decode()
+    assert "UTF-8로 옮긴 사본도 data/utf8/에 들어 있습니다" in page
+    client.cookies["django_language"] = "en"
+    page = client.get(reverse("catalog:datafile", args=[datafile.pk])).content.decode()
+    assert "a UTF-8 copy in data/utf8/" in page
