@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 from django.conf import settings
+from django.test.signals import setting_changed
 
 from accounts.models import Membership, Organization, PolicyAgreement, PolicyVersion, User
 from accounts.selectors import policy_ids_in_force
@@ -29,6 +30,10 @@ def _test_settings():
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": private}},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Storages already built (something imported at collection may have touched default_storage) would keep
+    # writing under var/private while the real workers of the kill tests read the folder above: rebuild them
+    # the way override_settings does.
+    setting_changed.send(sender=type(settings), setting="STORAGES", value=settings.STORAGES, enter=True)
     # The live server serves static files through WhiteNoise, from the finders (no collectstatic).
     settings.WHITENOISE_USE_FINDERS = True
     settings.ACCOUNT_RATE_LIMITS = False

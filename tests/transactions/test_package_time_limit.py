@@ -53,7 +53,7 @@ def test_a_build_stuck_on_a_storage_read_ends_failed_on_its_time_limit_with_a_re
     elapsed = time.monotonic() - started
     assert package.state == K.FAILED, real_worker.log()
     assert package.attempts == 2  # retried once, as any transient failure
-    assert "제한 시간을 넘어 중단했습니다" in package.error
+    assert "제한 시간을 넘어 중단했습니다" in package.error, real_worker.log()
     assert "took longer than its time limit" in package.error and "soft time limit of 3 s" in package.error
     assert AuditEvent.objects.filter(action="package.failed", object_id=str(package.pk)).count() == 1
     assert elapsed < 60  # the soft limits (2 × 3 s) and the retry, not the hard limit (63 s)
