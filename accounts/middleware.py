@@ -53,6 +53,8 @@ POLICY_FREE_PREFIXES = (
     "/orders/payments/",  # the payment gateway's return to the exchange confirms the payment: never in between
     "/orders/delivery/",  # downloads
 )
+# URLs of files and data rather than pages (the free sample, a map layer): never answered with the agree page.
+FILE_SUFFIXES = (".csv", ".json", ".geojson", ".zip", ".xlsx", ".txt", ".ttl", ".jsonld", ".rdf", ".xml")
 POLICY_SESSION_KEY = "policies_agreed"
 
 
@@ -77,8 +79,8 @@ def remember_policies_at_login(sender, request, user, **kwargs):
 class PolicyConsentMiddleware:
     """A signed-in user who has not agreed to the terms or the privacy policy in force (a new version took effect
     since they last agreed) is sent to the page that shows what changed and asks them to agree, on the next page
-    they open. Only full-page GETs are redirected (a form being submitted, an htmx poll or a download is never
-    interrupted), and never on the paths above (payment returns and downloads included). The versions agreed to are remembered in the session, so a user
+    they open. Only GETs of pages are redirected (a form being submitted, an htmx poll, a file or JSON a page fetches is
+    never interrupted; a boosted htmx navigation is a page), and never on the paths above (payment returns and downloads included). The versions agreed to are remembered in the session, so a user
     who is up to date costs no query."""
 
     def __init__(self, get_response):
@@ -93,8 +95,12 @@ class PolicyConsentMiddleware:
     def _must_ask(request) -> bool:
         if (
             request.method != "GET"
-            or request.headers.get("HX-Request")
+            or (request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"))
             or request.path.startswith(POLICY_FREE_PREFIXES)
+            # Only a page is interrupted: a file (the free sample CSV) or data a page fetches (the map's JSON)
+            # would get an HTML page in its place.
+            or request.path.endswith(FILE_SUFFIXES)
+            or "text/html" not in request.headers.get("Accept", "text/html")
         ):
             return False
         user = getattr(request, "user", None)

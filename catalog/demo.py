@@ -167,6 +167,38 @@ def _choice(values):
 
 
 # (slug, owner org slug, title_ko, title_en, theme, cadence, tags, description, generator, file kind, encoding, licence, kind)
+# The data dictionary the publisher writes for a demo dataset (catalog.dictionary), by column; the second
+# version of a dataset inherits it (catalog.services.datafile_dictionary_inherit).
+DICTIONARIES = {
+    "siheung-air-quality": {
+        "측정소명": {
+            "description_ko": "측정소가 있는 동 이름과 '측정소'",
+            "description_en": "The station's 동 and 'station'",
+        },
+        "측정일시": {
+            "description_ko": "측정 시각(한국 표준시, 1시간 평균의 끝 시각)",
+            "description_en": "When measured (KST; the end of the hourly average)",
+        },
+        "미세먼지(㎍/㎥)": {
+            "description_ko": "미세먼지(PM10) 1시간 평균 농도",
+            "description_en": "Hourly mean PM10 concentration",
+            "unit": "㎍/㎥",
+        },
+        "초미세먼지(㎍/㎥)": {
+            "description_ko": "초미세먼지(PM2.5) 1시간 평균 농도",
+            "description_en": "Hourly mean PM2.5 concentration",
+            "unit": "㎍/㎥",
+        },
+        "오존(ppm)": {"description_ko": "오존 1시간 평균 농도", "description_en": "Hourly mean ozone", "unit": "ppm"},
+        "이산화질소(ppm)": {
+            "description_ko": "이산화질소 1시간 평균 농도",
+            "description_en": "Hourly mean nitrogen dioxide",
+            "unit": "ppm",
+        },
+    },
+}
+
+
 SIHEUNG = [
     (
         "siheung-air-quality",

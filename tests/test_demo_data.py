@@ -26,6 +26,13 @@ def test_demo_data_loads_once_and_is_idempotent(reference_data, settings, tmp_pa
     assert Organization.objects.filter(kind__in=["consumer", "both"]).count() == 3
     assert User.objects.filter(is_staff=True).exists()
     assert "demo-pass-2026" in (tmp_path / "demo_logins.txt").read_text()
+    # The air-quality dataset is described column by column, and its second version inherited it.
+    from catalog.models import DataFile  # catalog after accounts: the demo's datasets
+
+    files = DataFile.objects.filter(version__dataset__slug="siheung-air-quality", table_schema__isnull=False)
+    assert [f.version.number for f in files.order_by("version__number")] == [1, 2]
+    for f in files:
+        assert f.dictionary["미세먼지(㎍/㎥)"]["unit"] == "㎍/㎥"
 
 
 def test_demo_data_mails_nobody(celery_worker, reference_data, settings, tmp_path, mailoutbox):

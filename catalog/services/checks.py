@@ -19,12 +19,20 @@ from catalog.services.versions import (
     _require_publisher,
 )
 from core.audit import audit
+from core.errors import DomainError
 
 
 @transaction.atomic
 def datafile_remove(*, actor, datafile: DataFile) -> None:
     """A publisher removes a file (and its ZIP members) from a version that is still a draft."""
     _require_publisher(actor, datafile.version.dataset.publisher)
+    if datafile.parent_id is not None:
+        # A ZIP's member or a workbook's sheet belongs to the file buyers receive whole: remove that file instead.
+        raise DomainError(
+            _("“%(name)s” is part of “%(parent)s”: remove or replace the whole file.")
+            % {"name": datafile.original_name, "parent": datafile.parent.original_name},
+            code="datafile_member",
+        )
     version = _lock_editable(datafile.version)
     names = [datafile.file.name, *datafile.members.values_list("file", flat=True)]
     audit(

@@ -52,10 +52,17 @@ def datafile_dictionary_inherit(*, datafile: DataFile) -> bool:
     sources = list(
         DataFile.objects.filter(version=previous)
         .exclude(dictionary={})
+        .select_related("parent")
         .order_by("created_at", "id")
-        .only("original_name", "dictionary")
+        .only("original_name", "dictionary", "parent__original_name")
     )
-    sources.sort(key=lambda f: f.original_name != datafile.original_name)  # the same file name first
+
+    def key(f):  # a sheet or a ZIP member is known by its file too: "통합문서.xlsx/Sheet1"
+        return (f.parent.original_name if f.parent_id else "", f.original_name)
+
+    wanted = key(datafile)
+    # The file this one continues (carried or replaced), then the same file (and sheet) name, then any file.
+    sources.sort(key=lambda f: (f.pk != datafile.predecessor_id, key(f) != wanted))
     completed = dictionary.inherited(columns, datafile.dictionary, [f.dictionary for f in sources])
     if completed == (datafile.dictionary or {}):
         return False

@@ -191,6 +191,14 @@ def test_admins_keep_the_admin_pages_and_forms_are_never_interrupted(client, adm
     response = client.post(reverse("accounts:switch_organization"), {"organization": buyer.active_organization_id})
     assert response.status_code == 302 and not response["Location"].startswith("/policies/agree/")
     assert client.get("/orders/", HTTP_HX_REQUEST="true").status_code == 200  # htmx polls are never redirected
+    # A boosted htmx navigation is a page: asked.
+    boosted = client.get("/orders/", HTTP_HX_REQUEST="true", HTTP_HX_BOOSTED="true")
+    assert boosted.status_code == 302 and boosted["Location"].startswith("/policies/agree/")
+    # Files and data a page fetches are never answered with the agree page (a CSV, the map's JSON).
+    assert not client.get("/catalog/datasets/any/sample.csv").get("Location", "").startswith("/policies/agree/")
+    fetched = client.get("/catalog/datasets/any/map/1.json", HTTP_ACCEPT="*/*")
+    assert not fetched.get("Location", "").startswith("/policies/agree/")
+    assert client.get("/catalog/", HTTP_ACCEPT="application/json").status_code == 200
 
 
 def test_only_platform_admins_add_versions_and_never_in_the_past_or_twice(admin_user, buyer):
@@ -228,3 +236,23 @@ def test_the_staff_page_adds_a_version(client, admin_user):
 def test_users_made_for_tests_have_agreed_like_after_sign_up():
     user = make_user("someone@test.example")
     assert selectors.policies_to_agree(user) == []
+
+
+def test_no_order_is_placed_under_terms_the_buyer_has_not_accepted(admin_user, buyer):
+    # A checkout page opened before a new version took effect and submitted after: refused with the reason.
+    import uuid  # only here
+
+    from transactions.services.orders import checkout_place  # transactions after accounts: only this test
+
+    _new_version(admin_user)
+    with pytest.raises(DomainError) as refused:
+        checkout_place(
+            actor=buyer,
+            organization=buyer.active_organization,
+            checkout_token=uuid.uuid4(),
+            method="card",
+            billing={},
+            accepted={},
+        )
+    assert refused.value.code == "policies_to_agree"
+    assert "이용약관이나 개인정보처리방침이 바뀌었습니다" in str(refused.value.message)

@@ -232,3 +232,32 @@ def test_the_package_carries_the_dictionary(official, admin_user, reference_data
     # Frictionless still reads the package as valid.
     report = Package(str(tmp_path / "datapackage.json")).validate()
     assert report.valid, report.flatten(["type", "note"])
+
+
+def test_a_sheet_inherits_from_the_same_sheet_of_the_same_workbook(official, admin_user, reference_data):
+    # Two workbooks of version 1 both have a sheet "Sheet1" with a column 값, described differently: a sheet of the
+    # next version takes the description of its own workbook's sheet, not of the first sheet with that name.
+    version = _published_with_dictionary(official, admin_user)
+    schema = {"fields": [{"name": "값", "type": "integer"}]}
+    for book, meaning in (("가.xlsx", "가 통합문서의 값"), ("나.xlsx", "나 통합문서의 값")):
+        parent = DataFile.objects.create(
+            version=version, file=f"datasets/t/{book}", original_name=book, format="xlsx", size=1
+        )
+        DataFile.objects.create(
+            version=version,
+            parent=parent,
+            original_name="Sheet1",
+            format="xlsx",
+            size=0,
+            table_schema=schema,
+            dictionary={"값": {"description_ko": meaning, "description_en": "", "unit": "", "codes": []}},
+        )
+    new = services.version_start_new(actor=official, dataset=version.dataset, change_note="2025년 자료")
+    book = DataFile.objects.create(
+        version=new, file="datasets/t/n.xlsx", original_name="나.xlsx", format="xlsx", size=1
+    )
+    sheet = DataFile.objects.create(
+        version=new, parent=book, original_name="Sheet1", format="xlsx", size=0, table_schema=schema
+    )
+    assert services.datafile_dictionary_inherit(datafile=sheet) is True
+    assert DataFile.objects.get(pk=sheet.pk).dictionary["값"]["description_ko"] == "나 통합문서의 값"

@@ -246,3 +246,20 @@ def test_the_action_is_on_the_dataset_list_and_the_published_version(login, offi
     # The published version's page now points at the version in progress instead.
     page = client.get(reverse("catalog:version", args=[published.pk])).content.decode()
     assert 'id="open-version-link"' in page and 'id="start-new-version"' not in page
+
+
+@pytest.mark.django_db
+def test_a_member_or_sheet_cannot_be_removed_alone(official, admin_user, draft):
+    # Buyers receive the archive or the workbook whole: its parts go with it, never one by one.
+    from core.errors import DomainError  # only here
+
+    published = _publish(official, admin_user, draft)
+    second = services.version_start_new(actor=official, dataset=published.dataset, change_note="x")
+    book = DataFile.objects.create(
+        version=second, file="datasets/t/c.xlsx", original_name="c.xlsx", format="xlsx", size=1
+    )
+    sheet = DataFile.objects.create(version=second, parent=book, original_name="1월", format="xlsx", size=0)
+    with pytest.raises(DomainError) as refused:
+        services.datafile_remove(actor=official, datafile=sheet)
+    assert refused.value.code == "datafile_member" and "c.xlsx" in str(refused.value.message)
+    assert DataFile.objects.filter(pk=sheet.pk).exists()

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from accounts.permissions import can
+from accounts.selectors import policies_to_agree
 from catalog.models import Offer
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
@@ -109,6 +110,16 @@ def checkout_place(
     previous = Order.objects.filter(checkout_token=checkout_token).first()
     if previous is not None:
         return _same_checkout(previous, actor, organization)
+    if policies_to_agree(actor):
+        # A checkout page opened before a new version of the terms took effect: no order under terms the buyer
+        # has not accepted (the next page they open asks them to agree).
+        raise DomainError(
+            _(
+                "The terms of use or the privacy policy changed while you were ordering. Agree to the new version "
+                "first, then place the order again."
+            ),
+            code="policies_to_agree",
+        )
     cart = Cart.objects.select_for_update().filter(user=actor, organization=organization).first()
     # A concurrent submission of the same form waited for the cart lock and finds the order made.
     previous = Order.objects.filter(checkout_token=checkout_token).first()

@@ -274,6 +274,11 @@ class Command(BaseCommand):
             version.refresh_from_db()
             name, data = demo.build_file(spec, demo.seeded(slug))
             version = upload_and_check(owner, version, name, data)
+            if slug in demo.DICTIONARIES:
+                for datafile in version.files.filter(table_schema__isnull=False):
+                    catalog_services.datafile_dictionary_update(
+                        actor=owner, datafile=datafile, entries=demo.DICTIONARIES[slug]
+                    )
             for offer in demo.offers(spec):
                 catalog_services.offer_create(actor=owner, dataset=version.dataset, **offer)
             catalog_services.version_submit(actor=owner, version=version, pii_justification=justification(version))
