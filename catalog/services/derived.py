@@ -40,7 +40,10 @@ def derived_file_claim(*, datafile_id: int, kind: str) -> tuple[DerivedFile, uui
     """The copy's row (created if need be) and a new lease when this caller is to build it; None as the
     lease when it is ready or another caller holds a fresh lease."""
     with transaction.atomic():
-        DerivedFile.objects.get_or_create(datafile_id=datafile_id, kind=kind)
+        if not DerivedFile.objects.filter(datafile_id=datafile_id, kind=kind).exists():
+            DerivedFile.objects.get_or_create(
+                datafile_id=datafile_id, kind=kind, defaults=_carried_copy(datafile_id, kind)
+            )
         row = DerivedFile.objects.select_for_update().get(datafile_id=datafile_id, kind=kind)
         now = timezone.now()
         if row.built_at is not None or (row.lease and row.leased_until and row.leased_until > now):
@@ -49,6 +52,34 @@ def derived_file_claim(*, datafile_id: int, kind: str) -> tuple[DerivedFile, uui
         row.leased_until = now + _lease_length()
         row.save(update_fields=["lease", "leased_until"])
         return row, row.lease
+
+
+# What a build records of its copy (derived.CopyResult), and what a carried file's copy takes over.
+_RESULT_FIELDS = ("size", "sha256", "crc32", "compressed_size", "compressed_sha256", "formula_cells")
+_COPY_FIELDS = (*_RESULT_FIELDS, "same_as_original", "built_at")
+
+
+def _carried_copy(datafile_id: int, kind: str) -> dict:
+    """A file carried unchanged into a new version (the same stored bytes as the file it continues) reuses that
+    file's ready copy: the same stored stream, not a second one. {} when there is none to reuse."""
+    row = DataFile.objects.filter(pk=datafile_id).values("file", "predecessor_id", "predecessor__file").first()
+    if not row or not row["predecessor_id"] or not row["file"] or row["file"] != row["predecessor__file"]:
+        return {}
+    old = DerivedFile.objects.filter(datafile_id=row["predecessor_id"], kind=kind, built_at__isnull=False).first()
+    if old is None:
+        return {}
+    return {"file": old.file.name, **{field: getattr(old, field) for field in _COPY_FIELDS}}
+
+
+def _delete_unless_named_on_commit(name: str) -> None:
+    """Delete a copy's stored stream after commit unless another copy still names it (a carried file's copy
+    shares its predecessor's)."""
+
+    def delete():
+        if not DerivedFile.objects.filter(file=name).exists():
+            default_storage.delete(name)
+
+    transaction.on_commit(delete)
 
 
 def derived_file_renew(*, pk: int, lease) -> bool:
@@ -74,7 +105,7 @@ def derived_file_built(*, pk: int, lease, result: derived.CopyResult, name: str)
             return None
         old = row.file.name
         row.file.name = name
-        for field in ("size", "sha256", "crc32", "compressed_size", "compressed_sha256", "formula_cells"):
+        for field in _RESULT_FIELDS:
             setattr(row, field, getattr(result, field))
         row.same_as_original = result.same_as_original
         row.built_at = timezone.now()
@@ -82,7 +113,7 @@ def derived_file_built(*, pk: int, lease, result: derived.CopyResult, name: str)
         row.leased_until = None
         row.save()
     if old and old != name:
-        transaction.on_commit(lambda: default_storage.delete(old))
+        _delete_unless_named_on_commit(old)
     return row
 
 
@@ -100,7 +131,7 @@ def derived_file_discard(*, pk: int) -> None:
         row.leased_until = None
         row.save(update_fields=["file", "built_at", "lease", "leased_until"])
     if name:
-        transaction.on_commit(lambda: default_storage.delete(name))
+        _delete_unless_named_on_commit(name)
 
 
 def _storage_name(datafile: DataFile, kind: str, lease) -> str:

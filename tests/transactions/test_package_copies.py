@@ -154,6 +154,13 @@ def test_a_utf8_file_with_a_bom_and_no_formula_cell_is_its_own_excel_copy(
         client.cookies["django_language"] = language
         page = client.get(reverse("catalog:dataset", args=[version.dataset.slug]))
         assert text in page.content.decode(), language
+        # The copies' sentence is about the other files, never "each" file.
+        html = page.content.decode()
+        other, each = {
+            "ko": ("다른 CSV와 TSV 파일은", "CSV와 TSV 파일은 Excel용"),
+            "en": ("The other CSV", "Each CSV"),
+        }[language]
+        assert other in html and html.count(each) == (1 if language == "ko" else 0), language
 
 
 @pytest.mark.django_db
@@ -245,3 +252,32 @@ def test_the_file_page_of_a_cp949_geojson_says_the_package_holds_a_utf8_copy(
     client.cookies["django_language"] = "en"
     page = client.get(reverse("catalog:datafile", args=[datafile.pk])).content.decode()
     assert "a UTF-8 copy in data/utf8/" in page
+
+
+@pytest.mark.django_db
+def test_a_file_carried_into_a_new_version_reuses_its_copy_and_discarding_one_keeps_the_other(
+    official, admin_user, reference_data, parked_package_builds, django_capture_on_commit_callbacks
+):
+    # Version 2 starts with version 1's file (the same stored bytes): its Excel copy is version 1's stream, not a
+    # second build; forgetting one of the two rows never deletes the stream the other still names.
+    first = publish_files(official, admin_user, [("수식.csv", FORMULAS)])
+    assert version_derived_files_task.apply(args=[first.pk]).get() == 1
+    old = DerivedFile.objects.get()
+    second = catalog_services.version_start_new(actor=official, dataset=first.dataset, change_note="2025년")
+    assert version_derived_files_task.apply(args=[second.pk]).get() == 1
+    carried = DerivedFile.objects.exclude(pk=old.pk).get()
+    assert carried.datafile.version_id == second.pk and carried.ready
+    assert (carried.file.name, carried.compressed_sha256, carried.formula_cells) == (
+        old.file.name,
+        old.compressed_sha256,
+        old.formula_cells,
+    )
+    assert len(list(Path(old.file.path).parent.iterdir())) == 1  # built once
+    from catalog.services.derived import derived_file_discard  # only here
+
+    with django_capture_on_commit_callbacks(execute=True):
+        derived_file_discard(pk=carried.pk)
+    assert storage.default_storage.exists(old.file.name)
+    with django_capture_on_commit_callbacks(execute=True):
+        derived_file_discard(pk=old.pk)  # the last row naming it: the stream goes
+    assert not storage.default_storage.exists(old.file.name)
