@@ -4,13 +4,17 @@ import ipaddress
 
 
 def client_ip(request) -> str | None:
-    """The client's address. Behind the reverse proxy (a private peer) nginx's X-Real-IP names the client;
-    a header from anywhere else is ignored, so it cannot be forged from outside."""
-    peer = request.META.get("REMOTE_ADDR") or None
-    forwarded = request.META.get("HTTP_X_REAL_IP", "").strip()
+    """The client's address (None when REMOTE_ADDR is not one). Behind the reverse proxy (a private or loopback
+    peer) nginx's X-Real-IP names the client; a header from anywhere else, or one that is not an address, is
+    ignored, so it cannot be forged from outside."""
     try:
-        if forwarded and peer and ipaddress.ip_address(peer).is_private:
-            return str(ipaddress.ip_address(forwarded))
+        peer = ipaddress.ip_address(request.META.get("REMOTE_ADDR") or "")
     except ValueError:
-        pass
-    return peer
+        return None
+    forwarded = request.META.get("HTTP_X_REAL_IP", "").strip()
+    if forwarded and peer.is_private:  # loopback addresses are private too
+        try:
+            return str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            pass
+    return str(peer)

@@ -33,7 +33,6 @@ handoff without Range counts as one download of the dataset.
 from __future__ import annotations
 
 import io
-import ipaddress
 import logging
 import re
 import time
@@ -163,19 +162,6 @@ def content_disposition(filename: str, fallback: str) -> str:
     """attachment with an ASCII filename and the real one in RFC 5987/6266 filename*."""
     fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", fallback) or "package.zip"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
-def client_ip(request) -> str | None:
-    """The client's address: REMOTE_ADDR, or X-Real-IP when the request came through a proxy on a
-    private or loopback address (our nginx sets X-Real-IP and overwrites what a client sent)."""
-    remote = request.META.get("REMOTE_ADDR") or None
-    real = (request.META.get("HTTP_X_REAL_IP") or "").strip()
-    try:
-        if real and remote and (ipaddress.ip_address(remote).is_private or ipaddress.ip_address(remote).is_loopback):
-            return str(ipaddress.ip_address(real))
-        return str(ipaddress.ip_address(remote)) if remote else None
-    except ValueError:
-        return None
 
 
 def is_s3_storage(storage) -> bool:

@@ -32,6 +32,7 @@ from catalog import services as catalog_services
 from catalog.ingest.errors import lazy_format
 from catalog.models import DataFile, DatasetVersion, Offer
 from core.errors import DomainError, NotAllowed
+from core.http import client_ip
 from core.notify import email_on_commit, site_url
 from core.transitions import transition
 from transactions import tasks
@@ -734,7 +735,7 @@ def download_started(
         status=status,
         via=via,
         range_header=(range_header or "")[:200],
-        ip=downloads.client_ip(request),
+        ip=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
     )
 
