@@ -8,6 +8,7 @@ from django.contrib.auth.models import (
     BaseUserManager,
     PermissionsMixin,
 )
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -360,3 +361,76 @@ class PolicyAgreement(models.Model):
 
     def __str__(self):
         return f"{self.user} → {self.policy}"
+
+
+class ApiScope(models.TextChoices):
+    READ = "read", _("Read")
+    PUBLISH = "publish", _("Publish")
+    BUY = "buy", _("Buy")
+    ADMIN = "admin", _("Administer")
+
+
+class ApiToken(models.Model):
+    """A key a program sends as `Authorization: Token <key>` (or `Bearer <key>`) to act for one organization.
+
+    Only the SHA-256 of the key is stored: the key is 32 random bytes, so a fast hash is as safe as a slow one
+    and costs microseconds per request. The key is shown once, when it is made. Its power is the intersection of
+    its scopes and what its user may do for its organization *now* (accounts.permissions.can checks both), so a
+    member who loses the role or leaves loses the key's power at once."""
+
+    Scope = ApiScope
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        null=True,
+        blank=True,
+        help_text=_("The organization the key acts for; none for a platform admin's key."),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("key starts with"), max_length=16, db_index=True)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = ArrayField(models.CharField(max_length=10, choices=ApiScope.choices), verbose_name=_("scopes"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"))
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(_("last used from"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_reason = models.CharField(_("why revoked"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scopes__contained_by=[s.value for s in ApiScope]) & ~models.Q(scopes=[]),
+                name="api_token_scopes_known",
+            ),
+            models.CheckConstraint(condition=models.Q(expires_at__gt=models.F("created_at")), name="api_token_expires"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at:
+            return "revoked"
+        return "active" if self.expires_at > timezone.now() else "expired"
+
+    def get_state_display(self) -> str:
+        return {"revoked": _("Revoked"), "active": _("Active"), "expired": _("Expired")}[self.state]
+
+    def get_scopes_display(self) -> list[str]:
+        labels = dict(ApiScope.choices)
+        return [str(labels.get(s, s)) for s in self.scopes]

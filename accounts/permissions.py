@@ -76,6 +76,32 @@ def forget_roles(user):
         del user._role_cache
 
 
+# The scope an API key needs for each power (accounts.models.ApiToken). A key never manages an organization's
+# members or keys' owners: that is a person's job in the browser.
+SCOPE_OF_PERM = {
+    "accounts.publish_for_org": "publish",
+    "accounts.buy_for_org": "buy",
+    "accounts.platform_admin": "admin",
+    "accounts.verify_org": "admin",
+    "accounts.manage_org": None,
+}
+
+
+def token_allows(token, perm: str, obj=None) -> bool:
+    """Whether an API key lets its user use `perm` (on `obj`): the key's scope and its one organization."""
+    if perm in SCOPE_OF_PERM and SCOPE_OF_PERM[perm] not in token.scopes:
+        return False
+    is_organization = getattr(getattr(obj, "_meta", None), "label", None) == "accounts.Organization"
+    organization_id = obj.pk if is_organization else None
+    return organization_id is None or token.organization_id in (None, organization_id)
+
+
 def can(user, perm: str, obj=None) -> bool:
-    """Check a rule directly (not through auth backends, so superusers get no blanket pass)."""
+    """Check a rule directly (not through auth backends, so superusers get no blanket pass).
+
+    A request made with an API key (accounts.api.authentication sets `user.api_token`) is also held to the key's
+    scopes and organization, here, so every service checks them without knowing about keys."""
+    token = getattr(user, "api_token", None)
+    if token is not None and not token_allows(token, perm, obj):
+        return False
     return rules.has_perm(perm, user, obj)

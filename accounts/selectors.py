@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Invitation, Membership, Organization, PolicyAgreement, PolicyVersion, User
+from accounts.models import ApiToken, Invitation, Membership, Organization, PolicyAgreement, PolicyVersion, User
 from accounts.permissions import can
 from core.errors import NotAllowed
 from core.models import AuditEvent
@@ -194,3 +194,16 @@ def policies_to_agree(user, *, agreed_ids=()) -> list[PolicyVersion]:
 
 def policy_agreements(user) -> list[PolicyAgreement]:
     return list(PolicyAgreement.objects.filter(user=user).select_related("policy").order_by("-agreed_at"))
+
+
+def api_tokens_for_user(user: User) -> QuerySet[ApiToken]:
+    """The user's API keys, newest first, with their organization (revoked and expired ones too)."""
+    return ApiToken.objects.filter(user=user).select_related("organization").order_by("-created_at")
+
+
+def api_token_get_for_user(*, user: User, pk: int) -> ApiToken:
+    """One of the user's keys (a platform admin may read anyone's); 404 for another user's, so ids leak nothing."""
+    qs = ApiToken.objects.select_related("organization", "user")
+    if not user.is_staff:
+        qs = qs.filter(user=user)
+    return get_object_or_404(qs, pk=pk)

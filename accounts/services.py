@@ -4,6 +4,8 @@ Each function is atomic, checks the actor's permission first, records an AuditEv
 decisions (core.audit, or core.transitions for a state change) and queues e-mail only after commit (core.notify).
 """
 
+import hashlib
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,12 +17,13 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import brn as brn_rules
 from accounts import selectors
-from accounts.models import Invitation, Membership, Organization, PolicyAgreement, PolicyVersion, User
+from accounts.models import ApiToken, Invitation, Membership, Organization, PolicyAgreement, PolicyVersion, User
 from accounts.permissions import can, forget_roles
 from core.audit import audit
 from core.errors import DomainError, IllegalTransition, NotAllowed
 from core.notify import email_on_commit, site_url
 from core.romanize import unique_slug
+from core.text import lazy_percent
 from core.transitions import transition
 
 V = Organization.Verification
@@ -377,6 +380,7 @@ def membership_remove(*, actor: User, membership: Membership) -> None:
         organization=membership.organization,
         data={"user": user.email, "role": membership.role},
     )
+    _revoke_member_tokens(membership, actor=actor, reason="membership removed")
     membership.delete()
     if user.active_organization_id == membership.organization_id:
         user.active_organization = None
@@ -474,3 +478,129 @@ def policy_version_create(
     cache.delete(selectors.POLICY_INDEX_KEY)
     transaction.on_commit(lambda: cache.delete(selectors.POLICY_INDEX_KEY))
     return policy
+
+
+# --- API keys -----------------------------------------------------------------------------------------------
+
+# What each scope lets a key do; `read` is implied by every key for what its user may read.
+_SCOPE_NEEDS = {
+    ApiToken.Scope.PUBLISH: "accounts.publish_for_org",
+    ApiToken.Scope.BUY: "accounts.buy_for_org",
+}
+
+
+def api_token_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _scope_problem(actor: User, organization: Organization | None, scopes: list[str]):
+    """Why the actor may not give a key these scopes (None when they may): a key never has more power than its
+    maker has today."""
+    if not scopes or any(s not in ApiToken.Scope.values for s in scopes):
+        return _("Choose at least one of the scopes read, publish, buy and admin.")
+    if ApiToken.Scope.ADMIN in scopes and not actor.is_staff:
+        return _("Only a platform admin can make a key with the admin scope.")
+    if organization is None:
+        if set(scopes) - {ApiToken.Scope.ADMIN, ApiToken.Scope.READ} or not actor.is_staff:
+            return _("Choose the organization the key acts for.")
+        return None
+    for scope, perm in _SCOPE_NEEDS.items():
+        if scope in scopes and not can(actor, perm, organization):
+            return lazy_percent(
+                _("You cannot give a key the %(scope)s scope for %(name)s: you may not do that yourself."),
+                {"scope": scope, "name": organization.name_ko},
+            )
+    return None
+
+
+@transaction.atomic
+def api_token_create(
+    *, actor: User, organization: Organization | None, name: str, scopes, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
+    """Make an API key; returns the row and the key itself, which is never stored and never shown again.
+
+    A key made with a key (by API) has at most that key's scopes and acts for the same organization."""
+    name = (name or "").strip()
+    if not name:
+        raise DomainError(_("Give the key a name, such as the program that will use it."), code="name_required")
+    scopes = sorted(set(scopes or []))
+    if organization is not None and not Membership.objects.filter(user=actor, organization=organization).exists():
+        raise NotAllowed(_("You are not a member of this organization."))
+    parent = getattr(actor, "api_token", None)
+    if parent is not None and (
+        not set(scopes) <= set(parent.scopes) or (organization and organization.pk) != parent.organization_id
+    ):
+        raise NotAllowed(_("A key can only make keys with its own scopes, for its own organization."))
+    problem = _scope_problem(actor, organization, scopes)
+    if problem:
+        raise DomainError(problem, code="scope_not_allowed")
+    max_days = settings.API_TOKEN_MAX_DAYS
+    days = settings.API_TOKEN_DEFAULT_DAYS if expires_in_days is None else int(expires_in_days)
+    if not 1 <= days <= max_days:
+        raise DomainError(
+            lazy_percent(_("A key lasts from 1 to %(max)s days."), {"max": max_days}), code="expiry_out_of_range"
+        )
+    key = settings.API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = timezone.now()
+    token = ApiToken.objects.create(
+        user=actor,
+        organization=organization,
+        name=name[:100],
+        prefix=key[: len(settings.API_TOKEN_PREFIX) + 6],
+        digest=api_token_digest(key),
+        scopes=scopes,
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    audit(
+        actor=actor,
+        action="api_token.created",
+        obj=token,
+        organization=organization,
+        data={"name": token.name, "scopes": scopes, "expires_at": token.expires_at.isoformat()},
+    )
+    return token, key
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: User, token: ApiToken, reason: str = "") -> ApiToken:
+    """The key's user (or a platform admin) revokes it; it is refused from the next request on. Idempotent."""
+    if token.user_id != actor.pk and not can(actor, "accounts.platform_admin"):
+        raise NotAllowed(_("Only the key's owner can revoke it."))
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.revoked_by = actor
+        token.revoked_reason = str(reason or "")[:200]
+        token.save(update_fields=["revoked_at", "revoked_by", "revoked_reason"])
+        audit(
+            actor=actor,
+            action="api_token.revoked",
+            obj=token,
+            organization_id=token.organization_id,
+            reason=reason,
+            data={"name": token.name},
+        )
+    return token
+
+
+def _revoke_member_tokens(membership: Membership, *, actor: User, reason: str) -> int:
+    """Revoke the keys a user holds for an organization they no longer belong to (inside the caller's
+    transaction). Authentication refuses them anyway; this makes the key list say so."""
+    return ApiToken.objects.filter(
+        user=membership.user, organization=membership.organization, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now(), revoked_by=actor, revoked_reason=reason[:200])
+
+
+def api_token_used(*, token: ApiToken, ip: str | None) -> None:
+    """Remember when and from where a key was last used: at most one write a minute per key (and whenever the
+    address changes), so a busy program does not write on every request."""
+    now = timezone.now()
+    if (
+        token.last_used_at
+        and now - token.last_used_at < timedelta(seconds=settings.API_TOKEN_TOUCH_SECONDS)
+        and token.last_used_ip == ip
+    ):
+        return
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip)
+    token.last_used_at, token.last_used_ip = now, ip

@@ -15,7 +15,13 @@ def audit(
 ) -> AuditEvent:
     """Record a decision or change. Call inside the transaction of the change itself.
 
-    The organization whose trail shows it is given as `organization` or, to spare a query, its id."""
+    The organization whose trail shows it is given as `organization` or, to spare a query, its id. A change made
+    through the API with a key (the actor carries `api_token`, set by accounts.api.authentication) names the key.
+    """
+    data = dict(data or {})
+    token = getattr(actor, "api_token", None)
+    if token is not None:
+        data["api_token"] = {"id": token.pk, "name": token.name, "prefix": token.prefix}
     event = AuditEvent(
         actor=actor if actor is not None and actor.is_authenticated else None,
         action=action,
@@ -23,7 +29,7 @@ def audit(
         object_id=str(obj.pk),
         object_repr=str(obj)[:300],
         reason=str(reason or ""),
-        data=data or {},
+        data=data,
     )
     if organization is not None:
         event.organization = organization

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rules",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "django_htmx",
     "csp",
@@ -311,11 +313,54 @@ CONTENT_SECURITY_POLICY = {
 # --- REST framework -------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    # Programs send a key (accounts.api.authentication); the portal's own pages use the session, with CSRF.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],  # each view names its own
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.Pages",
     "PAGE_SIZE": 20,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.PerTokenThrottle", "core.api.throttling.PerIPThrottle"],
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+# Requests per key, and per client address for requests without a key ("<n>/<second|minute|hour|day>").
+API_RATE_PER_TOKEN = env_str("API_RATE_PER_TOKEN", "1200/minute")
+API_RATE_PER_IP = env_str("API_RATE_PER_IP", "600/minute")
+API_TOKEN_PREFIX = "sdx_"
+API_TOKEN_DEFAULT_DAYS = 365
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 730)
+API_TOKEN_TOUCH_SECONDS = 60  # last-used time and address are written at most once a minute per key
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "시흥 데이터거래소 API (Siheung Data Exchange API)",
+    "DESCRIPTION": (
+        "데이터를 찾고, 사고, 내려받고, 게시하는 모든 일을 프로그램으로 합니다. "
+        "인증: `Authorization: Token <key>` (내 페이지 → API 키). 오류는 모두 같은 모양입니다: "
+        '`{"error": {"status", "code", "message", "message_ko", "message_en", "fields"}}`. '
+        "Everything a person does in the portal, a program can do. Walkthrough: docs/api.md."
+    ),
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {},
 }
 
 # --- Operator details (footer, e-mails) -------------------------------------------

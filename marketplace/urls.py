@@ -16,6 +16,7 @@ urlpatterns = [
     path("staff/orders/", include("transactions.staff_urls")),
     path("staff/packages/", include("transactions.delivery.staff_urls")),
     path("staff/", include("accounts.staff_urls")),
+    path("api/", include("marketplace.api_urls")),
     path("catalog/", include("catalog.urls")),
     path("orders/", include("transactions.urls")),
     path("dev/mail/", views.mailbox, name="dev_mailbox"),

@@ -213,3 +213,31 @@ def _fresh_catalog_counts():
 
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+
+
+@pytest.fixture
+def api():
+    """A DRF test client for /api/ (JSON by default); `api.with_key(key)` sends an API key."""
+    from rest_framework.test import APIClient
+
+    class Api(APIClient):
+        def with_key(self, key, keyword="Token"):
+            self.credentials(HTTP_AUTHORIZATION=f"{keyword} {key}")
+            return self
+
+    return Api(enforce_csrf_checks=True)
+
+
+@pytest.fixture
+def make_key():
+    """Make an API key through the service: make_key(user, scopes=("read",), organization=<active>) → key."""
+    from accounts.services import api_token_create
+
+    def _make(user, scopes=("read",), organization="active", name="test key", days=None):
+        org = user.active_organization if organization == "active" else organization
+        _token, key = api_token_create(
+            actor=user, organization=org, name=name, scopes=list(scopes), expires_in_days=days
+        )
+        return key
+
+    return _make

@@ -3,7 +3,7 @@
  * Markup: templates/catalog/dataset_detail.html
  *   <script type="application/json" id="coverage-map-config">  {bbox: [w, s, e, n], tileUrl, attribution,
  *                                                               layers: [{url, name}]}
- *   <div id="coverage-map" data-label-count="… %(n)s …">       the map; its text is the no-JS fallback
+ *   <div id="coverage-map" data-label-count="… {n} …">       the map; its text is the no-JS fallback
  *
  * Each layer (catalog.ingest.maps, bounded by the checks) is fetched from this site and drawn over the
  * outline: "points" as small circles, "grid" as circles sized by how many points fall in the cell (the
@@ -81,8 +81,8 @@
   }
 
   function countLabel(box, n) {
-    var template = box.getAttribute(n === 1 ? "data-label-one" : "data-label-count") || "%(n)s";
-    return template.replace("%(n)s", n.toLocaleString());
+    var template = box.getAttribute(n === 1 ? "data-label-one" : "data-label-count") || "{n}";
+    return template.replace("{n}", n.toLocaleString());
   }
 
   function drawLayers(map, box, layers, bounds) {

@@ -1,0 +1,1 @@
+"""The accounts app's API: key authentication, scopes, the acting organization, and the key and `me` endpoints."""

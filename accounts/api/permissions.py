@@ -1,0 +1,55 @@
+"""Which scope an endpoint needs, checked before the view runs so the refusal names the scope.
+
+Each view says `scope = "publish" | "buy" | "admin" | "read"`. A session (the portal's own pages) has all of its
+user's powers; a key needs the scope to write and the scope or `read` to read. Services check the same through
+accounts.permissions.can, so a view that forgot its scope still cannot do more than the key allows."""
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from accounts.models import ApiToken
+from core.errors import NotAllowed
+from core.text import lazy_percent
+
+
+def token_of(request) -> ApiToken | None:
+    return request.auth if isinstance(request.auth, ApiToken) else None
+
+
+class HasScope(BasePermission):
+    """Signed in (session or key) and, with a key, the view's scope."""
+
+    def has_permission(self, request, view):
+        if not (request.user and request.user.is_authenticated):
+            raise exceptions.NotAuthenticated()
+        token = token_of(request)
+        if token is None:
+            return True
+        scope = getattr(view, "scope", "read")
+        allowed = {scope, "read"} if request.method in SAFE_METHODS else {scope}
+        if not allowed & set(token.scopes):
+            raise NotAllowed(lazy_percent(_("This API key needs the %(scope)s scope for this."), {"scope": scope}))
+        return True
+
+
+class IsPlatformAdmin(HasScope):
+    """A platform admin, and with a key the admin scope."""
+
+    def has_permission(self, request, view):
+        super().has_permission(request, view)
+        if not request.user.is_staff:
+            raise NotAllowed(_("Only a platform admin can do this."))
+        token = token_of(request)
+        if token is not None and "admin" not in token.scopes:
+            raise NotAllowed(_("This API key needs the admin scope for this."))
+        return True
+
+
+def acting_organization(request):
+    """The organization a request acts for: the key's, or the signed-in user's chosen one (None if neither)."""
+    token = token_of(request)
+    if token is not None:
+        return token.organization
+    user = request.user
+    return user.active_organization if user.is_authenticated else None
