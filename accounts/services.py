@@ -23,7 +23,7 @@ from core.audit import audit
 from core.errors import DomainError, IllegalTransition, NotAllowed
 from core.notify import email_on_commit, site_url
 from core.romanize import unique_slug
-from core.text import lazy_percent
+from core.text import choice_label, lazy_percent
 from core.transitions import transition
 
 V = Organization.Verification
@@ -64,8 +64,12 @@ def _apply_brn(organization: Organization, raw_brn: str | None) -> None:
         clash = selectors.brn_holder(digits, exclude_pk=organization.pk)
         if clash:
             raise DomainError(
-                _("This business registration number is already registered (%(name)s). Ask its owner to invite you.")
-                % {"name": clash.name_ko},
+                lazy_percent(
+                    _(
+                        "This business registration number is already registered (%(name)s). Ask its owner to invite you."
+                    ),
+                    {"name": clash.name_ko},
+                ),
                 code="brn_duplicate",
             )
         organization.brn = digits
@@ -220,7 +224,7 @@ def invitation_create(
     if role not in Membership.Role.values:
         raise DomainError(_("Choose a role."), code="role_invalid")
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
-        raise DomainError(_("%(email)s is already a member.") % {"email": email}, code="already_member")
+        raise DomainError(lazy_percent(_("%(email)s is already a member."), {"email": email}), code="already_member")
     expires = timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS)
     invitation = (
         Invitation.objects.select_for_update()
@@ -270,15 +274,19 @@ def invitation_accept(*, actor: User, token: str) -> Membership:
         )
     if actor.email.lower() != invitation.email.lower():
         raise NotAllowed(
-            _("This invitation was sent to %(email)s. Sign in with that address to accept it.")
-            % {"email": invitation.email}
+            lazy_percent(
+                _("This invitation was sent to %(email)s. Sign in with that address to accept it."),
+                {"email": invitation.email},
+            )
         )
     existing = Membership.objects.filter(user=actor, organization=invitation.organization).first()
     if existing is not None:
         # Accepting would silently ignore the invited role: say so instead, and change nothing.
         raise DomainError(
-            _("You are already a member of %(name)s (%(role)s). Ask an owner to change your role.")
-            % {"name": invitation.organization.name_ko, "role": existing.get_role_display()},
+            lazy_percent(
+                _("You are already a member of %(name)s (%(role)s). Ask an owner to change your role."),
+                {"name": invitation.organization.name_ko, "role": choice_label(existing, "role")},
+            ),
             code="already_member",
         )
     membership = Membership.objects.create(user=actor, organization=invitation.organization, role=invitation.role)
@@ -455,11 +463,15 @@ def policy_version_create(
     latest = PolicyVersion.objects.filter(kind=kind).order_by("-effective_on").first()
     if latest and effective_on <= latest.effective_on:
         raise DomainError(
-            _("A new version must take effect after the latest one (%(date)s).") % {"date": latest.effective_on},
+            lazy_percent(
+                _("A new version must take effect after the latest one (%(date)s)."), {"date": latest.effective_on}
+            ),
             code="policy_not_after_latest",
         )
     if PolicyVersion.objects.filter(kind=kind, version=version).exists():
-        raise DomainError(_("Version %(version)s exists already.") % {"version": version}, code="policy_duplicate")
+        raise DomainError(
+            lazy_percent(_("Version %(version)s exists already."), {"version": version}), code="policy_duplicate"
+        )
     if not body_ko.strip() or not body_en.strip():
         raise DomainError(_("Write the text in Korean and in English."), code="policy_text")
     policy = PolicyVersion.objects.create(

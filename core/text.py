@@ -28,3 +28,10 @@ def lazy_percent(template, params: dict):
 
 
 _lazy_percent = lazy(_percent, str)
+
+
+def choice_label(obj, field: str = "state"):
+    """The (lazy) label of a choice field's value, so a message built from it renders in either language;
+    `get_<field>_display()` renders it at once in the active one."""
+    value = getattr(obj, field)
+    return dict(obj._meta.get_field(field).flatchoices).get(value, value)

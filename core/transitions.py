@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.audit import audit
 from core.errors import IllegalTransition
+from core.text import lazy_percent
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,14 @@ def transition(
     if to not in m.table.get(old, set()):
         labels = dict(obj._meta.get_field(m.field).choices)
         raise IllegalTransition(
-            _("%(what)s cannot go from “%(old)s” to “%(new)s”.")
-            % {"what": str(obj._meta.verbose_name).capitalize(), "old": labels.get(old, old), "new": labels.get(to, to)}
+            lazy_percent(
+                _("%(what)s cannot go from “%(old)s” to “%(new)s”."),
+                {
+                    "what": str(obj._meta.verbose_name).capitalize(),
+                    "old": labels.get(old, old),
+                    "new": labels.get(to, to),
+                },
+            )
         )
     setattr(obj, m.field, to)
     update = [m.field, *fields]

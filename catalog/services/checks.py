@@ -20,6 +20,7 @@ from catalog.services.versions import (
 )
 from core.audit import audit
 from core.errors import DomainError
+from core.text import lazy_percent
 
 
 @transaction.atomic
@@ -29,8 +30,10 @@ def datafile_remove(*, actor, datafile: DataFile) -> None:
     if datafile.parent_id is not None:
         # A ZIP's member or a workbook's sheet belongs to the file buyers receive whole: remove that file instead.
         raise DomainError(
-            _("“%(name)s” is part of “%(parent)s”: remove or replace the whole file.")
-            % {"name": datafile.original_name, "parent": datafile.parent.original_name},
+            lazy_percent(
+                _("“%(name)s” is part of “%(parent)s”: remove or replace the whole file."),
+                {"name": datafile.original_name, "parent": datafile.parent.original_name},
+            ),
             code="datafile_member",
         )
     version = _lock_editable(datafile.version)

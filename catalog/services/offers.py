@@ -25,6 +25,7 @@ from catalog.services.entries import catalog_entry_refresh
 from catalog.services.versions import _require_publisher
 from core.audit import audit
 from core.errors import DomainError
+from core.text import lazy_percent
 
 PUBLIC_DATA_LAW = "공공데이터법"
 PRIVATE_DATA_LAW = "데이터산업법"
@@ -97,8 +98,10 @@ def _check_private_buyer(dataset: Dataset, buyer: Organization) -> None:
         raise DomainError(_("A private offer is for another organization, not your own."), code="offer_buyer_self")
     if not (buyer.is_verified and buyer.is_consumer):
         raise DomainError(
-            _("%(name)s is not a verified buyer organization: a private offer can only be made to one.")
-            % {"name": buyer.name_ko},
+            lazy_percent(
+                _("%(name)s is not a verified buyer organization: a private offer can only be made to one."),
+                {"name": buyer.name_ko},
+            ),
             code="offer_buyer_unverified",
         )
 

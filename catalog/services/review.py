@@ -16,6 +16,7 @@ from catalog.signals import version_published
 from core.audit import audit
 from core.errors import DomainError, IllegalTransition, NotAllowed
 from core.notify import email_on_commit, site_url
+from core.text import choice_label, lazy_percent
 from core.transitions import transition
 
 
@@ -147,8 +148,10 @@ def version_approve(*, actor, version: DatasetVersion, reason: str = "") -> Data
         return version  # the same decision twice (double click, or a second admin agreeing)
     if version.state != S.SUBMITTED:
         raise IllegalTransition(
-            _("Only a submitted version can be approved (this one is “%(state)s”).")
-            % {"state": version.get_state_display()}
+            lazy_percent(
+                _("Only a submitted version can be approved (this one is “%(state)s”)."),
+                {"state": choice_label(version, "state")},
+            )
         )
     # What made the version submittable must still hold (e.g. the publisher stopped every offer since).
     problems = submission_problems(version, pii_justification=version.pii_justification or "-")
@@ -190,8 +193,10 @@ def version_reject(*, actor, version: DatasetVersion, reason: str) -> DatasetVer
         return version
     if version.state != S.SUBMITTED:
         raise IllegalTransition(
-            _("Only a submitted version can be rejected (this one is “%(state)s”).")
-            % {"state": version.get_state_display()}
+            lazy_percent(
+                _("Only a submitted version can be rejected (this one is “%(state)s”)."),
+                {"state": choice_label(version, "state")},
+            )
         )
     _decision(version=version, action=Review.Action.REJECT, actor=actor, reason=reason, to=S.REJECTED)
     _notify_publisher(version, "email/version_decided", approved=False, reason=reason)

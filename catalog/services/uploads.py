@@ -24,6 +24,7 @@ from catalog.services.versions import (
 )
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
+from core.text import lazy_percent
 
 SUFFIX_FORMATS = {
     ".csv": DataFile.Format.CSV,
@@ -75,7 +76,9 @@ def upload_create(
         raise DomainError(_("The file is empty."), code="empty_file")
     if length > settings.UPLOAD_MAX_BYTES:
         raise DomainError(
-            _("The file is larger than the limit of %(limit)s GB.") % {"limit": settings.UPLOAD_MAX_BYTES // 1024**3},
+            lazy_percent(
+                _("The file is larger than the limit of %(limit)s GB."), {"limit": settings.UPLOAD_MAX_BYTES // 1024**3}
+            ),
             code="too_large",
         )
     upload = Upload.objects.create(
@@ -115,7 +118,7 @@ def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int
             raise DomainError(_("This upload is already finished."), code="upload_closed")
         if offset != upload.offset:
             raise OffsetMismatch(
-                _("The upload is at byte %(offset)s.") % {"offset": upload.offset}, code="offset_mismatch"
+                lazy_percent(_("The upload is at byte %(offset)s."), {"offset": upload.offset}), code="offset_mismatch"
             )
         remaining = upload.length - offset
         fh.truncate(offset)  # drop a torn tail a crashed request may have left

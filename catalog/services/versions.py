@@ -10,6 +10,7 @@ from catalog.models import DataFile, Dataset, DatasetVersion
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
 from core.romanize import unique_slug
+from core.text import choice_label, lazy_percent
 from core.transitions import transition
 
 S = DatasetVersion.State
@@ -59,8 +60,10 @@ def _lock_editable(version: DatasetVersion) -> DatasetVersion:
     version = DatasetVersion.objects.select_for_update().select_related("dataset__publisher").get(pk=version.pk)
     if not version.is_editable:
         raise DomainError(
-            _("This version is “%(state)s” and can no longer be changed. Start a new version instead.")
-            % {"state": version.get_state_display()},
+            lazy_percent(
+                _("This version is “%(state)s” and can no longer be changed. Start a new version instead."),
+                {"state": choice_label(version, "state")},
+            ),
             code="version_frozen",
         )
     return version

@@ -36,11 +36,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import can, is_platform_admin
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
+from core.text import choice_label, lazy_percent
 from core.transitions import transition
 from transactions.models import Order, Payment, PaymentEvent
 from transactions.payments import bank
@@ -89,11 +91,14 @@ def _await_payment(order: Order, *, method: str, due) -> None:
 
 def _not_payable_message(order: Order) -> str:
     if order.state in (O.PAID, O.FULFILLED):
-        return _("Order %(number)s is already paid.") % {"number": order.number}
-    return _("Order %(number)s can no longer be paid: it is %(state)s.") % {
-        "number": order.number,
-        "state": order.get_state_display(),
-    }
+        return lazy_percent(_("Order %(number)s is already paid."), {"number": order.number})
+    return lazy_percent(
+        _("Order %(number)s can no longer be paid: it is %(state)s."),
+        {
+            "number": order.number,
+            "state": choice_label(order, "state"),
+        },
+    )
 
 
 def _mark_paid(order: Order, payment: Payment) -> None:
@@ -208,8 +213,10 @@ def _lease_is_fresh(payment: Payment) -> bool:
 
 def _refused_payment(payment: Payment) -> DomainError:
     return DomainError(
-        _("This card payment did not go through: %(reason)s")
-        % {"reason": payment.failure_message or payment.get_state_display()},
+        lazy_percent(
+            _("This card payment did not go through: %(reason)s"),
+            {"reason": payment.failure_message or choice_label(payment, "state")},
+        ),
         code="payment_failed",
     )
 
@@ -236,10 +243,12 @@ def _claim(gateway, order_number: str, payment_key: str, amount: int, source: st
         )
         return _Claim(
             error=DomainError(
-                _(
-                    "Order %(number)s is already paid. This second card payment was not confirmed, so the card is not charged."
-                )
-                % {"number": order.number},
+                lazy_percent(
+                    _(
+                        "Order %(number)s is already paid. This second card payment was not confirmed, so the card is not charged."
+                    ),
+                    {"number": order.number},
+                ),
                 code="already_paid",
             )
         )
@@ -273,10 +282,12 @@ def _claim(gateway, order_number: str, payment_key: str, amount: int, source: st
         )
         return _Claim(
             error=DomainError(
-                _(
-                    "Another card payment for order %(number)s is being confirmed. This one was not confirmed, so the card is not charged."
-                )
-                % {"number": order.number},
+                lazy_percent(
+                    _(
+                        "Another card payment for order %(number)s is being confirmed. This one was not confirmed, so the card is not charged."
+                    ),
+                    {"number": order.number},
+                ),
                 code="payment_in_progress",
             )
         )
@@ -305,10 +316,12 @@ def _claim(gateway, order_number: str, payment_key: str, amount: int, source: st
         )
         return _Claim(
             error=DomainError(
-                _(
-                    "The amount paid (%(amount)s won) is not the order's total (%(total)s won). The payment was not accepted."
-                )
-                % {"amount": f"{amount:,}", "total": f"{order.total_krw:,}"},
+                lazy_percent(
+                    _(
+                        "The amount paid (%(amount)s won) is not the order's total (%(total)s won). The payment was not accepted."
+                    ),
+                    {"amount": f"{amount:,}", "total": f"{order.total_krw:,}"},
+                ),
                 code="amount_mismatch",
             )
         )
@@ -415,9 +428,7 @@ def _finish(gateway, payment_pk: int, answer: _Answer, *, source: str, lease) ->
         exc = answer.declined
         _event("confirm_declined", order=order, payment=payment, source=source, **exc.as_event())
         return _Outcome(
-            error=_fail(
-                order, payment, code=exc.code, message=exc.pg_message or str(exc.message), shown=str(exc.message)
-            )
+            error=_fail(order, payment, code=exc.code, message=exc.pg_message or str(exc.message), shown=exc.message)
         )
     return _apply_pg_payment(order, payment, answer.result, source=source, adapter=gateway.name)
 
@@ -489,9 +500,11 @@ def _apply_pg_payment(order: Order, payment: Payment, result, *, source: str, ad
             payment=payment,
             void=True,
             error=DomainError(
-                _not_payable_message(order)
-                + " "
-                + _("The card payment is being cancelled, so the card is not charged."),
+                format_lazy(
+                    "{} {}",
+                    _not_payable_message(order),
+                    _("The card payment is being cancelled, so the card is not charged."),
+                ),
                 code="order_not_payable",
             ),
         )
@@ -679,8 +692,10 @@ def _fail(order: Order, payment: Payment, *, code: str, message: str, shown: str
         fields=("failure_code", "failure_message", "gateway_status", "gateway_response"),
     )
     return DomainError(
-        _("%(shown)s The order is still waiting for payment: you can try again. (%(pg)s)")
-        % {"shown": shown, "pg": message},
+        lazy_percent(
+            _("%(shown)s The order is still waiting for payment: you can try again. (%(pg)s)"),
+            {"shown": shown, "pg": message},
+        ),
         code="payment_declined",
     )
 
@@ -831,21 +846,28 @@ def bank_transfer_confirm(*, actor, payment: Payment, depositor_name: str, amoun
         refusal = None
         if order.state not in PAYABLE:
             refusal = DomainError(
-                _not_payable_message(order) + " " + _("If money was deposited, refund it to the depositor."),
+                format_lazy(
+                    "{} {}", _not_payable_message(order), _("If money was deposited, refund it to the depositor.")
+                ),
                 code="order_not_payable",
             )
         elif payment.state != P.READY:
             refusal = DomainError(
-                _("This bank transfer was %(state)s; it cannot be confirmed.") % {"state": payment.get_state_display()},
+                lazy_percent(
+                    _("This bank transfer was %(state)s; it cannot be confirmed."),
+                    {"state": choice_label(payment, "state")},
+                ),
                 code="payment_not_ready",
             )
         elif amount != order.total_krw:
             refusal = DomainError(
-                _(
-                    "The deposit (%(amount)s won) is not the order's total (%(total)s won). Confirm only a deposit of the exact total; "
-                    "contact the buyer about the difference."
-                )
-                % {"amount": f"{amount:,}", "total": f"{order.total_krw:,}"},
+                lazy_percent(
+                    _(
+                        "The deposit (%(amount)s won) is not the order's total (%(total)s won). Confirm only a deposit of the exact total; "
+                        "contact the buyer about the difference."
+                    ),
+                    {"amount": f"{amount:,}", "total": f"{order.total_krw:,}"},
+                ),
                 code="amount_mismatch",
             )
             audit(

@@ -28,6 +28,7 @@ from catalog.models import Offer
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
 from core.notify import email_on_commit, site_url
+from core.text import lazy_percent
 from core.transitions import transition
 from transactions import selectors
 from transactions.delivery import services as delivery
@@ -131,7 +132,8 @@ def checkout_place(
     for line in lines:
         if line.problem:
             raise DomainError(
-                _("“%(title)s”: %(problem)s") % {"title": line.title, "problem": line.problem}, code="not_buyable"
+                lazy_percent(_("“%(title)s”: %(problem)s"), {"title": line.title, "problem": line.problem}),
+                code="not_buyable",
             )
     if set(accepted) - {line.offer.pk for line in lines}:
         raise DomainError(
@@ -142,12 +144,15 @@ def checkout_place(
         given = accepted.get(line.offer.pk)
         if not given:
             raise DomainError(
-                _("Accept the licence of “%(title)s” to continue.") % {"title": line.title}, code="licence_not_accepted"
+                lazy_percent(_("Accept the licence of “%(title)s” to continue."), {"title": line.title}),
+                code="licence_not_accepted",
             )
         if given != line.licence_sha256:
             raise DomainError(
-                _("The licence of “%(title)s” changed while you were reading it: read it again and accept it.")
-                % {"title": line.title},
+                lazy_percent(
+                    _("The licence of “%(title)s” changed while you were reading it: read it again and accept it."),
+                    {"title": line.title},
+                ),
                 code="licence_changed",
             )
     total = selectors.lines_total(lines)
