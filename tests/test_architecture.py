@@ -232,3 +232,33 @@ def test_imports_inside_functions_say_why(app):
         if found := uncommented_function_imports(source, ast.parse(source)):
             breaches[str(path.relative_to(ROOT))] = found
     assert breaches == {}
+
+
+def _api_views(patterns, prefix=""):
+    from django.urls import URLPattern, URLResolver
+
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from _api_views(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern) and hasattr(entry.callback, "cls"):
+            yield prefix + str(entry.pattern), entry.callback.cls
+
+
+def test_every_api_view_throttles_before_permissions_and_names_its_permissions():
+    """Every /api/v1/ view subclasses core.api.views.ThrottleFirst (a refused request still counts against its
+    key or address) and says who may use it (no view inherits the default by accident)."""
+    from django.urls import get_resolver
+
+    from core.api.views import ThrottleFirst
+
+    views = [(route, cls) for route, cls in _api_views(get_resolver().url_patterns) if route.startswith("api/v1/")]
+    assert len(views) >= 3
+    assert [route for route, cls in views if not issubclass(cls, ThrottleFirst)] == []
+    assert [
+        route
+        for route, cls in views
+        if "permission_classes" not in vars(cls)
+        and not any(
+            "permission_classes" in vars(base) for base in cls.__mro__[1:] if base.__module__.split(".")[0] in LAYERS
+        )
+    ] == []
