@@ -5,7 +5,10 @@ against its address: a key could be guessed at full speed. Here the throttles ru
 and a failed authentication is counted against the client's address before its 401 goes out."""
 
 from rest_framework import exceptions, generics
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.views import APIView
+
+from core.audit import audit
 
 
 class ThrottleFirst:
@@ -20,6 +23,21 @@ class ThrottleFirst:
             raise
         self.check_throttles(request)
         self.check_permissions(request)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Every writing request made with an API key is in the audit trail with the key's name, refused ones too
+        (what the key was used for, not only what it changed: the services' own rows name the key as well)."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        token = request.auth
+        if request.method not in SAFE_METHODS and hasattr(token, "scopes"):
+            audit(
+                actor=request.user,
+                action="api.write",
+                obj=token,
+                organization_id=token.organization_id,
+                data={"method": request.method, "path": request.path[:300], "status": response.status_code},
+            )
+        return response
 
 
 class ApiView(ThrottleFirst, APIView):

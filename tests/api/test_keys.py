@@ -236,3 +236,14 @@ def test_throttling_answers_429_with_retry_after_per_key_and_per_ip(api, buyer, 
     # Guessing keys counts against the address too.
     guesses = [api.with_key("sdx_guess").get("/api/v1/me/", REMOTE_ADDR="198.51.100.9").status_code for _ in range(3)]
     assert guesses == [401, 401, 429]
+
+
+def test_every_write_with_a_key_is_audited_with_the_keys_name_even_when_refused(api, buyer, make_key):
+    key = make_key(buyer, scopes=["read"], name="정산 스크립트")
+    api.with_key(key).post("/api/v1/api-keys/", {"name": "x", "scopes": ["buy"]})  # refused: wider scopes
+    api.with_key(key).get("/api/v1/me/")  # reads are not audited
+    rows = AuditEvent.objects.filter(action="api.write")
+    assert [(r.data["method"], r.data["path"], r.data["status"], r.data["api_token"]["name"]) for r in rows] == [
+        ("POST", "/api/v1/api-keys/", 403, "정산 스크립트")
+    ]
+    assert rows[0].organization_id == buyer.active_organization_id
