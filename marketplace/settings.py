@@ -360,7 +360,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        # The buyer API (transactions.api): one enum per choice set, named after what it is.
+        "OrderStateEnum": "transactions.models.OrderState",
+        "PaymentStateEnum": "transactions.models.PaymentState",
+        "PaymentMethodEnum": "transactions.models.PaymentMethod",
+        "CheckoutMethodEnum": ["card", "bank_transfer"],
+        "OfferKindEnum": "catalog.models.OfferKind",
+        "ApiTokenStateEnum": ["active", "expired", "revoked"],  # accounts.api: else it collides with the above
+    },
 }
 
 # --- Operator details (footer, e-mails) -------------------------------------------

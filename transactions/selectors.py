@@ -4,12 +4,13 @@ pages, the purchase panel, the services (which re-check under lock) and the admi
 from collections import defaultdict
 from dataclasses import dataclass
 
+import rules
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import Organization
 from catalog.licences import RenderedLicence, UnfilledPlaceholder, render_for_version, text_sha256
@@ -17,6 +18,7 @@ from catalog.models import CatalogEntry, Dataset, DatasetVersion, Licence, Offer
 from catalog.pricing import ZERO, Price, offer_price
 from catalog.services.offers import PINNABLE_STATES, offer_law_problem
 from core.models import AuditEvent
+from core.text import lazy_percent
 from transactions.delivery.selectors import error_parts
 from transactions.models import (
     Cart,
@@ -134,45 +136,53 @@ def purchase_problem(
     *,
     version: DatasetVersion | None = None,
     facts: PurchaseFacts | None = None,
-) -> str | None:
-    """Why `organization` cannot buy `offer` now (a sentence for the buyer), or None.
+):
+    """Why `organization` cannot buy `offer` now (a sentence for the buyer, lazy: shown in the language of
+    whoever reads it, so the API gives it in Korean and English), or None.
 
     Checked when the offer goes into a cart, shown on the cart page and checked again, under lock, at
     checkout: an offer may stop, a dataset may be suspended or a version withdrawn in between.
     """
     if offer.buyer_id is not None and offer.buyer_id != organization.pk:
-        return _("This offer is not available to your organization.")
+        return gettext_lazy("This offer is not available to your organization.")
     if not offer.active:
-        return _("The publisher no longer offers this.")
+        return gettext_lazy("The publisher no longer offers this.")
     if offer.dataset.publisher_id == organization.pk:
-        return _("This dataset is your own organization's: it cannot buy it.")
+        return gettext_lazy("This dataset is your own organization's: it cannot buy it.")
     facts = facts or purchase_facts(organization, offer.dataset)
     if not facts.listed:
-        return _("This dataset is not available in the catalog at the moment.")
+        return gettext_lazy("This dataset is not available in the catalog at the moment.")
     version = version or offer_version(offer)
     if version is None:
-        return _("The version this offer is for is no longer available.")
+        return gettext_lazy("The version this offer is for is no longer available.")
     law = offer_law_problem(offer, version)
     if law:
-        return _("The publisher must correct this offer before it can be bought: %(reason)s") % {"reason": law}
+        return lazy_percent(
+            gettext_lazy("The publisher must correct this offer before it can be bought: %(reason)s"), {"reason": law}
+        )
     subscription = offer.kind == Offer.Kind.SUBSCRIPTION
     owned = covering(facts.entitlements, version=version, subscription=subscription)
     if owned is not None:
         if owned.kind == Offer.Kind.SUBSCRIPTION:
-            return _(
-                "Your organization's subscription already covers this dataset until %(date)s (order %(number)s)."
-            ) % {
-                "date": timezone.localtime(owned.valid_until).strftime("%Y-%m-%d"),
-                "number": owned.order_item.order.number,
-            }
-        return _("Your organization already has this version (order %(number)s).") % {
-            "number": owned.order_item.order.number
-        }
+            return lazy_percent(
+                gettext_lazy(
+                    "Your organization's subscription already covers this dataset until %(date)s (order %(number)s)."
+                ),
+                {
+                    "date": timezone.localtime(owned.valid_until).strftime("%Y-%m-%d"),
+                    "number": owned.order_item.order.number,
+                },
+            )
+        return lazy_percent(
+            gettext_lazy("Your organization already has this version (order %(number)s)."),
+            {"number": owned.order_item.order.number},
+        )
     pending = facts.open_orders.get(offer.pk)
     if pending is not None:
-        return _("Order %(number)s already holds this offer and waits for payment: pay or cancel it first.") % {
-            "number": pending.number
-        }
+        return lazy_percent(
+            gettext_lazy("Order %(number)s already holds this offer and waits for payment: pay or cancel it first."),
+            {"number": pending.number},
+        )
     return None
 
 
@@ -238,7 +248,10 @@ def cart_lines(cart: Cart | None, organization: Organization) -> list[Line]:
             rendered = render_for_version(licence, version, publisher=offer.dataset.publisher)
         except UnfilledPlaceholder:
             # A licence text with a blank nobody can fill is not a text anyone may accept.
-            rendered, problem = None, problem or str(_("The licence text has a blank: ask the publisher to fix it."))
+            rendered, problem = (
+                None,
+                problem or gettext_lazy("The licence text has a blank: ask the publisher to fix it."),
+            )
         lines.append(
             Line(
                 offer=offer,
@@ -251,6 +264,29 @@ def cart_lines(cart: Cart | None, organization: Organization) -> list[Line]:
             )
         )
     return lines
+
+
+def cart_line(user, organization: Organization | None, offer_id: int) -> Line:
+    """One line of the user's cart for the organization, as the cart page shows it; 404 when the offer is not in it."""
+    for line in cart_lines(cart_get(user, organization), organization):
+        if line.offer.pk == offer_id:
+            return line
+    raise Http404
+
+
+def offer_for_cart(pk) -> Offer:
+    """The offer a buyer asks to put in the cart (cart_add checks whether it may); 404 when there is none."""
+    offer = Offer.objects.select_related("dataset").filter(pk=pk).first() if str(pk).isdigit() else None
+    if offer is None:
+        raise Http404
+    return offer
+
+
+def may_read_purchases(user, organization: Organization | None) -> bool:
+    """Whether the user may see the organization's cart, orders, entitlements and packages: the buyer rule
+    (accounts.buy_for_org, as the buyer's pages), whatever the scopes of an API key the user sent. Reading
+    with a key needs its `read` or `buy` scope, which the API checks first (accounts.api.permissions.HasScope)."""
+    return organization is not None and rules.has_perm("accounts.buy_for_org", user, organization)
 
 
 def lines_total(lines: list[Line]) -> Price:
@@ -266,8 +302,20 @@ def lines_total(lines: list[Line]) -> Price:
 # ---------------------------------------------------------------------------------------------
 
 
-def orders_for_organization(organization: Organization) -> QuerySet[Order]:
-    return Order.objects.filter(buyer=organization).select_related("placed_by").prefetch_related("items")
+ORDER_TABS = ("all", "open", "paid", "cancelled")
+
+
+def orders_for_organization(organization: Organization, *, tab: str = "all") -> QuerySet[Order]:
+    """The organization's orders, newest first; `tab` (ORDER_TABS, as on the orders page) narrows them to the
+    unpaid, the paid (delivered or not) or the cancelled and refunded ones."""
+    orders = Order.objects.filter(buyer=organization).select_related("placed_by").prefetch_related("items")
+    if tab == "open":
+        return orders.filter(state__in=OPEN_ORDER_STATES)
+    if tab == "paid":
+        return orders.filter(state__in=[Order.State.PAID, Order.State.FULFILLED])
+    if tab == "cancelled":
+        return orders.filter(state__in=[Order.State.CANCELLED, Order.State.REFUNDED])
+    return orders
 
 
 def order_get_for_buyer(*, organization: Organization | None, number: str) -> Order:
@@ -568,6 +616,11 @@ def _package_rows(packages, entitlements: dict[int, Entitlement] | None = None) 
         PackageRow(p, package_delivery_status(p, entitlement=(entitlements or {}).get(p.entitlement_id), now=now))
         for p in packages
     ]
+
+
+def package_rows(packages) -> list[PackageRow]:
+    """Packages, each with its status worded as on the order page (their entitlements loaded with them)."""
+    return _package_rows(packages)
 
 
 def _order_packages(orders) -> QuerySet[Package]:

@@ -171,22 +171,14 @@ def checkout(request):
 # Orders
 # ---------------------------------------------------------------------------------------------
 
-ORDER_TABS = ("all", "open", "paid", "cancelled")
-
 
 @buyer_required
 def orders(request):
     organization = _organization(request)
     tab = request.GET.get("tab", "all")
-    if tab not in ORDER_TABS:
+    if tab not in selectors.ORDER_TABS:
         tab = "all"
-    qs = selectors.orders_for_organization(organization)
-    if tab == "open":
-        qs = qs.filter(state__in=selectors.OPEN_ORDER_STATES)
-    elif tab == "paid":
-        qs = qs.filter(state__in=[Order.State.PAID, Order.State.FULFILLED])
-    elif tab == "cancelled":
-        qs = qs.filter(state__in=[Order.State.CANCELLED, Order.State.REFUNDED])
+    qs = selectors.orders_for_organization(organization, tab=tab)
     page = Paginator(qs, 20).get_page(request.GET.get("page"))
     page.object_list = selectors.orders_with_status(page.object_list)
     return render(

@@ -70,8 +70,14 @@ class LinkExpired(Exception):
 
 
 def sign(*, package_id: int, user_id: int, organization_id: int, ttl: int | None = None) -> str:
+    return sign_until(package_id=package_id, user_id=user_id, organization_id=organization_id, ttl=ttl)[0]
+
+
+def sign_until(*, package_id: int, user_id: int, organization_id: int, ttl: int | None = None) -> tuple[str, int]:
+    """The token, and when it expires (Unix seconds): what `sign` makes, for callers that show the expiry."""
     expires = int(time.time()) + (settings.DOWNLOAD_LINK_TTL_SECONDS if ttl is None else ttl)
-    return signing.dumps({"p": package_id, "u": user_id, "o": organization_id, "e": expires}, salt=SALT)
+    token = signing.dumps({"p": package_id, "u": user_id, "o": organization_id, "e": expires}, salt=SALT)
+    return token, expires
 
 
 def unsign(token: str) -> dict:

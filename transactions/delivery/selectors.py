@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 
@@ -55,4 +56,22 @@ def package_for_viewer(user, pk: int) -> Package:
     )
     if not can(user, "accounts.view_org", package.entitlement.organization):
         raise NotAllowed()
+    return package
+
+
+def packages_for_organization(organization) -> QuerySet[Package]:
+    """The packages built (or being built) for an organization's purchases, newest first, with what the
+    buyer's status line needs (transactions.selectors.package_delivery_status)."""
+    return (
+        Package.objects.filter(entitlement__organization=organization)
+        .select_related("version__dataset", "entitlement__order_item__order")
+        .order_by("-created_at", "-id")
+    )
+
+
+def package_get_for_organization(*, organization, pk: int) -> Package:
+    """One package of the organization's purchases; 404 for anyone else's (no hint that it exists)."""
+    package = packages_for_organization(organization).filter(pk=pk).first() if organization is not None else None
+    if package is None:
+        raise Http404
     return package

@@ -13,7 +13,8 @@ import logging
 import threading
 import time
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -680,10 +681,21 @@ def _notify_admins(package: Package) -> None:
 # --- Downloads ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DownloadLink:
+    path: str  # of the download view (the page redirects to it; the API gives it as an absolute URL)
+    expires_at: datetime
+
+
 def download_link(*, user, package: Package) -> str:
     """A signed link to download a ready package, valid DOWNLOAD_LINK_TTL_SECONDS, for `user` of the
     entitled organization. The link itself is the credential (curl and download managers resume with
     it), so it is short-lived and names the user and organization it was made for."""
+    return download_link_issue(user=user, package=package).path
+
+
+def download_link_issue(*, user, package: Package) -> DownloadLink:
+    """`download_link` with the time the link expires (the API shows it)."""
     package = Package.objects.select_related("entitlement__organization").get(pk=package.pk)
     if not can_download(user, package):
         raise NotAllowed(
@@ -691,8 +703,13 @@ def download_link(*, user, package: Package) -> str:
         )
     if package.state != K.READY:
         raise DomainError(_("This package is not ready to download."), code="package_not_ready")
-    token = downloads.sign(package_id=package.pk, user_id=user.pk, organization_id=package.entitlement.organization_id)
-    return reverse("transactions:package_download", args=[token])
+    token, expires = downloads.sign_until(
+        package_id=package.pk, user_id=user.pk, organization_id=package.entitlement.organization_id
+    )
+    return DownloadLink(
+        path=reverse("transactions:package_download", args=[token]),
+        expires_at=datetime.fromtimestamp(expires, tz=UTC),
+    )
 
 
 def download_authorize(*, claims: dict, request_user) -> tuple[Package, object]:
