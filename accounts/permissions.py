@@ -83,6 +83,7 @@ SCOPE_OF_PERM = {
     "accounts.buy_for_org": "buy",
     "accounts.platform_admin": "admin",
     "accounts.verify_org": "admin",
+    "transactions.confirm_bank_transfer": "admin",  # defined by transactions.payments.services (a platform admin)
     "accounts.manage_org": None,
 }
 
