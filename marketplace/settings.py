@@ -360,7 +360,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {},
+    # Choice sets whose field names collide across components ("state", "kind") get names of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "VersionStateEnum": "catalog.models.VersionState",
+        "OfferKindEnum": "catalog.models.OfferKind",
+        "OrganizationKindEnum": "accounts.models.OrganizationKind",
+        "OrderStateEnum": "transactions.models.OrderState",
+        "PaymentStateEnum": "transactions.models.PaymentState",
+        "PackageStateEnum": "transactions.models.PackageState",
+        "ApiKeyStateEnum": ["active", "expired", "revoked"],
+    },
 }
 
 # --- Operator details (footer, e-mails) -------------------------------------------
