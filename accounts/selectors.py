@@ -8,12 +8,15 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import ApiToken, Invitation, Membership, Organization, PolicyAgreement, PolicyVersion, User
 from accounts.permissions import can
 from core.errors import NotAllowed
 from core.models import AuditEvent
+from core.text import lazy_percent
 
 
 def memberships_for_user(user: User) -> QuerySet[Membership]:
@@ -42,6 +45,60 @@ def organization_verification_queue(*, state: str | None = None) -> QuerySet[Org
     if state:
         qs = qs.filter(verification=state)
     return qs.order_by("verification_requested_at")
+
+
+def organization_get_for_staff(pk: int) -> Organization:
+    """Any organization, for the platform admin's verification page and API (the caller checks the admin)."""
+    return get_object_or_404(Organization.objects.select_related("parent", "created_by", "verified_by"), pk=pk)
+
+
+@dataclass(frozen=True)
+class BrnCheck:
+    """What the verifying admin is told about an organization's business registration number: `status` is passed,
+    mismatch (the check digit failed: a warning, never a refusal), not_checked, parent (a department using its
+    parent's number) or missing; `message` says it in words (lazy)."""
+
+    status: str
+    message: object
+
+
+def brn_check(organization: Organization) -> BrnCheck:
+    """The same verdict and words as the staff page's "Business registration number" box."""
+    lookup = gettext_lazy("Confirm the number with the National Tax Service's business status lookup before verifying.")
+    if organization.brn:
+        if organization.brn_checksum_ok:
+            return BrnCheck(
+                "passed",
+                gettext_lazy(
+                    "The number is well-formed. The check digit only catches typing errors: it does not prove that "
+                    "the business exists or is active."
+                ),
+            )
+        if organization.brn_checksum_ok is False:
+            failed = gettext_lazy(
+                "The number failed the check-digit test. That is often a typing error, but some real numbers fail it "
+                "too."
+            )
+            return BrnCheck("mismatch", format_lazy("{} {}", failed, lookup))
+        return BrnCheck(
+            "not_checked",
+            gettext_lazy(
+                "The check digit was not computed. Confirm the number with the National Tax Service's business "
+                "status lookup."
+            ),
+        )
+    if organization.parent_id:
+        return BrnCheck(
+            "parent",
+            lazy_percent(
+                gettext_lazy(
+                    "A department without its own number uses the number of its parent organization, "
+                    "%(parent)s: %(brn)s."
+                ),
+                {"parent": organization.parent.name_ko, "brn": organization.brn_display},
+            ),
+        )
+    return BrnCheck("missing", gettext_lazy("No number and no parent organization are recorded."))
 
 
 def verification_counts() -> dict[str, int]:

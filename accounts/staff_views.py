@@ -1,21 +1,18 @@
 """Platform admin pages: the organization verification queue, the audit trail, the terms and privacy policy."""
 
-import django_filters
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.decorators import staff_required
+from accounts.filters import AuditFilter
 from accounts.forms import PolicyVersionForm, RejectForm, VerifyForm
 from accounts.models import Organization, PolicyVersion
 from core.errors import DomainError
-from core.models import AuditEvent
 
 
 @staff_required
@@ -44,7 +41,7 @@ def organizations(request):
 
 @staff_required
 def organization(request, pk):
-    org = get_object_or_404(Organization.objects.select_related("parent", "created_by", "verified_by"), pk=pk)
+    org = selectors.organization_get_for_staff(pk)
     return render(
         request,
         "staff/organization.html",
@@ -77,31 +74,6 @@ def organization_decide(request, pk):
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("staff:organization", pk=org.pk)
-
-
-class AuditFilter(django_filters.FilterSet):
-    action = django_filters.CharFilter(label=gettext_lazy("Action"), lookup_expr="startswith")
-    actor = django_filters.CharFilter(
-        label=gettext_lazy("Actor (e-mail)"), field_name="actor__email", lookup_expr="icontains"
-    )
-    dataset = django_filters.CharFilter(label=gettext_lazy("Dataset"), method="filter_dataset")
-    organization = django_filters.CharFilter(
-        label=gettext_lazy("Organization"), field_name="organization__name_ko", lookup_expr="icontains"
-    )
-    date_from = django_filters.DateFilter(
-        label=pgettext_lazy("date range", "From"), field_name="created_at", lookup_expr="date__gte"
-    )
-    date_to = django_filters.DateFilter(
-        label=pgettext_lazy("date range", "To"), field_name="created_at", lookup_expr="date__lte"
-    )
-
-    class Meta:
-        model = AuditEvent
-        fields = []
-
-    def filter_dataset(self, queryset, name, value):
-        """By dataset title (as recorded) or short name: decisions about versions record both."""
-        return queryset.filter(Q(object_repr__icontains=value) | Q(data__dataset__icontains=value))
 
 
 @staff_required

@@ -63,7 +63,7 @@ def version_submission(request, pk):
         "last_reject": next((r for r in history if r.action == Review.Action.REJECT), None),
         "new_version_form": NewVersionForm(),
         "offer_form": OfferForm(dataset=version.dataset),
-        "offers": version.dataset.offers.filter(active=True).select_related("buyer", "version").order_by("price_krw"),
+        "offers": selectors.dataset_active_offers(version.dataset),
         "withdraw_form": ReasonForm(),
         "open_version": selectors.version_open_sibling(version),
     }
@@ -213,21 +213,19 @@ def review_queue(request):
 
 @staff_required
 def review_version(request, pk):
-    version = get_object_or_404(
-        DatasetVersion.objects.select_related("dataset__publisher", "theme", "licence", "created_by"), pk=pk
-    )
+    version = selectors.version_get_for_review(pk)
     history = list(selectors.version_history(version))
     context = {
         "version": version,
         "dataset": version.dataset,
         "files": selectors.version_files(version),
-        "pii_files": [f for f in version.files.select_related("parent") if f.pii_findings],
+        "pii_files": selectors.version_pii_files(version),
         "dictionary_files": selectors.version_dictionary_files(version),
         "diff": selectors.version_diff(version),
         "history": history,
         "decision": next((r for r in history if r.action in (Review.Action.APPROVE, Review.Action.REJECT)), None),
         "submission": next((r for r in history if r.action == Review.Action.SUBMIT), None),
-        "offers": version.dataset.offers.filter(active=True).select_related("buyer", "version").order_by("price_krw"),
+        "offers": selectors.dataset_active_offers(version.dataset),
         "approve_form": NoteForm(),
         "reject_form": ReasonForm(),
         "listing_form": ReasonForm(),

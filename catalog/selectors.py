@@ -300,6 +300,48 @@ def review_published() -> QuerySet[DatasetVersion]:
     )
 
 
+def review_pii_summaries(versions) -> dict[int, dict]:
+    """For a page of the review queue: per version, the kinds of personal data its files' checks found, how many
+    files had any, and whether any finding blocks publication (one query)."""
+    summaries = {v.pk: {"kinds": set(), "files": 0, "blocking": False} for v in versions}
+    rows = (
+        DataFile.objects.filter(version_id__in=list(summaries))
+        .exclude(pii_findings=[])
+        .values_list("version_id", "pii_findings")
+    )
+    for version_id, findings in rows:
+        summary = summaries[version_id]
+        summary["files"] += 1
+        for finding in findings or []:
+            summary["kinds"].add(str(finding.get("kind", "")))
+            summary["blocking"] = summary["blocking"] or bool(finding.get("blocking"))
+    for summary in summaries.values():
+        summary["kinds"] = sorted(k for k in summary["kinds"] if k)
+    return summaries
+
+
+def version_get_for_review(pk: int) -> DatasetVersion:
+    """Any version, for the platform admin's review page and API (the caller checks the admin)."""
+    return get_object_or_404(
+        DatasetVersion.objects.select_related("dataset__publisher", "theme", "licence", "created_by"), pk=pk
+    )
+
+
+def dataset_get_for_review(slug: str) -> Dataset:
+    """Any dataset by its short name, for the platform admin's listing decisions."""
+    return get_object_or_404(Dataset.objects.select_related("publisher"), slug=slug)
+
+
+def dataset_active_offers(dataset: Dataset) -> QuerySet:
+    """The dataset's offers in force (private ones included), cheapest first, as the review and submission show."""
+    return dataset.offers.filter(active=True).select_related("buyer", "version").order_by("price_krw", "id")
+
+
+def version_pii_files(version: DatasetVersion) -> list[DataFile]:
+    """The version's files (ZIP members and sheets included) in which the checks found personal data."""
+    return [f for f in version.files.select_related("parent").order_by("created_at", "id") if f.pii_findings]
+
+
 def catalog_search(params, *, page=1):
     """The catalog page for GET parameters: entries, total (exact or labelled estimate) and facets."""
     return discovery.catalog_search(params, page=page)

@@ -360,14 +360,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets whose field names collide across components ("state", "kind") get names of their own.
     "ENUM_NAME_OVERRIDES": {
-        # The buyer API (transactions.api): one enum per choice set, named after what it is.
+        "VersionStateEnum": "catalog.models.VersionState",
+        "OfferKindEnum": "catalog.models.OfferKind",
+        "OrganizationKindEnum": "accounts.models.OrganizationKind",
         "OrderStateEnum": "transactions.models.OrderState",
         "PaymentStateEnum": "transactions.models.PaymentState",
         "PaymentMethodEnum": "transactions.models.PaymentMethod",
         "CheckoutMethodEnum": ["card", "bank_transfer"],
-        "OfferKindEnum": "catalog.models.OfferKind",
-        "ApiTokenStateEnum": ["active", "expired", "revoked"],  # accounts.api: else it collides with the above
+        "PackageStateEnum": "transactions.models.PackageState",
+        "ApiKeyStateEnum": ["active", "expired", "revoked"],
     },
 }
 

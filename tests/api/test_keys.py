@@ -247,3 +247,20 @@ def test_every_write_with_a_key_is_audited_with_the_keys_name_even_when_refused(
         ("POST", "/api/v1/api-keys/", 403, "정산 스크립트")
     ]
     assert rows[0].organization_id == buyer.active_organization_id
+
+
+def test_an_admin_key_made_for_an_organization_still_acts_on_others(admin_user, official, buyer):
+    from rest_framework.test import APIRequestFactory
+
+    from accounts.api.authentication import ApiTokenAuthentication
+    from accounts.models import Organization
+
+    Membership.objects.create(user=admin_user, organization=official.active_organization, role="owner")
+    _token, key = account_services.api_token_create(
+        actor=admin_user, organization=official.active_organization, name="심사", scopes=["admin", "read"]
+    )
+    request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Token {key}")
+    user = ApiTokenAuthentication().authenticate(request)[0]
+    other = Organization.objects.get(pk=buyer.active_organization_id)
+    assert can(user, "accounts.verify_org", other)
+    assert not can(user, "accounts.view_org", other) or user.is_staff  # staff may view any organization

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -199,9 +199,7 @@ def bank_transfers(request):
 @staff_required
 @require_POST
 def bank_transfer_confirm(request, payment_id):
-    payment = get_object_or_404(
-        Payment.objects.select_related("order"), pk=payment_id, method=Order.Method.BANK_TRANSFER
-    )
+    payment = selectors.bank_transfer_get(payment_id)
     form = BankTransferConfirmForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Check the form of order %(number)s.") % {"number": payment.order.number})
