@@ -12,7 +12,7 @@ from core.api.fields import Bilingual
 # --- Small references ------------------------------------------------------------------------------------------
 
 
-class DatasetRef(serializers.ModelSerializer):
+class ReviewDatasetRef(serializers.ModelSerializer):
     class Meta:
         model = Dataset
         fields = ["id", "slug", "listing"]
@@ -53,7 +53,7 @@ class PiiSummaryOut(serializers.Serializer):
 class ReviewQueueOut(serializers.ModelSerializer):
     """A submitted version waiting for a decision (the staff page's "Waiting" list)."""
 
-    dataset = DatasetRef(read_only=True)
+    dataset = ReviewDatasetRef(read_only=True)
     publisher = OrganizationRef(source="dataset.publisher", read_only=True)
     theme = serializers.SlugRelatedField(slug_field="code", read_only=True)
     file_count = serializers.IntegerField(read_only=True, help_text="최상위 파일 수 (top-level files)")
@@ -208,7 +208,7 @@ class PiiFileOut(serializers.ModelSerializer):
 # --- Offers, decisions, the diff ---------------------------------------------------------------------------------
 
 
-class OfferOut(serializers.ModelSerializer):
+class ReviewOfferOut(serializers.ModelSerializer):
     version = VersionRef(read_only=True, allow_null=True, help_text="특정 버전만 파는 경우 (a one-off for one version)")
     buyer = OrganizationRef(
         read_only=True, allow_null=True, help_text="비공개 제안의 대상 기관 (a private offer's buyer)"
@@ -299,7 +299,7 @@ class DiffOut(serializers.Serializer):
 
 
 class ReviewDetailOut(serializers.ModelSerializer):
-    dataset = DatasetRef(read_only=True)
+    dataset = ReviewDatasetRef(read_only=True)
     publisher = OrganizationRef(source="dataset.publisher", read_only=True)
     theme = serializers.SlugRelatedField(slug_field="code", read_only=True)
     licence = LicenceOut(read_only=True, allow_null=True)
@@ -314,7 +314,7 @@ class ReviewDetailOut(serializers.ModelSerializer):
     pii_files = PiiFileOut(
         source="review_pii_files", many=True, read_only=True, help_text="개인정보가 발견된 파일과 그 내용"
     )
-    offers = OfferOut(source="review_offers", many=True, read_only=True)
+    offers = ReviewOfferOut(source="review_offers", many=True, read_only=True)
     diff = DiffOut(source="review_diff", read_only=True)
     history = ReviewOut(
         source="review_history", many=True, read_only=True, help_text="결정 기록, 최신순 (decisions, newest first)"
@@ -354,7 +354,7 @@ class ReviewDetailOut(serializers.ModelSerializer):
 class ReviewStateOut(serializers.ModelSerializer):
     """A version after a decision."""
 
-    dataset = DatasetRef(read_only=True)
+    dataset = ReviewDatasetRef(read_only=True)
     decision = ReviewOut(read_only=True, allow_null=True)
 
     class Meta:

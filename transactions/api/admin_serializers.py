@@ -38,7 +38,7 @@ class TransferOrderOut(serializers.ModelSerializer):
         return bool(order.payment_due_at and order.payment_due_at < timezone.now())
 
 
-class BankTransferOut(serializers.ModelSerializer):
+class WaitingBankTransferOut(serializers.ModelSerializer):
     order = TransferOrderOut(read_only=True)
     confirmed_by = UserBrief(read_only=True, allow_null=True)
 

@@ -30,11 +30,11 @@ class BankTransferList(ApiGenericView):
         summary="Bank transfers waiting for a deposit",
         description="구매자가 계좌이체를 골랐고 아직 확인하지 않은 결제 (관리자 입금 확인 페이지와 같음), "
         "입금 기한이 가까운 순서.",
-        responses=s.BankTransferOut(many=True),
+        responses=s.WaitingBankTransferOut(many=True),
     )
     def get(self, request):
         page = self.paginate_queryset(payment_selectors.bank_transfers_waiting())
-        return self.get_paginated_response(s.BankTransferOut(page, many=True).data)
+        return self.get_paginated_response(s.WaitingBankTransferOut(page, many=True).data)
 
 
 class BankTransferConfirm(ApiView):
@@ -48,7 +48,7 @@ class BankTransferConfirm(ApiView):
         "`amount_mismatch`로 거절합니다 (감사 기록에 남음). 확인되면 주문이 결제되고 파일 준비가 시작됩니다. "
         "이미 확인된 결제면 그대로 둡니다.",
         request=s.BankTransferConfirmIn,
-        responses=s.BankTransferOut,
+        responses=s.WaitingBankTransferOut,
     )
     def post(self, request, payment_id: int):
         payment = payment_selectors.bank_transfer_get(payment_id)
@@ -59,7 +59,7 @@ class BankTransferConfirm(ApiView):
             depositor_name=data["depositor_name"],
             amount_krw=data["amount_krw"],
         )
-        return Response(s.BankTransferOut(payment_selectors.bank_transfer_get(payment_id)).data)
+        return Response(s.WaitingBankTransferOut(payment_selectors.bank_transfer_get(payment_id)).data)
 
 
 class PackageList(ApiGenericView):
