@@ -8,8 +8,8 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.text import format_lazy
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import ApiToken, Invitation, Membership, Organization, PolicyAgreement, PolicyVersion, User
@@ -168,22 +168,33 @@ def buyer_refusal(user, organization: Organization | None) -> BuyerRefusal | Non
     None when the user may; otherwise what is missing. Services raise it, pages show it."""
     if organization is None:
         return BuyerRefusal(
-            "no_organization", _("Purchases are made for an organization. Register your company or join one first.")
+            "no_organization",
+            gettext_lazy("Purchases are made for an organization. Register your company or join one first."),
         )
-    name = {"name": organization.display_name}
+    # Lazy, so a refusal reads in either language (the API gives both); the name follows the language too.
+    name = {"name": lazy(lambda: organization.display_name, str)()}
     if not organization.is_consumer:
         return BuyerRefusal(
-            "not_consumer", _("%(name)s is registered as a provider only; only buyer organizations can buy.") % name
+            "not_consumer",
+            lazy_percent(
+                gettext_lazy("%(name)s is registered as a provider only; only buyer organizations can buy."), name
+            ),
         )
     if not organization.is_verified:
         return BuyerRefusal(
             "not_verified",
-            _("%(name)s is waiting for verification by a platform admin; it can buy once verified.") % name,
+            lazy_percent(
+                gettext_lazy("%(name)s is waiting for verification by a platform admin; it can buy once verified."),
+                name,
+            ),
         )
     if not can(user, "accounts.buy_for_org", organization):
         return BuyerRefusal(
             "no_buyer_role",
-            _("Buying for %(name)s needs the buyer or owner role: ask an owner of your organization.") % name,
+            lazy_percent(
+                gettext_lazy("Buying for %(name)s needs the buyer or owner role: ask an owner of your organization."),
+                name,
+            ),
         )
     return None
 

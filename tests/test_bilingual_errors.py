@@ -18,3 +18,13 @@ def test_a_formatted_domain_error_renders_in_both_languages(draft, official):
     assert both["message_en"].startswith("This version is")
     assert "Published" in both["message_en"] or "published" in both["message_en"]
     assert both["message_ko"] != both["message_en"]
+
+
+def test_who_may_buy_refusals_render_in_both_languages(official):
+    from accounts.selectors import buyer_refusal
+
+    refusal = buyer_refusal(official, official.active_organization)  # a provider department cannot buy
+    both = in_both(refusal.message)
+    assert refusal.code == "not_consumer"
+    assert "환경정책과" in both["message_ko"] and "Environmental Policy Division" in both["message_en"]
+    assert both["message_ko"] != both["message_en"]
