@@ -46,6 +46,13 @@ def _error(status: int, message) -> HttpResponse:
     return _tus(HttpResponse(str(message), status=status, content_type="text/plain; charset=utf-8"))
 
 
+def _name_file(response: HttpResponse, upload: Upload) -> HttpResponse:
+    """A finished upload names the file it became (programs read its checks at /api/v1/provider/…/files/<id>/)."""
+    if upload.datafile_id:
+        response["Data-File-Id"] = str(upload.datafile_id)
+    return response
+
+
 def _throttled(throttle_class, request) -> HttpResponse | None:
     throttle = throttle_class()
     if throttle.allow_request(request, None):
@@ -146,7 +153,7 @@ def create(request):
     replaces = None
     if meta.get("replaces"):
         try:
-            replaces = version.files.filter(pk=int(meta["replaces"])).first()
+            replaces = selectors.provider_version_file(version, int(meta["replaces"]))
         except ValueError:
             replaces = None
         if replaces is None:
@@ -177,7 +184,7 @@ def resource(request, pk):
         response = HttpResponse(status=200)
         response["Upload-Offset"] = str(upload.offset)
         response["Upload-Length"] = str(upload.length)
-        return _tus(response)
+        return _tus(_name_file(response, upload))
     if request.method == "DELETE":
         services.upload_abort(actor=request.user, upload=upload)
         return _tus(HttpResponse(status=204))
@@ -200,4 +207,4 @@ def resource(request, pk):
         return _error(400, exc.message)
     response = HttpResponse(status=204)
     response["Upload-Offset"] = str(upload.offset)
-    return _tus(response)
+    return _tus(_name_file(response, upload))

@@ -4,7 +4,12 @@ verification are enforced; refusals come in the one error shape, in Korean and E
 
 import base64
 import hashlib
+import json
+import os
+import re
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -612,8 +617,10 @@ def test_tus_with_a_key_resumes_after_an_interruption_and_the_checks_run(celery_
     assert _tus_patch(api, location, 300, data[300:]).status_code == 409  # a stale offset is refused
     last = _tus_patch(api, location, 500, data[500:])
     assert last.status_code == 204 and last["Upload-Offset"] == str(len(data))
+    assert "Data-File-Id" not in cut and "Data-File-Id" not in head
 
     datafile = DataFile.objects.get()
+    assert last["Data-File-Id"] == str(datafile.pk) == api.head(location, headers=TUS)["Data-File-Id"]
     assert datafile.sha256 == hashlib.sha256(data).hexdigest() and Upload.objects.get().state == "complete"
     checked = _wait_checked(api, f"{API}/versions/{draft.pk}/files/{datafile.pk}/")
     assert checked["encoding"] == "cp949" and checked["row_count"] == 28
@@ -668,3 +675,33 @@ def test_tus_in_the_browser_still_needs_the_session_and_its_csrf_token(api, offi
         headers={**TUS, **csrf, "Upload-Offset": "0"},
     )
     assert sent.status_code == 204 and DataFile.objects.get().size == 8
+
+
+def test_the_documented_curl_example_resumes_and_finishes_an_upload(
+    live_server, celery_worker, api, official, draft, make_key, tmp_path
+):
+    """docs/api.md "큰 파일 올리기 (tus)", run as written against a real server: it picks up an upload a dropped
+    connection left half-sent, sends the rest in small pieces and prints the file with its checks."""
+    section = (Path(__file__).resolve().parents[2] / "docs/api.md").read_text().split("## 큰 파일 올리기 (tus)")[1]
+    setup, script = re.findall(r"```bash\n(.*?)```", section, re.S)[:2]
+    assert all(f"export {name}=" in setup for name in ("BASE", "KEY", "VERSION", "FILE"))
+    key = make_key(official, scopes=["publish"])
+    source = tmp_path / "대기질_2024.csv"
+    source.write_bytes(CP949_CSV)
+    api.with_key(key)
+    location = _tus_create(api, draft, source.name, len(CP949_CSV))["Location"]
+    assert _tus_patch(api, location, 0, CP949_CSV[:300]).status_code == 204  # then the connection dropped
+    (tmp_path / f"{source.name}.tus").write_text(location + "\n")
+
+    env = {**os.environ, "BASE": live_server.url, "KEY": key, "VERSION": str(draft.pk), "FILE": str(source)}
+    result = subprocess.run(
+        ["bash", "-c", script], env={**env, "CHUNK": "400"}, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    datafile = DataFile.objects.get()
+    assert printed["id"] == datafile.pk and printed["name"] == "대기질_2024.csv"
+    assert printed["sha256"] == datafile.sha256 == hashlib.sha256(CP949_CSV).hexdigest()
+    assert Upload.objects.get().state == "complete"  # the same upload, resumed at byte 300
+    assert not (tmp_path / f"{source.name}.tus").exists()
+    assert _wait_checked(api, f"{API}/versions/{draft.pk}/files/{datafile.pk}/")["encoding"] == "cp949"
