@@ -102,8 +102,33 @@ class DatasetOut(serializers.ModelSerializer):
 # --- files ---------------------------------------------------------------------------------------------------
 
 
+# What the checks store, typed for the schema (a bare nullable JSONField would be `oneOf: [{}, null]`, which null
+# matches twice).
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class JsonObject(serializers.JSONField):
+    pass
+
+
+@extend_schema_field({"type": ["object", "null"], "additionalProperties": True})
+class NullableJsonObject(serializers.JSONField):
+    pass
+
+
+@extend_schema_field({"type": "array", "items": {"type": "object", "additionalProperties": True}})
+class JsonObjectList(serializers.JSONField):
+    pass
+
+
+@extend_schema_field({"type": ["array", "null"], "items": {"type": "object", "additionalProperties": True}})
+class NullableJsonObjectList(serializers.JSONField):
+    pass
+
+
+LEVELS = ("info", "warning", "error")
+
+
 class CheckMessageOut(serializers.Serializer):
-    level = serializers.ChoiceField(choices=["info", "warning", "error"], read_only=True)
+    level = serializers.ChoiceField(choices=LEVELS, read_only=True)
     code = serializers.CharField(read_only=True)
     message_ko = serializers.CharField(read_only=True)
     message_en = serializers.CharField(read_only=True)
@@ -117,7 +142,7 @@ def _check_messages(datafile: DataFile) -> list[dict]:
         both = text if isinstance(text, dict) else {"ko": str(text or ""), "en": str(text or "")}
         out.append(
             {
-                "level": message.get("level", "info"),
+                "level": message.get("level") if message.get("level") in LEVELS else "info",
                 "code": message.get("code", ""),
                 "message_ko": both.get("ko", ""),
                 "message_en": both.get("en") or both.get("ko", ""),
@@ -151,8 +176,8 @@ class FileOut(serializers.ModelSerializer):
     carried = serializers.SerializerMethodField(
         help_text="이전 버전에서 그대로 이어받은 파일 (carried over unchanged from the previous version)"
     )
-    pii_findings = serializers.JSONField(read_only=True, help_text="찾은 개인정보 (personal data found, masked)")
-    sheet = serializers.JSONField(read_only=True, allow_null=True)
+    pii_findings = JsonObjectList(read_only=True, help_text="찾은 개인정보 (personal data found, masked)")
+    sheet = NullableJsonObject(read_only=True, help_text="XLSX: 읽은 시트 (the worksheet read)")
 
     class Meta:
         model = DataFile
@@ -184,11 +209,11 @@ class FileDetailOut(FileOut):
     """A file with everything the checks found: Table Schema, profile, preview (personal data masked), map
     coverage, and the data dictionary the publisher wrote."""
 
-    table_schema = serializers.JSONField(read_only=True, allow_null=True)
-    profile = serializers.JSONField(read_only=True, allow_null=True)
-    preview = serializers.JSONField(read_only=True, allow_null=True)
-    geo = serializers.JSONField(read_only=True, allow_null=True)
-    dictionary = serializers.JSONField(read_only=True, help_text="데이터 사전 (the data dictionary, by column)")
+    table_schema = NullableJsonObject(read_only=True, help_text="Table Schema (frictionless)")
+    profile = NullableJsonObjectList(read_only=True, help_text="열마다의 프로파일 (per column)")
+    preview = NullableJsonObject(read_only=True, help_text="미리보기 (columns, rows; 개인정보 가림)")
+    geo = NullableJsonObject(read_only=True, help_text="GeoJSON: 범위, 좌표계, 도형 (bbox, CRS, geometry types)")
+    dictionary = JsonObject(read_only=True, help_text="데이터 사전 (the data dictionary, by column)")
     columns_described = serializers.IntegerField(read_only=True)
 
     class Meta(FileOut.Meta):
@@ -513,14 +538,19 @@ class ReviewOut(serializers.ModelSerializer):
         return (review.data or {}).get("pii_justification", "") if review.action == Review.Action.SUBMIT else ""
 
 
-class SubmitRefusalBody(serializers.Serializer):
+class ErrorBody(serializers.Serializer):
     status = serializers.IntegerField()
     code = serializers.CharField()
     message = serializers.CharField()
     message_ko = serializers.CharField()
     message_en = serializers.CharField()
-    problems = MessageOut(many=True, help_text="제출을 막는 문제 모두 (every problem, in both languages)")
+    fields = JsonObject(required=False, help_text="입력 오류 (input errors by field)")
+    problems = MessageOut(
+        many=True, required=False, help_text="제출을 막는 문제 모두 (not_submittable: every problem, in both languages)"
+    )
 
 
-class SubmitRefusalOut(serializers.Serializer):
-    error = SubmitRefusalBody()
+class ProviderErrorOut(serializers.Serializer):
+    """The API's one error shape; a refused submission also lists every problem."""
+
+    error = ErrorBody()

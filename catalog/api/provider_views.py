@@ -85,7 +85,7 @@ def _version_out(version) -> dict:
 
 
 def _paginated(view, request, queryset, serializer):
-    paginator = Pages()
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer(page, many=True).data)
 
@@ -94,6 +94,8 @@ def _paginated(view, request, queryset, serializer):
 
 
 class DatasetList(ProviderView):
+    pagination_class = Pages  # the schema says so too (drf-spectacular reads it)
+
     @extend_schema(
         summary="List my organization's datasets",
         description="활성 기관(API 키의 기관)의 모든 데이터셋. 상태와 관계없이, 작성 중인 버전과 게시된 버전을 함께 보여 줍니다.",
@@ -203,7 +205,7 @@ class VersionSubmit(ProviderView):
         description="플랫폼 관리자에게 심사를 요청합니다. 이후 버전은 바뀌지 않습니다. 제출할 수 없으면 400과 함께 "
         "`error.problems`에 모든 문제를 한국어·영어로 보여 줍니다.",
         request=s.SubmitIn,
-        responses={200: s.VersionOut, 400: s.SubmitRefusalOut},
+        responses={200: s.VersionOut, 400: s.ProviderErrorOut},
     )
     def post(self, request, pk):
         version = _version(request, pk)
@@ -249,6 +251,8 @@ class VersionReopen(ProviderView):
 
 
 class VersionReviews(ProviderView):
+    pagination_class = Pages  # the schema says so too (drf-spectacular reads it)
+
     @extend_schema(
         summary="A version's decisions",
         description="제출, 승인, 반려, 게시 중지·재개, 내림: 최근 것부터, 사유와 결정한 사람의 역할, 시각과 함께.",
@@ -278,6 +282,7 @@ def _too_large():
 
 class VersionFiles(ProviderView):
     parser_classes = [MultiPartParser]
+    pagination_class = Pages  # the schema says so too (drf-spectacular reads it)
 
     def initial(self, request, *args, **kwargs):
         # Refused before any byte of the body is read (a session's CSRF check would parse it).
@@ -307,7 +312,9 @@ class VersionFiles(ProviderView):
         request={"multipart/form-data": s.FileUploadIn},
         responses={
             201: s.FileDetailOut,
-            413: OpenApiResponse(description=f"{UPLOAD_LIMIT_MB} MB보다 큰 파일 (too large: use tus)"),
+            413: OpenApiResponse(
+                s.ProviderErrorOut, description=f"{UPLOAD_LIMIT_MB} MB보다 큰 파일 (too large: use tus)"
+            ),
         },
     )
     def post(self, request, pk):
@@ -383,6 +390,8 @@ class FileDictionary(ProviderView):
 
 
 class VersionOffers(ProviderView):
+    pagination_class = Pages  # the schema says so too (drf-spectacular reads it)
+
     @extend_schema(
         summary="The dataset's offers",
         description="이 버전의 데이터셋에 유효한 제안(무료, 한 번 구매, 구독; 비공개 제안 포함).",

@@ -88,6 +88,28 @@ def _published(official, admin_user, version):
     return services.version_approve(actor=admin_user, version=version)
 
 
+@pytest.fixture(scope="module")
+def openapi():
+    """The OpenAPI document as /api/schema/ serves it (JSON)."""
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.renderers import OpenApiJsonRenderer
+
+    return json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
+
+
+def _conforms(openapi, response, path, method):
+    """The response body is exactly what the schema says for its path, method and status (OpenAPI 3.1 is JSON
+    Schema 2020-12)."""
+    from jsonschema import Draft202012Validator
+
+    content = openapi["paths"][path][method]["responses"][str(response.status_code)]["content"]
+    schema = {**content["application/json"]["schema"], "components": openapi["components"]}
+    errors = [
+        f"{list(e.absolute_path)}: {e.message}" for e in Draft202012Validator(schema).iter_errors(response.json())
+    ]
+    assert not errors, errors
+
+
 def _wait_checked(api, url, timeout=60):
     """Poll the file endpoint as a program would until its checks finish."""
     deadline = time.monotonic() + timeout
@@ -131,7 +153,7 @@ def other_draft(other_provider, reference_data):
 # --- the journey ---------------------------------------------------------------------------------------------
 
 
-def test_a_department_publishes_a_cp949_file_by_api(celery_worker, api, official, reference_data, make_key):
+def test_a_department_publishes_a_cp949_file_by_api(celery_worker, api, official, reference_data, make_key, openapi):
     api.with_key(make_key(official, scopes=["publish"]))
 
     created = api.post(f"{API}/datasets/", METADATA, format="json")
@@ -140,6 +162,7 @@ def test_a_department_publishes_a_cp949_file_by_api(celery_worker, api, official
     version_id = dataset["open_version"]["id"]
     assert dataset["open_version"]["state"] == "draft" and dataset["published_version"] is None
     assert created["Location"] == f"{API}/versions/{version_id}/"
+    _conforms(openapi, created, "/api/v1/provider/datasets/", "post")
 
     upload = api.post(
         f"{API}/versions/{version_id}/files/",
@@ -151,21 +174,26 @@ def test_a_department_publishes_a_cp949_file_by_api(celery_worker, api, official
     assert file_out["name"] == "대기질_2024.csv" and file_out["size"] == len(CP949_CSV)
     assert file_out["sha256"] == hashlib.sha256(CP949_CSV).hexdigest()
     assert file_out["check"]["state"] in ("pending", "running")
+    _conforms(openapi, upload, "/api/v1/provider/versions/{id}/files/", "post")
     assert api.get(f"{API}/versions/{version_id}/").json()["state"] == "checking"
 
     checked = _wait_checked(api, upload["Location"])
+    _conforms(openapi, api.get(upload["Location"]), "/api/v1/provider/versions/{id}/files/{file_id}/", "get")
     assert checked["check"]["state"] == "warning"  # a mobile number: submitting needs a justification
     assert checked["encoding"] == "cp949" and checked["row_count"] == 28 and checked["column_count"] == 4
     assert {f["name"] for f in checked["table_schema"]["fields"]} == {"측정소명", "측정일시", "미세먼지", "연락처"}
     assert [row[3] for row in checked["preview"]["rows"] if row[3]] == ["010-****-5678"]  # masked as on the page
     assert [(f["kind"], f["column"]) for f in checked["pii_findings"]] == [("mobile_phone", "연락처")]
 
-    version = api.get(f"{API}/versions/{version_id}/").json()
+    version = api.get(f"{API}/versions/{version_id}/")
+    _conforms(openapi, version, "/api/v1/provider/versions/{id}/", "get")
+    version = version.json()
     assert version["state"] == "ready" and version["needs_pii_justification"] is True
     assert len(version["submission_problems"]) == 3  # justification, offer, licence
     refused = api.post(f"{API}/versions/{version_id}/submit/", {}, format="json")
     error = _bilingual(_error(refused, 400))
     assert error["code"] == "not_submittable" and len(error["problems"]) == 3
+    _conforms(openapi, refused, "/api/v1/provider/versions/{id}/submit/", "post")
     assert any("Personal data was found" in p["message_en"] for p in error["problems"])
     assert any("개인정보" in p["message_ko"] for p in error["problems"])
 
@@ -174,13 +202,17 @@ def test_a_department_publishes_a_cp949_file_by_api(celery_worker, api, official
     offer = api.post(f"{API}/versions/{version_id}/offers/", {"kind": "free"}, format="json")
     assert offer.status_code == 201, offer.content
     assert offer.json()["rule"] == "공공데이터법" and offer.json()["price_krw"] == 0
+    _conforms(openapi, offer, "/api/v1/provider/versions/{id}/offers/", "post")
 
     submitted = api.post(
         f"{API}/versions/{version_id}/submit/", {"pii_justification": "연락처는 공용 민원 번호입니다."}, format="json"
     )
     assert submitted.status_code == 200, submitted.content
     assert submitted.json()["state"] == "submitted" and submitted.json()["submission_problems"] == []
-    reviews = api.get(f"{API}/versions/{version_id}/reviews/").json()
+    _conforms(openapi, submitted, "/api/v1/provider/versions/{id}/submit/", "post")
+    reviews = api.get(f"{API}/versions/{version_id}/reviews/")
+    _conforms(openapi, reviews, "/api/v1/provider/versions/{id}/reviews/", "get")
+    reviews = reviews.json()
     assert reviews["count"] == 1
     assert reviews["results"][0] | {"created_at": None} == {
         "id": reviews["results"][0]["id"],
@@ -192,7 +224,9 @@ def test_a_department_publishes_a_cp949_file_by_api(celery_worker, api, official
         "pii_justification": "연락처는 공용 민원 번호입니다.",
         "created_at": None,
     }
-    listed = api.get(f"{API}/datasets/").json()
+    listed = api.get(f"{API}/datasets/")
+    _conforms(openapi, listed, "/api/v1/provider/datasets/", "get")
+    listed = listed.json()
     assert listed["count"] == 1 and listed["results"][0]["open_version"]["state"] == "submitted"
     # Every write of the key is in the audit trail with the key's name.
     for action in ("dataset.created", "offer.created", "version.submit"):
@@ -433,7 +467,7 @@ def test_multipart_uploads_follow_the_upload_services(api, official, draft, make
     assert DataFile.objects.count() == 1 and not Upload.objects.filter(state=Upload.State.UPLOADING).exists()
 
 
-def test_a_file_is_described_and_removed(api, official, draft, make_key):
+def test_a_file_is_described_and_removed(api, official, draft, make_key, openapi):
     datafile = _file(draft)
     api.with_key(make_key(official, scopes=["publish"]))
     url = f"{API}/versions/{draft.pk}/files/{datafile.pk}/"
@@ -452,6 +486,7 @@ def test_a_file_is_described_and_removed(api, official, draft, make_key):
     )
     assert described.status_code == 200, described.content
     assert described.json()["columns_described"] == 1
+    _conforms(openapi, described, "/api/v1/provider/versions/{id}/files/{file_id}/dictionary/", "patch")
     more = api.patch(f"{url}dictionary/", {"columns": {"측정소명": {"description_ko": "측정소 이름"}}}, format="json")
     assert set(more.json()["dictionary"]) == {"등급", "측정소명"}  # the columns not sent are kept
     unknown = api.patch(f"{url}dictionary/", {"columns": {"없는열": {"description_ko": "?"}}}, format="json")
@@ -474,19 +509,22 @@ def test_a_file_is_described_and_removed(api, official, draft, make_key):
 # --- versions, offers and decisions --------------------------------------------------------------------------------
 
 
-def test_new_versions_withdrawal_offers_and_decisions(api, official, admin_user, draft, make_key):
+def test_new_versions_withdrawal_offers_and_decisions(api, official, admin_user, draft, make_key, openapi):
     _published(official, admin_user, draft)
     api.with_key(make_key(official, scopes=["publish"]))
     slug = draft.dataset.slug
     started = api.post(f"{API}/datasets/{slug}/versions/", {"change_note": "2025년 자료 추가"}, format="json")
     assert started.status_code == 201, started.content
+    _conforms(openapi, started, "/api/v1/provider/datasets/{slug}/versions/", "post")
     new = started.json()
     assert new["number"] == 2 and new["state"] == "ready" and new["change_note"] == "2025년 자료 추가"
     assert new["lineage"] == {"from_number": 1, "carried": 1, "replaced": 0}
     assert [f["carried"] for f in new["files"]] == [True]
     again = api.post(f"{API}/datasets/{slug}/versions/", {"change_note": "두 번 누름"}, format="json")
     assert again.status_code == 200 and again.json()["id"] == new["id"]  # idempotent, as the service is
-    dataset = api.get(f"{API}/datasets/{slug}/").json()
+    dataset = api.get(f"{API}/datasets/{slug}/")
+    _conforms(openapi, dataset, "/api/v1/provider/datasets/{slug}/", "get")
+    dataset = dataset.json()
     assert dataset["open_version"]["id"] == new["id"] and dataset["published_version"]["id"] == draft.pk
     assert [v["number"] for v in dataset["versions"]] == [2, 1]
 
@@ -506,6 +544,7 @@ def test_new_versions_withdrawal_offers_and_decisions(api, official, admin_user,
     )
     assert pinned.status_code == 201, pinned.content
     assert pinned.json()["version"]["id"] == draft.pk and pinned.json()["rule"] == "공공데이터법"
+    _conforms(openapi, pinned, "/api/v1/provider/versions/{id}/offers/", "post")
     assert (
         "version"
         in _error(api.post(f"{API}/versions/{draft.pk}/offers/", {"kind": "free", "version": 999999}), 400)["fields"]
@@ -516,6 +555,7 @@ def test_new_versions_withdrawal_offers_and_decisions(api, official, admin_user,
     assert offers["count"] == 2  # the dataset's offers: the free one and the pinned one
     stopped = api.delete(f"{API}/offers/{pinned.json()['id']}/")
     assert stopped.status_code == 200 and stopped.json()["active"] is False
+    _conforms(openapi, stopped, "/api/v1/provider/offers/{id}/", "delete")
     assert api.get(f"{API}/versions/{new['id']}/offers/").json()["count"] == 1
 
     withdrawn = api.post(f"{API}/versions/{draft.pk}/withdraw/", {"reason": "측정기 오류"}, format="json")
