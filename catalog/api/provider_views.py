@@ -329,13 +329,18 @@ class VersionFiles(ProviderView):
             if replaces is None:
                 raise DomainError(_("The file to replace is not a file of this version."), code="replaces_invalid")
         # The tus endpoint's services, fed from the uploaded file in chunks (Django spooled it to disk).
-        upload = services.upload_create(
-            actor=request.user,
-            version=version,
-            filename=upload_file.name or "",
-            length=upload_file.size,
-            replaces=replaces,
-        )
+        try:
+            upload = services.upload_create(
+                actor=request.user,
+                version=version,
+                filename=upload_file.name or "",
+                length=upload_file.size,
+                replaces=replaces,
+            )
+        except DomainError as exc:
+            if exc.code == "too_large":  # over the tus limit too (UPLOAD_MAX_BYTES), as the tus endpoint says
+                exc.status = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+            raise
         upload = services.upload_append(actor=request.user, upload=upload, offset=0, stream=upload_file)
         if upload.datafile_id is None:
             services.upload_abort(actor=request.user, upload=upload)

@@ -464,6 +464,9 @@ def test_multipart_uploads_follow_the_upload_services(api, official, draft, make
     too_big = api.post(url, {"file": SimpleUploadedFile("big.csv", b"a\n" + b"1\n" * 600_000)}, format="multipart")
     error = _bilingual(_error(too_big, 413))
     assert error["code"] == "too_large" and "tus" in error["message_en"]
+    settings.UPLOAD_MAX_BYTES = 5  # the limit of every upload, tus included, is lower still
+    over = api.post(url, {"file": SimpleUploadedFile("small.csv", b"a,b\n1,2\n")}, format="multipart")
+    assert _bilingual(_error(over, 413))["code"] == "too_large"
     assert DataFile.objects.count() == 1 and not Upload.objects.filter(state=Upload.State.UPLOADING).exists()
 
 
