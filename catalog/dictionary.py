@@ -12,10 +12,12 @@ Pure functions: validation (`clean`), the codes' text form used by the publisher
 show (`rows`). Entries with nothing in them are dropped, so `{}` means "not described".
 """
 
+from django.utils.functional import lazy
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
+from core.text import lazy_percent
 
 # Units offered to the publisher (free text is allowed too): the ones Korean public data uses most.
 COMMON_UNITS = (
@@ -59,15 +61,28 @@ MAX_LABEL = 200
 ENTRY_KEYS = ("description_ko", "description_en", "unit", "codes")
 
 
+def _substitute(template, value) -> str:
+    return str(template) % value
+
+
+# `_("… “%s” …") % column`, rendered when shown (Korean and English for the API's errors, not the request's one).
+_of = lazy(_substitute, str)
+
+
 def _text(value, limit: int, what) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise DomainError(_("The dictionary could not be read: %(what)s must be text.") % {"what": what})
+        raise DomainError(
+            lazy_percent(_("The dictionary could not be read: %(what)s must be text."), {"what": what}),
+            code="dictionary_invalid",
+        )
     value = value.strip()
     if len(value) > limit:
         raise DomainError(
-            _("%(what)s is too long: at most %(limit)s characters.") % {"what": what, "limit": f"{limit:,}"},
+            lazy_percent(
+                _("%(what)s is too long: at most %(limit)s characters."), {"what": what, "limit": f"{limit:,}"}
+            ),
             code="dictionary_too_long",
         )
     return value
@@ -83,20 +98,22 @@ def clean(entries, columns) -> dict:
     for column, entry in entries.items():
         if column not in columns:
             raise DomainError(
-                _("The file has no column “%(column)s”. Reload the page: the file may have been checked again.")
-                % {"column": str(column)[:100]},
+                lazy_percent(
+                    _("The file has no column “%(column)s”. Reload the page: the file may have been checked again."),
+                    {"column": str(column)[:100]},
+                ),
                 code="dictionary_column",
             )
         if not isinstance(entry, dict):
             raise DomainError(_("The dictionary could not be read."), code="dictionary_invalid")
         out = {
             "description_ko": _text(
-                entry.get("description_ko"), MAX_DESCRIPTION, _("The Korean description of “%s”") % column
+                entry.get("description_ko"), MAX_DESCRIPTION, _of(_("The Korean description of “%s”"), column)
             ),
             "description_en": _text(
-                entry.get("description_en"), MAX_DESCRIPTION, _("The English description of “%s”") % column
+                entry.get("description_en"), MAX_DESCRIPTION, _of(_("The English description of “%s”"), column)
             ),
-            "unit": _text(entry.get("unit"), MAX_UNIT, _("The unit of “%s”") % column),
+            "unit": _text(entry.get("unit"), MAX_UNIT, _of(_("The unit of “%s”"), column)),
             "codes": _clean_codes(entry.get("codes") or [], column),
         }
         if any(out.values()):
@@ -109,25 +126,31 @@ def _clean_codes(codes, column) -> list[dict]:
         raise DomainError(_("The dictionary could not be read."), code="dictionary_invalid")
     if len(codes) > MAX_CODES:
         raise DomainError(
-            _("Column “%(column)s” has more than %(n)s codes. Describe long code lists in a separate file.")
-            % {"column": column, "n": MAX_CODES},
+            lazy_percent(
+                _("Column “%(column)s” has more than %(n)s codes. Describe long code lists in a separate file."),
+                {"column": column, "n": MAX_CODES},
+            ),
             code="dictionary_codes",
         )
     seen, out = set(), []
     for item in codes:
         if not isinstance(item, dict):
             raise DomainError(_("The dictionary could not be read."), code="dictionary_invalid")
-        code = _text(item.get("code"), MAX_CODE, _("A code of “%s”") % column)
-        label_ko = _text(item.get("label_ko"), MAX_LABEL, _("The meaning of a code of “%s”") % column)
-        label_en = _text(item.get("label_en"), MAX_LABEL, _("The English meaning of a code of “%s”") % column)
+        code = _text(item.get("code"), MAX_CODE, _of(_("A code of “%s”"), column))
+        label_ko = _text(item.get("label_ko"), MAX_LABEL, _of(_("The meaning of a code of “%s”"), column))
+        label_en = _text(item.get("label_en"), MAX_LABEL, _of(_("The English meaning of a code of “%s”"), column))
         if not code or not label_ko:
             raise DomainError(
-                _("Each code of “%(column)s” needs the code and its meaning in Korean.") % {"column": column},
+                lazy_percent(
+                    _("Each code of “%(column)s” needs the code and its meaning in Korean."), {"column": column}
+                ),
                 code="dictionary_codes",
             )
         if code in seen:
             raise DomainError(
-                _("The code “%(code)s” of “%(column)s” is written twice.") % {"code": code, "column": column},
+                lazy_percent(
+                    _("The code “%(code)s” of “%(column)s” is written twice."), {"code": code, "column": column}
+                ),
                 code="dictionary_codes",
             )
         seen.add(code)

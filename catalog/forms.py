@@ -78,17 +78,16 @@ class DatasetVersionForm(forms.ModelForm):
             values = [float(v) for v in raw.replace(" ", "").split(",")]
         except ValueError:
             values = []
-        if len(values) != 4 or not (-180 <= values[0] < values[2] <= 180 and -90 <= values[1] < values[3] <= 90):
-            raise forms.ValidationError(
-                _("Enter four numbers: west, south, east, north (west < east, south < north), in degrees.")
-            )
+        problem = services.bbox_problem(values)
+        if problem:
+            raise forms.ValidationError(problem)
         return values
 
     def clean(self):
         data = super().clean()
         start, end = data.get("temporal_start"), data.get("temporal_end")
-        if start and end and start > end:
-            self.add_error("temporal_end", _("The end date is before the start date."))
+        if problem := services.temporal_problem(start, end):
+            self.add_error("temporal_end", problem)
         # Said here, not first at submission: the same rule as submission_problems.
         problem = services.licence_kind_problem(data.get("data_kind"), data.get("licence"))
         if problem:

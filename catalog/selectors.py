@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import Organization
 from accounts.permissions import can
 from catalog import derived, dictionary, discovery, textdiff
-from catalog.models import DataFile, Dataset, DatasetVersion, DerivedFile, Licence, Review, Theme
+from catalog.models import DataFile, Dataset, DatasetVersion, DerivedFile, Licence, Offer, Review, Theme
 from catalog.pricing import offer_price
 from catalog.schedule import next_update_due
 from core.errors import NotAllowed
@@ -49,6 +49,68 @@ def datafile_get_for_publisher(*, user, pk: int) -> DataFile:
     datafile = get_object_or_404(DataFile.objects.select_related("version__dataset__publisher"), pk=pk)
     _check_publisher(user, datafile.version.dataset)
     return datafile
+
+
+# --- The provider API (/api/v1/provider/): everything is looked up inside the acting organization, so another
+# organization's ids are simply not found (404), never shown and never told apart from ids that do not exist.
+
+
+def provider_datasets(organization) -> QuerySet[Dataset]:
+    """The organization's datasets in every state, newest change first, each with its versions (newest first),
+    the version in progress (`open_versions`) and the published one (`published_versions`)."""
+    versions = DatasetVersion.objects.order_by("-number")
+    return (
+        Dataset.objects.filter(publisher=organization)
+        .prefetch_related(
+            Prefetch("versions", queryset=versions),
+            Prefetch("versions", queryset=versions.filter(state__in=OPEN_STATES), to_attr="open_versions"),
+            Prefetch("versions", queryset=versions.filter(state="published"), to_attr="published_versions"),
+        )
+        .annotate(version_count=Count("versions"))
+        .order_by("-updated_at", "-pk")
+    )
+
+
+def provider_dataset_get(*, organization, slug: str) -> Dataset:
+    return get_object_or_404(provider_datasets(organization), slug=slug)
+
+
+def provider_version_get(*, organization, pk: int) -> DatasetVersion:
+    return get_object_or_404(
+        DatasetVersion.objects.select_related("dataset__publisher", "theme", "licence"),
+        pk=pk,
+        dataset__publisher=organization,
+    )
+
+
+def provider_version_files(version: DatasetVersion) -> QuerySet[DataFile]:
+    """Every file of a version, ZIP members and a workbook's sheet tables included (each names its `parent`)."""
+    return version.files.select_related("predecessor").order_by("created_at", "id")
+
+
+def provider_datafile_get(*, version: DatasetVersion, pk: int) -> DataFile:
+    return get_object_or_404(provider_version_files(version).select_related("version__dataset__publisher"), pk=pk)
+
+
+def provider_version_file(version: DatasetVersion, pk: int) -> DataFile | None:
+    """A top-level file of this version by id (the file an upload replaces), or None."""
+    return version.files.filter(pk=pk, parent__isnull=True).first()
+
+
+def provider_dataset_offers(dataset: Dataset) -> QuerySet[Offer]:
+    """The dataset's active offers, as the version page lists them."""
+    return dataset.offers.filter(active=True).select_related("buyer", "version").order_by("price_krw", "pk")
+
+
+def provider_offer_get(*, organization, pk: int) -> Offer:
+    return get_object_or_404(
+        Offer.objects.select_related("dataset__publisher", "buyer", "version"), pk=pk, dataset__publisher=organization
+    )
+
+
+def provider_dataset_version(dataset: Dataset, pk: int) -> DatasetVersion | None:
+    """A version of this dataset by id (the one-off offer's version), or None."""
+    return dataset.versions.filter(pk=pk).first()
 
 
 def version_files(version: DatasetVersion) -> QuerySet[DataFile]:
@@ -364,7 +426,7 @@ from dataclasses import dataclass, field  # noqa: E402
 from datetime import date, datetime  # noqa: E402
 
 from catalog.licences import RenderedLicence, UnfilledPlaceholder, render_for_version  # noqa: E402
-from catalog.models import CatalogEntry, Offer  # noqa: E402
+from catalog.models import CatalogEntry  # noqa: E402
 
 PUBLIC_HISTORY_STATES = (DatasetVersion.State.PUBLISHED, DatasetVersion.State.SUPERSEDED)
 SAMPLE_CHECK_STATES = (DataFile.Check.PASSED, DataFile.Check.WARNING)

@@ -341,6 +341,9 @@ API_TOKEN_PREFIX = "sdx_"
 API_TOKEN_DEFAULT_DAYS = 365
 API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 730)
 API_TOKEN_TOUCH_SECONDS = 60  # last-used time and address are written at most once a minute per key
+# The largest file a program may send in one multipart POST (/api/v1/provider/versions/<id>/files/); larger
+# files go through the resumable tus endpoint (/catalog/uploads/, up to UPLOAD_MAX_BYTES).
+API_UPLOAD_MAX_BYTES = env_int("API_UPLOAD_MAX_BYTES", 100 * 1024**2)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "시흥 데이터거래소 API (Siheung Data Exchange API)",
@@ -363,6 +366,8 @@ SPECTACULAR_SETTINGS = {
     # Choice sets whose field names collide across components ("state", "kind") get names of their own.
     "ENUM_NAME_OVERRIDES": {
         "VersionStateEnum": "catalog.models.VersionState",
+        "CheckStateEnum": "catalog.models.CheckState",
+        "UploadStateEnum": "catalog.models.UploadState",
         "OfferKindEnum": "catalog.models.OfferKind",
         "OrganizationKindEnum": "accounts.models.OrganizationKind",
         "OrderStateEnum": "transactions.models.OrderState",

@@ -10,24 +10,24 @@ from core.models import AuditEvent
 REASON_MAX = 4000
 
 
-class UserBrief(serializers.ModelSerializer):
+class AdminUserBrief(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "email", "name"]
         read_only_fields = fields
 
 
-class OrganizationRef(serializers.ModelSerializer):
+class AdminOrganizationRef(serializers.ModelSerializer):
     class Meta:
         model = Organization
         fields = ["id", "slug", "name_ko", "name_en"]
         read_only_fields = fields
 
 
-class OrganizationQueueOut(serializers.ModelSerializer):
+class AdminOrganizationQueueOut(serializers.ModelSerializer):
     """A row of the verification queue (the staff page's list)."""
 
-    parent = OrganizationRef(read_only=True, allow_null=True)
+    parent = AdminOrganizationRef(read_only=True, allow_null=True)
     brn_display = serializers.CharField(
         read_only=True, help_text="사업자등록번호 (하이픈 포함; 부서는 상위 기관의 번호) (the number, formatted)"
     )
@@ -54,7 +54,7 @@ class OrganizationQueueOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BrnCheckOut(serializers.Serializer):
+class AdminBrnCheckOut(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=["passed", "mismatch", "not_checked", "parent", "missing"],
         read_only=True,
@@ -63,8 +63,8 @@ class BrnCheckOut(serializers.Serializer):
     message = Bilingual(help_text="관리자 화면과 같은 안내 (the staff page's words)")
 
 
-class MemberOut(serializers.ModelSerializer):
-    user = UserBrief(read_only=True)
+class AdminMemberOut(serializers.ModelSerializer):
+    user = AdminUserBrief(read_only=True)
     joined_at = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
@@ -73,15 +73,15 @@ class MemberOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrganizationAdminOut(serializers.ModelSerializer):
+class AdminOrganizationAdminOut(serializers.ModelSerializer):
     """What the verifying admin reads: the details given, the number and its check, the members, the decision."""
 
-    parent = OrganizationRef(read_only=True, allow_null=True)
+    parent = AdminOrganizationRef(read_only=True, allow_null=True)
     brn_display = serializers.CharField(read_only=True)
-    brn_check = BrnCheckOut(read_only=True)
-    members = MemberOut(many=True, read_only=True)
-    created_by = UserBrief(read_only=True, allow_null=True)
-    verified_by = UserBrief(read_only=True, allow_null=True, help_text="마지막 결정을 내린 관리자 (who decided)")
+    brn_check = AdminBrnCheckOut(read_only=True)
+    members = AdminMemberOut(many=True, read_only=True)
+    created_by = AdminUserBrief(read_only=True, allow_null=True)
+    verified_by = AdminUserBrief(read_only=True, allow_null=True, help_text="마지막 결정을 내린 관리자 (who decided)")
 
     class Meta:
         model = Organization
@@ -117,13 +117,13 @@ class OrganizationAdminOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class VerifyIn(serializers.Serializer):
+class AdminVerifyIn(serializers.Serializer):
     reason = serializers.CharField(
         required=False, allow_blank=True, max_length=REASON_MAX, help_text="메모 (선택) (an optional note)"
     )
 
 
-class OrganizationRejectIn(serializers.Serializer):
+class AdminOrganizationRejectIn(serializers.Serializer):
     reason = serializers.CharField(
         max_length=REASON_MAX,
         help_text="반려 사유: 기관의 소유자에게 전달됩니다 (the owners read it)",
@@ -134,17 +134,17 @@ class OrganizationRejectIn(serializers.Serializer):
     )
 
 
-class ApiTokenRef(serializers.Serializer):
+class AdminApiTokenRef(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
     prefix = serializers.CharField(read_only=True)
 
 
-class AuditEventOut(serializers.ModelSerializer):
-    actor = UserBrief(read_only=True, allow_null=True, help_text="없으면 시스템 (null: the system)")
-    organization = OrganizationRef(read_only=True, allow_null=True)
+class AdminAuditEventOut(serializers.ModelSerializer):
+    actor = AdminUserBrief(read_only=True, allow_null=True, help_text="없으면 시스템 (null: the system)")
+    organization = AdminOrganizationRef(read_only=True, allow_null=True)
     data = serializers.DictField(read_only=True, help_text="기록된 값 (the recorded data)")
-    api_token = ApiTokenRef(
+    api_token = AdminApiTokenRef(
         source="data.api_token",
         read_only=True,
         allow_null=True,

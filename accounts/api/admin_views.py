@@ -28,7 +28,7 @@ class OrganizationQueryIn(serializers.Serializer):
 def organization_out(organization: Organization) -> dict:
     organization.brn_check = selectors.brn_check(organization)
     organization.members = selectors.organization_members(organization)
-    return s.OrganizationAdminOut(organization).data
+    return s.AdminOrganizationAdminOut(organization).data
 
 
 class OrganizationQueue(ApiGenericView):
@@ -50,13 +50,13 @@ class OrganizationQueue(ApiGenericView):
                 description="인증 상태 (default: requested)",
             )
         ],
-        responses=s.OrganizationQueueOut(many=True),
+        responses=s.AdminOrganizationQueueOut(many=True),
     )
     def get(self, request):
         state = validated(OrganizationQueryIn, request.query_params)["verification"]
         queue = selectors.organization_verification_queue(state=None if state == "all" else state)
         page = self.paginate_queryset(queue)
-        return self.get_paginated_response(s.OrganizationQueueOut(page, many=True).data)
+        return self.get_paginated_response(s.AdminOrganizationQueueOut(page, many=True).data)
 
 
 class OrganizationDetail(ApiView):
@@ -68,7 +68,7 @@ class OrganizationDetail(ApiView):
         summary="An organization, as the verifying admin sees it",
         description="인증을 판단할 기관의 정보: 입력한 내용, 사업자등록번호와 검증번호 확인 결과(불일치는 경고), "
         "구성원, 마지막 결정.",
-        responses=s.OrganizationAdminOut,
+        responses=s.AdminOrganizationAdminOut,
     )
     def get(self, request, organization_id: int):
         return Response(organization_out(selectors.organization_get_for_staff(organization_id)))
@@ -83,12 +83,12 @@ class OrganizationVerify(ApiView):
         summary="Verify an organization",
         description="기관을 인증합니다 (메모는 선택). 구성원은 역할에 따라 게시하거나 구매할 수 있게 됩니다. "
         "이미 인증된 기관이면 그대로 둡니다.",
-        request=s.VerifyIn,
-        responses=s.OrganizationAdminOut,
+        request=s.AdminVerifyIn,
+        responses=s.AdminOrganizationAdminOut,
     )
     def post(self, request, organization_id: int):
         organization = selectors.organization_get_for_staff(organization_id)
-        reason = validated(s.VerifyIn, request.data).get("reason", "")
+        reason = validated(s.AdminVerifyIn, request.data).get("reason", "")
         services.organization_verify(actor=request.user, organization=organization, reason=reason)
         return Response(organization_out(selectors.organization_get_for_staff(organization_id)))
 
@@ -101,12 +101,12 @@ class OrganizationReject(ApiView):
         tags=TAG,
         summary="Reject an organization's verification",
         description="기관 인증을 반려합니다. 사유는 필수이며 소유자에게 전달됩니다. 소유자가 내용을 고치면 다시 대기열에 옵니다.",
-        request=s.OrganizationRejectIn,
-        responses=s.OrganizationAdminOut,
+        request=s.AdminOrganizationRejectIn,
+        responses=s.AdminOrganizationAdminOut,
     )
     def post(self, request, organization_id: int):
         organization = selectors.organization_get_for_staff(organization_id)
-        reason = validated(s.OrganizationRejectIn, request.data)["reason"]
+        reason = validated(s.AdminOrganizationRejectIn, request.data)["reason"]
         services.organization_reject(actor=request.user, organization=organization, reason=reason)
         return Response(organization_out(selectors.organization_get_for_staff(organization_id)))
 
@@ -138,11 +138,11 @@ class AuditTrail(ApiGenericView):
             OpenApiParameter("date_from", OpenApiTypes.DATE, description="이 날짜부터 (from this date)"),
             OpenApiParameter("date_to", OpenApiTypes.DATE, description="이 날짜까지 (until this date)"),
         ],
-        responses=s.AuditEventOut(many=True),
+        responses=s.AdminAuditEventOut(many=True),
     )
     def get(self, request):
         filterset = AuditFilter(request.query_params, queryset=selectors.audit_events())
         if not filterset.is_valid():
             raise ValidationError(filterset.form.errors.as_data())  # field errors in both languages
         page = self.paginate_queryset(filterset.qs)
-        return self.get_paginated_response(s.AuditEventOut(page, many=True).data)
+        return self.get_paginated_response(s.AdminAuditEventOut(page, many=True).data)

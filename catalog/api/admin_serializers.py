@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.admin_serializers import REASON_MAX, OrganizationRef, UserBrief
+from accounts.api.admin_serializers import REASON_MAX, AdminOrganizationRef, AdminUserBrief
 from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Offer, Review
 from core.api.fields import Bilingual
 
@@ -19,14 +19,14 @@ class ReviewDatasetRef(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class VersionRef(serializers.ModelSerializer):
+class ReviewVersionRef(serializers.ModelSerializer):
     class Meta:
         model = DatasetVersion
         fields = ["id", "number", "state"]
         read_only_fields = fields
 
 
-class LicenceOut(serializers.ModelSerializer):
+class ReviewLicenceOut(serializers.ModelSerializer):
     class Meta:
         model = Licence
         fields = ["code", "family", "name_ko", "name_en", "allows_commercial_use", "allows_derivatives", "url"]
@@ -36,7 +36,7 @@ class LicenceOut(serializers.ModelSerializer):
 # --- The queue -------------------------------------------------------------------------------------------------
 
 
-class PiiSummaryOut(serializers.Serializer):
+class ReviewPiiSummaryOut(serializers.Serializer):
     needs_justification = serializers.BooleanField(
         read_only=True,
         help_text="개인정보가 발견되어 게시 사유가 필요한 파일이 있음 (personal data needing a justification)",
@@ -54,13 +54,13 @@ class ReviewQueueOut(serializers.ModelSerializer):
     """A submitted version waiting for a decision (the staff page's "Waiting" list)."""
 
     dataset = ReviewDatasetRef(read_only=True)
-    publisher = OrganizationRef(source="dataset.publisher", read_only=True)
+    publisher = AdminOrganizationRef(source="dataset.publisher", read_only=True)
     theme = serializers.SlugRelatedField(slug_field="code", read_only=True)
     file_count = serializers.IntegerField(read_only=True, help_text="최상위 파일 수 (top-level files)")
     is_update = serializers.SerializerMethodField(
         help_text="게시된 데이터셋의 새 버전 (an update of a published dataset)"
     )
-    pii = PiiSummaryOut(read_only=True)
+    pii = ReviewPiiSummaryOut(read_only=True)
 
     class Meta:
         model = DatasetVersion
@@ -97,7 +97,7 @@ class _Filled(serializers.Serializer):
         return super().to_representation({**self.DEFAULTS, **(instance or {})})
 
 
-class CheckMessageOut(_Filled):
+class ReviewCheckMessageOut(_Filled):
     """One message of a file's checks."""
 
     DEFAULTS = {"level": "info", "code": "", "message": "", "detail": ""}
@@ -108,7 +108,7 @@ class CheckMessageOut(_Filled):
     detail = serializers.CharField(read_only=True)
 
 
-class PiiFindingOut(_Filled):
+class ReviewPiiFindingOut(_Filled):
     """Personal data the checks found in one column."""
 
     DEFAULTS = {
@@ -132,7 +132,7 @@ class PiiFindingOut(_Filled):
     note = Bilingual()
 
 
-class ColumnOut(_Filled):
+class ReviewColumnOut(_Filled):
     """A column of the file's Table Schema."""
 
     DEFAULTS = {"name": "", "type": ""}
@@ -141,11 +141,11 @@ class ColumnOut(_Filled):
     type = serializers.CharField(read_only=True)
 
 
-class FileLeafOut(serializers.ModelSerializer):
+class ReviewFileLeafOut(serializers.ModelSerializer):
     name = serializers.CharField(source="original_name", read_only=True)
     display_name = serializers.CharField(read_only=True)
-    messages = CheckMessageOut(source="check_messages", many=True, read_only=True)
-    pii_findings = PiiFindingOut(many=True, read_only=True)
+    messages = ReviewCheckMessageOut(source="check_messages", many=True, read_only=True)
+    pii_findings = ReviewPiiFindingOut(many=True, read_only=True)
     columns = serializers.SerializerMethodField()
     carried = serializers.BooleanField(
         source="is_carried", read_only=True, help_text="이전 버전에서 그대로 가져온 파일 (carried over unchanged)"
@@ -174,30 +174,30 @@ class FileLeafOut(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(ColumnOut(many=True))
+    @extend_schema_field(ReviewColumnOut(many=True))
     def get_columns(self, datafile):
-        return ColumnOut((datafile.table_schema or {}).get("fields") or [], many=True).data
+        return ReviewColumnOut((datafile.table_schema or {}).get("fields") or [], many=True).data
 
 
-class FileMemberOut(FileLeafOut):
-    members = FileLeafOut(many=True, read_only=True, help_text="시트별 표 (a workbook's tables)")
+class ReviewFileMemberOut(ReviewFileLeafOut):
+    members = ReviewFileLeafOut(many=True, read_only=True, help_text="시트별 표 (a workbook's tables)")
 
-    class Meta(FileLeafOut.Meta):
-        fields = [*FileLeafOut.Meta.fields, "members"]
+    class Meta(ReviewFileLeafOut.Meta):
+        fields = [*ReviewFileLeafOut.Meta.fields, "members"]
         read_only_fields = fields
 
 
-class FileOut(FileLeafOut):
-    members = FileMemberOut(many=True, read_only=True, help_text="ZIP 안의 파일, 통합문서의 시트 (members)")
+class ReviewFileOut(ReviewFileLeafOut):
+    members = ReviewFileMemberOut(many=True, read_only=True, help_text="ZIP 안의 파일, 통합문서의 시트 (members)")
 
-    class Meta(FileLeafOut.Meta):
-        fields = [*FileLeafOut.Meta.fields, "members"]
+    class Meta(ReviewFileLeafOut.Meta):
+        fields = [*ReviewFileLeafOut.Meta.fields, "members"]
         read_only_fields = fields
 
 
-class PiiFileOut(serializers.ModelSerializer):
+class ReviewPiiFileOut(serializers.ModelSerializer):
     name = serializers.CharField(source="display_name", read_only=True)
-    findings = PiiFindingOut(source="pii_findings", many=True, read_only=True)
+    findings = ReviewPiiFindingOut(source="pii_findings", many=True, read_only=True)
 
     class Meta:
         model = DataFile
@@ -209,8 +209,10 @@ class PiiFileOut(serializers.ModelSerializer):
 
 
 class ReviewOfferOut(serializers.ModelSerializer):
-    version = VersionRef(read_only=True, allow_null=True, help_text="특정 버전만 파는 경우 (a one-off for one version)")
-    buyer = OrganizationRef(
+    version = ReviewVersionRef(
+        read_only=True, allow_null=True, help_text="특정 버전만 파는 경우 (a one-off for one version)"
+    )
+    buyer = AdminOrganizationRef(
         read_only=True, allow_null=True, help_text="비공개 제안의 대상 기관 (a private offer's buyer)"
     )
     contract_type = serializers.ChoiceField(
@@ -239,7 +241,7 @@ class ReviewOfferOut(serializers.ModelSerializer):
 
 
 class ReviewOut(serializers.ModelSerializer):
-    actor = UserBrief(read_only=True)
+    actor = AdminUserBrief(read_only=True)
 
     class Meta:
         model = Review
@@ -247,32 +249,36 @@ class ReviewOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SegmentOut(serializers.Serializer):
+class ReviewSegmentOut(serializers.Serializer):
     op = serializers.ChoiceField(choices=["equal", "delete", "insert"], read_only=True)
     text = serializers.CharField(read_only=True)
 
 
-class WordDiffOut(serializers.Serializer):
-    old = SegmentOut(many=True, read_only=True, help_text="지운 부분이 표시된 이전 글 (the old text, deletions marked)")
-    new = SegmentOut(many=True, read_only=True, help_text="넣은 부분이 표시된 새 글 (the new text, insertions marked)")
+class ReviewWordDiffOut(serializers.Serializer):
+    old = ReviewSegmentOut(
+        many=True, read_only=True, help_text="지운 부분이 표시된 이전 글 (the old text, deletions marked)"
+    )
+    new = ReviewSegmentOut(
+        many=True, read_only=True, help_text="넣은 부분이 표시된 새 글 (the new text, insertions marked)"
+    )
     changed = serializers.IntegerField(read_only=True)
 
 
-class FieldDiffOut(serializers.Serializer):
+class ReviewFieldDiffOut(serializers.Serializer):
     field = serializers.CharField(read_only=True)
     label = Bilingual()
     old = serializers.CharField(read_only=True)
     new = serializers.CharField(read_only=True)
-    words = WordDiffOut(read_only=True)
+    words = ReviewWordDiffOut(read_only=True)
 
 
-class RetypedOut(serializers.Serializer):
+class ReviewRetypedOut(serializers.Serializer):
     name = serializers.CharField(read_only=True)
     old = serializers.CharField(read_only=True)
     new = serializers.CharField(read_only=True)
 
 
-class FileDiffOut(serializers.Serializer):
+class ReviewFileDiffOut(serializers.Serializer):
     name = serializers.CharField(read_only=True)
     old_name = serializers.CharField(read_only=True, help_text="다른 이름의 파일을 대체한 경우 그 이름 (replaced file)")
     matched_by = serializers.ChoiceField(
@@ -284,14 +290,16 @@ class FileDiffOut(serializers.Serializer):
     rows_delta = serializers.IntegerField(read_only=True, allow_null=True)
     added = serializers.ListField(child=serializers.CharField(), read_only=True, help_text="추가된 열")
     removed = serializers.ListField(child=serializers.CharField(), read_only=True, help_text="없어진 열")
-    retyped = RetypedOut(many=True, read_only=True, help_text="형식이 바뀐 열")
+    retyped = ReviewRetypedOut(many=True, read_only=True, help_text="형식이 바뀐 열")
     column_change = serializers.BooleanField(read_only=True)
 
 
-class DiffOut(serializers.Serializer):
-    baseline = VersionRef(read_only=True, allow_null=True, help_text="비교 대상: 직전 게시 버전 (null: 처음 게시)")
-    fields = FieldDiffOut(many=True, read_only=True)
-    files = FileDiffOut(many=True, read_only=True)
+class ReviewDiffOut(serializers.Serializer):
+    baseline = ReviewVersionRef(
+        read_only=True, allow_null=True, help_text="비교 대상: 직전 게시 버전 (null: 처음 게시)"
+    )
+    fields = ReviewFieldDiffOut(many=True, read_only=True)
+    files = ReviewFileDiffOut(many=True, read_only=True)
     column_changes = serializers.IntegerField(read_only=True, help_text="열이 바뀐 파일 수")
 
 
@@ -300,22 +308,22 @@ class DiffOut(serializers.Serializer):
 
 class ReviewDetailOut(serializers.ModelSerializer):
     dataset = ReviewDatasetRef(read_only=True)
-    publisher = OrganizationRef(source="dataset.publisher", read_only=True)
+    publisher = AdminOrganizationRef(source="dataset.publisher", read_only=True)
     theme = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    licence = LicenceOut(read_only=True, allow_null=True)
+    licence = ReviewLicenceOut(read_only=True, allow_null=True)
     spatial_bbox = serializers.ListField(
         child=serializers.FloatField(),
         read_only=True,
         allow_null=True,
         help_text="WGS84 기준 [서쪽, 남쪽, 동쪽, 북쪽] (west, south, east, north)",
     )
-    created_by = UserBrief(read_only=True)
-    files = FileOut(source="review_files", many=True, read_only=True)
-    pii_files = PiiFileOut(
+    created_by = AdminUserBrief(read_only=True)
+    files = ReviewFileOut(source="review_files", many=True, read_only=True)
+    pii_files = ReviewPiiFileOut(
         source="review_pii_files", many=True, read_only=True, help_text="개인정보가 발견된 파일과 그 내용"
     )
     offers = ReviewOfferOut(source="review_offers", many=True, read_only=True)
-    diff = DiffOut(source="review_diff", read_only=True)
+    diff = ReviewDiffOut(source="review_diff", read_only=True)
     history = ReviewOut(
         source="review_history", many=True, read_only=True, help_text="결정 기록, 최신순 (decisions, newest first)"
     )
@@ -363,8 +371,8 @@ class ReviewStateOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DatasetListingOut(serializers.ModelSerializer):
-    publisher = OrganizationRef(read_only=True)
+class ReviewDatasetListingOut(serializers.ModelSerializer):
+    publisher = AdminOrganizationRef(read_only=True)
 
     class Meta:
         model = Dataset
@@ -375,7 +383,7 @@ class DatasetListingOut(serializers.ModelSerializer):
 # --- Input -------------------------------------------------------------------------------------------------------
 
 
-class ApproveIn(serializers.Serializer):
+class ReviewApproveIn(serializers.Serializer):
     reason = serializers.CharField(
         required=False, allow_blank=True, max_length=REASON_MAX, help_text="메모 (선택) (an optional note)"
     )
@@ -392,7 +400,7 @@ class ReviewRejectIn(serializers.Serializer):
     )
 
 
-class ListingReasonIn(serializers.Serializer):
+class ReviewListingReasonIn(serializers.Serializer):
     reason = serializers.CharField(
         max_length=REASON_MAX,
         help_text="사유: 제공기관에 전달됩니다 (the publisher reads it)",

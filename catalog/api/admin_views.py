@@ -80,12 +80,12 @@ class ReviewApprove(ApiView):
         summary="Approve and publish a version",
         description="제출된 버전을 승인해 게시합니다 (메모는 선택). 이전 게시 버전은 대체됩니다. "
         "두 관리자가 동시에 결정해도 결정은 하나입니다: 같은 결정이면 그대로 두고, 다른 결정이면 409.",
-        request=s.ApproveIn,
+        request=s.ReviewApproveIn,
         responses=s.ReviewStateOut,
     )
     def post(self, request, version_id: int):
         version = selectors.version_get_for_review(version_id)
-        reason = validated(s.ApproveIn, request.data).get("reason", "")
+        reason = validated(s.ReviewApproveIn, request.data).get("reason", "")
         services.version_approve(actor=request.user, version=version, reason=reason)
         return Response(_state_out(version_id))
 
@@ -116,14 +116,14 @@ class DatasetSuspend(ApiView):
         tags=TAG,
         summary="Suspend a dataset's listing",
         description="데이터셋을 구매자에게서 숨깁니다 (사유 필수, 제공기관에 전달). 이미 숨겨져 있으면 그대로 둡니다.",
-        request=s.ListingReasonIn,
-        responses=s.DatasetListingOut,
+        request=s.ReviewListingReasonIn,
+        responses=s.ReviewDatasetListingOut,
     )
     def post(self, request, slug: str):
         dataset = selectors.dataset_get_for_review(slug)
-        reason = validated(s.ListingReasonIn, request.data)["reason"]
+        reason = validated(s.ReviewListingReasonIn, request.data)["reason"]
         services.dataset_suspend(actor=request.user, dataset=dataset, reason=reason)
-        return Response(s.DatasetListingOut(selectors.dataset_get_for_review(slug)).data)
+        return Response(s.ReviewDatasetListingOut(selectors.dataset_get_for_review(slug)).data)
 
 
 class DatasetReinstate(ApiView):
@@ -134,11 +134,11 @@ class DatasetReinstate(ApiView):
         tags=TAG,
         summary="Reinstate a dataset's listing",
         description="숨긴 데이터셋을 다시 구매자에게 보입니다 (사유 필수, 제공기관에 전달).",
-        request=s.ListingReasonIn,
-        responses=s.DatasetListingOut,
+        request=s.ReviewListingReasonIn,
+        responses=s.ReviewDatasetListingOut,
     )
     def post(self, request, slug: str):
         dataset = selectors.dataset_get_for_review(slug)
-        reason = validated(s.ListingReasonIn, request.data)["reason"]
+        reason = validated(s.ReviewListingReasonIn, request.data)["reason"]
         services.dataset_reinstate(actor=request.user, dataset=dataset, reason=reason)
-        return Response(s.DatasetListingOut(selectors.dataset_get_for_review(slug)).data)
+        return Response(s.ReviewDatasetListingOut(selectors.dataset_get_for_review(slug)).data)

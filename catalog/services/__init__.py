@@ -52,8 +52,10 @@ from catalog.services.uploads import (
 from catalog.services.versions import (
     METADATA_FIELDS,
     _refresh_version_state,
+    bbox_problem,
     clean_tags,
     dataset_create,
+    temporal_problem,
     version_start_new,
     version_update_metadata,
 )
@@ -73,6 +75,7 @@ __all__ = [
     "OffsetMismatch",
     "SUFFIX_FORMATS",
     "_refresh_version_state",
+    "bbox_problem",
     "clean_tags",
     "datafile_check_failed",
     "datafile_check_finished",
@@ -92,6 +95,7 @@ __all__ = [
     "offer_deactivate",
     "review_record",
     "submission_problems",
+    "temporal_problem",
     "upload_abort",
     "upload_append",
     "upload_complete",

@@ -42,6 +42,21 @@ def clean_tags(tags) -> list[str]:
     return seen[:20]
 
 
+def bbox_problem(values) -> str | None:
+    """Why these numbers are not a bounding box [west, south, east, north] in degrees (None when they are).
+    The description form and the API both ask it."""
+    if len(values) != 4 or not (-180 <= values[0] < values[2] <= 180 and -90 <= values[1] < values[3] <= 90):
+        return _("Enter four numbers: west, south, east, north (west < east, south < north), in degrees.")
+    return None
+
+
+def temporal_problem(start, end) -> str | None:
+    """Why the period a version covers is not one (None when it is)."""
+    if start and end and start > end:
+        return _("The end date is before the start date.")
+    return None
+
+
 @transaction.atomic
 def dataset_create(*, actor, organization, **metadata) -> DatasetVersion:
     """A publisher starts a dataset: the dataset and its first version, as a draft."""

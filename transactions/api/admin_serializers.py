@@ -4,7 +4,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.admin_serializers import OrganizationRef, UserBrief
+from accounts.api.admin_serializers import AdminOrganizationRef, AdminUserBrief
 from catalog.models import DatasetVersion
 from core.api.errors import LANGUAGES
 from core.api.fields import BILINGUAL_SCHEMA
@@ -12,9 +12,9 @@ from transactions.delivery.selectors import error_parts
 from transactions.models import Order, Package, Payment
 
 
-class TransferOrderOut(serializers.ModelSerializer):
-    buyer = OrganizationRef(read_only=True)
-    placed_by = UserBrief(read_only=True)
+class AdminTransferOrderOut(serializers.ModelSerializer):
+    buyer = AdminOrganizationRef(read_only=True)
+    placed_by = AdminUserBrief(read_only=True)
     overdue = serializers.SerializerMethodField(help_text="입금 기한이 지남 (past the deposit deadline)")
 
     class Meta:
@@ -38,9 +38,9 @@ class TransferOrderOut(serializers.ModelSerializer):
         return bool(order.payment_due_at and order.payment_due_at < timezone.now())
 
 
-class WaitingBankTransferOut(serializers.ModelSerializer):
-    order = TransferOrderOut(read_only=True)
-    confirmed_by = UserBrief(read_only=True, allow_null=True)
+class AdminWaitingBankTransferOut(serializers.ModelSerializer):
+    order = AdminTransferOrderOut(read_only=True)
+    confirmed_by = AdminUserBrief(read_only=True, allow_null=True)
 
     class Meta:
         model = Payment
@@ -48,7 +48,7 @@ class WaitingBankTransferOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BankTransferConfirmIn(serializers.Serializer):
+class AdminBankTransferConfirmIn(serializers.Serializer):
     """What the admin read on the bank statement (the staff page's form)."""
 
     depositor_name = serializers.CharField(max_length=100, help_text="통장에 찍힌 입금자명 (as on the statement)")
@@ -57,7 +57,7 @@ class BankTransferConfirmIn(serializers.Serializer):
     )
 
 
-class PackageVersionOut(serializers.ModelSerializer):
+class AdminPackageVersionOut(serializers.ModelSerializer):
     dataset = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
@@ -66,15 +66,15 @@ class PackageVersionOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PackageQueryIn(serializers.Serializer):
+class AdminPackageQueryIn(serializers.Serializer):
     state = serializers.ChoiceField(choices=["failed"], required=False, default="failed")
 
 
-class FailedPackageOut(serializers.ModelSerializer):
+class AdminFailedPackageOut(serializers.ModelSerializer):
     """A package as the admins' "Failed packages" page lists it."""
 
-    version = PackageVersionOut(read_only=True)
-    organization = OrganizationRef(source="entitlement.organization", read_only=True)
+    version = AdminPackageVersionOut(read_only=True)
+    organization = AdminOrganizationRef(source="entitlement.organization", read_only=True)
     order_number = serializers.CharField(source="entitlement.order_item.order.number", read_only=True)
     error = serializers.SerializerMethodField(help_text="마지막 시도가 실패한 이유 (why the last attempt failed)")
     error_detail = serializers.SerializerMethodField(help_text="기술적인 내용 (the technical detail)")

@@ -30,11 +30,11 @@ class BankTransferList(ApiGenericView):
         summary="Bank transfers waiting for a deposit",
         description="구매자가 계좌이체를 골랐고 아직 확인하지 않은 결제 (관리자 입금 확인 페이지와 같음), "
         "입금 기한이 가까운 순서.",
-        responses=s.WaitingBankTransferOut(many=True),
+        responses=s.AdminWaitingBankTransferOut(many=True),
     )
     def get(self, request):
         page = self.paginate_queryset(payment_selectors.bank_transfers_waiting())
-        return self.get_paginated_response(s.WaitingBankTransferOut(page, many=True).data)
+        return self.get_paginated_response(s.AdminWaitingBankTransferOut(page, many=True).data)
 
 
 class BankTransferConfirm(ApiView):
@@ -47,19 +47,19 @@ class BankTransferConfirm(ApiView):
         description="통장에서 본 입금을 확인합니다: 입금자명과 금액. 금액이 주문 합계와 다르면 확인하지 않고 "
         "`amount_mismatch`로 거절합니다 (감사 기록에 남음). 확인되면 주문이 결제되고 파일 준비가 시작됩니다. "
         "이미 확인된 결제면 그대로 둡니다.",
-        request=s.BankTransferConfirmIn,
-        responses=s.WaitingBankTransferOut,
+        request=s.AdminBankTransferConfirmIn,
+        responses=s.AdminWaitingBankTransferOut,
     )
     def post(self, request, payment_id: int):
         payment = payment_selectors.bank_transfer_get(payment_id)
-        data = validated(s.BankTransferConfirmIn, request.data)
+        data = validated(s.AdminBankTransferConfirmIn, request.data)
         payment_services.bank_transfer_confirm(
             actor=request.user,
             payment=payment,
             depositor_name=data["depositor_name"],
             amount_krw=data["amount_krw"],
         )
-        return Response(s.WaitingBankTransferOut(payment_selectors.bank_transfer_get(payment_id)).data)
+        return Response(s.AdminWaitingBankTransferOut(payment_selectors.bank_transfer_get(payment_id)).data)
 
 
 class PackageList(ApiGenericView):
@@ -74,12 +74,12 @@ class PackageList(ApiGenericView):
         description="만들지 못한 패키지, 작업자가 멈춘 패키지, 오류 뒤 재시도를 기다리는 패키지 "
         "(관리자 '실패한 패키지' 페이지와 같음), 최신순. 구매자가 주문 화면에서 보는 것과 같은 이유가 있습니다.",
         parameters=[OpenApiParameter("state", OpenApiTypes.STR, enum=["failed"], description="failed (기본값)")],
-        responses=s.FailedPackageOut(many=True),
+        responses=s.AdminFailedPackageOut(many=True),
     )
     def get(self, request):
-        validated(s.PackageQueryIn, request.query_params)
+        validated(s.AdminPackageQueryIn, request.query_params)
         page = self.paginate_queryset(delivery_selectors.failed_packages())
-        return self.get_paginated_response(s.FailedPackageOut(page, many=True).data)
+        return self.get_paginated_response(s.AdminFailedPackageOut(page, many=True).data)
 
 
 class PackageRetry(ApiView):
@@ -92,9 +92,9 @@ class PackageRetry(ApiView):
         description="실패했거나 만료됐거나 작업자가 멈춘 패키지를 다시 만듭니다 (시도 횟수는 처음부터). "
         "대기 중이거나 만드는 중이거나 준비된 패키지면 그대로 둡니다.",
         request=None,
-        responses=s.FailedPackageOut,
+        responses=s.AdminFailedPackageOut,
     )
     def post(self, request, package_id: int):
         package = delivery_selectors.package_for_viewer(request.user, package_id)
         delivery_services.package_retry(actor=request.user, package=package)
-        return Response(s.FailedPackageOut(delivery_selectors.package_for_viewer(request.user, package_id)).data)
+        return Response(s.AdminFailedPackageOut(delivery_selectors.package_for_viewer(request.user, package_id)).data)
