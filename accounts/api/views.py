@@ -37,6 +37,7 @@ class MeView(ApiView):
 class ApiKeyList(ApiView):
     permission_classes = [HasScope]
     scope = "read"
+    pagination_class = Pages  # drf-spectacular reads it: the list's schema is the page, with page/page_size
 
     @extend_schema(
         summary="List my API keys",
@@ -44,7 +45,7 @@ class ApiKeyList(ApiView):
         responses=s.ApiTokenOut(many=True),
     )
     def get(self, request):
-        paginator = Pages()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.api_tokens_for_user(request.user), request, view=self)
         return paginator.get_paginated_response(s.ApiTokenOut(page, many=True).data)
 
@@ -88,7 +89,7 @@ class ApiKeyDetail(ApiView):
         summary="Revoke an API key",
         description="API 키를 폐기합니다. 다음 요청부터 거부됩니다. 이미 폐기된 키면 그대로 둡니다.",
         request=s.ApiTokenRevokeIn,
-        responses=s.ApiTokenOut,
+        responses={200: s.ApiTokenOut},
     )
     def delete(self, request, pk: int):
         token = selectors.api_token_get_for_user(user=request.user, pk=pk)
