@@ -1,6 +1,5 @@
 """`/api/v1/me/` and `/api/v1/api-keys/`: thin views over accounts.selectors and accounts.services."""
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -8,7 +7,6 @@ from rest_framework.response import Response
 from accounts import selectors, services
 from accounts.api import serializers as s
 from accounts.api.permissions import HasScope, acting_organization, token_of
-from accounts.models import Organization
 from core.api.pagination import Pages
 from core.api.validation import validated
 from core.api.views import ApiView
@@ -58,11 +56,7 @@ class ApiKeyList(ApiView):
     )
     def post(self, request):
         data = validated(s.ApiTokenIn, request.data)
-        organization = acting_organization(request)
-        if data.get("organization") is not None:
-            organization = get_object_or_404(Organization, pk=data["organization"])
-        elif "organization" in data:
-            organization = None
+        organization = data["organization"] if "organization" in data else acting_organization(request)
         token, key = services.api_token_create(
             actor=request.user,
             organization=organization,

@@ -12,9 +12,13 @@ later are covered):
 - 409 for POST, PUT, PATCH and DELETE (a state that does not allow it: core.errors.IllegalTransition);
 - 429 everywhere, with Retry-After (core.api.throttling).
 
+It also links what a POST creates to the operations on it (OpenAPI links, from the 201 body's `id` or `slug`).
+
 A view may declare an error itself (`responses={409: ERRORS[409]}` with its own description); the hook never
 replaces what a view declared.
 """
+
+import re
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse
@@ -177,6 +181,42 @@ def _nullable_to_31(node) -> None:
             _nullable_to_31(value)
 
 
+def _component_properties(result: dict, schema: dict) -> dict:
+    name = schema.get("$ref", "").rsplit("/", 1)[-1]
+    return ((result.get("components") or {}).get("schemas") or {}).get(name, {}).get("properties") or {}
+
+
+def _add_links(result: dict) -> None:
+    """OpenAPI links from what a POST creates to the operations on it: `POST /x/` answering 201 with `id` (or
+    `slug`, …) links to every operation of `/x/{id}/`, the parameter taken from the created body. Generated
+    clients and Redoc show them; schemathesis follows them (create, then read or delete what was created)."""
+    paths = result.get("paths") or {}
+    for collection, item in paths.items():
+        created = ((item.get("post") or {}).get("responses") or {}).get("201")
+        if not created:
+            continue
+        schema = ((created.get("content") or {}).get("application/json") or {}).get("schema") or {}
+        properties = _component_properties(result, schema)
+        for route, other in paths.items():
+            rest = route[len(collection) :] if route.startswith(collection) else ""
+            match = re.fullmatch(r"\{(\w+)\}/?", rest)
+            if not match:
+                continue
+            parameter = match.group(1)
+            field = (
+                parameter if parameter in properties else ("id" if parameter == "pk" and "id" in properties else None)
+            )
+            if field is None:
+                continue
+            for method, operation in other.items():
+                if method in METHODS and operation.get("operationId"):
+                    created.setdefault("links", {})[operation["operationId"]] = {
+                        "operationId": operation["operationId"],
+                        "parameters": {parameter: f"$response.body#/{field}"},
+                        "description": f"만든 것의 `{field}`로 (with the created object's `{field}`).",
+                    }
+
+
 def add_error_responses(result, generator, request, public):
     """drf-spectacular POSTPROCESSING_HOOK: the Error component, the errors of every operation, and the two ways
     to sign in described in Korean first."""
@@ -201,6 +241,7 @@ def add_error_responses(result, generator, request, public):
             for code in error_codes(path, method, operation, public=public_operation):
                 responses.setdefault(str(code), _error_response(code))
             operation["responses"] = dict(sorted(responses.items()))
+    _add_links(result)
     if str(result.get("openapi", "")).startswith("3.1"):
         _nullable_to_31(result)
     return result

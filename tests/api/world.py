@@ -130,6 +130,16 @@ def _value_of(obj, name: str):
     return obj.pk
 
 
+def path_parameters(route: str, world: World, side: str) -> dict:
+    """The world's values for a path's parameters (only those it has an object for)."""
+    values = {}
+    for name in re.findall(r"\{([^}]+)\}", route):
+        filled, resolved = concrete_path(route.split("{" + name + "}")[0] + "{" + name + "}", world, side)
+        if resolved:
+            values[name] = filled.rsplit("/", 1)[-1]
+    return values
+
+
 def concrete_path(route: str, world: World, side: str) -> tuple[str, bool]:
     """The path with each parameter filled from the world (objects of `side`), and whether every parameter was
     found. An unknown noun gets a value that names nothing (the checks that need an object then skip it)."""
