@@ -40,7 +40,41 @@
     });
   }
 
+  // Redoc's sidebar shows its maker's logo from cdn.redoc.ly, and no option turns it off. This page loads nothing
+  // from another origin (the CSP would refuse it, with an error in the console): an image of the reader whose
+  // source is on another origin gets a transparent pixel instead. Only on this page, before Redoc starts.
+  var PIXEL = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
+
+  function isLocal(value) {
+    try {
+      var url = new URL(value, window.location.href);
+      return url.protocol === "data:" || url.protocol === "blob:" || url.origin === window.location.origin;
+    } catch (e) {
+      return true;
+    }
+  }
+
+  function keepImagesHome() {
+    var setAttribute = Element.prototype.setAttribute;
+    Element.prototype.setAttribute = function (name, value) {
+      if (this instanceof HTMLImageElement && String(name).toLowerCase() === "src" && !isLocal(value)) {
+        value = PIXEL;
+      }
+      return setAttribute.call(this, name, value);
+    };
+    var src = Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, "src");
+    Object.defineProperty(HTMLImageElement.prototype, "src", {
+      configurable: true,
+      enumerable: src.enumerable,
+      get: src.get,
+      set: function (value) {
+        src.set.call(this, isLocal(value) ? value : PIXEL);
+      },
+    });
+  }
+
   function startRedoc(element, url) {
+    keepImagesHome();
     element.textContent = "";
     window.Redoc.init(
       url,
