@@ -209,6 +209,8 @@ def api_scopes_allowed(user: User, organization: Organization | None) -> list[st
     rest; the keys page enables only these."""
     if organization is None:
         return [ApiToken.Scope.READ, ApiToken.Scope.ADMIN] if user.is_staff else []
+    if not Membership.objects.filter(user=user, organization=organization).exists():
+        return []
     allowed = []
     for scope in ApiToken.Scope.values:
         if scope == ApiToken.Scope.ADMIN:

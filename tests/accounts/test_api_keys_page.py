@@ -9,7 +9,10 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import services
 from accounts.models import ApiToken
+from accounts.selectors import api_scopes_allowed
+from core.errors import DomainError, NotAllowed
 from core.models import AuditEvent
 from tests.conftest import make_org, make_user
 
@@ -174,3 +177,23 @@ def test_the_page_in_english(login, buyer):
         URL, {"name": "k", "organization": buyer.active_organization_id, "scopes": ["read"], "expires_in_days": 9}
     )
     assert "Copy it now: it is shown only this once." in response.content.decode()
+
+
+def test_the_scopes_a_user_may_give_are_what_the_service_accepts(buyer, official, admin_user, outsider):
+    """One rule for the page and the service: a key never has more power than its maker has today."""
+    company, department = buyer.active_organization, official.active_organization
+    assert api_scopes_allowed(buyer, company) == ["read", "buy"]
+    assert api_scopes_allowed(official, department) == ["read", "publish"]
+    assert api_scopes_allowed(official, company) == []  # not a member
+    assert api_scopes_allowed(admin_user, None) == ["read", "admin"]
+    assert api_scopes_allowed(outsider, None) == []
+    cases = [(buyer, company), (official, department), (admin_user, None)]
+    for user, organization in cases:
+        allowed = api_scopes_allowed(user, organization)
+        for scope in ApiToken.Scope.values:
+            try:
+                services.api_token_create(actor=user, organization=organization, name="t", scopes=["read", scope])
+                made = True
+            except (DomainError, NotAllowed):
+                made = False
+            assert made == (scope in allowed), (user.email, scope)

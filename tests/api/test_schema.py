@@ -59,6 +59,13 @@ def test_no_nullable_keyword_survives_in_a_31_document(api):
     assert page["properties"]["next"]["type"] == ["string", "null"]
 
 
+def test_what_a_post_creates_links_to_the_operations_on_it(api):
+    """OpenAPI links (generated clients, Redoc, schemathesis's stateful phase): the new key's id → read, revoke."""
+    created = _document(api)["paths"]["/api/v1/api-keys/"]["post"]["responses"]["201"]
+    assert created["links"]["api_keys_retrieve"]["parameters"] == {"id": "$response.body#/id"}
+    assert created["links"]["api_keys_destroy"]["operationId"] == "api_keys_destroy"
+
+
 def test_both_ways_to_sign_in_are_described(api):
     schemes = _document(api)["components"]["securitySchemes"]
     assert schemes["apiKey"]["type"] == "http" and "Token" in schemes["apiKey"]["description"]
