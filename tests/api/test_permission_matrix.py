@@ -150,7 +150,8 @@ def test_every_caller_gets_what_its_role_allows(client, world, operation, settin
     failures = []
     for role in ROLES:
         response = _call(client, world, role, method, path)
-        text = response.content.decode(errors="replace")
+        body = b"".join(response.streaming_content) if response.streaming else response.content  # files stream
+        text = body.decode(errors="replace")
         for problem in _problems(method, route, need, role, response.status_code, text, has_object):
             failures.append(f"{role}: {method} {path} → {response.status_code}: {problem}\n    {text[:300]}")
         if response.status_code >= 400 and response.get("Content-Type", "").startswith("application/json"):
