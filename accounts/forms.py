@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.formats import date_format
@@ -7,8 +8,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import brn as brn_rules
 from accounts import selectors, services
-from accounts.models import Membership, Organization, PolicyVersion
+from accounts.models import ApiToken, Membership, Organization, PolicyVersion
 from core.http import client_ip
+from core.text import lazy_percent
 
 
 def _policy_link(policy) -> str:
@@ -190,3 +192,91 @@ class PolicyVersionForm(forms.Form):
     changes_en = forms.CharField(label=_("What changed (English)"), widget=forms.Textarea(attrs={"rows": 3}))
     body_ko = forms.CharField(label=_("Text (Korean, Markdown)"), widget=forms.Textarea(attrs={"rows": 16}))
     body_en = forms.CharField(label=_("Text (English, Markdown)"), widget=forms.Textarea(attrs={"rows": 16}))
+
+
+# One line on what each scope lets a key do (the keys page shows it under each box).
+SCOPE_HELP = {
+    "read": _("Read only: the catalog, and what your organization bought or publishes."),
+    "publish": _("Make your organization's datasets, upload files and submit them for review."),
+    "buy": _("Use the cart, order and pay, and download what your organization bought."),
+    "admin": _("Platform administration: reviews, organization checks and payments (platform admins only)."),
+}
+NO_ORGANIZATION = ""  # the choice for a platform admin's key that acts for no organization
+
+
+class ApiKeyForm(forms.Form):
+    """A new API key: its name, the organization it acts for (one of the user's), its scopes and its lifetime.
+    Only the scopes the user may give for the chosen organization are enabled (selectors.api_scopes_allowed);
+    accounts.services.api_token_create decides."""
+
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("What the key is for, such as the program that will use it."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    organization = forms.ChoiceField(
+        label=_("Acts for"),
+        help_text=_("The key can do only what you may do for this organization, and only while you belong to it."),
+    )
+    scopes = forms.MultipleChoiceField(label=_("Scopes"), choices=ApiToken.Scope.choices)
+    expires_in_days = forms.IntegerField(
+        label=_("Expires after (days)"),
+        min_value=1,
+        max_value=settings.API_TOKEN_MAX_DAYS,
+        initial=settings.API_TOKEN_DEFAULT_DAYS,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.organizations = {str(m.organization.pk): m.organization for m in selectors.memberships_for_user(user)}
+        choices = [(pk, org.display_name) for pk, org in self.organizations.items()]
+        if user.is_staff:
+            choices.append((NO_ORGANIZATION, _("No organization (platform administration)")))
+        self.fields["organization"].choices = choices
+        active = getattr(user, "active_organization_id", None)
+        if str(active) in self.organizations:
+            self.fields["organization"].initial = str(active)
+        elif choices:
+            self.fields["organization"].initial = choices[0][0]
+        # Which scopes may be given for each choice (the page enables the boxes of the chosen one).
+        self.allowed = {pk: selectors.api_scopes_allowed(user, self.organizations.get(pk)) for pk, _label in choices}
+        self.fields["expires_in_days"].help_text = lazy_percent(
+            _("From 1 to %(max)s days. A key that expires is refused; make a new one then."),
+            {"max": settings.API_TOKEN_MAX_DAYS},
+        )
+
+    @property
+    def can_make_keys(self) -> bool:
+        return bool(self.fields["organization"].choices)
+
+    def chosen_organization_value(self) -> str:
+        value = self["organization"].value()
+        return str(value if value is not None else "")
+
+    def scope_rows(self) -> list[dict]:
+        """Each scope's box: label, one-line help, checked, enabled for the chosen organization, and the choices
+        it is allowed for (data for static/js/api-keys.js)."""
+        chosen = self.chosen_organization_value()
+        checked = set(self["scopes"].value() or ([] if self.is_bound else ["read"]))
+        rows = []
+        for value, label in ApiToken.Scope.choices:
+            allowed_for = [pk for pk, scopes in self.allowed.items() if value in scopes]
+            rows.append(
+                {
+                    "value": value,
+                    "label": label,
+                    "help": SCOPE_HELP[value],
+                    "checked": value in checked,
+                    "enabled": chosen in allowed_for,
+                    "allowed_for": " ".join(pk or "none" for pk in allowed_for),
+                    "id": f"id_scopes_{value}",
+                }
+            )
+        return rows
+
+    def clean_organization(self):
+        value = self.cleaned_data["organization"]
+        return self.organizations.get(value) if value != NO_ORGANIZATION else None

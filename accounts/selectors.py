@@ -264,6 +264,34 @@ def policy_agreements(user) -> list[PolicyAgreement]:
     return list(PolicyAgreement.objects.filter(user=user).select_related("policy").order_by("-agreed_at"))
 
 
+# What each scope beyond `read` lets a key do, as the permission its maker must hold for the key's organization.
+API_SCOPE_NEEDS = {
+    ApiToken.Scope.PUBLISH: "accounts.publish_for_org",
+    ApiToken.Scope.BUY: "accounts.buy_for_org",
+}
+
+
+def api_scopes_allowed(user: User, organization: Organization | None) -> list[str]:
+    """The scopes `user` may give a key acting for `organization` (None: for no organization), in the scopes'
+    order: a key never has more power than its maker has today. accounts.services.api_token_create refuses the
+    rest; the keys page enables only these."""
+    if organization is None:
+        return [ApiToken.Scope.READ, ApiToken.Scope.ADMIN] if user.is_staff else []
+    if not Membership.objects.filter(user=user, organization=organization).exists():
+        return []
+    allowed = []
+    for scope in ApiToken.Scope.values:
+        if scope == ApiToken.Scope.ADMIN:
+            ok = user.is_staff
+        elif scope in API_SCOPE_NEEDS:
+            ok = can(user, API_SCOPE_NEEDS[scope], organization)
+        else:
+            ok = True
+        if ok:
+            allowed.append(scope)
+    return allowed
+
+
 def api_tokens_for_user(user: User) -> QuerySet[ApiToken]:
     """The user's API keys, newest first, with their organization (revoked and expired ones too)."""
     return ApiToken.objects.filter(user=user).select_related("organization").order_by("-created_at")

@@ -494,12 +494,6 @@ def policy_version_create(
 
 # --- API keys -----------------------------------------------------------------------------------------------
 
-# What each scope lets a key do; `read` is implied by every key for what its user may read.
-_SCOPE_NEEDS = {
-    ApiToken.Scope.PUBLISH: "accounts.publish_for_org",
-    ApiToken.Scope.BUY: "accounts.buy_for_org",
-}
-
 
 def api_token_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
@@ -516,8 +510,9 @@ def _scope_problem(actor: User, organization: Organization | None, scopes: list[
         if set(scopes) - {ApiToken.Scope.ADMIN, ApiToken.Scope.READ} or not actor.is_staff:
             return _("Choose the organization the key acts for.")
         return None
-    for scope, perm in _SCOPE_NEEDS.items():
-        if scope in scopes and not can(actor, perm, organization):
+    allowed = selectors.api_scopes_allowed(actor, organization)
+    for scope in selectors.API_SCOPE_NEEDS:
+        if scope in scopes and scope not in allowed:
             return lazy_percent(
                 _("You cannot give a key the %(scope)s scope for %(name)s: you may not do that yourself."),
                 {"scope": scope, "name": organization.name_ko},

@@ -22,4 +22,6 @@ urlpatterns = [
         "organizations/<int:pk>/members/<int:membership_pk>/remove/", views.membership_remove, name="membership_remove"
     ),
     path("invitations/<str:token>/", views.invitation_detail, name="invitation"),
+    path("api-keys/", views.api_keys, name="api_keys"),
+    path("api-keys/<int:pk>/revoke/", views.api_key_revoke, name="api_key_revoke"),
 ]

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.forms import InvitationForm, OrganizationForm, ProfileForm, RoleForm
+from accounts.forms import ApiKeyForm, InvitationForm, OrganizationForm, ProfileForm, RoleForm
 from accounts.models import Invitation, Membership, Organization
 from accounts.permissions import can
 from core.errors import DomainError
@@ -209,3 +209,45 @@ def switch_organization(request):
     ):
         next_url = "accounts:dashboard"
     return redirect(next_url)
+
+
+@login_required
+def api_keys(request):
+    """The user's API keys, and a form to make one. A new key is shown once, in the answer to the POST that made
+    it (never kept in the session or passed through a redirect), and that answer is not stored by any cache."""
+    form = ApiKeyForm(request.user, request.POST or None)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            token, key = services.api_token_create(
+                actor=request.user,
+                organization=data["organization"],
+                name=data["name"],
+                scopes=data["scopes"],
+                expires_in_days=data["expires_in_days"],
+            )
+        except (DomainError, PermissionDenied) as exc:
+            form.add_error(None, getattr(exc, "message", None) or (exc.args[0] if exc.args else ""))
+        else:
+            created = {"token": token, "key": key}
+            form = ApiKeyForm(request.user)
+    response = render(
+        request,
+        "accounts/api_keys.html",
+        {"form": form, "created": created, "tokens": selectors.api_tokens_for_user(request.user)},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def api_key_revoke(request, pk):
+    token = get_object_or_404(selectors.api_tokens_for_user(request.user), pk=pk)
+    services.api_token_revoke(actor=request.user, token=token, reason="")
+    messages.success(
+        request,
+        _("The key “%(name)s” was revoked: programs that use it are refused from now on.") % {"name": token.name},
+    )
+    return redirect("accounts:api_keys")

@@ -377,6 +377,12 @@ SPECTACULAR_SETTINGS = {
         "PackageStateEnum": "transactions.models.PackageState",
         "ApiKeyStateEnum": ["active", "expired", "revoked"],
     },
+    # The Error component and each operation's error responses (400/401/403/404/409/429), from the operation
+    # and its view's permissions, so every endpoint's errors are declared without listing them in each view.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.add_error_responses",
+    ],
 }
 
 # --- Operator details (footer, e-mails) -------------------------------------------

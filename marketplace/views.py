@@ -6,11 +6,13 @@ from django.http import Http404, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.permissions import is_platform_admin
 from catalog import selectors as catalog_selectors
+from core.api import errors as api_errors
 from marketplace.health import health_report
 from marketplace.mail import dev_mailbox
 
@@ -88,14 +90,33 @@ def mailbox(request):
     return response
 
 
+def _api_error(request, *, status: int, code: str, message):
+    """Under /api/ a program gets the API's one JSON error shape (core.api.errors), not a page: an address no
+    URL matches (/api/v1/api-keys/abc/), or a failure outside DRF's views."""
+    if not request.path.startswith("/api/"):
+        return None
+    return JsonResponse(
+        api_errors.body(status_code=status, code=code, message=message),
+        status=status,
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
 def error_403(request, exception=None):
-    return render(request, "errors/403.html", status=403)
+    return _api_error(request, status=403, code="permission_denied", message=_("You are not allowed to do this.")) or (
+        render(request, "errors/403.html", status=403)
+    )
 
 
 def error_404(request, exception=None):
-    return render(request, "errors/404.html", status=404)
+    return _api_error(request, status=404, code="not_found", message=_("Not found.")) or render(
+        request, "errors/404.html", status=404
+    )
 
 
 def error_500(request):
+    api = _api_error(request, status=500, code="server_error", message=_("The request failed."))
+    if api is not None:
+        return api
     # No context processors: the error may come from the database or the session.
     return HttpResponseServerError(loader.get_template("errors/500.html").render())

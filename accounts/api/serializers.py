@@ -48,8 +48,12 @@ class ApiTokenCreatedOut(ApiTokenOut):
 
 class ApiTokenIn(serializers.Serializer):
     name = serializers.CharField(max_length=100, help_text="키의 이름 (what the key is for)")
-    organization = serializers.IntegerField(
-        required=False, allow_null=True, help_text="키가 대신하는 기관의 id; 없으면 활성 기관 (the acting organization)"
+    # An id that names no organization is an input error (400 with the field), not a missing resource.
+    organization = serializers.PrimaryKeyRelatedField(
+        queryset=Organization.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="키가 대신하는 기관의 id; 없으면 활성 기관 (the acting organization)",
     )
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiScope.choices), min_length=1, max_length=4)
     expires_in_days = serializers.IntegerField(

@@ -1,6 +1,5 @@
 """`/api/v1/me/` and `/api/v1/api-keys/`: thin views over accounts.selectors and accounts.services."""
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -8,7 +7,6 @@ from rest_framework.response import Response
 from accounts import selectors, services
 from accounts.api import serializers as s
 from accounts.api.permissions import HasScope, acting_organization, token_of
-from accounts.models import Organization
 from core.api.pagination import Pages
 from core.api.validation import validated
 from core.api.views import ApiView
@@ -37,6 +35,7 @@ class MeView(ApiView):
 class ApiKeyList(ApiView):
     permission_classes = [HasScope]
     scope = "read"
+    pagination_class = Pages  # drf-spectacular reads it: the list's schema is the page, with page/page_size
 
     @extend_schema(
         summary="List my API keys",
@@ -44,7 +43,7 @@ class ApiKeyList(ApiView):
         responses=s.ApiTokenOut(many=True),
     )
     def get(self, request):
-        paginator = Pages()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.api_tokens_for_user(request.user), request, view=self)
         return paginator.get_paginated_response(s.ApiTokenOut(page, many=True).data)
 
@@ -57,11 +56,7 @@ class ApiKeyList(ApiView):
     )
     def post(self, request):
         data = validated(s.ApiTokenIn, request.data)
-        organization = acting_organization(request)
-        if data.get("organization") is not None:
-            organization = get_object_or_404(Organization, pk=data["organization"])
-        elif "organization" in data:
-            organization = None
+        organization = data["organization"] if "organization" in data else acting_organization(request)
         token, key = services.api_token_create(
             actor=request.user,
             organization=organization,
@@ -88,7 +83,7 @@ class ApiKeyDetail(ApiView):
         summary="Revoke an API key",
         description="API 키를 폐기합니다. 다음 요청부터 거부됩니다. 이미 폐기된 키면 그대로 둡니다.",
         request=s.ApiTokenRevokeIn,
-        responses=s.ApiTokenOut,
+        responses={200: s.ApiTokenOut},
     )
     def delete(self, request, pk: int):
         token = selectors.api_token_get_for_user(user=request.user, pk=pk)
