@@ -1,7 +1,11 @@
 """Page-number pagination with the total count and the next/previous links (DRF's shape), size chosen by the
 client up to a ceiling. Lists that never end (a live feed, the audit trail) use cursors instead."""
 
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination, PageNumberPagination
+
+from core.api.errors import failure
 
 
 def _openapi_31(schema: dict) -> dict:
@@ -15,7 +19,17 @@ def _openapi_31(schema: dict) -> dict:
     return schema
 
 
-class Pages(PageNumberPagination):
+class _Bilingual404:
+    """DRF renders "Invalid page" / "Invalid cursor" in one language when it raises them; ours stays lazy."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except NotFound as exc:
+            raise failure(NotFound, _("There is no such page: go back to the first page.")) from exc
+
+
+class Pages(_Bilingual404, PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
@@ -24,7 +38,7 @@ class Pages(PageNumberPagination):
         return _openapi_31(super().get_paginated_response_schema(schema))
 
 
-class Cursor(CursorPagination):
+class Cursor(_Bilingual404, CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500

@@ -5,7 +5,8 @@ schema is exact for every endpoint without each view listing them (schemathesis 
 Which errors an operation gets is read from the operation itself and its view (data-driven, so endpoints added
 later are covered):
 
-- 400 when it takes a request body or query parameters (input errors, with `fields`);
+- 400 when it takes a request body or query parameters (input errors, with `fields`), and on every write (a
+  service may refuse it: a DomainError);
 - 401 on every operation: a wrong, expired or revoked key is refused even where no key is needed;
 - 403 when the view does not allow everyone (its permission classes) or the method writes (a session's CSRF);
 - 404 when the path has parameters, or the list is paginated (a page past the end);
@@ -149,11 +150,11 @@ def error_codes(path: str, method: str, operation: dict, *, public: bool) -> lis
     parameters = operation.get("parameters") or []
     query = [p for p in parameters if p.get("in") == "query"]
     codes = [401, 429]
-    if "requestBody" in operation or query:
-        codes.append(400)
+    if "requestBody" in operation or query or method in WRITES:
+        codes.append(400)  # a write may be refused by its service (DomainError) even with no body
     if not public or method in WRITES:
         codes.append(403)
-    if "{" in path or any(p.get("name") == "page" for p in query):
+    if "{" in path or any(p.get("name") in ("page", "cursor") for p in query):
         codes.append(404)
     if method in WRITES:
         codes.append(409)
@@ -217,6 +218,17 @@ def _add_links(result: dict) -> None:
                     }
 
 
+def _blank_allowed(schemas: dict) -> None:
+    """A read-only URL or e-mail field may be blank (an organization with no website): its value is then "", which
+    is not a `uri` or an `email`. Such output properties say so (`format` or the empty string)."""
+    for component in schemas.values():
+        for prop in (component.get("properties") or {}).values():
+            if prop.get("readOnly") and prop.get("type") == "string" and prop.get("format") in ("uri", "email"):
+                fmt = prop.pop("format")
+                prop.pop("type")
+                prop["anyOf"] = [{"type": "string", "format": fmt}, {"type": "string", "maxLength": 0}]
+
+
 def add_error_responses(result, generator, request, public):
     """drf-spectacular POSTPROCESSING_HOOK: the Error component, the errors of every operation, and the two ways
     to sign in described in Korean first."""
@@ -242,6 +254,7 @@ def add_error_responses(result, generator, request, public):
                 responses.setdefault(str(code), _error_response(code))
             operation["responses"] = dict(sorted(responses.items()))
     _add_links(result)
+    _blank_allowed(schemas)
     if str(result.get("openapi", "")).startswith("3.1"):
         _nullable_to_31(result)
     return result

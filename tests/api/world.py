@@ -122,6 +122,8 @@ def _noun_of(name: str, before: str) -> str | None:
 
 
 def _value_of(obj, name: str):
+    if name.endswith("_id") and hasattr(obj, name):
+        return getattr(obj, name)  # a cart line's offer_id is its offer's id, not the line's
     if name in ("id", "pk") or name.endswith(("_id", "_pk")):
         return obj.pk
     for attribute in (name, name.rsplit("_", 1)[-1], "slug", "number", "code"):
@@ -170,7 +172,6 @@ def build_world() -> World:
     from catalog import services as catalog_services
     from catalog.models import Review
     from catalog.reference_data import ensure_reference_data
-    from core.errors import DomainError
     from tests.catalog.test_dataset_page import publish
     from tests.transactions.conftest import offer_of, place_order, publish_dataset
     from transactions.models import CartItem, Entitlement, Package, Payment
@@ -222,10 +223,17 @@ def build_world() -> World:
     billing = billing_defaults(consumer) | {"billing_name": BUYER_SECRET}
     order = place_order(buyer, free, method="free", billing=billing)
     paid = place_order(buyer, one_off, method="bank_transfer", billing=billing)
-    try:
-        cart_services.cart_add(actor=buyer, organization=consumer, offer=one_off)
-    except DomainError:
-        pass  # already ordered: the cart stays empty
+    # A third dataset sits in the buyer's cart (the other two are ordered already), so cart paths name a real line.
+    in_cart = publish(
+        official,
+        admin,
+        fake_files=1,
+        title_ko="시흥시 전력 사용량",
+        title_en="Siheung power use",
+        offers=({"kind": "one_off", "price_krw": 10_000, "cost_basis": "파일 가공·전송 비용"},),
+    ).dataset
+    in_cart_offer = offer_of(in_cart, "one_off")
+    cart_services.cart_add(actor=buyer, organization=consumer, offer=in_cart_offer)
     provider_objects = {
         "dataset": dataset,
         "version": draft,
@@ -246,7 +254,7 @@ def build_world() -> World:
         "dataset": dataset,
         "version": published,
         "datafile": published.files.first(),
-        "offer": one_off,
+        "offer": in_cart_offer,  # what a buyer's paths name by offer id: the line in its cart
     }
     public_objects = {
         "dataset": dataset,

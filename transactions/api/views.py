@@ -6,6 +6,7 @@ Writes need a key with the `buy` scope; reads `buy` or `read` (accounts.api.perm
 rule of the pages (a buyer or owner of a verified consumer organization). Another organization's order numbers
 and package ids answer 404."""
 
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 
 from accounts.api.permissions import HasScope, acting_organization
 from accounts.selectors import buyer_refusal
+from core.api.errors import BilingualValidationError, in_both
 from core.api.pagination import Pages
 from core.api.validation import validated
 from core.api.views import ApiGenericView, ApiView
@@ -98,7 +100,12 @@ class CartItems(BuyerView):
     def post(self, request):
         data = validated(s.CartItemIn, request.data)
         organization = acting_organization(request)
-        offer = selectors.offer_for_cart(data["offer"])
+        try:
+            offer = selectors.offer_for_cart(data["offer"])
+        except Http404 as exc:  # an id in the body that names nothing is an input error, not a missing page
+            raise BilingualValidationError(
+                {"offer": [{"code": "does_not_exist", **in_both(_("There is no offer with this id."))}]}
+            ) from exc
         cart_services.cart_add(actor=request.user, organization=organization, offer=offer)
         return _cart_response(request, organization, status.HTTP_201_CREATED)
 
@@ -106,13 +113,14 @@ class CartItems(BuyerView):
 class CartItem(BuyerView):
     @extend_schema(
         summary="Take an offer out of the cart",
-        description="제안을 장바구니에서 뺍니다. 없으면 아무 일도 하지 않습니다.",
+        description="제안을 장바구니에서 뺍니다. 장바구니에 없는 제안이면 404입니다 (다른 기관의 장바구니는 보이지 않습니다).",
         request=None,
         responses={200: s.CartOut},
     )
     def delete(self, request, offer_id: int):
         organization = acting_organization(request)
-        cart_services.cart_remove(actor=request.user, organization=organization, offer_id=offer_id)
+        if not cart_services.cart_remove(actor=request.user, organization=organization, offer_id=offer_id):
+            raise Http404  # not in this organization's cart: a program hears it, as for any unknown id
         return _cart_response(request, organization)
 
 
