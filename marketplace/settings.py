@@ -360,7 +360,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "PublicVersionStateEnum": ["published", "superseded"],  # a version buyers can see (catalog.api)
+        "ApiKeyStateEnum": ["active", "expired", "revoked"],  # accounts.api: named, or the name above collides
+    },
 }
 
 # --- Operator details (footer, e-mails) -------------------------------------------
