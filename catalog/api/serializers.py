@@ -203,7 +203,10 @@ class PreviewOut(ReadOnly):
     """The first rows as written in the file, masked where the checks found personal data (as on the page)."""
 
     columns = PreviewColumnOut(many=True)
-    rows = serializers.ListField(child=serializers.ListField(child=serializers.JSONField(allow_null=True)))
+    rows = serializers.ListField(
+        child=serializers.ListField(child=serializers.JSONField()),
+        help_text='칸의 값 (글자 그대로; 빈 칸은 "" 또는 null)',
+    )
     marks = serializers.ListField(
         child=serializers.ListField(child=serializers.ChoiceField(choices=["empty", "invalid"], allow_null=True)),
         help_text="rows와 같은 모양: empty (빈 값 표시로 읽음), invalid (열의 종류로 읽히지 않음), null",
@@ -252,10 +255,12 @@ class CatalogFile(ReadOnly):
     encoding = serializers.CharField()
     row_count = serializers.IntegerField(allow_null=True)
     column_count = serializers.IntegerField(allow_null=True)
-    table_schema = serializers.JSONField(allow_null=True, help_text="Frictionless Table Schema")
+    table_schema = serializers.DictField(allow_null=True, help_text="Frictionless Table Schema")
     dictionary = serializers.SerializerMethodField(help_text="데이터 사전: 열마다 뜻, 단위, 코드")
-    profile = serializers.JSONField(
-        allow_null=True, help_text="열마다 값의 통계 (개인정보 열은 최솟값·최댓값·빈도 없음)"
+    profile = serializers.ListField(
+        child=serializers.DictField(),
+        allow_null=True,
+        help_text="열마다 값의 통계 (개인정보 열은 최솟값·최댓값·빈도 없음)",
     )
     preview = serializers.SerializerMethodField()
     sample_rows = serializers.IntegerField(help_text="무료 샘플의 행 수")
@@ -572,6 +577,15 @@ class SampleQueryIn(serializers.Serializer):
     )
 
 
-class DatasetListQueryIn(serializers.Serializer):
-    page = serializers.IntegerField(required=False, min_value=1, default=1)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
+class PageQueryIn(serializers.Serializer):
+    page = serializers.IntegerField(required=False, min_value=1, default=1, help_text="쪽 번호 (1부터)")
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=100, default=20, help_text="한 쪽의 결과 수 (1–100)"
+    )
+
+
+class OrganizationPage(ReadOnly):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = OrganizationOut(many=True)

@@ -13,6 +13,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -22,10 +23,10 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from accounts.api.permissions import acting_organization
 from catalog import discovery, exports, selectors
 from catalog.api import serializers as s
-from catalog.filters import PRICE_TYPES, SORTS
+from catalog.filters import MAX_VALUES, PRICE_TYPES, SORTS
 from catalog.models import DatasetVersion
 from catalog.pricing import offer_price
-from core.api.errors import LANGUAGES, BilingualValidationError, in_both
+from core.api.errors import LANGUAGES, BilingualValidationError, failure
 from core.api.pagination import Pages
 from core.api.validation import validated
 from core.api.views import ApiView
@@ -52,43 +53,42 @@ def _language() -> str:
 
 # --- the dataset list --------------------------------------------------------------------------------------------
 
-_VALUES = "여러 값은 매개변수를 되풀이합니다 (하나라도 맞으면: theme=a&theme=b). 서로 다른 필터는 모두 맞아야 합니다. 없는 값은 아무것도 찾지 않습니다 (화면과 같이)."
+_VALUES = (
+    "여러 값은 매개변수를 되풀이합니다 (하나라도 맞으면: theme=a&theme=b). 서로 다른 필터는 모두 맞아야 합니다. "
+    "없는 값은 아무것도 찾지 않습니다 (화면과 같이). 값마다 60자까지, 글자·숫자와 공백 . - _ 만 (catalog.filters.TOKEN)."
+)
+# catalog.filters.TOKEN (letters and digits of any script, space, ".", "-", "_") as far as a portable JSON Schema
+# pattern can say it: no ASCII or Latin-1 symbol or control character (a symbol further out, such as an emoji, passes
+# the pattern but is still refused with 400: Python's Unicode \w has no ECMA-262 equivalent without \p{…}).
+TOKEN_PATTERN = r"^[^\x00-\x1f!-,/:-@\[-^`{-\xbf\xd7\xf7]{1,60}$"
+_TOKEN = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": TOKEN_PATTERN}
+
+
+def _values(name: str, description: str) -> OpenApiParameter:
+    values = {"type": "array", "items": _TOKEN, "maxItems": MAX_VALUES}
+    return OpenApiParameter(name, values, style="form", explode=True, description=f"{description} {_VALUES}")
+
+
 LIST_PARAMETERS = [
     OpenApiParameter(
         "q",
-        OpenApiTypes.STR,
+        {"type": "string", "maxLength": 200},
         description="검색어 (최대 200자). 모든 낱말이 맞아야 하고, 낱말 일부로도 찾습니다 (미세먼지 → 초미세먼지측정망).",
     ),
-    OpenApiParameter("theme", OpenApiTypes.STR, many=True, description=f"주제 코드 (GET /api/v1/themes/). {_VALUES}"),
-    OpenApiParameter(
-        "publisher",
-        OpenApiTypes.STR,
-        many=True,
-        description=f"제공 기관의 slug (GET /api/v1/organizations/). {_VALUES}",
-    ),
-    OpenApiParameter("format", OpenApiTypes.STR, many=True, description=f"파일 형식 (csv, xlsx, json …). {_VALUES}"),
-    OpenApiParameter(
-        "licence", OpenApiTypes.STR, many=True, description=f"이용허락 코드 (GET /api/v1/licences/). {_VALUES}"
-    ),
-    OpenApiParameter(
-        "price", OpenApiTypes.STR, many=True, description=f"가격 유형: {', '.join(PRICE_TYPES)}. {_VALUES}"
-    ),
-    OpenApiParameter("tag", OpenApiTypes.STR, many=True, description=f"키워드. {_VALUES}"),
-    OpenApiParameter(
-        "cadence",
-        OpenApiTypes.STR,
-        many=True,
-        description=f"갱신 주기: {', '.join(DatasetVersion.Cadence.values)}. {_VALUES}",
-    ),
-    OpenApiParameter("area", OpenApiTypes.STR, many=True, description=f"지역 (시·도 시·군·구). {_VALUES}"),
+    _values("theme", "주제 코드 (GET /api/v1/themes/)."),
+    _values("publisher", "제공 기관의 slug (GET /api/v1/organizations/)."),
+    _values("format", "파일 형식 (csv, tsv, xlsx, json, geojson, zip)."),
+    _values("licence", "이용허락 코드 (GET /api/v1/licences/)."),
+    _values("price", f"가격 유형: {', '.join(PRICE_TYPES)}."),
+    _values("tag", "키워드."),
+    _values("cadence", f"갱신 주기: {', '.join(DatasetVersion.Cadence.values)}."),
+    _values("area", "지역 (시·도 시·군·구)."),
     OpenApiParameter(
         "sort",
         OpenApiTypes.STR,
         enum=list(SORTS),
         description="정렬: relevance (검색어가 있을 때 기본), newest (검색어가 없을 때 기본), downloads, title",
     ),
-    OpenApiParameter("page", OpenApiTypes.INT, description="쪽 번호 (1부터)"),
-    OpenApiParameter("page_size", OpenApiTypes.INT, description="한 쪽의 결과 수 (1–100, 기본 20)"),
 ]
 
 
@@ -151,18 +151,18 @@ class DatasetList(PublicView):
             "같습니다. 결과가 많으면 count와 면의 수는 표본으로 추정한 수이고 (exact=false) 정확한 수는 잠시 뒤에 "
             "나옵니다. 잘못된 매개변수는 400입니다. 마지막 쪽 뒤의 쪽은 404입니다."
         ),
-        parameters=LIST_PARAMETERS,
+        parameters=[*LIST_PARAMETERS, s.PageQueryIn],
         responses={200: s.CatalogDatasetList},
     )
     def get(self, request):
         params = request.query_params
-        paging = validated(s.DatasetListQueryIn, params)
+        paging = validated(s.PageQueryIn, params)
         page, size = paging["page"], paging["page_size"]
-        if page > discovery.max_pages(size):
+        if page > discovery.max_pages(size):  # like a page past the last one: not found, with the reason
             message = lazy_percent(
                 _("Pages go no deeper than %(n)s: narrow the search."), {"n": discovery.max_pages(size)}
             )
-            raise BilingualValidationError({"page": [{"code": "max_value", **in_both(message)}]})
+            raise failure(exceptions.NotFound, message)
         result = selectors.catalog_search(params, page=page, page_size=size)
         if result.errors:
             raise _invalid_filters(params)
@@ -286,7 +286,7 @@ class DatasetSample(PublicView):
             "이름이고, 개인정보는 가려져 있으며 수식처럼 보이는 칸 앞에는 작은따옴표를 붙입니다. "
             "file이 없으면 샘플이 있는 첫 파일입니다."
         ),
-        parameters=[s.SampleQueryIn],
+        parameters=[s.SampleQueryIn, OpenApiParameter("format", exclude=True)],  # ?format is not a renderer here
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV (UTF-8 BOM)")},
     )
     def get(self, request, slug):
@@ -331,14 +331,11 @@ class OrganizationList(PublicView):
         operation_id="catalog_organizations_list",
         summary="Data providers",
         description="데이터를 제공하는 기관 (확인된 제공 기관과 공개 데이터셋이 있는 기관)과 기관마다 공개 데이터셋 수.",
-        parameters=[
-            OpenApiParameter("page", OpenApiTypes.INT, description="쪽 번호 (1부터)"),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="한 쪽의 결과 수 (1–100, 기본 20)"),
-        ],
-        responses={200: s.OrganizationOut(many=True)},
+        parameters=[s.PageQueryIn],
+        responses={200: s.OrganizationPage},
     )
     def get(self, request):
-        validated(s.DatasetListQueryIn, request.query_params)
+        validated(s.PageQueryIn, request.query_params)
         paginator = Pages()
         page = paginator.paginate_queryset(selectors.organizations_public(), request, view=self)
         selectors.organization_counts(page)
