@@ -230,3 +230,27 @@ def rows(datafile, language: str | None = None) -> list[dict]:
 
 def described_count(datafile) -> int:
     return datafile.columns_described
+
+
+def bilingual_rows(datafile) -> list[dict]:
+    """The rows of `rows` with both languages as written (the API): name, type, geo, unit, description_ko,
+    description_en ("" when not written), codes [{code, label_ko, label_en}]."""
+    dictionary = datafile.dictionary or {}
+    out = []
+    for field in (datafile.table_schema or {}).get("fields") or []:
+        entry = dictionary.get(field["name"]) or {}
+        out.append(
+            {
+                "name": field["name"],
+                "type": field.get("type", "string"),
+                "geo": field.get("geo"),
+                "unit": entry.get("unit", ""),
+                "description_ko": entry.get("description_ko", ""),
+                "description_en": entry.get("description_en", ""),
+                "codes": [
+                    {"code": c["code"], "label_ko": c["label_ko"], "label_en": c.get("label_en", "")}
+                    for c in entry.get("codes") or []
+                ],
+            }
+        )
+    return out

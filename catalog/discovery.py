@@ -35,7 +35,7 @@ from django.db.models import BooleanField, Count, F, Func, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import Organization
 from catalog import tasks
@@ -83,6 +83,9 @@ class CatalogResult:
     relevance: str | None = None  # how relevance was served: RANKED, TITLE_FIRST or POPULAR (None: another sort)
     counting: bool = False  # a worker is counting the exact figures
     errors: dict = field(default_factory=dict)
+    page_size: int = PAGE_SIZE
+    # The raw (key, count) rows behind `facets`: facets_in() labels them in another language (the API gives both).
+    rows: list = field(default_factory=list, repr=False)
 
     @property
     def has_previous(self):
@@ -187,7 +190,9 @@ SELECT '@', pk::text, ordinal FROM (
 """
 
 
-def _exact_rows_and_page(search: CatalogFilter, sort: str, relevance: bool, start: int) -> tuple[list, list[int]]:
+def _exact_rows_and_page(
+    search: CatalogFilter, sort: str, relevance: bool, start: int, size: int
+) -> tuple[list, list[int]]:
     """A search with few matches, exactly, in ONE statement (one pass over the matching rows): every facet,
     the total and the page's ids. With `relevance` the page is ranked by ts_rank_cd when the matches are at most
     CATALOG_RANK_CAP (decided inside the statement, from its own count), else titles holding every word first;
@@ -213,7 +218,7 @@ def _exact_rows_and_page(search: CatalogFilter, sort: str, relevance: bool, star
     else:
         order = ", ".join(f"{f[1:]} DESC" if f.startswith("-") else f for f in SORT_ORDER[sort])
     sql = FACET_SQL.format(inner=inner, limit=FACET_SQL_LIMIT) + PAGE_SQL.format(
-        order=order, limit=PAGE_SIZE, offset=int(start)
+        order=order, limit=int(size), offset=int(start)
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -361,7 +366,7 @@ def _key_frequencies() -> dict[str, int]:
     return frequencies
 
 
-def _deep_page_keys(search: CatalogFilter, sort: str, relevance: str | None, total: int, start: int):
+def _deep_page_keys(search: CatalogFilter, sort: str, relevance: str | None, total: int, start: int, size: int):
     """For a deep page of a large search in popularity or newest order: (the sort buckets that surely hold every
     match up to the page's last row, about how many matches they hold), or None. The matches in buckets ≥ b are
     exactly those with download_count ≥ 2^b − 1 (or published in month ≥ m): a prefix of the order, so OFFSET
@@ -375,7 +380,7 @@ def _deep_page_keys(search: CatalogFilter, sort: str, relevance: str | None, tot
         m for m in settings.CATALOG_SAMPLE_LEVELS if total / m >= SAMPLE_ENOUGH
     ] or settings.CATALOG_SAMPLE_LEVELS[-1:]
     modulus = levels[0]
-    position = int((start + PAGE_SIZE) / modulus * 1.25) + 3
+    position = int((start + size) / modulus * 1.25) + 3
     column = "download_count" if sort == "downloads" else "published_at"
     sampled = search.qs.filter(facet_keys__contains=[sample_key(modulus)])
     values = list(
@@ -501,11 +506,18 @@ def _counts(search: CatalogFilter, params, state: dict) -> tuple[list | None, bo
     return sampled, False, _request_exact_counts(params, key)
 
 
-def catalog_search(params, *, page: int | str | None = 1) -> CatalogResult:
-    """One page of the catalog for GET parameters `params` (a QueryDict): entries, total, facets."""
+def max_pages(page_size: int) -> int:
+    """The deepest page of `page_size` results: the same depth in rows (MAX_PAGES pages of PAGE_SIZE) for any size."""
+    return max(1, MAX_PAGES * PAGE_SIZE // max(1, page_size))
+
+
+def catalog_search(params, *, page: int | str | None = 1, page_size: int | None = None) -> CatalogResult:
+    """One page of the catalog for GET parameters `params` (a QueryDict): entries, total, facets. The page has
+    PAGE_SIZE entries (the catalog page) or `page_size` (the API lets a program choose up to 100)."""
+    size = int(page_size or PAGE_SIZE)
     search = CatalogFilter(params, queryset=CatalogEntry.objects.all())
     if not search.is_valid():
-        return CatalogResult([], 0, True, 1, 1, "relevance", search.state(), errors=search.errors)
+        return CatalogResult([], 0, True, 1, 1, "relevance", search.state(), errors=search.errors, page_size=size)
     state = search.state()
     qs = search.qs  # resolves the text query and the facet keys
     query = search.text_query
@@ -514,25 +526,26 @@ def catalog_search(params, *, page: int | str | None = 1) -> CatalogResult:
         sort = "newest"
     if sort == "relevance" and query is None:
         sort = "downloads"  # relevance without words: the most used first
+    deepest = max_pages(size)
     try:
-        number = max(1, min(int(page or 1), MAX_PAGES))
+        number = max(1, min(int(page or 1), deepest))
     except (TypeError, ValueError):
         number = 1
     rows, exact, counting = _counts(search, params, state)
     ids = None
     if rows is None:  # few matches: figures and page in one statement
-        rows, ids = _exact_rows_and_page(search, sort, sort == "relevance", (number - 1) * PAGE_SIZE)
+        rows, ids = _exact_rows_and_page(search, sort, sort == "relevance", (number - 1) * size, size)
     total, facet_values = _facets(rows, state)
-    pages = max(1, min(MAX_PAGES, -(-total // PAGE_SIZE)))
+    pages = max(1, min(deepest, -(-total // size)))
     if number > pages:  # past the last page: show the last one
         number, ids = pages, None
-    start = (number - 1) * PAGE_SIZE
+    start = (number - 1) * size
     many = total > settings.CATALOG_EXACT_CAP
     relevance = None
     if sort == "relevance":
         relevance = POPULAR if many else RANKED if total <= settings.CATALOG_RANK_CAP else TITLE_FIRST
     if ids is None and total:
-        ids = _page(search, qs, sort, relevance, total, start, many)
+        ids = _page(search, qs, sort, relevance, total, start, many, size)
     return CatalogResult(
         entries=_result_lines(ids or []),
         total=total,
@@ -544,25 +557,35 @@ def catalog_search(params, *, page: int | str | None = 1) -> CatalogResult:
         facets=facet_values,
         relevance=relevance,
         counting=counting,
+        page_size=size,
+        rows=rows,
     )
 
 
-def _page(search: CatalogFilter, qs, sort: str, relevance: str | None, total: int, start: int, many: bool) -> list[int]:
+def facets_in(result: CatalogResult, language: str) -> dict[str, list[FacetValue]]:
+    """The result's facets labelled in `language`, exactly as the catalog page shows them in that language."""
+    with translation.override(language):
+        return _facets(result.rows, result.state)[1] if result.rows else {}
+
+
+def _page(
+    search: CatalogFilter, qs, sort: str, relevance: str | None, total: int, start: int, many: bool, size: int
+) -> list[int]:
     """The page's ids (from the index table alone: the display rows are joined for these 20 only), by the
     cheapest of: collecting the matches through the GIN index, walking the sort index, or (deep pages of large
     searches) collecting only the matches in the sort buckets that hold the page."""
-    window = slice(start, start + PAGE_SIZE)
+    window = slice(start, start + size)
 
     def through_gin(queryset):
         return list(_ordered(queryset, sort, relevance, search, through_gin=True).values_list("pk", flat=True)[window])
 
     if not many or search.key_groups is None:
         return through_gin(qs)
-    walk, gin = _route_costs(search, total, start + PAGE_SIZE)
-    deep = _deep_page_keys(search, sort, relevance, total, start) if min(walk, gin) > GIN_SCAN_US * 2 else None
+    walk, gin = _route_costs(search, total, start + size)
+    deep = _deep_page_keys(search, sort, relevance, total, start, size) if min(walk, gin) > GIN_SCAN_US * 2 else None
     if deep and GIN_SCAN_US + deep[1] * HEAP_ROW_US < min(walk, gin):
         ids = through_gin(qs.filter(sort_keys__overlap=deep[0]))
-        if len(ids) == PAGE_SIZE:
+        if len(ids) == size:
             return ids
     if walk < gin:
         return list(_ordered(_walk(search), sort, relevance, search).values_list("pk", flat=True)[window])
@@ -594,6 +617,9 @@ class ResultLine:
     price_from_krw: int | None
     subscription_prices: list
     publisher_vat_status: str
+    publisher_slug: str
+    theme_code: str
+    licence_code: str | None
     cadence_label: str = ""
 
     # The reader's language, as the models show it (catalog.models._bilingual).
@@ -628,7 +654,8 @@ class ResultLine:
 RESULT_LINES_SQL = """
 SELECT e.dataset_id, d.slug, e.title_ko, e.title_en, e.formats, e.price_types, e.published_at, e.download_count,
        o.name_ko, o.name_en, t.name_ko, t.name_en, l.name_ko, l.name_en,
-       v.description_ko, v.description_en, v.update_cadence, e.price_from_krw, e.subscription_prices, o.vat_status
+       v.description_ko, v.description_en, v.update_cadence, e.price_from_krw, e.subscription_prices, o.vat_status,
+       o.slug, t.code, l.code
   FROM catalog_catalogentry e
   JOIN catalog_dataset d ON d.id = e.dataset_id
   JOIN catalog_datasetversion v ON v.id = e.version_id
@@ -696,22 +723,28 @@ def _finds_something(q: str) -> bool:
     return query is not None and CatalogEntry.objects.filter(search_vector=query).exists()
 
 
-def home_sections(limit: int = 6) -> dict:
-    """What the home page shows: themes and publishers with their dataset counts (cached per catalog
-    generation: at a million datasets these are full aggregates), the newest and the most used datasets."""
-    key = f"catalog:home:{catalog_generation()}"
+def catalog_counts() -> dict:
+    """Datasets buyers can see per theme and per publisher ({id: n}) and in all, cached per catalog generation
+    (at a million datasets these are full aggregates): the home page and the API's themes and organizations."""
+    key = f"catalog:counts-by:{catalog_generation()}"
     counts = cache.get(key)
     if counts is None:
+        themes = dict(CatalogEntry.objects.order_by().values_list("theme_id").annotate(n=Count("pk")))
         counts = {
-            "themes": dict(CatalogEntry.objects.order_by().values_list("theme_id").annotate(n=Count("pk"))),
-            "publishers": list(
-                CatalogEntry.objects.order_by().values_list("publisher_id").annotate(n=Count("pk")).order_by("-n")[:12]
-            ),
-            "total": CatalogEntry.objects.count(),
+            "themes": themes,
+            "publishers": dict(CatalogEntry.objects.order_by().values_list("publisher_id").annotate(n=Count("pk"))),
+            "total": sum(themes.values()),  # every entry has a theme
         }
         cache.set(key, counts, COUNTS_TTL)
+    return counts
+
+
+def home_sections(limit: int = 6) -> dict:
+    """What the home page shows: themes and publishers with their dataset counts (catalog_counts), the newest and
+    the most used datasets."""
+    counts = catalog_counts()
     themes = [(theme, counts["themes"].get(theme.pk, 0)) for theme in _reference_labels("theme").values()]
-    publisher_rows = counts["publishers"]
+    publisher_rows = sorted(counts["publishers"].items(), key=lambda pn: (-pn[1], pn[0]))[:12]
     publishers = {o.pk: o for o in Organization.objects.filter(pk__in=[pk for pk, _ in publisher_rows])}
     entries = CatalogEntry.objects.select_related("dataset", "publisher", "theme").defer("search_vector")
     return {

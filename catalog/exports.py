@@ -7,7 +7,10 @@ import re
 from pathlib import PurePath
 from urllib.parse import quote
 
+from django.http import HttpResponse, StreamingHttpResponse
+
 BOM = "\ufeff"
+SAMPLE_CONTENT_TYPE = "text/csv; charset=utf-8"
 # A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection, OWASP): such
 # text cells get a leading apostrophe, which spreadsheets show as plain text.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -34,16 +37,42 @@ def _cell(value):
     return "" if value is None else neutralise(value)
 
 
-def sample_csv(preview: dict) -> bytes:
-    """The preview rows (already masked where the checks found personal data) as CSV: UTF-8 with a
-    byte-order mark, so that Excel opens Korean text correctly, and CRLF line ends (RFC 4180)."""
+def sample_csv_chunks(preview: dict, rows_per_chunk: int = 100):
+    """The preview rows (already masked where the checks found personal data) as CSV, in UTF-8 chunks: a
+    byte-order mark first, so that Excel opens Korean text correctly, and CRLF line ends (RFC 4180)."""
     buffer = io.StringIO()
     buffer.write(BOM)
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([_cell(c) for c in preview.get("columns") or []])
-    for row in preview.get("rows") or []:
+    for i, row in enumerate(preview.get("rows") or [], 1):
         writer.writerow([_cell(v) for v in row])
-    return buffer.getvalue().encode("utf-8")
+        if i % rows_per_chunk == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")
+
+
+def sample_csv(preview: dict) -> bytes:
+    """The whole sample CSV (sample_csv_chunks) as one byte string."""
+    return b"".join(sample_csv_chunks(preview))
+
+
+def sample_response(datafile, slug: str, *, stream: bool = False):
+    """The free sample download of a file (the dataset page's link and the API's sample.csv): its CSV with the
+    file's name (a sheet's table named after its workbook and sheet) and an ASCII fallback name."""
+    if stream:
+        response = StreamingHttpResponse(sample_csv_chunks(datafile.preview), content_type=SAMPLE_CONTENT_TYPE)
+    else:
+        response = HttpResponse(sample_csv(datafile.preview), content_type=SAMPLE_CONTENT_TYPE)
+    name = (
+        sample_filename(datafile.parent.original_name, sheet=datafile.original_name)
+        if datafile.is_sheet
+        else sample_filename(datafile.original_name)
+    )
+    response["Content-Disposition"] = attachment_header(name, fallback=f"{slug}-v{datafile.version.number}-sample.csv")
+    return response
 
 
 def attachment_header(filename: str, fallback: str) -> str:

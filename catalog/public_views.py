@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
@@ -55,16 +55,7 @@ def dataset_sample(request, slug):
     if file_id is not None and not file_id.isdigit():
         raise Http404
     datafile = selectors.dataset_sample_file(slug, int(file_id) if file_id else None)
-    response = HttpResponse(exports.sample_csv(datafile.preview), content_type="text/csv; charset=utf-8")
-    name = (
-        exports.sample_filename(datafile.parent.original_name, sheet=datafile.original_name)
-        if datafile.is_sheet
-        else exports.sample_filename(datafile.original_name)
-    )
-    response["Content-Disposition"] = exports.attachment_header(
-        name, fallback=f"{slug}-v{datafile.version.number}-sample.csv"
-    )
-    return response
+    return exports.sample_response(datafile, slug)
 
 
 def organization_detail(request, slug):

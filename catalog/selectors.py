@@ -404,9 +404,9 @@ def version_pii_files(version: DatasetVersion) -> list[DataFile]:
     return [f for f in version.files.select_related("parent").order_by("created_at", "id") if f.pii_findings]
 
 
-def catalog_search(params, *, page=1):
+def catalog_search(params, *, page=1, page_size=None):
     """The catalog page for GET parameters: entries, total (exact or labelled estimate) and facets."""
-    return discovery.catalog_search(params, page=page)
+    return discovery.catalog_search(params, page=page, page_size=page_size)
 
 
 def home_sections() -> dict:
@@ -425,6 +425,7 @@ def similar_terms(q: str) -> list[str]:
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import date, datetime  # noqa: E402
 
+from catalog.filters import CatalogFilter  # noqa: E402
 from catalog.licences import RenderedLicence, UnfilledPlaceholder, render_for_version  # noqa: E402
 from catalog.models import CatalogEntry  # noqa: E402
 
@@ -531,8 +532,9 @@ def _file_tree(files: list[DataFile]) -> tuple[list[DataFile], list[DataFile]]:
     by_id = {f.pk: f for f in files}
     for f in files:
         f.member_list = []
-        preview = f.preview if f.check_state in SAMPLE_CHECK_STATES else None
-        f.sample_rows = len((preview or {}).get("rows") or [])
+        # The preview (masked by the checks where they found personal data) only of a file whose checks passed.
+        f.public_preview = f.preview if f.check_state in SAMPLE_CHECK_STATES else None
+        f.sample_rows = len((f.public_preview or {}).get("rows") or [])
         f.has_nulls = any(col.get("nulls") for col in f.profile or [])
         f.dictionary_rows = dictionary.rows(f) if f.table_schema else []
         f.has_dictionary = any(r["description"] or r["unit"] or r["codes"] for r in f.dictionary_rows)
@@ -575,18 +577,9 @@ def dataset_related(entry: CatalogEntry, limit: int = RELATED_LIMIT) -> list[Cat
     return result[:limit]
 
 
-def dataset_page(slug: str) -> DatasetPage:
-    """The public page of a dataset buyers can see; 404 for any other (drafts, rejected, withdrawn, suspended)."""
-    entry = (
-        CatalogEntry.objects.select_related("dataset__publisher", "version__theme", "version__licence")
-        .defer("search_vector")
-        .filter(dataset__slug=slug)
-        .first()
-    )
-    if entry is None:
-        raise Http404
-    version, dataset = entry.version, entry.dataset
-    version.dataset = dataset
+def _public_files(version: DatasetVersion) -> tuple[list[DataFile], list[DataFile]]:
+    """The files of a version buyers can see, as the dataset page shows them (one query): top-level files with
+    their members, and the tabular files in page order (see _file_tree)."""
     files = list(
         DataFile.objects.filter(version=version)
         .defer("check_messages", "pii_findings", "map_layer")  # not "file": is_sheet reads it
@@ -602,8 +595,24 @@ def dataset_page(slug: str) -> DatasetPage:
         .order_by("created_at", "id")
     )
     for f in files:
+        f.version = version
         _map_summary(f)
-    top, tabular = _file_tree(files)
+    return _file_tree(files)
+
+
+def dataset_page(slug: str) -> DatasetPage:
+    """The public page of a dataset buyers can see; 404 for any other (drafts, rejected, withdrawn, suspended)."""
+    entry = (
+        CatalogEntry.objects.select_related("dataset__publisher", "version__theme", "version__licence")
+        .defer("search_vector")
+        .filter(dataset__slug=slug)
+        .first()
+    )
+    if entry is None:
+        raise Http404
+    version, dataset = entry.version, entry.dataset
+    version.dataset = dataset
+    top, tabular = _public_files(version)
     history = list(
         DatasetVersion.objects.filter(dataset=dataset, state__in=PUBLIC_HISTORY_STATES)
         .only("id", "dataset_id", "number", "state", "change_note", "published_at")
@@ -747,3 +756,124 @@ def organization_departments(organization):
 
     # Cached per catalog generation (and ten minutes, for departments created meanwhile).
     return cache.get_or_set(f"catalog:departments:{discovery.catalog_generation()}:{organization.pk}", count, 600)
+
+
+# ---- What the API reads beside the pages (catalog/api): the same rows, by the same rules ----------------------
+
+OFFER_KIND_ORDER = {Offer.Kind.FREE: 0, Offer.Kind.ONE_OFF: 1, Offer.Kind.SUBSCRIPTION: 2}
+
+
+def offers_visible_to(dataset: Dataset, organization: Organization | None) -> list[Offer]:
+    """The active offers of a dataset a buyer may see: every public one, and a private one only when it
+    names the buyer's organization. Private first, then free, then by price (the purchase panel's order)."""
+    private = Q(buyer=organization) if organization is not None else Q(pk__in=[])
+    offers = (
+        Offer.objects.filter(dataset=dataset, active=True)
+        .filter(Q(buyer__isnull=True) | private)
+        .select_related("dataset__publisher", "version", "buyer")
+    )
+    return sorted(offers, key=lambda o: (o.buyer_id is None, OFFER_KIND_ORDER[o.kind], o.price_krw, o.pk))
+
+
+def _visible_entry(slug: str) -> CatalogEntry:
+    """The catalog entry of a dataset buyers can see (404 for drafts, rejected, withdrawn, suspended)."""
+    entry = CatalogEntry.objects.select_related("dataset").defer("search_vector").filter(dataset__slug=slug).first()
+    if entry is None:
+        raise Http404
+    return entry
+
+
+@dataclass
+class PublicVersion:
+    """A published or superseded version of a visible dataset with its files as the dataset page shows them."""
+
+    entry: CatalogEntry
+    version: DatasetVersion
+    files: list[DataFile]  # top-level files; members in .member_list
+    tabular_files: list[DataFile]
+
+    @property
+    def is_current(self) -> bool:
+        return self.version.pk == self.entry.version_id
+
+
+def dataset_version_public(slug: str, number: int) -> PublicVersion:
+    """Version `number` of a visible dataset when it is published or superseded; 404 for any other."""
+    return _public_version(_visible_entry(slug), number)
+
+
+def _public_version(entry: CatalogEntry, number: int) -> PublicVersion:
+    version = (
+        DatasetVersion.objects.select_related("theme", "licence")
+        .filter(dataset_id=entry.dataset_id, number=number, state__in=PUBLIC_HISTORY_STATES)
+        .first()
+    )
+    if version is None:
+        raise Http404
+    version.dataset = entry.dataset
+    files, tabular = _public_files(version)
+    return PublicVersion(entry, version, files, tabular)
+
+
+def dataset_file_public(slug: str, file_id: int) -> tuple[PublicVersion, DataFile]:
+    """A file (ZIP member and sheet table included) of a published or superseded version of a visible dataset,
+    with its members; 404 for any other."""
+    entry = _visible_entry(slug)
+    number = (
+        DataFile.objects.filter(
+            pk=file_id, version__dataset_id=entry.dataset_id, version__state__in=PUBLIC_HISTORY_STATES
+        )
+        .values_list("version__number", flat=True)
+        .first()
+    )
+    if number is None:
+        raise Http404
+    public = _public_version(entry, number)
+    for top in public.files:
+        for f in (top, *top.member_list, *(t for m in top.member_list for t in m.member_list)):
+            if f.pk == file_id:
+                return public, f
+    raise Http404
+
+
+def themes_with_counts() -> list[Theme]:
+    """Every theme with `.published`: how many datasets buyers can see in it (catalog.discovery.catalog_counts)."""
+    counts = discovery.catalog_counts()["themes"]
+    themes = list(Theme.objects.order_by("position", "code"))
+    for theme in themes:
+        theme.published = counts.get(theme.pk, 0)
+    return themes
+
+
+def organizations_public() -> QuerySet[Organization]:
+    """The provider organizations anyone may look up: verified providers, and any organization with datasets
+    buyers can see; by Korean name. Their counts: organization_counts."""
+    publishers = list(discovery.catalog_counts()["publishers"])
+    return (
+        Organization.objects.filter(
+            Q(
+                kind__in=[Organization.Kind.PROVIDER, Organization.Kind.BOTH],
+                verification=Organization.Verification.VERIFIED,
+            )
+            | Q(pk__in=publishers)
+        )
+        .select_related("parent")
+        .order_by("name_ko", "pk")
+    )
+
+
+def organization_counts(organizations) -> None:
+    """Set `.published` on each organization: how many of its datasets buyers can see."""
+    counts = discovery.catalog_counts()["publishers"]
+    for organization in organizations:
+        organization.published = counts.get(organization.pk, 0)
+
+
+def catalog_filter_errors(params) -> dict[str, list[tuple[str, str]]]:
+    """What the catalog filter cannot read in GET parameters `params`, as {name: [(code, message)]} in the active
+    language: the catalog page ignores such filters, the API refuses them (400)."""
+    search = CatalogFilter(params, queryset=CatalogEntry.objects.none())
+    return {
+        name: [(error.code or "invalid", message) for error in errors for message in error.messages]
+        for name, errors in search.form.errors.as_data().items()
+    }

@@ -376,6 +376,7 @@ SPECTACULAR_SETTINGS = {
         "CheckoutMethodEnum": ["card", "bank_transfer"],
         "PackageStateEnum": "transactions.models.PackageState",
         "ApiKeyStateEnum": ["active", "expired", "revoked"],
+        "PublicVersionStateEnum": ["published", "superseded"],  # a version buyers can see (catalog.api)
     },
     # The Error component and each operation's error responses (400/401/403/404/409/429), from the operation
     # and its view's permissions, so every endpoint's errors are declared without listing them in each view.

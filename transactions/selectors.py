@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import Organization
+from catalog import selectors as catalog_selectors
 from catalog.licences import RenderedLicence, UnfilledPlaceholder, render_for_version, text_sha256
 from catalog.models import CatalogEntry, Dataset, DatasetVersion, Licence, Offer
 from catalog.pricing import ZERO, Price, offer_price
@@ -32,7 +33,6 @@ from transactions.models import (
     PaymentEvent,
 )
 
-KIND_ORDER = {Offer.Kind.FREE: 0, Offer.Kind.ONE_OFF: 1, Offer.Kind.SUBSCRIPTION: 2}
 OPEN_ORDER_STATES = (Order.State.PENDING, Order.State.AWAITING_PAYMENT)
 
 
@@ -49,15 +49,9 @@ def licence_sha256(rendered: RenderedLicence | None) -> str:
 
 
 def offers_visible_to(dataset: Dataset, organization: Organization | None) -> list[Offer]:
-    """The active offers of a dataset a buyer may see: every public one, and a private one only when it
-    names the buyer's organization. Free first, then by price."""
-    private = Q(buyer=organization) if organization is not None else Q(pk__in=[])
-    offers = (
-        Offer.objects.filter(dataset=dataset, active=True)
-        .filter(Q(buyer__isnull=True) | private)
-        .select_related("dataset__publisher", "version", "buyer")
-    )
-    return sorted(offers, key=lambda o: (o.buyer_id is None, KIND_ORDER[o.kind], o.price_krw, o.pk))
+    """The active offers of a dataset a buyer may see (catalog.selectors.offers_visible_to: the catalog's API
+    shows the same ones)."""
+    return catalog_selectors.offers_visible_to(dataset, organization)
 
 
 def offer_version(offer: Offer, *, published: DatasetVersion | None = None) -> DatasetVersion | None:

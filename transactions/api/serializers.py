@@ -58,7 +58,7 @@ class LicenceRef(_ReadOnly):
 # --- cart ----------------------------------------------------------------------------------------------------
 
 
-class OfferOut(_ReadOnly):
+class CartOfferOut(_ReadOnly):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=Offer.Kind.choices)
     price_krw = serializers.IntegerField(help_text="공급가액 (부가세 별도)")
@@ -73,7 +73,7 @@ class OfferOut(_ReadOnly):
 
 
 class CartLineOut(_ReadOnly):
-    offer = OfferOut()
+    offer = CartOfferOut()
     dataset = DatasetRef(source="offer.dataset")
     version = serializers.IntegerField(source="version.number", allow_null=True, help_text="받게 될 버전 번호")
     title = serializers.CharField(help_text="요청 언어의 제목")
@@ -108,7 +108,7 @@ class CartItemIn(serializers.Serializer):
     offer = serializers.IntegerField(min_value=1, help_text="담을 제안(offer)의 id")
 
 
-class LicenceTextOut(_ReadOnly):
+class CartLicenceTextOut(_ReadOnly):
     offer = serializers.IntegerField(source="offer.pk")
     licence = LicenceRef(allow_null=True)
     text_ko = serializers.CharField(source="rendered.text_ko", allow_null=True)

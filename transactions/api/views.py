@@ -129,11 +129,11 @@ class CartItemLicence(BuyerView):
         summary="The licence text of a cart line",
         description="장바구니 한 줄의 이용허락 본문 (빈칸을 채운 그대로, 결제 페이지와 같음)과 그 SHA-256. "
         "구매자가 읽고 동의하면 결제할 때 accepted_licences에 이 sha256을 보냅니다.",
-        responses={200: s.LicenceTextOut},
+        responses={200: s.CartLicenceTextOut},
     )
     def get(self, request, offer_id: int):
         organization = reading_organization(request)
-        return Response(s.LicenceTextOut(selectors.cart_line(request.user, organization, offer_id)).data)
+        return Response(s.CartLicenceTextOut(selectors.cart_line(request.user, organization, offer_id)).data)
 
 
 # --- checkout ------------------------------------------------------------------------------------------------
