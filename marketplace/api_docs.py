@@ -10,9 +10,12 @@ allows blob: workers. Every other page keeps the strict policy.
 """
 
 from csp.decorators import csp_update
+from django.conf import settings
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
+
+from catalog.rendering import render_markdown
 
 INLINE_STYLES = {"style-src": ["'unsafe-inline'"]}
 
@@ -31,3 +34,10 @@ def swagger(request):
 @csp_update(INLINE_STYLES | {"worker-src": ["blob:"]})
 def redoc(request):
     return render(request, "api/redoc.html", _context(request, "redoc"))
+
+
+@require_GET
+def guide(request):
+    """docs/api.md on the site, so a developer without the repository reads the walkthroughs and the tus guide."""
+    text = (settings.BASE_DIR / "docs" / "api.md").read_text(encoding="utf-8")
+    return render(request, "api/guide.html", _context(request, "guide") | {"guide": render_markdown(text)})

@@ -16,4 +16,5 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", api_docs.swagger, name="api-docs"),
     path("docs/redoc/", api_docs.redoc, name="api-redoc"),
+    path("docs/guide/", api_docs.guide, name="api-guide"),
 ]

@@ -351,7 +351,7 @@ SPECTACULAR_SETTINGS = {
         "데이터를 찾고, 사고, 내려받고, 게시하는 모든 일을 프로그램으로 합니다. "
         "인증: `Authorization: Token <key>` (내 페이지 → API 키). 오류는 모두 같은 모양입니다: "
         '`{"error": {"status", "code", "message", "message_ko", "message_en", "fields"}}`. '
-        "Everything a person does in the portal, a program can do. Walkthrough: docs/api.md."
+        "Everything a person does in the portal, a program can do. Walkthroughs: /api/docs/guide/ (docs/api.md)."
     ),
     "VERSION": "1.0.0",
     "OAS_VERSION": "3.1.0",

@@ -65,3 +65,15 @@ def test_the_docs_pages_in_english(client):
 def test_the_schema_is_served_to_the_readers(client):
     response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200 and response.json()["openapi"] == "3.1.0"
+
+
+@pytest.mark.django_db
+def test_the_walkthroughs_are_on_the_site_rendered_from_docs_api_md(client):
+    """A developer without the repository reads docs/api.md at /api/docs/guide/, linked from the other readers."""
+    page = client.get("/api/docs/guide/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "10분 따라하기: 기업 개발자" in html and "큰 파일 올리기 (tus)" in html
+    assert "<pre><code>" in html and 'api.post("/api/v1/checkout/"' in html
+    assert "<script" not in html.split('<article class="api-guide')[1].split("</article>")[0]
+    assert 'href="/api/docs/guide/"' in client.get("/api/docs/").content.decode()
