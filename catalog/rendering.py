@@ -58,13 +58,20 @@ class _ShiftHeadingsExtension(Extension):
         md.treeprocessors.register(_ShiftHeadings(md), "shift_headings", 5)
 
 
-def render_markdown(text: str) -> SafeString:
-    """Safe HTML of a publisher's Markdown text (single line breaks kept, as officials type them)."""
+def render_markdown(text: str, *, line_breaks: bool = True) -> SafeString:
+    """Safe HTML of a publisher's Markdown text (single line breaks kept, as officials type them; a document wrapped
+    at a fixed width, such as docs/api.md, passes line_breaks=False)."""
     if not text or not text.strip():
         return mark_safe("")
     raw = markdown.markdown(
         text,
-        extensions=["sane_lists", "nl2br", "tables", "fenced_code", _ShiftHeadingsExtension()],
+        extensions=[
+            "sane_lists",
+            *(["nl2br"] if line_breaks else []),
+            "tables",
+            "fenced_code",
+            _ShiftHeadingsExtension(),
+        ],
         output_format="html",
     )
     clean = nh3.clean(

@@ -40,4 +40,6 @@ def redoc(request):
 def guide(request):
     """docs/api.md on the site, so a developer without the repository reads the walkthroughs and the tus guide."""
     text = (settings.BASE_DIR / "docs" / "api.md").read_text(encoding="utf-8")
-    return render(request, "api/guide.html", _context(request, "guide") | {"guide": render_markdown(text)})
+    return render(
+        request, "api/guide.html", _context(request, "guide") | {"guide": render_markdown(text, line_breaks=False)}
+    )

@@ -77,3 +77,4 @@ def test_the_walkthroughs_are_on_the_site_rendered_from_docs_api_md(client):
     assert "<pre><code>" in html and 'api.post("/api/v1/checkout/"' in html
     assert "<script" not in html.split('<article class="api-guide')[1].split("</article>")[0]
     assert 'href="/api/docs/guide/"' in client.get("/api/docs/").content.decode()
+    assert "문서에<br" not in html  # the document's own line wrapping is not turned into line breaks
