@@ -420,7 +420,8 @@ def measure_size(n: int, args) -> dict:
     )
     verdict = [
         ("API not slower than the page (p95)", out["api_p95_ms"] <= out["page_p95_ms"]),
-        ("token authentication < 2 ms", out["token_ms"] < 2),
+        # Both estimates of the added cost (difference of the medians, median of the paired differences) under 2 ms.
+        ("token authentication < 2 ms", max(out["token_ms"], out["token_paired_ms"]) < 2),
     ]
     if n >= 1_000_000:
         verdict.append(("API p95 < 50 ms at 1M", out["api_p95_ms"] < 50))
@@ -463,7 +464,7 @@ def main() -> None:
                 "bench": "api",
                 "sizes": {str(r["n"]): {k: v for k, v in r.items() if k != "n"} for r in results},
                 "api_not_slower": all(r["api_p95_ms"] <= r["page_p95_ms"] for r in results),
-                "token_under_2ms": all(r["token_ms"] < 2 for r in results),
+                "token_under_2ms": all(max(r["token_ms"], r["token_paired_ms"]) < 2 for r in results),
                 "api_p95_at_largest_ms": biggest["api_p95_ms"],
                 "largest": biggest["n"],
             },
