@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -303,3 +304,56 @@ def api_token_get_for_user(*, user: User, pk: int) -> ApiToken:
     if not user.is_staff:
         qs = qs.filter(user=user)
     return get_object_or_404(qs, pk=pk)
+
+
+# --- API keys: the lookup on every request made with a key ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _KeyQuery:
+    sql: str
+    parts: tuple  # (model, attnames) in the order of the columns
+
+
+_key_query: _KeyQuery | None = None
+
+
+def _api_token_query() -> _KeyQuery:
+    """One fixed SQL statement for the key, its user, its organization and whether the user still belongs to it.
+    Built once: composing the equivalent queryset (select_related plus an Exists annotation) on every request cost
+    about as much as running it."""
+    global _key_query
+    if _key_query is None:
+        parts, columns = [], []
+        for model, alias in ((ApiToken, "t"), (User, "u"), (Organization, "o")):
+            attnames = tuple(f.attname for f in model._meta.concrete_fields)
+            parts.append((model, attnames))
+            columns += [f'{alias}."{f.column}"' for f in model._meta.concrete_fields]
+        sql = (
+            f"SELECT {', '.join(columns)}, EXISTS (SELECT 1 FROM {Membership._meta.db_table} m"
+            f" WHERE m.user_id = t.user_id AND m.organization_id = t.organization_id)"
+            f" FROM {ApiToken._meta.db_table} t JOIN {User._meta.db_table} u ON u.id = t.user_id"
+            f" LEFT JOIN {Organization._meta.db_table} o ON o.id = t.organization_id WHERE t.digest = %s"
+        )
+        _key_query = _KeyQuery(sql=sql, parts=tuple(parts))
+    return _key_query
+
+
+def api_token_for_digest(digest: str) -> tuple[ApiToken, bool] | None:
+    """The key with this SHA-256 (its user and organization loaded) and whether its user is still a member of the
+    key's organization; None for no such key."""
+    query = _api_token_query()
+    with connection.cursor() as cursor:
+        cursor.execute(query.sql, [digest])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    objects, start = [], 0
+    for model, attnames in query.parts:
+        values = row[start : start + len(attnames)]
+        start += len(attnames)
+        objects.append(None if values[0] is None else model.from_db("default", attnames, values))
+    token, user, organization = objects
+    token.user = user
+    token.organization = organization
+    return token, bool(row[start])

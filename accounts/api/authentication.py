@@ -1,12 +1,10 @@
 """`Authorization: Token <key>` or `Authorization: Bearer <key>` (accounts.models.ApiToken)."""
 
-from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from accounts import services
-from accounts.models import ApiToken, Membership
+from accounts import selectors, services
 from core.api.errors import failure
 from core.http import client_ip
 
@@ -28,23 +26,17 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise failure(exceptions.AuthenticationFailed, _("The API key is not valid.")) from exc
-        token = (
-            ApiToken.objects.select_related("user", "organization")
-            .annotate(
-                member=Exists(Membership.objects.filter(user=OuterRef("user"), organization=OuterRef("organization")))
-            )
-            .filter(digest=services.api_token_digest(key))
-            .first()
-        )
-        if token is None:
+        found = selectors.api_token_for_digest(services.api_token_digest(key))
+        if found is None:
             raise failure(exceptions.AuthenticationFailed, _("The API key is not valid."))
+        token, member = found
         if token.revoked_at is not None:
             raise failure(exceptions.AuthenticationFailed, _("This API key was revoked."))
         if not token.is_active:
             raise failure(exceptions.AuthenticationFailed, _("This API key has expired. Make a new one on your page."))
         if not token.user.is_active:
             raise failure(exceptions.AuthenticationFailed, _("The account of this API key is disabled."))
-        if token.organization_id is not None and not token.member:
+        if token.organization_id is not None and not member:
             raise failure(
                 exceptions.AuthenticationFailed,
                 _("The owner of this API key is no longer a member of its organization."),

@@ -264,3 +264,14 @@ def test_an_admin_key_made_for_an_organization_still_acts_on_others(admin_user, 
     other = Organization.objects.get(pk=buyer.active_organization_id)
     assert can(user, "accounts.verify_org", other)
     assert not can(user, "accounts.view_org", other) or user.is_staff  # staff may view any organization
+
+
+def test_the_key_lookup_loads_key_user_and_organization_in_one_query(buyer, make_key, django_assert_num_queries):
+    from accounts.selectors import api_token_for_digest
+
+    key = make_key(buyer, scopes=["read", "buy"])
+    with django_assert_num_queries(1):
+        token, member = api_token_for_digest(account_services.api_token_digest(key))
+        assert (token.user.email, token.organization.pk, member) == (buyer.email, buyer.active_organization_id, True)
+        assert token.scopes == ["buy", "read"] and token.is_active
+    assert api_token_for_digest("0" * 64) is None
