@@ -299,9 +299,10 @@ def api_tokens_for_user(user: User) -> QuerySet[ApiToken]:
 
 
 def api_token_get_for_user(*, user: User, pk: int) -> ApiToken:
-    """One of the user's keys (a platform admin may read anyone's); 404 for another user's, so ids leak nothing."""
+    """One of the user's keys (a platform admin may read anyone's, with a key only one with the admin scope); 404 for
+    another user's, so ids leak nothing."""
     qs = ApiToken.objects.select_related("organization", "user")
-    if not user.is_staff:
+    if not can(user, "accounts.platform_admin"):
         qs = qs.filter(user=user)
     return get_object_or_404(qs, pk=pk)
 

@@ -526,18 +526,16 @@ def api_token_create(
 ) -> tuple[ApiToken, str]:
     """Make an API key; returns the row and the key itself, which is never stored and never shown again.
 
-    A key made with a key (by API) has at most that key's scopes and acts for the same organization."""
+    A person makes keys (the keys page, or the API with the signed-in session), never a key: a leaked key could
+    otherwise renew itself past its expiry and outlive its own revocation."""
     name = (name or "").strip()
     if not name:
         raise DomainError(_("Give the key a name, such as the program that will use it."), code="name_required")
     scopes = sorted(set(scopes or []))
     if organization is not None and not Membership.objects.filter(user=actor, organization=organization).exists():
         raise NotAllowed(_("You are not a member of this organization."))
-    parent = getattr(actor, "api_token", None)
-    if parent is not None and (
-        not set(scopes) <= set(parent.scopes) or (organization and organization.pk) != parent.organization_id
-    ):
-        raise NotAllowed(_("A key can only make keys with its own scopes, for its own organization."))
+    if getattr(actor, "api_token", None) is not None:
+        raise NotAllowed(_("Keys are made by a person: on your page, or with your signed-in session, not with a key."))
     problem = _scope_problem(actor, organization, scopes)
     if problem:
         raise DomainError(problem, code="scope_not_allowed")
@@ -574,6 +572,9 @@ def api_token_revoke(*, actor: User, token: ApiToken, reason: str = "") -> ApiTo
     """The key's user (or a platform admin) revokes it; it is refused from the next request on. Idempotent."""
     if token.user_id != actor.pk and not can(actor, "accounts.platform_admin"):
         raise NotAllowed(_("Only the key's owner can revoke it."))
+    used = getattr(actor, "api_token", None)
+    if used is not None and used.pk != token.pk and not can(actor, "accounts.platform_admin"):
+        raise NotAllowed(_("A key can revoke only itself: revoke other keys on your page."))
     token = ApiToken.objects.select_for_update().get(pk=token.pk)
     if token.revoked_at is None:
         token.revoked_at = timezone.now()

@@ -6,11 +6,12 @@ from django.db.models.fields.json import KT
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from accounts.permissions import can
 from catalog import derived, dictionary, discovery, textdiff
-from catalog.models import DataFile, Dataset, DatasetVersion, DerivedFile, Licence, Offer, Review, Theme
+from catalog.models import DataFile, Dataset, DatasetVersion, DerivedFile, Licence, Offer, Review, Theme, Upload
 from catalog.pricing import offer_price
 from catalog.schedule import next_update_due
 from core.errors import NotAllowed
@@ -877,3 +878,15 @@ def catalog_filter_errors(params) -> dict[str, list[tuple[str, str]]]:
         name: [(error.code or "invalid", message) for error in errors for message in error.messages]
         for name, errors in search.form.errors.as_data().items()
     }
+
+
+def upload_get_for_publisher(*, user, pk) -> Upload:
+    """A resumable upload its own creator may still continue, look at or cancel: one they made (404 for anyone else's:
+    no hint that it exists), for an organization they, and the API key they send if any, may publish for now
+    (403: a member who left or lost the role, or a key made for another organization)."""
+    upload = Upload.objects.select_related("version__dataset__publisher").filter(pk=pk, created_by=user).first()
+    if upload is None:
+        raise Http404
+    if not can(user, "accounts.publish_for_org", upload.version.dataset.publisher):
+        raise NotAllowed(_("You may not publish for this organization (any more): this upload cannot go on."))
+    return upload

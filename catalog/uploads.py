@@ -18,7 +18,6 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -30,7 +29,8 @@ from accounts.api.authentication import ApiTokenAuthentication
 from catalog import selectors, services
 from catalog.models import Upload
 from core.api.throttling import PerIPThrottle, PerTokenThrottle
-from core.errors import DomainError, NotAllowed
+from core.api.views import record_key_write
+from core.errors import DomainError
 from core.text import lazy_percent
 
 TUS_VERSION = "1.0.0"
@@ -108,11 +108,13 @@ def key_or_session(view):
         if refused is not None:
             return _tus(refused)
         try:
-            return view(request, *args, **kwargs)
+            response = view(request, *args, **kwargs)
         except PermissionDenied as exc:
-            return _error(403, exc.args[0] if exc.args and exc.args[0] else _("You are not allowed to do this."))
+            response = _error(403, exc.args[0] if exc.args and exc.args[0] else _("You are not allowed to do this."))
         except Http404:
-            return _error(404, _("Not found."))
+            response = _error(404, _("Not found."))
+        record_key_write(request, response.status_code, token=request.auth)  # as every API view does (core.api.views)
+        return response
 
     return wrapper
 
@@ -173,9 +175,7 @@ def create(request):
 @key_or_session
 @require_http_methods(["HEAD", "PATCH", "DELETE", "OPTIONS"])
 def resource(request, pk):
-    upload = get_object_or_404(Upload, pk=pk)
-    if upload.created_by_id != request.user.pk:
-        raise NotAllowed
+    upload = selectors.upload_get_for_publisher(user=request.user, pk=pk)
     if request.method == "OPTIONS":
         return _tus(HttpResponse(status=204))
     if request.method == "HEAD":

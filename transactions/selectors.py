@@ -1,6 +1,7 @@
 """Read queries of purchases: what a buyer may see and buy, carts, orders, entitlements; shared by the
 pages, the purchase panel, the services (which re-check under lock) and the admin pages."""
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -268,10 +269,11 @@ def cart_line(user, organization: Organization | None, offer_id: int) -> Line:
     raise Http404
 
 
-def offer_for_cart(pk) -> Offer:
-    """The offer a buyer asks to put in the cart (cart_add checks whether it may); 404 when there is none."""
+def offer_for_cart(pk, organization: Organization | None = None) -> Offer:
+    """The offer a buyer asks to put in the cart (cart_add checks whether it may); 404 when there is none, and for
+    a private offer made to another organization (whose existence is none of this buyer's business)."""
     offer = Offer.objects.select_related("dataset").filter(pk=pk).first() if str(pk).isdigit() else None
-    if offer is None:
+    if offer is None or (offer.buyer_id is not None and offer.buyer_id != getattr(organization, "pk", None)):
         raise Http404
     return offer
 
@@ -312,11 +314,15 @@ def orders_for_organization(organization: Organization, *, tab: str = "all") -> 
     return orders
 
 
+ORDER_NUMBER = re.compile(r"[0-9A-Za-z-]{1,40}")
+
+
 def order_get_for_buyer(*, organization: Organization | None, number: str) -> Order:
-    """An order of the buyer's active organization; 404 for anyone else's (no hint that it exists)."""
+    """An order of the buyer's active organization; 404 for anyone else's (no hint that it exists), and for a
+    "number" that cannot be one (a NUL byte would make PostgreSQL refuse the query)."""
     order = (
         Order.objects.filter(number=number, buyer=organization).select_related("buyer", "placed_by").first()
-        if organization is not None
+        if organization is not None and ORDER_NUMBER.fullmatch(number or "")
         else None
     )
     if order is None:

@@ -53,3 +53,16 @@ def acting_organization(request):
         return token.organization
     user = request.user
     return user.active_organization if user.is_authenticated else None
+
+
+class KeysMadeByPeople(HasScope):
+    """Keys are made by a person (the session), never with a key: refused before the body is even read. (A key may
+    still revoke itself, and a platform admin's key with the admin scope any key: accounts.services decides.)"""
+
+    def has_permission(self, request, view):
+        super().has_permission(request, view)
+        if request.method == "POST" and token_of(request) is not None:
+            raise NotAllowed(
+                _("Keys are made by a person: on your page, or with your signed-in session, not with a key.")
+            )
+        return True

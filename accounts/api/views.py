@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from accounts import selectors, services
 from accounts.api import serializers as s
-from accounts.api.permissions import HasScope, acting_organization, token_of
+from accounts.api.permissions import HasScope, KeysMadeByPeople, acting_organization, token_of
 from core.api.pagination import Pages
 from core.api.validation import validated
 from core.api.views import ApiView
@@ -33,7 +33,7 @@ class MeView(ApiView):
 
 
 class ApiKeyList(ApiView):
-    permission_classes = [HasScope]
+    permission_classes = [KeysMadeByPeople]
     scope = "read"
     pagination_class = Pages  # drf-spectacular reads it: the list's schema is the page, with page/page_size
 
@@ -50,7 +50,7 @@ class ApiKeyList(ApiView):
     @extend_schema(
         summary="Make an API key",
         description="API 키를 만듭니다. 응답의 `key`는 이때 한 번만 보여 주고 저장하지 않습니다. "
-        "키로 키를 만들면 그 키의 범위와 기관을 넘을 수 없습니다.",
+        "키는 사람이 만듭니다: 로그인한 세션으로만 되고, API 키로는 만들 수 없습니다 (유출된 키가 스스로를 연장하지 못하게).",
         request=s.ApiTokenIn,
         responses={201: s.ApiTokenCreatedOut},
     )

@@ -386,8 +386,9 @@ class FileDictionary(ProviderView):
         version = _version(request, pk)
         datafile = selectors.provider_datafile_get(version=version, pk=file_id)
         data = validated(s.ProviderDictionaryIn, request.data)
-        entries = dict(datafile.dictionary or {}) | data["columns"]
-        services.datafile_dictionary_update(actor=request.user, datafile=datafile, entries=entries)
+        services.datafile_dictionary_update(
+            actor=request.user, datafile=datafile, entries=data["columns"], partial=True
+        )
         return Response(s.ProviderFileDetailOut(selectors.provider_datafile_get(version=version, pk=file_id)).data)
 
 

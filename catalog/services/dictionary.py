@@ -11,11 +11,15 @@ S = DatasetVersion.State
 
 
 @transaction.atomic
-def datafile_dictionary_update(*, actor, datafile: DataFile, entries: dict) -> DataFile:
-    """A publisher describes the columns of a checked table file of a version that is still editable."""
+def datafile_dictionary_update(*, actor, datafile: DataFile, entries: dict, partial: bool = False) -> DataFile:
+    """A publisher describes the columns of a checked table file of a version that is still editable. The page sends
+    every column; with `partial` (the API's PATCH) only the columns sent change, merged under the row lock so two
+    concurrent changes of different columns (or the inheritance when checks finish) both survive."""
     _require_publisher(actor, datafile.version.dataset.publisher)
     _lock_editable(datafile.version)
     datafile = DataFile.objects.select_for_update().get(pk=datafile.pk)
+    if partial:
+        entries = dict(datafile.dictionary or {}) | dict(entries)
     cleaned = dictionary.clean(entries, dictionary.columns_of(datafile))
     if cleaned == (datafile.dictionary or {}):
         return datafile

@@ -69,6 +69,8 @@ def upload_create(
     version = _lock_editable(version)
     if replaces is not None and (replaces.version_id != version.pk or replaces.parent_id is not None):
         raise DomainError(_("The file to replace is not a file of this version."), code="replaces_invalid")
+    # Control characters (a NUL byte PostgreSQL refuses, line breaks) have no place in a file's name.
+    filename = "".join(c for c in filename if c.isprintable())
     filename = Path(filename.replace("\\", "/")).name.strip()[:255]
     if not filename or format_for(filename) is None:
         raise DomainError(_("Upload CSV, TSV, XLSX, JSON, GeoJSON or a ZIP of these files."), code="format_unsupported")
@@ -144,7 +146,7 @@ def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int
     upload.refresh_from_db()
     if upload.offset == upload.length and upload.state == Upload.State.UPLOADING:
         try:
-            upload_complete(upload=upload)
+            upload_complete(upload=upload, actor=actor)
         except DomainError:
             # E.g. the version was submitted meanwhile: the upload cannot become a file of it. Close it,
             # so the browser is told (HEAD answers 410) instead of seeing a finished upload.
@@ -154,8 +156,9 @@ def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int
     return upload
 
 
-def upload_complete(*, upload: Upload) -> DataFile:
-    """The last byte arrived: hash the file, put it into private storage, start its checks.
+def upload_complete(*, upload: Upload, actor=None) -> DataFile:
+    """The last byte arrived: hash the file, put it into private storage, start its checks. `actor` is who sent the
+    last bytes (their audit rows name the API key they used), else the upload's creator.
 
     The slow part (hashing and copying gigabytes) runs before any transaction or row lock; the
     short transaction after it records the DataFile only if the upload is still open and the
@@ -191,7 +194,7 @@ def upload_complete(*, upload: Upload) -> DataFile:
                 raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
             version = _lock_editable(upload.version)
             datafile.version = version
-            _replace_predecessor(version, locked, datafile)
+            _replace_predecessor(version, locked, datafile, actor=actor or locked.created_by)
             datafile.save()
             locked.state = Upload.State.COMPLETE
             locked.datafile = datafile
@@ -206,7 +209,7 @@ def upload_complete(*, upload: Upload) -> DataFile:
     return datafile
 
 
-def _replace_predecessor(version: DatasetVersion, upload: Upload, datafile: DataFile) -> None:
+def _replace_predecessor(version: DatasetVersion, upload: Upload, datafile: DataFile, *, actor) -> None:
     """The file this upload replaces leaves the version: the one named by the "Replace" button, else a file
     carried over from the previous version under the same name (uploading 대기질.csv again replaces the
     carried 대기질.csv instead of adding a second one). The new file continues its predecessor."""
@@ -220,7 +223,7 @@ def _replace_predecessor(version: DatasetVersion, upload: Upload, datafile: Data
     datafile.predecessor_id = replaced.predecessor_id
     names = [replaced.file.name, *replaced.members.values_list("file", flat=True)]
     audit(
-        actor=upload.created_by,
+        actor=actor,
         action="datafile.replaced",
         obj=replaced,
         organization=version.dataset.publisher,
@@ -237,9 +240,10 @@ def _enqueue_check(datafile: DataFile) -> None:
 @transaction.atomic
 def upload_abort(*, actor, upload: Upload) -> None:
     """The publisher cancels an unfinished upload; its staged bytes are deleted."""
-    upload = Upload.objects.select_for_update().get(pk=upload.pk)
+    upload = Upload.objects.select_for_update().select_related("version__dataset").get(pk=upload.pk)
     if upload.created_by_id != actor.pk:
         raise NotAllowed(_("This upload belongs to someone else."))
+    _require_publisher(actor, upload.version.dataset.publisher)  # a member who left, or a key of another organization
     if upload.state == Upload.State.UPLOADING:
         upload.state = Upload.State.ABORTED
         upload.save(update_fields=["state", "updated_at"])

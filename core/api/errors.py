@@ -157,7 +157,20 @@ _DEFAULTS = {
 }
 
 
+# DRF builds these messages with details (the method, the wait, the parser's complaint) already rendered in the
+# request's language; ours say the same in both languages (the wait is in `retry_after` and Retry-After).
+_ALWAYS_OURS = (
+    exceptions.MethodNotAllowed,
+    exceptions.UnsupportedMediaType,
+    exceptions.Throttled,
+    exceptions.ParseError,
+    exceptions.NotAcceptable,
+)
+
+
 def _default_message(exc):
+    if isinstance(exc, _ALWAYS_OURS):
+        return _DEFAULTS[type(exc)] if type(exc) in _DEFAULTS else _("The request failed.")
     own = str(exc.detail) if isinstance(exc.detail, str) else None
     default = _DEFAULTS.get(type(exc))
     if own and own != str(type(exc).default_detail):

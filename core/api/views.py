@@ -28,16 +28,25 @@ class ThrottleFirst:
         """Every writing request made with an API key is in the audit trail with the key's name, refused ones too
         (what the key was used for, not only what it changed: the services' own rows name the key as well)."""
         response = super().finalize_response(request, response, *args, **kwargs)
-        token = request.auth
-        if request.method not in SAFE_METHODS and hasattr(token, "scopes"):
-            audit(
-                actor=request.user,
-                action="api.write",
-                obj=token,
-                organization_id=token.organization_id,
-                data={"method": request.method, "path": request.path[:300], "status": response.status_code},
-            )
+        # `_auth`, not `auth`: a request refused before authentication (406, an oversized upload's 413) must not
+        # authenticate now, outside the exception handler. A throttled request (429) adds no row: a program
+        # retrying in a loop must not grow the append-only table.
+        record_key_write(request, response.status_code, token=getattr(request, "_auth", None))
         return response
+
+
+def record_key_write(request, status: int, *, token) -> None:
+    """The audit row of a writing request made with an API key (`api.write`: method, path, status, the key's name),
+    for every API view and for the tus upload endpoint, which is not a DRF view."""
+    if request.method in SAFE_METHODS or not hasattr(token, "scopes") or status == 429:
+        return
+    audit(
+        actor=request.user,
+        action="api.write",
+        obj=token,
+        organization_id=token.organization_id,
+        data={"method": request.method, "path": request.path[:300], "status": status},
+    )
 
 
 class ApiView(ThrottleFirst, APIView):

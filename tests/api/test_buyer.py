@@ -490,3 +490,29 @@ def test_every_buyer_response_matches_the_openapi_schema(api, dataset, buyer, ma
     check(api.get(f"/api/v1/orders/{number}/payments/"), "/api/v1/orders/{number}/payments/", "get")
     check(api.post(f"/api/v1/orders/{number}/payments/card/"), "/api/v1/orders/{number}/payments/card/", "post")
     check(api.post(f"/api/v1/orders/{number}/cancel/"), "/api/v1/orders/{number}/cancel/", "post")
+
+
+@pytest.mark.django_db
+def test_hostile_ids_are_input_errors_or_not_found_never_a_crash(api, dataset, buyer, make_key):
+    api.with_key(make_key(buyer, scopes=["read", "buy"]))
+    unicode_digit = _checkout(api, "²", "a" * 64)  # "²".isdigit() is True, int("²") is not
+    assert unicode_digit.status_code == 400 and unicode_digit.json()["error"]["code"] == "invalid"
+    assert api.get("/api/v1/orders/%00/").status_code == 404
+    assert api.get("/api/v1/orders/2026-%ED%95%9C/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_another_organizations_private_offer_is_answered_as_no_such_offer(api, dataset, buyer, official, make_key):
+    from catalog import services as catalog_services
+    from tests.conftest import make_org
+
+    rival_owner = make_user("owner@rival.test", name="경쟁사")
+    rival = make_org(rival_owner, name_ko="(주)경쟁사", name_en="Rival", kind="consumer", brn="2208162517")
+    private = catalog_services.offer_create(
+        actor=official, dataset=dataset, kind="one_off", price_krw=50_000, cost_basis="가공 비용", buyer=rival
+    )
+    api.with_key(make_key(buyer, scopes=["buy"]))
+    theirs = api.post("/api/v1/cart/items/", {"offer": private.pk}, format="json")
+    unknown = api.post("/api/v1/cart/items/", {"offer": 10**9}, format="json")
+    assert theirs.status_code == unknown.status_code == 400
+    assert theirs.json()["error"]["fields"] == unknown.json()["error"]["fields"]

@@ -196,19 +196,27 @@ def test_expiry_defaults_to_a_year_and_is_capped(buyer, settings):
     assert too_long.value.code == "expiry_out_of_range"
 
 
-def test_a_key_made_by_a_key_cannot_widen_its_scopes(api, buyer, make_key):
-    key = make_key(buyer, scopes=["read"])
-    wider = api.with_key(key).post("/api/v1/api-keys/", {"name": "wider", "scopes": ["read", "buy"]})
-    assert wider.status_code == 403
-    same = api.with_key(key).post("/api/v1/api-keys/", {"name": "same", "scopes": ["read"]})
-    assert same.status_code == 201
-    event = AuditEvent.objects.get(action="api_token.created", data__name="same")
-    assert event.data["api_token"]["name"] == "test key"  # the write names the key that made it
+def test_a_key_cannot_make_keys_nor_revoke_other_keys(api, buyer, make_key):
+    """A leaked key must not renew itself nor outlive its revocation through a child key."""
+    key = make_key(buyer, scopes=["read", "buy"])
+    other = make_key(buyer, scopes=["read"], name="other")
+    for scopes in (["read"], ["read", "buy"]):
+        refused = api.with_key(key).post("/api/v1/api-keys/", {"name": "child", "scopes": scopes})
+        assert (
+            refused.status_code == 403
+            and refused.json()["error"]["message_ko"] != refused.json()["error"]["message_en"]
+        )
+    assert ApiToken.objects.count() == 2
+    other_id = ApiToken.objects.get(name="other").pk
+    assert api.with_key(key).delete(f"/api/v1/api-keys/{other_id}/").status_code == 403
+    assert api.with_key(other).get("/api/v1/me/").status_code == 200
+    event = AuditEvent.objects.filter(action="api.write", data__status=403).first()
+    assert event.data["api_token"]["name"] == "test key"  # the refused writes name the key that tried
 
 
-def test_field_errors_come_in_both_languages(api, buyer, make_key):
-    key = make_key(buyer, scopes=["read"])
-    response = api.with_key(key).post("/api/v1/api-keys/", {"scopes": ["superuser"]})
+def test_field_errors_come_in_both_languages(api, buyer):
+    api.force_login(buyer)
+    response = api.post("/api/v1/api-keys/", {"scopes": ["superuser"]}, HTTP_X_CSRFTOKEN=_csrf(api))
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "invalid"
@@ -226,6 +234,11 @@ def test_throttling_answers_429_with_retry_after_per_key_and_per_ip(api, buyer, 
     key = make_key(buyer, scopes=["read"])
     codes = [api.with_key(key).get("/api/v1/me/").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
+    writes = [
+        api.with_key(key).post("/api/v1/api-keys/", {"name": "x", "scopes": ["read"]}).status_code for _ in range(3)
+    ]
+    assert writes == [429, 429, 429]
+    assert not AuditEvent.objects.filter(action="api.write").exists()  # refused by the throttle: no row each time
     limited = api.with_key(key).get("/api/v1/me/")
     assert int(limited["Retry-After"]) >= 1
     assert limited.json()["error"]["code"] == "throttled"
@@ -240,7 +253,7 @@ def test_throttling_answers_429_with_retry_after_per_key_and_per_ip(api, buyer, 
 
 def test_every_write_with_a_key_is_audited_with_the_keys_name_even_when_refused(api, buyer, make_key):
     key = make_key(buyer, scopes=["read"], name="정산 스크립트")
-    api.with_key(key).post("/api/v1/api-keys/", {"name": "x", "scopes": ["buy"]})  # refused: wider scopes
+    api.with_key(key).post("/api/v1/api-keys/", {"name": "x", "scopes": ["read"]})  # refused: keys make no keys
     api.with_key(key).get("/api/v1/me/")  # reads are not audited
     rows = AuditEvent.objects.filter(action="api.write")
     assert [(r.data["method"], r.data["path"], r.data["status"], r.data["api_token"]["name"]) for r in rows] == [
@@ -275,3 +288,35 @@ def test_the_key_lookup_loads_key_user_and_organization_in_one_query(buyer, make
         assert (token.user.email, token.organization.pk, member) == (buyer.email, buyer.active_organization_id, True)
         assert token.scopes == ["buy", "read"] and token.is_active
     assert api_token_for_digest("0" * 64) is None
+
+
+@pytest.mark.parametrize("headers", [{"HTTP_ACCEPT": "application/xml"}, {"HTTP_ACCEPT": "text/html"}])
+def test_a_bad_key_with_an_unacceptable_format_is_an_error_not_a_crash(api, headers):
+    response = api.with_key("sdx_nope").post("/api/v1/api-keys/", {}, **headers)
+    assert response.status_code in (401, 406)
+
+
+def test_a_platform_admins_key_without_the_admin_scope_cannot_read_other_users_keys(api, admin_user, buyer, make_key):
+    make_key(buyer, scopes=["read"], name="buyer's")
+    buyers = ApiToken.objects.get(name="buyer's").pk
+    read_only = make_key(admin_user, scopes=["read"], organization=None)
+    assert api.with_key(read_only).get(f"/api/v1/api-keys/{buyers}/").status_code == 404
+    admin = make_key(admin_user, scopes=["read", "admin"], organization=None)
+    assert api.with_key(admin).get(f"/api/v1/api-keys/{buyers}/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "call,status",
+    [
+        (lambda api: api.put("/api/v1/me/", {}), 405),
+        (lambda api: api.post("/api/v1/api-keys/", "x", content_type="application/xml"), 415),
+        (lambda api: api.post("/api/v1/api-keys/", "{not json", content_type="application/json"), 400),
+    ],
+)
+def test_drf_refusals_come_in_both_languages(api, buyer, call, status):
+    api.force_login(buyer)
+    api.handler.enforce_csrf_checks = False
+    response = call(api)
+    error = response.json()["error"]
+    assert response.status_code == status
+    assert error["message_ko"] != error["message_en"], error

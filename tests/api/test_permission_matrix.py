@@ -111,6 +111,13 @@ def _problems(method: str, route: str, need: str, role: str, status: int, text: 
     rightful = RIGHTFUL[need]
     owner_side = SIDE[need]
     problems = []
+    if route.startswith("/api/v1/api-keys/") and writes:
+        # Keys are made and revoked by a person (the session); a key may revoke only itself, and the world's paths
+        # name a key no caller sends. So every key is refused here, the rightful user's too.
+        rightful = None
+        admin_revoking = role == "admin" and method.lower() == "delete"  # a platform admin may revoke a leaked key
+        if ROLES[role] not in (None, "session") and not admin_revoking and status not in (401, 403, 404):
+            problems.append("a key made or revoked a key")
     if status >= 500:
         problems.append("a server error")
     if need != "public" and role == "anonymous" and status != 401:

@@ -682,12 +682,13 @@ def test_tus_refuses_no_key_a_read_key_and_another_organizations_key(
     assert read.status_code == 403 and "publish" in read.content.decode()
     api.with_key(make_key(other_provider, scopes=["publish"]))
     assert _tus_create(api, draft, "a.csv", 10).status_code == 403  # the key's organization is not the draft's
-    # A key may resume only its own user's uploads.
+    # A key may resume only its own user's uploads (another user's is not found: no hint that it exists).
     api.with_key(make_key(official, scopes=["publish"]))
     location = _tus_create(api, draft, "a.csv", 10)["Location"]
     api.with_key(make_key(other_provider, scopes=["publish"], name="other"))
-    assert api.head(location, headers=TUS).status_code == 403
-    assert _tus_patch(api, location, 0, b"0123456789").status_code == 403
+    assert api.head(location, headers=TUS).status_code == 404
+    assert _tus_patch(api, location, 0, b"0123456789").status_code == 404
+    assert api.delete(location, headers=TUS).status_code == 404
     assert not Upload.objects.exclude(offset=0).exists() and not DataFile.objects.exists()
 
 
@@ -748,3 +749,28 @@ def test_the_documented_curl_example_resumes_and_finishes_an_upload(
     assert Upload.objects.get().state == "complete"  # the same upload, resumed at byte 300
     assert not (tmp_path / f"{source.name}.tus").exists()
     assert _wait_checked(api, f"{API}/versions/{draft.pk}/files/{datafile.pk}/")["encoding"] == "cp949"
+
+
+def test_a_key_of_another_organization_cannot_look_at_or_cancel_its_users_uploads_there(
+    api, official, reference_data, make_key
+):
+    """The same person publishes for two departments: a key for one cannot reach an upload made for the other."""
+    from accounts.models import Membership
+
+    second = make_org(official, name_ko="교통정책과", name_en="Transport Policy", kind="provider", brn="1348310016")
+    first_org = Membership.objects.exclude(organization=second).get(user=official).organization
+    official.active_organization = first_org
+    official.save(update_fields=["active_organization"])
+    api.with_key(make_key(official, scopes=["publish"], organization=first_org))
+    created = api.post(f"{API}/datasets/", METADATA, format="json")
+    draft = DatasetVersion.objects.get(pk=created.json()["open_version"]["id"])
+    location = _tus_create(api, draft, "a.csv", 10)["Location"]
+    api.with_key(make_key(official, scopes=["publish"], organization=second, name="second"))
+    assert api.head(location, headers=TUS).status_code == 403  # their own upload, but not this key's organization
+    assert api.delete(location, headers=TUS).status_code == 403
+    assert Upload.objects.get().state == Upload.State.UPLOADING
+    writes = AuditEvent.objects.filter(action="api.write", data__path__startswith="/catalog/uploads/")
+    assert {(w.data["method"], w.data["status"], w.data["api_token"]["name"]) for w in writes} >= {
+        ("POST", 201, "test key"),
+        ("DELETE", 403, "second"),
+    }

@@ -261,3 +261,22 @@ def test_a_sheet_inherits_from_the_same_sheet_of_the_same_workbook(official, adm
     )
     assert services.datafile_dictionary_inherit(datafile=sheet) is True
     assert DataFile.objects.get(pk=sheet.pk).dictionary["값"]["description_ko"] == "나 통합문서의 값"
+
+
+def test_a_partial_update_merges_with_what_is_stored_now_not_with_a_stale_copy(official, checked_draft):
+    """The API's PATCH sends some columns: the service merges them into the locked row, so a change made meanwhile
+    by someone else (or by the inheritance when checks finish) is kept."""
+    _draft, datafile = checked_draft
+    stale = DataFile.objects.get(pk=datafile.pk)  # read before the other change
+    services.datafile_dictionary_update(
+        actor=official,
+        datafile=DataFile.objects.get(pk=datafile.pk),
+        entries={"측정값": {"unit": "㎍/㎥"}},
+        partial=True,
+    )
+    services.datafile_dictionary_update(
+        actor=official, datafile=stale, entries={"측정소": {"description_ko": "측정소 이름"}}, partial=True
+    )
+    datafile.refresh_from_db()
+    assert set(datafile.dictionary) == {"측정값", "측정소"}
+    assert datafile.dictionary["측정값"]["unit"] == "㎍/㎥"

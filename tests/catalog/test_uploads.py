@@ -84,8 +84,8 @@ def test_other_organizations_cannot_upload_or_resume(login, official, draft, buy
     location = _create(login(official), draft, "a.csv", 10)["Location"]
     other = login(buyer)
     assert _create(other, draft, "b.csv", 10).status_code == 403
-    assert other.head(location, headers=TUS).status_code == 403
-    assert _patch(other, location, 0, b"0123456789").status_code == 403
+    assert other.head(location, headers=TUS).status_code == 404  # someone else's upload: not even its existence
+    assert _patch(other, location, 0, b"0123456789").status_code == 404
 
 
 def test_cancelled_upload_is_gone(login, official, draft):

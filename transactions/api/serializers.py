@@ -2,6 +2,8 @@
 decide); output serializers read what the selectors give the buyer's pages (transactions.selectors.Line,
 DeliveryStatus, PackageRow, EntitlementDelivery), so a program reads the same figures and states as a person."""
 
+import re
+
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -150,13 +152,13 @@ class CheckoutIn(serializers.Serializer):
     billing_address = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
     def validate_accepted_licences(self, value: dict) -> dict[int, str]:
-        if any(not str(key).isdigit() for key in value):
+        if any(not re.fullmatch(r"[0-9]{1,18}", str(key)) for key in value):  # ASCII digits: "²".isdigit() is True
             raise serializers.ValidationError(_("The keys are offer ids (numbers)."))
         return {int(key): digest for key, digest in value.items()}
 
     def validate_billing_brn(self, value: str) -> str:
         """As the checkout page's form: digits only, 10 of them, written 123-45-67890."""
-        digits = "".join(c for c in value if c.isdigit())
+        digits = "".join(c for c in value if c in "0123456789")
         if not digits:
             return ""
         if len(digits) != 10:

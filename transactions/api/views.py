@@ -101,7 +101,7 @@ class CartItems(BuyerView):
         data = validated(s.CartItemIn, request.data)
         organization = acting_organization(request)
         try:
-            offer = selectors.offer_for_cart(data["offer"])
+            offer = selectors.offer_for_cart(data["offer"], organization)
         except Http404 as exc:  # an id in the body that names nothing is an input error, not a missing page
             raise BilingualValidationError(
                 {"offer": [{"code": "does_not_exist", **in_both(_("There is no offer with this id."))}]}
