@@ -6,7 +6,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.admin_serializers import REASON_MAX, AdminOrganizationRef, AdminUserBrief
-from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Offer, Review
+from catalog.api.refs import LicenceBrief
+from catalog.models import DataFile, Dataset, DatasetVersion, Offer, Review
 from core.api.fields import Bilingual
 
 # --- Small references ------------------------------------------------------------------------------------------
@@ -23,13 +24,6 @@ class ReviewVersionRef(serializers.ModelSerializer):
     class Meta:
         model = DatasetVersion
         fields = ["id", "number", "state"]
-        read_only_fields = fields
-
-
-class ReviewLicenceOut(serializers.ModelSerializer):
-    class Meta:
-        model = Licence
-        fields = ["code", "family", "name_ko", "name_en", "allows_commercial_use", "allows_derivatives", "url"]
         read_only_fields = fields
 
 
@@ -310,7 +304,7 @@ class ReviewDetailOut(serializers.ModelSerializer):
     dataset = ReviewDatasetRef(read_only=True)
     publisher = AdminOrganizationRef(source="dataset.publisher", read_only=True)
     theme = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    licence = ReviewLicenceOut(read_only=True, allow_null=True)
+    licence = LicenceBrief(read_only=True, allow_null=True)
     spatial_bbox = serializers.ListField(
         child=serializers.FloatField(),
         read_only=True,

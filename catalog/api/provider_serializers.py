@@ -8,7 +8,8 @@ from rest_framework import serializers
 
 from accounts import selectors as account_selectors
 from catalog import selectors, services
-from catalog.models import DataFile, Dataset, DatasetVersion, Licence, Offer, Review, Theme
+from catalog.api.refs import LicenceBrief, ThemeBrief
+from catalog.models import DataFile, Dataset, DatasetVersion, Offer, Review
 
 # --- small pieces ---------------------------------------------------------------------------------------------
 
@@ -18,20 +19,6 @@ class ProviderMessageOut(serializers.Serializer):
 
     message_ko = serializers.CharField(read_only=True)
     message_en = serializers.CharField(read_only=True)
-
-
-class ProviderThemeBrief(serializers.ModelSerializer):
-    class Meta:
-        model = Theme
-        fields = ["code", "name_ko", "name_en"]
-        read_only_fields = fields
-
-
-class ProviderLicenceBrief(serializers.ModelSerializer):
-    class Meta:
-        model = Licence
-        fields = ["code", "family", "name_ko", "name_en", "allows_commercial_use", "allows_derivatives", "url"]
-        read_only_fields = fields
 
 
 class ProviderVersionBrief(serializers.ModelSerializer):
@@ -404,8 +391,8 @@ class ProviderVersionOut(serializers.ModelSerializer):
     what still stops its submission. `context`: files, offers, problems, needs_pii_justification, lineage."""
 
     dataset = ProviderDatasetRef(read_only=True)
-    theme = ProviderThemeBrief(read_only=True)
-    licence = ProviderLicenceBrief(read_only=True, allow_null=True)
+    theme = ThemeBrief(read_only=True)
+    licence = LicenceBrief(read_only=True, allow_null=True)
     tags = serializers.ListField(child=serializers.CharField(), read_only=True)
     spatial_bbox = serializers.ListField(child=serializers.FloatField(), read_only=True, allow_null=True)
     is_editable = serializers.BooleanField(read_only=True)

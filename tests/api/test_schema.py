@@ -96,8 +96,8 @@ def test_the_error_component_is_the_shape_the_api_answers_with(api, buyer, make_
 
     unauthenticated = api.get("/api/v1/me/").json()
     validator.validate(unauthenticated)
-    key = make_key(buyer, scopes=["read"])
-    invalid = api.with_key(key).post("/api/v1/api-keys/", {"name": "", "scopes": ["nope"]})
+    key = make_key(buyer, scopes=["read", "buy"])
+    invalid = api.with_key(key).post("/api/v1/cart/items/", {"offer": "not a number"})
     assert invalid.status_code == 400 and invalid.json()["error"]["fields"]
     validator.validate(invalid.json())
     missing = api.with_key(key).get("/api/v1/api-keys/999999/")
