@@ -363,3 +363,99 @@ class DownloadEvent(models.Model):
 
     def __str__(self):
         return f"download of package {self.package_id} ({self.status})"
+
+
+# --- The ledger (double entry, append-only) ---------------------------------------------------------------------
+
+
+class LedgerAccountKind(models.TextChoices):
+    """The accounts money moves between. Platform accounts have no organization; the others belong to one."""
+
+    CASH = "cash", _("Cash held by the platform")  # platform: what buyers and the voucher agency paid in
+    COMMISSION = "commission", _("Platform commission")  # platform: its income
+    PROVIDER_PAYABLE = "provider_payable", _("Owed to the provider (supply)")  # provider: supply less commission
+    PROVIDER_VAT = "provider_vat", _("Owed to the provider (VAT)")  # provider: the VAT it charged and must remit
+    VOUCHER_RECEIVABLE = "voucher_receivable", _("Due from the voucher agency")  # platform
+    REFUND_PAYABLE = "refund_payable", _("Refunds owed to the buyer")  # buyer: granted, not yet paid back
+
+
+PLATFORM_ACCOUNTS = (LedgerAccountKind.CASH, LedgerAccountKind.COMMISSION, LedgerAccountKind.VOUCHER_RECEIVABLE)
+
+
+class LedgerAccount(models.Model):
+    Kind = LedgerAccountKind
+
+    kind = models.CharField(max_length=24, choices=LedgerAccountKind.choices)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_accounts"
+    )
+
+    class Meta:
+        constraints = [
+            choices_constraint("kind", LedgerAccountKind, name="ledger_account_kind_valid"),
+            models.UniqueConstraint(fields=["kind", "organization"], name="ledger_account_once"),
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(organization__isnull=True), name="ledger_platform_account_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(organization__isnull=True, kind__in=[k.value for k in PLATFORM_ACCOUNTS])
+                | Q(organization__isnull=False) & ~Q(kind__in=[k.value for k in PLATFORM_ACCOUNTS]),
+                name="ledger_account_owner_fits_kind",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.organization or 'platform'})"
+
+
+class LedgerTransactionKind(models.TextChoices):
+    PAYMENT = "payment", _("Payment")
+    REFUND = "refund", _("Refund")
+    VOUCHER_SETTLEMENT = "voucher_settlement", _("Voucher settlement")
+    REFUND_PAID = "refund_paid", _("Refund paid back")
+    PAYOUT = "payout", _("Payout")
+    CORRECTION = "correction", _("Correction")
+
+
+class LedgerTransaction(models.Model):
+    """One event's movement of money: entries that sum to zero (a deferred trigger refuses any other commit).
+    Never edited or deleted (a trigger refuses it): a correction is a new transaction."""
+
+    Kind = LedgerTransactionKind
+
+    kind = models.CharField(max_length=24, choices=LedgerTransactionKind.choices)
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger")
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger")
+    memo = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            choices_constraint("kind", LedgerTransactionKind, name="ledger_transaction_kind_valid"),
+            # A payment is booked once, whatever retries or double confirmations happen.
+            models.UniqueConstraint(fields=["payment"], condition=Q(kind="payment"), name="ledger_payment_booked_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"
+
+
+class LedgerEntry(models.Model):
+    """A debit (positive) or credit (negative) of one account within one transaction, in whole won; the order
+    line it concerns when there is one (so refunds and statements can be traced per dataset)."""
+
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    amount_krw = models.BigIntegerField()
+    order_item = models.ForeignKey(OrderItem, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=~Q(amount_krw=0), name="ledger_entry_not_zero")]
+
+    def __str__(self):
+        return f"{self.account}: {self.amount_krw:+,} KRW"

@@ -30,7 +30,7 @@ from core.errors import DomainError, NotAllowed
 from core.notify import email_on_commit, site_url
 from core.text import lazy_percent
 from core.transitions import transition
-from transactions import selectors
+from transactions import ledger, selectors
 from transactions.delivery import services as delivery
 from transactions.models import Cart, Entitlement, LicenceAcceptance, Order, OrderItem, Package, Payment
 from transactions.payments.bank import deposit_deadline
@@ -265,6 +265,8 @@ def order_mark_paid(*, order: Order, payment: Payment | None = None) -> Order:
             "payment": payment.pk if payment else None,
         },
     )
+    # The money, in the same transaction: cash in, the provider's share, the commission and the VAT (free: nothing).
+    ledger.record_payment(order=order, payment=payment)
     entitlements = []
     for item in order.items.select_related("dataset"):
         subscription = item.kind == Offer.Kind.SUBSCRIPTION

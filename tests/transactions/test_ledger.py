@@ -1,0 +1,250 @@
+"""The ledger (transactions.ledger): a paid order books balanced entries in the payment's own transaction; entries
+are never edited; an unbalanced transaction cannot commit; and, for any sequence of payments, partial refunds,
+refunds paid back and payouts (hypothesis), every transaction balances, each provider is owed exactly what its
+entries say, nothing is paid out beyond what is owed, and a line refunded in full leaves nothing behind."""
+
+import uuid
+
+import pytest
+from django.db import IntegrityError, InternalError, connection, transaction
+from django.db.utils import ProgrammingError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.errors import DomainError
+from tests.conftest import make_org, make_user
+from tests.transactions.conftest import offer_of, place_order, publish_dataset
+from transactions import ledger
+from transactions.models import LedgerAccount, LedgerEntry, LedgerTransaction, Order, OrderItem
+from transactions.payments import services as payments
+
+K = LedgerAccount.Kind
+PAID = ({"kind": "one_off", "price_krw": 30_000, "cost_basis": "파일 가공·전송 비용"},)
+
+
+def entries_of(booked: LedgerTransaction) -> dict:
+    return {(e.account.kind, e.account.organization_id): e.amount_krw for e in booked.entries.select_related("account")}
+
+
+@pytest.mark.django_db
+def test_a_paid_order_books_cash_the_providers_share_the_commission_and_the_vat(
+    official, buyer, admin_user, reference_data, settings
+):
+    settings.PLATFORM_COMMISSION_PERCENT = 10
+    dataset = publish_dataset(official, admin_user, offers=PAID)
+    order = place_order(buyer, offer_of(dataset, "one_off"), method="bank_transfer")
+    payment = payments.bank_transfer_start(actor=buyer, order=order)
+    assert not LedgerTransaction.objects.exists()  # nothing moves before the money does
+    payments.bank_transfer_confirm(actor=admin_user, payment=payment, depositor_name="에어데이터랩", amount_krw=33_000)
+    booked = LedgerTransaction.objects.get()
+    provider = official.active_organization_id
+    assert booked.kind == "payment" and booked.payment == payment and booked.order == order
+    assert entries_of(booked) == {
+        ("cash", None): 33_000,
+        ("provider_payable", provider): -27_000,  # 30,000 supply less 10 % commission
+        ("commission", None): -3_000,
+        ("provider_vat", provider): -3_000,
+    }
+    assert ledger.owed_to(provider) == 30_000
+    # Confirming again changes nothing (the payment is booked once).
+    assert ledger.record_payment(order=Order.objects.get(pk=order.pk), payment=payment) == booked
+    assert LedgerTransaction.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_free_order_moves_no_money(official, buyer, admin_user, reference_data):
+    dataset = publish_dataset(official, admin_user)
+    order = place_order(buyer, offer_of(dataset, "free"), method="free")
+    assert Order.objects.get(pk=order.pk).state == "paid" and not LedgerTransaction.objects.exists()
+
+
+def test_the_commission_rounds_down_to_the_won(settings):
+    settings.PLATFORM_COMMISSION_PERCENT = 10
+    assert [ledger.commission_of(s) for s in (0, 9, 10, 19, 30_000, 33_333)] == [0, 0, 1, 1, 3_000, 3_333]
+    settings.PLATFORM_COMMISSION_PERCENT = 7
+    assert ledger.commission_of(14_999) == 1_049  # 1,049.93 → 1,049
+
+
+@pytest.mark.django_db(transaction=True)
+def test_entries_are_never_edited_and_an_unbalanced_transaction_cannot_commit(
+    official, buyer, admin_user, reference_data
+):
+    dataset = publish_dataset(official, admin_user, offers=PAID)
+    order = place_order(buyer, offer_of(dataset, "one_off"), method="bank_transfer")
+    payment = payments.bank_transfer_start(actor=buyer, order=order)
+    payments.bank_transfer_confirm(actor=admin_user, payment=payment, depositor_name="에어데이터랩", amount_krw=33_000)
+    entry = LedgerEntry.objects.first()
+    for statement in (
+        f"UPDATE transactions_ledgerentry SET amount_krw = 1 WHERE id = {entry.pk}",
+        f"DELETE FROM transactions_ledgerentry WHERE id = {entry.pk}",
+        f"UPDATE transactions_ledgertransaction SET memo = 'x' WHERE id = {entry.transaction_id}",
+    ):
+        with pytest.raises((ProgrammingError, InternalError, IntegrityError)), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+    cash = ledger.account(K.CASH)
+    with pytest.raises(IntegrityError, match="does not balance"):
+        with transaction.atomic():
+            booked = LedgerTransaction.objects.create(kind="correction", memo="raw")
+            LedgerEntry.objects.create(transaction=booked, account=cash, amount_krw=100)
+    with pytest.raises(IntegrityError, match="no entries"):
+        with transaction.atomic():
+            LedgerTransaction.objects.create(kind="correction", memo="empty")
+    with pytest.raises(ValueError, match="unbalanced"), transaction.atomic():
+        ledger.post(kind="correction", lines=[ledger.Line(cash, 5)])
+    assert LedgerEntry.objects.count() == 4
+
+
+# --- the property -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(official, buyer, admin_user, reference_data):
+    """Two providers (one VAT-exempt) and a buyer; orders are made directly as rows (the checkout is tested
+    elsewhere), so hypothesis can try many sequences quickly."""
+    exempt_owner = make_user("exempt@welfare.test", name="복지")
+    exempt = make_org(
+        exempt_owner, name_ko="복지정책과", name_en="Welfare", kind="provider", brn="1348310016", vat_status="exempt"
+    )
+    dataset = publish_dataset(official, admin_user, offers=PAID)
+    return {"sellers": [official.active_organization, exempt], "buyer": buyer, "dataset": dataset}
+
+
+def _order(world, prices: list[tuple[int, int]]) -> Order:
+    """An order of lines (seller index, supply): 10 % VAT for a taxable seller, none for an exempt one."""
+    buyer = world["buyer"]
+    lines = []
+    for seller_index, supply in prices:
+        seller = world["sellers"][seller_index]
+        vat = 0 if seller.vat_status == "exempt" else supply // 10
+        lines.append((seller, supply, vat))
+    order = Order.objects.create(
+        number=uuid.uuid4().hex[:16],
+        buyer=buyer.active_organization,
+        placed_by=buyer,
+        state="paid",
+        method="bank_transfer",
+        supply_krw=sum(s for _o, s, _v in lines),
+        vat_krw=sum(v for _o, _s, v in lines),
+        total_krw=sum(s + v for _o, s, v in lines),
+        billing_name="에어데이터랩",
+        billing_email=buyer.email,
+    )
+    for seller, supply, vat in lines:
+        OrderItem.objects.create(
+            order=order,
+            dataset=world["dataset"],
+            seller=seller,
+            kind="one_off",
+            title="자료",
+            supply_krw=supply,
+            vat_krw=vat,
+            total_krw=supply + vat,
+            tax_free=vat == 0,
+        )
+    return order
+
+
+line = st.tuples(st.integers(0, 1), st.integers(1, 2_000_000))
+step = st.one_of(
+    st.tuples(st.just("order"), st.lists(line, min_size=1, max_size=3)),
+    st.tuples(st.just("refund"), st.integers(0, 50), st.floats(0.0, 1.0)),
+    st.tuples(st.just("pay_back"), st.integers(0, 50), st.floats(0.0, 1.0)),
+    st.tuples(st.just("payout"), st.integers(0, 1), st.floats(0.0, 1.2)),
+    st.tuples(st.just("rate"), st.integers(0, 30)),
+)
+
+
+@pytest.mark.django_db
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(step, min_size=1, max_size=14), commission=st.integers(0, 30))
+def test_any_sequence_keeps_the_ledger_balanced_and_never_pays_out_more_than_is_owed(world, steps, commission):
+    from django.conf import settings as django_settings
+
+    default_rate = django_settings.PLATFORM_COMMISSION_PERCENT
+    try:
+        _run(world, steps, commission)
+    finally:
+        django_settings.PLATFORM_COMMISSION_PERCENT = default_rate
+
+
+def _run(world, steps, commission):
+    from django.conf import settings as django_settings
+
+    with transaction.atomic():
+        django_settings.PLATFORM_COMMISSION_PERCENT = commission
+        items, paid_in, paid_back, paid_out = [], 0, 0, 0
+        paid_to = {seller.pk: 0 for seller in world["sellers"]}
+        for action, *args in steps:
+            if action == "rate":  # the rate changes between events; what was booked stays as booked
+                django_settings.PLATFORM_COMMISSION_PERCENT = args[0]
+            elif action == "order":
+                order = _order(world, args[0])
+                ledger.record_payment(order=order, payment=None)
+                items += list(order.items.all())
+                paid_in += order.total_krw
+            elif action in ("refund", "pay_back") and items:
+                item = items[args[0] % len(items)]
+                if action == "refund":
+                    left = item.total_krw - ledger.refunded_on(item)
+                    amount = max(1, int(left * args[1]))
+                    if left == 0:
+                        with pytest.raises(DomainError):
+                            ledger.record_refund(item=item, amount_krw=1)
+                        continue
+                    ledger.record_refund(item=item, amount_krw=min(amount, left))
+                else:
+                    owed_back = -sum(
+                        e.amount_krw
+                        for e in LedgerEntry.objects.filter(order_item=item, account__kind=K.REFUND_PAYABLE)
+                    )
+                    if owed_back:
+                        amount = max(1, int(owed_back * args[1]))
+                        ledger.record_refund_paid(item=item, amount_krw=min(amount, owed_back))
+                        paid_back += min(amount, owed_back)
+            elif action == "payout":
+                seller = world["sellers"][args[0]]
+                owed = ledger.owed_to(seller)
+                amount = int(owed * args[1])
+                if amount <= 0 or amount > owed:
+                    with pytest.raises(DomainError):
+                        ledger.record_payout(organization=seller, amount_krw=amount if amount > 0 else 0)
+                else:
+                    ledger.record_payout(organization=seller, amount_krw=amount)
+                    paid_out += amount
+                    paid_to[seller.pk] += amount
+
+        # Every transaction balances (the deferred trigger also refuses to commit one that does not).
+        for booked in LedgerTransaction.objects.prefetch_related("entries"):
+            assert sum(e.amount_krw for e in booked.entries.all()) == 0, booked
+        # Each provider's balance is the sum of its entries and equals what its lines earned (supply less the
+        # commission booked, plus VAT, less what was granted back) less what it was paid; a payout beyond what
+        # was owed at that moment was refused above (a refund after a payout may leave the provider owing).
+        for seller in world["sellers"]:
+            owed = ledger.owed_to(seller)
+            assert owed == -sum(
+                e.amount_krw
+                for e in LedgerEntry.objects.filter(
+                    account__organization=seller, account__kind__in=["provider_payable", "provider_vat"]
+                )
+            )
+            earned = sum(
+                -e.amount_krw
+                for e in LedgerEntry.objects.filter(
+                    order_item__seller=seller, account__kind__in=["provider_payable", "provider_vat"]
+                )
+            )
+            assert owed == earned - paid_to[seller.pk]
+        # Cash is what came in less what went back and out; commission is never negative.
+        assert ledger.balance(ledger.account(K.CASH)) == paid_in - paid_back - paid_out
+        assert ledger.balance(ledger.account(K.COMMISSION)) <= 0  # (credit balance: the platform's income)
+        # A line refunded in full leaves nothing behind: its provider share, commission and VAT all net to zero.
+        for item in items:
+            if ledger.refunded_on(item) == item.total_krw:
+                net = {}
+                for e in LedgerEntry.objects.filter(order_item=item).exclude(
+                    account__kind__in=[K.CASH, K.REFUND_PAYABLE]
+                ):
+                    net[e.account.kind] = net.get(e.account.kind, 0) + e.amount_krw
+                assert set(net.values()) <= {0}, net
+        transaction.set_rollback(True)

@@ -1,0 +1,204 @@
+"""The double-entry ledger: every payment, refund, voucher settlement and payout is one balanced
+`LedgerTransaction`, written in the same database transaction as the event it records.
+
+Signs: a debit is positive, a credit negative; every transaction's entries sum to zero (a deferred database trigger
+refuses any other commit, and nothing is ever updated or deleted: a correction is a new transaction).
+
+Accounts (transactions.models.LedgerAccountKind): the platform's cash, commission and voucher receivable; per
+provider the supply it is owed (after commission) and the VAT it charged; per buyer the refunds paid back to it.
+A payment of an order line with supply S and VAT V (total S + V) books
+
+    Dr cash S + V   /   Cr provider_payable S − C,  Cr commission C,  Cr provider_vat V
+
+where C = commission_of(S). **Rounding rule**: the commission is PLATFORM_COMMISSION_PERCENT of the supply, rounded
+down to the won (the provider never receives less than its share because of rounding), on each order line, never
+on the VAT. A refund books the reverse of the part refunded, in proportion (cumulatively, so many partial refunds add up to
+exactly the reverse of the payment), into what is owed back to the buyer (refund_payable); paying it back moves
+that out of cash. A payout moves what a provider is owed out of cash, never more than it is owed.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Organization
+from core.errors import DomainError
+from transactions.models import (
+    PLATFORM_ACCOUNTS,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    Order,
+    OrderItem,
+    Payment,
+)
+
+K = LedgerAccount.Kind
+T = LedgerTransaction.Kind
+
+
+def commission_of(supply_krw: int) -> int:
+    """The platform's commission on a line's supply (excluding VAT): the percentage, rounded down to the won."""
+    return supply_krw * settings.PLATFORM_COMMISSION_PERCENT // 100
+
+
+def account(kind: str, organization: Organization | int | None = None) -> LedgerAccount:
+    """The account of this kind (the platform's when organization is None), made on first use."""
+    organization_id = getattr(organization, "pk", organization)
+    if (kind in PLATFORM_ACCOUNTS) != (organization_id is None):
+        raise ValueError(f"{kind} is {'a platform' if kind in PLATFORM_ACCOUNTS else 'an organization'} account")
+    row, _created = LedgerAccount.objects.get_or_create(kind=kind, organization_id=organization_id)
+    return row
+
+
+@dataclass(frozen=True)
+class Line:
+    """One entry to write: account, signed amount (debit +, credit −), the order line it concerns."""
+
+    account: LedgerAccount
+    amount_krw: int
+    order_item: OrderItem | None = None
+
+
+def post(*, kind: str, lines: list[Line], order=None, payment=None, memo: str = "", actor=None) -> LedgerTransaction:
+    """Write one balanced transaction (inside the caller's database transaction). Zero amounts are left out."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("ledger.post must run inside the transaction of the event it records")
+    lines = [line for line in lines if line.amount_krw]
+    if sum(line.amount_krw for line in lines) != 0 or not lines:
+        raise ValueError(f"unbalanced ledger transaction: {[(l.account.kind, l.amount_krw) for l in lines]}")
+    booked = LedgerTransaction.objects.create(
+        kind=kind,
+        order=order,
+        payment=payment,
+        memo=memo[:300],
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    LedgerEntry.objects.bulk_create(
+        LedgerEntry(transaction=booked, account=line.account, amount_krw=line.amount_krw, order_item=line.order_item)
+        for line in lines
+    )
+    return booked
+
+
+def record_payment(*, order: Order, payment: Payment | None) -> LedgerTransaction | None:
+    """Book a paid order's money: cash in, and per line the provider's supply less commission, the commission and
+    the provider's VAT. A free order moves no money (None). Booked once per payment (a unique constraint)."""
+    items = list(order.items.all())
+    if not order.total_krw:
+        return None
+    if payment is not None and LedgerTransaction.objects.filter(kind=T.PAYMENT, payment=payment).exists():
+        return LedgerTransaction.objects.get(kind=T.PAYMENT, payment=payment)
+    lines = [Line(account(K.CASH), order.total_krw)]
+    for item in items:
+        commission = commission_of(item.supply_krw)
+        lines += [
+            Line(account(K.PROVIDER_PAYABLE, item.seller_id), -(item.supply_krw - commission), item),
+            Line(account(K.COMMISSION), -commission, item),
+            Line(account(K.PROVIDER_VAT, item.seller_id), -item.vat_krw, item),
+        ]
+    return post(kind=T.PAYMENT, lines=lines, order=order, payment=payment, memo=f"order {order.number}")
+
+
+def refunded_on(item: OrderItem) -> int:
+    """What was granted back of an order line so far (what its refunds made owed to the buyer)."""
+    total = LedgerEntry.objects.filter(
+        order_item=item, transaction__kind=T.REFUND, account__kind=K.REFUND_PAYABLE
+    ).aggregate(total=Sum("amount_krw"))["total"]
+    return -(total or 0)
+
+
+def record_refund(*, item: OrderItem, amount_krw: int, payment=None, actor=None, memo: str = "") -> LedgerTransaction:
+    """Book giving back `amount_krw` of an order line: the reverse, in proportion, of what its payment booked (its
+    VAT, and the commission *booked then*, whatever the rate is now; both rounded down), never more than was paid
+    for it."""
+    amount_krw = int(amount_krw)
+    already = refunded_on(item)
+    if amount_krw <= 0 or already + amount_krw > item.total_krw:
+        raise DomainError(
+            _("A refund must be more than 0 and at most what is left of the line's total."), code="refund_amount"
+        )
+    booked_commission = -(
+        LedgerEntry.objects.filter(order_item=item, transaction__kind=T.PAYMENT, account__kind=K.COMMISSION).aggregate(
+            total=Sum("amount_krw")
+        )["total"]
+        or 0
+    )
+    # The parts of everything refunded so far, minus those already booked: cumulative rounding, so many small
+    # refunds add up to exactly the reverse of the payment.
+    vat_to_date = (already + amount_krw) * item.vat_krw // item.total_krw if item.total_krw else 0
+    vat_before = already * item.vat_krw // item.total_krw if item.total_krw else 0
+    vat = vat_to_date - vat_before
+    supply_to_date, supply_before = already + amount_krw - vat_to_date, already - vat_before
+
+    def commission_share(supply_refunded: int) -> int:
+        return booked_commission * supply_refunded // item.supply_krw if item.supply_krw else 0
+
+    commission = commission_share(supply_to_date) - commission_share(supply_before)
+    supply = amount_krw - vat
+    lines = [
+        Line(account(K.PROVIDER_PAYABLE, item.seller_id), supply - commission, item),
+        Line(account(K.COMMISSION), commission, item),
+        Line(account(K.PROVIDER_VAT, item.seller_id), vat, item),
+        Line(account(K.REFUND_PAYABLE, item.order.buyer_id), -amount_krw, item),
+    ]
+    return post(kind=T.REFUND, lines=lines, order=item.order, payment=payment, memo=memo, actor=actor)
+
+
+def record_refund_paid(
+    *, item: OrderItem, amount_krw: int, payment=None, actor=None, memo: str = ""
+) -> LedgerTransaction:
+    """The money of a granted refund went back to the buyer (the gateway's cancel, or the admin's bank transfer)."""
+    owed = -(
+        LedgerEntry.objects.filter(order_item=item, account__kind=K.REFUND_PAYABLE).aggregate(total=Sum("amount_krw"))[
+            "total"
+        ]
+        or 0
+    )
+    if int(amount_krw) <= 0 or int(amount_krw) > owed:
+        raise DomainError(
+            _("Only a refund that was granted and not yet paid back can be paid."), code="refund_paid_amount"
+        )
+    lines = [
+        Line(account(K.REFUND_PAYABLE, item.order.buyer_id), int(amount_krw), item),
+        Line(account(K.CASH), -int(amount_krw), item),
+    ]
+    return post(kind=T.REFUND_PAID, lines=lines, order=item.order, payment=payment, memo=memo, actor=actor)
+
+
+def owed_to(organization: Organization | int) -> int:
+    """What the platform owes a provider now: its supply (after commission) and VAT, less what was paid out."""
+    organization_id = getattr(organization, "pk", organization)
+    total = LedgerEntry.objects.filter(
+        account__organization_id=organization_id, account__kind__in=[K.PROVIDER_PAYABLE, K.PROVIDER_VAT]
+    ).aggregate(total=Sum("amount_krw"))["total"]
+    return -(total or 0)
+
+
+def record_payout(*, organization: Organization, amount_krw: int, actor=None, memo: str = "") -> LedgerTransaction:
+    """Pay a provider: VAT owed first, then supply; never more than it is owed (checked under a lock of its
+    accounts, so two payouts at once cannot both pass)."""
+    amount_krw = int(amount_krw)
+    payable = account(K.PROVIDER_PAYABLE, organization)
+    vat_account = account(K.PROVIDER_VAT, organization)
+    list(LedgerAccount.objects.select_for_update().filter(pk__in=[payable.pk, vat_account.pk]).order_by("pk"))
+    owed = owed_to(organization)
+    if amount_krw <= 0 or amount_krw > owed:
+        raise DomainError(
+            _("A payout must be more than 0 and at most what the provider is owed."), code="payout_amount"
+        )
+    vat_owed = -(vat_account.entries.aggregate(total=Sum("amount_krw"))["total"] or 0)
+    vat = min(vat_owed, amount_krw)
+    lines = [
+        Line(vat_account, vat),
+        Line(payable, amount_krw - vat),
+        Line(account(K.CASH), -amount_krw),
+    ]
+    return post(kind=T.PAYOUT, lines=lines, memo=memo, actor=actor)
+
+
+def balance(ledger_account: LedgerAccount) -> int:
+    return ledger_account.entries.aggregate(total=Sum("amount_krw"))["total"] or 0
