@@ -719,3 +719,26 @@ def test_the_deploy_check_warns_when_no_card_gateway_is_configured(settings):
     assert [message.id for message in card_gateway_configured(None)] == ["transactions.W001"]
     settings.PG_CHECKOUT_URL = "https://pg.example.kr/checkout/"
     assert card_gateway_configured(None) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "orderId=%00&paymentKey=k&amount=1000",
+        "orderId=20261205-ABCDEFGH&paymentKey=k&amount=%C2%B2",  # "²" is a digit to Python, not to int()
+        "orderId=" + "9" * 80 + "&paymentKey=k&amount=1000",
+    ],
+)
+def test_a_hostile_return_from_the_pg_is_an_incomplete_answer_not_a_server_error(client, query):
+    response = client.get(f"/orders/payments/card/success/?{query}")
+    assert response.status_code == 302
+    failed = client.get(f"/orders/payments/card/fail/?{query}&code=X&message=y")
+    assert failed.status_code in (302, 200)
+
+
+@pytest.mark.django_db
+def test_a_payment_start_for_an_impossible_order_number_is_not_found(client, buyer):
+    client.force_login(buyer)
+    assert client.post("/orders/payments/%00/card/").status_code == 404
+    assert client.post("/orders/payments/not-a-number/bank-transfer/").status_code == 404

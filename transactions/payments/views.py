@@ -1,6 +1,8 @@
 """Payment pages: pay by card / by bank transfer, the PG's return URLs, the webhook, and the admin's
 bank-transfer confirmations. Thin: the rules live in transactions.payments.services."""
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -19,6 +21,7 @@ from transactions.models import Order, Payment
 from transactions.payments import bank, selectors, services
 from transactions.payments.forms import BankTransferConfirmForm
 from transactions.payments.gateway import GatewayUnavailable, WebhookRefused, get_card_gateway
+from transactions.selectors import ORDER_NUMBER
 
 
 def _order_page(order: Order | None) -> str:
@@ -85,8 +88,10 @@ def card_success(request):
     number = request.GET.get("orderId", "")
     payment_key = request.GET.get("paymentKey", "")
     amount = request.GET.get("amount", "")
-    order = Order.objects.filter(number=number).first()
-    if order is None or not payment_key or not amount.isdigit():
+    # What comes back in the URL is anyone's to write: an impossible number or amount ("²" is a digit to Python, a
+    # NUL byte breaks the query) is an incomplete answer, never a server error.
+    order = Order.objects.filter(number=number).first() if ORDER_NUMBER.fullmatch(number) else None
+    if order is None or not payment_key or not re.fullmatch(r"[0-9]{1,15}", amount):
         messages.error(
             request,
             _("The payment gateway sent back an incomplete answer; nothing was charged by us. Please try again."),
@@ -136,7 +141,10 @@ def card_fail(request):
     code = request.GET.get("code", "")[:80]
     message = request.GET.get("message", "")[:500]
     order = services.card_payment_failed(
-        actor=request.user, order_number=request.GET.get("orderId", "")[:64], code=code, message=message
+        actor=request.user,
+        order_number=number if ORDER_NUMBER.fullmatch(number := request.GET.get("orderId", "")[:64]) else "",
+        code=code,
+        message=message,
     )
     if code == "PAY_PROCESS_CANCELED":
         messages.warning(request, _("The card payment was cancelled. The order is still waiting for payment."))
