@@ -24,7 +24,7 @@ from catalog.models import Licence
 from core.transitions import transition
 from devtools.pg_simulator import views as simulator
 from tests.conftest import make_org, make_user
-from tests.transactions.conftest import offer_of, publish_dataset
+from tests.transactions.conftest import offer_of, publish_dataset, wait_for_download_records
 from tests.transactions.test_payments import approve_at_pg
 from transactions.models import Entitlement, LicenceAcceptance, Order, Package, Payment
 from transactions.payments import selectors as payment_selectors
@@ -152,6 +152,7 @@ def test_a_program_buys_pays_by_card_and_downloads_a_package_that_verifies(
                 digest.update(block)
                 out.write(block)
     assert digest.hexdigest() == package["sha256"] and target.stat().st_size == package["size"]
+    wait_for_download_records()
     with zipfile.ZipFile(target) as zf:
         listed = {}
         for row in zf.read("MANIFEST-SHA256").decode().splitlines():

@@ -14,6 +14,7 @@ import pytest
 
 from tests.api.test_buyer import pg  # noqa: F401  (the simulated PG on the live server)
 from tests.conftest import make_org, make_user
+from tests.transactions.conftest import wait_for_download_records
 from tests.transactions.test_payments import approve_at_pg
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
@@ -117,6 +118,7 @@ def test_the_documented_walkthroughs_publish_approve_find_buy_and_verify(
         time.sleep(0.5)
     url = api.post(f"/api/v1/packages/{package_id}/download-link/").json()["url"]
     Path("paid.zip").write_bytes(httpx.get(url, timeout=60).content)
+    wait_for_download_records()  # both downloads (the walkthrough's and this one) recorded before the flush
     assert hashlib.sha256(Path("paid.zip").read_bytes()).hexdigest() == package["sha256"]
     with zipfile.ZipFile("paid.zip") as zf:
         for row in zf.read("MANIFEST-SHA256").decode().splitlines():

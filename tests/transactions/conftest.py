@@ -153,3 +153,13 @@ def parked_package_builds():
     # which redis-py's from_url does not read.
     with app.connection_for_write() as connection:
         connection.default_channel.client.delete(parked, f"_kombu.binding.{parked}")
+
+
+def wait_for_download_records(timeout: float = 10.0) -> None:
+    """A live server records the end of a streamed download just after the last byte left (the response's close):
+    the client may be done first. Wait for it, or the test database's flush would meet that write (a deadlock)."""
+    from transactions.models import DownloadEvent
+
+    deadline = time.monotonic() + timeout
+    while DownloadEvent.objects.filter(completed=False).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
