@@ -9,12 +9,11 @@ from rest_framework.response import Response
 
 from accounts import selectors, services
 from accounts.api import admin_serializers as s
-from accounts.api.permissions import IsPlatformAdmin
+from accounts.api.permissions import AdminGenericView, AdminView
 from accounts.filters import AuditFilter
 from accounts.models import Organization
 from core.api.pagination import Cursor, Pages
 from core.api.validation import validated
-from core.api.views import ApiGenericView, ApiView
 
 TAG = ["admin"]
 
@@ -31,9 +30,7 @@ def organization_out(organization: Organization) -> dict:
     return s.AdminOrganizationAdminOut(organization).data
 
 
-class OrganizationQueue(ApiGenericView):
-    permission_classes = [IsPlatformAdmin]
-    scope = "admin"
+class OrganizationQueue(AdminGenericView):
     pagination_class = Pages
     filter_backends = []
 
@@ -59,10 +56,7 @@ class OrganizationQueue(ApiGenericView):
         return self.get_paginated_response(s.AdminOrganizationQueueOut(page, many=True).data)
 
 
-class OrganizationDetail(ApiView):
-    permission_classes = [IsPlatformAdmin]
-    scope = "admin"
-
+class OrganizationDetail(AdminView):
     @extend_schema(
         tags=TAG,
         summary="An organization, as the verifying admin sees it",
@@ -74,10 +68,7 @@ class OrganizationDetail(ApiView):
         return Response(organization_out(selectors.organization_get_for_staff(organization_id)))
 
 
-class OrganizationVerify(ApiView):
-    permission_classes = [IsPlatformAdmin]
-    scope = "admin"
-
+class OrganizationVerify(AdminView):
     @extend_schema(
         tags=TAG,
         summary="Verify an organization",
@@ -93,10 +84,7 @@ class OrganizationVerify(ApiView):
         return Response(organization_out(selectors.organization_get_for_staff(organization_id)))
 
 
-class OrganizationReject(ApiView):
-    permission_classes = [IsPlatformAdmin]
-    scope = "admin"
-
+class OrganizationReject(AdminView):
     @extend_schema(
         tags=TAG,
         summary="Reject an organization's verification",
@@ -119,9 +107,7 @@ def _text(name: str, description: str) -> OpenApiParameter:
     return OpenApiParameter(name, OpenApiTypes.STR, description=description)
 
 
-class AuditTrail(ApiGenericView):
-    permission_classes = [IsPlatformAdmin]
-    scope = "admin"
+class AuditTrail(AdminGenericView):
     pagination_class = AuditCursor
     filter_backends = []
 

@@ -9,6 +9,7 @@ from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from accounts.models import ApiToken
+from core.api.views import ApiGenericView, ApiView
 from core.errors import NotAllowed
 from core.text import lazy_percent
 
@@ -66,3 +67,17 @@ class KeysMadeByPeople(HasScope):
                 _("Keys are made by a person: on your page, or with your signed-in session, not with a key.")
             )
         return True
+
+
+class AdminView(ApiView):
+    """The base of every platform-admin endpoint (accounts, catalog and transactions admin APIs)."""
+
+    permission_classes = [IsPlatformAdmin]
+    scope = "admin"
+
+
+class AdminGenericView(ApiGenericView):
+    """The base of every platform-admin list endpoint."""
+
+    permission_classes = [IsPlatformAdmin]
+    scope = "admin"

@@ -5,13 +5,12 @@ decisions and the listing suspensions, over the same selectors and services as t
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from accounts.api.permissions import IsPlatformAdmin
+from accounts.api.permissions import AdminGenericView, AdminView
 from catalog import selectors, services
 from catalog.api import admin_serializers as s
 from catalog.models import Review
 from core.api.pagination import Pages
 from core.api.validation import validated
-from core.api.views import ApiGenericView, ApiView
 
 TAG = ["admin"]
 DECISIONS = (Review.Action.APPROVE, Review.Action.REJECT)
@@ -27,9 +26,7 @@ def _state_out(version_id: int) -> dict:
     return s.ReviewStateOut(version).data
 
 
-class ReviewQueue(ApiGenericView):
-    permission_classes = [IsPlatformAdmin]
-    scope = "admin"
+class ReviewQueue(AdminGenericView):
     pagination_class = Pages
     filter_backends = []
 
@@ -48,10 +45,7 @@ class ReviewQueue(ApiGenericView):
         return self.get_paginated_response(s.ReviewQueueOut(page, many=True).data)
 
 
-class ReviewDetail(ApiView):
-    permission_classes = [IsPlatformAdmin]
-    scope = "admin"
-
+class ReviewDetail(AdminView):
     @extend_schema(
         tags=TAG,
         summary="A version, as the reviewer sees it",
@@ -71,10 +65,7 @@ class ReviewDetail(ApiView):
         return Response(s.ReviewDetailOut(version).data)
 
 
-class ReviewApprove(ApiView):
-    permission_classes = [IsPlatformAdmin]
-    scope = "admin"
-
+class ReviewApprove(AdminView):
     @extend_schema(
         tags=TAG,
         summary="Approve and publish a version",
@@ -90,10 +81,7 @@ class ReviewApprove(ApiView):
         return Response(_state_out(version_id))
 
 
-class ReviewReject(ApiView):
-    permission_classes = [IsPlatformAdmin]
-    scope = "admin"
-
+class ReviewReject(AdminView):
     @extend_schema(
         tags=TAG,
         summary="Reject a version",
@@ -108,10 +96,7 @@ class ReviewReject(ApiView):
         return Response(_state_out(version_id))
 
 
-class DatasetSuspend(ApiView):
-    permission_classes = [IsPlatformAdmin]
-    scope = "admin"
-
+class DatasetSuspend(AdminView):
     @extend_schema(
         tags=TAG,
         summary="Suspend a dataset's listing",
@@ -126,10 +111,7 @@ class DatasetSuspend(ApiView):
         return Response(s.ReviewDatasetListingOut(selectors.dataset_get_for_review(slug)).data)
 
 
-class DatasetReinstate(ApiView):
-    permission_classes = [IsPlatformAdmin]
-    scope = "admin"
-
+class DatasetReinstate(AdminView):
     @extend_schema(
         tags=TAG,
         summary="Reinstate a dataset's listing",

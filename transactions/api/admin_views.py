@@ -6,10 +6,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from accounts.api.permissions import IsPlatformAdmin
+from accounts.api.permissions import AdminGenericView, AdminView
 from core.api.pagination import Pages
 from core.api.validation import validated
-from core.api.views import ApiGenericView, ApiView
 from transactions.api import admin_serializers as s
 from transactions.delivery import selectors as delivery_selectors
 from transactions.delivery import services as delivery_services
@@ -19,9 +18,7 @@ from transactions.payments import services as payment_services
 TAG = ["admin"]
 
 
-class BankTransferList(ApiGenericView):
-    permission_classes = [IsPlatformAdmin]
-    scope = "admin"
+class BankTransferList(AdminGenericView):
     pagination_class = Pages
     filter_backends = []
 
@@ -37,10 +34,7 @@ class BankTransferList(ApiGenericView):
         return self.get_paginated_response(s.AdminWaitingBankTransferOut(page, many=True).data)
 
 
-class BankTransferConfirm(ApiView):
-    permission_classes = [IsPlatformAdmin]
-    scope = "admin"
-
+class BankTransferConfirm(AdminView):
     @extend_schema(
         tags=TAG,
         summary="Confirm a bank transfer",
@@ -62,9 +56,7 @@ class BankTransferConfirm(ApiView):
         return Response(s.AdminWaitingBankTransferOut(payment_selectors.bank_transfer_get(payment_id)).data)
 
 
-class PackageList(ApiGenericView):
-    permission_classes = [IsPlatformAdmin]
-    scope = "admin"
+class PackageList(AdminGenericView):
     pagination_class = Pages
     filter_backends = []
 
@@ -82,10 +74,7 @@ class PackageList(ApiGenericView):
         return self.get_paginated_response(s.AdminFailedPackageOut(page, many=True).data)
 
 
-class PackageRetry(ApiView):
-    permission_classes = [IsPlatformAdmin]
-    scope = "admin"
-
+class PackageRetry(AdminView):
     @extend_schema(
         tags=TAG,
         summary="Build a package again",
