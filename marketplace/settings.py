@@ -162,6 +162,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "transactions.tasks.orders_cancel_overdue_task",
         "schedule": 300.0,
     },
+    # Subscription periods past their end are ended (packages expired, the buyer told) within minutes; access
+    # itself stops at valid_until whether or not this ran.
+    "transactions-subscriptions-expire": {
+        "task": "transactions.tasks.subscriptions_expire_task",
+        "schedule": 300.0,
+    },
+    "transactions-subscriptions-remind": {
+        "task": "transactions.tasks.subscriptions_remind_task",
+        "schedule": 3600.0,
+    },
     "transactions-reconcile-card-payments": {
         "task": "transactions.tasks.payments_reconcile_task",
         "schedule": 60.0,
@@ -470,6 +480,9 @@ BANK_TRANSFER_DAYS = env_int("BANK_TRANSFER_DAYS", 7)
 # An order not paid within this many minutes is cancelled automatically (card); bank transfers use the days above.
 ORDER_PAYMENT_TIMEOUT_MINUTES = env_int("ORDER_PAYMENT_TIMEOUT_MINUTES", 30)
 VAT_RATE_PERCENT = 10
+# Subscriptions: the buyer is e-mailed this many days before the last paid period ends, and may renew (a new
+# order at the price then in force, paid at checkout) from that day on; the new period starts when the old ends.
+SUBSCRIPTION_REMINDER_DAYS = env_int("SUBSCRIPTION_REMINDER_DAYS", 7)
 PLATFORM_COMMISSION_PERCENT = env_int("PLATFORM_COMMISSION_PERCENT", 10)
 # Signed download links: lifetime; ready packages are deleted after PACKAGE_TTL_DAYS (rebuilt on request).
 DOWNLOAD_LINK_TTL_SECONDS = env_int("DOWNLOAD_LINK_TTL_SECONDS", 3600)

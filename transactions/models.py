@@ -254,6 +254,51 @@ class PaymentEvent(models.Model):
         super().save(*args, **kwargs)
 
 
+class SubscriptionState(models.TextChoices):
+    # A period runs (or the next one is paid) and the buyer is reminded to renew before the last one ends.
+    ACTIVE = "active", _("Renewal on")
+    # The buyer turned renewal off: the periods paid run to their end, no reminder, then it ends.
+    CANCELLED = "cancelled", _("Renewal cancelled")
+    ENDED = "ended", _("Ended")  # the last period ended without a renewal (a new purchase makes it active again)
+
+
+class Subscription(models.Model):
+    """An organization's subscription to a dataset: the chain of its paid periods (each an Entitlement of its
+    own order line, `periods`) and whether it is meant to go on.
+
+    One per (organization, dataset), not per offer: access is to the dataset, the periods chain without gap or
+    overlap whichever offer paid for them, and a publisher replacing its offer does not split the history.
+    `offer` is the offer last paid for, which "renew" offers again (if it is still offered; otherwise the page
+    says so). Renewing is a new order at the price then in force, paid by the buyer through checkout: there is
+    no stored card (billing key) to charge automatically.
+    """
+
+    State = SubscriptionState
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="subscriptions")
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="+")
+    offer = models.ForeignKey(Offer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.ACTIVE)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "dataset"], name="subscription_one_per_org_dataset"),
+            choices_constraint("state", SubscriptionState, name="subscription_state_valid"),
+        ]
+
+    def __str__(self):
+        return f"subscription of organization {self.organization_id} to dataset {self.dataset_id}"
+
+
 class Entitlement(models.Model):
     """What an organization may download: one version (one-off, free) or every version published
     between valid_from and valid_until (subscription)."""
@@ -266,14 +311,69 @@ class Entitlement(models.Model):
     valid_from = models.DateTimeField()
     valid_until = models.DateTimeField(null=True, blank=True)  # null: no end (one-off, free)
     revoked_at = models.DateTimeField(null=True, blank=True)  # refunded
+    # A subscription period: the subscription it is a period of, and when the expiry task ended it (its
+    # packages expired, the buyer told). Access stops at valid_until whether or not the task ran yet.
+    subscription = models.ForeignKey(
+        Subscription, null=True, blank=True, on_delete=models.PROTECT, related_name="periods"
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["organization", "dataset"], name="entitlement_org_dataset")]
+        indexes = [
+            models.Index(fields=["organization", "dataset"], name="entitlement_org_dataset"),
+            # The expiry task's query: subscription periods past their end and not yet ended.
+            models.Index(
+                fields=["valid_until"],
+                condition=Q(ended_at__isnull=True, valid_until__isnull=False),
+                name="entitlement_to_end",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.kind} entitlement of organization {self.organization_id} to dataset {self.dataset_id}"
+
+
+class SubscriptionNoticeKind(models.TextChoices):
+    REMINDER = "reminder", _("Renewal reminder")
+    ENDED = "ended", _("Subscription ended")
+    VERSION_READY = "version_ready", _("New version ready")
+
+
+class SubscriptionNotice(models.Model):
+    """An e-mail sent about a subscription period, recorded in the transaction that sends it (after commit):
+    the unique constraints make it once per period (reminder, end) or once per period and version (a new
+    version's package is ready), however often or concurrently the tasks run. Append-only."""
+
+    Kind = SubscriptionNoticeKind
+
+    entitlement = models.ForeignKey(Entitlement, on_delete=models.PROTECT, related_name="notices")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    version = models.ForeignKey(DatasetVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            choices_constraint("kind", SubscriptionNoticeKind, name="subscription_notice_kind_valid"),
+            models.UniqueConstraint(
+                fields=["entitlement", "kind"], condition=Q(version__isnull=True), name="subscription_notice_once"
+            ),
+            models.UniqueConstraint(
+                fields=["entitlement", "kind", "version"],
+                condition=Q(version__isnull=False),
+                name="subscription_notice_once_per_version",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} notice of entitlement {self.entitlement_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("Subscription notices are append-only")
+        super().save(*args, **kwargs)
 
 
 class PackageState(models.TextChoices):

@@ -4,8 +4,10 @@ pages, the purchase panel, the services (which re-check under lock) and the admi
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 
 import rules
+from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -32,6 +34,7 @@ from transactions.models import (
     Package,
     Payment,
     PaymentEvent,
+    Subscription,
 )
 
 OPEN_ORDER_STATES = (Order.State.PENDING, Order.State.AWAITING_PAYMENT)
@@ -84,6 +87,38 @@ def covering(
     ]
     # The longest-running first, one without an end above all (as ORDER BY valid_until DESC would).
     return max(matches, key=lambda e: (e.valid_until is None, e.valid_until or now), default=None)
+
+
+def _renewal_refusal(entitlements: list[Entitlement]):
+    """Why a subscription to a dataset the organization subscribes to cannot be bought now, or None. Buying it
+    again is renewing it (the new period starts when the last one ends): open from SUBSCRIPTION_REMINDER_DAYS
+    before that end, and once (a period already paid ahead is enough)."""
+    now = timezone.now()
+    periods = [e for e in entitlements if e.kind == Offer.Kind.SUBSCRIPTION and e.valid_until]
+    if not periods:
+        return None
+    last = max(periods, key=lambda e: e.valid_until)
+    facts = {
+        "date": timezone.localtime(last.valid_until).strftime("%Y-%m-%d"),
+        "number": last.order_item.order.number,
+    }
+    if any(e.valid_from > now for e in periods):
+        return lazy_percent(
+            gettext_lazy(
+                "Your organization has already renewed this subscription: it runs until %(date)s (order %(number)s)."
+            ),
+            facts,
+        )
+    opens = last.valid_until - timedelta(days=settings.SUBSCRIPTION_REMINDER_DAYS)
+    if now < opens:
+        return lazy_percent(
+            gettext_lazy(
+                "Your organization's subscription already covers this dataset until %(date)s (order %(number)s). "
+                "It can be renewed from %(opens)s."
+            ),
+            {**facts, "opens": timezone.localtime(opens).strftime("%Y-%m-%d")},
+        )
+    return None
 
 
 @dataclass
@@ -156,7 +191,11 @@ def purchase_problem(
             gettext_lazy("The publisher must correct this offer before it can be bought: %(reason)s"), {"reason": law}
         )
     subscription = offer.kind == Offer.Kind.SUBSCRIPTION
-    owned = covering(facts.entitlements, version=version, subscription=subscription)
+    if subscription:
+        renewal = _renewal_refusal(facts.entitlements)
+        if renewal is not None:
+            return renewal
+    owned = None if subscription else covering(facts.entitlements, version=version, subscription=False)
     if owned is not None:
         if owned.kind == Offer.Kind.SUBSCRIPTION:
             return lazy_percent(
@@ -751,3 +790,165 @@ def order_audit_events(order: Order) -> QuerySet[AuditEvent]:
 def order_buyers() -> QuerySet[Organization]:
     """Organizations that have placed at least one order (the admin list's buyer filter)."""
     return Organization.objects.filter(orders__isnull=False).distinct().order_by("name_ko")
+
+
+# ---------------------------------------------------------------------------------------------
+# Subscriptions (transactions.services.subscriptions)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """What renewing a subscription would buy now: the offer (None when the dataset is no longer offered by
+    subscription), its price today, what the last period cost, a note when either changed, and why it cannot
+    be bought right now (renewal not open yet, already renewed, the dataset suspended...)."""
+
+    offer: Offer | None
+    price: Price | None
+    previous_total_krw: int | None
+    note: str
+    problem: str | None
+
+    @property
+    def possible(self) -> bool:
+        return self.offer is not None and not self.problem
+
+
+def _last_period_item(subscription) -> OrderItem | None:
+    return (
+        OrderItem.objects.filter(entitlement__subscription=subscription)
+        .order_by("-entitlement__valid_until", "-id")
+        .first()
+    )
+
+
+def renewal_offer(subscription, organization: Organization) -> Renewal:
+    """The offer a renewal buys: the one paid for last while the publisher still offers it (at today's price),
+    else the publisher's current subscription offer of the dataset (the note says the offer changed), else none."""
+    visible = [o for o in offers_visible_to(subscription.dataset, organization) if o.kind == Offer.Kind.SUBSCRIPTION]
+    last = _last_period_item(subscription)
+    previous = int(last.total_krw) if last else None
+    offer = next((o for o in visible if o.pk == subscription.offer_id), None)
+    note = ""
+    if offer is None and not visible:
+        return Renewal(
+            None,
+            None,
+            previous,
+            gettext_lazy("The publisher no longer offers this dataset by subscription, so it cannot be renewed."),
+            None,
+        )
+    if offer is None:
+        days = last.subscription_days if last else None
+        offer = sorted(visible, key=lambda o: (o.subscription_days != days, o.price_krw, o.pk))[0]
+        price = offer_price(offer)
+        note = lazy_percent(
+            gettext_lazy(
+                "The offer you subscribed to is no longer available. Renewing buys the publisher's current "
+                "subscription offer: %(days)s days for %(amount)s won."
+            ),
+            {"days": offer.subscription_days, "amount": f"{price.total_krw:,}"},
+        )
+    else:
+        price = offer_price(offer)
+        if previous is not None and price.total_krw != previous:
+            note = lazy_percent(
+                gettext_lazy(
+                    "The price changed: renewing costs %(new)s won (your last period cost %(old)s won). "
+                    "Orders already placed keep their own price and terms."
+                ),
+                {"new": f"{price.total_krw:,}", "old": f"{previous:,}"},
+            )
+    return Renewal(offer, price, previous, note, purchase_problem(offer, organization))
+
+
+@dataclass(frozen=True)
+class SubscriptionRow:
+    """A row of the buyer's subscriptions page."""
+
+    subscription: object
+    current: Entitlement | None  # the period running now
+    ahead: Entitlement | None  # a period already paid that starts when the current one ends
+    last: Entitlement | None  # the latest period (its end is the renewal date)
+    renewal: Renewal
+    renew_opens_at: object  # when renewal opens (SUBSCRIPTION_REMINDER_DAYS before the last period ends)
+
+    @property
+    def renews_on(self):
+        return self.last.valid_until if self.last else None
+
+
+def _subscription_row(subscription, organization: Organization, now) -> SubscriptionRow:
+    periods = [p for p in subscription.periods.all() if p.revoked_at is None]
+    current = next((p for p in periods if p.valid_from <= now < p.valid_until), None)
+    ahead = next((p for p in periods if p.valid_from > now), None)
+    last = max(periods, key=lambda p: p.valid_until, default=None)
+    opens = last.valid_until - timedelta(days=settings.SUBSCRIPTION_REMINDER_DAYS) if last else None
+    return SubscriptionRow(subscription, current, ahead, last, renewal_offer(subscription, organization), opens)
+
+
+def _subscriptions(organization: Organization):
+    return (
+        Subscription.objects.filter(organization=organization)
+        .select_related("dataset", "offer", "cancelled_by")
+        .prefetch_related(
+            Prefetch(
+                "periods",
+                queryset=Entitlement.objects.select_related("order_item__order").order_by("valid_from", "id"),
+            )
+        )
+    )
+
+
+def subscriptions_for_organization(organization: Organization) -> list[SubscriptionRow]:
+    """The organization's subscriptions (running first, then ended), each with its periods and renewal."""
+    now = timezone.now()
+    rows = [_subscription_row(s, organization, now) for s in _subscriptions(organization)]
+    return sorted(rows, key=lambda r: (r.subscription.state == "ended", -(r.renews_on or now).timestamp()))
+
+
+def subscription_get_for_buyer(*, organization: Organization | None, pk: int) -> SubscriptionRow:
+    """One subscription of the buyer's organization; 404 for anyone else's."""
+    subscription = _subscriptions(organization).filter(pk=pk).first() if organization is not None else None
+    if subscription is None:
+        raise Http404
+    return _subscription_row(subscription, organization, timezone.now())
+
+
+@dataclass(frozen=True)
+class DeliveredVersion:
+    version: DatasetVersion
+    row: PackageRow
+
+
+@dataclass(frozen=True)
+class OrderSubscription:
+    """A subscription line of an order: its period and the versions delivered in it, newest first."""
+
+    item: OrderItem
+    entitlement: Entitlement
+    versions: list[DeliveredVersion]
+
+
+def order_subscriptions(order: Order) -> list[OrderSubscription]:
+    """The subscription lines of a paid order with every version delivered to their period (the package of each,
+    its status as on the order page, and the version's change note)."""
+    entitlements = (
+        Entitlement.objects.filter(order_item__order=order, kind=Offer.Kind.SUBSCRIPTION)
+        .select_related("order_item", "subscription", "dataset")
+        .prefetch_related(
+            Prefetch(
+                "packages",
+                queryset=Package.objects.select_related("version").order_by("-version__number", "-id"),
+            )
+        )
+    )
+    now = timezone.now()
+    result = []
+    for entitlement in entitlements:
+        versions = [
+            DeliveredVersion(p.version, PackageRow(p, package_delivery_status(p, entitlement=entitlement, now=now)))
+            for p in entitlement.packages.all()
+        ]
+        result.append(OrderSubscription(entitlement.order_item, entitlement, versions))
+    return result

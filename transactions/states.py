@@ -5,9 +5,9 @@ with the fields given and writes the audit row. Callers hold the row lock (selec
 """
 
 from core.transitions import register
-from transactions.models import Order, Package, Payment
+from transactions.models import Order, Package, Payment, Subscription
 
-O, P, K = Order.State, Payment.State, Package.State
+O, P, K, S = Order.State, Payment.State, Package.State, Subscription.State
 
 ORDER_TRANSITIONS = {
     O.PENDING: {O.AWAITING_PAYMENT, O.PAID, O.CANCELLED},  # → paid directly: free orders
@@ -36,6 +36,13 @@ PACKAGE_TRANSITIONS = {
     K.EXPIRED: {K.QUEUED},  # rebuilt on request
 }
 
+SUBSCRIPTION_TRANSITIONS = {
+    S.ACTIVE: {S.CANCELLED, S.ENDED},  # → cancelled: the buyer turns renewal off; → ended: not renewed in time
+    S.CANCELLED: {S.ACTIVE, S.ENDED},  # → active: the buyer turns renewal back on, or pays a renewal
+    S.ENDED: {S.ACTIVE},  # subscribed again
+}
+
 register(Order, ORDER_TRANSITIONS, organization=lambda order: order.buyer_id)
 register(Payment, PAYMENT_TRANSITIONS, organization=lambda payment: payment.order.buyer_id)
 register(Package, PACKAGE_TRANSITIONS, organization=lambda package: package.entitlement.organization_id)
+register(Subscription, SUBSCRIPTION_TRANSITIONS, organization=lambda subscription: subscription.organization_id)

@@ -11,7 +11,7 @@ from django.db import DatabaseError
 from transactions.delivery import packaging, services
 from transactions.delivery.packaging import PackagingError
 from transactions.payments import services as payments
-from transactions.services import orders
+from transactions.services import orders, subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,20 @@ def packages_housekeeping_task() -> dict:
 def orders_cancel_overdue_task() -> int:
     """Cancel orders still unpaid after their payment_due_at (celery beat)."""
     return orders.orders_cancel_overdue()
+
+
+@shared_task(name="transactions.tasks.subscriptions_expire_task")
+def subscriptions_expire_task() -> int:
+    """Every few minutes (celery beat): subscription periods past their end are ended, their packages expired,
+    and the buyer told once when nothing follows. Idempotent and safe to overlap."""
+    return subscriptions.subscriptions_expire()
+
+
+@shared_task(name="transactions.tasks.subscriptions_remind_task")
+def subscriptions_remind_task() -> int:
+    """Hourly (celery beat): buyers of subscriptions ending within SUBSCRIPTION_REMINDER_DAYS are reminded to
+    renew, once per period. Idempotent and safe to overlap."""
+    return subscriptions.subscriptions_remind()
 
 
 @shared_task(name="transactions.tasks.payments_reconcile_task")

@@ -11,6 +11,10 @@ urlpatterns = [
     path("cart/remove/<int:offer_id>/", views.cart_remove, name="cart_remove"),
     path("checkout/", views.checkout, name="checkout"),
     path("data/", views.entitlements, name="entitlements"),
+    path("subscriptions/", views.subscriptions, name="subscriptions"),
+    path("subscriptions/<int:pk>/cancel/", views.subscription_cancel, name="subscription_cancel"),
+    path("subscriptions/<int:pk>/resume/", views.subscription_resume, name="subscription_resume"),
+    path("subscriptions/<int:pk>/renew/", views.subscription_renew, name="subscription_renew"),
     path("payments/", include("transactions.payments.urls")),
     path("delivery/", include("transactions.delivery.urls")),
     # Order numbers look like 20250101-7K3M9Q2X (also the PG's orderId).

@@ -25,6 +25,7 @@ from transactions.models import Order
 from transactions.payments import services as payments
 from transactions.services import cart as cart_services
 from transactions.services import orders as order_services
+from transactions.services import subscriptions as subscription_services
 
 
 def _organization(request):
@@ -247,3 +248,65 @@ def order_cancel(request, number):
 def entitlements(request):
     organization = _organization(request)
     return render(request, "transactions/entitlements.html", {"rows": selectors.my_data(organization)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Subscriptions
+# ---------------------------------------------------------------------------------------------
+
+
+@buyer_required
+def subscriptions(request):
+    return render(
+        request,
+        "transactions/subscriptions.html",
+        {
+            "rows": selectors.subscriptions_for_organization(_organization(request)),
+            "reminder_days": settings.SUBSCRIPTION_REMINDER_DAYS,
+        },
+    )
+
+
+@buyer_required
+def subscription_cancel(request, pk):
+    """GET: what cancelling means, and a button to confirm it. POST: renewal off."""
+    row = selectors.subscription_get_for_buyer(organization=_organization(request), pk=pk)
+    if request.method == "POST":
+        try:
+            subscription_services.subscription_cancel(actor=request.user, subscription=row.subscription)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Renewal is off. The subscription runs to the end of the period paid for."))
+        return redirect("transactions:subscriptions")
+    return render(request, "transactions/subscription_cancel.html", {"row": row})
+
+
+@buyer_required
+@require_POST
+def subscription_resume(request, pk):
+    row = selectors.subscription_get_for_buyer(organization=_organization(request), pk=pk)
+    try:
+        subscription_services.subscription_resume(actor=request.user, subscription=row.subscription)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Renewal is on again: you will be reminded before the period ends."))
+    return redirect("transactions:subscriptions")
+
+
+@buyer_required
+@require_POST
+def subscription_renew(request, pk):
+    """Renewing is a new order: the offer goes into the cart and the buyer continues to checkout, where the
+    current price and licence are shown, accepted and paid."""
+    organization = _organization(request)
+    row = selectors.subscription_get_for_buyer(organization=organization, pk=pk)
+    try:
+        subscription_services.subscription_renew_start(
+            actor=request.user, organization=organization, subscription=row.subscription
+        )
+    except (DomainError, PermissionDenied) as exc:
+        messages.error(request, getattr(exc, "message", None) or str(exc))
+        return redirect("transactions:subscriptions")
+    return redirect("transactions:checkout")

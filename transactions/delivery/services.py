@@ -39,7 +39,7 @@ from core.transitions import transition
 from transactions import tasks
 from transactions.delivery import downloads, packaging
 from transactions.models import DownloadEvent, Entitlement, Order, Package
-from transactions.services import orders
+from transactions.services import orders, subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +61,13 @@ class LeaseLost(Exception):
 
 
 def entitlement_is_active(entitlement: Entitlement, now=None) -> bool:
-    """Not refunded, and (for a subscription) not past its end."""
+    """Not refunded, and (for a subscription) not past its end nor ended by the expiry task."""
     now = now or timezone.now()
-    return entitlement.revoked_at is None and (entitlement.valid_until is None or entitlement.valid_until > now)
+    return (
+        entitlement.revoked_at is None
+        and entitlement.ended_at is None
+        and (entitlement.valid_until is None or entitlement.valid_until > now)
+    )
 
 
 def can_download(user, package: Package) -> bool:
@@ -155,6 +159,7 @@ def _subscriptions_covering(version: DatasetVersion):
         dataset_id=version.dataset_id,
         kind=Offer.Kind.SUBSCRIPTION,
         revoked_at__isnull=True,
+        ended_at__isnull=True,
         valid_from__lte=published,
     )
 
@@ -427,7 +432,6 @@ def package_built(*, package_id: int, lease, result: packaging.BuildResult, comm
         fields=("file", "size", "sha256", "manifest", "progress", "error", "finished_at", "heartbeat_at", "expires_at"),
         data={"attempts": package.attempts, "lease": str(lease), "size": result.size},
     )
-    was_fulfilled = order.state == Order.State.FULFILLED
     if (
         order.state == Order.State.PAID
         and not Package.objects.filter(entitlement__order_item__order=order)
@@ -435,7 +439,9 @@ def package_built(*, package_id: int, lease, result: packaging.BuildResult, comm
         .exists()
     ):
         orders.order_mark_fulfilled(order=order)
-    if was_fulfilled and package.entitlement.kind == Offer.Kind.SUBSCRIPTION:
+    # A new version delivered to a subscription: its buyers are told once per period and version (a recorded
+    # notice), not on a rebuild after expiry nor on a second delivery, and whatever state the order is in.
+    if subscriptions.version_ready_notice(package):
         _notify_buyers(package, "transactions/delivery/email/package_ready", order=order)
     return package
 

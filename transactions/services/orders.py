@@ -34,6 +34,7 @@ from transactions import ledger, selectors
 from transactions.delivery import services as delivery
 from transactions.models import Cart, Entitlement, LicenceAcceptance, Order, OrderItem, Package, Payment
 from transactions.payments.bank import deposit_deadline
+from transactions.services import subscriptions
 from transactions.services.cart import require_buyer
 
 O = Order.State
@@ -268,17 +269,32 @@ def order_mark_paid(*, order: Order, payment: Payment | None = None) -> Order:
     # The money, in the same transaction: cash in, the provider's share, the commission and the VAT (free: nothing).
     ledger.record_payment(order=order, payment=payment)
     entitlements = []
-    for item in order.items.select_related("dataset"):
-        subscription = item.kind == Offer.Kind.SUBSCRIPTION
+    for item in order.items.select_related("dataset", "order__placed_by"):
+        if item.kind == Offer.Kind.SUBSCRIPTION:
+            # A period of the organization's subscription to the dataset, chained to the end of the one running
+            # (a renewal paid before the end: no gap, no overlap).
+            subscription, valid_from, valid_until = subscriptions.period_for_paid_item(item=item, now=now)
+            entitlements.append(
+                Entitlement.objects.create(
+                    organization_id=order.buyer_id,
+                    dataset=item.dataset,
+                    order_item=item,
+                    kind=item.kind,
+                    subscription=subscription,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                )
+            )
+            continue
         entitlements.append(
             Entitlement.objects.create(
                 organization_id=order.buyer_id,
                 dataset=item.dataset,
                 order_item=item,
                 kind=item.kind,
-                version=None if subscription else item.version,
+                version=item.version,
                 valid_from=now,
-                valid_until=now + timedelta(days=item.subscription_days) if subscription else None,
+                valid_until=None,
             )
         )
     email_on_commit(
