@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from catalog import services as catalog_services
 from core.errors import DomainError, NotAllowed
-from tests.transactions.conftest import offer_of, place_order
+from marketplace.celery import app
+from tests.transactions.conftest import offer_of, place_order, publish_dataset
 from tests.transactions.test_subscription_delivery import SUBSCRIPTION, _new_version, _second_subscriber
 from transactions import selectors
 from transactions.delivery import services as delivery
@@ -92,9 +93,6 @@ def test_the_reminder_is_sent_on_the_right_day_and_once(
 def test_concurrent_reminder_runs_send_one_e_mail(
     buyer, official, admin_user, reference_data, settings, mailoutbox, parked_package_builds
 ):
-    from marketplace.celery import app
-    from tests.transactions.conftest import publish_dataset
-
     dataset = publish_dataset(official, admin_user, offers=(SUBSCRIPTION,))
     period = _subscribe(buyer, dataset)
     mailoutbox.clear()
@@ -306,9 +304,6 @@ def _build_all():
 def test_a_new_version_reaches_each_subscriber_once_however_often_the_delivery_runs(
     official, buyer, admin_user, reference_data, mailoutbox, parked_package_builds
 ):
-    from marketplace.celery import app
-    from tests.transactions.conftest import publish_dataset
-
     dataset = publish_dataset(official, admin_user, offers=(SUBSCRIPTION,))
     other = _second_subscriber()
     periods = [_subscribe(buyer, dataset), _subscribe(other, dataset)]
