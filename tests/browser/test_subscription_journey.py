@@ -84,7 +84,7 @@ def test_a_company_subscribes_and_gets_the_new_version_with_its_change_note(
     shot(page, "order-versions-ko")
     with page.expect_download() as info:
         page.locator(f"#sub-download-{package.pk}").click()
-    assert info.value.suggested_filename.endswith(f"-v{second.number}.zip")
+    assert info.value.suggested_filename.endswith(f"v{second.number}.zip")
     wait_for_download_records()
 
     # The subscriptions page, reached from the orders page.
