@@ -5,7 +5,7 @@ with the fields given and writes the audit row. Callers hold the row lock (selec
 """
 
 from core.transitions import register
-from transactions.models import Order, Package, Payment
+from transactions.models import Order, Package, Payment, ProviderStatement
 
 O, P, K = Order.State, Payment.State, Package.State
 
@@ -39,3 +39,8 @@ PACKAGE_TRANSITIONS = {
 register(Order, ORDER_TRANSITIONS, organization=lambda order: order.buyer_id)
 register(Payment, PAYMENT_TRANSITIONS, organization=lambda payment: payment.order.buyer_id)
 register(Package, PACKAGE_TRANSITIONS, organization=lambda package: package.entitlement.organization_id)
+
+S = ProviderStatement.State
+# open only inside statements_close_month's transaction; paid is final (a database trigger refuses any change).
+STATEMENT_TRANSITIONS = {S.OPEN: {S.CLOSED}, S.CLOSED: {S.PAID}, S.PAID: set()}
+register(ProviderStatement, STATEMENT_TRANSITIONS, organization=lambda statement: statement.organization_id)
