@@ -89,7 +89,7 @@ class Migration(migrations.Migration):
                 (
                     "state",
                     models.CharField(
-                        choices=[("open", "Open"), ("closed", "Closed"), ("paid", "Paid")],
+                        choices=[("open", "Being assembled"), ("closed", "Closed"), ("paid", "Payout made")],
                         default="open",
                         max_length=10,
                     ),
