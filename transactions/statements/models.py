@@ -19,7 +19,10 @@ from core.db import choices_constraint
 
 
 class StatementState(models.TextChoices):
-    OPEN = "open", _("Being assembled")  # being assembled by statements_close_month (never seen outside that transaction)
+    OPEN = (
+        "open",
+        _("Being assembled"),
+    )  # being assembled by statements_close_month (never seen outside that transaction)
     CLOSED = "closed", _("Closed")  # totals frozen; waiting for the payout (or carried into the next statement)
     PAID = "paid", _("Payout made")  # the payout is booked; nothing about it changes any more
 
