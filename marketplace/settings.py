@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
@@ -175,6 +176,12 @@ CELERY_BEAT_SCHEDULE = {
     "transactions-reconcile-card-payments": {
         "task": "transactions.tasks.payments_reconcile_task",
         "schedule": 60.0,
+    },
+    # The 1st of each month, 01:30 in the scheduler's time zone (UTC unless CELERY_TIMEZONE says otherwise): the month
+    # just ended in Korea closes into the providers' statements (idempotent; admins also have a button).
+    "transactions-close-statements": {
+        "task": "transactions.tasks.statements_close_month_task",
+        "schedule": crontab(minute=30, hour=1, day_of_month=1),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

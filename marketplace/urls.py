@@ -15,10 +15,12 @@ urlpatterns = [
     path("me/", include("accounts.urls")),
     path("staff/orders/", include("transactions.staff_urls")),
     path("staff/packages/", include("transactions.delivery.staff_urls")),
+    path("staff/payouts/", include("transactions.statements.staff_urls")),
     path("staff/", include("accounts.staff_urls")),
     path("api/", include("marketplace.api_urls")),
     path("catalog/", include("catalog.urls")),
     path("orders/", include("transactions.urls")),
+    path("sales/", include("transactions.statements.urls")),
     path("dev/mail/", views.mailbox, name="dev_mailbox"),
     path("django-admin/", admin.site.urls),
 ]

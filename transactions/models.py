@@ -559,3 +559,7 @@ class LedgerEntry(models.Model):
 
     def __str__(self):
         return f"{self.account}: {self.amount_krw:+,} KRW"
+
+
+# Monthly provider statements (their own module, read from the ledger above).
+from transactions.statements.models import ProviderStatement, StatementLine, StatementState  # noqa: E402,F401

@@ -5,7 +5,7 @@ with the fields given and writes the audit row. Callers hold the row lock (selec
 """
 
 from core.transitions import register
-from transactions.models import Order, Package, Payment, Subscription
+from transactions.models import Order, Package, Payment, ProviderStatement, Subscription
 
 O, P, K, S = Order.State, Payment.State, Package.State, Subscription.State
 
@@ -46,3 +46,8 @@ register(Order, ORDER_TRANSITIONS, organization=lambda order: order.buyer_id)
 register(Payment, PAYMENT_TRANSITIONS, organization=lambda payment: payment.order.buyer_id)
 register(Package, PACKAGE_TRANSITIONS, organization=lambda package: package.entitlement.organization_id)
 register(Subscription, SUBSCRIPTION_TRANSITIONS, organization=lambda subscription: subscription.organization_id)
+
+ST = ProviderStatement.State
+# open only inside statements_close_month's transaction; paid is final (a database trigger refuses any change).
+STATEMENT_TRANSITIONS = {ST.OPEN: {ST.CLOSED}, ST.CLOSED: {ST.PAID}, ST.PAID: set()}
+register(ProviderStatement, STATEMENT_TRANSITIONS, organization=lambda statement: statement.organization_id)

@@ -7,11 +7,14 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils import timezone
 
 from transactions.delivery import packaging, services
 from transactions.delivery.packaging import PackagingError
 from transactions.payments import services as payments
 from transactions.services import orders, subscriptions
+from transactions.statements import selectors as statement_selectors
+from transactions.statements import services as statement_services
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +133,14 @@ def payments_reconcile_task() -> dict:
     """Every minute (celery beat): card payments no request finished (left `confirming`, or authorised and never
     confirmed) are asked about at the PG and finished, or cancelled there. Idempotent and safe to overlap."""
     return payments.card_payments_reconcile()
+
+
+@shared_task(name="transactions.tasks.statements_close_month_task")
+def statements_close_month_task() -> int:
+    """On the 1st of each month (celery beat): close the month that just ended (Korean time) into the providers'
+    statements. Idempotent: a second run, or the admin's button first, leaves nothing to do."""
+    ended = statement_selectors.previous_month(statement_selectors.month_of(timezone.now()))
+    return len(statement_services.statements_close_month(month=ended))
 
 
 @worker_ready.connect

@@ -4,14 +4,20 @@ Organizations are registered and verified through the same services the pages us
 audit trail of the demo reads like a real one.
 """
 
+import contextlib
 import io
 import uuid
+from datetime import datetime
 from pathlib import Path
+from unittest import mock
+from zoneinfo import ZoneInfo
 
 from allauth.account.models import EmailAddress
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts import selectors, services
 from accounts.models import Membership, Organization, User
@@ -22,9 +28,11 @@ from catalog.tasks import datafile_check_task
 from core.notify import notifications_muted
 from transactions import selectors as tx_selectors
 from transactions.models import Order
-from transactions.payments.services import bank_transfer_start
+from transactions.payments.services import bank_transfer_confirm, bank_transfer_start
 from transactions.services.cart import cart_add
 from transactions.services.orders import billing_defaults, checkout_place
+from transactions.statements import selectors as statement_selectors
+from transactions.statements import services as statement_services
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -202,6 +210,7 @@ class Command(BaseCommand):
 
         datasets_created = self._load_datasets(admin)
         self._load_orders(people)
+        self._load_sales(people, admin)
 
         lines = [f"    {'admin (platform admin)':<34} {ADMIN[0]}"]
         for email, _name, slug, role in PEOPLE:
@@ -242,6 +251,59 @@ class Command(BaseCommand):
             )
             if method == "bank_transfer":
                 bank_transfer_start(actor=buyer, order=order)
+
+    def _load_sales(self, people, admin) -> None:
+        """Paid sales in each of the last three months, once, through the real services (checkout, bank transfer,
+        the admin's confirmation) with the clock set back to each sale's day; then those months are closed into
+        statements and the oldest paid, so the provider's sales charts and statements show something."""
+        if Order.objects.filter(buyer__slug__in=["smartmobility", "hanbit-research"]).exists():
+            return
+        this_month = statement_selectors.month_of(timezone.now())
+        months = [this_month]
+        for _i in range(3):
+            months.insert(0, statement_selectors.previous_month(months[0]))
+        sales = [  # (months ago, buyer e-mail, buyer slug, dataset slug)
+            (3, "buyer@smartmobility.example", "smartmobility", "siheung-smart-poles"),
+            (2, "buyer@hanbit.example", "hanbit-research", "siheung-pm-forecast"),
+            (2, "buyer@smartmobility.example", "smartmobility", "siheung-pm-forecast"),
+            (1, "buyer@hanbit.example", "hanbit-research", "siheung-smart-poles"),
+        ]
+        for ago, email, slug, dataset in sales:
+            offer = (
+                Offer.objects.filter(dataset__slug=dataset, active=True, buyer__isnull=True, price_krw__gt=0)
+                .order_by("price_krw")
+                .first()
+            )
+            if offer is None:
+                continue
+            month = months[3 - ago]
+            with _clock(datetime(month.year, month.month, 12, 14, 0, tzinfo=ZoneInfo("Asia/Seoul"))):
+                buyer, company = people[email], Organization.objects.get(slug=slug)
+                cart_add(actor=buyer, organization=company, offer=offer)
+                lines = tx_selectors.cart_lines(tx_selectors.cart_get(buyer, company), company)
+                order = checkout_place(
+                    actor=buyer,
+                    organization=company,
+                    checkout_token=uuid.uuid4(),
+                    method="bank_transfer",
+                    billing=billing_defaults(company),
+                    accepted={line.offer.pk: line.licence_sha256 for line in lines},
+                )
+                payment = bank_transfer_start(actor=buyer, order=order)
+                bank_transfer_confirm(
+                    actor=admin, payment=payment, depositor_name=company.name_ko, amount_krw=payment.amount_krw
+                )
+        # Each month closes on the 1st of the next; the first one is paid on the 5th, the others wait for the admin.
+        for i, month in enumerate(months[:3]):
+            after = months[i + 1]
+            with _clock(datetime(after.year, after.month, 1, 10, 0, tzinfo=ZoneInfo("Asia/Seoul"))):
+                made = statement_services.statements_close_month(month=month, actor=admin)
+            if i == 0:
+                with _clock(datetime(after.year, after.month, 5, 15, 0, tzinfo=ZoneInfo("Asia/Seoul"))):
+                    for statement in made:
+                        statement_services.statement_mark_paid(
+                            statement=statement, transfer_reference="데모-이체-0001", actor=admin
+                        )
 
     def _load_datasets(self, admin) -> int:
         """The demo datasets, through the real services: describe, upload, check, submit, approve."""
@@ -295,3 +357,18 @@ class Command(BaseCommand):
                 catalog_services.version_submit(actor=owner, version=second, pii_justification=justification(second))
                 catalog_services.version_approve(actor=admin, version=second, reason="데모 데이터: 측정소 추가 확인")
         return created
+
+
+@contextlib.contextmanager
+def _clock(moment: datetime):
+    """Set the clock back for the demo's past sales: django.utils.timezone.now, and the model fields whose default
+    is that function (their default was captured when the models loaded)."""
+    original = timezone.now
+    fake = lambda: moment  # noqa: E731
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(timezone, "now", fake))
+        for model in apps.get_models():
+            for field in model._meta.concrete_fields:
+                if getattr(field, "default", None) is original:
+                    stack.enter_context(mock.patch.object(field, "_get_default", fake))
+        yield
