@@ -5,7 +5,7 @@ with the fields given and writes the audit row. Callers hold the row lock (selec
 """
 
 from core.transitions import register
-from transactions.models import Order, Package, Payment
+from transactions.models import Order, Package, Payment, Voucher
 
 O, P, K = Order.State, Payment.State, Package.State
 
@@ -36,6 +36,13 @@ PACKAGE_TRANSITIONS = {
     K.EXPIRED: {K.QUEUED},  # rebuilt on request
 }
 
+VOUCHER_TRANSITIONS = {
+    Voucher.State.REGISTERED: {Voucher.State.VERIFIED, Voucher.State.REJECTED},  # a platform admin decides
+    Voucher.State.VERIFIED: set(),
+    Voucher.State.REJECTED: set(),
+}
+
 register(Order, ORDER_TRANSITIONS, organization=lambda order: order.buyer_id)
 register(Payment, PAYMENT_TRANSITIONS, organization=lambda payment: payment.order.buyer_id)
 register(Package, PACKAGE_TRANSITIONS, organization=lambda package: package.entitlement.organization_id)
+register(Voucher, VOUCHER_TRANSITIONS, organization=lambda voucher: voucher.organization_id)
