@@ -484,6 +484,9 @@ class Offer(models.Model):
         Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="private_offers"
     )
     terms = models.TextField(blank=True)  # extra terms of a private offer, shown at checkout and snapshotted
+    # The provider accepts the 데이터바우처 for this offer (registered as a voucher product): a buyer with a verified
+    # voucher may pay part of it with the voucher at checkout. Shown to the reviewer and on the dataset page.
+    voucher_eligible = models.BooleanField(default=False)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -494,6 +497,9 @@ class Offer(models.Model):
             choices_constraint("kind", OfferKind, name="offer_kind_valid"),
             models.CheckConstraint(
                 condition=~models.Q(kind="free") | models.Q(price_krw=0), name="offer_free_has_no_price"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="free") | models.Q(voucher_eligible=False), name="offer_free_not_voucher"
             ),
             models.CheckConstraint(
                 condition=~models.Q(kind="subscription") | models.Q(subscription_days__in=[30, 90, 365]),

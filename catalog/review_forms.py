@@ -110,6 +110,14 @@ class OfferForm(forms.Form):
         choices=[("", "—"), *Offer.Contract.choices],
         help_text=_("Private or processed data only."),
     )
+    voucher_eligible = forms.BooleanField(
+        label=_("Accept the data voucher (데이터바우처) for this offer"),
+        required=False,
+        help_text=_(
+            "A buyer with a verified data voucher may then pay part of the price with it; the platform collects "
+            "that part from the voucher agency. Priced offers only."
+        ),
+    )
     buyer_brn = forms.CharField(
         label=_("Private offer for (business registration number)"),
         required=False,

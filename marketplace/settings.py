@@ -491,6 +491,11 @@ VAT_RATE_PERCENT = 10
 # order at the price then in force, paid at checkout) from that day on; the new period starts when the old ends.
 SUBSCRIPTION_REMINDER_DAYS = env_int("SUBSCRIPTION_REMINDER_DAYS", 7)
 PLATFORM_COMMISSION_PERCENT = env_int("PLATFORM_COMMISSION_PERCENT", 10)
+# 데이터바우처: the buyer's own share (자부담, percent of the eligible lines) a voucher is registered with by default,
+# and the lowest and highest share a registration may state (at least 1: a voucher never pays a whole order).
+VOUCHER_COPAY_PERCENT_DEFAULT = env_int("VOUCHER_COPAY_PERCENT_DEFAULT", 20)
+VOUCHER_COPAY_PERCENT_MIN = max(1, env_int("VOUCHER_COPAY_PERCENT_MIN", 10))
+VOUCHER_COPAY_PERCENT_MAX = min(99, env_int("VOUCHER_COPAY_PERCENT_MAX", 50))
 # Signed download links: lifetime; ready packages are deleted after PACKAGE_TTL_DAYS (rebuilt on request).
 DOWNLOAD_LINK_TTL_SECONDS = env_int("DOWNLOAD_LINK_TTL_SECONDS", 3600)
 PACKAGE_TTL_DAYS = env_int("PACKAGE_TTL_DAYS", 30)

@@ -53,6 +53,8 @@ class CheckoutForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
     )
     accept = AnyValueMultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    # "<voucher id>:<voucher part shown>" (the service refuses the order if that part changed), or "" for none.
+    voucher = AnyValueMultipleChoiceField(required=False)
 
     def __init__(self, *args, total_krw: int, **kwargs):
         super().__init__(*args, **kwargs)
@@ -85,6 +87,14 @@ class CheckoutForm(forms.Form):
             if offer_id.isdigit() and len(digest) == 64:
                 result[int(offer_id)] = digest
         return result
+
+    def voucher_choice(self) -> tuple[int | None, int | None]:
+        """(voucher id, voucher part shown) of the chosen voucher, or (None, None)."""
+        for value in self.cleaned_data.get("voucher") or []:
+            voucher_id, _sep, amount = value.partition(":")
+            if voucher_id.isdigit() and amount.isdigit():
+                return int(voucher_id), int(amount)
+        return None, None
 
     def billing(self) -> dict:
         return {name: self.cleaned_data.get(name, "") for name in BILLING_FIELDS}

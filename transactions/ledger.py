@@ -10,7 +10,9 @@ A payment of an order line with supply S and VAT V (total S + V) books
 
     Dr cash S + V   /   Cr provider_payable S − C,  Cr commission C,  Cr provider_vat V
 
-where C = commission_of(S). **Rounding rule**: the commission is PLATFORM_COMMISSION_PERCENT of the supply, rounded
+where C = commission_of(S). A line partly paid by a 데이터바우처 (OrderItem.voucher_krw = W) debits cash only with what
+the buyer paid (S + V − W) and voucher_receivable with W, the credits unchanged; when the agency pays, a
+voucher_settlement moves W from voucher_receivable to cash (per line, never more than is outstanding). **Rounding rule**: the commission is PLATFORM_COMMISSION_PERCENT of the supply, rounded
 down to the won (the provider never receives less than its share because of rounding), on each order line, never
 on the VAT. A refund books the reverse of the part refunded, in proportion (cumulatively, so many partial refunds add up to
 exactly the reverse of the payment), into what is owed back to the buyer (refund_payable); paying it back moves
@@ -26,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from core.errors import DomainError
+from core.text import lazy_percent
 from transactions.models import (
     PLATFORM_ACCOUNTS,
     LedgerAccount,
@@ -85,22 +88,49 @@ def post(*, kind: str, lines: list[Line], order=None, payment=None, memo: str = 
 
 
 def record_payment(*, order: Order, payment: Payment | None) -> LedgerTransaction | None:
-    """Book a paid order's money: cash in, and per line the provider's supply less commission, the commission and
-    the provider's VAT. A free order moves no money (None). Booked once per payment (a unique constraint)."""
+    """Book a paid order's money: per line the cash the buyer paid and the voucher's part (due from the agency),
+    and the provider's supply less commission, the commission and the provider's VAT. A free order moves no money (None). Booked once per payment (a unique constraint)."""
     items = list(order.items.all())
     if not order.total_krw:
         return None
     if payment is not None and LedgerTransaction.objects.filter(kind=T.PAYMENT, payment=payment).exists():
         return LedgerTransaction.objects.get(kind=T.PAYMENT, payment=payment)
-    lines = [Line(account(K.CASH), order.total_krw)]
+    lines = []
     for item in items:
         commission = commission_of(item.supply_krw)
         lines += [
+            # What the buyer paid of the line, and what the voucher agency owes for it.
+            Line(account(K.CASH), item.total_krw - item.voucher_krw, item),
+            Line(account(K.VOUCHER_RECEIVABLE), item.voucher_krw, item),
             Line(account(K.PROVIDER_PAYABLE, item.seller_id), -(item.supply_krw - commission), item),
             Line(account(K.COMMISSION), -commission, item),
             Line(account(K.PROVIDER_VAT, item.seller_id), -item.vat_krw, item),
         ]
     return post(kind=T.PAYMENT, lines=lines, order=order, payment=payment, memo=f"order {order.number}")
+
+
+def voucher_outstanding_on(item: OrderItem) -> int:
+    """What the voucher agency still owes for an order line (its voucher part booked, less what it paid)."""
+    total = LedgerEntry.objects.filter(order_item=item, account__kind=K.VOUCHER_RECEIVABLE).aggregate(
+        total=Sum("amount_krw")
+    )["total"]
+    return total or 0
+
+
+def record_voucher_settlement(*, order: Order, actor=None, memo: str = "") -> LedgerTransaction:
+    """The voucher agency paid the voucher part of `order`: per line, Dr cash / Cr voucher_receivable with what is
+    outstanding on it. Raises DomainError when nothing is outstanding (never settled twice, never negative)."""
+    lines = []
+    for item in order.items.all():
+        outstanding = voucher_outstanding_on(item)
+        if outstanding > 0:
+            lines += [Line(account(K.CASH), outstanding, item), Line(account(K.VOUCHER_RECEIVABLE), -outstanding, item)]
+    if not lines:
+        raise DomainError(
+            lazy_percent(_("Nothing is due from the voucher agency for order %(number)s."), {"number": order.number}),
+            code="voucher_nothing_due",
+        )
+    return post(kind=T.VOUCHER_SETTLEMENT, lines=lines, order=order, memo=memo, actor=actor)
 
 
 def refunded_on(item: OrderItem) -> int:

@@ -83,6 +83,9 @@ class Order(models.Model):
     total_krw = models.PositiveBigIntegerField(default=0)  # 합계
     tax_free_krw = models.PositiveBigIntegerField(default=0)  # part of the total without VAT (면세 suppliers)
     refunded_krw = models.PositiveBigIntegerField(default=0)
+    # The part of the total a 데이터바우처 pays (a receivable from the voucher agency, transactions.vouchers); the
+    # buyer pays the rest (`due_krw`) by card or bank transfer. Never the whole total (the co-payment is over 0).
+    voucher_krw = models.PositiveBigIntegerField(default=0)
 
     # Billing details as given at checkout (the organization's may change later).
     billing_name = models.CharField(_("billing name"), max_length=200)
@@ -112,6 +115,10 @@ class Order(models.Model):
             models.CheckConstraint(
                 condition=Q(refunded_krw__lte=models.F("total_krw")), name="order_refund_within_total"
             ),
+            models.CheckConstraint(
+                condition=Q(voucher_krw=0) | Q(voucher_krw__lt=models.F("total_krw")),
+                name="order_voucher_below_total",
+            ),
         ]
         indexes = [
             models.Index(fields=["buyer", "-created_at"], name="order_buyer_recent"),
@@ -120,6 +127,19 @@ class Order(models.Model):
 
     def __str__(self):
         return self.number
+
+    @property
+    def due_krw(self) -> int:
+        """What the buyer itself pays (card or bank transfer): the total less the voucher's part. Every amount
+        sent to or checked against a PG or a deposit is this one."""
+        return self.total_krw - self.voucher_krw
+
+    def due_tax_free_krw(self) -> int:
+        """The tax-free part of `due_krw` (the PG's taxFreeAmount): the 면세 lines less what the voucher pays of them."""
+        if not self.voucher_krw:
+            return self.tax_free_krw
+        covered = sum(item.voucher_krw for item in self.items.all() if item.tax_free)
+        return max(0, self.tax_free_krw - covered)
 
 
 class OrderItem(models.Model):
@@ -138,6 +158,8 @@ class OrderItem(models.Model):
     vat_krw = models.PositiveBigIntegerField()
     total_krw = models.PositiveBigIntegerField()
     tax_free = models.BooleanField(default=False)
+    # What the order's voucher pays of this line (its share of Order.voucher_krw; 0 for a line not eligible).
+    voucher_krw = models.PositiveBigIntegerField(default=0)
     licence = models.ForeignKey(Licence, null=True, on_delete=models.PROTECT, related_name="+")
     # The terms as the buyer saw them: licence code/name/text digest, cost basis, contract type, law rule,
     # private terms. Kept whatever happens to the offer or licence later.
@@ -148,6 +170,9 @@ class OrderItem(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(total_krw=models.F("supply_krw") + models.F("vat_krw")), name="orderitem_total_adds_up"
+            ),
+            models.CheckConstraint(
+                condition=Q(voucher_krw__lte=models.F("total_krw")), name="orderitem_voucher_within_total"
             ),
         ]
 
@@ -559,6 +584,118 @@ class LedgerEntry(models.Model):
 
     def __str__(self):
         return f"{self.account}: {self.amount_krw:+,} KRW"
+
+
+# --- The data voucher (데이터바우처) ------------------------------------------------------------------------------
+
+
+class VoucherState(models.TextChoices):
+    REGISTERED = "registered", _("Awaiting verification")  # the buyer organization entered its agreement
+    VERIFIED = "verified", _("Verified")  # a platform admin checked the agreement: usable at checkout in its period
+    REJECTED = "rejected", _("Rejected")  # the agreement could not be confirmed (the reason is kept)
+
+
+class Voucher(models.Model):
+    """A buyer organization's 데이터바우처 agreement (MSIT / K-DATA): an amount granted for a period, of which the
+    voucher pays at most (100 − copay_percent) % of the eligible lines of an order; the agency pays the platform
+    later (VoucherSettlement). The balance is `granted_krw − used_krw`; `used_krw` is the sum of the uses not
+    released, changed only with this row locked, and a CHECK keeps it within the amount granted."""
+
+    State = VoucherState
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="vouchers")
+    agreement_number = models.CharField(_("agreement number (협약번호)"), max_length=60)
+    granted_krw = models.PositiveBigIntegerField(_("amount granted (won)"))
+    used_krw = models.PositiveBigIntegerField(default=0)
+    copay_percent = models.PositiveSmallIntegerField(_("own share (자부담, %)"))
+    starts_on = models.DateField(_("valid from"))
+    ends_on = models.DateField(_("valid until"))
+    state = models.CharField(max_length=20, choices=State.choices, default=State.REGISTERED)
+    registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("data voucher")
+        verbose_name_plural = _("data vouchers")
+        constraints = [
+            choices_constraint("state", VoucherState, name="voucher_state_valid"),
+            models.CheckConstraint(condition=Q(granted_krw__gt=0), name="voucher_granted_positive"),
+            # The balance never goes below zero, whatever the code above it does.
+            models.CheckConstraint(
+                condition=Q(used_krw__lte=models.F("granted_krw")), name="voucher_used_within_grant"
+            ),
+            models.CheckConstraint(
+                condition=Q(copay_percent__gte=1, copay_percent__lte=99), name="voucher_copay_range"
+            ),
+            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="voucher_period_order"),
+            # One live registration per agreement (a rejected one may be registered again, corrected).
+            models.UniqueConstraint(
+                fields=["agreement_number"], condition=~Q(state="rejected"), name="voucher_agreement_once"
+            ),
+        ]
+
+    def __str__(self):
+        return f"voucher {self.agreement_number} of organization {self.organization_id}"
+
+    @property
+    def balance_krw(self) -> int:
+        return self.granted_krw - self.used_krw
+
+    def in_period(self, day=None) -> bool:
+        day = day or timezone.localdate()
+        return self.starts_on <= day <= self.ends_on
+
+
+class VoucherSettlement(models.Model):
+    """The voucher agency paid the platform for some orders of one voucher (recorded by a platform admin): one
+    `voucher_settlement` ledger transaction per order (Dr cash / Cr voucher_receivable per line)."""
+
+    voucher = models.ForeignKey(Voucher, on_delete=models.PROTECT, related_name="settlements")
+    paid_on = models.DateField()
+    reference = models.CharField(max_length=100)  # the agency's transfer reference
+    amount_krw = models.PositiveBigIntegerField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-paid_on", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount_krw__gt=0), name="voucher_settlement_positive")]
+
+    def __str__(self):
+        return f"settlement {self.reference} of voucher {self.voucher_id} ({self.amount_krw:,} KRW)"
+
+
+class VoucherUse(models.Model):
+    """What a voucher pays of one order: reserved at checkout, released if the order is cancelled unpaid, settled
+    when the agency pays for it."""
+
+    voucher = models.ForeignKey(Voucher, on_delete=models.PROTECT, related_name="uses")
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="voucher_use")
+    amount_krw = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True)  # the order was cancelled: back on the balance
+    settlement = models.ForeignKey(
+        VoucherSettlement, null=True, blank=True, on_delete=models.PROTECT, related_name="uses"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_krw__gt=0), name="voucher_use_positive"),
+            models.CheckConstraint(
+                condition=Q(released_at__isnull=True) | Q(settlement__isnull=True),
+                name="voucher_use_released_or_settled",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.amount_krw:,} KRW of voucher {self.voucher_id} for order {self.order_id}"
 
 
 # Monthly provider statements (their own module, read from the ledger above).

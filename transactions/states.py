@@ -5,7 +5,7 @@ with the fields given and writes the audit row. Callers hold the row lock (selec
 """
 
 from core.transitions import register
-from transactions.models import Order, Package, Payment, ProviderStatement, Subscription
+from transactions.models import Order, Package, Payment, ProviderStatement, Subscription, Voucher
 
 O, P, K, S = Order.State, Payment.State, Package.State, Subscription.State
 
@@ -42,6 +42,12 @@ SUBSCRIPTION_TRANSITIONS = {
     S.ENDED: {S.ACTIVE},  # subscribed again
 }
 
+VOUCHER_TRANSITIONS = {
+    Voucher.State.REGISTERED: {Voucher.State.VERIFIED, Voucher.State.REJECTED},  # a platform admin decides
+    Voucher.State.VERIFIED: set(),
+    Voucher.State.REJECTED: set(),
+}
+
 register(Order, ORDER_TRANSITIONS, organization=lambda order: order.buyer_id)
 register(Payment, PAYMENT_TRANSITIONS, organization=lambda payment: payment.order.buyer_id)
 register(Package, PACKAGE_TRANSITIONS, organization=lambda package: package.entitlement.organization_id)
@@ -51,3 +57,4 @@ ST = ProviderStatement.State
 # open only inside statements_close_month's transaction; paid is final (a database trigger refuses any change).
 STATEMENT_TRANSITIONS = {ST.OPEN: {ST.CLOSED}, ST.CLOSED: {ST.PAID}, ST.PAID: set()}
 register(ProviderStatement, STATEMENT_TRANSITIONS, organization=lambda statement: statement.organization_id)
+register(Voucher, VOUCHER_TRANSITIONS, organization=lambda voucher: voucher.organization_id)

@@ -26,6 +26,7 @@ from transactions.payments import services as payments
 from transactions.services import cart as cart_services
 from transactions.services import orders as order_services
 from transactions.services import subscriptions as subscription_services
+from transactions.vouchers import selectors as voucher_selectors
 
 
 def _organization(request):
@@ -126,6 +127,8 @@ def checkout(request):
                     accepted=form.accepted(),
                     expected_total_krw=form.cleaned_data["expected_total_krw"],
                     ip=client_ip(request),
+                    voucher_id=form.voucher_choice()[0],
+                    expected_voucher_krw=form.voucher_choice()[1],
                 )
             except DomainError as exc:
                 form.add_error(None, exc.message)
@@ -152,6 +155,8 @@ def checkout(request):
             total_krw=total.total_krw,
         )
     accepted = set(form["accept"].value() or [])
+    voucher_options = voucher_selectors.checkout_voucher_options(organization, lines, total.total_krw)
+    chosen_voucher = (form["voucher"].value() or [""])[0] if request.method == "POST" else None
     return render(
         request,
         "transactions/checkout.html",
@@ -164,6 +169,11 @@ def checkout(request):
             "bank": settings.BANK_TRANSFER_ACCOUNT,
             "bank_days": settings.BANK_TRANSFER_DAYS,
             "card_minutes": settings.ORDER_PAYMENT_TIMEOUT_MINUTES,
+            "voucher_options": voucher_options,
+            # The first voucher is applied unless the buyer chose otherwise.
+            "chosen_voucher": chosen_voucher
+            if chosen_voucher is not None
+            else (voucher_options[0].value if voucher_options else ""),
         },
     )
 

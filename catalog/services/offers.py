@@ -119,17 +119,19 @@ def offer_create(
     version: DatasetVersion | None = None,
     buyer: Organization | None = None,
     terms: str = "",
+    voucher_eligible: bool = False,
 ) -> Offer:
     """A publisher offers the dataset: free, one-off (one version, or the latest at purchase) or by
     subscription; to every buyer, or privately to one named buyer organization. The law of the data
-    decides what may be priced (see the module docstring); a refusal says why."""
+    decides what may be priced (see the module docstring); a refusal says why. `voucher_eligible`: the provider
+    accepts the 데이터바우처 for it (a priced offer only), which the reviewer sees."""
     _require_publisher(actor, dataset.publisher)
     price_krw = int(price_krw or 0)
     terms = (terms or "").strip()
     if kind not in Offer.Kind.values:
         raise DomainError(_("Choose how the dataset is offered."), code="offer_kind")
     if kind == Offer.Kind.FREE:
-        price_krw, subscription_days = 0, None
+        price_krw, subscription_days, voucher_eligible = 0, None, False
     elif price_krw <= 0:
         raise DomainError(_("Enter a price in won (excluding VAT)."), code="offer_price")
     if kind == Offer.Kind.SUBSCRIPTION and subscription_days not in (30, 90, 365):
@@ -171,6 +173,7 @@ def offer_create(
         version=version,
         buyer=buyer,
         terms=terms,
+        voucher_eligible=bool(voucher_eligible),
     )
     audit(
         actor=actor,
@@ -185,6 +188,7 @@ def offer_create(
             "rule": rule,
             "version": version.number if version else None,
             "buyer": buyer.name_ko if buyer else None,
+            "voucher_eligible": offer.voucher_eligible,
         },
     )
     catalog_entry_refresh(dataset)

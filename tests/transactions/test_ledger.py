@@ -1,6 +1,7 @@
 """The ledger (transactions.ledger): a paid order books balanced entries in the payment's own transaction; entries
 are never edited; an unbalanced transaction cannot commit; and, for any sequence of payments, partial refunds,
-refunds paid back and payouts (hypothesis), every transaction balances, each provider is owed exactly what its
+refunds paid back, payouts, orders partly paid by a data voucher and the agency's settlements (hypothesis), every
+transaction balances, what the voucher agency owes is never negative, each provider is owed exactly what its
 entries say, nothing is paid out beyond what is owed, and a line refunded in full leaves nothing behind."""
 
 import uuid
@@ -17,6 +18,7 @@ from tests.transactions.conftest import offer_of, place_order, publish_dataset
 from transactions import ledger
 from transactions.models import LedgerAccount, LedgerEntry, LedgerTransaction, Order, OrderItem
 from transactions.payments import services as payments
+from transactions.vouchers.services import voucher_split
 
 K = LedgerAccount.Kind
 PAID = ({"kind": "one_off", "price_krw": 30_000, "cost_basis": "파일 가공·전송 비용"},)
@@ -110,14 +112,18 @@ def world(official, buyer, admin_user, reference_data):
     return {"sellers": [official.active_organization, exempt], "buyer": buyer, "dataset": dataset}
 
 
-def _order(world, prices: list[tuple[int, int]]) -> Order:
-    """An order of lines (seller index, supply): 10 % VAT for a taxable seller, none for an exempt one."""
+def _order(world, prices: list[tuple[int, int]], copay: int | None = None) -> Order:
+    """An order of lines (seller index, supply): 10 % VAT for a taxable seller, none for an exempt one. With
+    `copay`, a data voucher pays its share of every line (transactions.vouchers.services.voucher_split)."""
     buyer = world["buyer"]
     lines = []
     for seller_index, supply in prices:
         seller = world["sellers"][seller_index]
         vat = 0 if seller.vat_status == "exempt" else supply // 10
         lines.append((seller, supply, vat))
+    shares = [0] * len(lines)
+    if copay is not None:
+        shares = voucher_split(lines=[(s + v, True) for _o, s, v in lines], copay_percent=copay, balance_krw=10**12)
     order = Order.objects.create(
         number=uuid.uuid4().hex[:16],
         buyer=buyer.active_organization,
@@ -127,10 +133,11 @@ def _order(world, prices: list[tuple[int, int]]) -> Order:
         supply_krw=sum(s for _o, s, _v in lines),
         vat_krw=sum(v for _o, _s, v in lines),
         total_krw=sum(s + v for _o, s, v in lines),
+        voucher_krw=sum(shares),
         billing_name="에어데이터랩",
         billing_email=buyer.email,
     )
-    for seller, supply, vat in lines:
+    for (seller, supply, vat), share in zip(lines, shares, strict=True):
         OrderItem.objects.create(
             order=order,
             dataset=world["dataset"],
@@ -141,6 +148,7 @@ def _order(world, prices: list[tuple[int, int]]) -> Order:
             vat_krw=vat,
             total_krw=supply + vat,
             tax_free=vat == 0,
+            voucher_krw=share,
         )
     return order
 
@@ -152,12 +160,15 @@ step = st.one_of(
     st.tuples(st.just("pay_back"), st.integers(0, 50), st.floats(0.0, 1.0)),
     st.tuples(st.just("payout"), st.integers(0, 1), st.floats(0.0, 1.2)),
     st.tuples(st.just("rate"), st.integers(0, 30)),
+    # A data voucher pays part of an order (own share 1–99 %); later the agency pays it (a settlement).
+    st.tuples(st.just("voucher_order"), st.lists(line, min_size=1, max_size=3), st.integers(1, 99)),
+    st.tuples(st.just("settle"), st.integers(0, 50)),
 )
 
 
 @pytest.mark.django_db
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(step, min_size=1, max_size=14), commission=st.integers(0, 30))
+@given(steps=st.lists(step, min_size=1, max_size=16), commission=st.integers(0, 30))
 def test_any_sequence_keeps_the_ledger_balanced_and_never_pays_out_more_than_is_owed(world, steps, commission):
     from django.conf import settings as django_settings
 
@@ -173,16 +184,27 @@ def _run(world, steps, commission):
 
     with transaction.atomic():
         django_settings.PLATFORM_COMMISSION_PERCENT = commission
-        items, paid_in, paid_back, paid_out = [], 0, 0, 0
+        items, paid_in, paid_back, paid_out, voucher_orders = [], 0, 0, 0, []
         paid_to = {seller.pk: 0 for seller in world["sellers"]}
         for action, *args in steps:
             if action == "rate":  # the rate changes between events; what was booked stays as booked
                 django_settings.PLATFORM_COMMISSION_PERCENT = args[0]
-            elif action == "order":
-                order = _order(world, args[0])
+            elif action in ("order", "voucher_order"):
+                order = _order(world, args[0], copay=args[1] if action == "voucher_order" else None)
                 ledger.record_payment(order=order, payment=None)
                 items += list(order.items.all())
-                paid_in += order.total_krw
+                paid_in += order.due_krw  # the buyer's own part; the voucher part is due from the agency
+                voucher_orders += [order] if order.voucher_krw else []
+            elif action == "settle" and voucher_orders:
+                order = voucher_orders[args[0] % len(voucher_orders)]
+                outstanding = sum(ledger.voucher_outstanding_on(item) for item in order.items.all())
+                if outstanding == 0:
+                    with pytest.raises(DomainError):  # settled already: never twice, never below zero
+                        ledger.record_voucher_settlement(order=order)
+                    continue
+                assert outstanding == order.voucher_krw
+                ledger.record_voucher_settlement(order=order)
+                paid_in += outstanding
             elif action in ("refund", "pay_back") and items:
                 item = items[args[0] % len(items)]
                 if action == "refund":
@@ -235,7 +257,13 @@ def _run(world, steps, commission):
                 )
             )
             assert owed == earned - paid_to[seller.pk]
-        # Cash is what came in less what went back and out; commission is never negative.
+        # What the voucher agency owes is the voucher part of the orders not settled, never negative, line by line.
+        for item in items:
+            assert 0 <= ledger.voucher_outstanding_on(item) <= item.voucher_krw
+        assert ledger.balance(ledger.account(K.VOUCHER_RECEIVABLE)) == sum(
+            ledger.voucher_outstanding_on(item) for item in items
+        )
+        # Cash is what came in (buyers and the agency) less what went back and out; commission is never negative.
         assert ledger.balance(ledger.account(K.CASH)) == paid_in - paid_back - paid_out
         assert ledger.balance(ledger.account(K.COMMISSION)) <= 0  # (credit balance: the platform's income)
         # A line refunded in full leaves nothing behind: its provider share, commission and VAT all net to zero.
@@ -243,7 +271,7 @@ def _run(world, steps, commission):
             if ledger.refunded_on(item) == item.total_krw:
                 net = {}
                 for e in LedgerEntry.objects.filter(order_item=item).exclude(
-                    account__kind__in=[K.CASH, K.REFUND_PAYABLE]
+                    account__kind__in=[K.CASH, K.REFUND_PAYABLE, K.VOUCHER_RECEIVABLE]
                 ):
                     net[e.account.kind] = net.get(e.account.kind, 0) + e.amount_krw
                 assert set(net.values()) <= {0}, net

@@ -152,7 +152,7 @@ def _bank_details(order: Order) -> dict:
         "bank": account.bank,
         "account_number": account.number,
         "account_holder": account.holder,
-        "amount_krw": order.total_krw,
+        "amount_krw": order.due_krw,
         "depositor_name": order.billing_name,
         "transfer_note": order.number,
         "deadline": order.payment_due_at,

@@ -5,6 +5,8 @@ Card (a PG in the Toss shape, transactions/payments/gateway.py):
     card_payment_confirm: it checks the amount against the order *before* asking the PG, confirms with the
     payment's Idempotency-Key, and marks the order paid once. card_payments_reconcile (celery beat) finishes
     what no request finished.
+Amounts: what the buyer pays is `Order.due_krw` (the total less a 데이터바우처's part, transactions.vouchers); every
+amount sent to the PG, checked against its answer or against a deposit is that one.
 Bank transfer (무통장입금, transactions/payments/bank.py):
     bank_transfer_start → the buyer pays into the account → an admin calls bank_transfer_confirm.
 
@@ -123,6 +125,8 @@ def _locked_payable(actor, order: Order) -> Order:
         raise DomainError(_not_payable_message(order), code="order_not_payable")
     if order.total_krw <= 0:
         raise DomainError(_("A free order needs no payment."), code="order_free")
+    if order.due_krw <= 0:  # a voucher never pays a whole order (a constraint); guarded all the same
+        raise DomainError(_("A data voucher cannot pay a whole order."), code="voucher_whole")
     return order
 
 
@@ -144,12 +148,12 @@ def card_checkout_start(*, actor, order: Order, site_url: str | None = None) -> 
         payment = order.payments.filter(method=Order.Method.CARD, state=P.READY, payment_key__isnull=True).first()
         if payment is None:
             payment = Payment.objects.create(
-                order=order, method=Order.Method.CARD, adapter=gateway.name, amount_krw=order.total_krw
+                order=order, method=Order.Method.CARD, adapter=gateway.name, amount_krw=order.due_krw
             )
         url = gateway.checkout_url(
             order, base + reverse("transactions:payment_card_success"), base + reverse("transactions:payment_card_fail")
         )
-        _event("checkout_started", order=order, payment=payment, actor=actor.email, amount=order.total_krw, url=url)
+        _event("checkout_started", order=order, payment=payment, actor=actor.email, amount=order.due_krw, url=url)
     return url
 
 
@@ -296,7 +300,7 @@ def _claim(gateway, order_number: str, payment_key: str, amount: int, source: st
             "order_not_payable", order=order, payment=payment, payment_key=payment_key, source=source, state=order.state
         )
         return _Claim(error=DomainError(_not_payable_message(order), code="order_not_payable"))
-    if amount != order.total_krw:
+    if amount != order.due_krw:
         _event(
             "amount_mismatch",
             order=order,
@@ -304,15 +308,15 @@ def _claim(gateway, order_number: str, payment_key: str, amount: int, source: st
             payment_key=payment_key,
             source=source,
             amount=amount,
-            expected=order.total_krw,
+            expected=order.due_krw,
         )
         audit(
             actor=None,
             action="payment.amount_mismatch",
             obj=order,
             organization=order.buyer,
-            reason=f"{source}: {amount} ≠ {order.total_krw}",
-            data={"payment_key": payment_key, "amount": amount, "expected": order.total_krw, "source": source},
+            reason=f"{source}: {amount} ≠ {order.due_krw}",
+            data={"payment_key": payment_key, "amount": amount, "expected": order.due_krw, "source": source},
         )
         return _Claim(
             error=DomainError(
@@ -320,7 +324,7 @@ def _claim(gateway, order_number: str, payment_key: str, amount: int, source: st
                     _(
                         "The amount paid (%(amount)s won) is not the order's total (%(total)s won). The payment was not accepted."
                     ),
-                    {"amount": f"{amount:,}", "total": f"{order.total_krw:,}"},
+                    {"amount": f"{amount:,}", "total": f"{order.due_krw:,}"},
                 ),
                 code="amount_mismatch",
             )
@@ -333,10 +337,10 @@ def _claim(gateway, order_number: str, payment_key: str, amount: int, source: st
             .first()
         )
         if payment is None:
-            payment = Payment(order=order, method=Order.Method.CARD, adapter=gateway.name, amount_krw=order.total_krw)
+            payment = Payment(order=order, method=Order.Method.CARD, adapter=gateway.name, amount_krw=order.due_krw)
             payment.save()
     takeover = payment.state == P.CONFIRMING
-    _start_confirming(payment, payment_key=payment_key, amount=order.total_krw, adapter=gateway.name)
+    _start_confirming(payment, payment_key=payment_key, amount=order.due_krw, adapter=gateway.name)
     _event(
         "confirm_requested",
         order=order,
@@ -449,7 +453,7 @@ def _apply_pg_payment(order: Order, payment: Payment, result, *, source: str, ad
                 shown=_("The payment gateway did not complete the payment."),
             )
         )
-    if result.order_number != order.number or result.amount != order.total_krw:
+    if result.order_number != order.number or result.amount != order.due_krw:
         # The PG took a different amount (or for another order): never deliver on it; an admin refunds.
         _event(
             "amount_mismatch",
@@ -457,7 +461,7 @@ def _apply_pg_payment(order: Order, payment: Payment, result, *, source: str, ad
             payment=payment,
             source="pg_answer",
             amount=result.amount,
-            expected=order.total_krw,
+            expected=order.due_krw,
             pg_order=result.order_number,
         )
         audit(
@@ -465,11 +469,11 @@ def _apply_pg_payment(order: Order, payment: Payment, result, *, source: str, ad
             action="payment.amount_mismatch",
             obj=order,
             organization=order.buyer,
-            reason=f"PG: {result.amount} ≠ {order.total_krw}",
+            reason=f"PG: {result.amount} ≠ {order.due_krw}",
             data={
                 "payment_key": payment.payment_key,
                 "amount": result.amount,
-                "expected": order.total_krw,
+                "expected": order.due_krw,
                 "refund_needed": True,
             },
         )
@@ -478,7 +482,7 @@ def _apply_pg_payment(order: Order, payment: Payment, result, *, source: str, ad
                 order,
                 payment,
                 code="AMOUNT_MISMATCH",
-                message=f"PG amount {result.amount} ≠ order total {order.total_krw}",
+                message=f"PG amount {result.amount} ≠ order total {order.due_krw}",
                 shown=_(
                     "The payment gateway reported a different amount. The payment was not accepted; we will refund it."
                 ),
@@ -518,7 +522,7 @@ def _apply_pg_payment(order: Order, payment: Payment, result, *, source: str, ad
         data={
             "order": order.number,
             "payment_key": payment.payment_key,
-            "amount": order.total_krw,
+            "amount": order.due_krw,
             "source": source,
             "adapter": adapter,
         },
@@ -633,9 +637,9 @@ def _reconcile_one(gateway, pk: int, candidates) -> str:
         if payment is None:
             return "skipped"  # busy elsewhere, or finished since the list was made
         paid_by = order.payments.filter(state=P.DONE).exclude(pk=pk).first()
-        confirm = order.state in PAYABLE and paid_by is None and payment.amount_krw == order.total_krw
+        confirm = order.state in PAYABLE and paid_by is None and payment.amount_krw == order.due_krw
         if confirm:
-            _start_confirming(payment, payment_key=payment.payment_key, amount=order.total_krw, adapter=payment.adapter)
+            _start_confirming(payment, payment_key=payment.payment_key, amount=order.due_krw, adapter=payment.adapter)
             _event(
                 "confirm_requested",
                 order=order,
@@ -655,7 +659,7 @@ def _reconcile_one(gateway, pk: int, candidates) -> str:
                 order_state=order.state,
                 paid_by=paid_by.pk if paid_by else None,
                 amount=payment.amount_krw,
-                expected=order.total_krw,
+                expected=order.due_krw,
             )
     if confirm:
         try:
@@ -702,7 +706,9 @@ def _fail(order: Order, payment: Payment, *, code: str, message: str, shown: str
 
 def _check_split(order: Order, payment: Payment, result) -> None:
     """Our 공급가액/부가세 (catalog.pricing) against the PG's; a difference is recorded, ours stays on the receipt."""
-    if result.vat is None or result.supplied_amount is None:
+    if result.vat is None or result.supplied_amount is None or order.voucher_krw:
+        # A voucher order's PG payment is only the buyer's own part: its split is not the order's (the receipt
+        # shows the order's; the voucher part is due from the agency).
         return
     theirs = {"supplied": result.supplied_amount + (result.tax_free_amount or 0), "vat": result.vat}
     ours = {"supplied": order.supply_krw, "vat": order.vat_krw}
@@ -811,7 +817,7 @@ def bank_transfer_start(*, actor, order: Order) -> Payment:
         _await_payment(order, method=Order.Method.BANK_TRANSFER, due=due)
         if payment is None:
             payment = Payment.objects.create(
-                order=order, method=Order.Method.BANK_TRANSFER, adapter=bank.NAME, amount_krw=order.total_krw
+                order=order, method=Order.Method.BANK_TRANSFER, adapter=bank.NAME, amount_krw=order.due_krw
             )
         account = bank.transfer_account()
         _event(
@@ -819,7 +825,7 @@ def bank_transfer_start(*, actor, order: Order) -> Payment:
             order=order,
             payment=payment,
             actor=actor.email,
-            amount=order.total_krw,
+            amount=order.due_krw,
             account=str(account),
             due=order.payment_due_at.isoformat(),
         )
@@ -859,14 +865,14 @@ def bank_transfer_confirm(*, actor, payment: Payment, depositor_name: str, amoun
                 ),
                 code="payment_not_ready",
             )
-        elif amount != order.total_krw:
+        elif amount != order.due_krw:
             refusal = DomainError(
                 lazy_percent(
                     _(
                         "The deposit (%(amount)s won) is not the order's total (%(total)s won). Confirm only a deposit of the exact total; "
                         "contact the buyer about the difference."
                     ),
-                    {"amount": f"{amount:,}", "total": f"{order.total_krw:,}"},
+                    {"amount": f"{amount:,}", "total": f"{order.due_krw:,}"},
                 ),
                 code="amount_mismatch",
             )
@@ -875,8 +881,8 @@ def bank_transfer_confirm(*, actor, payment: Payment, depositor_name: str, amoun
                 action="payment.amount_mismatch",
                 obj=order,
                 organization=order.buyer,
-                reason=f"bank transfer: {amount} ≠ {order.total_krw}",
-                data={"amount": amount, "expected": order.total_krw},
+                reason=f"bank transfer: {amount} ≠ {order.due_krw}",
+                data={"amount": amount, "expected": order.due_krw},
             )
         if refusal is not None:
             _event(

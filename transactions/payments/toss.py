@@ -197,11 +197,11 @@ class TossGateway:
         params = {
             "clientKey": self.client_key,
             "orderId": order.number,
-            "amount": order.total_krw,
+            "amount": order.due_krw,  # the buyer's own part (a data voucher pays the rest)
             "orderName": order_name(order),
             "successUrl": success_url,
             "failUrl": fail_url,
-            "taxFreeAmount": order.tax_free_krw,
+            "taxFreeAmount": order.due_tax_free_krw(),
             "customerEmail": order.billing_email,
             "customerName": order.billing_name,
         }

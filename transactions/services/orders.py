@@ -36,6 +36,7 @@ from transactions.models import Cart, Entitlement, LicenceAcceptance, Order, Ord
 from transactions.payments.bank import deposit_deadline
 from transactions.services import subscriptions
 from transactions.services.cart import require_buyer
+from transactions.vouchers import services as vouchers
 
 O = Order.State
 # Order numbers double as the PG's orderId ([A-Za-z0-9_-], 6–64): the date, then 8 characters without
@@ -84,6 +85,7 @@ def _snapshot_terms(line: selectors.Line) -> dict:
         "licence_url": licence.url if licence else "",
         "licence_sha256": line.licence_sha256,
         "vat_rate_percent": 0 if line.price.tax_free else settings.VAT_RATE_PERCENT,
+        "voucher_eligible": offer.voucher_eligible,
     }
 
 
@@ -98,6 +100,8 @@ def checkout_place(
     accepted: dict[int, str],
     expected_total_krw: int | None = None,
     ip: str | None = None,
+    voucher_id: int | None = None,
+    expected_voucher_krw: int | None = None,
 ) -> Order:
     """Place an order for everything in the actor's cart for the organization.
 
@@ -105,6 +109,9 @@ def checkout_place(
     needs one, and it must be the text in force now (an edit while the buyer read it refuses the order).
     `expected_total_krw` is the total the buyer was shown; a different total now refuses the order.
     The same `checkout_token` twice (double click, reload) returns the order made the first time.
+    `voucher_id`: a verified 데이터바우처 of the organization pays part of the eligible lines (transactions.vouchers:
+    its row is locked here, so two checkouts at once cannot spend its balance twice); `expected_voucher_krw` is the
+    voucher part the buyer was shown, and a different one now (the balance changed) refuses the order.
     A total of 0 is free and paid at once; otherwise the order awaits payment by card or bank transfer
     until its due time.
     """
@@ -161,6 +168,27 @@ def checkout_place(
         raise DomainError(
             _("The total changed since the checkout page was opened: check the new amounts."), code="total_changed"
         )
+    shares = [0] * len(lines)
+    voucher = None
+    if voucher_id and total.total_krw:
+        voucher = vouchers.voucher_lock_usable(voucher_id=voucher_id, organization=organization)
+        shares = vouchers.voucher_split(
+            lines=[(line.price.total_krw, line.offer.voucher_eligible) for line in lines],
+            copay_percent=voucher.copay_percent,
+            balance_krw=voucher.balance_krw,
+        )
+        if not sum(shares):
+            raise DomainError(
+                _("The data voucher cannot pay any part of this order (no eligible dataset, or no balance left)."),
+                code="voucher_nothing",
+            )
+        if expected_voucher_krw is not None and int(expected_voucher_krw) != sum(shares):
+            raise DomainError(
+                _("The data voucher's part changed since the checkout page was opened: check the new amounts."),
+                code="voucher_changed",
+            )
+        if sum(shares) >= total.total_krw:  # cannot happen (the co-payment is over 0): never an order with nothing due
+            raise DomainError(_("A data voucher cannot pay a whole order."), code="voucher_whole")
     if total.total_krw == 0:
         method = Order.Method.FREE
     elif method not in (Order.Method.CARD, Order.Method.BANK_TRANSFER):
@@ -183,10 +211,11 @@ def checkout_place(
         vat_krw=total.vat_krw,
         total_krw=total.total_krw,
         tax_free_krw=sum(line.price.tax_free_krw for line in lines),
+        voucher_krw=sum(shares),
         **billing,
     )
     now = timezone.now()
-    for line in lines:
+    for line, share in zip(lines, shares, strict=True):
         offer, version = line.offer, line.version
         item = OrderItem.objects.create(
             order=order,
@@ -201,6 +230,7 @@ def checkout_place(
             vat_krw=line.price.vat_krw,
             total_krw=line.price.total_krw,
             tax_free=line.price.tax_free,
+            voucher_krw=share,
             licence=line.licence,
             terms=_snapshot_terms(line),
         )
@@ -214,13 +244,21 @@ def checkout_place(
             accepted_at=now,
             ip=ip,
         )
+    if voucher is not None:
+        vouchers.voucher_use_record(voucher=voucher, order=order, amount_krw=order.voucher_krw, actor=actor)
     cart.items.all().delete()
     audit(
         actor=actor,
         action="order.placed",
         obj=order,
         organization=organization,
-        data={"number": order.number, "method": method, "total_krw": order.total_krw, "lines": len(lines)},
+        data={
+            "number": order.number,
+            "method": method,
+            "total_krw": order.total_krw,
+            "voucher_krw": order.voucher_krw,
+            "lines": len(lines),
+        },
     )
     if method == Order.Method.FREE:
         return order_mark_paid(order=order)
@@ -343,6 +381,8 @@ def _cancel(order: Order, *, actor, reason: str) -> Order:
     # A payment still waiting for the payer is void with its order (a late PG confirmation is refused).
     for payment in order.payments.select_for_update().filter(state=Payment.State.READY):
         transition(payment, to=Payment.State.CANCELLED, actor=actor, reason=order.cancel_reason)
+    # The data voucher's part goes back on its balance, in the same transaction.
+    vouchers.voucher_release_for_order(order=order, actor=actor)
     return order
 
 
