@@ -459,3 +459,8 @@ class LedgerEntry(models.Model):
 
     def __str__(self):
         return f"{self.account}: {self.amount_krw:+,} KRW"
+
+
+# Receipts and tax documents live in their own module (transactions/documents/models.py); imported here so Django
+# registers them with this app.
+from transactions.documents.models import Document, DocumentCounter, DocumentKind  # noqa: E402, F401
