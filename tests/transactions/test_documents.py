@@ -448,7 +448,7 @@ def test_no_cash_receipt_for_a_business_or_a_card_payment(two_supplier_order, bu
         )
     assert refused.value.code == "cash_receipt_not_available" and not calls
     Order.objects.filter(pk=two_supplier_order.pk).update(billing_brn="", method="card")
-    assert "card slip" in str(documents.cash_receipt_eligibility(Order.objects.get(pk=two_supplier_order.pk)))
+    assert "카드 매출전표" in str(documents.cash_receipt_eligibility(Order.objects.get(pk=two_supplier_order.pk)))
 
 
 @pytest.mark.django_db

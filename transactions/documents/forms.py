@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class CashReceiptForm(forms.Form):
     receipt_type = forms.ChoiceField(
-        label=_("Kind"),
+        label=_("Kind of cash receipt"),
         choices=[
             ("income_deduction", _("Income deduction (소득공제): phone number")),
             ("expense_proof", _("Proof of expense (지출증빙): business number")),
