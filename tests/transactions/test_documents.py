@@ -25,6 +25,7 @@ from tests.conftest import make_org, make_user
 from tests.transactions.conftest import offer_of, place_order, publish_dataset
 from transactions import ledger
 from transactions.documents import services as documents
+from transactions.documents.pdf import render as pdf_render
 from transactions.documents.models import Document, DocumentCounter
 from transactions.models import LedgerTransaction, Order
 from transactions.payments import services as payments
@@ -193,6 +194,12 @@ def test_a_refund_issues_a_cancelling_document_with_negative_amounts(two_supplie
     assert cancelling.snapshot["lines"][0]["total_krw"] == -11_000
     assert cancelling.snapshot["original"]["number"] == original.number
     assert cancelling.snapshot["title_ko"].startswith("수정세금계산서")
+    # Its PDF says what it cancels, in negative amounts.
+    pdf = pdfium.PdfDocument(pdf_render(cancelling.snapshot))
+    text = pdf[0].get_textpage().get_text_range()
+    assert "수정세금계산서" in text and "-11,000원" in text and original.number in text
+    ARTIFACTS.mkdir(exist_ok=True)
+    pdf[0].render(scale=2).to_pil().save(ARTIFACTS / "cancelling-receipt.png")
     # Once per refund: again returns the same; the rest of the line refunded later is a second cancellation.
     assert documents.document_issue_for(refund) == [cancelling]
     rest = ledger.record_refund(item=item, amount_krw=22_000, actor=admin_user)

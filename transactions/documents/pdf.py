@@ -125,7 +125,9 @@ def render(snapshot: dict) -> bytes:
         pdf.cell(width - 50, 7, label, align="R")
         pdf.cell(50, 7, won(value), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT, "", 9)
-    pdf.cell(0, 7, f"이 금액을 {'영수(환급)' if snapshot['total_krw'] < 0 else '영수'}함 / Received", align="R")
+    pdf.cell(
+        0, 7, "이 금액을 환불함 / Refunded" if snapshot["total_krw"] < 0 else "이 금액을 영수함 / Received", align="R"
+    )
     pdf.ln(10)
 
     cash = snapshot.get("cash_receipt")
