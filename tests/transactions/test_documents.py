@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pypdfium2 as pdfium
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, InternalError, connection, transaction
 from django.db.utils import ProgrammingError
 from django.urls import reverse
@@ -24,9 +25,10 @@ from devtools.pg_simulator import views as simulator
 from tests.conftest import make_org, make_user
 from tests.transactions.conftest import offer_of, place_order, publish_dataset
 from transactions import ledger
+from transactions.documents import einvoice
 from transactions.documents import services as documents
-from transactions.documents.pdf import render as pdf_render
 from transactions.documents.models import Document, DocumentCounter
+from transactions.documents.pdf import render as pdf_render
 from transactions.models import LedgerTransaction, Order
 from transactions.payments import services as payments
 from transactions.payments.toss import TossGateway
@@ -479,3 +481,17 @@ def test_the_simulated_pg_issues_cash_receipts_once_per_idempotency_key(client, 
     assert bad.status_code == 400 and bad.json()["code"] == "INVALID_REQUEST"
     assert client.post(url, json.dumps(payload), content_type="application/json").status_code == 401
     assert simulator.CASH_RECEIPT_TYPES == ("소득공제", "지출증빙")
+
+
+@pytest.mark.django_db
+def test_the_e_invoice_adapter_point(two_supplier_order, settings):
+    tax_invoice, invoice = sorted(
+        Document.objects.filter(order=two_supplier_order), key=lambda d: d.kind != "tax_invoice"
+    )
+    issuer = einvoice.get_issuer()
+    assert isinstance(issuer, einvoice.EInvoiceIssuer) and issuer.name == "export"
+    assert issuer.issue(tax_invoice).status == "exported"
+    assert einvoice.applies_to(tax_invoice) and einvoice.applies_to(invoice)
+    settings.E_INVOICE_ADAPTER = "popbill"
+    with pytest.raises(ImproperlyConfigured, match="popbill"):
+        einvoice.get_issuer()

@@ -183,6 +183,8 @@ def document_issue_for(ledger_transaction: LedgerTransaction) -> list[Document]:
             if supplier_id in done:
                 continue
             supplier = suppliers[supplier_id]
+            if not any(item.total_krw for item in lines):
+                continue
             issued.append(
                 _issue(
                     kind=_kind_for(order, supplier),
