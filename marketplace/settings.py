@@ -496,6 +496,18 @@ PLATFORM_COMMISSION_PERCENT = env_int("PLATFORM_COMMISSION_PERCENT", 10)
 VOUCHER_COPAY_PERCENT_DEFAULT = env_int("VOUCHER_COPAY_PERCENT_DEFAULT", 20)
 VOUCHER_COPAY_PERCENT_MIN = max(1, env_int("VOUCHER_COPAY_PERCENT_MIN", 10))
 VOUCHER_COPAY_PERCENT_MAX = min(99, env_int("VOUCHER_COPAY_PERCENT_MAX", 50))
+
+# Receipts and tax documents (transactions.documents). The PDF embeds a Korean font with every Hangul syllable:
+# Pretendard (SIL OFL 1.1) from npm (package.json); KRDS's own PretendardGOV files are a subset (2,780 syllables).
+DOCUMENT_FONT_DIR = env_str(
+    "DOCUMENT_FONT_DIR", str(BASE_DIR / "node_modules" / "pretendard" / "dist" / "public" / "static" / "alternative")
+)
+# Who issues 전자세금계산서: "export" = nobody here; suppliers upload the monthly CSV to 홈택스
+# (transactions/documents/einvoice.py documents how a Popbill adapter would plug in).
+E_INVOICE_ADAPTER = env_str("E_INVOICE_ADAPTER", "export")
+# How many days after a bank-transfer payment a buyer without a registration number may ask for a 현금영수증 on
+# the receipt page (a policy of the platform; check the legal deadline with the tax adviser).
+CASH_RECEIPT_REQUEST_DAYS = env_int("CASH_RECEIPT_REQUEST_DAYS", 5)
 # Signed download links: lifetime; ready packages are deleted after PACKAGE_TTL_DAYS (rebuilt on request).
 DOWNLOAD_LINK_TTL_SECONDS = env_int("DOWNLOAD_LINK_TTL_SECONDS", 3600)
 PACKAGE_TTL_DAYS = env_int("PACKAGE_TTL_DAYS", 30)

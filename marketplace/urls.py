@@ -15,6 +15,7 @@ urlpatterns = [
     path("me/vouchers/", include("transactions.vouchers.urls")),
     path("me/", include("accounts.urls")),
     path("staff/orders/", include("transactions.staff_urls")),
+    path("", include("transactions.documents.provider_urls")),
     path("staff/packages/", include("transactions.delivery.staff_urls")),
     path("staff/payouts/", include("transactions.statements.staff_urls")),
     path("staff/vouchers/", include("transactions.vouchers.staff_urls")),

@@ -700,3 +700,6 @@ class VoucherUse(models.Model):
 
 # Monthly provider statements (their own module, read from the ledger above).
 from transactions.statements.models import ProviderStatement, StatementLine, StatementState  # noqa: E402,F401
+# Receipts and tax documents live in their own module (transactions/documents/models.py); imported here so Django
+# registers them with this app.
+from transactions.documents.models import Document, DocumentCounter, DocumentKind  # noqa: E402, F401

@@ -14,7 +14,7 @@ URL's host).
   second confirm without the same key answers ALREADY_PROCESSED_PAYMENT like Toss. Not confirmed
   within 10 minutes of approval: NOT_FOUND_PAYMENT_SESSION.
 - ``GET /pg-sim/v1/payments/{paymentKey}``, ``GET /pg-sim/v1/payments/orders/{orderId}``,
-  ``POST /pg-sim/v1/payments/{paymentKey}/cancel``.
+  ``POST /pg-sim/v1/payments/{paymentKey}/cancel``, ``POST /pg-sim/v1/cash-receipts`` (현금영수증).
 - After a status change it sends ``PAYMENT_STATUS_CHANGED`` to the webhook URL from a background thread
   (PG_SIMULATOR_WEBHOOKS), as a PG does, retrying twice; ``send_webhook()`` sends one on demand.
 
@@ -503,6 +503,59 @@ def _cancel(payment_key: str, amount: int | None, reason: str):
         _put(f"pay:{payment_key}", payment)
     _schedule_webhook(payment)
     return JsonResponse(_public(payment), json_dumps_params={"ensure_ascii": False})
+
+
+CASH_RECEIPT_TYPES = ("소득공제", "지출증빙")
+
+
+@csrf_exempt
+@require_POST
+def api_cash_receipt(request):
+    """``POST /v1/cash-receipts``: a 현금영수증 for money paid outside the PG (Idempotency-Key honoured). It is
+    COMPLETED at once here; a real PG reports it IN_PROGRESS until the NTS has it."""
+    if not _authorised(request):
+        return _unauthorised()
+    body = _json_body(request)
+    amount, tax_free = (body or {}).get("amount"), (body or {}).get("taxFreeAmount", 0)
+    identity = str((body or {}).get("customerIdentityNumber") or "")
+    if (
+        body is None
+        or not isinstance(amount, int)
+        or isinstance(amount, bool)
+        or amount <= 0
+        or not isinstance(tax_free, int)
+        or not 0 <= tax_free <= amount
+        or not ORDER_ID.match(str(body.get("orderId") or ""))
+        or not str(body.get("orderName") or "").strip()
+        or body.get("type") not in CASH_RECEIPT_TYPES
+        or not identity.isdigit()
+        or not 10 <= len(identity) <= 18
+    ):
+        return _error(
+            400,
+            "INVALID_REQUEST",
+            "잘못된 요청입니다. amount, orderId, orderName, customerIdentityNumber, type(소득공제/지출증빙)이 필요합니다.",
+        )
+
+    def issue():
+        now = _now()
+        receipt = {
+            "receiptKey": f"csim{now:%Y%m%d%H%M%S}{secrets.token_hex(6)}",
+            "issueNumber": f"{secrets.randbelow(10**9):09d}",
+            "receiptUrl": f"https://dashboard.tosspayments.com/receipt/sim/{secrets.token_hex(8)}",
+            "amount": amount,
+            "taxFreeAmount": tax_free,
+            "orderId": body["orderId"],
+            "orderName": body["orderName"],
+            "type": body["type"],
+            "transactionType": "CONFIRM",
+            "issueStatus": "COMPLETED",
+            "requestedAt": _iso(now),
+        }
+        _put(f"cash:{receipt['receiptKey']}", receipt)
+        return JsonResponse(receipt, json_dumps_params={"ensure_ascii": False})
+
+    return _idempotent(request, issue)
 
 
 # --- webhooks -------------------------------------------------------------------------------

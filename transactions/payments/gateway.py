@@ -12,6 +12,16 @@ Flow (the Toss Payments shape, which PortOne V2 also fits):
    so a notice only says *which* payment to look at; the services then ``fetch(payment_key)`` from the
    PG and act on what the PG itself says.
 4. ``cancel(payment_key, amount, reason, idempotency_key)``: full or partial refunds (a later issue).
+5. ``issue_cash_receipt(order_number, amount, tax_free_amount, registration_number, type, order_name,
+   idempotency_key)``: a 현금영수증 for money paid outside the PG (our bank transfers), for a buyer without a
+   business registration number. ``type`` is ``소득공제`` (an individual: phone or cash-receipt card number)
+   or ``지출증빙`` (a business number). Toss shape: ``POST /v1/cash-receipts`` with ``{amount, orderId,
+   orderName, customerIdentityNumber, type, taxFreeAmount}`` and an Idempotency-Key; the answer carries
+   ``receiptKey``, ``issueNumber``, ``receiptUrl`` and ``issueStatus`` (IN_PROGRESS / COMPLETED / FAILED). The
+   path and field names follow the current Toss reference as far as it could be read (the older samples post
+   ``registrationNumber`` to ``/v1/payments/cash-receipts``): check them against the merchant's contract.
+   PortOne V2: ``POST /cash-receipts`` (portone-server-sdk ``CashReceiptClient.issue_cash_receipt``) with
+   ``type`` PERSONAL / CORPORATE and ``customer.identityNumber``. Answers a ``GatewayCashReceipt``.
 
 Adapters answer with a ``GatewayPayment`` whose ``status`` is one of ``Status`` (normalised), keep the
 PG's own status in ``gateway_status`` and its whole answer in ``raw``; they raise ``GatewayDeclined``
@@ -97,6 +107,18 @@ class GatewayPayment:
     vat: int | None = None
     tax_free_amount: int | None = None
     method: str = ""
+
+
+@dataclass(frozen=True)
+class GatewayCashReceipt:
+    """What a PG says about a cash receipt it issued."""
+
+    receipt_key: str
+    status: str  # the PG's word (IN_PROGRESS, COMPLETED …): the NTS registers it later
+    amount: int
+    raw: dict = field(repr=False)
+    issue_number: str = ""
+    receipt_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,6 +211,18 @@ class CardGateway(Protocol):
     def parse_webhook(self, request: HttpRequest) -> WebhookNotice: ...
 
     def cancel(self, payment_key: str, amount: int | None, reason: str, idempotency_key: str) -> GatewayPayment: ...
+
+    def issue_cash_receipt(
+        self,
+        *,
+        order_number: str,
+        amount: int,
+        tax_free_amount: int,
+        registration_number: str,
+        type: str,
+        order_name: str,
+        idempotency_key: str,
+    ) -> GatewayCashReceipt: ...
 
 
 ADAPTERS = {

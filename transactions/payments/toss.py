@@ -12,6 +12,7 @@
   15 days and answers a repeat with the first answer). Within 10 minutes of authentication.
 - Look-up: ``GET {PG_API_BASE}/v1/payments/{paymentKey}``; cancel: ``POST …/{paymentKey}/cancel``
   ``{cancelReason, cancelAmount?}`` with an Idempotency-Key.
+- Cash receipts (현금영수증) for bank transfers: ``POST …/v1/cash-receipts`` (see gateway.py, step 5).
 - Webhooks (``PAYMENT_STATUS_CHANGED``: ``{eventType, createdAt, data: <payment>}``) are not signed, so
   the notice is only a pointer: the services fetch the payment by key before acting on it.
 
@@ -33,6 +34,7 @@ from django.utils.translation import gettext_lazy as _
 
 from transactions.payments.gateway import (
     GatewayAlreadyProcessed,
+    GatewayCashReceipt,
     GatewayDeclined,
     GatewayPayment,
     GatewayUnavailable,
@@ -233,6 +235,44 @@ class TossGateway:
             idempotency_key=idempotency_key,
         )
         return to_gateway_payment(body)
+
+    def issue_cash_receipt(
+        self,
+        *,
+        order_number: str,
+        amount: int,
+        tax_free_amount: int,
+        registration_number: str,
+        type: str,
+        order_name: str,
+        idempotency_key: str,
+    ) -> GatewayCashReceipt:
+        """``POST /v1/cash-receipts``: a 현금영수증 for money paid outside the PG (a bank transfer)."""
+        body = self._request(
+            "POST",
+            "/v1/cash-receipts",
+            payload={
+                "amount": int(amount),
+                "orderId": order_number,
+                "orderName": order_name[:100],
+                "customerIdentityNumber": registration_number,
+                "type": type,
+                "taxFreeAmount": int(tax_free_amount),
+            },
+            idempotency_key=idempotency_key,
+        )
+        if not body.get("receiptKey") or _int_or_none(body.get("amount")) is None:
+            raise GatewayUnavailable(
+                code="MALFORMED_RESPONSE", pg_message="The PG's answer is not a cash receipt", raw=body
+            )
+        return GatewayCashReceipt(
+            receipt_key=str(body["receiptKey"]),
+            status=str(body.get("issueStatus") or ""),
+            amount=int(body["amount"]),
+            raw=body,
+            issue_number=str(body.get("issueNumber") or ""),
+            receipt_url=str(body.get("receiptUrl") or ""),
+        )
 
     def parse_webhook(self, request) -> WebhookNotice:
         """``{eventType, createdAt, data}``. Unsigned: the notice names a payment, nothing more is trusted."""

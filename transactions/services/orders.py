@@ -32,6 +32,7 @@ from core.text import lazy_percent
 from core.transitions import transition
 from transactions import ledger, selectors
 from transactions.delivery import services as delivery
+from transactions.documents import services as documents
 from transactions.models import Cart, Entitlement, LicenceAcceptance, Order, OrderItem, Package, Payment
 from transactions.payments.bank import deposit_deadline
 from transactions.services import subscriptions
@@ -305,7 +306,10 @@ def order_mark_paid(*, order: Order, payment: Payment | None = None) -> Order:
         },
     )
     # The money, in the same transaction: cash in, the provider's share, the commission and the VAT (free: nothing).
-    ledger.record_payment(order=order, payment=payment)
+    booked = ledger.record_payment(order=order, payment=payment)
+    if booked is not None:
+        # The receipts / 세금계산서 / 계산서 of each supplier, in the same transaction as the money.
+        documents.document_issue_for(booked)
     entitlements = []
     for item in order.items.select_related("dataset", "order__placed_by"):
         if item.kind == Offer.Kind.SUBSCRIPTION:

@@ -1,0 +1,353 @@
+"""Issuing documents (transactions.documents.models): the only place they are written.
+
+- `document_issue_for(ledger_transaction)`: a `payment` gives each supplier of the order its receipt, 세금계산서 or
+  계산서; a `refund` gives the supplier of the refunded lines a cancelling document (negative amounts) referring to
+  the original. Called in the same database transaction as the ledger booking (order_mark_paid; the refund
+  service). Idempotent: once per ledger transaction and supplier (a unique constraint; a second call returns the
+  documents already issued).
+- `cash_receipt_request(...)`: a buyer without a registration number who paid by bank transfer asks for a
+  현금영수증; the PG issues it (no lock or transaction is held across that call) and a record is kept.
+
+Amounts: a line's 공급가액 / 부가세 / 합계 are the order line's own (catalog.pricing, copied at checkout); a line of a
+면세 supplier has no VAT and its whole amount is 면세. A refunded part is split as the ledger booked it (the VAT
+entry of the refund), so the document and the ledger always agree.
+"""
+
+import re
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Organization
+from accounts.permissions import can
+from core.audit import audit
+from core.errors import DomainError, NotAllowed
+from transactions.documents import einvoice
+from transactions.documents.models import Document, DocumentCounter, DocumentKind
+from transactions.models import LedgerAccount, LedgerEntry, LedgerTransaction, Order, OrderItem
+from transactions.payments.gateway import GatewayError, get_card_gateway
+
+K = LedgerAccount.Kind
+D = DocumentKind
+ORIGINAL_KINDS = (D.RECEIPT, D.TAX_INVOICE, D.INVOICE)
+
+TITLES = {
+    D.RECEIPT: ("영수증", "Receipt"),
+    D.TAX_INVOICE: ("세금계산서 (공급받는자 보관용)", "Tax invoice (buyer's copy)"),
+    D.INVOICE: ("계산서 (공급받는자 보관용)", "Invoice, VAT exempt (buyer's copy)"),
+    D.CANCELLATION: ("취소 영수증 (마이너스)", "Cancelling receipt (negative)"),
+    D.CASH_RECEIPT: ("현금영수증 발급 내역", "Cash receipt record"),
+}
+CANCELLATION_TITLES = {
+    D.TAX_INVOICE: ("수정세금계산서 (환입, 마이너스)", "Amended tax invoice (refund, negative)"),
+    D.INVOICE: ("수정계산서 (환입, 마이너스)", "Amended invoice (refund, negative)"),
+}
+
+
+def digits(value: str) -> str:
+    return re.sub(r"\D", "", value or "")
+
+
+def _next_number(year: int) -> tuple[int, str]:
+    """The next number of the year, under a row lock held until the issuing transaction ends: unique and gap-free
+    (a rolled-back issue rolls its number back too)."""
+    DocumentCounter.objects.bulk_create([DocumentCounter(year=year)], ignore_conflicts=True)
+    counter = DocumentCounter.objects.select_for_update().get(year=year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return counter.last, f"{year}-{counter.last:06d}"
+
+
+def _party(organization: Organization) -> dict:
+    return {
+        "name": organization.name_ko,
+        "name_en": organization.name_en,
+        "brn": organization.brn_display,
+        "representative": organization.representative,
+        "address": organization.address,
+        "email": organization.contact_email,
+        "vat_status": organization.vat_status,
+    }
+
+
+def _buyer(order: Order) -> dict:
+    """The buyer as billed at checkout (the order's copy), with the organization's representative."""
+    return {
+        "name": order.billing_name,
+        "name_en": order.buyer.name_en,
+        "brn": order.billing_brn,
+        "representative": order.buyer.representative,
+        "address": order.billing_address,
+        "email": order.billing_email,
+    }
+
+
+def _line(item: OrderItem, supply: int, vat: int) -> dict:
+    return {
+        "item": item.pk,
+        "title": item.title,
+        "title_en": (item.terms or {}).get("title_en", ""),
+        "kind": item.kind,
+        "supply_krw": supply,
+        "vat_krw": vat,
+        "total_krw": supply + vat,
+        "tax_free": item.tax_free,
+    }
+
+
+def _kind_for(order: Order, supplier: Organization) -> str:
+    if not digits(order.billing_brn):
+        return D.RECEIPT
+    return D.INVOICE if supplier.vat_status == Organization.VatStatus.EXEMPT else D.TAX_INVOICE
+
+
+def _issue(*, kind, booked, order, supplier, lines, issued_at, original=None, extra=None) -> Document:
+    local = timezone.localtime(issued_at)
+    sequence, number = _next_number(local.year)
+    supply = sum(line["supply_krw"] for line in lines)
+    vat = sum(line["vat_krw"] for line in lines)
+    tax_free = sum(line["total_krw"] for line in lines if line["tax_free"])
+    title_ko, title_en = CANCELLATION_TITLES.get(original.kind, TITLES[kind]) if original is not None else TITLES[kind]
+    snapshot = {
+        "kind": kind,
+        "title_ko": title_ko,
+        "title_en": title_en,
+        "number": number,
+        "issued_at": local.isoformat(),
+        "date": local.date().isoformat(),  # 작성일자
+        "order_number": order.number,
+        "payment_method": order.method,
+        "settlement": "영수",  # paid: 영수 (not 청구)
+        "supplier": _party(supplier) if supplier is not None else None,
+        "buyer": _buyer(order),
+        "lines": lines,
+        "supply_krw": supply,
+        "vat_krw": vat,
+        "total_krw": supply + vat,
+        "tax_free_krw": tax_free,
+        "taxable_supply_krw": supply - tax_free,
+        "original": (
+            {"number": original.number, "kind": original.kind, "date": original.snapshot["date"]} if original else None
+        ),
+        **(extra or {}),
+    }
+    return Document.objects.create(
+        kind=kind,
+        number=number,
+        year=local.year,
+        sequence=sequence,
+        issued_at=issued_at,
+        ledger_transaction=booked,
+        order=order,
+        supplier=supplier,
+        buyer_id=order.buyer_id,
+        original=original,
+        supply_krw=supply,
+        vat_krw=vat,
+        total_krw=supply + vat,
+        tax_free_krw=tax_free,
+        snapshot=snapshot,
+    )
+
+
+def _by_supplier(items) -> dict:
+    grouped = defaultdict(list)
+    for item in items:
+        grouped[item.seller_id].append(item)
+    return grouped
+
+
+@transaction.atomic
+def document_issue_for(ledger_transaction: LedgerTransaction) -> list[Document]:
+    """Issue the documents of a `payment` or `refund` ledger transaction (other kinds issue none). Call it in the
+    transaction that booked it. Returns the documents of that transaction, issued now or before."""
+    booked = ledger_transaction
+    if booked.kind not in (LedgerTransaction.Kind.PAYMENT, LedgerTransaction.Kind.REFUND) or booked.order_id is None:
+        return []
+    order = Order.objects.select_related("buyer").get(pk=booked.order_id)
+    done = {d.supplier_id: d for d in Document.objects.filter(ledger_transaction=booked).exclude(kind=D.CASH_RECEIPT)}
+    entries = LedgerEntry.objects.filter(transaction=booked, order_item__isnull=False)
+    item_ids = set(entries.values_list("order_item_id", flat=True))
+    items = list(OrderItem.objects.filter(pk__in=item_ids).select_related("seller").order_by("pk"))
+    suppliers = {item.seller_id: item.seller for item in items}
+    issued_at = booked.created_at or timezone.now()
+    issued = []
+    if booked.kind == LedgerTransaction.Kind.PAYMENT:
+        for supplier_id, lines in sorted(_by_supplier(items).items()):
+            if supplier_id in done:
+                continue
+            supplier = suppliers[supplier_id]
+            if not any(item.total_krw for item in lines):
+                continue
+            issued.append(
+                _issue(
+                    kind=_kind_for(order, supplier),
+                    booked=booked,
+                    order=order,
+                    supplier=supplier,
+                    lines=[_line(item, item.supply_krw, item.vat_krw) for item in lines if item.total_krw],
+                    issued_at=issued_at,
+                )
+            )
+    else:
+        refunded = {
+            row["order_item"]: -row["total"]
+            for row in entries.filter(account__kind=K.REFUND_PAYABLE)
+            .values("order_item")
+            .annotate(total=Sum("amount_krw"))
+        }
+        vat_back = {
+            row["order_item"]: row["total"]
+            for row in entries.filter(account__kind=K.PROVIDER_VAT)
+            .values("order_item")
+            .annotate(total=Sum("amount_krw"))
+        }
+        for supplier_id, lines in sorted(_by_supplier(items).items()):
+            if supplier_id in done:
+                continue
+            lines = [item for item in lines if refunded.get(item.pk)]
+            if not lines:
+                continue
+            original = (
+                Document.objects.filter(order=order, supplier_id=supplier_id, kind__in=ORIGINAL_KINDS)
+                .order_by("issued_at", "pk")
+                .first()
+            )
+            issued.append(
+                _issue(
+                    kind=D.CANCELLATION,
+                    booked=booked,
+                    order=order,
+                    supplier=suppliers[supplier_id],
+                    lines=[
+                        _line(
+                            item,
+                            -(refunded[item.pk] - vat_back.get(item.pk, 0)),
+                            -vat_back.get(item.pk, 0),
+                        )
+                        for item in lines
+                    ],
+                    issued_at=issued_at,
+                    original=original,
+                )
+            )
+    einvoice.send_on_commit([doc for doc in issued if einvoice.applies_to(doc)])
+    return sorted([*done.values(), *issued], key=lambda doc: doc.number)
+
+
+# --- 현금영수증 ------------------------------------------------------------------------------------------------
+
+CASH_RECEIPT_TYPES = {
+    # Toss's words; PortOne calls them PERSONAL / CORPORATE.
+    "income_deduction": "소득공제",  # an individual: phone number (or cash-receipt card number)
+    "expense_proof": "지출증빙",  # a business: its registration number
+}
+
+
+def cash_receipt_eligibility(order: Order, now=None):
+    """Why the order cannot have a cash receipt (a lazy message), or None when it can: paid by bank transfer,
+    billed to nobody with a registration number (those get a 세금계산서), not refunded in full, none issued yet,
+    and asked within CASH_RECEIPT_REQUEST_DAYS of payment."""
+    now = now or timezone.now()
+    if order.method != Order.Method.BANK_TRANSFER or order.paid_at is None:
+        return _("A cash receipt is for an order paid by bank transfer (a card slip is the receipt of a card payment).")
+    if digits(order.billing_brn):
+        return _("This order is billed to a business registration number: its tax invoice is the document.")
+    if order.state == Order.State.REFUNDED:
+        return _("This order was refunded.")
+    if Document.objects.filter(order=order, kind=D.CASH_RECEIPT).exists():
+        return _("A cash receipt was already issued for this order.")
+    if now > order.paid_at + timedelta(days=settings.CASH_RECEIPT_REQUEST_DAYS):
+        return _("The time to ask for a cash receipt for this order has passed.")
+    return None
+
+
+def _cash_idempotency_key(order: Order) -> str:
+    # The same for every attempt of one order: a retry after a timeout gets the PG's first answer.
+    return str(uuid.uuid5(order.checkout_token, "cash-receipt"))
+
+
+def cash_receipt_request(*, actor, order: Order, registration_number: str, receipt_type: str) -> Document:
+    """Ask the PG for a 현금영수증 of a bank-transfer order and keep its record (a Document of kind cash_receipt).
+
+    Checked under the order lock, then the lock is released before the PG is called (never held across a
+    network call); the answer is recorded under a fresh lock. The Idempotency-Key is fixed per order, so two
+    requests at once, or a retry after a lost answer, issue one receipt at the PG; the database keeps one record
+    per order (a unique constraint)."""
+    if not can(actor, "accounts.buy_for_org", order.buyer) and not can(actor, "accounts.platform_admin"):
+        raise NotAllowed(_("Only a buyer of the organization that placed the order can ask for its cash receipt."))
+    if receipt_type not in CASH_RECEIPT_TYPES:
+        raise DomainError(_("Choose the kind of cash receipt."), code="cash_receipt_type")
+    number = digits(registration_number)
+    if not 10 <= len(number) <= 18:
+        raise DomainError(
+            _("Enter the phone number or cash-receipt card number (10 to 18 digits)."), code="cash_receipt_number"
+        )
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        problem = cash_receipt_eligibility(locked)
+        if problem:
+            raise DomainError(problem, code="cash_receipt_not_available")
+        payment = locked.payments.filter(state="done").order_by("-pk").first()
+        booked = LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.PAYMENT, order=locked).first()
+        if payment is None or booked is None:
+            raise DomainError(
+                _("This order has no payment to issue a cash receipt for."), code="cash_receipt_no_payment"
+            )
+        amount = payment.amount_krw
+        tax_free = min(locked.tax_free_krw, amount)
+    gateway = get_card_gateway()
+    try:
+        answer = gateway.issue_cash_receipt(
+            order_number=order.number,
+            amount=amount,
+            tax_free_amount=tax_free,
+            registration_number=number,
+            type=CASH_RECEIPT_TYPES[receipt_type],
+            order_name=f"{order.number}",
+            idempotency_key=_cash_idempotency_key(order),
+        )
+    except GatewayError as exc:
+        raise DomainError(exc.message, code=f"cash_receipt_{exc.code or 'refused'}".lower()[:60]) from exc
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().select_related("buyer").get(pk=order.pk)
+        existing = Document.objects.filter(order=locked, kind=D.CASH_RECEIPT).first()
+        if existing is not None:
+            return existing
+        items = list(locked.items.select_related("seller").order_by("pk"))
+        masked = number[:3] + "*" * (len(number) - 7) + number[-4:]
+        document = _issue(
+            kind=D.CASH_RECEIPT,
+            booked=booked,
+            order=locked,
+            supplier=None,
+            lines=[_line(item, item.supply_krw, item.vat_krw) for item in items if item.total_krw],
+            issued_at=timezone.now(),
+            extra={
+                "cash_receipt": {
+                    "type": CASH_RECEIPT_TYPES[receipt_type],
+                    "registration_number": masked,
+                    "receipt_key": answer.receipt_key,
+                    "issue_number": answer.issue_number,
+                    "receipt_url": answer.receipt_url,
+                    "status": answer.status,
+                    "amount": answer.amount,
+                    "tax_free_amount": tax_free,
+                    "pg": gateway.name,
+                },
+            },
+        )
+        audit(
+            actor=actor,
+            action="document.cash_receipt",
+            obj=document,
+            organization=locked.buyer,
+            data={"order": locked.number, "amount_krw": amount, "receipt_key": answer.receipt_key},
+        )
+        return document
