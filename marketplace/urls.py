@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("me/", include("accounts.urls")),
     path("staff/orders/", include("transactions.staff_urls")),
+    path("staff/refunds/", include("transactions.refunds.staff_urls")),
     path("staff/packages/", include("transactions.delivery.staff_urls")),
     path("staff/", include("accounts.staff_urls")),
     path("api/", include("marketplace.api_urls")),

@@ -1,13 +1,14 @@
-"""The state machines of orders, payments and packages (registered with core.transitions).
+"""The state machines of orders, payments, packages, refunds and refund requests (registered with core.transitions).
 
 Every move goes through `core.transitions.transition`, which checks these tables, saves the state
 with the fields given and writes the audit row. Callers hold the row lock (select_for_update).
 """
 
 from core.transitions import register
-from transactions.models import Order, Package, Payment
+from transactions.models import Order, Package, Payment, Refund, RefundRequest
 
 O, P, K = Order.State, Payment.State, Package.State
+R, RQ = Refund.State, RefundRequest.State
 
 ORDER_TRANSITIONS = {
     O.PENDING: {O.AWAITING_PAYMENT, O.PAID, O.CANCELLED},  # → paid directly: free orders
@@ -36,6 +37,21 @@ PACKAGE_TRANSITIONS = {
     K.EXPIRED: {K.QUEUED},  # rebuilt on request
 }
 
+REFUND_TRANSITIONS = {
+    R.CREATED: {R.TRANSMITTED, R.DONE, R.FAILED},  # → done directly: a bank transfer the admin confirms
+    R.TRANSMITTED: {R.DONE, R.FAILED},  # the PG's answer (or the reconciliation's, same Idempotency-Key)
+    R.DONE: set(),
+    R.FAILED: set(),
+}
+
+REFUND_REQUEST_TRANSITIONS = {
+    RQ.REQUESTED: {RQ.APPROVED, RQ.REFUSED},
+    RQ.APPROVED: set(),
+    RQ.REFUSED: set(),
+}
+
 register(Order, ORDER_TRANSITIONS, organization=lambda order: order.buyer_id)
 register(Payment, PAYMENT_TRANSITIONS, organization=lambda payment: payment.order.buyer_id)
 register(Package, PACKAGE_TRANSITIONS, organization=lambda package: package.entitlement.organization_id)
+register(Refund, REFUND_TRANSITIONS, organization=lambda refund: refund.order.buyer_id)
+register(RefundRequest, REFUND_REQUEST_TRANSITIONS, organization=lambda request: request.order.buyer_id)

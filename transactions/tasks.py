@@ -11,6 +11,7 @@ from django.db import DatabaseError
 from transactions.delivery import packaging, services
 from transactions.delivery.packaging import PackagingError
 from transactions.payments import services as payments
+from transactions.refunds import services as refunds
 from transactions.services import orders
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,13 @@ def payments_reconcile_task() -> dict:
     """Every minute (celery beat): card payments no request finished (left `confirming`, or authorised and never
     confirmed) are asked about at the PG and finished, or cancelled there. Idempotent and safe to overlap."""
     return payments.card_payments_reconcile()
+
+
+@shared_task(name="transactions.tasks.refunds_reconcile_task")
+def refunds_reconcile_task() -> dict:
+    """Every minute (celery beat): card refunds no request finished (the process died during the PG call, or the PG
+    did not answer) are asked again with their own Idempotency-Key and finished. Idempotent and safe to overlap."""
+    return refunds.refunds_reconcile()
 
 
 @worker_ready.connect

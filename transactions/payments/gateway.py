@@ -11,7 +11,8 @@ Flow (the Toss Payments shape, which PortOne V2 also fits):
 3. ``parse_webhook(request)``: a notice that something changed at the PG. Toss webhooks are unsigned,
    so a notice only says *which* payment to look at; the services then ``fetch(payment_key)`` from the
    PG and act on what the PG itself says.
-4. ``cancel(payment_key, amount, reason, idempotency_key)``: full or partial refunds (a later issue).
+4. ``cancel(payment_key, amount, reason, idempotency_key, tax_free_amount=0)``: full (``amount`` None: what is
+   left) or partial refunds (transactions/refunds/services.py), and voiding a payment an order cannot take.
 
 Adapters answer with a ``GatewayPayment`` whose ``status`` is one of ``Status`` (normalised), keep the
 PG's own status in ``gateway_status`` and its whole answer in ``raw``; they raise ``GatewayDeclined``
@@ -188,7 +189,9 @@ class CardGateway(Protocol):
 
     def parse_webhook(self, request: HttpRequest) -> WebhookNotice: ...
 
-    def cancel(self, payment_key: str, amount: int | None, reason: str, idempotency_key: str) -> GatewayPayment: ...
+    def cancel(
+        self, payment_key: str, amount: int | None, reason: str, idempotency_key: str, *, tax_free_amount: int = 0
+    ) -> GatewayPayment: ...
 
 
 ADAPTERS = {
