@@ -33,6 +33,7 @@ from transactions.models import (
     Order,
     Package,
     Payment,
+    PaymentEvent,
     Refund,
     RefundRequest,
 )
@@ -566,3 +567,53 @@ def test_the_pages_request_decide_and_show_the_history(card_order, client, buyer
         {"items": [first.pk], "kind": "change_of_mind", "reason": "x"},
     ).status_code in (302, 403, 404)
     assert RefundRequest.objects.count() == 1
+
+
+# --- no promise without a way ------------------------------------------------------------------------------------
+
+
+def test_money_the_pg_took_with_a_wrong_amount_is_cancelled_there_instead_of_a_promise(buyer, draft, monkeypatch):
+    """The PG's servers are mocked (httpx.MockTransport under the real Toss adapter): the confirm answers DONE for
+    another amount. The payment is refused and the money voided at the PG at once (it used to say "we will refund it"
+    and nothing could)."""
+    import json  # noqa: PLC0415 - only this test builds PG answers
+
+    order = make_order(buyer, draft)
+    payments.card_checkout_start(actor=buyer, order=order)
+    seen = []
+
+    def pg_servers(request):
+        body = json.loads(request.content or b"{}")
+        seen.append((request.url.path, body, request.headers.get("Idempotency-Key")))
+        payment = {
+            "paymentKey": "tsim-mismatch-1",
+            "orderId": order.number,
+            "status": "DONE",
+            "totalAmount": 50_000,
+            "balanceAmount": 50_000,
+            "approvedAt": "2025-01-01T10:00:00+09:00",
+        }
+        if request.url.path.endswith("/cancel"):
+            payment |= {"status": "CANCELED", "balanceAmount": 0}
+        return httpx.Response(200, json=payment)
+
+    original = TossGateway.__init__
+
+    def init(self, **kwargs):
+        kwargs.setdefault("transport", httpx.MockTransport(pg_servers))
+        original(self, **kwargs)
+
+    monkeypatch.setattr(TossGateway, "__init__", init)
+    with pytest.raises(DomainError) as exc:
+        payments.card_payment_confirm(order_number=order.number, payment_key="tsim-mismatch-1", amount=55_000)
+    with translation.override("ko"):
+        assert "결제대행사에서 결제를 취소하고 있습니다" in str(exc.value.message)
+    with translation.override("en"):
+        assert "refund it" not in str(exc.value.message)
+    paths = [path.split("/v1/", 1)[1] for path, _body, _key in seen]
+    assert paths == ["payments/confirm", "payments/tsim-mismatch-1/cancel"]
+    assert "cancelAmount" not in seen[1][1] and seen[1][2]  # the whole payment, with an Idempotency-Key
+    payment = Payment.objects.get(payment_key="tsim-mismatch-1")
+    order.refresh_from_db()
+    assert (payment.state, payment.failure_code, order.state) == (P.FAILED, "AMOUNT_MISMATCH", O.AWAITING_PAYMENT)
+    assert PaymentEvent.objects.filter(payment=payment, kind="voided").exists()

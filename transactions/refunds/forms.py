@@ -25,7 +25,11 @@ class RefundRequestForm(_AccountFields):
         label=_("Lines to refund"), coerce=int, widget=forms.CheckboxSelectMultiple, choices=()
     )
     kind = forms.ChoiceField(label=_("Why"), choices=RefundRequest.Kind.choices, widget=forms.RadioSelect)
-    reason = forms.CharField(label=_("Details"), max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(
+        label=_("What is wrong, or why you no longer need it"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
 
     def __init__(self, *args, panel=None, **kwargs):
         super().__init__(*args, **kwargs)
