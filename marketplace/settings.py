@@ -183,6 +183,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "transactions.tasks.statements_close_month_task",
         "schedule": crontab(minute=30, hour=1, day_of_month=1),
     },
+    "transactions-reconcile-card-refunds": {
+        "task": "transactions.tasks.refunds_reconcile_task",
+        "schedule": 60.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -486,6 +490,11 @@ BANK_TRANSFER_ACCOUNT = {
 BANK_TRANSFER_DAYS = env_int("BANK_TRANSFER_DAYS", 7)
 # An order not paid within this many minutes is cancelled automatically (card); bank transfers use the days above.
 ORDER_PAYMENT_TIMEOUT_MINUTES = env_int("ORDER_PAYMENT_TIMEOUT_MINUTES", 30)
+# The refund policy buyers may invoke themselves (transactions/refunds/policy.py and the page that states it, after
+# 전자상거래법 제17조): withdrawal within REFUND_WINDOW_DAYS of payment for data not yet downloaded; data not as
+# described or not usable within REFUND_DEFECT_DAYS. An admin may refund at any time.
+REFUND_WINDOW_DAYS = env_int("REFUND_WINDOW_DAYS", 7)
+REFUND_DEFECT_DAYS = env_int("REFUND_DEFECT_DAYS", 90)
 VAT_RATE_PERCENT = 10
 # Subscriptions: the buyer is e-mailed this many days before the last paid period ends, and may renew (a new
 # order at the price then in force, paid at checkout) from that day on; the new period starts when the old ends.

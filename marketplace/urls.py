@@ -16,6 +16,7 @@ urlpatterns = [
     path("me/", include("accounts.urls")),
     path("staff/orders/", include("transactions.staff_urls")),
     path("", include("transactions.documents.provider_urls")),
+    path("staff/refunds/", include("transactions.refunds.staff_urls")),
     path("staff/packages/", include("transactions.delivery.staff_urls")),
     path("staff/payouts/", include("transactions.statements.staff_urls")),
     path("staff/vouchers/", include("transactions.vouchers.staff_urls")),

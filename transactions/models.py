@@ -54,7 +54,7 @@ class OrderState(models.TextChoices):
     PAID = "paid", _("Paid")  # a payment is confirmed; entitlements exist, packages are being built
     FULFILLED = "fulfilled", _("Delivered")  # every package is ready
     CANCELLED = "cancelled", _("Cancelled")  # by the buyer, or automatically when unpaid in time
-    REFUNDED = "refunded", _("Refunded")  # fully refunded (partial refunds keep the state, see refunded_krw)
+    REFUNDED = "refunded", _("Refunded")  # fully refunded (partial refunds keep the state: see Refund rows)
 
 
 class PaymentMethod(models.TextChoices):
@@ -82,7 +82,7 @@ class Order(models.Model):
     vat_krw = models.PositiveBigIntegerField(default=0)  # 부가세
     total_krw = models.PositiveBigIntegerField(default=0)  # 합계
     tax_free_krw = models.PositiveBigIntegerField(default=0)  # part of the total without VAT (면세 suppliers)
-    refunded_krw = models.PositiveBigIntegerField(default=0)
+    # What was refunded is never a column: it is the sum of the order's `done` Refund rows (`refunded_krw` below).
     # The part of the total a 데이터바우처 pays (a receivable from the voucher agency, transactions.vouchers); the
     # buyer pays the rest (`due_krw`) by card or bank transfer. Never the whole total (the co-payment is over 0).
     voucher_krw = models.PositiveBigIntegerField(default=0)
@@ -113,9 +113,6 @@ class Order(models.Model):
                 condition=Q(total_krw=models.F("supply_krw") + models.F("vat_krw")), name="order_total_adds_up"
             ),
             models.CheckConstraint(
-                condition=Q(refunded_krw__lte=models.F("total_krw")), name="order_refund_within_total"
-            ),
-            models.CheckConstraint(
                 condition=Q(voucher_krw=0) | Q(voucher_krw__lt=models.F("total_krw")),
                 name="order_voucher_below_total",
             ),
@@ -140,6 +137,18 @@ class Order(models.Model):
             return self.tax_free_krw
         covered = sum(item.voucher_krw for item in self.items.all() if item.tax_free)
         return max(0, self.tax_free_krw - covered)
+
+    @property
+    def refunded_krw(self) -> int:
+        """What was given back: the sum of the order's done refunds (never more than the total: the refund
+        services check it with the order locked). A list may annotate `refunded_krw_sum` to spare the query."""
+        annotated = getattr(self, "refunded_krw_sum", None)
+        if annotated is not None:
+            return int(annotated)
+        if self.pk is None:
+            return 0
+        total = self.refunds.filter(state=RefundState.DONE).aggregate(total=models.Sum("amount_krw"))["total"]
+        return int(total or 0)
 
 
 class OrderItem(models.Model):
@@ -698,8 +707,159 @@ class VoucherUse(models.Model):
         return f"{self.amount_krw:,} KRW of voucher {self.voucher_id} for order {self.order_id}"
 
 
-# Monthly provider statements (their own module, read from the ledger above).
-from transactions.statements.models import ProviderStatement, StatementLine, StatementState  # noqa: E402,F401
-# Receipts and tax documents live in their own module (transactions/documents/models.py); imported here so Django
-# registers them with this app.
+# --- Refunds (pretix-style: rows, never an edited total) -------------------------------------------------------
+
+
+class RefundState(models.TextChoices):
+    CREATED = "created", _("Recorded")  # the intent, with its Idempotency-Key; nothing sent yet (bank: to transfer)
+    # Card: the PG is being asked to cancel (or its answer was lost: the reconciliation asks again, same key).
+    TRANSMITTED = "transmitted", _("Sent to the payment company")
+    DONE = "done", _("Refunded")  # the money is back: booked in the ledger, access to fully refunded lines ended
+    FAILED = "failed", _("Failed")  # the PG refused (failure_message says why): nothing changed
+
+
+class RefundSource(models.TextChoices):
+    ADMIN = "admin", _("Platform admin")
+    BUYER = "buyer", _("Buyer's request")
+
+
+class RefundRequestState(models.TextChoices):
+    REQUESTED = "requested", _("Waiting for a decision")
+    APPROVED = "approved", _("Approved")
+    REFUSED = "refused", _("Refused")
+
+
+class RefundRequestKind(models.TextChoices):
+    # 전자상거래법 제17조①: within REFUND_WINDOW_DAYS of payment, for lines nobody has downloaded yet.
+    CHANGE_OF_MIND = "change_of_mind", _("Withdrawal (change of mind)")
+    # 제17조③: data not as described or not usable, within REFUND_DEFECT_DAYS of payment, downloaded or not.
+    NOT_AS_DESCRIBED = "not_as_described", _("Not as described or not usable")
+
+
+class RefundRequest(models.Model):
+    """A buyer's request to give back whole order lines; an admin approves it (a Refund is made) or refuses it
+    with a reason. Its own row, not a state of Refund: a request moves no money and may be refused, while a
+    Refund's states (created → transmitted → done | failed) are those of the money alone."""
+
+    State = RefundRequestState
+    Kind = RefundRequestKind
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refund_requests")
+    items = models.ManyToManyField(OrderItem, related_name="refund_requests")
+    kind = models.CharField(max_length=20, choices=RefundRequestKind.choices)
+    state = models.CharField(max_length=20, choices=RefundRequestState.choices, default=RefundRequestState.REQUESTED)
+    reason = models.CharField(_("reason"), max_length=1000)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Bank-transfer orders: where the buyer asks the money to be paid back.
+    refund_bank = models.CharField(max_length=40, blank=True)
+    refund_account_number = models.CharField(max_length=40, blank=True)
+    refund_account_holder = models.CharField(max_length=100, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_reason = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("refund request")
+        verbose_name_plural = _("refund requests")
+        constraints = [
+            choices_constraint("state", RefundRequestState, name="refund_request_state_valid"),
+            choices_constraint("kind", RefundRequestKind, name="refund_request_kind_valid"),
+            # One open request per order at a time (a double submission makes one).
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(state="requested"), name="refund_request_one_open_per_order"
+            ),
+        ]
+
+    def __str__(self):
+        return f"refund request {self.pk} of order {self.order_id}"
+
+
+class Refund(models.Model):
+    """Money given back for an order through one payment: its lines say how much of which order line (a line
+    refunded in full loses its entitlement). The order's `refunded_krw` is the sum of its done refunds."""
+
+    State = RefundState
+    Source = RefundSource
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    request = models.OneToOneField(
+        RefundRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="refund"
+    )
+    source = models.CharField(max_length=10, choices=RefundSource.choices)
+    state = models.CharField(max_length=20, choices=RefundState.choices, default=RefundState.CREATED)
+    amount_krw = models.PositiveBigIntegerField()
+    reason = models.CharField(_("reason"), max_length=1000)
+    requested_by = models.ForeignKey(  # the buyer who asked (buyer requests)
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.ForeignKey(  # the admin who granted it
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Card: sent with the cancel call; the PG answers a repeat (a retry, the reconciliation) with its first answer.
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True)
+    gateway_status = models.CharField(max_length=40, blank=True)
+    gateway_response = models.JSONField(default=dict, blank=True)
+    failure_code = models.CharField(max_length=80, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    # Bank transfer: the account paid back to, the admin who confirmed the transfer and its reference.
+    refund_bank = models.CharField(max_length=40, blank=True)
+    refund_account_number = models.CharField(max_length=40, blank=True)
+    refund_account_holder = models.CharField(max_length=100, blank=True)
+    transfer_reference = models.CharField(max_length=100, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When the request now asking the PG started (a lease, as Payment.confirm_started_at); empty when it ended
+    # without an answer, so the reconciliation may ask again at once.
+    transmitted_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        constraints = [
+            choices_constraint("state", RefundState, name="refund_state_valid"),
+            choices_constraint("source", RefundSource, name="refund_source_valid"),
+            models.CheckConstraint(condition=Q(amount_krw__gt=0), name="refund_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["state", "created_at"], name="refund_state_recent")]
+
+    def __str__(self):
+        return f"refund {self.pk} of order {self.order_id} ({self.amount_krw:,} KRW)"
+
+
+class RefundLine(models.Model):
+    """How much of one order line a refund gives back."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="lines")
+    order_item = models.ForeignKey(OrderItem, on_delete=models.PROTECT, related_name="refund_lines")
+    amount_krw = models.PositiveBigIntegerField()
+    # The ledger's refund transaction of this line (set when the refund is done).
+    ledger_transaction = models.ForeignKey(
+        LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["refund", "order_item"], name="refund_line_once"),
+            models.CheckConstraint(condition=Q(amount_krw__gt=0), name="refund_line_amount_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.amount_krw:,} KRW of order line {self.order_item_id}"
+
+
+# Receipts and tax documents, and monthly provider statements, live in their own modules
+# (transactions/documents/models.py, transactions/statements/models.py); imported here so Django registers them
+# with this app.
 from transactions.documents.models import Document, DocumentCounter, DocumentKind  # noqa: E402, F401
+from transactions.statements.models import ProviderStatement, StatementLine, StatementState  # noqa: E402, F401

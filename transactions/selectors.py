@@ -770,17 +770,23 @@ def order_payment_events(order: Order) -> QuerySet[PaymentEvent]:
 
 
 def order_audit_events(order: Order) -> QuerySet[AuditEvent]:
-    """The order's whole trail: the order's own rows, and those of its payments and packages (each state
-    change is audited on the object that changed)."""
+    """The order's whole trail: the order's own rows, and those of its payments, packages, refunds, refund requests
+    and entitlements (each change is audited on the object that changed)."""
     payments = [str(pk) for pk in order.payments.values_list("pk", flat=True)]
     packages = [
         str(pk) for pk in Package.objects.filter(entitlement__order_item__order=order).values_list("pk", flat=True)
     ]
+    refunds = [str(pk) for pk in order.refunds.values_list("pk", flat=True)]
+    requests = [str(pk) for pk in order.refund_requests.values_list("pk", flat=True)]
+    entitlements = [str(pk) for pk in Entitlement.objects.filter(order_item__order=order).values_list("pk", flat=True)]
     return (
         AuditEvent.objects.filter(
             Q(object_type="order", object_id=str(order.pk))
             | Q(object_type="payment", object_id__in=payments)
             | Q(object_type="package", object_id__in=packages)
+            | Q(object_type="refund", object_id__in=refunds)
+            | Q(object_type="refundrequest", object_id__in=requests)
+            | Q(object_type="entitlement", object_id__in=entitlements)
         )
         .select_related("actor")
         .order_by("created_at", "id")

@@ -1,13 +1,14 @@
-"""The state machines of orders, payments and packages (registered with core.transitions).
+"""The state machines of orders, payments, packages, refunds and refund requests (registered with core.transitions).
 
 Every move goes through `core.transitions.transition`, which checks these tables, saves the state
 with the fields given and writes the audit row. Callers hold the row lock (select_for_update).
 """
 
 from core.transitions import register
-from transactions.models import Order, Package, Payment, ProviderStatement, Subscription, Voucher
+from transactions.models import Order, Package, Payment, ProviderStatement, Refund, RefundRequest, Subscription, Voucher
 
 O, P, K, S = Order.State, Payment.State, Package.State, Subscription.State
+R, RQ = Refund.State, RefundRequest.State
 
 ORDER_TRANSITIONS = {
     O.PENDING: {O.AWAITING_PAYMENT, O.PAID, O.CANCELLED},  # → paid directly: free orders
@@ -48,6 +49,19 @@ VOUCHER_TRANSITIONS = {
     Voucher.State.REJECTED: set(),
 }
 
+REFUND_TRANSITIONS = {
+    R.CREATED: {R.TRANSMITTED, R.DONE, R.FAILED},  # → done directly: a bank transfer the admin confirms
+    R.TRANSMITTED: {R.DONE, R.FAILED},  # the PG's answer (or the reconciliation's, same Idempotency-Key)
+    R.DONE: set(),
+    R.FAILED: set(),
+}
+
+REFUND_REQUEST_TRANSITIONS = {
+    RQ.REQUESTED: {RQ.APPROVED, RQ.REFUSED},
+    RQ.APPROVED: set(),
+    RQ.REFUSED: set(),
+}
+
 register(Order, ORDER_TRANSITIONS, organization=lambda order: order.buyer_id)
 register(Payment, PAYMENT_TRANSITIONS, organization=lambda payment: payment.order.buyer_id)
 register(Package, PACKAGE_TRANSITIONS, organization=lambda package: package.entitlement.organization_id)
@@ -58,3 +72,5 @@ ST = ProviderStatement.State
 STATEMENT_TRANSITIONS = {ST.OPEN: {ST.CLOSED}, ST.CLOSED: {ST.PAID}, ST.PAID: set()}
 register(ProviderStatement, STATEMENT_TRANSITIONS, organization=lambda statement: statement.organization_id)
 register(Voucher, VOUCHER_TRANSITIONS, organization=lambda voucher: voucher.organization_id)
+register(Refund, REFUND_TRANSITIONS, organization=lambda refund: refund.order.buyer_id)
+register(RefundRequest, REFUND_REQUEST_TRANSITIONS, organization=lambda request: request.order.buyer_id)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from transactions.delivery import packaging, services
 from transactions.delivery.packaging import PackagingError
 from transactions.payments import services as payments
+from transactions.refunds import services as refunds
 from transactions.services import orders, subscriptions
 from transactions.statements import selectors as statement_selectors
 from transactions.statements import services as statement_services
@@ -141,6 +142,13 @@ def statements_close_month_task() -> int:
     statements. Idempotent: a second run, or the admin's button first, leaves nothing to do."""
     ended = statement_selectors.previous_month(statement_selectors.month_of(timezone.now()))
     return len(statement_services.statements_close_month(month=ended))
+
+
+@shared_task(name="transactions.tasks.refunds_reconcile_task")
+def refunds_reconcile_task() -> dict:
+    """Every minute (celery beat): card refunds no request finished (the process died during the PG call, or the PG
+    did not answer) are asked again with their own Idempotency-Key and finished. Idempotent and safe to overlap."""
+    return refunds.refunds_reconcile()
 
 
 @worker_ready.connect

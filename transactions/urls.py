@@ -18,6 +18,7 @@ urlpatterns = [
     path("payments/", include("transactions.payments.urls")),
     path("delivery/", include("transactions.delivery.urls")),
     path("documents/", include("transactions.documents.urls")),
+    path("refunds/", include("transactions.refunds.urls")),
     # Order numbers look like 20250101-7K3M9Q2X (also the PG's orderId).
     re_path(r"^(?P<number>[0-9]{8}-[0-9A-Z]{8})/$", views.order_detail, name="order"),
     re_path(r"^(?P<number>[0-9]{8}-[0-9A-Z]{8})/live/$", views.order_live, name="order_live"),

@@ -14,7 +14,10 @@ URL's host).
   second confirm without the same key answers ALREADY_PROCESSED_PAYMENT like Toss. Not confirmed
   within 10 minutes of approval: NOT_FOUND_PAYMENT_SESSION.
 - ``GET /pg-sim/v1/payments/{paymentKey}``, ``GET /pg-sim/v1/payments/orders/{orderId}``,
-  ``POST /pg-sim/v1/payments/{paymentKey}/cancel``, ``POST /pg-sim/v1/cash-receipts`` (현금영수증).
+  ``POST /pg-sim/v1/payments/{paymentKey}/cancel`` (``{cancelReason, cancelAmount?, taxFreeAmount?}``,
+  Idempotency-Key honoured; more than the balance: NOT_CANCELABLE_AMOUNT; a cancelled payment:
+  ALREADY_CANCELED_PAYMENT; ``cancel_calls()`` lists what each call carried).
+  ``POST /pg-sim/v1/cash-receipts`` (현금영수증).
 - After a status change it sends ``PAYMENT_STATUS_CHANGED`` to the webhook URL from a background thread
   (PG_SIMULATOR_WEBHOOKS), as a PG does, retrying twice; ``send_webhook()`` sends one on demand.
 
@@ -469,10 +472,25 @@ def api_cancel(request, payment_key):
     amount = body.get("cancelAmount")
     if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0):
         return _error(400, "INVALID_REQUEST", "취소 금액(cancelAmount)은 1원 이상의 정수여야 합니다.")
-    return _idempotent(request, lambda: _cancel(payment_key, amount, str(body["cancelReason"])[:200]))
+    tax_free = body.get("taxFreeAmount", 0)
+    if not isinstance(tax_free, int) or isinstance(tax_free, bool) or tax_free < 0:
+        return _error(400, "INVALID_REQUEST", "면세 금액(taxFreeAmount)은 0 이상의 정수여야 합니다.")
+    _r().rpush(  # what each cancel call carried (tests check the Toss shape and the Idempotency-Key)
+        PREFIX + "cancel_calls",
+        json.dumps(
+            {
+                "paymentKey": payment_key,
+                "idempotencyKey": request.headers.get("Idempotency-Key", ""),
+                "body": body,
+            },
+            ensure_ascii=False,
+        ),
+    )
+    _r().expire(PREFIX + "cancel_calls", TTL)
+    return _idempotent(request, lambda: _cancel(payment_key, amount, str(body["cancelReason"])[:200], tax_free))
 
 
-def _cancel(payment_key: str, amount: int | None, reason: str):
+def _cancel(payment_key: str, amount: int | None, reason: str, tax_free: int = 0):
     with _r().lock(PREFIX + f"lock:pay:{payment_key}", timeout=30, blocking_timeout=30):
         payment = _get(f"pay:{payment_key}")
         if payment is None:
@@ -485,6 +503,8 @@ def _cancel(payment_key: str, amount: int | None, reason: str):
         amount = balance if amount is None else amount
         if amount > balance:
             return _error(403, "NOT_CANCELABLE_AMOUNT", "취소 할 수 없는 금액 입니다.")
+        if tax_free > amount:
+            return _error(400, "INVALID_REQUEST", "면세 금액이 취소 금액보다 클 수 없습니다.")
         payment["balanceAmount"] = balance - amount
         payment["status"] = "CANCELED" if payment["balanceAmount"] == 0 else "PARTIAL_CANCELED"
         payment["cancels"] = (payment["cancels"] or []) + [
@@ -493,7 +513,7 @@ def _cancel(payment_key: str, amount: int | None, reason: str):
                 "cancelReason": reason,
                 "canceledAt": _iso(_now()),
                 "cancelAmount": amount,
-                "taxFreeAmount": 0,
+                "taxFreeAmount": tax_free,
                 "taxExemptionAmount": 0,
                 "refundableAmount": payment["balanceAmount"],
                 "cancelStatus": "DONE",
@@ -619,6 +639,11 @@ def wait_for_webhooks(timeout: float = 30) -> None:
 
 def webhook_log() -> list[dict]:
     return [json.loads(item) for item in _r().lrange(PREFIX + "webhooks", 0, -1)]
+
+
+def cancel_calls() -> list[dict]:
+    """Every cancel request received since reset(), repeats included: key, Idempotency-Key and body (tests)."""
+    return [json.loads(item) for item in _r().lrange(PREFIX + "cancel_calls", 0, -1)]
 
 
 def confirm_count() -> int:

@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0006_api_tokens"),
         ("catalog", "0014_catalog_entry_prices"),
-        ("transactions", "0008_ledger"),
+        ("transactions", "0010_refunds"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

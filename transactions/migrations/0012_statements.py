@@ -76,7 +76,7 @@ DROP FUNCTION IF EXISTS transactions_statement_lines_frozen();
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0006_api_tokens"),
-        ("transactions", "0008_ledger"),
+        ("transactions", "0011_subscriptions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

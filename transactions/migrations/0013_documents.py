@@ -10,7 +10,7 @@ from core.db import append_only_sql
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0006_api_tokens"),
-        ("transactions", "0008_ledger"),
+        ("transactions", "0012_statements"),
     ]
 
     operations = [

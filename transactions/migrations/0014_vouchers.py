@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0006_api_tokens"),
-        ("transactions", "0008_ledger"),
+        ("transactions", "0013_documents"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

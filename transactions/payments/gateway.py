@@ -11,7 +11,8 @@ Flow (the Toss Payments shape, which PortOne V2 also fits):
 3. ``parse_webhook(request)``: a notice that something changed at the PG. Toss webhooks are unsigned,
    so a notice only says *which* payment to look at; the services then ``fetch(payment_key)`` from the
    PG and act on what the PG itself says.
-4. ``cancel(payment_key, amount, reason, idempotency_key)``: full or partial refunds (a later issue).
+4. ``cancel(payment_key, amount, reason, idempotency_key, tax_free_amount=0)``: full (``amount`` None: what is
+   left) or partial refunds (transactions/refunds/services.py), and voiding a payment an order cannot take.
 5. ``issue_cash_receipt(order_number, amount, tax_free_amount, registration_number, type, order_name,
    idempotency_key)``: a 현금영수증 for money paid outside the PG (our bank transfers), for a buyer without a
    business registration number. ``type`` is ``소득공제`` (an individual: phone or cash-receipt card number)
@@ -210,7 +211,9 @@ class CardGateway(Protocol):
 
     def parse_webhook(self, request: HttpRequest) -> WebhookNotice: ...
 
-    def cancel(self, payment_key: str, amount: int | None, reason: str, idempotency_key: str) -> GatewayPayment: ...
+    def cancel(
+        self, payment_key: str, amount: int | None, reason: str, idempotency_key: str, *, tax_free_amount: int = 0
+    ) -> GatewayPayment: ...
 
     def issue_cash_receipt(
         self,

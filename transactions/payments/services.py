@@ -454,7 +454,7 @@ def _apply_pg_payment(order: Order, payment: Payment, result, *, source: str, ad
             )
         )
     if result.order_number != order.number or result.amount != order.due_krw:
-        # The PG took a different amount (or for another order): never deliver on it; an admin refunds.
+        # The PG took a different amount (or for another order): never deliver on it; the payment is voided at the PG.
         _event(
             "amount_mismatch",
             order=order,
@@ -477,16 +477,20 @@ def _apply_pg_payment(order: Order, payment: Payment, result, *, source: str, ad
                 "refund_needed": True,
             },
         )
+        # The money it took goes back whole: cancelled at the PG after commit (_void_at_pg, its own Idempotency-Key).
         return _Outcome(
+            payment=payment,
+            void=True,
             error=_fail(
                 order,
                 payment,
                 code="AMOUNT_MISMATCH",
                 message=f"PG amount {result.amount} ≠ order total {order.due_krw}",
                 shown=_(
-                    "The payment gateway reported a different amount. The payment was not accepted; we will refund it."
+                    "The payment gateway reported a different amount. The payment was not accepted and is being "
+                    "cancelled at the payment company."
                 ),
-            )
+            ),
         )
     paid_by = order.payments.filter(state=P.DONE).exclude(pk=payment.pk).first()
     if order.state not in PAYABLE or paid_by is not None:

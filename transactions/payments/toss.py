@@ -10,8 +10,8 @@
 - Confirm: ``POST {PG_API_BASE}/v1/payments/confirm`` with ``{paymentKey, orderId, amount}``,
   ``Authorization: Basic base64(secretKey + ":")`` and an ``Idempotency-Key`` (a UUID; Toss keeps it
   15 days and answers a repeat with the first answer). Within 10 minutes of authentication.
-- Look-up: ``GET {PG_API_BASE}/v1/payments/{paymentKey}``; cancel: ``POST …/{paymentKey}/cancel``
-  ``{cancelReason, cancelAmount?}`` with an Idempotency-Key.
+- Look-up: ``GET {PG_API_BASE}/v1/payments/{paymentKey}``; cancel (refunds): ``POST …/{paymentKey}/cancel``
+  ``{cancelReason, cancelAmount?, taxFreeAmount?}`` with an Idempotency-Key (transactions.refunds.services).
 - Cash receipts (현금영수증) for bank transfers: ``POST …/v1/cash-receipts`` (see gateway.py, step 5).
 - Webhooks (``PAYMENT_STATUS_CHANGED``: ``{eventType, createdAt, data: <payment>}``) are not signed, so
   the notice is only a pointer: the services fetch the payment by key before acting on it.
@@ -224,10 +224,16 @@ class TossGateway:
     def fetch(self, payment_key: str) -> GatewayPayment:
         return to_gateway_payment(self._request("GET", f"/v1/payments/{quote(payment_key, safe='')}"))
 
-    def cancel(self, payment_key: str, amount: int | None, reason: str, idempotency_key: str) -> GatewayPayment:
+    def cancel(
+        self, payment_key: str, amount: int | None, reason: str, idempotency_key: str, *, tax_free_amount: int = 0
+    ) -> GatewayPayment:
+        """``POST /v1/payments/{paymentKey}/cancel``: ``cancelAmount`` omitted for a full cancel (of what is left),
+        ``taxFreeAmount`` the 면세 part of a partial one; the Idempotency-Key makes a repeat answer the first time."""
         payload = {"cancelReason": reason[:200]}
         if amount is not None:
             payload["cancelAmount"] = int(amount)
+            if tax_free_amount:
+                payload["taxFreeAmount"] = int(tax_free_amount)
         body = self._request(
             "POST",
             f"/v1/payments/{quote(payment_key, safe='')}/cancel",

@@ -300,6 +300,17 @@ def _end_period(entitlement: Entitlement, now) -> None:
         )
 
 
+def subscription_period_refunded(*, entitlement: Entitlement, actor, now=None) -> None:
+    """A refund revoked one of the subscription's periods (inside the refund's transaction): the subscription ends
+    at once when no other period runs (a refunded subscription is not renewed or reminded)."""
+    if not entitlement.subscription_id:
+        return
+    now = now or timezone.now()
+    subscription = Subscription.objects.select_for_update().get(pk=entitlement.subscription_id)
+    if subscription.state != S.ENDED and not _running_periods(subscription, now).exists():
+        transition(subscription, to=S.ENDED, actor=actor, data={"entitlement": entitlement.pk, "refunded": True})
+
+
 def version_ready_notice(package: Package) -> bool:
     """Whether to e-mail the buyers that `package` (of a subscription, just ready) holds a new version: once per
     period and version (a rebuild after expiry, a second delivery run, a concurrent build: no second e-mail), and

@@ -1,0 +1,1 @@
+"""Refunds: services (every write), policy (what a buyer may ask for), selectors, forms and the pages."""
