@@ -399,16 +399,18 @@ def test_the_database_refuses_a_balance_below_zero_and_a_voucher_paying_a_whole_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_checkouts_at_once_cannot_take_the_balance_below_zero(buyer, admin_user, eligible):
-    """Two buyers of one company check out at the same moment with a voucher that covers one order and a bit:
-    the voucher row lock makes the second see what the first took; the balance ends at exactly zero."""
+def test_two_checkouts_at_once_cannot_take_the_balance_below_zero(buyer, admin_user, official, eligible):
+    """Two buyers of one company check out two datasets at the same moment with a voucher that covers one order
+    and a bit: the voucher row lock makes the second see what the first took; the balance ends at exactly zero.
+    (Two datasets: one offer waiting for payment in two orders of one company is refused on its own.)"""
+    other = publish_dataset(official, admin_user, title_ko="대기질 예보 자료", title_en="Forecast", offers=(ELIGIBLE,))
     voucher = verified_voucher(buyer, admin_user, granted=30_000)
     owner = owner_of(buyer)
     owner.active_organization = buyer.active_organization
     carts = []
-    for user in (buyer, owner):
+    for user, dataset in ((buyer, eligible), (owner, other)):
         organization = user.active_organization
-        cart_services.cart_add(actor=user, organization=organization, offer=offer_of(eligible, "one_off"))
+        cart_services.cart_add(actor=user, organization=organization, offer=offer_of(dataset, "one_off"))
         lines = selectors.cart_lines(selectors.cart_get(user, organization), organization)
         carts.append((user, {line.offer.pk: line.licence_sha256 for line in lines}))
     barrier = threading.Barrier(2)
