@@ -167,6 +167,11 @@ class Row:
     voucher_settled_krw: int
     net_krw: int
 
+    @property
+    def buyer_paid_krw(self) -> int:
+        """A sale paid partly by a data voucher: the buyer's own part (card or bank transfer); 0 otherwise."""
+        return self.sales_krw - self.voucher_krw if self.voucher_krw > 0 else 0
+
 
 def rows_of(organization: Organization | int, transactions) -> list[Row]:
     """The statement's lines: per ledger transaction and order line, date order."""
