@@ -1,7 +1,8 @@
 """A buyer asks for a refund and the admin grants it: the company paid by card and downloaded nothing yet; on the order
 page it reads the policy, asks for the line back within the 7 days; the admin approves it on the refunds queue, the
 simulated PG cancels the card payment, the order page shows the refund done, the download is gone and a link made
-before answers 403. (The cancelling receipt is added with the documents.)"""
+before answers 403; the order page and the documents page list the cancelling document (수정세금계산서, 마이너스) with
+negative amounts next to the original, and its page and PDF open."""
 
 import re
 
@@ -14,6 +15,7 @@ from tests.browser.test_purchase_card import login
 from tests.transactions.conftest import offer_of, parked_package_builds, place_order, publish_dataset  # noqa: F401
 from tests.transactions.test_payments import approve_at_pg
 from transactions.delivery import services as delivery
+from transactions.documents.models import Document
 from transactions.models import Entitlement, Order, Package, Refund
 from transactions.payments import services as payments
 from transactions.tasks import build_package
@@ -109,6 +111,31 @@ def test_a_buyer_asks_for_a_refund_the_admin_grants_it_and_the_download_stops(
     shot(page, "refunded")
     assert page.request.get(link).status == 403  # the link made before, in the buyer's own session
     assert httpx.get(link, timeout=10).status_code == 403  # and for anyone holding it
+
+    # The cancelling receipt appears: on the order page next to the original, then on the documents page.
+    original = Document.objects.get(order=order, original=None)
+    cancelling = Document.objects.get(order=order, original=original)
+    documents = page.locator("#order-documents")
+    expect(documents).to_contain_text(original.number)
+    expect(documents.locator("li", has_text=cancelling.number)).to_contain_text("-330,000원")
+    expect(documents.locator("li", has_text=cancelling.number)).to_contain_text("수정세금계산서")
+    shot(page, "refunded-documents")
+    page.locator("#order-documents a[href$='/orders/documents/']").click()
+    page.wait_for_url(re.compile(r"/orders/documents/$"))
+    row = page.locator("#document-list tr", has_text=cancelling.number)
+    expect(row).to_contain_text("-330,000원")
+    expect(row).to_contain_text(order.number)
+    expect(page.locator("#document-list tr", has_text=original.number).first).to_contain_text("330,000원")
+    shot(page, "documents-with-cancelling")
+    row.locator("a", has_text=cancelling.number).click()
+    page.wait_for_url(re.compile(rf"/orders/documents/{cancelling.number}/$"))
+    expect(page.locator("#document-title")).to_contain_text("마이너스")
+    expect(page.locator("#document-original")).to_contain_text(original.number)
+    expect(page.locator("#document-totals .pc-amounts-total")).to_contain_text("-330,000원")
+    expect(page.locator("#document-lines")).to_contain_text("-300,000원")
+    shot(page, "cancelling-document")
+    pdf = page.request.get(base + page.locator("#document-pdf").get_attribute("href"))
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.body().startswith(b"%PDF")
 
     # The pages in English and on a phone.
     page.context.add_cookies([{"name": "django_language", "value": "en", "url": base}])

@@ -1,7 +1,8 @@
 """An SME pays with its data voucher and the (simulated) card: the owner registers the voucher, a platform admin
 verifies it on the staff page; the company buys a voucher-eligible dataset, the voucher pays 80 % and the card the
 own share (the PG window asks only that); the order page shows both parts; the admin records the agency's payment
-and the order page says it was settled."""
+and the order page says it was settled; the selling provider's sales page and statement lines show the sale with its
+voucher part and its card part, and the agency's settlement."""
 
 import re
 from datetime import date, timedelta
@@ -14,7 +15,7 @@ from accounts.models import Membership
 from devtools.pg_simulator import views as simulator
 from tests.conftest import PASSWORD
 from tests.transactions.conftest import publish_dataset, wait_for_download_records
-from transactions.models import LedgerEntry, Order, Voucher
+from transactions.models import LedgerEntry, LedgerTransaction, Order, Voucher
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -130,7 +131,34 @@ def test_an_sme_pays_part_with_its_voucher_and_the_rest_by_card(
     shot(page, "order-settled")
     assert LedgerEntry.objects.filter(transaction__kind="voucher_settlement").count() == 2
 
+    # The selling provider: its sales page counts the voucher part; the lines show the sale split between the
+    # voucher and the card, and the agency's settlement.
+    login(page, base, official.email)
+    page.goto(f"{base}/sales/")
+    expect(page.locator("#current-totals [data-total=sales]")).to_contain_text("33,000")
+    expect(page.locator("#current-totals [data-total=voucher]")).to_contain_text("26,400")
+    expect(page.locator("#current-totals [data-total=voucher]")).to_contain_text("바우처 기관 입금 완료: 26,400원")
+    shot(page, "provider-sales-voucher")
+    page.locator("#current-lines-link").click()
+    paid = LedgerTransaction.objects.get(order=order, kind="payment")
+    sale = page.locator(f'#statement-lines tr[data-ledger-transaction="{paid.pk}"]')
+    expect(sale).to_contain_text(order.number)
+    expect(sale.locator("td").nth(1)).to_have_text("결제")
+    expect(sale.locator("td").nth(4)).to_have_text(re.compile(r"^33,000"))
+    expect(sale.locator("[data-split=voucher]")).to_have_text("데이터바우처 26,400 + 카드(온라인 결제) 6,600")
+    settled = LedgerTransaction.objects.get(order=order, kind="voucher_settlement")
+    settlement = page.locator(f'#statement-lines tr[data-ledger-transaction="{settled.pk}"]')
+    expect(settlement.locator("td").nth(1)).to_have_text("바우처 정산")
+    expect(settlement).to_contain_text("입금 26,400")
+    shot(page, "provider-lines-voucher")
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": base}])
+    page.reload()
+    expect(sale.locator("[data-split=voucher]")).to_have_text("Data voucher 26,400 + Card (online payment) 6,600")
+    shot(page, "provider-lines-voucher-en")
+    page.context.add_cookies([{"name": "django_language", "value": "ko", "url": base}])
+
     # The same pages in English and on a phone (artefacts to look at).
+    login(page, base, buyer.email)
     page.context.add_cookies([{"name": "django_language", "value": "en", "url": base}])
     page.goto(f"{base}/orders/{order.number}/")
     expect(page.locator("#order-voucher-title")).to_have_text("Data voucher (데이터바우처)")

@@ -167,6 +167,11 @@ class Row:
     voucher_settled_krw: int
     net_krw: int
 
+    @property
+    def buyer_paid_krw(self) -> int:
+        """A sale paid partly by a data voucher: the buyer's own part (card or bank transfer); 0 otherwise."""
+        return self.sales_krw - self.voucher_krw if self.voucher_krw > 0 else 0
+
 
 def rows_of(organization: Organization | int, transactions) -> list[Row]:
     """The statement's lines: per ledger transaction and order line, date order."""
@@ -252,10 +257,19 @@ class Current:
     totals: Totals
     carried_krw: int
     rows: list = field(default_factory=list)
+    previous: ProviderStatement | None = None
 
     @property
     def payable_krw(self) -> int:
         return self.carried_krw + self.totals.net_krw
+
+    @property
+    def previous_awaits_payout(self) -> bool:
+        """The last statement is closed and not paid yet: its amount is carried here only if it is still unpaid when
+        this month closes."""
+        return bool(
+            self.previous and self.previous.state == ProviderStatement.State.CLOSED and self.previous.left_krw > 0
+        )
 
 
 def statement_current(organization: Organization, *, with_rows: bool = True) -> Current:
@@ -267,6 +281,7 @@ def statement_current(organization: Organization, *, with_rows: bool = True) -> 
         totals=totals_of(organization, pending),
         carried_krw=last.left_krw if last else 0,
         rows=rows_of(organization, pending) if with_rows else [],
+        previous=last,
     )
 
 
