@@ -7,7 +7,8 @@
   `voucher_use_record` reserves the amount in the checkout's own transaction. The balance cannot go below zero:
   the row lock serialises checkouts of one voucher, and a CHECK (used_krw <= granted_krw) refuses any write that
   would (the last line of defence). A cancelled order gives its amount back (`voucher_release_for_order`, called
-  in the cancellation's transaction).
+  in the cancellation's transaction); a refund of a paid order gives its voucher share back
+  (`voucher_return_for_refund`, in the refund's transaction; the rule is in transactions/ledger.py).
 - When the agency pays, an admin records it (`voucher_settle`): one voucher_settlement ledger transaction per order.
 
 **Rounding rule (integer won).** Of an order, the voucher pays V = min(balance, ⌊E × (100 − copay) / 100⌋), E the
@@ -201,6 +202,42 @@ def voucher_release_for_order(*, order: Order, actor=None) -> VoucherUse | None:
         obj=voucher,
         organization_id=order.buyer_id,
         data={"order": order.number, "amount_krw": use.amount_krw},
+    )
+    return use
+
+
+def voucher_return_for_refund(*, refund, actor=None) -> VoucherUse:
+    """A refund of a paid voucher order is done: its voucher share (Refund.voucher_krw) goes back on the voucher's
+    balance (VoucherUse.returned_krw grows, Voucher.used_krw shrinks). Called in the refund's transaction with the
+    order locked; locks the voucher row (as checkouts and settlements do), and the CHECKs keep what is returned
+    within what the order used and the balance within the grant. Whether the agency had paid for it already only
+    changes the ledger (transactions.ledger.record_refund)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("voucher_return_for_refund must run inside the refund's transaction")
+    amount = int(refund.voucher_krw)
+    use = VoucherUse.objects.filter(order_id=refund.order_id).first()
+    if use is None or amount <= 0:
+        raise ValueError(f"refund {refund.pk} has no voucher share to return")
+    voucher = Voucher.objects.select_for_update().get(pk=use.voucher_id)
+    use = VoucherUse.objects.select_for_update().get(pk=use.pk)
+    if use.released_at is not None or use.returned_krw + amount > use.amount_krw:
+        raise ValueError(f"refund {refund.pk} returns more to voucher {voucher.pk} than order {use.order_id} used")
+    VoucherUse.objects.filter(pk=use.pk).update(returned_krw=F("returned_krw") + amount)
+    Voucher.objects.filter(pk=voucher.pk).update(used_krw=F("used_krw") - amount)
+    use.refresh_from_db(fields=["returned_krw"])
+    voucher.refresh_from_db(fields=["used_krw"])
+    audit(
+        actor=actor,
+        action="voucher.returned",
+        obj=voucher,
+        organization_id=voucher.organization_id,
+        data={
+            "order": refund.order.number,
+            "refund": refund.pk,
+            "amount_krw": amount,
+            "settled": use.settlement_id is not None,
+            "balance_krw": voucher.balance_krw,
+        },
     )
     return use
 
