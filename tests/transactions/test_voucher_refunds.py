@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Organization
-from core.errors import DomainError
+from core.errors import DomainError, NotAllowed
 from core.models import AuditEvent
 from devtools.pg_simulator import views as simulator
 from tests.transactions.conftest import offer_of
@@ -17,7 +17,16 @@ from tests.transactions.test_refunds import assert_every_transaction_balances, b
 from tests.transactions.test_vouchers import TODAY, checkout, eligible, verified_voucher  # noqa: F401
 from transactions import ledger
 from transactions.documents.models import Document
-from transactions.models import LedgerAccount, LedgerEntry, Order, Payment, Refund, Voucher, VoucherUse
+from transactions.models import (
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    Order,
+    Payment,
+    Refund,
+    Voucher,
+    VoucherUse,
+)
 from transactions.payments import services as payments
 from transactions.payments.gateway import get_card_gateway
 from transactions.refunds import services
@@ -140,7 +149,7 @@ def test_partial_refunds_split_in_proportion_and_add_up_to_each_part(voucher_ord
 
 
 def test_a_refund_after_the_agency_paid_is_owed_back_to_it_and_the_receivable_never_goes_negative(
-    voucher_order, admin_user
+    voucher_order, admin_user, login
 ):
     order, voucher = voucher_order
     item = order.items.get()
@@ -161,20 +170,22 @@ def test_a_refund_after_the_agency_paid_is_owed_back_to_it_and_the_receivable_ne
     assert balance(K.REFUND_PAYABLE, order.buyer) == 0 and ledger.owed_to(item.seller) == 0
     assert_every_transaction_balances()
 
-    # Paying the agency back empties it; a second time is refused.
-    ledger_repaid = _repay(order)
-    assert ledger_repaid.kind == "voucher_repaid"
+    # The admin's voucher page says what is owed back; recording the payment back empties it, once.
+    client = login(admin_user)
+    detail = client.get(reverse("staff_vouchers:detail", args=[voucher.pk])).content.decode()
+    assert "26,400" in detail.split(f'id="voucher-owed-back-{order.pk}"')[1].split("</span>")[0]
+    repay = reverse("staff_vouchers:repay", args=[voucher.pk, order.pk])
+    assert client.post(repay, {"reference": "반환-001"}).status_code == 302
+    assert LedgerTransaction.objects.filter(kind="voucher_repaid", order=order).count() == 1
     assert balance(K.VOUCHER_PAYABLE) == 0 and balance(K.CASH) == 0
+    assert_every_transaction_balances()
     with pytest.raises(DomainError) as exc:
-        _repay(order)
+        vouchers.voucher_repay(actor=admin_user, voucher=voucher, order=order, reference="again")
     assert exc.value.code == "voucher_nothing_owed"
-
-
-def _repay(order):
-    from django.db import transaction  # noqa: PLC0415 - the ledger books inside a transaction
-
-    with transaction.atomic():
-        return ledger.record_voucher_repaid(order=order, memo="KDATA 반환")
+    with pytest.raises(NotAllowed):
+        vouchers.voucher_repay(actor=order.placed_by, voucher=voucher, order=order, reference="x")
+    detail = client.get(reverse("staff_vouchers:detail", args=[voucher.pk])).content.decode()
+    assert f'id="voucher-owed-back-{order.pk}"' not in detail
 
 
 def test_a_tax_free_line_sends_the_buyers_tax_free_part_to_the_pg(pg, buyer, admin_user, eligible, official):  # noqa: F811

@@ -33,7 +33,7 @@ from core.errors import DomainError, NotAllowed
 from core.text import lazy_percent
 from core.transitions import transition
 from transactions import ledger
-from transactions.models import Order, Voucher, VoucherSettlement, VoucherUse
+from transactions.models import LedgerTransaction, Order, Voucher, VoucherSettlement, VoucherUse
 
 V = Voucher.State
 
@@ -240,6 +240,33 @@ def voucher_return_for_refund(*, refund, actor=None) -> VoucherUse:
         },
     )
     return use
+
+
+@transaction.atomic
+def voucher_repay(*, actor, voucher: Voucher, order: Order, reference: str) -> LedgerTransaction:
+    """A platform admin paid the agency back what refunds of `order` made after the agency's settlement owe it
+    (the voucher shares, voucher_payable in the ledger): booked Dr voucher_payable / Cr cash per line. Nothing owed:
+    DomainError."""
+    _require_admin(actor)
+    reference = (reference or "").strip()
+    if not reference:
+        raise DomainError(_("Enter the reference of the agency's transfer."), code="settlement_reference")
+    voucher = Voucher.objects.select_for_update().get(pk=voucher.pk)
+    use = VoucherUse.objects.select_for_update().select_related("order").filter(voucher=voucher, order=order).first()
+    if use is None:
+        raise DomainError(_("Some of the orders chosen were not paid with this voucher."), code="settlement_foreign")
+    booked = ledger.record_voucher_repaid(
+        order=use.order, actor=actor, memo=f"voucher {voucher.agreement_number} · back to the agency · {reference}"
+    )
+    amount = sum(e.amount_krw for e in booked.entries.all() if e.amount_krw > 0)
+    audit(
+        actor=actor,
+        action="voucher.repaid",
+        obj=voucher,
+        organization_id=voucher.organization_id,
+        data={"order": use.order.number, "reference": reference[:100], "amount_krw": amount},
+    )
+    return booked
 
 
 # --- settlement by the agency -----------------------------------------------------------------------------------
