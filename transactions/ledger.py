@@ -12,11 +12,27 @@ A payment of an order line with supply S and VAT V (total S + V) books
 
 where C = commission_of(S). A line partly paid by a 데이터바우처 (OrderItem.voucher_krw = W) debits cash only with what
 the buyer paid (S + V − W) and voucher_receivable with W, the credits unchanged; when the agency pays, a
-voucher_settlement moves W from voucher_receivable to cash (per line, never more than is outstanding). **Rounding rule**: the commission is PLATFORM_COMMISSION_PERCENT of the supply, rounded
-down to the won (the provider never receives less than its share because of rounding), on each order line, never
-on the VAT. A refund books the reverse of the part refunded, in proportion (cumulatively, so many partial refunds add up to
-exactly the reverse of the payment), into what is owed back to the buyer (refund_payable); paying it back moves
-that out of cash. A payout moves what a provider is owed out of cash, never more than it is owed.
+voucher_settlement moves W from voucher_receivable to cash (per line, never more than is outstanding).
+
+**Rounding rule**: the commission is PLATFORM_COMMISSION_PERCENT of the supply, rounded down to the won (the
+provider never receives less than its share because of rounding), on each order line, never on the VAT.
+
+**Refunds.** A refund books the reverse of the part refunded, in proportion (cumulatively, so many partial refunds
+add up to exactly the reverse of the payment): Dr provider_payable, commission, provider_vat. Who gets the money
+back is the **voucher split**: a refund of A on a line with total T and voucher part W goes
+
+- to the voucher, `voucher_share` = ⌊(R + A) × W / T⌋ − (what earlier refunds of the line gave the voucher), R what
+  was refunded of the line before (cumulative rounding like the VAT: refunding the whole line gives the voucher
+  back exactly W, the buyer exactly T − W); clamped so neither side gets more than is left of its part;
+- to the buyer, the rest (A − voucher share): Cr refund_payable, paid back through the payment (the PG's cancel
+  amount, or the admin's bank transfer: record_refund_paid), so the buyer never gets back more than it paid
+  (Payment.amount_krw = Σ (T − W)).
+
+The voucher share reverses the receivable while the agency has not paid it (Cr voucher_receivable, at most what is
+outstanding on the line, which so never goes negative); once the agency paid (settled), it is owed back to the
+agency instead (Cr voucher_payable, a platform account), and paying the agency back (record_voucher_repaid) moves it
+out of cash. The voucher's balance is restored by the refund service (VoucherUse.returned_krw). A payout moves what a
+provider is owed out of cash, never more than it is owed.
 """
 
 from dataclasses import dataclass
@@ -133,23 +149,70 @@ def record_voucher_settlement(*, order: Order, actor=None, memo: str = "") -> Le
     return post(kind=T.VOUCHER_SETTLEMENT, lines=lines, order=order, memo=memo, actor=actor)
 
 
-def refunded_on(item: OrderItem) -> int:
-    """What was granted back of an order line so far (what its refunds made owed to the buyer)."""
-    total = LedgerEntry.objects.filter(
-        order_item=item, transaction__kind=T.REFUND, account__kind=K.REFUND_PAYABLE
-    ).aggregate(total=Sum("amount_krw"))["total"]
+def _refund_credits(item: OrderItem, kinds) -> int:
+    total = LedgerEntry.objects.filter(order_item=item, transaction__kind=T.REFUND, account__kind__in=kinds).aggregate(
+        total=Sum("amount_krw")
+    )["total"]
     return -(total or 0)
 
 
-def record_refund(*, item: OrderItem, amount_krw: int, payment=None, actor=None, memo: str = "") -> LedgerTransaction:
+VOUCHER_KINDS = (K.VOUCHER_RECEIVABLE, K.VOUCHER_PAYABLE)
+
+
+def refunded_on(item: OrderItem) -> int:
+    """What was granted back of an order line so far: what its refunds made owed to the buyer plus what they gave
+    back to the voucher."""
+    return _refund_credits(item, (K.REFUND_PAYABLE, *VOUCHER_KINDS))
+
+
+def voucher_refunded_on(item: OrderItem) -> int:
+    """What refunds of an order line gave back to the voucher so far (receivable reversed, or owed to the agency)."""
+    return _refund_credits(item, VOUCHER_KINDS)
+
+
+def voucher_share(
+    *, total_krw: int, voucher_krw: int, before_krw: int, voucher_before_krw: int, amount_krw: int
+) -> int:
+    """The voucher's share of refunding `amount_krw` of a line (total `total_krw`, voucher part `voucher_krw`) after
+    `before_krw` was refunded of it, `voucher_before_krw` of that to the voucher: the rule in the module docstring.
+    Cumulatively rounded down; never more than is left of the voucher's part nor less than what the buyer's part
+    cannot take, so a refund of everything left returns exactly what is left of each part."""
+    if not voucher_krw or not total_krw:
+        return 0
+    share = (before_krw + amount_krw) * voucher_krw // total_krw - voucher_before_krw
+    voucher_left = voucher_krw - voucher_before_krw
+    own_left = (total_krw - voucher_krw) - (before_krw - voucher_before_krw)
+    return min(max(share, amount_krw - own_left, 0), voucher_left, amount_krw)
+
+
+def record_refund(
+    *, item: OrderItem, amount_krw: int, voucher_krw: int | None = None, payment=None, actor=None, memo: str = ""
+) -> LedgerTransaction:
     """Book giving back `amount_krw` of an order line: the reverse, in proportion, of what its payment booked (its
     VAT, and the commission *booked then*, whatever the rate is now; both rounded down), never more than was paid
-    for it."""
+    for it. `voucher_krw` is the voucher's share of it (the refund service passes what it stored on the refund
+    line; None: computed here by `voucher_share`); the rest is owed back to the buyer."""
     amount_krw = int(amount_krw)
     already = refunded_on(item)
     if amount_krw <= 0 or already + amount_krw > item.total_krw:
         raise DomainError(
             _("A refund must be more than 0 and at most what is left of the line's total."), code="refund_amount"
+        )
+    voucher_before = voucher_refunded_on(item)
+    if voucher_krw is None:
+        voucher_krw = voucher_share(
+            total_krw=item.total_krw,
+            voucher_krw=item.voucher_krw,
+            before_krw=already,
+            voucher_before_krw=voucher_before,
+            amount_krw=amount_krw,
+        )
+    voucher_krw = int(voucher_krw)
+    own_left = (item.total_krw - item.voucher_krw) - (already - voucher_before)
+    if not (0 <= voucher_krw <= item.voucher_krw - voucher_before and amount_krw - voucher_krw <= own_left):
+        raise ValueError(
+            f"voucher share {voucher_krw} of a refund of {amount_krw} does not fit line {item.pk} "
+            f"(voucher part {item.voucher_krw}, {voucher_before} of it refunded)"
         )
     booked_commission = -(
         LedgerEntry.objects.filter(order_item=item, transaction__kind=T.PAYMENT, account__kind=K.COMMISSION).aggregate(
@@ -169,11 +232,15 @@ def record_refund(*, item: OrderItem, amount_krw: int, payment=None, actor=None,
 
     commission = commission_share(supply_to_date) - commission_share(supply_before)
     supply = amount_krw - vat
+    # The voucher's share: the agency's receivable reversed while it is outstanding, owed back to it once paid.
+    receivable = min(voucher_krw, max(voucher_outstanding_on(item), 0))
     lines = [
         Line(account(K.PROVIDER_PAYABLE, item.seller_id), supply - commission, item),
         Line(account(K.COMMISSION), commission, item),
         Line(account(K.PROVIDER_VAT, item.seller_id), vat, item),
-        Line(account(K.REFUND_PAYABLE, item.order.buyer_id), -amount_krw, item),
+        Line(account(K.REFUND_PAYABLE, item.order.buyer_id), -(amount_krw - voucher_krw), item),
+        Line(account(K.VOUCHER_RECEIVABLE), -receivable, item),
+        Line(account(K.VOUCHER_PAYABLE), -(voucher_krw - receivable), item),
     ]
     return post(kind=T.REFUND, lines=lines, order=item.order, payment=payment, memo=memo, actor=actor)
 
@@ -197,6 +264,33 @@ def record_refund_paid(
         Line(account(K.CASH), -int(amount_krw), item),
     ]
     return post(kind=T.REFUND_PAID, lines=lines, order=item.order, payment=payment, memo=memo, actor=actor)
+
+
+def voucher_payable_on(item: OrderItem) -> int:
+    """What the platform owes the voucher agency back for an order line (voucher shares of refunds made after the
+    agency paid, less what was paid back to it)."""
+    total = LedgerEntry.objects.filter(order_item=item, account__kind=K.VOUCHER_PAYABLE).aggregate(
+        total=Sum("amount_krw")
+    )["total"]
+    return -(total or 0)
+
+
+def record_voucher_repaid(*, order: Order, actor=None, memo: str = "") -> LedgerTransaction:
+    """The platform paid the voucher agency back what refunds of `order` owed it: per line, Dr voucher_payable /
+    Cr cash with what is owed. Raises DomainError when nothing is owed."""
+    lines = []
+    for item in order.items.all():
+        owed = voucher_payable_on(item)
+        if owed > 0:
+            lines += [Line(account(K.VOUCHER_PAYABLE), owed, item), Line(account(K.CASH), -owed, item)]
+    if not lines:
+        raise DomainError(
+            lazy_percent(
+                _("Nothing is owed back to the voucher agency for order %(number)s."), {"number": order.number}
+            ),
+            code="voucher_nothing_owed",
+        )
+    return post(kind=T.VOUCHER_REPAID, lines=lines, order=order, memo=memo, actor=actor)
 
 
 def owed_to(organization: Organization | int) -> int:

@@ -511,9 +511,16 @@ class LedgerAccountKind(models.TextChoices):
     PROVIDER_VAT = "provider_vat", _("Owed to the provider (VAT)")  # provider: the VAT it charged and must remit
     VOUCHER_RECEIVABLE = "voucher_receivable", _("Due from the voucher agency")  # platform
     REFUND_PAYABLE = "refund_payable", _("Refunds owed to the buyer")  # buyer: granted, not yet paid back
+    # platform: the voucher part of refunds the agency had already paid for (to give back to it)
+    VOUCHER_PAYABLE = "voucher_payable", _("Owed back to the voucher agency")
 
 
-PLATFORM_ACCOUNTS = (LedgerAccountKind.CASH, LedgerAccountKind.COMMISSION, LedgerAccountKind.VOUCHER_RECEIVABLE)
+PLATFORM_ACCOUNTS = (
+    LedgerAccountKind.CASH,
+    LedgerAccountKind.COMMISSION,
+    LedgerAccountKind.VOUCHER_RECEIVABLE,
+    LedgerAccountKind.VOUCHER_PAYABLE,
+)
 
 
 class LedgerAccount(models.Model):
@@ -547,6 +554,7 @@ class LedgerTransactionKind(models.TextChoices):
     REFUND = "refund", _("Refund")
     VOUCHER_SETTLEMENT = "voucher_settlement", _("Voucher settlement")
     REFUND_PAID = "refund_paid", _("Refund paid back")
+    VOUCHER_REPAID = "voucher_repaid", _("Voucher part paid back to the agency")
     PAYOUT = "payout", _("Payout")
     CORRECTION = "correction", _("Correction")
 
@@ -608,7 +616,7 @@ class Voucher(models.Model):
     """A buyer organization's 데이터바우처 agreement (MSIT / K-DATA): an amount granted for a period, of which the
     voucher pays at most (100 − copay_percent) % of the eligible lines of an order; the agency pays the platform
     later (VoucherSettlement). The balance is `granted_krw − used_krw`; `used_krw` is the sum of the uses not
-    released, changed only with this row locked, and a CHECK keeps it within the amount granted."""
+    released less what refunds returned of them (VoucherUse.returned_krw), changed only with this row locked, and a CHECK keeps it within the amount granted."""
 
     State = VoucherState
 
@@ -687,6 +695,8 @@ class VoucherUse(models.Model):
     voucher = models.ForeignKey(Voucher, on_delete=models.PROTECT, related_name="uses")
     order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="voucher_use")
     amount_krw = models.PositiveBigIntegerField()
+    # What refunds of the paid order gave back to the voucher's balance (their voucher share; never above amount).
+    returned_krw = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     released_at = models.DateTimeField(null=True, blank=True)  # the order was cancelled: back on the balance
     settlement = models.ForeignKey(
@@ -697,6 +707,9 @@ class VoucherUse(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_krw__gt=0), name="voucher_use_positive"),
+            models.CheckConstraint(
+                condition=Q(returned_krw__lte=models.F("amount_krw")), name="voucher_use_returned_within_amount"
+            ),
             models.CheckConstraint(
                 condition=Q(released_at__isnull=True) | Q(settlement__isnull=True),
                 name="voucher_use_released_or_settled",
@@ -792,7 +805,11 @@ class Refund(models.Model):
     )
     source = models.CharField(max_length=10, choices=RefundSource.choices)
     state = models.CharField(max_length=20, choices=RefundState.choices, default=RefundState.CREATED)
+    # The whole amount given back of the order lines (what `Order.refunded_krw` adds up) ...
     amount_krw = models.PositiveBigIntegerField()
+    # ... of which this much goes back to the data voucher (its balance; the agency's receivable), the sum of the
+    # lines' voucher shares (transactions.ledger.voucher_share); the rest (`own_krw`) goes back through the payment.
+    voucher_krw = models.PositiveBigIntegerField(default=0)
     reason = models.CharField(_("reason"), max_length=1000)
     requested_by = models.ForeignKey(  # the buyer who asked (buyer requests)
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -829,11 +846,19 @@ class Refund(models.Model):
             choices_constraint("state", RefundState, name="refund_state_valid"),
             choices_constraint("source", RefundSource, name="refund_source_valid"),
             models.CheckConstraint(condition=Q(amount_krw__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(voucher_krw__lte=models.F("amount_krw")), name="refund_voucher_within_amount"
+            ),
         ]
         indexes = [models.Index(fields=["state", "created_at"], name="refund_state_recent")]
 
     def __str__(self):
         return f"refund {self.pk} of order {self.order_id} ({self.amount_krw:,} KRW)"
+
+    @property
+    def own_krw(self) -> int:
+        """What goes back through the payment (the PG's cancel amount, or the bank transfer): the buyer's share."""
+        return self.amount_krw - self.voucher_krw
 
 
 class RefundLine(models.Model):
@@ -842,6 +867,8 @@ class RefundLine(models.Model):
     refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="lines")
     order_item = models.ForeignKey(OrderItem, on_delete=models.PROTECT, related_name="refund_lines")
     amount_krw = models.PositiveBigIntegerField()
+    # Of it, the voucher's share (back to the voucher); the rest is the buyer's (back through the payment).
+    voucher_krw = models.PositiveBigIntegerField(default=0)
     # The ledger's refund transaction of this line (set when the refund is done).
     ledger_transaction = models.ForeignKey(
         LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -852,10 +879,17 @@ class RefundLine(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["refund", "order_item"], name="refund_line_once"),
             models.CheckConstraint(condition=Q(amount_krw__gt=0), name="refund_line_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(voucher_krw__lte=models.F("amount_krw")), name="refund_line_voucher_within_amount"
+            ),
         ]
 
     def __str__(self):
         return f"{self.amount_krw:,} KRW of order line {self.order_item_id}"
+
+    @property
+    def own_krw(self) -> int:
+        return self.amount_krw - self.voucher_krw
 
 
 # Receipts and tax documents, and monthly provider statements, live in their own modules

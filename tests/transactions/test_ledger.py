@@ -1,7 +1,8 @@
 """The ledger (transactions.ledger): a paid order books balanced entries in the payment's own transaction; entries
 are never edited; an unbalanced transaction cannot commit; and, for any sequence of payments, partial refunds,
-refunds paid back, payouts, orders partly paid by a data voucher and the agency's settlements (hypothesis), every
-transaction balances, what the voucher agency owes is never negative, each provider is owed exactly what its
+refunds paid back, payouts, orders partly paid by a data voucher, their refunds, the agency's settlements and paying
+the agency back (hypothesis), every transaction balances, what the voucher agency owes is never negative, a refund
+splits between the buyer and the voucher by the cumulative rule (the buyer never gets back more than it paid), each provider is owed exactly what its
 entries say, nothing is paid out beyond what is owed, and a line refunded in full leaves nothing behind."""
 
 import uuid
@@ -163,13 +164,59 @@ step = st.one_of(
     # A data voucher pays part of an order (own share 1–99 %); later the agency pays it (a settlement).
     st.tuples(st.just("voucher_order"), st.lists(line, min_size=1, max_size=3), st.integers(1, 99)),
     st.tuples(st.just("settle"), st.integers(0, 50)),
+    # Refunds of voucher orders (the "refund" step picks any line; this one a voucher order's), and paying the
+    # agency back what refunds after its settlement owe it.
+    st.tuples(st.just("voucher_refund"), st.integers(0, 50), st.floats(0.0, 1.0)),
+    st.tuples(st.just("repay"), st.integers(0, 50)),
+)
+
+
+def _back(item) -> tuple[int, int]:
+    """What refunds of a line gave back (their credits): to the buyer (refund_payable), to the voucher (the
+    receivable reversed, or owed back to the agency)."""
+    buyer = voucher = 0
+    for e in LedgerEntry.objects.filter(order_item=item, transaction__kind="refund").select_related("account"):
+        if e.account.kind == K.REFUND_PAYABLE:
+            buyer -= e.amount_krw
+        elif e.account.kind in ("voucher_receivable", "voucher_payable"):
+            voucher -= e.amount_krw
+    return buyer, voucher
+
+
+@pytest.mark.django_db
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(step, min_size=1, max_size=16), commission=st.integers(0, 30))
+def test_any_sequence_keeps_the_ledger_balanced_and_never_pays_out_more_than_is_owed(world, steps, commission):
+    from django.conf import settings as django_settings
+
+    default_rate = django_settings.PLATFORM_COMMISSION_PERCENT
+    try:
+        _run(world, steps, commission)
+    finally:
+        django_settings.PLATFORM_COMMISSION_PERCENT = default_rate
+
+
+voucher_order_step = st.tuples(st.just("voucher_order"), st.lists(line, min_size=1, max_size=2), st.integers(1, 99))
+voucher_step = st.one_of(
+    voucher_order_step,
+    st.tuples(st.just("voucher_refund"), st.integers(0, 50), st.sampled_from([0.0, 0.3, 0.5, 1.0]) | st.floats(0, 1)),
+    st.tuples(st.just("settle"), st.integers(0, 50)),
+    st.tuples(st.just("repay"), st.integers(0, 50)),
+    st.tuples(st.just("pay_back"), st.integers(0, 50), st.floats(0.0, 1.0)),
 )
 
 
 @pytest.mark.django_db
-@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(step, min_size=1, max_size=16), commission=st.integers(0, 30))
-def test_any_sequence_keeps_the_ledger_balanced_and_never_pays_out_more_than_is_owed(world, steps, commission):
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    steps=st.tuples(voucher_order_step, st.lists(voucher_step, min_size=2, max_size=14)).map(
+        lambda first_and_rest: [first_and_rest[0], *first_and_rest[1]]
+    ),
+    commission=st.integers(0, 30),
+)
+def test_refunds_of_voucher_orders_before_and_after_the_agency_paid_keep_every_part_right(world, steps, commission):
+    """The same invariants, on sequences made mostly of voucher orders, their refunds (partial and full, before and
+    after the agency's settlement), refunds paid back and paying the agency back."""
     from django.conf import settings as django_settings
 
     default_rate = django_settings.PLATFORM_COMMISSION_PERCENT
@@ -184,7 +231,7 @@ def _run(world, steps, commission):
 
     with transaction.atomic():
         django_settings.PLATFORM_COMMISSION_PERCENT = commission
-        items, paid_in, paid_back, paid_out, voucher_orders = [], 0, 0, 0, []
+        items, paid_in, paid_back, paid_out, voucher_orders, repaid = [], 0, 0, 0, [], 0
         paid_to = {seller.pk: 0 for seller in world["sellers"]}
         for action, *args in steps:
             if action == "rate":  # the rate changes between events; what was booked stays as booked
@@ -202,11 +249,29 @@ def _run(world, steps, commission):
                     with pytest.raises(DomainError):  # settled already: never twice, never below zero
                         ledger.record_voucher_settlement(order=order)
                     continue
-                assert outstanding == order.voucher_krw
+                # What is due is the voucher part less the voucher shares of the refunds made before.
+                assert outstanding == order.voucher_krw - sum(_back(item)[1] for item in order.items.all())
                 ledger.record_voucher_settlement(order=order)
                 paid_in += outstanding
-            elif action in ("refund", "pay_back") and items:
-                item = items[args[0] % len(items)]
+            elif action == "repay" and voucher_orders:
+                order = voucher_orders[args[0] % len(voucher_orders)]
+                owed = -sum(
+                    e.amount_krw
+                    for e in LedgerEntry.objects.filter(order_item__order=order, account__kind=K.VOUCHER_PAYABLE)
+                )
+                if owed == 0:
+                    with pytest.raises(DomainError):
+                        ledger.record_voucher_repaid(order=order)
+                    continue
+                ledger.record_voucher_repaid(order=order)
+                repaid += owed
+            elif action in ("refund", "pay_back", "voucher_refund") and items:
+                voucher_items = [item for item in items if item.voucher_krw]
+                if action == "voucher_refund" and not voucher_items:
+                    continue
+                pool = voucher_items if action == "voucher_refund" else items
+                item = pool[args[0] % len(pool)]
+                action = "refund" if action == "voucher_refund" else action
                 if action == "refund":
                     left = item.total_krw - ledger.refunded_on(item)
                     amount = max(1, int(left * args[1]))
@@ -263,15 +328,32 @@ def _run(world, steps, commission):
         assert ledger.balance(ledger.account(K.VOUCHER_RECEIVABLE)) == sum(
             ledger.voucher_outstanding_on(item) for item in items
         )
-        # Cash is what came in (buyers and the agency) less what went back and out; commission is never negative.
-        assert ledger.balance(ledger.account(K.CASH)) == paid_in - paid_back - paid_out
+        # Refunds of a voucher line split between the buyer and the voucher: the voucher's share of everything
+        # refunded of the line is ⌊refunded × W / T⌋ (cumulative rounding), so the buyer never gets back more than it
+        # paid (T − W) and a line refunded in full gives back exactly W and T − W. The voucher's share reversed the
+        # receivable while unsettled, else it is owed back to the agency (never negative, paid back at most once).
+        for item in items:
+            buyer_back, voucher_back = _back(item)
+            refunded = buyer_back + voucher_back
+            assert refunded == ledger.refunded_on(item) <= item.total_krw
+            assert voucher_back == refunded * item.voucher_krw // item.total_krw, (item.pk, buyer_back, voucher_back)
+            assert 0 <= buyer_back <= item.total_krw - item.voucher_krw
+            if refunded == item.total_krw:
+                assert (buyer_back, voucher_back) == (item.total_krw - item.voucher_krw, item.voucher_krw)
+            owed_agency = ledger.voucher_payable_on(item)
+            assert 0 <= owed_agency <= voucher_back
+            assert 0 <= ledger.voucher_outstanding_on(item) <= item.voucher_krw - voucher_back
+        assert -ledger.balance(ledger.account(K.VOUCHER_PAYABLE)) == sum(ledger.voucher_payable_on(i) for i in items)
+        # Cash is what came in (buyers and the agency) less what went back (to buyers, to the agency) and out;
+        # commission is never negative.
+        assert ledger.balance(ledger.account(K.CASH)) == paid_in - paid_back - paid_out - repaid
         assert ledger.balance(ledger.account(K.COMMISSION)) <= 0  # (credit balance: the platform's income)
         # A line refunded in full leaves nothing behind: its provider share, commission and VAT all net to zero.
         for item in items:
             if ledger.refunded_on(item) == item.total_krw:
                 net = {}
                 for e in LedgerEntry.objects.filter(order_item=item).exclude(
-                    account__kind__in=[K.CASH, K.REFUND_PAYABLE, K.VOUCHER_RECEIVABLE]
+                    account__kind__in=[K.CASH, K.REFUND_PAYABLE, K.VOUCHER_RECEIVABLE, K.VOUCHER_PAYABLE]
                 ):
                     net[e.account.kind] = net.get(e.account.kind, 0) + e.amount_krw
                 assert set(net.values()) <= {0}, net

@@ -196,9 +196,11 @@ def document_issue_for(ledger_transaction: LedgerTransaction) -> list[Document]:
                 )
             )
     else:
+        # What was refunded of the supply, whoever gets the money back (the buyer, or the data voucher): the
+        # provider side of the refund (its supply less commission, the commission and the VAT reversed).
         refunded = {
-            row["order_item"]: -row["total"]
-            for row in entries.filter(account__kind=K.REFUND_PAYABLE)
+            row["order_item"]: row["total"]
+            for row in entries.filter(account__kind__in=(K.PROVIDER_PAYABLE, K.COMMISSION, K.PROVIDER_VAT))
             .values("order_item")
             .annotate(total=Sum("amount_krw"))
         }

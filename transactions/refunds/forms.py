@@ -43,12 +43,12 @@ class RefundCreateForm(_AccountFields):
     def __init__(self, *args, panel=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.line_fields = []
-        for item, left in panel.lines if panel is not None else []:
+        for item, left, voucher in panel.lines if panel is not None else []:
             name = f"line_{item.pk}"
             self.fields[name] = forms.IntegerField(
                 label=item.title, min_value=0, max_value=left, initial=left, required=False
             )
-            self.line_fields.append((self[name], item, left))
+            self.line_fields.append((self[name], item, left, voucher))
 
     def lines(self) -> dict[int, int]:
         return {int(name[5:]): value for name, value in self.cleaned_data.items() if name.startswith("line_") and value}

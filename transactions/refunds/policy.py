@@ -41,6 +41,16 @@ def committed(items) -> dict[int, int]:
     return {row["order_item"]: int(row["total"]) for row in rows}
 
 
+def committed_voucher(items) -> dict[int, int]:
+    """Per order line id: how much of what refunds not failed hold of it is the voucher's share."""
+    rows = (
+        RefundLine.objects.filter(order_item__in=items, refund__state__in=HOLDING)
+        .values("order_item")
+        .annotate(total=Sum("voucher_krw"))
+    )
+    return {row["order_item"]: int(row["total"]) for row in rows}
+
+
 def remaining(item: OrderItem, held: dict[int, int] | None = None) -> int:
     """What is left to refund of a line."""
     held = committed([item]) if held is None else held

@@ -10,6 +10,7 @@ from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from transactions import ledger
 from transactions.models import Order, OrderItem, Refund, RefundLine, RefundRequest
 from transactions.refunds import policy
 
@@ -36,11 +37,29 @@ def order_refund_requests(order: Order) -> list[RefundRequest]:
     return list(_requests().filter(order=order).order_by("created_at", "id"))
 
 
+def _voucher_of_left(item: OrderItem, held: dict[int, int], held_voucher: dict[int, int]) -> int:
+    """Of what is left of a line, the voucher's share if it is refunded in full (the rest goes back through the
+    payment): the split transactions.refunds.services._plan makes (ledger.voucher_share)."""
+    before = held.get(item.pk, 0)
+    return ledger.voucher_share(
+        total_krw=item.total_krw,
+        voucher_krw=item.voucher_krw,
+        before_krw=before,
+        voucher_before_krw=held_voucher.get(item.pk, 0),
+        amount_krw=max(item.total_krw - before, 0),
+    )
+
+
 @dataclass(frozen=True)
 class LineChoice:
     item: OrderItem
     left_krw: int  # what is left to refund of it (refunds not failed subtracted)
     problems: dict  # request kind → why the buyer may not ask (None: may)
+    voucher_left_krw: int = 0  # of it, what a full refund gives back to the data voucher
+
+    @property
+    def own_left_krw(self) -> int:
+        return self.left_krw - self.voucher_left_krw
 
     @property
     def requestable(self) -> bool:
@@ -63,9 +82,13 @@ def buyer_panel(order: Order) -> BuyerPanel:
     """What the buyer's refunds section shows: the history, and the request form when the policy allows one."""
     requests = order_refund_requests(order)
     items = list(order.items.all())
-    held = policy.committed(items)
+    held, held_voucher = policy.committed(items), policy.committed_voucher(items)
     problems = policy.requestable(order)
-    lines = [LineChoice(item, policy.remaining(item, held), problems[item.pk]) for item in items if item.total_krw]
+    lines = [
+        LineChoice(item, policy.remaining(item, held), problems[item.pk], _voucher_of_left(item, held, held_voucher))
+        for item in items
+        if item.total_krw
+    ]
     open_request = next((r for r in requests if r.state == RQ.REQUESTED), None)
     return BuyerPanel(
         refunds=order_refunds(order),
@@ -83,22 +106,32 @@ def buyer_panel(order: Order) -> BuyerPanel:
 class StaffPanel:
     refunds: list
     requests: list
-    lines: list  # (item, left_krw) of the paid lines
+    lines: list  # (item, left_krw, voucher_left_krw) of the paid lines: what is left, and the voucher's share of it
     refundable: bool
     bank: bool
+
+    @property
+    def voucher_left_krw(self) -> int:
+        """Refunding everything left gives this back to the data voucher ..."""
+        return sum(voucher for _item, _left, voucher in self.lines)
+
+    @property
+    def own_left_krw(self) -> int:
+        """... and this back through the payment (card cancel or bank transfer)."""
+        return sum(left - voucher for _item, left, voucher in self.lines)
 
 
 def staff_panel(order: Order) -> StaffPanel:
     items = [item for item in order.items.all() if item.total_krw]
-    held = policy.committed(items)
-    lines = [(item, policy.remaining(item, held)) for item in items]
+    held, held_voucher = policy.committed(items), policy.committed_voucher(items)
+    lines = [(item, policy.remaining(item, held), _voucher_of_left(item, held, held_voucher)) for item in items]
     return StaffPanel(
         refunds=order_refunds(order),
         requests=order_refund_requests(order),
         lines=lines,
         refundable=order.state in policy.REFUNDABLE_ORDER_STATES
         and order.payments.filter(state__in=("done", "partially_refunded")).exists()
-        and any(left > 0 for _item, left in lines),
+        and any(left > 0 for _item, left, _voucher in lines),
         bank=order.method == Order.Method.BANK_TRANSFER,
     )
 

@@ -30,7 +30,7 @@ from datetime import timedelta
 import rules
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -53,6 +53,7 @@ from transactions.payments.gateway import (
 )
 from transactions.refunds import policy
 from transactions.services import subscriptions
+from transactions.vouchers import services as vouchers
 
 logger = logging.getLogger(__name__)
 
@@ -96,12 +97,32 @@ def _event(kind: str, refund: Refund, **data) -> PaymentEvent:
 # --- recording a refund --------------------------------------------------------------------------------
 
 
-def _plan(order: Order, lines: dict[int, int] | None) -> list[tuple[OrderItem, int]]:
+def _plan(order: Order, lines: dict[int, int] | None) -> list[tuple[OrderItem, int, int]]:
     """The lines and amounts to give back (None: everything left of every line), checked against what refunds not
-    failed already hold. Called with the order locked: two refunds at once cannot both pass this check, which keeps
-    the refunds of an order within its total (the column constraint it replaces)."""
+    failed already hold, each with its voucher share (`ledger.voucher_share`, counted from what those refunds hold:
+    the rest goes back through the payment). Called with the order locked: two refunds at once cannot both pass
+    this check, which keeps the refunds of an order within its total (the column constraint it replaces)."""
     items = {item.pk: item for item in order.items.all()}
     held = policy.committed(items.values())
+    plan = _amounts(items, held, lines)
+    held_voucher = policy.committed_voucher(items.values())
+    return [
+        (
+            item,
+            amount,
+            ledger.voucher_share(
+                total_krw=item.total_krw,
+                voucher_krw=item.voucher_krw,
+                before_krw=held.get(item.pk, 0),
+                voucher_before_krw=held_voucher.get(item.pk, 0),
+                amount_krw=amount,
+            ),
+        )
+        for item, amount in plan
+    ]
+
+
+def _amounts(items: dict[int, OrderItem], held: dict[int, int], lines: dict[int, int] | None):
     if lines is None:
         plan = [(item, policy.remaining(item, held)) for item in items.values()]
         plan = [(item, amount) for item, amount in plan if amount > 0]
@@ -147,7 +168,14 @@ def _record(
     if payment is None:
         raise DomainError(_("This order has no payment to refund (a free order moves no money)."), code="no_payment")
     plan = _plan(order, lines)
-    amount = sum(amount for _item, amount in plan)
+    amount = sum(amount for _item, amount, _voucher in plan)
+    voucher = sum(voucher for _item, _amount, voucher in plan)
+    # The buyer never gets back through the payment more than it paid with it (its own part, Order.due_krw).
+    own_held = payment.refunds.filter(state__in=policy.HOLDING).aggregate(
+        total=Sum(F("amount_krw") - F("voucher_krw"))
+    )["total"]
+    if (own_held or 0) + amount - voucher > payment.amount_krw:
+        raise DomainError(_("This refund would give back more than was paid."), code="refund_amount")
     details = _account(account)
     if payment.method != Order.Method.BANK_TRANSFER:
         details = _account(None)
@@ -157,12 +185,15 @@ def _record(
         request=request,
         source=source,
         amount_krw=amount,
+        voucher_krw=voucher,
         reason=reason[:1000],
         requested_by=request.requested_by if request else None,
         created_by=actor,
         **details,
     )
-    RefundLine.objects.bulk_create(RefundLine(refund=refund, order_item=item, amount_krw=a) for item, a in plan)
+    RefundLine.objects.bulk_create(
+        RefundLine(refund=refund, order_item=item, amount_krw=a, voucher_krw=v) for item, a, v in plan
+    )
     audit(
         actor=actor,
         action="refund.created",
@@ -172,9 +203,10 @@ def _record(
         data={
             "order": order.number,
             "amount": amount,
+            "voucher": voucher,
             "source": source,
             "method": payment.method,
-            "lines": {str(item.pk): a for item, a in plan},
+            "lines": {str(item.pk): a for item, a, _v in plan},
         },
     )
     return refund
@@ -205,6 +237,8 @@ def refund_create(
 
 
 def _carry_out(refund: Refund, *, actor) -> Refund:
+    if not refund.own_krw:
+        return _complete_without_money(refund.pk, actor=actor)  # all of it goes back to the voucher
     if refund.payment.method == Order.Method.CARD:
         return _transmit(refund.pk, actor=actor, source="admin")
     return refund  # bank transfer: the admin transfers the money, then refund_bank_confirm
@@ -217,6 +251,17 @@ def refund_send(*, actor, refund: Refund) -> Refund:
     if refund.payment.method != Order.Method.CARD:
         raise DomainError(_("Only a card refund is sent to the payment company."), code="not_card")
     return _transmit(refund.pk, actor=actor, source="admin")
+
+
+@transaction.atomic
+def _complete_without_money(refund_pk: int, *, actor) -> Refund:
+    """A refund whose whole amount is the voucher's share (a line the voucher paid in full): nothing goes back
+    through the payment, so there is no PG call nor transfer to wait for; it is done at once."""
+    order = _locked_order(Refund.objects.values_list("order_id", flat=True).get(pk=refund_pk))
+    refund = Refund.objects.select_for_update().select_related("payment").get(pk=refund_pk)
+    if refund.state == R.CREATED and not refund.own_krw:
+        _complete(order, refund, actor=actor, data={"voucher_only": True})
+    return refund
 
 
 # --- card: intent, call, finish ---------------------------------------------------------------------------
@@ -249,6 +294,9 @@ def _claim(refund_pk: int, *, skip_locked: bool) -> _Claim:
     if order is None:
         return _Claim()  # busy elsewhere (the reconciliation comes back)
     refund = Refund.objects.select_for_update().select_related("payment").get(pk=refund_pk)
+    if refund.state == R.CREATED and not refund.own_krw:
+        _complete(order, refund, actor=None, data={"voucher_only": True})  # nothing to ask the PG for
+        return _Claim(refund=refund)
     if refund.state == R.CREATED:
         refund.transmitted_at = timezone.now()
         transition(refund, to=R.TRANSMITTED, actor=None, fields=("transmitted_at",))
@@ -260,7 +308,8 @@ def _claim(refund_pk: int, *, skip_locked: bool) -> _Claim:
     _event(
         "refund_requested",
         refund,
-        amount=refund.amount_krw,
+        amount=refund.own_krw,
+        voucher=refund.voucher_krw,
         idempotency_key=str(refund.idempotency_key),
         full=_is_full(refund),
     )
@@ -269,12 +318,15 @@ def _claim(refund_pk: int, *, skip_locked: bool) -> _Claim:
 
 def _is_full(refund: Refund) -> bool:
     """The whole payment at once: Toss cancels in full when cancelAmount is omitted. Decided by the refund's own
-    figures, so a repeated call (same Idempotency-Key) always carries the same body."""
-    return refund.amount_krw == refund.payment.amount_krw
+    figures, so a repeated call (same Idempotency-Key) always carries the same body. Only the buyer's share goes to
+    the PG (the voucher's never went through it)."""
+    return refund.own_krw == refund.payment.amount_krw
 
 
 def _tax_free_part(refund: Refund) -> int:
-    return int(refund.lines.filter(order_item__tax_free=True).aggregate(total=Sum("amount_krw"))["total"] or 0)
+    """The tax-free part of what the PG gives back: the buyer's share of the 면세 lines."""
+    total = refund.lines.filter(order_item__tax_free=True).aggregate(total=Sum(F("amount_krw") - F("voucher_krw")))
+    return int(total["total"] or 0)
 
 
 def _ask_pg(gateway, refund: Refund) -> _Answer:
@@ -285,7 +337,7 @@ def _ask_pg(gateway, refund: Refund) -> _Answer:
     try:
         answer.result = gateway.cancel(
             refund.payment.payment_key,
-            None if full else refund.amount_krw,
+            None if full else refund.own_krw,
             refund.reason[:200],
             str(refund.idempotency_key),
             tax_free_amount=0 if full else _tax_free_part(refund),
@@ -385,20 +437,32 @@ def _complete(order: Order, refund: Refund, *, actor, data: dict | None = None) 
         to=R.DONE,
         actor=actor,
         fields=("done_at", "gateway_status", "gateway_response", "confirmed_by", "transfer_reference", *_ACCOUNT),
-        data={"order": order.number, "amount": refund.amount_krw, **(data or {})},
+        data={"order": order.number, "amount": refund.amount_krw, "voucher": refund.voucher_krw, **(data or {})},
     )
     memo = f"refund {refund.pk} of order {order.number}"
+    if refund.voucher_krw:
+        # Before the ledger: this locks the voucher row, which the agency's settlement holds while it books, so
+        # the receivable read by record_refund cannot be settled meanwhile.
+        vouchers.voucher_return_for_refund(refund=refund, actor=actor)
     revoked = []
     for line in refund.lines.select_related("order_item__order", "order_item__seller"):
         item = line.order_item
         booked = ledger.record_refund(
-            item=item, amount_krw=line.amount_krw, payment=refund.payment, actor=actor, memo=memo
+            item=item,
+            amount_krw=line.amount_krw,
+            voucher_krw=line.voucher_krw,
+            payment=refund.payment,
+            actor=actor,
+            memo=memo,
         )
         line.ledger_transaction = booked
         line.save(update_fields=["ledger_transaction"])
         # The cancelling document (마이너스) of this line's refund, for its supplier, in the same transaction.
         documents.document_issue_for(booked)
-        ledger.record_refund_paid(item=item, amount_krw=line.amount_krw, payment=refund.payment, actor=actor, memo=memo)
+        if line.own_krw:  # the buyer's share went back through the payment (the voucher's is booked above)
+            ledger.record_refund_paid(
+                item=item, amount_krw=line.own_krw, payment=refund.payment, actor=actor, memo=memo
+            )
         if ledger.refunded_on(item) >= item.total_krw:
             entitlement = Entitlement.objects.select_for_update().filter(order_item=item, revoked_at=None).first()
             if entitlement is not None:
@@ -415,13 +479,14 @@ def _complete(order: Order, refund: Refund, *, actor, data: dict | None = None) 
                 subscriptions.subscription_period_refunded(entitlement=entitlement, actor=actor, now=now)
                 revoked.append(item)
     payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
-    back = payment.refunds.filter(state=R.DONE).aggregate(total=Sum("amount_krw"))["total"] or 0
-    transition(
-        payment,
-        to=P.REFUNDED if back >= payment.amount_krw else P.PARTIALLY_REFUNDED,
-        actor=actor,
-        data={"refund": refund.pk, "refunded": back},
-    )
+    if refund.own_krw:  # what went back through this payment (a refund only of the voucher's share moved none)
+        back = payment.refunds.filter(state=R.DONE).aggregate(total=Sum(F("amount_krw") - F("voucher_krw")))["total"]
+        transition(
+            payment,
+            to=P.REFUNDED if (back or 0) >= payment.amount_krw else P.PARTIALLY_REFUNDED,
+            actor=actor,
+            data={"refund": refund.pk, "refunded": back or 0},
+        )
     if order.refunded_krw >= order.total_krw and order.state != O.REFUNDED:
         transition(order, to=O.REFUNDED, actor=actor, reason=refund.reason, data={"number": order.number})
     _notify_done(order, refund, revoked)

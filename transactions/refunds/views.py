@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import buyer_required, staff_required
 from core.errors import DomainError
 from transactions import selectors as order_selectors
-from transactions.models import Refund
+from transactions.models import Order, Refund
 from transactions.refunds import forms, selectors, services
 
 
@@ -119,6 +119,14 @@ def _say_outcome(request, refund: Refund) -> None:
         )
     else:
         messages.warning(request, _("The refund was sent to the payment company; its answer is awaited."))
+    if refund.voucher_krw:  # who gets it back: the buyer through its payment, the data voucher on its balance
+        split = {"own": f"{refund.own_krw:,}", "voucher": f"{refund.voucher_krw:,}"}
+        text = (
+            _("Bank refund %(own)s won · voucher restored %(voucher)s won")
+            if refund.payment.method == Order.Method.BANK_TRANSFER
+            else _("Card refund %(own)s won · voucher restored %(voucher)s won")
+        )
+        messages.info(request, text % split)
 
 
 @staff_required

@@ -3,7 +3,7 @@
 
 An organization's *statement transactions* are the ledger transactions, payouts apart, that touch what it is owed
 (its provider_payable or provider_vat account) or the voucher part of its order lines (voucher_receivable entries on
-them). Payouts belong to the statement they pay (ProviderStatement.payout).
+them; the voucher shares of refunds also count voucher_payable ones). Payouts belong to the statement they pay (ProviderStatement.payout).
 """
 
 from dataclasses import dataclass, field
@@ -33,6 +33,7 @@ K = LedgerAccount.Kind
 T = LedgerTransaction.Kind
 PROVIDER_KINDS = (K.PROVIDER_PAYABLE, K.PROVIDER_VAT)
 LINE_KINDS = (K.PROVIDER_PAYABLE, K.PROVIDER_VAT, K.COMMISSION)  # together: the line total (supply + VAT)
+VOUCHER_KINDS = (K.VOUCHER_RECEIVABLE, K.VOUCHER_PAYABLE)
 
 
 # --- months (Asia/Seoul) ------------------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ def month_bounds(month: date) -> tuple[datetime, datetime]:
 def _relevant_entries(organization_id: int) -> Q:
     """The entries of a statement transaction that concern this organization."""
     return Q(account__organization_id=organization_id, account__kind__in=PROVIDER_KINDS) | Q(
-        order_item__seller_id=organization_id, account__kind__in=(K.COMMISSION, K.VOUCHER_RECEIVABLE)
+        order_item__seller_id=organization_id, account__kind__in=(K.COMMISSION, *VOUCHER_KINDS)
     )
 
 
@@ -113,7 +114,9 @@ def _sum(condition: Q, sign: int = 1):
 def _total_expressions() -> dict:
     sale, refund = Q(transaction__kind=T.PAYMENT), Q(transaction__kind=T.REFUND)
     line = Q(account__kind__in=LINE_KINDS)
-    voucher = Q(account__kind=K.VOUCHER_RECEIVABLE)
+    # The voucher part of sales, less the voucher shares of refunds (receivable reversed, or owed back to the
+    # agency when it had paid already).
+    voucher = Q(account__kind__in=VOUCHER_KINDS)
     settlement = Q(transaction__kind=T.VOUCHER_SETTLEMENT)
     return {
         "sales_krw": _sum(sale & line, -1),

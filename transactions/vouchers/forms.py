@@ -40,6 +40,12 @@ class VoucherRejectForm(forms.Form):
     reason = forms.CharField(label=_("Why is it rejected?"), max_length=300)
 
 
+class VoucherRepayForm(forms.Form):
+    reference = forms.CharField(
+        label=_("Transfer reference"), max_length=100, widget=forms.TextInput(attrs={"autocomplete": "off"})
+    )
+
+
 class VoucherSettleForm(forms.Form):
     paid_on = forms.DateField(label=_("Paid on"), widget=forms.DateInput(attrs={"type": "date"}))
     reference = forms.CharField(

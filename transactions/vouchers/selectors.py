@@ -69,6 +69,16 @@ def outstanding_by_order(order_ids) -> dict[int, int]:
     return {row["order_item__order"]: row["total"] for row in rows}
 
 
+def owed_back_by_order(order_ids) -> dict[int, int]:
+    """What the platform owes the agency back per order (voucher shares of refunds after it paid, not yet repaid)."""
+    rows = (
+        LedgerEntry.objects.filter(account__kind=LedgerAccount.Kind.VOUCHER_PAYABLE, order_item__order__in=order_ids)
+        .values("order_item__order")
+        .annotate(total=Sum("amount_krw"))
+    )
+    return {row["order_item__order"]: -row["total"] for row in rows}
+
+
 def vouchers_for_staff(state: str = ""):
     """Every voucher (newest first), with how much the agency still owes for it."""
     queryset = Voucher.objects.select_related("organization", "registered_by", "decided_by")
@@ -93,8 +103,10 @@ def voucher_receivables(voucher: Voucher) -> list[VoucherUse]:
         .order_by("created_at", "pk")
     )
     outstanding = outstanding_by_order([u.order_id for u in uses])
+    owed_back = owed_back_by_order([u.order_id for u in uses])
     for use in uses:
         use.outstanding_krw = outstanding.get(use.order_id, 0)
+        use.owed_back_krw = owed_back.get(use.order_id, 0)
         use.settleable = use.outstanding_krw > 0 and use.settlement_id is None and use.released_at is None
     return uses
 

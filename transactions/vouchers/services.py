@@ -7,7 +7,8 @@
   `voucher_use_record` reserves the amount in the checkout's own transaction. The balance cannot go below zero:
   the row lock serialises checkouts of one voucher, and a CHECK (used_krw <= granted_krw) refuses any write that
   would (the last line of defence). A cancelled order gives its amount back (`voucher_release_for_order`, called
-  in the cancellation's transaction).
+  in the cancellation's transaction); a refund of a paid order gives its voucher share back
+  (`voucher_return_for_refund`, in the refund's transaction; the rule is in transactions/ledger.py).
 - When the agency pays, an admin records it (`voucher_settle`): one voucher_settlement ledger transaction per order.
 
 **Rounding rule (integer won).** Of an order, the voucher pays V = min(balance, ⌊E × (100 − copay) / 100⌋), E the
@@ -32,7 +33,7 @@ from core.errors import DomainError, NotAllowed
 from core.text import lazy_percent
 from core.transitions import transition
 from transactions import ledger
-from transactions.models import Order, Voucher, VoucherSettlement, VoucherUse
+from transactions.models import LedgerTransaction, Order, Voucher, VoucherSettlement, VoucherUse
 
 V = Voucher.State
 
@@ -203,6 +204,69 @@ def voucher_release_for_order(*, order: Order, actor=None) -> VoucherUse | None:
         data={"order": order.number, "amount_krw": use.amount_krw},
     )
     return use
+
+
+def voucher_return_for_refund(*, refund, actor=None) -> VoucherUse:
+    """A refund of a paid voucher order is done: its voucher share (Refund.voucher_krw) goes back on the voucher's
+    balance (VoucherUse.returned_krw grows, Voucher.used_krw shrinks). Called in the refund's transaction with the
+    order locked; locks the voucher row (as checkouts and settlements do), and the CHECKs keep what is returned
+    within what the order used and the balance within the grant. Whether the agency had paid for it already only
+    changes the ledger (transactions.ledger.record_refund)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("voucher_return_for_refund must run inside the refund's transaction")
+    amount = int(refund.voucher_krw)
+    use = VoucherUse.objects.filter(order_id=refund.order_id).first()
+    if use is None or amount <= 0:
+        raise ValueError(f"refund {refund.pk} has no voucher share to return")
+    voucher = Voucher.objects.select_for_update().get(pk=use.voucher_id)
+    use = VoucherUse.objects.select_for_update().get(pk=use.pk)
+    if use.released_at is not None or use.returned_krw + amount > use.amount_krw:
+        raise ValueError(f"refund {refund.pk} returns more to voucher {voucher.pk} than order {use.order_id} used")
+    VoucherUse.objects.filter(pk=use.pk).update(returned_krw=F("returned_krw") + amount)
+    Voucher.objects.filter(pk=voucher.pk).update(used_krw=F("used_krw") - amount)
+    use.refresh_from_db(fields=["returned_krw"])
+    voucher.refresh_from_db(fields=["used_krw"])
+    audit(
+        actor=actor,
+        action="voucher.returned",
+        obj=voucher,
+        organization_id=voucher.organization_id,
+        data={
+            "order": refund.order.number,
+            "refund": refund.pk,
+            "amount_krw": amount,
+            "settled": use.settlement_id is not None,
+            "balance_krw": voucher.balance_krw,
+        },
+    )
+    return use
+
+
+@transaction.atomic
+def voucher_repay(*, actor, voucher: Voucher, order: Order, reference: str) -> LedgerTransaction:
+    """A platform admin paid the agency back what refunds of `order` made after the agency's settlement owe it
+    (the voucher shares, voucher_payable in the ledger): booked Dr voucher_payable / Cr cash per line. Nothing owed:
+    DomainError."""
+    _require_admin(actor)
+    reference = (reference or "").strip()
+    if not reference:
+        raise DomainError(_("Enter the reference of the agency's transfer."), code="settlement_reference")
+    voucher = Voucher.objects.select_for_update().get(pk=voucher.pk)
+    use = VoucherUse.objects.select_for_update().select_related("order").filter(voucher=voucher, order=order).first()
+    if use is None:
+        raise DomainError(_("Some of the orders chosen were not paid with this voucher."), code="settlement_foreign")
+    booked = ledger.record_voucher_repaid(
+        order=use.order, actor=actor, memo=f"voucher {voucher.agreement_number} · back to the agency · {reference}"
+    )
+    amount = sum(e.amount_krw for e in booked.entries.all() if e.amount_krw > 0)
+    audit(
+        actor=actor,
+        action="voucher.repaid",
+        obj=voucher,
+        organization_id=voucher.organization_id,
+        data={"order": use.order.number, "reference": reference[:100], "amount_krw": amount},
+    )
+    return booked
 
 
 # --- settlement by the agency -----------------------------------------------------------------------------------

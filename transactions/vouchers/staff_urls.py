@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:pk>/verify/", staff_views.voucher_verify, name="verify"),
     path("<int:pk>/reject/", staff_views.voucher_reject, name="reject"),
     path("<int:pk>/settle/", staff_views.voucher_settle, name="settle"),
+    path("<int:pk>/repay/<int:order_pk>/", staff_views.voucher_repay, name="repay"),
 ]

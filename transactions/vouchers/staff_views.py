@@ -8,9 +8,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import staff_required
 from core.errors import DomainError
-from transactions.models import Voucher
+from transactions.models import Order, Voucher
 from transactions.vouchers import selectors, services
-from transactions.vouchers.forms import VoucherRejectForm, VoucherSettleForm
+from transactions.vouchers.forms import VoucherRejectForm, VoucherRepayForm, VoucherSettleForm
 
 
 @staff_required
@@ -81,6 +81,27 @@ def voucher_reject(request, pk):
             messages.success(request, _("The voucher is rejected."))
             return redirect("staff_vouchers:detail", pk=pk)
     return _detail(request, selectors.vouchers_for_staff_queryset().get(pk=pk), reject_form=form, status=400)
+
+
+@staff_required
+@require_POST
+def voucher_repay(request, pk, order_pk):
+    """The platform paid the agency back the voucher shares of refunds made after it had paid (voucher_payable)."""
+    voucher = get_object_or_404(Voucher, pk=pk)
+    order = get_object_or_404(Order, pk=order_pk, voucher_use__voucher=voucher)
+    form = VoucherRepayForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter the reference of the agency's transfer."))
+        return redirect("staff_vouchers:detail", pk=pk)
+    try:
+        services.voucher_repay(
+            actor=request.user, voucher=voucher, order=order, reference=form.cleaned_data["reference"]
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The payment back to the agency is recorded."))
+    return redirect("staff_vouchers:detail", pk=pk)
 
 
 @staff_required
