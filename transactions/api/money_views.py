@@ -113,8 +113,8 @@ class OrderRefunds(BuyerView):
         responses={201: s.MoneyRefundRequestOut},
     )
     def post(self, request, number: str):
-        data = validated(s.MoneyRefundRequestIn, request.data)
         order = selectors.order_get_for_buyer(organization=acting_organization(request), number=number)
+        data = validated(s.MoneyRefundRequestIn, request.data)
         made = refund_services.refund_request(
             actor=request.user,
             order=order,
