@@ -19,6 +19,8 @@ from tests.transactions.conftest import offer_of, place_order
 from transactions.models import Document, Order, Refund, RefundRequest, Subscription, Voucher
 from transactions.payments import services as payment_services
 from transactions.statements import selectors as statement_selectors
+from transactions.statements import services as statement_services
+from transactions.vouchers import services as voucher_services
 
 pytestmark = pytest.mark.django_db
 
@@ -313,8 +315,6 @@ def test_the_tax_invoice_export_in_json_and_csv(api, keys, order):
 
 def test_an_admin_verifies_rejects_and_reads_vouchers(api, keys, buyer):
     owner = User.objects.get(email="owner@company.test")
-    from transactions.vouchers import services as voucher_services
-
     made = [
         voucher_services.voucher_register(
             actor=owner,
@@ -374,8 +374,6 @@ def test_another_organizations_ids_answer_404(api, keys, other, buyer, admin_use
 
     # Another department cannot read this department's statement.
     _start, end = statement_selectors.month_bounds(statement_selectors.month_of(timezone.now()))
-    from transactions.statements import services as statement_services
-
     statement = statement_services.statements_close_month(
         month=statement_selectors.month_of(timezone.now()), now=end + timedelta(seconds=1)
     )[0]
