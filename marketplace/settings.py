@@ -398,6 +398,19 @@ SPECTACULAR_SETTINGS = {
         "PackageStateEnum": "transactions.models.PackageState",
         "ApiKeyStateEnum": ["active", "expired", "revoked"],
         "PublicVersionStateEnum": ["published", "superseded"],  # a version buyers can see (catalog.api)
+        # Money after checkout (transactions.api.money_serializers).
+        "RefundStateEnum": "transactions.models.RefundState",
+        "RefundSourceEnum": "transactions.models.RefundSource",
+        "RefundRequestStateEnum": "transactions.models.RefundRequestState",
+        "RefundRequestKindEnum": "transactions.models.RefundRequestKind",
+        "DocumentKindEnum": "transactions.documents.models.DocumentKind",
+        "SubscriptionStateEnum": "transactions.models.SubscriptionState",
+        "StatementStateEnum": "transactions.statements.models.StatementState",
+        "VoucherStateEnum": "transactions.models.VoucherState",
+        "LedgerAccountKindEnum": "transactions.models.LedgerAccountKind",
+        "LedgerTransactionKindEnum": "transactions.models.LedgerTransactionKind",
+        "ChartUnitEnum": ["won", "count"],
+        "ExportFormatEnum": ["json", "csv"],
     },
     # The Error component and each operation's error responses (400/401/403/404/409/429), from the operation
     # and its view's permissions, so every endpoint's errors are declared without listing them in each view.

@@ -39,6 +39,9 @@ NEEDS = [
     ("/api/v1/payments", "buy"),
     ("/api/v1/packages", "buy"),
     ("/api/v1/entitlements", "buy"),
+    ("/api/v1/documents", "buy"),
+    ("/api/v1/subscriptions", "buy"),
+    ("/api/v1/vouchers", "buy"),
     ("/api/v1/me/", "key"),
     ("/api/v1/api-keys/", "key"),
 ]
@@ -118,6 +121,12 @@ def _problems(method: str, route: str, need: str, role: str, status: int, text: 
         admin_revoking = role == "admin" and method.lower() == "delete"  # a platform admin may revoke a leaked key
         if ROLES[role] not in (None, "session") and not admin_revoking and status not in (401, 403, 404):
             problems.append("a key made or revoked a key")
+    if route == "/api/v1/vouchers/" and writes:
+        # A data voucher is registered by an owner with the signed-in session: a key never has an owner's powers
+        # (accounts.permissions.SCOPE_OF_PERM), so every key is refused here, the rightful buyer's too.
+        rightful = None
+        if ROLES[role] not in (None, "session") and status != 403:
+            problems.append("a key registered a data voucher")
     if status >= 500:
         problems.append("a server error")
     if need != "public" and role == "anonymous" and status != 401:

@@ -1,6 +1,7 @@
 """A small world for the tests that go over every operation of the live schema (test_permission_matrix,
 test_schemathesis): a provider department with a published dataset, a draft of its next version, offers and an
-upload; a buyer company with orders, a package and a cart; a second provider and a second buyer (the "other
+upload; a buyer company with orders, a package and a cart, a paid subscription with a document, a refund and a
+refund request, a data voucher, and the provider's closed statement; a second provider and a second buyer (the "other
 organizations"); a signed-in outsider; a platform admin; and an API key per role.
 
 Built once per test module inside a transaction that is rolled back at the end (each test's own `db`
@@ -14,11 +15,13 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache
 
 import pytest
 from django.db import transaction
 from django.test import override_settings
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 
@@ -105,6 +108,19 @@ NOUNS = {
     "item": "cart_item",
     "items": "cart_item",
     "cart": "cart_item",
+    "document": "document",
+    "documents": "document",
+    "subscription": "subscription",
+    "subscriptions": "subscription",
+    "refund": "refund",
+    "refunds": "refund",
+    "refund-request": "refund_request",
+    "refund-requests": "refund_request",
+    "statement": "statement",
+    "statements": "statement",
+    "voucher": "voucher",
+    "vouchers": "voucher",
+    "ledger": "organization",
     "api-key": "api_key",
     "api-keys": "api_key",
     "key": "api_key",
@@ -174,9 +190,14 @@ def build_world() -> World:
     from catalog.reference_data import ensure_reference_data
     from tests.catalog.test_dataset_page import publish
     from tests.transactions.conftest import offer_of, place_order, publish_dataset
-    from transactions.models import CartItem, Entitlement, Package, Payment
+    from transactions.models import CartItem, Entitlement, Package, Payment, Subscription
+    from transactions.payments import services as payment_services
+    from transactions.refunds import services as refund_services
     from transactions.services import cart as cart_services
     from transactions.services.orders import billing_defaults
+    from transactions.statements import selectors as statement_selectors
+    from transactions.statements import services as statement_services
+    from transactions.vouchers import services as voucher_services
 
     ensure_reference_data()
     w = World()
@@ -223,6 +244,51 @@ def build_world() -> World:
     billing = billing_defaults(consumer) | {"billing_name": BUYER_SECRET}
     order = place_order(buyer, free, method="free", billing=billing)
     paid = place_order(buyer, one_off, method="bank_transfer", billing=billing)
+    # Money after checkout (issue 15): a subscription paid by bank transfer (so a subscription and a tax document),
+    # a partial admin refund waiting for its transfer and the buyer's request for the rest, the month closed (the
+    # provider's statement, as the beat task would close it once the month is over), and a voucher to verify.
+    subscribed = publish(
+        official,
+        admin,
+        fake_files=1,
+        title_ko="시흥시 교통량 자료",
+        title_en="Siheung traffic counts",
+        offers=({"kind": "subscription", "price_krw": 20_000, "subscription_days": 30, "cost_basis": "갱신 비용"},),
+    ).dataset
+    account = {"bank": "KB국민은행", "number": "123-45-6789", "holder": "(주)에어데이터랩"}
+    subscription_order = place_order(
+        buyer, offer_of(subscribed, "subscription"), method="bank_transfer", billing=billing
+    )
+    transfer = payment_services.bank_transfer_start(actor=buyer, order=subscription_order)
+    payment_services.bank_transfer_confirm(
+        actor=admin, payment=transfer, depositor_name="에어데이터랩", amount_krw=subscription_order.due_krw
+    )
+    line = subscription_order.items.get()
+    refund_request = refund_services.refund_request(
+        actor=buyer,
+        order=subscription_order,
+        item_ids=[line.pk],
+        kind="not_as_described",
+        reason="파일이 열리지 않습니다",
+        account=account,
+    )
+    refund = refund_services.refund_create(
+        actor=admin, order=subscription_order, reason="일부 환불", lines={line.pk: 5_000}, account=account
+    )
+    _start, month_end = statement_selectors.month_bounds(statement_selectors.month_of(timezone.now()))
+    statement = statement_services.statements_close_month(
+        month=statement_selectors.month_of(timezone.now()), actor=admin, now=month_end + timedelta(seconds=1)
+    )[0]
+    today = timezone.localdate()
+    voucher = voucher_services.voucher_register(
+        actor=owner,
+        organization=consumer,
+        agreement_number=f"2026-DV-{uuid.uuid4().hex[:6]}",
+        granted_krw=1_000_000,
+        starts_on=today,
+        ends_on=today + timedelta(days=365),
+        copay_percent=20,
+    )
     # A third dataset sits in the buyer's cart (the other two are ordered already), so cart paths name a real line.
     in_cart = publish(
         official,
@@ -242,6 +308,7 @@ def build_world() -> World:
         "offer": free,
         "review": Review.objects.filter(version=published).first(),
         "organization": provider,
+        "statement": statement,
     }
     buyer_objects = {
         "order": order,
@@ -255,6 +322,11 @@ def build_world() -> World:
         "version": published,
         "datafile": published.files.first(),
         "offer": in_cart_offer,  # what a buyer's paths name by offer id: the line in its cart
+        "document": subscription_order.documents.first(),
+        "subscription": Subscription.objects.get(organization=consumer, dataset=subscribed),
+        "refund": refund,
+        "refund_request": refund_request,
+        "voucher": voucher,
     }
     public_objects = {
         "dataset": dataset,

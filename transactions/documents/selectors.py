@@ -35,10 +35,19 @@ def document_get_for_user(*, user, number: str) -> Document:
     return document
 
 
-def documents_for_buyer(organization: Organization | None) -> QuerySet[Document]:
+def documents_for_buyer(
+    organization: Organization | None, *, month: date | None = None, kind: str = ""
+) -> QuerySet[Document]:
+    """The buyer organization's documents; `month` (작성일자, Korean time) and `kind` narrow them (the API's
+    filters)."""
     if organization is None:
         return Document.objects.none()
-    return Document.objects.filter(buyer=organization).select_related("supplier", "order", "original")
+    documents = Document.objects.filter(buyer=organization).select_related("supplier", "order", "original")
+    if month is not None:
+        documents = documents.filter(year=month.year, snapshot__date__startswith=f"{month:%Y-%m}")
+    if kind:
+        documents = documents.filter(kind=kind)
+    return documents
 
 
 def documents_of_order(order: Order) -> list[Document]:

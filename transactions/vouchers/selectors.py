@@ -123,3 +123,8 @@ def uses_of(vouchers) -> list[VoucherUse]:
     return list(
         VoucherUse.objects.filter(voucher__in=list(vouchers)).select_related("order", "settlement").order_by("pk")
     )
+
+
+def orders_by_number(numbers) -> list[Order]:
+    """The orders with these numbers, whoever's (voucher_settle refuses those not paid with its voucher)."""
+    return list(Order.objects.filter(number__in=list(numbers)))
