@@ -30,8 +30,8 @@ PAYMENT_TRANSITIONS = {
 }
 
 PACKAGE_TRANSITIONS = {
-    K.QUEUED: {K.BUILDING},
-    K.BUILDING: {K.READY, K.FAILED, K.QUEUED},  # → queued: a retry after a transient error
+    K.QUEUED: {K.BUILDING, K.EXPIRED},  # → expired: its purchase ended (refund, period over) before it was built
+    K.BUILDING: {K.READY, K.FAILED, K.QUEUED, K.EXPIRED},  # → queued: a retry after a transient error
     K.READY: {K.EXPIRED},
     K.FAILED: {K.QUEUED},  # an admin (or the buyer) retries
     K.EXPIRED: {K.QUEUED},  # rebuilt on request

@@ -48,6 +48,8 @@ def build_package(self, package_id: int) -> str:
     try:
         services.package_build(package=package)
         return "ready"
+    except services.PurchaseEnded:
+        return "ended"  # refunded or its subscription period is over: the package was ended, not built
     except services.LeaseLost:
         return "superseded"  # a newer attempt owns the build; this one's partial file is gone already
     except PackagingError as exc:
