@@ -30,7 +30,7 @@ from core.audit import audit
 from core.errors import DomainError, NotAllowed
 from transactions.documents import einvoice
 from transactions.documents.models import Document, DocumentCounter, DocumentKind
-from transactions.models import LedgerAccount, LedgerEntry, LedgerTransaction, Order, OrderItem
+from transactions.models import LedgerAccount, LedgerEntry, LedgerTransaction, Order, OrderItem, RefundLine
 from transactions.payments.gateway import GatewayError, get_card_gateway
 
 K = LedgerAccount.Kind
@@ -259,13 +259,55 @@ def cash_receipt_eligibility(order: Order, now=None):
         return _("A cash receipt is for an order paid by bank transfer (a card slip is the receipt of a card payment).")
     if digits(order.billing_brn):
         return _("This order is billed to a business registration number: its tax invoice is the document.")
-    if order.state == Order.State.REFUNDED:
+    if order.state == Order.State.REFUNDED or cash_receipt_payment(order) is None:
         return _("This order was refunded.")
     if Document.objects.filter(order=order, kind=D.CASH_RECEIPT).exists():
         return _("A cash receipt was already issued for this order.")
     if now > order.paid_at + timedelta(days=settings.CASH_RECEIPT_REQUEST_DAYS):
         return _("The time to ask for a cash receipt for this order has passed.")
     return None
+
+
+CASH_RECEIPT_PAYMENT_STATES = ("done", "partially_refunded")
+
+
+def cash_receipt_payment(order: Order):
+    """The bank-transfer payment a cash receipt is for (done, or partly refunded), or None when none has money left."""
+    payment = order.payments.filter(state__in=CASH_RECEIPT_PAYMENT_STATES).order_by("-pk").first()
+    if payment is None or cash_receipt_amounts(order, payment)[0] <= 0:
+        return None
+    return payment
+
+
+def cash_receipt_amounts(order: Order, payment) -> tuple[int, int]:
+    """What the cash receipt is for: the payment less the done refunds paid back through it, and its tax-free (면세)
+    part (the buyer's own tax-free part, `due_tax_free_krw`, which a data voucher lowers, less the tax-free lines'
+    refunds), never more than the amount."""
+    done = payment.refunds.filter(state="done")
+    back = done.aggregate(total=Sum("amount_krw"))["total"] or 0
+    tax_free_back = (
+        RefundLine.objects.filter(refund__in=done, order_item__tax_free=True).aggregate(total=Sum("amount_krw"))[
+            "total"
+        ]
+        or 0
+    )
+    amount = payment.amount_krw - back
+    return amount, max(0, min(amount, order.due_tax_free_krw() - tax_free_back))
+
+
+def _net_lines(order: Order, items) -> list[dict]:
+    """The order's lines less what their cancelling documents (refunds) took back, as the cash receipt's record."""
+    back: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for document in Document.objects.filter(order=order, kind=D.CANCELLATION):
+        for line in document.snapshot.get("lines", []):
+            back[line["item"]][0] += line["supply_krw"]
+            back[line["item"]][1] += line["vat_krw"]
+    lines = []
+    for item in items:
+        supply, vat = item.supply_krw + back[item.pk][0], item.vat_krw + back[item.pk][1]
+        if supply + vat > 0:
+            lines.append(_line(item, supply, vat))
+    return lines
 
 
 def _cash_idempotency_key(order: Order) -> str:
@@ -294,14 +336,13 @@ def cash_receipt_request(*, actor, order: Order, registration_number: str, recei
         problem = cash_receipt_eligibility(locked)
         if problem:
             raise DomainError(problem, code="cash_receipt_not_available")
-        payment = locked.payments.filter(state="done").order_by("-pk").first()
+        payment = cash_receipt_payment(locked)
         booked = LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.PAYMENT, order=locked).first()
         if payment is None or booked is None:
             raise DomainError(
                 _("This order has no payment to issue a cash receipt for."), code="cash_receipt_no_payment"
             )
-        amount = payment.amount_krw
-        tax_free = min(locked.tax_free_krw, amount)
+        amount, tax_free = cash_receipt_amounts(locked, payment)
     gateway = get_card_gateway()
     try:
         answer = gateway.issue_cash_receipt(
@@ -327,7 +368,7 @@ def cash_receipt_request(*, actor, order: Order, registration_number: str, recei
             booked=booked,
             order=locked,
             supplier=None,
-            lines=[_line(item, item.supply_krw, item.vat_krw) for item in items if item.total_krw],
+            lines=_net_lines(locked, items),
             issued_at=timezone.now(),
             extra={
                 "cash_receipt": {
