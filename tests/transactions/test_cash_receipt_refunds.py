@@ -4,18 +4,23 @@ transaction and cancels it at the PG after commit (``POST /v1/cash-receipts/{rec
 part, an Idempotency-Key), leaves it pending when the PG does not answer (the reconciliation finishes it with the same
 key), marks it failed when the PG refuses; the same against the simulated PG."""
 
+import base64
 import json
+import uuid
 
 import httpx
 import pytest
 from django.urls import reverse
 
+from devtools.pg_simulator import views as simulator
 from tests.transactions.conftest import offer_of, place_order, publish_dataset
 from tests.transactions.test_documents import EXEMPT, TAXABLE, exempt_official, pay_by_bank  # noqa: F401
+from tests.transactions.test_payments import pg  # noqa: F401 (the simulated PG on the live server)
 from transactions.documents import services as documents
-from transactions.documents.models import Document
+from transactions.documents.models import CashReceiptCancel, Document
 from transactions.payments.toss import TossGateway
 from transactions.refunds import services as refunds
+from transactions.tasks import refunds_reconcile_task
 
 ACCOUNT = {"bank": "국민은행", "number": "123-45-6789", "holder": "문지호"}
 BILLING = {"billing_name": "문지호", "billing_email": "buyer@company.test", "billing_brn": ""}
@@ -132,3 +137,121 @@ def test_a_fully_refunded_order_gets_no_cash_receipt(official, buyer, admin_user
     with pytest.raises(documents.DomainError):
         _ask(buyer, order)
     assert not fake_pg.calls
+
+
+# --- cancelling the cash receipt when the order is refunded ------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_refund_cancels_the_cash_receipt_at_the_pg_after_commit(
+    official, buyer, admin_user, reference_data, fake_pg, eager_celery
+):
+    order = _paid(buyer, admin_user, publish_dataset(official, admin_user, offers=TAXABLE))
+    cash = _ask(buyer, order)
+    refund = _refund(admin_user, order)
+    cancel = CashReceiptCancel.objects.get(refund=refund)
+    assert (cancel.receipt, cancel.amount_krw, cancel.full, cancel.state) == (cash, 33_000, True, "done")
+    (call,) = fake_pg.cancels()
+    assert call.method == "POST" and call.url.path == "/v1/cash-receipts/csk_test_1/cancel"
+    assert json.loads(call.content) == {}  # the whole receipt: no amount
+    assert call.headers["Idempotency-Key"] == str(cancel.idempotency_key)
+    assert cancel.gateway_response["transactionType"] == "CANCEL" and cancel.attempts == 1
+    # The reconciliation has nothing left to do and asks the PG nothing.
+    refunds_reconcile_task.apply().get()
+    assert len(fake_pg.cancels()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_partial_refunds_cancel_their_part_then_the_rest(
+    official, buyer, admin_user, reference_data, fake_pg, eager_celery
+):
+    order = _paid(buyer, admin_user, publish_dataset(official, admin_user, offers=TAXABLE))
+    _ask(buyer, order)
+    line = order.items.get()
+    first = _refund(admin_user, order, {line.pk: 20_000})
+    second = _refund(admin_user, order, {line.pk: 13_000})
+    one, two = (CashReceiptCancel.objects.get(refund=r) for r in (first, second))
+    assert (one.amount_krw, one.full, two.amount_krw, two.full) == (20_000, False, 13_000, True)
+    bodies = [json.loads(c.content) for c in fake_pg.cancels()]
+    assert bodies == [{"amount": 20_000}, {}]
+    keys = [c.headers["Idempotency-Key"] for c in fake_pg.cancels()]
+    assert keys == [str(one.idempotency_key), str(two.idempotency_key)] and keys[0] != keys[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unanswered_cancel_stays_pending_and_the_reconciliation_finishes_it_with_the_same_key(
+    official, buyer, admin_user, reference_data, fake_pg, eager_celery, settings
+):
+    order = _paid(buyer, admin_user, publish_dataset(official, admin_user, offers=TAXABLE))
+    _ask(buyer, order)
+    fake_pg.mode = "down"
+    refund = _refund(admin_user, order)
+    refund.refresh_from_db()
+    assert refund.state == "done"  # the refund is done whatever the PG says about the receipt
+    cancel = CashReceiptCancel.objects.get(refund=refund)
+    assert cancel.state == "pending" and cancel.attempted_at is None and cancel.attempts == 1
+    settings.PAYMENT_RECONCILE_AFTER_SECONDS = 0
+    fake_pg.mode = "ok"
+    counts = refunds_reconcile_task.apply().get()
+    assert counts.get("cash_receipt_done") == 1, counts
+    cancel.refresh_from_db()
+    assert cancel.state == "done" and cancel.attempts == 2
+    keys = {c.headers["Idempotency-Key"] for c in fake_pg.cancels()}
+    assert keys == {str(cancel.idempotency_key)} and len(fake_pg.cancels()) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_cancel_is_marked_failed_with_the_pg_s_reason(
+    official, buyer, admin_user, reference_data, fake_pg, eager_celery, settings
+):
+    order = _paid(buyer, admin_user, publish_dataset(official, admin_user, offers=TAXABLE))
+    _ask(buyer, order)
+    fake_pg.mode = "refuse"
+    cancel = CashReceiptCancel.objects.get(refund=_refund(admin_user, order))
+    assert cancel.state == "failed" and cancel.failure_code == "NOT_CANCELABLE_CASH_RECEIPT"
+    assert cancel.failure_message == "취소 불가"
+    settings.PAYMENT_RECONCILE_AFTER_SECONDS = 0
+    refunds_reconcile_task.apply().get()
+    assert len(fake_pg.cancels()) == 1  # failed is final: not asked again
+
+
+@pytest.mark.django_db
+def test_no_cancellation_without_a_cash_receipt(official, buyer, admin_user, reference_data, fake_pg):
+    order = _paid(buyer, admin_user, publish_dataset(official, admin_user, offers=TAXABLE))
+    _refund(admin_user, order)
+    assert not CashReceiptCancel.objects.exists() and not fake_pg.calls
+
+
+# --- against the simulated PG -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_simulated_pg_cancels_the_cash_receipt_in_parts_and_once_per_key(
+    pg,
+    official,
+    buyer,
+    admin_user,
+    reference_data,
+    eager_celery,
+    settings,
+    client,  # noqa: F811
+):
+    order = _paid(buyer, admin_user, publish_dataset(official, admin_user, offers=TAXABLE))
+    cash = _ask(buyer, order)
+    key = cash.snapshot["cash_receipt"]["receipt_key"]
+    line = order.items.get()
+    first = CashReceiptCancel.objects.get(refund=_refund(admin_user, order, {line.pk: 20_000}))
+    assert first.state == "done" and simulator.cash_receipt(key)["canceledAmount"] == 20_000
+    # A repeat of the same call (same Idempotency-Key) gets the first answer and cancels nothing more.
+    again = documents.get_card_gateway().cancel_cash_receipt(key, 20_000, str(first.idempotency_key))
+    assert again.amount == 20_000 and simulator.cash_receipt(key)["canceledAmount"] == 20_000
+    second = CashReceiptCancel.objects.get(refund=_refund(admin_user, order, {line.pk: 13_000}))
+    assert second.state == "done" and second.full
+    assert simulator.cash_receipt(key)["canceledAmount"] == 33_000
+    # More than is left is refused by the simulated PG, as a real one does.
+    url = reverse("pg_sim_cash_receipt_cancel", args=[key])
+    auth = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{settings.PG_SECRET_KEY}:".encode()).decode()}
+    refused = client.post(
+        url, json.dumps({"amount": 1}), content_type="application/json", **auth, HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4())
+    )
+    assert refused.status_code == 400 and refused.json()["code"] == "ALREADY_CANCELED_CASH_RECEIPT"
