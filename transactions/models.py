@@ -895,5 +895,10 @@ class RefundLine(models.Model):
 # Receipts and tax documents, and monthly provider statements, live in their own modules
 # (transactions/documents/models.py, transactions/statements/models.py); imported here so Django registers them
 # with this app.
-from transactions.documents.models import Document, DocumentCounter, DocumentKind  # noqa: E402, F401
+from transactions.documents.models import (  # noqa: E402, F401
+    CashReceiptCancel,
+    Document,
+    DocumentCounter,
+    DocumentKind,
+)
 from transactions.statements.models import ProviderStatement, StatementLine, StatementState  # noqa: E402, F401

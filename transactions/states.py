@@ -5,7 +5,17 @@ with the fields given and writes the audit row. Callers hold the row lock (selec
 """
 
 from core.transitions import register
-from transactions.models import Order, Package, Payment, ProviderStatement, Refund, RefundRequest, Subscription, Voucher
+from transactions.models import (
+    CashReceiptCancel,
+    Order,
+    Package,
+    Payment,
+    ProviderStatement,
+    Refund,
+    RefundRequest,
+    Subscription,
+    Voucher,
+)
 
 O, P, K, S = Order.State, Payment.State, Package.State, Subscription.State
 R, RQ = Refund.State, RefundRequest.State
@@ -30,8 +40,8 @@ PAYMENT_TRANSITIONS = {
 }
 
 PACKAGE_TRANSITIONS = {
-    K.QUEUED: {K.BUILDING},
-    K.BUILDING: {K.READY, K.FAILED, K.QUEUED},  # → queued: a retry after a transient error
+    K.QUEUED: {K.BUILDING, K.EXPIRED},  # → expired: its purchase ended (refund, period over) before it was built
+    K.BUILDING: {K.READY, K.FAILED, K.QUEUED, K.EXPIRED},  # → queued: a retry after a transient error
     K.READY: {K.EXPIRED},
     K.FAILED: {K.QUEUED},  # an admin (or the buyer) retries
     K.EXPIRED: {K.QUEUED},  # rebuilt on request
@@ -74,3 +84,8 @@ register(ProviderStatement, STATEMENT_TRANSITIONS, organization=lambda statement
 register(Voucher, VOUCHER_TRANSITIONS, organization=lambda voucher: voucher.organization_id)
 register(Refund, REFUND_TRANSITIONS, organization=lambda refund: refund.order.buyer_id)
 register(RefundRequest, REFUND_REQUEST_TRANSITIONS, organization=lambda request: request.order.buyer_id)
+
+CC = CashReceiptCancel.State
+# pending until the PG answers (a call without an answer stays pending: the reconciliation asks again, same key).
+CASH_RECEIPT_CANCEL_TRANSITIONS = {CC.PENDING: {CC.DONE, CC.FAILED}, CC.DONE: set(), CC.FAILED: set()}
+register(CashReceiptCancel, CASH_RECEIPT_CANCEL_TRANSITIONS, organization=lambda cancel: cancel.receipt.buyer_id)

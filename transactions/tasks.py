@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from transactions.delivery import packaging, services
 from transactions.delivery.packaging import PackagingError
+from transactions.documents import services as documents
 from transactions.payments import services as payments
 from transactions.refunds import services as refunds
 from transactions.services import orders, subscriptions
@@ -48,6 +49,8 @@ def build_package(self, package_id: int) -> str:
     try:
         services.package_build(package=package)
         return "ready"
+    except services.PurchaseEnded:
+        return "ended"  # refunded or its subscription period is over: the package was ended, not built
     except services.LeaseLost:
         return "superseded"  # a newer attempt owns the build; this one's partial file is gone already
     except PackagingError as exc:
@@ -147,8 +150,20 @@ def statements_close_month_task() -> int:
 @shared_task(name="transactions.tasks.refunds_reconcile_task")
 def refunds_reconcile_task() -> dict:
     """Every minute (celery beat): card refunds no request finished (the process died during the PG call, or the PG
-    did not answer) are asked again with their own Idempotency-Key and finished. Idempotent and safe to overlap."""
-    return refunds.refunds_reconcile()
+    did not answer) are asked again with their own Idempotency-Key and finished; so are cancellations of cash
+    receipts left pending (transactions.documents.services.cash_receipt_cancels_reconcile). Idempotent and safe to
+    overlap."""
+    counts = refunds.refunds_reconcile()
+    # A step of the same beat entry: cash receipts of refunded orders whose cancel at the PG is still pending.
+    cash = documents.cash_receipt_cancels_reconcile()
+    return {**counts, **{f"cash_receipt_{outcome}": n for outcome, n in cash.items()}}
+
+
+@shared_task(name="transactions.tasks.cash_receipt_cancel_task", acks_late=True)
+def cash_receipt_cancel_task(cancel_id: int) -> str:
+    """After a refund committed: cancel the order's 현금영수증 (or the refunded part) at the PG. Idempotent (the row's
+    state, lease and Idempotency-Key); one left pending is finished by refunds_reconcile_task."""
+    return documents.cash_receipt_cancel_send(cancel_id, source="refund").state
 
 
 @worker_ready.connect

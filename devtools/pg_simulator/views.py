@@ -17,7 +17,8 @@ URL's host).
   ``POST /pg-sim/v1/payments/{paymentKey}/cancel`` (``{cancelReason, cancelAmount?, taxFreeAmount?}``,
   Idempotency-Key honoured; more than the balance: NOT_CANCELABLE_AMOUNT; a cancelled payment:
   ALREADY_CANCELED_PAYMENT; ``cancel_calls()`` lists what each call carried).
-  ``POST /pg-sim/v1/cash-receipts`` (현금영수증).
+  ``POST /pg-sim/v1/cash-receipts`` (현금영수증) and ``POST /pg-sim/v1/cash-receipts/{receiptKey}/cancel``
+  (``{amount?}``, Idempotency-Key honoured; more than is left: NOT_CANCELABLE_AMOUNT; ``cash_receipt()`` shows one).
 - After a status change it sends ``PAYMENT_STATUS_CHANGED`` to the webhook URL from a background thread
   (PG_SIMULATOR_WEBHOOKS), as a PG does, retrying twice; ``send_webhook()`` sends one on demand.
 
@@ -576,6 +577,50 @@ def api_cash_receipt(request):
         return JsonResponse(receipt, json_dumps_params={"ensure_ascii": False})
 
     return _idempotent(request, issue)
+
+
+@csrf_exempt
+@require_POST
+def api_cash_receipt_cancel(request, receipt_key):
+    """``POST /v1/cash-receipts/{receiptKey}/cancel`` ``{amount?}``: all that is left of the receipt (no amount) or a
+    part of it. Idempotency-Key honoured: a repeat gets the first answer and cancels nothing more."""
+    if not _authorised(request):
+        return _unauthorised()
+    body = _json_body(request)
+    amount = (body or {}).get("amount")
+    if body is None or (
+        amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0)
+    ):
+        return _error(400, "INVALID_REQUEST", "취소 금액(amount)은 1원 이상의 정수여야 합니다.")
+
+    def cancel():
+        with _r().lock(PREFIX + f"lock:cash:{receipt_key}", timeout=30, blocking_timeout=30):
+            receipt = _get(f"cash:{receipt_key}")
+            if receipt is None:
+                return _error(404, "NOT_FOUND_CASH_RECEIPT", "존재하지 않는 현금영수증입니다.")
+            left = receipt["amount"] - receipt.get("canceledAmount", 0)
+            if left <= 0:
+                return _error(400, "ALREADY_CANCELED_CASH_RECEIPT", "이미 취소된 현금영수증입니다.")
+            part = left if amount is None else amount
+            if part > left:
+                return _error(403, "NOT_CANCELABLE_AMOUNT", "취소 할 수 없는 금액 입니다.")
+            receipt["canceledAmount"] = receipt.get("canceledAmount", 0) + part
+            receipt["cancels"] = receipt.get("cancels", []) + [{"amount": part, "canceledAt": _iso(_now())}]
+            _put(f"cash:{receipt_key}", receipt)
+        answer = {
+            **{k: v for k, v in receipt.items() if k != "cancels"},
+            "amount": part,
+            "transactionType": "CANCEL",
+            "issueStatus": "COMPLETED",
+        }
+        return JsonResponse(answer, json_dumps_params={"ensure_ascii": False})
+
+    return _idempotent(request, cancel)
+
+
+def cash_receipt(receipt_key: str) -> dict | None:
+    """The simulator's record of a cash receipt (tests: how much of it was cancelled)."""
+    return _get(f"cash:{receipt_key}")
 
 
 # --- webhooks -------------------------------------------------------------------------------

@@ -427,3 +427,24 @@ def test_months_are_korean_months():
     start, end = selectors.month_bounds(date(2026, 12, 1))
     assert start.isoformat() == "2026-12-01T00:00:00+09:00" and end.isoformat() == "2027-01-01T00:00:00+09:00"
     assert selectors.previous_month(date(2026, 1, 1)) == date(2025, 12, 1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "month,korean,english",
+    [
+        ("0000-01", "2000년", "from 2000 on"),
+        ("1999-12", "2000년", "from 2000 on"),
+        ("9999-12", "앞으로 올 달", "in the future"),
+        (f"{selectors.next_month(THIS):%Y-%m}", "앞으로 올 달", "in the future"),
+    ],
+)
+def test_closing_a_month_out_of_range_is_a_form_error_not_a_500(admin_user, client, month, korean, english):
+    client.force_login(admin_user)
+    url = reverse("staff_statements:close")
+    answer = client.post(url, {"month": month})
+    assert answer.status_code == 200 and korean in answer.content.decode()
+    client.cookies["django_language"] = "en"
+    answer = client.post(url, {"month": month})
+    assert answer.status_code == 200 and english in answer.content.decode()
+    assert not ProviderStatement.objects.exists()

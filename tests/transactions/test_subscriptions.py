@@ -390,3 +390,66 @@ def test_the_order_page_lists_the_versions_delivered_with_their_change_note(
     assert "7월 자료 추가" in html  # the change note
     package = Package.objects.get(entitlement=period, version=second)
     assert f'id="sub-download-{package.pk}"' in html
+
+
+# --- Packages of a period that ended before they were built ---------------------------------------------------
+
+
+def _ended_in_both_languages(package, korean, english):
+    assert package.state == Package.State.EXPIRED and package.lease is None and not package.file.name
+    assert korean in package.error and english in package.error, package.error
+
+
+@pytest.mark.django_db
+def test_a_package_still_queued_when_its_period_ends_is_ended_not_built(buyer, monthly, eager_celery):
+    period = _subscribe(buyer, monthly)
+    package = Package.objects.get(entitlement=period)
+    assert package.state == Package.State.QUEUED  # its build message has not run yet
+    with _travel(period.valid_until + timedelta(minutes=1)):
+        assert subscriptions.subscriptions_expire() == 1
+        package.refresh_from_db()
+        _ended_in_both_languages(
+            package, "구독 기간이 끝나 더 이상 패키지를", "subscription period of this package has ended"
+        )
+        assert delivery.package_claim(package_id=package.pk) is None
+        assert build_package.apply(args=[package.pk]).get() == "not claimed"
+        package.refresh_from_db()
+        assert package.state == Package.State.EXPIRED and not package.sha256
+        status = selectors.package_delivery_status(package)
+        assert status.state == "ended"  # the buyer sees the period ended, not a build waiting
+
+
+@pytest.mark.django_db
+def test_a_package_whose_period_ended_before_the_expiry_task_ran_is_refused_at_claim_and_at_build(
+    buyer, monthly, eager_celery
+):
+    period = _subscribe(buyer, monthly)
+    package = Package.objects.get(entitlement=period)
+    claimed = delivery.package_claim(package_id=package.pk)  # a worker took it just before the end
+    assert claimed is not None and claimed.state == Package.State.BUILDING
+    later = _subscribe(_second_subscriber(), monthly)
+    queued = Package.objects.get(entitlement=later)
+    with _travel(max(period.valid_until, later.valid_until) + timedelta(minutes=1)):  # the expiry task has not run
+        with pytest.raises(delivery.PurchaseEnded):
+            delivery.package_build(package=claimed)
+        package.refresh_from_db()
+        _ended_in_both_languages(
+            package, "구독 기간이 끝나 더 이상 패키지를", "subscription period of this package has ended"
+        )
+        assert delivery.package_claim(package_id=queued.pk) is None
+        queued.refresh_from_db()
+        _ended_in_both_languages(
+            queued, "구독 기간이 끝나 더 이상 패키지를", "subscription period of this package has ended"
+        )
+        assert queued.attempts == 0
+
+
+@pytest.mark.django_db
+def test_a_refunded_purchase_s_queued_package_is_ended_at_claim(buyer, monthly, eager_celery):
+    period = _subscribe(buyer, monthly)
+    package = Package.objects.get(entitlement=period)
+    Entitlement.objects.filter(pk=period.pk).update(revoked_at=timezone.now())
+    assert build_package.apply(args=[package.pk]).get() == "not claimed"
+    package.refresh_from_db()
+    _ended_in_both_languages(package, "환불", "refunded")
+    assert package.attempts == 0  # never built

@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import Membership, User
 from core.errors import DomainError, NotAllowed
@@ -478,3 +478,62 @@ def test_the_card_payment_sends_only_the_own_part_to_the_pg(
     assert (order.state, payment.state, payment.amount_krw) == ("paid", "done", 6_600)
     assert LedgerEntry.objects.filter(account__kind="cash").get().amount_krw == 6_600
     assert LedgerEntry.objects.filter(account__kind="voucher_receivable").get().amount_krw == 26_400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_owners_registering_one_agreement_number_at_once_get_one_voucher_and_a_clear_refusal(buyer, monkeypatch):
+    """Both pass the duplicate check before either inserts (a barrier in front of the insert makes sure): the second
+    insert waits for the first, breaks the partial unique constraint and is told in both languages, not a 500. The
+    two spellings are one number once normalised (trimmed, spaces collapsed, upper-case)."""
+    other_owner = make_user("owner@other.test", name="이도윤")
+    make_org(other_owner, name_ko="(주)다른회사", name_en="Other", kind="consumer", brn="2208139938")
+    owners = [owner_of(buyer), other_owner]
+    barrier = threading.Barrier(2)
+    create = Voucher.objects.create
+
+    def create_after_both_checked(**fields):
+        barrier.wait(timeout=10)
+        return create(**fields)
+
+    monkeypatch.setattr(Voucher.objects, "create", create_after_both_checked)
+    results, errors = [], []
+
+    def register(owner, number):
+        try:
+            results.append(
+                vouchers.voucher_register(
+                    actor=owner,
+                    organization=owner.active_organization,
+                    agreement_number=number,
+                    granted_krw=1_000_000,
+                    starts_on=TODAY(),
+                    ends_on=TODAY() + timedelta(days=90),
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 (collected and asserted below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=register, args=(owner, number))
+        for owner, number in zip(owners, (" 2025-dv   0009 ", "2025-DV 0009"), strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == 1 and len(errors) == 1, (results, errors)
+    (refused,) = errors
+    assert isinstance(refused, DomainError) and refused.code == "voucher_duplicate", refused
+    with translation.override("ko"):
+        assert "이미 등록된 협약번호" in str(refused.message)
+    with translation.override("en"):
+        assert "already registered" in str(refused.message)
+    assert list(Voucher.objects.values_list("agreement_number", flat=True)) == ["2025-DV 0009"]
+
+
+@pytest.mark.django_db
+def test_the_staff_voucher_filter_is_labelled_in_korean(login, admin_user):
+    page = login(admin_user).get(reverse("staff_vouchers:list")).content.decode()
+    assert 'aria-label="상태로 거르기"' in page

@@ -57,6 +57,11 @@ class LeaseLost(Exception):
     over (or a person retried it). It stops without touching the package or its file."""
 
 
+class PurchaseEnded(LeaseLost):
+    """The package's purchase ended before it was built (refunded, or its subscription period is over): the
+    package was ended (expired, with the reason) and this attempt stops."""
+
+
 # --- Who may ---------------------------------------------------------------------------------------
 
 
@@ -240,16 +245,47 @@ def _worker_stopped(package: Package) -> None:
     transition(package, to=K.QUEUED, actor=None, fields=("error", "progress", "lease"))
 
 
+def ended_reason(entitlement: Entitlement):
+    """Why a package of this (no longer active) entitlement is not built, in words for its buyer."""
+    if entitlement.revoked_at is not None:
+        return _("This purchase was refunded, so its package is no longer built.")
+    return _("The subscription period of this package has ended, so its package is no longer built.")
+
+
+def package_end_unbuilt(package: Package, reason) -> None:
+    """queued or building → expired (the row locked by the caller): the purchase ended before the package was
+    built. The reason is kept (both languages) and the lease dropped, so a worker building it stops at its next
+    heartbeat and cannot mark it ready; a partial file goes after commit."""
+    package.error = error_text(reason)
+    package.lease = None
+    package.progress = 0
+    package.finished_at = timezone.now()
+    transition(
+        package,
+        to=K.EXPIRED,
+        actor=None,
+        reason=str(reason),
+        fields=("error", "lease", "progress", "finished_at"),
+        data={"version": package.version_id, "unbuilt": True},
+    )
+    _sweep_on_commit(package)
+
+
 def package_claim(*, package_id: int) -> Package | None:
     """Claim a package for building, with a new lease (a compare-and-set under the row lock): a queued
     package, or a building one whose lease expired (its worker was killed: the redelivered message or a
     new one takes it over; after PACKAGE_MAX_ATTEMPTS it fails instead). Of two workers given the same
-    package, the second finds it building under a live lease and gets None."""
+    package, the second finds it building under a live lease and gets None. A package whose purchase ended
+    meanwhile (refunded, or its subscription period over) is not claimed: it ends (expired, with the reason)."""
     with transaction.atomic():
-        package = Package.objects.select_for_update().filter(pk=package_id).first()
+        package = Package.objects.select_for_update().select_related("entitlement").filter(pk=package_id).first()
         if package is None:
             return None
         now = timezone.now()
+        unclaimed = package.state == K.QUEUED or (package.state == K.BUILDING and package.lease_expired(now))
+        if unclaimed and not entitlement_is_active(package.entitlement, now):
+            package_end_unbuilt(package, ended_reason(package.entitlement))
+            return None
         if package.state == K.BUILDING and package.lease_expired(now):
             _worker_stopped(package)
         if package.state != K.QUEUED:
@@ -363,8 +399,9 @@ def package_build(*, package: Package) -> Package:
         "entitlement__order_item__order",
         "entitlement__order_item__licence",
     ).get(pk=package.pk)
-    if package.entitlement.revoked_at is not None:
-        raise packaging.PackagingError(_("This purchase was refunded, so its package is no longer built."))
+    if not entitlement_is_active(package.entitlement):
+        _end_claimed(package.pk, lease)  # refunded or its period ended after the claim
+        raise PurchaseEnded(package.pk)
     name = storage_name(package)
     finished = []
 
@@ -392,6 +429,13 @@ def package_build(*, package: Package) -> Package:
             install=install,
         )
     return finished[0]
+
+
+@transaction.atomic
+def _end_claimed(package_id: int, lease) -> None:
+    package = Package.objects.select_for_update().select_related("entitlement").get(pk=package_id)
+    if package.state == K.BUILDING and package.lease == lease:
+        package_end_unbuilt(package, ended_reason(package.entitlement))
 
 
 def package_progress(*, package_id: int, percent: int, lease=None) -> None:

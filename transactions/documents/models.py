@@ -18,6 +18,8 @@ to the organizations, the order or the prices later; the PDF is drawn from the s
 never edited or deleted: save() and delete() refuse, and so does a database trigger (migration 0013).
 """
 
+import uuid
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -118,3 +120,51 @@ class Document(models.Model):
     @property
     def is_cancellation(self) -> bool:
         return self.kind == DocumentKind.CANCELLATION
+
+
+class CashReceiptCancelState(models.TextChoices):
+    PENDING = "pending", _("Waiting for the payment company")  # recorded with the refund; the PG not answered yet
+    DONE = "done", _("Cancelled at the payment company")
+    FAILED = "failed", _("Refused by the payment company")
+
+
+class CashReceiptCancel(models.Model):
+    """A refund's cancellation of the order's 현금영수증 at the PG (``POST /v1/cash-receipts/{receiptKey}/cancel``).
+
+    Recorded `pending` in the refund's own transaction (transactions.refunds.services._complete), so a refund is
+    never done without it; the PG is called after commit with no lock held (transactions.documents.services), the
+    answer applied under a fresh row lock, and `cash_receipt_cancels_reconcile` (celery beat) asks again, with the
+    same Idempotency-Key, about those left pending. The cash receipt's Document itself is never changed."""
+
+    State = CashReceiptCancelState
+
+    receipt = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="cash_cancels")
+    refund = models.OneToOneField("transactions.Refund", on_delete=models.PROTECT, related_name="cash_receipt_cancel")
+    # What is cancelled; `full`: all that was left of the receipt (the PG is sent no amount).
+    amount_krw = models.BigIntegerField()
+    full = models.BooleanField(default=False)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    state = models.CharField(
+        max_length=10, choices=CashReceiptCancelState.choices, default=CashReceiptCancelState.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    attempted_at = models.DateTimeField(null=True, blank=True)  # the lease of the call under way
+    done_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failure_code = models.CharField(max_length=80, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    gateway_response = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("cash receipt cancellation")
+        verbose_name_plural = _("cash receipt cancellations")
+        constraints = [
+            choices_constraint("state", CashReceiptCancelState, name="cash_receipt_cancel_state_valid"),
+            models.CheckConstraint(condition=Q(amount_krw__gt=0), name="cash_receipt_cancel_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["state", "attempted_at"], name="cash_cancel_pending")]
+
+    def __str__(self):
+        return f"cancel {self.amount_krw:,} KRW of cash receipt {self.receipt_id} ({self.state})"

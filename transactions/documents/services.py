@@ -6,13 +6,18 @@
   service). Idempotent: once per ledger transaction and supplier (a unique constraint; a second call returns the
   documents already issued).
 - `cash_receipt_request(...)`: a buyer without a registration number who paid by bank transfer asks for a
-  현금영수증; the PG issues it (no lock or transaction is held across that call) and a record is kept.
+  현금영수증 (of what is left after refunds); the PG issues it (no lock or transaction is held across that call) and
+  a record is kept.
+- `cash_receipt_cancel_record(refund)`: a refund of an order with a cash receipt records its cancellation in the
+  refund's transaction; `cash_receipt_cancel_send` asks the PG after commit; `cash_receipt_cancels_reconcile`
+  (beat) finishes those left pending.
 
 Amounts: a line's 공급가액 / 부가세 / 합계 are the order line's own (catalog.pricing, copied at checkout); a line of a
 면세 supplier has no VAT and its whole amount is 면세. A refunded part is split as the ledger booked it (the VAT
 entry of the refund), so the document and the ledger always agree.
 """
 
+import logging
 import re
 import uuid
 from collections import defaultdict
@@ -20,7 +25,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -28,10 +33,14 @@ from accounts.models import Organization
 from accounts.permissions import can
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
+from core.transitions import transition
+from transactions import tasks
 from transactions.documents import einvoice
-from transactions.documents.models import Document, DocumentCounter, DocumentKind
-from transactions.models import LedgerAccount, LedgerEntry, LedgerTransaction, Order, OrderItem
-from transactions.payments.gateway import GatewayError, get_card_gateway
+from transactions.documents.models import CashReceiptCancel, Document, DocumentCounter, DocumentKind
+from transactions.models import LedgerAccount, LedgerEntry, LedgerTransaction, Order, OrderItem, RefundLine
+from transactions.payments.gateway import GatewayDeclined, GatewayError, GatewayUnavailable, get_card_gateway
+
+logger = logging.getLogger(__name__)
 
 K = LedgerAccount.Kind
 D = DocumentKind
@@ -261,13 +270,55 @@ def cash_receipt_eligibility(order: Order, now=None):
         return _("A cash receipt is for an order paid by bank transfer (a card slip is the receipt of a card payment).")
     if digits(order.billing_brn):
         return _("This order is billed to a business registration number: its tax invoice is the document.")
-    if order.state == Order.State.REFUNDED:
+    if order.state == Order.State.REFUNDED or cash_receipt_payment(order) is None:
         return _("This order was refunded.")
     if Document.objects.filter(order=order, kind=D.CASH_RECEIPT).exists():
         return _("A cash receipt was already issued for this order.")
     if now > order.paid_at + timedelta(days=settings.CASH_RECEIPT_REQUEST_DAYS):
         return _("The time to ask for a cash receipt for this order has passed.")
     return None
+
+
+CASH_RECEIPT_PAYMENT_STATES = ("done", "partially_refunded")
+
+
+def cash_receipt_payment(order: Order):
+    """The bank-transfer payment a cash receipt is for (done, or partly refunded), or None when none has money left."""
+    payment = order.payments.filter(state__in=CASH_RECEIPT_PAYMENT_STATES).order_by("-pk").first()
+    if payment is None or cash_receipt_amounts(order, payment)[0] <= 0:
+        return None
+    return payment
+
+
+def cash_receipt_amounts(order: Order, payment) -> tuple[int, int]:
+    """What the cash receipt is for: the payment less the done refunds paid back through it, and its tax-free (면세)
+    part (the buyer's own tax-free part, `due_tax_free_krw`, which a data voucher lowers, less the tax-free lines'
+    refunds), never more than the amount."""
+    done = payment.refunds.filter(state="done")
+    back = done.aggregate(total=Sum("amount_krw"))["total"] or 0
+    tax_free_back = (
+        RefundLine.objects.filter(refund__in=done, order_item__tax_free=True).aggregate(total=Sum("amount_krw"))[
+            "total"
+        ]
+        or 0
+    )
+    amount = payment.amount_krw - back
+    return amount, max(0, min(amount, order.due_tax_free_krw() - tax_free_back))
+
+
+def _net_lines(order: Order, items) -> list[dict]:
+    """The order's lines less what their cancelling documents (refunds) took back, as the cash receipt's record."""
+    back: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for document in Document.objects.filter(order=order, kind=D.CANCELLATION):
+        for line in document.snapshot.get("lines", []):
+            back[line["item"]][0] += line["supply_krw"]
+            back[line["item"]][1] += line["vat_krw"]
+    lines = []
+    for item in items:
+        supply, vat = item.supply_krw + back[item.pk][0], item.vat_krw + back[item.pk][1]
+        if supply + vat > 0:
+            lines.append(_line(item, supply, vat))
+    return lines
 
 
 def _cash_idempotency_key(order: Order) -> str:
@@ -296,14 +347,13 @@ def cash_receipt_request(*, actor, order: Order, registration_number: str, recei
         problem = cash_receipt_eligibility(locked)
         if problem:
             raise DomainError(problem, code="cash_receipt_not_available")
-        payment = locked.payments.filter(state="done").order_by("-pk").first()
+        payment = cash_receipt_payment(locked)
         booked = LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.PAYMENT, order=locked).first()
         if payment is None or booked is None:
             raise DomainError(
                 _("This order has no payment to issue a cash receipt for."), code="cash_receipt_no_payment"
             )
-        amount = payment.amount_krw
-        tax_free = min(locked.tax_free_krw, amount)
+        amount, tax_free = cash_receipt_amounts(locked, payment)
     gateway = get_card_gateway()
     try:
         answer = gateway.issue_cash_receipt(
@@ -329,7 +379,7 @@ def cash_receipt_request(*, actor, order: Order, registration_number: str, recei
             booked=booked,
             order=locked,
             supplier=None,
-            lines=[_line(item, item.supply_krw, item.vat_krw) for item in items if item.total_krw],
+            lines=_net_lines(locked, items),
             issued_at=timezone.now(),
             extra={
                 "cash_receipt": {
@@ -353,3 +403,136 @@ def cash_receipt_request(*, actor, order: Order, registration_number: str, recei
             data={"order": locked.number, "amount_krw": amount, "receipt_key": answer.receipt_key},
         )
         return document
+
+
+# --- cancelling a 현금영수증 when its order is refunded ---------------------------------------------------------
+
+
+def cash_receipt_cancel_record(refund) -> CashReceiptCancel | None:
+    """Inside a refund's own transaction (transactions.refunds.services._complete, order locked): when the order has
+    a cash receipt, record the cancellation of the refunded part of it (`pending`), and ask the PG after commit
+    (`cash_receipt_cancel_send`). The whole receipt (no amount sent) when nothing of it is left afterwards. None when
+    there is nothing to cancel (no cash receipt, or none of it left)."""
+    receipt = Document.objects.filter(order_id=refund.order_id, kind=D.CASH_RECEIPT).first()
+    if receipt is None or refund.payment.method != Order.Method.BANK_TRANSFER:
+        return None
+    issued = int(receipt.snapshot.get("cash_receipt", {}).get("amount") or receipt.total_krw)
+    cancelled = (
+        CashReceiptCancel.objects.filter(receipt=receipt)
+        .exclude(state=CashReceiptCancel.State.FAILED)
+        .aggregate(total=Sum("amount_krw"))["total"]
+        or 0
+    )
+    left = issued - cancelled
+    amount = min(refund.amount_krw, left)
+    if amount <= 0:
+        return None
+    cancel = CashReceiptCancel.objects.create(receipt=receipt, refund=refund, amount_krw=amount, full=amount == left)
+    audit(
+        actor=None,
+        action="document.cash_receipt_cancel_recorded",
+        obj=receipt,
+        organization_id=receipt.buyer_id,
+        data={"refund": refund.pk, "amount_krw": amount, "full": cancel.full, "cancel": cancel.pk},
+    )
+    pk = cancel.pk
+    # robust: a broker outage must not undo the refund; the reconciliation (beat) sends what stayed pending.
+    transaction.on_commit(lambda: tasks.cash_receipt_cancel_task.delay(pk), robust=True)
+    return cancel
+
+
+def _cancel_lease_is_fresh(cancel: CashReceiptCancel, now) -> bool:
+    started = cancel.attempted_at
+    return started is not None and started > now - timedelta(seconds=settings.PAYMENT_CONFIRM_LEASE_SECONDS)
+
+
+@transaction.atomic
+def _cancel_claim(cancel_pk: int) -> CashReceiptCancel | None:
+    """Step 1: the row locked (skipped if busy), still pending and no call under way: a fresh lease, committed."""
+    cancel = (
+        CashReceiptCancel.objects.select_for_update(skip_locked=True)
+        .select_related("receipt")
+        .filter(pk=cancel_pk)
+        .first()
+    )
+    now = timezone.now()
+    if cancel is None or cancel.state != CashReceiptCancel.State.PENDING or _cancel_lease_is_fresh(cancel, now):
+        return None
+    cancel.attempted_at = now
+    cancel.attempts += 1
+    cancel.save(update_fields=["attempted_at", "attempts"])
+    return cancel
+
+
+def cash_receipt_cancel_send(cancel_pk: int, *, source: str) -> CashReceiptCancel:
+    """Ask the PG to cancel a recorded cash-receipt cancellation: claimed under the row lock, called with no
+    transaction open, the answer applied under a fresh lock. The same Idempotency-Key every time, so a cancel that
+    reached the PG before is answered, not made twice. No answer leaves it pending (the lease dropped)."""
+    claimed = _cancel_claim(cancel_pk)
+    if claimed is None:
+        return CashReceiptCancel.objects.get(pk=cancel_pk)
+    assert not transaction.get_connection().in_atomic_block, "never call the PG inside a transaction"
+    receipt_key = claimed.receipt.snapshot.get("cash_receipt", {}).get("receipt_key", "")
+    gateway = get_card_gateway()
+    answer = error = None
+    try:
+        answer = gateway.cancel_cash_receipt(
+            receipt_key, None if claimed.full else claimed.amount_krw, str(claimed.idempotency_key)
+        )
+    except GatewayError as exc:
+        error = exc
+    with transaction.atomic():
+        cancel = CashReceiptCancel.objects.select_for_update().select_related("receipt").get(pk=cancel_pk)
+        if cancel.state != CashReceiptCancel.State.PENDING:
+            return cancel  # finished by another run meanwhile
+        now = timezone.now()
+        data = {"refund": cancel.refund_id, "amount_krw": cancel.amount_krw, "source": source}
+        if isinstance(error, GatewayUnavailable) or (error is not None and not isinstance(error, GatewayDeclined)):
+            if cancel.attempted_at == claimed.attempted_at:
+                cancel.attempted_at = None  # our lease ends: the reconciliation asks again
+                cancel.gateway_response = {"error": error.as_event()}
+                cancel.save(update_fields=["attempted_at", "gateway_response"])
+            return cancel
+        if error is not None:
+            cancel.failure_code = (error.code or "")[:80]
+            cancel.failure_message = (error.pg_message or str(error.message))[:500]
+            cancel.failed_at, cancel.gateway_response = now, error.raw or {}
+            transition(
+                cancel,
+                to=CashReceiptCancel.State.FAILED,
+                actor=None,
+                reason=cancel.failure_message,
+                fields=("failure_code", "failure_message", "failed_at", "gateway_response"),
+                data=data,
+            )
+            logger.error("the PG refused to cancel cash receipt %s: %s", cancel.receipt.number, error)
+            return cancel
+        cancel.done_at, cancel.gateway_response = now, answer.raw
+        transition(
+            cancel,
+            to=CashReceiptCancel.State.DONE,
+            actor=None,
+            fields=("done_at", "gateway_response"),
+            data={**data, "status": answer.status},
+        )
+        return cancel
+
+
+def cash_receipt_cancels_reconcile(*, limit: int = 200) -> dict:
+    """Celery beat (with refunds_reconcile): cancellations left pending, whose call died or was not answered, older
+    than PAYMENT_RECONCILE_AFTER_SECONDS, are sent again with their own Idempotency-Key. Returns counts by outcome."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.PAYMENT_RECONCILE_AFTER_SECONDS)
+    lease = now - timedelta(seconds=settings.PAYMENT_CONFIRM_LEASE_SECONDS)
+    due = CashReceiptCancel.objects.filter(state=CashReceiptCancel.State.PENDING, created_at__lt=cutoff).filter(
+        Q(attempted_at__isnull=True) | Q(attempted_at__lt=lease)
+    )
+    counts: dict[str, int] = {}
+    for pk in list(due.order_by("pk").values_list("pk", flat=True)[:limit]):
+        try:
+            outcome = cash_receipt_cancel_send(pk, source="reconcile").state
+        except Exception:  # one bad row must not stop the others; logged and tried again next run
+            logger.exception("reconciling cash receipt cancellation %s failed", pk)
+            outcome = "error"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts

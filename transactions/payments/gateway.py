@@ -23,6 +23,11 @@ Flow (the Toss Payments shape, which PortOne V2 also fits):
    ``registrationNumber`` to ``/v1/payments/cash-receipts``): check them against the merchant's contract.
    PortOne V2: ``POST /cash-receipts`` (portone-server-sdk ``CashReceiptClient.issue_cash_receipt``) with
    ``type`` PERSONAL / CORPORATE and ``customer.identityNumber``. Answers a ``GatewayCashReceipt``.
+6. ``cancel_cash_receipt(receipt_key, amount, idempotency_key)``: cancels a 현금영수증 when its order is refunded,
+   in full (``amount`` None) or in part. Toss shape: ``POST /v1/cash-receipts/{receiptKey}/cancel`` with
+   ``{amount?}`` and an Idempotency-Key (a repeat answers the first time); the answer is the cash receipt of
+   ``transactionType`` CANCEL. PortOne V2: ``POST /payments/{paymentId}/cash-receipt/cancel``
+   (``CashReceiptClient.cancel_cash_receipt_by_payment_id``). Answers a ``GatewayCashReceipt``.
 
 Adapters answer with a ``GatewayPayment`` whose ``status`` is one of ``Status`` (normalised), keep the
 PG's own status in ``gateway_status`` and its whole answer in ``raw``; they raise ``GatewayDeclined``
@@ -226,6 +231,8 @@ class CardGateway(Protocol):
         order_name: str,
         idempotency_key: str,
     ) -> GatewayCashReceipt: ...
+
+    def cancel_cash_receipt(self, receipt_key: str, amount: int | None, idempotency_key: str) -> GatewayCashReceipt: ...
 
 
 ADAPTERS = {

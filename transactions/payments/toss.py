@@ -12,7 +12,8 @@
   15 days and answers a repeat with the first answer). Within 10 minutes of authentication.
 - Look-up: ``GET {PG_API_BASE}/v1/payments/{paymentKey}``; cancel (refunds): ``POST …/{paymentKey}/cancel``
   ``{cancelReason, cancelAmount?, taxFreeAmount?}`` with an Idempotency-Key (transactions.refunds.services).
-- Cash receipts (현금영수증) for bank transfers: ``POST …/v1/cash-receipts`` (see gateway.py, step 5).
+- Cash receipts (현금영수증) for bank transfers: ``POST …/v1/cash-receipts`` (see gateway.py, step 5); cancelled when
+  the order is refunded: ``POST …/v1/cash-receipts/{receiptKey}/cancel`` ``{amount?}`` (step 6).
 - Webhooks (``PAYMENT_STATUS_CHANGED``: ``{eventType, createdAt, data: <payment>}``) are not signed, so
   the notice is only a pointer: the services fetch the payment by key before acting on it.
 
@@ -275,6 +276,28 @@ class TossGateway:
             receipt_key=str(body["receiptKey"]),
             status=str(body.get("issueStatus") or ""),
             amount=int(body["amount"]),
+            raw=body,
+            issue_number=str(body.get("issueNumber") or ""),
+            receipt_url=str(body.get("receiptUrl") or ""),
+        )
+
+    def cancel_cash_receipt(self, receipt_key: str, amount: int | None, idempotency_key: str) -> GatewayCashReceipt:
+        """``POST /v1/cash-receipts/{receiptKey}/cancel``: ``amount`` omitted cancels the whole receipt (what is left of
+        it); the Idempotency-Key makes a repeat answer the first time."""
+        body = self._request(
+            "POST",
+            f"/v1/cash-receipts/{quote(receipt_key, safe='')}/cancel",
+            payload={} if amount is None else {"amount": int(amount)},
+            idempotency_key=idempotency_key,
+        )
+        if not body.get("receiptKey"):
+            raise GatewayUnavailable(
+                code="MALFORMED_RESPONSE", pg_message="The PG's answer is not a cash receipt", raw=body
+            )
+        return GatewayCashReceipt(
+            receipt_key=str(body["receiptKey"]),
+            status=str(body.get("issueStatus") or ""),
+            amount=_int_or_none(body.get("amount")) or 0,
             raw=body,
             issue_number=str(body.get("issueNumber") or ""),
             receipt_url=str(body.get("receiptUrl") or ""),

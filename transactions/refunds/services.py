@@ -489,6 +489,7 @@ def _complete(order: Order, refund: Refund, *, actor, data: dict | None = None) 
         )
     if order.refunded_krw >= order.total_krw and order.state != O.REFUNDED:
         transition(order, to=O.REFUNDED, actor=actor, reason=refund.reason, data={"number": order.number})
+    documents.cash_receipt_cancel_record(refund)  # its 현금영수증 cancelled at the PG after commit (same transaction)
     _notify_done(order, refund, revoked)
 
 

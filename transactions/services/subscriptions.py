@@ -271,6 +271,14 @@ def _end_period(entitlement: Entitlement, now) -> None:
         organization_id=entitlement.organization_id,
         data={"valid_until": entitlement.valid_until.isoformat(), "order": entitlement.order_item.order.number},
     )
+    # Function-level: transactions.delivery.services imports this module (version_ready_notice).
+    from transactions.delivery.services import ended_reason, package_end_unbuilt
+
+    unbuilt = Package.objects.select_for_update().filter(
+        entitlement=entitlement, state__in=[Package.State.QUEUED, Package.State.BUILDING]
+    )
+    for package in unbuilt:  # not built for a period that is over (a worker building one stops)
+        package_end_unbuilt(package, ended_reason(entitlement))
     for package in Package.objects.select_for_update().filter(entitlement=entitlement, state=Package.State.READY):
         name = package.file.name
         package.file.name = ""

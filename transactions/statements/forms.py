@@ -3,7 +3,13 @@
 from datetime import date
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from transactions.statements import selectors
+
+# The first year a statement can be about: the exchange has no bookings before it.
+FIRST_YEAR = 2000
 
 
 class MarkPaidForm(forms.Form):
@@ -20,5 +26,12 @@ class CloseMonthForm(forms.Form):
     )
 
     def clean_month(self) -> date:
-        year, month = self.cleaned_data["month"].split("-")
-        return date(int(year), int(month), 1)
+        """A real month from FIRST_YEAR to the current one (Korean time): the service then says whether it has
+        ended. Years like 0000 or 9999 are refused here, not left to fail as dates."""
+        year, month = (int(part) for part in self.cleaned_data["month"].split("-"))
+        if year < FIRST_YEAR:
+            raise forms.ValidationError(_("Choose a month from 2000 on."), code="month_too_early")
+        chosen = date(year, month, 1)
+        if chosen > selectors.month_of(timezone.now()):
+            raise forms.ValidationError(_("A month in the future cannot be closed."), code="month_in_future")
+        return chosen

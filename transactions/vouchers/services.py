@@ -21,7 +21,7 @@ part exceeds its total. Because copay ≥ 1 %, V < E ≤ the order's total: the 
 from datetime import date
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -41,6 +41,14 @@ V = Voucher.State
 # --- registration and verification ---------------------------------------------------------------------------
 
 
+AGREEMENT_NUMBER_MAX = 60  # Voucher.agreement_number's max_length
+
+
+def normalise_agreement_number(value: str) -> str:
+    """One spelling per agreement number: trimmed, runs of spaces as one, upper-case ("2025-dv 07" → "2025-DV 07")."""
+    return " ".join((value or "").split()).upper()
+
+
 @transaction.atomic
 def voucher_register(
     *,
@@ -57,9 +65,13 @@ def voucher_register(
         raise NotAllowed(_("Only an owner of the organization can register its data voucher."))
     if not organization.is_consumer:
         raise DomainError(_("Only a buyer organization can register a data voucher."), code="voucher_not_buyer")
-    agreement_number = (agreement_number or "").strip()
+    agreement_number = normalise_agreement_number(agreement_number)
     if not agreement_number:
         raise DomainError(_("Enter the agreement number (협약번호) of the voucher."), code="voucher_agreement")
+    if len(agreement_number) > AGREEMENT_NUMBER_MAX or "\x00" in agreement_number:
+        raise DomainError(
+            _("The agreement number is at most 60 letters and digits, as on the agreement."), code="voucher_agreement"
+        )
     granted_krw = int(granted_krw or 0)
     if granted_krw <= 0:
         raise DomainError(_("Enter the amount granted in won."), code="voucher_amount")
@@ -74,17 +86,29 @@ def voucher_register(
             ),
             code="voucher_copay",
         )
-    if Voucher.objects.filter(agreement_number=agreement_number).exclude(state=V.REJECTED).exists():
-        raise DomainError(_("This agreement number is already registered."), code="voucher_duplicate")
-    voucher = Voucher.objects.create(
-        organization=organization,
-        agreement_number=agreement_number,
-        granted_krw=granted_krw,
-        copay_percent=copay,
-        starts_on=starts_on,
-        ends_on=ends_on,
-        registered_by=actor,
+    duplicate = DomainError(
+        _("This agreement number is already registered. Check the number, or ask the platform if it is yours."),
+        code="voucher_duplicate",
     )
+    if Voucher.objects.filter(agreement_number__iexact=agreement_number).exclude(state=V.REJECTED).exists():
+        raise duplicate
+    try:
+        # A savepoint: two owners registering the same number at once both pass the check above; the second
+        # insert waits for the first and then breaks the voucher_agreement_once constraint. It is told so.
+        with transaction.atomic():
+            voucher = Voucher.objects.create(
+                organization=organization,
+                agreement_number=agreement_number,
+                granted_krw=granted_krw,
+                copay_percent=copay,
+                starts_on=starts_on,
+                ends_on=ends_on,
+                registered_by=actor,
+            )
+    except IntegrityError as exc:
+        if "voucher_agreement_once" not in str(exc):
+            raise
+        raise duplicate from exc
     audit(
         actor=actor,
         action="voucher.registered",
