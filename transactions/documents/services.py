@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -291,33 +291,46 @@ def cash_receipt_payment(order: Order):
 
 
 def cash_receipt_amounts(order: Order, payment) -> tuple[int, int]:
-    """What the cash receipt is for: the payment less the done refunds paid back through it, and its tax-free (면세)
-    part (the buyer's own tax-free part, `due_tax_free_krw`, which a data voucher lowers, less the tax-free lines'
-    refunds), never more than the amount."""
+    """What the cash receipt is for: the payment less the buyer's own share of the done refunds (what went back
+    through it; a data voucher's share never went through the payment), and its tax-free (면세) part (the buyer's
+    own tax-free part, `due_tax_free_krw`, which a data voucher lowers, less the buyer's share of the tax-free
+    lines' refunds), never more than the amount."""
     done = payment.refunds.filter(state="done")
-    back = done.aggregate(total=Sum("amount_krw"))["total"] or 0
+    own = F("amount_krw") - F("voucher_krw")
+    back = done.aggregate(total=Sum(own))["total"] or 0
     tax_free_back = (
-        RefundLine.objects.filter(refund__in=done, order_item__tax_free=True).aggregate(total=Sum("amount_krw"))[
-            "total"
-        ]
-        or 0
+        RefundLine.objects.filter(refund__in=done, order_item__tax_free=True).aggregate(total=Sum(own))["total"] or 0
     )
     amount = payment.amount_krw - back
     return amount, max(0, min(amount, order.due_tax_free_krw() - tax_free_back))
 
 
 def _net_lines(order: Order, items) -> list[dict]:
-    """The order's lines less what their cancelling documents (refunds) took back, as the cash receipt's record."""
+    """The buyer's own share of the order's lines (what the payment carried: a data voucher's share is not the
+    buyer's cash) less the buyer's share of the done refunds: the cash receipt's record, whose total is the amount
+    the PG is asked to issue (`cash_receipt_amounts`). VAT is split as the line's net figures after its cancelling
+    documents (refunds) are, in proportion to the buyer's share (rounded down; the whole of it without a voucher)."""
     back: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for document in Document.objects.filter(order=order, kind=D.CANCELLATION):
         for line in document.snapshot.get("lines", []):
             back[line["item"]][0] += line["supply_krw"]
             back[line["item"]][1] += line["vat_krw"]
+    own_back = {
+        row["order_item"]: row["total"]
+        for row in RefundLine.objects.filter(refund__order=order, refund__state="done")
+        .values("order_item")
+        .annotate(total=Sum(F("amount_krw") - F("voucher_krw")))
+    }
     lines = []
     for item in items:
         supply, vat = item.supply_krw + back[item.pk][0], item.vat_krw + back[item.pk][1]
-        if supply + vat > 0:
-            lines.append(_line(item, supply, vat))
+        own = item.total_krw - item.voucher_krw - (own_back.get(item.pk) or 0)
+        if own <= 0:
+            continue
+        if own != supply + vat:  # part of what is left is the voucher's
+            vat = vat * own // (supply + vat) if supply + vat > 0 else 0
+            supply = own - vat
+        lines.append(_line(item, supply, vat))
     return lines
 
 
@@ -424,7 +437,8 @@ def cash_receipt_cancel_record(refund) -> CashReceiptCancel | None:
         or 0
     )
     left = issued - cancelled
-    amount = min(refund.amount_krw, left)
+    # Only the buyer's own share went back through the payment; the voucher's share was never on the receipt.
+    amount = min(refund.own_krw, left)
     if amount <= 0:
         return None
     cancel = CashReceiptCancel.objects.create(receipt=receipt, refund=refund, amount_krw=amount, full=amount == left)
