@@ -164,12 +164,23 @@ def _record(
     """The refund and its lines, inside the caller's transaction with the order locked."""
     if order.state not in policy.REFUNDABLE_ORDER_STATES:
         raise DomainError(_("Only a paid order can be refunded."), code="order_not_refundable")
+    no_payment = DomainError(_("This order has no payment to refund (a free order moves no money)."), code="no_payment")
     payment = order.payments.select_for_update().filter(state__in=REFUNDABLE_PAYMENT_STATES).first()
+    # The buyer's share may all be back already (the payment refunded) while some of the voucher's share is left
+    # (its share is rounded down, so the last won of a line are the voucher's): that part moves no money through
+    # the payment, so it is refunded against the refunded payment (the own-part cap below keeps it at 0).
+    spent = None
     if payment is None:
-        raise DomainError(_("This order has no payment to refund (a free order moves no money)."), code="no_payment")
+        spent = order.payments.select_for_update().filter(state=P.REFUNDED).order_by("-pk").first()
+        if spent is None:
+            raise no_payment
     plan = _plan(order, lines)
     amount = sum(amount for _item, amount, _voucher in plan)
     voucher = sum(voucher for _item, _amount, voucher in plan)
+    if payment is None:
+        if amount != voucher:
+            raise no_payment
+        payment = spent
     # The buyer never gets back through the payment more than it paid with it (its own part, Order.due_krw).
     own_held = payment.refunds.filter(state__in=policy.HOLDING).aggregate(
         total=Sum(F("amount_krw") - F("voucher_krw"))
