@@ -255,3 +255,48 @@ def test_the_simulated_pg_cancels_the_cash_receipt_in_parts_and_once_per_key(
         url, json.dumps({"amount": 1}), content_type="application/json", **auth, HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4())
     )
     assert refused.status_code == 400 and refused.json()["code"] == "ALREADY_CANCELED_CASH_RECEIPT"
+
+
+# --- a refund done while the PG issues the cash receipt ---------------------------------------------------------
+
+
+def _refund_during_the_issue(fake_pg, admin_user, order, lines):
+    """The PG issues the receipt only after a refund of the order is done (the request holds no lock meanwhile)."""
+    original, state = fake_pg.handler, {"refunded": False}
+
+    def handler(request):
+        if not state["refunded"] and not request.url.path.endswith("/cancel"):
+            state["refunded"] = True
+            _refund(admin_user, order, lines)
+        return original(request)
+
+    fake_pg.handler = handler
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partial_refund_done_while_the_pg_issues_the_receipt_cancels_its_part(
+    official, buyer, admin_user, reference_data, fake_pg, eager_celery
+):
+    order = _paid(buyer, admin_user, publish_dataset(official, admin_user, offers=TAXABLE))
+    _refund_during_the_issue(fake_pg, admin_user, order, {order.items.get().pk: 20_000})
+    cash = _ask(buyer, order)
+    # The record is what the PG issued (33,000), and the 20,000 refunded meanwhile is cancelled at the PG.
+    assert cash.snapshot["cash_receipt"]["amount"] == 33_000 == cash.total_krw
+    cancel = CashReceiptCancel.objects.get()
+    assert (cancel.receipt, cancel.amount_krw, cancel.full, cancel.state) == (cash, 20_000, False, "done")
+    assert [json.loads(c.content) for c in fake_pg.cancels()] == [{"amount": 20_000}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_refund_done_while_the_pg_issues_the_receipt_cancels_all_of_it(
+    official, buyer, admin_user, reference_data, fake_pg, eager_celery
+):
+    order = _paid(buyer, admin_user, publish_dataset(official, admin_user, offers=TAXABLE))
+    _refund_during_the_issue(fake_pg, admin_user, order, None)
+    cash = _ask(buyer, order)  # no IntegrityError (a record of 0 won)
+    order.refresh_from_db()
+    assert order.state == "refunded"
+    assert cash.total_krw == 33_000
+    cancel = CashReceiptCancel.objects.get()
+    assert (cancel.receipt, cancel.amount_krw, cancel.full, cancel.state) == (cash, 33_000, True, "done")
+    assert [json.loads(c.content) for c in fake_pg.cancels()] == [{}]

@@ -345,7 +345,9 @@ def cash_receipt_request(*, actor, order: Order, registration_number: str, recei
     Checked under the order lock, then the lock is released before the PG is called (never held across a
     network call); the answer is recorded under a fresh lock. The Idempotency-Key is fixed per order, so two
     requests at once, or a retry after a lost answer, issue one receipt at the PG; the database keeps one record
-    per order (a unique constraint)."""
+    per order (a unique constraint). The record is of what the PG issued (the lines as they were when it was
+    asked); a refund done meanwhile found no receipt to cancel, so its part is recorded as a pending cancellation
+    with the receipt (the whole receipt if nothing is left) and sent after commit."""
     if not can(actor, "accounts.buy_for_org", order.buyer) and not can(actor, "accounts.platform_admin"):
         raise NotAllowed(_("Only a buyer of the organization that placed the order can ask for its cash receipt."))
     if receipt_type not in CASH_RECEIPT_TYPES:
@@ -367,6 +369,9 @@ def cash_receipt_request(*, actor, order: Order, registration_number: str, recei
                 _("This order has no payment to issue a cash receipt for."), code="cash_receipt_no_payment"
             )
         amount, tax_free = cash_receipt_amounts(locked, payment)
+        # The record is of what the PG is asked to issue now, whatever is refunded before its answer is recorded.
+        lines = _net_lines(locked, list(locked.items.select_related("seller").order_by("pk")))
+        refunds_before = set(locked.refunds.filter(state="done").values_list("pk", flat=True))
     gateway = get_card_gateway()
     try:
         answer = gateway.issue_cash_receipt(
@@ -385,14 +390,13 @@ def cash_receipt_request(*, actor, order: Order, registration_number: str, recei
         existing = Document.objects.filter(order=locked, kind=D.CASH_RECEIPT).first()
         if existing is not None:
             return existing
-        items = list(locked.items.select_related("seller").order_by("pk"))
         masked = number[:3] + "*" * (len(number) - 7) + number[-4:]
         document = _issue(
             kind=D.CASH_RECEIPT,
             booked=booked,
             order=locked,
             supplier=None,
-            lines=_net_lines(locked, items),
+            lines=lines,
             issued_at=timezone.now(),
             extra={
                 "cash_receipt": {
@@ -415,6 +419,10 @@ def cash_receipt_request(*, actor, order: Order, registration_number: str, recei
             organization=locked.buyer,
             data={"order": locked.number, "amount_krw": amount, "receipt_key": answer.receipt_key},
         )
+        # A refund done while the PG was issuing found no receipt to cancel: its part is cancelled now (pending,
+        # sent after commit by the task, or by the reconciliation), the whole receipt if nothing of it is left.
+        for refund in locked.refunds.filter(state="done").exclude(pk__in=refunds_before).order_by("done_at", "pk"):
+            cash_receipt_cancel_record(refund)
         return document
 
 
