@@ -275,8 +275,17 @@ def voucher_repay(*, actor, voucher: Voucher, order: Order, reference: str) -> L
     reference = (reference or "").strip()
     if not reference:
         raise DomainError(_("Enter the reference of the agency's transfer."), code="settlement_reference")
+    # The order first, then the voucher: the order a refund locks them in (it holds the order and books the
+    # voucher's share once it holds the voucher too). The other way round the two deadlock, since the ledger rows
+    # booked here refer to the order (a foreign key, which waits for the refund's lock of it).
+    list(Order.objects.select_for_update().filter(pk=order.pk))
     voucher = Voucher.objects.select_for_update().get(pk=voucher.pk)
-    use = VoucherUse.objects.select_for_update().select_related("order").filter(voucher=voucher, order=order).first()
+    use = (
+        VoucherUse.objects.select_for_update(of=("self",))
+        .select_related("order")
+        .filter(voucher=voucher, order=order)
+        .first()
+    )
     if use is None:
         raise DomainError(_("Some of the orders chosen were not paid with this voucher."), code="settlement_foreign")
     booked = ledger.record_voucher_repaid(
@@ -309,9 +318,11 @@ def voucher_settle(
         raise DomainError(_("Enter the reference of the agency's transfer."), code="settlement_reference")
     if not orders:
         raise DomainError(_("Choose the orders the agency paid for."), code="settlement_orders")
+    # The orders first (by pk), then the voucher: the order a refund locks them in (see voucher_repay).
+    list(Order.objects.select_for_update().filter(pk__in=[o.pk for o in orders]).order_by("pk"))
     voucher = Voucher.objects.select_for_update().get(pk=voucher.pk)
     uses = list(
-        VoucherUse.objects.select_for_update()
+        VoucherUse.objects.select_for_update(of=("self",))
         .select_related("order")
         .filter(voucher=voucher, order__in=[o.pk for o in orders])
         .order_by("pk")
