@@ -44,6 +44,8 @@ class MoneyRefundLineOut(_ReadOnly):
     order_item = serializers.IntegerField(source="order_item_id")
     title = serializers.CharField(source="order_item.title")
     amount_krw = serializers.IntegerField()
+    voucher_krw = serializers.IntegerField(help_text="데이터바우처 몫: 바우처 잔액으로 돌아감 (결제로 돌려주지 않음)")
+    own_krw = serializers.IntegerField(help_text="구매자 몫: 결제(카드 취소·계좌 이체)로 돌려줌")
 
 
 class MoneyRefundOut(_ReadOnly):
@@ -54,7 +56,9 @@ class MoneyRefundOut(_ReadOnly):
     state = serializers.ChoiceField(choices=RefundState.choices)
     source = serializers.ChoiceField(choices=RefundSource.choices, help_text="admin: 관리자가, buyer: 구매자 요청으로")
     method = serializers.CharField(source="payment.method", help_text="돌려주는 결제: card 또는 bank_transfer")
-    amount_krw = serializers.IntegerField()
+    amount_krw = serializers.IntegerField(help_text="환불 전체 (바우처 몫 + 구매자 몫)")
+    voucher_krw = serializers.IntegerField(help_text="데이터바우처 몫: 바우처 잔액으로 돌아감 (결제로 돌려주지 않음)")
+    own_krw = serializers.IntegerField(help_text="구매자 몫: 결제(카드 취소·계좌 이체)로 돌려줌")
     reason = serializers.CharField()
     lines = MoneyRefundLineOut(many=True)
     request = serializers.IntegerField(source="request_id", allow_null=True)
@@ -230,6 +234,7 @@ class MoneyVoucherUseOut(_ReadOnly):
     amount_krw = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     released_at = serializers.DateTimeField(allow_null=True, help_text="결제 전에 취소되어 잔액으로 돌아감")
+    returned_krw = serializers.IntegerField(help_text="환불로 바우처 잔액에 돌아온 금액")
     settled = serializers.SerializerMethodField(help_text="지원기관이 이 주문의 바우처 금액을 지급함")
 
     def get_settled(self, use) -> bool:
@@ -560,6 +565,9 @@ class MoneyAdminVoucherOut(MoneyVoucherOut):
 
 class MoneyAdminVoucherUseOut(MoneyVoucherUseOut):
     outstanding_krw = serializers.IntegerField()
+    owed_back_krw = serializers.IntegerField(
+        help_text="지원기관이 지급한 뒤의 환불로 지원기관에 돌려줄 금액 (아직 돌려주지 않음)"
+    )
     settleable = serializers.BooleanField()
 
 
