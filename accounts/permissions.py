@@ -84,6 +84,7 @@ SCOPE_OF_PERM = {
     "accounts.platform_admin": "admin",
     "accounts.verify_org": "admin",
     "transactions.confirm_bank_transfer": "admin",  # defined by transactions.payments.services (a platform admin)
+    "transactions.refund": "admin",  # defined by transactions.refunds.services (a platform admin)
     "accounts.manage_org": None,
 }
 
