@@ -17,6 +17,8 @@ urlpatterns = [
     path("packages/<int:package_id>/retry/", views.PackageRetry.as_view(), name="api-admin-package-retry"),
     path("refunds/", money.RefundQueue.as_view(), name="api-admin-refunds"),
     path("refunds/<int:pk>/bank-confirm/", money.RefundBankConfirm.as_view(), name="api-admin-refund-bank-confirm"),
+    path("refunds/<int:pk>/withdraw/", money.RefundWithdraw.as_view(), name="api-admin-refund-withdraw"),
+    path("refunds/<int:pk>/send/", money.RefundSend.as_view(), name="api-admin-refund-send"),
     path("orders/<str:number>/refunds/", money.OrderRefundCreate.as_view(), name="api-admin-order-refund"),
     path("refund-requests/<int:pk>/approve/", money.RefundRequestApprove.as_view(), name="api-admin-refund-approve"),
     path("refund-requests/<int:pk>/refuse/", money.RefundRequestRefuse.as_view(), name="api-admin-refund-refuse"),
@@ -30,4 +32,5 @@ urlpatterns = [
     path("vouchers/<int:pk>/verify/", money.VoucherVerify.as_view(), name="api-admin-voucher-verify"),
     path("vouchers/<int:pk>/reject/", money.VoucherReject.as_view(), name="api-admin-voucher-reject"),
     path("vouchers/<int:pk>/settle/", money.VoucherSettle.as_view(), name="api-admin-voucher-settle"),
+    path("vouchers/<int:pk>/repay/", money.VoucherRepay.as_view(), name="api-admin-voucher-repay"),
 ]

@@ -129,6 +129,37 @@ class RefundBankConfirm(AdminView):
         return Response(s.MoneyAdminRefundOut(refund_selectors.refund_get(pk)).data)
 
 
+class RefundWithdraw(AdminView):
+    @extend_schema(
+        tags=TAG,
+        summary="Withdraw a bank-transfer refund",
+        description="아직 이체하지 않은 무통장입금 환불(잘못 만든 것)을 까닭과 함께 거둡니다: `failed`로 끝나고, 그 환불이 "
+        "잡고 있던 줄은 다시 환불할 수 있습니다. 이체를 기다리는 무통장입금 환불만 (`not_bank`).",
+        request=s.MoneyWithdrawIn,
+        responses={200: s.MoneyAdminRefundOut},
+    )
+    def post(self, request, pk: int):
+        refund = refund_selectors.refund_get(pk)
+        reason = validated(s.MoneyWithdrawIn, request.data)["reason"]
+        refund_services.refund_withdraw(actor=request.user, refund=refund, reason=reason)
+        return Response(s.MoneyAdminRefundOut(refund_selectors.refund_get(pk)).data)
+
+
+class RefundSend(AdminView):
+    @extend_schema(
+        tags=TAG,
+        summary="Ask the payment company again about a card refund",
+        description="`created`나 `transmitted`로 남은 카드 환불을 지금 결제 대행사에 다시 요청합니다 (자동 재확인이 몇 분 "
+        "안에 하는 일): 같은 Idempotency-Key라 두 번 환불되지 않습니다. 카드 환불만 (`not_card`).",
+        request=None,
+        responses={200: s.MoneyAdminRefundOut},
+    )
+    def post(self, request, pk: int):
+        refund = refund_selectors.refund_get(pk)
+        refund_services.refund_send(actor=request.user, refund=refund)
+        return Response(s.MoneyAdminRefundOut(refund_selectors.refund_get(pk)).data)
+
+
 # --- statements and payouts ----------------------------------------------------------------------------------
 
 
@@ -325,5 +356,28 @@ class VoucherSettle(AdminView):
             paid_on=data["paid_on"],
             reference=data["reference"],
             amount_krw=data["amount_krw"],
+        )
+        return Response(_voucher_out(pk), status=status.HTTP_201_CREATED)
+
+
+class VoucherRepay(AdminView):
+    @extend_schema(
+        tags=TAG,
+        summary="Record the payment back to the agency",
+        description="지원기관이 지급한 뒤의 환불로 지원기관에 돌려줄 바우처 몫(주문마다 `owed_back_krw`)을 돌려주었습니다: "
+        "이체 참조와 함께 장부에 기록합니다. 돌려줄 것이 없으면 `voucher_nothing_owed`.",
+        request=s.MoneyVoucherRepayIn,
+        responses={201: s.MoneyAdminVoucherDetailOut},
+    )
+    def post(self, request, pk: int):
+        voucher = _voucher(pk)
+        data = validated(s.MoneyVoucherRepayIn, request.data)
+        orders = voucher_selectors.orders_by_number([data["order"]])
+        if not orders:  # a number that names no order: as the service says of another voucher's order
+            raise DomainError(
+                _("Some of the orders chosen were not paid with this voucher."), code="settlement_foreign"
+            )
+        voucher_services.voucher_repay(
+            actor=request.user, voucher=voucher, order=orders[0], reference=data["reference"]
         )
         return Response(_voucher_out(pk), status=status.HTTP_201_CREATED)

@@ -475,6 +475,25 @@ class MoneyRefuseIn(serializers.Serializer):
     reason = serializers.CharField(max_length=1000, help_text="구매자가 이메일로 읽는 까닭")
 
 
+class MoneyWithdrawIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000, help_text="환불을 거두는 까닭 (잘못 만든 환불 등)")
+
+
+class MoneyVoucherRepayIn(serializers.Serializer):
+    order = serializers.RegexField(
+        r"^[0-9]{8}-[0-9A-Z]{8}$", max_length=17, help_text="지원기관에 돌려준 바우처 몫의 주문 번호"
+    )
+    reference = serializers.CharField(max_length=100, help_text="지원기관에 보낸 이체의 참조")
+
+
+class MoneyCashReceiptIn(serializers.Serializer):
+    receipt_type = serializers.ChoiceField(
+        choices=[("income_deduction", "소득공제"), ("expense_proof", "지출증빙")],
+        help_text="income_deduction: 개인(휴대폰 번호 등), expense_proof: 사업자",
+    )
+    registration_number = serializers.CharField(max_length=40, help_text="휴대폰 번호·현금영수증 카드 번호 (10~18자리)")
+
+
 class MoneyBankConfirmIn(serializers.Serializer):
     bank = serializers.CharField(max_length=40)
     account_number = serializers.CharField(max_length=40)

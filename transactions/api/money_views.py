@@ -219,6 +219,30 @@ class DocumentPdf(_FileOrJson, BuyerView):
         return response
 
 
+class OrderCashReceipt(BuyerView):
+    @extend_schema(
+        summary="Ask for a cash receipt",
+        description="무통장입금으로 결제했고 사업자등록번호 없이 청구된 주문의 현금영수증을 결제 대행사에 발행 요청합니다 "
+        "(문서 페이지의 '현금영수증 신청'과 같음): 환불하고 남은 금액(데이터바우처 몫 제외, 구매자가 낸 몫)으로, 결제 뒤 "
+        "CASH_RECEIPT_REQUEST_DAYS일 안에, 주문마다 한 번. 발행 기록(문서 종류 cash_receipt)을 돌려줍니다. 할 수 없으면 "
+        "`cash_receipt_not_available`와 그 까닭.",
+        parameters=[NUMBER],
+        request=s.MoneyCashReceiptIn,
+        responses={201: s.MoneyDocumentDetailOut},
+    )
+    def post(self, request, number: str):
+        order = selectors.order_get_for_buyer(organization=acting_organization(request), number=number)
+        data = validated(s.MoneyCashReceiptIn, request.data)
+        issued = document_services.cash_receipt_request(
+            actor=request.user,
+            order=order,
+            registration_number=data["registration_number"],
+            receipt_type=data["receipt_type"],
+        )
+        out = s.MoneyDocumentDetailOut(issued, context={"request": request})
+        return Response(out.data, status=status.HTTP_201_CREATED)
+
+
 # --- subscriptions -------------------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("orders/", views.OrderList.as_view(), name="api-orders"),
     path("orders/<str:number>/", views.OrderDetail.as_view(), name="api-order"),
     path("orders/<str:number>/refunds/", money_views.OrderRefunds.as_view(), name="api-order-refunds"),
+    path("orders/<str:number>/cash-receipt/", money_views.OrderCashReceipt.as_view(), name="api-order-cash-receipt"),
     path("orders/<str:number>/cancel/", views.OrderCancel.as_view(), name="api-order-cancel"),
     path("orders/<str:number>/payments/", views.OrderPayments.as_view(), name="api-order-payments"),
     path("orders/<str:number>/payments/card/", views.CardStart.as_view(), name="api-order-pay-card"),
