@@ -476,7 +476,7 @@ def test_statement_lines_and_the_ledger_are_paginated_with_the_running_balance_o
     assert seen == [o.number for o in orders]
     assert "?page=2" in client.get(url).content.decode()
     api = client.get(f"/api/v1/provider/statements/{statement.pk}/", {"page": 3}).json()
-    assert (api["rows_count"], api["rows_page"], api["rows_pages"]) == (5, 3, 3)
+    assert (api["transactions_count"], api["rows_page"], api["rows_pages"]) == (5, 3, 3)
     assert [r["order"] for r in api["rows"]] == [orders[4].number]
     assert sum(r.net_krw for r in selectors.statement_rows(statement)) == statement.net_krw  # the whole list still
 

@@ -188,7 +188,7 @@ class StatementDetail(AdminView):
     @extend_schema(
         tags=TAG,
         summary="A statement with its lines",
-        description="정산서 하나와 줄 (쪽마다 100줄: `page`), 그리고 장부상 지금 그 기관에 줄 돈 (지급의 상한).",
+        description="정산서 하나와 줄 (쪽마다 장부 거래 100건: `page`), 그리고 장부상 지금 그 기관에 줄 돈 (지급의 상한).",
         parameters=[OpenApiParameter("page", int, description="줄의 쪽 번호 (1부터; 범위를 넘으면 마지막 쪽)")],
         responses=s.MoneyAdminStatementDetailOut,
     )

@@ -325,12 +325,14 @@ class MoneyStatementRowOut(_ReadOnly):
 
 
 class MoneyStatementDetailOut(MoneyStatementOut):
-    rows = serializers.SerializerMethodField(help_text="이 쪽(page)의 줄: 한 쪽에 최대 100줄, 날짜순")
-    rows_count = serializers.SerializerMethodField(help_text="정산서의 줄 수 (모든 쪽)")
+    rows = serializers.SerializerMethodField(
+        help_text="이 쪽(page)의 줄: 장부 거래 100건씩(거래마다, 주문 줄마다 한 줄), 날짜순"
+    )
+    transactions_count = serializers.SerializerMethodField(help_text="정산서의 장부 거래 수 (모든 쪽)")
     rows_page = serializers.SerializerMethodField(help_text="이 쪽 번호 (`page`, 1부터)")
     rows_pages = serializers.SerializerMethodField(help_text="쪽 수")
 
-    def get_rows_count(self, statement) -> int:
+    def get_transactions_count(self, statement) -> int:
         return self.context["page"].paginator.count
 
     def get_rows_page(self, statement) -> int:

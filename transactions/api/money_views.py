@@ -363,7 +363,7 @@ class StatementDetail(ProviderReadView):
     @extend_schema(
         summary="A statement with its lines",
         description="정산서 하나와 그 줄: 장부의 거래마다, 주문 줄마다 매출·환불·수수료·부가세·바우처·순액. "
-        "줄은 쪽(page)마다 100줄씩: `rows_count`, `rows_page`, `rows_pages`로 나머지 쪽을 찾습니다.",
+        "줄은 쪽(page)마다 장부 거래 100건씩: `transactions_count`, `rows_page`, `rows_pages`로 나머지 쪽을 찾습니다.",
         parameters=[OpenApiParameter("page", int, description="줄의 쪽 번호 (1부터; 범위를 넘으면 마지막 쪽)")],
         responses={200: s.MoneyStatementDetailOut},
     )

@@ -177,7 +177,7 @@ class Row:
         return self.sales_krw - self.voucher_krw if self.voucher_krw > 0 else 0
 
 
-ROWS_PER_PAGE = 100  # statement lines per page (a busy provider books thousands a month)
+ROWS_PER_PAGE = 100  # ledger transactions per page of a statement's lines (a busy provider books thousands a month)
 
 
 def _grouped(organization_id: int, transactions):
@@ -216,11 +216,14 @@ def rows_of(organization: Organization | int, transactions) -> list[Row]:
 
 
 def rows_page(organization: Organization | int, transactions, number, *, per_page: int | None = None) -> Page:
-    """One page of the statement's lines (a Django Page whose object_list are Rows): counted, ordered and sliced
-    in SQL, so a month of thousands of lines costs one page of them."""
-    grouped = _grouped(getattr(organization, "pk", organization), transactions)
-    page = Paginator(grouped, per_page or ROWS_PER_PAGE).get_page(number)
-    page.object_list = _rows(page.object_list)
+    """One page of the statement's lines: `per_page` of its ledger transactions in date order (counted and sliced
+    in SQL), and the lines of those only (one per transaction and order line). A Django Page whose object_list are
+    Rows, so a month of thousands of transactions costs one page of them."""
+    booked = (
+        LedgerTransaction.objects.filter(pk__in=transactions).order_by("created_at", "pk").values_list("pk", flat=True)
+    )
+    page = Paginator(booked, per_page or ROWS_PER_PAGE).get_page(number)
+    page.object_list = rows_of(organization, list(page.object_list))
     return page
 
 
