@@ -7,7 +7,7 @@ from datetime import date
 
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -18,6 +18,7 @@ from core.errors import DomainError
 from transactions import selectors as order_selectors
 from transactions.api import money_serializers as s
 from transactions.api.views import NUMBER
+from transactions.models import LedgerAccount
 from transactions.refunds import selectors as refund_selectors
 from transactions.refunds import services as refund_services
 from transactions.statements import selectors as statement_selectors
@@ -203,10 +204,12 @@ class StatementCloseMonth(AdminView):
 
 
 def _statement_out(request, statement):
+    page = statement_selectors.statement_rows_page(statement, request.query_params.get("page"))
     context = {
         "request": request,
         "staff": True,
-        "rows": statement_selectors.statement_rows(statement),
+        "rows": page.object_list,
+        "page": page,
         "owed_now": statement_selectors.owed_now(statement.organization_id),
     }
     return s.MoneyAdminStatementDetailOut(statement, context=context).data
@@ -216,7 +219,8 @@ class StatementDetail(AdminView):
     @extend_schema(
         tags=TAG,
         summary="A statement with its lines",
-        description="정산서 하나와 줄, 그리고 장부상 지금 그 기관에 줄 돈 (지급의 상한).",
+        description="정산서 하나와 줄 (쪽마다 장부 거래 100건: `page`), 그리고 장부상 지금 그 기관에 줄 돈 (지급의 상한).",
+        parameters=[OpenApiParameter("page", int, description="줄의 쪽 번호 (1부터; 범위를 넘으면 마지막 쪽)")],
         responses=s.MoneyAdminStatementDetailOut,
     )
     def get(self, request, pk: int):
@@ -243,14 +247,23 @@ class OrganizationLedger(AdminView):
     @extend_schema(
         tags=TAG,
         summary="The ledger of one organization",
-        description="기관의 장부 계정마다 기록(거래, 금액, 누적 잔액)과 잔액, 장부와 정산서가 같은 금액을 말하는지, 정산서들.",
+        description="기관의 장부 계정마다 기록(거래, 금액, 누적 잔액)과 잔액, 장부와 정산서가 같은 금액을 말하는지, 정산서들. "
+        "계정마다 최근 100개 기록 (마지막 쪽); `account`(계정 종류)와 `page`로 그 계정의 다른 쪽.",
+        parameters=[
+            OpenApiParameter("account", str, enum=[k for k, _label in LedgerAccount.Kind.choices]),
+            OpenApiParameter("page", int, description="`account`의 쪽 번호 (1부터)"),
+        ],
         responses=s.MoneyLedgerOut,
     )
     def get(self, request, organization_id: int):
         organization = statement_selectors.organization_get_for_ledger(organization_id)
         data = {
             "organization": organization,
-            "accounts": statement_selectors.organization_ledger(organization),
+            "accounts": statement_selectors.organization_ledger(
+                organization,
+                account_kind=request.query_params.get("account", ""),
+                page=request.query_params.get("page"),
+            ),
             "check": statement_selectors.ledger_check(organization),
             "statements": statement_selectors.statements_for_provider(organization).order_by("period"),
         }

@@ -330,7 +330,21 @@ class MoneyStatementRowOut(_ReadOnly):
 
 
 class MoneyStatementDetailOut(MoneyStatementOut):
-    rows = serializers.SerializerMethodField()
+    rows = serializers.SerializerMethodField(
+        help_text="이 쪽(page)의 줄: 장부 거래 100건씩(거래마다, 주문 줄마다 한 줄), 날짜순"
+    )
+    transactions_count = serializers.SerializerMethodField(help_text="정산서의 장부 거래 수 (모든 쪽)")
+    rows_page = serializers.SerializerMethodField(help_text="이 쪽 번호 (`page`, 1부터)")
+    rows_pages = serializers.SerializerMethodField(help_text="쪽 수")
+
+    def get_transactions_count(self, statement) -> int:
+        return self.context["page"].paginator.count
+
+    def get_rows_page(self, statement) -> int:
+        return self.context["page"].number
+
+    def get_rows_pages(self, statement) -> int:
+        return self.context["page"].paginator.num_pages
 
     @extend_schema_field(MoneyStatementRowOut(many=True))
     def get_rows(self, statement) -> list:
@@ -553,7 +567,12 @@ class MoneyLedgerAccountOut(_ReadOnly):
     kind = serializers.ChoiceField(source="account.kind", choices=LedgerAccountKind.choices)
     label = serializers.SerializerMethodField()
     balance_krw = serializers.IntegerField()
-    entries = MoneyLedgerEntryOut(many=True)
+    entries = MoneyLedgerEntryOut(
+        many=True, help_text="이 쪽의 기록 (한 쪽에 최대 100개; 기본은 마지막 쪽, 가장 최근 것)"
+    )
+    entries_count = serializers.IntegerField(source="page.paginator.count", help_text="계정의 기록 수 (모든 쪽)")
+    page = serializers.IntegerField(source="page.number", help_text="이 쪽 번호 (`account`와 `page`로 다른 쪽)")
+    pages = serializers.IntegerField(source="page.paginator.num_pages", help_text="쪽 수")
 
     @extend_schema_field(BILINGUAL_SCHEMA)
     def get_label(self, view) -> dict:

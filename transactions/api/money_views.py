@@ -386,12 +386,15 @@ class StatementList(ProviderReadView):
 class StatementDetail(ProviderReadView):
     @extend_schema(
         summary="A statement with its lines",
-        description="정산서 하나와 그 줄: 장부의 거래마다, 주문 줄마다 매출·환불·수수료·부가세·바우처·순액.",
+        description="정산서 하나와 그 줄: 장부의 거래마다, 주문 줄마다 매출·환불·수수료·부가세·바우처·순액. "
+        "줄은 쪽(page)마다 장부 거래 100건씩: `transactions_count`, `rows_page`, `rows_pages`로 나머지 쪽을 찾습니다.",
+        parameters=[OpenApiParameter("page", int, description="줄의 쪽 번호 (1부터; 범위를 넘으면 마지막 쪽)")],
         responses={200: s.MoneyStatementDetailOut},
     )
     def get(self, request, pk: int):
         statement = statement_selectors.statement_get_for_provider(organization=acting_organization(request), pk=pk)
-        context = {"request": request, "rows": statement_selectors.statement_rows(statement)}
+        page = statement_selectors.statement_rows_page(statement, request.query_params.get("page"))
+        context = {"request": request, "rows": page.object_list, "page": page}
         return Response(s.MoneyStatementDetailOut(statement, context=context).data)
 
 

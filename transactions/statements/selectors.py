@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Sum, Value, When
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Sum, Value, When, Window
 from django.db.models.functions import Coalesce, TruncMonth
 from django.http import Http404
 from django.utils import timezone
@@ -176,33 +177,54 @@ class Row:
         return self.sales_krw - self.voucher_krw if self.voucher_krw > 0 else 0
 
 
-def rows_of(organization: Organization | int, transactions) -> list[Row]:
-    """The statement's lines: per ledger transaction and order line, date order."""
-    organization_id = getattr(organization, "pk", organization)
-    grouped = list(
+ROWS_PER_PAGE = 100  # ledger transactions per page of a statement's lines (a busy provider books thousands a month)
+
+
+def _grouped(organization_id: int, transactions):
+    """The statement's lines as one aggregate in SQL: per ledger transaction and order line, in date order."""
+    return (
         LedgerEntry.objects.filter(transaction__in=transactions)
         .filter(_relevant_entries(organization_id))
         .values("transaction_id", "order_item_id")
-        .annotate(**_total_expressions())
-        .order_by("transaction_id", "order_item_id")
+        .annotate(booked_at=F("transaction__created_at"), **_total_expressions())
+        .order_by("booked_at", "transaction_id", F("order_item_id").asc(nulls_first=True))
     )
+
+
+def _rows(grouped) -> list[Row]:
+    """Rows from grouped values, their transactions and order lines fetched in two queries."""
+    grouped = list(grouped)
     booked = LedgerTransaction.objects.select_related("order", "order__buyer").in_bulk(
         {g["transaction_id"] for g in grouped}
     )
     items = OrderItem.objects.select_related("dataset", "order", "order__buyer").in_bulk(
         {g["order_item_id"] for g in grouped if g["order_item_id"]}
     )
-    rows = []
-    for g in grouped:
-        rows.append(
-            Row(
-                transaction=booked[g["transaction_id"]],
-                order_item=items.get(g["order_item_id"]),
-                **{k: int(g[k] or 0) for k in _total_expressions()},
-            )
+    return [
+        Row(
+            transaction=booked[g["transaction_id"]],
+            order_item=items.get(g["order_item_id"]),
+            **{k: int(g[k] or 0) for k in _total_expressions()},
         )
-    rows.sort(key=lambda r: (r.transaction.created_at, r.transaction.pk, r.order_item.pk if r.order_item else 0))
-    return rows
+        for g in grouped
+    ]
+
+
+def rows_of(organization: Organization | int, transactions) -> list[Row]:
+    """The statement's lines: per ledger transaction and order line, date order (all of them: see rows_page)."""
+    return _rows(_grouped(getattr(organization, "pk", organization), transactions))
+
+
+def rows_page(organization: Organization | int, transactions, number, *, per_page: int | None = None) -> Page:
+    """One page of the statement's lines: `per_page` of its ledger transactions in date order (counted and sliced
+    in SQL), and the lines of those only (one per transaction and order line). A Django Page whose object_list are
+    Rows, so a month of thousands of transactions costs one page of them."""
+    booked = (
+        LedgerTransaction.objects.filter(pk__in=transactions).order_by("created_at", "pk").values_list("pk", flat=True)
+    )
+    page = Paginator(booked, per_page or ROWS_PER_PAGE).get_page(number)
+    page.object_list = rows_of(organization, list(page.object_list))
+    return page
 
 
 # --- statements -----------------------------------------------------------------------------------------------------
@@ -241,6 +263,10 @@ def statement_rows(statement: ProviderStatement) -> list[Row]:
     return rows_of(statement.organization_id, statement.lines.values("transaction_id"))
 
 
+def statement_rows_page(statement: ProviderStatement, number, *, per_page: int | None = None) -> Page:
+    return rows_page(statement.organization_id, statement.lines.values("transaction_id"), number, per_page=per_page)
+
+
 def latest_statement(organization: Organization | int) -> ProviderStatement | None:
     organization_id = getattr(organization, "pk", organization)
     return (
@@ -261,6 +287,7 @@ class Current:
     carried_krw: int
     rows: list = field(default_factory=list)
     previous: ProviderStatement | None = None
+    page: Page | None = None  # with rows_page: the page of `rows`
 
     @property
     def payable_krw(self) -> int:
@@ -275,16 +302,19 @@ class Current:
         )
 
 
-def statement_current(organization: Organization, *, with_rows: bool = True) -> Current:
+def statement_current(organization: Organization, *, with_rows: bool = True, rows_page_number=None) -> Current:
+    """What is on no statement yet; `with_rows`: all its lines, or with `rows_page_number` one page of them."""
     pending = unassigned_transactions(organization)
     last = latest_statement(organization)
+    page = rows_page(organization, pending, rows_page_number) if with_rows and rows_page_number is not None else None
     return Current(
         organization=organization,
         month=month_of(timezone.now()),
         totals=totals_of(organization, pending),
         carried_krw=last.left_krw if last else 0,
-        rows=rows_of(organization, pending) if with_rows else [],
+        rows=page.object_list if page is not None else rows_of(organization, pending) if with_rows else [],
         previous=last,
+        page=page,
     )
 
 
@@ -347,27 +377,37 @@ def organization_get_for_ledger(pk: int) -> Organization:
     return organization
 
 
+ENTRIES_PER_PAGE = 100  # ledger entries per account and page
+
+
 @dataclass
 class AccountView:
     account: LedgerAccount
-    entries: list  # (entry, running balance)
+    entries: list  # (entry, running balance) of the page shown
     balance_krw: int
+    page: Page | None = None
 
 
-def organization_ledger(organization: Organization) -> list[AccountView]:
-    """Its accounts, each with its entries (and their transactions) in order and the running balance."""
+def organization_ledger(
+    organization: Organization, *, account_kind: str = "", page=None, per_page: int | None = None
+) -> list[AccountView]:
+    """Its accounts, each with one page of its entries (and their transactions) in order and the running balance:
+    page `page` of the account of kind `account_kind`, the last page (the most recent entries) of the others.
+    Balances and running balances come from SQL (a window sum over the account's entries), so a provider with years
+    of sales costs a page of them."""
     views = []
     for acc in LedgerAccount.objects.filter(organization=organization).order_by("kind"):
-        running, rows = 0, []
+        order = ("transaction__created_at", "transaction_id", "id")
         entries = (
             acc.entries.select_related("transaction", "transaction__order", "order_item")
-            .order_by("transaction__created_at", "transaction_id", "id")
-            .all()
+            .annotate(running_krw=Window(Sum("amount_krw"), order_by=[F(name).asc() for name in order]))
+            .order_by(*order)
         )
-        for entry in entries:
-            running += entry.amount_krw
-            rows.append((entry, running))
-        views.append(AccountView(account=acc, entries=rows, balance_krw=running))
+        paginator = Paginator(entries, per_page or ENTRIES_PER_PAGE)
+        shown = paginator.get_page(page if acc.kind == account_kind and page else paginator.num_pages)
+        balance = acc.entries.aggregate(total=Sum("amount_krw"))["total"] or 0
+        rows = [(entry, entry.running_krw) for entry in shown.object_list]
+        views.append(AccountView(account=acc, entries=rows, balance_krw=balance, page=shown))
     return views
 
 

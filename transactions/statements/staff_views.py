@@ -54,7 +54,8 @@ def _statement_page(request, statement, form=None):
         "transactions/statements/statement.html",
         {
             "statement": statement,
-            "rows": selectors.statement_rows(statement),
+            "page": (page := selectors.statement_rows_page(statement, request.GET.get("page"))),
+            "rows": page.object_list,
             "staff": True,
             "form": form or MarkPaidForm(),
             "owed_now": selectors.owed_now(statement.organization_id),
@@ -104,7 +105,9 @@ def ledger(request, organization_id):
         "transactions/statements/staff_ledger.html",
         {
             "organization": organization,
-            "accounts": selectors.organization_ledger(organization),
+            "accounts": selectors.organization_ledger(
+                organization, account_kind=request.GET.get("account", ""), page=request.GET.get("page")
+            ),
             "check": selectors.ledger_check(organization),
             "statements": selectors.statements_for_provider(organization).order_by("period"),
         },

@@ -31,17 +31,20 @@ def sales(request):
 def statement(request, pk):
     organization = _organization(request)
     statement = selectors.statement_get_for_provider(organization=organization, pk=pk)
+    page = selectors.statement_rows_page(statement, request.GET.get("page"))
     return render(
         request,
         "transactions/statements/statement.html",
-        {"statement": statement, "rows": selectors.statement_rows(statement), "staff": False},
+        {"statement": statement, "page": page, "rows": page.object_list, "staff": False},
     )
 
 
 @publisher_required
 def current(request):
     organization = _organization(request)
-    current = selectors.statement_current(organization)
+    current = selectors.statement_current(organization, rows_page_number=request.GET.get("page") or 1)
     return render(
-        request, "transactions/statements/statement.html", {"current": current, "rows": current.rows, "staff": False}
+        request,
+        "transactions/statements/statement.html",
+        {"current": current, "page": current.page, "rows": current.rows, "staff": False},
     )
