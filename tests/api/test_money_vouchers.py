@@ -11,6 +11,7 @@ import pytest
 
 from devtools.pg_simulator import views as simulator
 from tests.api.test_money import ACCOUNT, as_key, keys  # noqa: F401
+from tests.transactions.conftest import parked_package_builds  # noqa: F401
 from tests.transactions.test_cash_receipt_refunds import fake_pg  # noqa: F401
 from tests.transactions.test_cash_receipt_vouchers import bank_voucher_order
 from tests.transactions.test_payments import _park_package_builds, pg  # noqa: F401
