@@ -9,9 +9,13 @@ from datetime import date
 
 import pytest
 
+from devtools.pg_simulator import views as simulator
 from tests.api.test_money import ACCOUNT, as_key, keys  # noqa: F401
+from tests.transactions.conftest import parked_package_builds  # noqa: F401
 from tests.transactions.test_cash_receipt_refunds import fake_pg  # noqa: F401
 from tests.transactions.test_cash_receipt_vouchers import bank_voucher_order
+from tests.transactions.test_payments import _park_package_builds, pg  # noqa: F401
+from tests.transactions.test_voucher_refunds import voucher_order  # noqa: F401
 from tests.transactions.test_vouchers import eligible, verified_voucher  # noqa: F401
 from transactions.models import LedgerTransaction, Refund
 from transactions.refunds import services as refund_services
@@ -133,3 +137,15 @@ def test_a_company_program_asks_for_the_cash_receipt_of_its_own_share(
     assert json.loads(fake_pg.calls[0].content)["amount"] == 6_600  # the voucher's 26,400 is not the buyer's cash
     twice = buyer_api.post(path, body, format="json")
     assert twice.status_code == 400 and twice.json()["error"]["code"] == "cash_receipt_not_available"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sending_a_card_refund_again_returns_it_as_the_pg_left_it(api, keys, voucher_order, admin_user):  # noqa: F811
+    order, _voucher = voucher_order
+    done = refund_services.refund_create(actor=admin_user, order=order, reason="전부")
+    assert done.state == Refund.State.DONE
+    calls = len(simulator.cancel_calls())
+    again = as_key(api, keys["admin"]).post(f"/api/v1/admin/refunds/{done.pk}/send/")
+    assert again.status_code == 200, again.content
+    assert (again.json()["state"], again.json()["own_krw"], again.json()["voucher_krw"]) == ("done", 6_600, 26_400)
+    assert len(simulator.cancel_calls()) == calls  # done already: the PG is not asked twice
