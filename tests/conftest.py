@@ -54,11 +54,16 @@ def celery_worker_session():
 
     from marketplace.celery import app
 
+    global _WORKER_QUEUE
     queue = f"test-{uuid.uuid4().hex[:8]}"
     app.conf.task_default_queue = queue
     app.conf.task_always_eager = False
     with start_worker(app, pool="solo", perform_ping_check=False, queues=[queue], loglevel="WARNING") as worker:
-        yield worker
+        _WORKER_QUEUE = queue
+        try:
+            yield worker
+        finally:
+            _WORKER_QUEUE = None
 
 
 @pytest.fixture
@@ -67,7 +72,21 @@ def celery_worker(celery_worker_session, transactional_db):
     _drain(celery_worker_session)
 
 
-def _drain(worker, timeout: float = 30.0):
+# The queue of the session worker once a test has started it (tests that do not ask for the worker still send the
+# tasks they queue after commit to it).
+_WORKER_QUEUE = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Before any fixture is torn down (the test database's flush among them): once the session worker runs, let it
+    finish what this test queued, whether or not the test asked for the worker. A task it was still running met the
+    flush's TRUNCATE in a deadlock (seen in CI after a transactional test that queued a task on commit)."""
+    if _WORKER_QUEUE is not None:
+        _drain(None, queue=_WORKER_QUEUE)
+
+
+def _drain(worker, timeout: float = 30.0, queue: str | None = None):
     """Before the test database is flushed, let the worker finish what the test queued (a task still
     running would hold row locks that deadlock the flush, or write into the next test's tables); what is
     still queued after the timeout is purged."""
@@ -77,7 +96,7 @@ def _drain(worker, timeout: float = 30.0):
 
     from marketplace.celery import app
 
-    queue = app.conf.task_default_queue
+    queue = queue or app.conf.task_default_queue
     deadline = time.monotonic() + timeout
     with app.connection_for_write() as connection:
         client = connection.default_channel.client
