@@ -22,15 +22,10 @@ run, they just never refuse). Ends with one line of JSON.
 """
 
 import argparse
-import http.client
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -40,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import search as search_bench  # noqa: E402  (bench/search.py: database, seeding, percentiles)
+import webserver  # noqa: E402  (bench/webserver.py: gunicorn and a timing client)
 
 DB_NAME = "mkt_bench_api"
 RATE = "100000000/minute"
@@ -174,92 +170,14 @@ def make_key() -> str:
 # --- over HTTP ---------------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(port: int):
-    env = dict(
-        os.environ,
-        DJANGO_DEBUG="0",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        API_RATE_PER_IP=RATE,
-        API_RATE_PER_TOKEN=RATE,
-        LOG_LEVEL="WARNING",
-        # Static files by their plain names, as in process (bench/search.py): no collectstatic manifest needed.
-        STATICFILES_STORAGE_BACKEND="django.contrib.staticfiles.storage.StaticFilesStorage",
-    )
-    env.pop("DEVTOOLS", None)  # the portal as it runs in production
-    # Its log goes to a file: a pipe nobody reads fills up and stops the server.
-    with tempfile.NamedTemporaryFile(prefix="bench-api-gunicorn-", suffix=".log", delete=False) as log:
-        web = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "marketplace.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--timeout",
-                "120",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
-    web.log_path = log.name
-    for _ in range(300):
-        if web.poll() is not None:
-            raise SystemExit("gunicorn stopped: " + Path(log.name).read_text(errors="replace")[-2000:])
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return web
-        except OSError:
-            time.sleep(0.1)
-    web.kill()
-    raise SystemExit("gunicorn did not start")
-
-
-class Http:
-    def __init__(self, port: int):
-        self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-
+class Http(webserver.Http):
     def get(self, url: str, key: str | None = None) -> float:
-        headers = {"Host": "127.0.0.1", "Accept-Encoding": "identity"}
-        if key:
-            headers["Authorization"] = f"Token {key}"
-        path = url  # already percent-encoded (urlencode)
-        t0 = time.perf_counter()
-        for attempt in (1, 2):
-            try:
-                self.conn.request("GET", path, headers=headers)
-                response = self.conn.getresponse()
-                body = response.read()
-                break
-            except (http.client.HTTPException, OSError):
-                if attempt == 2:
-                    raise
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-                t0 = time.perf_counter()
-        ms = (time.perf_counter() - t0) * 1000
-        if response.status != 200:
-            raise SystemExit(f"HTTP {url} answered {response.status}: {body[:300]!r}")
-        return ms
+        return super().get(url, **({"Authorization": f"Token {key}"} if key else {}))
 
 
 def over_http(rounds: int, seed: int, key: str, pairs: int) -> dict:
-    port = free_port()
-    web = start_gunicorn(port)
+    port = webserver.free_port()
+    web = webserver.start_gunicorn(port, env={"API_RATE_PER_IP": RATE, "API_RATE_PER_TOKEN": RATE})
     try:
         client = Http(port)
         records = {kind: {"page": [], "api": []} for kind, _ in MIX}
@@ -277,20 +195,7 @@ def over_http(rounds: int, seed: int, key: str, pairs: int) -> dict:
         }
         return {"records": records, "token": token}
     finally:
-        stop(web)
-
-
-def stop(web) -> None:
-    """Stop the gunicorn this bench started (its process group: the arbiter and its workers)."""
-    try:
-        os.killpg(web.pid, signal.SIGTERM)
-        web.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(web.pid, signal.SIGKILL)
-        web.wait(10)
-    except ProcessLookupError:
-        pass
-    Path(web.log_path).unlink(missing_ok=True)
+        webserver.stop(web)
 
 
 # --- report ------------------------------------------------------------------------------------------------------

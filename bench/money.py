@@ -43,15 +43,10 @@ Ends with one line of JSON.
 """
 
 import argparse
-import http.client
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -62,6 +57,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import search as search_bench  # noqa: E402  (bench/search.py: database helpers, percentiles)
+import webserver  # noqa: E402  (bench/webserver.py: gunicorn and a timing client)
 
 summary = search_bench.summary
 PROVIDER_EMAIL = "bench-provider@siheung.test"
@@ -562,92 +558,9 @@ def close_month_rounds(args) -> dict:
 # --- over HTTP ---------------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(port: int):
-    env = dict(
-        os.environ,
-        DJANGO_DEBUG="0",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
-        STATICFILES_STORAGE_BACKEND="django.contrib.staticfiles.storage.StaticFilesStorage",
-    )
-    env.pop("DEVTOOLS", None)
-    with tempfile.NamedTemporaryFile(prefix="bench-money-gunicorn-", suffix=".log", delete=False) as log:
-        web = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "marketplace.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--timeout",
-                "600",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
-    web.log_path = log.name
-    for _ in range(300):
-        if web.poll() is not None:
-            raise SystemExit("gunicorn stopped: " + Path(log.name).read_text(errors="replace")[-2000:])
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return web
-        except OSError:
-            time.sleep(0.1)
-    stop(web)
-    raise SystemExit("gunicorn did not start")
-
-
-def stop(web) -> None:
-    try:
-        os.killpg(web.pid, signal.SIGTERM)
-        web.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(web.pid, signal.SIGKILL)
-        web.wait(10)
-    except ProcessLookupError:
-        pass
-    Path(web.log_path).unlink(missing_ok=True)
-
-
-class Http:
+class Http(webserver.Http):
     def __init__(self, port: int, cookie: str):
-        self.port, self.cookie = port, cookie
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-
-    def get(self, url: str) -> float:
-        headers = {"Host": "127.0.0.1", "Accept-Encoding": "identity", "Cookie": self.cookie}
-        t0 = time.perf_counter()
-        for attempt in (1, 2):
-            try:
-                self.conn.request("GET", url, headers=headers)
-                response = self.conn.getresponse()
-                body = response.read()
-                break
-            except (http.client.HTTPException, OSError):
-                if attempt == 2:
-                    raise
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
-                t0 = time.perf_counter()
-        ms = (time.perf_counter() - t0) * 1000
-        if response.status != 200:
-            raise SystemExit(f"HTTP {url} answered {response.status}: {body[:300]!r}")
-        return ms
+        super().__init__(port, headers={"Cookie": cookie}, timeout=600)
 
 
 def over_http(args) -> dict:
@@ -658,8 +571,8 @@ def over_http(args) -> dict:
         role: f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
         for role, client in clients().items()
     }
-    port = free_port()
-    web = start_gunicorn(port)
+    port = webserver.free_port()
+    web = webserver.start_gunicorn(port, timeout=600)
     out = {}
     try:
         conns = {role: Http(port, cookie) for role, cookie in cookies.items()}
@@ -670,7 +583,7 @@ def over_http(args) -> dict:
             out[name] = {"p50_ms": round(s["p50"], 1), "p95_ms": round(s["p95"], 1), "n": s["n"]}
             print(f"  {name:<20} p50 {s['p50']:9.1f}  p95 {s['p95']:9.1f}  (n={s['n']})", flush=True)
     finally:
-        stop(web)
+        webserver.stop(web)
     return out
 
 
