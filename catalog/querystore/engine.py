@@ -781,7 +781,7 @@ def ensure_local(storage, name: str, sha256: str, cache_dir: str) -> str:
         path = storage.path(name)
     except NotImplementedError:
         path = None
-    if path:
+    if path and os.path.isfile(path):
         return path
     base = Path(cache_dir)
     base.mkdir(parents=True, exist_ok=True)
