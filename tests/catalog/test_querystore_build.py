@@ -336,8 +336,12 @@ def test_a_file_that_cannot_be_loaded_fails_visibly_in_both_languages(published)
     assert "쿼리 저장소" in full.error["ko"]
     status = qs_selectors.store_status(published)
     assert status["state"] == "failed" and status["error"] == full.error
+    assert qs_selectors.tables_for_version(published, "full") == []
+    # No half-written file is left behind: only the sample store's (its rows come from the checks' preview).
+    sample = QueryStore.objects.get(version=published, variant="sample")
+    assert result["sample"] == "ready"
     folder = Path(storage.default_storage.path(f"querystore/{published.pk}"))
-    assert not folder.exists() or not any(p.is_file() for p in folder.rglob("*"))  # no half-written file left
+    assert [p.name for p in folder.rglob("*") if p.is_file()] == [Path(sample.file.name).name]
 
 
 def test_table_names_are_ascii_stable_and_unique():
