@@ -23,6 +23,7 @@ match) and as text. Nothing is read whole into Python memory.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import re
@@ -144,6 +145,8 @@ def _column_meta(item: TableInput, f: dict, duck_type: str, masked: bool) -> dic
 
 # ------------------------------------------------------------------------------------------------ the mask
 def _mask_udf(con) -> None:
+    # Repeated values (an office's number on every row) are masked once.
+    @functools.lru_cache(maxsize=65536)
     def mask(value: str | None, column: str) -> str | None:
         return mask_value(value, column)
 
