@@ -313,7 +313,14 @@ def _single_select(con, sql: str) -> str:
     return statement.query
 
 
-_DENIED_FUNCTIONS = {"query", "query_table"}
+# query()/query_table() would read a table by a name in a string (past the check of the names below); the system
+# tables and settings functions would show the server's paths (the store files, the spill directory).
+_DENIED_FUNCTIONS = {"query", "query_table", "current_setting", "getenv", "which_secret"}
+_DENIED_PREFIXES = ("duckdb_", "pragma_")
+
+
+def _denied(name: str) -> bool:
+    return name in _DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIXES)
 
 
 def _walk(node, found: dict) -> None:
@@ -345,7 +352,7 @@ def _check_references(con, sql: str, sources: Sequence[Source]) -> None:
         return
     found: dict = {"tables": [], "functions": set(), "ctes": set()}
     _walk(tree.get("statements"), found)
-    denied = found["functions"] & _DENIED_FUNCTIONS
+    denied = {name for name in found["functions"] if _denied(name)}
     if denied:
         raise QueryRefused(
             lazy_percent(
