@@ -515,3 +515,24 @@ def test_bbox_on_a_table_without_coordinates_is_refused():
 def test_harmless_read_only_forms_are_allowed(store, sql):
     result = engine.run_sql([store], sql, max_rows=100, timeout=5, memory_limit="128MB")
     assert result.row_count > 0
+
+
+def test_iter_page_rows_streams_every_row_in_batches(store):
+    spec = PageSpec(filters=[Filter("pm10", "gte", 30)], sort=[("pm10", True)], select=["pm10", "station"])
+    batches = list(engine.iter_page_rows([store], store.name, spec, max_rows=10_000, batch=37))
+    assert all(len(rows) <= 37 for _columns, rows in batches)
+    assert [r for _columns, rows in batches for r in rows] == _projected(expected(spec), ["pm10", "station"])
+    capped = list(engine.iter_page_rows([store], store.name, spec, max_rows=50, batch=37))
+    assert sum(len(rows) for _c, rows in capped) == 50
+
+
+def test_each_query_spills_into_its_own_directory_and_removes_it(store, tmp_path):
+    engine.run_sql(
+        [store],
+        f"SELECT count(*) FROM {store.name}",
+        max_rows=5,
+        timeout=5,
+        memory_limit="128MB",
+        temp_directory=str(tmp_path),
+    )
+    assert list(tmp_path.iterdir()) == []
