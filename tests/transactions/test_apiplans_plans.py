@@ -202,10 +202,12 @@ def test_pricing_rules_apply_to_api_plans(official, api_dataset, publish):
     )
     assert dev.price_krw == 0 and dev.rule == "공공데이터법"
     # 공공누리 제2유형 (no commercial use): the development plan only.
-    kogl2 = publish(title_ko="비영리 자료", licence="kogl-2", offers=({"kind": "api_dev", "daily_quota": 100},))
+    kogl2 = publish(
+        title_ko="비영리 자료", data_kind="private", licence="kogl-2", offers=({"kind": "api_dev", "daily_quota": 100},)
+    )
     with pytest.raises(DomainError) as refused:
         catalog_services.offer_create(
-            actor=official, dataset=kogl2, kind="api_metered", price_per_1000_krw=100, cost_basis=COST
+            actor=official, dataset=kogl2, kind="api_metered", price_per_1000_krw=100, contract_type="provision"
         )
     assert refused.value.code == "offer_licence"
     # 민간·가공 데이터: the standard-contract type.

@@ -84,12 +84,75 @@ class PlanRow:
 
 
 @dataclass
+class Chart:
+    """One usage chart: a series per table (or one series), a value per day; `rows` is its table under the chart."""
+
+    key: str
+    unit: str  # "calls" | "bytes"
+    labels: list[str]  # days, oldest first
+    series: list[dict]  # [{"label", "values"}]
+
+    @property
+    def rows(self) -> list[tuple[str, list[int], int]]:
+        return [
+            (label, values := [s["values"][i] for s in self.series], sum(values)) for i, label in enumerate(self.labels)
+        ]
+
+    @property
+    def totals(self) -> list[int]:
+        return [sum(s["values"]) for s in self.series]
+
+    @property
+    def grand_total(self) -> int:
+        return sum(self.totals)
+
+    def as_json(self) -> dict:
+        return {"unit": self.unit, "months": self.labels, "series": self.series}
+
+
+@dataclass
 class Usage:
     days: list[dict]  # [{"day", "calls", "errors", "bytes"}] oldest first, every day of the range
     tables: list[dict]  # [{"dataset", "table", "calls", "errors", "bytes"}] by calls
     totals: dict
     plans: list[PlanRow]
     default_quota: dict | None
+    charts: list[Chart] = field(default_factory=list)
+
+    def charts_json(self) -> dict:
+        return {c.key: c.as_json() for c in self.charts}
+
+
+MAX_SERIES = 8  # tables beyond the busiest ones are summed as "other"
+
+
+def _charts(rows, days: list[dict], titles: dict) -> list[Chart]:
+    labels = [d["day"].strftime("%m-%d") for d in days]
+    index = {d["day"]: i for i, d in enumerate(days)}
+    per_table: dict[str, list[int]] = {}
+    for r in rows.values("day", "dataset_id", "table").annotate(calls=Sum("calls")):
+        label = f"{titles.get(r['dataset_id'], r['dataset_id'])} › {r['table']}"
+        per_table.setdefault(label, [0] * len(days))[index[r["day"]]] += int(r["calls"])
+    ranked = sorted(per_table.items(), key=lambda kv: -sum(kv[1]))
+    series = [{"label": label, "values": values} for label, values in ranked[:MAX_SERIES]]
+    if len(ranked) > MAX_SERIES:
+        other = [sum(v[i] for _l, v in ranked[MAX_SERIES:]) for i in range(len(days))]
+        series.append({"label": str(gettext_lazy("Other tables")), "values": other})
+    return [
+        Chart("usage-calls", "calls", labels, series),
+        Chart(
+            "usage-errors",
+            "calls",
+            labels,
+            [{"label": str(gettext_lazy("Errors")), "values": [d["errors"] for d in days]}],
+        ),
+        Chart(
+            "usage-bytes",
+            "bytes",
+            labels,
+            [{"label": str(gettext_lazy("Bytes")), "values": [d["bytes"] for d in days]}],
+        ),
+    ]
 
 
 def _usage(rows, *, since: date, until: date) -> tuple[list[dict], list[dict], dict]:
@@ -153,7 +216,14 @@ def buyer_usage(organization: Organization, *, days: int = USAGE_DAYS) -> Usage:
             row.bills = list(plan.bills.all())
         plans.append(row)
     default_quota = metering.quota_status(plan=None, organization_id=organization.pk)
-    return Usage(days=day_rows, tables=tables, totals=totals, plans=plans, default_quota=default_quota)
+    return Usage(
+        days=day_rows,
+        tables=tables,
+        totals=totals,
+        plans=plans,
+        default_quota=default_quota,
+        charts=_charts(rows, day_rows, titles) if totals["calls"] else [],
+    )
 
 
 def provider_usage(organization: Organization, *, days: int = USAGE_DAYS) -> Usage:
@@ -170,7 +240,14 @@ def provider_usage(organization: Organization, *, days: int = USAGE_DAYS) -> Usa
             "dataset", "organization"
         )
     ]
-    return Usage(days=day_rows, tables=tables, totals=totals, plans=plans, default_quota=None)
+    return Usage(
+        days=day_rows,
+        tables=tables,
+        totals=totals,
+        plans=plans,
+        default_quota=None,
+        charts=_charts(rows, day_rows, titles) if totals["calls"] else [],
+    )
 
 
 def bills_for_plan(plan: ApiPlan):
