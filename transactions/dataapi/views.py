@@ -308,10 +308,7 @@ class TableRows(DataView):
         access, variant = authorise(request, target, sample=sample)
         self._grant = grant = admit(request=request, access=access, dataset=target.dataset)
         try:
-            query = request.query_params.copy()
-            for name in OWN_PARAMETERS:
-                query.pop(name, None)
-            spec = parse_page_params(query, info.columns, info.geometry)
+            spec = parse_page_params(request.query_params, info.columns, info.geometry, ignore=OWN_PARAMETERS)
             out_format = (request.query_params.get("format") or "json").strip().lower()
             result = engine.page(data.sources(target, variant), info.name, spec)
         except engine.QueryError:
