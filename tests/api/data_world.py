@@ -65,7 +65,12 @@ def zones_geojson() -> bytes:
 
 
 DICTIONARY = {
-    "pm10": {"description_ko": "미세먼지 1시간 평균", "description_en": "PM10, hourly mean", "unit": "㎍/㎥", "codes": []},
+    "pm10": {
+        "description_ko": "미세먼지 1시간 평균",
+        "description_en": "PM10, hourly mean",
+        "unit": "㎍/㎥",
+        "codes": [],
+    },
     "station": {"description_ko": "측정소 코드", "description_en": "Station code", "unit": "", "codes": []},
 }
 
@@ -98,7 +103,5 @@ def publish_sensors(official, admin, *, offers=({"kind": "free"},), title_ko="�
     catalog_services.version_submit(actor=official, version=version, pii_justification="-")
     catalog_services.version_approve(actor=admin, version=version)
     version.refresh_from_db()
-    query_stores_build(version.pk)
+    query_stores_build(version_id=version.pk)
     return version
-
-

@@ -54,7 +54,7 @@ def test_the_document_lists_the_columns_units_and_descriptions(api, sensors):
 
 def test_a_table_without_coordinates_has_no_bbox_or_geojson(api, official, admin_user, reference_data):
     version = publish(official, admin_user, files=[("지점.csv", plain_csv())])
-    query_stores_build(version.pk)
+    query_stores_build(version_id=version.pk)
     response = api.get(reverse("api-data-dataset", args=(version.dataset.slug,)))
     (table,) = response.json()["versions"][0]["tables"]
     doc = api.get(table["openapi_url"]).json()

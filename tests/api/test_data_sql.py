@@ -27,7 +27,9 @@ def run(api, version, sql, **body):
 
 
 def test_anyone_runs_sql_on_the_sample(api, sensors):
-    response = run(api, sensors, "SELECT station, count(*) AS n FROM sensors GROUP BY station ORDER BY station", sample=True)
+    response = run(
+        api, sensors, "SELECT station, count(*) AS n FROM sensors GROUP BY station ORDER BY station", sample=True
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert [c["name"] for c in body["columns"]] == ["station", "n"]

@@ -141,9 +141,9 @@ def feature_collection(columns: list[dict], rows, geometry: dict | None, *, geom
         geo = geometry_column(geometry, names)
         geo_index = names.index(geo) if geo is not None else None
     lat_index = lon_index = None
-    if geometry and geometry.get("kind") == "latlon":
-        if geometry.get("lat") in names and geometry.get("lon") in names:
-            lat_index, lon_index = names.index(geometry["lat"]), names.index(geometry["lon"])
+    latlon = geometry and geometry.get("kind") == "latlon"
+    if latlon and geometry.get("lat") in names and geometry.get("lon") in names:
+        lat_index, lon_index = names.index(geometry["lat"]), names.index(geometry["lon"])
     features = []
     for row in rows:
         shape = None

@@ -19,6 +19,10 @@ from transactions.dataapi import formats
 from transactions.dataapi import selectors as data
 
 OPENAPI_VERSION = "3.1.0"
+CSV_TEXT = (
+    "format=csv: UTF-8 CSV, 머리글 행, 수식으로 읽힐 칸 앞에는 작은따옴표 "
+    "(a header row; formula-looking cells get a leading apostrophe)"
+)
 # Query parameters of the grammar itself: a column with one of these names is filtered as c.<name>.
 RESERVED = {"select", "order", "limit", "cursor", "since", "bbox", "format", "sample", "c"}
 
@@ -176,7 +180,10 @@ def _rate_headers() -> dict:
     return {
         "X-RateLimit-Limit": {"description": "호출 한도 (calls allowed in the window)", "schema": {"type": "integer"}},
         "X-RateLimit-Remaining": {"description": "남은 호출 수 (calls left)", "schema": {"type": "integer"}},
-        "X-RateLimit-Reset": {"description": "한도가 다시 차는 시각, 유닉스 초 (epoch seconds)", "schema": {"type": "integer"}},
+        "X-RateLimit-Reset": {
+            "description": "한도가 다시 차는 시각, 유닉스 초 (epoch seconds)",
+            "schema": {"type": "integer"},
+        },
     }
 
 
@@ -272,7 +279,7 @@ def table_document(request, target: data.Target, info: data.TableInfo, *, exampl
             schema["examples"] = [value]
         row_properties[column["name"]] = schema
         parameters.extend(filter_parameters(column, geometry=is_geo, example=value))
-    rows_path = reverse("api-data-rows", args=(dataset.slug, target.number_text, info.name))
+    rows_path = reverse("api-data-rows", args=(dataset.slug, target.url_token, info.name))
     columns_schema = {
         "type": "array",
         "items": {
@@ -293,10 +300,7 @@ def table_document(request, target: data.Target, info: data.TableInfo, *, exampl
     }
     content = {
         "application/json": {"schema": {"$ref": "#/components/schemas/Page"}},
-        "text/csv": {
-            "schema": {"type": "string"},
-            "description": "UTF-8 CSV, 머리글 행; 수식으로 읽힐 칸 앞에는 작은따옴표 (formula cells neutralised)",
-        },
+        "text/csv": {"schema": {"type": "string", "description": CSV_TEXT}},
     }
     if example:
         content["application/json"]["example"] = {
@@ -332,7 +336,7 @@ def table_document(request, target: data.Target, info: data.TableInfo, *, exampl
         "openapi": OPENAPI_VERSION,
         "info": {
             "title": title,
-            "version": target.number_text,
+            "version": target.url_token,
             "description": "\n".join(description_lines),
             "x-generated-at": now,
         },
@@ -346,7 +350,11 @@ def table_document(request, target: data.Target, info: data.TableInfo, *, exampl
                     "parameters": parameters,
                     "security": security,
                     "responses": {
-                        "200": {"description": "행 (rows)", "headers": _rate_headers(), "content": content},
+                        "200": {
+                            "description": "행 (rows): JSON, CSV (format=csv) 또는 GeoJSON (format=geojson)",
+                            "headers": _rate_headers(),
+                            "content": content,
+                        },
                         "400": _error("잘못된 매개변수: 이름과 까닭 (a bad parameter, named, with the reason)"),
                         "401": _error("API 키가 틀렸거나 만료됨 (the key is wrong, expired or revoked)"),
                         "403": _error(

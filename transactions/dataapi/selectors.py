@@ -34,6 +34,11 @@ class Target:
     def number_text(self) -> str:
         return LIVE if self.version is None else str(self.version.number)
 
+    @property
+    def url_token(self) -> str:
+        """How the URL named the version: "latest" and "live" stay, a number is written plainly."""
+        return self.token if self.token in (LATEST, LIVE) else self.number_text
+
 
 @dataclass
 class TableInfo:
@@ -51,7 +56,9 @@ class TableInfo:
 
 def dataset_get(slug: str) -> Dataset:
     """A dataset buyers can see (its catalog entry exists), with its current version; 404 for any other."""
-    dataset = Dataset.objects.select_related("publisher", "entry__version").filter(slug=slug, entry__isnull=False).first()
+    dataset = (
+        Dataset.objects.select_related("publisher", "entry__version").filter(slug=slug, entry__isnull=False).first()
+    )
     if dataset is None:
         raise Http404
     return dataset
@@ -75,9 +82,7 @@ def target_get(slug: str, token: str) -> Target:
         return Target(dataset, latest, LATEST, latest.number)
     if not token.isdigit() or int(token) > MAX_NUMBER:
         raise Http404
-    version = DatasetVersion.objects.filter(
-        dataset=dataset, number=int(token), state__in=PUBLIC_HISTORY_STATES
-    ).first()
+    version = DatasetVersion.objects.filter(dataset=dataset, number=int(token), state__in=PUBLIC_HISTORY_STATES).first()
     if version is None:
         raise Http404
     return Target(dataset, version, token, latest.number)

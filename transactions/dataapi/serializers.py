@@ -64,7 +64,9 @@ class VersionTablesOut(serializers.Serializer):
     version = serializers.CharField(help_text="버전 번호 또는 live.")
     state = serializers.CharField()
     latest = serializers.BooleanField()
-    full_access = serializers.BooleanField(help_text="이 호출자가 전체 데이터를 읽을 수 있는지 (else: the sample only).")
+    full_access = serializers.BooleanField(
+        help_text="이 호출자가 전체 데이터를 읽을 수 있는지 (else: the sample only)."
+    )
     why_not = serializers.CharField(allow_blank=True)
     store = serializers.DictField(allow_null=True, help_text="질의 저장소 준비 상태 (the query store's state).")
     tables = TableOut(many=True)

@@ -105,7 +105,9 @@ class DataView(ApiView):
         if isinstance(exc, RateLimited):
             self._grant = exc.grant
             response = super().handle_exception(
-                failure(exceptions.Throttled, _("The daily number of calls of this data API is used up: see Retry-After."))
+                failure(
+                    exceptions.Throttled, _("The daily number of calls of this data API is used up: see Retry-After.")
+                )
             )
             response["Retry-After"] = str(int(exc.retry_after))
             response.data["error"]["retry_after"] = int(exc.retry_after)
@@ -139,7 +141,9 @@ def _refuse(access, *, live: bool):
         )
     raise NotAllowed(
         access.why_not
-        or _("The full data is for organizations with an active entitlement or API plan: add sample=1 to read the sample.")
+        or _(
+            "The full data is for organizations with an active entitlement or API plan: add sample=1 to read the sample."
+        )
     )
 
 
@@ -259,7 +263,11 @@ PATH_PARAMETERS = [
         pattern=r"^(latest|live|[0-9]{1,9})$",
     ),
     OpenApiParameter(
-        "table", str, OpenApiParameter.PATH, description="표 이름 (데이터셋 표 목록의 name)", pattern=r"^[a-z][a-z0-9_]*$"
+        "table",
+        str,
+        OpenApiParameter.PATH,
+        description="표 이름 (데이터셋 표 목록의 name)",
+        pattern=r"^[a-z][a-z0-9_]*$",
     ),
 ]
 ROW_PARAMETERS = [
@@ -270,7 +278,9 @@ ROW_PARAMETERS = [
     OpenApiParameter("since", int, description="_row(실시간 표: 순번)가 이 값보다 큰 행만"),
     OpenApiParameter("bbox", str, description="경계 상자 minLon,minLat,maxLon,maxLat (위치가 있는 표)"),
     OpenApiParameter("format", str, enum=["json", "csv", "geojson"], description="응답 형식 (기본 json)"),
-    OpenApiParameter("sample", bool, description="true: 공개 샘플 행 (누구나). 없으면 전체 데이터 (권리가 있는 기관만)."),
+    OpenApiParameter(
+        "sample", bool, description="true: 공개 샘플 행 (누구나). 없으면 전체 데이터 (권리가 있는 기관만)."
+    ),
 ]
 RATE_HEADERS = {
     name: {"description": text, "schema": {"type": "integer"}}
@@ -295,9 +305,11 @@ class TableRows(DataView):
         ),
         parameters=[*PATH_PARAMETERS, *ROW_PARAMETERS],
         responses={
-            (200, "application/json"): OpenApiResponse(s.DataPageOut, description="행", headers=[]),
+            (200, "application/json"): OpenApiResponse(s.DataPageOut, description="행"),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV (UTF-8, 수식 칸 중화)"),
-            (200, "application/geo+json"): OpenApiResponse(OpenApiTypes.OBJECT, description="GeoJSON FeatureCollection"),
+            (200, "application/geo+json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="GeoJSON FeatureCollection"
+            ),
             403: ERRORS[403],
         },
     )

@@ -74,6 +74,7 @@ def dataapi_panel(context, dataset, version):
     }
     return {
         "request": request,
+        "LANGUAGE_CODE": context.get("LANGUAGE_CODE"),
         "dataset": dataset,
         "version": version,
         "items": items,
