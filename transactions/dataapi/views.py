@@ -22,7 +22,6 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -32,7 +31,7 @@ from rest_framework.utils.urls import replace_query_param
 from accounts.api.permissions import acting_organization, token_of
 from catalog.querystore import engine
 from catalog.querystore.params import parse_page_params
-from core.api.errors import failure
+from core.api.errors import body as error_body
 from core.api.schema import ERRORS
 from core.api.validation import validated
 from core.api.views import ApiView
@@ -102,15 +101,12 @@ class DataView(ApiView):
         return response
 
     def handle_exception(self, exc):
-        if isinstance(exc, RateLimited):
+        if isinstance(exc, RateLimited):  # 429 with its own reason (daily quota, minute rate, monthly cap)
             self._grant = exc.grant
-            response = super().handle_exception(
-                failure(
-                    exceptions.Throttled, _("The daily number of calls of this data API is used up: see Retry-After.")
-                )
-            )
-            response["Retry-After"] = str(int(exc.retry_after))
-            response.data["error"]["retry_after"] = int(exc.retry_after)
+            data = error_body(status_code=429, code=exc.code, message=exc.message)
+            data["error"]["retry_after"] = exc.retry_after
+            response = Response(data, status=429)
+            response["Retry-After"] = str(exc.retry_after)
             return response
         return super().handle_exception(exc)
 
