@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0016_i16_metering'),
-        ('catalog', '0016_i16_store'),
+        ("catalog", "0016_i16_metering"),
+        ("catalog", "0016_i16_store"),
     ]
 
-    operations = [
-    ]
+    operations = []

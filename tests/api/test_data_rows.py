@@ -186,7 +186,8 @@ def test_the_sample_is_for_anyone_and_the_full_data_is_refused_with_the_reason(a
     assert response.status_code == 403
     error = response.json()["error"]
     assert error["code"] == "permission_denied"
-    assert "sample" in error["message_en"] and error["message_ko"] != error["message_en"]
+    assert "sample=1" in error["message_en"] and "sample=1" in error["message_ko"]
+    assert error["message_ko"] != error["message_en"]
     response = api.get(url, {"sample": "1", "limit": "100"})
     assert response.status_code == 200
     body = response.json()

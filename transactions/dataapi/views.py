@@ -18,6 +18,7 @@ from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
@@ -135,11 +136,10 @@ def _refuse(access, *, live: bool):
             access.why_not
             or _("Live rows are for organizations with an active entitlement or API plan of this dataset.")
         )
+    if access.why_not:
+        raise NotAllowed(format_lazy("{} {}", access.why_not, _("Add sample=1 to read the published sample.")))
     raise NotAllowed(
-        access.why_not
-        or _(
-            "The full data is for organizations with an active entitlement or API plan: add sample=1 to read the sample."
-        )
+        _("The full data is for organizations with an active entitlement or API plan: add sample=1 to read the sample.")
     )
 
 
