@@ -71,6 +71,7 @@ def test_a_visitor_runs_sql_on_the_sample_and_sees_a_chart(
     assert page.locator("#sql-x").input_value() == "0" and page.locator("#sql-y").input_value() == "1"
     expect(canvas).to_have_attribute("aria-label", "station에 따른 pm10_avg 차트. 숫자는 차트 아래 표에 있습니다.")
     shot(page, "sql-result")
+    panel.screenshot(path=str(shot.folder / "panel-1280.png"))
 
     with page.expect_download() as download_info:
         page.click("#sql-export")
@@ -90,6 +91,7 @@ def test_a_visitor_runs_sql_on_the_sample_and_sees_a_chart(
     expect(canvas).to_have_attribute("data-drawn", "true")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "sql-phone")
+    panel.screenshot(path=str(shot.folder / "panel-390.png"))
     # Chromium logs the refused query's 400 (the answer the page shows); nothing else may be logged
     refused = "Failed to load resource: the server responded with a status of 400 (Bad Request)"
     assert console_errors.count(refused) == 1
