@@ -76,13 +76,11 @@ class GeoJsonRenderer(_Passthrough):
     format = "geojson"
 
 
-class DataCaller(AllowAny):
-    """Anyone may call (the sample is public); what a caller reads is decided per call by access.data_access, and a
-    key needs the `data` scope (checked once the URL named something, so a wrong URL is 404 for everyone)."""
-
-
 class DataView(ApiView):
-    permission_classes = [DataCaller]
+    """Anyone may call (the sample is public): what a caller reads is decided per call by access.data_access, and a
+    key needs the `data` scope (check_scope, once the URL named something, so a wrong URL is 404 for everyone)."""
+
+    permission_classes = [AllowAny]
     content_negotiation_class = DataNegotiation
     renderer_classes = [JSONRenderer, CsvRenderer, GeoJsonRenderer]
 
