@@ -18,6 +18,7 @@ def _plan(row) -> dict:
     return {
         "id": plan.pk,
         "dataset": plan.dataset.slug,
+        "dataset_title": row.title,
         "kind": plan.kind,
         "state": plan.state,
         "organization": plan.organization.display_name,

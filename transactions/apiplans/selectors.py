@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Organization
 from catalog.licences import UnfilledPlaceholder, render_for_version
-from catalog.models import Dataset, Offer, OfferKind
+from catalog.models import CatalogEntry, Dataset, Offer, OfferKind
 from catalog.pricing import offer_price, price_of
 from transactions import selectors
 from transactions.apiplans.models import ApiBill, ApiPlan, ApiUsage
@@ -81,6 +81,7 @@ class PlanRow:
     month_amount_krw: int = 0  # 공급가액 so far this month (metered)
     month_total_krw: int = 0  # with VAT by the supplier's status
     bills: list = field(default_factory=list)
+    title: str = ""  # the dataset's title in the catalog
 
 
 @dataclass
@@ -169,7 +170,7 @@ def _usage(rows, *, since: date, until: date) -> tuple[list[dict], list[dict], d
         day += timedelta(days=1)
     tables = [
         {
-            "dataset": r["dataset__title_ko"] if "dataset__title_ko" in r else r["dataset_id"],
+            "dataset": r["dataset_id"],
             "dataset_id": r["dataset_id"],
             "table": r["table"],
             "calls": r["calls"],
@@ -184,6 +185,20 @@ def _usage(rows, *, since: date, until: date) -> tuple[list[dict], list[dict], d
     return days, tables, totals
 
 
+def _titles(dataset_ids) -> dict[int, str]:
+    """Dataset titles as the catalog lists them (their slug when not listed any more)."""
+    titles = dict(CatalogEntry.objects.filter(dataset_id__in=dataset_ids).values_list("dataset_id", "title_ko"))
+    for pk, slug in Dataset.objects.filter(pk__in=set(dataset_ids) - set(titles)).values_list("pk", "slug"):
+        titles[pk] = slug
+    return titles
+
+
+def _fill_titles(rows: list[PlanRow]) -> None:
+    titles = _titles({row.plan.dataset_id for row in rows})
+    for row in rows:
+        row.title = titles.get(row.plan.dataset_id, "")
+
+
 def _range(days: int) -> tuple[date, date]:
     today = timezone.now().astimezone(SEOUL).date()
     return today - timedelta(days=days - 1), today
@@ -195,7 +210,7 @@ def buyer_usage(organization: Organization, *, days: int = USAGE_DAYS) -> Usage:
     since, until = _range(days)
     rows = ApiUsage.objects.filter(organization=organization, day__gte=since, day__lte=until)
     day_rows, tables, totals = _usage(rows, since=since, until=until)
-    titles = dict(Dataset.objects.filter(pk__in={t["dataset_id"] for t in tables}).values_list("pk", "title_ko"))
+    titles = _titles({t["dataset_id"] for t in tables})
     for t in tables:
         t["dataset"] = titles.get(t["dataset_id"], t["dataset_id"])
     month = month_of(timezone.now())
@@ -215,6 +230,7 @@ def buyer_usage(organization: Organization, *, days: int = USAGE_DAYS) -> Usage:
             row.month_total_krw = price_of(row.month_amount_krw, tax_free=exempt).total_krw
             row.bills = list(plan.bills.all())
         plans.append(row)
+    _fill_titles(plans)
     default_quota = metering.quota_status(plan=None, organization_id=organization.pk)
     return Usage(
         days=day_rows,
@@ -231,7 +247,7 @@ def provider_usage(organization: Organization, *, days: int = USAGE_DAYS) -> Usa
     since, until = _range(days)
     rows = ApiUsage.objects.filter(dataset__publisher=organization, day__gte=since, day__lte=until)
     day_rows, tables, totals = _usage(rows, since=since, until=until)
-    titles = dict(Dataset.objects.filter(pk__in={t["dataset_id"] for t in tables}).values_list("pk", "title_ko"))
+    titles = _titles({t["dataset_id"] for t in tables})
     for t in tables:
         t["dataset"] = titles.get(t["dataset_id"], t["dataset_id"])
     plans = [
@@ -240,6 +256,7 @@ def provider_usage(organization: Organization, *, days: int = USAGE_DAYS) -> Usa
             "dataset", "organization"
         )
     ]
+    _fill_titles(plans)
     return Usage(
         days=day_rows,
         tables=tables,
