@@ -23,15 +23,24 @@ match) and as text. Nothing is read whole into Python memory.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import re
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import ijson
+from pyproj import Transformer
+from shapely.geometry import mapping, shape
+from shapely.ops import transform
 
+# (build runs only in the worker: catalog.querystore.services imports it when it builds, so the converters'
+# heavy libraries, openpyxl, pyproj and shapely, never load in a web process)
+from catalog.ingest import formats
 from catalog.ingest.encoding import transcode_to_utf8
 from catalog.ingest.pii import _ANY_SQL, mask_value
 from catalog.ingest.tabular import field_sql, source_sql
@@ -136,6 +145,8 @@ def _column_meta(item: TableInput, f: dict, duck_type: str, masked: bool) -> dic
 
 # ------------------------------------------------------------------------------------------------ the mask
 def _mask_udf(con) -> None:
+    # Repeated values (an office's number on every row) are masked once.
+    @functools.lru_cache(maxsize=65536)
     def mask(value: str | None, column: str) -> str | None:
         return mask_value(value, column)
 
@@ -155,20 +166,11 @@ def _masked_expr(column_sql: str, column_name: str) -> str:
 # ------------------------------------------------------------------------------------------------ geometry
 def _geometry_csv(src: Path, dst: Path, limit: int | None = None) -> None:
     """One row per feature of the GeoJSON `src`, in file order: geometry (GeoJSON text, WGS84) and its bbox."""
-    # heavy: formats loads openpyxl, pyproj and shapely; only GeoJSON needs this
-    import ijson
-    from shapely.geometry import mapping, shape
-    from shapely.ops import transform
-
-    from catalog.ingest import formats
-
     encoding = formats._text_encoding(src, "geojson_encoding")
     _top, crs_name, _has = formats._geo_header(src, encoding)
     crs, _label = formats._resolve_crs(crs_name)
     transformer = None
     if crs is not None:
-        from pyproj import Transformer
-
         transformer = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     with open(dst, "w", encoding="utf-8", newline="") as out, formats._Utf8Stream(src, encoding) as stream:
         writer = csv.writer(out)
@@ -344,9 +346,6 @@ def load_full(builder: StoreBuilder, item: TableInput, n: int) -> BuiltTable:
         finally:
             if path != item.path:
                 path.unlink(missing_ok=True)
-    # heavy: formats loads openpyxl, pyproj and shapely (only these formats need them)
-    from catalog.ingest import formats
-
     utf8 = work / f"t{n}.utf8.csv"
     geo = None
     try:
@@ -367,11 +366,6 @@ def load_full(builder: StoreBuilder, item: TableInput, n: int) -> BuiltTable:
 
 def load_workbook(builder: StoreBuilder, path: Path, items: list[TableInput], n: int) -> list[BuiltTable]:
     """The sheets' tables of one workbook, in one pass over it (formats.xlsx_sheets_to_csv)."""
-    # heavy: formats loads openpyxl (only workbooks need it)
-    from contextlib import closing
-
-    from catalog.ingest import formats
-
     by_index = {item.sheet_index: item for item in items}
     built = []
     work = builder.workdir

@@ -19,8 +19,8 @@ from catalog.querystore import services as qs_services
 from catalog.querystore.build import table_name
 from catalog.querystore.engine import run_sql
 from catalog.querystore.models import QueryStore, QueryTable
-from tests.catalog.workbooks import AIR_ROWS, CONTACT_ROWS, three_sheet_workbook
-from tests.transactions.test_packaging import publish_files
+from tests.catalog.workbooks import AIR_ROWS, CONTACT_ROWS, one_sheet_workbook, three_sheet_workbook
+from tests.transactions.test_packaging import _zip, publish_files
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +105,8 @@ FILES = [
     ("공원.json", json.dumps(JSON_RECORDS, ensure_ascii=False).encode("utf-8")),
     ("측정소_api.json", json.dumps(DATAGOKR, ensure_ascii=False).encode("utf-8")),
     ("정류장.geojson", json.dumps(GEOJSON, ensure_ascii=False).encode("utf-8")),
+    ("주차장.xlsx", one_sheet_workbook()),
+    ("측정소.zip", _zip({"측정소/목록.csv": "측정소,위도,경도\n정왕동,37.34,126.73\n대야동,37.38,126.80\n".encode()})),
 ]
 
 
@@ -150,6 +152,8 @@ def test_every_format_is_loaded_with_exact_rows_and_types(published):
         "gongwon",
         "cheukjeongso_api",
         "jeongryujang",
+        "juchajang",
+        "mokrok",
     }
     counts = {name: t.row_count for name, t in tables.items()}
     assert counts == {
@@ -161,6 +165,8 @@ def test_every_format_is_loaded_with_exact_rows_and_types(published):
         "gongwon": 12,
         "cheukjeongso_api": 9,
         "jeongryujang": 7,
+        "juchajang": 3,
+        "mokrok": 2,
     }
     for name, table in tables.items():  # the rows really are there, and _row is 1..n
         assert _rows(path, f'SELECT count(*), min(_row), max(_row), count(DISTINCT _row) FROM "{name}"') == [
@@ -243,6 +249,16 @@ def test_every_format_is_loaded_with_exact_rows_and_types(published):
     phones = [r[0] for r in _rows(path, 'SELECT "휴대전화" FROM tonggye_damdangja_yeonrakcheo_2024 ORDER BY _row')]
     assert phones == ["010-****-6789", "010-****-5432", "031-***-2114"]
 
+    # A workbook of one sheet, and a CSV inside a ZIP (coordinates: a lat/lon table).
+    assert _describe(path, "juchajang") == {
+        "_row": "BIGINT",
+        "주차장명": "VARCHAR",
+        "주차면수": "BIGINT",
+        "요금": "BIGINT",
+    }
+    assert _rows(path, 'SELECT sum("주차면수") FROM juchajang') == [(465,)]
+    assert tables["mokrok"].geometry == {"kind": "latlon", "lat": "위도", "lon": "경도"}
+
     # JSON records and data.go.kr's response.body.items.item
     assert _describe(path, "gongwon") == {
         "_row": "BIGINT",
@@ -311,7 +327,7 @@ def test_a_withdrawn_version_is_not_served_and_a_superseded_one_is(published, of
     new = catalog_services.version_start_new(actor=official, dataset=published.dataset, change_note="새 자료")
     DatasetVersion.objects.filter(pk=published.pk).update(state=DatasetVersion.State.SUPERSEDED)
     published.refresh_from_db()
-    assert len(qs_selectors.sources_for_version(published, "full")) == 8  # superseded: still queryable
+    assert len(qs_selectors.sources_for_version(published, "full")) == 10  # superseded: still queryable
     assert new.state not in (DatasetVersion.State.PUBLISHED, DatasetVersion.State.SUPERSEDED)
     assert qs_services.query_stores_build(version_id=new.pk) == {"full": "not published", "sample": "not published"}
     DatasetVersion.objects.filter(pk=published.pk).update(state=DatasetVersion.State.WITHDRAWN)
@@ -336,8 +352,12 @@ def test_a_file_that_cannot_be_loaded_fails_visibly_in_both_languages(published)
     assert "쿼리 저장소" in full.error["ko"]
     status = qs_selectors.store_status(published)
     assert status["state"] == "failed" and status["error"] == full.error
+    assert qs_selectors.tables_for_version(published, "full") == []
+    # No half-written file is left behind: only the sample store's (its rows come from the checks' preview).
+    sample = QueryStore.objects.get(version=published, variant="sample")
+    assert result["sample"] == "ready"
     folder = Path(storage.default_storage.path(f"querystore/{published.pk}"))
-    assert not folder.exists() or not any(p.is_file() for p in folder.rglob("*"))  # no half-written file left
+    assert [p.name for p in folder.rglob("*") if p.is_file()] == [Path(sample.file.name).name]
 
 
 def test_table_names_are_ascii_stable_and_unique():
