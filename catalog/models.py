@@ -674,3 +674,6 @@ class Upload(models.Model):
 
     def __str__(self):
         return f"{self.filename} ({self.offset}/{self.length})"
+
+
+from catalog.querystore.models import QueryStore, QueryTable  # noqa: E402,F401  (models of catalog/querystore)
