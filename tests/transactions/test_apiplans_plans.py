@@ -233,3 +233,20 @@ def test_the_dataset_page_lists_the_plans_in_korean(client, buyer, api_dataset):
     assert "1,000건당 2,000원" in page
     assert "분당 600건" in page
     assert selectors.purchase_problem(offer_of(api_dataset, Offer.Kind.API_DEV), buyer.active_organization) is None
+
+
+@pytest.mark.django_db
+def test_a_refunded_api_subscription_closes_the_data_at_once(buyer, admin_user, api_dataset):
+    from transactions.refunds import services as refunds
+
+    plan = buy_api_subscription(buyer, api_dataset, admin_user)
+    org = buyer.active_organization
+    assert data_access(user=buyer, organization=org, dataset=api_dataset, version=None).full
+    refund = refunds.refund_create(
+        actor=admin_user, order=plan.entitlement.order_item.order, reason="제공기관 요청으로 판매 철회"
+    )
+    refunds.refund_bank_confirm(
+        actor=admin_user, refund=refund, bank="국민은행", account_number="123-456", holder="(주)에어데이터랩"
+    )
+    access = data_access(user=buyer, organization=org, dataset=api_dataset, version=None)
+    assert not access.full and not access.live and access.plan is None
