@@ -117,3 +117,41 @@ def test_the_key_page_offers_the_data_scope(client, buyer, make_key):
     html = client.get(reverse("accounts:api_keys")).content.decode()
     assert 'value="data"' in html and "데이터 API" in html
     make_key(buyer, scopes=("data",))  # a member may give it
+
+
+@pytest.mark.django_db
+def test_the_order_page_and_my_data_say_an_api_plan_is_read_through_the_api(client, buyer, publish):
+    dataset = publish(offers=API_OFFERS)
+    plan = take(buyer, offer_of(dataset, Offer.Kind.API_DEV))
+    client.force_login(buyer)
+    order = plan.entitlement.order_item.order
+    html = client.get(reverse("transactions:order", args=[order.number])).content.decode()
+    assert "데이터 API로 이용합니다" in html and 'id="order-api-usage"' in html
+    assert "파일 패키지를 만들고 있습니다" not in html and "아직 파일 없음" not in html
+    mine = client.get(reverse("transactions:entitlements")).content.decode()
+    assert "아직 파일 없음" not in mine and "데이터 API" in mine
+
+
+@pytest.mark.django_db
+def test_the_providers_offer_form_offers_the_api_plans_and_lists_them(client, official, publish):
+    dataset = publish(offers=API_OFFERS)
+    version = dataset.versions.get()
+    client.force_login(official)
+    html = client.get(reverse("catalog:version", args=[version.pk])).content.decode()
+    for text in (
+        "API 개발계정",
+        "API 종량제",
+        "API 정액제(구독)",
+        "1일 호출 한도 (API 개발계정)",
+        "분당 호출 한도 (API 정액제)",
+    ):
+        assert text in html, text
+    assert 'name="price_per_1000_krw"' in html and "data-offer-api" in html
+    assert "1,000건당 2,000원" in html
+    # Adding one through the form.
+    client.post(
+        reverse("catalog:offer_create", args=[version.pk]),
+        {"kind": "api_subscription", "price_krw": "30000", "rate_limit_per_minute": "120", "cost_basis": "서버 운영비"},
+    )
+    offer = dataset.offers.get(kind="api_subscription", rate_limit_per_minute=120)
+    assert offer.subscription_days == 30 and offer.price_krw == 30_000
