@@ -588,3 +588,28 @@ CELERY_BEAT_SCHEDULE["catalog-query-stores-housekeeping"] = {
     "task": "catalog.tasks.query_stores_housekeeping_task",
     "schedule": float(env_int("QUERYSTORE_HOUSEKEEPING_SECONDS", 60)),
 }
+
+# --- Issue 16: metering ---
+# Calls a day to the data API without an API plan: per organization, or per client address when anonymous.
+DATA_API_DEFAULT_DAILY_QUOTA = env_int("DATA_API_DEFAULT_DAILY_QUOTA", 1000)
+# The Redis of the quota counters and usage counters (default: REDIS_URL).
+DATA_API_REDIS_URL = env_str("DATA_API_REDIS_URL", "")
+# Days a metered plan's monthly bill may stay unpaid (like a bank transfer, the buyer pays it on the order page).
+API_BILL_PAYMENT_DAYS = env_int("API_BILL_PAYMENT_DAYS", 14)
+# The highest monthly cap (won) a buyer may set on a metered plan.
+API_MONTHLY_CAP_MAX_KRW = env_int("API_MONTHLY_CAP_MAX_KRW", 100_000_000)
+# Every minute: the Redis usage counters are persisted to ApiUsage (exactly once, even if killed mid-way).
+CELERY_BEAT_SCHEDULE["apiplans-usage-flush"] = {
+    "task": "transactions.apiplans.tasks.usage_flush_task",
+    "schedule": 60.0,
+}
+# The 1st of each month, 00:20 UTC (09:20 in Korea, the Korean month is over): metered plans' bills (idempotent).
+CELERY_BEAT_SCHEDULE["apiplans-bill-month"] = {
+    "task": "transactions.apiplans.tasks.bills_make_month_task",
+    "schedule": crontab(minute=20, hour=0, day_of_month=1),
+}
+# Every 5 minutes: API subscription plans whose period is over are ended (access stops at valid_until anyway).
+CELERY_BEAT_SCHEDULE["apiplans-expire"] = {
+    "task": "transactions.apiplans.tasks.plans_expire_task",
+    "schedule": 300.0,
+}

@@ -89,3 +89,15 @@ CC = CashReceiptCancel.State
 # pending until the PG answers (a call without an answer stays pending: the reconciliation asks again, same key).
 CASH_RECEIPT_CANCEL_TRANSITIONS = {CC.PENDING: {CC.DONE, CC.FAILED}, CC.DONE: set(), CC.FAILED: set()}
 register(CashReceiptCancel, CASH_RECEIPT_CANCEL_TRANSITIONS, organization=lambda cancel: cancel.receipt.buyer_id)
+
+# API plans (issue 16): active until cancelled by the buyer (or replaced by another plan of the dataset), or ended
+# (the subscription period over, the order line refunded).
+from transactions.apiplans.models import ApiPlan  # noqa: E402
+
+AP = ApiPlan.State
+register(
+    ApiPlan,
+    {AP.ACTIVE: {AP.CANCELLED, AP.ENDED}, AP.CANCELLED: set(), AP.ENDED: set()},
+    organization=lambda plan: plan.organization_id,
+    action="apiplan",
+)
