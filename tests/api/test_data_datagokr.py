@@ -8,11 +8,11 @@ from urllib.parse import quote
 import pytest
 from django.urls import reverse
 
-from tests.api.data_world import SAMPLE_ROWS, publish_sensors, sensor_rows
+from tests.api.data_world import SAMPLE_ROWS, fresh_quotas, publish_sensors, sensor_rows  # noqa: F401 (a fixture)
 from tests.conftest import make_org, make_user
 from tests.transactions.conftest import offer_of, place_order
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_quotas")]
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from django.urls import reverse
 from drf_spectacular.validation import validate_schema
 
 from catalog.querystore.services import query_stores_build
-from tests.api.data_world import publish_sensors
+from tests.api.data_world import fresh_quotas, publish_sensors  # noqa: F401 (a fixture)
 from tests.catalog.test_dataset_page import plain_csv, publish
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_quotas")]
 
 
 @pytest.fixture
