@@ -123,6 +123,7 @@ def test_bad_parameters_are_400_naming_them_in_both_languages(api, sensors, enti
         ({"order": "-nosuch"}, "nosuch"),
         ({"limit": "0"}, "limit"),
         ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"format": "xlsx"}, "xlsx"),
     ):
         response = api.get(rows_url(sensors), params)
         assert response.status_code == 400, (params, response.content)
