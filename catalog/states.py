@@ -19,3 +19,4 @@ VERSION_TRANSITIONS: dict[str, set[str]] = {
 register(
     DatasetVersion, VERSION_TRANSITIONS, action="version", organization=lambda version: version.dataset.publisher_id
 )
+from catalog.live import states as _live_states  # noqa: E402,F401  (registers the live table state table)

@@ -89,3 +89,6 @@ CC = CashReceiptCancel.State
 # pending until the PG answers (a call without an answer stays pending: the reconciliation asks again, same key).
 CASH_RECEIPT_CANCEL_TRANSITIONS = {CC.PENDING: {CC.DONE, CC.FAILED}, CC.DONE: set(), CC.FAILED: set()}
 register(CashReceiptCancel, CASH_RECEIPT_CANCEL_TRANSITIONS, organization=lambda cancel: cancel.receipt.buyer_id)
+
+# Issue 16: webhook deliveries (transactions.livefeed)
+from transactions.livefeed.states import DELIVERY_TRANSITIONS  # noqa: E402, F401  (registers its state table)
