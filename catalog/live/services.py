@@ -206,7 +206,7 @@ def live_rows_append(*, actor, table: LiveTable, rows, idempotency_key: str) -> 
 
 def _csv_value(value):
     if value is None:
-        return "\\N"
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
@@ -215,7 +215,8 @@ def _csv_value(value):
 
 
 def write_rows_csv(path: Path, columns: list[dict], rows) -> int:
-    """rows: iterable of (seq, data). A UTF-8 CSV with the columns and `_row` (= seq); nulls as \\N."""
+    """rows: iterable of (seq, data). A UTF-8 CSV with the columns and `_row` (= seq); nulls (and empty texts) as
+    empty cells, as the query engine reads a tail CSV."""
     names = [c["name"] for c in columns]
     count = 0
     with open(path, "w", encoding="utf-8", newline="") as fh:
@@ -233,7 +234,7 @@ def duckdb_read_csv_sql(path: str, columns: list[dict]) -> str:
     lit = path.replace("'", "''")
     return (
         f"read_csv('{lit}', header=true, auto_detect=false, columns={{{types}, '_row': 'BIGINT'}}, "
-        f"nullstr='\\N', quote='\"', escape='\"', delim=',')"
+        f"nullstr='', quote='\"', escape='\"', delim=',')"
     )
 
 
