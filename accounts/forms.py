@@ -200,6 +200,7 @@ SCOPE_HELP = {
     "publish": _("Make your organization's datasets, upload files and submit them for review."),
     "buy": _("Use the cart, order and pay, and download what your organization bought."),
     "admin": _("Platform administration: reviews, organization checks and payments (platform admins only)."),
+    "data": _("Call the data API (tables, SQL) within your organization's API plans and quotas."),
 }
 NO_ORGANIZATION = ""  # the choice for a platform admin's key that acts for no organization
 

@@ -368,6 +368,8 @@ class ApiScope(models.TextChoices):
     PUBLISH = "publish", _("Publish")
     BUY = "buy", _("Buy")
     ADMIN = "admin", _("Administer")
+    # Issue 16: read the data API (tables, SQL) within the organization's API plans and quotas.
+    DATA = "data", _("Data API")
 
 
 class ApiToken(models.Model):

@@ -503,7 +503,7 @@ def _scope_problem(actor: User, organization: Organization | None, scopes: list[
     """Why the actor may not give a key these scopes (None when they may): a key never has more power than its
     maker has today."""
     if not scopes or any(s not in ApiToken.Scope.values for s in scopes):
-        return _("Choose at least one of the scopes read, publish, buy and admin.")
+        return _("Choose at least one of the scopes read, publish, buy, data and admin.")
     if ApiToken.Scope.ADMIN in scopes and not actor.is_staff:
         return _("Only a platform admin can make a key with the admin scope.")
     if organization is None:

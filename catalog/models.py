@@ -452,6 +452,13 @@ class OfferKind(models.TextChoices):
     FREE = "free", _("Free")
     ONE_OFF = "one_off", _("One-off purchase")
     SUBSCRIPTION = "subscription", _("Subscription")
+    # Issue 16: access to the data API (transactions.apiplans).
+    API_DEV = "api_dev", _("API development plan")  # free, a daily call quota, active at once
+    API_METERED = "api_metered", _("API metered plan")  # a price per 1,000 calls, the buyer's monthly cap
+    API_SUBSCRIPTION = "api_subscription", _("API subscription")  # a flat monthly price with a rate limit
+
+
+API_OFFER_KINDS = (OfferKind.API_DEV, OfferKind.API_METERED, OfferKind.API_SUBSCRIPTION)
 
 
 class Offer(models.Model):
@@ -487,6 +494,11 @@ class Offer(models.Model):
     # The provider accepts the 데이터바우처 for this offer (registered as a voucher product): a buyer with a verified
     # voucher may pay part of it with the voucher at checkout. Shown to the reviewer and on the dataset page.
     voucher_eligible = models.BooleanField(default=False)
+    # API plans (issue 16): the development plan's calls a day, the subscription's calls a minute, the metered
+    # plan's price per 1,000 calls (공급가액, KRW; VAT by the publisher's status as any price).
+    daily_quota = models.PositiveIntegerField(null=True, blank=True)
+    rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    price_per_1000_krw = models.PositiveBigIntegerField(null=True, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -504,6 +516,21 @@ class Offer(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(kind="subscription") | models.Q(subscription_days__in=[30, 90, 365]),
                 name="offer_subscription_period",
+            ),
+            # API plans: the development plan is free with a quota; metered has a price per 1,000 calls and
+            # nothing up front; the subscription is 30 days at a time with a rate limit.
+            models.CheckConstraint(
+                condition=~models.Q(kind="api_dev") | models.Q(price_krw=0, daily_quota__gt=0),
+                name="offer_api_dev_free_with_quota",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="api_metered") | models.Q(price_krw=0, price_per_1000_krw__gt=0),
+                name="offer_api_metered_priced_per_call",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="api_subscription")
+                | models.Q(subscription_days=30, rate_limit_per_minute__gt=0),
+                name="offer_api_subscription_monthly",
             ),
         ]
 

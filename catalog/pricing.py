@@ -64,3 +64,19 @@ def entry_prices(offers) -> tuple[int | None, list[list[int]]]:
         if kind == "subscription" and days:
             periods[int(days)] = min(int(price), periods.get(int(days), int(price)))
     return (min(one_off) if one_off else None), [[days, periods[days]] for days in sorted(periods)]
+
+
+# Issue 16: which offer kinds charge the buyer (the law of the data applies to them: 공공데이터 only at cost recovery
+# with its stated basis, 공공누리 제2·4유형 never). The development plan of the data API is free like a free offer;
+# the metered plan charges per call (price_per_1000_krw) though nothing is paid up front.
+FREE_KINDS = ("free", "api_dev")
+
+
+def charges(kind: str, price_krw: int = 0, price_per_1000_krw: int | None = None) -> bool:
+    """Whether an offer of this kind and price charges the buyer anything."""
+    return kind not in FREE_KINDS or bool(price_krw) or bool(price_per_1000_krw)
+
+
+def metered_amount_krw(calls: int, price_per_1000_krw: int) -> int:
+    """공급가액 of metered calls: calls × price per 1,000 / 1,000, rounded down to the won (원 미만 절사, as VAT)."""
+    return int(calls) * int(price_per_1000_krw) // 1000

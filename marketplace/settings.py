@@ -568,6 +568,7 @@ from marketplace.logging import configure_logging  # noqa: E402
 LOGGING = configure_logging(LOG_FORMAT, LOG_LEVEL)
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 
+<<<<<<< HEAD
 # --- Issue 16: live ---
 # Live tables (catalog.live) and their buyers' feeds (transactions.livefeed). Tasks of the sub-packages:
 CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "catalog.live.tasks", "transactions.livefeed.tasks"]
@@ -602,3 +603,29 @@ CELERY_BEAT_SCHEDULE["transactions-livefeed-webhooks"] = {
 }
 if LIVE_DEMO_FEED:
     CELERY_BEAT_SCHEDULE["catalog-live-demo-feed"] = {"task": "catalog.live.tasks.live_demo_feed_task", "schedule": 60.0}
+=======
+# --- Issue 16: metering ---
+# Calls a day to the data API without an API plan: per organization, or per client address when anonymous.
+DATA_API_DEFAULT_DAILY_QUOTA = env_int("DATA_API_DEFAULT_DAILY_QUOTA", 1000)
+# The Redis of the quota counters and usage counters (default: REDIS_URL).
+DATA_API_REDIS_URL = env_str("DATA_API_REDIS_URL", "")
+# Days a metered plan's monthly bill may stay unpaid (like a bank transfer, the buyer pays it on the order page).
+API_BILL_PAYMENT_DAYS = env_int("API_BILL_PAYMENT_DAYS", 14)
+# The highest monthly cap (won) a buyer may set on a metered plan.
+API_MONTHLY_CAP_MAX_KRW = env_int("API_MONTHLY_CAP_MAX_KRW", 100_000_000)
+# Every minute: the Redis usage counters are persisted to ApiUsage (exactly once, even if killed mid-way).
+CELERY_BEAT_SCHEDULE["apiplans-usage-flush"] = {
+    "task": "transactions.apiplans.tasks.usage_flush_task",
+    "schedule": 60.0,
+}
+# The 1st of each month, 00:20 UTC (09:20 in Korea, the Korean month is over): metered plans' bills (idempotent).
+CELERY_BEAT_SCHEDULE["apiplans-bill-month"] = {
+    "task": "transactions.apiplans.tasks.bills_make_month_task",
+    "schedule": crontab(minute=20, hour=0, day_of_month=1),
+}
+# Every 5 minutes: API subscription plans whose period is over are ended (access stops at valid_until anyway).
+CELERY_BEAT_SCHEDULE["apiplans-expire"] = {
+    "task": "transactions.apiplans.tasks.plans_expire_task",
+    "schedule": 300.0,
+}
+>>>>>>> i16-metering

@@ -895,6 +895,7 @@ class RefundLine(models.Model):
 # Receipts and tax documents, and monthly provider statements, live in their own modules
 # (transactions/documents/models.py, transactions/statements/models.py); imported here so Django registers them
 # with this app.
+from transactions.apiplans.models import ApiBill, ApiPlan, ApiUsage, ApiUsageFlush  # noqa: E402, F401  (issue 16)
 from transactions.documents.models import (  # noqa: E402, F401
     CashReceiptCancel,
     Document,

@@ -18,13 +18,14 @@ from django.utils.translation import gettext_lazy, ngettext
 from accounts.models import Organization
 from catalog import selectors as catalog_selectors
 from catalog.licences import RenderedLicence, UnfilledPlaceholder, render_for_version, text_sha256
-from catalog.models import CatalogEntry, Dataset, DatasetVersion, Licence, Offer
+from catalog.models import API_OFFER_KINDS, CatalogEntry, Dataset, DatasetVersion, Licence, Offer
 from catalog.pricing import ZERO, Price, offer_price
 from catalog.services.offers import PINNABLE_STATES, offer_law_problem
 from core.models import AuditEvent
 from core.text import lazy_percent
 from transactions.delivery.selectors import error_parts
 from transactions.models import (
+    ApiPlan,
     Cart,
     CartItem,
     Entitlement,
@@ -190,6 +191,8 @@ def purchase_problem(
         return lazy_percent(
             gettext_lazy("The publisher must correct this offer before it can be bought: %(reason)s"), {"reason": law}
         )
+    if offer.kind in API_OFFER_KINDS:
+        return _api_plan_refusal(offer, organization, facts)
     subscription = offer.kind == Offer.Kind.SUBSCRIPTION
     if subscription:
         renewal = _renewal_refusal(facts.entitlements)
@@ -211,6 +214,24 @@ def purchase_problem(
             gettext_lazy("Your organization already has this version (order %(number)s)."),
             {"number": owned.order_item.order.number},
         )
+    pending = facts.open_orders.get(offer.pk)
+    if pending is not None:
+        return lazy_percent(
+            gettext_lazy("Order %(number)s already holds this offer and waits for payment: pay or cancel it first."),
+            {"number": pending.number},
+        )
+    return None
+
+
+def _api_plan_refusal(offer: Offer, organization: Organization, facts: PurchaseFacts):
+    """Why an API offer (issue 16) cannot be taken now, or None: the organization has this plan of the dataset
+    already (a subscription plan may be renewed: the new month starts when the running one ends), or an order
+    holding it waits for payment."""
+    running = ApiPlan.objects.filter(
+        organization=organization, dataset_id=offer.dataset_id, state=ApiPlan.State.ACTIVE
+    ).first()
+    if running is not None and running.kind == offer.kind and offer.kind != Offer.Kind.API_SUBSCRIPTION:
+        return gettext_lazy("Your organization already has this API plan for the dataset: see API usage.")
     pending = facts.open_orders.get(offer.pk)
     if pending is not None:
         return lazy_percent(

@@ -92,3 +92,15 @@ register(CashReceiptCancel, CASH_RECEIPT_CANCEL_TRANSITIONS, organization=lambda
 
 # Issue 16: webhook deliveries (transactions.livefeed)
 from transactions.livefeed.states import DELIVERY_TRANSITIONS  # noqa: E402, F401  (registers its state table)
+
+# API plans (issue 16): active until cancelled by the buyer (or replaced by another plan of the dataset), or ended
+# (the subscription period over, the order line refunded).
+from transactions.apiplans.models import ApiPlan  # noqa: E402
+
+AP = ApiPlan.State
+register(
+    ApiPlan,
+    {AP.ACTIVE: {AP.CANCELLED, AP.ENDED}, AP.CANCELLED: set(), AP.ENDED: set()},
+    organization=lambda plan: plan.organization_id,
+    action="apiplan",
+)

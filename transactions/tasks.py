@@ -173,3 +173,7 @@ def sweep_work_dir_at_start(**kwargs) -> None:
     swept = packaging.sweep_work_dir(older_than=3600)
     if swept:
         logger.info("removed %s stale package work files", swept)
+
+
+# API plans (issue 16): their tasks live in transactions/apiplans/tasks.py; imported so the worker registers them.
+from transactions.apiplans import tasks as _apiplans_tasks  # noqa: E402, F401

@@ -55,7 +55,9 @@ class ApiTokenIn(serializers.Serializer):
         allow_null=True,
         help_text="키가 대신하는 기관의 id; 없으면 활성 기관 (the acting organization)",
     )
-    scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiScope.choices), min_length=1, max_length=4)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ApiScope.choices), min_length=1, max_length=len(ApiScope.values)
+    )
     expires_in_days = serializers.IntegerField(
         required=False, min_value=1, max_value=settings.API_TOKEN_MAX_DAYS, help_text=_("Days until the key expires.")
     )

@@ -48,7 +48,7 @@ def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
         "publisher_id": dataset.publisher_id,
         "licence_id": version.licence_id,
         "formats": formats,
-        "price_types": sorted({PRICE_TYPES[k] for k in kinds}),
+        "price_types": sorted({PRICE_TYPES[k] for k in kinds if k in PRICE_TYPES}),  # API plans: no facet
         "tags": list(dict.fromkeys(version.tags)),
         "update_cadence": version.update_cadence,
         "area": area_of(version.spatial_area),

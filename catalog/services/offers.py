@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from catalog.models import Dataset, DatasetVersion, Licence, Offer
+from catalog.pricing import charges
 from catalog.services.entries import catalog_entry_refresh
 from catalog.services.versions import _require_publisher
 from core.audit import audit
@@ -39,12 +40,19 @@ def licence_forbids_sale(licence: Licence | None) -> bool:
 
 
 def offer_law_check(
-    *, version: DatasetVersion, kind: str, price_krw: int, cost_basis: str = "", contract_type: str = ""
+    *,
+    version: DatasetVersion,
+    kind: str,
+    price_krw: int,
+    cost_basis: str = "",
+    contract_type: str = "",
+    price_per_1000_krw: int | None = None,
 ) -> str:
     """Raise DomainError (with the reason, for the offer form) unless the law of `version`'s data allows
-    the offer; return the law that applied (stored as Offer.rule)."""
+    the offer; return the law that applied (stored as Offer.rule). API plans (issue 16) follow the same rules:
+    the development plan is free; metered and subscription plans charge (catalog.pricing.charges)."""
     public = version.data_kind == DatasetVersion.DataKind.PUBLIC
-    if kind != Offer.Kind.FREE or price_krw:
+    if charges(kind, price_krw, price_per_1000_krw):
         if licence_forbids_sale(version.licence):
             raise DomainError(
                 _(
@@ -76,6 +84,7 @@ def offer_law_problem(offer: Offer, version: DatasetVersion) -> str | None:
             price_krw=int(offer.price_krw),
             cost_basis=offer.cost_basis,
             contract_type=offer.contract_type,
+            price_per_1000_krw=offer.price_per_1000_krw,
         )
     except DomainError as exc:
         return exc.message
@@ -120,6 +129,9 @@ def offer_create(
     buyer: Organization | None = None,
     terms: str = "",
     voucher_eligible: bool = False,
+    daily_quota: int | None = None,
+    rate_limit_per_minute: int | None = None,
+    price_per_1000_krw: int | None = None,
 ) -> Offer:
     """A publisher offers the dataset: free, one-off (one version, or the latest at purchase) or by
     subscription; to every buyer, or privately to one named buyer organization. The law of the data
@@ -130,13 +142,21 @@ def offer_create(
     terms = (terms or "").strip()
     if kind not in Offer.Kind.values:
         raise DomainError(_("Choose how the dataset is offered."), code="offer_kind")
-    if kind == Offer.Kind.FREE:
+    daily_quota, rate_limit_per_minute, price_per_1000_krw = _api_terms(
+        kind, daily_quota, rate_limit_per_minute, price_per_1000_krw
+    )
+    if kind == Offer.Kind.API_SUBSCRIPTION:
+        subscription_days = 30  # a flat monthly price
+    if kind in (Offer.Kind.API_DEV, Offer.Kind.API_METERED):
+        # Nothing is paid up front: the development plan is free, the metered plan is billed per call each month.
+        price_krw, subscription_days, voucher_eligible = 0, None, False
+    elif kind == Offer.Kind.FREE:
         price_krw, subscription_days, voucher_eligible = 0, None, False
     elif price_krw <= 0:
         raise DomainError(_("Enter a price in won (excluding VAT)."), code="offer_price")
     if kind == Offer.Kind.SUBSCRIPTION and subscription_days not in (30, 90, 365):
         raise DomainError(_("A subscription runs for 30, 90 or 365 days."), code="offer_period")
-    if kind != Offer.Kind.SUBSCRIPTION:
+    if kind not in (Offer.Kind.SUBSCRIPTION, Offer.Kind.API_SUBSCRIPTION):
         subscription_days = None
     if version is not None:
         if kind != Offer.Kind.ONE_OFF:
@@ -156,7 +176,12 @@ def offer_create(
     rules = list(
         dict.fromkeys(
             offer_law_check(
-                version=v, kind=kind, price_krw=price_krw, cost_basis=cost_basis, contract_type=contract_type
+                version=v,
+                kind=kind,
+                price_krw=price_krw,
+                cost_basis=cost_basis,
+                contract_type=contract_type,
+                price_per_1000_krw=price_per_1000_krw,
             )
             for v in versions
         )
@@ -174,6 +199,9 @@ def offer_create(
         buyer=buyer,
         terms=terms,
         voucher_eligible=bool(voucher_eligible),
+        daily_quota=daily_quota,
+        rate_limit_per_minute=rate_limit_per_minute,
+        price_per_1000_krw=price_per_1000_krw,
     )
     audit(
         actor=actor,
@@ -189,10 +217,47 @@ def offer_create(
             "version": version.number if version else None,
             "buyer": buyer.name_ko if buyer else None,
             "voucher_eligible": offer.voucher_eligible,
+            "daily_quota": daily_quota,
+            "rate_limit_per_minute": rate_limit_per_minute,
+            "price_per_1000_krw": price_per_1000_krw,
         },
     )
     catalog_entry_refresh(dataset)
     return offer
+
+
+def _positive(value, message, code) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise DomainError(message, code=code) from None
+    if number <= 0:
+        raise DomainError(message, code=code)
+    return number
+
+
+def _api_terms(kind, daily_quota, rate_limit_per_minute, price_per_1000_krw):
+    """The API plan fields an offer of `kind` needs (issue 16), checked; None for the others."""
+    if kind == Offer.Kind.API_DEV:
+        quota = _positive(
+            daily_quota, _("Enter the development plan's daily call quota (e.g. 1000)."), "offer_daily_quota"
+        )
+        return quota, None, None
+    if kind == Offer.Kind.API_METERED:
+        price = _positive(
+            price_per_1000_krw,
+            _("Enter the metered plan's price per 1,000 calls in won (excluding VAT)."),
+            "offer_price_per_1000",
+        )
+        return None, None, price
+    if kind == Offer.Kind.API_SUBSCRIPTION:
+        rate = _positive(
+            rate_limit_per_minute,
+            _("Enter the subscription plan's rate limit in calls per minute (e.g. 600)."),
+            "offer_rate_limit",
+        )
+        return None, rate, None
+    return None, None, None
 
 
 @transaction.atomic

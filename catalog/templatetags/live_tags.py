@@ -42,9 +42,9 @@ def live_provider(version) -> dict:
                 "cadence_label": CADENCES.get(table.cadence, table.cadence),
                 "columns": table.column_names,
                 "last_rows": [
-                    [data.get(name) for name in table.column_names] for _seq, data in selectors.last_rows(table, 10)
+                    {"seq": seq, "values": [data.get(name) for name in table.column_names]}
+                    for seq, data in selectors.last_rows(table, 10)
                 ],
-                "last_seqs": [seq for seq, _data in selectors.last_rows(table, 10)],
                 "rows_url": rows_url,
                 "curl": (
                     f"curl -X POST \"$SITE{rows_url}\" \\\n"

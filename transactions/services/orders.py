@@ -24,13 +24,14 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Organization
 from accounts.permissions import can
 from accounts.selectors import policies_to_agree
-from catalog.models import Offer
+from catalog.models import API_OFFER_KINDS, Offer
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
 from core.notify import email_on_commit, site_url
 from core.text import lazy_percent
 from core.transitions import transition
 from transactions import ledger, selectors
+from transactions.apiplans import plans as api_plans
 from transactions.delivery import services as delivery
 from transactions.documents import services as documents
 from transactions.models import Cart, Entitlement, LicenceAcceptance, Order, OrderItem, Package, Payment
@@ -87,6 +88,16 @@ def _snapshot_terms(line: selectors.Line) -> dict:
         "licence_sha256": line.licence_sha256,
         "vat_rate_percent": 0 if line.price.tax_free else settings.VAT_RATE_PERCENT,
         "voucher_eligible": offer.voucher_eligible,
+        # API plans (issue 16): what the plan gives, as offered when it was taken.
+        **(
+            {
+                "daily_quota": offer.daily_quota,
+                "rate_limit_per_minute": offer.rate_limit_per_minute,
+                "price_per_1000_krw": offer.price_per_1000_krw,
+            }
+            if offer.kind in API_OFFER_KINDS
+            else {}
+        ),
     }
 
 
@@ -312,6 +323,10 @@ def order_mark_paid(*, order: Order, payment: Payment | None = None) -> Order:
         documents.document_issue_for(booked)
     entitlements = []
     for item in order.items.select_related("dataset", "order__placed_by"):
+        if item.kind in API_OFFER_KINDS:
+            # An API plan (issue 16): an entitlement and its ApiPlan, read through the data API: no package.
+            api_plans.plan_for_paid_item(item=item, now=now)
+            continue
         if item.kind == Offer.Kind.SUBSCRIPTION:
             # A period of the organization's subscription to the dataset, chained to the end of the one running
             # (a renewal paid before the end: no gap, no overlap).
@@ -350,6 +365,9 @@ def order_mark_paid(*, order: Order, payment: Payment | None = None) -> Order:
     )
     for entitlement in entitlements:
         delivery.packages_create_for_entitlement(entitlement)
+    if not entitlements:
+        # Only API plans (or a metered plan's bill): nothing to package, so the order is delivered now.
+        return order_mark_fulfilled(order=order)
     return order
 
 
@@ -360,9 +378,14 @@ def order_mark_fulfilled(*, order: Order) -> Order:
     order = Order.objects.select_for_update().get(pk=order.pk)
     if order.state != O.PAID:
         return order
-    entitlements = list(Entitlement.objects.filter(order_item__order=order).prefetch_related("packages"))
+    entitlements = list(
+        Entitlement.objects.filter(order_item__order=order)
+        .exclude(kind__in=API_OFFER_KINDS)  # API plans have no packages (issue 16)
+        .prefetch_related("packages")
+    )
     delivered = (Package.State.READY, Package.State.EXPIRED)
-    if not entitlements or any(
+    api_only = not order.items.exclude(kind__in=API_OFFER_KINDS).exists()
+    if (not entitlements and not api_only) or any(
         not e.packages.all() or any(p.state not in delivered for p in e.packages.all()) for e in entitlements
     ):
         return order
