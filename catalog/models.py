@@ -674,4 +674,6 @@ class Upload(models.Model):
 
     def __str__(self):
         return f"{self.filename} ({self.offset}/{self.length})"
+
+
 from catalog.live.models import LiveBatch, LiveRow, LiveTable  # noqa: E402,F401  (models of catalog/live)

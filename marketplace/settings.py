@@ -568,7 +568,6 @@ from marketplace.logging import configure_logging  # noqa: E402
 LOGGING = configure_logging(LOG_FORMAT, LOG_LEVEL)
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 
-<<<<<<< HEAD
 # --- Issue 16: live ---
 # Live tables (catalog.live) and their buyers' feeds (transactions.livefeed). Tasks of the sub-packages:
 CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "catalog.live.tasks", "transactions.livefeed.tasks"]
@@ -602,8 +601,11 @@ CELERY_BEAT_SCHEDULE["transactions-livefeed-webhooks"] = {
     "schedule": 30.0,
 }
 if LIVE_DEMO_FEED:
-    CELERY_BEAT_SCHEDULE["catalog-live-demo-feed"] = {"task": "catalog.live.tasks.live_demo_feed_task", "schedule": 60.0}
-=======
+    CELERY_BEAT_SCHEDULE["catalog-live-demo-feed"] = {
+        "task": "catalog.live.tasks.live_demo_feed_task",
+        "schedule": 60.0,
+    }
+
 # --- Issue 16: metering ---
 # Calls a day to the data API without an API plan: per organization, or per client address when anonymous.
 DATA_API_DEFAULT_DAILY_QUOTA = env_int("DATA_API_DEFAULT_DAILY_QUOTA", 1000)
@@ -628,4 +630,3 @@ CELERY_BEAT_SCHEDULE["apiplans-expire"] = {
     "task": "transactions.apiplans.tasks.plans_expire_task",
     "schedule": 300.0,
 }
->>>>>>> i16-metering

@@ -51,9 +51,7 @@ def table_out(request, table, *, rows: int = 10) -> dict:
             reverse("api-provider-live-rows", args=[table.dataset.slug, table.name])
         ),
         "data_url": request.build_absolute_uri(f"/api/v1/data/{table.dataset.slug}/live/{table.name}"),
-        "stream_url": request.build_absolute_uri(
-            reverse("api-live-stream", args=[table.dataset.slug, table.name])
-        ),
+        "stream_url": request.build_absolute_uri(reverse("api-live-stream", args=[table.dataset.slug, table.name])),
         "last_rows": [{"seq": seq, "data": data} for seq, data in selectors.last_rows(table, rows)],
     }
 
@@ -154,14 +152,21 @@ class LiveRows(ProviderView):
 
 
 class LivePause(ProviderView):
-    @extend_schema(summary="Pause a live table", description="행 받기를 멈춥니다 (저장된 행은 계속 읽힙니다).", request=None, responses=dict)
+    @extend_schema(
+        summary="Pause a live table",
+        description="행 받기를 멈춥니다 (저장된 행은 계속 읽힙니다).",
+        request=None,
+        responses=dict,
+    )
     def post(self, request, slug, name):
         table = services.live_table_pause(actor=request.user, table=_table(request, slug, name))
         return Response(table_out(request, table, rows=0))
 
 
 class LiveResume(ProviderView):
-    @extend_schema(summary="Resume a live table", description="행 받기를 다시 시작합니다.", request=None, responses=dict)
+    @extend_schema(
+        summary="Resume a live table", description="행 받기를 다시 시작합니다.", request=None, responses=dict
+    )
     def post(self, request, slug, name):
         table = services.live_table_resume(actor=request.user, table=_table(request, slug, name))
         return Response(table_out(request, table, rows=0))

@@ -30,9 +30,7 @@ class LiveTable(models.Model):
     # "description_ko", "description_en", "unit"}]
     columns = models.JSONField()
     # The published file (or sheet) the schema was declared from.
-    source = models.ForeignKey(
-        "catalog.DataFile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    source = models.ForeignKey("catalog.DataFile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # How often a dated snapshot version is published (a DatasetVersion.Cadence value; daily, weekly, monthly
     # make snapshots, others none).
     cadence = models.CharField(max_length=20, default="daily")

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.permissions import can
 from catalog.live import notify
 from catalog.live.models import LiveBatch, LiveRow, LiveState, LiveTable
-from catalog.live.schema import KST, RowInvalid, columns_from_datafile, table_name, validate_rows
+from catalog.live.schema import KST, columns_from_datafile, table_name, validate_rows
 from catalog.live.signals import rows_appended
 from catalog.models import DataFile, Dataset, DatasetVersion, Upload
 from catalog.services import upload_append, upload_create, version_approve, version_start_new, version_submit
@@ -37,7 +37,13 @@ from core.transitions import transition
 logger = logging.getLogger(__name__)
 S = DatasetVersion.State
 SNAPSHOT_CADENCES = ("daily", "weekly", "monthly")
-TABULAR = (DataFile.Format.CSV, DataFile.Format.TSV, DataFile.Format.XLSX, DataFile.Format.JSON, DataFile.Format.GEOJSON)
+TABULAR = (
+    DataFile.Format.CSV,
+    DataFile.Format.TSV,
+    DataFile.Format.XLSX,
+    DataFile.Format.JSON,
+    DataFile.Format.GEOJSON,
+)
 
 
 class Conflict(DomainError):
@@ -53,7 +59,9 @@ def _require_publisher(actor, dataset: Dataset) -> None:
 
 
 @transaction.atomic
-def live_table_enable(*, actor, dataset: Dataset, datafile: DataFile, cadence: str = "daily", title: str = "") -> LiveTable:
+def live_table_enable(
+    *, actor, dataset: Dataset, datafile: DataFile, cadence: str = "daily", title: str = ""
+) -> LiveTable:
     """A provider makes one table of its published dataset live: its schema is fixed from that file's Table
     Schema (and data dictionary). Enabling the same file again returns the live table it already is."""
     _require_publisher(actor, dataset)
@@ -186,7 +194,10 @@ def live_rows_append(*, actor, table: LiveTable, rows, idempotency_key: str) -> 
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         LiveRow.objects.bulk_create(
-            [LiveRow(table=locked, seq=first + i, batch=batch, data=row, received_at=now) for i, row in enumerate(clean)],
+            [
+                LiveRow(table=locked, seq=first + i, batch=batch, data=row, received_at=now)
+                for i, row in enumerate(clean)
+            ],
             batch_size=1000,
         )
         LiveTable.objects.filter(pk=locked.pk).update(
@@ -243,7 +254,9 @@ def _claim_compaction(table_id: int) -> tuple[LiveTable, uuid.UUID] | None:
     now = timezone.now()
     claimed = LiveTable.objects.filter(
         Q(compaction_lease__isnull=True) | Q(compaction_leased_until__lt=now), pk=table_id
-    ).update(compaction_lease=lease, compaction_leased_until=now + dt.timedelta(seconds=settings.LIVE_COMPACT_LEASE_SECONDS))
+    ).update(
+        compaction_lease=lease, compaction_leased_until=now + dt.timedelta(seconds=settings.LIVE_COMPACT_LEASE_SECONDS)
+    )
     if not claimed:
         return None
     return LiveTable.objects.get(pk=table_id), lease
@@ -302,7 +315,11 @@ def live_table_compact(*, table_id: int, min_rows: int | None = None) -> int:
             return 0
         old_name = locked.store.name if locked.store else ""
         LiveTable.objects.filter(pk=table_id).update(
-            store=name, compacted_seq=upto, compacted_at=timezone.now(), compaction_lease=None, compaction_leased_until=None
+            store=name,
+            compacted_seq=upto,
+            compacted_at=timezone.now(),
+            compaction_lease=None,
+            compaction_leased_until=None,
         )
         if old_name:
             # Readers that opened the old file keep it open (POSIX); new readers get the new one.
@@ -378,9 +395,10 @@ def live_snapshot_step(*, table_id: int, now: dt.datetime | None = None) -> str:
     version = DatasetVersion.objects.get(pk=table.snapshot_version_id)
     if version.state == S.PUBLISHED or version.state in (S.SUPERSEDED, S.WITHDRAWN, S.REJECTED):
         return _snapshot_finish(table, version)
-    if version.state in (S.DRAFT, S.CHECKING, S.READY) and not version.files.filter(
-        original_name=snapshot_file_name(table, table.snapshot_period)
-    ).exists():
+    if (
+        version.state in (S.DRAFT, S.CHECKING, S.READY)
+        and not version.files.filter(original_name=snapshot_file_name(table, table.snapshot_period)).exists()
+    ):
         _snapshot_upload(table, version, table.snapshot_period, _period_end(table, table.snapshot_period))
         version.refresh_from_db()
     if version.state == S.READY:
@@ -459,7 +477,9 @@ def _snapshot_upload(table: LiveTable, version: DatasetVersion, start: dt.date, 
 
 
 def _snapshot_publish(table: LiveTable, version: DatasetVersion) -> str:
-    version = version_submit(actor=table.enabled_by, version=version, pii_justification=version.pii_justification or "-")
+    version = version_submit(
+        actor=table.enabled_by, version=version, pii_justification=version.pii_justification or "-"
+    )
     version_approve(
         actor=table.enabled_by,
         version=version,

@@ -27,7 +27,9 @@ def live_enable(request, pk):
         messages.error(request, _("Choose how often a snapshot is published."))
     else:
         try:
-            table = services.live_table_enable(actor=request.user, dataset=version.dataset, datafile=datafile, cadence=cadence)
+            table = services.live_table_enable(
+                actor=request.user, dataset=version.dataset, datafile=datafile, cadence=cadence
+            )
         except DomainError as exc:
             messages.error(request, exc.message)
         else:

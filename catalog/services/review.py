@@ -141,7 +141,9 @@ def _lock_for_decision(actor, version: DatasetVersion) -> DatasetVersion:
 
 
 @transaction.atomic
-def version_approve(*, actor, version: DatasetVersion, reason: str = "", automatic: dict | None = None) -> DatasetVersion:
+def version_approve(
+    *, actor, version: DatasetVersion, reason: str = "", automatic: dict | None = None
+) -> DatasetVersion:
     """A platform admin publishes a submitted version; the one published before it is superseded.
     `automatic` (the snapshot of a live table, catalog.live.services): published by the system on behalf of the
     publisher who made the table live (`actor`), the decision's data saying it was automatic and why."""
@@ -174,7 +176,10 @@ def version_approve(*, actor, version: DatasetVersion, reason: str = "", automat
         reason=reason.strip(),
         to=S.PUBLISHED,
         fields=("published_at",),
-        data={"superseded": previous.number if previous else None, **({"automatic": True, **automatic} if automatic else {})},
+        data={
+            "superseded": previous.number if previous else None,
+            **({"automatic": True, **automatic} if automatic else {}),
+        },
     )
     catalog_entry_refresh(version.dataset)
     Dataset.objects.filter(pk=version.dataset_id).update(updated_at=timezone.now())

@@ -47,7 +47,7 @@ def live_provider(version) -> dict:
                 ],
                 "rows_url": rows_url,
                 "curl": (
-                    f"curl -X POST \"$SITE{rows_url}\" \\\n"
+                    f'curl -X POST "$SITE{rows_url}" \\\n'
                     '  -H "Authorization: Token $API_KEY" \\\n'
                     '  -H "Content-Type: application/json" \\\n'
                     '  -H "Idempotency-Key: $(uuidgen)" \\\n'
@@ -64,7 +64,9 @@ def live_provider(version) -> dict:
     return {
         "tables": tables,
         "candidates": candidates,
-        "cadences": [(v, label) for v, label in DatasetVersion.Cadence.choices if v in ("daily", "weekly", "monthly", "none")],
+        "cadences": [
+            (v, label) for v, label in DatasetVersion.Cadence.choices if v in ("daily", "weekly", "monthly", "none")
+        ],
     }
 
 

@@ -12,7 +12,9 @@ class WebhookEndpoint(models.Model):
 
     The secret (`whsec_…`, Standard Webhooks) is shown once when the endpoint is made; it is kept to sign."""
 
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="webhook_endpoints")
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
     table = models.ForeignKey("catalog.LiveTable", on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=500)
     secret = models.CharField(max_length=100)

@@ -25,7 +25,9 @@ def delivery_body(delivery: WebhookDelivery) -> bytes:
     """The JSON body of a delivery (the same bytes on every retry but for the timestamp in the headers)."""
     table = delivery.endpoint.table
     rows = list(
-        table.rows.filter(seq__gte=delivery.first_seq, seq__lte=delivery.last_seq).order_by("seq").values_list("seq", "data")
+        table.rows.filter(seq__gte=delivery.first_seq, seq__lte=delivery.last_seq)
+        .order_by("seq")
+        .values_list("seq", "data")
     )
     payload = {
         "type": "live.rows",

@@ -39,7 +39,9 @@ def _check_url(url: str) -> str:
 
 
 @transaction.atomic
-def webhook_endpoint_create(*, actor, organization, table: LiveTable, url: str, description: str = "") -> tuple[WebhookEndpoint, str]:
+def webhook_endpoint_create(
+    *, actor, organization, table: LiveTable, url: str, description: str = ""
+) -> tuple[WebhookEndpoint, str]:
     """An organization with live access asks for the table's new rows at `url`. Returns (endpoint, secret): the
     secret is shown this once. Only rows appended from now on are sent."""
     _require_buyer(actor, organization)
@@ -90,9 +92,7 @@ def webhooks_fanout(*, table_id: int) -> list[int]:
     now = timezone.now()
     for endpoint_id in WebhookEndpoint.objects.filter(table_id=table_id, active=True).values_list("pk", flat=True):
         with transaction.atomic():
-            endpoint = (
-                WebhookEndpoint.objects.select_for_update().select_related("organization").get(pk=endpoint_id)
-            )
+            endpoint = WebhookEndpoint.objects.select_for_update().select_related("organization").get(pk=endpoint_id)
             last = LiveTable.objects.values_list("last_seq", flat=True).get(pk=table_id)
             if not endpoint.active or endpoint.queued_seq >= last:
                 continue
@@ -149,7 +149,9 @@ def backoff_seconds(attempts: int) -> int:
     return min(settings.LIVE_WEBHOOK_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), 3600)
 
 
-def webhook_delivery_finish(*, delivery_id: int, lease, status_code: int | None, error: str = "") -> WebhookDelivery | None:
+def webhook_delivery_finish(
+    *, delivery_id: int, lease, status_code: int | None, error: str = ""
+) -> WebhookDelivery | None:
     """Record the attempt's outcome: 2xx → delivered; otherwise retried later (exponential back-off) until
     LIVE_WEBHOOK_MAX_ATTEMPTS, then failed. Returns the delivery when it is to be tried again (for the caller to
     enqueue with the countdown), else None."""
@@ -177,12 +179,22 @@ def webhooks_housekeeping() -> list[int]:
     """Deliveries whose sender was lost (lease run out) go back to pending; returns the due pending ones (the
     caller enqueues them: a lost message or a restarted worker costs at most one beat interval)."""
     now = timezone.now()
-    for delivery_id in WebhookDelivery.objects.filter(state=D.SENDING, leased_until__lt=now).values_list("pk", flat=True):
+    for delivery_id in WebhookDelivery.objects.filter(state=D.SENDING, leased_until__lt=now).values_list(
+        "pk", flat=True
+    ):
         with transaction.atomic():
             delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
             if delivery.state == D.SENDING and delivery.leased_until and delivery.leased_until < now:
                 delivery.lease, delivery.leased_until, delivery.next_at = None, None, now
-                transition(delivery, to=D.PENDING, actor=None, fields=("lease", "leased_until", "next_at"), reason="lease expired")
+                transition(
+                    delivery,
+                    to=D.PENDING,
+                    actor=None,
+                    fields=("lease", "leased_until", "next_at"),
+                    reason="lease expired",
+                )
     return list(
-        WebhookDelivery.objects.filter(Q(state=D.PENDING), next_at__lte=now).order_by("next_at").values_list("pk", flat=True)[:500]
+        WebhookDelivery.objects.filter(Q(state=D.PENDING), next_at__lte=now)
+        .order_by("next_at")
+        .values_list("pk", flat=True)[:500]
     )
