@@ -592,6 +592,9 @@ LIVE_WEBHOOK_BACKOFF_SECONDS = env_int("LIVE_WEBHOOK_BACKOFF_SECONDS", 2)
 LIVE_WEBHOOK_TIMEOUT_SECONDS = env_int("LIVE_WEBHOOK_TIMEOUT_SECONDS", 5)
 LIVE_WEBHOOK_MAX_ROWS = env_int("LIVE_WEBHOOK_MAX_ROWS", 500)
 LIVE_WEBHOOK_LEASE_SECONDS = env_int("LIVE_WEBHOOK_LEASE_SECONDS", 60)
+# Development only: webhooks to http:// and to private or loopback addresses (refused in production).
+LIVE_WEBHOOK_ALLOW_HTTP = env_bool("LIVE_WEBHOOK_ALLOW_HTTP", DEBUG)
+LIVE_WEBHOOK_ALLOW_PRIVATE = env_bool("LIVE_WEBHOOK_ALLOW_PRIVATE", DEBUG)
 # The demo's air-quality sensors report every minute (catalog.demo; only when the demo data is loaded).
 LIVE_DEMO_FEED = env_bool("LIVE_DEMO_FEED", DEBUG)
 CELERY_BEAT_SCHEDULE["catalog-live-compact"] = {"task": "catalog.live.tasks.live_compact_task", "schedule": 60.0}

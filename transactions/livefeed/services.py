@@ -3,6 +3,8 @@ under a lease, finished after the HTTP call). No transaction is ever open during
 claims (commit), POSTs, then finishes under a fresh lock."""
 
 import datetime as dt
+import ipaddress
+import socket
 import uuid
 from urllib.parse import urlsplit
 
@@ -33,9 +35,25 @@ def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise DomainError(_("Enter the full address of your endpoint, starting with https://."), code="url_invalid")
-    if parts.scheme == "http" and not settings.DEBUG and not getattr(settings, "LIVE_WEBHOOK_ALLOW_HTTP", False):
+    if parts.scheme == "http" and not settings.LIVE_WEBHOOK_ALLOW_HTTP:
         raise DomainError(_("Webhooks are sent only to https:// addresses."), code="url_insecure")
+    if not settings.LIVE_WEBHOOK_ALLOW_PRIVATE and _is_private(parts.hostname):
+        raise DomainError(_("Webhooks are sent only to public internet addresses."), code="url_private")
     return url
+
+
+def _is_private(host: str) -> bool:
+    """The host names a loopback, private, link-local or reserved address (or does not resolve): no webhook goes
+    there (a buyer must not make the platform call into its own network)."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return True
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
+            return True
+    return False
 
 
 @transaction.atomic

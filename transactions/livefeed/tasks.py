@@ -10,14 +10,20 @@ from django.utils import timezone
 from transactions.livefeed import selectors, services, signing
 
 logger = logging.getLogger(__name__)
+# A fan-out with at most this many deliveries sends them itself.
+INLINE_DELIVERIES = 4
 
 
 @shared_task(name="transactions.livefeed.tasks.webhooks_fanout_task", acks_late=True)
 def webhooks_fanout_task(table_id: int) -> int:
-    """Rows were appended: queue a delivery per endpoint, and send them."""
+    """Rows were appended: queue a delivery per endpoint, and send them: a few at once right here (one hop less
+    through the broker: the rows reach the buyer sooner), more through their own tasks."""
     ids = services.webhooks_fanout(table_id=table_id)
     for delivery_id in ids:
-        webhook_deliver_task.delay(delivery_id)
+        if len(ids) <= INLINE_DELIVERIES:
+            webhook_deliver_task(delivery_id)
+        else:
+            webhook_deliver_task.delay(delivery_id)
     return len(ids)
 
 

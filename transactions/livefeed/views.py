@@ -30,6 +30,7 @@ class EventStreamRenderer(renderers.JSONRenderer):
 
     media_type = "text/event-stream"
     format = "sse"
+    charset = "utf-8"
 
 
 def _visible_table(slug: str, name: str):
