@@ -35,7 +35,9 @@ def test_a_daily_snapshot_publishes_the_rows_of_the_day(official, live_table):
     with time_machine.travel(_at(yesterday, 9), tick=False):
         live.live_rows_append(actor=official, table=live_table, idempotency_key="y1", rows=[row(pm=11), row(pm=12)])
     with time_machine.travel(_at(today, 0) + dt.timedelta(minutes=5), tick=False):
-        live.live_rows_append(actor=official, table=live_table, idempotency_key="t1", rows=[row(pm=99)])  # today: not in
+        live.live_rows_append(
+            actor=official, table=live_table, idempotency_key="t1", rows=[row(pm=99)]
+        )  # today: not in
     before = live_table.dataset.versions.get(state="published")
 
     with time_machine.travel(_at(today, 1), tick=False):
