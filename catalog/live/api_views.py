@@ -25,9 +25,16 @@ from core.api.validation import validated
 from core.text import lazy_percent
 
 
+SNAPSHOT_CADENCES = ("daily", "weekly", "monthly", "none")
+
+
 class EnableIn(serializers.Serializer):
     file = serializers.IntegerField(help_text="게시된 버전의 데이터 파일(표) id")
-    cadence = serializers.ChoiceField(choices=DatasetVersion.Cadence.choices, default="daily")
+    cadence = serializers.ChoiceField(
+        choices=[(v, label) for v, label in DatasetVersion.Cadence.choices if v in SNAPSHOT_CADENCES],
+        default="daily",
+        help_text="스냅숏 버전 게시 주기 (none: 게시하지 않음)",
+    )
     title = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
@@ -65,7 +72,12 @@ def _table(request, slug, name):
 
 
 class LiveTables(ProviderView):
-    @extend_schema(summary="My dataset's live tables", description="데이터셋의 실시간 표 목록.", responses=dict)
+    @extend_schema(
+        operation_id="provider_live_tables_list",
+        summary="My dataset's live tables",
+        description="데이터셋의 실시간 표 목록.",
+        responses=dict,
+    )
     def get(self, request, slug):
         dataset = catalog_selectors.provider_dataset_get(organization=_organization(request), slug=slug)
         return Response({"tables": [table_out(request, t, rows=0) for t in selectors.live_tables(dataset)]})
@@ -90,7 +102,12 @@ class LiveTables(ProviderView):
 
 
 class LiveTableDetail(ProviderView):
-    @extend_schema(summary="A live table", description="실시간 표와 마지막 행들.", responses=dict)
+    @extend_schema(
+        operation_id="provider_live_table_retrieve",
+        summary="A live table",
+        description="실시간 표와 마지막 행들.",
+        responses=dict,
+    )
     def get(self, request, slug, name):
         return Response(table_out(request, _table(request, slug, name)))
 
