@@ -24,7 +24,6 @@ from core.api.errors import body
 from core.api.validation import validated
 from core.text import lazy_percent
 
-
 SNAPSHOT_CADENCES = ("daily", "weekly", "monthly", "none")
 
 
