@@ -677,3 +677,4 @@ class Upload(models.Model):
 
 
 from catalog.live.models import LiveBatch, LiveRow, LiveTable  # noqa: E402,F401  (models of catalog/live)
+from catalog.querystore.models import QueryStore, QueryTable  # noqa: E402,F401  (models of catalog/querystore)

@@ -118,6 +118,33 @@ class OfferForm(forms.Form):
             "that part from the voucher agency. Priced offers only."
         ),
     )
+    # API plans (issue 16): each kind's own terms.
+    daily_quota = forms.IntegerField(
+        label=_("Calls a day (API development plan)"),
+        required=False,
+        min_value=1,
+        max_value=10**9,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        help_text=_("The development plan is free: a buyer may call the data API this many times a day."),
+    )
+    price_per_1000_krw = forms.IntegerField(
+        label=_("Price per 1,000 calls (won, excluding VAT; API metered plan)"),
+        required=False,
+        min_value=1,
+        max_value=10**9,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        help_text=_("Billed monthly for the calls made; the buyer sets a monthly cap."),
+    )
+    rate_limit_per_minute = forms.IntegerField(
+        label=_("Calls a minute (API subscription)"),
+        required=False,
+        min_value=1,
+        max_value=10**6,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        help_text=_(
+            "The API subscription is a flat monthly price (the price above, for 30 days) with this rate limit."
+        ),
+    )
     buyer_brn = forms.CharField(
         label=_("Private offer for (business registration number)"),
         required=False,

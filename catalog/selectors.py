@@ -11,7 +11,18 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Organization
 from accounts.permissions import can
 from catalog import derived, dictionary, discovery, textdiff
-from catalog.models import DataFile, Dataset, DatasetVersion, DerivedFile, Licence, Offer, Review, Theme, Upload
+from catalog.models import (
+    API_OFFER_KINDS,
+    DataFile,
+    Dataset,
+    DatasetVersion,
+    DerivedFile,
+    Licence,
+    Offer,
+    Review,
+    Theme,
+    Upload,
+)
 from catalog.pricing import offer_price
 from catalog.schedule import next_update_due
 from core.errors import NotAllowed
@@ -468,6 +479,7 @@ class DatasetPage:
     today: date = field(default_factory=date.today)
     # The licence text with its blanks filled, as checkout shows it (catalog.licences); None without one.
     licence_text: RenderedLicence | None = None
+    api_offers: list[Offer] = field(default_factory=list)  # API plans (issue 16), shown in their own box
 
     @property
     def map_files(self) -> list[DataFile]:
@@ -627,6 +639,9 @@ def dataset_page(slug: str) -> DatasetPage:
         offer.dataset = dataset  # the publisher's VAT status, without a query per offer
         offer.price = offer_price(offer)
         offer.version_number = numbers.get(offer.version_id)
+    # API plans (issue 16) are listed in their own box (catalog/_api_offers.html): what each plan gives.
+    api_offers = [o for o in offers if o.kind in API_OFFER_KINDS]
+    offers = [o for o in offers if o.kind not in API_OFFER_KINDS]
     today = timezone.localdate()
     published = timezone.localdate(version.published_at) if version.published_at else None
     return DatasetPage(
@@ -636,6 +651,7 @@ def dataset_page(slug: str) -> DatasetPage:
         files=top,
         tabular_files=tabular,
         offers=offers,
+        api_offers=api_offers,
         history=history,
         related=dataset_related(entry),
         bbox=valid_bbox(version.spatial_bbox),
@@ -761,7 +777,14 @@ def organization_departments(organization):
 
 # ---- What the API reads beside the pages (catalog/api): the same rows, by the same rules ----------------------
 
-OFFER_KIND_ORDER = {Offer.Kind.FREE: 0, Offer.Kind.ONE_OFF: 1, Offer.Kind.SUBSCRIPTION: 2}
+OFFER_KIND_ORDER = {
+    Offer.Kind.FREE: 0,
+    Offer.Kind.ONE_OFF: 1,
+    Offer.Kind.SUBSCRIPTION: 2,
+    Offer.Kind.API_DEV: 3,
+    Offer.Kind.API_METERED: 4,
+    Offer.Kind.API_SUBSCRIPTION: 5,
+}
 
 
 def offers_visible_to(dataset: Dataset, organization: Organization | None) -> list[Offer]:

@@ -77,3 +77,26 @@ def catalog_counts_task(params: dict) -> int:
     for key, values in params.items():
         query.setlist(key, values)
     return discovery.exact_counts(query)
+
+
+@shared_task(bind=True, name="catalog.tasks.query_stores_build_task", acks_late=True, max_retries=2)
+def query_stores_build_task(self, version_id: int) -> dict:
+    """A version was published: load its tables into its query stores (catalog.querystore), the full and the
+    sample one. Idempotent and leased; a transient failure is retried, then recorded as a failed store."""
+    # heavy: the build loads DuckDB and the ingest's converters; web processes import this module to enqueue
+    from catalog.querystore.services import query_stores_build
+
+    last = self.request.retries >= self.max_retries
+    try:
+        return query_stores_build(version_id=version_id, last_attempt=last)
+    except Exception as exc:
+        raise self.retry(exc=exc, countdown=10 * 2**self.request.retries) from exc
+
+
+@shared_task(name="catalog.tasks.query_stores_housekeeping_task")
+def query_stores_housekeeping_task() -> int:
+    """Re-queue query store builds whose worker died, that never started, or that were never queued."""
+    # heavy: see query_stores_build_task
+    from catalog.querystore.services import query_stores_housekeeping
+
+    return query_stores_housekeeping()

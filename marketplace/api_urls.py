@@ -12,6 +12,7 @@ urlpatterns = [
     path("v1/provider/", include("catalog.api.provider_urls")),  # a department's datasets, files and offers
     path("v1/", include("transactions.api.urls")),  # cart, orders, payments, packages, refunds, documents, …
     path("v1/provider/", include("transactions.api.provider_urls")),  # a provider's statements and tax invoices
+    path("v1/data/", include("transactions.dataapi.urls")),  # every published table answers queries (issue 16)
     path("v1/admin/", include("accounts.api.admin_urls")),  # platform admins: organizations
     path("v1/admin/", include("catalog.api.admin_urls")),  # platform admins: reviews and listings
     path("v1/admin/", include("transactions.api.admin_urls")),  # platform admins: payments and packages

@@ -608,6 +608,26 @@ if LIVE_DEMO_FEED:
         "task": "catalog.live.tasks.live_demo_feed_task",
         "schedule": 60.0,
     }
+# --- Issue 16: store ---
+# The query stores (catalog.querystore): one DuckDB file per published version and variant in private storage.
+# Other storages than the file system: each node keeps a local copy in QUERYSTORE_CACHE_DIR (checked by SHA-256).
+QUERYSTORE_CACHE_DIR = Path(env_str("QUERYSTORE_CACHE_DIR", str(VAR_DIR / "querystore-cache")))
+QUERYSTORE_WORK_DIR = Path(env_str("QUERYSTORE_WORK_DIR", str(VAR_DIR / "querystore-work")))
+QUERYSTORE_BUILD_MEMORY_LIMIT = env_str("QUERYSTORE_BUILD_MEMORY_LIMIT", "512MB")
+QUERYSTORE_BUILD_THREADS = env_int("QUERYSTORE_BUILD_THREADS", 1)
+# A build renews its lease every quarter of this; one whose lease ran out lost its worker and is taken over.
+QUERYSTORE_LEASE_SECONDS = env_int("QUERYSTORE_LEASE_SECONDS", 120)
+QUERYSTORE_MAX_ATTEMPTS = env_int("QUERYSTORE_MAX_ATTEMPTS", 4)
+# Queries (catalog.querystore.engine): the table API's page size and the user SQL's sandbox.
+DATA_PAGE_MAX_ROWS = env_int("DATA_PAGE_MAX_ROWS", 1000)
+DATA_SQL_MAX_ROWS = env_int("DATA_SQL_MAX_ROWS", 10000)
+DATA_SQL_TIMEOUT_SECONDS = float(env_str("DATA_SQL_TIMEOUT_SECONDS", "10"))
+DATA_SQL_MEMORY_LIMIT = env_str("DATA_SQL_MEMORY_LIMIT", "512MB")
+DATA_SQL_THREADS = env_int("DATA_SQL_THREADS", 2)
+CELERY_BEAT_SCHEDULE["catalog-query-stores-housekeeping"] = {
+    "task": "catalog.tasks.query_stores_housekeeping_task",
+    "schedule": float(env_int("QUERYSTORE_HOUSEKEEPING_SECONDS", 60)),
+}
 
 # --- Issue 16: metering ---
 # Calls a day to the data API without an API plan: per organization, or per client address when anonymous.

@@ -16,6 +16,7 @@ urlpatterns = [
     path("subscriptions/<int:pk>/resume/", views.subscription_resume, name="subscription_resume"),
     path("subscriptions/<int:pk>/renew/", views.subscription_renew, name="subscription_renew"),
     path("payments/", include("transactions.payments.urls")),
+    path("", include("transactions.apiplans.urls")),  # API plans and usage (issue 16)
     path("delivery/", include("transactions.delivery.urls")),
     path("documents/", include("transactions.documents.urls")),
     path("refunds/", include("transactions.refunds.urls")),

@@ -1120,3 +1120,40 @@ def _plain(obj):
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     return obj
+
+
+# --- reading a column by its Table Schema field (the query store, catalog.querystore.build) ---------------------
+
+_DUCKDB_TYPES = {
+    "boolean": "BOOLEAN",
+    "integer": "BIGINT",
+    "year": "BIGINT",
+    "number": "DOUBLE",
+    "date": "DATE",
+    "datetime": "TIMESTAMP",
+    "time": "TIME",
+}
+
+
+def field_sql(field: dict, column: str) -> tuple[str, str]:
+    """(DuckDB type, SQL expression over the VARCHAR column `column`) that reads the column as the checks typed it
+    (`field` is a Table Schema field written by analyse_csv: type, format, groupChar). Values that do not read
+    become NULL; a type the checks never write is kept as text."""
+    ftype = field.get("type") or "string"
+    fmt = field.get("format")
+    if ftype == "boolean":
+        template = _CANDIDATES[0][2]
+    elif ftype in ("integer", "year"):
+        template = (_GROUPED_INT if field.get("groupChar") else _INTEGER)[2]
+    elif ftype == "number":
+        template = (_GROUPED if field.get("groupChar") else _NUMBER)[2]
+    elif ftype == "date":
+        template = _strptime(fmt or "%Y-%m-%d", "::DATE")
+    elif ftype == "datetime":
+        template = next((t for kind, f, t in _CANDIDATES if kind == "datetime" and f == (fmt or "any")), None)
+        template = template or next(t for kind, f, t in _CANDIDATES if kind == "datetime" and f == "any")
+    elif ftype == "time":
+        template = _strptime(fmt or "%H:%M:%S", "::TIME")
+    else:
+        return "VARCHAR", column
+    return _DUCKDB_TYPES[ftype], _sql(template, column)

@@ -196,24 +196,24 @@ def _attach_all(con, sources: Sequence[Source]) -> dict[str, str]:
     return aliases
 
 
-def _lockdown(con, *, memory_limit: str, threads: int, temp_directory: str | None) -> None:
-    con.execute(f"SET memory_limit={_literal(memory_limit)}")
-    con.execute(f"SET threads={int(threads)}")
-    if temp_directory:
-        con.execute(f"SET temp_directory={_literal(temp_directory)}")
+def _lockdown(con) -> None:
+    """No file, network, extension, ATTACH or COPY from now on, and no setting can change (SET, RESET, PRAGMA)."""
     con.execute("SET enable_external_access=false")
     con.execute("SET lock_configuration=true")
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(
-        ":memory:",
-        config={
-            "autoinstall_known_extensions": "false",
-            "autoload_known_extensions": "false",
-            "allow_community_extensions": "false",
-        },
-    )
+def _connect(*, memory_limit: str, threads: int, temp_directory: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB with its limits given at creation (measured: creating the instance with its thread
+    count costs less than starting the default threads and changing them after; bench/querystore.py)."""
+    config = {
+        "autoinstall_known_extensions": "false",
+        "autoload_known_extensions": "false",
+        "allow_community_extensions": "false",
+        "memory_limit": memory_limit,
+        "threads": int(threads),
+        "temp_directory": temp_directory or _spill_dir(),
+    }
+    return duckdb.connect(":memory:", config=config)
 
 
 def _spill_dir() -> str:
@@ -377,7 +377,7 @@ def sandbox(
     temp_directory: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A fresh, locked-down connection where each source is a TEMP view of its visible columns."""
-    con = _connect()
+    con = _connect(memory_limit=memory_limit, threads=threads, temp_directory=temp_directory)
     try:
         aliases = _attach_all(con, sources)
         for i, source in enumerate(sources):
@@ -387,7 +387,7 @@ def sandbox(
                 _load_tail(con, source, tail)
             relation = _source_relation(source, aliases.get(source.store_path or ""), tail, hidden=False)
             con.execute(f"CREATE TEMP VIEW {quote(source.name)} AS {relation}")
-        _lockdown(con, memory_limit=memory_limit, threads=threads, temp_directory=temp_directory or _spill_dir())
+        _lockdown(con)
     except Exception:
         con.close()
         raise
@@ -462,9 +462,9 @@ class _Shared:
                 if len(self._dbs) >= 64:
                     oldest = next(iter(self._dbs))
                     self._dbs.pop(oldest).close()
-                con = _connect()
+                con = _connect(memory_limit=memory_limit, threads=threads)
                 con.execute(f"ATTACH {_literal(path)} AS store0 (READ_ONLY)")
-                _lockdown(con, memory_limit=memory_limit, threads=threads, temp_directory=_spill_dir())
+                _lockdown(con)
                 self._dbs[key] = con
             return con.cursor()
 
@@ -684,13 +684,13 @@ def _page_connection(sources: Sequence[Source], source: Source, *, memory_limit:
     if source.store_path and not source.tail_csv:
         cur = _shared.cursor(source.store_path, memory_limit=memory_limit, threads=threads)
         return cur, _source_relation(source, "store0", None, hidden=True)
-    con = _connect()
+    con = _connect(memory_limit=memory_limit, threads=threads)
     aliases = _attach_all(con, [source])
     tail = None
     if source.tail_csv:
         tail = "_tail_0"
         _load_tail(con, source, tail)
-    _lockdown(con, memory_limit=memory_limit, threads=threads, temp_directory=_spill_dir())
+    _lockdown(con)
     return con, _source_relation(source, aliases.get(source.store_path or ""), tail, hidden=True)
 
 
@@ -781,7 +781,7 @@ def ensure_local(storage, name: str, sha256: str, cache_dir: str) -> str:
         path = storage.path(name)
     except NotImplementedError:
         path = None
-    if path:
+    if path and os.path.isfile(path):
         return path
     base = Path(cache_dir)
     base.mkdir(parents=True, exist_ok=True)

@@ -190,6 +190,7 @@ def version_approve(
     transaction.on_commit(
         lambda: tasks.version_derived_files_task.apply_async(args=[version_id], **limits), robust=True
     )
+    transaction.on_commit(lambda: tasks.query_stores_build_task.apply_async(args=[version_id], **limits), robust=True)
     return version
 
 

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 from django.test import RequestFactory
+from django.utils import translation
 
 from catalog.models import Offer
 from transactions.apiplans import services as plan_services
@@ -103,8 +104,10 @@ def test_headers_and_retry_after(buyer, api_dataset):
     assert out["X-RateLimit-Remaining"] == "0"
     assert 0 < int(out["Retry-After"]) <= 86400
     assert int(out["Retry-After"]) == pytest.approx(reset - time.time(), abs=2)
-    with __import__("django.utils.translation", fromlist=["override"]).override("ko"):
-        assert "1일 호출 한도" in str(refused.value.message) or "2" in str(refused.value.message)
+    with translation.override("ko"):
+        assert str(refused.value.message).startswith("1일 호출 한도 2건을 모두 썼습니다.")
+    with translation.override("en"):
+        assert str(refused.value.message).startswith("The daily quota of 2 calls is used up.")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -149,11 +152,9 @@ def test_metered_cap_refuses_with_a_clear_message_and_the_cap_can_be_raised(buye
     with pytest.raises(metering.RateLimited) as refused:
         metering.admit(request=_request(), access=access, dataset=api_dataset)
     assert refused.value.code == "monthly_cap_reached" and refused.value.status_code == 429
-    from django.utils import translation
-
     with translation.override("ko"):
         text = str(refused.value.message)
-    assert "10" in text and "상한" in text
+    assert "월 상한액 10원(호출 5건)에 도달했습니다" in text
     # Raising the cap lets the next call through at once.
     plan_services.api_plan_cap_change(actor=buyer, plan=plan, monthly_cap_krw=20)
     access = data_access(user=buyer, organization=buyer.active_organization, dataset=api_dataset, version=None)

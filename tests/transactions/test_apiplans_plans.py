@@ -4,6 +4,7 @@ subscription plan through checkout, data_access, and access ending at once when 
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -202,14 +203,18 @@ def test_pricing_rules_apply_to_api_plans(official, api_dataset, publish):
     )
     assert dev.price_krw == 0 and dev.rule == "공공데이터법"
     # 공공누리 제2유형 (no commercial use): the development plan only.
-    kogl2 = publish(title_ko="비영리 자료", licence="kogl-2", offers=({"kind": "api_dev", "daily_quota": 100},))
+    kogl2 = publish(
+        title_ko="비영리 자료", data_kind="private", licence="kogl-2", offers=({"kind": "api_dev", "daily_quota": 100},)
+    )
     with pytest.raises(DomainError) as refused:
         catalog_services.offer_create(
-            actor=official, dataset=kogl2, kind="api_metered", price_per_1000_krw=100, cost_basis=COST
+            actor=official, dataset=kogl2, kind="api_metered", price_per_1000_krw=100, contract_type="provision"
         )
     assert refused.value.code == "offer_licence"
     # 민간·가공 데이터: the standard-contract type.
-    private = publish(title_ko="가공 자료", data_kind="private", licence="cc-by-4.0", offers=())
+    private = publish(
+        title_ko="가공 자료", data_kind="private", licence="cc-by-4.0", offers=({"kind": "api_dev", "daily_quota": 10},)
+    )
     with pytest.raises(DomainError) as refused:
         catalog_services.offer_create(actor=official, dataset=private, kind="api_metered", price_per_1000_krw=100)
     assert refused.value.code == "offer_contract"
@@ -222,7 +227,7 @@ def test_pricing_rules_apply_to_api_plans(official, api_dataset, publish):
 @pytest.mark.django_db
 def test_the_dataset_page_lists_the_plans_in_korean(client, buyer, api_dataset):
     client.force_login(buyer)
-    page = client.get(api_dataset.get_absolute_url()).content.decode()
+    page = client.get(reverse("catalog:dataset", args=[api_dataset.slug])).content.decode()
     assert "API 개발계정" in page
     assert "1일 1,000건" in page
     assert "1,000건당 2,000원" in page

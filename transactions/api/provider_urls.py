@@ -3,6 +3,7 @@
 from django.urls import path
 
 from transactions.api import money_views as views
+from transactions.apiplans import api as apiplan_api
 
 urlpatterns = [
     path("statements/", views.StatementList.as_view(), name="api-provider-statements"),
@@ -10,4 +11,5 @@ urlpatterns = [
     path("statements/<int:pk>/", views.StatementDetail.as_view(), name="api-provider-statement"),
     path("sales-charts/", views.SalesCharts.as_view(), name="api-provider-sales-charts"),
     path("tax-invoices/", views.TaxInvoices.as_view(), name="api-provider-tax-invoices"),
+    path("usage/", apiplan_api.ProviderUsage.as_view(), name="api-provider-usage"),  # data API usage (issue 16)
 ]

@@ -4,8 +4,10 @@ after checkout: refunds, the refund policy, documents, subscriptions, data vouch
 from django.urls import path
 
 from transactions.api import money_views, views
+from transactions.apiplans import api as apiplan_api
 
 urlpatterns = [
+    path("usage/", apiplan_api.BuyerUsage.as_view(), name="api-usage"),  # data API usage and plans (issue 16)
     path("cart/", views.CartView.as_view(), name="api-cart"),
     path("cart/items/", views.CartItems.as_view(), name="api-cart-items"),
     path("cart/items/<int:offer_id>/", views.CartItem.as_view(), name="api-cart-item"),

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Organization
 from catalog.licences import UnfilledPlaceholder, render_for_version
-from catalog.models import Dataset, Offer, OfferKind
+from catalog.models import CatalogEntry, Dataset, Offer, OfferKind
 from catalog.pricing import offer_price, price_of
 from transactions import selectors
 from transactions.apiplans.models import ApiBill, ApiPlan, ApiUsage
@@ -81,6 +81,34 @@ class PlanRow:
     month_amount_krw: int = 0  # 공급가액 so far this month (metered)
     month_total_krw: int = 0  # with VAT by the supplier's status
     bills: list = field(default_factory=list)
+    title: str = ""  # the dataset's title in the catalog
+
+
+@dataclass
+class Chart:
+    """One usage chart: a series per table (or one series), a value per day; `rows` is its table under the chart."""
+
+    key: str
+    unit: str  # "calls" | "bytes"
+    labels: list[str]  # days, oldest first
+    series: list[dict]  # [{"label", "values"}]
+
+    @property
+    def rows(self) -> list[tuple[str, list[int], int]]:
+        return [
+            (label, values := [s["values"][i] for s in self.series], sum(values)) for i, label in enumerate(self.labels)
+        ]
+
+    @property
+    def totals(self) -> list[int]:
+        return [sum(s["values"]) for s in self.series]
+
+    @property
+    def grand_total(self) -> int:
+        return sum(self.totals)
+
+    def as_json(self) -> dict:
+        return {"unit": self.unit, "months": self.labels, "series": self.series}
 
 
 @dataclass
@@ -90,6 +118,42 @@ class Usage:
     totals: dict
     plans: list[PlanRow]
     default_quota: dict | None
+    charts: list[Chart] = field(default_factory=list)
+
+    def charts_json(self) -> dict:
+        return {c.key: c.as_json() for c in self.charts}
+
+
+MAX_SERIES = 8  # tables beyond the busiest ones are summed as "other"
+
+
+def _charts(rows, days: list[dict], titles: dict) -> list[Chart]:
+    labels = [d["day"].strftime("%m-%d") for d in days]
+    index = {d["day"]: i for i, d in enumerate(days)}
+    per_table: dict[str, list[int]] = {}
+    for r in rows.values("day", "dataset_id", "table").annotate(calls=Sum("calls")):
+        label = f"{titles.get(r['dataset_id'], r['dataset_id'])} › {r['table']}"
+        per_table.setdefault(label, [0] * len(days))[index[r["day"]]] += int(r["calls"])
+    ranked = sorted(per_table.items(), key=lambda kv: -sum(kv[1]))
+    series = [{"label": label, "values": values} for label, values in ranked[:MAX_SERIES]]
+    if len(ranked) > MAX_SERIES:
+        other = [sum(v[i] for _l, v in ranked[MAX_SERIES:]) for i in range(len(days))]
+        series.append({"label": str(gettext_lazy("Other tables")), "values": other})
+    return [
+        Chart("usage-calls", "calls", labels, series),
+        Chart(
+            "usage-errors",
+            "calls",
+            labels,
+            [{"label": str(gettext_lazy("Errors")), "values": [d["errors"] for d in days]}],
+        ),
+        Chart(
+            "usage-bytes",
+            "bytes",
+            labels,
+            [{"label": str(gettext_lazy("Bytes")), "values": [d["bytes"] for d in days]}],
+        ),
+    ]
 
 
 def _usage(rows, *, since: date, until: date) -> tuple[list[dict], list[dict], dict]:
@@ -106,7 +170,7 @@ def _usage(rows, *, since: date, until: date) -> tuple[list[dict], list[dict], d
         day += timedelta(days=1)
     tables = [
         {
-            "dataset": r["dataset__title_ko"] if "dataset__title_ko" in r else r["dataset_id"],
+            "dataset": r["dataset_id"],
             "dataset_id": r["dataset_id"],
             "table": r["table"],
             "calls": r["calls"],
@@ -121,6 +185,20 @@ def _usage(rows, *, since: date, until: date) -> tuple[list[dict], list[dict], d
     return days, tables, totals
 
 
+def _titles(dataset_ids) -> dict[int, str]:
+    """Dataset titles as the catalog lists them (their slug when not listed any more)."""
+    titles = dict(CatalogEntry.objects.filter(dataset_id__in=dataset_ids).values_list("dataset_id", "title_ko"))
+    for pk, slug in Dataset.objects.filter(pk__in=set(dataset_ids) - set(titles)).values_list("pk", "slug"):
+        titles[pk] = slug
+    return titles
+
+
+def _fill_titles(rows: list[PlanRow]) -> None:
+    titles = _titles({row.plan.dataset_id for row in rows})
+    for row in rows:
+        row.title = titles.get(row.plan.dataset_id, "")
+
+
 def _range(days: int) -> tuple[date, date]:
     today = timezone.now().astimezone(SEOUL).date()
     return today - timedelta(days=days - 1), today
@@ -132,7 +210,7 @@ def buyer_usage(organization: Organization, *, days: int = USAGE_DAYS) -> Usage:
     since, until = _range(days)
     rows = ApiUsage.objects.filter(organization=organization, day__gte=since, day__lte=until)
     day_rows, tables, totals = _usage(rows, since=since, until=until)
-    titles = dict(Dataset.objects.filter(pk__in={t["dataset_id"] for t in tables}).values_list("pk", "title_ko"))
+    titles = _titles({t["dataset_id"] for t in tables})
     for t in tables:
         t["dataset"] = titles.get(t["dataset_id"], t["dataset_id"])
     month = month_of(timezone.now())
@@ -152,8 +230,16 @@ def buyer_usage(organization: Organization, *, days: int = USAGE_DAYS) -> Usage:
             row.month_total_krw = price_of(row.month_amount_krw, tax_free=exempt).total_krw
             row.bills = list(plan.bills.all())
         plans.append(row)
+    _fill_titles(plans)
     default_quota = metering.quota_status(plan=None, organization_id=organization.pk)
-    return Usage(days=day_rows, tables=tables, totals=totals, plans=plans, default_quota=default_quota)
+    return Usage(
+        days=day_rows,
+        tables=tables,
+        totals=totals,
+        plans=plans,
+        default_quota=default_quota,
+        charts=_charts(rows, day_rows, titles) if totals["calls"] else [],
+    )
 
 
 def provider_usage(organization: Organization, *, days: int = USAGE_DAYS) -> Usage:
@@ -161,7 +247,7 @@ def provider_usage(organization: Organization, *, days: int = USAGE_DAYS) -> Usa
     since, until = _range(days)
     rows = ApiUsage.objects.filter(dataset__publisher=organization, day__gte=since, day__lte=until)
     day_rows, tables, totals = _usage(rows, since=since, until=until)
-    titles = dict(Dataset.objects.filter(pk__in={t["dataset_id"] for t in tables}).values_list("pk", "title_ko"))
+    titles = _titles({t["dataset_id"] for t in tables})
     for t in tables:
         t["dataset"] = titles.get(t["dataset_id"], t["dataset_id"])
     plans = [
@@ -170,7 +256,15 @@ def provider_usage(organization: Organization, *, days: int = USAGE_DAYS) -> Usa
             "dataset", "organization"
         )
     ]
-    return Usage(days=day_rows, tables=tables, totals=totals, plans=plans, default_quota=None)
+    _fill_titles(plans)
+    return Usage(
+        days=day_rows,
+        tables=tables,
+        totals=totals,
+        plans=plans,
+        default_quota=None,
+        charts=_charts(rows, day_rows, titles) if totals["calls"] else [],
+    )
 
 
 def bills_for_plan(plan: ApiPlan):

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0006_api_tokens"),
-        ("catalog", "0017_i16_live"),
+        ("catalog", "0018_i16_live"),
         ("transactions", "0017_i16_metering"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

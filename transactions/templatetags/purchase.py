@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from accounts.selectors import buyer_refusal
-from catalog.models import DatasetVersion, Offer
+from catalog.models import API_OFFER_KINDS, DatasetVersion, Offer
 from catalog.pricing import offer_price
 from transactions import selectors
 
@@ -83,6 +83,14 @@ def purchase_panel(context, dataset, published=None):
                     else None
                 ),
                 "free": offer.kind == Offer.Kind.FREE,
+                # API plans (issue 16): the development and metered plans are taken on their own page (licence,
+                # cap); the subscription plan goes through the cart like any subscription.
+                "api": offer.kind in API_OFFER_KINDS,
+                "take_url": (
+                    reverse("transactions:api_plan_take", args=[offer.pk])
+                    if offer.kind in (Offer.Kind.API_DEV, Offer.Kind.API_METERED)
+                    else ""
+                ),
                 # An unpaid order already holding the offer: the refusal links to it (pay or cancel there).
                 "pending_order": facts.open_orders.get(offer.pk) if facts else None,
             }
