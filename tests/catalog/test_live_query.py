@@ -94,3 +94,22 @@ def test_a_reader_polling_with_since_sees_a_new_row_within_two_seconds(official,
     assert [v for v, _t in seen] == [0, 1, 2, 3, 4]  # each row once, in order
     assert max(latencies) < 2.0
     print(f"since= latency max {max(latencies) * 1000:.0f} ms")
+
+
+def test_the_data_api_serves_live_rows_with_since_to_entitled_buyers(api, official, buyer, live_table, make_key):
+    # tests.transactions helpers: buying is transactions' business (the test may cross the layers)
+    from tests.transactions.livefeed_helpers import subscribe
+
+    live.live_rows_append(actor=official, table=live_table, idempotency_key="a", rows=[row(pm=1), row(pm=2)])
+    url = f"/api/v1/data/{live_table.dataset.slug}/live/{live_table.name}"
+    api.with_key(make_key(buyer, scopes=("data",)))
+    assert api.get(url).status_code == 403  # no subscription yet
+    subscribe(buyer, live_table.dataset)
+    first = api.get(url)
+    assert first.status_code == 200, first.content
+    assert [r["미세먼지"] for r in first.json()["rows"]] == [1, 2]
+    live.live_rows_append(actor=official, table=live_table, idempotency_key="b", rows=[row(pm=3)])
+    newer = api.get(url, {"since": 2})
+    assert [r["미세먼지"] for r in newer.json()["rows"]] == [3]
+    filtered = api.get(url, {"미세먼지__gte": 2})
+    assert [r["미세먼지"] for r in filtered.json()["rows"]] == [2, 3]

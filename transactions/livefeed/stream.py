@@ -58,9 +58,27 @@ def _event(seq: int, row: dict) -> str:
     return f"id: {seq}\nevent: row\ndata: {json.dumps(row, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
 
-def events(*, table, since: int, still_allowed, release: Release, max_seconds: float | None = None):
+def events(*, table, since: int, still_allowed, release: Release, max_seconds: float | None = None, done=None):
     """Yield the SSE text: every row with seq > since as `event: row` (id = seq, data = {"seq", "data"}), keep-alive
-    comments, and at the end (max duration, or the access ended) a last event saying why."""
+    comments, and at the end (max duration, or the access ended) a last event saying why. `done(nbytes)` is called
+    once when the stream ends (the metering counts the stream as one call with its bytes)."""
+    sent = 0
+    inner = _events(table=table, since=since, still_allowed=still_allowed, max_seconds=max_seconds)
+    try:
+        for text in inner:
+            sent += len(text.encode("utf-8"))
+            yield text
+    finally:
+        inner.close()  # its Redis subscription ends now, not when garbage-collected
+        release()
+        if done is not None:
+            try:
+                done(sent)
+            except Exception:  # noqa: BLE001  (counting must never break the end of a stream)
+                logger.warning("live stream usage not counted", exc_info=True)
+
+
+def _events(*, table, since: int, still_allowed, max_seconds: float | None):
     pubsub = None
     try:
         try:
@@ -106,4 +124,3 @@ def events(*, table, since: int, still_allowed, release: Release, max_seconds: f
                 pubsub.close()
             except redis.RedisError:
                 pass
-        release()

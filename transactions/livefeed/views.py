@@ -21,8 +21,9 @@ from core.api.errors import body
 from core.api.validation import validated
 from core.api.views import ApiView
 from core.errors import NotAllowed
+from transactions.dataapi.metering import RateLimited, admit, finish, rate_headers
 from transactions.livefeed import selectors, services, stream
-from transactions.livefeed.access import live_access
+from transactions.livefeed.access import live_access, live_access_full
 
 
 class EventStreamRenderer(renderers.JSONRenderer):
@@ -74,7 +75,8 @@ class LiveStream(ApiView):
     def get(self, request, slug, name):
         dataset, table = _visible_table(slug, name)
         user, organization = request.user, acting_organization(request)
-        if not live_access(user=user, organization=organization, dataset=dataset):
+        access = live_access_full(user=user, organization=organization, dataset=dataset)
+        if not access.live:
             raise NotAllowed(_("Your organization has no live access to this dataset: subscribe or take an API plan."))
         if not stream.slots.take():
             out = body(
@@ -84,19 +86,34 @@ class LiveStream(ApiView):
             )
             return Response(out, status=503, headers={"Retry-After": "5"})
         release = stream.Release()
+        try:
+            grant = admit(request=request, access=access, dataset=dataset)  # one metered call per stream
+        except RateLimited:
+            release()
+            raise
         response = StreamingHttpResponse(
             stream.events(
                 table=table,
                 since=_since(request),
                 still_allowed=lambda: live_access(user=user, organization=organization, dataset=dataset),
                 release=release,
+                done=lambda nbytes: finish(grant, dataset_id=dataset.pk, table=table.name, status=200, nbytes=nbytes),
             ),
             content_type="text/event-stream; charset=utf-8",
         )
+        for header, value in rate_headers(grant).items():
+            response[header] = value
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
         response._resource_closers.append(release)  # a client gone before the first event still frees its slot
         return response
+
+    def handle_exception(self, exc):
+        if isinstance(exc, RateLimited):  # 429 + Retry-After, as every data API call (transactions.dataapi)
+            data = body(status_code=429, code=exc.code, message=exc.message)
+            data["error"]["retry_after"] = exc.retry_after
+            return Response(data, status=429, headers=exc.headers())
+        return super().handle_exception(exc)
 
 
 class EndpointIn(serializers.Serializer):
