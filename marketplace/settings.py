@@ -578,9 +578,9 @@ LIVE_COMPACT_MIN_ROWS = env_int("LIVE_COMPACT_MIN_ROWS", 5000)  # rows gathered 
 LIVE_COMPACT_LEASE_SECONDS = env_int("LIVE_COMPACT_LEASE_SECONDS", 600)
 # Server-Sent Events: each open stream holds one gunicorn gthread thread. At most LIVE_STREAM_MAX_PER_PROCESS
 # streams per process (more get 503 + Retry-After); a stream ends after LIVE_STREAM_MAX_SECONDS (the client
-# reconnects with Last-Event-ID), sends a keep-alive comment every LIVE_STREAM_KEEPALIVE_SECONDS, and polls
-# PostgreSQL every LIVE_STREAM_POLL_SECONDS when no Redis wake-up came.
-LIVE_STREAM_MAX_PER_PROCESS = env_int("LIVE_STREAM_MAX_PER_PROCESS", 8)
+# reconnects with Last-Event-ID), sends a keep-alive comment every LIVE_STREAM_KEEPALIVE_SECONDS, and reads
+# PostgreSQL on each Redis wake-up, every 2 s anyway, and every LIVE_STREAM_POLL_SECONDS when Redis is away.
+LIVE_STREAM_MAX_PER_PROCESS = env_int("LIVE_STREAM_MAX_PER_PROCESS", 2)  # keep it below gunicorn --threads (4)
 LIVE_STREAM_MAX_SECONDS = env_int("LIVE_STREAM_MAX_SECONDS", 300)
 LIVE_STREAM_KEEPALIVE_SECONDS = env_int("LIVE_STREAM_KEEPALIVE_SECONDS", 15)
 LIVE_STREAM_POLL_SECONDS = float(env_str("LIVE_STREAM_POLL_SECONDS", "1.0"))

@@ -109,7 +109,9 @@ def _events(*, table, since: int, still_allowed, max_seconds: float | None):
             if time.monotonic() - last_write >= settings.LIVE_STREAM_KEEPALIVE_SECONDS:
                 yield ": keep-alive\n\n"
                 last_write = time.monotonic()
-            wait = min(poll, max(0.0, deadline - time.monotonic()))
+            # Woken by Redis at once; the database is read again every 2 s anyway (a lost message), and every
+            # LIVE_STREAM_POLL_SECONDS when Redis is away.
+            wait = min(poll if pubsub is None else max(poll, 2.0), max(0.0, deadline - time.monotonic()))
             if pubsub is not None:
                 try:
                     pubsub.get_message(timeout=wait)
