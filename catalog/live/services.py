@@ -74,10 +74,10 @@ def live_table_enable(
     if cadence not in DatasetVersion.Cadence.values:
         raise DomainError(_("Choose how often a snapshot is published."), code="cadence_invalid")
     display = datafile.display_name if datafile.is_sheet else datafile.original_name
-    existing = dataset.live_tables.filter(title=display).first()
+    name = table_name(display)  # one live table per file name: enabling it again returns that table
+    existing = dataset.live_tables.filter(name=name).first()
     if existing is not None:
         return existing
-    name = table_name(display, taken=set(dataset.live_tables.values_list("name", flat=True)))
     table = LiveTable.objects.create(
         dataset=dataset,
         name=name,

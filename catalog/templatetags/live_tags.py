@@ -6,6 +6,7 @@ from django import template
 from django.urls import reverse
 
 from catalog.live import selectors
+from catalog.live.schema import table_name
 from catalog.models import DatasetVersion
 
 register = template.Library()
@@ -55,11 +56,14 @@ def live_provider(version) -> dict:
                 ),
             }
         )
-    live_titles = {t["table"].title for t in tables}
+    live_names = {t["table"].name for t in tables}
     candidates = [
         f
         for f in version.files.all()
-        if f.format in TABULAR and f.column_names and not f.has_sheet_tables and f.display_name not in live_titles
+        if f.format in TABULAR
+        and f.column_names
+        and not f.has_sheet_tables
+        and table_name(f.display_name) not in live_names
     ]
     return {
         "tables": tables,

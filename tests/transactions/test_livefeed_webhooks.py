@@ -86,3 +86,27 @@ def test_nothing_is_delivered_after_the_entitlement_ended(hooked, official):
     time.sleep(1.5)  # a delivery would have arrived by now (they take ~0.1 s)
     assert len(receiver.requests) == 1
     assert not WebhookDelivery.objects.filter(endpoint=made, first_seq=2).exclude(state="cancelled").exists()
+
+
+@pytest.mark.django_db(transaction=False)
+def test_webhooks_by_api_show_the_secret_once_and_need_live_access(
+    api, official, admin_user, buyer, reference_data, make_key, settings
+):
+    settings.LIVE_WEBHOOK_ALLOW_HTTP = False
+    settings.LIVE_WEBHOOK_ALLOW_PRIVATE = False
+    table = make_live_table(official, admin_user)
+    api.with_key(make_key(buyer, scopes=("buy",)))
+    body = {"dataset": table.dataset.slug, "table": table.name, "url": "https://8.8.8.8/siheung"}
+    refused = api.post("/api/v1/webhooks/", body, format="json")
+    assert refused.status_code == 403  # no subscription: no live access
+    subscribe(buyer, table.dataset)
+    assert api.post("/api/v1/webhooks/", {**body, "url": "http://8.8.8.8/x"}, format="json").status_code == 400
+    local = api.post("/api/v1/webhooks/", {**body, "url": "https://127.0.0.1/x"}, format="json")
+    assert local.status_code == 400 and local.json()["error"]["code"] == "url_private"
+    made = api.post("/api/v1/webhooks/", body, format="json")
+    assert made.status_code == 201, made.content
+    assert made.json()["secret"].startswith("whsec_")
+    listed = api.get("/api/v1/webhooks/").json()["webhooks"]
+    assert [w["url"] for w in listed] == [body["url"]] and "secret" not in listed[0]
+    off = api.post(f"/api/v1/webhooks/{made.json()['id']}/deactivate")
+    assert off.status_code == 200 and off.json()["active"] is False
