@@ -7,10 +7,13 @@ import csv
 import io
 import json
 
+import pytest
+
 from catalog import services as catalog_services
 from catalog.models import DataFile, Licence, Theme
 from catalog.querystore.services import query_stores_build
 from tests.catalog.test_dataset_page import run_checks, upload
+from transactions.dataapi import metering
 
 HEADER = ["ts", "station", "pm10", "note", "lat", "lon"]
 ROWS = 60
@@ -105,3 +108,18 @@ def publish_sensors(official, admin, *, offers=({"kind": "free"},), title_ko="ì‹
     version.refresh_from_db()
     query_stores_build(version_id=version.pk)
     return version
+
+
+@pytest.fixture
+def fresh_quotas():
+    """The data API's quota and usage counters of earlier runs are removed (anonymous calls count per address, and
+    ids repeat between test databases)."""
+    r = metering.client()
+
+    def clean():
+        for key in r.scan_iter("dapi:*", count=1000):
+            r.delete(key)
+
+    clean()
+    yield
+    clean()

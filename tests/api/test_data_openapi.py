@@ -7,10 +7,10 @@ from django.urls import reverse
 from drf_spectacular.validation import validate_schema
 
 from catalog.querystore.services import query_stores_build
-from tests.api.data_world import publish_sensors
+from tests.api.data_world import fresh_quotas, publish_sensors  # noqa: F401 (a fixture)
 from tests.catalog.test_dataset_page import plain_csv, publish
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_quotas")]
 
 
 @pytest.fixture
@@ -40,8 +40,10 @@ def test_the_document_lists_the_columns_units_and_descriptions(api, sensors):
     assert row["station"]["x-description-en"] == "Station code"
     assert row["ts"]["format"] == "date-time"
     assert row["station"]["examples"] == ["ST00"]  # the first sample row
-    (path,) = doc["paths"]
-    assert path == f"/api/v1/data/{sensors.dataset.slug}/latest/sensors"
+    path = f"/api/v1/data/{sensors.dataset.slug}/latest/sensors"
+    assert set(doc["paths"]) == {path, f"{path}/datagokr"}
+    datagokr = doc["paths"][f"{path}/datagokr"]["get"]
+    assert {"serviceKey", "pageNo", "numOfRows", "type"} <= {p["name"] for p in datagokr["parameters"]}
     operation = doc["paths"][path]["get"]
     names = {p["name"] for p in operation["parameters"]}
     assert {"pm10__gte", "pm10__lt", "pm10__in", "pm10__isnull", "station__contains", "bbox", "sample"} <= names
@@ -59,6 +61,6 @@ def test_a_table_without_coordinates_has_no_bbox_or_geojson(api, official, admin
     (table,) = response.json()["versions"][0]["tables"]
     doc = api.get(table["openapi_url"]).json()
     validate_schema(doc)
-    (operation,) = [item["get"] for item in doc["paths"].values()]
+    operation = next(item["get"] for path, item in doc["paths"].items() if not path.endswith("/datagokr"))
     assert "bbox" not in {p["name"] for p in operation["parameters"]}
     assert "application/geo+json" not in operation["responses"]["200"]["content"]

@@ -12,12 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership
-from tests.api.data_world import SAMPLE_ROWS, publish_sensors, sensor_rows
+from tests.api.data_world import SAMPLE_ROWS, fresh_quotas, publish_sensors, sensor_rows  # noqa: F401 (a fixture)
 from tests.conftest import make_org, make_user
 from tests.transactions.conftest import offer_of, place_order
 from transactions.models import Entitlement
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_quotas")]
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 
@@ -237,3 +237,39 @@ def test_an_entitlement_that_ends_is_refused_at_once(api, sensors, entitled, buy
 def test_a_buyer_who_is_not_a_member_any_more_has_no_access(api, sensors, entitled, buyer):
     Membership.objects.filter(user=buyer).delete()
     assert api.with_key(entitled).get(rows_url(sensors)).status_code == 401
+
+
+def test_a_used_up_quota_is_429_with_retry_after_and_refusals_are_not_counted(api, sensors, settings):
+    settings.DATA_API_DEFAULT_DAILY_QUOTA = 3
+    url = rows_url(sensors)
+    assert api.get(url).status_code == 403  # the full data refused: not counted
+    remaining = []
+    for _ in range(3):
+        response = api.get(url, {"sample": "1", "limit": "1"})
+        assert response.status_code == 200
+        assert response["X-RateLimit-Limit"] == "3"
+        remaining.append(response["X-RateLimit-Remaining"])
+    assert remaining == ["2", "1", "0"]
+    response = api.get(url, {"sample": "1", "limit": "1"})
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0 and response["X-RateLimit-Remaining"] == "0"
+    error = response.json()["error"]
+    assert error["status"] == 429 and error["retry_after"] == int(response["Retry-After"])
+    assert error["message_ko"] != error["message_en"]
+    sql = api.post(reverse("api-data-sql", args=(sensors.dataset.slug,)), {"sql": "SELECT 1", "sample": True}, "json")
+    assert sql.status_code == 429
+
+
+def test_the_swagger_ui_page_reads_the_tables_document(client, sensors):
+    response = client.get(reverse("api-data-docs", args=(sensors.dataset.slug, "1", "sensors")))
+    assert response.status_code == 200
+    assert f'data-schema-url="/api/v1/data/{sensors.dataset.slug}/1/sensors/openapi.json"' in response.content.decode()
+    assert client.get(reverse("api-data-docs", args=(sensors.dataset.slug, "1", "nosuch"))).status_code == 404
+
+
+def test_the_dataset_page_shows_the_panel_for_the_visitors_situation(client, sensors, entitled, buyer):
+    html = client.get(reverse("catalog:dataset", args=(sensors.dataset.slug,))).content.decode()
+    assert 'id="data-api"' in html and "sensors?sample=1" in html and 'id="sql-form"' in html
+    client.force_login(buyer)
+    html = client.get(reverse("catalog:dataset", args=(sensors.dataset.slug,))).content.decode()
+    assert "sensors?sample=1" not in html and "DATA_API_KEY" in html

@@ -7,10 +7,10 @@ from collections import Counter
 import pytest
 from django.urls import reverse
 
-from tests.api.data_world import SAMPLE_ROWS, publish_sensors, sensor_rows
+from tests.api.data_world import SAMPLE_ROWS, fresh_quotas, publish_sensors, sensor_rows  # noqa: F401 (a fixture)
 from tests.transactions.conftest import offer_of, place_order
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_quotas")]
 
 
 @pytest.fixture
@@ -22,8 +22,8 @@ def sql_url(version):
     return reverse("api-data-sql", args=(version.dataset.slug,))
 
 
-def run(api, version, sql, **body):
-    return api.post(sql_url(version), {"sql": sql, **body}, format="json")
+def run(api, published, sql, **body):
+    return api.post(sql_url(published), {"sql": sql, **body}, format="json")
 
 
 def test_anyone_runs_sql_on_the_sample(api, sensors):

@@ -12,9 +12,9 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from tests.api.data_world import SAMPLE_ROWS, publish_sensors, sensor_rows
+from tests.api.data_world import SAMPLE_ROWS, fresh_quotas, publish_sensors, sensor_rows  # noqa: F401 (a fixture)
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_quotas")]
 
 PAINTED = """(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                       for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true; return false; }"""

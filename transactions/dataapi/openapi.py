@@ -332,6 +332,30 @@ def table_document(request, target: data.Target, info: data.TableInfo, *, exampl
     security = [{"dataKey": ["data"]}, {"session": []}]
     if not target.live:
         security.append({})
+    rows_operation = {
+        "operationId": f"rows_{info.name}",
+        "summary": f"{info.title or info.name}: 행 (rows)",
+        "description": "행을 고르고, 거르고, 정렬하고, 쪽으로 나눠 돌려줍니다 (select, filter, sort, page).",
+        "parameters": parameters,
+        "security": security,
+        "responses": {
+            "200": {
+                "description": "행 (rows): JSON, CSV (format=csv) 또는 GeoJSON (format=geojson)",
+                "headers": _rate_headers(),
+                "content": content,
+            },
+            "400": _error("잘못된 매개변수: 이름과 까닭 (a bad parameter, named, with the reason)"),
+            "401": _error("API 키가 틀렸거나 만료됨 (the key is wrong, expired or revoked)"),
+            "403": _error(
+                "전체 데이터 권리가 없음 (sample=true로 샘플), 또는 키에 data 범위가 없음 "
+                "(no right to the full data, or the key lacks the data scope)"
+            ),
+            "404": _error("없는 데이터셋, 버전 또는 표 (no such dataset, version or table)"),
+            "429": _error("호출 한도 초과 (the quota is used up)", retry=True),
+        },
+    }
+    paths = {rows_path: {"get": rows_operation}}
+    paths[rows_path + "/datagokr"] = {"get": datagokr_operation(info, security, target)}
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -341,32 +365,7 @@ def table_document(request, target: data.Target, info: data.TableInfo, *, exampl
             "x-generated-at": now,
         },
         "servers": [{"url": request.build_absolute_uri("/").rstrip("/")}],
-        "paths": {
-            rows_path: {
-                "get": {
-                    "operationId": f"rows_{info.name}",
-                    "summary": f"{info.title or info.name}: 행 (rows)",
-                    "description": "행을 고르고, 거르고, 정렬하고, 쪽으로 나눠 돌려줍니다 (select, filter, sort, page).",
-                    "parameters": parameters,
-                    "security": security,
-                    "responses": {
-                        "200": {
-                            "description": "행 (rows): JSON, CSV (format=csv) 또는 GeoJSON (format=geojson)",
-                            "headers": _rate_headers(),
-                            "content": content,
-                        },
-                        "400": _error("잘못된 매개변수: 이름과 까닭 (a bad parameter, named, with the reason)"),
-                        "401": _error("API 키가 틀렸거나 만료됨 (the key is wrong, expired or revoked)"),
-                        "403": _error(
-                            "전체 데이터 권리가 없음 (sample=true로 샘플), 또는 키에 data 범위가 없음 "
-                            "(no right to the full data, or the key lacks the data scope)"
-                        ),
-                        "404": _error("없는 데이터셋, 버전 또는 표 (no such dataset, version or table)"),
-                        "429": _error("호출 한도 초과 (the quota is used up)", retry=True),
-                    },
-                }
-            }
-        },
+        "paths": paths,
         "components": {
             "securitySchemes": {
                 "dataKey": {
@@ -390,6 +389,7 @@ def table_document(request, target: data.Target, info: data.TableInfo, *, exampl
                     "additionalProperties": False,
                 },
                 "Page": page_schema,
+                "DataGoKr": DATAGOKR_ITEMS,
                 "Error": ERROR_SCHEMA,
                 "FeatureCollection": {
                     "type": "object",
@@ -413,5 +413,111 @@ def table_document(request, target: data.Target, info: data.TableInfo, *, exampl
                     },
                 },
             },
+        },
+    }
+
+
+DATAGOKR_ITEMS = {
+    "type": "object",
+    "required": ["response"],
+    "properties": {
+        "response": {
+            "type": "object",
+            "required": ["header"],
+            "properties": {
+                "header": {
+                    "type": "object",
+                    "required": ["resultCode", "resultMsg"],
+                    "properties": {
+                        "resultCode": {"type": "string", "examples": ["00"]},
+                        "resultMsg": {"type": "string", "examples": ["NORMAL_SERVICE"]},
+                        "resultDetailKo": {"type": "string"},
+                        "resultDetailEn": {"type": "string"},
+                    },
+                },
+                "body": {
+                    "type": "object",
+                    "properties": {
+                        "items": {
+                            "type": "object",
+                            "properties": {"item": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}}},
+                        },
+                        "numOfRows": {"type": "integer"},
+                        "pageNo": {"type": "integer"},
+                        "totalCount": {"type": "integer"},
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+def datagokr_operation(info: data.TableInfo, security: list, target: data.Target) -> dict:
+    """The data.go.kr flavour of the same table (transactions.dataapi.datagokr)."""
+    parameters = [
+        {
+            "name": "serviceKey",
+            "in": "query",
+            "required": False,
+            "description": "API 키 (data 범위). 공공데이터포털처럼 주소에 넣습니다; 발급 즉시 쓸 수 있습니다.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "pageNo",
+            "in": "query",
+            "required": False,
+            "description": "쪽 번호 (1부터)",
+            "schema": {"type": "integer", "minimum": 1, "default": 1},
+        },
+        {
+            "name": "numOfRows",
+            "in": "query",
+            "required": False,
+            "description": "한 쪽의 행 수",
+            "schema": {"type": "integer", "minimum": 1, "default": 10},
+        },
+        {
+            "name": "type",
+            "in": "query",
+            "required": False,
+            "description": "xml(기본) 또는 json (_type, returnType도 됩니다)",
+            "schema": {"type": "string", "enum": ["xml", "json"]},
+        },
+    ]
+    if not target.live:
+        parameters.append(
+            {
+                "name": "sample",
+                "in": "query",
+                "required": False,
+                "description": "true: 공개 샘플 행 (serviceKey 없이)",
+                "schema": {"type": "boolean"},
+            }
+        )
+    envelope = {"schema": {"$ref": "#/components/schemas/DataGoKr"}}
+    return {
+        "operationId": f"datagokr_{info.name}",
+        "summary": f"{info.title or info.name}: 공공데이터포털 호환 (data.go.kr style)",
+        "description": "공공데이터포털 Open API와 같은 요청(serviceKey, pageNo, numOfRows, type)과 응답 "
+        "(response.header.resultCode/resultMsg, response.body.items.item, totalCount). 오류 코드: 03 NODATA_ERROR, "
+        "10 INVALID_REQUEST_PARAMETER_ERROR, 11 NO_MANDATORY_REQUEST_PARAMETERS_ERROR, 12 NO_OPENAPI_SERVICE_ERROR, "
+        "20 SERVICE_ACCESS_DENIED_ERROR, 22 LIMITED_NUMBER_OF_SERVICE_REQUESTS_EXCEEDS_ERROR, "
+        "30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR.",
+        "parameters": parameters,
+        "security": security,
+        "responses": {
+            str(code): {
+                "description": text,
+                "content": {"application/json": envelope, "application/xml": envelope},
+            }
+            for code, text in (
+                (200, "00 NORMAL_SERVICE 또는 03 NODATA_ERROR"),
+                (400, "10 INVALID_REQUEST_PARAMETER_ERROR"),
+                (401, "11 / 30: 키가 없거나 등록되지 않음"),
+                (403, "20 SERVICE_ACCESS_DENIED_ERROR"),
+                (404, "12 NO_OPENAPI_SERVICE_ERROR"),
+                (429, "22 LIMITED_NUMBER_OF_SERVICE_REQUESTS_EXCEEDS_ERROR"),
+            )
         },
     }

@@ -11,5 +11,6 @@ urlpatterns = [
     path("<slug:slug>/sql", views.DatasetSql.as_view(), name="api-data-sql"),
     re_path(TABLE + r"/openapi\.json$", views.TableOpenApi.as_view(), name="api-data-openapi"),
     re_path(TABLE + r"/docs/$", views.table_docs, name="api-data-docs"),
+    re_path(TABLE + r"/datagokr$", views.TableDataGoKr.as_view(), name="api-data-datagokr"),
     re_path(TABLE + r"$", views.TableRows.as_view(), name="api-data-rows"),
 ]

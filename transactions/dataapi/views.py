@@ -15,7 +15,8 @@ is refused on the next call (data_access reads it every time)."""
 
 from csp.decorators import csp_update
 from django.conf import settings
-from django.http import StreamingHttpResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.text import format_lazy
@@ -23,10 +24,12 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.utils.urls import replace_query_param
 
 from accounts.api.permissions import acting_organization, token_of
@@ -36,9 +39,9 @@ from core.api.errors import body as error_body
 from core.api.schema import ERRORS
 from core.api.validation import validated
 from core.api.views import ApiView
-from core.errors import NotAllowed
+from core.errors import DomainError, NotAllowed
 from core.text import lazy_percent
-from transactions.dataapi import formats, openapi
+from transactions.dataapi import datagokr, formats, openapi
 from transactions.dataapi import selectors as data
 from transactions.dataapi import serializers as s
 from transactions.dataapi.access import data_access
@@ -95,7 +98,8 @@ class DataView(ApiView):
                 response[name] = value
         done = getattr(response, "data_done", None)
         if done is not None:  # a served call is counted with the bytes of its body (a streamed CSV: at its end)
-            response.render()
+            if hasattr(response, "render"):
+                response.render()
             done(len(response.content))
         return response
 
@@ -392,6 +396,101 @@ def table_docs(request, slug, version, table):
     info = data.table_get(target, table)
     schema_url = reverse("api-data-openapi", args=(slug, version, info.name))
     return render(request, "api/swagger.html", {"schema_url": schema_url, "reader": "table"})
+
+
+# --- the data.go.kr flavour ----------------------------------------------------------------------------------------
+
+
+class MissingServiceKey(DomainError):
+    """The full data was asked without serviceKey (data.go.kr's code 11)."""
+
+
+def _reason_of(exc):
+    if isinstance(exc, DomainError):
+        return exc.message
+    if isinstance(exc, DjangoPermissionDenied):
+        return exc.args[0] if exc.args and exc.args[0] else _("You are not allowed to do this.")
+    return getattr(exc, "lazy_message", None) or str(getattr(exc, "detail", "") or exc)
+
+
+class TableDataGoKr(DataView):
+    """The table as a 공공데이터포털 Open API (transactions.dataapi.datagokr): serviceKey, pageNo, numOfRows, type."""
+
+    renderer_classes = [JSONRenderer]
+    authentication_classes = [datagokr.ServiceKeyAuthentication, *api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+
+    def _answer(self, request, data: dict, status: int):
+        if datagokr.wanted_type(request.GET) == "json":
+            return JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
+        return HttpResponse(datagokr.to_xml(data), status=status, content_type="application/xml; charset=utf-8")
+
+    def handle_exception(self, exc):
+        if isinstance(exc, RateLimited):
+            self._grant = exc.grant
+            response = self._answer(self.request, datagokr.envelope("quota", reason=exc.message), 429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        for classes, status, kind in (
+            ((MissingServiceKey,), 401, "missing"),
+            ((exceptions.NotAuthenticated, exceptions.AuthenticationFailed), 401, "key"),
+            ((exceptions.PermissionDenied, DjangoPermissionDenied), 403, "denied"),
+            ((Http404, exceptions.NotFound), 404, "not_found"),
+            ((exceptions.Throttled,), 429, "quota"),
+            ((DomainError, exceptions.ValidationError), 400, "invalid"),
+        ):
+            if isinstance(exc, classes):
+                reason = _reason_of(exc) if kind != "not_found" else _("There is no such dataset, version or table.")
+                return self._answer(self.request, datagokr.envelope(kind, reason=reason), status)
+        return super().handle_exception(exc)
+
+    @extend_schema(exclude=True)  # a compatibility flavour: documented in each table's OpenAPI document
+    def get(self, request, slug, version, table):
+        target = data.target_get(slug, version)
+        info = data.table_get(target, table)
+        sample = wants_sample(request)
+        if not sample and not request.user.is_authenticated:
+            raise MissingServiceKey(
+                _("Send your API key as serviceKey (or add sample=1 to read the published sample without one).")
+            )
+        access, variant = authorise(request, target, sample=sample)
+        self._grant = grant = admit(request=request, access=access, dataset=target.dataset)
+        try:
+            page_no = _whole(request.GET.get("pageNo"), "pageNo", default=1, high=datagokr.MAX_PAGE_NO)
+            rows = _whole(request.GET.get("numOfRows"), "numOfRows", default=10, high=page_max_rows())
+            sources = data.sources(target, variant)
+            name = engine.quote(info.name)
+            limits = {"timeout": sql_timeout(), "memory_limit": sql_memory_limit()}
+            total = engine.run_sql(sources, f"SELECT count(*) FROM {name}", max_rows=1, **limits).rows[0][0]
+            sql = datagokr.page_sql(name, offset=(page_no - 1) * rows, limit=rows)
+            result = engine.run_sql(sources, sql, max_rows=rows, **limits)
+        except DomainError:
+            finish(grant, dataset_id=target.dataset.pk, table=info.name, status=400, nbytes=0)
+            raise
+        items = formats.json_rows(result.columns, result.rows, info.geometry)
+        body = datagokr.envelope(
+            "ok" if items else "nodata", items=items, page_no=page_no, num_of_rows=rows, total=int(total)
+        )
+        response = self._answer(request, body, 200)
+        response.data_done = _finisher(grant, target.dataset.pk, info.name)
+        return response
+
+
+def _whole(raw, parameter: str, *, default: int, high: int) -> int:
+    if raw in (None, ""):
+        return default
+    text = str(raw).strip()
+    if not text.isdigit() or not 1 <= int(text) <= high:
+        raise DomainError(
+            lazy_percent(
+                _("The parameter %(parameter)s must be a whole number from 1 to %(high)s."),
+                {"parameter": parameter, "high": high},
+            )
+        )
+    return int(text)
+
+
+def page_max_rows() -> int:
+    return int(getattr(settings, "DATA_PAGE_MAX_ROWS", 1000))
 
 
 # --- SQL ---------------------------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ count, elapsed time, a chart with x/y pickers, CSV export). Reads only."""
 from django import template
 from django.urls import reverse
 
-from accounts.api.permissions import acting_organization
 from transactions.dataapi import selectors as data
 from transactions.dataapi.access import data_access
 
@@ -45,7 +44,8 @@ def _python(url: str, *, full: bool) -> str:
 def dataapi_panel(context, dataset, version):
     request = context["request"]
     user = request.user if request.user.is_authenticated else None
-    organization = acting_organization(request) if user is not None else None
+    membership = (getattr(request, "active_membership", None) or None) if user is not None else None
+    organization = membership.organization if membership else None  # as the purchase panel (a page, not a key)
     tables = data.version_tables(version) if version is not None else []
     access = data_access(user=user, organization=organization, dataset=dataset, version=version)
     full = bool(access.full)
