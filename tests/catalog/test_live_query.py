@@ -113,3 +113,16 @@ def test_the_data_api_serves_live_rows_with_since_to_entitled_buyers(api, offici
     assert [r["미세먼지"] for r in newer.json()["rows"]] == [3]
     filtered = api.get(url, {"미세먼지__gte": 2})
     assert [r["미세먼지"] for r in filtered.json()["rows"]] == [2, 3]
+
+
+def test_the_beat_compacts_tables_past_the_threshold_and_no_others(official, live_table, settings):
+    from catalog.live.tasks import live_compact_task
+
+    settings.LIVE_COMPACT_MIN_ROWS = 3
+    live.live_rows_append(actor=official, table=live_table, idempotency_key="a", rows=[row(pm=1), row(pm=2)])
+    assert live_compact_task.apply().get() == 0  # 2 rows: below the threshold
+    live.live_rows_append(actor=official, table=live_table, idempotency_key="b", rows=[row(pm=3)])
+    assert live_compact_task.apply().get() == 3
+    live_table.refresh_from_db()
+    assert live_table.compacted_seq == 3 and selectors.live_source(live_table).tail_csv is None
+    assert [r[2] for r in _page(live_table).rows] == [1, 2, 3]

@@ -110,3 +110,26 @@ def test_webhooks_by_api_show_the_secret_once_and_need_live_access(
     assert [w["url"] for w in listed] == [body["url"]] and "secret" not in listed[0]
     off = api.post(f"/api/v1/webhooks/{made.json()['id']}/deactivate")
     assert off.status_code == 200 and off.json()["active"] is False
+
+
+@pytest.mark.django_db(transaction=False)
+def test_a_delivery_whose_sender_was_lost_is_sent_again(official, admin_user, buyer, reference_data, settings):
+    settings.LIVE_WEBHOOK_ALLOW_HTTP = settings.LIVE_WEBHOOK_ALLOW_PRIVATE = True
+    table = make_live_table(official, admin_user)
+    subscribe(buyer, table.dataset)
+    made, _secret = feeds.webhook_endpoint_create(
+        actor=buyer, organization=buyer.active_organization, table=table, url="http://127.0.0.1:9/hook"
+    )
+    live.live_rows_append(actor=official, table=table, idempotency_key="k", rows=[row()])
+    [delivery_id] = feeds.webhooks_fanout(table_id=table.pk)
+    claimed = feeds.webhook_delivery_claim(delivery_id=delivery_id)
+    assert claimed is not None
+    assert feeds.webhook_delivery_claim(delivery_id=delivery_id) is None  # taken: no second sender
+    WebhookDelivery.objects.filter(pk=delivery_id).update(leased_until=timezone.now() - timedelta(seconds=1))
+    assert feeds.webhooks_housekeeping() == [delivery_id]  # the worker was lost: pending again, due now
+    _delivery, lease = feeds.webhook_delivery_claim(delivery_id=delivery_id)
+    assert feeds.webhook_delivery_finish(delivery_id=delivery_id, lease=claimed[1], status_code=200) is None
+    assert WebhookDelivery.objects.get(pk=delivery_id).state == "sending"  # the old lease cannot finish it
+    feeds.webhook_delivery_finish(delivery_id=delivery_id, lease=lease, status_code=204)
+    delivered = WebhookDelivery.objects.get(pk=delivery_id)
+    assert delivered.state == "delivered" and delivered.attempts == 2
