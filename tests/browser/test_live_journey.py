@@ -86,6 +86,13 @@ def test_a_department_pushes_rows_and_a_buyers_page_shows_them(
     expect(rows.first.locator("th")).to_have_text("3")
     expect(page.locator("#live-daegijil .live-age")).to_have_text("마지막 행 방금")
     shot(page, "buyer-live-rows")
+    # On a phone the live section fits the screen (the rows table scrolls inside its own box).
+    page.set_viewport_size({"width": 390, "height": 844})
+    overflow = page.evaluate(
+        "() => { const s = document.querySelector('#live'); return s.getBoundingClientRect().right - window.innerWidth; }"
+    )
+    assert overflow <= 1
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # The company adds a webhook; its secret is shown once.
     page.goto(f"{base}/orders/webhooks/")
