@@ -27,13 +27,18 @@
       columns.forEach(function (name) {
         var td = document.createElement("td");
         var value = item.data[name];
-        td.textContent = value === null || value === undefined ? "" : String(value);
+        var text = value === null || value === undefined ? "" : String(value);
+        td.textContent = /^\d{4}-\d{2}-\d{2}T\d{2}:/.test(text) ? text.replace("T", " ") : text;
         tr.appendChild(td);
       });
       body.insertBefore(tr, body.firstChild);
       while (body.rows.length > KEEP) body.deleteRow(body.rows.length - 1);
       if (age) age.textContent = box.getAttribute("data-just-now");
-      if (count && event.lastEventId) count.setAttribute("data-last-seq", event.lastEventId);
+      // Rows are numbered 1, 2, 3 … without gaps: the newest seq is the table's row count.
+      if (count && item.seq > Number(count.getAttribute("data-count") || 0)) {
+        count.setAttribute("data-count", item.seq);
+        count.textContent = Number(item.seq).toLocaleString("ko-KR");
+      }
     });
     source.addEventListener("end", function (event) {
       var data = JSON.parse(event.data || "{}");

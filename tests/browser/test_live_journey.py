@@ -85,6 +85,8 @@ def test_a_department_pushes_rows_and_a_buyers_page_shows_them(
     print(f"browser: row shown {(time.monotonic() - started) * 1000:.0f} ms after the push")
     expect(rows.first.locator("th")).to_have_text("3")
     expect(page.locator("#live-daegijil .live-age")).to_have_text("마지막 행 방금")
+    expect(page.locator("#live-daegijil .live-count")).to_have_text("3")
+    expect(rows.first).to_contain_text("2026-12-05 14:00:00")
     shot(page, "buyer-live-rows")
     # On a phone the live section fits the screen (the rows table scrolls inside its own box).
     page.set_viewport_size({"width": 390, "height": 844})
