@@ -7,12 +7,17 @@ review queue. Deterministic (seeded), so a second run produces the same data.
 import csv
 import io
 import json
+import math
 import random
 from datetime import datetime, timedelta
 
+from django.utils import timezone
 from openpyxl import Workbook
 
-from catalog.models import Licence, Theme
+from catalog.live import services as live_services
+from catalog.live.models import LiveTable
+from catalog.live.schema import KST
+from catalog.models import Dataset, Licence, Theme
 
 SIHEUNG_DONG = ["정왕동", "대야동", "신천동", "목감동", "배곧동", "거모동", "은행동", "능곡동"]
 DAEGU_GU = ["중구", "동구", "서구", "남구", "북구", "수성구", "달서구", "달성군"]
@@ -170,6 +175,24 @@ def _choice(values):
 # The data dictionary the publisher writes for a demo dataset (catalog.dictionary), by column; the second
 # version of a dataset inherits it (catalog.services.datafile_dictionary_inherit).
 DICTIONARIES = {
+    "siheung-air-live": {
+        "측정소": {"description_ko": "센서가 있는 동", "description_en": "The sensor's 동"},
+        "측정일시": {"description_ko": "측정 시각(한국 표준시)", "description_en": "When measured (KST)"},
+        "PM10(㎍/㎥)": {
+            "description_ko": "미세먼지(PM10) 농도",
+            "description_en": "PM10 concentration",
+            "unit": "㎍/㎥",
+        },
+        "PM2.5(㎍/㎥)": {
+            "description_ko": "초미세먼지(PM2.5) 농도",
+            "description_en": "PM2.5 concentration",
+            "unit": "㎍/㎥",
+        },
+        "O3(ppm)": {"description_ko": "오존 농도", "description_en": "Ozone", "unit": "ppm"},
+        "NO2(ppm)": {"description_ko": "이산화질소 농도", "description_en": "Nitrogen dioxide", "unit": "ppm"},
+        "CO(ppm)": {"description_ko": "일산화탄소 농도", "description_en": "Carbon monoxide", "unit": "ppm"},
+        "SO2(ppm)": {"description_ko": "아황산가스 농도", "description_en": "Sulphur dioxide", "unit": "ppm"},
+    },
     "siheung-air-quality": {
         "측정소명": {
             "description_ko": "측정소가 있는 동 이름과 '측정소'",
@@ -197,6 +220,65 @@ DICTIONARIES = {
         },
     },
 }
+
+
+# --- The live air-quality feed (issue 16) ---------------------------------------------------------------------
+LIVE_SLUG = "siheung-air-live"
+LIVE_COLUMNS = ["측정소", "측정일시", "PM10(㎍/㎥)", "PM2.5(㎍/㎥)", "O3(ppm)", "NO2(ppm)", "CO(ppm)", "SO2(ppm)"]
+# Each demo sensor's level: the industrial complex (정왕동) dustier, the coast (배곧동) cleaner.
+LIVE_SENSORS = {"정왕동": 1.25, "대야동": 1.0, "신천동": 1.05, "목감동": 0.9, "배곧동": 0.85}
+
+
+def air_reading(rng, place: str, when: datetime) -> list:
+    """One plausible reading of a sensor at `when` (KST): particulates peak in the morning and evening rush,
+    ozone in the afternoon sun, NO2 and CO with the traffic."""
+    level = LIVE_SENSORS.get(place, 1.0)
+    hour = when.hour + when.minute / 60
+    rush = math.exp(-(((hour - 8) / 2.2) ** 2)) + 0.8 * math.exp(-(((hour - 19) / 2.5) ** 2))
+    sun = max(0.0, math.sin(math.pi * (hour - 7) / 12)) if 7 <= hour <= 19 else 0.0
+    pm10 = max(4, round(level * (28 + 22 * rush + rng.gauss(0, 5))))
+    return [
+        place,
+        when,
+        pm10,
+        max(2, round(pm10 * rng.uniform(0.45, 0.65))),
+        round(max(0.002, 0.012 + 0.045 * sun + rng.gauss(0, 0.004)), 3),
+        round(max(0.003, level * (0.012 + 0.022 * rush) + rng.gauss(0, 0.003)), 3),
+        round(max(0.1, level * (0.3 + 0.35 * rush) + rng.gauss(0, 0.05)), 2),
+        round(max(0.001, level * 0.0032 + rng.gauss(0, 0.0006)), 4),
+    ]
+
+
+def live_air(rng, places, days=1):
+    """The published table of the live feed: a day of readings every 10 minutes."""
+    rows = []
+    start = datetime(2024, 6, 1)
+    for step in range(days * 24 * 6):
+        when = start + timedelta(minutes=10 * step)
+        for place in places:
+            reading = air_reading(rng, place, when)
+            reading[1] = when.strftime("%Y-%m-%d %H:%M")
+            rows.append(reading)
+    return LIVE_COLUMNS, rows
+
+
+LIVE_AIR = (
+    LIVE_SLUG,
+    "siheung-env",
+    "시흥시 실시간 대기질 센서",
+    "Siheung real-time air quality sensors",
+    "environment",
+    "realtime",
+    ["미세먼지", "대기질", "실시간", "센서"],
+    "정왕동·대야동·신천동·목감동·배곧동의 대기질 센서가 1분마다 보내는 PM10, PM2.5, 오존, 이산화질소, 일산화탄소, "
+    "아황산가스 농도입니다. 구독하면 새 측정값을 몇 초 안에 API, 스트림(SSE) 또는 웹훅으로 받습니다. 날마다 그날의 "
+    "측정값이 새 버전(스냅숏)으로 게시됩니다.",
+    live_air,
+    "csv",
+    "utf-8",
+    "kogl-1",
+    "public",
+)
 
 
 SIHEUNG = [
@@ -708,7 +790,7 @@ DAEGU = [
         "public",
     ),
 ]
-DATASETS = SIHEUNG + DAEGU
+DATASETS = SIHEUNG + [LIVE_AIR] + DAEGU
 SECOND_VERSION = "siheung-air-quality"  # gets a published v2 (a station added)
 WAITING_FOR_REVIEW = "daegu-flood-sensors"  # its v1 waits in the review queue
 
@@ -775,3 +857,36 @@ def offers(spec) -> list[dict]:
             }
         )
     return result
+
+
+def live_feed_setup() -> bool:
+    """Make the demo's air-quality table live (idempotent: once made, nothing changes). True when made now."""
+    dataset = Dataset.objects.filter(slug=LIVE_SLUG).first()
+    if dataset is None or dataset.live_tables.exists():
+        return False
+    version = dataset.versions.filter(state="published").first()
+    datafile = version.files.filter(table_schema__isnull=False).first() if version else None
+    if datafile is None:
+        return False
+    live_services.live_table_enable(actor=dataset.created_by, dataset=dataset, datafile=datafile, cadence="daily")
+    return True
+
+
+def live_feed_append(now: datetime | None = None) -> int:
+    """One reading per demo sensor for the current minute (beat, every minute). Idempotent per minute: the batch's
+    key is the minute, so a repeated or late beat stores nothing twice. Returns the rows appended."""
+    table = LiveTable.objects.filter(dataset__slug=LIVE_SLUG, state="active").select_related("enabled_by").first()
+    if table is None:
+        return 0
+    when = (now or timezone.now()).astimezone(KST).replace(second=0, microsecond=0)
+    rng = random.Random(f"{LIVE_SLUG}-{when.isoformat()}")
+    names = table.column_names
+    rows = []
+    for place in LIVE_SENSORS:
+        reading = air_reading(rng, place, when)
+        reading[1] = when.isoformat()
+        rows.append(dict(zip(names, reading)))
+    _batch, created = live_services.live_rows_append(
+        actor=table.enabled_by, table=table, rows=rows, idempotency_key=f"demo-{when.strftime('%Y%m%dT%H%M')}"
+    )
+    return len(rows) if created else 0

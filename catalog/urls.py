@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from catalog import public_views, uploads, views
 
@@ -52,4 +52,5 @@ urlpatterns += [
         {"action": "reinstate"},
         name="dataset_reinstate",
     ),
+    path("", include("catalog.live.urls")),  # live tables: the provider's forms (issue 16)
 ]

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 from marketplace import api_docs
 
 urlpatterns = [
+    path("v1/", include("transactions.livefeed.urls")),  # live streams and webhooks (issue 16)
     path("v1/", include("accounts.api.urls")),
     path("v1/", include("catalog.api.urls")),  # the catalog, read by anyone
     path("v1/provider/", include("catalog.api.provider_urls")),  # a department's datasets, files and offers

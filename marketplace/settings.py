@@ -568,6 +568,46 @@ from marketplace.logging import configure_logging  # noqa: E402
 LOGGING = configure_logging(LOG_FORMAT, LOG_LEVEL)
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 
+# --- Issue 16: live ---
+# Live tables (catalog.live) and their buyers' feeds (transactions.livefeed). Tasks of the sub-packages:
+CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "catalog.live.tasks", "transactions.livefeed.tasks"]
+LIVE_BATCH_MAX_ROWS = env_int("LIVE_BATCH_MAX_ROWS", 1000)  # rows per POST …/rows
+LIVE_BODY_MAX_BYTES = env_int("LIVE_BODY_MAX_BYTES", 2 * 1024 * 1024)  # bytes per POST …/rows
+LIVE_CACHE_DIR = Path(env_str("LIVE_CACHE_DIR", str(VAR_DIR / "live")))  # tail CSVs, compaction work, store copies
+LIVE_COMPACT_MIN_ROWS = env_int("LIVE_COMPACT_MIN_ROWS", 5000)  # rows gathered before they are folded into DuckDB
+LIVE_COMPACT_LEASE_SECONDS = env_int("LIVE_COMPACT_LEASE_SECONDS", 600)
+# Server-Sent Events: each open stream holds one gunicorn gthread thread. At most LIVE_STREAM_MAX_PER_PROCESS
+# streams per process (more get 503 + Retry-After); a stream ends after LIVE_STREAM_MAX_SECONDS (the client
+# reconnects with Last-Event-ID), sends a keep-alive comment every LIVE_STREAM_KEEPALIVE_SECONDS, and reads
+# PostgreSQL on each Redis wake-up, every 2 s anyway, and every LIVE_STREAM_POLL_SECONDS when Redis is away.
+LIVE_STREAM_MAX_PER_PROCESS = env_int("LIVE_STREAM_MAX_PER_PROCESS", 2)  # keep it below gunicorn --threads (4)
+LIVE_STREAM_MAX_SECONDS = env_int("LIVE_STREAM_MAX_SECONDS", 300)
+LIVE_STREAM_KEEPALIVE_SECONDS = env_int("LIVE_STREAM_KEEPALIVE_SECONDS", 15)
+LIVE_STREAM_POLL_SECONDS = float(env_str("LIVE_STREAM_POLL_SECONDS", "1.0"))
+# Webhooks: a delivery is tried LIVE_WEBHOOK_MAX_ATTEMPTS times, waiting BASE × 2^(attempt-1) seconds (capped at
+# an hour) between tries; each HTTP call times out after LIVE_WEBHOOK_TIMEOUT_SECONDS; one delivery carries at most
+# LIVE_WEBHOOK_MAX_ROWS rows.
+LIVE_WEBHOOK_MAX_ATTEMPTS = env_int("LIVE_WEBHOOK_MAX_ATTEMPTS", 8)
+LIVE_WEBHOOK_BACKOFF_SECONDS = env_int("LIVE_WEBHOOK_BACKOFF_SECONDS", 2)
+LIVE_WEBHOOK_TIMEOUT_SECONDS = env_int("LIVE_WEBHOOK_TIMEOUT_SECONDS", 5)
+LIVE_WEBHOOK_MAX_ROWS = env_int("LIVE_WEBHOOK_MAX_ROWS", 500)
+LIVE_WEBHOOK_LEASE_SECONDS = env_int("LIVE_WEBHOOK_LEASE_SECONDS", 60)
+# Development only: webhooks to http:// and to private or loopback addresses (refused in production).
+LIVE_WEBHOOK_ALLOW_HTTP = env_bool("LIVE_WEBHOOK_ALLOW_HTTP", DEBUG)
+LIVE_WEBHOOK_ALLOW_PRIVATE = env_bool("LIVE_WEBHOOK_ALLOW_PRIVATE", DEBUG)
+# The demo's air-quality sensors report every minute (catalog.demo; only when the demo data is loaded).
+LIVE_DEMO_FEED = env_bool("LIVE_DEMO_FEED", DEBUG)
+CELERY_BEAT_SCHEDULE["catalog-live-compact"] = {"task": "catalog.live.tasks.live_compact_task", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["catalog-live-snapshots"] = {"task": "catalog.live.tasks.live_snapshots_task", "schedule": 300.0}
+CELERY_BEAT_SCHEDULE["transactions-livefeed-webhooks"] = {
+    "task": "transactions.livefeed.tasks.webhooks_housekeeping_task",
+    "schedule": 30.0,
+}
+if LIVE_DEMO_FEED:
+    CELERY_BEAT_SCHEDULE["catalog-live-demo-feed"] = {
+        "task": "catalog.live.tasks.live_demo_feed_task",
+        "schedule": 60.0,
+    }
 # --- Issue 16: store ---
 # The query stores (catalog.querystore): one DuckDB file per published version and variant in private storage.
 # Other storages than the file system: each node keeps a local copy in QUERYSTORE_CACHE_DIR (checked by SHA-256).

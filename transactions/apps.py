@@ -15,3 +15,6 @@ class TransactionsConfig(AppConfig):
         from transactions.delivery.services import on_version_published  # registry ready
 
         version_published.connect(on_version_published, dispatch_uid="transactions.deliver_published_version")
+        from transactions.livefeed.receivers import connect  # registry ready (issue 16: live webhooks)
+
+        connect()

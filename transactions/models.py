@@ -902,4 +902,5 @@ from transactions.documents.models import (  # noqa: E402, F401
     DocumentCounter,
     DocumentKind,
 )
+from transactions.livefeed.models import WebhookDelivery, WebhookEndpoint  # noqa: E402, F401  (models of transactions/livefeed)
 from transactions.statements.models import ProviderStatement, StatementLine, StatementState  # noqa: E402, F401

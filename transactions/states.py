@@ -90,9 +90,11 @@ CC = CashReceiptCancel.State
 CASH_RECEIPT_CANCEL_TRANSITIONS = {CC.PENDING: {CC.DONE, CC.FAILED}, CC.DONE: set(), CC.FAILED: set()}
 register(CashReceiptCancel, CASH_RECEIPT_CANCEL_TRANSITIONS, organization=lambda cancel: cancel.receipt.buyer_id)
 
+# Issue 16: webhook deliveries (transactions.livefeed)
 # API plans (issue 16): active until cancelled by the buyer (or replaced by another plan of the dataset), or ended
 # (the subscription period over, the order line refunded).
 from transactions.apiplans.models import ApiPlan  # noqa: E402
+from transactions.livefeed.states import DELIVERY_TRANSITIONS  # noqa: E402, F401  (registers its state table)
 
 AP = ApiPlan.State
 register(

@@ -20,6 +20,7 @@ urlpatterns = [
     path("delivery/", include("transactions.delivery.urls")),
     path("documents/", include("transactions.documents.urls")),
     path("refunds/", include("transactions.refunds.urls")),
+    path("webhooks/", include("transactions.livefeed.page_urls")),  # live rows by webhook (issue 16)
     # Order numbers look like 20250101-7K3M9Q2X (also the PG's orderId).
     re_path(r"^(?P<number>[0-9]{8}-[0-9A-Z]{8})/$", views.order_detail, name="order"),
     re_path(r"^(?P<number>[0-9]{8}-[0-9A-Z]{8})/live/$", views.order_live, name="order_live"),

@@ -1,7 +1,7 @@
 """`/api/v1/provider/`: a department's datasets, versions, files, licences, offers, submissions and decisions.
 Large files go through the resumable tus endpoint the browser uses (/catalog/uploads/, docs/api.md)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from catalog.api import provider_views as views
 
@@ -24,4 +24,5 @@ urlpatterns = [
     path("versions/<int:pk>/reopen/", views.VersionReopen.as_view(), name="api-provider-reopen"),
     path("versions/<int:pk>/reviews/", views.VersionReviews.as_view(), name="api-provider-reviews"),
     path("offers/<int:pk>/", views.OfferDetail.as_view(), name="api-provider-offer"),
+    path("", include("catalog.live.api_urls")),  # live tables: make a table live, push rows (issue 16)
 ]

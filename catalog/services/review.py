@@ -141,9 +141,17 @@ def _lock_for_decision(actor, version: DatasetVersion) -> DatasetVersion:
 
 
 @transaction.atomic
-def version_approve(*, actor, version: DatasetVersion, reason: str = "") -> DatasetVersion:
-    """A platform admin publishes a submitted version; the one published before it is superseded."""
-    version = _lock_for_decision(actor, version)
+def version_approve(
+    *, actor, version: DatasetVersion, reason: str = "", automatic: dict | None = None
+) -> DatasetVersion:
+    """A platform admin publishes a submitted version; the one published before it is superseded.
+    `automatic` (the snapshot of a live table, catalog.live.services): published by the system on behalf of the
+    publisher who made the table live (`actor`), the decision's data saying it was automatic and why."""
+    if automatic is not None:
+        _require_publisher(actor, version.dataset.publisher)
+        version = DatasetVersion.objects.select_for_update().select_related("dataset__publisher").get(pk=version.pk)
+    else:
+        version = _lock_for_decision(actor, version)
     if version.state == S.PUBLISHED:
         return version  # the same decision twice (double click, or a second admin agreeing)
     if version.state != S.SUBMITTED:
@@ -168,7 +176,10 @@ def version_approve(*, actor, version: DatasetVersion, reason: str = "") -> Data
         reason=reason.strip(),
         to=S.PUBLISHED,
         fields=("published_at",),
-        data={"superseded": previous.number if previous else None},
+        data={
+            "superseded": previous.number if previous else None,
+            **({"automatic": True, **automatic} if automatic else {}),
+        },
     )
     catalog_entry_refresh(version.dataset)
     Dataset.objects.filter(pk=version.dataset_id).update(updated_at=timezone.now())

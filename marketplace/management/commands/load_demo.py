@@ -209,6 +209,7 @@ class Command(BaseCommand):
                 user.save(update_fields=["active_organization"])
 
         datasets_created = self._load_datasets(admin)
+        demo.live_feed_setup()  # the live air-quality feed (issue 16): its table made live once
         self._load_orders(people)
         self._load_sales(people, admin)
 
