@@ -1,6 +1,8 @@
 /* 시흥 데이터거래소 — the data API and SQL panel of a dataset page (templates/transactions/dataapi/_panel.html).
  * Loaded with the CSP nonce; no inline handlers, no inline styles (Chart.js sizes its canvas through the CSSOM).
  *
+ * The panel is a fragment htmx loads after the page (transactions.dataapi.panel): everything is set up when it
+ * arrives (htmx:afterSettle), once.
  * - [data-copy="<id>"]: copies the text of the code block <id> (curl, Python) and says so in a status line.
  * - #sql-form: POSTs {sql, version, sample} to the dataset's SQL endpoint (the session's CSRF token in
  *   X-CSRFToken), then shows the row count and elapsed time, the results table, a chart of the result (Chart.js,
@@ -30,9 +32,10 @@
 
   function setupCopy() {
     var status = document.getElementById("data-api-copy-status");
-    document.querySelectorAll("[data-copy]").forEach(function (button) {
+    document.querySelectorAll("[data-copy]:not([data-ready])").forEach(function (button) {
       var code = document.getElementById(button.getAttribute("data-copy"));
       if (!code) return;
+      button.setAttribute("data-ready", "true");
       button.hidden = false;
       button.addEventListener("click", function () {
         var text = code.textContent;
@@ -323,9 +326,16 @@
     setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
   };
 
-  onReady(function () {
+  // The panel arrives after the page (htmx swaps it in): set up what is new, once.
+  function setup() {
     setupCopy();
-    var form = document.querySelector("[data-sql-editor]");
-    if (form && document.getElementById("dataapi-config")) new SqlEditor(form);
-  });
+    var form = document.querySelector("[data-sql-editor]:not([data-ready])");
+    if (form && document.getElementById("dataapi-config")) {
+      form.setAttribute("data-ready", "true");
+      new SqlEditor(form);
+    }
+  }
+
+  onReady(setup);
+  document.addEventListener("htmx:afterSettle", setup);
 })();

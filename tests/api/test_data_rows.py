@@ -270,11 +270,14 @@ def test_the_swagger_ui_page_reads_the_tables_document(client, sensors):
     assert client.get(reverse("api-data-docs", args=(sensors.dataset.slug, "1", "nosuch"))).status_code == 404
 
 
-def test_the_dataset_page_shows_the_panel_for_the_visitors_situation(client, sensors, entitled, buyer):
-    html = client.get(reverse("catalog:dataset", args=(sensors.dataset.slug,))).content.decode()
+def test_the_dataset_page_loads_the_panel_for_the_visitors_situation(client, sensors, entitled, buyer):
+    page = client.get(reverse("catalog:dataset", args=(sensors.dataset.slug,))).content.decode()
+    panel_url = reverse("api-data-panel", args=(sensors.dataset.slug,))
+    assert f'hx-get="{panel_url}"' in page and 'id="data-api"' in page
+    html = client.get(panel_url).content.decode()
     assert 'id="data-api"' in html and "sensors?sample=1" in html and 'id="sql-form"' in html
     client.force_login(buyer)
-    html = client.get(reverse("catalog:dataset", args=(sensors.dataset.slug,))).content.decode()
+    html = client.get(panel_url).content.decode()
     assert "sensors?sample=1" not in html and "DATA_API_KEY" in html
 
 
