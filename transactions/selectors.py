@@ -739,11 +739,31 @@ def _order_delivery(order: Order, packages: list[Package], payment_states: list[
         )
     elif order.state in OPEN_ORDER_STATES:
         status = _payment_status(order, payment_states)
+    elif order.state in (O.PAID, O.FULFILLED) and not rows and _api_only(order):
+        status = API_STATUS
     elif order.state in (O.PAID, O.FULFILLED):
         status = _packages_status(rows, method=order.method)
     else:
         status = DeliveryStatus(order.state, order.get_state_display(), TONE_GRAY)
     return OrderDelivery(order=order, status=status, packages=rows)
+
+
+# API plans (issue 16) and metered plans' bills: nothing to package; read through the data API.
+API_STATUS = DeliveryStatus(
+    "api",
+    gettext_lazy("Data API"),
+    TONE_SUCCESS,
+    title=gettext_lazy("Read through the data API: no files to download"),
+    text=gettext_lazy(
+        "This is an API plan (or a metered plan's monthly bill): the data is read through the data API with a key of "
+        "the data scope. Its calls and quota are on the API usage page."
+    ),
+)
+
+
+def _api_only(order: Order) -> bool:
+    items = list(order.items.all())
+    return bool(items) and all(item.kind in API_OFFER_KINDS for item in items)
 
 
 def entitlement_delivery_status(entitlement: Entitlement, packages=None) -> EntitlementDelivery:
@@ -756,6 +776,8 @@ def entitlement_delivery_status(entitlement: Entitlement, packages=None) -> Enti
         status = DeliveryStatus("refunded", _("Revoked (refunded)"), TONE_DANGER)
     elif ended == "ended":
         status = DeliveryStatus("ended", _("Ended"), TONE_GRAY)
+    elif entitlement.kind in API_OFFER_KINDS:
+        status = API_STATUS
     else:
         status = _packages_status(rows, method=entitlement.order_item.order.method)
     return EntitlementDelivery(entitlement=entitlement, status=status, packages=rows)

@@ -15,7 +15,10 @@ from core.text import lazy_percent
 
 
 def token_of(request) -> ApiToken | None:
-    return request.auth if isinstance(request.auth, ApiToken) else None
+    """The API key of a DRF request; None for a session, and for a plain Django request (a page or template tag
+    asking who acts, e.g. the dataset page's data API panel)."""
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, ApiToken) else None
 
 
 class HasScope(BasePermission):

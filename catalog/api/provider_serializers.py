@@ -376,6 +376,9 @@ class ProviderOfferOut(serializers.ModelSerializer):
             "version",
             "buyer",
             "terms",
+            "daily_quota",
+            "price_per_1000_krw",
+            "rate_limit_per_minute",
             "active",
             "created_at",
         ]
@@ -486,6 +489,30 @@ class ProviderOfferIn(serializers.Serializer):
     )
     terms = serializers.CharField(
         max_length=4000, required=False, allow_blank=True, default="", help_text="비공개 제안의 추가 조건"
+    )
+    daily_quota = serializers.IntegerField(
+        min_value=1,
+        max_value=10**9,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="API 개발계정: 1일 호출 한도",
+    )
+    price_per_1000_krw = serializers.IntegerField(
+        min_value=1,
+        max_value=10**9,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="API 종량제: 호출 1,000건당 가격 (부가세 제외, 원)",
+    )
+    rate_limit_per_minute = serializers.IntegerField(
+        min_value=1,
+        max_value=10**6,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="API 정액제: 분당 호출 한도",
     )
 
     def validate_version(self, pk):

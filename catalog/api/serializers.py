@@ -427,6 +427,11 @@ class OfferOut(ReadOnly):
     contract_type = serializers.CharField(help_text="데이터 표준계약서 유형 (민간·가공 데이터)")
     private = serializers.SerializerMethodField(help_text="이 기관에만 보이는 비공개 제안")
     terms = serializers.CharField(help_text="비공개 제안의 추가 조건")
+    daily_quota = serializers.IntegerField(allow_null=True, help_text="API 개발계정: 1일 호출 한도")
+    price_per_1000_krw = serializers.IntegerField(
+        allow_null=True, help_text="API 종량제: 호출 1,000건당 가격 (공급가액, 원)"
+    )
+    rate_limit_per_minute = serializers.IntegerField(allow_null=True, help_text="API 정액제: 분당 호출 한도")
 
     def get_private(self, offer) -> bool:
         return offer.buyer_id is not None

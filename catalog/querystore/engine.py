@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -202,24 +203,48 @@ def _lockdown(con) -> None:
     con.execute("SET lock_configuration=true")
 
 
-def _connect(*, memory_limit: str, threads: int, temp_directory: str | None = None) -> duckdb.DuckDBPyConnection:
+MAX_SPILL = "2GB"  # what one query may write to its spill directory (a huge sort or join), then it fails
+
+
+class _Connection:
+    """A DuckDB connection that removes its own spill directory when closed (instances sharing one directory
+    could collide on DuckDB's temporary file names)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, spill: str):
+        self._con = con
+        self._spill = spill
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+    def close(self) -> None:
+        try:
+            self._con.close()
+        finally:
+            shutil.rmtree(self._spill, ignore_errors=True)
+
+
+def _connect(*, memory_limit: str, threads: int, temp_directory: str | None = None) -> _Connection:
     """A new in-memory DuckDB with its limits given at creation (measured: creating the instance with its thread
-    count costs less than starting the default threads and changing them after; bench/querystore.py)."""
+    count costs less than starting the default threads and changing them after; bench/querystore.py), spilling
+    into a directory of its own under `temp_directory`."""
+    base = Path(temp_directory or Path(tempfile.gettempdir()) / "querystore-spill")
+    base.mkdir(parents=True, exist_ok=True)
+    spill = tempfile.mkdtemp(prefix="q-", dir=base)
     config = {
         "autoinstall_known_extensions": "false",
         "autoload_known_extensions": "false",
         "allow_community_extensions": "false",
         "memory_limit": memory_limit,
         "threads": int(threads),
-        "temp_directory": temp_directory or _spill_dir(),
+        "temp_directory": spill,
+        "max_temp_directory_size": MAX_SPILL,
     }
-    return duckdb.connect(":memory:", config=config)
-
-
-def _spill_dir() -> str:
-    path = Path(tempfile.gettempdir()) / "querystore-spill"
-    path.mkdir(parents=True, exist_ok=True)
-    return str(path)
+    try:
+        return _Connection(duckdb.connect(":memory:", config=config), spill)
+    except BaseException:
+        shutil.rmtree(spill, ignore_errors=True)
+        raise
 
 
 def _type_name(type_code) -> str:
@@ -313,7 +338,14 @@ def _single_select(con, sql: str) -> str:
     return statement.query
 
 
-_DENIED_FUNCTIONS = {"query", "query_table"}
+# query()/query_table() would read a table by a name in a string (past the check of the names below); the system
+# tables and settings functions would show the server's paths (the store files, the spill directory).
+_DENIED_FUNCTIONS = {"query", "query_table", "current_setting", "getenv", "which_secret"}
+_DENIED_PREFIXES = ("duckdb_", "pragma_")
+
+
+def _denied(name: str) -> bool:
+    return name in _DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIXES)
 
 
 def _walk(node, found: dict) -> None:
@@ -345,7 +377,7 @@ def _check_references(con, sql: str, sources: Sequence[Source]) -> None:
         return
     found: dict = {"tables": [], "functions": set(), "ctes": set()}
     _walk(tree.get("statements"), found)
-    denied = found["functions"] & _DENIED_FUNCTIONS
+    denied = {name for name in found["functions"] if _denied(name)}
     if denied:
         raise QueryRefused(
             lazy_percent(
@@ -375,7 +407,7 @@ def sandbox(
     memory_limit: str,
     threads: int = 2,
     temp_directory: str | None = None,
-) -> duckdb.DuckDBPyConnection:
+) -> _Connection:
     """A fresh, locked-down connection where each source is a TEMP view of its visible columns."""
     con = _connect(memory_limit=memory_limit, threads=threads, temp_directory=temp_directory)
     try:

@@ -182,8 +182,9 @@ def test_the_page_in_english(login, buyer):
 def test_the_scopes_a_user_may_give_are_what_the_service_accepts(buyer, official, admin_user, outsider):
     """One rule for the page and the service: a key never has more power than its maker has today."""
     company, department = buyer.active_organization, official.active_organization
-    assert api_scopes_allowed(buyer, company) == ["read", "buy"]
-    assert api_scopes_allowed(official, department) == ["read", "publish"]
+    # `data` (issue 16): calling the data API within the organization's plans, which any member may give.
+    assert api_scopes_allowed(buyer, company) == ["read", "buy", "data"]
+    assert api_scopes_allowed(official, department) == ["read", "publish", "data"]
     assert api_scopes_allowed(official, company) == []  # not a member
     assert api_scopes_allowed(admin_user, None) == ["read", "admin"]
     assert api_scopes_allowed(outsider, None) == []

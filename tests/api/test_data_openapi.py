@@ -64,3 +64,5 @@ def test_a_table_without_coordinates_has_no_bbox_or_geojson(api, official, admin
     operation = next(item["get"] for path, item in doc["paths"].items() if not path.endswith("/datagokr"))
     assert "bbox" not in {p["name"] for p in operation["parameters"]}
     assert "application/geo+json" not in operation["responses"]["200"]["content"]
+    response = api.get(table["url"], {"format": "geojson", "sample": "1"})
+    assert response.status_code == 400 and "geojson" in response.json()["error"]["message_ko"]

@@ -12,6 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership
+from catalog import services as catalog_services
+from catalog.querystore.services import query_stores_build
 from tests.api.data_world import SAMPLE_ROWS, fresh_quotas, publish_sensors, sensor_rows  # noqa: F401 (a fixture)
 from tests.conftest import make_org, make_user
 from tests.transactions.conftest import offer_of, place_order
@@ -121,6 +123,7 @@ def test_bad_parameters_are_400_naming_them_in_both_languages(api, sensors, enti
         ({"order": "-nosuch"}, "nosuch"),
         ({"limit": "0"}, "limit"),
         ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"format": "xlsx"}, "xlsx"),
     ):
         response = api.get(rows_url(sensors), params)
         assert response.status_code == 400, (params, response.content)
@@ -273,3 +276,22 @@ def test_the_dataset_page_shows_the_panel_for_the_visitors_situation(client, sen
     client.force_login(buyer)
     html = client.get(reverse("catalog:dataset", args=(sensors.dataset.slug,))).content.decode()
     assert "sensors?sample=1" not in html and "DATA_API_KEY" in html
+
+
+def test_a_superseded_version_stays_readable_by_its_buyer_and_the_new_one_is_not(
+    api, sensors, entitled, official, admin_user
+):
+    second = catalog_services.version_start_new(actor=official, dataset=sensors.dataset, change_note="2월 자료")
+    catalog_services.version_submit(actor=official, version=second, pii_justification="-")
+    catalog_services.version_approve(actor=admin_user, version=second)
+    query_stores_build(version_id=second.pk)
+    api.with_key(entitled)
+    old = api.get(rows_url(sensors, number="1"), {"limit": "5"})
+    assert old.status_code == 200 and old.json()["count"] == 5  # the free entitlement was to version 1
+    assert api.get(rows_url(sensors, number="latest")).status_code == 403
+    assert api.get(rows_url(sensors, number="2"), {"sample": "1"}).status_code == 200
+    listed = api.get(reverse("api-data-dataset", args=(sensors.dataset.slug,))).json()["versions"]
+    assert [(v["version"], v["state"], v["full_access"]) for v in listed] == [
+        ("2", "published", False),
+        ("1", "superseded", True),
+    ]

@@ -42,6 +42,7 @@ NEEDS = [
     ("/api/v1/documents", "buy"),
     ("/api/v1/subscriptions", "buy"),
     ("/api/v1/vouchers", "buy"),
+    ("/api/v1/usage", "buy"),  # data API usage and plans (issue 16)
     ("/api/v1/me/", "key"),
     ("/api/v1/api-keys/", "key"),
 ]

@@ -14,10 +14,11 @@ from django.core.files import storage
 from django.db import connection
 
 from catalog.models import DatasetVersion
+from catalog.querystore import engine
 from catalog.querystore import selectors as qs_selectors
 from catalog.querystore import services as qs_services
 from catalog.querystore.build import table_name
-from catalog.querystore.engine import run_sql
+from catalog.querystore.engine import PageSpec, run_sql
 from catalog.querystore.models import QueryStore, QueryTable
 from tests.catalog.workbooks import AIR_ROWS, CONTACT_ROWS, one_sheet_workbook, three_sheet_workbook
 from tests.transactions.test_packaging import _zip, publish_files
@@ -308,6 +309,14 @@ def test_every_format_is_loaded_with_exact_rows_and_types(published):
     assert qs_selectors.store_status(published)["state"] == "ready"
     result = run_sql(sources, "SELECT count(*) FROM siheung_daegijil", max_rows=10, timeout=5, memory_limit="256MB")
     assert result.rows == [(30,)]
+    # A bbox over the GeoJSON's features (each feature's own box): the polygon and the points inside.
+    page = engine.page(
+        sources, "jeongryujang", PageSpec(bbox=(126.72, 37.32, 126.85, 37.45), select=["name", "geometry"])
+    )
+    assert [r[0] for r in page.rows] == ["정류장 2", "정류장 3", "정류장 4", "정류장 5", "공원"]
+    assert page.geometry_index == 1 and json.loads(page.rows[-1][1])["type"] == "Polygon"
+    page = engine.page(sources, "siheung_daegijil", PageSpec(bbox=(126.70, 37.30, 126.705, 37.305), select=["PM10"]))
+    assert len(page.rows) == 6  # rows 0..5 of the file lie in that box (0.001° apart)
 
 
 def test_building_again_changes_nothing(published):

@@ -307,6 +307,10 @@ ESCAPES = [
     ("SELECT * FROM store0.main.sensor", QueryRefused, "store0"),
     ("SELECT * FROM other_dataset_table", QueryRefused, "other_dataset_table"),
     ("SELECT * FROM glob('/*')", QueryRefused, None),
+    ("SELECT path FROM duckdb_databases()", QueryRefused, "duckdb_databases"),
+    ("SELECT value FROM duckdb_settings() WHERE name = 'temp_directory'", QueryRefused, "duckdb_settings"),
+    ("SELECT current_setting('temp_directory')", QueryRefused, "current_setting"),
+    ("SELECT * FROM pragma_database_list()", QueryRefused, "pragma_database_list"),
     ("SELECT current_setting('enable_external_access') AS v, * FROM read_parquet('x.parquet')", QueryRefused, None),
     ("SELEC 1", QueryError, None),
     ("", QueryError, None),
@@ -496,3 +500,39 @@ def test_bbox_on_a_table_without_coordinates_is_refused():
     with pytest.raises(QueryError) as info:
         parse_page_params(QueryDict("bbox=1,2,3,4"), COLUMNS, None)
     assert info.value.parameter == "bbox"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DESCRIBE sensor",
+        "SUMMARIZE sensor",
+        "SHOW TABLES",
+        "FROM sensor SELECT station LIMIT 1",
+        "WITH s AS (SELECT station, pm10 FROM sensor) SELECT station, max(pm10) FROM s GROUP BY ALL",
+    ],
+)
+def test_harmless_read_only_forms_are_allowed(store, sql):
+    result = engine.run_sql([store], sql, max_rows=100, timeout=5, memory_limit="128MB")
+    assert result.row_count > 0
+
+
+def test_iter_page_rows_streams_every_row_in_batches(store):
+    spec = PageSpec(filters=[Filter("pm10", "gte", 30)], sort=[("pm10", True)], select=["pm10", "station"])
+    batches = list(engine.iter_page_rows([store], store.name, spec, max_rows=10_000, batch=37))
+    assert all(len(rows) <= 37 for _columns, rows in batches)
+    assert [r for _columns, rows in batches for r in rows] == _projected(expected(spec), ["pm10", "station"])
+    capped = list(engine.iter_page_rows([store], store.name, spec, max_rows=50, batch=37))
+    assert sum(len(rows) for _c, rows in capped) == 50
+
+
+def test_each_query_spills_into_its_own_directory_and_removes_it(store, tmp_path):
+    engine.run_sql(
+        [store],
+        f"SELECT count(*) FROM {store.name}",
+        max_rows=5,
+        timeout=5,
+        memory_limit="128MB",
+        temp_directory=str(tmp_path),
+    )
+    assert list(tmp_path.iterdir()) == []

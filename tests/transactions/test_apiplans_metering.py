@@ -238,3 +238,18 @@ def test_a_flush_killed_after_commit_or_before_it_neither_loses_nor_doubles(buye
     usage.usage_flush()
     assert ApiUsage.objects.aggregate(n=Sum("calls"))["n"] == 22
     assert r.scard(metering.PENDING_KEY) == 0 and not r.exists(batch)
+
+
+@pytest.mark.django_db
+def test_data_access_costs_at_most_two_queries_per_call(buyer, api_dataset, django_assert_max_num_queries):
+    take(buyer, offer_of(api_dataset, Offer.Kind.API_DEV))
+    organization = buyer.active_organization
+    version = api_dataset.versions.get()
+    with django_assert_max_num_queries(1):  # the plan holder: one indexed query
+        access = data_access(user=buyer, organization=organization, dataset=api_dataset, version=version)
+    assert access.plan is not None
+    started = time.perf_counter()
+    for _ in range(200):
+        data_access(user=buyer, organization=organization, dataset=api_dataset, version=version)
+    per_call = (time.perf_counter() - started) / 200 * 1000
+    print(f"data_access with a plan: {per_call:.2f} ms per call")

@@ -233,3 +233,40 @@ def test_the_dataset_page_lists_the_plans_in_korean(client, buyer, api_dataset):
     assert "1,000건당 2,000원" in page
     assert "분당 600건" in page
     assert selectors.purchase_problem(offer_of(api_dataset, Offer.Kind.API_DEV), buyer.active_organization) is None
+
+
+@pytest.mark.django_db
+def test_a_refunded_api_subscription_closes_the_data_at_once(buyer, admin_user, api_dataset):
+    from transactions.refunds import services as refunds
+
+    plan = buy_api_subscription(buyer, api_dataset, admin_user)
+    org = buyer.active_organization
+    assert data_access(user=buyer, organization=org, dataset=api_dataset, version=None).full
+    refund = refunds.refund_create(
+        actor=admin_user, order=plan.entitlement.order_item.order, reason="제공기관 요청으로 판매 철회"
+    )
+    refunds.refund_bank_confirm(
+        actor=admin_user, refund=refund, bank="국민은행", account_number="123-456", holder="(주)에어데이터랩"
+    )
+    access = data_access(user=buyer, organization=org, dataset=api_dataset, version=None)
+    assert not access.full and not access.live and access.plan is None
+
+
+@pytest.mark.django_db
+def test_the_provider_api_makes_api_offers_and_the_catalog_api_shows_their_terms(api, make_key, official, api_dataset):
+    version = api_dataset.versions.get()
+    api.with_key(make_key(official, scopes=("publish",)))
+    made = api.post(
+        f"/api/v1/provider/versions/{version.pk}/offers/",
+        {"kind": "api_metered", "price_per_1000_krw": 500, "cost_basis": COST},
+        format="json",
+    )
+    assert made.status_code == 201, made.content[:400]
+    assert made.json()["price_per_1000_krw"] == 500 and made.json()["price_krw"] == 0
+    refused = api.post(f"/api/v1/provider/versions/{version.pk}/offers/", {"kind": "api_dev"}, format="json").json()[
+        "error"
+    ]
+    assert refused["code"] == "offer_daily_quota" and "1일 호출 한도" in refused["message_ko"]
+    offers = api.get(reverse("api-catalog-dataset", args=[api_dataset.slug])).json()["offers"]
+    dev = next(o for o in offers if o["kind"] == "api_dev")
+    assert dev["daily_quota"] == 1000 and dev["price"]["total_krw"] == 0

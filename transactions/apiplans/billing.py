@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from catalog.models import OfferKind
-from catalog.pricing import price_of
+from catalog.pricing import metered_amount_krw, price_of
 from core.audit import audit
 from core.notify import email_on_commit, site_url
 from core.transitions import transition
@@ -45,8 +45,8 @@ def month_calls(plan: ApiPlan, month: date) -> int:
 
 
 def bill_amount(calls: int, price_per_1000_krw: int) -> int:
-    """공급가액 of a month's calls: calls × price / 1,000, rounded down to the won."""
-    return int(calls) * int(price_per_1000_krw) // 1000
+    """공급가액 of a month's calls: calls × price / 1,000, rounded down to the won (catalog.pricing)."""
+    return metered_amount_krw(calls, price_per_1000_krw)
 
 
 def bill_make(*, plan: ApiPlan, month: date) -> ApiBill | None:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Organization
 from catalog.licences import UnfilledPlaceholder, render_for_version
 from catalog.models import CatalogEntry, Dataset, Offer, OfferKind
-from catalog.pricing import offer_price, price_of
+from catalog.pricing import metered_amount_krw, offer_price, price_of
 from transactions import selectors
 from transactions.apiplans.models import ApiBill, ApiPlan, ApiUsage
 from transactions.dataapi import metering
@@ -70,7 +70,7 @@ def _month_calls(plan: ApiPlan, month: date) -> int:
 
 def metered_amount(plan: ApiPlan, calls: int) -> int:
     """공급가액 of `calls` under a metered plan: calls × price per 1,000 / 1,000, rounded down to the won."""
-    return int(calls) * int(plan.price_per_1000_krw) // 1000
+    return metered_amount_krw(calls, plan.price_per_1000_krw)
 
 
 @dataclass

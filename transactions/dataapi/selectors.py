@@ -164,3 +164,13 @@ def sources(target: Target, variant: str) -> list:
 
 def store_status(version: DatasetVersion):
     return store_selectors.store_status(version)
+
+
+def stored_row_count(target: Target, name: str, variant: str) -> int | None:
+    """The row count the store recorded for the table in `variant` (None for live tables: they grow)."""
+    if target.live:
+        return None
+    for table in store_selectors.tables_for_version(target.version, variant):
+        if table.name == name:
+            return table.row_count
+    return None

@@ -319,7 +319,7 @@ class TableRows(DataView):
         self._grant = grant = admit(request=request, access=access, dataset=target.dataset)
         try:
             spec = parse_page_params(request.query_params, info.columns, info.geometry, ignore=OWN_PARAMETERS)
-            out_format = (request.query_params.get("format") or "json").strip().lower()
+            out_format = output_format(request, info)
             result = engine.page(data.sources(target, variant), info.name, spec)
         except engine.QueryError:
             finish(grant, dataset_id=target.dataset.pk, table=info.name, status=400, nbytes=0)
@@ -358,6 +358,24 @@ class TableRows(DataView):
             response = Response(body)
         response.data_done = done
         return response
+
+
+FORMATS = ("json", "csv", "geojson")
+
+
+def output_format(request, info: data.TableInfo) -> str:
+    """json (default), csv or geojson (only for a table with coordinates); else a QueryError naming `format`."""
+    value = (request.query_params.get("format") or "json").strip().lower()
+    if value not in FORMATS:
+        raise engine.QueryError(
+            lazy_percent(_("The format %(value)s is not offered: use json, csv or geojson."), {"value": value[:20]}),
+            parameter="format",
+        )
+    if value == "geojson" and not info.geometry:
+        raise engine.QueryError(
+            _("This table has no coordinates: format=geojson cannot be used (use json or csv)."), parameter="format"
+        )
+    return value
 
 
 def _finisher(grant, dataset_id: int, table: str):
@@ -460,7 +478,9 @@ class TableDataGoKr(DataView):
             sources = data.sources(target, variant)
             name = engine.quote(info.name)
             limits = {"timeout": sql_timeout(), "memory_limit": sql_memory_limit()}
-            total = engine.run_sql(sources, f"SELECT count(*) FROM {name}", max_rows=1, **limits).rows[0][0]
+            total = data.stored_row_count(target, info.name, variant)
+            if total is None:  # a live table grows: counted now
+                total = engine.run_sql(sources, f"SELECT count(*) FROM {name}", max_rows=1, **limits).rows[0][0]
             sql = datagokr.page_sql(name, offset=(page_no - 1) * rows, limit=rows)
             result = engine.run_sql(sources, sql, max_rows=rows, **limits)
         except DomainError:
