@@ -270,3 +270,15 @@ def test_the_provider_api_makes_api_offers_and_the_catalog_api_shows_their_terms
     offers = api.get(reverse("api-catalog-dataset", args=[api_dataset.slug])).json()["offers"]
     dev = next(o for o in offers if o["kind"] == "api_dev")
     assert dev["daily_quota"] == 1000 and dev["price"]["total_krw"] == 0
+
+
+@pytest.mark.django_db
+def test_the_development_and_metered_plans_never_go_through_the_cart(buyer, api_dataset):
+    from transactions.services import cart as cart_services
+
+    for kind in (Offer.Kind.API_DEV, Offer.Kind.API_METERED):
+        with pytest.raises(DomainError) as refused:
+            cart_services.cart_add(
+                actor=buyer, organization=buyer.active_organization, offer=offer_of(api_dataset, kind)
+            )
+        assert refused.value.code == "api_plan_not_in_cart"

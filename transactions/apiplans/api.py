@@ -8,9 +8,13 @@ from rest_framework.response import Response
 
 from accounts.api.permissions import acting_organization
 from catalog.api.provider_views import Publisher
+from core.api.validation import validated
 from core.api.views import ApiView
+from core.http import client_ip
+from transactions.api.serializers import CartLicenceTextOut
 from transactions.api.views import BuyerView, reading_organization
-from transactions.apiplans import selectors
+from transactions.apiplans import selectors, services
+from transactions.dataapi import metering
 
 
 def _plan(row) -> dict:
@@ -65,6 +69,23 @@ USAGE_OUT = inline_serializer(
 )
 
 
+USAGE_PLAN_OUT = inline_serializer(
+    "ApiPlanOut",
+    {
+        "id": serializers.IntegerField(),
+        "dataset": serializers.CharField(),
+        "dataset_title": serializers.CharField(),
+        "kind": serializers.CharField(),
+        "state": serializers.CharField(),
+        "daily_quota": serializers.IntegerField(allow_null=True),
+        "rate_limit_per_minute": serializers.IntegerField(allow_null=True),
+        "price_per_1000_krw": serializers.IntegerField(allow_null=True),
+        "monthly_cap_krw": serializers.IntegerField(allow_null=True),
+        "quota": serializers.DictField(allow_null=True),
+    },
+)
+
+
 class BuyerUsage(BuyerView):
     scope = "buy"
 
@@ -89,3 +110,53 @@ class ProviderUsage(ApiView):
     )
     def get(self, request):
         return Response(_usage(selectors.provider_usage(acting_organization(request))))
+
+
+class PlanOfferLicence(BuyerView):
+    """The licence of an API offer as its page shows it: the text to accept and its SHA-256."""
+
+    @extend_schema(
+        summary="The licence text of an API plan offer",
+        description="API 개발계정·종량제 제안의 이용허락 본문 (빈칸을 채운 그대로, 신청 페이지와 같음)과 SHA-256, 그리고 "
+        "신청할 수 없는 이유(problem). 신청할 때 licence_sha256으로 이 sha256을 보냅니다.",
+        responses={200: CartLicenceTextOut},
+    )
+    def get(self, request, offer_id: int):
+        organization = reading_organization(request)
+        line = selectors.offer_line(selectors.api_offer_get(offer_id, organization), organization)
+        return Response({**CartLicenceTextOut(line).data, "problem": str(line.problem) if line.problem else None})
+
+
+class PlanTakeIn(serializers.Serializer):
+    offer = serializers.IntegerField(help_text="API 개발계정(api_dev) 또는 종량제(api_metered) 제안의 id")
+    licence_sha256 = serializers.CharField(max_length=64, help_text="동의한 이용허락 본문의 SHA-256")
+    monthly_cap_krw = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="종량제: 월 상한액 (원, 부가세 제외)"
+    )
+
+
+class PlanTake(BuyerView):
+    """Take a development or metered plan: active at once (a subscription plan goes through the cart and checkout)."""
+
+    @extend_schema(
+        summary="Take an API development or metered plan",
+        description="API 개발계정(무료, 1일 호출 한도)이나 종량제(1,000건당 가격, 월 상한액)를 신청합니다. 신청 즉시 "
+        "사용할 수 있습니다 (인증키 등록 대기 없음). 정액제는 장바구니와 결제로 구매합니다.",
+        request=PlanTakeIn,
+        responses={201: USAGE_PLAN_OUT},
+    )
+    def post(self, request):
+        organization = reading_organization(request)
+        data = validated(PlanTakeIn, request.data)
+        offer = selectors.api_offer_get(data["offer"], organization)
+        plan = services.api_plan_take(
+            actor=request.user,
+            organization=organization,
+            offer=offer,
+            accepted_sha256=data["licence_sha256"],
+            monthly_cap_krw=data["monthly_cap_krw"],
+            ip=client_ip(request),
+        )
+        row = selectors.PlanRow(plan=plan, quota=metering.quota_status(plan=plan, organization_id=organization.pk))
+        row.title = selectors.dataset_titles({plan.dataset_id}).get(plan.dataset_id, "")
+        return Response(_plan(row), status=201)

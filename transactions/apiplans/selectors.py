@@ -193,6 +193,10 @@ def _titles(dataset_ids) -> dict[int, str]:
     return titles
 
 
+def dataset_titles(dataset_ids) -> dict[int, str]:
+    return _titles(dataset_ids)
+
+
 def _fill_titles(rows: list[PlanRow]) -> None:
     titles = _titles({row.plan.dataset_id for row in rows})
     for row in rows:

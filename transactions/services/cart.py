@@ -31,6 +31,12 @@ def cart_add(*, actor, organization: Organization | None, offer: Offer) -> CartI
     if offer.buyer_id is not None and offer.buyer_id != organization.pk:
         # Someone else's private offer: refused as if it did not exist.
         raise NotAllowed(_("This offer is not available to your organization."))
+    if offer.kind in (Offer.Kind.API_DEV, Offer.Kind.API_METERED):
+        # Issue 16: taken on the plan's own page (the licence, and the metered plan's monthly cap), never by cart.
+        raise DomainError(
+            _("This API plan is taken on its own page from the dataset page, not through the cart."),
+            code="api_plan_not_in_cart",
+        )
     cart = _cart_locked(actor, organization)
     existing = cart.items.filter(offer=offer).first()
     if existing is not None:
