@@ -48,7 +48,10 @@ def main():
 
     setup_test_environment()
     settings.STORAGES = {
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": "/tmp/live-bench"}},
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": "/tmp/live-bench"},
+        },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.CELERY_TASK_ALWAYS_EAGER = False

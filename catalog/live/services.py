@@ -402,6 +402,10 @@ def live_snapshot_step(*, table_id: int, now: dt.datetime | None = None) -> str:
         _snapshot_upload(table, version, table.snapshot_period, _period_end(table, table.snapshot_period))
         version.refresh_from_db()
     if version.state == S.READY:
+        if version.files.needing_justification().exists() and not version.pii_justification.strip():
+            # Personal data was found in the rows and nobody explained why it may be published: no automatic
+            # publication; the provider finds the snapshot version as a draft and decides.
+            return "waiting (personal data: the provider decides)"
         return _snapshot_publish(table, version)
     return f"waiting ({version.state})"
 
@@ -477,9 +481,7 @@ def _snapshot_upload(table: LiveTable, version: DatasetVersion, start: dt.date, 
 
 
 def _snapshot_publish(table: LiveTable, version: DatasetVersion) -> str:
-    version = version_submit(
-        actor=table.enabled_by, version=version, pii_justification=version.pii_justification or "-"
-    )
+    version = version_submit(actor=table.enabled_by, version=version, pii_justification=version.pii_justification)
     version_approve(
         actor=table.enabled_by,
         version=version,

@@ -93,3 +93,53 @@ def test_a_read_key_or_another_organization_cannot_push(api, official, buyer, da
     api.with_key(make_key(buyer, scopes=("buy",)))
     assert _post(api, url, {"rows": [row()]}).status_code == 403
     assert not LiveRow.objects.exists()
+
+
+def test_the_provider_page_makes_a_table_live_and_pauses_it(login, official, buyer, dataset):
+    from catalog.live.models import LiveTable
+
+    version = dataset.versions.get(state="published")
+    datafile = version.files.get()
+    client = login(official)
+    page = client.get(f"/catalog/provider/versions/{version.pk}/")
+    assert "live-enable-form" in page.content.decode()
+    answer = client.post(f"/catalog/provider/versions/{version.pk}/live/", {"file": datafile.pk, "cadence": "weekly"})
+    assert answer.status_code == 302
+    table = LiveTable.objects.get(dataset=dataset)
+    assert (table.name, table.cadence, table.state) == ("daegijil", "weekly", "active")
+    page = client.get(f"/catalog/provider/versions/{version.pk}/").content.decode()
+    assert "Idempotency-Key" in page and f"/api/v1/provider/datasets/{dataset.slug}/live/daegijil/rows" in page
+    assert "live-enable-form" not in page  # the only table is live already
+    client.post(f"/catalog/provider/versions/{version.pk}/live/daegijil/state/", {"action": "pause"})
+    assert LiveTable.objects.get(pk=table.pk).state == "paused"
+    client.post(f"/catalog/provider/versions/{version.pk}/live/daegijil/state/", {"action": "resume"})
+    assert LiveTable.objects.get(pk=table.pk).state == "active"
+    # Another organization's member cannot.
+    other = login(buyer)
+    assert other.post(
+        f"/catalog/provider/versions/{version.pk}/live/daegijil/state/", {"action": "pause"}
+    ).status_code in (
+        403,
+        404,
+    )
+    assert LiveTable.objects.get(pk=table.pk).state == "active"
+
+
+def test_the_dataset_page_shows_freshness_beside_the_cadence(client, official, dataset, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from catalog.live import services as live
+
+    table = live.live_table_enable(
+        actor=official, dataset=dataset, datafile=dataset.versions.get(state="published").files.get()
+    )
+    html = client.get(f"/catalog/datasets/{dataset.slug}/").content.decode()
+    assert "실시간 데이터" in html and "아직 행이 없음" in html
+    live.live_rows_append(actor=official, table=table, idempotency_key="k", rows=[row()])
+    LiveTable = type(table)
+    LiveTable.objects.filter(pk=table.pk).update(last_row_at=timezone.now() - dt.timedelta(minutes=2, seconds=5))
+    html = client.get(f"/catalog/datasets/{dataset.slug}/").content.decode()
+    assert "마지막 행 2분 전" in html and "공지 주기: 일간" in html
+    assert "live-rows-daegijil" not in html  # rows are for signed-in buyers with access (the stream decides)

@@ -40,6 +40,9 @@ class SseReader:
         self.thread = threading.Thread(target=self._read, daemon=True)
         if self.response.status_code == 200:
             self.thread.start()
+        else:
+            _body = self.response.content  # kept for .json()
+            self.response.close()  # or the server's thread would wait on the kept-alive socket with its DB connection
 
     def _read(self):
         current: dict = {}
