@@ -387,7 +387,7 @@ def live_appends(port: int, key: str, slug: str, name: str, columns, seconds: fl
                 station = r.get(station_col) or ""
                 if station.startswith("B"):
                     seen_at.setdefault(int(station[1:]), now)
-            since = data.get("last_row") or data.get("since") or since
+            since = data["next_since"]
             if stop.is_set() and time.perf_counter() - stop_time[0] > 10:
                 break
             time.sleep(0.05)

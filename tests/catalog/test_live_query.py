@@ -109,8 +109,12 @@ def test_the_data_api_serves_live_rows_with_since_to_entitled_buyers(api, offici
     assert first.status_code == 200, first.content
     assert [r["미세먼지"] for r in first.json()["rows"]] == [1, 2]
     live.live_rows_append(actor=official, table=live_table, idempotency_key="b", rows=[row(pm=3)])
-    newer = api.get(url, {"since": 2})
+    newer = api.get(url, {"since": first.json()["next_since"]})  # the cursor the API hands back, not a guess
+    assert first.json()["next_since"] == 2
     assert [r["미세먼지"] for r in newer.json()["rows"]] == [3]
+    assert newer.json()["next_since"] == 3
+    assert api.get(url, {"since": 3}).json()["next_since"] == 3  # nothing newer: the same cursor again
+    assert api.get(url, {"since": 2, "format": "csv"})["X-Next-Since"] == "3"
     filtered = api.get(url, {"미세먼지__gte": 2})
     assert [r["미세먼지"] for r in filtered.json()["rows"]] == [2, 3]
 

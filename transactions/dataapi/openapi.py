@@ -290,12 +290,16 @@ def table_document(request, target: data.Target, info: data.TableInfo, *, exampl
     }
     page_schema = {
         "type": "object",
-        "required": ["columns", "rows", "next", "count"],
+        "required": ["columns", "rows", "next", "count", "next_since"],
         "properties": {
             "columns": columns_schema,
             "rows": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}},
             "next": {"type": ["string", "null"], "format": "uri", "description": "다음 쪽 (null: 마지막 쪽)"},
             "count": {"type": "integer", "description": "이 쪽의 행 수 (rows on this page)"},
+            "next_since": {
+                "type": "integer",
+                "description": "다음 호출의 since= 값: 이 쪽 뒤에 추가된 행만 (since= for the next call: newer rows only)",
+            },
         },
     }
     content = {
@@ -308,6 +312,7 @@ def table_document(request, target: data.Target, info: data.TableInfo, *, exampl
             "rows": [example],
             "next": None,
             "count": 1,
+            "next_since": 1,
         }
     if info.geometry:
         content["application/geo+json"] = {"schema": {"$ref": "#/components/schemas/FeatureCollection"}}

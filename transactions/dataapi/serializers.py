@@ -45,6 +45,9 @@ class DataPageOut(serializers.Serializer):
     rows = serializers.ListField(child=serializers.DictField(child=serializers.JSONField(allow_null=True)))
     next = serializers.URLField(allow_null=True, help_text="다음 쪽 주소 (cursor 포함), 마지막 쪽이면 null.")
     count = serializers.IntegerField(help_text="이 쪽의 행 수 (rows on this page).")
+    next_since = serializers.IntegerField(
+        help_text="다음에 since=로 보내면 이 쪽 뒤에 추가된 행만 받습니다 (send as since= next time for newer rows only)."
+    )
 
 
 class TableOut(serializers.Serializer):

@@ -330,6 +330,8 @@ class TableRows(DataView):
             else None
         )
         done = _finisher(grant, target.dataset.pk, info.name)
+        # What to send as since= next time to get only newer rows (a live table's feed by polling).
+        next_since = result.last_row if result.last_row is not None else (spec.since or 0)
         if out_format == "csv":
             response = StreamingHttpResponse(
                 formats.csv_chunks(result.columns, result.rows, on_done=done), content_type=formats.CSV_CONTENT_TYPE
@@ -338,6 +340,7 @@ class TableRows(DataView):
             if next_url:
                 response["Link"] = f'<{next_url}>; rel="next"'
             response["X-Row-Count"] = str(len(result.rows))
+            response["X-Next-Since"] = str(next_since)
             return response
         if out_format == "geojson":
             body = formats.feature_collection(
@@ -345,15 +348,17 @@ class TableRows(DataView):
                 result.rows,
                 info.geometry,
                 geometry_index=result.geometry_index,
-                extra={"next": next_url, "count": len(result.rows)},
+                extra={"next": next_url, "count": len(result.rows), "next_since": next_since},
             )
             response = Response(body, content_type=formats.GEOJSON_CONTENT_TYPE)
+            response["X-Next-Since"] = str(next_since)
         else:
             body = {
                 "columns": [{"name": c["name"], "type": c.get("type", "")} for c in result.columns],
                 "rows": formats.json_rows(result.columns, result.rows, info.geometry),
                 "next": next_url,
                 "count": len(result.rows),
+                "next_since": next_since,
             }
             response = Response(body)
         response.data_done = done
