@@ -287,6 +287,7 @@ def query_store_build(*, version_id: int, variant: str, last_attempt: bool = Tru
     if lease is None:
         return store.state
     settings.QUERYSTORE_WORK_DIR.mkdir(parents=True, exist_ok=True)
+    _sweep_scratch(version_id, variant)
     workdir = Path(tempfile.mkdtemp(prefix=f"qs-{version_id}-{variant}-", dir=settings.QUERYSTORE_WORK_DIR))
     name = ""
     try:
@@ -301,6 +302,7 @@ def query_store_build(*, version_id: int, variant: str, last_attempt: bool = Tru
         if done is None:
             default_storage.delete(name)
             return "lease lost"
+        _sweep_stored(store, keep=name)
         return S.READY
     except LeaseLost:
         if name:
@@ -318,6 +320,27 @@ def query_store_build(*, version_id: int, variant: str, last_attempt: bool = Tru
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _sweep_scratch(version_id: int, variant: str) -> None:
+    """Scratch folders an earlier attempt at this store left on this node (its worker was killed: nothing ran its
+    `finally`). Only the lease holder calls this, so no live builder of this store still uses them."""
+    for old in settings.QUERYSTORE_WORK_DIR.glob(f"qs-{version_id}-{variant}-*"):
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _sweep_stored(store: QueryStore, *, keep: str) -> None:
+    """Files of this store in storage other than the one it now names: what a killed attempt left half-written
+    (each attempt writes under its own lease's name, so none of them is a file a reader uses)."""
+    folder = f"querystore/{store.version_id}"
+    try:
+        _dirs, files = default_storage.listdir(folder)
+    except (FileNotFoundError, NotImplementedError):
+        return
+    for filename in files:
+        name = f"{folder}/{filename}"
+        if filename.startswith(f"{store.variant}-") and name != keep:
+            default_storage.delete(name)
 
 
 def _permanent_reason(exc: Exception):
