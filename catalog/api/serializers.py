@@ -367,6 +367,9 @@ class LicenceOut(ReadOnly):
 class LicenceTextOut(ReadOnly):
     text_ko = serializers.CharField()
     text_en = serializers.CharField()
+    sha256 = serializers.CharField(
+        help_text="동의하는 본문의 SHA-256: API 요금제를 신청할 때(POST /api/v1/api-plans/) licence_sha256으로 보냅니다"
+    )
 
 
 class ContactOut(ReadOnly):
@@ -484,7 +487,7 @@ class CatalogDataset(CatalogVersion):
     @extend_schema_field(LicenceTextOut(allow_null=True))
     def get_licence_text(self, version):
         text = self.context["page"].licence_text
-        return {"text_ko": text.text_ko, "text_en": text.text_en or ""} if text else None
+        return {"text_ko": text.text_ko, "text_en": text.text_en or "", "sha256": text.sha256} if text else None
 
     @extend_schema_field(OfferOut(many=True))
     def get_offers(self, version):

@@ -137,7 +137,7 @@ def test_the_providers_offer_form_offers_the_api_plans_and_lists_them(client, of
     dataset = publish(offers=API_OFFERS)
     version = dataset.versions.get()
     client.force_login(official)
-    html = client.get(reverse("catalog:version", args=[version.pk])).content.decode()
+    html = client.get(reverse("catalog:version_submission", args=[version.pk])).content.decode()
     for text in (
         "API 개발계정",
         "API 종량제",
@@ -157,13 +157,19 @@ def test_the_providers_offer_form_offers_the_api_plans_and_lists_them(client, of
     assert offer.subscription_days == 30 and offer.price_krw == 30_000
 
 
+def take_line_sha(user, offer):
+    from transactions.apiplans.selectors import offer_line
+
+    return offer_line(offer, user.active_organization).licence_sha256
+
+
 @pytest.mark.django_db
 def test_a_program_takes_the_development_plan_through_the_api(api, make_key, buyer, publish):
     dataset = publish(offers=API_OFFERS)
     dev, metered = offer_of(dataset, Offer.Kind.API_DEV), offer_of(dataset, Offer.Kind.API_METERED)
     api.with_key(make_key(buyer, scopes=("buy",)))
-    licence = api.get(f"/api/v1/api-plans/offers/{dev.pk}/licence/").json()
-    assert licence["problem"] is None and len(licence["sha256"]) == 64
+    licence = api.get(reverse("api-catalog-dataset", args=[dataset.slug])).json()["licence_text"]
+    assert len(licence["sha256"]) == 64 and licence["sha256"] == take_line_sha(buyer, dev)
     wrong = api.post("/api/v1/api-plans/", {"offer": dev.pk, "licence_sha256": "0" * 64}, format="json")
     assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "licence_changed"
     taken = api.post("/api/v1/api-plans/", {"offer": dev.pk, "licence_sha256": licence["sha256"]}, format="json")
@@ -171,12 +177,13 @@ def test_a_program_takes_the_development_plan_through_the_api(api, make_key, buy
     body = taken.json()
     assert body["kind"] == "api_dev" and body["state"] == "active" and body["quota"]["remaining"] == 1000
     # Metered needs the cap.
-    sha = api.get(f"/api/v1/api-plans/offers/{metered.pk}/licence/").json()["sha256"]
+    sha = licence["sha256"]
     no_cap = api.post("/api/v1/api-plans/", {"offer": metered.pk, "licence_sha256": sha}, format="json")
     assert no_cap.status_code == 400 and no_cap.json()["error"]["code"] == "monthly_cap"
     capped = api.post(
         "/api/v1/api-plans/", {"offer": metered.pk, "licence_sha256": sha, "monthly_cap_krw": 5000}, format="json"
     )
     assert capped.status_code == 201 and capped.json()["monthly_cap_krw"] == 5000
-    # Another organization's private offers and other kinds are not found here.
-    assert api.get(f"/api/v1/api-plans/offers/{offer_of(dataset, Offer.Kind.FREE).pk}/licence/").status_code == 404
+    # Only the development and metered plans are taken here.
+    free = offer_of(dataset, Offer.Kind.FREE).pk
+    assert api.post("/api/v1/api-plans/", {"offer": free, "licence_sha256": sha}, format="json").status_code == 404

@@ -9,7 +9,6 @@ from transactions.apiplans import api as apiplan_api
 urlpatterns = [
     path("usage/", apiplan_api.BuyerUsage.as_view(), name="api-usage"),  # data API usage and plans (issue 16)
     path("api-plans/", apiplan_api.PlanTake.as_view(), name="api-plan-take"),
-    path("api-plans/offers/<int:offer_id>/licence/", apiplan_api.PlanOfferLicence.as_view(), name="api-plan-licence"),
     path("cart/", views.CartView.as_view(), name="api-cart"),
     path("cart/items/", views.CartItems.as_view(), name="api-cart-items"),
     path("cart/items/<int:offer_id>/", views.CartItem.as_view(), name="api-cart-item"),

@@ -11,7 +11,6 @@ from catalog.api.provider_views import Publisher
 from core.api.validation import validated
 from core.api.views import ApiView
 from core.http import client_ip
-from transactions.api.serializers import CartLicenceTextOut
 from transactions.api.views import BuyerView, reading_organization
 from transactions.apiplans import selectors, services
 from transactions.dataapi import metering
@@ -112,24 +111,12 @@ class ProviderUsage(ApiView):
         return Response(_usage(selectors.provider_usage(acting_organization(request))))
 
 
-class PlanOfferLicence(BuyerView):
-    """The licence of an API offer as its page shows it: the text to accept and its SHA-256."""
-
-    @extend_schema(
-        summary="The licence text of an API plan offer",
-        description="API 개발계정·종량제 제안의 이용허락 본문 (빈칸을 채운 그대로, 신청 페이지와 같음)과 SHA-256, 그리고 "
-        "신청할 수 없는 이유(problem). 신청할 때 licence_sha256으로 이 sha256을 보냅니다.",
-        responses={200: CartLicenceTextOut},
-    )
-    def get(self, request, offer_id: int):
-        organization = reading_organization(request)
-        line = selectors.offer_line(selectors.api_offer_get(offer_id, organization), organization)
-        return Response({**CartLicenceTextOut(line).data, "problem": str(line.problem) if line.problem else None})
-
-
 class PlanTakeIn(serializers.Serializer):
     offer = serializers.IntegerField(help_text="API 개발계정(api_dev) 또는 종량제(api_metered) 제안의 id")
-    licence_sha256 = serializers.CharField(max_length=64, help_text="동의한 이용허락 본문의 SHA-256")
+    licence_sha256 = serializers.CharField(
+        max_length=64,
+        help_text="동의한 이용허락 본문의 SHA-256 (GET /api/v1/catalog/datasets/<slug>/ 의 licence_text.sha256)",
+    )
     monthly_cap_krw = serializers.IntegerField(
         required=False, allow_null=True, default=None, help_text="종량제: 월 상한액 (원, 부가세 제외)"
     )

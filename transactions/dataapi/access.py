@@ -70,26 +70,37 @@ def _is_publisher_member(user, organization: Organization | None, dataset: Datas
     return Membership.objects.filter(user=user, organization=organization).exists()
 
 
+def _plan_of(entitlement: Entitlement) -> ApiPlan | None:
+    try:
+        plan = entitlement.api_plan
+    except ApiPlan.DoesNotExist:
+        return None
+    return plan if plan.state == ApiPlan.State.ACTIVE else None
+
+
 def data_access(
     *, user, organization: Organization | None, dataset: Dataset, version: DatasetVersion | None
 ) -> DataAccess:
     """What `user` acting for `organization` may read of `dataset` (the version asked, or None for live / no
     particular version). Organization None: anonymous or a user acting for no organization (sample only, unless a
-    platform admin)."""
+    platform admin). One query for a buyer (its entitlements valid now, with their API plans)."""
     now = timezone.now()
-    plan = active_plan(organization, dataset, now=now)
+    entitlements = []
+    if organization is not None:
+        entitlements = list(
+            Entitlement.objects.filter(organization=organization, dataset=dataset)
+            .filter(_valid_now(now))
+            .select_related("api_plan")
+            .order_by("-valid_from", "-id")
+        )
+    plan = next((p for p in map(_plan_of, entitlements) if p is not None), None)
     if can(user, "accounts.platform_admin") or _is_publisher_member(user, organization, dataset):
         return DataAccess(True, True, organization, plan.entitlement if plan else None, plan, "")
     if plan is not None:
         return DataAccess(True, True, organization, plan.entitlement, plan, "")
     if organization is None:
         return DataAccess(False, False, None, None, None, WHY_SIGN_IN)
-    entitlements = list(
-        Entitlement.objects.filter(organization=organization, dataset=dataset)
-        .filter(_valid_now(now))
-        .filter(kind__in=[Offer.Kind.FREE, Offer.Kind.ONE_OFF, Offer.Kind.SUBSCRIPTION])
-        .order_by("-valid_from", "-id")
-    )
+    entitlements = [e for e in entitlements if e.kind in (Offer.Kind.FREE, Offer.Kind.ONE_OFF, Offer.Kind.SUBSCRIPTION)]
     running = next((e for e in entitlements if e.kind == Offer.Kind.SUBSCRIPTION), None)
     if running is not None:
         return DataAccess(True, True, organization, running, None, "")
