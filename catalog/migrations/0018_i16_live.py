@@ -9,7 +9,7 @@ from core.db import append_only_sql
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0017_i16_dataapi_merge"),
+        ("catalog", "0017_i16_metering"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0007_i16_metering"),
-        ("catalog", "0016_i16_metering"),
+        ("catalog", "0017_i16_metering"),
         ("transactions", "0016_cash_receipt_cancel"),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0007_i16_metering"),
-        ("catalog", "0015_offer_voucher_eligible"),
+        ("catalog", "0016_i16_store"),
     ]
 
     operations = [
