@@ -856,6 +856,22 @@ def offers(spec) -> list[dict]:
                 "cost_basis": "실시간 자료 가공·전송 시스템 유지비 (연간 구독 1건)",
             }
         )
+        # Data API plans (issue 16): free to try, then at cost (공공데이터: cost recovery with its basis).
+        result += [
+            {"kind": "api_dev", "daily_quota": 1000},
+            {
+                "kind": "api_metered",
+                "price_per_1000_krw": 100,
+                "cost_basis": "데이터 API 서버·전송 비용 (호출 1,000건당)",
+            },
+            {
+                "kind": "api_subscription",
+                "price_krw": 30_000,
+                "subscription_days": 30,
+                "rate_limit_per_minute": 600,
+                "cost_basis": "데이터 API 서버·전송 비용 (월 정액, 분당 600건)",
+            },
+        ]
     return result
 
 

@@ -49,3 +49,9 @@ def test_demo_data_mails_nobody(celery_worker, reference_data, settings, tmp_pat
     assert DatasetVersion.objects.filter(state="published").count() >= 29
     assert DatasetVersion.objects.filter(state="submitted").count() == 1  # one waits in the review queue
     assert DatasetVersion.objects.filter(state="superseded").count() == 1
+    # The live air-quality feed is live and offers the three data API plans (issue 16).
+    from catalog.models import Offer
+
+    kinds = set(Offer.objects.filter(dataset__slug="siheung-air-live", active=True).values_list("kind", flat=True))
+    assert {"api_dev", "api_metered", "api_subscription"} <= kinds
+    assert Offer.objects.get(dataset__slug="siheung-air-live", kind="api_dev").daily_quota == 1000
