@@ -508,6 +508,7 @@ def cmd_run() -> int:
         if mailbox_on:
             env["DEV_MAILBOX_KEY"] = env.get("DEV_MAILBOX_KEY") or dev_mailbox_key()
         env.setdefault("PG_SIMULATOR", "true")  # card payments go to the simulated PG at /pg-sim/ (never in production)
+        env.setdefault("LIVE_DEMO_FEED", "true")  # the demo's air-quality sensors report every minute (issue 16)
         env.setdefault("LOG_FORMAT", "console")
         port = env.get("PORT", "8000")
         env.setdefault("SITE_URL", f"http://localhost:{port}")
@@ -523,6 +524,7 @@ def cmd_run() -> int:
             "VAR_DIR",
             "SITE_URL",
             "PG_SIMULATOR",
+            "LIVE_DEMO_FEED",
         )
         dev_env = VAR / "dev.env"
         dev_env.write_text("".join(f"{k}='{env[k]}'\n" for k in keys if env.get(k)))
