@@ -66,12 +66,27 @@ def test_a_department_pushes_rows_and_a_buyers_page_shows_them(
     expect(page.locator("#live-count-daegijil")).to_have_text("2")
     provider.close()
 
-    # A subscribed company opens the dataset page: the newest rows, then a new one within 2 s.
-    subscribe(buyer, dataset)
+    # Before it subscribes, the company's page says the rows are for subscribers and opens no stream (a refused
+    # stream would only be a 403 in the browser's console).
     company = browser.new_context(locale="ko-KR")
     page = company.new_page()
     page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
+    streams = []
+    page.on(
+        "request",
+        lambda request: (
+            streams.append(request.url) if request.url.endswith("/stream") or "/stream?" in request.url else None
+        ),
+    )
     login(page, base, buyer.email)
+    page.goto(f"{base}/catalog/datasets/{dataset.slug}/")
+    expect(page.locator("#live-daegijil .live-status")).to_have_text(
+        "실시간 행은 이 데이터셋의 구독자와 API 요금제 이용자에게 보입니다."
+    )
+    assert streams == [] and console_errors == []
+
+    # A subscribed company opens the dataset page: the newest rows, then a new one within 2 s.
+    subscribe(buyer, dataset)
     page.goto(f"{base}/catalog/datasets/{dataset.slug}/")
     expect(page.locator("#live-title")).to_have_text("실시간 데이터")
     expect(page.locator("#live-daegijil .live-age")).to_contain_text("마지막 행")
