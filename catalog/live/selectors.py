@@ -42,17 +42,17 @@ def last_rows(table: LiveTable, n: int = 10) -> list[tuple[int, dict]]:
     return list(rows)
 
 
-def _tail_csv(table: LiveTable) -> str | None:
-    """A local CSV of the rows not yet in the store file (seq > compacted_seq), made once per (compacted, last)."""
-    if table.last_seq <= table.compacted_seq:
+def _tail_csv(table: LiveTable, after: int) -> str | None:
+    """A local CSV of the rows after seq `after` (≥ compacted_seq: not in the store file), made once per (after, last)."""
+    if table.last_seq <= after:
         return None
     folder = Path(settings.LIVE_CACHE_DIR) / "tails"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{table.pk}-{table.compacted_seq}-{table.last_seq}.csv"
+    path = folder / f"{table.pk}-{after}-{table.last_seq}.csv"
     if not path.exists():
         tmp = path.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.part")
         rows = (
-            LiveRow.objects.filter(table=table, seq__gt=table.compacted_seq, seq__lte=table.last_seq)
+            LiveRow.objects.filter(table=table, seq__gt=after, seq__lte=table.last_seq)
             .order_by("seq")
             .values_list("seq", "data")
             .iterator(chunk_size=5000)
@@ -66,21 +66,26 @@ def _tail_csv(table: LiveTable) -> str | None:
     return str(path)
 
 
-def live_source(table: LiveTable):
+def live_source(table: LiveTable, *, since: int | None = None):
     """The engine's Source of a live table: its DuckDB file (rows ≤ compacted_seq, table `rows`) if any, plus a
-    tail CSV of the newer rows; `_row` is the seq, so `since=<seq>` returns the rows appended after it."""
+    tail CSV of the newer rows; `_row` is the seq, so `since=<seq>` returns the rows appended after it.
+
+    With `since` (a reader polling for new rows), rows up to it are left out here already: at or past the compacted
+    part, neither the store file nor the older tail is read, so a poll costs what is new, not the whole tail."""
     # the query engine loads DuckDB: imported when a live table is queried, not by every page that shows freshness
     from catalog.querystore.engine import Column, Source
 
     table.refresh_from_db(fields=["last_seq", "compacted_seq", "store"])
+    since = max(int(since or 0), 0)
+    past_store = since >= table.compacted_seq
     return Source(
         name=table.name,
-        store_path=local_store_path(table.store.name) if table.store else None,
+        store_path=local_store_path(table.store.name) if table.store and not past_store else None,
         store_table="rows",
         columns=tuple(Column(name=c["name"], type=c["type"], masked=bool(c.get("masked"))) for c in table.columns),
         geometry=None,
         order_key="",
-        tail_csv=_tail_csv(table),
+        tail_csv=_tail_csv(table, max(table.compacted_seq, since)),
     )
 
 

@@ -151,14 +151,14 @@ def table_get(target: Target, name: str) -> TableInfo:
     raise Http404
 
 
-def sources(target: Target, variant: str) -> list:
+def sources(target: Target, variant: str, *, since: int | None = None) -> list:
     """The engine sources (catalog.querystore.engine.Source) of every table of the version's store of `variant`,
-    or of the dataset's live tables."""
+    or of the dataset's live tables (with `since`: only what a since= page can return)."""
     if target.live:
         # catalog.live is another app package of issue 16; imported here so a dataset API without it still loads
         from catalog.live.selectors import live_source
 
-        return [live_source(t) for t in live_tables(target.dataset)]
+        return [live_source(t, since=since) for t in live_tables(target.dataset)]
     return store_selectors.sources_for_version(target.version, variant)
 
 

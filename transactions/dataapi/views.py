@@ -320,7 +320,7 @@ class TableRows(DataView):
         try:
             spec = parse_page_params(request.query_params, info.columns, info.geometry, ignore=OWN_PARAMETERS)
             out_format = output_format(request, info)
-            result = engine.page(data.sources(target, variant), info.name, spec)
+            result = engine.page(data.sources(target, variant, since=spec.since), info.name, spec)
         except engine.QueryError:
             finish(grant, dataset_id=target.dataset.pk, table=info.name, status=400, nbytes=0)
             raise
