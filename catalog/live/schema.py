@@ -44,6 +44,8 @@ _INT_RE = re.compile(r"[+-]?\d+")
 _GROUPED_INT_RE = re.compile(r"[+-]?\d{1,3}(,\d{3})+")
 _NUM_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _GROUPED_NUM_RE = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+# integer columns are BIGINT in the query store (DuckDB) and in the live table's files
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
 def table_name(text: str, taken=()) -> str:
@@ -173,6 +175,14 @@ def _number(value) -> float:
 
 
 def _integer(value) -> int:
+    number = _whole(value)
+    if not INT_MIN <= number <= INT_MAX:
+        # A larger one would be stored, then break every query and compaction of the table (BIGINT).
+        raise _Problem(_("a whole number too large for the table (at most 19 digits)"))
+    return number
+
+
+def _whole(value) -> int:
     if isinstance(value, bool):
         raise _Problem(_("not a whole number"))
     if isinstance(value, int):

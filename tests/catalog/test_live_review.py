@@ -1,0 +1,35 @@
+"""Review of the live tables (issue 16): pushed values the store cannot hold are refused with the row and column
+(not a 500, not a table whose every later query fails), and personal-data columns stay masked in queries."""
+
+import pytest
+
+from catalog.live import selectors
+from catalog.live import services as live
+from catalog.live.models import LiveRow
+from catalog.live.schema import RowInvalid
+from catalog.querystore import engine
+from tests.catalog.live_fixtures import live_table, row  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def _page(table, **spec):
+    return engine.page([selectors.live_source(table)], table.name, engine.PageSpec(**spec))
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 2**70, 1e20, "99999999999999999999"])
+def test_an_integer_beyond_64_bits_refuses_the_batch_and_the_table_stays_queryable(official, live_table, value):
+    live.live_rows_append(actor=official, table=live_table, idempotency_key="ok", rows=[row(pm=1)])
+    with pytest.raises(RowInvalid) as caught:
+        live.live_rows_append(actor=official, table=live_table, idempotency_key="big", rows=[row(), row(pm=value)])
+    assert (caught.value.row, caught.value.column) == (2, "미세먼지")
+    assert LiveRow.objects.filter(table=live_table).count() == 1
+    assert [r[2] for r in _page(live_table).rows] == [1]  # every query of the table still answers
+    assert live.live_table_compact(table_id=live_table.pk, min_rows=1) == 1
+
+
+def test_the_largest_64_bit_integers_are_kept(official, live_table):
+    live.live_rows_append(
+        actor=official, table=live_table, idempotency_key="edge", rows=[row(pm=2**63 - 1), row(pm=-(2**63))]
+    )
+    assert [r[2] for r in _page(live_table).rows] == [2**63 - 1, -(2**63)]
