@@ -161,8 +161,8 @@ def live_rows_append(*, actor, table: LiveTable, rows, idempotency_key: str) -> 
             ),
             code="batch_too_large",
         )
-    sha = body_sha256(rows)
     clean = validate_rows(table.columns, rows)  # before any lock: a bad batch costs no one a wait
+    sha = body_sha256(rows)  # after the check: a text UTF-8 cannot encode was refused with its row
     with transaction.atomic():
         locked = LiveTable.objects.select_for_update().get(pk=table.pk)
         existing = LiveBatch.objects.filter(table=locked, idempotency_key=key).first()

@@ -33,3 +33,23 @@ def test_the_largest_64_bit_integers_are_kept(official, live_table):
         actor=official, table=live_table, idempotency_key="edge", rows=[row(pm=2**63 - 1), row(pm=-(2**63))]
     )
     assert [r[2] for r in _page(live_table).rows] == [2**63 - 1, -(2**63)]
+
+
+@pytest.mark.parametrize("text", ["정왕\x00동", "정왕\ud800동"])
+def test_a_text_postgresql_cannot_store_is_refused_with_its_row(official, live_table, text):
+    with pytest.raises(RowInvalid) as caught:
+        live.live_rows_append(actor=official, table=live_table, idempotency_key="nul", rows=[row(), row(station=text)])
+    assert (caught.value.row, caught.value.column) == (2, "측정소명")
+    assert not LiveRow.objects.exists()
+
+
+@pytest.mark.parametrize("raw", ['"정왕\\u0000동"', '"정왕\\ud800동"'])
+def test_by_api_a_nul_or_a_lone_surrogate_is_a_400_naming_the_row(api, official, live_table, make_key, raw):
+    api.with_key(make_key(official, scopes=("publish",)))
+    url = f"/api/v1/provider/datasets/{live_table.dataset.slug}/live/{live_table.name}/rows"
+    payload = '{"rows": [{"측정소명": "정왕동"}, {"측정소명": ' + raw + "}]}"
+    answer = api.post(url, data=payload.encode(), content_type="application/json", HTTP_IDEMPOTENCY_KEY="k")
+    assert answer.status_code == 400, answer.content
+    error = answer.json()["error"]
+    assert (error["row"], error["column"]) == (2, "측정소명") and "2번째 행" in error["message_ko"]
+    assert not LiveRow.objects.exists()
