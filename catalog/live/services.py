@@ -227,8 +227,15 @@ def _csv_value(value):
 
 def write_rows_csv(path: Path, columns: list[dict], rows) -> int:
     """rows: iterable of (seq, data). A UTF-8 CSV with the columns and `_row` (= seq); nulls (and empty texts) as
-    empty cells, as the query engine reads a tail CSV."""
+    empty cells, as the query engine reads a tail CSV. Personal-data columns (`masked`) are written masked, as the
+    query store keeps them: no query of a live table shows them whole."""
     names = [c["name"] for c in columns]
+    masked = [c["name"] for c in columns if c.get("masked")]
+    if masked:
+        # heavy (phonenumbers): only for tables with a personal-data column
+        from catalog.ingest.pii import mask_value
+
+        rows = ((seq, {**data, **{m: mask_value(data.get(m), m) for m in masked}}) for seq, data in rows)
     count = 0
     with open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)

@@ -5,7 +5,7 @@ import pytest
 
 from catalog.live import selectors
 from catalog.live import services as live
-from catalog.live.models import LiveRow
+from catalog.live.models import LiveRow, LiveTable
 from catalog.live.schema import RowInvalid
 from catalog.querystore import engine
 from tests.catalog.live_fixtures import live_table, row  # noqa: F401
@@ -41,6 +41,20 @@ def test_a_text_postgresql_cannot_store_is_refused_with_its_row(official, live_t
         live.live_rows_append(actor=official, table=live_table, idempotency_key="nul", rows=[row(), row(station=text)])
     assert (caught.value.row, caught.value.column) == (2, "측정소명")
     assert not LiveRow.objects.exists()
+
+
+def test_personal_data_columns_stay_masked_in_queries_of_the_live_table(official, live_table):
+    columns = [{**c, "masked": c["name"] == "측정소명"} for c in live_table.columns]
+    LiveTable.objects.filter(pk=live_table.pk).update(columns=columns)
+    live_table.refresh_from_db()
+    phone = "010-1234-5678"
+    live.live_rows_append(actor=official, table=live_table, idempotency_key="pii", rows=[row(station=phone)])
+    [(seq, shown)] = [(d["seq"], d["data"]) for d in selectors.for_buyers(live_table, selectors.last_rows(live_table))]
+    assert shown["측정소명"] != phone  # the stream and webhooks mask it
+    assert [r[0] for r in _page(live_table).rows] == [shown["측정소명"]]  # the tail (query, SQL) too
+    live.live_table_compact(table_id=live_table.pk, min_rows=1)
+    live_table.refresh_from_db()
+    assert [r[0] for r in _page(live_table).rows] == [shown["측정소명"]]  # and the compacted file
 
 
 @pytest.mark.parametrize("raw", ['"정왕\\u0000동"', '"정왕\\ud800동"'])
