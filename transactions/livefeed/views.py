@@ -88,8 +88,8 @@ class LiveStream(ApiView):
         release = stream.Release()
         try:
             grant = admit(request=request, access=access, dataset=dataset)  # one metered call per stream
-        except RateLimited:
-            release()
+        except BaseException:
+            release()  # refused (429) or failed (Redis down): the slot is given back, or it is lost for good
             raise
         response = StreamingHttpResponse(
             stream.events(

