@@ -14,7 +14,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import renderers, serializers
 from rest_framework.response import Response
 
-from accounts.api.permissions import HasScope, acting_organization
+from accounts.api.permissions import HasScope, acting_organization, token_of
 from catalog.live import selectors as live_selectors
 from catalog.models import Dataset
 from core.api.errors import body
@@ -74,7 +74,7 @@ class LiveStream(ApiView):
     )
     def get(self, request, slug, name):
         dataset, table = _visible_table(slug, name)
-        user, organization = request.user, acting_organization(request)
+        user, organization, token = request.user, acting_organization(request), token_of(request)
         access = live_access_full(user=user, organization=organization, dataset=dataset)
         if not access.live:
             raise NotAllowed(_("Your organization has no live access to this dataset: subscribe or take an API plan."))
@@ -95,7 +95,10 @@ class LiveStream(ApiView):
             stream.events(
                 table=table,
                 since=_since(request),
-                still_allowed=lambda: live_access(user=user, organization=organization, dataset=dataset),
+                still_allowed=lambda: (
+                    selectors.key_still_valid(token)
+                    and live_access(user=user, organization=organization, dataset=dataset)
+                ),
                 release=release,
                 done=lambda nbytes: finish(grant, dataset_id=dataset.pk, table=table.name, status=200, nbytes=nbytes),
             ),
