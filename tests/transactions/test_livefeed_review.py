@@ -2,6 +2,7 @@
 ends when its API key is revoked, and webhooks never reach a private address, whatever the name resolves to when
 the delivery is sent."""
 
+import socket
 import time
 
 import pytest
@@ -11,9 +12,11 @@ from django.utils import timezone
 from accounts.models import ApiToken
 from catalog.live import services as live
 from tests.catalog.live_fixtures import make_live_table, row
-from tests.transactions.livefeed_helpers import SseReader, subscribe, wait_until
+from tests.transactions.livefeed_helpers import Receiver, SseReader, subscribe, wait_until
 from transactions.dataapi import metering
+from transactions.livefeed import services as feeds
 from transactions.livefeed import stream
+from transactions.livefeed.models import WebhookDelivery
 
 
 def _url(table):
@@ -61,3 +64,39 @@ def test_a_stream_ends_when_its_api_key_is_revoked(live_server, official, admin_
     finally:
         reader.close()
         wait_until(lambda: stream.slots.open == 0, timeout=12)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_is_not_sent_when_its_name_resolves_to_a_private_address_at_delivery(
+    celery_worker, official, admin_user, buyer, reference_data, settings, monkeypatch
+):
+    settings.LIVE_WEBHOOK_ALLOW_HTTP = True
+    settings.LIVE_WEBHOOK_ALLOW_PRIVATE = False
+    settings.LIVE_WEBHOOK_MAX_ATTEMPTS = 1
+    receiver = Receiver()  # listens on 127.0.0.1: what an attacker's name resolves to after the check
+    port = receiver.url.split(":")[2].split("/")[0]
+    real = socket.getaddrinfo
+    answers = {"hooks.example.org": "93.184.216.34"}
+
+    def resolve(host, *args, **kwargs):  # the outside DNS: public when the endpoint is made, then rebound
+        if host in answers:
+            return real(answers[host], *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    try:
+        table = make_live_table(official, admin_user)
+        subscribe(buyer, table.dataset)
+        endpoint, _secret = feeds.webhook_endpoint_create(
+            actor=buyer, organization=buyer.active_organization, table=table, url=f"http://hooks.example.org:{port}/h"
+        )
+        answers["hooks.example.org"] = "127.0.0.1"  # DNS rebinding
+        live.live_rows_append(actor=official, table=table, idempotency_key="k", rows=[row()])
+        delivery = wait_until(
+            lambda: WebhookDelivery.objects.filter(endpoint=endpoint, state__in=("failed", "delivered")).first(),
+            timeout=5,
+        )
+        assert receiver.requests == []  # nothing reached the private address
+        assert delivery.state == "failed" and "private" in delivery.last_error
+    finally:
+        receiver.close()

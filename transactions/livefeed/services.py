@@ -46,14 +46,54 @@ def _is_private(host: str) -> bool:
     """The host names a loopback, private, link-local or reserved address (or does not resolve): no webhook goes
     there (a buyer must not make the platform call into its own network)."""
     try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
+        _public_addresses(host)
+    except DomainError:
         return True
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
-            return True
     return False
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _not_public(address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None and _not_public(embedded):
+            return True
+    return not address.is_global or address.is_multicast
+
+
+def _public_addresses(host: str) -> list[str]:
+    """Every address the host resolves to now, or DomainError (url_private) when one is not a public one."""
+    refused = DomainError(_("Webhooks are sent only to public internet addresses."), code="url_private")
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        raise refused from None
+    addresses = []
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if _not_public(address):
+            raise refused
+        addresses.append(str(address))
+    if not addresses:
+        raise refused
+    return addresses
+
+
+def webhook_address(url: str) -> str:
+    """The address a delivery to `url` connects to, checked at the moment of sending (a name may resolve to another
+    address than when the endpoint was made: DNS rebinding). DomainError url_private when it is not public (unless
+    LIVE_WEBHOOK_ALLOW_PRIVATE, for development)."""
+    host = urlsplit(url).hostname or ""
+    if settings.LIVE_WEBHOOK_ALLOW_PRIVATE:
+        try:
+            return socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)[0][4][0]
+        except OSError:
+            raise DomainError(_("Webhooks are sent only to public internet addresses."), code="url_private") from None
+    return _public_addresses(host)[0]
 
 
 @transaction.atomic

@@ -1,0 +1,63 @@
+"""The webhook POST, connected to the address the services checked (transactions.livefeed.services.webhook_address)
+and to no other: requests would resolve the name again, and a name that answered a public address at the check
+may answer 127.0.0.1 or 169.254.169.254 a moment later (DNS rebinding). The TLS handshake and the Host header
+still use the URL's name, so certificates are verified as usual. No proxy from the environment, no redirects."""
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util import connection
+
+
+def _pinned(address: str):
+    class Pinned:
+        def _new_conn(self):
+            try:
+                return connection.create_connection(
+                    (address, self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except TimeoutError as exc:
+                raise ConnectTimeoutError(self, f"Connection to {self.host} ({address}) timed out") from exc
+            except OSError as exc:
+                raise NewConnectionError(self, f"Failed to connect to {self.host} ({address}): {exc}") from exc
+
+    class Http(Pinned, HTTPConnection):
+        pass
+
+    class Https(Pinned, HTTPSConnection):
+        pass
+
+    class HttpPool(HTTPConnectionPool):
+        ConnectionCls = Http
+
+    class HttpsPool(HTTPSConnectionPool):
+        ConnectionCls = Https
+
+    return {"http": HttpPool, "https": HttpsPool}
+
+
+class _PinnedAdapter(HTTPAdapter):
+    def __init__(self, address: str):
+        self._address = address
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _pinned(self._address)
+
+
+def post(url: str, *, address: str, data: bytes, headers: dict, timeout: float) -> requests.Response:
+    with requests.Session() as session:
+        session.trust_env = False  # no HTTP(S)_PROXY: the connection goes to `address` itself
+        adapter = _PinnedAdapter(address)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session.post(url, data=data, headers=headers, timeout=timeout, allow_redirects=False)
+
+
+__all__ = ["post"]
