@@ -409,12 +409,36 @@ def live_snapshot_step(*, table_id: int, now: dt.datetime | None = None) -> str:
         _snapshot_upload(table, version, table.snapshot_period, _period_end(table, table.snapshot_period))
         version.refresh_from_db()
     if version.state == S.READY:
+        if not _snapshot_untouched(table, version):
+            # The provider took the snapshot's draft as "their new version" (one open version per dataset) and
+            # changed it: their changes go through the normal review, not the automatic publication.
+            return "waiting (the provider changed the version: it is published after review)"
         if version.files.needing_justification().exists() and not version.pii_justification.strip():
             # Personal data was found in the rows and nobody explained why it may be published: no automatic
             # publication; the provider finds the snapshot version as a draft and decides.
             return "waiting (personal data: the provider decides)"
         return _snapshot_publish(table, version)
     return f"waiting ({version.state})"
+
+
+def _snapshot_untouched(table: LiveTable, version: DatasetVersion) -> bool:
+    """The snapshot version holds exactly what the snapshot made: the published version's description and files
+    (carried unchanged), its previous snapshot file of this table replaced by the period's one, nothing else."""
+    published = table.dataset.versions.filter(state=S.PUBLISHED).first()
+    if published is None:
+        return False
+    if any(getattr(version, f) != getattr(published, f) for f in DatasetVersion.METADATA_FIELDS):
+        return False
+    mine = snapshot_file_name(table, table.snapshot_period)
+    carried = {  # each file by the published file it continues (None: a new one), with its content
+        f.predecessor_id: f.sha256 for f in version.files.all() if not (f.parent_id is None and f.original_name == mine)
+    }
+    expected = {
+        f.pk: f.sha256
+        for f in published.files.all()
+        if not (f.parent_id is None and f.original_name.startswith(f"live-{table.name}-"))
+    }
+    return carried == expected and len(carried) == version.files.count() - 1
 
 
 def _period_end(table: LiveTable, start: dt.date) -> dt.date:

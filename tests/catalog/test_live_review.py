@@ -67,3 +67,38 @@ def test_by_api_a_nul_or_a_lone_surrogate_is_a_400_naming_the_row(api, official,
     error = answer.json()["error"]
     assert (error["row"], error["column"]) == (2, "측정소명") and "2번째 행" in error["message_ko"]
     assert not LiveRow.objects.exists()
+
+
+def test_a_snapshot_version_the_provider_added_to_is_not_published_without_review(official, live_table):
+    import datetime as dt
+    import io
+
+    import time_machine
+
+    from catalog.live.schema import KST
+    from catalog.models import DataFile, DatasetVersion
+    from catalog.services import upload_append, upload_create, version_start_new
+    from catalog.tasks import datafile_check_task
+
+    def run_checks(version):
+        for datafile in DataFile.objects.filter(version=version, check_state=DataFile.Check.PENDING):
+            datafile_check_task.apply(args=[datafile.pk])
+
+    today = dt.date(2026, 12, 5)
+    with time_machine.travel(dt.datetime.combine(today - dt.timedelta(days=1), dt.time(9), tzinfo=KST), tick=False):
+        live.live_rows_append(actor=official, table=live_table, idempotency_key="y", rows=[row(pm=11)])
+    with time_machine.travel(dt.datetime.combine(today, dt.time(1), tzinfo=KST), tick=False):
+        assert live.live_snapshot_step(table_id=live_table.pk) == "started"
+        version = LiveTable.objects.get(pk=live_table.pk).snapshot_version
+        # The provider starts "a new version": it is the snapshot's draft, and they add a file of their own to it.
+        mine = version_start_new(actor=official, dataset=live_table.dataset, change_note="새 자료 추가")
+        assert mine.pk == version.pk and not mine.started_now
+        body = "측정소명,측정일시,미세먼지\n정왕동,2026-12-01 10:00,5\n".encode()
+        upload = upload_create(actor=official, version=version, filename="추가자료.csv", length=len(body))
+        upload_append(actor=official, upload=upload, offset=0, stream=io.BytesIO(body))
+        run_checks(version)
+        version.refresh_from_db()
+        assert version.state == DatasetVersion.State.READY
+        assert live.live_snapshot_step(table_id=live_table.pk).startswith("waiting")
+    version.refresh_from_db()
+    assert version.state == DatasetVersion.State.READY  # not published by the system: the provider submits it
