@@ -48,7 +48,10 @@ def _tail_csv(table: LiveTable) -> str | None:
         return None
     folder = Path(settings.LIVE_CACHE_DIR) / "tails"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{table.pk}-{table.compacted_seq}-{table.last_seq}.csv"
+    # The table's id alone is not enough: a re-created database (a reset development or test database) numbers
+    # its tables from 1 again, and must not be served the tails an earlier table of that id left here.
+    born = int(table.enabled_at.timestamp() * 1_000_000)
+    path = folder / f"{table.pk}-{born}-{table.compacted_seq}-{table.last_seq}.csv"
     if not path.exists():
         tmp = path.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.part")
         rows = (

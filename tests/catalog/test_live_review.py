@@ -102,3 +102,16 @@ def test_a_snapshot_version_the_provider_added_to_is_not_published_without_revie
         assert live.live_snapshot_step(table_id=live_table.pk).startswith("waiting")
     version.refresh_from_db()
     assert version.state == DatasetVersion.State.READY  # not published by the system: the provider submits it
+
+
+def test_a_tail_left_by_an_earlier_database_is_not_served(official, live_table, settings):
+    # A reset database numbers its live tables from 1 again; the cache directory still holds the old tails.
+    folder = settings.LIVE_CACHE_DIR / "tails"
+    folder.mkdir(parents=True, exist_ok=True)
+    stale = folder / f"{live_table.pk}-0-1.csv"
+    stale.write_text("측정소명,측정일시,미세먼지,_row\n옛날동,2020-01-01T00:00:00,999,1\n", encoding="utf-8")
+    try:
+        live.live_rows_append(actor=official, table=live_table, idempotency_key="a", rows=[row(pm=7)])
+        assert [(r[0], r[2]) for r in _page(live_table).rows] == [("정왕동", 7)]
+    finally:
+        stale.unlink(missing_ok=True)
