@@ -320,7 +320,6 @@ def live_table_compact(*, table_id: int, min_rows: int | None = None) -> int:
         if locked.compaction_lease != lease:
             transaction.on_commit(lambda: default_storage.delete(name))
             return 0
-        old_name = locked.store.name if locked.store else ""
         LiveTable.objects.filter(pk=table_id).update(
             store=name,
             compacted_seq=upto,
@@ -328,10 +327,31 @@ def live_table_compact(*, table_id: int, min_rows: int | None = None) -> int:
             compaction_lease=None,
             compaction_leased_until=None,
         )
-        if old_name:
-            # Readers that opened the old file keep it open (POSIX); new readers get the new one.
-            transaction.on_commit(lambda: default_storage.delete(old_name))
+    # The file just replaced stays a while: a reader that took the table's source a moment ago opens it next.
+    _delete_replaced_stores(table, keep=name)
     return folded
+
+
+# A replaced DuckDB file of a live table is deleted by a later compaction once it is this old.
+REPLACED_STORE_KEEP_SECONDS = 600
+
+
+def _delete_replaced_stores(table: LiveTable, *, keep: str) -> None:
+    folder = f"live/{table.dataset_id}"
+    try:
+        _dirs, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    cutoff = timezone.now() - dt.timedelta(seconds=REPLACED_STORE_KEEP_SECONDS)
+    for file_name in files:
+        path = f"{folder}/{file_name}"
+        if path == keep or not (file_name.startswith(f"{table.name}-") and file_name.endswith(".duckdb")):
+            continue
+        try:
+            if default_storage.get_modified_time(path) < cutoff:
+                default_storage.delete(path)
+        except (FileNotFoundError, OSError):
+            continue  # deleted by another worker meanwhile
 
 
 def _work_dir() -> Path:

@@ -115,3 +115,31 @@ def test_a_tail_left_by_an_earlier_database_is_not_served(official, live_table, 
         assert [(r[0], r[2]) for r in _page(live_table).rows] == [("정왕동", 7)]
     finally:
         stale.unlink(missing_ok=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reader_that_took_the_source_before_a_compaction_still_reads(official, admin_user, reference_data):
+    from tests.catalog.live_fixtures import make_live_table
+
+    table = make_live_table(official, admin_user)
+    live.live_rows_append(actor=official, table=table, idempotency_key="a", rows=[row(pm=1)])
+    assert live.live_table_compact(table_id=table.pk, min_rows=1) == 1
+    live.live_rows_append(actor=official, table=table, idempotency_key="b", rows=[row(pm=2)])
+    source = selectors.live_source(table)  # a data API call has its source (the first file and a tail)…
+    assert live.live_table_compact(table_id=table.pk, min_rows=1) == 1  # …when the compaction swaps the file
+    assert [r[2] for r in engine.page([source], table.name, engine.PageSpec()).rows] == [1, 2]
+    table.refresh_from_db()
+    assert [r[2] for r in _page(table).rows] == [1, 2]
+    # Replaced files do not pile up: a later compaction deletes those older than the grace period.
+    from django.core.files.storage import default_storage
+
+    first = f"live/{table.dataset_id}/{table.name}-1.duckdb"
+    assert default_storage.exists(first)
+    live.REPLACED_STORE_KEEP_SECONDS, keep = 0, live.REPLACED_STORE_KEEP_SECONDS
+    try:
+        live.live_rows_append(actor=official, table=table, idempotency_key="c", rows=[row(pm=3)])
+        assert live.live_table_compact(table_id=table.pk, min_rows=1) == 1
+    finally:
+        live.REPLACED_STORE_KEEP_SECONDS = keep
+    table.refresh_from_db()
+    assert not default_storage.exists(first) and default_storage.exists(table.store.name)
