@@ -100,3 +100,22 @@ def test_a_webhook_is_not_sent_when_its_name_resolves_to_a_private_address_at_de
         assert delivery.state == "failed" and "private" in delivery.last_error
     finally:
         receiver.close()
+
+
+@pytest.mark.django_db
+def test_rows_whose_fanout_message_was_lost_are_queued_by_the_housekeeping(
+    official, admin_user, buyer, reference_data, settings
+):
+    settings.LIVE_WEBHOOK_ALLOW_HTTP = settings.LIVE_WEBHOOK_ALLOW_PRIVATE = True
+    table = make_live_table(official, admin_user)
+    subscribe(buyer, table.dataset)
+    endpoint, _secret = feeds.webhook_endpoint_create(
+        actor=buyer, organization=buyer.active_organization, table=table, url="http://127.0.0.1:9/hook"
+    )
+    # In this test's transaction the after-commit fan-out never runs: as when its message is lost (broker down,
+    # a worker killed before it acknowledged, a purge) and no other row comes to trigger the next one.
+    live.live_rows_append(actor=official, table=table, idempotency_key="k", rows=[row(), row()])
+    assert not WebhookDelivery.objects.exists()
+    due = feeds.webhooks_housekeeping()
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    assert due == [delivery.pk] and (delivery.first_seq, delivery.last_seq) == (1, 2)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -234,9 +234,19 @@ def webhook_delivery_finish(
 
 
 def webhooks_housekeeping() -> list[int]:
-    """Deliveries whose sender was lost (lease run out) go back to pending; returns the due pending ones (the
-    caller enqueues them: a lost message or a restarted worker costs at most one beat interval)."""
+    """Rows of active endpoints not yet queued get their deliveries (a lost fan-out); deliveries whose sender was
+    lost (lease run out) go back to pending; returns the due pending ones (the caller enqueues them: a lost message
+    or a restarted worker costs at most one beat interval)."""
     now = timezone.now()
+    # Rows no delivery was made for (the fan-out after their append was lost: broker away, a worker killed before
+    # it acknowledged): without this they would wait for the table's next append, forever if none comes.
+    behind = (
+        WebhookEndpoint.objects.filter(active=True, queued_seq__lt=F("table__last_seq"))
+        .values_list("table_id", flat=True)
+        .distinct()
+    )
+    for table_id in list(behind):
+        webhooks_fanout(table_id=table_id)
     for delivery_id in WebhookDelivery.objects.filter(state=D.SENDING, leased_until__lt=now).values_list(
         "pk", flat=True
     ):
@@ -252,7 +262,7 @@ def webhooks_housekeeping() -> list[int]:
                     reason="lease expired",
                 )
     return list(
-        WebhookDelivery.objects.filter(Q(state=D.PENDING), next_at__lte=now)
+        WebhookDelivery.objects.filter(Q(state=D.PENDING), next_at__lte=timezone.now())
         .order_by("next_at")
         .values_list("pk", flat=True)[:500]
     )
