@@ -83,17 +83,17 @@ def _public_addresses(host: str) -> list[str]:
     return addresses
 
 
-def webhook_address(url: str) -> str:
-    """The address a delivery to `url` connects to, checked at the moment of sending (a name may resolve to another
-    address than when the endpoint was made: DNS rebinding). DomainError url_private when it is not public (unless
-    LIVE_WEBHOOK_ALLOW_PRIVATE, for development)."""
+def webhook_addresses(url: str) -> list[str]:
+    """The addresses a delivery to `url` may connect to, resolved and checked at the moment of sending (a name may
+    resolve to another address than when the endpoint was made: DNS rebinding). DomainError url_private when one
+    is not public (unless LIVE_WEBHOOK_ALLOW_PRIVATE, for development)."""
     host = urlsplit(url).hostname or ""
     if settings.LIVE_WEBHOOK_ALLOW_PRIVATE:
         try:
-            return socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)[0][4][0]
+            return [info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
         except OSError:
             raise DomainError(_("Webhooks are sent only to public internet addresses."), code="url_private") from None
-    return _public_addresses(host)[0]
+    return _public_addresses(host)
 
 
 @transaction.atomic

@@ -38,11 +38,11 @@ def webhook_deliver_task(delivery_id: int) -> str:
     delivery, lease = claim
     status, error = None, ""
     try:
-        address = services.webhook_address(delivery.endpoint.url)  # checked now, and the only one connected to
+        addresses = services.webhook_addresses(delivery.endpoint.url)  # checked now, the only ones connected to
         body = selectors.delivery_body(delivery)
         response = http.post(
             delivery.endpoint.url,
-            address=address,
+            addresses=addresses,
             data=body,
             headers=signing.headers(delivery.endpoint.secret, delivery.message_id, body),
             timeout=settings.LIVE_WEBHOOK_TIMEOUT_SECONDS,
