@@ -143,3 +143,17 @@ def test_a_reader_that_took_the_source_before_a_compaction_still_reads(official,
         live.REPLACED_STORE_KEEP_SECONDS = keep
     table.refresh_from_db()
     assert not default_storage.exists(first) and default_storage.exists(table.store.name)
+
+
+def test_a_reader_of_a_quiet_tables_tail_still_reads_when_a_new_row_arrives(official, live_table):
+    import os
+    import time
+
+    live.live_rows_append(actor=official, table=live_table, idempotency_key="a", rows=[row(pm=1)])
+    first = selectors.live_source(live_table)
+    quiet = time.time() - 600  # no row for ten minutes: the tail file was made long ago
+    os.utime(first.tail_csv, (quiet, quiet))
+    source = selectors.live_source(live_table)  # a query takes the source (the same tail file)…
+    live.live_rows_append(actor=official, table=live_table, idempotency_key="b", rows=[row(pm=2)])
+    selectors.live_source(live_table)  # …another reader makes the new tail meanwhile
+    assert [r[2] for r in engine.page([source], live_table.name, engine.PageSpec()).rows] == [1]
