@@ -405,7 +405,8 @@ def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 def live_snapshot_step(*, table_id: int, now: dt.datetime | None = None) -> str:
-    """One step of the table's snapshot for the last complete period (beat, every few minutes; idempotent):
+    """One step of the table's snapshot for the last complete period, or the first one after the last snapshotted
+    that the beat missed (beat, every few minutes; idempotent):
     start a new version carrying the published files with the period's rows as a new CSV (uploaded through the
     normal upload, so the normal checks run), and once its checks passed submit and publish it automatically
     (the publication's audit row says so). Returns what it did."""
@@ -418,6 +419,12 @@ def live_snapshot_step(*, table_id: int, now: dt.datetime | None = None) -> str:
     if table.snapshot_version_id is None:
         if table.snapshot_period is not None and table.snapshot_period >= start:
             return "done"
+        if table.snapshot_period is not None:
+            # Periods are snapshotted in turn: one the beat missed (a worker down, the provider's own draft open
+            # that day) comes before the latest, or its rows would be in no dated version.
+            following = _period_end(table, table.snapshot_period)
+            if following < start:
+                start, end = following, _period_end(table, following)
         return _snapshot_start(table, start, end)
     version = DatasetVersion.objects.get(pk=table.snapshot_version_id)
     if version.state == S.PUBLISHED or version.state in (S.SUPERSEDED, S.WITHDRAWN, S.REJECTED):

@@ -157,3 +157,39 @@ def test_a_reader_of_a_quiet_tables_tail_still_reads_when_a_new_row_arrives(offi
     live.live_rows_append(actor=official, table=live_table, idempotency_key="b", rows=[row(pm=2)])
     selectors.live_source(live_table)  # …another reader makes the new tail meanwhile
     assert [r[2] for r in engine.page([source], live_table.name, engine.PageSpec()).rows] == [1]
+
+
+def test_a_period_the_snapshot_beat_missed_is_snapshotted_before_the_next(official, live_table):
+    import datetime as dt
+
+    import time_machine
+
+    from catalog.live.schema import KST
+    from catalog.models import DataFile
+    from catalog.tasks import datafile_check_task
+
+    def at(day, hour):
+        return dt.datetime.combine(dt.date(2026, 12, day), dt.time(hour), tzinfo=KST)
+
+    def publish_started():
+        version = LiveTable.objects.get(pk=live_table.pk).snapshot_version
+        for datafile in DataFile.objects.filter(version=version, check_state=DataFile.Check.PENDING):
+            datafile_check_task.apply(args=[datafile.pk])
+        assert live.live_snapshot_step(table_id=live_table.pk) == "published"
+        return version
+
+    for day in (3, 4, 5):
+        with time_machine.travel(at(day, 9), tick=False):
+            live.live_rows_append(actor=official, table=live_table, idempotency_key=f"d{day}", rows=[row(pm=day)])
+    with time_machine.travel(at(4, 1), tick=False):
+        assert live.live_snapshot_step(table_id=live_table.pk) == "started"
+        publish_started()  # the 3rd
+    # The beat did not run on the 5th (a worker down, or the provider's own draft was open that day).
+    with time_machine.travel(at(6, 1), tick=False):
+        assert live.live_snapshot_step(table_id=live_table.pk) == "started"
+        fourth = publish_started()
+        assert live.live_snapshot_step(table_id=live_table.pk) == "started"
+        fifth = publish_started()
+        assert live.live_snapshot_step(table_id=live_table.pk) == "done"
+    assert fourth.files.filter(original_name="live-daegijil-2026-12-04.csv").exists()
+    assert fifth.files.filter(original_name="live-daegijil-2026-12-05.csv").exists()
