@@ -44,6 +44,8 @@ _INT_RE = re.compile(r"[+-]?\d+")
 _GROUPED_INT_RE = re.compile(r"[+-]?\d{1,3}(,\d{3})+")
 _NUM_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _GROUPED_NUM_RE = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+# integer columns are BIGINT in the query store (DuckDB) and in the live table's files
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
 def table_name(text: str, taken=()) -> str:
@@ -173,6 +175,14 @@ def _number(value) -> float:
 
 
 def _integer(value) -> int:
+    number = _whole(value)
+    if not INT_MIN <= number <= INT_MAX:
+        # A larger one would be stored, then break every query and compaction of the table (BIGINT).
+        raise _Problem(_("a whole number too large for the table (at most 19 digits)"))
+    return number
+
+
+def _whole(value) -> int:
     if isinstance(value, bool):
         raise _Problem(_("not a whole number"))
     if isinstance(value, int):
@@ -200,8 +210,28 @@ def _boolean(value) -> bool:
     raise _Problem(_("not true or false"))
 
 
+def _check_storable(value) -> None:
+    """PostgreSQL's jsonb holds no NUL character and UTF-8 no lone surrogate (e.g. a JSON "\\ud800"): such a text
+    is refused with its row rather than failing the whole request."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise _Problem(_("a text with a NUL character, which cannot be stored"))
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Problem(_("a text with an invalid character (a lone surrogate), which cannot be stored")) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key)
+            _check_storable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_storable(item)
+
+
 def normalise_value(column: dict, value):
     """The stored JSON value of `value` in `column`, or _Problem. None for an empty value."""
+    _check_storable(value)
     if value is None or (isinstance(value, str) and value.strip() in NULLS):
         return None
     kind = column.get("schema_type") or "string"
@@ -228,6 +258,12 @@ def normalise_value(column: dict, value):
     return str(value) if not isinstance(value, str) else value
 
 
+def _shown(value) -> str:
+    """A value quoted in an error message: short, and printable in a UTF-8 answer (no NUL, no lone surrogate)."""
+    text = str(value)[:80].replace("\x00", "\\u0000")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def validate_rows(columns: list[dict], rows) -> list[dict]:
     """Every row normalised (a dict with exactly the table's columns), or RowInvalid for the first bad one."""
     if not isinstance(rows, list) or not rows:
@@ -245,10 +281,10 @@ def validate_rows(columns: list[dict], rows) -> list[dict]:
             raise RowInvalid(
                 lazy_percent(
                     _("Row %(row)s: the table has no column “%(column)s” (its columns: %(columns)s)."),
-                    {"row": number, "column": unknown[0], "columns": ", ".join(by_name)},
+                    {"row": number, "column": _shown(unknown[0]), "columns": ", ".join(by_name)},
                 ),
                 row=number,
-                column=str(unknown[0]),
+                column=_shown(unknown[0]),
             )
         clean = {}
         for column in columns:
@@ -259,7 +295,7 @@ def validate_rows(columns: list[dict], rows) -> list[dict]:
                 raise RowInvalid(
                     lazy_percent(
                         _("Row %(row)s, column “%(column)s”: %(reason)s (value: “%(value)s”)."),
-                        {"row": number, "column": name, "reason": problem.reason, "value": str(row.get(name))[:80]},
+                        {"row": number, "column": name, "reason": problem.reason, "value": _shown(row.get(name))},
                     ),
                     row=number,
                     column=name,

@@ -13,7 +13,7 @@ from catalog.live.models import LiveRow, LiveState, LiveTable
 from catalog.live.services import local_store_path, write_rows_csv
 from core.text import lazy_percent
 
-# A tail CSV not touched for this long is removed by the next writer of the same table.
+# A tail CSV not used for this long is removed by the next writer of the same table.
 TAIL_KEEP_SECONDS = 120
 
 
@@ -48,7 +48,10 @@ def _tail_csv(table: LiveTable, after: int) -> str | None:
         return None
     folder = Path(settings.LIVE_CACHE_DIR) / "tails"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{table.pk}-{after}-{table.last_seq}.csv"
+    # The table's id alone is not enough: a re-created database (a reset development or test database) numbers
+    # its tables from 1 again, and must not be served the tails an earlier table of that id left here.
+    born = int(table.enabled_at.timestamp() * 1_000_000)
+    path = folder / f"{table.pk}-{born}-{after}-{table.last_seq}.csv"
     if not path.exists():
         tmp = path.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.part")
         rows = (
@@ -61,8 +64,18 @@ def _tail_csv(table: LiveTable, after: int) -> str | None:
         tmp.replace(path)
         now = time.time()
         for old in folder.glob(f"{table.pk}-*.csv"):
-            if old != path and now - old.stat().st_mtime > TAIL_KEEP_SECONDS:
-                old.unlink(missing_ok=True)
+            try:
+                if old != path and now - old.stat().st_mtime > TAIL_KEEP_SECONDS:
+                    old.unlink(missing_ok=True)
+            except FileNotFoundError:
+                continue  # another reader removed it meanwhile
+    else:
+        # In use now: the clean-up above counts from the last use, not from when the file was made (a quiet
+        # table's tail is old, and a query that just took it must still find it when the next row arrives).
+        try:
+            os.utime(path)
+        except FileNotFoundError:
+            return _tail_csv(table, after)
     return str(path)
 
 

@@ -161,8 +161,8 @@ def live_rows_append(*, actor, table: LiveTable, rows, idempotency_key: str) -> 
             ),
             code="batch_too_large",
         )
-    sha = body_sha256(rows)
     clean = validate_rows(table.columns, rows)  # before any lock: a bad batch costs no one a wait
+    sha = body_sha256(rows)  # after the check: a text UTF-8 cannot encode was refused with its row
     with transaction.atomic():
         locked = LiveTable.objects.select_for_update().get(pk=table.pk)
         existing = LiveBatch.objects.filter(table=locked, idempotency_key=key).first()
@@ -227,8 +227,15 @@ def _csv_value(value):
 
 def write_rows_csv(path: Path, columns: list[dict], rows) -> int:
     """rows: iterable of (seq, data). A UTF-8 CSV with the columns and `_row` (= seq); nulls (and empty texts) as
-    empty cells, as the query engine reads a tail CSV."""
+    empty cells, as the query engine reads a tail CSV. Personal-data columns (`masked`) are written masked, as the
+    query store keeps them: no query of a live table shows them whole."""
     names = [c["name"] for c in columns]
+    masked = [c["name"] for c in columns if c.get("masked")]
+    if masked:
+        # heavy (phonenumbers): only for tables with a personal-data column
+        from catalog.ingest.pii import mask_value
+
+        rows = ((seq, {**data, **{m: mask_value(data.get(m), m) for m in masked}}) for seq, data in rows)
     count = 0
     with open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
@@ -313,7 +320,6 @@ def live_table_compact(*, table_id: int, min_rows: int | None = None) -> int:
         if locked.compaction_lease != lease:
             transaction.on_commit(lambda: default_storage.delete(name))
             return 0
-        old_name = locked.store.name if locked.store else ""
         LiveTable.objects.filter(pk=table_id).update(
             store=name,
             compacted_seq=upto,
@@ -321,10 +327,31 @@ def live_table_compact(*, table_id: int, min_rows: int | None = None) -> int:
             compaction_lease=None,
             compaction_leased_until=None,
         )
-        if old_name:
-            # Readers that opened the old file keep it open (POSIX); new readers get the new one.
-            transaction.on_commit(lambda: default_storage.delete(old_name))
+    # The file just replaced stays a while: a reader that took the table's source a moment ago opens it next.
+    _delete_replaced_stores(table, keep=name)
     return folded
+
+
+# A replaced DuckDB file of a live table is deleted by a later compaction once it is this old.
+REPLACED_STORE_KEEP_SECONDS = 600
+
+
+def _delete_replaced_stores(table: LiveTable, *, keep: str) -> None:
+    folder = f"live/{table.dataset_id}"
+    try:
+        _dirs, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    cutoff = timezone.now() - dt.timedelta(seconds=REPLACED_STORE_KEEP_SECONDS)
+    for file_name in files:
+        path = f"{folder}/{file_name}"
+        if path == keep or not (file_name.startswith(f"{table.name}-") and file_name.endswith(".duckdb")):
+            continue
+        try:
+            if default_storage.get_modified_time(path) < cutoff:
+                default_storage.delete(path)
+        except (FileNotFoundError, OSError):
+            continue  # deleted by another worker meanwhile
 
 
 def _work_dir() -> Path:
@@ -378,7 +405,8 @@ def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 def live_snapshot_step(*, table_id: int, now: dt.datetime | None = None) -> str:
-    """One step of the table's snapshot for the last complete period (beat, every few minutes; idempotent):
+    """One step of the table's snapshot for the last complete period, or the first one after the last snapshotted
+    that the beat missed (beat, every few minutes; idempotent):
     start a new version carrying the published files with the period's rows as a new CSV (uploaded through the
     normal upload, so the normal checks run), and once its checks passed submit and publish it automatically
     (the publication's audit row says so). Returns what it did."""
@@ -391,6 +419,12 @@ def live_snapshot_step(*, table_id: int, now: dt.datetime | None = None) -> str:
     if table.snapshot_version_id is None:
         if table.snapshot_period is not None and table.snapshot_period >= start:
             return "done"
+        if table.snapshot_period is not None:
+            # Periods are snapshotted in turn: one the beat missed (a worker down, the provider's own draft open
+            # that day) comes before the latest, or its rows would be in no dated version.
+            following = _period_end(table, table.snapshot_period)
+            if following < start:
+                start, end = following, _period_end(table, following)
         return _snapshot_start(table, start, end)
     version = DatasetVersion.objects.get(pk=table.snapshot_version_id)
     if version.state == S.PUBLISHED or version.state in (S.SUPERSEDED, S.WITHDRAWN, S.REJECTED):
@@ -402,12 +436,36 @@ def live_snapshot_step(*, table_id: int, now: dt.datetime | None = None) -> str:
         _snapshot_upload(table, version, table.snapshot_period, _period_end(table, table.snapshot_period))
         version.refresh_from_db()
     if version.state == S.READY:
+        if not _snapshot_untouched(table, version):
+            # The provider took the snapshot's draft as "their new version" (one open version per dataset) and
+            # changed it: their changes go through the normal review, not the automatic publication.
+            return "waiting (the provider changed the version: it is published after review)"
         if version.files.needing_justification().exists() and not version.pii_justification.strip():
             # Personal data was found in the rows and nobody explained why it may be published: no automatic
             # publication; the provider finds the snapshot version as a draft and decides.
             return "waiting (personal data: the provider decides)"
         return _snapshot_publish(table, version)
     return f"waiting ({version.state})"
+
+
+def _snapshot_untouched(table: LiveTable, version: DatasetVersion) -> bool:
+    """The snapshot version holds exactly what the snapshot made: the published version's description and files
+    (carried unchanged), its previous snapshot file of this table replaced by the period's one, nothing else."""
+    published = table.dataset.versions.filter(state=S.PUBLISHED).first()
+    if published is None:
+        return False
+    if any(getattr(version, f) != getattr(published, f) for f in DatasetVersion.METADATA_FIELDS):
+        return False
+    mine = snapshot_file_name(table, table.snapshot_period)
+    carried = {  # each file by the published file it continues (None: a new one), with its content
+        f.predecessor_id: f.sha256 for f in version.files.all() if not (f.parent_id is None and f.original_name == mine)
+    }
+    expected = {
+        f.pk: f.sha256
+        for f in published.files.all()
+        if not (f.parent_id is None and f.original_name.startswith(f"live-{table.name}-"))
+    }
+    return carried == expected and len(carried) == version.files.count() - 1
 
 
 def _period_end(table: LiveTable, start: dt.date) -> dt.date:

@@ -4,6 +4,7 @@ import json
 
 from django.utils import timezone
 
+from accounts import selectors as account_selectors
 from catalog.live import selectors as live_selectors
 from transactions.livefeed.models import WebhookDelivery, WebhookEndpoint
 
@@ -41,3 +42,15 @@ def delivery_body(delivery: WebhookDelivery) -> bytes:
         },
     }
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def key_still_valid(token) -> bool:
+    """An open stream's API key still authenticates (not revoked or expired, its user active and still a member of
+    its organization), as ApiTokenAuthentication checks when a call starts. True for a session (no key)."""
+    if token is None:
+        return True
+    found = account_selectors.api_token_for_digest(token.digest)
+    if found is None:
+        return False
+    current, member = found
+    return current.is_active and current.user.is_active and (current.organization_id is None or member)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -46,14 +46,54 @@ def _is_private(host: str) -> bool:
     """The host names a loopback, private, link-local or reserved address (or does not resolve): no webhook goes
     there (a buyer must not make the platform call into its own network)."""
     try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
+        _public_addresses(host)
+    except DomainError:
         return True
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
-            return True
     return False
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _not_public(address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None and _not_public(embedded):
+            return True
+    return not address.is_global or address.is_multicast
+
+
+def _public_addresses(host: str) -> list[str]:
+    """Every address the host resolves to now, or DomainError (url_private) when one is not a public one."""
+    refused = DomainError(_("Webhooks are sent only to public internet addresses."), code="url_private")
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        raise refused from None
+    addresses = []
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if _not_public(address):
+            raise refused
+        addresses.append(str(address))
+    if not addresses:
+        raise refused
+    return addresses
+
+
+def webhook_addresses(url: str) -> list[str]:
+    """The addresses a delivery to `url` may connect to, resolved and checked at the moment of sending (a name may
+    resolve to another address than when the endpoint was made: DNS rebinding). DomainError url_private when one
+    is not public (unless LIVE_WEBHOOK_ALLOW_PRIVATE, for development)."""
+    host = urlsplit(url).hostname or ""
+    if settings.LIVE_WEBHOOK_ALLOW_PRIVATE:
+        try:
+            return [info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
+        except OSError:
+            raise DomainError(_("Webhooks are sent only to public internet addresses."), code="url_private") from None
+    return _public_addresses(host)
 
 
 @transaction.atomic
@@ -194,9 +234,19 @@ def webhook_delivery_finish(
 
 
 def webhooks_housekeeping() -> list[int]:
-    """Deliveries whose sender was lost (lease run out) go back to pending; returns the due pending ones (the
-    caller enqueues them: a lost message or a restarted worker costs at most one beat interval)."""
+    """Rows of active endpoints not yet queued get their deliveries (a lost fan-out); deliveries whose sender was
+    lost (lease run out) go back to pending; returns the due pending ones (the caller enqueues them: a lost message
+    or a restarted worker costs at most one beat interval)."""
     now = timezone.now()
+    # Rows no delivery was made for (the fan-out after their append was lost: broker away, a worker killed before
+    # it acknowledged): without this they would wait for the table's next append, forever if none comes.
+    behind = (
+        WebhookEndpoint.objects.filter(active=True, queued_seq__lt=F("table__last_seq"))
+        .values_list("table_id", flat=True)
+        .distinct()
+    )
+    for table_id in list(behind):
+        webhooks_fanout(table_id=table_id)
     for delivery_id in WebhookDelivery.objects.filter(state=D.SENDING, leased_until__lt=now).values_list(
         "pk", flat=True
     ):
@@ -212,7 +262,7 @@ def webhooks_housekeeping() -> list[int]:
                     reason="lease expired",
                 )
     return list(
-        WebhookDelivery.objects.filter(Q(state=D.PENDING), next_at__lte=now)
+        WebhookDelivery.objects.filter(Q(state=D.PENDING), next_at__lte=timezone.now())
         .order_by("next_at")
         .values_list("pk", flat=True)[:500]
     )

@@ -7,7 +7,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from transactions.livefeed import selectors, services, signing
+from core.errors import DomainError
+from transactions.livefeed import http, selectors, services, signing
 
 logger = logging.getLogger(__name__)
 # A fan-out with at most this many deliveries sends them itself.
@@ -37,16 +38,19 @@ def webhook_deliver_task(delivery_id: int) -> str:
     delivery, lease = claim
     status, error = None, ""
     try:
+        addresses = services.webhook_addresses(delivery.endpoint.url)  # checked now, the only ones connected to
         body = selectors.delivery_body(delivery)
-        response = requests.post(
+        response = http.post(
             delivery.endpoint.url,
+            addresses=addresses,
             data=body,
             headers=signing.headers(delivery.endpoint.secret, delivery.message_id, body),
             timeout=settings.LIVE_WEBHOOK_TIMEOUT_SECONDS,
-            allow_redirects=False,
         )
         status = response.status_code
         response.close()
+    except DomainError as exc:
+        error = f"{exc.code}: not sent, the address is not a public one"
     except requests.RequestException as exc:
         error = f"{type(exc).__name__}: {exc}"[:300]
     again = services.webhook_delivery_finish(delivery_id=delivery_id, lease=lease, status_code=status, error=error)

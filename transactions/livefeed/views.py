@@ -14,7 +14,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import renderers, serializers
 from rest_framework.response import Response
 
-from accounts.api.permissions import HasScope, acting_organization
+from accounts.api.permissions import HasScope, acting_organization, token_of
 from catalog.live import selectors as live_selectors
 from catalog.models import Dataset
 from core.api.errors import body
@@ -74,7 +74,7 @@ class LiveStream(ApiView):
     )
     def get(self, request, slug, name):
         dataset, table = _visible_table(slug, name)
-        user, organization = request.user, acting_organization(request)
+        user, organization, token = request.user, acting_organization(request), token_of(request)
         access = live_access_full(user=user, organization=organization, dataset=dataset)
         if not access.live:
             raise NotAllowed(_("Your organization has no live access to this dataset: subscribe or take an API plan."))
@@ -88,14 +88,17 @@ class LiveStream(ApiView):
         release = stream.Release()
         try:
             grant = admit(request=request, access=access, dataset=dataset)  # one metered call per stream
-        except RateLimited:
-            release()
+        except BaseException:
+            release()  # refused (429) or failed (Redis down): the slot is given back, or it is lost for good
             raise
         response = StreamingHttpResponse(
             stream.events(
                 table=table,
                 since=_since(request),
-                still_allowed=lambda: live_access(user=user, organization=organization, dataset=dataset),
+                still_allowed=lambda: (
+                    selectors.key_still_valid(token)
+                    and live_access(user=user, organization=organization, dataset=dataset)
+                ),
                 release=release,
                 done=lambda nbytes: finish(grant, dataset_id=dataset.pk, table=table.name, status=200, nbytes=nbytes),
             ),
