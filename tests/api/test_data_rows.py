@@ -298,3 +298,25 @@ def test_a_superseded_version_stays_readable_by_its_buyer_and_the_new_one_is_not
         ("2", "published", False),
         ("1", "superseded", True),
     ]
+
+
+def test_a_call_that_cannot_be_counted_is_a_503_in_both_languages_and_the_next_one_works(api, sensors, monkeypatch):
+    """Redis (the counter) unreachable: the data API answers 503 with the reason, not a bare 500, and serves nothing
+    uncounted; once the counter is back the same call works."""
+    import redis
+
+    from transactions.dataapi import metering
+
+    url = rows_url(sensors) + "?sample=1"
+    dead = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    monkeypatch.setattr(metering, "_client", dead)
+    monkeypatch.setattr(metering._local, "scripts", None, raising=False)
+    response = api.get(url)
+    assert response.status_code == 503, response.content[:300]
+    error = response.json()["error"]
+    assert error["code"] == "metering_unavailable"
+    assert "잠시" in error["message_ko"] or "지금" in error["message_ko"], error
+    assert "counted" in error["message_en"]
+    monkeypatch.setattr(metering, "_client", None)
+    monkeypatch.setattr(metering._local, "scripts", None, raising=False)
+    assert api.get(url).status_code == 200

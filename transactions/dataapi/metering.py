@@ -18,6 +18,7 @@ Every call goes `data_access → admit → (the query) → finish`:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[1], ARGV[1] .. '|b', AR
 return 1
 """
 
+logger = logging.getLogger(__name__)
 _local = threading.local()
 _lock = threading.Lock()
 _client: redis.Redis | None = None
@@ -108,6 +110,19 @@ class RateLimited(DomainError):
 
     def headers(self) -> dict[str, str]:
         return {**rate_headers(self.grant), "Retry-After": str(self.retry_after)}
+
+
+class MeteringUnavailable(DomainError):
+    """The counter (Redis) cannot be reached: a call that cannot be counted is not served (503), rather than served
+    uncounted past its quota or answered with a bare server error."""
+
+    status = 503
+
+    def __init__(self):
+        super().__init__(
+            _("Calls cannot be counted right now, so the data API is paused. Try again in a minute."),
+            code="metering_unavailable",
+        )
 
 
 def rate_headers(grant: Grant) -> dict[str, str]:
@@ -167,11 +182,15 @@ def admit(*, request, access, dataset) -> Grant:
         window_id, reset = _window(window, now)
         who = f"org:{organization_id}" if organization_id is not None else f"ip:{client_ip(request) or 'unknown'}"
         key = f"dapi:q:day:{window_id}:{who}"
-    _r, script, _finish = _scripts()
-    seed = -1 if window == "month" else 0
-    admitted, count = script(keys=[key], args=[limit, reset + 60, seed])
-    if admitted == -1:
-        admitted, count = script(keys=[key], args=[limit, reset + 60, _month_seed(plan, now)])
+    try:
+        _r, script, _finish = _scripts()
+        seed = -1 if window == "month" else 0
+        admitted, count = script(keys=[key], args=[limit, reset + 60, seed])
+        if admitted == -1:
+            admitted, count = script(keys=[key], args=[limit, reset + 60, _month_seed(plan, now)])
+    except redis.RedisError as exc:
+        logger.warning("data API metering unavailable", exc_info=True)
+        raise MeteringUnavailable() from exc
     grant = Grant(
         key=key,
         limit=limit,
@@ -221,8 +240,12 @@ def finish(grant: Grant, *, dataset_id: int, table: str, status: int, nbytes: in
     field = usage_field(
         organization_id=grant.organization_id, plan_id=grant.plan_id, dataset_id=dataset_id, table=table, day=day
     )
-    _r, _admit, script = _scripts()
-    script(keys=[USAGE_KEY], args=[field, int(status), max(0, int(nbytes))])
+    try:
+        _r, _admit, script = _scripts()
+        script(keys=[USAGE_KEY], args=[field, int(status), max(0, int(nbytes))])
+    except redis.RedisError:
+        # The call was admitted (counted against its quota) and answered; only its usage row is lost.
+        logger.warning("data API usage not recorded", exc_info=True)
 
 
 def window_used(grant_key: str) -> int:
