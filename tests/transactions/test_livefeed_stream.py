@@ -100,3 +100,19 @@ def test_without_live_access_the_stream_is_refused(live_server, official, admin_
     reader = SseReader(url, {"Authorization": f"Token {key}"})
     assert reader.response.status_code == 403
     assert "실시간" in reader.response.json()["error"]["message_ko"]
+
+
+def test_a_resume_point_that_is_not_a_row_number_is_a_400_and_holds_no_slot(feed):
+    """Last-Event-ID or since= that is not a whole number was taken as 0 (the client got the whole table again);
+    now a 400 naming it, in Korean and English, before a stream slot or a metered call is taken."""
+    from transactions.livefeed import stream
+
+    _table, _entitlement, open_stream, _url = feed
+    for headers in ({"Last-Event-ID": "abc"}, {"Last-Event-ID": "-5"}, {"Last-Event-ID": "1e3"}):
+        refused = open_stream(**headers)
+        assert refused.response.status_code == 400, headers
+        error = refused.response.json()["error"]
+        assert error["code"] == "bad_since" and headers["Last-Event-ID"] in error["message_en"]
+        assert error["message_ko"] != error["message_en"]
+    assert stream.slots.open == 0
+    assert open_stream(**{"Last-Event-ID": "0"}).response.status_code == 200

@@ -20,7 +20,8 @@ from catalog.models import Dataset
 from core.api.errors import body
 from core.api.validation import validated
 from core.api.views import ApiView
-from core.errors import NotAllowed
+from core.errors import DomainError, NotAllowed
+from core.text import lazy_percent
 from transactions.dataapi.metering import RateLimited, admit, finish, rate_headers
 from transactions.livefeed import selectors, services, stream
 from transactions.livefeed.access import live_access, live_access_full
@@ -45,11 +46,18 @@ def _visible_table(slug: str, name: str):
 
 
 def _since(request) -> int:
-    raw = request.headers.get("Last-Event-ID") or request.query_params.get("since") or "0"
-    try:
-        return max(0, int(raw))
-    except ValueError:
-        return 0
+    """The seq to resume after: Last-Event-ID (EventSource's reconnection) or ?since=. Not a whole number ≥ 0 is a
+    400 naming it (replaying the table from its first row instead would flood the client)."""
+    raw = (request.headers.get("Last-Event-ID") or request.query_params.get("since") or "0").strip()
+    if not raw.isascii() or not raw.isdigit():
+        raise DomainError(
+            lazy_percent(
+                _("Resume from a row number (Last-Event-ID or since=, a whole number of 0 or more), not %(value)s."),
+                {"value": raw[:40]},
+            ),
+            code="bad_since",
+        )
+    return int(raw)
 
 
 class LiveStream(ApiView):
@@ -78,6 +86,7 @@ class LiveStream(ApiView):
         access = live_access_full(user=user, organization=organization, dataset=dataset)
         if not access.live:
             raise NotAllowed(_("Your organization has no live access to this dataset: subscribe or take an API plan."))
+        since = _since(request)
         if not stream.slots.take():
             out = body(
                 status_code=503,
@@ -94,7 +103,7 @@ class LiveStream(ApiView):
         response = StreamingHttpResponse(
             stream.events(
                 table=table,
-                since=_since(request),
+                since=since,
                 still_allowed=lambda: (
                     selectors.key_still_valid(token)
                     and live_access(user=user, organization=organization, dataset=dataset)
