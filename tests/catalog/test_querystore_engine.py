@@ -536,3 +536,28 @@ def test_each_query_spills_into_its_own_directory_and_removes_it(store, tmp_path
         temp_directory=str(tmp_path),
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_huge_value_in_one_function_is_stopped_in_time(store):
+    """DuckDB's interrupt is not checked inside one scalar function: lpad() of 200 million characters ran 7 s past
+    a 0.5 s limit (a scalar range() or list_resize() for minutes) in the web process; the query's process is
+    killed at the limit."""
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout):
+        engine.run_sql(
+            [store], "SELECT length(lpad('x', 200000000, 'y'))", max_rows=5, timeout=0.5, memory_limit="128MB"
+        )
+    assert time.monotonic() - started < 3
+
+
+def test_memory_outside_the_limit_is_refused(store):
+    """repeat() of 2 GB is memory DuckDB's limit does not count (it took 2 GB and 39 s with a 128 MB limit): the
+    query's process has a capped address space, so it fails at once with a clear error."""
+    started = time.monotonic()
+    with pytest.raises(QueryError) as info:
+        engine.run_sql([store], "SELECT length(repeat('x', 2000000000))", max_rows=5, timeout=30, memory_limit="128MB")
+    assert time.monotonic() - started < 10
+    with translation.override("en"):
+        assert "memory" in str(info.value.message).lower()
+    # the process answers the next query as before
+    assert engine.run_sql([store], "SELECT 1", max_rows=5, timeout=5, memory_limit="128MB").rows == [(1,)]

@@ -477,7 +477,8 @@ class TableDataGoKr(DataView):
             rows = _whole(request.GET.get("numOfRows"), "numOfRows", default=10, high=page_max_rows())
             sources = data.sources(target, variant)
             name = engine.quote(info.name)
-            limits = {"timeout": sql_timeout(), "memory_limit": sql_memory_limit()}
+            # our own two statements (a count and a page): no child process needed (engine.run_sql isolated)
+            limits = {"timeout": sql_timeout(), "memory_limit": sql_memory_limit(), "isolated": False}
             total = data.stored_row_count(target, info.name, variant)
             if total is None:  # a live table grows: counted now
                 total = engine.run_sql(sources, f"SELECT count(*) FROM {name}", max_rows=1, **limits).rows[0][0]
