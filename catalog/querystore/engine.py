@@ -778,16 +778,50 @@ def _bad_cursor() -> QueryError:
     )
 
 
-def decode_cursor(cursor: str, sort: list[tuple[str, bool]]) -> tuple[list, int]:
+_INT_NAMES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+
+
+def _fits(value, type_name: str) -> bool:
+    """Whether a cursor's value is one the column of `type_name` could hold (a cursor made by encode_cursor always
+    is; an edited one may not be, and must not reach DuckDB as a conversion error)."""
+    if value is None:
+        return True
+    t = type_name.upper()
+    if t in _INT_NAMES:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if t in ("DOUBLE", "FLOAT", "REAL"):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if t.startswith(("DECIMAL", "NUMERIC")):
+        return isinstance(value, (int, decimal.Decimal)) and not isinstance(value, bool)
+    if t == "BOOLEAN":
+        return isinstance(value, bool)
+    if t == "DATE":
+        return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+    if t.startswith("TIMESTAMP"):
+        return isinstance(value, dt.datetime)
+    if t == "TIME":
+        return isinstance(value, dt.time)
+    if t == "VARCHAR":
+        return isinstance(value, str)
+    return True
+
+
+def decode_cursor(cursor: str, sort: list[tuple[str, bool]], types: dict[str, str] | None = None) -> tuple[list, int]:
+    """The sort values and `_row` of a cursor made for `sort`; a damaged or edited one (bad base64 or JSON, a value
+    the column cannot hold when `types` is given, a row number out of range) is a QueryError naming `cursor`."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         payload = json.loads(raw)
         made_for = [(str(c), bool(d)) for c, d in payload["s"]]
         values = [_dec(v) for v in payload["v"]]
-        row = int(payload["r"])
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        row = payload["r"]
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError, json.JSONDecodeError) as exc:
         raise _bad_cursor() from exc
     if made_for != [(c, bool(d)) for c, d in sort] or len(values) != len(sort):
+        raise _bad_cursor()
+    if not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < 2**63:
+        raise _bad_cursor()
+    if types is not None and not all(_fits(v, types.get(c, "")) for (c, _d), v in zip(sort, values)):
         raise _bad_cursor()
     return values, row
 
@@ -848,7 +882,7 @@ def _page_query(source: Source, relation: str, spec: PageSpec) -> tuple[str, lis
         where.append("_row > ?")
         params.append(int(spec.since))
     if spec.cursor:
-        values, row = decode_cursor(spec.cursor, sort)
+        values, row = decode_cursor(spec.cursor, sort, types)
         sql, p = _keyset_sql(sort, values, row, types)
         where.append(sql)
         params.extend(p)

@@ -2,6 +2,7 @@
 against a direct Python computation over the same rows; personal data never unmasked; the SQL sandbox refuses
 each escape with a clear error; the node cache; the table API's parameter grammar."""
 
+import base64
 import csv
 import datetime as dt
 import functools
@@ -252,6 +253,24 @@ def test_a_cursor_is_tied_to_its_sort_and_a_damaged_one_is_refused(store):
     assert info.value.parameter == "cursor"
     with translation.override("en"):
         assert "cursor" in str(info.value.message)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"s":[["pm10",true]],"v":[1],"r":1e400}',  # an infinite row number: OverflowError (500)
+        "[" * 5000 + "]" * 5000,  # nested past the JSON decoder's recursion limit: RecursionError (500)
+        '{"s":[["pm10",true]],"v":["abc"],"r":3}',  # text for a number: DuckDB's conversion error, named "sql"
+        '{"s":[["pm10",true]],"v":[{"d":"2024-01-01"}],"r":3}',  # a date for a number
+        '{"s":[["pm10",true]],"v":[7],"r":100000000000000000000000}',  # beyond BIGINT
+        '{"s":[["pm10",true]],"v":[7],"r":-1}',
+    ],
+)
+def test_an_edited_cursor_is_refused_naming_the_cursor(store, payload):
+    cursor = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    with pytest.raises(QueryError) as info:
+        engine.page([store], store.name, PageSpec(sort=[("pm10", True)], limit=5, cursor=cursor))
+    assert info.value.parameter == "cursor"
 
 
 def test_user_values_never_become_sql(store):
