@@ -518,6 +518,8 @@ def page_max_rows() -> int:
 
 
 class DatasetSql(DataView):
+    audit_key_writes = False  # a POST that only reads (core.api.views: reads are not in the audit trail)
+
     @extend_schema(
         operation_id="data_dataset_sql",
         summary="Run one read-only SELECT over the dataset's tables",
