@@ -29,6 +29,28 @@ def tables_for_version(version: DatasetVersion, variant: str = QueryStore.Varian
     )
 
 
+def tables_by_variant(version: DatasetVersion) -> dict[str, list[QueryTable]]:
+    """The tables of the version's ready stores, per variant ("full", "sample"), in one query ({} when the version
+    is not served)."""
+    if not _served(version):
+        return {}
+    out: dict[str, list[QueryTable]] = {}
+    tables = QueryTable.objects.filter(store__version=version, store__state=QueryStore.State.READY).select_related(
+        "store"
+    )
+    for table in tables.order_by("store__variant", "position", "id"):
+        out.setdefault(table.store.variant, []).append(table)
+    return out
+
+
+def sources_for_tables(tables: list[QueryTable]) -> list[Source]:
+    """The engine's sources of tables of one store (local paths; fills the node cache when needed)."""
+    if not tables:
+        return []
+    path = store_local_path(tables[0].store)
+    return [source_for_table(t, path) for t in tables]
+
+
 def source_for_table(table: QueryTable, path: str) -> Source:
     return Source(
         name=table.name,

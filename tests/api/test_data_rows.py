@@ -298,3 +298,16 @@ def test_a_superseded_version_stays_readable_by_its_buyer_and_the_new_one_is_not
         ("2", "published", False),
         ("1", "superseded", True),
     ]
+
+
+def test_a_page_reads_the_store_tables_once(api, sensors, entitled, django_assert_max_num_queries):
+    """A page of rows: the key, the dataset, the version, the store's tables (once: the table, its sources and row
+    count come from the same rows; they were read three times), the API plan and the entitlement."""
+    api.with_key(entitled)
+    url = rows_url(sensors)
+    assert api.get(url, {"limit": "5"}).status_code == 200
+    for params in ({"limit": "5"}, {"limit": "5", "sample": "1"}):
+        with django_assert_max_num_queries(6):
+            assert api.get(url, params).status_code == 200
+    with django_assert_max_num_queries(5):  # latest: the version comes with the dataset
+        assert api.get(rows_url(sensors, number="latest"), {"limit": "5"}).status_code == 200
