@@ -515,11 +515,11 @@ def _child(write_fd: int, address_space: int, call) -> None:
 
 
 def _run_isolated(sources, sql, *, max_rows, timeout, memory_limit, threads, temp_directory) -> Result:
-    import pickle  # noqa: PLC0415 (the parent reads the child's outcome)
-    import select  # noqa: PLC0415
-    import signal  # noqa: PLC0415
-
     address_space = max(2 * _bytes(memory_limit), 1024 * 10**6)
+    # The child's spill directory lives in one the parent made and removes: a killed child cannot clean up.
+    base = Path(temp_directory or Path(tempfile.gettempdir()) / "querystore-spill")
+    base.mkdir(parents=True, exist_ok=True)
+    spill = tempfile.mkdtemp(prefix="sql-", dir=base)
 
     def call():
         return _run_sql_here(
@@ -529,8 +529,19 @@ def _run_isolated(sources, sql, *, max_rows, timeout, memory_limit, threads, tem
             timeout=timeout,
             memory_limit=memory_limit,
             threads=threads,
-            temp_directory=temp_directory,
+            temp_directory=spill,
         )
+
+    try:
+        return _fork_and_wait(call, address_space, timeout)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _fork_and_wait(call, address_space: int, timeout: float) -> Result:
+    import pickle  # noqa: PLC0415 (the parent reads the child's outcome)
+    import select  # noqa: PLC0415
+    import signal  # noqa: PLC0415
 
     read_fd, write_fd = os.pipe()
     pid = os.fork()

@@ -561,6 +561,20 @@ def test_each_query_spills_into_its_own_directory_and_removes_it(store, tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_killed_query_leaves_no_spill_directory(store, tmp_path):
+    """A query killed at the time limit cannot remove its own spill directory: the parent does."""
+    with pytest.raises(QueryTimeout):
+        engine.run_sql(
+            [store],
+            "SELECT length(lpad('x', 200000000, 'y'))",
+            max_rows=5,
+            timeout=0.3,
+            memory_limit="128MB",
+            temp_directory=str(tmp_path),
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_huge_value_in_one_function_is_stopped_in_time(store):
     """DuckDB's interrupt is not checked inside one scalar function: lpad() of 200 million characters ran 7 s past
     a 0.5 s limit (a scalar range() or list_resize() for minutes) in the web process; the query's process is
