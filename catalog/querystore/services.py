@@ -287,6 +287,10 @@ def query_store_build(*, version_id: int, variant: str, last_attempt: bool = Tru
     if lease is None:
         return store.state
     settings.QUERYSTORE_WORK_DIR.mkdir(parents=True, exist_ok=True)
+    # This caller holds the store's only valid lease: a work directory of the same store on this node is a dead
+    # builder's (killed, out of memory), with its partial store and scratch copy of the data; removed now.
+    for leftover in settings.QUERYSTORE_WORK_DIR.glob(f"qs-{version_id}-{variant}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
     workdir = Path(tempfile.mkdtemp(prefix=f"qs-{version_id}-{variant}-", dir=settings.QUERYSTORE_WORK_DIR))
     name = ""
     try:
