@@ -173,8 +173,18 @@ def sources(target: Target, variant: str) -> list:
     return store_selectors.sources_for_tables(target.store_tables().get(variant, []))
 
 
-def store_status(version: DatasetVersion):
-    return store_selectors.store_status(version)
+def store_status(version: DatasetVersion, stores=None):
+    return store_selectors.store_status(version, stores)
+
+
+def versions_overview(versions: list[DatasetVersion]) -> dict[int, tuple[dict, list[TableInfo]]]:
+    """For the dataset's table list: each version's store status and tables, in two queries for all versions."""
+    stores = store_selectors.stores_by_versions(versions)
+    tables = store_selectors.tables_by_versions(versions)
+    return {
+        v.pk: (store_selectors.store_status(v, stores.get(v.pk, [])), version_tables(v, tables.get(v.pk, {})))
+        for v in versions
+    }
 
 
 def stored_row_count(target: Target, name: str, variant: str) -> int | None:
