@@ -439,7 +439,7 @@ from datetime import date, datetime  # noqa: E402
 
 from catalog.filters import CatalogFilter  # noqa: E402
 from catalog.licences import RenderedLicence, UnfilledPlaceholder, render_for_version  # noqa: E402
-from catalog.models import CatalogEntry  # noqa: E402
+from catalog.models import CatalogEntry, LiveTable  # noqa: E402
 
 PUBLIC_HISTORY_STATES = (DatasetVersion.State.PUBLISHED, DatasetVersion.State.SUPERSEDED)
 SAMPLE_CHECK_STATES = (DataFile.Check.PASSED, DataFile.Check.WARNING)
@@ -618,12 +618,16 @@ def dataset_page(slug: str) -> DatasetPage:
     entry = (
         CatalogEntry.objects.select_related("dataset__publisher", "version__theme", "version__licence")
         .defer("search_vector")
+        .annotate(has_live_tables=Exists(LiveTable.objects.filter(dataset_id=OuterRef("dataset_id"))))
         .filter(dataset__slug=slug)
         .first()
     )
     if entry is None:
         raise Http404
     version, dataset = entry.version, entry.dataset
+    # The live section (catalog/live/_freshness.html) reads the live tables only when there are some: most datasets
+    # have none, and the page's queries stay what they were (catalog.live.selectors.freshness).
+    dataset.has_live_tables = entry.has_live_tables
     version.dataset = dataset
     top, tabular = _public_files(version)
     history = list(

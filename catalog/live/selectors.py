@@ -105,6 +105,8 @@ def live_source(table: LiveTable, *, since: int | None = None):
 def freshness(dataset) -> list[dict]:
     """For the dataset page: each live table with its last row's age ("마지막 행 2분 전"), state and row count."""
     out = []
+    if getattr(dataset, "has_live_tables", True) is False:  # known already (catalog.selectors.dataset_page): no query
+        return out
     now = timezone.now()
     for table in dataset.live_tables.order_by("name"):
         age = (now - table.last_row_at).total_seconds() if table.last_row_at else None

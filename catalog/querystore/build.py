@@ -112,6 +112,24 @@ def table_name(base: str, taken: set[str]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ columns
+def stored_names(fields: list[dict], *, geojson: bool = False) -> list[str]:
+    """The store's column name of each field: its own name, unless DuckDB would take it for another column (names
+    are case-insensitive in SQL: "id" and "ID"; the hidden `_row`, and a GeoJSON table's geometry and bbox
+    columns), then the name with `_2`, `_3`… DuckDB itself would rename such a column silently, and the API and
+    SQL would show another column's values under its name."""
+    taken = {"_row"} | ({"geometry", "_minx", "_miny", "_maxx", "_maxy"} if geojson else set())
+    out = []
+    for f in fields:
+        name = f["name"]
+        candidate, n = name, 1
+        while candidate.lower() in taken:
+            n += 1
+            candidate = f"{name}_{n}"
+        taken.add(candidate.lower())
+        out.append(candidate)
+    return out
+
+
 def _order_key(fields: list[dict]) -> str:
     for kind in ("datetime", "date"):
         for f in fields:
@@ -259,6 +277,7 @@ class StoreBuilder:
             raise BuildError(item.title, str(exc).splitlines()[0]) from exc
         self.progress()
         name = table_name(item.base_name, self.taken)
+        stored = stored_names(fields, geojson=geometry_csv is not None)
         selects = ["CAST(r.rowid + 1 AS BIGINT) AS _row"]
         columns = []
         for i, f in enumerate(fields):
@@ -269,14 +288,18 @@ class StoreBuilder:
                 duck_type, expr = "VARCHAR", f"r.c{i}"
             else:
                 duck_type, expr = field_sql(f, f"r.c{i}")
-            selects.append(f"{expr} AS {quote(f['name'])}")
-            columns.append(_column_meta(item, f, duck_type, masked))
+            selects.append(f"{expr} AS {quote(stored[i])}")
+            meta = _column_meta(item, f, duck_type, masked)
+            if stored[i] != f["name"]:
+                meta["name"], meta["source_name"] = stored[i], f["name"]
+            columns.append(meta)
+        renamed = {f["name"]: stored[i] for i, f in enumerate(fields)}
         geometry = _latlon(item)
+        if geometry:
+            geometry = {**geometry, "lat": renamed[geometry["lat"]], "lon": renamed[geometry["lon"]]}
         join = ""
         if geometry_csv is not None:
             geometry = {"kind": "geojson"}
-            if "geometry" in {f["name"] for f in fields}:
-                raise BuildError(item.title, "a property is called geometry")
             selects += ["g.geometry AS geometry", "g._minx", "g._miny", "g._maxx", "g._maxy"]
             columns.append(
                 {
@@ -294,6 +317,7 @@ class StoreBuilder:
         order_key = _order_key(fields)
         if order_key and order_key in item.masked:
             order_key = ""
+        order_key = renamed.get(order_key, "")
         order = (f"{quote(order_key)} ASC NULLS LAST, " if order_key else "") + "_row ASC"
         try:
             con.execute(

@@ -34,6 +34,19 @@ RESERVED = frozenset({"select", "bbox", "order", "limit", "cursor", "since", "fo
 TRUE = frozenset({"true", "1", "yes", "y", "t"})
 FALSE = frozenset({"false", "0", "no", "n", "f"})
 _INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+# The values each integer type holds: a value outside is the parameter's fault, not a DuckDB conversion error.
+_INT_RANGES = {
+    "TINYINT": (-(2**7), 2**7 - 1),
+    "SMALLINT": (-(2**15), 2**15 - 1),
+    "INTEGER": (-(2**31), 2**31 - 1),
+    "BIGINT": (-(2**63), 2**63 - 1),
+    "HUGEINT": (-(2**127), 2**127 - 1),
+    "UTINYINT": (0, 2**8 - 1),
+    "USMALLINT": (0, 2**16 - 1),
+    "UINTEGER": (0, 2**32 - 1),
+    "UBIGINT": (0, 2**64 - 1),
+}
+MAX_ROW = 2**63 - 1  # `_row` is a BIGINT
 _FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")
 
 
@@ -53,7 +66,10 @@ def parse_value(parameter: str, raw: str, type_name: str):
     text = raw.strip()
     try:
         if t in _INT_TYPES:
-            if not re.fullmatch(r"[+-]?\d+", text):
+            if not re.fullmatch(r"[+-]?\d{1,40}", text):
+                raise ValueError
+            low, high = _INT_RANGES[t]
+            if not low <= int(text) <= high:
                 raise ValueError
             return int(text)
         if t in _FLOAT_TYPES:
@@ -163,7 +179,7 @@ def parse_page_params(
         elif key == "limit":
             spec.limit = _int("limit", raw, low=1, high=max_limit)
         elif key == "since":
-            spec.since = _int("since", raw, low=0)
+            spec.since = _int("since", raw, low=0, high=MAX_ROW)
         elif key == "cursor":
             spec.cursor = raw.strip() or None
         elif key == "bbox":

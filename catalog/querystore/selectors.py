@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import DatasetVersion
@@ -27,6 +28,28 @@ def tables_for_version(version: DatasetVersion, variant: str = QueryStore.Varian
             store__version=version, store__variant=variant, store__state=QueryStore.State.READY
         ).select_related("store")
     )
+
+
+def tables_by_variant(version: DatasetVersion) -> dict[str, list[QueryTable]]:
+    """The tables of the version's ready stores, per variant ("full", "sample"), in one query ({} when the version
+    is not served)."""
+    if not _served(version):
+        return {}
+    out: dict[str, list[QueryTable]] = {}
+    tables = QueryTable.objects.filter(store__version=version, store__state=QueryStore.State.READY).select_related(
+        "store"
+    )
+    for table in tables.order_by("store__variant", "position", "id"):
+        out.setdefault(table.store.variant, []).append(table)
+    return out
+
+
+def sources_for_tables(tables: list[QueryTable]) -> list[Source]:
+    """The engine's sources of tables of one store (local paths; fills the node cache when needed)."""
+    if not tables:
+        return []
+    path = store_local_path(tables[0].store)
+    return [source_for_table(t, path) for t in tables]
 
 
 def source_for_table(table: QueryTable, path: str) -> Source:
@@ -63,11 +86,32 @@ STATUS_MESSAGES = {
 }
 
 
-def store_status(version: DatasetVersion) -> dict:
+def tables_by_versions(versions) -> dict[int, dict[str, list[QueryTable]]]:
+    """tables_by_variant of several versions in one query: {version id: {variant: [tables]}}."""
+    served = [v.pk for v in versions if _served(v)]
+    out: dict[int, dict[str, list[QueryTable]]] = {pk: {} for pk in served}
+    tables = QueryTable.objects.filter(store__version_id__in=served, store__state=QueryStore.State.READY)
+    for table in tables.select_related("store").order_by("store__variant", "position", "id"):
+        out[table.store.version_id].setdefault(table.store.variant, []).append(table)
+    return out
+
+
+def stores_by_versions(versions) -> dict[int, list[QueryStore]]:
+    """The stores of several versions in one query, each with its table count (`n_tables`), for store_status."""
+    served = [v.pk for v in versions if _served(v)]
+    out: dict[int, list[QueryStore]] = {pk: [] for pk in served}
+    for store in QueryStore.objects.filter(version_id__in=served).annotate(n_tables=Count("tables")):
+        out[store.version_id].append(store)
+    return out
+
+
+def store_status(version: DatasetVersion, stores: list[QueryStore] | None = None) -> dict:
     """For the dataset page: {"state": pending|building|ready|failed|none, "message" (lazy), "error": {"ko", "en"}
     | None, "variants": {variant: state}, "tables": n (of the full store when ready)}. "none": no store (not
     published, or published before the query store existed and not yet loaded)."""
-    stores = {s.variant: s for s in QueryStore.objects.filter(version=version)} if _served(version) else {}
+    if stores is None:
+        stores = list(QueryStore.objects.filter(version=version)) if _served(version) else []
+    stores = {s.variant: s for s in stores} if _served(version) else {}
     if not stores:
         return {"state": "none", "message": "", "error": None, "variants": {}, "tables": 0}
     states = {variant: store.state for variant, store in stores.items()}
@@ -80,5 +124,7 @@ def store_status(version: DatasetVersion) -> dict:
         "message": STATUS_MESSAGES[state],
         "error": failed.error if failed else None,
         "variants": states,
-        "tables": full.tables.count() if full and full.state == QueryStore.State.READY else 0,
+        "tables": (full.n_tables if hasattr(full, "n_tables") else full.tables.count())
+        if full and full.state == QueryStore.State.READY
+        else 0,
     }

@@ -12,6 +12,9 @@ from core.audit import audit
 
 
 class ThrottleFirst:
+    # A view whose POST only reads (the data API's SQL: the query is the body) sets this False: reads are not audited.
+    audit_key_writes = True
+
     def initial(self, request, *args, **kwargs):
         self.format_kwarg = self.get_format_suffix(**kwargs)
         request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(request)
@@ -31,7 +34,8 @@ class ThrottleFirst:
         # `_auth`, not `auth`: a request refused before authentication (406, an oversized upload's 413) must not
         # authenticate now, outside the exception handler. A throttled request (429) adds no row: a program
         # retrying in a loop must not grow the append-only table.
-        record_key_write(request, response.status_code, token=getattr(request, "_auth", None))
+        if self.audit_key_writes:
+            record_key_write(request, response.status_code, token=getattr(request, "_auth", None))
         return response
 
 

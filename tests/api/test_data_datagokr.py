@@ -96,3 +96,13 @@ def test_an_unknown_table_is_no_openapi_service(client, sensors):
     )
     assert response.status_code == 404
     assert response.json()["response"]["header"]["resultCode"] == "12"
+
+
+def test_xml_stays_well_formed_with_control_characters_in_a_value():
+    """A cell with a control character (Excel's vertical tab, a NUL) made the page not XML at all: the client's
+    parser refused every row of it. Such characters become U+FFFD."""
+    from transactions.dataapi import datagokr
+
+    body = datagokr.envelope("ok", items=[{"비고": "줄\x0b바꿈\x00끝", "값": 1}], page_no=1, num_of_rows=10, total=1)
+    root = ET.fromstring(datagokr.to_xml(body).encode("utf-8"))
+    assert root.find("body/items/item/비고").text == "줄\ufffd바꿈\ufffd끝"

@@ -320,3 +320,48 @@ def test_a_call_that_cannot_be_counted_is_a_503_in_both_languages_and_the_next_o
     monkeypatch.setattr(metering, "_client", None)
     monkeypatch.setattr(metering._local, "scripts", None, raising=False)
     assert api.get(url).status_code == 200
+
+
+def test_a_page_reads_the_store_tables_once(api, sensors, entitled, django_assert_max_num_queries):
+    """A page of rows: the key, the dataset, the version, the store's tables (once: the table, its sources and row
+    count come from the same rows; they were read three times), the API plan and the entitlement."""
+    api.with_key(entitled)
+    url = rows_url(sensors)
+    assert api.get(url, {"limit": "5"}).status_code == 200
+    for params in ({"limit": "5"}, {"limit": "5", "sample": "1"}):
+        with django_assert_max_num_queries(6):
+            assert api.get(url, params).status_code == 200
+    with django_assert_max_num_queries(5):  # latest: the version comes with the dataset
+        assert api.get(rows_url(sensors, number="latest"), {"limit": "5"}).status_code == 200
+
+
+def test_the_table_list_costs_the_same_for_one_version_or_three(
+    api, sensors, entitled, official, admin_user, django_assert_num_queries
+):
+    """The dataset's table list read each version's access, store status, table count and tables one by one (five
+    queries a version: a live dataset publishes a snapshot version a day); now the same queries for any number."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api.with_key(entitled)
+    url = reverse("api-data-dataset", args=(sensors.dataset.slug,))
+    api.get(url)  # the key's first use is recorded (a write of its own)
+    with CaptureQueriesContext(connection) as one:
+        first = api.get(url)
+    assert first.status_code == 200 and len(first.json()["versions"]) == 1
+    for note in ("2월 자료", "3월 자료"):
+        version = catalog_services.version_start_new(actor=official, dataset=sensors.dataset, change_note=note)
+        catalog_services.version_submit(actor=official, version=version, pii_justification="-")
+        catalog_services.version_approve(actor=admin_user, version=version)
+        query_stores_build(version_id=version.pk)
+    with django_assert_num_queries(len(one.captured_queries)):
+        listed = api.get(url).json()["versions"]
+    assert [
+        (v["version"], v["state"], v["full_access"], v["store"]["state"], v["store"]["tables"]) for v in listed
+    ] == [
+        ("3", "published", False, "ready", 2),
+        ("2", "superseded", False, "ready", 2),
+        ("1", "superseded", True, "ready", 2),
+    ]
+    assert [t["name"] for t in listed[2]["tables"]] == ["sensors", "zones"]
+    assert listed[2]["tables"][0]["variants"] == ["full", "sample"]

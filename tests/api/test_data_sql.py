@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 from django.urls import reverse
 
+from core.models import AuditEvent
 from tests.api.data_world import SAMPLE_ROWS, fresh_quotas, publish_sensors, sensor_rows  # noqa: F401 (a fixture)
 from tests.transactions.conftest import offer_of, place_order
 
@@ -108,3 +109,13 @@ def test_a_bad_body_is_a_400_naming_the_field(api, sensors):
     response = api.post(sql_url(sensors), {"version": "first"}, format="json")
     assert response.status_code == 400
     assert set(response.json()["error"]["fields"]) == {"sql", "version"}
+
+
+def test_a_query_is_a_read_not_an_audited_write(api, sensors, buyer, make_key):
+    """POST …/sql only reads: each query with a key wrote an `api.write` audit row (the append-only trail grew by
+    one row per query of a metered buyer); reads are not audited (core.api.views)."""
+    api.with_key(make_key(buyer, scopes=("read", "data")))
+    for _ in range(3):
+        assert run(api, sensors, "SELECT count(*) FROM sensors", sample=True).status_code == 200
+    assert run(api, sensors, "SELECT count(*) FROM sensors").status_code == 403
+    assert not AuditEvent.objects.filter(action="api.write").exists()

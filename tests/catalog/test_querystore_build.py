@@ -403,3 +403,42 @@ def test_two_builds_at_once_make_one_store(official, admin_user, reference_data)
     assert store.state == "ready" and store.attempts == 1
     assert store.tables.count() == 2
     assert storage.default_storage.listdir(f"querystore/{version.pk}")[1] == [store.file.name.rsplit("/", 1)[1]]
+
+
+def test_columns_duckdb_would_take_for_another_are_stored_under_their_own_name(official, admin_user, reference_data):
+    """Headers the checks accept but DuckDB's names would merge: "id" and "ID" (SQL names are case-insensitive), a
+    column called `_row` (the hidden row number), a GeoJSON property called geometry. DuckDB renamed the second
+    silently, so the API and SQL showed the first column's values (or the row numbers) under its name; a GeoJSON
+    property called geometry failed the whole store."""
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"geometry": f"g{i}", "n": i},
+            "geometry": {"type": "Point", "coordinates": [126.7, 37.3]},
+        }
+        for i in range(3)
+    ]
+    version = publish_files(
+        official,
+        admin_user,
+        [
+            ("코드.csv", _csv(["id", "ID", "_row"], [["a1", "b1", "99"], ["a2", "b2", "98"]]).encode("utf-8")),
+            ("구역.geojson", json.dumps({"type": "FeatureCollection", "features": features}).encode("utf-8")),
+        ],
+    )
+    assert qs_services.query_stores_build(version_id=version.pk) == {"full": "ready", "sample": "ready"}
+    for variant in ("full", "sample"):
+        tables = {t.name: t for t in qs_selectors.tables_for_version(version, variant)}
+        codes = tables["kodeu"]
+        assert [c["name"] for c in codes.columns] == ["id", "ID_2", "_row_2"]
+        assert [c.get("source_name") for c in codes.columns] == [None, "ID", "_row"]
+        sources = qs_selectors.sources_for_version(version, variant)
+        page = engine.page(sources, "kodeu", PageSpec(limit=5))
+        assert page.rows == [("a1", "b1", 99), ("a2", "b2", 98)]
+        result = run_sql(sources, 'SELECT "ID_2", _row_2 FROM kodeu', max_rows=5, timeout=5, memory_limit="128MB")
+        assert result.rows == [("b1", 99), ("b2", 98)]
+        zones = tables["guyeok"]
+        names = [c["name"] for c in zones.columns]
+        assert names[:2] == ["geometry_2", "n"] and names[-1] == "geometry" and names.count("geometry") == 1
+        page = engine.page(sources, "guyeok", PageSpec(select=["geometry_2", "geometry"], limit=5))
+        assert page.rows[0][0] == "g0" and json.loads(page.rows[0][1])["type"] == "Point"

@@ -2,6 +2,7 @@
 against a direct Python computation over the same rows; personal data never unmasked; the SQL sandbox refuses
 each escape with a clear error; the node cache; the table API's parameter grammar."""
 
+import base64
 import csv
 import datetime as dt
 import functools
@@ -254,6 +255,24 @@ def test_a_cursor_is_tied_to_its_sort_and_a_damaged_one_is_refused(store):
         assert "cursor" in str(info.value.message)
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"s":[["pm10",true]],"v":[1],"r":1e400}',  # an infinite row number: OverflowError (500)
+        "[" * 5000 + "]" * 5000,  # nested past the JSON decoder's recursion limit: RecursionError (500)
+        '{"s":[["pm10",true]],"v":["abc"],"r":3}',  # text for a number: DuckDB's conversion error, named "sql"
+        '{"s":[["pm10",true]],"v":[{"d":"2024-01-01"}],"r":3}',  # a date for a number
+        '{"s":[["pm10",true]],"v":[7],"r":100000000000000000000000}',  # beyond BIGINT
+        '{"s":[["pm10",true]],"v":[7],"r":-1}',
+    ],
+)
+def test_an_edited_cursor_is_refused_naming_the_cursor(store, payload):
+    cursor = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    with pytest.raises(QueryError) as info:
+        engine.page([store], store.name, PageSpec(sort=[("pm10", True)], limit=5, cursor=cursor))
+    assert info.value.parameter == "cursor"
+
+
 def test_user_values_never_become_sql(store):
     evil = "x'; DROP TABLE sensor; --"
     page = engine.page([store], store.name, PageSpec(filters=[Filter("station", "eq", evil)], limit=5))
@@ -479,6 +498,10 @@ BAD = [
     ("bbox=1,2,3", "bbox", "bbox"),
     ("bbox=3,2,1,4", "bbox", "bbox"),
     ("pm10__isnull=perhaps", "pm10__isnull", "true"),
+    # beyond BIGINT: was accepted here and failed in DuckDB as a conversion error named "sql"
+    ("pm10=99999999999999999999999", "pm10", "BIGINT"),
+    ("pm10__in=1,-99999999999999999999999", "pm10__in", "BIGINT"),
+    ("since=99999999999999999999999", "since", "since"),
 ]
 
 
@@ -536,3 +559,42 @@ def test_each_query_spills_into_its_own_directory_and_removes_it(store, tmp_path
         temp_directory=str(tmp_path),
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_query_leaves_no_spill_directory(store, tmp_path):
+    """A query killed at the time limit cannot remove its own spill directory: the parent does."""
+    with pytest.raises(QueryTimeout):
+        engine.run_sql(
+            [store],
+            "SELECT length(lpad('x', 200000000, 'y'))",
+            max_rows=5,
+            timeout=0.3,
+            memory_limit="128MB",
+            temp_directory=str(tmp_path),
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_huge_value_in_one_function_is_stopped_in_time(store):
+    """DuckDB's interrupt is not checked inside one scalar function: lpad() of 200 million characters ran 7 s past
+    a 0.5 s limit (a scalar range() or list_resize() for minutes) in the web process; the query's process is
+    killed at the limit."""
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout):
+        engine.run_sql(
+            [store], "SELECT length(lpad('x', 200000000, 'y'))", max_rows=5, timeout=0.5, memory_limit="128MB"
+        )
+    assert time.monotonic() - started < 3
+
+
+def test_memory_outside_the_limit_is_refused(store):
+    """repeat() of 2 GB is memory DuckDB's limit does not count (it took 2 GB and 39 s with a 128 MB limit): the
+    query's process has a capped address space, so it fails at once with a clear error."""
+    started = time.monotonic()
+    with pytest.raises(QueryError) as info:
+        engine.run_sql([store], "SELECT length(repeat('x', 2000000000))", max_rows=5, timeout=30, memory_limit="128MB")
+    assert time.monotonic() - started < 10
+    with translation.override("en"):
+        assert "memory" in str(info.value.message).lower()
+    # the process answers the next query as before
+    assert engine.run_sql([store], "SELECT 1", max_rows=5, timeout=5, memory_limit="128MB").rows == [(1,)]

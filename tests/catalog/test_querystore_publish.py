@@ -105,3 +105,29 @@ def test_a_fresh_lease_is_left_to_its_holder(official, admin_user, reference_dat
     assert (
         qs_services.query_store_built(pk=store.pk, lease=uuid.uuid4(), name="x", size=1, sha256="0", tables=[]) is None
     )
+
+
+@pytest.mark.django_db
+def test_a_dead_builders_work_directory_is_removed_when_its_store_is_built_again(
+    official, admin_user, reference_data, settings, tmp_path
+):
+    """A builder killed midway left its work directory (a partial store and the scratch copy of the data, gigabytes
+    for a large table) on the node for ever; the builder that takes the store over removes it."""
+    settings.QUERYSTORE_WORK_DIR = tmp_path
+    version = publish_files(official, admin_user, [("대기질.csv", CSV.encode())])
+    leftover = tmp_path / f"qs-{version.pk}-full-dead1234"
+    leftover.mkdir()
+    (leftover / "store.duckdb").write_bytes(b"partial" * 1000)
+    (leftover / "scratch.duckdb").write_bytes(b"scratch" * 1000)
+    other = tmp_path / f"qs-{version.pk + 1000}-full-alive"  # another store's: left alone
+    other.mkdir()
+    QueryStore.objects.create(
+        version=version,
+        variant="full",
+        state="building",
+        lease=uuid.uuid4(),
+        leased_until=timezone.now() - timedelta(seconds=1),
+        attempts=1,
+    )
+    assert qs_services.query_store_build(version_id=version.pk, variant="full") == "ready"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name]

@@ -112,8 +112,13 @@ def xml_name(name: str) -> str:
     return text
 
 
+# Characters XML 1.0 does not allow even escaped (control characters such as Excel's vertical tab in a cell): a
+# document holding one is not XML at all, and the client's parser rejects the whole page.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
 def _xml_value(value) -> str:
-    return escape(formats.csv_text(value))
+    return escape(_XML_INVALID.sub("\ufffd", formats.csv_text(value)))
 
 
 def to_xml(data: dict) -> str:

@@ -25,6 +25,14 @@ class Target:
     version: DatasetVersion | None
     token: str  # what the URL said: "latest", "live" or the number
     latest_number: int | None = None
+    # The version's store tables per variant, read once per call (store_tables): the table, its sources and its
+    # row count come from the same rows.
+    _store_tables: dict | None = field(default=None, repr=False, compare=False)
+
+    def store_tables(self) -> dict:
+        if self._store_tables is None:
+            self._store_tables = store_selectors.tables_by_variant(self.version) if self.version is not None else {}
+        return self._store_tables
 
     @property
     def live(self) -> bool:
@@ -106,11 +114,14 @@ def _store_table_info(table, variants) -> TableInfo:
     )
 
 
-def version_tables(version: DatasetVersion) -> list[TableInfo]:
+def version_tables(version: DatasetVersion, by_variant: dict | None = None) -> list[TableInfo]:
     """The tables of a version in the query store: those of the full store (ready), and which of them the sample
-    store also has; a version whose full store is not ready lists the sample's."""
-    full = store_selectors.tables_for_version(version, "full")
-    sample = store_selectors.tables_for_version(version, "sample")
+    store also has; a version whose full store is not ready lists the sample's. One query (or none: `by_variant`,
+    the version's tables_by_variant already read)."""
+    if by_variant is None:
+        by_variant = store_selectors.tables_by_variant(version)
+    full = by_variant.get("full", [])
+    sample = by_variant.get("sample", [])
     sample_names = {t.name for t in sample}
     if full:
         return [_store_table_info(t, ["full", "sample"] if t.name in sample_names else ["full"]) for t in full]
@@ -141,7 +152,7 @@ def live_table_infos(dataset: Dataset) -> list[TableInfo]:
 
 
 def tables_of(target: Target) -> list[TableInfo]:
-    return live_table_infos(target.dataset) if target.live else version_tables(target.version)
+    return live_table_infos(target.dataset) if target.live else version_tables(target.version, target.store_tables())
 
 
 def table_get(target: Target, name: str) -> TableInfo:
@@ -159,18 +170,28 @@ def sources(target: Target, variant: str, *, since: int | None = None) -> list:
         from catalog.live.selectors import live_source
 
         return [live_source(t, since=since) for t in live_tables(target.dataset)]
-    return store_selectors.sources_for_version(target.version, variant)
+    return store_selectors.sources_for_tables(target.store_tables().get(variant, []))
 
 
-def store_status(version: DatasetVersion):
-    return store_selectors.store_status(version)
+def store_status(version: DatasetVersion, stores=None):
+    return store_selectors.store_status(version, stores)
+
+
+def versions_overview(versions: list[DatasetVersion]) -> dict[int, tuple[dict, list[TableInfo]]]:
+    """For the dataset's table list: each version's store status and tables, in two queries for all versions."""
+    stores = store_selectors.stores_by_versions(versions)
+    tables = store_selectors.tables_by_versions(versions)
+    return {
+        v.pk: (store_selectors.store_status(v, stores.get(v.pk, [])), version_tables(v, tables.get(v.pk, {})))
+        for v in versions
+    }
 
 
 def stored_row_count(target: Target, name: str, variant: str) -> int | None:
     """The row count the store recorded for the table in `variant` (None for live tables: they grow)."""
     if target.live:
         return None
-    for table in store_selectors.tables_for_version(target.version, variant):
+    for table in target.store_tables().get(variant, []):
         if table.name == name:
             return table.row_count
     return None

@@ -44,7 +44,7 @@ from core.text import lazy_percent
 from transactions.dataapi import datagokr, formats, openapi
 from transactions.dataapi import selectors as data
 from transactions.dataapi import serializers as s
-from transactions.dataapi.access import data_access
+from transactions.dataapi.access import data_access, data_access_for_versions
 from transactions.dataapi.metering import RateLimited, admit, finish, rate_headers
 
 SCOPE = "data"
@@ -210,9 +210,16 @@ class DatasetTables(DataView):
         organization = acting_organization(request)
         user = request.user if request.user.is_authenticated else None
         latest_id = dataset.entry.version_id
+        public = data.public_versions(dataset)
+        # Every version in a fixed number of queries (a live dataset gains a snapshot version a day).
+        accesses, live_access = data_access_for_versions(
+            user=user, organization=organization, dataset=dataset, versions=public
+        )
+        overview = data.versions_overview(public)
         versions = []
-        for version in data.public_versions(dataset):
-            access = data_access(user=user, organization=organization, dataset=dataset, version=version)
+        for version in public:
+            access = accesses[version.pk]
+            status, tables = overview[version.pk]
             number = str(version.number)
             versions.append(
                 {
@@ -221,13 +228,13 @@ class DatasetTables(DataView):
                     "latest": version.pk == latest_id,
                     "full_access": bool(access.full),
                     "why_not": "" if access.full else str(access.why_not or ""),
-                    "store": _status_dict(data.store_status(version)),
-                    "tables": [_table_out(request, slug, number, t) for t in data.version_tables(version)],
+                    "store": _status_dict(status),
+                    "tables": [_table_out(request, slug, number, t) for t in tables],
                 }
             )
         live = data.live_table_infos(dataset)
         if live:
-            access = data_access(user=user, organization=organization, dataset=dataset, version=None)
+            access = live_access
             versions.insert(
                 0,
                 {
@@ -482,7 +489,8 @@ class TableDataGoKr(DataView):
             rows = _whole(request.GET.get("numOfRows"), "numOfRows", default=10, high=page_max_rows())
             sources = data.sources(target, variant)
             name = engine.quote(info.name)
-            limits = {"timeout": sql_timeout(), "memory_limit": sql_memory_limit()}
+            # our own two statements (a count and a page): no child process needed (engine.run_sql isolated)
+            limits = {"timeout": sql_timeout(), "memory_limit": sql_memory_limit(), "isolated": False}
             total = data.stored_row_count(target, info.name, variant)
             if total is None:  # a live table grows: counted now
                 total = engine.run_sql(sources, f"SELECT count(*) FROM {name}", max_rows=1, **limits).rows[0][0]
@@ -522,6 +530,8 @@ def page_max_rows() -> int:
 
 
 class DatasetSql(DataView):
+    audit_key_writes = False  # a POST that only reads (core.api.views: reads are not in the audit trail)
+
     @extend_schema(
         operation_id="data_dataset_sql",
         summary="Run one read-only SELECT over the dataset's tables",
