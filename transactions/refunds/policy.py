@@ -21,7 +21,10 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from catalog.models import API_OFFER_KINDS
 from core.text import lazy_percent
+from transactions.apiplans.models import ApiUsage
+from transactions.apiplans.plans import is_bill_line
 from transactions.models import DownloadEvent, Order, OrderItem, Refund, RefundLine, RefundRequest
 
 O, R = Order.State, Refund.State
@@ -62,6 +65,16 @@ def downloaded(item: OrderItem) -> bool:
     return DownloadEvent.objects.filter(package__entitlement__order_item=item).exists()
 
 
+def used_through_api(item: OrderItem) -> bool:
+    """An API line whose provision has begun (제17조②5호, as a download for a file): a metered plan's monthly bill
+    (it pays for calls already made), or a plan whose data was already read through the data API (issue 16)."""
+    if item.kind not in API_OFFER_KINDS:
+        return False
+    if is_bill_line(item):
+        return True
+    return ApiUsage.objects.filter(plan__entitlement__order_item=item, calls__gt=0).exists()
+
+
 def window_end(order: Order, kind: str):
     if order.paid_at is None:
         return None
@@ -86,6 +99,11 @@ def request_problem(order: Order, item: OrderItem, kind: str, *, held: dict[int,
         return _(
             "The data of this line was downloaded: withdrawal is no longer possible. If it is not as described or "
             "cannot be used, ask for a refund for that reason."
+        )
+    if kind == Kind.CHANGE_OF_MIND and used_through_api(item):
+        return _(
+            "The data of this line was already read through the data API: withdrawal is no longer possible. If it "
+            "is not as described or cannot be used, ask for a refund for that reason."
         )
     return None
 

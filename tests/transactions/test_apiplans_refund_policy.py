@@ -1,0 +1,44 @@
+"""The refund policy (청약철회, 제17조②5호) applied to API plans (issue 16): an API line whose data was already read
+through the data API, and a metered plan's monthly bill (calls already made), cannot be withdrawn for change of mind;
+an API subscription nobody has called yet still can."""
+
+import pytest
+
+from transactions.apiplans import billing
+from transactions.apiplans.models import ApiUsage
+from transactions.models import RefundRequest
+from transactions.payments import services as payments
+from transactions.refunds import policy
+
+from .test_apiplans_billing import LAST_MONTH, metered  # noqa: F401  (the fixture)
+from .test_apiplans_plans import api_dataset, buy_api_subscription  # noqa: F401  (the fixture)
+
+WITHDRAW = RefundRequest.Kind.CHANGE_OF_MIND
+DEFECT = RefundRequest.Kind.NOT_AS_DESCRIBED
+
+
+@pytest.mark.django_db
+def test_an_api_subscription_already_called_cannot_be_withdrawn_for_change_of_mind(buyer, admin_user, api_dataset):  # noqa: F811
+    plan = buy_api_subscription(buyer, api_dataset, admin_user)
+    item = plan.entitlement.order_item
+    order = item.order
+    order.refresh_from_db()
+    assert policy.request_problem(order, item, WITHDRAW) is None  # nothing read yet: withdrawal is open
+    ApiUsage.objects.create(
+        organization_id=plan.organization_id, plan=plan, dataset=api_dataset, table="t1", day=LAST_MONTH, calls=5_000
+    )
+    assert policy.request_problem(order, item, WITHDRAW) is not None
+    assert policy.request_problem(order, item, DEFECT) is None  # not as described stays open
+
+
+@pytest.mark.django_db
+def test_a_paid_metered_bill_cannot_be_withdrawn_for_change_of_mind(metered, buyer, admin_user):  # noqa: F811
+    order = billing.bills_make_month(month=LAST_MONTH)[0].order
+    payment = payments.bank_transfer_start(actor=buyer, order=order)
+    payments.bank_transfer_confirm(
+        actor=admin_user, payment=payment, depositor_name="에어데이터랩", amount_krw=order.total_krw
+    )
+    order.refresh_from_db()
+    item = order.items.get()
+    assert policy.request_problem(order, item, WITHDRAW) is not None
+    assert policy.request_problem(order, item, DEFECT) is None
