@@ -99,7 +99,8 @@ from transactions.livefeed.states import DELIVERY_TRANSITIONS  # noqa: E402, F40
 AP = ApiPlan.State
 register(
     ApiPlan,
-    {AP.ACTIVE: {AP.CANCELLED, AP.ENDED}, AP.CANCELLED: set(), AP.ENDED: set()},
+    # cancelled → active: a subscription plan replaced by its renewal runs again when the renewal is refunded.
+    {AP.ACTIVE: {AP.CANCELLED, AP.ENDED}, AP.CANCELLED: {AP.ACTIVE}, AP.ENDED: set()},
     organization=lambda plan: plan.organization_id,
     action="apiplan",
 )

@@ -42,3 +42,26 @@ def test_a_paid_metered_bill_cannot_be_withdrawn_for_change_of_mind(metered, buy
     item = order.items.get()
     assert policy.request_problem(order, item, WITHDRAW) is not None
     assert policy.request_problem(order, item, DEFECT) is None
+
+
+@pytest.mark.django_db
+def test_refunding_a_renewal_of_the_api_subscription_keeps_the_month_already_paid(buyer, admin_user, api_dataset):  # noqa: F811
+    from transactions.dataapi.access import data_access
+    from transactions.refunds import services as refunds
+
+    org = buyer.active_organization
+    first = buy_api_subscription(buyer, api_dataset, admin_user)
+    renewal = buy_api_subscription(buyer, api_dataset, admin_user)
+    refund = refunds.refund_create(
+        actor=admin_user, order=renewal.entitlement.order_item.order, reason="구매자 요청: 갱신 취소"
+    )
+    refunds.refund_bank_confirm(
+        actor=admin_user, refund=refund, bank="국민은행", account_number="123-456", holder="(주)에어데이터랩"
+    )
+    # The first month was paid and not refunded: its plan meters the calls again, to its own end.
+    access = data_access(user=buyer, organization=org, dataset=api_dataset, version=None)
+    assert access.full and access.live and access.plan == first
+    first.refresh_from_db()
+    assert first.state == "active"
+    renewal.refresh_from_db()
+    assert renewal.state == "ended"

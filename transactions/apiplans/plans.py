@@ -5,7 +5,9 @@ an Entitlement (never a package: an API plan is read through the data API) and i
 - a subscription runs `subscription_days` (30) from now, plus what is left of a running subscription plan of the
   same dataset (a renewal paid before the end adds its month: no gap, no overlap);
 - a new plan of a dataset ends the organization's plan running for it (one plan meters a dataset's calls);
-- a metered plan's monthly bill line (terms["api_bill"]) gives nothing: it pays for calls already made.
+- a metered plan's monthly bill line (terms["api_bill"]) gives nothing: it pays for calls already made;
+- a refund that revokes a plan's entitlement ends the plan at once (`plan_refunded`); a refunded renewal of a
+  subscription plan gives back the month it replaced, paid and not refunded, which meters the calls again.
 """
 
 from __future__ import annotations
@@ -74,3 +76,40 @@ def plan_for_paid_item(*, item: OrderItem, now) -> Entitlement | None:
         monthly_cap_krw=terms.get("monthly_cap_krw"),
     )
     return entitlement
+
+
+def plan_refunded(*, entitlement: Entitlement, actor, now) -> None:
+    """A refund revoked `entitlement` (inside the refund's transaction): its API plan ends now. When that plan was a
+    renewal of a subscription plan, the plan it replaced (ended by plan_for_paid_item at the very moment the renewal's
+    entitlement began) is active again if its own month, paid and not refunded, still runs: the buyer asked for the
+    renewal back, not for the month already paid."""
+    plan = ApiPlan.objects.select_for_update().filter(entitlement=entitlement).first()
+    if plan is None or plan.state != ApiPlan.State.ACTIVE:
+        return
+    plan.ended_at = now
+    transition(plan, to=ApiPlan.State.ENDED, actor=actor, fields=("ended_at",), reason="refunded")
+    if plan.kind != OfferKind.API_SUBSCRIPTION:
+        return
+    replaced = (
+        ApiPlan.objects.select_for_update()
+        .filter(
+            organization_id=plan.organization_id,
+            dataset_id=plan.dataset_id,
+            kind=OfferKind.API_SUBSCRIPTION,
+            state=ApiPlan.State.CANCELLED,
+            ended_at=entitlement.valid_from,
+            entitlement__revoked_at__isnull=True,
+            entitlement__valid_until__gt=now,
+        )
+        .first()
+    )
+    if replaced is not None:
+        replaced.ended_at = None
+        transition(
+            replaced,
+            to=ApiPlan.State.ACTIVE,
+            actor=actor,
+            fields=("ended_at",),
+            reason="renewal_refunded",
+            data={"refunded_plan": plan.pk},
+        )

@@ -42,6 +42,7 @@ from core.notify import email_on_commit, site_url
 from core.text import lazy_percent
 from core.transitions import transition
 from transactions import ledger
+from transactions.apiplans import plans
 from transactions.documents import services as documents
 from transactions.models import Entitlement, Order, OrderItem, Payment, PaymentEvent, Refund, RefundLine, RefundRequest
 from transactions.payments.gateway import (
@@ -488,6 +489,7 @@ def _complete(order: Order, refund: Refund, *, actor, data: dict | None = None) 
                     data={"order": order.number, "refund": refund.pk, "line": item.pk},
                 )
                 subscriptions.subscription_period_refunded(entitlement=entitlement, actor=actor, now=now)
+                plans.plan_refunded(entitlement=entitlement, actor=actor, now=now)
                 revoked.append(item)
     payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
     if refund.own_krw:  # what went back through this payment (a refund only of the voucher's share moved none)
