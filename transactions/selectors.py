@@ -227,11 +227,29 @@ def _api_plan_refusal(offer: Offer, organization: Organization, facts: PurchaseF
     """Why an API offer (issue 16) cannot be taken now, or None: the organization has this plan of the dataset
     already (a subscription plan may be renewed: the new month starts when the running one ends), or an order
     holding it waits for payment."""
-    running = ApiPlan.objects.filter(
-        organization=organization, dataset_id=offer.dataset_id, state=ApiPlan.State.ACTIVE
-    ).first()
+    running = (
+        ApiPlan.objects.filter(organization=organization, dataset_id=offer.dataset_id, state=ApiPlan.State.ACTIVE)
+        .select_related("entitlement")
+        .first()
+    )
     if running is not None and running.kind == offer.kind and offer.kind != Offer.Kind.API_SUBSCRIPTION:
         return gettext_lazy("Your organization already has this API plan for the dataset: see API usage.")
+    if (
+        running is not None
+        and running.kind == Offer.Kind.API_SUBSCRIPTION
+        and offer.kind != Offer.Kind.API_SUBSCRIPTION
+        and running.entitlement.revoked_at is None
+        and running.entitlement.valid_until
+        and running.entitlement.valid_until > timezone.now()
+    ):
+        # Taking it would end the month paid for (one plan meters a dataset's calls), with nothing given back.
+        return lazy_percent(
+            gettext_lazy(
+                "Your organization's paid subscription plan for this dataset runs until %(date)s: take another "
+                "plan after it ends."
+            ),
+            {"date": timezone.localtime(running.entitlement.valid_until).strftime("%Y-%m-%d %H:%M")},
+        )
     pending = facts.open_orders.get(offer.pk)
     if pending is not None:
         return lazy_percent(

@@ -65,3 +65,22 @@ def test_refunding_a_renewal_of_the_api_subscription_keeps_the_month_already_pai
     assert first.state == "active"
     renewal.refresh_from_db()
     assert renewal.state == "ended"
+
+
+@pytest.mark.django_db
+def test_a_free_plan_cannot_silently_end_a_paid_subscription_plan_still_running(buyer, admin_user, api_dataset):  # noqa: F811
+    from catalog.models import Offer
+    from core.errors import DomainError
+    from transactions.apiplans.models import ApiPlan
+
+    from .conftest import offer_of
+    from .test_apiplans_plans import take
+
+    paid = buy_api_subscription(buyer, api_dataset, admin_user)
+    with pytest.raises(DomainError):
+        take(buyer, offer_of(api_dataset, Offer.Kind.API_DEV))
+    with pytest.raises(DomainError):
+        take(buyer, offer_of(api_dataset, Offer.Kind.API_METERED), monthly_cap_krw=10_000)
+    paid.refresh_from_db()
+    assert paid.state == "active"
+    assert ApiPlan.objects.filter(state="active").count() == 1
