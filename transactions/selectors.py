@@ -418,7 +418,7 @@ def entitlements_for_organization(organization: Organization) -> QuerySet[Entitl
     """Everything the organization bought, newest first, with the packages built for it."""
     return (
         Entitlement.objects.filter(organization=organization)
-        .select_related("dataset", "version", "order_item__order", "order_item__seller")
+        .select_related("dataset", "version", "order_item__order", "order_item__seller", "api_plan")
         .prefetch_related("packages__version")
     )
 
@@ -505,7 +505,17 @@ def _entitlement_ended(entitlement: Entitlement, now) -> str | None:
         return "revoked"
     if entitlement.valid_until and entitlement.valid_until <= now:
         return "ended"
+    if entitlement.kind in API_OFFER_KINDS and _api_plan_over(entitlement):
+        return "ended"  # an API plan cancelled by the buyer or replaced by another: no access through it
     return None
+
+
+def _api_plan_over(entitlement: Entitlement) -> bool:
+    try:
+        plan = entitlement.api_plan
+    except ApiPlan.DoesNotExist:
+        return False  # a metered plan's monthly bill: nothing runs
+    return plan.state != ApiPlan.State.ACTIVE
 
 
 def package_delivery_status(package: Package, *, entitlement: Entitlement | None = None, now=None) -> DeliveryStatus:

@@ -84,3 +84,22 @@ def test_a_free_plan_cannot_silently_end_a_paid_subscription_plan_still_running(
     paid.refresh_from_db()
     assert paid.state == "active"
     assert ApiPlan.objects.filter(state="active").count() == 1
+
+
+@pytest.mark.django_db
+def test_my_data_shows_a_cancelled_or_replaced_api_plan_as_ended_not_as_running(buyer, api_dataset):  # noqa: F811
+    from catalog.models import Offer
+    from transactions import selectors
+    from transactions.apiplans import services as plan_services
+
+    from .conftest import offer_of
+    from .test_apiplans_plans import take
+
+    dev = take(buyer, offer_of(api_dataset, Offer.Kind.API_DEV))
+    metered = take(buyer, offer_of(api_dataset, Offer.Kind.API_METERED), monthly_cap_krw=10_000)  # replaces dev
+    rows = {r.entitlement.pk: r.status.state for r in selectors.my_data(buyer.active_organization)}
+    assert rows[dev.entitlement_id] == "ended"
+    assert rows[metered.entitlement_id] == "api"
+    plan_services.api_plan_cancel(actor=buyer, plan=metered)
+    rows = {r.entitlement.pk: r.status.state for r in selectors.my_data(buyer.active_organization)}
+    assert rows[metered.entitlement_id] == "ended"
