@@ -44,6 +44,7 @@ NEEDS = [
     ("/api/v1/vouchers", "buy"),
     ("/api/v1/usage", "buy"),  # data API usage and plans (issue 16)
     ("/api/v1/api-plans", "buy"),  # taking an API plan (issue 16)
+    ("/api/v1/webhooks", "buy"),  # a buyer's signed webhooks of live tables (issue 16)
     ("/api/v1/me/", "key"),
     ("/api/v1/api-keys/", "key"),
 ]

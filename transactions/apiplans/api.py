@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from accounts.api.permissions import acting_organization
 from catalog.api.provider_views import Publisher
+from core.api.schema import ERRORS
 from core.api.validation import validated
 from core.api.views import ApiView
 from core.http import client_ip
@@ -130,7 +131,7 @@ class PlanTake(BuyerView):
         description="API 개발계정(무료, 1일 호출 한도)이나 종량제(1,000건당 가격, 월 상한액)를 신청합니다. 신청 즉시 "
         "사용할 수 있습니다 (인증키 등록 대기 없음). 정액제는 장바구니와 결제로 구매합니다.",
         request=PlanTakeIn,
-        responses={201: USAGE_PLAN_OUT},
+        responses={201: USAGE_PLAN_OUT, 404: ERRORS[404]},  # an offer that is not (or no longer) an API plan
     )
     def post(self, request):
         organization = reading_organization(request)

@@ -18,6 +18,7 @@ from accounts.api.permissions import HasScope, acting_organization, token_of
 from catalog.live import selectors as live_selectors
 from catalog.models import Dataset
 from core.api.errors import body
+from core.api.schema import ERRORS
 from core.api.validation import validated
 from core.api.views import ApiView
 from core.errors import DomainError, NotAllowed
@@ -182,7 +183,7 @@ class Webhooks(WebhookView):
             "간격을 늘려 다시 보냅니다. 응답의 `secret`은 이번 한 번만 보입니다."
         ),
         request=EndpointIn,
-        responses={201: dict},
+        responses={201: dict, 404: ERRORS[404]},  # a dataset or live table that does not exist or is not visible
     )
     def post(self, request):
         data = validated(EndpointIn, request.data)
