@@ -676,5 +676,12 @@ class Upload(models.Model):
         return f"{self.filename} ({self.offset}/{self.length})"
 
 
+from catalog.harvest.models import (  # noqa: E402,F401  (models of catalog/harvest)
+    ExternalResource,
+    HarvestedDataset,
+    HarvestRecord,
+    HarvestRun,
+    HarvestSource,
+)
 from catalog.live.models import LiveBatch, LiveRow, LiveTable  # noqa: E402,F401  (models of catalog/live)
 from catalog.querystore.models import QueryStore, QueryTable  # noqa: E402,F401  (models of catalog/querystore)

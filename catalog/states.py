@@ -19,5 +19,6 @@ VERSION_TRANSITIONS: dict[str, set[str]] = {
 register(
     DatasetVersion, VERSION_TRANSITIONS, action="version", organization=lambda version: version.dataset.publisher_id
 )
+from catalog.harvest import states as _harvest_states  # noqa: E402,F401  (registers the harvest run state table)
 from catalog.live import states as _live_states  # noqa: E402,F401  (registers the live table state table)
 from catalog.querystore import states as _querystore_states  # noqa: E402,F401  (registers the query store machine)
