@@ -20,6 +20,7 @@ urlpatterns = [
     path("staff/packages/", include("transactions.delivery.staff_urls")),
     path("staff/payouts/", include("transactions.statements.staff_urls")),
     path("staff/vouchers/", include("transactions.vouchers.staff_urls")),
+    path("staff/harvest/", include("catalog.harvest.urls")),
     path("staff/", include("accounts.staff_urls")),
     path("api/", include("marketplace.api_urls")),
     path("catalog/", include("catalog.urls")),

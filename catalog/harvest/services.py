@@ -220,6 +220,17 @@ def _duplicate_check(fields: dict, *, exclude_pk=None) -> None:
         )
 
 
+def harvest_source_validate(*, source: HarvestSource | None = None, **fields) -> dict:
+    """The fields as a create or an update would store them (the address normalised, the rules checked), or the
+    DomainError it would raise; writes nothing. The staff view calls it before checking the address over the
+    network, so a form error is shown at once, and the check reads the address that will be saved."""
+    if source is not None:
+        fields = {**{name: getattr(source, name) for name in EDITABLE_FIELDS}, **fields}
+    cleaned = _clean(**{name: fields.get(name) for name in EDITABLE_FIELDS})
+    _duplicate_check(cleaned, exclude_pk=source.pk if source is not None else None)
+    return cleaned
+
+
 def _audit_value(value):
     if isinstance(value, Organization):
         return {"id": value.pk, "name": value.name_ko}
