@@ -1,7 +1,7 @@
 """Read queries of the catalog, shared by the provider pages, the tus endpoint and (later) the API."""
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.fields.json import KT
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -438,6 +438,8 @@ from dataclasses import dataclass, field  # noqa: E402
 from datetime import date, datetime  # noqa: E402
 
 from catalog.filters import CatalogFilter  # noqa: E402
+from catalog.harvest import selectors as harvest_selectors  # noqa: E402
+from catalog.harvest.models import ExternalResource, HarvestedDataset  # noqa: E402
 from catalog.licences import RenderedLicence, UnfilledPlaceholder, render_for_version  # noqa: E402
 from catalog.models import CatalogEntry, LiveTable  # noqa: E402
 
@@ -480,6 +482,16 @@ class DatasetPage:
     # The licence text with its blanks filled, as checkout shows it (catalog.licences); None without one.
     licence_text: RenderedLicence | None = None
     api_offers: list[Offer] = field(default_factory=list)  # API plans (issue 16), shown in their own box
+    # A harvested listing (issue 17): where it comes from (source, owner, link back), and its resources that stay
+    # at the source. None and [] for a listing made here.
+    harvest: HarvestedDataset | None = None
+    external_resources: list[ExternalResource] = field(default_factory=list)
+
+    @property
+    def free_at_source(self) -> bool:
+        """A harvested listing without a local public offer: free at its source (the page says so and links there;
+        a local offer, once added, is shown and sold like any other)."""
+        return self.harvest is not None and not self.offers and not self.api_offers
 
     @property
     def map_files(self) -> list[DataFile]:
@@ -616,7 +628,12 @@ def _public_files(version: DatasetVersion) -> tuple[list[DataFile], list[DataFil
 def dataset_page(slug: str) -> DatasetPage:
     """The public page of a dataset buyers can see; 404 for any other (drafts, rejected, withdrawn, suspended)."""
     entry = (
-        CatalogEntry.objects.select_related("dataset__publisher", "version__theme", "version__licence")
+        CatalogEntry.objects.select_related(
+            "dataset__publisher",
+            "version__theme",
+            "version__licence",
+            "dataset__harvest__source__organization",  # a LEFT JOIN: a harvested listing costs no extra query
+        )
         .defer("search_vector")
         .annotate(has_live_tables=Exists(LiveTable.objects.filter(dataset_id=OuterRef("dataset_id"))))
         .filter(dataset__slug=slug)
@@ -648,6 +665,7 @@ def dataset_page(slug: str) -> DatasetPage:
     offers = [o for o in offers if o.kind not in API_OFFER_KINDS]
     today = timezone.localdate()
     published = timezone.localdate(version.published_at) if version.published_at else None
+    harvest = harvest_selectors.dataset_harvest_info(dataset)
     return DatasetPage(
         entry=entry,
         version=version,
@@ -662,6 +680,8 @@ def dataset_page(slug: str) -> DatasetPage:
         next_update=next_update_due(version.update_cadence, published),
         today=today,
         licence_text=_licence_text(version),
+        harvest=harvest,
+        external_resources=harvest_selectors.version_external_resources(version) if harvest else [],
     )
 
 
@@ -750,6 +770,8 @@ def organization_entries(organization) -> QuerySet[CatalogEntry]:
             "version__description_ko",
             "version__description_en",
         )
+        # A harvested listing's source name for its "Harvested" badge (a LEFT JOIN; None for our own).
+        .annotate(harvest_source=F("dataset__harvest__source__name"))
         .order_by("-published_at", "pk")
     )
 

@@ -22,8 +22,7 @@ def licence_choices():
     """Shared licences first, then each organization's own, named with it (the service checks it is the owner's)."""
     rows = Licence.objects.select_related("organization").order_by("organization_id", "position", "code")
     return [
-        (lic.code, f"{lic.name} · {lic.organization.display_name}" if lic.organization_id else lic.name)
-        for lic in rows
+        (lic.code, f"{lic.name} · {lic.organization.display_name}" if lic.organization_id else lic.name) for lic in rows
     ]
 
 

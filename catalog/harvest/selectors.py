@@ -6,9 +6,6 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
-from catalog.models import DataKind, Licence, Theme
-from core.models import AuditEvent
-
 from catalog.harvest.models import (
     ExternalResource,
     HarvestedDataset,
@@ -17,6 +14,8 @@ from catalog.harvest.models import (
     HarvestSource,
     RecordAction,
 )
+from catalog.models import DataKind, Licence, Theme
+from core.models import AuditEvent
 
 RECORDS_PER_PAGE = 50
 RUNS_PER_PAGE = 20
@@ -113,9 +112,7 @@ def run_report(pk: int, *, action: str = "", page_number=1) -> RunReport:
     if action not in RecordAction.values:
         action = ""
     counts = dict.fromkeys(RecordAction.values, 0)
-    counts.update(
-        dict(HarvestRecord.objects.filter(run=run).values_list("action").annotate(n=Count("id")).order_by())
-    )
+    counts.update(dict(HarvestRecord.objects.filter(run=run).values_list("action").annotate(n=Count("id")).order_by()))
     records = (
         HarvestRecord.objects.filter(run=run)
         .select_related("dataset")

@@ -199,7 +199,9 @@ def source_active(request, pk):
     else:
         messages.success(
             request,
-            _("The source is resumed.") if active else _("The source is paused: no harvest starts until it is resumed."),
+            _("The source is resumed.")
+            if active
+            else _("The source is paused: no harvest starts until it is resumed."),
         )
     return redirect("staff_harvest:source", pk=source.pk)
 
