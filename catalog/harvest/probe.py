@@ -192,8 +192,8 @@ def _probe_dcat(client: httpx.Client, url: str) -> Probe:
             ),
         )
     # Imported here: rdflib is heavy and only this check (and the harvester) needs it in the web process.
-    from rdflib import Graph
-    from rdflib.namespace import DCAT, RDF, Namespace
+    from rdflib import Graph, Namespace
+    from rdflib.namespace import DCAT, RDF  # (the same reason)
 
     hydra = Namespace("http://www.w3.org/ns/hydra/core#")
     graph = Graph()

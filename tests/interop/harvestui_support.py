@@ -6,6 +6,7 @@ catalog entry refreshed)."""
 
 import hashlib
 import json
+import socket
 import threading
 import uuid
 from contextlib import contextmanager
@@ -93,8 +94,6 @@ def fixture_portal():
 
 def unused_address() -> str:
     """An address on which nothing listens (a port just closed)."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
