@@ -340,7 +340,7 @@ def test_editing_shows_the_rules_and_asks_why(client, login, admin_user, provide
         },
     )
     response = client.post(url, data)
-    assert response.status_code == 400 and "감사 기록" in response.content.decode()  # the reason is required
+    assert response.status_code == 400 and "id_reason_error" in response.content.decode()  # the reason is required
     data["reason"] = "과학기술 분류 연결, 교통 규칙은 기본 분류로 충분"
     response = client.post(url, data)
     assert response.status_code == 302
