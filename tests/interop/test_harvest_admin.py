@@ -440,6 +440,17 @@ def test_the_run_report_filters_by_action_and_speaks_the_page_language(
     assert "1 added" in listing and "1 failed" in listing and reverse("staff_harvest:run", args=[run.pk]) in listing
 
 
+def test_the_audit_trail_says_what_was_decided_in_words(client, login, admin_user, provider_org, reference_data):
+    source = make_source(admin_user, provider_org, "https://data.gg.example")
+    services.harvest_source_update(actor=admin_user, source=source, schedule="weekly", reason="주 1회 갱신되는 포털")
+    services.harvest_source_set_active(actor=admin_user, source=source, active=False, reason="포털 이전 작업")
+    login(admin_user)
+    html = client.get(reverse("staff:audit")).content.decode()
+    assert "수집처 등록" in html and "수집처 변경" in html and "수집 주기" in html and "수집 중지" in html
+    assert "주 1회 갱신되는 포털" in html and "포털 이전 작업" in html
+    assert "harvest_source.updated</span>" in html  # the code too, as for every action
+
+
 def test_the_staff_home_lists_the_harvest_pages(client, login, admin_user):
     login(admin_user)
     html = client.get(reverse("staff:home")).content.decode()
