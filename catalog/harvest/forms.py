@@ -129,16 +129,18 @@ class ThemeRuleForm(forms.Form):
         label=_("Our theme"), required=False, widget=forms.Select(attrs={"class": "krds-form-select small"})
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, choices=None, suggest: str = "", **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["ours"].choices = [("", "—")] + theme_choices()
+        # The formset reads the choices once for all its rows (rule_formset_kwargs).
+        self.fields["ours"].choices = [("", "—")] + (theme_choices() if choices is None else choices)
+        if suggest:  # the id of a <datalist> of the values the source uses
+            self.fields["source_value"].widget.attrs["list"] = suggest
 
 
 class LicenceRuleForm(ThemeRuleForm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, choices=None, **kwargs):
+        super().__init__(*args, choices=licence_choices() if choices is None else choices, **kwargs)
         self.fields["ours"].label = _("Our licence")
-        self.fields["ours"].choices = [("", "—")] + licence_choices()
 
 
 class BaseRuleFormSet(forms.BaseFormSet):
@@ -171,6 +173,13 @@ ThemeRuleFormSet = forms.formset_factory(
 LicenceRuleFormSet = forms.formset_factory(
     LicenceRuleForm, formset=BaseRuleFormSet, extra=RULE_ROWS_EXTRA, can_delete=True, max_num=500
 )
+
+
+def rule_formset_kwargs(prefix: str, *, suggest: bool) -> dict:
+    """Keyword arguments of a rules formset: its prefix, and for its rows the choices (read once) and the
+    <datalist> of the source's values when there is one."""
+    choices = theme_choices() if prefix == "themes" else licence_choices()
+    return {"prefix": prefix, "form_kwargs": {"choices": choices, "suggest": f"{prefix}-values" if suggest else ""}}
 
 
 def rule_initial(rules: dict) -> list[dict]:

@@ -233,3 +233,58 @@ def _probe_dcat(client: httpx.Client, url: str) -> Probe:
             {"format": FORMAT_NAMES[rdf_format], "on_page": f"{on_page:,}"},
         )
     return Probe(True, message, max(totals) if totals else on_page)
+
+
+@dataclass
+class SourceValues:
+    """The theme and licence values a CKAN portal's datasets use, with how many datasets use each (its search
+    facets): what the mapping rules have to cover."""
+
+    ok: bool
+    groups: list[tuple[str, str, int]]  # (name, title, datasets)
+    licences: list[tuple[str, str, int]]  # (license_id, title, datasets)
+    tags: list[tuple[str, str, int]]  # (name, name, datasets): the most used tags, which rules may also name
+    message: object = ""
+
+
+VALUES_LIMIT = 200
+
+
+def _facet_items(result: dict, name: str) -> list[tuple[str, str, int]]:
+    items = ((result.get("search_facets") or {}).get(name) or {}).get("items")
+    if isinstance(items, list):
+        rows = [
+            (str(i.get("name", "")), str(i.get("display_name") or i.get("name", "")), int(i.get("count") or 0))
+            for i in items
+            if isinstance(i, dict) and i.get("name")
+        ]
+    else:
+        counts = (result.get("facets") or {}).get(name) or {}
+        rows = [(str(k), str(k), int(v or 0)) for k, v in counts.items()] if isinstance(counts, dict) else []
+    return sorted(rows, key=lambda row: (-row[2], row[0]))[:VALUES_LIMIT]
+
+
+def source_values(url: str, filter_query: str = "") -> SourceValues:
+    """The groups, licences and most used tags of a CKAN portal (one package_search with facets, rows=0)."""
+    params = {
+        "rows": 0,
+        "facet.field": json.dumps(["groups", "license_id", "tags"]),
+        "facet.limit": VALUES_LIMIT,
+        "facet.mincount": 1,
+    }
+    if filter_query:
+        params["fq"] = filter_query
+    try:
+        with httpx.Client(timeout=PROBE_TIMEOUT, follow_redirects=True, headers={"User-Agent": USER_AGENT}) as client:
+            status, _content_type, body = _ckan_get(client, url, "package_search", params)
+        answer = json.loads(body)
+        result = answer["result"] if status == 200 and answer.get("success") else None
+    except (httpx.HTTPError, _TooLarge, ValueError, KeyError, TypeError, AttributeError):
+        result = None
+    if not isinstance(result, dict):
+        return SourceValues(
+            False, [], [], [], _("The values the source uses could not be read now: the rules are shown as saved.")
+        )
+    return SourceValues(
+        True, _facet_items(result, "groups"), _facet_items(result, "license_id"), _facet_items(result, "tags")[:30]
+    )

@@ -14,6 +14,7 @@ from catalog.harvest.models import (
     HarvestSource,
     RecordAction,
 )
+from catalog.interop import licence_code_for_ckan_id
 from catalog.models import DataKind, Licence, Theme
 from core.models import AuditEvent
 
@@ -86,6 +87,49 @@ def mapping_display(source: HarvestSource) -> dict:
         "default_theme": themes.get(mapping.get("default_theme") or "", ""),
         "default_licence": licences.get(mapping.get("default_licence") or "", ""),
         "data_kind": kinds.get(mapping.get("data_kind") or DataKind.PUBLIC, ""),
+    }
+
+
+@dataclass
+class ValueRow:
+    value: str  # as the source writes it
+    title: str  # the source's label for it
+    datasets: int  # how many of the source's datasets use it
+    ours: str  # what it becomes here (a theme or licence name), "" when nothing
+    how: str  # "rule" (a mapping rule), "known" (a licence id we know), "default", or "none" (reported)
+
+
+def mapping_coverage(values, mapping: dict) -> dict:
+    """What each value a CKAN source uses (catalog.harvest.probe.SourceValues) becomes under `mapping`: by a rule,
+    by a licence id we know (catalog.interop), by the default, or nothing (the dataset is reported, not imported).
+    Lets the admin see, before a harvest, which values the rules leave out."""
+    mapping = mapping or {}
+    themes = {t.code: t.name for t in Theme.objects.all()}
+    licences = {lic.code: lic.name for lic in Licence.objects.all()}
+    theme_rules, licence_rules = mapping.get("themes") or {}, mapping.get("licences") or {}
+    default_theme, default_licence = mapping.get("default_theme") or "", mapping.get("default_licence") or ""
+
+    def theme_row(value, title, count):
+        if value in theme_rules:
+            return ValueRow(value, title, count, themes.get(theme_rules[value], theme_rules[value]), "rule")
+        if default_theme:
+            return ValueRow(value, title, count, themes.get(default_theme, default_theme), "default")
+        return ValueRow(value, title, count, "", "none")
+
+    def licence_row(value, title, count):
+        if value in licence_rules:
+            return ValueRow(value, title, count, licences.get(licence_rules[value], licence_rules[value]), "rule")
+        known = licence_code_for_ckan_id(value)
+        if known and known in licences:
+            return ValueRow(value, title, count, licences[known], "known")
+        if default_licence:
+            return ValueRow(value, title, count, licences.get(default_licence, default_licence), "default")
+        return ValueRow(value, title, count, "", "none")
+
+    return {
+        "groups": [theme_row(*row) for row in values.groups],
+        "licences": [licence_row(*row) for row in values.licences],
+        "tags": values.tags,
     }
 
 

@@ -15,10 +15,11 @@ from catalog.harvest.forms import (
     LicenceRuleFormSet,
     ReasonForm,
     ThemeRuleFormSet,
+    rule_formset_kwargs,
     rule_initial,
 )
-from catalog.harvest.models import HarvestRun
-from catalog.harvest.probe import source_probe
+from catalog.harvest.models import HarvestKind, HarvestRun
+from catalog.harvest.probe import source_probe, source_values
 from core.errors import DomainError
 
 # Which form field a service refusal belongs to (anything else: the top of the form).
@@ -71,14 +72,24 @@ def _source_form(request, source=None):
     """The add and edit pages: validate, check the address (unless unchanged), save; or show what is wrong."""
     editing = source is not None
     mapping = source.mapping if editing else {}
+    # What a CKAN source's datasets use (groups, licences, tags): suggested in the rule inputs and shown with what
+    # each becomes under the saved rules. Over the network, outside any transaction; a source that does not
+    # answer just gets no suggestions.
+    values = coverage = None
+    if editing and source.kind == HarvestKind.CKAN:
+        values = source_values(source.url, source.filter_query)
+        if values.ok:
+            coverage = selectors.mapping_coverage(values, mapping)
+    theme_kwargs = rule_formset_kwargs("themes", suggest=coverage is not None)
+    licence_kwargs = rule_formset_kwargs("licences", suggest=coverage is not None)
     if request.method == "POST":
         form = HarvestSourceForm(request.POST, editing=editing)
-        themes = ThemeRuleFormSet(request.POST, prefix="themes")
-        licences = LicenceRuleFormSet(request.POST, prefix="licences")
+        themes = ThemeRuleFormSet(request.POST, **theme_kwargs)
+        licences = LicenceRuleFormSet(request.POST, **licence_kwargs)
     else:
         form = HarvestSourceForm(initial=_initial(source) if editing else None, editing=editing)
-        themes = ThemeRuleFormSet(prefix="themes", initial=rule_initial(mapping.get("themes")))
-        licences = LicenceRuleFormSet(prefix="licences", initial=rule_initial(mapping.get("licences")))
+        themes = ThemeRuleFormSet(initial=rule_initial(mapping.get("themes")), **theme_kwargs)
+        licences = LicenceRuleFormSet(initial=rule_initial(mapping.get("licences")), **licence_kwargs)
     check = None
     if request.method == "POST" and all([form.is_valid(), themes.is_valid(), licences.is_valid()]):
         data = form.cleaned_data
@@ -133,7 +144,15 @@ def _source_form(request, source=None):
     return render(
         request,
         "catalog/harvest/source_form.html",
-        {"form": form, "themes": themes, "licences": licences, "source": source, "check": check},
+        {
+            "form": form,
+            "themes": themes,
+            "licences": licences,
+            "source": source,
+            "check": check,
+            "values": values,
+            "coverage": coverage,
+        },
         status=400 if request.method == "POST" else 200,
     )
 

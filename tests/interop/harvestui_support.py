@@ -38,6 +38,26 @@ DCAT_TURTLE = """@prefix dcat: <http://www.w3.org/ns/dcat#> .
 """
 
 
+def _facets(packages, fields) -> dict:
+    """CKAN's search_facets for `fields` (groups, license_id, tags) over the fixture's packages."""
+    facets = {}
+    for field in fields:
+        counts, titles = {}, {}
+        for package in packages:
+            if field == "license_id":
+                values = (
+                    [(package.get("license_id"), package.get("license_title"))] if package.get("license_id") else []
+                )
+            else:
+                values = [(item["name"], item.get("display_name") or item["name"]) for item in package.get(field) or []]
+            for name, title in values:
+                counts[name] = counts.get(name, 0) + 1
+                titles[name] = title
+        items = [{"name": n, "display_name": titles[n], "count": c} for n, c in counts.items()]
+        facets[field] = {"title": field, "items": items}
+    return facets
+
+
 class PortalHandler(BaseHTTPRequestHandler):
     """GET /api/3/action/package_search (rows/start honoured) and status_show from the fixtures; /broken → 500;
     /page → an HTML page; /catalog.ttl → a DCAT page; anything else → 404 HTML."""
@@ -62,6 +82,10 @@ class PortalHandler(BaseHTTPRequestHandler):
                 error = {"help": answer["help"], "success": False, "error": {"__type": "Search Query Error"}}
                 error["error"]["message"] = "Search error: unknown field 'bad'"
                 return self._send(409, "application/json;charset=utf-8", json.dumps(error).encode())
+            if "facet.field" in query:
+                answer["result"]["search_facets"] = _facets(
+                    answer["result"]["results"], json.loads(query["facet.field"])
+                )
             start, rows = int(query.get("start", 0)), int(query.get("rows", 10))
             answer["result"]["results"] = answer["result"]["results"][start : start + rows]
             return self._send(200, "application/json;charset=utf-8", json.dumps(answer, ensure_ascii=False).encode())

@@ -353,6 +353,44 @@ def test_editing_shows_the_rules_and_asks_why(client, login, admin_user, provide
     assert "science-tech" in page and "과학기술" in page and data["reason"] in page
 
 
+def test_the_edit_page_shows_what_each_value_of_the_source_becomes(
+    client, login, admin_user, provider_org, reference_data, portal
+):
+    source = make_source(admin_user, provider_org, portal, mapping={"themes": {"traffic": "transport"}})
+    login(admin_user)
+    html = client.get(reverse("staff_harvest:source_edit", args=[source.pk])).content.decode()
+    assert 'id="harvest-source-values"' in html
+    # traffic: by the rule; science-tech: no rule and no default → not imported.
+    assert 'data-value="traffic" data-how="rule"' in html and 'data-value="science-tech" data-how="none"' in html
+    # Licences: kogl-type1 and cc-by are ids we know; other-closed needs a rule.
+    assert 'data-value="kogl-type1" data-how="known"' in html and 'data-value="cc-by" data-how="known"' in html
+    assert 'data-value="other-closed" data-how="none"' in html and "가져오지 않음" in html
+    assert (
+        '<datalist id="themes-values"><option value="science-tech">' in html or 'value="science-tech">과학기술' in html
+    )
+    assert 'list="themes-values"' in html and 'list="licences-values"' in html
+    services.harvest_source_update(
+        actor=admin_user,
+        source=source,
+        mapping={
+            "themes": {"traffic": "transport"},
+            "default_theme": "science",
+            "licences": {"other-closed": "kogl-4"},
+        },
+        reason="남은 값 정리",
+    )
+    html = client.get(reverse("staff_harvest:source_edit", args=[source.pk])).content.decode()
+    assert 'data-how="none"' not in html and 'data-value="science-tech" data-how="default"' in html
+
+
+def test_the_edit_page_works_when_the_source_is_down(client, login, admin_user, provider_org, reference_data):
+    source = make_source(admin_user, provider_org, unused_address())
+    login(admin_user)
+    html = client.get(reverse("staff_harvest:source_edit", args=[source.pk])).content.decode()
+    assert 'id="harvest-values-unavailable"' in html and 'list="themes-values"' not in html
+    assert 'id="themes-rules"' in html
+
+
 # ---- runs ------------------------------------------------------------------------------------------------------
 
 
