@@ -118,6 +118,12 @@ def test_an_admin_registers_a_ckan_source_and_asks_for_a_harvest(
     # A change needs a reason; with it, the decision is in the source's history.
     page.goto(f"{base}/staff/harvest/{source.pk}/")
     page.locator("#harvest-source-edit").click()
+    # What each value of the portal becomes under the saved rules: all covered (rules, known ids, the default).
+    values = page.locator("#harvest-source-values")
+    expect(values.locator("#harvest-values-groups [data-value=science-tech]")).to_contain_text("과학기술")
+    expect(values.locator("#harvest-values-licences [data-value=kogl-type1]")).to_contain_text("공공누리 제1유형")
+    expect(values.locator("[data-how=none]")).to_have_count(0)
+    _both_widths(page, shot, "source-values")
     page.locator("#id_schedule_3").check()  # every week
     page.locator("#harvest-source-save").click()
     expect(page.locator("#id_reason_error")).to_be_visible()
