@@ -327,7 +327,14 @@ def harvest_source_update(*, actor, source: HarvestSource, reason: str = "", url
             if source.schedule not in SCHEDULE_INTERVALS
             else max(next_run_after(source.schedule, source.last_run_at) or timezone.now(), timezone.now())
         )
-    source.save()
+    try:
+        with transaction.atomic():  # another source moved to the same address at the same moment: told, not a 500
+            source.save()
+    except IntegrityError as exc:
+        if "harvestsource_unique_url_org" not in str(exc):
+            raise
+        _duplicate_check(wanted, exclude_pk=source.pk)
+        raise
     data = {"changes": changes}
     if url_check:
         data["url_check"] = url_check

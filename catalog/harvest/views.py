@@ -5,6 +5,7 @@ address answers (catalog.harvest.probe), outside any transaction."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -38,7 +39,11 @@ ERROR_FIELDS = {
 
 @staff_required
 def sources(request):
-    return render(request, "catalog/harvest/sources.html", {"sources": selectors.sources_with_last_run()})
+    return render(
+        request,
+        "catalog/harvest/sources.html",
+        {"sources": selectors.sources_with_last_run(), "now": timezone.now()},
+    )
 
 
 def _mapping(form, themes, licences) -> dict:
@@ -179,6 +184,7 @@ def source(request, pk):
             "open_run": selectors.source_open_run(source),
             "history": selectors.source_audit_events(source),
             "mapping": selectors.mapping_display(source),
+            "now": timezone.now(),
             "reason_form": ReasonForm(),
         },
     )
