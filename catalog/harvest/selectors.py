@@ -182,15 +182,9 @@ def run_report(pk: int, *, action: str = "", page_number=1) -> RunReport:
 
 
 def dataset_harvest_info(dataset) -> HarvestedDataset | None:
-    """Where a listing came from (its source and the source's owner), or None for a listing made here. Reads the
-    relation select_related on the dataset when it was (catalog.selectors.dataset_page does), else one query."""
-    try:
-        info = dataset.harvest
-    except HarvestedDataset.DoesNotExist:
-        return None
-    if info is None:
-        return None
-    return info
+    """Where a listing came from (its source and the source's owner), or None for a listing made here: one query.
+    (catalog.selectors.dataset_page asks only for a listing it knows is harvested.)"""
+    return HarvestedDataset.objects.select_related("source__organization").filter(dataset_id=dataset.pk).first()
 
 
 def version_external_resources(version) -> list[ExternalResource]:
