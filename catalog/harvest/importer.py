@@ -299,18 +299,20 @@ def _import(run, source, record: SourceRecord, harvested: HarvestedDataset | Non
     now = timezone.now()
     if harvested is None:
         dataset = _create_dataset(source, record, actor)
-        version = _publish(run, dataset, fields, record, actor, previous=None)
-        HarvestedDataset.objects.create(
+        # Written before the publication: the catalog entry it refreshes knows the listing is harvested.
+        harvested = HarvestedDataset.objects.create(
             dataset=dataset,
             source=source,
             identifier=record.identifier,
             source_url=record.source_url[:1000],
             source_modified=record.modified,
-            imported_hash=listing_hash(version),
+            imported_hash="",
             source_hash=source_hash,
             harvested_at=now,
             last_run=run,
         )
+        version = _publish(run, dataset, fields, record, actor, previous=None)
+        HarvestedDataset.objects.filter(pk=harvested.pk).update(imported_hash=listing_hash(version))
         return _report(run, record.identifier, title, A.ADDED, dataset=dataset)
     dataset = Dataset.objects.select_for_update().get(pk=harvested.dataset_id)
     published = dataset.versions.filter(state=V.PUBLISHED).first()

@@ -44,8 +44,12 @@ def harvest_run(self, run_id: int) -> str:
 
 @shared_task(name="catalog.harvest.tasks.harvest_due", acks_late=True)
 def harvest_due() -> dict:
-    """Beat: a run for each scheduled source that is due, and the runs whose worker was lost sent to a worker."""
-    # C2's services module (source use cases) imports this module to enqueue runs: imported here, not at the top
+    """Beat: the runs whose worker was lost sent to a worker again, and a run for each scheduled source that is due
+    (through catalog.harvest.services.harvest_run_request, as the "지금 수집" button, with the schedule as actor)."""
+    resumed = importer.harvest_runs_stale()
+    for run_id in resumed:
+        harvest_run.delay(run_id)
+    # the source use cases (catalog.harvest.services) import this module to enqueue runs: imported here
     from catalog.harvest.services import harvest_run_request
 
     started = []
@@ -54,7 +58,4 @@ def harvest_due() -> dict:
             started.append(harvest_run_request(actor=None, source=source).pk)
         except Exception:
             logger.exception("scheduled harvest could not start", extra={"source_id": source.pk})
-    resumed = importer.harvest_runs_stale()
-    for run_id in resumed:
-        harvest_run.delay(run_id)
     return {"started": started, "resumed": resumed}
