@@ -485,7 +485,10 @@ def harvest_run_perform(*, run: HarvestRun, read_source) -> str:
     if not cursor.get("read"):
         try:
             for page in read_source(run.source, cursor=cursor.get("next")):
-                for item in page.items:
+                where = "&".join(f"{k}={v}" for k, v in (cursor.get("next") or {"start": 0}).items())
+                for position, item in enumerate(page.items, start=1):
+                    if isinstance(item, RecordProblem) and item.identifier == "?":
+                        item.identifier = f"?{where}#{position}"  # the same on a resumed attempt: reported once
                     harvest_record_import(run=run, record=item)
                 total = page.total if page.total is not None else cursor.get("total")
                 if page.next_cursor is None:
