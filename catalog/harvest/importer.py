@@ -3,9 +3,9 @@
 A run is worked on under a lease (HarvestRun.lease, leased_until): the task claims it by compare-and-set, renews
 the lease after every page, and each write checks it still holds the lease (a worker that lost it, because it
 stalled past the lease and another took the run over, writes nothing more). The run's `cursor` is where the
-source's next unread page starts; it moves only after the page's records are committed, so a killed worker's run
-resumes at the page it was on, and the records of that page already imported are recognised (one HarvestRecord
-per run and identifier) and not imported twice.
+source's next unread page starts; a page's records and the cursor past it are committed in one transaction (each
+record in a savepoint of its own), so a killed worker's run resumes at the page it was on with none of that page
+written, and a record is never imported twice (one HarvestRecord per run and identifier, checked anyway).
 
 A listing is a Dataset of the source's organization whose published version the harvester wrote. It is created or
 updated with a new published version, audited as an automatic publication on behalf of whoever asked for the run
@@ -485,24 +485,32 @@ def harvest_run_perform(*, run: HarvestRun, read_source) -> str:
     if not cursor.get("read"):
         try:
             for page in read_source(run.source, cursor=cursor.get("next")):
-                where = "&".join(f"{k}={v}" for k, v in (cursor.get("next") or {"start": 0}).items())
-                for position, item in enumerate(page.items, start=1):
-                    if isinstance(item, RecordProblem) and item.identifier == "?":
-                        item.identifier = f"?{where}#{position}"  # the same on a resumed attempt: reported once
-                    harvest_record_import(run=run, record=item)
-                total = page.total if page.total is not None else cursor.get("total")
-                if page.next_cursor is None:
-                    seen = HarvestRun.objects.values_list("seen", flat=True).get(pk=run.pk)
-                    complete = total is None or seen >= total
-                    cursor = {"read": True, "complete": complete, "total": total}
-                else:
-                    cursor = {"next": page.next_cursor, "total": total}
-                harvest_run_advance(run=run, cursor=cursor)
+                cursor = harvest_page_import(run=run, page=page, cursor=cursor)
         except SourceError as error:
             harvest_run_fail(run=run, message_ko=error.message_ko, message_en=error.message_en)
             return "failed"
     harvest_run_finish(run=run)
     return "done"
+
+
+def harvest_page_import(*, run: HarvestRun, page, cursor: dict) -> dict:
+    """One page of the source, read already: its records (each a savepoint: one that breaks is a failed line) and
+    the run's cursor moved past it, in one transaction. A worker killed on the page leaves none of it: the run
+    resumes at this page. Returns the new cursor."""
+    where = "&".join(f"{k}={v}" for k, v in (cursor.get("next") or {"start": 0}).items())
+    with transaction.atomic():
+        for position, item in enumerate(page.items, start=1):
+            if isinstance(item, RecordProblem) and item.identifier == "?":
+                item.identifier = f"?{where}#{position}"  # the same on a resumed attempt: reported once
+            harvest_record_import(run=run, record=item)
+        total = page.total if page.total is not None else cursor.get("total")
+        if page.next_cursor is None:
+            seen = HarvestRun.objects.values_list("seen", flat=True).get(pk=run.pk)
+            cursor = {"read": True, "complete": total is None or seen >= total, "total": total}
+        else:
+            cursor = {"next": page.next_cursor, "total": total}
+        harvest_run_advance(run=run, cursor=cursor)
+    return cursor
 
 
 def harvest_runs_stale() -> list[int]:
