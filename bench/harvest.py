@@ -4,7 +4,7 @@ the source grows (pages are read one at a time; nothing accumulates per record).
 
     . <env file>; .venv/bin/python bench/harvest.py [--sizes 1000,10000] [--rows 100]
 
-Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL): it makes a throw-away test database (test_<name>, dropped at
+Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL): it makes a throw-away database (<name>_bench_harvest, dropped at
 the end). The portal is a stdlib HTTP server in its own process, generating package_search pages on the fly in
 CKAN's exact shape (Korean titles, tags, a group, two resources each). Per size, in a new process: the baseline
 (reading every page with the reader alone, no database), the first harvest (every record added), and a second
@@ -189,6 +189,9 @@ def main():
 
     setup_test_environment()
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    # A database of its own (not test_<name>, which the test suite of the same checkout uses).
+    database = settings.DATABASES["default"]
+    database.setdefault("TEST", {})["NAME"] = f"{database['NAME']}_bench_harvest"
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     manager = multiprocessing.Manager()
     sizes_by_path = manager.dict({f"/portal-{n}": n for n in sizes})
