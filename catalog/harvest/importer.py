@@ -28,6 +28,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from catalog.harvest import fetch
 from catalog.harvest.mapping import MappingProblem, Vocabulary, version_fields
 from catalog.harvest.models import (
     ExternalResource,
@@ -486,6 +487,8 @@ def harvest_run_perform(*, run: HarvestRun, read_source) -> str:
         try:
             for page in read_source(run.source, cursor=cursor.get("next")):
                 cursor = harvest_page_import(run=run, page=page, cursor=cursor)
+                if run.source.resource_mode == HarvestSource.ResourceMode.FETCH:
+                    _fetch_page_files(run, page)
         except SourceError as error:
             harvest_run_fail(run=run, message_ko=error.message_ko, message_en=error.message_en)
             return "failed"
@@ -511,6 +514,22 @@ def harvest_page_import(*, run: HarvestRun, page, cursor: dict) -> dict:
             cursor = {"next": page.next_cursor, "total": total}
         harvest_run_advance(run=run, cursor=cursor)
     return cursor
+
+
+def _fetch_page_files(run: HarvestRun, page) -> None:
+    """resource_mode "fetch": the files of the page's added and updated listings, after the page committed
+    (catalog.harvest.fetch; the network is read outside any transaction). A file that cannot be fetched stays a
+    link; the listing is published with its links either way."""
+    identifiers = [item.identifier for item in page.items if isinstance(item, SourceRecord)]
+    datasets = HarvestRecord.objects.filter(
+        run=run, identifier__in=identifiers, action__in=(A.ADDED, A.UPDATED), dataset__isnull=False
+    ).values_list("dataset_id", flat=True)
+    for dataset_id in list(datasets):
+        harvest_run_renew(run=run)
+        try:
+            fetch.harvest_fetch_files(dataset_id=dataset_id)
+        except Exception:  # the listing stays published with its links; the report line stands
+            logger.exception("harvest fetch failed", extra={"run_id": run.pk, "dataset_id": dataset_id})
 
 
 def harvest_runs_stale() -> list[int]:

@@ -4,7 +4,8 @@
 task finds the run leased (or ended) and does nothing. An unexpected failure (the database away, a bug) gives the
 lease back and retries with backoff; after HARVEST_TASK_RETRIES the run ends failed with the reason. The source
 itself failing (unreachable, not a catalog) ends the run failed at once, after the reader's own retries.
-`harvest_due()` (beat) starts the scheduled sources' runs and hands runs whose worker was lost to a worker again.
+`harvest_due()` (beat) starts the scheduled sources' runs, hands runs whose worker was lost to a worker again, and
+publishes fetched files once their checks passed (catalog.harvest.fetch).
 """
 
 import logging
@@ -12,7 +13,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from catalog.harvest import importer
+from catalog.harvest import fetch, importer
 from catalog.harvest.readers import read_source
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def harvest_run(self, run_id: int) -> str:
 def harvest_due() -> dict:
     """Beat: the runs whose worker was lost sent to a worker again, and a run for each scheduled source that is due
     (through catalog.harvest.services.harvest_run_request, as the "지금 수집" button, with the schedule as actor)."""
+    published = fetch.harvest_fetched_publish()
     resumed = importer.harvest_runs_stale()
     for run_id in resumed:
         harvest_run.delay(run_id)
@@ -58,4 +60,4 @@ def harvest_due() -> dict:
             started.append(harvest_run_request(actor=None, source=source).pk)
         except Exception:
             logger.exception("scheduled harvest could not start", extra={"source_id": source.pk})
-    return {"started": started, "resumed": resumed}
+    return {"started": started, "resumed": resumed, "fetched_published": published}

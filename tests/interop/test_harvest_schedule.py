@@ -34,6 +34,7 @@ def test_a_due_source_is_harvested_by_the_schedule_once(world, celery_worker):
         first = harvest_due.apply().get()
         second = harvest_due.apply().get()  # the run is open (or done and not due again): nothing new
         assert len(first["started"]) == 1 and second["started"] == []
+        assert first["fetched_published"] == []  # the beat also publishes checked fetches (test_harvest_fetch)
         run = HarvestRun.objects.get(pk=first["started"][0])
         assert run.source == source and run.requested_by is None
         deadline = timezone.now() + dt.timedelta(seconds=60)
