@@ -136,8 +136,13 @@ def package_record(base: str, package) -> SourceRecord | RecordProblem:
         source_url = extras.get("landing_page") or f"{base.rstrip('/')}/dataset/{name}"
         # A Korean portal writes Korean titles; an English-only one gets its title as both (our Korean title is
         # required), and the English field says it too.
-        title_en = extras.get("title_en", "")
-        notes = _text(package.get("notes"))
+        # ckanext-fluent's translated fields ({"ko": …, "en": …}), as this portal's own API writes them too.
+        titles = package.get("title_translated") if isinstance(package.get("title_translated"), dict) else {}
+        notes_by_language = package.get("notes_translated") if isinstance(package.get("notes_translated"), dict) else {}
+        title = _text(titles.get("ko")) or title
+        title_en = _text(titles.get("en")) or extras.get("title_en", "")
+        notes = _text(notes_by_language.get("ko")) or _text(package.get("notes"))
+        notes_en = _text(notes_by_language.get("en")) or extras.get("description_en", "")
         if not _hangul(title) and not title_en:
             title_en = title
         organization = package.get("organization") if isinstance(package.get("organization"), dict) else {}
@@ -166,15 +171,20 @@ def package_record(base: str, package) -> SourceRecord | RecordProblem:
             title_ko=title,
             title_en=title_en,
             description_ko=notes,
-            description_en=extras.get("description_en", ""),
+            description_en=notes_en,
             tags=[
                 _text(t.get("display_name") or t.get("name")) for t in package.get("tags") or [] if isinstance(t, dict)
             ],
-            themes=[_text(g.get("name")) for g in package.get("groups") or [] if isinstance(g, dict)],
+            themes=[
+                *(_text(g.get("name")) for g in package.get("groups") or [] if isinstance(g, dict)),
+                *([extras["theme"]] if extras.get("theme") else []),
+            ],
             licence=_text(package.get("license_id")) or _text(package.get("license_url")),
-            publisher_name=_text(organization.get("title") or organization.get("name")),
-            contact_name=_text(package.get("maintainer") or package.get("author")),
-            contact_email=_text(package.get("maintainer_email") or package.get("author_email")),
+            publisher_name=extras.get("department") or _text(organization.get("title") or organization.get("name")),
+            contact_name=_text(package.get("maintainer") or extras.get("contact_name") or package.get("author")),
+            contact_email=_text(
+                package.get("maintainer_email") or extras.get("contact_email") or package.get("author_email")
+            ),
             contact_phone=extras.get("contact_phone", ""),
             cadence=next((extras[k] for k in CADENCE_KEYS if extras.get(k)), ""),
             spatial_area=spatial_area,
