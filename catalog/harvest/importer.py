@@ -317,7 +317,15 @@ def _import(run, source, record: SourceRecord, harvested: HarvestedDataset | Non
         return _report(run, record.identifier, title, A.ADDED, dataset=dataset)
     dataset = Dataset.objects.select_for_update().get(pk=harvested.dataset_id)
     published = dataset.versions.filter(state=V.PUBLISHED).first()
-    if dataset.versions.filter(state__in=OPEN_VERSION_STATES).exists():
+    open_version = dataset.versions.filter(state__in=OPEN_VERSION_STATES).only("change_note").first()
+    if open_version is not None and open_version.change_note == fetch.FETCH_NOTE:
+        # Our own fetch of the files is still being checked: the change is taken on the next run.
+        HarvestedDataset.objects.filter(pk=harvested.pk).update(source_modified=record.modified)
+        return _report(run, record.identifier, title, A.KEPT,
+                       "원본 파일을 가져와 검사하는 중이라 원본의 변경은 다음 수집에서 반영합니다.",
+                       "The source's files are being fetched and checked; the change is applied on a later run.",
+                       dataset=dataset)  # fmt: skip
+    if open_version is not None:
         return _kept(run, record, harvested, source_hash, dataset,
                      "이 거래소에서 새 버전을 작성 중이어서 원본의 변경을 반영하지 않았습니다.",
                      "A new version is being written here, so the source's change was not applied.")  # fmt: skip

@@ -62,6 +62,15 @@ def test_fetched_files_are_checked_then_published(official, admin_user, referenc
     assert draft.created_by == official  # uploaded on behalf of a publisher of the organization
     assert draft.external_resources.count() == 2  # the links are kept beside the file
     assert harvest_fetched_publish() == []  # not before the checks passed
+    # A run meanwhile leaves the listing to the fetch in progress, and says so.
+    with FakeSource(serve(holder)) as portal:
+        holder["packages"] = one_package(portal.url, len(CSV))
+        source.url = portal.url
+        source.save(update_fields=["url"])
+        meanwhile = make_run(source)
+        harvest_run.apply(args=[meanwhile.pk]).get()
+    line = meanwhile.records.get()
+    assert line.action == "kept" and line.message_en.startswith("The source's files are being fetched and checked")
     datafile_check_task.apply(args=[datafile.pk])
     datafile.refresh_from_db()
     assert datafile.check_state == DataFile.Check.PASSED and datafile.row_count == 2
