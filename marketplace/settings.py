@@ -653,3 +653,25 @@ CELERY_BEAT_SCHEDULE["apiplans-expire"] = {
     "task": "transactions.apiplans.tasks.plans_expire_task",
     "schedule": 300.0,
 }
+
+# --- Issue 17: harvesting (catalog.harvest) ---
+CELERY_IMPORTS = [*CELERY_IMPORTS, "catalog.harvest.tasks"]
+# A run's lease: renewed after every page and record; a run whose lease ran out (its worker killed) is taken over by
+# the next harvest_due beat (every HARVEST_DUE_SECONDS). After HARVEST_MAX_ATTEMPTS claims the run ends failed.
+HARVEST_LEASE_SECONDS = env_int("HARVEST_LEASE_SECONDS", 300)
+HARVEST_MAX_ATTEMPTS = env_int("HARVEST_MAX_ATTEMPTS", 5)
+HARVEST_DUE_SECONDS = env_int("HARVEST_DUE_SECONDS", 60)
+HARVEST_TASK_RETRIES = env_int("HARVEST_TASK_RETRIES", 3)
+# One GET of a source page: its timeout, its size cap (streamed, refused beyond), its retries (connection errors,
+# timeouts, 5xx) with backoff BASE × 2^n seconds; CKAN pages of HARVEST_CKAN_ROWS packages.
+HARVEST_HTTP_TIMEOUT_SECONDS = env_int("HARVEST_HTTP_TIMEOUT_SECONDS", 30)
+HARVEST_MAX_PAGE_BYTES = env_int("HARVEST_MAX_PAGE_BYTES", 64 * 1024 * 1024)
+HARVEST_FETCH_RETRIES = env_int("HARVEST_FETCH_RETRIES", 2)
+HARVEST_RETRY_BACKOFF_SECONDS = float(env_str("HARVEST_RETRY_BACKOFF_SECONDS", "2"))
+HARVEST_CKAN_ROWS = env_int("HARVEST_CKAN_ROWS", 100)
+# resource_mode "fetch": a resource larger than this stays a link (the listing says so).
+HARVEST_FETCH_MAX_BYTES = env_int("HARVEST_FETCH_MAX_BYTES", 200 * 1024 * 1024)
+CELERY_BEAT_SCHEDULE["catalog-harvest-due"] = {
+    "task": "catalog.harvest.tasks.harvest_due",
+    "schedule": float(HARVEST_DUE_SECONDS),
+}

@@ -5,7 +5,7 @@ from django.db import transaction
 from django.db.models import F
 
 from catalog import discovery
-from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, Offer
+from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, HarvestedDataset, Offer
 from catalog.pricing import entry_prices
 from catalog.search import facet_keys, sort_keys, version_vector
 
@@ -15,6 +15,16 @@ PRICE_TYPES = {Offer.Kind.FREE: "free", Offer.Kind.ONE_OFF: "paid", Offer.Kind.S
 def area_of(spatial_area: str) -> str:
     """The facet value of a spatial coverage: its first two administrative levels (경기도 시흥시 정왕동 → 경기도 시흥시)."""
     return " ".join((spatial_area or "").split()[:2])[:60]
+
+
+def external_formats(version: DatasetVersion) -> set[str]:
+    """The facet values of a version's link resources: "CSV" → "csv", as our files' formats are written."""
+    found = set()
+    for value in version.external_resources.values_list("format", flat=True):
+        value = "".join(c for c in value.lower() if c.isalnum())[:10]
+        if value:
+            found.add(value)
+    return found
 
 
 def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
@@ -38,10 +48,16 @@ def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
         set(version.files.exclude(format=DataFile.Format.ZIP).values_list("format", flat=True))
         or set(version.files.values_list("format", flat=True))
     )
+    harvested = HarvestedDataset.objects.filter(dataset=dataset).exists()
+    if harvested:
+        # A harvested listing's resources are links to its source (ExternalResource): their formats are its own.
+        formats = sorted({*formats, *external_formats(version)})
     offers = list(
         dataset.offers.filter(active=True, buyer__isnull=True).values_list("kind", "price_krw", "subscription_days")
     )
     kinds = [kind for kind, _price, _days in offers]
+    if harvested and not offers:
+        kinds = [Offer.Kind.FREE]  # free at its source, until a local offer is added (then the offers decide)
     price_from_krw, subscription_prices = entry_prices(offers)
     facets = {
         "theme_id": version.theme_id,

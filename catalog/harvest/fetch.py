@@ -1,0 +1,184 @@
+"""resource_mode "fetch": a harvested listing's files brought into this exchange as DataFiles, through the normal
+upload and check services, so they are checked (encoding, schema, personal data) like any provider's upload before
+buyers see them.
+
+After a page of records is committed (the listings published with their link resources), each listing that was
+added or updated gets its fetchable resources (a format our checks read: CSV, TSV, XLSX, JSON, GeoJSON, ZIP; at
+most HARVEST_FETCH_MAX_BYTES, announced or counted while streaming) streamed to a temporary file, outside any
+transaction, then uploaded into a new draft version (catalog.services.version_start_new, upload_create,
+upload_append) on behalf of a publisher of the source's organization; the draft keeps the link resources too.
+Once every file passed its checks, harvest_fetched_publish (beat) publishes the draft automatically. A file the
+checks block (resident numbers) or fail leaves the draft for the organization to decide; a resource too large or
+of another format stays a link only. Nothing here holds a transaction across the network."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Membership
+from catalog import services
+from catalog.harvest.models import ExternalResource, HarvestedDataset
+from catalog.harvest.readers.http import USER_AGENT
+from catalog.models import DataFile, Dataset, DatasetVersion, Review
+from core.transitions import transition
+
+logger = logging.getLogger(__name__)
+V = DatasetVersion.State
+# The change note that marks a draft as the harvester's fetch of the source's files.
+FETCH_NOTE = "원본 파일 가져오기 (files fetched from the harvest source)"
+FORMAT_SUFFIX = {"CSV": ".csv", "TSV": ".tsv", "XLSX": ".xlsx", "JSON": ".json", "GEOJSON": ".geojson", "ZIP": ".zip"}
+
+
+def fetch_actor(organization):
+    """A publisher of the organization: uploads are theirs (the upload services check it), as a live table's
+    snapshot is its enabler's. None: nobody may publish for it, and the files stay links."""
+    membership = (
+        Membership.objects.filter(
+            organization=organization, role__in=(Membership.Role.OWNER, Membership.Role.PUBLISHER)
+        )
+        .select_related("user")
+        .order_by("created_at", "pk")
+        .first()
+    )
+    return membership.user if membership else None
+
+
+def _suffix(resource: ExternalResource) -> str | None:
+    suffix = FORMAT_SUFFIX.get(resource.format.upper())
+    if suffix is None and not resource.format:  # no format declared: the file name says it
+        path_suffix = Path(resource.url.split("?")[0]).suffix.lower()
+        suffix = path_suffix if path_suffix in services.SUFFIX_FORMATS else None
+    return suffix
+
+
+def _download(url: str, target: Path) -> int | None:
+    """Stream `url` to `target`; its size, or None when it is larger than the cap or cannot be read."""
+    limit = settings.HARVEST_FETCH_MAX_BYTES
+    size = 0
+    try:
+        with (
+            httpx.Client(
+                timeout=httpx.Timeout(settings.HARVEST_HTTP_TIMEOUT_SECONDS),
+                follow_redirects=True,
+                headers={"User-Agent": USER_AGENT},
+            ) as client,
+            client.stream("GET", url) as response,
+        ):
+            declared = response.headers.get("content-length", "")
+            if response.status_code != 200 or (declared.isdigit() and int(declared) > limit):
+                return None
+            with open(target, "wb") as fh:
+                for chunk in response.iter_bytes(1 << 20):
+                    size += len(chunk)
+                    if size > limit:
+                        return None
+                    fh.write(chunk)
+    except httpx.HTTPError:
+        return None
+    return size or None
+
+
+def harvest_fetch_files(*, dataset_id: int) -> int:
+    """Fetch the published listing's resources into a new draft version. Returns how many files were uploaded
+    (0: nothing fetchable, no publisher, or a version is already being written)."""
+    dataset = Dataset.objects.select_related("publisher").get(pk=dataset_id)
+    published = dataset.versions.filter(state=V.PUBLISHED).first()
+    actor = fetch_actor(dataset.publisher)
+    if published is None or actor is None:
+        return 0
+    limit = settings.HARVEST_FETCH_MAX_BYTES
+    resources = [
+        (resource, suffix)
+        for resource in published.external_resources.all()
+        if (suffix := _suffix(resource)) is not None and not (resource.size is not None and resource.size > limit)
+    ]
+    if not resources:
+        return 0
+    work = Path(tempfile.mkdtemp(prefix=f"harvest-fetch-{dataset_id}-"))
+    try:
+        fetched = []
+        for resource, suffix in resources:
+            target = work / f"{len(fetched)}{suffix}"
+            size = _download(resource.url, target)  # no transaction is open here
+            if size:
+                name = Path(resource.url.split("?")[0]).name or resource.name
+                name = name if name.lower().endswith(suffix) else f"{resource.name[:200]}{suffix}"
+                fetched.append((name, target, size))
+        if not fetched:
+            return 0
+        with transaction.atomic():
+            draft = services.version_start_new(actor=actor, dataset=dataset, change_note=FETCH_NOTE)
+            if not draft.started_now:
+                transaction.set_rollback(True)  # someone is writing a version here: theirs wins
+                return 0
+            ExternalResource.objects.bulk_create(
+                [
+                    ExternalResource(
+                        version=draft,
+                        position=r.position,
+                        source_id=r.source_id,
+                        name=r.name,
+                        description=r.description,
+                        url=r.url,
+                        format=r.format,
+                        media_type=r.media_type,
+                        size=r.size,
+                        checksum=r.checksum,
+                    )
+                    for r in published.external_resources.all()
+                ]
+            )
+        for name, path, size in fetched:
+            upload = services.upload_create(actor=actor, version=draft, filename=name, length=size)
+            with open(path, "rb") as fh:
+                services.upload_append(actor=actor, upload=upload, offset=0, stream=fh)
+        return len(fetched)
+    finally:
+        for path in work.glob("*"):
+            path.unlink(missing_ok=True)
+        os.rmdir(work)
+
+
+def harvest_fetched_publish() -> list[int]:
+    """Beat: publish the harvester's fetch drafts whose files all passed their checks (warnings without personal
+    data included), automatically and audited as such; the listing's imported hash follows, so the next run does
+    not take the fetch for a local edit. Returns the published versions' ids."""
+    done = []
+    ready = DatasetVersion.objects.filter(state=V.READY, change_note=FETCH_NOTE, dataset__harvest__isnull=False)
+    for version_id in ready.values_list("pk", flat=True):
+        with transaction.atomic():
+            version = DatasetVersion.objects.select_for_update().select_related("dataset").get(pk=version_id)
+            if version.state != V.READY or version.files.needing_justification().exists():
+                continue  # personal data found: the organization decides, not the harvester
+            if version.files.exclude(check_state__in=(DataFile.Check.PASSED, DataFile.Check.WARNING)).exists():
+                continue
+            dataset = Dataset.objects.select_for_update().get(pk=version.dataset_id)
+            harvested = HarvestedDataset.objects.select_for_update().get(dataset=dataset)
+            actor = version.created_by
+            transition(version, to=V.SUBMITTED, actor=actor, data={"automatic": True, "harvest_fetch": True})
+            previous = dataset.versions.filter(state=V.PUBLISHED).first()
+            if previous is not None:
+                transition(previous, to=V.SUPERSEDED, actor=actor, data={"by": version.number, "automatic": True})
+            now = timezone.now()
+            version.published_at, version.submitted_at = now, now
+            automatic = {"automatic": True, "harvest_fetch": True, "harvest_source": harvested.source_id}
+            reason = "수집한 목록의 원본 파일: 검사 통과 후 자동 게시 (files fetched from the harvest source)"
+            Review.objects.create(version=version, action=Review.Action.APPROVE, actor=actor, reason=reason,
+                                  data=automatic)  # fmt: skip
+            transition(version, to=V.PUBLISHED, actor=actor, reason=reason, fields=("published_at", "submitted_at"),
+                       action="version.approve", data=automatic)  # fmt: skip
+            services.catalog_entry_refresh(dataset)
+            # The hash covers the description and links, which the fetch carried unchanged.
+            from catalog.harvest.importer import listing_hash  # the importer imports this module
+
+            HarvestedDataset.objects.filter(pk=harvested.pk).update(imported_hash=listing_hash(version))
+            done.append(version.pk)
+    return done
