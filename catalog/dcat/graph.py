@@ -394,7 +394,10 @@ class Builder:
                     (
                         place,
                         DCAT.centroid,
-                        Literal(f"POINT({(west + east) / 2} {(south + north) / 2})", datatype=GSP.wktLiteral),
+                        Literal(
+                            f"POINT({round((west + east) / 2, 6)} {round((south + north) / 2, 6)})",
+                            datatype=GSP.wktLiteral,
+                        ),
                     )
                 )
         if version.temporal_start or version.temporal_end:
@@ -408,17 +411,13 @@ class Builder:
 
     def _provenance(self, node, version):
         g = self.g
-        for key, prefix_ko, prefix_en in (
-            ("collection_method", "수집 방법", "Collection method"),
-            ("legal_basis", "보유 근거", "Legal basis"),
-        ):
+        for key, prefix in (("collection_method", "수집 방법"), ("legal_basis", "보유 근거")):
             value = getattr(version, key)
             if value:
                 statement = URIRef(f"{node}#{key.replace('_', '-')}")
                 g.add((node, DCTERMS.provenance, statement))
                 g.add((statement, RDF.type, DCTERMS.ProvenanceStatement))
-                g.add((statement, RDFS.label, Literal(f"{prefix_ko}: {value}", lang="ko")))
-                g.add((statement, RDFS.comment, Literal(prefix_en, lang="en")))
+                g.add((statement, RDFS.label, Literal(f"{prefix}: {value}", lang="ko")))
         if version.data_limits:
             g.add((node, RDFS.comment, Literal(f"데이터 한계: {plain_text(version.data_limits)}", lang="ko")))
 
@@ -457,7 +456,14 @@ class Builder:
         g.add((sample, RDF.type, DCAT.Distribution))
         g.add((sample, DCTERMS.title, Literal(f"{f.display_name}: 무료 샘플 (처음 {f.sample_rows}행)", lang="ko")))
         g.add(
-            (sample, DCTERMS.title, Literal(f"{f.display_name}: free sample (first {f.sample_rows} rows)", lang="en"))
+            (
+                sample,
+                DCTERMS.title,
+                Literal(
+                    f"{f.display_name}: free sample (first {f.sample_rows} row{'s' if f.sample_rows != 1 else ''})",
+                    lang="en",
+                ),
+            )
         )
         g.add((sample, DCAT.accessURL, url))
         g.add((sample, DCAT.downloadURL, url))
@@ -505,6 +511,8 @@ class Builder:
         g.add((dist, SPDX.checksum, node))
         g.add((node, RDF.type, SPDX.Checksum))
         g.add((node, SPDX.algorithm, algorithm))
+        if self._once(algorithm):
+            g.add((algorithm, RDF.type, SPDX.ChecksumAlgorithm))
         g.add((node, SPDX.checksumValue, Literal(value.lower(), datatype=XSD.hexBinary)))
 
     def _table_schema(self, slug, f, dist) -> URIRef:
@@ -569,7 +577,9 @@ def _file_summary_ko(f) -> str:
 def _file_summary_en(f) -> str:
     parts = [f"{f.format.upper()} file"]
     if f.row_count is not None and f.column_count:
-        parts.append(f"{f.row_count:,} rows × {f.column_count:,} columns")
+        rows = "row" if f.row_count == 1 else "rows"
+        columns = "column" if f.column_count == 1 else "columns"
+        parts.append(f"{f.row_count:,} {rows} × {f.column_count:,} {columns}")
     if f.has_sheet_tables:
         parts.append(f"{len(f.member_list)} sheet tables")
     return ", ".join(parts)

@@ -207,7 +207,7 @@ def test_a_dataset_with_every_optional_field_has_no_violation(client, official, 
     assert str(node).endswith(f"/catalog/datasets/{version.dataset.slug}/")
     # What "every optional field" means here: each of these is present.
     for prop in (
-        DCTERMS.title,
+        DCTERMS["title"],
         DCTERMS.description,
         DCTERMS.identifier,
         DCAT.keyword,
