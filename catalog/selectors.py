@@ -624,7 +624,9 @@ def public_files_of(versions: list[DatasetVersion]) -> dict[int, tuple[list[Data
 def dataset_page(slug: str) -> DatasetPage:
     """The public page of a dataset buyers can see; 404 for any other (drafts, rejected, withdrawn, suspended)."""
     entry = (
-        CatalogEntry.objects.select_related("dataset__publisher", "version__theme", "version__licence")
+        CatalogEntry.objects.select_related(
+            "dataset__publisher", "dataset__harvest__source", "version__theme", "version__licence"
+        )
         .defer("search_vector")
         .annotate(has_live_tables=Exists(LiveTable.objects.filter(dataset_id=OuterRef("dataset_id"))))
         .filter(dataset__slug=slug)

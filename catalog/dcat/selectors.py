@@ -132,3 +132,8 @@ def table_file(slug: str, file_id: int) -> DataFile:
     if not datafile.table_schema:
         raise Http404
     return datafile
+
+
+def external_resources(version) -> list[ExternalResource]:
+    """The link resources of a harvested listing's version, in the source's order (schema.org distributions)."""
+    return list(ExternalResource.objects.filter(version=version).order_by("position", "id"))
