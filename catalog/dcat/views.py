@@ -59,7 +59,7 @@ def error_response(error: BadParameter) -> JsonResponse:
 
 
 def page_size() -> int:
-    return int(getattr(settings, "DCAT_PAGE_SIZE", PAGE_SIZE))
+    return int(getattr(settings, "DCAT_PAGE_SIZE", PAGE_SIZE))  # settings.DCAT_PAGE_SIZE (env DCAT_PAGE_SIZE)
 
 
 def parse_page(value: str | None) -> int:
