@@ -108,7 +108,9 @@ def schema_uri(slug: str, file_id: int) -> URIRef:
 
 
 def new_graph() -> Graph:
-    g = Graph(bind_namespaces="none")
+    # SimpleMemory: a plain triple store without rdflib's context bookkeeping and events (we have one graph, no
+    # quads): builds ~15 % and serializes Turtle ~30 % faster than the default Memory store (bench/dcat.py).
+    g = Graph(store="SimpleMemory", bind_namespaces="none")
     for prefix, namespace in vocab.PREFIXES.items():
         g.bind(prefix, namespace)
     return g
