@@ -7,7 +7,9 @@ for CACHE_SECONDS at most, so a harvester paging through the catalog does not re
 """
 
 import functools
+import math
 from datetime import datetime, time
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -22,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from catalog import discovery
 from catalog.dcat import graph, selectors, vocab
 from core.api.errors import body
+from core.api.throttling import PerIPThrottle
 
 FORMATS = {
     "ttl": ("turtle", "text/turtle"),
@@ -130,6 +133,30 @@ def catalog_page(*, ext: str, page: int, modified_since_text: str | None) -> tup
     return result
 
 
+def throttled(view):
+    """The API's per-address budget (settings.API_RATE_PER_IP) on these documents too: an uncached catalog page is
+    a fraction of a second of work, and `modified_since` lets a client ask for ever new ones. 429 with Retry-After."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        throttle = PerIPThrottle()
+        if not throttle.allow_request(SimpleNamespace(auth=None, META=request.META), None):
+            response = JsonResponse(
+                body(
+                    status_code=429,
+                    code="throttled",
+                    message=_("Too many requests: wait and try again (see Retry-After)."),
+                ),
+                status=429,
+            )
+            response["Retry-After"] = str(max(1, math.ceil(throttle.wait() or 1)))
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@throttled
 def catalog_document(request, ext: str):
     """/catalog.ttl|.jsonld|.rdf?page=N&modified_since=…: a page of the catalog."""
     try:
@@ -144,6 +171,7 @@ def catalog_document(request, ext: str):
     return rdf_response(content, ext)
 
 
+@throttled
 def dataset_document(request, slug: str, ext: str):
     """/dataset/<slug>.ttl|.jsonld|.rdf: one public dataset (404 for any other)."""
     return rdf_response(serialize(graph.dataset_graph(selectors.dataset_record(slug)), ext), ext)
@@ -211,7 +239,8 @@ def rdf_alternative(view):
         ext = negotiated(request) if request.method in ("GET", "HEAD") else None
         if ext is not None:
             response = dataset_document(request, slug, ext)
-            response["Content-Location"] = graph.site(f"/dataset/{slug}.{ext}")
+            if response.status_code == 200:
+                response["Content-Location"] = graph.site(f"/dataset/{slug}.{ext}")
         else:
             response = view(request, slug, *args, **kwargs)
         patch_vary_headers(response, ["Accept"])

@@ -216,6 +216,18 @@ def test_an_empty_catalog_is_one_empty_page(client, reference_data):
     assert g.value(uri("/catalog.ttl?page=1"), HYDRA.totalItems).toPython() == 0
 
 
+@pytest.mark.django_db
+def test_the_documents_share_the_apis_budget_per_address(client, published, settings):
+    settings.API_RATE_PER_IP = "3/minute"
+    statuses = [client.get("/catalog.ttl").status_code for _ in range(4)]
+    assert statuses[-1] == 429 and set(statuses) <= {200, 429}
+    response = client.get(f"/catalog/datasets/{published.dataset.slug}/", HTTP_ACCEPT="text/turtle")
+    assert response.status_code == 429 and int(response["Retry-After"]) >= 1
+    error = response.json()["error"]
+    assert error["code"] == "throttled" and error["message_ko"] != error["message_en"]
+    assert client.get(f"/catalog/datasets/{published.dataset.slug}/").status_code == 200  # the page itself is not
+
+
 # --- distributions ---------------------------------------------------------------------------------------------------
 
 
