@@ -74,6 +74,17 @@ def entries(*, modified_since: datetime | None = None):
     return qs
 
 
+def entry_ids(*, modified_since: datetime | None = None):
+    """The ids of entries() in the same order: what a page is cut from. OFFSET over the primary key alone is an
+    index scan; over the joined rows it would build every skipped row (75 ms at page 50 of 10,000)."""
+    return entries(modified_since=modified_since).values_list("pk", flat=True)
+
+
+def entries_by_ids(ids) -> list[CatalogEntry]:
+    """The entries of a page of ids, in paging order, with everything records() needs."""
+    return list(_entries().filter(pk__in=list(ids)))
+
+
 def records(entries_page) -> list[DatasetRecord]:
     """DatasetRecords of a page of entries, in a fixed number of queries."""
     entries_page = list(entries_page)

@@ -110,10 +110,10 @@ def catalog_page(*, ext: str, page: int, modified_since_text: str | None) -> tup
     cached = cache.get(key)
     if cached is not None:
         return cached
-    paginator = Paginator(selectors.entries(modified_since=since), size, allow_empty_first_page=True)
+    paginator = Paginator(selectors.entry_ids(modified_since=since), size, allow_empty_first_page=True)
     if page > paginator.num_pages:
         return 404, b""
-    records = selectors.records(paginator.page(page).object_list)
+    records = selectors.records(selectors.entries_by_ids(paginator.page(page).object_list))
     last = paginator.num_pages
     g = graph.catalog_graph(
         records,
