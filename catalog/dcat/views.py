@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.dateparse import parse_date, parse_datetime
@@ -243,6 +243,23 @@ def rdf_alternative(view):
                 response["Content-Location"] = graph.site(f"/dataset/{slug}.{ext}")
         else:
             response = view(request, slug, *args, **kwargs)
+        patch_vary_headers(response, ["Accept"])
+        return response
+
+    return wrapper
+
+
+def catalog_rdf_alternative(view):
+    """The catalog's URI is the catalog page (/catalog/): asked for RDF by the Accept header, it sends the reader to
+    the catalog's first document in that format (303 See Other), and says it varies by Accept."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        ext = negotiated(request) if request.method in ("GET", "HEAD") else None
+        if ext is not None:
+            response = HttpResponseRedirect(graph.site(f"/catalog.{ext}"), status=303)
+        else:
+            response = view(request, *args, **kwargs)
         patch_vary_headers(response, ["Accept"])
         return response
 

@@ -90,6 +90,18 @@ def test_the_dataset_page_answers_rdf_by_the_accept_header(client, published, ac
         assert isomorphic(g, turtle(client, f"/dataset/{published.dataset.slug}.ttl"))
 
 
+@pytest.mark.django_db
+def test_the_catalogs_uri_sends_rdf_readers_to_its_documents(client, published):
+    for accept, ext in (("text/turtle", "ttl"), ("application/ld+json", "jsonld"), ("application/rdf+xml", "rdf")):
+        response = client.get("/catalog/", HTTP_ACCEPT=accept)
+        assert response.status_code == 303 and response["Location"] == f"http://testserver/catalog.{ext}"
+        assert "Accept" in response["Vary"]
+    response = client.get("/catalog/", HTTP_ACCEPT=BROWSER)
+    assert response.status_code == 200 and b"<html" in response.content and "Accept" in response["Vary"]
+    g = turtle(client, "/catalog.ttl")
+    assert (uri("/catalog/"), RDF.type, DCAT.Catalog) in g
+
+
 # --- what is public ------------------------------------------------------------------------------------------------
 
 
