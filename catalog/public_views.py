@@ -7,10 +7,12 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from catalog import exports, schemaorg, selectors
+from catalog.dcat.views import rdf_alternative
 from catalog.rendering import plain_text, render_markdown
 from core.notify import site_url
 
 
+@rdf_alternative  # Accept: text/turtle, application/ld+json or application/rdf+xml → the dataset in RDF (DCAT-AP)
 def dataset_detail(request, slug):
     """The public page of a dataset: description, publisher, licence, offers, versions, files with their
     schema, profile charts and sample rows, coverage map, related datasets; schema.org JSON-LD in the head."""

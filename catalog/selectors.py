@@ -605,8 +605,15 @@ def dataset_related(entry: CatalogEntry, limit: int = RELATED_LIMIT) -> list[Cat
 def _public_files(version: DatasetVersion) -> tuple[list[DataFile], list[DataFile]]:
     """The files of a version buyers can see, as the dataset page shows them (one query): top-level files with
     their members, and the tabular files in page order (see _file_tree)."""
-    files = list(
-        DataFile.objects.filter(version=version)
+    return public_files_of([version])[version.pk]
+
+
+def public_files_of(versions: list[DatasetVersion]) -> dict[int, tuple[list[DataFile], list[DataFile]]]:
+    """_public_files of several versions in one query (a page of the DCAT catalog): {version id: (top, tabular)}."""
+    by_version = {v.pk: v for v in versions}
+    grouped: dict[int, list[DataFile]] = {pk: [] for pk in by_version}
+    files = (
+        DataFile.objects.filter(version_id__in=list(by_version))
         .defer("check_messages", "pii_findings", "map_layer")  # not "file": is_sheet reads it
         .annotate(**{f"map_{key}": KT(f"map_layer__{key}") for key in MAP_SUMMARY_KEYS})
         # A file that is its own Excel copy (catalog.derived), known once the copies were made.
@@ -620,15 +627,18 @@ def _public_files(version: DatasetVersion) -> tuple[list[DataFile], list[DataFil
         .order_by("created_at", "id")
     )
     for f in files:
-        f.version = version
+        f.version = by_version[f.version_id]
         _map_summary(f)
-    return _file_tree(files)
+        grouped[f.version_id].append(f)
+    return {pk: _file_tree(group) for pk, group in grouped.items()}
 
 
 def dataset_page(slug: str) -> DatasetPage:
     """The public page of a dataset buyers can see; 404 for any other (drafts, rejected, withdrawn, suspended)."""
     entry = (
-        CatalogEntry.objects.select_related("dataset__publisher", "version__theme", "version__licence")
+        CatalogEntry.objects.select_related(
+            "dataset__publisher", "dataset__harvest__source", "version__theme", "version__licence"
+        )
         .defer("search_vector")
         .annotate(has_live_tables=Exists(LiveTable.objects.filter(dataset_id=OuterRef("dataset_id"))))
         # Harvested (issue 17)? A correlated subquery, not joins: three more joins cost ~3 ms of planning on every

@@ -1,11 +1,12 @@
 from django.urls import include, path
 
 from catalog import public_views, uploads, views
+from catalog.dcat.views import catalog_rdf_alternative
 
 app_name = "catalog"
 
 urlpatterns = [
-    path("", views.catalog_home, name="index"),
+    path("", catalog_rdf_alternative(views.catalog_home), name="index"),  # Accept: RDF → 303 to /catalog.ttl …
     path("datasets/<slug:slug>/", public_views.dataset_detail, name="dataset"),
     path("datasets/<slug:slug>/map/<int:file_id>.json", public_views.dataset_map, name="dataset_map"),
     path("datasets/<slug:slug>/sample.csv", public_views.dataset_sample, name="dataset_sample"),

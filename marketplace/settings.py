@@ -460,6 +460,8 @@ INGEST_WORK_DIR = Path(env_str("INGEST_WORK_DIR", str(VAR_DIR / "ingest")))
 # are exact (one pass over the matches, ~7 µs each at a million datasets); above it they are estimated from a
 # sample and a worker counts them exactly (cached per catalog generation), and relevance is served as popularity.
 CATALOG_EXACT_CAP = env_int("CATALOG_EXACT_CAP", 3_000)
+# Datasets per page of the DCAT-AP catalog (/catalog.ttl?page=N; issue 17, catalog.dcat).
+DCAT_PAGE_SIZE = env_int("DCAT_PAGE_SIZE", 100)
 # Above this many matches ranking would read too many search vectors: titles holding every word come first.
 CATALOG_RANK_CAP = env_int("CATALOG_RANK_CAP", 1_000)
 # The nested samples (1 in N entries) behind estimates, coarsest first; changing them needs `manage.py catalog_reindex`.

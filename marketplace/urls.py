@@ -22,6 +22,7 @@ urlpatterns = [
     path("staff/vouchers/", include("transactions.vouchers.staff_urls")),
     path("staff/harvest/", include("catalog.harvest.urls")),
     path("staff/", include("accounts.staff_urls")),
+    path("", include("catalog.dcat.urls")),  # DCAT-AP: /catalog.ttl, /dataset/<slug>.ttl, /themes (issue 17)
     path("api/", include("marketplace.api_urls")),
     path("catalog/", include("catalog.urls")),
     path("orders/", include("transactions.urls")),
