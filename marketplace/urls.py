@@ -21,6 +21,7 @@ urlpatterns = [
     path("staff/payouts/", include("transactions.statements.staff_urls")),
     path("staff/vouchers/", include("transactions.vouchers.staff_urls")),
     path("staff/", include("accounts.staff_urls")),
+    path("", include("catalog.ckan.urls")),  # CKAN's Action API (/api/3/action/…): before the REST API's api/
     path("api/", include("marketplace.api_urls")),
     path("catalog/", include("catalog.urls")),
     path("orders/", include("transactions.urls")),
