@@ -322,8 +322,11 @@ def package_search(data: dict):
     rows = 10 if rows is None else min(rows, ROWS_MAX)
     start = values.get("start") or 0
     fq_list = data.get("fq_list") or []
-    if isinstance(fq_list, str):
-        fq_list = [fq_list]
+    if isinstance(fq_list, str):  # one GET parameter: a filter, or a JSON list of them
+        try:
+            fq_list = json.loads(fq_list) if fq_list.lstrip().startswith("[") else [fq_list]
+        except ValueError:
+            raise SearchQueryError("fq_list must be a list of strings") from None
     if not isinstance(fq_list, list) or not all(isinstance(item, str) for item in fq_list):
         raise SearchQueryError("fq_list must be a list of strings")
     sort = values.get("sort") or query.DEFAULT_SORT

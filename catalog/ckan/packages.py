@@ -5,7 +5,7 @@ version, active listing), the files of that published version (top-level files: 
 draft's, never a withdrawn version's), the link resources of a harvested listing (ExternalResource), the publishing
 organizations, the themes (분류체계) as CKAN groups, the licences.
 
-package_dicts() is BATCHED: a page of up to 1000 packages costs the same five queries as one (entries with their
+package_dicts() is BATCHED: a page of up to 1000 packages costs the same four queries as one (entries with their
 version, dataset, publisher, theme and licence; files; link resources; harvest records; nothing per package).
 
 CKAN's field names throughout; what CKAN has no field for is in `extras` ([{key, value}], values as strings,
@@ -350,7 +350,7 @@ def _package_dict(entry, files, externals, harvest) -> dict:
 
 def package_dicts(dataset_ids: list[int]) -> list[dict]:
     """The package dicts of these datasets, in the order given; datasets the catalog does not show are left out.
-    Five queries whatever the number."""
+    Four queries whatever the number."""
     if not dataset_ids:
         return []
     entries = {
