@@ -9,8 +9,9 @@ import json
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import Organization
 from catalog import discovery
@@ -18,7 +19,7 @@ from catalog.ckan import packages, query
 from catalog.ckan.errors import NotFound, SearchError, SearchQueryError, ValidationError, missing
 from catalog.harvest.models import ExternalResource
 from catalog.interop import parse_object_uuid
-from catalog.models import CatalogEntry, DataFile, Licence, Theme
+from catalog.models import CatalogEntry, DataFile, Dataset, Licence, Theme
 from catalog.search import facet_key
 
 ROWS_MAX = 1000
@@ -166,7 +167,12 @@ def package_list(data: dict):
     :rtype: list of strings
     """
     values = _validate(data, {"limit": _natural, "offset": _natural, "page": _positive})
-    names = CatalogEntry.objects.order_by("dataset__slug").values_list("dataset__slug", flat=True)
+    # The slugs' own index in name order, each checked for an entry (faster than sorting the join at a million)
+    names = (
+        Dataset.objects.filter(Exists(CatalogEntry.objects.filter(pk=OuterRef("pk"))))
+        .order_by("slug")
+        .values_list("slug", flat=True)
+    )
     offset = values.get("offset") or 0
     limit = values.get("limit")
     if limit:
@@ -393,7 +399,7 @@ def resource_show(data: dict):
                 .values_list("version__entry__dataset_id", flat=True)
                 .first()
             )
-        except Exception:  # not a UUID at all (ValidationError from the UUID field)
+        except DjangoValidationError:  # not a UUID at all
             dataset_pk = None
     found = packages.package_dicts([dataset_pk]) if dataset_pk is not None else []
     for resource in found[0]["resources"] if found else []:

@@ -401,6 +401,9 @@ def test_errors_have_ckans_shapes_and_status_codes(client, world):
         "name_or_id": ["Missing value"],
     }
     assert call(client, "resource_show", status=409)["error"]["id"] == ["Missing value"]
+    assert call(client, "resource_show", status=404, id="not-a-uuid")["error"]["__type"] == "Not Found Error"
+    other_portal = object_uuid("datafile", 1, site_url="https://elsewhere.example")
+    assert call(client, "resource_show", status=404, id=other_portal)["success"] is False
     assert call(client, "organization_show", status=404, id="no-such-org")["error"]["__type"] == "Not Found Error"
     assert call(client, "group_show", status=404, id="no-such-theme")["success"] is False
     assert call(client, "help_show", status=404, name="package_delete")["error"]["message"] == (
