@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from catalog import discovery
@@ -323,7 +324,7 @@ def package_search(data: dict):
     )
     invalid = [key for key in data if key not in SEARCH_PARAMETERS]
     if invalid:
-        raise SearchQueryError(f"Invalid search parameters: {invalid}")
+        raise SearchQueryError(_("Invalid search parameters: %(names)s"), names=invalid)
     rows = values.get("rows")
     rows = 10 if rows is None else min(rows, ROWS_MAX)
     start = values.get("start") or 0
@@ -332,9 +333,9 @@ def package_search(data: dict):
         try:
             fq_list = json.loads(fq_list) if fq_list.lstrip().startswith("[") else [fq_list]
         except ValueError:
-            raise SearchQueryError("fq_list must be a list of strings") from None
+            raise SearchQueryError(_("fq_list must be a list of strings")) from None
     if not isinstance(fq_list, list) or not all(isinstance(item, str) for item in fq_list):
-        raise SearchQueryError("fq_list must be a list of strings")
+        raise SearchQueryError(_("fq_list must be a list of strings"))
     sort = values.get("sort") or query.DEFAULT_SORT
     search = query.read(q=values.get("q"), fq=values.get("fq"), fq_list=fq_list, sort=sort)
     if search.nothing:
@@ -342,7 +343,8 @@ def package_search(data: dict):
     else:
         window = discovery.catalog_window(search.params, start=start, size=rows, where=_where(search))
     if window.errors:
-        raise SearchError("; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in window.errors.items()))
+        details = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in window.errors.items())
+        raise SearchError(_("The search cannot run: %(details)s"), details=details)
     results = packages.package_dicts(window.ids)
     fl = data.get("fl")
     if fl:

@@ -1,4 +1,9 @@
-"""CKAN's action errors (ckan.logic and ckan.lib.search), each answered by the view with CKAN's status and shape."""
+"""CKAN's action errors (ckan.logic and ckan.lib.search), each answered by the view with CKAN's status and shape.
+
+Search errors say what is wrong in English (`message`, CKAN's wording where CKAN has one: clients compare it) and in
+Korean (`message_ko`)."""
+
+from django.utils import translation
 
 
 class ActionError(Exception):
@@ -33,13 +38,26 @@ class ValidationError(ActionError):
         self.error_dict = error_dict
 
 
-class SearchQueryError(ActionError):
+class _Explained(ActionError):
+    """An error with a gettext msgid and its %(placeholders)s, told in English (args[0]) and in Korean."""
+
+    def __init__(self, msgid, **params):
+        self.msgid, self.params = msgid, params
+        super().__init__(self.text("en"))
+
+    def text(self, language: str) -> str:
+        with translation.override(language):
+            message = str(self.msgid)
+            return message % self.params if self.params else message
+
+
+class SearchQueryError(_Explained):
     """400 "Search Query Error": the query or its parameters cannot be read."""
 
     status = 400
 
 
-class SearchError(ActionError):
+class SearchError(_Explained):
     """409 "Search Error": a well-formed query this search cannot run."""
 
     status = 409

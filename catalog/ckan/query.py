@@ -25,6 +25,7 @@ from datetime import UTC, datetime, time
 
 from django.http import QueryDict
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from catalog.ckan.errors import SearchError, SearchQueryError
@@ -108,7 +109,7 @@ def _values(value: str) -> list[str]:
         parts = re.findall(r'"(?:[^"\\]|\\.)*"|[^\s]+', inner)
         values = [p for p in parts if p.upper() != "OR"]
         if any(p.upper() in ("AND", "NOT") for p in values):
-            raise SearchError(f"Only OR lists are supported inside parentheses: {value}")
+            raise SearchError(_("Only OR lists are supported inside parentheses: %(value)s"), value=value)
         return [_unquote(v) for v in values]
     return [_unquote(value)]
 
@@ -119,13 +120,13 @@ def _instant(text: str, *, end: bool) -> datetime | None:
         return None
     if text.upper().startswith("NOW"):
         if text.upper() != "NOW":
-            raise SearchQueryError(f"Date arithmetic is not supported: {text}")
+            raise SearchQueryError(_("Date arithmetic is not supported: %(value)s"), value=text)
         return datetime.now(UTC)
     moment = parse_datetime(text.replace("Z", "+00:00")) if "T" in text else None
     if moment is None:
         day = parse_date(text)
         if day is None:
-            raise SearchQueryError(f"Not an ISO 8601 date or date-time: {text}")
+            raise SearchQueryError(_("Not an ISO 8601 date or date-time: %(value)s"), value=text)
         moment = datetime.combine(day, time.max if end else time.min)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -133,7 +134,7 @@ def _instant(text: str, *, end: bool) -> datetime | None:
 def _range(value: str) -> tuple[datetime | None, datetime | None]:
     match = re.fullmatch(r"[\[{]\s*(\S+)\s+TO\s+(\S+)\s*[\]}]", value)
     if not match:
-        raise SearchQueryError(f"Expected a range [from TO until]: {value}")
+        raise SearchQueryError(_("Expected a range [from TO until]: %(value)s"), value=value)
     return _instant(match.group(1), end=False), _instant(match.group(2), end=True)
 
 
@@ -161,9 +162,9 @@ def _clauses(text: str, *, allow_words: bool) -> tuple[list[tuple[str, str, str]
     words = [w for w in words if w not in CONNECTIVES]
     if not allow_words:
         if any(w.upper() in ("OR", "||") for w in words):
-            raise SearchError("OR between filter clauses is not supported; use field:(a OR b)")
+            raise SearchError(_("OR between filter clauses is not supported; use field:(a OR b)"))
         if words:
-            raise SearchQueryError(f"Cannot read the filter: {' '.join(words)}")
+            raise SearchQueryError(_("Cannot read the filter: %(value)s"), value=" ".join(words))
     return clauses, words
 
 
@@ -184,7 +185,7 @@ def read(*, q: str | None, fq: str | None, fq_list: list[str], sort: str | None)
             words.append(_unquote(value))
             continue
         if sign == "-":
-            raise SearchError(f"Negative filters are not supported: -{name}:{value}")
+            raise SearchError(_("Negative filters are not supported: %(value)s"), value=f"-{name}:{value}")
         if name == "*" or (name in ALWAYS and value == "*"):
             continue
         if name in ALWAYS:
@@ -209,9 +210,9 @@ def read(*, q: str | None, fq: str | None, fq_list: list[str], sort: str | None)
             continue
         target = FIELDS.get(name)
         if target is None:
-            raise SearchError(f"Cannot filter on field {name!r} (see help_show?name=package_search)")
+            raise SearchError(_("Cannot filter on the field %(field)s (see help_show?name=package_search)"), field=name)
         if target in fields_seen and fields_seen[target] != value:
-            raise SearchError(f"One clause per field: combine the values as {name}:(a OR b)")
+            raise SearchError(_("One clause per field: combine the values as %(field)s:(a OR b)"), field=name)
         fields_seen[target] = value
         for v in _values(value):
             if target == "licence":
@@ -237,7 +238,7 @@ def read_sort(sort: str | None, *, has_words: bool) -> str:
         first = ["score", "desc"]
     key = (first[0], (first[1] if len(first) > 1 else "asc").lower())
     if key not in SORTS:
-        raise SearchQueryError('Invalid "sort" parameter')
+        raise SearchQueryError(_('Invalid "sort" parameter'))
     value = SORTS[key]
     if value == "relevance" and not has_words:
         return "newest"  # every score equal: CKAN's tie-break, metadata_modified desc

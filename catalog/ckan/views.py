@@ -143,10 +143,14 @@ def action(request, name: str):
         error = dict(exc.error_dict) | {"__type": "Validation Error"}
         return _finish(409, envelope | {"success": False, "error": error})
     except SearchQueryError as exc:
-        error = {"__type": "Search Query Error", "message": f"Search Query is invalid: {exc.args!r}"}
+        error = {
+            "__type": "Search Query Error",
+            "message": f"Search Query is invalid: {exc.args!r}",
+            "message_ko": exc.text("ko"),
+        }
         return _finish(400, envelope | {"success": False, "error": error})
     except SearchError as exc:
-        error = {"__type": "Search Error", "message": f"Search error: {exc.args!r}"}
+        error = {"__type": "Search Error", "message": f"Search error: {exc.args!r}", "message_ko": exc.text("ko")}
         return _finish(409, envelope | {"success": False, "error": error})
     except Exception:
         log.exception("CKAN action %s failed", name)

@@ -390,9 +390,15 @@ def test_errors_have_ckans_shapes_and_status_codes(client, world):
     assert body["error"] == {
         "__type": "Search Query Error",
         "message": "Search Query is invalid: (\"Invalid search parameters: ['foo']\",)",
+        "message_ko": "알 수 없는 검색 매개변수입니다: ['foo']",
     }
     assert call(client, "package_search", status=400, sort="size desc")["error"]["__type"] == "Search Query Error"
-    assert call(client, "package_search", status=409, fq="-tags:주차")["error"]["__type"] == "Search Error"
+    negative = call(client, "package_search", status=409, fq="-tags:주차")["error"]
+    assert negative == {
+        "__type": "Search Error",
+        "message": "Search error: ('Negative filters are not supported: -tags:주차',)",
+        "message_ko": "제외 필터는 지원하지 않습니다: -tags:주차",
+    }
     assert call(client, "package_search", status=409, fq="notes_ko:x")["error"]["__type"] == "Search Error"
     facet = call(client, "package_search", status=409, **{"facet.field": "tags"})
     assert facet["error"]["facet.field"] == ["Could not parse as valid JSON"]
