@@ -5,8 +5,9 @@ version, active listing), the files of that published version (top-level files: 
 draft's, never a withdrawn version's), the link resources of a harvested listing (ExternalResource), the publishing
 organizations, the themes (분류체계) as CKAN groups, the licences.
 
-package_dicts() is BATCHED: a page of up to 1000 packages costs the same four queries as one (entries with their
-version, dataset, publisher, theme and licence; files; link resources; harvest records; nothing per package).
+package_dicts() is BATCHED: a page of up to 1000 packages costs the same queries as one (entries with their
+version, dataset, publisher, theme and licence; files; link resources and harvest records when the page has
+harvested listings; nothing per package).
 
 CKAN's field names throughout; what CKAN has no field for is in `extras` ([{key, value}], values as strings,
 sorted by key as CKAN sorts them). Korean is the primary language (`title`, `notes`); both languages are in
@@ -20,7 +21,7 @@ from functools import cache, lru_cache
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.urls import reverse
 
 from accounts.models import Organization
@@ -404,8 +405,14 @@ def _entries(dataset_ids) -> list[SimpleNamespace]:
     """The catalog entries of these datasets with their version, dataset, publisher, theme and licence: one query of
     plain values (building 5,000 model instances for a page of 1000 cost more than the query)."""
     paths = {part: [f.split(":") for f in fields] for part, fields in ENTRY_FIELDS.items()}
-    rows = CatalogEntry.objects.filter(dataset_id__in=list(dataset_ids)).values_list(
-        *(path for fields in paths.values() for path, _name in fields)
+    rows = (
+        CatalogEntry.objects.filter(dataset_id__in=list(dataset_ids))
+        # Whether the listing was harvested and has link resources: most pages have neither, and skip two queries.
+        .annotate(
+            harvested=Exists(HarvestedDataset.objects.filter(dataset_id=OuterRef("dataset_id"))),
+            linked=Exists(ExternalResource.objects.filter(version_id=OuterRef("version_id"))),
+        )
+        .values_list(*(path for fields in paths.values() for path, _name in fields), "harvested", "linked")
     )
     entries = []
     for row in rows:
@@ -417,23 +424,29 @@ def _entries(dataset_ids) -> list[SimpleNamespace]:
         for part in ("dataset", "version", "publisher", "theme"):
             setattr(entry, part, SimpleNamespace(**values[part]))
         entry.licence = SimpleNamespace(**values["licence"]) if values["licence"]["pk"] is not None else None
+        entry.harvested, entry.linked = row[-2], row[-1]
         entries.append(entry)
     return entries
 
 
 def package_dicts(dataset_ids: list[int]) -> list[dict]:
     """The package dicts of these datasets, in the order given; datasets the catalog does not show are left out.
-    Four queries whatever the number."""
+    Two queries whatever the number (entries with everything joined to them, files), and one more each when the
+    page holds harvested listings (their records) or link resources."""
     if not dataset_ids:
         return []
     entries = {e.dataset_id: e for e in _entries(dataset_ids)}
     shared: dict = {}  # organization and group dicts, built once per page (they repeat)
     version_ids = [e.version_id for e in entries.values()]
     files = _public_files(version_ids)
-    externals = _external_resources(version_ids)
-    harvests = {
-        h.dataset_id: h for h in HarvestedDataset.objects.filter(dataset_id__in=list(entries)).select_related("source")
-    }
+    linked = [e.version_id for e in entries.values() if e.linked]
+    externals = _external_resources(linked) if linked else {}
+    harvested = [pk for pk, e in entries.items() if e.harvested]
+    harvests = (
+        {h.dataset_id: h for h in HarvestedDataset.objects.filter(dataset_id__in=harvested).select_related("source")}
+        if harvested
+        else {}
+    )
     return [
         _package_dict(
             entries[pk],
