@@ -15,8 +15,9 @@ harvester's page) at the start and deep; deep `start` offsets. Each is timed
 - in-process through django.test.Client (the real URL stack, middleware and view, DEBUG off), with its SQL count;
 - over HTTP through gunicorn (bench/webserver.py: 2 workers × 4 threads), as a client sees it.
 
-Baseline in the same run: the catalog page's own search (catalog.discovery.catalog_search) for the same words and
-filters, in-process (the selector alone) and over HTTP (the /catalog/ page). No Celery worker runs: searches above
+Baseline in the same run, interleaved with the API's requests in the same shuffled rounds (so that the machine's
+load falls on both alike): the catalog page's own search for the same words and filters, in-process as the selector
+alone (catalog.discovery.catalog_search) and as the whole /catalog/ page, and over HTTP as the /catalog/ page. No Celery worker runs: searches above
 CATALOG_EXACT_CAP are served with sampled estimates, the first-visit path. Ends with one line of JSON.
 """
 
@@ -114,12 +115,18 @@ def api_url(params: dict) -> str:
     return "/api/3/action/package_search?" + urlencode(params)
 
 
-def measure_inprocess(client, mix, rounds: int) -> dict:
+def measure_inprocess(client, mix, rounds: int) -> tuple[dict, dict]:
+    """package_search through the in-process client, and, interleaved with it in the same shuffled rounds (so that
+    the machine's load falls on both alike), the baseline: the catalog page's search for the same query, page 1,
+    as the selector alone (catalog_search) and as the whole /catalog/ page (middleware, view, templates)."""
     from django.db import connection
+    from django.http import QueryDict
     from django.test.utils import CaptureQueriesContext
 
-    records = {}
-    for group, kind, params, _page in mix:
+    from catalog.discovery import catalog_search
+
+    records, baseline = {}, {}
+    for group, kind, params, page in mix:  # warm-up, with the SQL of each request
         with CaptureQueriesContext(connection) as ctx:
             response = client.get(api_url(params), secure=True)
         if response.status_code != 200:
@@ -133,42 +140,29 @@ def measure_inprocess(client, mix, rounds: int) -> dict:
             "returned": len(body["results"]),
             "bytes": len(response.content),
         }
-    order = [(kind, params) for _g, kind, params, _p in mix]
+        if page is not None:
+            catalog_search(QueryDict(page), page=1)
+            client.get("/catalog/?" + page, secure=True)
+            baseline[kind] = {"ms": [], "page_ms": []}
+    order = list(mix)
     rng = random.Random(7)
     for _ in range(rounds):
         rng.shuffle(order)
-        for kind, params in order:
+        for _g, kind, params, page in order:
             t0 = time.perf_counter()
             response = client.get(api_url(params), secure=True)
             records[kind]["ms"].append((time.perf_counter() - t0) * 1000)
             assert response.status_code == 200
-    return records
-
-
-def measure_baseline(client, mix, rounds: int) -> dict:
-    """The catalog page's search for the same query, page 1: the selector alone (catalog_search) and the whole
-    /catalog/ page through the same in-process client (middleware, view, templates)."""
-    from django.http import QueryDict
-
-    from catalog.discovery import catalog_search
-
-    records = {}
-    for _g, kind, _params, page in mix:
-        if page is None:
-            continue
-        params = QueryDict(page)
-        catalog_search(params, page=1)  # warm-up
-        client.get("/catalog/?" + page, secure=True)
-        records[kind] = {"ms": [], "page_ms": []}
-        for _ in range(rounds):
+            if page is None:
+                continue
             t0 = time.perf_counter()
-            catalog_search(params, page=1)
-            records[kind]["ms"].append((time.perf_counter() - t0) * 1000)
+            catalog_search(QueryDict(page), page=1)
+            baseline[kind]["ms"].append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
             response = client.get("/catalog/?" + page, secure=True)
-            records[kind]["page_ms"].append((time.perf_counter() - t0) * 1000)
+            baseline[kind]["page_ms"].append((time.perf_counter() - t0) * 1000)
             assert response.status_code == 200
-    return records
+    return records, baseline
 
 
 def measure_http(mix, rounds: int, env: dict) -> tuple[dict, dict]:
@@ -242,8 +236,7 @@ def run(args, url: str) -> None:
     mix = request_mix(publisher[0] if publisher else None)
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
-    records = measure_inprocess(Client(), mix, args.rounds)
-    baseline = measure_baseline(Client(), mix, args.rounds)
+    records, baseline = measure_inprocess(Client(), mix, args.rounds)
     inproc_s = time.perf_counter() - t0
     load1 = os.getloadavg()[0]
     summary = search_bench.summary
