@@ -760,3 +760,73 @@ def home_sections(limit: int = 6) -> dict:
             entries.filter(download_count__gt=0).order_by("-download_count", "-published_at", "pk")[:limit]
         ),
     }
+
+
+# --- any offset: the catalog search for programs that page by position (CKAN's package_search) ------------------
+
+
+@dataclass
+class CatalogWindow:
+    """Rows `start`…`start + size` of a catalog search, by id, with the figures of the whole search."""
+
+    ids: list[int]
+    total: int
+    exact: bool
+    sort: str  # the sort actually applied
+    relevance: str | None
+    state: dict
+    rows: list = field(default_factory=list, repr=False)  # (facet key, count) and ("#", total), as CatalogResult
+    counting: bool = False
+    errors: dict = field(default_factory=dict)
+
+
+def catalog_window(params, *, start: int, size: int, where=None) -> CatalogWindow:
+    """The catalog search of `params` (the catalog page's GET parameters) at any offset: the ids of `size` entries
+    from `start` (0 ≤ size ≤ 1000), the total and the facet rows. The same engine, figures and order as
+    catalog_search (which stops at MAX_PAGES pages: a person does not read further; a harvester does). Without
+    words or filters the total is the catalog's exact size (catalog_counts).
+
+    `where` (a Q on CatalogEntry) narrows the search by what the page's filters cannot say (a publication date
+    range, names): such a search is counted exactly and its page collected through the GIN index, as a search
+    under the cap is."""
+    search = CatalogFilter(params, queryset=CatalogEntry.objects.all())
+    if not search.is_valid():
+        return CatalogWindow([], 0, True, "relevance", None, search.state(), errors=search.errors)
+    state = search.state()
+    qs = search.qs
+    query = search.text_query
+    sort = state["sort"] or ("relevance" if query is not None else "newest")
+    if sort not in SORTS:
+        sort = "newest"
+    if sort == "relevance" and query is None:
+        sort = "downloads"
+    if where is not None:
+        qs = qs.filter(where)
+        rows = _facet_rows(qs)
+        total = _total(rows)
+        relevance = None
+        if sort == "relevance":
+            relevance = RANKED if total <= settings.CATALOG_RANK_CAP else TITLE_FIRST
+        window = slice(start, start + size)
+        ids = list(_ordered(qs, sort, relevance, search, through_gin=True).values_list("pk", flat=True)[window])
+        return CatalogWindow(ids if size else [], total, True, sort, relevance, state, rows)
+    rows, exact, counting = _counts(search, params, state)
+    ids = None
+    if rows is None:  # few matches: figures and page in one statement
+        rows, ids = _exact_rows_and_page(search, sort, sort == "relevance", start, size)
+    elif not exact and query is None and not any(state[name] for name in CatalogFilter.FACETS):
+        total = catalog_counts()["total"]  # the whole catalog: its size is known exactly
+        rows = [(key, n) for key, n in rows if key != "#"] + [("#", total)]
+    total = _total(rows)
+    many = total > settings.CATALOG_EXACT_CAP
+    relevance = None
+    if sort == "relevance":
+        relevance = POPULAR if many else RANKED if total <= settings.CATALOG_RANK_CAP else TITLE_FIRST
+    if ids is None:
+        # An estimated total may be a little short of the truth: only an exact one proves a window empty.
+        ids = (
+            []
+            if size == 0 or (exact and start >= total)
+            else _page(search, qs, sort, relevance, total, start, many, size)
+        )
+    return CatalogWindow(ids, total, exact, sort, relevance, state, rows, counting)

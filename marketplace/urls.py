@@ -23,6 +23,7 @@ urlpatterns = [
     path("staff/harvest/", include("catalog.harvest.urls")),
     path("staff/", include("accounts.staff_urls")),
     path("", include("catalog.dcat.urls")),  # DCAT-AP: /catalog.ttl, /dataset/<slug>.ttl, /themes (issue 17)
+    path("", include("catalog.ckan.urls")),  # CKAN's Action API (/api/3/action/…): before the REST API's api/
     path("api/", include("marketplace.api_urls")),
     path("catalog/", include("catalog.urls")),
     path("orders/", include("transactions.urls")),
