@@ -36,6 +36,13 @@ def clip(value, limit: int) -> str:
     return value.strip()[:limit]
 
 
+def web_url(value, limit: int = URL_MAX) -> str:
+    """`value` when it is an http(s) address, else "": a source's link is shown on our pages and republished in our
+    CKAN and DCAT output, so a javascript:, data: or vbscript: "address" from a source is never kept."""
+    value = clip(value, limit)
+    return value if value.lower().startswith(("http://", "https://")) else ""
+
+
 @dataclass
 class SourceResource:
     name: str = ""
@@ -79,7 +86,7 @@ class SourceRecord:
         self.title_en = clip(self.title_en, TITLE_MAX)
         self.description_ko = clip(self.description_ko, TEXT_MAX)
         self.description_en = clip(self.description_en, TEXT_MAX)
-        self.source_url = clip(self.source_url, 1000)
+        self.source_url = web_url(self.source_url, 1000)
         self.licence = clip(self.licence, SHORT_MAX)
         self.publisher_name = clip(self.publisher_name, SHORT_MAX)
         self.contact_name = clip(self.contact_name, 100)
@@ -95,7 +102,7 @@ class SourceRecord:
         self.tags = tags[:TAGS_MAX]
         self.themes = [t for t in (clip(t, SHORT_MAX) for t in self.themes or []) if t][:TAGS_MAX]
         self.extras = {clip(k, 100): clip(v, 1000) for k, v in list((self.extras or {}).items())[:EXTRAS_MAX] if k}
-        self.resources = self.resources[:RESOURCES_MAX]
+        self.resources = [r for r in self.resources if web_url(r.url)][:RESOURCES_MAX]
         for res in self.resources:
             res.name = clip(res.name, SHORT_MAX)
             res.url = clip(res.url, URL_MAX)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from django.conf import settings
 
 from catalog.harvest.readers import http
-from catalog.harvest.records import Page, RecordProblem, SourceError, SourceRecord, SourceResource
+from catalog.harvest.records import Page, RecordProblem, SourceError, SourceRecord, SourceResource, web_url
 
 CADENCE_KEYS = ("update_cadence", "frequency", "accrual_periodicity", "update_frequency", "accrualPeriodicity")
 SPATIAL_TEXT_KEYS = ("spatial_area", "spatial_text", "spatial_coverage", "coverage")
@@ -133,7 +133,9 @@ def package_record(base: str, package) -> SourceRecord | RecordProblem:
             if isinstance(extra, dict) and extra.get("key"):
                 extras[_text(extra["key"])] = _text(extra.get("value"))
         name = _text(package.get("name") or identifier)
-        source_url = extras.get("landing_page") or f"{base.rstrip('/')}/dataset/{name}"
+        # The landing page when it is a web address (a javascript: or data: one is a hostile source's), else the
+        # portal's own page of the dataset.
+        source_url = web_url(extras.get("landing_page")) or f"{base.rstrip('/')}/dataset/{name}"
         # A Korean portal writes Korean titles; an English-only one gets its title as both (our Korean title is
         # required), and the English field says it too.
         # ckanext-fluent's translated fields ({"ko": …, "en": …}), as this portal's own API writes them too.

@@ -9,7 +9,7 @@ from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDFS, SKOS
 
 from catalog.harvest.readers import http
-from catalog.harvest.records import Page, RecordProblem, SourceError, SourceRecord, SourceResource
+from catalog.harvest.records import Page, RecordProblem, SourceError, SourceRecord, SourceResource, web_url
 
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
@@ -226,7 +226,7 @@ def dataset_record(graph: Graph, node) -> SourceRecord | RecordProblem:
         title_en = _lang(graph, node, DCTERMS.title, "en")
         return SourceRecord(
             identifier=identifier,
-            source_url=str(landing) if landing is not None else (identifier if identifier.startswith("http") else ""),
+            source_url=web_url(landing) or web_url(identifier),
             modified=_datetime(_one(graph, node, DCTERMS.modified)),
             title_ko=title,
             title_en=title_en if title_en != title else "",
