@@ -108,3 +108,18 @@ def purchase_panel(context, dataset, published=None):
         "organization": organization,
         "login_url": reverse("account_login") + "?" + urlencode({"next": request.get_full_path()}),
     }
+
+
+@register.simple_tag(takes_context=True)
+def purchase_panel_for_viewer(context, dataset) -> bool:
+    """Whether a dataset with nothing to buy for everyone (a harvested listing free at its source) still has a
+    panel for this viewer: an offer made for their organization, or data their organization already has (a
+    local offer since stopped). `{% purchase_panel_for_viewer dataset as needed %}`"""
+    request = context["request"]
+    membership = (request.active_membership or None) if request.user.is_authenticated else None
+    organization = membership.organization if membership else None
+    if organization is None:
+        return False
+    if selectors.offers_visible_to(dataset, organization):
+        return True
+    return bool(selectors.purchase_facts(organization, dataset, listed=True).entitlements)
