@@ -108,6 +108,9 @@ class Vocabulary:
     def __init__(self):
         self.themes = {t.code: t for t in Theme.objects.all()}
         self.licences = {lic.code: lic for lic in Licence.objects.filter(organization__isnull=True)}
+        # Organizations' own licences: a rule of a source may name its owner's (catalog.harvest.services checks
+        # that when the rules are saved); never recognised by id or URL, never another organization's.
+        self.own_licences = {lic.code: lic for lic in Licence.objects.filter(organization__isnull=False)}
         self.licence_urls = {_normal_url(lic.url): lic.code for lic in self.licences.values() if lic.url}
 
 
@@ -146,7 +149,7 @@ def map_theme(record: SourceRecord, rules: dict, vocab: Vocabulary) -> Theme:
     )
 
 
-def map_licence(record: SourceRecord, rules: dict, vocab: Vocabulary) -> Licence:
+def map_licence(record: SourceRecord, rules: dict, vocab: Vocabulary, organization_id: int | None = None) -> Licence:
     value = record.licence.strip()
     code = (rules.get("licences") or {}).get(value) if value else None
     if code is None and value and value.lower() not in ("notspecified", "other-closed"):
@@ -166,6 +169,9 @@ def map_licence(record: SourceRecord, rules: dict, vocab: Vocabulary) -> Licence
         code = rules.get("default_licence")
     if code in vocab.licences:
         return vocab.licences[code]
+    own = vocab.own_licences.get(code)
+    if own is not None and organization_id is not None and own.organization_id == organization_id:
+        return own
     raise MappingProblem(
         f"이용허락(라이선스)을 정할 수 없습니다 (원본 값: {value or '없음'}). 라이선스 대응 규칙이나 기본 라이선스를 정하세요.",
         f"No licence could be chosen (source value: {value or 'none'}). Add a licence rule or a default licence "
@@ -195,7 +201,7 @@ def version_fields(record: SourceRecord, source, vocab: Vocabulary) -> dict:
     """The METADATA_FIELDS of the listing's version for this record (raises MappingProblem)."""
     rules = source.mapping or {}
     theme = map_theme(record, rules, vocab)
-    licence = map_licence(record, rules, vocab)
+    licence = map_licence(record, rules, vocab, source.organization_id)
     data_kind = rules.get("data_kind") if rules.get("data_kind") in DatasetVersion.DataKind.values else "public"
     if problem := licence_kind_problem(data_kind, licence):
         raise MappingProblem(
