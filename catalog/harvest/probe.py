@@ -8,6 +8,7 @@ never holds a large catalog in memory.
 """
 
 import json
+import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from core.text import lazy_percent
 
 PROBE_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+PROBE_TOTAL_SECONDS = 10.0  # a whole answer, however slowly it drips in
 PROBE_MAX_BYTES = 5 * 1024 * 1024  # a DCAT page of a few hundred datasets fits; more is "too large to count"
 USER_AGENT = "SiheungDataExchange-harvester/1.0 (+source check)"
 DCAT_ACCEPT = "text/turtle, application/ld+json;q=0.9, application/rdf+xml;q=0.8, */*;q=0.1"
@@ -54,11 +56,16 @@ class _TooLarge(Exception):
 
 
 def _read(response: httpx.Response, limit: int = PROBE_MAX_BYTES) -> bytes:
+    """The body, at most `limit` bytes and PROBE_TOTAL_SECONDS long: httpx's read timeout bounds each read only, so
+    a server dripping a byte every few seconds would otherwise hold the admin's request (a web worker) for hours."""
+    deadline = time.monotonic() + PROBE_TOTAL_SECONDS
     body = bytearray()
     for chunk in response.iter_bytes():
         body.extend(chunk)
         if len(body) > limit:
             raise _TooLarge
+        if time.monotonic() > deadline:
+            raise httpx.ReadTimeout("the answer took too long", request=response.request)
     return bytes(body)
 
 

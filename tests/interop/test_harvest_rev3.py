@@ -1,12 +1,16 @@
 """Reviewer rev3: harvested listings and harvest sources under hostile or unusual input."""
 
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 from django.urls import reverse
 from rdflib import Graph
 
 from catalog import services as catalog_services
-from catalog.harvest import services
 from catalog.harvest.mapping import Vocabulary, version_fields
+from catalog.harvest.probe import source_probe
 from catalog.harvest.readers.ckan import package_record
 from catalog.harvest.readers.dcat import dataset_record
 from catalog.harvest.records import SourceRecord
@@ -104,3 +108,37 @@ def test_a_rule_that_can_never_import_public_data_is_refused_when_saved(admin_us
             "https://data.gg.example",
             mapping={"themes": {"traffic": "transport"}, "licences": {"other-closed": "kogl-4"}, "data_kind": "public"},
         )
+
+
+class _Drip(BaseHTTPRequestHandler):
+    """Answers 200 at once, then one byte a second for a minute: each read is quick, the answer never ends."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/turtle")
+        self.end_headers()
+        try:
+            for _i in range(60):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(1)
+        except OSError:
+            pass
+
+
+def test_the_address_check_gives_up_on_an_answer_that_drips_in():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        probe = source_probe("dcat", f"http://127.0.0.1:{server.server_address[1]}/catalog.ttl")
+        elapsed = time.monotonic() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not probe.ok
+    assert elapsed < 20, f"the check took {elapsed:.0f} s (it says it waits 10)"
