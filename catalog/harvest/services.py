@@ -29,6 +29,7 @@ from accounts.models import Organization
 from accounts.permissions import can
 from catalog.harvest.models import HarvestKind, HarvestRun, HarvestSchedule, HarvestSource, ResourceMode
 from catalog.models import DataKind, Licence, Theme
+from catalog.services.review import licence_kind_problem
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
 from core.text import lazy_percent
@@ -156,6 +157,23 @@ def clean_mapping(mapping, organization: Organization | None) -> dict:
     data_kind = str(mapping.get("data_kind") or DataKind.PUBLIC).strip()
     if data_kind not in DataKind.values:
         raise DomainError(_("Choose the kind of data of the harvested listings."), code="harvest_mapping")
+    # Public data may not carry a licence that forbids commercial use (the importer would refuse every record a
+    # rule or the default sends to it): refuse the rule now, naming it, instead of failing every run.
+    licences = {lic.code: lic for lic in licences_for_mapping(organization)}
+    chosen = [(value, code) for value, code in clean["licences"].items()]
+    if default_licence:
+        chosen.append((None, default_licence))
+    for source_value, code in chosen:
+        problem = licence_kind_problem(data_kind, licences.get(code))
+        if problem:
+            where = (
+                lazy_percent(_("Rule “%(value)s”:"), {"value": source_value[:80]})
+                if source_value is not None
+                else _("Default licence:")
+            )
+            raise DomainError(
+                lazy_percent("%(where)s %(problem)s", {"where": where, "problem": problem}), code="harvest_mapping"
+            )
     clean.update(default_theme=default_theme, default_licence=default_licence, data_kind=data_kind)
     return clean
 

@@ -65,7 +65,7 @@ def register_through_the_page(page, base, portal, org, *, wrong_first=True, shot
     page.locator("#id_themes-3-source_value").fill("science-tech")
     page.locator("#id_themes-3-ours").select_option("science")
     page.locator("#id_licences-0-source_value").fill("other-closed")
-    page.locator("#id_licences-0-ours").select_option("kogl-4")
+    page.locator("#id_licences-0-ours").select_option("kogl-3")
     page.locator("#id_default_theme").select_option("transport")
     page.locator("#id_reason").fill("경기도와 데이터 연계 협약 (2026-11)")
     if shot:
@@ -96,7 +96,7 @@ def test_an_admin_registers_a_ckan_source_and_asks_for_a_harvest(
     source = register_through_the_page(page, base, portal, org, shot=shot)
     assert source.url == portal and source.organization == org
     assert source.mapping["themes"] == {"traffic": "transport", "science-tech": "science"}
-    assert source.mapping["licences"] == {"other-closed": "kogl-4"}
+    assert source.mapping["licences"] == {"other-closed": "kogl-3"}
     expect(page.locator("#harvest-theme-rules")).to_contain_text("science-tech")
     expect(page.locator("#harvest-theme-rules")).to_contain_text("과학기술")
     expect(page.locator("#harvest-no-runs")).to_be_visible()

@@ -61,7 +61,7 @@ def form_data(org, **over):
         "licences-TOTAL_FORMS": "1",
         "licences-INITIAL_FORMS": "0",
         "licences-0-source_value": "other-closed",
-        "licences-0-ours": "kogl-4",
+        "licences-0-ours": "kogl-3",
     }
     data.update(over)
     return data
@@ -272,7 +272,7 @@ def test_registering_through_the_page_checks_the_address(
     assert response.redirect_chain, response.content.decode()[:3000]
     source = HarvestSource.objects.get()
     assert source.url == portal and source.mapping["themes"] == {"traffic": "transport"}
-    assert source.mapping["licences"] == {"other-closed": "kogl-4"} and source.created_by == admin_user
+    assert source.mapping["licences"] == {"other-closed": "kogl-3"} and source.created_by == admin_user
     html = response.content.decode()
     assert "CKAN 포털을 찾았습니다" in html and "경기데이터드림" in html
     event = AuditEvent.objects.get(action="harvest_source.created")
@@ -320,7 +320,7 @@ def test_form_errors_name_the_field_in_korean_and_english(client, login, admin_u
 
 def test_editing_shows_the_rules_and_asks_why(client, login, admin_user, provider_org, reference_data, portal):
     source = make_source(
-        admin_user, provider_org, portal, mapping={"themes": {"traffic": "transport"}, "licences": {"x": "kogl-2"}}
+        admin_user, provider_org, portal, mapping={"themes": {"traffic": "transport"}, "licences": {"x": "kogl-1"}}
     )
     login(admin_user)
     url = reverse("staff_harvest:source_edit", args=[source.pk])
@@ -336,7 +336,7 @@ def test_editing_shows_the_rules_and_asks_why(client, login, admin_user, provide
             "themes-1-source_value": "science-tech",
             "themes-1-ours": "science",
             "licences-0-source_value": "x",
-            "licences-0-ours": "kogl-2",
+            "licences-0-ours": "kogl-1",
         },
     )
     response = client.post(url, data)
@@ -373,7 +373,7 @@ def test_the_edit_page_shows_what_each_value_of_the_source_becomes(
         mapping={
             "themes": {"traffic": "transport"},
             "default_theme": "science",
-            "licences": {"other-closed": "kogl-4"},
+            "licences": {"other-closed": "kogl-3"},
         },
         reason="남은 값 정리",
     )
