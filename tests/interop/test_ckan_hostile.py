@@ -97,3 +97,39 @@ def test_a_null_character_is_a_validation_error_naming_the_field(client, world):
     assert body["error"]["__type"] == "Validation Error" and body["error"]["id"]
     body = json.loads(post(client, "package_search", '{"q": "\\ud800"}').content)
     assert body["error"]["__type"] == "Validation Error" and body["error"]["q"]
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "NOT tags:미세먼지",  # answered with the datasets tagged 미세먼지: NOT was dropped
+        "tags:주차 AND NOT organization:x",
+        "미세먼지 -대기",  # "-대기" was searched for as the word 대기
+        "!미세먼지",
+        "title:미세먼지 OR title:주차",  # answered with the datasets holding both words
+        "미세먼지 OR 주차",
+        "text:(미세먼지 OR 주차)",
+    ],
+)
+def test_negation_and_or_between_words_are_refused_not_answered_wrongly(client, world, q):
+    error = call(client, "package_search", status=409, q=q)["error"]
+    assert error["__type"] == "Search Error" and error["message_ko"]
+
+
+def test_words_with_hyphens_and_and_still_search(client, world):
+    assert result_names(client, q="미세먼지 AND 대기질") == result_names(client, q="미세먼지 대기질")
+    call(client, "package_search", q="PM-10 미세먼지")  # a hyphen inside a word is no negation
+
+
+def result_names(client, **data):
+    return [p["name"] for p in call(client, "package_search", **data)["result"]["results"]]
+
+
+def test_a_facet_field_named_many_times_is_counted_once(client, world, django_assert_max_num_queries):
+    once = call(client, "package_search", "POST", rows=0, **{"facet.field": ["organization", "groups", "license_id"]})
+    with django_assert_max_num_queries(40):  # 3,000 copies cost 3,000 label queries (9,000 fields: 3.4 s) before
+        many = call(
+            client, "package_search", "POST", rows=0, **{"facet.field": ["organization", "groups", "license_id"] * 1000}
+        )
+    assert many["result"]["facets"] == once["result"]["facets"]
+    assert many["result"]["search_facets"] == once["result"]["search_facets"]
