@@ -168,6 +168,20 @@ def _clauses(text: str, *, allow_words: bool) -> tuple[list[tuple[str, str, str]
     return clauses, words
 
 
+def _search_words(words: list[str]) -> list[str]:
+    """The words every match must hold. Negation (NOT x, -x, !x) and OR between words cannot be said to the catalog
+    search (all its words must match): refused, as filters are, rather than answered with the opposite (NOT dropped,
+    "-" taken for a word) or with the intersection of what OR joins."""
+    tokens = [t for w in words for t in re.sub(r'[()"]', " ", w).split()]
+    for token in tokens:
+        if token.upper() == "NOT" or token == "!" or (len(token) > 1 and token[0] in "-!"):
+            raise SearchError(_("Negative filters are not supported: %(value)s"), value=token)
+        if token.upper() in ("OR", "||"):
+            raise SearchError(_("OR between search words is not supported: every word must match"))
+    cleaned = (re.sub(r"[+\-!~^*?\\]", " ", t).strip() for t in tokens)
+    return [w for w in cleaned if w and w.upper() not in ("AND", "&&")]
+
+
 def read(*, q: str | None, fq: str | None, fq_list: list[str], sort: str | None) -> Search:
     """The catalog search of package_search's q, fq, fq_list and sort."""
     params = QueryDict(mutable=True)
@@ -222,8 +236,7 @@ def read(*, q: str | None, fq: str | None, fq_list: list[str], sort: str | None)
             elif target == "publisher":
                 v = _organization(name, v)
             params.appendlist(target, v)
-    words = [w for w in (re.sub(r'[()"+\-!~^*?\\]', " ", w).strip() for w in words) if w]
-    words = [w for w in words if w.upper() not in ("AND", "OR", "NOT", "&&", "||")]
+    words = _search_words(words)
     if words:
         params["q"] = " ".join(words)[:200]
     params["sort"] = read_sort(sort, has_words=bool(words))

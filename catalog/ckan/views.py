@@ -7,9 +7,9 @@ ignored (every action is public). Requests count against the API's per-address b
 API_RATE_PER_IP): 429 with Retry-After beyond it.
 """
 
-import html
 import json
 import logging
+import re
 from urllib.parse import quote
 
 from django.http import HttpResponse
@@ -25,13 +25,16 @@ from core.api.throttling import PerIPThrottle
 log = logging.getLogger(__name__)
 JSON_TYPE = "application/json;charset=utf-8"
 ALLOWED = ("GET", "POST", "HEAD", "OPTIONS")
+# A JSONP callback is a JavaScript name (a.b.c), nothing else: the answer is a script served from this site, and CSP's
+# script-src 'self' trusts it, so a free-form callback would let anyone make this site serve the script they write.
+CALLBACK = re.compile(r"[A-Za-z_$][\w$]{0,63}(\.[A-Za-z_$][\w$]{0,63}){0,4}")
 
 
 def _finish(status: int, body, *, callback: str | None = None, headers: dict | None = None) -> HttpResponse:
     text = json.dumps(body, ensure_ascii=False, separators=(", ", ": "))
     content_type = JSON_TYPE
     if callback and status == 200:  # JSONP, as CKAN serves it to GET requests
-        text = f"{html.escape(callback)}({text});"
+        text = f"{callback}({text});"
         content_type = "application/javascript;charset=utf-8"
     response = HttpResponse(text, status=status, content_type=content_type)
     response["Access-Control-Allow-Origin"] = "*"  # public, read-only, no cookies needed
@@ -78,6 +81,24 @@ def _request_data(request) -> dict:
     if not isinstance(data, dict):
         raise ValueError(f"Request data JSON decoded to {data!r} but it needs to be a dictionary.")
     return data
+
+
+def _unreadable(value) -> str | None:
+    """Why a value of the request data cannot be used (a NUL, which PostgreSQL cannot hold; a lone surrogate, which
+    is not text), or None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "Null characters are not allowed"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "Not valid Unicode text"
+        return None
+    if isinstance(value, dict):
+        return next((why for v in (*value.keys(), *value.values()) if (why := _unreadable(v))), None)
+    if isinstance(value, list):
+        return next((why for v in value if (why := _unreadable(v))), None)
+    return None
 
 
 def _throttled(request) -> HttpResponse | None:
@@ -128,6 +149,13 @@ def action(request, name: str):
     if "callback" in data:
         callback = data.pop("callback")
         callback = callback if isinstance(callback, str) and request.method == "GET" else None
+        if callback is not None and not CALLBACK.fullmatch(callback):
+            return _bad_request("callback must be a JavaScript name (letters, digits, _ and $, joined by dots)")
+    unreadable = {str(key): [why] for key, value in data.items() if (why := _unreadable(key) or _unreadable(value))}
+    if unreadable:
+        # (a key that is not text itself is named with its bad characters escaped)
+        unreadable = {key.encode("utf-8", "backslashreplace").decode(): why for key, why in unreadable.items()}
+        return _finish(409, envelope | {"success": False, "error": unreadable | {"__type": "Validation Error"}})
     try:
         result = function(data)
     except NotAuthorized as exc:

@@ -404,7 +404,9 @@ class Builder:
         if version.department:
             g.add((contact, VCARD["organization-unit"], Literal(version.department, lang="ko")))
         if version.contact_email:
-            g.add((contact, VCARD.hasEmail, URIRef(f"mailto:{version.contact_email}")))
+            # iri(): an address may hold characters an IRI may not ({, }, |, ^, `, a quoted "local part"), which
+            # Turtle cannot write at all.
+            g.add((contact, VCARD.hasEmail, iri(f"mailto:{version.contact_email}")))
         phone = "".join(c for c in version.contact_phone or "" if c.isdigit() or c in "+-")
         if phone:
             g.add((contact, VCARD.hasTelephone, URIRef(f"tel:{phone}")))

@@ -106,8 +106,10 @@ def catalog_page(*, ext: str, page: int, modified_since_text: str | None) -> tup
     """(status, body) of one page of the catalog in a format; 404 past the last page."""
     since = parse_modified_since(modified_since_text)
     size = page_size()
-    key = f"dcat:catalog:{discovery.catalog_generation()}:{size}:{ext}:{page}:{since.isoformat() if since else ''}"
-    cached = cache.get(key)
+    # Only the whole catalog's pages are kept: `modified_since` is any instant a client writes, and a page per instant
+    # (hundreds of kilobytes each, in the Redis the task queue shares) would let one address fill it in minutes.
+    key = f"dcat:catalog:{discovery.catalog_generation()}:{size}:{ext}:{page}" if since is None else None
+    cached = cache.get(key) if key else None
     if cached is not None:
         return cached
     paginator = Paginator(selectors.entry_ids(modified_since=since), size, allow_empty_first_page=True)
@@ -129,7 +131,8 @@ def catalog_page(*, ext: str, page: int, modified_since_text: str | None) -> tup
         },
     )
     result = (200, serialize(g, ext))
-    cache.set(key, result, CACHE_SECONDS)
+    if key:
+        cache.set(key, result, CACHE_SECONDS)
     return result
 
 

@@ -9,6 +9,8 @@ property), its scheme (skos:inScheme, what mdr-vocabularies.shape.ttl checks) an
 EU tables at hand still knows what it is.
 """
 
+import re
+
 from rdflib import Namespace, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 
@@ -137,10 +139,14 @@ def file_type(fmt: str) -> tuple[URIRef | None, URIRef | None]:
     return URIRef(f"{FILE_TYPE_SCHEME}/{code}"), (media_type_uri(media) if media else None)
 
 
+# type/subtype as RFC 6838 names them (restricted-name characters, without "#" and "^", which an IRI path cannot hold)
+MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!$&_.+-]{0,126}/[a-z0-9][a-z0-9!$&_.+-]{0,126}")
+
+
 def media_type_uri(media_type: str) -> URIRef | None:
     """IANA's page of a media type ("text/csv" → https://www.iana.org/assignments/media-types/text/csv)."""
     value = (media_type or "").split(";")[0].strip().lower()
-    if "/" not in value or " " in value or not value.isascii():
+    if not MEDIA_TYPE.fullmatch(value):  # a source's free text ("text/csv\"", "text/{x}") is no IRI
         return None
     return URIRef(f"https://www.iana.org/assignments/media-types/{value}")
 
