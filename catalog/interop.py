@@ -3,7 +3,9 @@ the harvester (catalog.harvest).
 
 Identifiers. CKAN clients and harvesters key records by a package's `id`, a UUID in CKAN. Ours are RFC 9562
 version-8 UUIDs that carry the kind of object and its primary key, under 48 bits naming this portal (a hash of
-SITE_URL), so two exchanges never hand out the same id, and an id resolves without a lookup table:
+INTEROP_ID_NAMESPACE, which defaults to SITE_URL: set it once in production and keep it when the address changes,
+or every harvester re-imports everything), so two exchanges never hand out the same id, and an id resolves
+without a lookup table:
 
     [48 bits portal][4 bits version 8][12 bits kind][2 bits variant][62 bits primary key]
 
@@ -13,6 +15,7 @@ licences get ids of our own ("kogl-type1" …, or the licence's code), always wi
 
 import hashlib
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -22,7 +25,7 @@ _PK_BITS = 62
 
 
 def _portal_bits(site_url: str | None = None) -> int:
-    site = (site_url or settings.SITE_URL).rstrip("/").lower()
+    site = (site_url or settings.INTEROP_ID_NAMESPACE or settings.SITE_URL).rstrip("/").lower()
     return int.from_bytes(hashlib.sha256(site.encode()).digest()[:6], "big")
 
 
@@ -89,3 +92,15 @@ def licence_code_for_ckan_id(license_id: str | None) -> str | None:
         "kogl-4": "kogl-4",
     }
     return reverse.get(value) or aliases.get(value)
+
+
+def public_source_url(url: str) -> str:
+    """A harvest source's address as we may publish it: scheme, host and path only. Its query string and any
+    user:password are dropped (a data.go.kr `serviceKey=` or a token in the address an admin typed stays private)."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    if ":" in parts.hostname:  # IPv6 literal
+        host = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

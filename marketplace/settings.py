@@ -30,6 +30,9 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://localhost:8000")
+# What the public ids of CKAN and DCAT (catalog.interop.object_uuid) are made under: set once, keep when SITE_URL
+# changes (a new domain, http → https), or harvesters of this catalog see every dataset as new.
+INTEROP_ID_NAMESPACE = env_str("INTEROP_ID_NAMESPACE", "")  # empty: SITE_URL
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -26,7 +26,7 @@ from django.urls import reverse
 
 from accounts.models import Organization
 from catalog.harvest.models import ExternalResource, HarvestedDataset
-from catalog.interop import OPEN_LICENCES, ckan_licence_id, object_uuid
+from catalog.interop import OPEN_LICENCES, ckan_licence_id, object_uuid, public_source_url
 from catalog.models import CatalogEntry, DataFile, DatasetVersion, Licence, Theme
 from catalog.pricing import price_of
 from catalog.selectors import SAMPLE_CHECK_STATES, valid_bbox
@@ -309,7 +309,7 @@ def _extras(entry: CatalogEntry, version: DatasetVersion, harvest: HarvestedData
     if harvest is not None:
         values |= {
             "harvest_source_title": harvest.source.name,
-            "harvest_source_url": harvest.source.url,
+            "harvest_source_url": public_source_url(harvest.source.url),
             "harvest_identifier": harvest.identifier,
             "harvest_record_url": harvest.source_url,
         }

@@ -32,3 +32,20 @@ def test_licence_ids_round_trip_and_unknown_ones_map_to_nothing():
     assert ckan_licence_id(None) == "notspecified"
     assert licence_code_for_ckan_id("CC-BY") == "cc-by-4.0"
     assert licence_code_for_ckan_id("uk-ogl") is None
+
+
+def test_a_source_address_is_published_without_its_key_or_password():
+    from catalog.interop import public_source_url
+
+    url = "https://user:secret@apis.data.go.kr:8443/catalog?serviceKey=SECRET&type=json#x"
+    assert public_source_url(url) == "https://apis.data.go.kr:8443/catalog"
+    assert public_source_url("javascript:alert(1)") == ""
+
+
+def test_ids_are_made_under_the_namespace_setting_so_a_new_address_keeps_them(settings):
+    settings.SITE_URL = "https://data.siheung.go.kr"
+    before = object_uuid("dataset", 42)
+    settings.INTEROP_ID_NAMESPACE = "https://data.siheung.go.kr"
+    settings.SITE_URL = "https://data.siheung.kr"  # the portal moved
+    assert object_uuid("dataset", 42) == before
+    assert parse_object_uuid(before) == ("dataset", 42)
