@@ -156,3 +156,74 @@ def test_fetch_mode_does_not_download_a_resource_on_an_internal_address(settings
     with FakeSource(lambda path, query: (200, "application/json", b'{"AccessKeyId": "AKIA..."}')) as internal:
         size = fetch._download(f"{internal.url}/latest/meta-data/iam/security-credentials/role.json", tmp_path / "x")
     assert size is None, "a file on an internal address was downloaded"
+
+
+@pytest.mark.django_db
+def test_rev2_query_profile(world, settings):
+    """Not an assertion: prints the queries a first and second harvest make per record (rev2's measurement)."""
+    import collections
+    import copy
+    import re
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.HARVEST_CKAN_ROWS = 50
+    base = recorded_packages()[0]
+    packages = []
+    for i in range(50):
+        p = copy.deepcopy(base)
+        p["id"], p["name"], p["title"] = f"id-{i:04d}", f"gen-{i:04d}", f"생성 {i}"
+        p.pop("title_translated", None)
+        packages.append(p)
+    with FakeSource(ckan_pages(packages)) as portal:
+        source = make_source(world["admin"], world["org"], portal.url, mapping=ANSAN_RULES)
+        for label in ("first", "second"):
+            with CaptureQueriesContext(connection) as ctx:
+                run = run_once(source)
+            kinds = collections.Counter()
+            for q in ctx.captured_queries:
+                sql = q["sql"]
+                verb = sql.split()[0]
+                table = re.search(r'(?:FROM|INTO|UPDATE)\s+"(\w+)"', sql)
+                kinds[f"{verb} {table.group(1) if table else '?'}"] += 1
+            print(
+                f"\n{label}: {len(ctx.captured_queries)} queries for {run.seen} records "
+                f"({len(ctx.captured_queries) / run.seen:.1f}/record), added={run.added} unchanged={run.unchanged}"
+            )
+            for k, n in kinds.most_common(40):
+                print(f"  {n / run.seen:5.2f}/rec  {k}")
+
+
+@pytest.mark.django_db
+def test_a_fetch_whose_upload_is_refused_does_not_freeze_the_listing(official, admin_user, reference_data):
+    """resource_mode "fetch": the draft (change note FETCH_NOTE) is committed before the uploads; when an upload is
+    refused (here the file name made from the resource's name, "측정값/" + ".csv", is no file name) or the worker is
+    killed between the two, an empty fetch draft stays. harvest_fetched_publish only looks at READY drafts, and
+    every later run reports "the files are being fetched" and never applies the source's changes again."""
+    import copy
+
+    holder = {}
+
+    def routes(path, query):
+        if path == "/files/download":
+            return 200, "text/csv", "측정소,PM10\n고잔동,41\n".encode()
+        return ckan_pages(holder["packages"])(path, query)
+
+    def package(base, title):
+        p = copy.deepcopy(recorded_packages()[0])
+        p["title"] = title
+        p.pop("title_translated", None)
+        p["resources"] = [{**p["resources"][0], "url": f"{base}/files/download", "format": "CSV", "name": "측정값/"}]
+        return [p]
+
+    with FakeSource(routes) as portal:
+        holder["packages"] = package(portal.url, "대기질 1")
+        source = make_source(admin_user, official.active_organization, portal.url, mapping=ANSAN_RULES,
+                             resource_mode="fetch")  # fmt: skip
+        first = run_once(source)
+        assert first.added == 1
+        holder["packages"] = package(portal.url, "대기질 2")  # the source changes its title
+        second = run_once(source)
+    line = second.records.get()
+    assert line.action == A.UPDATED, f"{line.action}: {line.message_en}"
