@@ -227,3 +227,18 @@ def test_a_fetch_whose_upload_is_refused_does_not_freeze_the_listing(official, a
         second = run_once(source)
     line = second.records.get()
     assert line.action == A.UPDATED, f"{line.action}: {line.message_en}"
+
+
+def test_a_landing_page_that_is_not_http_is_not_taken_as_the_source_link():
+    """CKAN's `landing_page` extra (and DCAT's dcat:landingPage) becomes HarvestedDataset.source_url unchecked: it is
+    the href of the dataset page's "See the original record at the source" and "Get the data at the source" buttons
+    and the `url` of our own CKAN API's package. A javascript: or data: address must not get there (the CSP blocks
+    the script on our page today; our API's consumers have no such guard). Resource URLs are checked, this is not."""
+    from catalog.harvest.readers.ckan import package_record
+
+    package = {
+        **recorded_packages()[0],
+        "extras": [{"key": "landing_page", "value": "javascript:alert(document.domain)"}],
+    }
+    record = package_record("https://portal.example.test", package)
+    assert record.source_url.startswith(("http://", "https://")), record.source_url
