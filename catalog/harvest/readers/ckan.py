@@ -133,7 +133,9 @@ def package_record(base: str, package) -> SourceRecord | RecordProblem:
             if isinstance(extra, dict) and extra.get("key"):
                 extras[_text(extra["key"])] = _text(extra.get("value"))
         name = _text(package.get("name") or identifier)
-        source_url = extras.get("landing_page") or f"{base.rstrip('/')}/dataset/{name}"
+        landing = extras.get("landing_page", "").strip()
+        # Only a web address becomes the listing's link back (javascript:, data: … are never an href of ours).
+        source_url = landing if landing.startswith(("http://", "https://")) else f"{base.rstrip('/')}/dataset/{name}"
         # A Korean portal writes Korean titles; an English-only one gets its title as both (our Korean title is
         # required), and the English field says it too.
         # ckanext-fluent's translated fields ({"ko": …, "en": …}), as this portal's own API writes them too.

@@ -226,7 +226,9 @@ def dataset_record(graph: Graph, node) -> SourceRecord | RecordProblem:
         title_en = _lang(graph, node, DCTERMS.title, "en")
         return SourceRecord(
             identifier=identifier,
-            source_url=str(landing) if landing is not None else (identifier if identifier.startswith("http") else ""),
+            source_url=str(landing)
+            if landing is not None and str(landing).startswith(("http://", "https://"))
+            else (identifier if identifier.startswith(("http://", "https://")) else ""),
             modified=_datetime(_one(graph, node, DCTERMS.modified)),
             title_ko=title,
             title_en=title_en if title_en != title else "",
