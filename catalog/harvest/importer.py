@@ -250,12 +250,16 @@ def _vocabulary(run: HarvestRun) -> Vocabulary:
     return cached[1]
 
 
-def harvest_record_import(*, run: HarvestRun, record: SourceRecord | RecordProblem) -> HarvestRecord:
+def harvest_record_import(
+    *, run: HarvestRun, record: SourceRecord | RecordProblem, run_locked: bool = False
+) -> HarvestRecord:
     """Import one source record into the source organization's listing and report it (one atomic step).
-    Idempotent within the run: a record reported by an earlier attempt of this run is returned as it was."""
+    Idempotent within the run: a record reported by an earlier attempt of this run is returned as it was.
+    `run_locked`: the caller's transaction already holds the run's row lock under this lease (a page)."""
     source = run.source
     with transaction.atomic():
-        _lock_run(run)
+        if not run_locked:
+            _lock_run(run)
         done = HarvestRecord.objects.filter(run=run, identifier=record.identifier[:500]).first()
         if done is not None:
             return done
@@ -510,10 +514,11 @@ def harvest_page_import(*, run: HarvestRun, page, cursor: dict) -> dict:
     resumes at this page. Returns the new cursor."""
     where = "&".join(f"{k}={v}" for k, v in (cursor.get("next") or {"start": 0}).items())
     with transaction.atomic():
+        _lock_run(run)  # held until the page commits: one lock per page, not one per record
         for position, item in enumerate(page.items, start=1):
             if isinstance(item, RecordProblem) and item.identifier == "?":
                 item.identifier = f"?{where}#{position}"  # the same on a resumed attempt: reported once
-            harvest_record_import(run=run, record=item)
+            harvest_record_import(run=run, record=item, run_locked=True)
         total = page.total if page.total is not None else cursor.get("total")
         if page.next_cursor is None:
             seen = HarvestRun.objects.values_list("seen", flat=True).get(pk=run.pk)
