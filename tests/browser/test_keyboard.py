@@ -87,6 +87,12 @@ def test_sort_apply_is_visible_keeps_focus_and_works_without_javascript(live_ser
     page.wait_for_load_state("networkidle")
     assert active(page)["id"] == "catalog-sort-apply"
 
+    # On a phone the visible button fits: no sideways scrolling at 390 px.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/catalog/?theme=environment")
+    assert page.locator("#catalog-sort-apply").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
     # Without JavaScript the button is the way to apply the order.
     context = browser.new_context(java_script_enabled=False, locale="ko-KR")
     plain = context.new_page()
