@@ -1,4 +1,5 @@
-"""axe-core over every page of the journeys, in Korean and in English: no `serious` or `critical` violation.
+"""axe-core over every page of the journeys, in Korean and in English: no violation (the issue asks for no `serious`
+or `critical` one; the pages have none of any impact, and keep it so).
 
 axe-core comes from npm (package.json) and is read from node_modules by the test only: it is evaluated in the page
 through the DevTools protocol, never served to visitors. The pages are those of the journeys: the public ones
@@ -23,10 +24,6 @@ from django.test import Client
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
-FAILING_IMPACTS = ("serious", "critical")
-# Rules that the issue found and whose fix this module keeps (any impact): the masthead inside a landmark, the
-# two search forms named apart.
-ALSO_FAILING = ("region", "landmark-unique")
 
 RUN_AXE = """async () => {
   const result = await axe.run(document, {resultTypes: ["violations"]});
@@ -100,7 +97,7 @@ def _build(world):
         # Public (anonymous)
         "home": ("anonymous", "/"),
         "catalog": ("anonymous", "/catalog/"),
-        "catalog-filtered": ("anonymous", "/catalog/?q=시흥&theme=environment&price=free"),
+        "catalog-filtered": ("anonymous", "/catalog/?q=시흥&price=free&format=csv"),
         "catalog-empty": ("anonymous", "/catalog/?q=없는자료xyz&theme=environment"),
         "dataset": ("anonymous", f"/catalog/datasets/{dataset.slug}/"),
         "organization": ("anonymous", f"/catalog/organizations/{organization.slug}/"),
@@ -255,12 +252,30 @@ def test_pages_cover_the_journeys(site):
 
 @pytest.mark.parametrize("language", ["ko", "en"])
 @pytest.mark.parametrize("name", PAGES)
-def test_no_serious_or_critical_axe_violation(site, page, name, language):
+def test_no_axe_violation(site, page, name, language):
     response = open_as(page, site, name, language)
     assert response.status == 200, f"{name}: {response.status} at {response.url}"
     assert page.evaluate("document.documentElement.lang") == language
     violations = axe_violations(page)
-    failing = [v for v in violations if v["impact"] in FAILING_IMPACTS or v["id"] in ALSO_FAILING]
     # Written out for the CI log and the artefacts whether or not the page passes.
     print(json.dumps({"page": name, "language": language, "violations": [(v["id"], v["impact"]) for v in violations]}))
-    assert not failing, "\n" + report(name, language, failing)
+    # The issue asks for no `serious` or `critical` violation; these pages have none of any impact (`moderate` and
+    # `minor` included: region, landmark-unique, heading-order…), and this keeps them so.
+    assert not violations, "\n" + report(name, language, violations)
+
+
+@pytest.mark.parametrize("name", ["home", "catalog-filtered", "order", "version", "staff-home"])
+def test_no_axe_violation_on_a_phone_with_the_menus_open(site, page, name):
+    """What a page load does not show: the narrow layout, the main menu opened by its button, the account drop-down."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_as(page, site, name, "ko")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "sideways scrolling on a phone"
+    page.locator("[data-menu-toggle]").click()
+    assert page.locator("#main-menu").is_visible()
+    violations = axe_violations(page)
+    assert not violations, "\n" + report(name + " (phone, menu open)", "ko", violations)
+    if site.paths[name][0] != "anonymous":
+        page.locator("details[data-dropdown] > summary").click()
+        assert page.locator("details[data-dropdown] .drop-menu").is_visible()
+        violations = axe_violations(page)
+        assert not violations, "\n" + report(name + " (phone, account menu open)", "ko", violations)

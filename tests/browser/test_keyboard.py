@@ -89,7 +89,7 @@ def test_sort_apply_is_visible_keeps_focus_and_works_without_javascript(live_ser
 
     # On a phone the visible button fits: no sideways scrolling at 390 px.
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{base}/catalog/?theme=environment")
+    page.goto(f"{base}/catalog/?format=csv")
     assert page.locator("#catalog-sort-apply").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
@@ -108,7 +108,7 @@ def test_sort_apply_is_visible_keeps_focus_and_works_without_javascript(live_ser
 
 def test_focus_stays_meaningful_when_filters_are_removed(live_server, page, two_datasets, console_errors):
     base = live_server.url
-    page.goto(f"{base}/catalog/?theme=environment&price=free")
+    page.goto(f"{base}/catalog/?price=free&format=csv")
     chips = page.locator(".cat-chips a.cat-chip")
     expect(chips).to_have_count(2)
     tab_until(page, lambda a: "cat-chip" in a["cls"])
@@ -125,7 +125,7 @@ def test_focus_stays_meaningful_when_filters_are_removed(live_server, page, two_
     assert active(page)["id"] == "results-title"
 
     # "Clear all" from the keyboard: focus on the results heading too, never on <body>.
-    page.goto(f"{base}/catalog/?theme=environment&price=free")
+    page.goto(f"{base}/catalog/?price=free&format=csv")
     tab_until(page, lambda a: "cat-clear-all" in a["cls"])
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/catalog/")
@@ -208,8 +208,8 @@ def test_stopping_an_offer_asks_first(live_server, page, official, admin_user, r
 
     page.once("dialog", lambda dialog: dialog.accept())
     stop.focus()
-    page.keyboard.press("Enter")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     offer.refresh_from_db()
     assert not offer.active
     assert console_errors == []
