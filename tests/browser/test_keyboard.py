@@ -18,12 +18,22 @@ from tests.transactions.conftest import publish_dataset
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+FOCUS_ON = """(selector) => !!(document.activeElement && document.activeElement.matches(selector))"""
 ACTIVE = """() => { const e = document.activeElement;
   return e ? {tag: e.tagName.toLowerCase(), id: e.id, cls: e.className, text: (e.textContent || "").trim()} : null; }"""
 
 
 def active(page) -> dict:
     return page.evaluate(ACTIVE)
+
+
+def focus_settles_on(page, selector: str) -> dict:
+    """Wait until focus is on an element matching selector (htmx moves it after the swap settles)."""
+    try:
+        page.wait_for_function(FOCUS_ON, arg=selector, timeout=5_000)
+    except Exception as exc:
+        raise AssertionError(f"focus not on {selector} but on {active(page)}") from exc
+    return active(page)
 
 
 def tab_until(page, predicate, limit=80) -> dict:
@@ -79,13 +89,15 @@ def test_sort_apply_is_visible_keeps_focus_and_works_without_javascript(live_ser
     page.locator("#catalog-sort-select").focus()
     page.keyboard.press("ArrowDown")
     page.wait_for_url(re.compile(r"sort="))
-    page.wait_for_load_state("networkidle")
-    assert active(page)["id"] == "catalog-sort-select"
+    focus_settles_on(page, "#catalog-sort-select")
     # Apply from the keyboard: focus stays on Apply.
     page.locator("#catalog-sort-apply").focus()
+    page.evaluate(
+        "window.__swapped = false; document.addEventListener('htmx:afterSettle', () => { window.__swapped = true; })"
+    )
     page.keyboard.press("Enter")
-    page.wait_for_load_state("networkidle")
-    assert active(page)["id"] == "catalog-sort-apply"
+    page.wait_for_function("() => window.__swapped")
+    focus_settles_on(page, "#catalog-sort-apply")
 
     # On a phone the visible button fits: no sideways scrolling at 390 px.
     page.set_viewport_size({"width": 390, "height": 844})
@@ -115,22 +127,19 @@ def test_focus_stays_meaningful_when_filters_are_removed(live_server, page, two_
     first = active(page)["text"]
     page.keyboard.press("Enter")
     expect(chips).to_have_count(1)
-    page.wait_for_load_state("networkidle")
-    now = active(page)
-    assert "cat-chip" in now["cls"] and now["text"] != first, f"focus on {now}"
+    now = focus_settles_on(page, ".cat-chips a.cat-chip")
+    assert now["text"] != first, f"focus on {now}"
     # The last chip: focus goes to the results heading, which says how many there are now.
     page.keyboard.press("Enter")
     expect(chips).to_have_count(0)
-    page.wait_for_load_state("networkidle")
-    assert active(page)["id"] == "results-title"
+    focus_settles_on(page, "#results-title")
 
     # "Clear all" from the keyboard: focus on the results heading too, never on <body>.
     page.goto(f"{base}/catalog/?price=free&format=csv")
     tab_until(page, lambda a: "cat-clear-all" in a["cls"])
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/catalog/")
-    page.wait_for_load_state("networkidle")
-    assert active(page)["id"] == "results-title"
+    focus_settles_on(page, "#results-title")
     expect(page.locator("#results-title")).to_contain_text("데이터셋 2개")
     assert console_errors == []
 
