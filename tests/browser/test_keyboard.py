@@ -58,7 +58,7 @@ def two_datasets(celery_worker, official, admin_user, reference_data):
     )
 
 
-def test_skip_link_jumps_past_the_facets_to_the_results(live_server, page, two_datasets, console_errors):
+def test_skip_link_jumps_past_the_facets_to_the_results(live_server, page, two_datasets, console_errors, shot):
     page.goto(f"{live_server.url}/catalog/")
     page.locator("#catalog-q").focus()
     skip = page.locator("a.cat-skip")
@@ -67,6 +67,7 @@ def test_skip_link_jumps_past_the_facets_to_the_results(live_server, page, two_d
     assert now["text"] == "검색 결과로 바로가기"
     box = skip.bounding_box()
     assert box["width"] > 40 and box["height"] > 20, "the focused skip link is visible"
+    shot(page, "skip-link-focused")
     # Before it: only the search form. After it, without the link: every facet link stands before the results.
     page.keyboard.press("Enter")
     assert active(page)["id"] == "results-title"
@@ -77,7 +78,7 @@ def test_skip_link_jumps_past_the_facets_to_the_results(live_server, page, two_d
     assert console_errors == []
 
 
-def test_sort_apply_is_visible_keeps_focus_and_works_without_javascript(live_server, page, browser, two_datasets):
+def test_sort_apply_is_visible_keeps_focus_and_works_without_javascript(live_server, page, browser, two_datasets, shot):
     base = live_server.url
     page.goto(f"{base}/catalog/")
     page.locator("#catalog-sort-select").focus()
@@ -85,6 +86,7 @@ def test_sort_apply_is_visible_keeps_focus_and_works_without_javascript(live_ser
     assert active(page)["id"] == "catalog-sort-apply"
     box = page.locator("#catalog-sort-apply").bounding_box()
     assert box["width"] >= 24 and box["height"] >= 24, f"the focused Apply button is visible: {box}"
+    shot(page, "apply-focused")
     # Choosing another order from the keyboard applies it; focus stays on the control after htmx's swap.
     page.locator("#catalog-sort-select").focus()
     page.keyboard.press("ArrowDown")
@@ -104,6 +106,7 @@ def test_sort_apply_is_visible_keeps_focus_and_works_without_javascript(live_ser
     page.goto(f"{base}/catalog/?format=csv")
     assert page.locator("#catalog-sort-apply").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone")
 
     # Without JavaScript the button is the way to apply the order.
     context = browser.new_context(java_script_enabled=False, locale="ko-KR")
@@ -149,11 +152,12 @@ RING = """(id) => { const s = getComputedStyle(document.getElementById(id));
 
 
 @pytest.mark.parametrize("path,field", [("/catalog/", "catalog-q"), ("/accounts/login/", "id_login")])
-def test_text_fields_show_the_focus_ring(live_server, page, reference_data, path, field):
+def test_text_fields_show_the_focus_ring(live_server, page, reference_data, path, field, shot):
     page.goto(f"{live_server.url}{path}")
     tab_until(page, lambda a: a["id"] == field)
     ring = page.evaluate(RING, field)
     assert ring["outline"] != "none" and ring["shadow"] != "none", ring
+    shot(page, "focused-field")
     page.keyboard.press("Tab")  # KRDS's inputs ease their shadow out (transition): wait for its end
     page.wait_for_function("(id) => getComputedStyle(document.getElementById(id)).boxShadow === 'none'", arg=field)
 
