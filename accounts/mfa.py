@@ -9,6 +9,7 @@ their last one. docs/security.md.
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Membership
 
@@ -33,6 +34,14 @@ def has_second_factor(user) -> bool:
 
 
 class MfaAdapter(DefaultMFAAdapter):
+    error_messages = {
+        **DefaultMFAAdapter.error_messages,
+        "cannot_delete_authenticator": _(
+            "Your role requires two-factor authentication: add a security key before you turn off the authenticator "
+            "app."
+        ),
+    }
+
     def get_totp_label(self, user) -> str:
         return user.email
 

@@ -5,11 +5,11 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from accounts.mfa import has_second_factor, is_mfa_required
 from accounts.selectors import policies_to_agree, policy_ids_in_force
-from core.api.errors import body
+from core.api.errors import body, in_both
 
 
 def _memberships(request):
@@ -175,8 +175,11 @@ class MfaRequiredMiddleware:
             response["HX-Redirect"] = setup_url
             return response
         if request.method != "GET":
-            return HttpResponseForbidden(message)
-        messages.warning(request, message)
+            both = in_both(message)
+            return HttpResponseForbidden(
+                f"{both['message_ko']}\n{both['message_en']}\n", content_type="text/plain; charset=utf-8"
+            )
+        messages.warning(request, str(message))
         return redirect(setup_url)
 
 
