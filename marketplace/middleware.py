@@ -3,6 +3,7 @@ import uuid
 
 import structlog
 from django.conf import settings
+from django.core.signals import request_finished
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
@@ -59,11 +60,17 @@ class RequestIdMiddleware:
         request.META["HTTP_X_REQUEST_ID"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            # A response made before django-structlog's middleware ran (a redirect of the middleware above it)
-            # never reached its clean-up: nothing of this request may stay bound to the thread for the next one.
-            structlog.contextvars.clear_contextvars()
+        response = self.get_response(request)
+        # django-structlog's middleware cleared its context on the way out, but Django logs after every middleware
+        # ("Not Found: …", a 500's traceback): the id stays bound until the response is closed (below).
+        structlog.contextvars.bind_contextvars(request_id=request_id)
         response["X-Request-ID"] = request_id
         return response
+
+
+def _forget_request_context(**kwargs):
+    """Once a response is sent (and closed): nothing of the request stays bound to the thread for the next one."""
+    structlog.contextvars.clear_contextvars()
+
+
+request_finished.connect(_forget_request_context, dispatch_uid="marketplace.middleware.forget_request_context")

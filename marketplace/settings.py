@@ -236,8 +236,9 @@ MFA_ADAPTER = "accounts.mfa.MfaAdapter"
 MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "시흥 데이터거래소")
 MFA_TOTP_TOLERANCE = 1  # one 30-second step either side: a phone's clock a little off still signs in
 MFA_PASSKEY_LOGIN_ENABLED = False  # a second factor, not a password replacement (yet)
-# WebAuthn needs a secure context: https, or http://localhost in development and the browser tests.
-MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env_bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", DEBUG)
+# WebAuthn needs a secure context: https, or http://localhost (development, the browser tests); "insecure" accepts
+# any origin (never in production).
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env_bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", False)
 MFA_REQUIRED_FOR_STAFF = env_bool("MFA_REQUIRED_FOR_STAFF", True)
 
 # --- E-mail -----------------------------------------------------------------
