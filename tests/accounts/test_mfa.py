@@ -60,6 +60,11 @@ def test_a_buyer_turns_on_the_authenticator_app_and_then_signs_in_with_its_code(
     assert _sign_in(client, buyer)["Location"] == "/me/"
     page = client.get("/accounts/2fa/")
     assert "2단계 인증" in page.content.decode() and "인증 앱" in page.content.decode()
+    client.cookies["django_language"] = "en"
+    english = client.get("/accounts/2fa/").content.decode()
+    assert "Two-Factor Authentication" in english and "Authenticator App" in english and "Security Keys" in english
+    assert "Two-factor authentication" in client.get("/me/profile/").content.decode()  # the way there
+    client.cookies["django_language"] = "ko"
     secret = _activate_totp(client)
     assert Authenticator.objects.filter(user=buyer, type=Authenticator.Type.TOTP).exists()
     # Recovery codes come with it.
