@@ -3,13 +3,28 @@
 import os
 
 from celery import Celery, bootsteps
-from celery.signals import task_failure, task_prerun, task_rejected, task_retry, task_revoked, task_success
+from celery.signals import (
+    setup_logging,
+    task_failure,
+    task_prerun,
+    task_rejected,
+    task_retry,
+    task_revoked,
+    task_success,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
 
 app = Celery("marketplace")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def keep_django_logging(**kwargs):
+    """Workers log like the web processes: Django's LOGGING (marketplace.logging: JSON lines in production, with the
+    request id of the task's request) is already configured when Django sets up. Without a receiver here Celery would
+    replace the root logger's handlers with its own plain-text format."""
 
 
 class RequestContextStep(bootsteps.Step):

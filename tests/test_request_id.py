@@ -97,7 +97,7 @@ def test_every_log_line_of_a_request_carries_its_id(client, log_lines, official)
 
 @pytest.mark.django_db(transaction=True)
 def test_a_task_queued_by_a_request_logs_with_the_request_id_in_a_real_worker(
-    client, log_lines, official, celery_worker
+    client, celery_worker, log_lines, official
 ):
     """web → broker → worker: an owner invites someone; the invitation e-mail is sent by the worker (core.tasks), whose
     task_started / task_succeeded lines carry the id of the request (contextvars do not cross threads: only the
@@ -124,3 +124,79 @@ def test_a_task_queued_by_a_request_logs_with_the_request_id_in_a_real_worker(
     assert all(line.get("request_id") == request_id for line in worker_lines), worker_lines
     # The request's user came along too.
     assert all(line.get("user_id") == official.pk for line in worker_lines), worker_lines
+
+
+@pytest.fixture
+def worker_process(transactional_db, settings):
+    """`celery -A marketplace worker` as docker-compose runs it (its own process, JSON logs on stdout), on this test's
+    database and a queue of its own; yields (queue, the lines it logged so far as a callable)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    import uuid
+    from urllib.parse import urlsplit
+
+    from django.db import connection
+
+    from marketplace.celery import app
+
+    queue = f"test-process-{uuid.uuid4().hex[:8]}"
+    url = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/x"))
+    env = dict(
+        os.environ,
+        DATABASE_URL=url._replace(path="/" + connection.settings_dict["NAME"]).geturl(),
+        LOG_FORMAT="json",
+        LOG_LEVEL="INFO",
+        DJANGO_SECRET_KEY=settings.SECRET_KEY,
+    )
+    log = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)
+    command = [sys.executable, "-m", "celery", "-A", "marketplace", "worker", "-l", "info", "--concurrency", "1"]
+    command += ["-Q", queue, "-n", f"{queue}@%h", "--without-mingle", "--without-gossip"]
+    worker = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def lines():
+        out = []
+        for raw in open(log.name, encoding="utf-8", errors="replace"):
+            if raw.startswith("{"):
+                try:
+                    out.append(json.loads(raw))
+                except ValueError:
+                    pass
+        return out
+
+    saved_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        deadline = time.monotonic() + 60
+        while not any("ready" in line.get("event", "") for line in lines()):
+            assert worker.poll() is None and time.monotonic() < deadline, open(log.name).read()[-3000:]
+            time.sleep(0.2)
+        yield lines
+    finally:
+        app.conf.task_default_queue = saved_queue
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        os.unlink(log.name)
+
+
+def test_the_worker_process_as_deployed_logs_json_lines_with_the_request_id(client, official, worker_process):
+    """The same journey with the production worker command: its own process (no shared memory with the web side), and
+    its task lines are JSON with the request's id."""
+    client.force_login(official)
+    organization = official.active_organization
+    response = client.post(
+        f"/me/organizations/{organization.pk}/invitations/", {"email": "other.member@company.test", "role": "buyer"}
+    )
+    request_id = response["X-Request-ID"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(line.get("event") == "task_succeeded" for line in worker_process()):
+        time.sleep(0.2)
+    task_lines = [line for line in worker_process() if "task_id" in line]
+    assert {"task_started", "task_succeeded"} <= {line["event"] for line in task_lines}, worker_process()
+    assert all(line["request_id"] == request_id for line in task_lines), task_lines
+    assert all(line["user_id"] == official.pk for line in task_lines), task_lines
