@@ -1,5 +1,6 @@
 """The Celery app. Workers and beat start with `celery -A marketplace worker|beat`."""
 
+import logging
 import os
 
 from celery import Celery, bootsteps
@@ -21,10 +22,12 @@ app.autodiscover_tasks()
 
 
 @setup_logging.connect
-def keep_django_logging(**kwargs):
+def keep_django_logging(loglevel=None, **kwargs):
     """Workers log like the web processes: Django's LOGGING (marketplace.logging: JSON lines in production, with the
     request id of the task's request) is already configured when Django sets up. Without a receiver here Celery would
-    replace the root logger's handlers with its own plain-text format."""
+    replace the root logger's handlers with its own plain-text format. The worker's `-l` level still applies."""
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
 
 
 class RequestContextStep(bootsteps.Step):
