@@ -10,8 +10,9 @@ import time
 
 import pyotp
 import pytest
+from allauth.core import ratelimit
 from allauth.mfa.models import Authenticator
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 
 from tests.conftest import PASSWORD
 
@@ -170,3 +171,23 @@ def test_with_the_setting_off_an_admin_signs_in_with_a_password_alone(client, ad
     assert client.get("/me/").status_code == 200
     assert client.get("/staff/").status_code in (200, 302)
     assert not client.get("/staff/").get("Location", "").startswith("/accounts/2fa")
+
+
+@pytest.mark.django_db
+def test_guessing_codes_is_stopped_after_five_wrong_ones(client, buyer):
+    """allauth's limit on failed sign-ins (5 per user in 5 minutes) covers the second step too: a million codes cannot
+    be tried. The tests run without rate limits (DISABLE_RATE_LIMITS); here they are allauth's defaults, as deployed."""
+    _sign_in(client, buyer)
+    secret = _activate_totp(client)
+    client.post("/accounts/logout/")
+    with override_settings(ACCOUNT_RATE_LIMITS={}):
+        # Counts left in Redis by an earlier run of this test (same user id in a recreated database) start afresh.
+        ratelimit.clear(RequestFactory().get("/"), action="login_failed", key=f"mfa-auth-user-{buyer.pk}")
+        _sign_in(client, buyer)
+        good = _next_code(secret)
+        wrong = [f"{(int(good) + n) % 1_000_000:06d}" for n in range(1, 6)]
+        for code in wrong:
+            assert "올바르지 않은 코드" in client.post("/accounts/2fa/authenticate/", {"code": code}).content.decode()
+        response = client.post("/accounts/2fa/authenticate/", {"code": good})
+        assert response.status_code == 200 and "너무 많은 로그인 실패" in response.content.decode()
+        assert client.get("/me/").status_code == 302
