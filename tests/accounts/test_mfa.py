@@ -128,7 +128,9 @@ def test_a_recovery_code_signs_in_once(client, buyer):
 def test_admins_and_owners_reach_nothing_but_the_set_up_until_they_have_a_second_factor(client, request, who):
     user = request.getfixturevalue(who)
     _sign_in(client, user)
-    for path in ("/me/", "/catalog/", "/staff/" if who == "admin_user" else "/catalog/provider/"):
+    paths = ["/me/", "/catalog/", "/me/api-keys/"]
+    paths += ["/staff/", "/django-admin/"] if who == "admin_user" else ["/catalog/provider/"]
+    for path in paths:
         response = client.get(path)
         assert response.status_code == 302 and response["Location"] == "/accounts/2fa/", path
     page = client.get("/accounts/2fa/")
