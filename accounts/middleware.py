@@ -1,9 +1,15 @@
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 
+from accounts.mfa import has_second_factor, is_mfa_required
 from accounts.selectors import policies_to_agree, policy_ids_in_force
+from core.api.errors import body, in_both
 
 
 def _memberships(request):
@@ -107,3 +113,77 @@ class PolicyConsentMiddleware:
         if user is None or not user.is_authenticated:
             return False
         return not _remember_if_agreed(request, user)
+
+
+# Paths open to a user who must set up a second factor and has none: the set-up itself (/accounts/2fa/), signing in
+# and out, re-entering the password the set-up asks for, the policies, and machinery.
+MFA_SETUP_PREFIXES = (
+    "/accounts/2fa/",
+    "/accounts/login/",
+    "/accounts/logout/",
+    "/accounts/reauthenticate/",
+    "/accounts/confirm-email/",
+    "/policies/",
+    "/i18n/",
+    "/static/",
+    "/healthz",
+    "/pg-sim/",
+)
+MFA_OK_SESSION_KEY = "mfa_second_factor_ok"
+
+
+class MfaRequiredMiddleware:
+    """With MFA_REQUIRED_FOR_STAFF: a platform admin or an organization owner without a second factor (an
+    authenticator app or a security key) reaches no page but its set-up. A page is redirected to the set-up with a
+    message; anything else (a form, an htmx request, the API used from the session) gets 403 saying why. An API key's
+    requests are not the session's and are not stopped here. Once the user has a factor it is remembered in the
+    session (no query on later pages); removing one forgets it (accounts.apps, allauth's authenticator_removed)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._must_set_up(request):
+            return self._to_set_up(request)
+        return self.get_response(request)
+
+    @staticmethod
+    def _must_set_up(request) -> bool:
+        if not settings.MFA_REQUIRED_FOR_STAFF or request.path.startswith(MFA_SETUP_PREFIXES):
+            return False
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or request.session.get(MFA_OK_SESSION_KEY):
+            return False
+        if not is_mfa_required(user, request.user_memberships):
+            return False
+        if has_second_factor(user):
+            request.session[MFA_OK_SESSION_KEY] = True
+            return False
+        return True
+
+    @staticmethod
+    def _to_set_up(request):
+        message = _(
+            "Your role (platform administrator or organization owner) requires two-factor authentication. "
+            "Set up an authenticator app or a security key to continue."
+        )
+        setup_url = reverse("mfa_index")
+        if request.path.startswith("/api/"):
+            return JsonResponse(body(status_code=403, code="mfa_required", message=message), status=403)
+        if request.headers.get("HX-Request"):
+            response = HttpResponse(status=403)
+            response["HX-Redirect"] = setup_url
+            return response
+        if request.method != "GET":
+            both = in_both(message)
+            return HttpResponseForbidden(
+                f"{both['message_ko']}\n{both['message_en']}\n", content_type="text/plain; charset=utf-8"
+            )
+        messages.warning(request, str(message))
+        return redirect(setup_url)
+
+
+def forget_second_factor(sender, request=None, **kwargs):
+    """allauth's authenticator_removed: check again on the next page whether a second factor is left."""
+    if request is not None and hasattr(request, "session"):
+        request.session.pop(MFA_OK_SESSION_KEY, None)

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.forms import ApiKeyForm, InvitationForm, OrganizationForm, ProfileForm, RoleForm
+from accounts.mfa import has_second_factor
 from accounts.models import Invitation, Membership, Organization
 from accounts.permissions import can
 from core.errors import DomainError
@@ -37,7 +38,7 @@ def profile(request):
         services.user_update_profile(actor=request.user, **form.cleaned_data)
         messages.success(request, _("Your profile was saved."))
         return redirect("accounts:profile")
-    return render(request, "accounts/profile.html", {"form": form})
+    return render(request, "accounts/profile.html", {"form": form, "second_factor": has_second_factor(request.user)})
 
 
 def _note_brn_checksum(request, organization) -> None:

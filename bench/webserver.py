@@ -35,6 +35,7 @@ def start_gunicorn(port: int, *, timeout: int = 120, env: dict | None = None, wo
         **(env or {}),
     )
     full_env.pop("DEVTOOLS", None)  # the portal as it runs in production
+    full_env.setdefault("MFA_REQUIRED_FOR_STAFF", "0")  # the benches' owners sign in with a password alone
     with tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False) as log:
         web = subprocess.Popen(
             [

@@ -1,11 +1,55 @@
 """The Celery app. Workers and beat start with `celery -A marketplace worker|beat`."""
 
+import logging
 import os
 
-from celery import Celery
+from celery import Celery, bootsteps
+from celery.signals import (
+    setup_logging,
+    task_failure,
+    task_prerun,
+    task_rejected,
+    task_retry,
+    task_revoked,
+    task_success,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
 
 app = Celery("marketplace")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def keep_django_logging(loglevel=None, **kwargs):
+    """Workers log like the web processes: Django's LOGGING (marketplace.logging: JSON lines in production, with the
+    request id of the task's request) is already configured when Django sets up. Without a receiver here Celery would
+    replace the root logger's handlers with its own plain-text format. The worker's `-l` level still applies."""
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
+
+
+class RequestContextStep(bootsteps.Step):
+    """In a worker: each task's log lines carry the request id (and user) of the web request that queued it.
+
+    The web side puts its structlog context into the task's headers (django-structlog's before_task_publish
+    receiver, connected by its app when DJANGO_STRUCTLOG_CELERY_ENABLED); this binds it again before the task runs
+    and logs task_started / task_succeeded / task_failed. Only the worker's signals: the publishing ones are already
+    connected by the Django app (connecting them twice would put every task_enqueued line in the log twice)."""
+
+    def __init__(self, parent, **kwargs):
+        super().__init__(parent, **kwargs)
+        # Function-level import: django-structlog's receivers read Django settings, ready only once the worker starts.
+        from django_structlog.celery.receivers import CeleryReceiver
+
+        self.receiver = receiver = CeleryReceiver()
+        task_prerun.connect(receiver.receiver_task_prerun)
+        task_retry.connect(receiver.receiver_task_retry)
+        task_success.connect(receiver.receiver_task_success)
+        task_failure.connect(receiver.receiver_task_failure)
+        task_revoked.connect(receiver.receiver_task_revoked)
+        task_rejected.connect(receiver.receiver_task_rejected)
+
+
+app.steps["worker"].add(RequestContextStep)

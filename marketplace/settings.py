@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "csp",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "django_structlog",
     "core",
     "accounts",
@@ -65,6 +66,8 @@ if DEVTOOLS:
     INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
+    # First: every log line of the request (even a redirect by the middleware below) carries its id.
+    "marketplace.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -79,6 +82,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.ActiveOrganizationMiddleware",
     "accounts.middleware.PolicyConsentMiddleware",
+    "accounts.middleware.MfaRequiredMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
 ]
 
@@ -225,6 +229,21 @@ if env_bool("DISABLE_RATE_LIMITS", False):
 LOGIN_REDIRECT_URL = "accounts:dashboard"
 LOGIN_URL = "account_login"
 
+# --- Second factor (allauth.mfa; docs/security.md) -----------------------------------
+# TOTP (an authenticator app) with recovery codes for every user, and security keys / passkeys (WebAuthn) as a
+# second factor. MFA_REQUIRED_FOR_STAFF: platform admins and organization owners must set one up before they
+# reach any page but its set-up (accounts.middleware.MfaRequiredMiddleware). On unless turned off; `make run`
+# and the tests turn it off (the demo's accounts sign in with a password alone), docker-compose leaves it on.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_ADAPTER = "accounts.mfa.MfaAdapter"
+MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "시흥 데이터거래소")
+MFA_TOTP_TOLERANCE = 1  # one 30-second step either side: a phone's clock a little off still signs in
+MFA_PASSKEY_LOGIN_ENABLED = False  # a second factor, not a password replacement (yet)
+# WebAuthn needs a secure context: https, or http://localhost (development, the browser tests); "insecure" accepts
+# any origin (never in production).
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env_bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", False)
+MFA_REQUIRED_FOR_STAFF = env_bool("MFA_REQUIRED_FOR_STAFF", True)
+
 # --- E-mail -----------------------------------------------------------------
 
 # "console+file" (development): printed to the console and kept under var/mail, where
@@ -316,6 +335,19 @@ def _tile_origins(url: str) -> list[str]:
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+# Production behind TLS (docker-compose's defaults; `manage.py check --deploy` is clean with them, see
+# tests/test_deploy_checks.py): plain http is redirected to https (the proxy says which by X-Forwarded-Proto,
+# above), and browsers are told to use https only for SECURE_HSTS_SECONDS (HSTS). Start with a short value
+# (3600) on a new domain, then a year; preload only once every subdomain serves https.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# /healthz stays reachable over plain http from inside the network (health checks call the container directly).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# The request id (marketplace.middleware.RequestIdMiddleware): a header set by the proxy in front (nginx sets
+# X-Request-ID to its own $request_id) is trusted only when named here; empty = every request gets a new id.
+REQUEST_ID_TRUSTED_HEADER = env_str("REQUEST_ID_TRUSTED_HEADER", "")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -572,6 +604,8 @@ from marketplace.logging import configure_logging  # noqa: E402
 
 LOGGING = configure_logging(LOG_FORMAT, LOG_LEVEL)
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# RequestIdMiddleware has already checked (or replaced) X-Request-ID: django-structlog keeps the id it chose.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
 
 # --- Issue 16: live ---
 # Live tables (catalog.live) and their buyers' feeds (transactions.livefeed). Tasks of the sub-packages:

@@ -509,6 +509,8 @@ def cmd_run() -> int:
             env["DEV_MAILBOX_KEY"] = env.get("DEV_MAILBOX_KEY") or dev_mailbox_key()
         env.setdefault("PG_SIMULATOR", "true")  # card payments go to the simulated PG at /pg-sim/ (never in production)
         env.setdefault("LIVE_DEMO_FEED", "true")  # the demo's air-quality sensors report every minute (issue 16)
+        # The demo's admin and owners sign in with a password alone; MFA_REQUIRED_FOR_STAFF=1 make run shows the rule.
+        env.setdefault("MFA_REQUIRED_FOR_STAFF", "0")
         env.setdefault("LOG_FORMAT", "console")
         port = env.get("PORT", "8000")
         env.setdefault("SITE_URL", f"http://localhost:{port}")
@@ -525,6 +527,7 @@ def cmd_run() -> int:
             "SITE_URL",
             "PG_SIMULATOR",
             "LIVE_DEMO_FEED",
+            "MFA_REQUIRED_FOR_STAFF",
         )
         dev_env = VAR / "dev.env"
         dev_env.write_text("".join(f"{k}='{env[k]}'\n" for k in keys if env.get(k)))
@@ -622,6 +625,7 @@ def cmd_test(args: list[str]) -> int:
         env.setdefault("DISABLE_RATE_LIMITS", "1")
         env.setdefault("DEVTOOLS", "1")
         env.setdefault("PG_SIMULATOR", "true")  # the payment tests use the simulated PG (devtools/pg_simulator)
+        env.setdefault("MFA_REQUIRED_FOR_STAFF", "0")  # tests/accounts/test_mfa.py turns it on where it is tested
         env.setdefault("LOG_LEVEL", "WARNING")
         env.setdefault("STATIC_ROOT", str(VAR / "test-static"))
         compile_translations(env)
