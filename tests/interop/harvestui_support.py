@@ -87,6 +87,8 @@ class PortalHandler(BaseHTTPRequestHandler):
                     answer["result"]["results"], json.loads(query["facet.field"])
                 )
             start, rows = int(query.get("start", 0)), int(query.get("rows", 10))
+            if rows and getattr(self.server, "hold", None) is not None:
+                self.server.hold.wait(60)  # a harvest's read waits until the test lets it go (the run stays open)
             answer["result"]["results"] = answer["result"]["results"][start : start + rows]
             return self._send(200, "application/json;charset=utf-8", json.dumps(answer, ensure_ascii=False).encode())
         if path == "/api/3/action/status_show":
@@ -104,9 +106,12 @@ class PortalHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def fixture_portal():
-    """A CKAN portal (and a few broken addresses) at http://127.0.0.1:<port>; yields the base address."""
+def fixture_portal(hold: threading.Event | None = None):
+    """A CKAN portal (and a few broken addresses) at http://127.0.0.1:<port>; yields the base address. With `hold`,
+    a harvest's page reads (rows > 0; the address check asks rows=0) wait until the event is set: a worker that
+    takes the run keeps it open meanwhile, whichever test ran before."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), PortalHandler)
+    server.hold = hold
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
