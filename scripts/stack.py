@@ -622,6 +622,7 @@ def cmd_test(args: list[str]) -> int:
         env.setdefault("DISABLE_RATE_LIMITS", "1")
         env.setdefault("DEVTOOLS", "1")
         env.setdefault("PG_SIMULATOR", "true")  # the payment tests use the simulated PG (devtools/pg_simulator)
+        env.setdefault("HARVEST_ALLOW_PRIVATE", "1")  # fake harvest sources (and subprocess workers) on 127.0.0.1
         env.setdefault("LOG_LEVEL", "WARNING")
         env.setdefault("STATIC_ROOT", str(VAR / "test-static"))
         compile_translations(env)
