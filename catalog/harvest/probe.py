@@ -95,7 +95,7 @@ def _read(response: requests.Response, limit: int = PROBE_MAX_BYTES) -> bytes:
     a server dripping a byte every few seconds would otherwise hold the admin's request (a web worker) for hours."""
     deadline = time.monotonic() + PROBE_TOTAL_SECONDS
     body = bytearray()
-    for chunk in response.iter_content(1 << 16):
+    while chunk := response.raw.read1(1 << 16, decode_content=True):  # what has arrived, not a full 64 KB
         body.extend(chunk)
         if len(body) > limit:
             raise _TooLarge
