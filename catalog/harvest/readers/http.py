@@ -118,10 +118,11 @@ def _get_once(url, *, params, accept):
     except requests.RequestException as exc:
         if exc.args and isinstance(exc.args[0], ReadTimeoutError):  # a read timeout while the body streams in
             raise _timed_out(url) from None
+        kind = "ConnectError" if type(exc) is requests.ConnectionError else type(exc).__name__  # refused, reset
         raise _Retryable(
             SourceError(
-                f"원본에 연결할 수 없습니다 ({type(exc).__name__}): {_clip(url)}",
-                f"The source cannot be reached ({type(exc).__name__}): {_clip(url)}",
+                f"원본에 연결할 수 없습니다 ({kind}): {_clip(url)}",
+                f"The source cannot be reached ({kind}): {_clip(url)}",
             )
         ) from None
 
