@@ -708,6 +708,11 @@ HARVEST_MAX_PAGE_BYTES = env_int("HARVEST_MAX_PAGE_BYTES", 64 * 1024 * 1024)
 HARVEST_FETCH_RETRIES = env_int("HARVEST_FETCH_RETRIES", 2)
 HARVEST_RETRY_BACKOFF_SECONDS = float(env_str("HARVEST_RETRY_BACKOFF_SECONDS", "2"))
 HARVEST_CKAN_ROWS = env_int("HARVEST_CKAN_ROWS", 100)
+# Sources, their pages, redirects and fetched files are read from public internet addresses only (never loopback,
+# private or link-local ones such as 169.254.169.254). Development and the tests' fake sources on 127.0.0.1 only.
+HARVEST_ALLOW_PRIVATE = env_bool("HARVEST_ALLOW_PRIVATE", False)
+# One DCAT page is parsed in at most this many seconds (a page built to make the parser slow fails the run).
+HARVEST_PARSE_SECONDS = env_int("HARVEST_PARSE_SECONDS", 60)
 # resource_mode "fetch": a resource larger than this stays a link (the listing says so).
 HARVEST_FETCH_MAX_BYTES = env_int("HARVEST_FETCH_MAX_BYTES", 200 * 1024 * 1024)
 CELERY_BEAT_SCHEDULE["catalog-harvest-due"] = {

@@ -626,6 +626,7 @@ def cmd_test(args: list[str]) -> int:
         env.setdefault("DEVTOOLS", "1")
         env.setdefault("PG_SIMULATOR", "true")  # the payment tests use the simulated PG (devtools/pg_simulator)
         env.setdefault("MFA_REQUIRED_FOR_STAFF", "0")  # tests/accounts/test_mfa.py turns it on where it is tested
+        env.setdefault("HARVEST_ALLOW_PRIVATE", "1")  # fake harvest sources (and subprocess workers) on 127.0.0.1
         env.setdefault("LOG_LEVEL", "WARNING")
         env.setdefault("STATIC_ROOT", str(VAR / "test-static"))
         compile_translations(env)

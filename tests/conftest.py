@@ -38,6 +38,7 @@ def _test_settings():
     settings.WHITENOISE_USE_FINDERS = True
     settings.ACCOUNT_RATE_LIMITS = False
     settings.SITE_URL = "http://testserver"
+    settings.HARVEST_ALLOW_PRIVATE = True  # the fake harvest sources run on 127.0.0.1; refusal tests turn it off
     yield
     shutil.rmtree(private, ignore_errors=True)
 

@@ -18,7 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
-import httpx
+import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -26,8 +26,9 @@ from django.utils import timezone
 from accounts.models import Membership
 from catalog import services
 from catalog.harvest.models import ExternalResource, HarvestedDataset
-from catalog.harvest.readers.http import USER_AGENT
+from catalog.harvest.readers.http import USER_AGENT, refusal
 from catalog.models import DataFile, Dataset, DatasetVersion, Review
+from core import outbound
 from core.transitions import transition
 
 logger = logging.getLogger(__name__)
@@ -60,28 +61,32 @@ def _suffix(resource: ExternalResource) -> str | None:
 
 
 def _download(url: str, target: Path) -> int | None:
-    """Stream `url` to `target`; its size, or None when it is larger than the cap or cannot be read."""
+    """Stream `url` to `target`; its size, or None when it is larger than the cap, cannot be read, or is not on a
+    public internet address (core.outbound: resolved, checked, pinned, no proxy, each redirect checked again;
+    HARVEST_ALLOW_PRIVATE for development and tests only): the resource then stays a link, and the log says why."""
     limit = settings.HARVEST_FETCH_MAX_BYTES
     size = 0
     try:
-        with (
-            httpx.Client(
-                timeout=httpx.Timeout(settings.HARVEST_HTTP_TIMEOUT_SECONDS),
-                follow_redirects=True,
-                headers={"User-Agent": USER_AGENT},
-            ) as client,
-            client.stream("GET", url) as response,
-        ):
+        with outbound.open_get(
+            url,
+            headers={"User-Agent": USER_AGENT},
+            timeout=settings.HARVEST_HTTP_TIMEOUT_SECONDS,
+            allow_private=settings.HARVEST_ALLOW_PRIVATE,
+        ) as response:
             declared = response.headers.get("content-length", "")
             if response.status_code != 200 or (declared.isdigit() and int(declared) > limit):
                 return None
             with open(target, "wb") as fh:
-                for chunk in response.iter_bytes(1 << 20):
+                for chunk in response.iter_content(1 << 20):
                     size += len(chunk)
                     if size > limit:
                         return None
                     fh.write(chunk)
-    except httpx.HTTPError:
+    except outbound.Refused as exc:
+        reason = refusal(exc)
+        logger.warning("harvest fetch refused: %s / %s", reason.message_ko, reason.message_en)
+        return None
+    except requests.RequestException:
         return None
     return size or None
 

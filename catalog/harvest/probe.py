@@ -7,18 +7,25 @@ The answer is a sentence in the reader's language (a lazy string: `str()` render
 never holds a large catalog in memory.
 """
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-import httpx
+import requests
+from django.conf import settings
 from django.utils import translation
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
+from urllib3.exceptions import ReadTimeoutError
 
+from catalog.harvest.readers.http import refusal
+from catalog.harvest.records import SourceError
+from core import outbound
 from core.text import lazy_percent
 
-PROBE_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+PROBE_TIMEOUT = (5.0, 10.0)  # connect, each read
 PROBE_TOTAL_SECONDS = 10.0  # a whole answer, however slowly it drips in
 PROBE_MAX_BYTES = 5 * 1024 * 1024  # a DCAT page of a few hundred datasets fits; more is "too large to count"
 USER_AGENT = "SiheungDataExchange-harvester/1.0 (+source check)"
@@ -55,24 +62,53 @@ class _TooLarge(Exception):
     pass
 
 
-def _read(response: httpx.Response, limit: int = PROBE_MAX_BYTES) -> bytes:
-    """The body, at most `limit` bytes and PROBE_TOTAL_SECONDS long: httpx's read timeout bounds each read only, so
+class _TooSlow(Exception):
+    pass
+
+
+def _in_language(ko: str, en: str):
+    """A message that exists in Korean and English only (a SourceError's), rendered in the language active then."""
+    return lazy(lambda: ko if (translation.get_language() or "ko").startswith("ko") else en, str)()
+
+
+def _refused(error: SourceError) -> "Probe":
+    return Probe(False, _in_language(error.message_ko, error.message_en))
+
+
+class _Client:
+    """GETs for the check, each through core.outbound (public addresses only unless HARVEST_ALLOW_PRIVATE, pinned,
+    no proxy, redirects checked at each hop)."""
+
+    @contextlib.contextmanager
+    def stream(self, url: str, headers: dict):
+        with outbound.open_get(
+            url,
+            headers={"User-Agent": USER_AGENT, **headers},
+            timeout=PROBE_TIMEOUT,
+            allow_private=settings.HARVEST_ALLOW_PRIVATE,
+        ) as response:
+            yield response
+
+
+def _read(response: requests.Response, limit: int = PROBE_MAX_BYTES) -> bytes:
+    """The body, at most `limit` bytes and PROBE_TOTAL_SECONDS long: the read timeout bounds each read only, so
     a server dripping a byte every few seconds would otherwise hold the admin's request (a web worker) for hours."""
     deadline = time.monotonic() + PROBE_TOTAL_SECONDS
     body = bytearray()
-    for chunk in response.iter_bytes():
+    while chunk := response.raw.read1(1 << 16, decode_content=True):  # what has arrived, not a full 64 KB
         body.extend(chunk)
         if len(body) > limit:
             raise _TooLarge
         if time.monotonic() > deadline:
-            raise httpx.ReadTimeout("the answer took too long", request=response.request)
+            raise _TooSlow
     return bytes(body)
 
 
 def _unreachable(exc: Exception) -> Probe:
-    if isinstance(exc, httpx.TimeoutException):
+    timed_out = isinstance(exc, requests.Timeout) or (exc.args and isinstance(exc.args[0], ReadTimeoutError))
+    if isinstance(exc, _TooSlow) or timed_out:
         return Probe(False, _("The address did not answer within 10 seconds."))
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, requests.ConnectionError):
         return Probe(
             False,
             lazy_percent(
@@ -95,26 +131,28 @@ def _looks_like_html(content_type: str, body: bytes) -> bool:
 
 def source_probe(kind: str, url: str, filter_query: str = "") -> Probe:
     """What `url` answers for a source of `kind` ("ckan" or "dcat")."""
+    client = _Client()
     try:
-        with httpx.Client(timeout=PROBE_TIMEOUT, follow_redirects=True, headers={"User-Agent": USER_AGENT}) as client:
-            if kind == "ckan":
-                return _probe_ckan(client, url, filter_query)
-            return _probe_dcat(client, url)
-    except httpx.HTTPError as exc:
+        if kind == "ckan":
+            return _probe_ckan(client, url, filter_query)
+        return _probe_dcat(client, url)
+    except outbound.Refused as exc:
+        return _refused(refusal(exc))
+    except (requests.RequestException, _TooSlow) as exc:
         return _unreachable(exc)
     except _TooLarge:
         return Probe(False, _("The answer is larger than 5 MB: this does not look like the expected API."))
 
 
-def _ckan_get(client: httpx.Client, url: str, action: str, params: dict) -> tuple[int, str, bytes]:
+def _ckan_get(client: _Client, url: str, action: str, params: dict) -> tuple[int, str, bytes]:
     address = f"{url.rstrip('/')}/api/3/action/{action}"
     if params:
         address += "?" + urlencode(params)
-    with client.stream("GET", address, headers={"Accept": "application/json"}) as response:
+    with client.stream(address, headers={"Accept": "application/json"}) as response:
         return response.status_code, response.headers.get("content-type", ""), _read(response, 1024 * 1024)
 
 
-def _probe_ckan(client: httpx.Client, url: str, filter_query: str) -> Probe:
+def _probe_ckan(client: _Client, url: str, filter_query: str) -> Probe:
     params = {"rows": 0}
     if filter_query:
         params["fq"] = filter_query
@@ -162,7 +200,7 @@ def _probe_ckan(client: httpx.Client, url: str, filter_query: str) -> Probe:
         status_code, _ct, status_body = _ckan_get(client, url, "status_show", {})
         info = (json.loads(status_body).get("result") or {}) if status_code == 200 else {}
         site = " ".join(str(v) for v in (info.get("site_title") or "", info.get("ckan_version") or "") if v)[:120]
-    except (httpx.HTTPError, ValueError, AttributeError, _TooLarge):
+    except (requests.RequestException, outbound.Refused, ValueError, AttributeError, _TooLarge, _TooSlow):
         pass  # status_show is a courtesy: the search answered, the portal works
     if filter_query:
         message = _("CKAN portal found%(site)s: %(count)s datasets match the filter.")
@@ -171,8 +209,8 @@ def _probe_ckan(client: httpx.Client, url: str, filter_query: str) -> Probe:
     return Probe(True, lazy_percent(message, {"site": f" ({site})" if site else "", "count": f"{count:,}"}), count)
 
 
-def _probe_dcat(client: httpx.Client, url: str) -> Probe:
-    with client.stream("GET", url, headers={"Accept": DCAT_ACCEPT}) as response:
+def _probe_dcat(client: _Client, url: str) -> Probe:
+    with client.stream(url, headers={"Accept": DCAT_ACCEPT}) as response:
         status = response.status_code
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         body = _read(response)
@@ -199,13 +237,16 @@ def _probe_dcat(client: httpx.Client, url: str) -> Probe:
             ),
         )
     # Imported here: rdflib is heavy and only this check (and the harvester) needs it in the web process.
-    from rdflib import Graph, Namespace
+    from rdflib import Namespace
     from rdflib.namespace import DCAT, RDF  # (the same reason)
 
+    from catalog.harvest.readers.dcat import parse_page  # (the same reason: it imports rdflib)
+
     hydra = Namespace("http://www.w3.org/ns/hydra/core#")
-    graph = Graph()
     try:
-        graph.parse(data=body, format=rdf_format, publicID=url)
+        graph = parse_page(body, rdf_format, url)  # remote contexts, XML entities refused; the parse time-limited
+    except SourceError as exc:
+        return _refused(exc)
     except Exception as exc:  # noqa: BLE001 — any parser error is the source's, and is reported as such
         return Probe(
             False,
@@ -282,11 +323,11 @@ def source_values(url: str, filter_query: str = "") -> SourceValues:
     if filter_query:
         params["fq"] = filter_query
     try:
-        with httpx.Client(timeout=PROBE_TIMEOUT, follow_redirects=True, headers={"User-Agent": USER_AGENT}) as client:
-            status, _content_type, body = _ckan_get(client, url, "package_search", params)
+        status, _content_type, body = _ckan_get(_Client(), url, "package_search", params)
         answer = json.loads(body)
         result = answer["result"] if status == 200 and answer.get("success") else None
-    except (httpx.HTTPError, _TooLarge, ValueError, KeyError, TypeError, AttributeError):
+    except (requests.RequestException, outbound.Refused, _TooLarge, _TooSlow, ValueError, KeyError, TypeError,
+            AttributeError):  # fmt: skip
         result = None
     if not isinstance(result, dict):
         return SourceValues(

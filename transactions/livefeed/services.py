@@ -3,8 +3,6 @@ under a lease, finished after the HTTP call). No transaction is ever open during
 claims (commit), POSTs, then finishes under a fresh lock."""
 
 import datetime as dt
-import ipaddress
-import socket
 import uuid
 from urllib.parse import urlsplit
 
@@ -16,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import can
 from catalog.live.models import LiveTable
+from core import outbound
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
 from core.transitions import transition
@@ -52,35 +51,12 @@ def _is_private(host: str) -> bool:
     return False
 
 
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-def _not_public(address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
-        if embedded is None and address in _NAT64:
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if embedded is not None and _not_public(embedded):
-            return True
-    return not address.is_global or address.is_multicast
-
-
 def _public_addresses(host: str) -> list[str]:
     """Every address the host resolves to now, or DomainError (url_private) when one is not a public one."""
-    refused = DomainError(_("Webhooks are sent only to public internet addresses."), code="url_private")
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError:
-        raise refused from None
-    addresses = []
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if _not_public(address):
-            raise refused
-        addresses.append(str(address))
-    if not addresses:
-        raise refused
-    return addresses
+        return outbound.addresses(host)
+    except outbound.Refused:
+        raise DomainError(_("Webhooks are sent only to public internet addresses."), code="url_private") from None
 
 
 def webhook_addresses(url: str) -> list[str]:
@@ -88,12 +64,10 @@ def webhook_addresses(url: str) -> list[str]:
     resolve to another address than when the endpoint was made: DNS rebinding). DomainError url_private when one
     is not public (unless LIVE_WEBHOOK_ALLOW_PRIVATE, for development)."""
     host = urlsplit(url).hostname or ""
-    if settings.LIVE_WEBHOOK_ALLOW_PRIVATE:
-        try:
-            return [info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
-        except OSError:
-            raise DomainError(_("Webhooks are sent only to public internet addresses."), code="url_private") from None
-    return _public_addresses(host)
+    try:
+        return outbound.addresses(host, allow_private=settings.LIVE_WEBHOOK_ALLOW_PRIVATE)
+    except outbound.Refused:
+        raise DomainError(_("Webhooks are sent only to public internet addresses."), code="url_private") from None
 
 
 @transaction.atomic

@@ -7,8 +7,9 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from core import outbound
 from core.errors import DomainError
-from transactions.livefeed import http, selectors, services, signing
+from transactions.livefeed import selectors, services, signing
 
 logger = logging.getLogger(__name__)
 # A fan-out with at most this many deliveries sends them itself.
@@ -40,7 +41,7 @@ def webhook_deliver_task(delivery_id: int) -> str:
     try:
         addresses = services.webhook_addresses(delivery.endpoint.url)  # checked now, the only ones connected to
         body = selectors.delivery_body(delivery)
-        response = http.post(
+        response = outbound.post(
             delivery.endpoint.url,
             addresses=addresses,
             data=body,

@@ -2,9 +2,15 @@
 PartialCollectionView), parsed by rdflib. Each dcat:Dataset becomes a SourceRecord keyed by its URI."""
 
 import datetime as dt
+import json
+import multiprocessing
+import signal
+import threading
 from collections.abc import Iterator
 from urllib.parse import urljoin
+from xml.parsers import expat
 
+from django.conf import settings
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDFS, SKOS
 
@@ -40,20 +46,198 @@ def _format(content_type: str, url: str) -> str:
     return "turtle"
 
 
+# Remote JSON-LD contexts the harvester may use, bundled here by their address (rdflib would fetch any other one
+# with urllib: any host, file:// too, no size or time cap). None yet: a context must be in the document itself.
+BUNDLED_CONTEXTS: dict[str, dict] = {}
+
+
+class ParseFailed(Exception):
+    """The parser's own error, raised in the child process that parsed the page (`kind`: the parser's error)."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+class _TookTooLong(BaseException):  # not an Exception: nothing in the parser may swallow it
+    pass
+
+
+def _refuse_remote_contexts(body: bytes) -> bytes:
+    """The JSON-LD page with each bundled remote context put in place; SourceError when it names any other
+    (a @context that is, or lists, an address; an @import)."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return body  # not JSON: rdflib reports it as the document's error
+    nodes, replaced = [document], False
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, list):
+            nodes.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            if key == "@import" and isinstance(value, str):
+                _remote_context(value)
+            if key == "@context":
+                items = value if isinstance(value, list) else [value]
+                for position, item in enumerate(items):
+                    if isinstance(item, str):
+                        if item not in BUNDLED_CONTEXTS:
+                            _remote_context(item)
+                        items[position], replaced = BUNDLED_CONTEXTS[item], True
+                if not isinstance(value, list) and replaced:
+                    node[key] = items[0]
+            nodes.append(value)
+    return json.dumps(document).encode() if replaced else body
+
+
+def _remote_context(address: str):
+    shown = address if len(address) <= 120 else address[:120] + "…"
+    raise SourceError(
+        f"JSON-LD 문서가 원격 @context를 가리킵니다({shown!r}): 수집기는 원본이 가리키는 다른 문서를 가져오지 "
+        "않습니다. @context를 문서 안에 넣어 주세요.",
+        f"The JSON-LD document names a remote @context ({shown!r}): the harvester does not fetch other documents a "
+        "source names. Put the @context in the document itself.",
+    )
+
+
+class _Declarations(Exception):
+    pass
+
+
+class _Prolog(Exception):
+    pass
+
+
+def _refuse_declarations(body: bytes) -> None:
+    """SourceError when the RDF/XML page has a DOCTYPE or declares entities (nested entities make a few hundred
+    bytes expand into megabytes the parser builds slowly); only the prolog is read (expat stops at the root)."""
+    parser = expat.ParserCreate()
+
+    def declaration(*args):
+        raise _Declarations
+
+    def root(*args):
+        raise _Prolog
+
+    parser.StartDoctypeDeclHandler = declaration
+    parser.EntityDeclHandler = declaration
+    parser.StartElementHandler = root
+    try:
+        parser.Parse(body, True)
+    except _Declarations:
+        raise SourceError(
+            "RDF/XML 문서에 DOCTYPE 또는 엔티티 선언이 있어 읽지 않습니다.",
+            "The RDF/XML document has a DOCTYPE or entity declarations, which the harvester does not read.",
+        ) from None
+    except (_Prolog, expat.ExpatError):
+        return  # the root element reached (or broken XML: rdflib says so)
+
+
+def _too_slow(seconds: int) -> SourceError:
+    return SourceError(
+        f"DCAT 문서 한 페이지를 {seconds}초 안에 읽지 못했습니다 (HARVEST_PARSE_SECONDS).",
+        f"A page of the DCAT document could not be read within {seconds} seconds (HARVEST_PARSE_SECONDS).",
+    )
+
+
+def parse_page(body: bytes, rdf_format: str, public_id: str) -> Graph:
+    """The page as a graph: remote JSON-LD contexts and XML declarations refused, the parse bounded by
+    HARVEST_PARSE_SECONDS (SourceError). In the main thread a timer signal stops it (a Celery prefork worker, a
+    sync web worker); elsewhere, where no signal can be used (a thread), the page is parsed in a forked child
+    that hands back N-Triples and is killed at the deadline. The parser's own errors are raised as they are (in
+    a child: ParseFailed)."""
+    if rdf_format == "json-ld":
+        body = _refuse_remote_contexts(body)
+    elif rdf_format == "xml":
+        _refuse_declarations(body)
+    seconds = settings.HARVEST_PARSE_SECONDS
+    if _signal_is_free():
+        return _parse_with_timer(body, rdf_format, public_id, seconds)
+    return _parse_in_child(body, rdf_format, public_id, seconds)
+
+
+def _signal_is_free() -> bool:
+    return (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+        and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN)
+    )
+
+
+def _parse_with_timer(body, rdf_format, public_id, seconds) -> Graph:
+    def alarm(signum, frame):
+        raise _TookTooLong
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        graph = Graph()
+        graph.parse(data=body, format=rdf_format, publicID=public_id)
+        return graph
+    except _TookTooLong:
+        raise _too_slow(seconds) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _child_parse(connection, body, rdf_format, public_id):
+    try:
+        graph = Graph()
+        graph.parse(data=body, format=rdf_format, publicID=public_id)
+        connection.send(("ok", graph.serialize(format="nt", encoding="utf-8")))
+    except Exception as exc:  # noqa: BLE001 — handed to the parent, which reports it as the document's error
+        connection.send(("error", type(exc).__name__, str(exc)[:500]))
+    finally:
+        connection.close()
+
+
+def _parse_in_child(body, rdf_format, public_id, seconds) -> Graph:
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child_parse, args=(sender, body, rdf_format, public_id), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if not receiver.poll(seconds):
+            raise _too_slow(seconds)
+        try:
+            answer = receiver.recv()
+        except EOFError:  # the child died (out of memory?)
+            raise ParseFailed("ParserDied", "the parser stopped without an answer") from None
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+    if answer[0] == "error":
+        raise ParseFailed(answer[1], answer[2])
+    graph = Graph()
+    graph.parse(data=answer[1], format="nt")
+    return graph
+
+
 def read_dcat(url: str, *, cursor: dict | None = None) -> Iterator[Page]:
     page_url = (cursor or {}).get("url") or url
     visited = set()
     while page_url and len(visited) < MAX_PAGES:
         visited.add(page_url)
         body, content_type = http.get(page_url, accept=ACCEPT)
-        graph = Graph()
         try:
-            graph.parse(data=body, format=_format(content_type, page_url), publicID=page_url)
+            graph = parse_page(body, _format(content_type, page_url), page_url)
+        except SourceError:
+            raise
         except Exception as exc:  # rdflib raises many kinds (BadSyntax, SAX, JSON errors) for a broken document
             head = body[:60].decode("utf-8", "replace").strip()
+            kind = getattr(exc, "kind", type(exc).__name__)
             raise SourceError(
-                f"DCAT 문서를 읽을 수 없습니다 ({type(exc).__name__}, 시작: {head!r}).",
-                f"The DCAT document cannot be read ({type(exc).__name__}, it starts {head!r}).",
+                f"DCAT 문서를 읽을 수 없습니다 ({kind}, 시작: {head!r}).",
+                f"The DCAT document cannot be read ({kind}, it starts {head!r}).",
             ) from None
         datasets = sorted(set(graph.subjects(RDF.type, DCAT.Dataset)), key=str)
         if not datasets and not list(graph.subjects(RDF.type, DCAT.Catalog)):
