@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from catalog.harvest.records import SourceRecord
-from catalog.interop import licence_code_for_ckan_id
+from catalog.interop import licence_code_for_ckan_id, public_source_url
 from catalog.models import DatasetVersion, Licence, Theme
 from catalog.services import bbox_problem, clean_tags, licence_kind_problem
 
@@ -237,7 +237,7 @@ def version_fields(record: SourceRecord, source, vocab: Vocabulary) -> dict:
         "temporal_start": start,
         "temporal_end": end,
         "legal_basis": "",
-        "collection_method": f"{source.name}에서 수집 (harvested from {source.url})"[:300],
+        "collection_method": f"{source.name}에서 수집 ({public_source_url(source.url)})"[:300],
         "data_kind": data_kind,
         "licence": licence,
         "data_limits": "",

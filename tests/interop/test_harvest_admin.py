@@ -526,6 +526,9 @@ def test_the_dataset_page_names_the_source_links_back_and_is_free_there(client, 
     url = reverse("catalog:dataset", args=[harvested.slug])
     html = client.get(url).content.decode()
     assert "경기데이터드림에서 수집한 데이터" in html
+    # It says who lists it here and where the record is, without claiming the owner runs that catalog.
+    assert "경기데이터드림의 원본 기록을 바탕으로" in html and "명의로 이 거래소에 게시한 데이터입니다" in html
+    assert "자체 카탈로그" not in html
     assert 'href="https://data.gg.example/dataset/gg-bus-stops"' in html and 'id="dataset-source-link"' in html
     assert 'id="dataset-harvested"' in html  # the 수집 badge
     assert 'id="dataset-external-resources"' in html

@@ -142,3 +142,16 @@ def test_the_address_check_gives_up_on_an_answer_that_drips_in():
         server.server_close()
     assert not probe.ok
     assert elapsed < 20, f"the check took {elapsed:.0f} s (it says it waits 10)"
+
+
+def test_the_collection_method_names_the_source_without_its_key(admin_user, provider_org, reference_data):  # noqa: F811
+    source = make_source(
+        admin_user,
+        provider_org,
+        "https://apis.gg.example/catalog?serviceKey=SECRET123",
+        kind="dcat",
+        mapping={"default_theme": "transport", "default_licence": "kogl-1"},
+    )
+    record = SourceRecord(identifier="p1", title_ko="버스", themes=[], licence="")
+    method = version_fields(record, source, Vocabulary())["collection_method"]
+    assert "apis.gg.example/catalog" in method and "SECRET123" not in method and "serviceKey" not in method
