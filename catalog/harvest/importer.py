@@ -164,13 +164,13 @@ def harvest_run_fail(*, run: HarvestRun, message_ko: str, message_en: str) -> bo
     return True
 
 
-def harvest_run_finish(*, run: HarvestRun) -> HarvestRun:
+def harvest_run_finish(*, run: HarvestRun, record_gone=None) -> HarvestRun:
     """The whole source was read: remove the listings whose records are gone (only if the read was complete: every
     page without a fetch error and at least as many records seen as the source announced), then end the run."""
     run.refresh_from_db()
     complete = bool(run.cursor.get("complete"))
     if complete:
-        harvest_run_remove_missing(run=run)
+        harvest_run_remove_missing(run=run, record_gone=record_gone)
     with transaction.atomic():
         locked = HarvestRun.objects.select_for_update().filter(pk=run.pk, lease=run.lease, state=R.RUNNING).first()
         if locked is None:
@@ -466,23 +466,39 @@ def _publish(run, dataset, fields, record: SourceRecord, actor, *, previous, new
 # --- removal --------------------------------------------------------------------------------------------------
 
 
-def harvest_run_remove_missing(*, run: HarvestRun) -> int:
+def harvest_run_remove_missing(*, run: HarvestRun, record_gone=None) -> int:
     """Withdraw the listings of the source whose records this run did not see (one transaction each, under the
-    lease; a killed run resumes here and finds the ones already done). Edited-here listings are kept."""
+    lease; a killed run resumes here and finds the ones already done). Edited-here listings are kept.
+    `record_gone(source, identifier)` (catalog.harvest.readers.record_gone) confirms each with the source first,
+    outside any transaction: a record still there, or a source that cannot say, keeps its listing."""
     seen = HarvestRecord.objects.filter(run=run).values("identifier")
     missing = (
         HarvestedDataset.objects.filter(source_id=run.source_id, removed_at__isnull=True)
         .exclude(identifier__in=seen)
-        .values_list("pk", flat=True)
+        .values_list("pk", "identifier")
     )
     removed = 0
-    for pk in list(missing.iterator(chunk_size=1000)):
+    for pk, identifier in list(missing.iterator(chunk_size=1000)):
+        still_there = False
+        if record_gone is not None:
+            harvest_run_renew(run=run)
+            try:
+                still_there = not record_gone(run.source, identifier)  # the network: no transaction is open
+            except SourceError:
+                still_there = True
         with transaction.atomic():
             _lock_run(run)
             harvested = HarvestedDataset.objects.select_for_update().select_related("dataset").get(pk=pk)
             if harvested.removed_at is not None:
                 continue
             _held(run)
+            if still_there:
+                published = harvested.dataset.versions.filter(state=V.PUBLISHED).only("title_ko").first()
+                _report(run, identifier, published.title_ko if published else harvested.dataset.slug, A.KEPT,
+                        "이번 수집에서 읽히지 않았지만 원본에 아직 있거나 확인할 수 없어 철회하지 않았습니다.",
+                        "Not seen in this read, but still at the source (or the source could not say): not "
+                        "withdrawn.", dataset=harvested.dataset)  # fmt: skip
+                continue
             _remove(run, harvested)
             removed += 1
     return removed
@@ -521,9 +537,10 @@ def _remove(run: HarvestRun, harvested: HarvestedDataset) -> HarvestRecord:
 # --- the run, page by page ----------------------------------------------------------------------------------------
 
 
-def harvest_run_perform(*, run: HarvestRun, read_source) -> str:
+def harvest_run_perform(*, run: HarvestRun, read_source, record_gone=None) -> str:
     """Read the source from the run's cursor and import every record, page by page; then removal and the end.
-    `read_source(source, cursor=...)` yields Pages (catalog.harvest.readers.read_source). A SourceError ends the
+    `read_source(source, cursor=...)` yields Pages (catalog.harvest.readers.read_source); `record_gone` confirms
+    a missing record before its listing is withdrawn (catalog.harvest.readers.record_gone). A SourceError ends the
     run failed with its reason (nothing removed); LeaseLost stops this worker without writing."""
     cursor = dict(run.cursor or {})
     if not cursor.get("read"):
@@ -535,7 +552,7 @@ def harvest_run_perform(*, run: HarvestRun, read_source) -> str:
         except SourceError as error:
             harvest_run_fail(run=run, message_ko=error.message_ko, message_en=error.message_en)
             return "failed"
-    harvest_run_finish(run=run)
+    harvest_run_finish(run=run, record_gone=record_gone)
     return "done"
 
 

@@ -70,6 +70,21 @@ def read_ckan(base: str, *, fq: str = "", cursor: dict | None = None, rows: int 
             return
 
 
+def package_gone(base: str, identifier: str, *, fq: str = "") -> bool:
+    """Whether the package is confirmed gone from the source (within the source's `fq`): package_search for its id
+    or name finds no such package. Asked before a listing missing from a complete read is withdrawn; a source that
+    cannot answer raises SourceError (and the listing stays)."""
+    quoted = identifier.replace("\\", "\\\\").replace('"', '\\"')
+    params = {"q": f'id:"{quoted}" OR name:"{quoted}"', "rows": 10}
+    if fq:
+        params["fq"] = fq
+    body, _type = http.get(action_url(base, "package_search"), params=params, accept="application/json")
+    packages = _envelope(body).get("results")
+    if not isinstance(packages, list):
+        raise SourceError("CKAN 응답에 results 목록이 없습니다.", "The CKAN answer has no list of results.")
+    return not any(isinstance(p, dict) and identifier in (_text(p.get("id")), _text(p.get("name"))) for p in packages)
+
+
 def _envelope(body: bytes) -> dict:
     try:
         data = json.loads(body)
