@@ -519,6 +519,13 @@ def _remove(run: HarvestRun, harvested: HarvestedDataset) -> HarvestRecord:
                        "원본에서 사라졌지만 이 거래소에서 수정된 목록이라 게시를 유지했습니다.",
                        "Gone from the source, but the listing was edited here, so it stays published.",
                        dataset=dataset)  # fmt: skip
+    if dataset.offers.filter(active=True).exists():
+        # Offered here (a price, a plan, an offer to one buyer): the organization made the listing its own, as an
+        # edit here; it decides whether buyers lose it.
+        return _report(run, harvested.identifier, title, A.KEPT,
+                       "원본에서 사라졌지만 이 거래소에서 판매(제공) 조건을 붙인 목록이라 게시를 유지했습니다.",
+                       "Gone from the source, but the listing is offered here, so it stays published.",
+                       dataset=dataset)  # fmt: skip
     actor = _actor(run)
     reason = f"{run.source.name}에서 사라진 목록: 자동 철회 (removed at the harvest source)"
     Review.objects.create(

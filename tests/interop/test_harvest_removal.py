@@ -84,3 +84,28 @@ def test_a_read_whose_total_changed_removes_nothing(official, admin_user, refere
         holder["swap"] = holder["packages"][1:]  # one deleted between two pages: the total goes 3 → 2
         second = run_once(source)
     assert second.removed == 0 and second.cursor["complete"] is False and second.cursor["shifted"] is True
+
+
+@pytest.mark.django_db
+def test_a_listing_offered_here_stays_when_gone_from_the_source(official, admin_user, reference_data):
+    """A listing the organization sells here (a local paid offer) is its own, as an edit here: gone from the source,
+    it stays published (buyers keep finding and buying it) and the report says why; one not offered here goes."""
+    from catalog import services
+    from catalog.models import CatalogEntry
+
+    a, b, _c, _d = sorted(packages(), key=lambda x: x["name"])
+    holder = {"packages": [a, b]}
+    with FakeSource(portal_of(holder)) as portal:
+        source = make_source(admin_user, official.active_organization, portal.url,
+                             mapping={**ANSAN_RULES, "data_kind": "private"})  # fmt: skip
+        run_once(source)
+        sold = HarvestedDataset.objects.get(identifier=a["id"]).dataset
+        services.offer_create(actor=official, dataset=sold, kind="one_off", price_krw=50000,
+                              contract_type="provision")  # fmt: skip
+        holder["packages"] = []
+        gone = run_once(source)
+    lines = {r.identifier: r for r in gone.records.all()}
+    assert lines[a["id"]].action == A.KEPT and "offered here" in lines[a["id"]].message_en
+    assert lines[b["id"]].action == A.REMOVED
+    assert CatalogEntry.objects.filter(dataset=sold).exists()
+    assert not CatalogEntry.objects.filter(dataset=HarvestedDataset.objects.get(identifier=b["id"]).dataset).exists()
