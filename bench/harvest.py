@@ -153,16 +153,24 @@ def worker(kind: str, source_id: int, rows: int, out):
 
         original = importer.harvest_run_advance
 
-        def advance(*, run, cursor):  # sample memory as pages commit
-            original(run=run, cursor=cursor)
+        def advance(*, run, **kwargs):  # sample memory as pages commit
+            original(run=run, **kwargs)
             samples.append((HarvestRun.objects.values_list("seen", flat=True).get(pk=run.pk), rss_mb()))
 
         importer.harvest_run_advance = advance
-        state = harvest_run.apply(args=[run.pk]).get()
+        queries = [0]
+
+        def count(execute, sql, params, many, context):
+            queries[0] += 1
+            return execute(sql, params, many, context)
+
+        with connections["default"].execute_wrapper(count):
+            state = harvest_run.apply(args=[run.pk]).get()
         run.refresh_from_db()
         result = {
             "state": state,
             "records": run.seen,
+            "queries_per_record": round(queries[0] / max(run.seen, 1), 1),  # the samples' own reads included
             **{k: getattr(run, k) for k in ("added", "updated", "unchanged", "failed", "removed")},
         }
     seconds = time.perf_counter() - started
@@ -249,6 +257,8 @@ def run(sizes, rows, port):
                 f"first_harvest_{n}_records_per_s": round(n / first["seconds"]),
                 f"second_harvest_{n}_s": round(again["seconds"], 1),
                 f"second_harvest_{n}_records_per_s": round(n / again["seconds"]),
+                f"first_harvest_{n}_queries_per_record": first["queries_per_record"],
+                f"second_harvest_{n}_queries_per_record": again["queries_per_record"],
                 f"peak_rss_{n}_mb": round(first["peak_rss_mb"], 1),
                 # RSS after 10 % of the records and at the end: flat memory means these are about equal.
                 f"rss_after_10pct_{n}_mb": round(mid[0], 1) if mid else None,

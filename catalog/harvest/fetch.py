@@ -13,6 +13,7 @@ of another format stays a link only. Nothing here holds a transaction across the
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import tempfile
@@ -27,7 +28,8 @@ from accounts.models import Membership
 from catalog import services
 from catalog.harvest.models import ExternalResource, HarvestedDataset
 from catalog.harvest.readers.http import USER_AGENT, refusal
-from catalog.models import DataFile, Dataset, DatasetVersion, Review
+from catalog.models import DataFile, Dataset, DatasetVersion, Review, Upload
+from catalog.services.uploads import _staging_path, delete_unreferenced_on_commit  # a draft's staged bytes
 from core import outbound
 from core.transitions import transition
 
@@ -91,31 +93,45 @@ def _download(url: str, target: Path) -> int | None:
     return size or None
 
 
+def _file_name(resource: ExternalResource, suffix: str) -> str | None:
+    """The name the fetched file is uploaded under (the URL's file name, else the resource's name with the format's
+    suffix), cleaned as upload_create cleans it; None when that is no file name upload_create takes (a resource
+    named "측정값/"): the resource stays a link, and no draft is started for a file that would be refused."""
+    name = Path(resource.url.split("?")[0]).name or resource.name
+    name = name if name.lower().endswith(suffix) else f"{resource.name[:200]}{suffix}"
+    name = Path("".join(c for c in name if c.isprintable()).replace("\\", "/")).name.strip()[:255]
+    return name if name and services.format_for(name) is not None else None
+
+
 def harvest_fetch_files(*, dataset_id: int) -> int:
     """Fetch the published listing's resources into a new draft version. Returns how many files were uploaded
-    (0: nothing fetchable, no publisher, or a version is already being written)."""
+    (0: nothing fetchable, no publisher, or a version is already being written). The draft and its uploads are
+    opened in one transaction (an upload refused leaves no draft); an upload that breaks while its bytes are
+    written discards the draft, and a worker killed meanwhile leaves uploads unfinished, which
+    harvest_fetched_publish never publishes and the next run discards once the lease has run out."""
     dataset = Dataset.objects.select_related("publisher").get(pk=dataset_id)
     published = dataset.versions.filter(state=V.PUBLISHED).first()
     actor = fetch_actor(dataset.publisher)
     if published is None or actor is None:
         return 0
     limit = settings.HARVEST_FETCH_MAX_BYTES
+    links = list(published.external_resources.all())
     resources = [
-        (resource, suffix)
-        for resource in published.external_resources.all()
-        if (suffix := _suffix(resource)) is not None and not (resource.size is not None and resource.size > limit)
+        (resource, suffix, name)
+        for resource in links
+        if (suffix := _suffix(resource)) is not None
+        and not (resource.size is not None and resource.size > limit)
+        and (name := _file_name(resource, suffix)) is not None
     ]
     if not resources:
         return 0
     work = Path(tempfile.mkdtemp(prefix=f"harvest-fetch-{dataset_id}-"))
     try:
         fetched = []
-        for resource, suffix in resources:
+        for resource, suffix, name in resources:
             target = work / f"{len(fetched)}{suffix}"
             size = _download(resource.url, target)  # no transaction is open here
             if size:
-                name = Path(resource.url.split("?")[0]).name or resource.name
-                name = name if name.lower().endswith(suffix) else f"{resource.name[:200]}{suffix}"
                 fetched.append((name, target, size))
         if not fetched:
             return 0
@@ -138,18 +154,63 @@ def harvest_fetch_files(*, dataset_id: int) -> int:
                         size=r.size,
                         checksum=r.checksum,
                     )
-                    for r in published.external_resources.all()
+                    for r in links
                 ]
             )
-        for name, path, size in fetched:
-            upload = services.upload_create(actor=actor, version=draft, filename=name, length=size)
-            with open(path, "rb") as fh:
-                services.upload_append(actor=actor, upload=upload, offset=0, stream=fh)
+            # The draft carries the published version's files (a provider's own, or an earlier fetch's): a fetched
+            # file replaces the carried one of the same name instead of standing beside it.
+            carried = {f.original_name: f for f in draft.files.filter(parent__isnull=True)}
+            uploads = [
+                (
+                    services.upload_create(
+                        actor=actor, version=draft, filename=name, length=size, replaces=carried.get(name)
+                    ),
+                    path,
+                )  # fmt: skip
+                for name, path, size in fetched
+            ]
+        try:
+            for upload, path in uploads:
+                with open(path, "rb") as fh:
+                    services.upload_append(actor=actor, upload=upload, offset=0, stream=fh)
+        except Exception:
+            fetch_draft_discard(version_id=draft.pk)
+            raise
         return len(fetched)
     finally:
         for path in work.glob("*"):
             path.unlink(missing_ok=True)
         os.rmdir(work)
+
+
+def fetch_draft_stale(version: DatasetVersion) -> bool:
+    """A fetch draft left behind: older than the harvest lease and either with no file checked yet and none coming
+    (its worker killed, an upload broken) or with an upload never finished. One being checked, or ready and
+    waiting for harvest_fetched_publish (or for the organization: personal data), is not."""
+    if version.created_at > timezone.now() - dt.timedelta(seconds=settings.HARVEST_LEASE_SECONDS):
+        return False
+    unfinished = version.uploads.filter(state=Upload.State.UPLOADING).exists()
+    return unfinished or version.state == V.DRAFT
+
+
+def fetch_draft_discard(*, version_id: int) -> bool:
+    """Delete a harvester's fetch draft (an upload refused or broken, or its worker killed before the uploads were
+    done), with its files and staged uploads: the listing stays as published and the next run applies the source's
+    changes again. Only a draft still open and marked FETCH_NOTE; False when there was none."""
+    with transaction.atomic():
+        version = (
+            DatasetVersion.objects.select_for_update()
+            .filter(pk=version_id, change_note=FETCH_NOTE, state__in=(V.DRAFT, V.CHECKING, V.READY))
+            .first()
+        )
+        if version is None:
+            return False
+        names = list(DataFile.objects.filter(version=version).values_list("file", flat=True))
+        staged = [_staging_path(u) for u in version.uploads.all()]
+        version.delete()  # its files, uploads and link resources go with it (CASCADE)
+        delete_unreferenced_on_commit(names)  # a carried file's bytes stay with the published one
+        transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in staged])
+    return True
 
 
 def harvest_fetched_publish() -> list[int]:
@@ -161,7 +222,9 @@ def harvest_fetched_publish() -> list[int]:
     for version_id in ready.values_list("pk", flat=True):
         with transaction.atomic():
             version = DatasetVersion.objects.select_for_update().select_related("dataset").get(pk=version_id)
-            if version.state != V.READY or version.files.needing_justification().exists():
+            if version.state != V.READY or version.uploads.filter(state=Upload.State.UPLOADING).exists():
+                continue  # a file is still arriving (or its worker was killed: the next run discards the draft)
+            if version.files.needing_justification().exists():
                 continue  # personal data found: the organization decides, not the harvester
             if version.files.exclude(check_state__in=(DataFile.Check.PASSED, DataFile.Check.WARNING)).exists():
                 continue

@@ -41,6 +41,7 @@ from catalog.harvest.models import (
 from catalog.harvest.records import RecordProblem, SourceError, SourceRecord
 from catalog.models import Dataset, DatasetVersion, Review
 from catalog.services import METADATA_FIELDS, catalog_entry_refresh
+from catalog.services.versions import _carry_files as carry_files  # not in the package's API: a version's files
 from core.romanize import unique_slug
 from core.transitions import transition
 
@@ -119,9 +120,10 @@ def harvest_run_renew(*, run: HarvestRun) -> None:
     _held(run)
 
 
-def harvest_run_advance(*, run: HarvestRun, cursor: dict) -> None:
-    """A page's records are committed: the run resumes after it from now on."""
-    _held(run, cursor=cursor)
+def harvest_run_advance(*, run: HarvestRun, cursor: dict, counters: dict | None = None) -> None:
+    """A page's records are committed: the run resumes after it from now on (and its counters move by the
+    page's, `counters`: field → F expression)."""
+    _held(run, cursor=cursor, **(counters or {}))
     run.cursor = cursor
 
 
@@ -162,13 +164,13 @@ def harvest_run_fail(*, run: HarvestRun, message_ko: str, message_en: str) -> bo
     return True
 
 
-def harvest_run_finish(*, run: HarvestRun) -> HarvestRun:
+def harvest_run_finish(*, run: HarvestRun, record_gone=None) -> HarvestRun:
     """The whole source was read: remove the listings whose records are gone (only if the read was complete: every
     page without a fetch error and at least as many records seen as the source announced), then end the run."""
     run.refresh_from_db()
     complete = bool(run.cursor.get("complete"))
     if complete:
-        harvest_run_remove_missing(run=run)
+        harvest_run_remove_missing(run=run, record_gone=record_gone)
     with transaction.atomic():
         locked = HarvestRun.objects.select_for_update().filter(pk=run.pk, lease=run.lease, state=R.RUNNING).first()
         if locked is None:
@@ -220,6 +222,7 @@ def _actor(run: HarvestRun):
 
 
 def _report(run, identifier, title, action, message_ko="", message_en="", dataset=None) -> HarvestRecord:
+    """A report line written at once, with its counter (removal: one listing per transaction)."""
     record = HarvestRecord.objects.create(
         run=run,
         identifier=identifier[:500],
@@ -231,6 +234,38 @@ def _report(run, identifier, title, action, message_ko="", message_en="", datase
     )
     HarvestRun.objects.filter(pk=run.pk).update(**{COUNTERS[action]: F(COUNTERS[action]) + 1})
     return record
+
+
+class _PageBatch:
+    """A page's report lines and counters, written once when the page ends (in the page's transaction): one INSERT
+    of HarvestRecords, one UPDATE of the listings' last_run and the run's counters with its cursor."""
+
+    def __init__(self, run: HarvestRun):
+        self.run = run
+        self.records: list[HarvestRecord] = []
+        self.counts = dict.fromkeys(("seen", *COUNTERS.values()), 0)
+        self.touched: list[int] = []  # HarvestedDatasets the run saw
+
+    def report(self, identifier, title, action, message_ko="", message_en="", dataset=None) -> None:
+        self.records.append(
+            HarvestRecord(
+                run=self.run,
+                identifier=identifier[:500],
+                title=(title or "")[:300],
+                action=action,
+                message_ko=message_ko,
+                message_en=message_en,
+                dataset=dataset,
+            )
+        )
+        self.counts[COUNTERS[action]] += 1
+
+    def write(self) -> dict:
+        """The lines and last_run written; the run's counter updates to apply with the cursor."""
+        HarvestRecord.objects.bulk_create(self.records)
+        if self.touched:
+            HarvestedDataset.objects.filter(pk__in=self.touched).update(last_run=self.run)
+        return {name: F(name) + n for name, n in self.counts.items() if n}
 
 
 def _lock_run(run: HarvestRun) -> None:
@@ -250,118 +285,108 @@ def _vocabulary(run: HarvestRun) -> Vocabulary:
     return cached[1]
 
 
-def harvest_record_import(
-    *, run: HarvestRun, record: SourceRecord | RecordProblem, run_locked: bool = False
-) -> HarvestRecord:
-    """Import one source record into the source organization's listing and report it (one atomic step).
-    Idempotent within the run: a record reported by an earlier attempt of this run is returned as it was.
-    `run_locked`: the caller's transaction already holds the run's row lock under this lease (a page)."""
-    source = run.source
-    with transaction.atomic():
-        if not run_locked:
-            _lock_run(run)
-        done = HarvestRecord.objects.filter(run=run, identifier=record.identifier[:500]).first()
-        if done is not None:
-            return done
-        HarvestRun.objects.filter(pk=run.pk).update(seen=F("seen") + 1)
-        if isinstance(record, RecordProblem):
-            return _report(run, record.identifier, record.title, A.FAILED, record.message_ko, record.message_en)
-        harvested = (
-            HarvestedDataset.objects.select_for_update()
-            .select_related("dataset")
-            .filter(source=source, identifier=record.identifier)
-            .first()
-        )
-        if harvested is not None:
-            HarvestedDataset.objects.filter(pk=harvested.pk).update(last_run=run)
-        try:
-            with transaction.atomic():  # a savepoint: a record that breaks is reported, the run goes on
-                return _import(run, source, record, harvested)
-        except MappingProblem as problem:
-            return _report(
-                run, record.identifier, record.title_ko, A.FAILED, problem.message_ko, problem.message_en,
-                dataset=harvested.dataset if harvested else None,
-            )  # fmt: skip
-        except LeaseLost:
-            raise
-        except Exception as exc:  # one broken record never stops the run: it is reported with what broke
-            logger.exception("harvest record failed", extra={"run_id": run.pk, "identifier": record.identifier})
-            detail = f"{type(exc).__name__}: {str(exc)[:300]}"
-            return _report(
-                run, record.identifier, record.title_ko, A.FAILED,
-                f"가져오는 중 오류가 났습니다 ({detail}).", f"The import failed ({detail}).",
-                dataset=harvested.dataset if harvested else None,
-            )  # fmt: skip
-
-
-def _import(run, source, record: SourceRecord, harvested: HarvestedDataset | None) -> HarvestRecord:
-    source_hash = _source_hash(record, source)
-    title = record.title_ko
+def _import_item(run: HarvestRun, item: SourceRecord | RecordProblem, harvested, batch: _PageBatch) -> None:
+    """One source record into the source organization's listing, reported in `batch`. Inside the page's
+    transaction, in a savepoint of its own: a record that breaks is reported failed and the page goes on."""
+    if isinstance(item, RecordProblem):
+        batch.report(item.identifier, item.title, A.FAILED, item.message_ko, item.message_en)
+        return
+    if harvested is not None:
+        batch.touched.append(harvested.pk)
+    dataset = harvested.dataset if harvested else None
+    source_hash = _source_hash(item, run.source)
     if harvested is not None and harvested.removed_at is None and harvested.source_hash == source_hash:
-        return _report(run, record.identifier, title, A.UNCHANGED, dataset=harvested.dataset)
+        batch.report(item.identifier, item.title_ko, A.UNCHANGED, dataset=dataset)  # nothing written: no savepoint
+        return
+    try:
+        with transaction.atomic():
+            _import(run, run.source, item, harvested, batch, source_hash)
+    except MappingProblem as problem:
+        batch.report(item.identifier, item.title_ko, A.FAILED, problem.message_ko, problem.message_en, dataset)
+    except LeaseLost:
+        raise
+    except Exception as exc:  # one broken record never stops the run: it is reported with what broke
+        logger.exception("harvest record failed", extra={"run_id": run.pk, "identifier": item.identifier})
+        detail = f"{type(exc).__name__}: {str(exc)[:300]}"
+        batch.report(item.identifier, item.title_ko, A.FAILED, f"가져오는 중 오류가 났습니다 ({detail}).",
+                     f"The import failed ({detail}).", dataset)  # fmt: skip
+
+
+def _import(run, source, record: SourceRecord, harvested: HarvestedDataset | None, batch: _PageBatch, source_hash):
+    title = record.title_ko
     fields = version_fields(record, source, _vocabulary(run))
     actor = _actor(run)
     now = timezone.now()
     if harvested is None:
         dataset = _create_dataset(source, record, actor)
-        # Written before the publication: the catalog entry it refreshes knows the listing is harvested.
-        harvested = HarvestedDataset.objects.create(
+        version, imported_hash = _publish(run, dataset, fields, record, actor, previous=None, new=True)
+        HarvestedDataset.objects.create(
             dataset=dataset,
             source=source,
             identifier=record.identifier,
             source_url=record.source_url[:1000],
             source_modified=record.modified,
-            imported_hash="",
+            imported_hash=imported_hash,
             source_hash=source_hash,
             harvested_at=now,
             last_run=run,
         )
-        version = _publish(run, dataset, fields, record, actor, previous=None)
-        HarvestedDataset.objects.filter(pk=harvested.pk).update(imported_hash=listing_hash(version))
-        return _report(run, record.identifier, title, A.ADDED, dataset=dataset)
-    dataset = Dataset.objects.select_for_update().get(pk=harvested.dataset_id)
+        batch.report(record.identifier, title, A.ADDED, dataset=dataset)
+        return
+    dataset = harvested.dataset  # locked with its listing by the page's lookup
     published = dataset.versions.filter(state=V.PUBLISHED).first()
-    open_version = dataset.versions.filter(state__in=OPEN_VERSION_STATES).only("change_note").first()
+    open_version = (
+        dataset.versions.filter(state__in=OPEN_VERSION_STATES).only("change_note", "state", "created_at").first()
+    )
     if open_version is not None and open_version.change_note == fetch.FETCH_NOTE:
-        # Our own fetch of the files is still being checked: the change is taken on the next run.
-        HarvestedDataset.objects.filter(pk=harvested.pk).update(source_modified=record.modified)
-        return _report(run, record.identifier, title, A.KEPT,
-                       "원본 파일을 가져와 검사하는 중이라 원본의 변경은 다음 수집에서 반영합니다.",
-                       "The source's files are being fetched and checked; the change is applied on a later run.",
-                       dataset=dataset)  # fmt: skip
+        if not fetch.fetch_draft_stale(open_version):
+            # Our own fetch of the files is still being checked: the change is taken on the next run.
+            _kept(run, record, harvested, None, dataset, batch,
+                  "원본 파일을 가져와 검사하는 중이라 원본의 변경은 다음 수집에서 반영합니다.",
+                  "The source's files are being fetched and checked; the change is applied on a later run.")  # fmt: skip
+            return
+        # A fetch left behind (an upload broken, its worker killed): discarded, the change applied, fetched again.
+        fetch.fetch_draft_discard(version_id=open_version.pk)
+        open_version = None
     if open_version is not None:
-        return _kept(run, record, harvested, source_hash, dataset,
-                     "이 거래소에서 새 버전을 작성 중이어서 원본의 변경을 반영하지 않았습니다.",
-                     "A new version is being written here, so the source's change was not applied.")  # fmt: skip
+        _kept(run, record, harvested, source_hash, dataset, batch,
+              "이 거래소에서 새 버전을 작성 중이어서 원본의 변경을 반영하지 않았습니다.",
+              "A new version is being written here, so the source's change was not applied.")  # fmt: skip
+        return
     if published is not None and listing_hash(published) != harvested.imported_hash:
-        return _kept(run, record, harvested, source_hash, dataset,
-                     "이 거래소에서 수정된 목록이라 원본의 변경으로 덮어쓰지 않았습니다.",
-                     "The listing was edited here, so the source's change did not overwrite it.")  # fmt: skip
+        _kept(run, record, harvested, source_hash, dataset, batch,
+              "이 거래소에서 수정된 목록이라 원본의 변경으로 덮어쓰지 않았습니다.",
+              "The listing was edited here, so the source's change did not overwrite it.")  # fmt: skip
+        return
     if published is None and harvested.removed_at is None:
-        return _kept(run, record, harvested, source_hash, dataset,
-                     "이 거래소에서 게시를 철회한 목록이라 다시 게시하지 않았습니다.",
-                     "The listing was withdrawn here, so it was not published again.")  # fmt: skip
+        _kept(run, record, harvested, source_hash, dataset, batch,
+              "이 거래소에서 게시를 철회한 목록이라 다시 게시하지 않았습니다.",
+              "The listing was withdrawn here, so it was not published again.")  # fmt: skip
+        return
     returned = harvested.removed_at is not None
-    version = _publish(run, dataset, fields, record, actor, previous=published)
+    _version, imported_hash = _publish(run, dataset, fields, record, actor, previous=published)
     HarvestedDataset.objects.filter(pk=harvested.pk).update(
         source_url=record.source_url[:1000],
         source_modified=record.modified,
-        imported_hash=listing_hash(version),
+        imported_hash=imported_hash,
         source_hash=source_hash,
         harvested_at=now,
         removed_at=None,
         last_run=run,
     )
     if returned:
-        return _report(run, record.identifier, title, A.ADDED, "원본에 다시 나타나 다시 게시했습니다.",
-                       "It is back at the source and was published again.", dataset=dataset)  # fmt: skip
-    return _report(run, record.identifier, title, A.UPDATED, dataset=dataset)
+        batch.report(record.identifier, title, A.ADDED, "원본에 다시 나타나 다시 게시했습니다.",
+                     "It is back at the source and was published again.", dataset=dataset)  # fmt: skip
+    else:
+        batch.report(record.identifier, title, A.UPDATED, dataset=dataset)
 
 
-def _kept(run, record, harvested, source_hash, dataset, message_ko, message_en) -> HarvestRecord:
-    # The source's version is remembered as read: the report says "kept" again only when it changes again.
-    HarvestedDataset.objects.filter(pk=harvested.pk).update(source_hash=source_hash, source_modified=record.modified)
-    return _report(run, record.identifier, record.title_ko, A.KEPT, message_ko, message_en, dataset=dataset)
+def _kept(run, record, harvested, source_hash, dataset, batch, message_ko, message_en) -> None:
+    # The source's version is remembered as read: the report says "kept" again only when it changes again (unless
+    # source_hash is None: the change is to be applied later, and is looked at again on the next run).
+    changes = {"source_modified": record.modified, **({"source_hash": source_hash} if source_hash else {})}
+    HarvestedDataset.objects.filter(pk=harvested.pk).update(**changes)
+    batch.report(record.identifier, record.title_ko, A.KEPT, message_ko, message_en, dataset=dataset)
 
 
 def _create_dataset(source: HarvestSource, record: SourceRecord, actor) -> Dataset:
@@ -379,11 +404,13 @@ def _create_dataset(source: HarvestSource, record: SourceRecord, actor) -> Datas
     raise AssertionError("unreachable")
 
 
-def _publish(run, dataset, fields, record: SourceRecord, actor, *, previous) -> DatasetVersion:
+def _publish(run, dataset, fields, record: SourceRecord, actor, *, previous, new=False) -> tuple[DatasetVersion, str]:
     """A new version with the record's description and link resources, published at once and audited as an
-    automatic publication; the version published before it is superseded and the catalog entry refreshed."""
+    automatic publication; the version published before it is superseded (its files, a provider's own or fetched
+    from the source, carried into the new one: the harvester writes only the description and the links) and the
+    catalog entry refreshed. Returns the version and its listing_hash. `new`: the dataset was created just now."""
     now = timezone.now()
-    last = dataset.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    last = 0 if new else (dataset.versions.order_by("-number").values_list("number", flat=True).first() or 0)
     version = DatasetVersion.objects.create(
         dataset=dataset,
         number=last + 1,
@@ -392,8 +419,9 @@ def _publish(run, dataset, fields, record: SourceRecord, actor, *, previous) -> 
         submitted_at=now,
         change_note=f"{run.source.name}에서 수집 (harvested)"[:500],
         **fields,
+        **({"pii_justification": previous.pii_justification} if previous is not None else {}),
     )
-    ExternalResource.objects.bulk_create(
+    resources = ExternalResource.objects.bulk_create(
         [
             ExternalResource(
                 version=version,
@@ -410,6 +438,8 @@ def _publish(run, dataset, fields, record: SourceRecord, actor, *, previous) -> 
             for position, res in enumerate(record.resources)
         ]
     )
+    if previous is not None:
+        carry_files(previous, version)
     automatic = {
         "automatic": True,
         "harvest_source": run.source_id,
@@ -427,31 +457,48 @@ def _publish(run, dataset, fields, record: SourceRecord, actor, *, previous) -> 
         version, to=V.PUBLISHED, actor=actor, reason=reason, fields=("published_at",), action="version.approve",
         data={"superseded": previous.number if previous else None, **automatic},
     )  # fmt: skip
-    catalog_entry_refresh(dataset)
-    Dataset.objects.filter(pk=dataset.pk).update(updated_at=now)
-    return version
+    catalog_entry_refresh(dataset, harvested=True, fresh=new)
+    if not new:  # a dataset created in this transaction has its updated_at already
+        Dataset.objects.filter(pk=dataset.pk).update(updated_at=now)
+    return version, listing_hash(version, resources)
 
 
 # --- removal --------------------------------------------------------------------------------------------------
 
 
-def harvest_run_remove_missing(*, run: HarvestRun) -> int:
+def harvest_run_remove_missing(*, run: HarvestRun, record_gone=None) -> int:
     """Withdraw the listings of the source whose records this run did not see (one transaction each, under the
-    lease; a killed run resumes here and finds the ones already done). Edited-here listings are kept."""
+    lease; a killed run resumes here and finds the ones already done). Edited-here listings are kept.
+    `record_gone(source, identifier)` (catalog.harvest.readers.record_gone) confirms each with the source first,
+    outside any transaction: a record still there, or a source that cannot say, keeps its listing."""
     seen = HarvestRecord.objects.filter(run=run).values("identifier")
     missing = (
         HarvestedDataset.objects.filter(source_id=run.source_id, removed_at__isnull=True)
         .exclude(identifier__in=seen)
-        .values_list("pk", flat=True)
+        .values_list("pk", "identifier")
     )
     removed = 0
-    for pk in list(missing.iterator(chunk_size=1000)):
+    for pk, identifier in list(missing.iterator(chunk_size=1000)):
+        still_there = False
+        if record_gone is not None:
+            harvest_run_renew(run=run)
+            try:
+                still_there = not record_gone(run.source, identifier)  # the network: no transaction is open
+            except SourceError:
+                still_there = True
         with transaction.atomic():
             _lock_run(run)
             harvested = HarvestedDataset.objects.select_for_update().select_related("dataset").get(pk=pk)
             if harvested.removed_at is not None:
                 continue
             _held(run)
+            if still_there:
+                published = harvested.dataset.versions.filter(state=V.PUBLISHED).only("title_ko").first()
+                _report(run, identifier, published.title_ko if published else harvested.dataset.slug, A.KEPT,
+                        "이번 수집에서 읽히지 않았지만 원본에 아직 있거나 확인할 수 없어 철회하지 않았습니다.",
+                        "Not seen in this read, but still at the source (or the source could not say): not "
+                        "withdrawn.", dataset=harvested.dataset)  # fmt: skip
+                continue
             _remove(run, harvested)
             removed += 1
     return removed
@@ -472,6 +519,13 @@ def _remove(run: HarvestRun, harvested: HarvestedDataset) -> HarvestRecord:
                        "원본에서 사라졌지만 이 거래소에서 수정된 목록이라 게시를 유지했습니다.",
                        "Gone from the source, but the listing was edited here, so it stays published.",
                        dataset=dataset)  # fmt: skip
+    if dataset.offers.filter(active=True).exists():
+        # Offered here (a price, a plan, an offer to one buyer): the organization made the listing its own, as an
+        # edit here; it decides whether buyers lose it.
+        return _report(run, harvested.identifier, title, A.KEPT,
+                       "원본에서 사라졌지만 이 거래소에서 판매(제공) 조건을 붙인 목록이라 게시를 유지했습니다.",
+                       "Gone from the source, but the listing is offered here, so it stays published.",
+                       dataset=dataset)  # fmt: skip
     actor = _actor(run)
     reason = f"{run.source.name}에서 사라진 목록: 자동 철회 (removed at the harvest source)"
     Review.objects.create(
@@ -490,9 +544,10 @@ def _remove(run: HarvestRun, harvested: HarvestedDataset) -> HarvestRecord:
 # --- the run, page by page ----------------------------------------------------------------------------------------
 
 
-def harvest_run_perform(*, run: HarvestRun, read_source) -> str:
+def harvest_run_perform(*, run: HarvestRun, read_source, record_gone=None) -> str:
     """Read the source from the run's cursor and import every record, page by page; then removal and the end.
-    `read_source(source, cursor=...)` yields Pages (catalog.harvest.readers.read_source). A SourceError ends the
+    `read_source(source, cursor=...)` yields Pages (catalog.harvest.readers.read_source); `record_gone` confirms
+    a missing record before its listing is withdrawn (catalog.harvest.readers.record_gone). A SourceError ends the
     run failed with its reason (nothing removed); LeaseLost stops this worker without writing."""
     cursor = dict(run.cursor or {})
     if not cursor.get("read"):
@@ -504,28 +559,57 @@ def harvest_run_perform(*, run: HarvestRun, read_source) -> str:
         except SourceError as error:
             harvest_run_fail(run=run, message_ko=error.message_ko, message_en=error.message_en)
             return "failed"
-    harvest_run_finish(run=run)
+    harvest_run_finish(run=run, record_gone=record_gone)
     return "done"
 
 
 def harvest_page_import(*, run: HarvestRun, page, cursor: dict) -> dict:
     """One page of the source, read already: its records (each a savepoint: one that breaks is a failed line) and
     the run's cursor moved past it, in one transaction. A worker killed on the page leaves none of it: the run
-    resumes at this page. Returns the new cursor."""
+    resumes at this page. Idempotent within the run: a record an earlier attempt reported is not imported again
+    (one lookup per page, as for the page's listings). Returns the new cursor."""
     where = "&".join(f"{k}={v}" for k, v in (cursor.get("next") or {"start": 0}).items())
     with transaction.atomic():
         _lock_run(run)  # held until the page commits: one lock per page, not one per record
+        items = []
         for position, item in enumerate(page.items, start=1):
             if isinstance(item, RecordProblem) and item.identifier == "?":
                 item.identifier = f"?{where}#{position}"  # the same on a resumed attempt: reported once
-            harvest_record_import(run=run, record=item, run_locked=True)
-        total = page.total if page.total is not None else cursor.get("total")
+            items.append(item)
+        done = set(
+            HarvestRecord.objects.filter(run=run, identifier__in=[i.identifier[:500] for i in items]).values_list(
+                "identifier", flat=True
+            )
+        )
+        identifiers = [i.identifier for i in items if isinstance(i, SourceRecord)]
+        listings = {
+            h.identifier: h
+            for h in HarvestedDataset.objects.select_for_update()
+            .select_related("dataset")
+            .filter(source=run.source_id, identifier__in=identifiers)
+            .order_by("pk")  # locked in one order by every writer of the source's listings
+        } if identifiers else {}  # fmt: skip
+        batch = _PageBatch(run)
+        for item in items:
+            if item.identifier[:500] in done:
+                continue  # reported by an earlier attempt of this run, or twice on this page
+            done.add(item.identifier[:500])
+            batch.counts["seen"] += 1
+            _import_item(run, item, listings.get(item.identifier), batch)
+        counters = batch.write()
+        # The total the first page announced is kept: a later page announcing another one means the source changed
+        # while it was read (with offset paging a record deleted meanwhile hides a living one from this read), and
+        # a reader that stopped early (page.incomplete) did not read it all: either way nothing is withdrawn.
+        total = cursor["total"] if cursor.get("total") is not None else page.total
+        shifted = bool(cursor.get("shifted")) or (page.total is not None and total is not None and page.total != total)
+        incomplete = bool(cursor.get("incomplete")) or page.incomplete
         if page.next_cursor is None:
-            seen = HarvestRun.objects.values_list("seen", flat=True).get(pk=run.pk)
-            cursor = {"read": True, "complete": total is None or seen >= total, "total": total}
+            seen = HarvestRun.objects.values_list("seen", flat=True).get(pk=run.pk) + batch.counts["seen"]
+            complete = not shifted and not incomplete and (total is None or seen >= total)
+            cursor = {"read": True, "complete": complete, "total": total, "shifted": shifted, "incomplete": incomplete}
         else:
-            cursor = {"next": page.next_cursor, "total": total}
-        harvest_run_advance(run=run, cursor=cursor)
+            cursor = {"next": page.next_cursor, "total": total, "shifted": shifted, "incomplete": incomplete}
+        harvest_run_advance(run=run, cursor=cursor, counters=counters)
     return cursor
 
 

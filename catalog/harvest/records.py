@@ -152,6 +152,9 @@ class Page:
     items: list  # SourceRecord | RecordProblem
     next_cursor: dict | None
     total: int | None = None  # as the source announces it (CKAN count), for the report
+    # The reader stopped early (a source repeating its pages, past its page bound): the read is not complete, so
+    # nothing is withdrawn at its end.
+    incomplete: bool = False
 
 
 class SourceError(Exception):

@@ -14,7 +14,7 @@ from celery import shared_task
 from django.conf import settings
 
 from catalog.harvest import fetch, importer
-from catalog.harvest.readers import read_source
+from catalog.harvest.readers import read_source, record_gone
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def harvest_run(self, run_id: int) -> str:
     if run is None:
         return "not claimed"
     try:
-        return importer.harvest_run_perform(run=run, read_source=read_source)
+        return importer.harvest_run_perform(run=run, read_source=read_source, record_gone=record_gone)
     except importer.LeaseLost:
         return "lease lost"
     except Exception as exc:

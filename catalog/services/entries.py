@@ -27,16 +27,20 @@ def external_formats(version: DatasetVersion) -> set[str]:
     return found
 
 
-def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
+def catalog_entry_refresh(
+    dataset: Dataset, *, harvested: bool | None = None, fresh: bool = False
+) -> CatalogEntry | None:
     """Write (or delete) the dataset's catalog entry from its current published version, listing and offers.
 
     Called inside the transaction of every use case that changes what buyers see: approval, withdrawal,
     suspension and reinstatement, offers, download counts. Returns the entry, or None when the dataset
-    is not visible to buyers.
+    is not visible to buyers. A caller that knows spares the queries: `harvested`, whether the dataset is a
+    harvested listing; `fresh`, the dataset was created in this transaction (no offers yet).
     """
     version = (
         DatasetVersion.objects.filter(dataset=dataset, state=DatasetVersion.State.PUBLISHED)
         .select_related("dataset__publisher", "theme")
+        .prefetch_related("files")  # the formats and the search vector's columns: one query
         .first()
     )
     dataset = version.dataset if version else Dataset.objects.get(pk=dataset.pk)
@@ -44,16 +48,19 @@ def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
     if version is None or dataset.listing != Dataset.Listing.ACTIVE:
         CatalogEntry.objects.filter(dataset=dataset).delete()
         return None
-    formats = sorted(
-        set(version.files.exclude(format=DataFile.Format.ZIP).values_list("format", flat=True))
-        or set(version.files.values_list("format", flat=True))
-    )
-    harvested = HarvestedDataset.objects.filter(dataset=dataset).exists()
+    files = version.files.all()
+    formats = sorted({f.format for f in files if f.format != DataFile.Format.ZIP} or {f.format for f in files})
+    if harvested is None:
+        harvested = HarvestedDataset.objects.filter(dataset=dataset).exists()
     if harvested:
         # A harvested listing's resources are links to its source (ExternalResource): their formats are its own.
         formats = sorted({*formats, *external_formats(version)})
-    offers = list(
-        dataset.offers.filter(active=True, buyer__isnull=True).values_list("kind", "price_krw", "subscription_days")
+    offers = (
+        []
+        if fresh
+        else list(
+            dataset.offers.filter(active=True, buyer__isnull=True).values_list("kind", "price_krw", "subscription_days")
+        )
     )
     kinds = [kind for kind, _price, _days in offers]
     if harvested and not offers:
@@ -81,22 +88,26 @@ def catalog_entry_refresh(dataset: Dataset) -> CatalogEntry | None:
         tags=facets["tags"],
         sample_levels=settings.CATALOG_SAMPLE_LEVELS,
     )
-    entry, _ = CatalogEntry.objects.update_or_create(
-        dataset=dataset,
-        defaults={
-            "version": version,
-            "title_ko": version.title_ko,
-            "title_en": version.title_en,
-            "published_at": version.published_at,
-            "download_count": dataset.download_count,
-            "facet_keys": keys,
-            "sort_keys": sort_keys(dataset.download_count, version.published_at),
-            "price_from_krw": price_from_krw,
-            "subscription_prices": subscription_prices,
-            **facets,
-        },
+    values = {
+        "version": version,
+        "title_ko": version.title_ko,
+        "title_en": version.title_en,
+        "published_at": version.published_at,
+        "download_count": dataset.download_count,
+        "facet_keys": keys,
+        "sort_keys": sort_keys(dataset.download_count, version.published_at),
+        "price_from_krw": price_from_krw,
+        "subscription_prices": subscription_prices,
+        **facets,
+    }
+    # One INSERT … ON CONFLICT (dataset) DO UPDATE: no read first, no savepoint, safe against a concurrent writer.
+    (entry,) = CatalogEntry.objects.bulk_create(
+        [CatalogEntry(dataset=dataset, **values)],
+        update_conflicts=True,
+        unique_fields=["dataset"],
+        update_fields=list(values),
     )
-    CatalogEntry.objects.filter(pk=entry.pk).update(search_vector=version_vector(version))
+    CatalogEntry.objects.filter(pk=dataset.pk).update(search_vector=version_vector(version))
     return entry
 
 

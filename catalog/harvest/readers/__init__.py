@@ -2,7 +2,7 @@
 objects (normalized SourceRecords, or RecordProblems for records that cannot be read), and raises SourceError when
 the source itself cannot be read. No database access here: the importer writes."""
 
-from catalog.harvest.readers.ckan import read_ckan
+from catalog.harvest.readers.ckan import package_gone, read_ckan
 from catalog.harvest.readers.dcat import read_dcat
 
 
@@ -13,4 +13,14 @@ def read_source(source, *, cursor: dict | None = None):
     return read_dcat(source.url, cursor=cursor)
 
 
-__all__ = ["read_ckan", "read_dcat", "read_source"]
+def record_gone(source, identifier: str) -> bool:
+    """Whether a record a complete read did not see is confirmed gone from `source` before its listing is withdrawn
+    (SourceError: the source cannot say). CKAN is asked for the package (offset paging can hide a living record
+    from a read whose total did not change: one deleted and one added meanwhile); a DCAT catalog has no such
+    look-up, and its complete read stands."""
+    if source.kind == "ckan":
+        return package_gone(source.url, identifier, fq=source.filter_query)
+    return True
+
+
+__all__ = ["read_ckan", "read_dcat", "read_source", "record_gone"]

@@ -22,9 +22,22 @@ def action_url(base: str, action: str) -> str:
     return f"{base.rstrip('/')}/api/3/action/{action}"
 
 
+# Pages read past what the first page's count announces (records added at the source while it is read), and the
+# bound of a source that announces no count.
+SLACK_PAGES = 10
+MAX_PAGES = 100_000
+
+
 def read_ckan(base: str, *, fq: str = "", cursor: dict | None = None, rows: int | None = None) -> Iterator[Page]:
+    """The pages of package_search from `cursor`. The read stops, marked incomplete (so nothing is withdrawn), when
+    a page brings no package this read has not seen (a source repeating its page), or past ceil(count/rows) +
+    SLACK_PAGES pages of the first page's count (MAX_PAGES without a count)."""
     rows = rows or settings.HARVEST_CKAN_ROWS
-    start = int((cursor or {}).get("start", 0))
+    cursor = cursor or {}
+    start = int(cursor.get("start", 0))
+    first_count = cursor.get("count")
+    pages = int(cursor.get("pages", 0))
+    seen: set[str] = set()  # this read's packages (a resumed read starts afresh: at worst one page more)
     while True:
         params = {"q": "*:*", "rows": rows, "start": start, "sort": "name asc"}
         if fq:
@@ -32,17 +45,44 @@ def read_ckan(base: str, *, fq: str = "", cursor: dict | None = None, rows: int 
         body, _type = http.get(action_url(base, "package_search"), params=params, accept="application/json")
         result = _envelope(body)
         count = result.get("count")
+        count = count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
         packages = result.get("results")
         if not isinstance(packages, list):
             raise SourceError("CKAN 응답에 results 목록이 없습니다.", "The CKAN answer has no list of results.")
         items = [package_record(base, package) for package in packages]
+        pages += 1
+        if first_count is None and pages == 1:
+            first_count = count
+        new = {item.identifier for item in items if item.identifier != "?"} - seen
+        seen |= new
         start += len(packages)
-        done = not packages or len(packages) < rows or (isinstance(count, int) and start >= count)
+        limit = MAX_PAGES if first_count is None else -(-first_count // rows) + SLACK_PAGES
+        stuck = bool(packages) and not new  # a full page of packages already read: the source repeats itself
+        done = not packages or len(packages) < rows or (count is not None and start >= count)
+        cut = not done and (stuck or pages >= limit)
         yield Page(
-            items=items, next_cursor=None if done else {"start": start}, total=count if isinstance(count, int) else None
+            items=[] if stuck else items,
+            next_cursor=None if done or cut else {"start": start, "count": first_count, "pages": pages},
+            total=count,
+            incomplete=cut,
         )
-        if done:
+        if done or cut:
             return
+
+
+def package_gone(base: str, identifier: str, *, fq: str = "") -> bool:
+    """Whether the package is confirmed gone from the source (within the source's `fq`): package_search for its id
+    or name finds no such package. Asked before a listing missing from a complete read is withdrawn; a source that
+    cannot answer raises SourceError (and the listing stays)."""
+    quoted = identifier.replace("\\", "\\\\").replace('"', '\\"')
+    params = {"q": f'id:"{quoted}" OR name:"{quoted}"', "rows": 10}
+    if fq:
+        params["fq"] = fq
+    body, _type = http.get(action_url(base, "package_search"), params=params, accept="application/json")
+    packages = _envelope(body).get("results")
+    if not isinstance(packages, list):
+        raise SourceError("CKAN 응답에 results 목록이 없습니다.", "The CKAN answer has no list of results.")
+    return not any(isinstance(p, dict) and identifier in (_text(p.get("id")), _text(p.get("name"))) for p in packages)
 
 
 def _envelope(body: bytes) -> dict:
