@@ -28,7 +28,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,16 +43,7 @@ TARGET_P95_MS = 100.0
 
 
 def database_url() -> tuple[str, object]:
-    if os.environ.get("BENCH_DATABASE_URL"):
-        return os.environ["BENCH_DATABASE_URL"], None
-    if os.environ.get("DATABASE_URL"):
-        url = urlsplit(os.environ["DATABASE_URL"])
-        return urlunsplit(url._replace(path="/" + DB_NAME)), None
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import stack  # the launcher's embedded PostgreSQL
-
-    server, url = stack.start_postgres()
-    return urlunsplit(urlsplit(url)._replace(path="/" + DB_NAME)), server
+    return search_bench.database_url(DB_NAME)
 
 
 def request_mix(publisher: str | None) -> list[tuple[str, str, dict, str | None]]:

@@ -108,19 +108,19 @@ def summary(ms):
 # --- database ---------------------------------------------------------------------------------------------------
 
 
-def database_url() -> tuple[str, object]:
-    """The bench database's URL (and the embedded server to stop, if one was started)."""
+def database_url(name: str = DB_NAME) -> tuple[str, object]:
+    """The bench database `name`'s URL (and the embedded server to stop, if one was started)."""
     if os.environ.get("BENCH_DATABASE_URL"):
         return os.environ["BENCH_DATABASE_URL"], None
     if os.environ.get("DATABASE_URL"):
         url = urlsplit(os.environ["DATABASE_URL"])
-        return urlunsplit(url._replace(path="/" + DB_NAME)), None
+        return urlunsplit(url._replace(path="/" + name)), None
     sys.path.insert(0, str(ROOT / "scripts"))
     import stack  # the launcher's embedded PostgreSQL (data under VAR_DIR/pg)
 
     server, url = stack.start_postgres()
     parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + DB_NAME)), server
+    return urlunsplit(parts._replace(path="/" + name)), server
 
 
 def create_database(url: str) -> None:
