@@ -111,7 +111,9 @@ class SourceRecord:
             res.checksum = clip(res.checksum, 200)
             res.description = clip(res.description, TEXT_MAX)
             res.source_id = clip(res.source_id, 200)
-            if not (isinstance(res.size, int) and 0 <= res.size < 1 << 62):
+            # A bool is an int to Python but not a size (CKAN may answer "size": true): stored as 1, it would
+            # make the listing's hash in memory differ from the stored one (importer.listing_hash).
+            if isinstance(res.size, bool) or not (isinstance(res.size, int) and 0 <= res.size < 1 << 62):
                 res.size = None
         if not self.raw_hash:
             self.raw_hash = record_hash(self)
