@@ -58,3 +58,20 @@ def test_a_listing_whose_source_gives_a_boolean_size_is_updated_at_the_sources_n
     second = _harvest(source, holder, packages("미세먼지 측정 결과 (개정)"))
     line = second.records.get()
     assert line.action == "updated", (line.action, line.message_en)
+
+
+def test_a_redirect_to_a_malformed_address_is_a_source_error_not_a_crash():
+    """A source's Location header is the source's to write: "http://[::1" makes urlsplit raise ValueError, which
+    must become the run's reason (SourceError, ko/en) as an invalid address did before, not a task crash retried
+    with backoff (then "kept failing"), nor a 500 from the admin's source check."""
+    from catalog.harvest.probe import source_probe
+    from catalog.harvest.readers import http
+    from catalog.harvest.records import SourceError
+    from tests.interop.test_harvest_guard import _redirecting
+
+    with _redirecting(lambda path: "http://[::1") as portal:
+        with pytest.raises(SourceError) as error:
+            http.get(f"{portal.url}/start")
+        probe = source_probe("dcat", f"{portal.url}/catalog.ttl")
+    assert "주소" in error.value.message_ko and "address" in error.value.message_en
+    assert probe.ok is False
