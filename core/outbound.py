@@ -32,7 +32,7 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class Refused(Exception):
-    """The address may not be connected to. `code`: "scheme" (not http(s)), "unresolved" (the name does not
+    """The address may not be connected to. `code`: "scheme" (not http(s)), "invalid" (no address at all), "unresolved" (the name does not
     resolve), "private" (it resolves to an address that is not a public one), "redirects" (too many hops)."""
 
     def __init__(self, code: str, url: str, detail: str = ""):
@@ -77,7 +77,11 @@ def addresses(host: str, *, allow_private: bool = False, url: str = "") -> list[
 
 def check_url(url: str, *, allow_private: bool = False) -> list[str]:
     """The addresses an http(s) `url` may be connected to (Refused otherwise)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 — a port that is no number raises here, not later in the connection
+    except ValueError:  # "http://[::1", a port out of range: not an address
+        raise Refused("invalid", url) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused("scheme", url)
     return addresses(parts.hostname, allow_private=allow_private, url=url)
@@ -163,11 +167,19 @@ def open_get(
         session = pinned_session(pinned)
         try:
             response = session.get(url, headers=headers, timeout=timeout, stream=True, allow_redirects=False)
+        except ValueError:  # requests parses a redirect's Location even when it follows none ("http://[::1")
+            session.close()
+            raise Refused("invalid", url) from None
         except BaseException:
             session.close()
             raise
         if response.is_redirect and response.headers.get("location"):
-            url = urljoin(url, response.headers["location"])
+            try:
+                url = urljoin(url, response.headers["location"])
+            except ValueError:  # the source's Location is no address
+                response.close()
+                session.close()
+                raise Refused("invalid", response.headers["location"]) from None
             response.close()
             session.close()
             continue

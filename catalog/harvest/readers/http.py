@@ -28,6 +28,8 @@ def refusal(exc: outbound.Refused) -> SourceError:
         return SourceError(
             f"http:// 또는 https:// 주소만 읽습니다: {url}", f"Only http:// and https:// addresses are read: {url}"
         )
+    if exc.code == "invalid":
+        return SourceError(f"주소가 올바르지 않습니다: {url}", f"The address is not valid: {url}")
     if exc.code == "unresolved":
         return SourceError(
             f"주소의 호스트 이름을 찾을 수 없습니다: {url}", f"The address's host name cannot be resolved: {url}"
