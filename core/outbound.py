@@ -32,8 +32,9 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class Refused(Exception):
-    """The address may not be connected to. `code`: "scheme" (not http(s)), "invalid" (no address at all), "unresolved" (the name does not
-    resolve), "private" (it resolves to an address that is not a public one), "redirects" (too many hops)."""
+    """The address may not be connected to. `code`: "scheme" (not http(s)), "invalid" (no address at all),
+    "unresolved" (the name does not resolve), "private" (it resolves to an address that is not a public one),
+    "redirects" (too many hops)."""
 
     def __init__(self, code: str, url: str, detail: str = ""):
         super().__init__(f"{code}: {url} {detail}".strip())

@@ -2,8 +2,8 @@
 
 import pytest
 
-from catalog.harvest.models import HarvestedDataset, HarvestRun
 from catalog.harvest.importer import listing_hash
+from catalog.harvest.models import HarvestedDataset, HarvestRun
 from catalog.harvest.tasks import harvest_run
 from catalog.models import DatasetVersion
 from tests.interop.harvest_support import ANSAN_RULES, FakeSource, make_run, make_source
