@@ -37,6 +37,7 @@ from catalog.harvest.models import (
     HarvestRun,
     HarvestSchedule,
     HarvestSource,
+    next_run_after,
 )
 from catalog.harvest.records import RecordProblem, SourceError, SourceRecord
 from catalog.models import Dataset, DatasetVersion, Review
@@ -50,11 +51,6 @@ R = HarvestRun.State
 V = DatasetVersion.State
 A = HarvestRecord.Action
 OPEN_VERSION_STATES = (V.DRAFT, V.CHECKING, V.READY, V.SUBMITTED, V.REJECTED)
-SCHEDULE_INTERVALS = {
-    HarvestSchedule.HOURLY: dt.timedelta(hours=1),
-    HarvestSchedule.DAILY: dt.timedelta(days=1),
-    HarvestSchedule.WEEKLY: dt.timedelta(days=7),
-}
 COUNTERS = {A.ADDED: "added", A.UPDATED: "updated", A.UNCHANGED: "unchanged", A.KEPT: "kept", A.REMOVED: "removed",
             A.FAILED: "failed"}  # fmt: skip
 
@@ -133,9 +129,8 @@ def harvest_run_release(*, run: HarvestRun) -> None:
 
 
 def _schedule_next(source_id: int, now: dt.datetime) -> None:
-    source = HarvestSource.objects.get(pk=source_id)
-    interval = SCHEDULE_INTERVALS.get(source.schedule)
-    HarvestSource.objects.filter(pk=source_id).update(last_run_at=now, next_run_at=now + interval if interval else None)
+    schedule = HarvestSource.objects.values_list("schedule", flat=True).get(pk=source_id)
+    HarvestSource.objects.filter(pk=source_id).update(last_run_at=now, next_run_at=next_run_after(schedule, now))
 
 
 def _fail(run: HarvestRun, message_ko: str, message_en: str) -> None:

@@ -9,6 +9,7 @@ failed with its reason). HarvestedDataset ties a listing to its source record; a
 ExternalResource rows (links to the source's files) unless the source fetches files.
 """
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -28,6 +29,20 @@ class HarvestSchedule(models.TextChoices):
     HOURLY = "hourly", _("Every hour")
     DAILY = "daily", _("Every day")
     WEEKLY = "weekly", _("Every week")
+
+
+# How long after a run a scheduled source is due again (a manual source has no interval: it never comes due).
+SCHEDULE_INTERVALS = {
+    HarvestSchedule.HOURLY: dt.timedelta(hours=1),
+    HarvestSchedule.DAILY: dt.timedelta(days=1),
+    HarvestSchedule.WEEKLY: dt.timedelta(days=7),
+}
+
+
+def next_run_after(schedule: str, moment: dt.datetime | None) -> dt.datetime | None:
+    """When a source on `schedule` runs next after `moment` (None: manual, or no moment)."""
+    interval = SCHEDULE_INTERVALS.get(schedule)
+    return moment + interval if interval and moment else None
 
 
 class ResourceMode(models.TextChoices):

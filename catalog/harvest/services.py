@@ -12,10 +12,9 @@ licence URI; it is kept as written (trimmed), since URIs are case-sensitive.
 
 Schedules. `next_run_at` says when the beat (catalog.harvest.tasks.harvest_due) starts the next run: a new
 scheduled source is due at once; a change of schedule counts from the last run; a manual or paused source has
-none. `next_run_after` is the one rule, for the importer to set the next one when a run finishes.
+none. `catalog.harvest.models.next_run_after` is the one rule, for the importer to set the next one when a run finishes.
 """
 
-import datetime as dt
 from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
@@ -27,30 +26,27 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from accounts.permissions import can
-from catalog.harvest.models import HarvestKind, HarvestRun, HarvestSchedule, HarvestSource, ResourceMode
+from catalog.harvest.models import (
+    SCHEDULE_INTERVALS,
+    HarvestKind,
+    HarvestRun,
+    HarvestSchedule,
+    HarvestSource,
+    ResourceMode,
+    next_run_after,
+)
 from catalog.models import DataKind, Licence, Theme
 from catalog.services.review import licence_kind_problem
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
 from core.text import lazy_percent
 
-SCHEDULE_INTERVALS = {
-    HarvestSchedule.HOURLY: dt.timedelta(hours=1),
-    HarvestSchedule.DAILY: dt.timedelta(days=1),
-    HarvestSchedule.WEEKLY: dt.timedelta(days=7),
-}
 NAME_MAX = 200  # HarvestSource.name
 URL_MAX = 500  # HarvestSource.url
 FILTER_MAX = 300  # HarvestSource.filter_query
 SOURCE_VALUE_MAX = 500  # a mapping rule's source value (a URI can be long)
 MAPPING_RULES_MAX = 500  # rules per table: far more than any real source has themes or licences
 EDITABLE_FIELDS = ("name", "kind", "url", "organization", "schedule", "resource_mode", "mapping", "filter_query")
-
-
-def next_run_after(schedule: str, moment: dt.datetime | None) -> dt.datetime | None:
-    """When a source on `schedule` runs next after `moment` (None: manual, or no moment)."""
-    interval = SCHEDULE_INTERVALS.get(schedule)
-    return moment + interval if interval and moment else None
 
 
 def _require_admin(actor) -> None:
