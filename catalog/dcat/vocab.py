@@ -92,12 +92,6 @@ def frequency_uri(cadence: str) -> URIRef | None:
     return URIRef(f"{FREQUENCY_SCHEME}/{code[0]}") if code else None
 
 
-def cadence_for_frequency(uri: str) -> str | None:
-    """Our cadence for an EU frequency URI (the harvester's default mapping); None when it has none."""
-    code = str(uri).rstrip("/").rsplit("/", 1)[-1].upper()
-    return next((ours for ours, (eu, _label) in FREQUENCIES.items() if eu == code), None)
-
-
 # --- file formats → EU file type + IANA media type ----------------------------------------------------------------
 # Our DataFile.Format values and the formats harvested resources name (upper case, as CKAN shows them).
 # (EU file-type code, IANA media type or "" when IANA registers none).
