@@ -6,6 +6,7 @@ at the embedded servers it starts, CI points them at the machine's servers.
 Nothing here starts a server or touches the network.
 """
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,6 +16,7 @@ from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 from marketplace.env import env_bool, env_int, env_list, env_str
+from marketplace.storage_config import default_storage_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -299,12 +301,13 @@ STATICFILES_DIRS = [
     ("vendor/leaflet", NODE_MODULES / "leaflet" / "dist"),
 ]
 # What collectstatic skips in the npm packages: marketplace/staticfiles.py.
+# Uploaded data lives in private storage: never under STATIC_URL or a public MEDIA_URL. STORAGE_BACKEND picks it:
+# "filesystem" (the default: PRIVATE_STORAGE_ROOT, a local disk or a volume every node mounts) or "s3" (any
+# S3-compatible object storage through django-storages; marketplace/storage_config.py, docs/operations.md).
+STORAGE_BACKEND = env_str("STORAGE_BACKEND", "filesystem").strip().lower()
+_DEFAULT_STORAGE = default_storage_config(os.environ, private_root=VAR_DIR / "private")
 STORAGES = {
-    # Uploaded data lives in private storage: never under STATIC_URL or a public MEDIA_URL.
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(Path(env_str("PRIVATE_STORAGE_ROOT", str(VAR_DIR / "private")))), "base_url": None},
-    },
+    "default": _DEFAULT_STORAGE,
     "staticfiles": {
         "BACKEND": env_str("STATICFILES_STORAGE_BACKEND", "whitenoise.storage.CompressedManifestStaticFilesStorage"),
     },

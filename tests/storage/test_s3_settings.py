@@ -1,0 +1,37 @@
+"""The S3 settings talk to a real S3 protocol server (moto's, tests/s3.py): a file saved through the default storage
+is an object of the bucket, read back in a stream, and its URL is presigned and short-lived."""
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from marketplace.storage_config import PRESIGNED_URL_SECONDS, default_storage_config
+from tests.s3 import s3_client, s3_server, s3_storage  # noqa: F401
+
+
+def test_default_storage_is_the_bucket(s3_storage, s3_server):  # noqa: F811
+    name = default_storage.save("probe/대기질.csv", ContentFile("측정소,PM10\n정왕동,41\n".encode()))
+    objects = s3_client(s3_server).list_objects_v2(Bucket=s3_storage)["Contents"]
+    assert [o["Key"] for o in objects] == [name]
+    with default_storage.open(name, "rb") as fh:
+        assert fh.read().decode() == "측정소,PM10\n정왕동,41\n"
+    query = parse_qs(urlsplit(default_storage.url(name)).query)
+    assert query["X-Amz-Expires"] == [str(PRESIGNED_URL_SECONDS)]
+    # Never overwritten in place: a second save under the same name gets a name of its own.
+    assert default_storage.save("probe/대기질.csv", ContentFile(b"x")) != name
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"STORAGE_BACKEND": "s3"}, "S3_BUCKET"),
+        ({"STORAGE_BACKEND": "ftp"}, "STORAGE_BACKEND"),
+        ({"STORAGE_BACKEND": "s3", "S3_BUCKET": "b", "S3_ADDRESSING_STYLE": "dns"}, "S3_ADDRESSING_STYLE"),
+    ],
+)
+def test_bad_storage_settings_fail_at_start(environ, message, tmp_path):
+    with pytest.raises(ImproperlyConfigured, match=message):
+        default_storage_config(environ, private_root=tmp_path)
