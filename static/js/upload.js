@@ -5,7 +5,7 @@
  *   #upload-input             <input type=file multiple>; a drop zone [data-dropzone] takes dragged files too
  *   #upload-list              one <li> per file, cloned from <template id="upload-item-template">
  *   #upload-strings           translated words (data-*), with {name} {percent} {done} {total} {limit} {reason}
- *   #upload-live              polite live region for start / finish / error
+ *   #upload-live              polite live region for start / pause / resume / cancel / finish / error
  *   #version-files            the files table (htmx); gets the "refresh" event when an upload completes
  *   #version-files-live       polite live region: the files table's data-announce after each refresh
  *
@@ -275,13 +275,13 @@
       return S.failed;
     };
 
-    Item.prototype.start = function () {
+    Item.prototype.start = function (resuming) {
       var self = this;
       this.state = "starting";
       this.resumedFrom = null;
       this.setButtons();
       this.setStatus(S.checkingPrevious);
-      announce(fill(S.announceStart, { name: this.file.name }));
+      announce(fill(resuming ? S.announceResumed : S.announceStart, { name: this.file.name }));
       if (!this.upload) this.createUpload();
       var upload = this.upload;
       upload.findPreviousUploads().then(function (previous) {
@@ -306,6 +306,7 @@
       this.state = "paused";
       this.upload.abort();
       this.setStatus(fill(S.paused, { percent: (this.lastPercent || 0) + "%" }));
+      announce(fill(S.announcePaused, { name: this.file.name, percent: (this.lastPercent || 0) + "%" }));
       this.setButtons();
       pump();
     };
@@ -313,7 +314,7 @@
     Item.prototype.resume = function () {
       if (this.state !== "paused" && this.state !== "error") return;
       // Ask the server for its offset again (HEAD) and continue from there.
-      this.start();
+      this.start(true);
     };
 
     Item.prototype.cancel = function () {
@@ -326,6 +327,7 @@
       var done = function () {
         self.setProgress(0, self.file.size);
         self.setStatus(S.cancelled);
+        announce(fill(S.announceCancelled, { name: self.file.name }));
         self.li.classList.add("is-cancelled");
         self.setButtons();
         if (self.el.dismiss && !self.el.dismiss.hidden) self.el.dismiss.focus();
