@@ -139,6 +139,12 @@ def _reference_labels(kind: str, needed=()) -> dict:
 _publishers: dict[str, tuple[float, object]] = {}
 
 
+def forget_reference_labels() -> None:
+    """Drop this process's labels of themes, licences and publishers (the next read loads them again)."""
+    _labels.clear()
+    _publishers.clear()
+
+
 def _publisher_labels(ids) -> dict:
     """id → Organization (slug and names only) of publishers in a facet, kept a minute per process: a catalog
     page names up to 15 and they rarely change."""

@@ -12,11 +12,13 @@ import uuid
 import pytest
 from django.conf import settings
 from django.test.signals import setting_changed
+from pytest_django.plugin import blocking_manager_key
 
 from accounts.models import Membership, Organization, PolicyAgreement, PolicyVersion, User
 from accounts.selectors import policy_ids_in_force
 from catalog import services as catalog_services
 from catalog.models import Theme
+from catalog.reference_data import ensure_reference_data
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -78,13 +80,30 @@ def celery_worker(celery_worker_session, transactional_db):
 _WORKER_QUEUE = None
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     """Before any fixture is torn down (the test database's flush among them): once the session worker runs, let it
     finish what this test queued, whether or not the test asked for the worker. A task it was still running met the
-    flush's TRUNCATE in a deadlock (seen in CI after a transactional test that queued a task on commit)."""
+    flush's TRUNCATE in a deadlock (seen in CI after a transactional test that queued a task on commit).
+
+    After every fixture is torn down: a transactional test's flush emptied every table, the themes and licences
+    that migrations load among them; put them back, so the next test finds the database as migrations left it
+    whatever ran before it, in any order."""
     if _WORKER_QUEUE is not None:
         _drain(None, queue=_WORKER_QUEUE)
+    yield
+    if nextitem is None or not _flushed_after(item):
+        return  # (after the last test the test database is gone already)
+    with item.config.stash[blocking_manager_key].unblock():
+        if not Theme.objects.exists():
+            ensure_reference_data()
+
+
+def _flushed_after(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    transactional = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    fixtures = getattr(item, "fixturenames", ())
+    return transactional or "transactional_db" in fixtures or "live_server" in fixtures
 
 
 def _drain(worker, timeout: float = 30.0, queue: str | None = None):
@@ -109,12 +128,31 @@ def _drain(worker, timeout: float = 30.0, queue: str | None = None):
             app.control.purge()
 
 
+@pytest.fixture(autouse=True)
+def _session_worker_only_for_its_tests(request):
+    """Once a test has started the session worker it keeps running; a later test that did not ask for it must not
+    have its tasks taken (a worker sees only committed rows: a count task run for a test's uncommitted catalog
+    stored zero counts the test then read). Such a test's tasks wait in a queue nobody consumes, as when it runs
+    alone, and are dropped after it."""
+    if _WORKER_QUEUE is None or "celery_worker_session" in request.fixturenames:
+        yield
+        return
+    from marketplace.celery import app
+
+    parked = f"{_WORKER_QUEUE}-parked"
+    app.conf.task_default_queue = parked
+    try:
+        yield
+    finally:
+        app.conf.task_default_queue = _WORKER_QUEUE
+        with app.connection_for_write() as connection:
+            connection.default_channel.client.delete(parked)
+
+
 @pytest.fixture
 def reference_data(db):
     """Themes and licences. Migrations load them, but the flush after a transactional test empties
     every table, so tests that need them ask for this fixture."""
-    from catalog.reference_data import ensure_reference_data
-
     ensure_reference_data()
 
 
@@ -224,9 +262,12 @@ def _fresh_catalog_counts():
     from django.core.cache import cache
 
     from accounts.selectors import POLICY_INDEX_KEY
-    from catalog.discovery import catalog_changed
+    from catalog import discovery
 
-    catalog_changed()
+    discovery.catalog_changed()
+    # The per-process labels (theme and licence ids, publishers) are of an earlier test's rows: a flush after a
+    # transactional test and the reference data loaded again give the same codes new ids.
+    discovery.forget_reference_labels()
     cache.delete(POLICY_INDEX_KEY)  # the policy versions of this test's database, not an earlier one's
     yield
     cache.delete(POLICY_INDEX_KEY)

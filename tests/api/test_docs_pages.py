@@ -74,7 +74,9 @@ def test_the_walkthroughs_are_on_the_site_rendered_from_docs_api_md(client):
     assert page.status_code == 200
     html = page.content.decode()
     assert "10분 따라하기: 기업 개발자" in html and "큰 파일 올리기 (tus)" in html
-    assert "<pre><code>" in html and 'api.post("/api/v1/checkout/"' in html
+    # Code blocks take keyboard focus (they scroll sideways) and the guide's headings sit right under the page's h1.
+    assert '<pre tabindex="0"><code>' in html and 'api.post("/api/v1/checkout/"' in html
+    assert "<h3>" not in html.split('<article class="api-guide')[1].split("</h2>")[0]
     assert "<script" not in html.split('<article class="api-guide')[1].split("</article>")[0]
     assert 'href="/api/docs/guide/"' in client.get("/api/docs/").content.decode()
     assert "문서에<br" not in html  # the document's own line wrapping is not turned into line breaks

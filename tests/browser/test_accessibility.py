@@ -63,6 +63,7 @@ def _session(user) -> str:
 def site(django_db_setup, django_db_blocker, celery_worker_session):
     from pytest_django.live_server_helper import LiveServer
 
+    from catalog.reference_data import ensure_reference_data
     from tests import conftest
     from tests.api.world import build_world
 
@@ -79,6 +80,8 @@ def site(django_db_setup, django_db_blocker, celery_worker_session):
             server.stop()
         with django_db_blocker.unblock():
             call_command("flush", verbosity=0, interactive=False)
+            # As after any transactional test: the reference data migrations loaded (themes, licences) back.
+            ensure_reference_data()
 
 
 def _build(world):
