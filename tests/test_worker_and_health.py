@@ -1,5 +1,8 @@
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -7,6 +10,8 @@ from django.urls import reverse
 
 from accounts import services
 from marketplace.tasks import ping_task
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_task_round_trips_through_a_real_worker(celery_worker):
@@ -125,6 +130,11 @@ def test_web_scope_stays_green_when_no_worker_is_up_while_the_full_check_is_503(
                        "redis": {"status": "ok", "ms": web_only.json()["checks"]["redis"]["ms"]}},
         }  # fmt: skip
         assert httpx.get(base + "?scope=nonsense", timeout=30).status_code == 400
+        # docker-compose's health check of web (deploy/healthcheck.py) is green here; pointed at the full check, red.
+        script = [sys.executable, str(ROOT / "deploy" / "healthcheck.py")]
+        env = {**os.environ, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,data.example.kr"}
+        assert subprocess.run(script, env={**env, "HEALTHCHECK_URL": base + "?scope=web"}).returncode == 0
+        assert subprocess.run(script, env={**env, "HEALTHCHECK_URL": base}, capture_output=True).returncode == 1
     finally:
         stop(web)
 
