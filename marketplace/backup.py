@@ -341,6 +341,8 @@ def backup_create(target: Path, *, storage, database: str = "default", previous:
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} is not empty: back up into a new folder")
     target.mkdir(parents=True, exist_ok=True)
+    if previous is not None and not Path(previous).exists():
+        previous = None  # the first run of a nightly job (`--previous <yesterday>`): copy everything
     if previous is not None and not (Path(previous) / MANIFEST).exists():
         raise BackupError(f"{previous} is not a backup (no {MANIFEST})")
     started_at = datetime.now(UTC)
@@ -361,6 +363,7 @@ def backup_create(target: Path, *, storage, database: str = "default", previous:
         "started_at": started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "app_version": _app_version(),
+        "previous": str(previous) if previous else None,
         "django": django.get_version(),
         "database": db_part,
         "storage": storage_part,

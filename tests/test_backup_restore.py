@@ -194,6 +194,8 @@ def test_an_s3_bucket_is_backed_up_and_restored_into_another_bucket(s3_server, s
     assert second.manifest["storage"]["linked_from_previous"] == 2
     for name in names:
         assert (tmp_path / "b2" / "files" / name).stat().st_ino == (tmp_path / "b1" / "files" / name).stat().st_ino
+    first_night = backup.backup_create(tmp_path / "b3", storage=storage.default_storage, previous=tmp_path / "none")
+    assert (first_night.manifest["storage"]["linked_from_previous"], first_night.manifest["storage"]["files"]) == (0, 2)
 
     from storages.backends.s3 import S3Storage  # the S3 tests alone need it
 

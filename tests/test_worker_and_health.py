@@ -3,12 +3,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
+import httpx
 import pytest
+import redis
+from django.conf import settings
 from django.core import mail
+from django.db import connection
 from django.urls import reverse
 
 from accounts import services
+from bench.webserver import free_port, start_gunicorn, stop
 from marketplace.tasks import ping_task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,9 +85,6 @@ def test_healthz_hides_details_from_anonymous_probes(client, settings):
 
 def _redis_db_nobody_uses() -> int:
     """A Redis database no client is connected to (so no Celery worker listens for pings on it)."""
-    import redis
-    from django.conf import settings
-
     client = redis.Redis.from_url(settings.REDIS_URL)
     try:
         busy = {int(c["db"]) for c in client.client_list()}
@@ -95,14 +98,6 @@ def _redis_db_nobody_uses() -> int:
 def test_web_scope_stays_green_when_no_worker_is_up_while_the_full_check_is_503(tmp_path):
     """The web container's health check (/healthz?scope=web, docker-compose.yml) must not fail because the workers
     are down: a gunicorn whose Celery broker has no worker at all answers 200 there and 503 on plain /healthz."""
-    from urllib.parse import quote, urlsplit, urlunsplit
-
-    import httpx
-    from django.conf import settings
-    from django.db import connection
-
-    from bench.webserver import free_port, start_gunicorn, stop
-
     url = urlsplit(os.environ.get("DATABASE_URL") or settings.DATABASE_URL)
     broker = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path=f"/{_redis_db_nobody_uses()}"))
     port = free_port()
