@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -414,6 +415,9 @@ def main() -> int:
                 os.killpg(proc.pid, signal.SIGKILL)
         broker.delete(queue)
         broker.close()
+        for log in logs.values():
+            log.close()
+        shutil.rmtree(tmp, ignore_errors=True)  # the uploaded and packaged files of the run
 
     return report(args, samples, stats, journeys)
 
