@@ -18,10 +18,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# gettext: msgfmt/makemessages for translators working inside the container.
+# gettext: msgfmt/makemessages for translators working inside the container. postgresql-client (15, as the
+# postgres service): pg_dump / pg_restore / psql for `manage.py backup` and `restore` (docs/operations.md).
 # (psycopg2-binary, argon2-cffi etc. install as wheels: no compiler needed.)
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gettext \
+    && apt-get install -y --no-install-recommends gettext postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system app \

@@ -1,4 +1,9 @@
-"""Reachability of the database, Redis and at least one Celery worker, for /healthz."""
+"""Reachability of the database, Redis and at least one Celery worker, for /healthz.
+
+Two scopes. "all" (the default, for monitoring): the database, Redis and a worker; 503 when any is down, because the
+site then cannot finish what it promises (checks, packages, e-mails). "web" (`/healthz?scope=web`, for the web
+container's own health check and a load balancer): only what this process needs to answer requests, the database and
+Redis; a stopped worker must not take every web node out of service."""
 
 import time
 
@@ -54,9 +59,14 @@ def check_worker():
     return names
 
 
-def health_report(*, detail: bool = True) -> tuple[bool, dict]:
+SCOPES = ("all", "web")
+
+
+def health_report(*, detail: bool = True, scope: str = "all") -> tuple[bool, dict]:
     checks = {"database": _timed(check_database), "redis": _timed(check_redis)}
-    if checks["redis"]["status"] == "ok":
+    if scope == "web":
+        pass  # this process's own dependencies only
+    elif checks["redis"]["status"] == "ok":
         checks["worker"] = _timed(check_worker)
     else:
         # The broker is Redis: without it no worker can be asked, and asking would hang on retries.

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 from accounts.permissions import is_platform_admin
 from catalog import selectors as catalog_selectors
 from core.api import errors as api_errors
-from marketplace.health import health_report
+from marketplace.health import SCOPES, health_report
 from marketplace.mail import dev_mailbox
 
 
@@ -26,9 +26,13 @@ def home(request):
 @never_cache
 @require_GET
 def healthz(request):
-    healthy, checks = health_report(detail=settings.DEBUG or request.user.is_staff)
+    """?scope=web: the database and Redis only (the web container's health check); default: a worker as well."""
+    scope = request.GET.get("scope", "all")
+    if scope not in SCOPES:
+        return JsonResponse({"status": "unknown scope", "scopes": list(SCOPES)}, status=400)
+    healthy, checks = health_report(detail=settings.DEBUG or request.user.is_staff, scope=scope)
     return JsonResponse(
-        {"status": "ok" if healthy else "down", "checks": checks},
+        {"status": "ok" if healthy else "down", "scope": scope, "checks": checks},
         status=200 if healthy else 503,
         json_dumps_params={"ensure_ascii": False},
     )

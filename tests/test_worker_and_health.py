@@ -1,12 +1,23 @@
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
+import httpx
 import pytest
+import redis
+from django.conf import settings
 from django.core import mail
+from django.db import connection
 from django.urls import reverse
 
 from accounts import services
+from bench.webserver import free_port, start_gunicorn, stop
 from marketplace.tasks import ping_task
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_task_round_trips_through_a_real_worker(celery_worker):
@@ -70,3 +81,61 @@ def test_healthz_hides_details_from_anonymous_probes(client, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     body = client.get(reverse("healthz")).json()
     assert body["checks"]["redis"] == {"status": "down", "ms": body["checks"]["redis"]["ms"]}  # no error text
+
+
+def _redis_db_nobody_uses() -> int:
+    """A Redis database no client is connected to (so no Celery worker listens for pings on it)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        busy = {int(c["db"]) for c in client.client_list()}
+        databases = int(client.config_get("databases")["databases"])
+    finally:
+        client.close()
+    return max(set(range(databases)) - busy)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_web_scope_stays_green_when_no_worker_is_up_while_the_full_check_is_503(tmp_path):
+    """The web container's health check (/healthz?scope=web, docker-compose.yml) must not fail because the workers
+    are down: a gunicorn whose Celery broker has no worker at all answers 200 there and 503 on plain /healthz."""
+    url = urlsplit(os.environ.get("DATABASE_URL") or settings.DATABASE_URL)
+    broker = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path=f"/{_redis_db_nobody_uses()}"))
+    port = free_port()
+    web = start_gunicorn(
+        port,
+        env={
+            "DATABASE_URL": urlunsplit(url._replace(path="/" + quote(connection.settings_dict["NAME"]))),
+            "CELERY_BROKER_URL": broker,
+            "CELERY_RESULT_BACKEND": broker,
+            "DJANGO_SECRET_KEY": "health-test-key",
+            "VAR_DIR": str(tmp_path),
+        },
+        workers=1,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/healthz"
+        full = httpx.get(base, timeout=30)
+        assert full.status_code == 503 and full.json()["checks"]["worker"]["status"] == "down"
+        web_only = httpx.get(base + "?scope=web", timeout=30)
+        assert web_only.status_code == 200, web_only.text
+        assert web_only.json() == {
+            "status": "ok",
+            "scope": "web",
+            "checks": {"database": {"status": "ok", "ms": web_only.json()["checks"]["database"]["ms"]},
+                       "redis": {"status": "ok", "ms": web_only.json()["checks"]["redis"]["ms"]}},
+        }  # fmt: skip
+        assert httpx.get(base + "?scope=nonsense", timeout=30).status_code == 400
+        # docker-compose's health check of web (deploy/healthcheck.py) is green here; pointed at the full check, red.
+        script = [sys.executable, str(ROOT / "deploy" / "healthcheck.py")]
+        env = {**os.environ, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,data.example.kr"}
+        assert subprocess.run(script, env={**env, "HEALTHCHECK_URL": base + "?scope=web"}).returncode == 0
+        assert subprocess.run(script, env={**env, "HEALTHCHECK_URL": base}, capture_output=True).returncode == 1
+    finally:
+        stop(web)
+
+
+@pytest.mark.django_db
+def test_web_scope_is_503_when_redis_is_unreachable(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get(reverse("healthz") + "?scope=web")
+    assert response.status_code == 503 and response.json()["checks"]["redis"]["status"] == "down"

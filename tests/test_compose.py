@@ -1,0 +1,84 @@
+"""docker-compose.yml read as data (Docker cannot run in CI): the health checks use /healthz, web and worker can be
+scaled behind nginx, beat stays single, and the bundled MinIO's bucket is the one the app is configured to use."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from marketplace.storage_config import default_storage_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _interpolate(text: str, overrides: dict | None = None) -> str:
+    """Compose's ${VAR:-default} with an empty environment (or `overrides`), and $$ → $."""
+    overrides = overrides or {}
+    text = re.sub(r"\$\{([A-Z0-9_]+):-([^}]*)\}", lambda m: overrides.get(m.group(1), m.group(2)), text)
+    return text.replace("$$", "$")
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load(_interpolate((ROOT / "docker-compose.yml").read_text(encoding="utf-8")))
+
+
+def test_every_variable_has_a_default(compose):
+    """`docker compose config` works without a .env: no ${VAR} without a default is left."""
+    assert "${" not in yaml.safe_dump(compose)
+
+
+def test_web_health_check_is_healthz_scope_web(compose):
+    web = compose["services"]["web"]
+    assert web["healthcheck"]["test"] == ["CMD", "python", "deploy/healthcheck.py"]
+    script = (ROOT / "deploy" / "healthcheck.py").read_text(encoding="utf-8")
+    assert '"http://127.0.0.1:8000/healthz?scope=web"' in script  # gunicorn's bind in web's command
+    assert "0.0.0.0:8000" in web["command"]
+
+
+def test_web_and_worker_scale_behind_nginx(compose):
+    services = compose["services"]
+    for name in ("web", "worker"):
+        assert "container_name" not in services[name], name  # a fixed name forbids --scale
+        assert "ports" not in services[name], name  # a fixed host port too
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    # A variable in proxy_pass with a resolver: `web` is looked up per request, every scaled container is used.
+    assert re.search(r"resolver 127\.0\.0\.11\b", nginx)
+    assert "set $app_upstream web:8000;" in nginx and "proxy_pass http://$app_upstream;" in nginx
+    assert services["nginx"]["depends_on"]["web"]["condition"] == "service_healthy"
+    assert services["worker"]["healthcheck"]["test"][0] == "CMD-SHELL"
+    assert "inspect ping" in services["worker"]["healthcheck"]["test"][1]
+
+
+def test_exactly_one_beat(compose):
+    beat = compose["services"]["beat"]
+    assert "beat" in beat["command"]
+    assert beat.get("deploy", {}).get("replicas", 1) == 1
+    assert sum("beat" in " ".join(s.get("command", []) or []) for s in compose["services"].values()) == 1
+
+
+def test_filesystem_is_the_default_and_minio_is_an_opt_in_profile(compose):
+    env = compose["x-app-env"]
+    assert env["STORAGE_BACKEND"] == "filesystem"
+    assert compose["services"]["minio"]["profiles"] == ["minio"]
+    assert compose["services"]["minio-init"]["profiles"] == ["minio"]
+    assert compose["services"]["minio"]["healthcheck"]["test"] == ["CMD", "mc", "ready", "local"]
+    waits = compose["services"]["migrate"]["depends_on"]["minio-init"]
+    assert waits == {"condition": "service_completed_successfully", "required": False}
+
+
+def test_with_s3_the_app_uses_the_bucket_minio_init_makes(compose):
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    chosen = yaml.safe_load(_interpolate(text, {"STORAGE_BACKEND": "s3", "S3_BUCKET": "city-data"}))
+    env = {k: str(v) for k, v in chosen["x-app-env"].items()}
+    options = default_storage_config(env, private_root=Path("/unused"))["OPTIONS"]
+    init = chosen["services"]["minio-init"]
+    assert options["bucket_name"] == init["environment"]["BUCKET"] == "city-data"
+    assert options["endpoint_url"] == "http://minio:9000"
+    minio_env = chosen["services"]["minio"]["environment"]
+    assert (options["access_key"], options["secret_key"]) == (
+        minio_env["MINIO_ROOT_USER"],
+        minio_env["MINIO_ROOT_PASSWORD"],
+    )
+    assert 'mc mb --ignore-existing "store/$BUCKET"' in init["command"][0]
