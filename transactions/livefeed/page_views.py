@@ -3,7 +3,7 @@ add one for a live table it has live access to (the secret shown once, on the an
 switch one off. Thin: transactions.livefeed.services writes."""
 
 from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -54,8 +54,9 @@ def webhooks(request):
 @require_POST
 @buyer_required
 def webhook_deactivate(request, pk):
-    endpoint = selectors.endpoints_of(request.user.active_organization).filter(pk=pk).first()
-    if endpoint is not None:
-        services.webhook_endpoint_deactivate(actor=request.user, endpoint=endpoint)
-        messages.success(request, _("The webhook is switched off: nothing more is sent to it."))
+    # Another organization's endpoint (or none) is not found: the same answer as every page named by an id it may
+    # not see, rather than a redirect that looks as if something was done.
+    endpoint = get_object_or_404(selectors.endpoints_of(request.user.active_organization), pk=pk)
+    services.webhook_endpoint_deactivate(actor=request.user, endpoint=endpoint)
+    messages.success(request, _("The webhook is switched off: nothing more is sent to it."))
     return redirect("transactions:webhooks")
