@@ -4,7 +4,11 @@ seconds, MB/s and the peak RSS of each of OUR processes, the same journey run on
     DATABASE_URL=... REDIS_URL=... .venv/bin/python bench/storage.py [--rows 2000000] [--only local|s3]
 
 --rows 10000000 is the full run: a ~1 GB CSV (bench/csvdata.py: 12 Korean-headed columns, UTF-8). The default,
-2,000,000 rows (~200 MB), keeps a routine run short; memory is flat in the file's size either way.
+2,000,000 rows (~225 MB), keeps a routine run short; memory is flat in the file's size either way. Measured on
+the shared 2-core machine (other jobs running), 225 MB: local upload 10.1 s, checks 25.4 s, copies 5.4 s, package
+7.5 s, download 0.7 s; S3 (moto) 10.3 / 28.1 / 8.5 / 12.0 / 0.9 s. Peak RSS: checks 269 → 282 MB, copies and
+package 311 → 331 MB (boto3 loaded), gunicorn 201 → 319 MB (boto3 and the multipart parts in flight, bounded by
+MULTIPART_CONCURRENCY × 8 MiB in marketplace/storage_config.py, not by the file).
 
 Per storage (local: FileSystemStorage in a temporary folder; s3: django-storages' S3Storage on a bucket of moto's
 standalone S3 server, started here on loopback as tests/s3.py starts it):
@@ -18,7 +22,9 @@ standalone S3 server, started here on loopback as tests/s3.py starts it):
    their SHA-256 must be the package's.
 Baseline in the same run: a plain copy of the CSV on the same disk.
 
-Peak RSS: gunicorn's VmHWM (arbiter + worker), each child's getrusage and this process's own. moto's server keeps
+Peak RSS: gunicorn's VmHWM (arbiter + worker), each child's getrusage and this process's own. A child's peak is
+reached while Django and the task's libraries load ("before"): a task that stays under it used no memory of its
+own worth the name; one that grew with the file would show above it. moto's server keeps
 small objects in memory and spools larger ones to temporary files; it stands in for S3 and is NOT one of our
 processes, so its memory is not measured. Uses a throwaway database (`--db`, default bench_storage) and a temporary
 folder, both removed at the end; ends with one JSON line.
