@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.exports import CsvFormulaGuard, looks_like_formula
 from catalog.ingest.errors import lazy_format
+from core.storage import open_stream
 
 CHUNK = 1 << 20
 READ_AHEAD = 4  # chunks read (and decoded) ahead of the compressor, in a thread
@@ -159,7 +160,7 @@ def read_ahead(items: Iterator, depth: int = READ_AHEAD):
 
 def open_source(datafile) -> BinaryIO:
     try:
-        return datafile.file.storage.open(datafile.file.name, "rb")
+        return open_stream(datafile.file.storage, datafile.file.name)  # S3: the GET body as it arrives
     except FileNotFoundError as exc:
         # Missing from storage: possibly a storage outage, so the task retries before giving up.
         raise FileNotFoundError(f"{datafile.original_name} ({datafile.file.name}) is missing from storage") from exc

@@ -15,6 +15,7 @@ from celery.schedules import crontab
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
+from marketplace import storage_config
 from marketplace.env import env_bool, env_int, env_list, env_str
 from marketplace.storage_config import default_storage_config
 
@@ -572,6 +573,9 @@ E_INVOICE_ADAPTER = env_str("E_INVOICE_ADAPTER", "export")
 CASH_RECEIPT_REQUEST_DAYS = env_int("CASH_RECEIPT_REQUEST_DAYS", 5)
 # Signed download links: lifetime; ready packages are deleted after PACKAGE_TTL_DAYS (rebuilt on request).
 DOWNLOAD_LINK_TTL_SECONDS = env_int("DOWNLOAD_LINK_TTL_SECONDS", 3600)
+# On S3 a valid link redirects to a presigned URL of the object that lives only this long (the storage's own
+# querystring_expire): the browser follows it at once, and that URL, unlike our link, is not checked again when used.
+PRESIGNED_URL_SECONDS = storage_config.PRESIGNED_URL_SECONDS
 PACKAGE_TTL_DAYS = env_int("PACKAGE_TTL_DAYS", 30)
 # How downloads leave: "stream" (Django streams with Range support), "x-accel" (nginx serves the file from
 # the internal location below) or "presigned" (a presigned S3 URL; chosen automatically with S3 storage).

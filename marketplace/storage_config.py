@@ -18,6 +18,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 # A presigned URL is used at once (the download view redirects to it), so it lives minutes, not as long as our links.
 PRESIGNED_URL_SECONDS = 300
+# Multipart uploads (packages, uploaded files): 8 MiB parts, 4 at a time.
+MULTIPART_PART_BYTES = 8 * 1024**2
+MULTIPART_CONCURRENCY = 4
 
 
 def default_storage_config(environ: Mapping[str, str], *, private_root: Path) -> dict:
@@ -35,6 +38,9 @@ def default_storage_config(environ: Mapping[str, str], *, private_root: Path) ->
     style = environ.get("S3_ADDRESSING_STYLE", "path").strip() or "path"
     if style not in ("path", "virtual"):
         raise ImproperlyConfigured(f"S3_ADDRESSING_STYLE must be 'path' or 'virtual', not {style!r}")
+    # boto3 is loaded only when the storage is S3 (a file-system deployment never needs it).
+    from boto3.s3.transfer import TransferConfig
+
     return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -52,5 +58,13 @@ def default_storage_config(environ: Mapping[str, str], *, private_root: Path) ->
             "file_overwrite": False,
             # An upload larger than this spools to a temporary file on disk, never into memory.
             "max_memory_size": 8 * 1024**2,
+            # A multipart upload holds each part it sends in memory: boto3's default of 10 parts in flight is ~100 MB
+            # more in the web process that finishes an upload (bench/storage.py); 4 keep it ~32 MB, and loopback or
+            # a data-centre link is as fast with them.
+            "transfer_config": TransferConfig(
+                multipart_threshold=MULTIPART_PART_BYTES,
+                multipart_chunksize=MULTIPART_PART_BYTES,
+                max_concurrency=MULTIPART_CONCURRENCY,
+            ),
         },
     }

@@ -29,7 +29,8 @@ from catalog.ingest.encoding import detect_encoding, transcode_to_utf8
 from catalog.ingest.errors import IngestError, in_every_language, lazy_format
 from catalog.ingest.pii import mask_value, scan_csv
 from catalog.ingest.tabular import analyse_csv
-from catalog.services import format_for, local_copy_path
+from catalog.services import format_for
+from core.storage import local_copy
 
 logger = logging.getLogger(__name__)
 
@@ -358,5 +359,8 @@ def analyse_path(path: Path, fmt: str, *, workdir: Path, progress=lambda stage, 
 
 
 def analyse_datafile(datafile, *, workdir, progress=lambda stage, percent: None) -> dict:
-    path = local_copy_path(datafile, Path(workdir))
+    # The stored file itself on a file system; on S3 a copy streamed into the work folder (the checks seek and
+    # reread: DuckDB, openpyxl and the ZIP reader need a file).
+    suffix = Path(datafile.original_name).suffix.lower()
+    path = local_copy(datafile.file.storage, datafile.file.name, Path(workdir), f"source{suffix}")
     return _jsonable(analyse_path(path, datafile.format, workdir=Path(workdir), progress=progress))

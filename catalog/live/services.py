@@ -31,6 +31,7 @@ from catalog.models import DataFile, Dataset, DatasetVersion, Upload
 from catalog.services import upload_append, upload_create, version_approve, version_start_new, version_submit
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
+from core.storage import copy_atomically, local_path
 from core.text import choice_label, lazy_percent
 from core.transitions import transition
 
@@ -362,18 +363,13 @@ def _work_dir() -> Path:
 
 def local_store_path(name: str) -> str:
     """A local path of a stored DuckDB file: the storage's own path, or a node-local copy (made once)."""
-    try:
-        return default_storage.path(name)
-    except NotImplementedError:
-        target = _work_dir() / "stores" / name.replace("/", "_")
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(f".{os.getpid()}.part")
-            with default_storage.open(name, "rb") as src, open(tmp, "wb") as dst:
-                for chunk in iter(lambda: src.read(1 << 20), b""):
-                    dst.write(chunk)
-            tmp.replace(target)
-        return str(target)
+    path = local_path(default_storage, name)
+    if path is not None:
+        return str(path)
+    target = _work_dir() / "stores" / name.replace("/", "_")
+    if not target.exists():
+        copy_atomically(default_storage, name, target)
+    return str(target)
 
 
 # --- snapshots ------------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ import duckdb
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
+from core.storage import open_stream
 from core.text import lazy_percent
 
 HIDDEN_COLUMNS = ("_row", "_minx", "_miny", "_maxx", "_maxy")
@@ -1020,7 +1021,7 @@ def ensure_local(storage, name: str, sha256: str, cache_dir: str) -> str:
     fd, tmp = tempfile.mkstemp(dir=base, prefix=".download-", suffix=".part")
     digest = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out, storage.open(name, "rb") as src:
+        with os.fdopen(fd, "wb") as out, open_stream(storage, name) as src:
             for chunk in iter(lambda: src.read(1024 * 1024), b""):
                 digest.update(chunk)
                 out.write(chunk)

@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from catalog.ingest.errors import IngestError, in_every_language
 from catalog.models import DataFile, DatasetVersion
 from catalog.querystore.models import QueryStore, QueryTable
+from core.storage import copy_to_file, local_path
 from core.text import lazy_percent
 from core.transitions import transition
 
@@ -175,14 +176,13 @@ def query_store_built(*, pk: int, lease, name: str, size: int, sha256: str, tabl
 # ------------------------------------------------------------------------------------------------ the inputs
 def _local_path(datafile: DataFile, workdir: Path) -> Path:
     """The stored file itself on local storage; a copy streamed into `workdir` otherwise."""
-    try:
-        return Path(datafile.file.path)
-    except NotImplementedError:
-        target = workdir / f"src-{datafile.pk}{Path(datafile.original_name).suffix.lower()}"
-        if not target.exists():
-            with datafile.file.open("rb") as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-        return target
+    path = local_path(datafile.file.storage, datafile.file.name)
+    if path is not None:
+        return path
+    target = workdir / f"src-{datafile.pk}{Path(datafile.original_name).suffix.lower()}"
+    if not target.exists():
+        copy_to_file(datafile.file.storage, datafile.file.name, target)
+    return target
 
 
 def _inputs(version_id: int, variant: str, workdir: Path):

@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -77,12 +78,47 @@ def datafile_check_progress(*, datafile_id: int, stage: str, percent: int) -> No
     DataFile.objects.filter(pk=datafile_id).update(check_stage=stage[:40], check_progress=max(0, min(100, percent)))
 
 
-@transaction.atomic
 def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
-    """Store a file's check report and let the version follow (checking → ready or draft)."""
+    """Store a file's check report and let the version follow (checking → ready or draft).
+
+    The members of a ZIP are put into storage first, outside the transaction (with object storage that is network
+    I/O, never done under a row lock); when the report is not recorded after all (another run finished it first, or
+    the transaction failed) they are deleted again."""
+    stored = _store_members(datafile_id, report.get("members", []))
+    recorded = False
+    try:
+        datafile, recorded = _record_check(datafile_id, report, stored)
+    finally:
+        if not recorded:
+            for name in stored:
+                default_storage.delete(name)
+    return datafile
+
+
+def _store_members(datafile_id: int, members: list[dict]) -> list[str]:
+    """The storage names of the extracted members (local files of this check's work folder), in their order."""
+    if not members:
+        return []
+    version = DataFile.objects.select_related("version").get(pk=datafile_id).version
+    stored: list[str] = []
+    try:
+        for member in members:
+            child = DataFile(version=version, original_name=Path(member["name"]).name)
+            with open(member["local_path"], "rb") as fh:
+                child.file.save(child.original_name, File(fh), save=False)
+            stored.append(child.file.name)
+    except BaseException:
+        for name in stored:
+            default_storage.delete(name)
+        raise
+    return stored
+
+
+@transaction.atomic
+def _record_check(datafile_id: int, report: dict, stored: list[str]) -> tuple[DataFile, bool]:
     datafile = DataFile.objects.select_for_update().get(pk=datafile_id)
     if datafile.check_state != DataFile.Check.RUNNING:
-        return datafile  # already finished by another run: never store a report (or ZIP members) twice
+        return datafile, False  # already finished by another run: never store a report (or ZIP members) twice
     _store_report(datafile, report)
     datafile.save()
     datafile_dictionary_inherit(datafile=datafile)
@@ -99,7 +135,7 @@ def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
         _store_report(sheet, table)
         sheet.save()
         datafile_dictionary_inherit(datafile=sheet)
-    for member in report.get("members", []):
+    for member, name in zip(report.get("members", []), stored, strict=True):
         child = DataFile(
             version_id=datafile.version_id,
             parent=datafile,
@@ -107,9 +143,8 @@ def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
             format=member["format"],
             size=member["size"],
             sha256=member["sha256"],
+            file=name,
         )
-        with open(member["local_path"], "rb") as fh:
-            child.file.save(child.original_name, File(fh), save=False)
         child.save()
     version = DatasetVersion.objects.select_for_update().get(pk=datafile.version_id)
     bbox = (report.get("geo") or {}).get("bbox_wgs84")
@@ -130,7 +165,7 @@ def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
     for member in datafile.members.filter(check_state=DataFile.Check.PENDING):
         _enqueue_check(member)
     _refresh_version_state(version)
-    return datafile
+    return datafile, True
 
 
 _REPORT_FIELDS = (

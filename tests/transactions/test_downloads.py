@@ -515,7 +515,7 @@ def test_on_s3_the_download_redirects_to_a_presigned_url(buyer, package, setting
     location = urlsplit(response["Location"])
     query = parse_qs(location.query)
     assert location.path == f"/siheung-packages/{quote(package.file.name)}"
-    assert query["X-Amz-Expires"] == [str(settings.DOWNLOAD_LINK_TTL_SECONDS)]
+    assert query["X-Amz-Expires"] == [str(settings.PRESIGNED_URL_SECONDS)]
     assert query["ResponseContentType"] == ["application/zip"]
     disposition = unquote(query["ResponseContentDisposition"][0])
     assert disposition.startswith("attachment;") and f"{package.version.title_ko} v1.zip" in unquote(disposition)

@@ -260,7 +260,9 @@ def _presigned(request, package, user, storage):
             "ResponseContentDisposition": content_disposition(filename, fallback),
             "ResponseContentType": "application/zip",
         },
-        expire=settings.DOWNLOAD_LINK_TTL_SECONDS,
+        # Minutes, not the link's lifetime: the browser follows the redirect at once, and the signed URL is a bearer
+        # credential to the object that our link (checked on every use) is not.
+        expire=settings.PRESIGNED_URL_SECONDS,
     )
     _log(request, package, user, status=302, via="presigned", count="HTTP_RANGE" not in request.META)
     response = HttpResponseRedirect(url)

@@ -93,6 +93,7 @@ from django.utils.translation import gettext_lazy as _
 from catalog import derived, licences
 from catalog import services as catalog_services
 from catalog.models import DerivedFile, Offer
+from core.storage import open_stream
 
 logger = logging.getLogger(__name__)
 
@@ -316,7 +317,7 @@ def _copy_member(zf: zipfile.ZipFile, member: Member, when: datetime, advance: C
 
 
 def _stored_blocks(copy, sha) -> Iterator[bytes]:
-    with copy.file.storage.open(copy.file.name, "rb") as src:
+    with open_stream(copy.file.storage, copy.file.name) as src:
         while block := src.read(CHUNK):
             sha.update(block)
             yield block
