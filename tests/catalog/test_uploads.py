@@ -5,6 +5,7 @@ import hashlib
 import os
 
 import pytest
+from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from catalog.models import DataFile, DatasetVersion, Upload
@@ -144,12 +145,15 @@ def test_abandoned_uploads_are_cancelled_and_their_bytes_freed(
     fresh = _create(client, draft, "new.csv", 10)["Location"]
     _patch(client, stale, 0, b"01234")
     old = Upload.objects.get(filename="old.csv")
-    staged = services.uploads._staging_path(old)
-    assert staged.exists()
+    # The bytes wait as a chunk in the shared storage, listed on the upload.
+    (chunk,) = old.chunks.all()
+    assert (chunk.offset, chunk.size) == (0, 5) and default_storage.exists(chunk.name)
+    assert chunk.name.startswith(services.uploads.staging_folder(old.pk) + "/")
     Upload.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(days=8))
     with django_capture_on_commit_callbacks(execute=True):
         assert services.uploads_expire(older_than_days=7) == 1
-    assert Upload.objects.get(pk=old.pk).state == Upload.State.ABORTED and not staged.exists()
+    assert Upload.objects.get(pk=old.pk).state == Upload.State.ABORTED and not default_storage.exists(chunk.name)
+    assert not old.chunks.exists()
     assert Upload.objects.get(filename="new.csv").state == Upload.State.UPLOADING
     assert client.head(stale, headers=TUS).status_code == 410 and client.head(fresh, headers=TUS).status_code == 200
 
