@@ -316,6 +316,7 @@ class JoinedChunks:
         self.current = None
         self.sha256 = hashlib.sha256()
         self.size = 0
+        self.closed = False
 
     def _open(self, name):
         if hasattr(self.storage, "bucket"):  # S3Storage
@@ -323,21 +324,26 @@ class JoinedChunks:
         return self.storage.open(name, "rb")
 
     def read(self, size=-1) -> bytes:
+        """Up to `size` bytes, fewer only at the end (as a file: boto3 takes a short read for the end of the
+        stream), across the chunks' boundaries."""
         if size is None or size < 0:
             size = CHUNK
-        while True:
+        out = bytearray()
+        while len(out) < size:
             if self.current is None:
                 name = next(self.names, None)
                 if name is None:
-                    return b""
+                    break
                 self.current = self._open(name)
-            data = self.current.read(size)
-            if data:
-                self.sha256.update(data)
-                self.size += len(data)
-                return data
-            self.current.close()
-            self.current = None
+            data = self.current.read(size - len(out))
+            if not data:
+                self.current.close()
+                self.current = None
+                continue
+            out += data
+        self.sha256.update(out)
+        self.size += len(out)
+        return bytes(out)
 
     def seekable(self) -> bool:
         return False
@@ -346,6 +352,7 @@ class JoinedChunks:
         if self.current is not None:
             self.current.close()
             self.current = None
+        self.closed = True
 
 
 class _Joined(File):

@@ -9,6 +9,7 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from catalog.models import DataFile, DatasetVersion, Upload
+from tests.s3 import s3_server, s3_storage  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +176,34 @@ def test_the_tus_endpoint_requires_the_csrf_token(official, draft):
     assert client.generic("PATCH", location, headers={**TUS, "Upload-Offset": "0"}, **body).status_code == 403
     ok = client.generic("PATCH", location, headers={**TUS, "Upload-Offset": "0", "X-CSRFToken": token}, **body)
     assert ok.status_code == 204
+
+
+def test_on_s3_the_pieces_are_objects_joined_into_the_file(
+    login,
+    official,
+    draft,
+    s3_storage,
+    django_capture_on_commit_callbacks,  # noqa: F811
+):
+    """On object storage each PATCH is one staged object; the last joins them into the stored file, hashed on the
+    way, and the staged objects go."""
+    from tests.s3 import s3_client
+
+    client = login(official)
+    data = "측정소명,측정일시,미세먼지\n".encode() + os.urandom(2_500_000)
+    location = _create(client, draft, "대기질.csv", len(data))["Location"]
+    assert _patch(client, location, 0, data[:1_200_000]).status_code == 204
+    upload = Upload.objects.get()
+    (chunk,) = upload.chunks.all()
+    endpoint = default_storage.connection.meta.client.meta.endpoint_url
+    bucket = s3_client(endpoint).get_object(Bucket=s3_storage, Key=chunk.name)
+    assert bucket["ContentLength"] == 1_200_000
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _patch(client, location, 1_200_000, data[1_200_000:])
+    assert response.status_code == 204, response.content.decode()
+    datafile = DataFile.objects.get()
+    assert datafile.sha256 == hashlib.sha256(data).hexdigest() and datafile.size == len(data)
+    with default_storage.open(datafile.file.name, "rb") as fh:
+        assert hashlib.file_digest(fh, "sha256").hexdigest() == datafile.sha256
+    listed = s3_client(endpoint).list_objects_v2(Bucket=s3_storage, Prefix="staging/")
+    assert listed.get("KeyCount") == 0 or not listed.get("Contents")
