@@ -63,16 +63,30 @@ def _peak_rss_mb(pid: int) -> float:
 
 def upload(root: Path, env: dict, session: str, version_id: int, source: Path, chunk: int) -> dict:
     port = _free_port()
-    log = open(env["VAR_DIR"] + "/web.log", "wb")
-    web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "marketplace.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--worker-class", "gthread", "--threads", "2", "--timeout", "600"],  # fmt: skip
-        cwd=root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with open(env["VAR_DIR"] + "/web.log", "wb") as log:  # the child keeps its own descriptor
+        web = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "marketplace.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "2",
+                "--timeout",
+                "600",
+            ],  # fmt: skip
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         for _ in range(300):
             try:
