@@ -296,6 +296,7 @@ def upload_complete(*, upload: Upload, actor=None) -> DataFile:
             locked.state = Upload.State.COMPLETE
             locked.datafile = datafile
             locked.save(update_fields=["state", "datafile", "updated_at"])
+            locked.chunks.all().delete()
             delete_staged_on_commit([locked.pk])
             _refresh_version_state(version)
             _enqueue_check(datafile)

@@ -301,7 +301,11 @@ def _journey(cluster: Cluster, *, official, admin_user, buyer, make_key, staged_
         "a worker builds the package",
         cluster=cluster,
     )
-    built_by = [name for name, log in cluster.workers if "transactions.tasks.build_package" in log.read_text()]
+    built_by = [
+        name
+        for name, log in cluster.workers
+        if any("build_package[" in line and "succeeded" in line and "'ready'" in line for line in log.open())
+    ]
     assert len(built_by) == 1, built_by
 
     # 7. The buyer asks web A for a link (their session, shared through PostgreSQL and Redis) and downloads through
@@ -390,3 +394,26 @@ def test_two_web_and_two_worker_nodes_on_a_shared_volume(
         )
         assert (shared / package.file.name).stat().st_size == package.size
         assert not list(shared.rglob("*.part"))  # no partial package left beside it
+
+
+def test_a_sweep_keeps_the_partial_of_an_attempt_that_claimed_the_build_meanwhile(tmp_path, settings):
+    """On a shared volume, the sweep after a commit (a failed or requeued build) lists the partial files first and
+    asks who holds the build after: an attempt of another node that claimed it before the listing keeps its file,
+    one that claims it after writes a file the listing never saw."""
+    from transactions.delivery import packaging
+
+    settings.PACKAGE_WORK_DIR = str(tmp_path / "work")
+    shared = storage.FileSystemStorage(location=tmp_path / "shared")
+    name = "packages/1/2/air-v1.zip"
+    folder = tmp_path / "shared" / "packages" / "1" / "2"
+    folder.mkdir(parents=True)
+    stale, holder, later = (folder / f".air-v1.zip.{uuid.uuid4().hex}.part" for _ in range(3))
+    stale.write_bytes(b"killed attempt")
+    holder.write_bytes(b"the attempt holding the build")
+
+    def current_holder():
+        later.write_bytes(b"an attempt that claimed after the listing")
+        return holder.name.split(".")[-2]
+
+    assert packaging.sweep_partials(name, keep=current_holder, storage=shared) == 1
+    assert not stale.exists() and holder.exists() and later.exists()
