@@ -644,9 +644,12 @@ class UploadState(models.TextChoices):
 
 
 class Upload(models.Model):
-    """A resumable (tus) upload in progress: bytes are appended to a private staging file.
+    """A resumable (tus) upload in progress: each PATCH's bytes become one staged chunk in the shared storage
+    (UploadChunk), so any web node can continue it.
 
-    When the last byte arrives the file moves into storage as a DataFile and checks start.
+    One request at a time sends bytes: it holds the lease (a token and its expiry, claimed by compare-and-set and
+    renewed while the bytes arrive); a lease whose request died expires after UPLOAD_LEASE_SECONDS. When the last
+    byte arrives the chunks become one DataFile in storage and checks start.
     """
 
     State = UploadState
@@ -663,6 +666,9 @@ class Upload(models.Model):
     replaces = models.ForeignKey(DataFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The request sending bytes now (catalog.services.uploads.upload_append), and until when its claim holds.
+    lease = models.UUIDField(null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [
@@ -674,6 +680,28 @@ class Upload(models.Model):
 
     def __str__(self):
         return f"{self.filename} ({self.offset}/{self.length})"
+
+
+class UploadChunk(models.Model):
+    """The bytes of one PATCH of a resumable upload, staged in the default storage under `name`
+    (staging/uploads/<upload>/<offset>): bytes [offset, offset + size) of the file. Recorded in the same short
+    transaction that moves the upload's offset; the chunks are joined into the DataFile when the last one arrives
+    and deleted then, or when the upload is cancelled or expires."""
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="chunks")
+    offset = models.PositiveBigIntegerField()
+    size = models.PositiveBigIntegerField()
+    name = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["upload", "offset"], name="uploadchunk_one_per_offset"),
+            models.CheckConstraint(condition=models.Q(size__gt=0), name="uploadchunk_not_empty"),
+        ]
+        ordering = ["upload", "offset"]
+
+    def __str__(self):
+        return f"{self.name} ({self.size})"
 
 
 from catalog.harvest.models import (  # noqa: E402,F401  (models of catalog/harvest)

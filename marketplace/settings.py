@@ -482,9 +482,14 @@ PRIVACY_OFFICER = {
 # --- Domain settings -------------------------------------------------------------
 
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 14)
-# Resumable uploads: the largest file accepted, and where unfinished uploads are staged (local, private).
+# Resumable uploads: the largest file accepted. Unfinished uploads are staged in the default storage (shared by
+# every node: staging/uploads/<upload>/); UPLOAD_STAGING_DIR is a node-local spool only, where the bytes of the
+# PATCH being received wait before they become a chunk in S3 (on filesystem storage they spool inside the storage).
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024**3)
 UPLOAD_STAGING_DIR = Path(env_str("UPLOAD_STAGING_DIR", str(VAR_DIR / "uploads")))
+# A PATCH holds its upload's lease while bytes arrive and renews it every quarter of this; a web node that died
+# mid-request leaves a lease that expires after this many seconds, then the client resumes (409 until then).
+UPLOAD_LEASE_SECONDS = env_int("UPLOAD_LEASE_SECONDS", 60)
 # An unfinished upload nobody resumed for this many days is cancelled and its bytes deleted.
 UPLOAD_EXPIRE_DAYS = env_int("UPLOAD_EXPIRE_DAYS", 7)
 # Ingest workers: DuckDB limits per check (memory and threads) and where work files go. DuckDB keeps the

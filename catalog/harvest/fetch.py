@@ -29,7 +29,7 @@ from catalog import services
 from catalog.harvest.models import ExternalResource, HarvestedDataset
 from catalog.harvest.readers.http import USER_AGENT, refusal
 from catalog.models import DataFile, Dataset, DatasetVersion, Review, Upload
-from catalog.services.uploads import _staging_path, delete_unreferenced_on_commit  # a draft's staged bytes
+from catalog.services.uploads import delete_staged_on_commit, delete_unreferenced_on_commit  # a draft's staged bytes
 from core import outbound
 from core.transitions import transition
 
@@ -206,10 +206,10 @@ def fetch_draft_discard(*, version_id: int) -> bool:
         if version is None:
             return False
         names = list(DataFile.objects.filter(version=version).values_list("file", flat=True))
-        staged = [_staging_path(u) for u in version.uploads.all()]
+        staged = list(version.uploads.values_list("pk", flat=True))
         version.delete()  # its files, uploads and link resources go with it (CASCADE)
         delete_unreferenced_on_commit(names)  # a carried file's bytes stay with the published one
-        transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in staged])
+        delete_staged_on_commit(staged)
     return True
 
 

@@ -1,9 +1,20 @@
-"""Resumable (tus) uploads into a version: open, append streamed bytes, complete, cancel."""
+"""Resumable (tus) uploads into a version: open, append streamed bytes, complete, cancel.
 
-import fcntl
+Node-independent: nothing of an unfinished upload lives on one web node. Each PATCH's bytes become one chunk in the
+default storage (S3, or the filesystem volume every node mounts) under staging/uploads/<upload>/, listed in the
+database (UploadChunk); the request sending bytes holds a lease on the upload row (PostgreSQL, compare-and-set),
+so a PATCH can land on any node and a second one at the same time is refused (409). The bytes of the request being
+received spool to a node-local file first (UPLOAD_STAGING_DIR; on filesystem storage a hidden file inside the
+storage's staging folder, which then becomes the chunk by a rename), so a dropped connection keeps what arrived.
+"""
+
 import hashlib
+import logging
 import os
 import shutil
+import tempfile
+import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalog import tasks
-from catalog.models import DataFile, DatasetVersion, Upload
+from catalog.models import DataFile, DatasetVersion, Upload, UploadChunk
 from catalog.services.versions import (
     _lock_editable,
     _refresh_version_state,
@@ -37,8 +48,15 @@ SUFFIX_FORMATS = {
 }
 
 
-def _staging_path(upload: Upload) -> Path:
-    return Path(settings.UPLOAD_STAGING_DIR) / f"{upload.pk}.part"
+logger = logging.getLogger(__name__)
+
+STAGING_PREFIX = "staging/uploads"
+CHUNK = 1 << 20
+
+
+def staging_folder(upload_pk) -> str:
+    """Where an upload's chunks are staged in the default storage."""
+    return f"{STAGING_PREFIX}/{upload_pk}"
 
 
 def format_for(filename: str) -> str | None:
@@ -83,66 +101,47 @@ def upload_create(
             ),
             code="too_large",
         )
-    upload = Upload.objects.create(
-        version=version, created_by=actor, filename=filename, length=length, replaces=replaces
-    )
-    path = _staging_path(upload)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
-    return upload
+    return Upload.objects.create(version=version, created_by=actor, filename=filename, length=length, replaces=replaces)
 
 
 class OffsetMismatch(DomainError):
     pass
 
 
-def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int = 1 << 20) -> Upload:
-    """Append the bytes of one tus PATCH request at `offset`, streamed to the staging file.
+def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int = CHUNK) -> Upload:
+    """Append the bytes of one tus PATCH request at `offset`: streamed to a spool file, then stored as one chunk.
 
-    No database transaction is held while bytes arrive (a PATCH can take minutes): an exclusive
-    lock on the staging file serialises concurrent PATCHes of one upload, and the offset moves by
-    compare-and-set. Bytes that arrived before a dropped connection are kept and counted, so the
-    client resumes from there.
+    No database transaction or row lock is held while bytes arrive (a PATCH can take minutes): the request claims
+    the upload's lease (a committed compare-and-set), renews it while it reads, stores the chunk, and then moves the
+    offset by compare-and-set in a short transaction of its own. Bytes that arrived before a dropped connection are
+    kept and counted, so the client resumes from there, on this node or another.
     """
     upload = Upload.objects.select_related("version__dataset__publisher").get(pk=upload.pk)
     if upload.created_by_id != actor.pk:
         raise NotAllowed(_("This upload belongs to someone else."))
     # Still a publisher of the organization (a removed or demoted member cannot finish an upload).
     _require_publisher(actor, upload.version.dataset.publisher)
-    written = 0
-    with open(_staging_path(upload), "r+b") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OffsetMismatch(_("Another request is still sending this file."), code="upload_busy") from None
+    token = _claim(upload)
+    stored = None
+    try:
         upload.refresh_from_db(fields=["offset", "state"])
-        if upload.state != Upload.State.UPLOADING:
-            raise DomainError(_("This upload is already finished."), code="upload_closed")
         if offset != upload.offset:
             raise OffsetMismatch(
                 lazy_percent(_("The upload is at byte %(offset)s."), {"offset": upload.offset}), code="offset_mismatch"
             )
-        remaining = upload.length - offset
-        fh.truncate(offset)  # drop a torn tail a crashed request may have left
-        fh.seek(offset)
-        try:
-            while remaining > 0:
-                try:
-                    chunk = stream.read(min(chunk_size, remaining))
-                except (OSError, UnreadablePostError):
-                    break  # the client went away mid-request: keep what arrived and let it resume
-                if not chunk:
-                    break
-                fh.write(chunk)  # a full disk raises here, and the request fails loudly
-                written += len(chunk)
-                remaining -= len(chunk)
-        finally:
-            fh.flush()
-            os.fsync(fh.fileno())
-            if written:
-                Upload.objects.filter(pk=upload.pk, offset=offset, state=Upload.State.UPLOADING).update(
-                    offset=offset + written, updated_at=timezone.now()
-                )
+        stored, written = _receive_chunk(upload, token, offset, stream, chunk_size)
+        if written:
+            with transaction.atomic():
+                moved = Upload.objects.filter(
+                    pk=upload.pk, offset=offset, state=Upload.State.UPLOADING, lease=token
+                ).update(offset=offset + written, updated_at=timezone.now(), lease=None, lease_expires_at=None)
+                if moved:
+                    UploadChunk.objects.create(upload=upload, offset=offset, size=written, name=stored)
+                    stored = None  # the upload's now
+    finally:
+        if stored:
+            default_storage.delete(stored)  # cancelled, or taken over by a newer request, meanwhile
+        _release(upload, token)
     upload.refresh_from_db()
     if upload.offset == upload.length and upload.state == Upload.State.UPLOADING:
         try:
@@ -156,13 +155,103 @@ def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int
     return upload
 
 
-def upload_complete(*, upload: Upload, actor=None) -> DataFile:
-    """The last byte arrived: hash the file, put it into private storage, start its checks. `actor` is who sent the
-    last bytes (their audit rows name the API key they used), else the upload's creator.
+def _claim(upload: Upload) -> uuid.UUID:
+    """The lease of an open upload for this request (committed at once: autocommit, outside any transaction of
+    ours), or OffsetMismatch when another request holds a live one."""
+    token = uuid.uuid4()
+    now = timezone.now()
+    claimed = (
+        Upload.objects.filter(pk=upload.pk, state=Upload.State.UPLOADING)
+        .filter(models.Q(lease__isnull=True) | models.Q(lease_expires_at__lt=now))
+        .update(lease=token, lease_expires_at=now + timedelta(seconds=settings.UPLOAD_LEASE_SECONDS))
+    )
+    if claimed:
+        return token
+    if Upload.objects.filter(pk=upload.pk, state=Upload.State.UPLOADING).exists():
+        raise OffsetMismatch(_("Another request is still sending this file."), code="upload_busy")
+    raise DomainError(_("This upload is already finished."), code="upload_closed")
 
-    The slow part (hashing and copying gigabytes) runs before any transaction or row lock; the
-    short transaction after it records the DataFile only if the upload is still open and the
-    version still editable, and otherwise the stored copy is deleted again.
+
+def _renew(upload: Upload, token) -> bool:
+    """The request holding `token` is still sending: its lease is extended. False once it lost it (cancelled,
+    finished, or taken over after it expired: this request stalled longer than UPLOAD_LEASE_SECONDS)."""
+    until = timezone.now() + timedelta(seconds=settings.UPLOAD_LEASE_SECONDS)
+    return (
+        Upload.objects.filter(pk=upload.pk, state=Upload.State.UPLOADING, lease=token).update(lease_expires_at=until)
+        == 1
+    )
+
+
+def _release(upload: Upload, token) -> None:
+    Upload.objects.filter(pk=upload.pk, lease=token).update(lease=None, lease_expires_at=None)
+
+
+class _Spooled(File):
+    """A spool file the filesystem storage takes by a rename (as Django's TemporaryUploadedFile) instead of a copy."""
+
+    def temporary_file_path(self):
+        return self.file.name
+
+
+def _spool_dir(storage, upload: Upload) -> tuple[Path, bool]:
+    """Where the bytes of a PATCH wait: inside the filesystem storage's staging folder of the upload (the chunk is
+    then that very file, renamed: no second copy; a dead request's spool goes with the folder), else the node's
+    UPLOAD_STAGING_DIR (then streamed to S3 and deleted)."""
+    try:
+        return Path(storage.path(staging_folder(upload.pk))), True
+    except NotImplementedError:
+        return Path(settings.UPLOAD_STAGING_DIR), False
+
+
+def _receive_chunk(upload: Upload, token, offset: int, stream, chunk_size: int) -> tuple[str | None, int]:
+    """Read the request's bytes (at most what the upload still lacks) into a spool file, renewing the lease, and
+    store them as the chunk at `offset`. Returns the chunk's stored name (None when nothing arrived) and its size."""
+    folder, in_storage = _spool_dir(default_storage, upload)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, spool = tempfile.mkstemp(prefix=f".{upload.pk}-{token.hex}-", suffix=".spool", dir=folder)
+    written = 0
+    remaining = upload.length - offset
+    renew_every = max(settings.UPLOAD_LEASE_SECONDS / 4, 1)
+    try:
+        os.close(fd)
+        with open(spool, "w+b") as fh:
+            renewed = time.monotonic()
+            while remaining > 0:
+                try:
+                    chunk = stream.read(min(chunk_size, remaining))
+                except (OSError, UnreadablePostError):
+                    break  # the client went away mid-request: keep what arrived and let it resume
+                if not chunk:
+                    break
+                fh.write(chunk)  # a full disk raises here, and the request fails loudly
+                written += len(chunk)
+                remaining -= len(chunk)
+                if time.monotonic() - renewed >= renew_every:
+                    if not _renew(upload, token):
+                        break
+                    renewed = time.monotonic()
+            if not written:
+                return None, 0
+            if not _renew(upload, token):  # cancelled or taken over while the bytes arrived: they are not wanted
+                raise OffsetMismatch(_("Another request is still sending this file."), code="upload_busy")
+            fh.flush()
+            if in_storage:
+                os.fsync(fh.fileno())  # the shared volume keeps them even if this node dies next
+            fh.seek(0)
+            name = f"{staging_folder(upload.pk)}/{offset:015d}"
+            stored = default_storage.save(name, _Spooled(fh, name=name) if in_storage else File(fh, name=name))
+        return stored, written
+    finally:
+        Path(spool).unlink(missing_ok=True)  # (gone already when it was renamed into place)
+
+
+def upload_complete(*, upload: Upload, actor=None) -> DataFile:
+    """The last byte arrived: join the chunks into one stored file (hashing it on the way), start its checks.
+    `actor` is who sent the last bytes (their audit rows name the API key they used), else the upload's creator.
+
+    The slow part (reading and writing gigabytes) runs before any transaction or row lock; the short transaction
+    after it records the DataFile only if the upload is still open and the version still editable, and otherwise
+    the stored copy is deleted again. The chunks go after the commit.
     """
     upload = Upload.objects.select_related("version__dataset__publisher").get(pk=upload.pk)
     if upload.datafile_id:
@@ -171,18 +260,26 @@ def upload_complete(*, upload: Upload, actor=None) -> DataFile:
         raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
     if not upload.version.is_editable:
         _lock_editable(upload.version)  # raises the "frozen" message
-    path = _staging_path(upload)
-    with open(path, "rb") as fh:
-        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    chunks = list(upload.chunks.order_by("offset").values_list("offset", "size", "name"))
+    if sum(size for _, size, _ in chunks) != upload.length or any(
+        offset != sum(size for _, size, _ in chunks[:i]) for i, (offset, _, _) in enumerate(chunks)
+    ):
+        raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
+    joined = JoinedChunks(default_storage, [name for _, _, name in chunks])
     datafile = DataFile(
         version=upload.version,
         original_name=upload.filename,
         format=format_for(upload.filename),
         size=upload.length,
-        sha256=digest,
     )
-    with open(path, "rb") as fh:
-        datafile.file.save(upload.filename, File(fh), save=False)
+    try:
+        datafile.file.save(upload.filename, _Joined(joined, name=upload.filename), save=False)
+    finally:
+        joined.close()
+    if joined.size != upload.length:
+        default_storage.delete(datafile.file.name)
+        raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
+    datafile.sha256 = joined.sha256.hexdigest()
     stored = datafile.file.name
     try:
         with transaction.atomic():
@@ -199,7 +296,8 @@ def upload_complete(*, upload: Upload, actor=None) -> DataFile:
             locked.state = Upload.State.COMPLETE
             locked.datafile = datafile
             locked.save(update_fields=["state", "datafile", "updated_at"])
-            transaction.on_commit(lambda: path.unlink(missing_ok=True))
+            locked.chunks.all().delete()
+            delete_staged_on_commit([locked.pk])
             _refresh_version_state(version)
             _enqueue_check(datafile)
     except Exception:
@@ -207,6 +305,87 @@ def upload_complete(*, upload: Upload, actor=None) -> DataFile:
             default_storage.delete(stored)
         raise
     return datafile
+
+
+class JoinedChunks:
+    """The chunks of an upload read one after the other as one stream (a file-like object for storage.save),
+    hashed (SHA-256) and counted as they pass: memory stays at one read, whatever the size. S3 objects are read from
+    their response body as it arrives (django-storages' S3File would first copy each object to a local file)."""
+
+    def __init__(self, storage, names):
+        self.storage, self.names = storage, iter(names)
+        self.current = None
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+        self.closed = False
+
+    def _open(self, name):
+        if hasattr(self.storage, "bucket"):  # S3Storage
+            return self.storage.bucket.Object(self.storage._normalize_name(name)).get()["Body"]
+        return self.storage.open(name, "rb")
+
+    def read(self, size=-1) -> bytes:
+        """Up to `size` bytes, fewer only at the end (as a file: boto3 takes a short read for the end of the
+        stream), across the chunks' boundaries."""
+        if size is None or size < 0:
+            size = CHUNK
+        out = bytearray()
+        while len(out) < size:
+            if self.current is None:
+                name = next(self.names, None)
+                if name is None:
+                    break
+                self.current = self._open(name)
+            data = self.current.read(size - len(out))
+            if not data:
+                self.current.close()
+                self.current = None
+                continue
+            out += data
+        self.sha256.update(out)
+        self.size += len(out)
+        return bytes(out)
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.close()
+            self.current = None
+        self.closed = True
+
+
+class _Joined(File):
+    DEFAULT_CHUNK_SIZE = CHUNK  # FileSystemStorage copies in chunks() of this size
+
+
+def delete_staged_on_commit(upload_ids) -> None:
+    """After the commit, delete what the uploads staged in the storage (every chunk, recorded or left by a request
+    that died before it could record it, and the spool files of the filesystem storage)."""
+    upload_ids = list(upload_ids)
+
+    def delete():
+        for pk in upload_ids:
+            _delete_staged(pk)
+
+    transaction.on_commit(delete, robust=True)
+
+
+def _delete_staged(upload_pk) -> None:
+    folder = staging_folder(upload_pk)
+    try:
+        _, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        default_storage.delete(f"{folder}/{name}")
+    try:
+        os.rmdir(default_storage.path(folder))
+    except NotImplementedError:
+        pass  # object storage has no folders
+    except OSError:
+        pass  # gone already, or a request still spooling into it
 
 
 def _replace_predecessor(version: DatasetVersion, upload: Upload, datafile: DataFile, *, actor) -> None:
@@ -246,9 +425,10 @@ def upload_abort(*, actor, upload: Upload) -> None:
     _require_publisher(actor, upload.version.dataset.publisher)  # a member who left, or a key of another organization
     if upload.state == Upload.State.UPLOADING:
         upload.state = Upload.State.ABORTED
-        upload.save(update_fields=["state", "updated_at"])
-        path = _staging_path(upload)
-        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+        upload.lease = upload.lease_expires_at = None  # a request still sending loses it, and deletes its chunk
+        upload.save(update_fields=["state", "lease", "lease_expires_at", "updated_at"])
+        upload.chunks.all().delete()
+        delete_staged_on_commit([upload.pk])
 
 
 def local_copy_path(datafile: DataFile, workdir: Path) -> Path:
@@ -270,10 +450,10 @@ def uploads_expire(*, older_than_days: int) -> int:
     for upload in Upload.objects.filter(state=Upload.State.UPLOADING, updated_at__lt=cutoff).only("pk"):
         with transaction.atomic():
             changed = Upload.objects.filter(pk=upload.pk, state=Upload.State.UPLOADING, updated_at__lt=cutoff).update(
-                state=Upload.State.ABORTED, updated_at=timezone.now()
+                state=Upload.State.ABORTED, updated_at=timezone.now(), lease=None, lease_expires_at=None
             )
             if changed:
-                path = _staging_path(upload)
-                transaction.on_commit(lambda path=path: path.unlink(missing_ok=True))
+                UploadChunk.objects.filter(upload=upload.pk).delete()
+                delete_staged_on_commit([upload.pk])
                 expired += 1
     return expired

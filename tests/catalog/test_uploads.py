@@ -5,9 +5,11 @@ import hashlib
 import os
 
 import pytest
+from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from catalog.models import DataFile, DatasetVersion, Upload
+from tests.s3 import s3_server, s3_storage  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -144,12 +146,15 @@ def test_abandoned_uploads_are_cancelled_and_their_bytes_freed(
     fresh = _create(client, draft, "new.csv", 10)["Location"]
     _patch(client, stale, 0, b"01234")
     old = Upload.objects.get(filename="old.csv")
-    staged = services.uploads._staging_path(old)
-    assert staged.exists()
+    # The bytes wait as a chunk in the shared storage, listed on the upload.
+    (chunk,) = old.chunks.all()
+    assert (chunk.offset, chunk.size) == (0, 5) and default_storage.exists(chunk.name)
+    assert chunk.name.startswith(services.uploads.staging_folder(old.pk) + "/")
     Upload.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(days=8))
     with django_capture_on_commit_callbacks(execute=True):
         assert services.uploads_expire(older_than_days=7) == 1
-    assert Upload.objects.get(pk=old.pk).state == Upload.State.ABORTED and not staged.exists()
+    assert Upload.objects.get(pk=old.pk).state == Upload.State.ABORTED and not default_storage.exists(chunk.name)
+    assert not old.chunks.exists()
     assert Upload.objects.get(filename="new.csv").state == Upload.State.UPLOADING
     assert client.head(stale, headers=TUS).status_code == 410 and client.head(fresh, headers=TUS).status_code == 200
 
@@ -171,3 +176,34 @@ def test_the_tus_endpoint_requires_the_csrf_token(official, draft):
     assert client.generic("PATCH", location, headers={**TUS, "Upload-Offset": "0"}, **body).status_code == 403
     ok = client.generic("PATCH", location, headers={**TUS, "Upload-Offset": "0", "X-CSRFToken": token}, **body)
     assert ok.status_code == 204
+
+
+def test_on_s3_the_pieces_are_objects_joined_into_the_file(
+    login,
+    official,
+    draft,
+    s3_storage,
+    django_capture_on_commit_callbacks,  # noqa: F811
+):
+    """On object storage each PATCH is one staged object; the last joins them into the stored file, hashed on the
+    way, and the staged objects go."""
+    from tests.s3 import s3_client
+
+    client = login(official)
+    data = "측정소명,측정일시,미세먼지\n".encode() + os.urandom(2_500_000)
+    location = _create(client, draft, "대기질.csv", len(data))["Location"]
+    assert _patch(client, location, 0, data[:1_200_000]).status_code == 204
+    upload = Upload.objects.get()
+    (chunk,) = upload.chunks.all()
+    endpoint = default_storage.connection.meta.client.meta.endpoint_url
+    bucket = s3_client(endpoint).get_object(Bucket=s3_storage, Key=chunk.name)
+    assert bucket["ContentLength"] == 1_200_000
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _patch(client, location, 1_200_000, data[1_200_000:])
+    assert response.status_code == 204, response.content.decode()
+    datafile = DataFile.objects.get()
+    assert datafile.sha256 == hashlib.sha256(data).hexdigest() and datafile.size == len(data)
+    with default_storage.open(datafile.file.name, "rb") as fh:
+        assert hashlib.file_digest(fh, "sha256").hexdigest() == datafile.sha256
+    listed = s3_client(endpoint).list_objects_v2(Bucket=s3_storage, Prefix="staging/")
+    assert listed.get("KeyCount") == 0 or not listed.get("Contents")

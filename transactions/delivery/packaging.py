@@ -494,18 +494,24 @@ def sweep_work_dir(*, older_than: float) -> int:
     return deleted
 
 
-def sweep_partials(storage_name: str, *, keep: str = "", storage=None) -> int:
+def sweep_partials(storage_name: str, *, keep: str | Callable[[], str] = "", storage=None) -> int:
     """Delete the partial files (.part in the storage folder, temporary ZIPs in PACKAGE_WORK_DIR) that
     attempts at the package `storage_name` left behind, except those of the attempt `keep` (its token).
     A killed worker runs no cleanup: the next attempt, a failure or the housekeeping calls this. A file
     still open by a stale attempt that is somehow alive loses its name only; that attempt then cannot
-    install it. Returns how many were deleted."""
+    install it. Returns how many were deleted.
+
+    `keep` may be a function that reads the token of the attempt holding the build now: it is called after the
+    files are listed, so an attempt (on any node sharing the volume) that claimed the build before it is kept,
+    and one that claims it later writes a file this listing never saw."""
     folder, prefix, work, work_prefix = _partials(storage_name, storage or default_storage)
     found = []
     if folder is not None and folder.is_dir():
         found += list(folder.glob(f"{glob.escape(prefix)}*.part"))
     if work.is_dir():
         found += list(work.glob(f"{glob.escape(work_prefix)}*.zip"))
+    if callable(keep):
+        keep = keep() if found else ""
     deleted = 0
     for path in found:
         if keep and keep in path.name:

@@ -574,8 +574,15 @@ def _fail(package: Package, message, detail: str) -> None:
 
 
 def _sweep_on_commit(package: Package) -> None:
-    name = storage_name(package)
-    transaction.on_commit(lambda: packaging.sweep_partials(name), robust=True)
+    """After the commit, the partial files of attempts that no longer hold the build. An attempt that claimed it
+    meanwhile (a queued message taken by a worker of any node at once) keeps its file."""
+    name, pk = storage_name(package), package.pk
+
+    def holder() -> str:
+        lease = Package.objects.filter(pk=pk, state=K.BUILDING).values_list("lease", flat=True).first()
+        return lease.hex if lease else ""
+
+    transaction.on_commit(lambda: packaging.sweep_partials(name, keep=holder), robust=True)
 
 
 @transaction.atomic
