@@ -9,8 +9,9 @@ does (devtools.seed.catalog; kept between runs; a million datasets take ~25 minu
 Scenarios, each at every connection count for --duration seconds (wrk, 2 threads, keep-alive):
 - home: `/`
 - catalog-repeat: 20 catalog searches asked over and over (what many visitors ask: cached after the second time)
-- catalog-unseen: a catalog search never asked before at each request (a wrk Lua script draws a Korean word of the
-  seeded vocabulary, a page, a theme, a sort and sometimes a price filter at random: a miss every time)
+- catalog-unseen: a catalog search never asked before at each request (a wrk Lua script draws one or two Korean
+  words of one subject of the seeded vocabulary, often page 1 and sometimes a deeper one, sometimes the subject's
+  theme, a sort, sometimes the free filter: a miss nearly every time, and mostly with results)
 - dataset: one dataset page
 - api-list: /api/v1/datasets/ without a key
 - ckan: /api/3/action/package_search?q=미세먼지
@@ -63,7 +64,6 @@ REPEATED = [
     {"q": "상수도"},
     {"q": "공공와이파이"},
 ]
-THEMES = ["", "", "", "transport", "environment", "safety", "administration", "welfare", "land", "industry"]
 SORTS = ["", "", "newest", "downloads", "title"]
 
 LUA_COMMON = r"""
@@ -102,15 +102,17 @@ end
 """
 
 LUA_UNSEEN = r"""
-local words = {%s}
-local themes = {%s}
+-- subjects[i] = {theme, word, word, ...}: words of one subject of the seeded vocabulary (URL-encoded)
+local subjects = {%s}
 local sorts = {%s}
 request = function()
-  local q = words[math.random(#words)]
-  if math.random() < 0.3 then q = q .. "%%20" .. words[math.random(#words)] end
-  local path = "/catalog/?q=" .. q .. "&page=" .. math.random(1, 30)
-  local theme = themes[math.random(#themes)]
-  if theme ~= "" then path = path .. "&theme=" .. theme end
+  local subject = subjects[math.random(#subjects)]
+  local q = subject[math.random(2, #subject)]
+  if math.random() < 0.3 then q = q .. "%%20" .. subject[math.random(2, #subject)] end
+  local path = "/catalog/?q=" .. q
+  local r = math.random()
+  if r < 0.25 then path = path .. "&page=" .. math.random(2, 5) elseif r < 0.4 then path = path .. "&page=" .. math.random(6, 20) end
+  if math.random() < 0.3 then path = path .. "&theme=" .. subject[1] end
   local sort = sorts[math.random(#sorts)]
   if sort ~= "" then path = path .. "&sort=" .. sort end
   if math.random() < 0.2 then path = path .. "&price=free" end
@@ -123,15 +125,17 @@ def lua_strings(values) -> str:
     return ", ".join(json.dumps(v) for v in values)
 
 
-def vocabulary() -> list[str]:
-    """URL-encoded Korean words of the seeded catalog (subjects' tags and first words)."""
+def vocabulary() -> list[list[str]]:
+    """[theme, word, word, …] per subject of the seeded catalog: its Korean tags and the first word of its title
+    (URL-encoded), so that a drawn search is one a visitor would type and mostly finds something."""
     from devtools.seed import vocab
 
-    words = set()
+    subjects = []
     for subject in vocab.SUBJECTS:
-        words.update(tag for tag in subject[4] if any("가" <= ch <= "힣" for ch in tag))
+        words = {tag for tag in subject[4] if any("가" <= ch <= "힣" for ch in tag)}
         words.add(subject[0][0].split()[0])
-    return [quote(w) for w in sorted(words)]
+        subjects.append([subject[2], *(quote(w) for w in sorted(words))])
+    return subjects
 
 
 # --- the download's own small database ----------------------------------------------------------------------------
@@ -307,7 +311,8 @@ def write_scripts(folder: Path, dataset_path: str, download_path: str | None) ->
         if listed:
             body += LUA_LIST % lua_strings(listed)
         elif listed is None:
-            body += LUA_UNSEEN % (lua_strings(vocabulary()), lua_strings(THEMES), lua_strings(SORTS))
+            subjects = ", ".join("{" + lua_strings(words) + "}" for words in vocabulary())
+            body += LUA_UNSEEN % (subjects, lua_strings(SORTS))
         script = folder / f"{name}.lua"
         script.write_text(body)
         scripts[name] = (script, paths[name], listed)
