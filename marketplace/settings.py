@@ -81,6 +81,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Anonymous pages the same for everyone, from Redis per catalog generation (after CSRF and CSP: it re-tokens and
+    # re-nonces what it serves; marketplace/page_cache.py, docs/performance.md).
+    "marketplace.page_cache.PageCacheMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.ActiveOrganizationMiddleware",
@@ -504,6 +507,12 @@ INGEST_WORK_DIR = Path(env_str("INGEST_WORK_DIR", str(VAR_DIR / "ingest")))
 # are exact (one pass over the matches, ~7 µs each at a million datasets); above it they are estimated from a
 # sample and a worker counts them exactly (cached per catalog generation), and relevance is served as popularity.
 CATALOG_EXACT_CAP = env_int("CATALOG_EXACT_CAP", 3_000)
+# The anonymous page cache (marketplace/page_cache.py, docs/performance.md): home, catalog results, dataset pages,
+# CKAN/DCAT reads and /api/v1/ lists for visitors who are not signed in, kept per catalog generation and at most
+# PAGE_CACHE_SECONDS; answers larger than PAGE_CACHE_MAX_BYTES are not kept.
+PAGE_CACHE = env_bool("PAGE_CACHE", True)
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 600)
+PAGE_CACHE_MAX_BYTES = env_int("PAGE_CACHE_MAX_BYTES", 1024 * 1024)
 # Datasets per page of the DCAT-AP catalog (/catalog.ttl?page=N; issue 17, catalog.dcat).
 DCAT_PAGE_SIZE = env_int("DCAT_PAGE_SIZE", 100)
 # Above this many matches ranking would read too many search vectors: titles holding every word come first.

@@ -41,6 +41,9 @@ def _test_settings():
     settings.ACCOUNT_RATE_LIMITS = False
     settings.SITE_URL = "http://testserver"
     settings.HARVEST_ALLOW_PRIVATE = True  # the fake harvest sources run on 127.0.0.1; refusal tests turn it off
+    # The anonymous page cache is off in tests (many change rows with the ORM between two requests, as no user can);
+    # tests/test_page_cache.py and tests/browser/test_page_cache_browser.py turn it on.
+    settings.PAGE_CACHE = False
     yield
     shutil.rmtree(private, ignore_errors=True)
 

@@ -1,0 +1,493 @@
+"""Many users at once: wrk on loopback against the portal in gunicorn, with the anonymous page cache on and off.
+
+    .venv/bin/python bench/load.py [--n 1000000] [--duration 10] [--connections 10,50,200] [--quick]
+
+Database: `mkt_bench_search` for a million datasets (`mkt_bench_load_<n>` for another --n), seeded as bench/search.py
+does (devtools.seed.catalog; kept between runs; a million datasets take ~25 minutes on 2 cores), and for the download a small database of its own, `mkt_bench_load_download`
+(migrated, one published dataset with a small CSV, a buyer's paid order and its built package; kept between runs).
+
+Scenarios, each at every connection count for --duration seconds (wrk, 2 threads, keep-alive):
+- home: `/`
+- catalog-repeat: 20 catalog searches asked over and over (what many visitors ask: cached after the second time)
+- catalog-unseen: a catalog search never asked before at each request (a wrk Lua script draws one or two Korean
+  words of one subject of the seeded vocabulary, often page 1 and sometimes a deeper one, sometimes the subject's
+  theme, a sort, sometimes the free filter: a miss nearly every time, and mostly with results)
+- dataset: one dataset page
+- api-list: /api/v1/datasets/ without a key
+- ckan: /api/3/action/package_search?q=미세먼지
+- download: a purchased package (a few kB) through its signed download link (never cached)
+Baseline in the same run: the same scenarios with the page cache off (PAGE_CACHE=0). Per scenario: requests/s,
+p50/p95/p99 latency, errors (non-2xx/3xx answers and socket errors: connect, read, write, timeout), 5xx, cache
+hits, and the CPU the gunicorn processes and wrk used (in cores). The API's per-address budget (API_RATE_PER_IP) is
+raised for the run: every request comes from 127.0.0.1. Ends with one line of JSON.
+"""
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import search as search_bench  # noqa: E402  the seeded database and Django set-up
+import webserver  # noqa: E402  gunicorn as scripts/stack.py runs it
+
+DOWNLOAD_DB = "mkt_bench_load_download"
+REPEATED = [
+    {"q": "미세먼지"},
+    {"q": "주차장"},
+    {"q": "교통량"},
+    {"q": "에너지 사용량"},
+    {"q": "현황"},
+    {"q": "parking"},
+    {"theme": "transport"},
+    {"theme": "environment", "price": "free"},
+    {"q": "미세먼지", "theme": "environment"},
+    {"q": "버스"},
+    {"sort": "newest"},
+    {"sort": "downloads"},
+    {"q": "CCTV"},
+    {"q": "인구"},
+    {"q": "관광"},
+    {"q": "미세먼지", "page": 2},
+    {"format": "csv"},
+    {"q": "소음"},
+    {"q": "상수도"},
+    {"q": "공공와이파이"},
+]
+SORTS = ["", "", "newest", "downloads", "title"]
+
+LUA_COMMON = r"""
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads + 1)
+  table.insert(threads, thread)
+end
+function init(args)
+  n5xx, n4xx, nhit = 0, 0, 0
+  math.randomseed(os.time() * 1000 + id * 7919 + math.floor(os.clock() * 1e6))
+end
+function response(status, headers, body)
+  if status >= 500 then n5xx = n5xx + 1 elseif status >= 400 then n4xx = n4xx + 1 end
+  if headers["X-Page-Cache"] == "hit" then nhit = nhit + 1 end
+end
+function done(summary, latency, requests)
+  local s5, s4, hits = 0, 0, 0
+  for _, t in ipairs(threads) do s5 = s5 + t:get("n5xx"); s4 = s4 + t:get("n4xx"); hits = hits + t:get("nhit") end
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,' ..
+    '"timeout":%d,"n5xx":%d,"n4xx":%d,"hits":%d,"p50":%.0f,"p95":%.0f,"p99":%.0f,"max":%.0f}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    s5, s4, hits, latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
+end
+"""
+
+LUA_LIST = r"""
+local paths = {%s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+"""
+
+LUA_UNSEEN = r"""
+-- subjects[i] = {theme, word, word, ...}: words of one subject of the seeded vocabulary (URL-encoded)
+local subjects = {%s}
+local sorts = {%s}
+request = function()
+  local subject = subjects[math.random(#subjects)]
+  local q = subject[math.random(2, #subject)]
+  if math.random() < 0.3 then q = q .. "%%20" .. subject[math.random(2, #subject)] end
+  local path = "/catalog/?q=" .. q
+  local r = math.random()
+  if r < 0.25 then path = path .. "&page=" .. math.random(2, 5) elseif r < 0.4 then path = path .. "&page=" .. math.random(6, 20) end
+  if math.random() < 0.3 then path = path .. "&theme=" .. subject[1] end
+  local sort = sorts[math.random(#sorts)]
+  if sort ~= "" then path = path .. "&sort=" .. sort end
+  if math.random() < 0.2 then path = path .. "&price=free" end
+  return wrk.format("GET", path)
+end
+"""
+
+
+def lua_strings(values) -> str:
+    return ", ".join(json.dumps(v) for v in values)
+
+
+def vocabulary() -> list[list[str]]:
+    """[theme, word, word, …] per subject of the seeded catalog: its Korean tags and the first word of its title
+    (URL-encoded), so that a drawn search is one a visitor would type and mostly finds something."""
+    from devtools.seed import vocab
+
+    subjects = []
+    for subject in vocab.SUBJECTS:
+        words = {tag for tag in subject[4] if any("가" <= ch <= "힣" for ch in tag)}
+        words.add(subject[0][0].split()[0])
+        subjects.append([subject[2], *(quote(w) for w in sorted(words))])
+    return subjects
+
+
+# --- the download's own small database ----------------------------------------------------------------------------
+
+DOWNLOAD_CHILD = r"""
+import json, os, sys
+sys.path.insert(0, {root!r})
+os.environ["DJANGO_SETTINGS_MODULE"] = "marketplace.settings"
+import django
+django.setup()
+from django.core.management import call_command
+from django.core.files.base import ContentFile
+call_command("migrate", verbosity=0, interactive=False)
+from transactions.models import Package
+package = Package.objects.filter(state="ready", entitlement__order_item__order__number="LOAD-1").first()
+if package is None or not package.file or not package.file.storage.exists(package.file.name):
+    from django.utils import timezone
+    from accounts.models import Membership, User
+    from catalog.models import DataFile, DatasetVersion, Licence, Theme
+    from catalog import services
+    from tests.conftest import make_org, make_user
+    from transactions.models import Entitlement, Order, OrderItem
+    from transactions.tasks import build_package
+    from django.core.files.storage import default_storage
+    official = User.objects.filter(email="load@siheung.test").first() or make_user("load@siheung.test")
+    provider = official.memberships.first().organization if official.memberships.exists() else make_org(
+        official, name_ko="부하시험과", name_en="Load", kind="provider", brn="1348310008")
+    buyer = User.objects.filter(email="load-buyer@company.test").first() or make_user("load-buyer@company.test")
+    company = buyer.memberships.first().organization if buyer.memberships.exists() else make_org(
+        buyer, name_ko="(주)부하", name_en="Load Co", kind="consumer", brn="1168200276", role=Membership.Role.OWNER)
+    version = services.dataset_create(
+        actor=official, organization=provider, title_ko="부하시험 대기질", title_en="Load air quality",
+        description_ko="부하시험용 자료", theme=Theme.objects.first(), contact_name="b",
+        contact_phone="031-000-0000", contact_email="b@siheung.test", update_cadence="none", data_kind="public",
+        licence=Licence.objects.get(code="kogl-1"))
+    csv = ("측정소명,미세먼지\n" + "".join(f"정왕동,{{i % 90}}\n" for i in range(200))).encode()
+    name = default_storage.save(f"datasets/load/v{{version.pk}}/load.csv", ContentFile(csv))
+    import hashlib
+    DataFile.objects.create(
+        version=version, file=name, original_name="대기질.csv", format="csv", size=len(csv),
+        sha256=hashlib.sha256(csv).hexdigest(), check_state=DataFile.Check.PASSED, encoding="utf-8", delimiter=",",
+        row_count=200, column_count=2,
+        table_schema={{"fields": [{{"name": "측정소명", "type": "string"}}, {{"name": "미세먼지", "type": "integer"}}]}})
+    DatasetVersion.objects.filter(pk=version.pk).update(state="published", published_at=timezone.now())
+    Order.objects.filter(number="LOAD-1").delete()
+    order = Order.objects.create(
+        number="LOAD-1", buyer=company, placed_by=buyer, state=Order.State.PAID, method=Order.Method.FREE,
+        billing_name="(주)부하", billing_email=buyer.email, paid_at=timezone.now())
+    item = OrderItem.objects.create(
+        order=order, dataset=version.dataset, version=version, seller=provider, kind="free", title=version.title_ko,
+        supply_krw=0, vat_krw=0, total_krw=0, licence=version.licence)
+    entitlement = Entitlement.objects.create(
+        organization=company, dataset=version.dataset, order_item=item, kind="free", version=version,
+        valid_from=timezone.now())
+    package = Package.objects.create(entitlement=entitlement, version=version)
+    build_package.apply(args=[package.pk]).get()
+    package.refresh_from_db()
+print(json.dumps({{"package": package.pk, "state": package.state, "size": package.size,
+                  "user": package.entitlement.order_item.order.placed_by_id,
+                  "organization": package.entitlement.organization_id}}))
+"""
+
+
+def download_fixture(env: dict) -> dict:
+    url = search_bench.database_url(DOWNLOAD_DB)[0]
+    search_bench.create_database(url)
+    result = subprocess.run(
+        [sys.executable, "-c", DOWNLOAD_CHILD.format(root=str(ROOT))],
+        env={**env, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if result.returncode:
+        raise SystemExit("download fixture failed:\n" + result.stderr[-3000:])
+    fixture = json.loads(result.stdout.strip().splitlines()[-1])
+    if fixture["state"] != "ready":
+        raise SystemExit(f"the download's package is {fixture['state']}")
+    fixture["database_url"] = url
+    return fixture
+
+
+# --- measuring ----------------------------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its children (gunicorn's arbiter and workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError):
+            pass
+    return total
+
+
+def run_wrk(port: int, script: Path, path: str, connections: int, duration: int, threads: int) -> dict:
+    before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{min(threads, connections)}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - t0
+    after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    line = next((li for li in out.stdout.splitlines() if li.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"wrk said: {out.stdout}\n{out.stderr}")
+    r = json.loads(line[len("RESULT ") :])
+    seconds = r["duration_us"] / 1e6
+    socket_errors = r["connect"] + r["read"] + r["write"] + r["timeout"]
+    return {
+        "rps": r["requests"] / seconds,
+        "p50_ms": r["p50"] / 1000,
+        "p95_ms": r["p95"] / 1000,
+        "p99_ms": r["p99"] / 1000,
+        "max_ms": r["max"] / 1000,
+        "requests": r["requests"],
+        "errors": r["status"] + socket_errors,
+        "socket_errors": socket_errors,
+        "n5xx": r["n5xx"],
+        "hits": r["hits"],
+        "wrk_cores": (
+            after_children.ru_utime + after_children.ru_stime - before_children.ru_utime - before_children.ru_stime
+        )
+        / wall,
+    }
+
+
+def write_scripts(folder: Path, dataset_path: str, download_path: str | None) -> dict:
+    """name → (lua script, path wrk is given)."""
+    repeated = ["/catalog/?" + urlencode(p) for p in REPEATED]
+    scenarios = {
+        "home": [],
+        "catalog-repeat": repeated,
+        "catalog-unseen": None,
+        "dataset": [],
+        "api-list": [],
+        "ckan": [],
+    }
+    paths = {
+        "home": "/",
+        "catalog-repeat": "/catalog/",
+        "catalog-unseen": "/catalog/",
+        "dataset": dataset_path,
+        "api-list": "/api/v1/datasets/",
+        "ckan": "/api/3/action/package_search?" + urlencode({"q": "미세먼지"}),
+    }
+    if download_path:
+        scenarios["download"] = []
+        paths["download"] = download_path
+    scripts = {}
+    for name, listed in scenarios.items():
+        body = LUA_COMMON
+        if listed:
+            body += LUA_LIST % lua_strings(listed)
+        elif listed is None:
+            subjects = ", ".join("{" + lua_strings(words) + "}" for words in vocabulary())
+            body += LUA_UNSEEN % (subjects, lua_strings(SORTS))
+        script = folder / f"{name}.lua"
+        script.write_text(body)
+        scripts[name] = (script, paths[name], listed)
+    return scripts
+
+
+def warm(port: int, scripts: dict) -> None:
+    """Each fixed URL three times (stored at the second request) and a few never-seen searches."""
+    http = webserver.Http(port, timeout=300)
+    for name, (_script, path, listed) in scripts.items():
+        for url in listed or [path]:
+            if name == "catalog-unseen":
+                continue
+            for _ in range(3):
+                http.request("GET", url, expect=None)
+
+
+def measure(mode: str, port: int, scripts: dict, names, connections, duration, wrk_threads, web, dl_web) -> dict:
+    results = {}
+    for name in names:
+        script, path, _listed = scripts[name]
+        server = dl_web if name == "download" else web
+        results[name] = {}
+        for c in connections:
+            cpu0 = cpu_seconds(server.pid)
+            t0 = time.perf_counter()
+            r = run_wrk(server.port, script, path, c, duration, wrk_threads)
+            r["gunicorn_cores"] = (cpu_seconds(server.pid) - cpu0) / (time.perf_counter() - t0)
+            r["load1"] = os.getloadavg()[0]
+            results[name][c] = r
+            print(
+                f"  {mode:9} {name:15} c={c:<4} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f}  p95 {r['p95_ms']:7.1f}"
+                f"  p99 {r['p99_ms']:7.1f} ms  errors {r['errors']:<5} 5xx {r['n5xx']:<4} hits {r['hits']:<7}"
+                f" cpu gunicorn {r['gunicorn_cores']:.2f} wrk {r['wrk_cores']:.2f} load {r['load1']:.1f}",
+                flush=True,
+            )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1_000_000, help="seeded datasets (default 1,000,000)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per scenario and connection count")
+    parser.add_argument("--connections", default="10,50,200")
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (scripts/stack.py: WEB_WORKERS=2)")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (scripts/stack.py: 4)")
+    parser.add_argument("--scenarios", default="", help="comma-separated subset (default: all)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the run with the page cache off")
+    parser.add_argument("--quick", action="store_true", help="10,000 datasets, 3 s, 10 and 50 connections")
+    args = parser.parse_args()
+    if args.quick:
+        args.n, args.duration, args.connections = min(args.n, 10_000), 3, "10,50"
+    connections = [int(c) for c in args.connections.split(",")]
+
+    # A million: bench/search.py's database (bench/ckan.py seeds the same); another size gets its own, so a quick run
+    # never clears the million.
+    url, embedded = search_bench.database_url(
+        search_bench.DB_NAME if args.n == 1_000_000 else f"mkt_bench_load_{args.n}"
+    )
+    search_bench.create_database(url)
+    search_bench.setup_django(url)
+    seeding = search_bench.prepare(args.n, 1, 0.05, False)
+    from catalog.discovery import catalog_changed
+    from catalog.models import CatalogEntry
+    from transactions.delivery import downloads
+
+    entry = CatalogEntry.objects.filter(search_vector__isnull=False).order_by("-download_count").first()
+    dataset_path = f"/catalog/datasets/{entry.dataset.slug}/"
+
+    storage = ROOT / "var" / "bench-load" / "private"
+    storage.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PRIVATE_STORAGE_ROOT": str(storage),
+        "API_RATE_PER_IP": "100000000/minute",  # one client address makes every request
+        "DISABLE_RATE_LIMITS": "1",
+        "DOWNLOAD_LINK_TTL_SECONDS": "86400",
+    }
+    names = (args.scenarios.split(",") if args.scenarios else []) or [
+        "home",
+        "catalog-repeat",
+        "catalog-unseen",
+        "dataset",
+        "api-list",
+        "ckan",
+        "download",
+    ]
+    download_path = None
+    if "download" in names:
+        fixture = download_fixture({**os.environ, **env})
+        token = downloads.sign(
+            package_id=fixture["package"], user_id=fixture["user"], organization_id=fixture["organization"], ttl=86400
+        )
+        download_path = f"/orders/delivery/download/{token}/"
+        print(f"download: package {fixture['package']} of {fixture['size']:,} bytes through its signed link")
+
+    gunicorn = f"gunicorn gthread, {args.workers} workers × {args.threads} threads, keep-alive 2 s (gunicorn default)"
+    print(
+        f"{args.n:,} datasets; {gunicorn}; wrk {args.wrk_threads} threads, {args.duration} s per run; "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
+    )
+    modes = [("cache", "1")] + ([] if args.no_baseline else [("no-cache", "0")])
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
+        scripts = write_scripts(Path(folder), dataset_path, download_path)
+        for mode, flag in modes:
+            catalog_changed()  # a new generation: nothing cached by an earlier run
+            mode_env = {**env, "PAGE_CACHE": flag}
+            web = webserver.start_gunicorn(
+                webserver.free_port(), env=mode_env, workers=args.workers, threads=args.threads
+            )
+            dl_web = None
+            try:
+                if download_path:
+                    dl_web = webserver.start_gunicorn(
+                        webserver.free_port(),
+                        env={**mode_env, "DATABASE_URL": fixture["database_url"]},
+                        workers=args.workers,
+                        threads=args.threads,
+                    )
+                warm(web.port, {k: v for k, v in scripts.items() if k != "download"})
+                if dl_web:
+                    webserver.Http(dl_web.port).get(download_path)
+                run_names = [n for n in names if not (mode == "no-cache" and n == "download")]
+                print(f"\n{mode}:")
+                results[mode] = measure(
+                    mode, web.port, scripts, run_names, connections, args.duration, args.wrk_threads, web, dl_web
+                )
+            finally:
+                webserver.stop(web)
+                if dl_web:
+                    webserver.stop(dl_web)
+    if embedded:
+        embedded.cleanup()
+
+    print("\nsummary (requests/s; p95 ms; errors):")
+    header = f"  {'scenario':15} {'conns':>5} " + "".join(f"{m:>30}" for m, _ in modes)
+    print(header)
+    for name in names:
+        for c in connections:
+            cells = ""
+            for mode, _ in modes:
+                r = results.get(mode, {}).get(name, {}).get(c)
+                cells += f"{r['rps']:>12.1f} {r['p95_ms']:>9.1f} {r['errors']:>7}" if r else f"{'—':>30}"
+            print(f"  {name:15} {c:>5} {cells}")
+    if "cache" in results and "no-cache" in results:
+        for name in ("home", "catalog-repeat", "dataset", "api-list", "ckan"):
+            if name in results["cache"] and name in results["no-cache"]:
+                c = 50 if 50 in connections else connections[-1]
+                gain = results["cache"][name][c]["rps"] / max(results["no-cache"][name][c]["rps"], 0.001)
+                print(f"  gain at {c} connections, {name}: ×{gain:.1f}")
+    print(
+        json.dumps(
+            {
+                "bench": "load",
+                "n": args.n,
+                "duration_s": args.duration,
+                "gunicorn": {"workers": args.workers, "threads": args.threads, "worker_class": "gthread"},
+                "seeding": seeding,
+                "results": {
+                    mode: {
+                        name: {
+                            str(c): {k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}
+                            for c, r in per.items()
+                        }
+                        for name, per in by.items()
+                    }
+                    for mode, by in results.items()
+                },
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+if __name__ == "__main__":
+    random.seed(1)
+    main()

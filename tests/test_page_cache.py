@@ -1,0 +1,224 @@
+"""The anonymous page cache (marketplace/page_cache.py): repeats cost no SQL, a catalog change shows at once, and
+nothing of one visitor (signed-in state, CSRF secret, CSP nonce, messages, cookies, language, Accept) reaches
+another. A page is stored at its second request and served from the third on."""
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from catalog import services as catalog_services
+from tests.transactions.conftest import offer_of, publish_dataset
+from transactions.services import cart as cart_services
+
+pytestmark = pytest.mark.django_db
+
+NONCE_RE = re.compile(r'<script nonce="([^"]+)"')
+TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+OWN_VALUES = re.compile(r'(nonce="|value="|"X-CSRFToken": ")[^"]+"')
+
+
+def strip(body: bytes) -> str:
+    """The page without what is each request's own: nonces and CSRF tokens."""
+    return OWN_VALUES.sub(r"\1", body.decode())
+
+
+@pytest.fixture(autouse=True)
+def page_cache_on(settings):
+    settings.PAGE_CACHE = True
+    settings.PAGE_CACHE_SECONDS = 600
+
+
+@pytest.fixture
+def dataset(official, admin_user, reference_data):
+    return publish_dataset(
+        official,
+        admin_user,
+        offers=({"kind": "one_off", "price_krw": 30_000, "cost_basis": "파일 가공·전송 비용 (건당)"},),
+    )
+
+
+def warm(client, url, **extra):
+    """Ask three times: stored at the second, so the third and later come from the cache."""
+    for _ in range(2):
+        response = client.get(url, **extra)
+        assert response.status_code == 200, (url, response.status_code)
+    return client.get(url, **extra)
+
+
+def urls_of(dataset):
+    return [
+        "/",
+        "/catalog/?q=%EB%AF%B8%EC%84%B8%EB%A8%BC%EC%A7%80",  # 미세먼지
+        reverse("catalog:dataset", args=[dataset.slug]),
+        "/api/3/action/package_search?q=%EB%AF%B8%EC%84%B8%EB%A8%BC%EC%A7%80",
+        "/api/3/action/package_show?id=" + dataset.slug,
+        "/api/v1/datasets/",
+        "/api/v1/themes/",
+        "/catalog.ttl",
+        f"/dataset/{dataset.slug}.ttl",
+    ]
+
+
+def test_a_repeated_anonymous_page_costs_no_sql(client, dataset, django_assert_num_queries):
+    for url in urls_of(dataset):
+        first = client.get(url)
+        client.get(url)
+        with django_assert_num_queries(0):
+            third = client.get(url)
+        assert third.status_code == 200
+        assert third["X-Page-Cache"] == "hit", url
+        assert third["Content-Type"] == first["Content-Type"]
+        # The same page, but for what is this request's own (the CSRF token and the nonce).
+        assert strip(third.content) == strip(first.content), url
+
+
+def test_a_catalog_change_is_visible_on_the_next_request(
+    client, official, admin_user, dataset, django_capture_on_commit_callbacks
+):
+    search = "/catalog/?q=%EB%AF%B8%EC%84%B8%EB%A8%BC%EC%A7%80"
+    page = reverse("catalog:dataset", args=[dataset.slug])
+    api = "/api/3/action/package_search?q=%EB%AF%B8%EC%84%B8%EB%A8%BC%EC%A7%80"
+    assert warm(client, search)["X-Page-Cache"] == "hit"
+    assert warm(client, page)["X-Page-Cache"] == "hit"
+    assert warm(client, api).json()["result"]["count"] == 1
+
+    # Publish a second dataset with the same word: the search shows it on the very next request.
+    # (The services bump the catalog generation on commit: the test's transaction runs those callbacks.)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = publish_dataset(
+            official, admin_user, title_ko="정왕동 미세먼지 시간별 측정값", title_en="Jeongwang dust"
+        )
+    assert "정왕동 미세먼지 시간별 측정값" in client.get(search).content.decode()
+    assert client.get(api).json()["result"]["count"] == 2
+
+    # An edit of an offer (a new price) shows on the dataset page at once.
+    with django_capture_on_commit_callbacks(execute=True):
+        catalog_services.offer_create(
+            actor=official, dataset=dataset, kind="one_off", price_krw=77_000, cost_basis="건당 전송 비용"
+        )
+    assert "77,000" in client.get(page).content.decode()
+
+    # Withdrawn: the page is gone on the next request, and the search no longer lists it.
+    with django_capture_on_commit_callbacks(execute=True):
+        catalog_services.version_withdraw(actor=official, version=second.versions.get(), reason="정정")
+    assert client.get(reverse("catalog:dataset", args=[second.slug])).status_code == 404
+    assert client.get(api).json()["result"]["count"] == 1
+
+
+def test_signed_in_users_never_get_or_make_the_anonymous_page(client, buyer, dataset):
+    url = reverse("catalog:dataset", args=[dataset.slug])
+    anonymous = warm(client, url)
+    assert anonymous["X-Page-Cache"] == "hit"
+    assert "Log in to buy" in anonymous.content.decode() or "로그인" in anonymous.content.decode()
+
+    offer = offer_of(dataset, "one_off")
+    cart_services.cart_add(actor=buyer, organization=buyer.active_organization, offer=offer)
+    member = Client()
+    member.force_login(buyer)
+    for _ in range(3):
+        mine = member.get(url)
+        assert "X-Page-Cache" not in mine
+        assert f'id="in-cart-{offer.pk}"' in mine.content.decode()  # their own cart, not the anonymous page
+
+    # …and what the buyer saw was not stored for anyone else.
+    again = client.get(url)
+    assert again["X-Page-Cache"] == "hit"
+    assert f'id="in-cart-{offer.pk}"' not in again.content.decode()
+
+    # An API key bypasses the cache too (its answer may show the organization's own rows).
+    keyed = client.get("/api/v1/datasets/", HTTP_AUTHORIZATION="Token nope")
+    assert keyed.status_code == 401 and "X-Page-Cache" not in keyed
+
+
+def test_languages_do_not_mix(dataset):
+    korean, english = Client(), Client()
+    english.cookies["django_language"] = "en"
+    for url in ("/", reverse("catalog:dataset", args=[dataset.slug])):
+        ko = warm(korean, url)
+        en = warm(english, url)
+        assert ko["X-Page-Cache"] == en["X-Page-Cache"] == "hit"
+        assert '<html lang="ko"' in ko.content.decode()
+        assert '<html lang="en"' in en.content.decode()
+        assert "Siheung Data Exchange" in en.content.decode() and "시흥 데이터거래소" in ko.content.decode()
+    # The API follows Accept-Language when no cookie chose.
+    api = "/api/3/action/package_show?id=" + dataset.slug
+    ko = warm(Client(), api)
+    en = warm(Client(), api, HTTP_ACCEPT_LANGUAGE="en")
+    assert ko["Content-Language"] == "ko" and en["Content-Language"] == "en"
+
+
+def test_accept_and_htmx_variants_do_not_mix(client, dataset):
+    url = reverse("catalog:dataset", args=[dataset.slug])
+    html = warm(client, url, HTTP_ACCEPT="text/html")
+    turtle = warm(client, url, HTTP_ACCEPT="text/turtle")
+    assert html["X-Page-Cache"] == turtle["X-Page-Cache"] == "hit"
+    assert html["Content-Type"].startswith("text/html")
+    assert turtle["Content-Type"].startswith("text/turtle") and b"dcat:Dataset" in turtle.content
+
+    search = "/catalog/?q=%EB%AF%B8%EC%84%B8%EB%A8%BC%EC%A7%80"
+    full = warm(client, search)
+    partial = warm(client, search, HTTP_HX_REQUEST="true")
+    assert full["X-Page-Cache"] == partial["X-Page-Cache"] == "hit"
+    assert b"<html" in full.content and b"<html" not in partial.content
+    # The catalog asked for RDF sends the reader to its document (a 303), even with the HTML page cached.
+    rdf = client.get(search, HTTP_ACCEPT="text/turtle")
+    assert rdf.status_code == 303 and rdf["Location"].endswith("/catalog.ttl")
+
+
+def test_a_cached_page_has_the_new_visitors_own_csrf_token(dataset):
+    first = Client()
+    warm(first, "/")  # stored from a request of the first visitor (with their CSRF cookie)
+    first_secret_tokens = set(TOKEN_RE.findall(first.get("/").content.decode()))
+
+    visitor = Client(enforce_csrf_checks=True)
+    page = visitor.get("/")
+    assert page["X-Page-Cache"] == "hit"
+    tokens = set(TOKEN_RE.findall(page.content.decode()))
+    assert tokens and not tokens & first_secret_tokens
+    header_token = re.search(r'"X-CSRFToken": "(\w+)"', page.content.decode()).group(1)
+    assert header_token in tokens  # htmx sends the same visitor's token
+    assert page.cookies["csrftoken"].value != first.cookies["csrftoken"].value
+    # The language switch works for the new visitor with the token of the page they got.
+    switched = visitor.post(
+        reverse("set_language"), {"language": "en", "next": "/", "csrfmiddlewaretoken": tokens.pop()}
+    )
+    assert switched.status_code == 302
+    assert visitor.cookies["django_language"].value == "en"
+    assert '<html lang="en"' in visitor.get("/").content.decode()
+
+
+def test_each_answer_has_its_own_nonce_matching_its_header(client, dataset):
+    warm(client, "/")
+    seen = set()
+    for _ in range(2):
+        response = client.get("/")
+        assert response["X-Page-Cache"] == "hit"
+        nonces = set(NONCE_RE.findall(response.content.decode()))
+        assert len(nonces) == 1
+        nonce = nonces.pop()
+        assert f"'nonce-{nonce}'" in response["Content-Security-Policy"]
+        seen.add(nonce)
+    assert len(seen) == 2
+
+
+def test_no_cookie_and_no_message_is_cached(client, buyer, dataset):
+    # A visitor with no cookies at all: each is given a CSRF cookie of their own, never the storing visitor's.
+    warm(client, "/")
+    stranger, other = Client(), Client()
+    a, b = stranger.get("/"), other.get("/")
+    assert a["X-Page-Cache"] == b["X-Page-Cache"] == "hit"
+    assert a.cookies["csrftoken"].value != b.cookies["csrftoken"].value != client.cookies["csrftoken"].value
+    # A visitor who has their cookie already gets their own again (Django renews it whenever a page uses it).
+    assert client.get("/").cookies["csrftoken"].value == client.cookies["csrftoken"].value
+
+    # Signing out leaves a message for the next page: that page is not the cached one, and is not stored.
+    member = Client()
+    member.force_login(buyer)
+    home = member.post(reverse("account_logout"), follow=True)
+    assert "X-Page-Cache" not in home
+    messages = home.content.decode().count("site-messages")
+    assert messages == 1
+    assert "site-messages" not in client.get("/").content.decode()
+    assert "site-messages" not in member.get("/").content.decode()  # shown once
