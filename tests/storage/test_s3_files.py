@@ -52,8 +52,10 @@ def new_version(official, title_ko="시흥시 측정 자료"):
 
 
 def keys(endpoint: str, bucket: str) -> set[str]:
+    """The stored files of the bucket. An upload's staged pieces (staging/uploads/) are deleted after the commit,
+    which a test in one rolled-back transaction never reaches; tests/storage/test_multinode.py sees them go."""
     pages = s3_client(endpoint).get_paginator("list_objects_v2").paginate(Bucket=bucket)
-    return {o["Key"] for page in pages for o in page.get("Contents", [])}
+    return {o["Key"] for page in pages for o in page.get("Contents", []) if not o["Key"].startswith("staging/")}
 
 
 def object_bytes(endpoint: str, bucket: str, key: str) -> bytes:
