@@ -35,6 +35,7 @@ from catalog.services.versions import (
 )
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
+from core.storage import open_stream
 from core.text import lazy_percent
 
 SUFFIX_FORMATS = {
@@ -310,7 +311,7 @@ def upload_complete(*, upload: Upload, actor=None) -> DataFile:
 class JoinedChunks:
     """The chunks of an upload read one after the other as one stream (a file-like object for storage.save),
     hashed (SHA-256) and counted as they pass: memory stays at one read, whatever the size. S3 objects are read from
-    their response body as it arrives (django-storages' S3File would first copy each object to a local file)."""
+    their response body as it arrives (core.storage.open_stream)."""
 
     def __init__(self, storage, names):
         self.storage, self.names = storage, iter(names)
@@ -318,11 +319,6 @@ class JoinedChunks:
         self.sha256 = hashlib.sha256()
         self.size = 0
         self.closed = False
-
-    def _open(self, name):
-        if hasattr(self.storage, "bucket"):  # S3Storage
-            return self.storage.bucket.Object(self.storage._normalize_name(name)).get()["Body"]
-        return self.storage.open(name, "rb")
 
     def read(self, size=-1) -> bytes:
         """Up to `size` bytes, fewer only at the end (as a file: boto3 takes a short read for the end of the
@@ -335,7 +331,7 @@ class JoinedChunks:
                 name = next(self.names, None)
                 if name is None:
                     break
-                self.current = self._open(name)
+                self.current = open_stream(self.storage, name)
             data = self.current.read(size - len(out))
             if not data:
                 self.current.close()
