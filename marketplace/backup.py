@@ -186,7 +186,15 @@ class BucketStore:
                     yield StoredFile(name, obj["Size"])
 
     def open_read(self, name: str):
-        return _BodyReader(self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)["Body"])
+        from botocore.exceptions import ClientError  # botocore only where S3 is configured
+
+        try:
+            return _BodyReader(self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)["Body"])
+        except ClientError as exc:
+            # Deleted since the listing: FileNotFoundError, as a folder's open() says it (_copy_storage skips it).
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise FileNotFoundError(f"{name} is not in the bucket") from exc
+            raise
 
     def exists_with_size(self, name: str, size: int) -> bool:
         if self._sizes is None:
