@@ -186,7 +186,15 @@ class BucketStore:
                     yield StoredFile(name, obj["Size"])
 
     def open_read(self, name: str):
-        return _BodyReader(self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)["Body"])
+        from botocore.exceptions import ClientError  # botocore only where S3 is configured
+
+        try:
+            return _BodyReader(self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)["Body"])
+        except ClientError as exc:
+            # Deleted since the listing: FileNotFoundError, as a folder's open() says it (_copy_storage skips it).
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise FileNotFoundError(f"{name} is not in the bucket") from exc
+            raise
 
     def exists_with_size(self, name: str, size: int) -> bool:
         if self._sizes is None:
@@ -408,23 +416,42 @@ def backup_verify(source: Path) -> dict:
     return manifest
 
 
-def _database_is_empty(db: dict) -> bool:
+def _psql(db: dict, sql: str) -> str:
     args, env = _pg_args(db)
-    out = subprocess.run(
-        ["psql", *args, "-d", db["NAME"], "-Atc", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    out = subprocess.run(["psql", *args, "-d", db["NAME"], "-Atc", sql], env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise BackupError(f"cannot read database {db['NAME']}: {out.stderr.strip()[-1000:]}")
-    return out.stdout.strip() == "0"
+    return out.stdout.strip()
+
+
+def _database_is_empty(db: dict) -> bool:
+    return _psql(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0"
+
+
+def _restored_marker(manifest: dict) -> str:
+    """The database's comment once this backup's dump is in it whole: a restore run again knows its own database."""
+    return f"manage.py restore: database.dump sha256 {manifest['database']['sha256']}"
+
+
+def _database_comment(db: dict) -> str:
+    return _psql(
+        db,
+        "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = current_database()",
+    )
+
+
+def _mark_restored(db: dict, marker: str) -> None:
+    # The marker is our own text and a hex digest (no quote in it); %I quotes the database's name.
+    _psql(db, f"DO $$BEGIN EXECUTE format('COMMENT ON DATABASE %I IS %L', current_database(), '{marker}'); END$$")
 
 
 def restore_database(source: Path, db: dict, *, jobs: int = 1) -> None:
     """pg_restore the backup's dump into the database `db` (a Django settings dict), which must be empty."""
     if not _database_is_empty(db):
-        raise BackupError(f"database {db['NAME']} is not empty: restore into a new database (createdb)")
+        raise BackupError(
+            f"database {db['NAME']} is not empty: restore into a new database (createdb); after a pg_restore that "
+            "failed, drop the database and create it again"
+        )
     args, env = _pg_args(db)
     out = subprocess.run(
         [
@@ -465,10 +492,17 @@ def restore_storage(source: Path, storage) -> dict:
 
 
 def restore(source: Path, *, storage, db: dict, jobs: int = 1) -> dict:
-    """Check the backup, then restore its database into `db` (empty) and its files into `storage`."""
+    """Check the backup, then restore its database into `db` (empty) and its files into `storage`.
+
+    Run again after the file copy stopped, it resumes: the database is marked (its comment) once the dump is in it
+    whole, so the same backup skips the database part; any other non-empty database is refused."""
     manifest = read_manifest(source)
     if _sha256_file(Path(source) / DUMP) != manifest["database"]["sha256"]:
         raise BackupError(f"{DUMP} does not match the SHA-256 in the manifest: the backup is damaged")
-    restore_database(source, db, jobs=jobs)
+    marker = _restored_marker(manifest)
+    resumed = _database_comment(db) == marker and not _database_is_empty(db)
+    if not resumed:
+        restore_database(source, db, jobs=jobs)
+        _mark_restored(db, marker)
     files = restore_storage(source, storage)
-    return {"manifest": manifest, "storage": files}
+    return {"manifest": manifest, "storage": files, "database_resumed": resumed}

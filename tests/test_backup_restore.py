@@ -230,3 +230,51 @@ def test_backup_file_listing_is_checkable_with_sha256sum(tmp_path, official):
     listing = tmp_path / "b" / "files.sha256"
     listing.write_text("0" * 64 + listing.read_text(encoding="utf-8")[64:], encoding="utf-8")  # a wrong digest
     assert subprocess.run(["sha256sum", "--quiet", "-c", "files.sha256"], cwd=tmp_path / "b").returncode != 0
+
+
+def test_an_object_deleted_from_the_bucket_while_the_backup_copies_it_is_skipped(
+    s3_server, s3_storage, official, tmp_path
+):  # noqa: F811
+    """S3 as a folder: a file deleted between the listing and its copy (a package expired meanwhile) is left out,
+    not the end of the whole backup (GetObject's NoSuchKey is the folder's FileNotFoundError)."""
+    kept = storage.default_storage.save("packages/남는.zip", ContentFile(b"k" * 3000))
+    gone = storage.default_storage.save("packages/지워지는.zip", ContentFile(b"g" * 3000))
+    client = storage.default_storage.connection.meta.client  # the client the backup reads with
+
+    def delete_first(params, **kwargs):  # another process deletes it just before our GET
+        if params["Key"].endswith(gone):
+            s3_client(s3_server).delete_object(Bucket=s3_storage, Key=params["Key"])
+
+    client.meta.events.register("before-parameter-build.s3.GetObject", delete_first)
+    try:
+        result = backup.backup_create(tmp_path / "b", storage=storage.default_storage)
+    finally:
+        client.meta.events.unregister("before-parameter-build.s3.GetObject", delete_first)
+    assert result.manifest["storage"]["files"] == 1
+    assert (tmp_path / "b" / "files" / kept).read_bytes() == b"k" * 3000
+    assert not (tmp_path / "b" / "files" / gone).exists()
+    assert f"files/{gone}" not in (tmp_path / "b" / "files.sha256").read_text(encoding="utf-8")
+
+
+def test_a_restore_cut_off_while_copying_the_files_resumes_when_run_again(official, fresh_database, tmp_path):
+    """The database part finished, the file copy stopped (disk full, a killed container): running the same restore
+    again copies the rest (docs/operations.md says it resumes), it does not refuse its own database as 'not empty';
+    a different backup is still refused."""
+    name = storage.default_storage.save(f"backup-test/{uuid.uuid4().hex}.bin", ContentFile(b"r" * 5000))
+    backup.backup_create(tmp_path / "b", storage=storage.default_storage)
+    target_root = tmp_path / "restored"
+    blocker = target_root / "backup-test"
+    blocker.parent.mkdir()
+    blocker.write_bytes(b"")  # a file where a folder must go: the copy fails after the database was restored
+    db = {**connection.settings_dict, "NAME": fresh_database}
+    with pytest.raises(OSError):
+        backup.restore(tmp_path / "b", storage=FileSystemStorage(location=target_root), db=db)
+
+    blocker.unlink()
+    outcome = backup.restore(tmp_path / "b", storage=FileSystemStorage(location=target_root), db=db)
+    assert outcome["storage"]["copied"] >= 1
+    assert (target_root / name).read_bytes() == b"r" * 5000
+
+    call_command("backup", str(tmp_path / "other"), stdout=open(os.devnull, "w"))
+    with pytest.raises(backup.BackupError, match="not empty"):
+        backup.restore(tmp_path / "other", storage=FileSystemStorage(location=target_root), db=db)

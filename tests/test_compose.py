@@ -13,9 +13,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _interpolate(text: str, overrides: dict | None = None) -> str:
-    """Compose's ${VAR:-default} with an empty environment (or `overrides`), and $$ → $."""
+    """Compose's ${VAR:-default} (the default when VAR is unset or empty) and ${VAR-default} (only when unset) with an
+    empty environment (or `overrides`), and $$ → $."""
     overrides = overrides or {}
-    text = re.sub(r"\$\{([A-Z0-9_]+):-([^}]*)\}", lambda m: overrides.get(m.group(1), m.group(2)), text)
+
+    def value(m):
+        name, colon, default = m.group(1), m.group(2), m.group(3)
+        given = overrides.get(name)
+        return default if given is None or (colon and given == "") else given
+
+    text = re.sub(r"\$\{([A-Z0-9_]+)(:?)-([^}]*)\}", value, text)
     return text.replace("$$", "$")
 
 
@@ -82,3 +89,35 @@ def test_with_s3_the_app_uses_the_bucket_minio_init_makes(compose):
         minio_env["MINIO_ROOT_PASSWORD"],
     )
     assert 'mc mb --ignore-existing "store/$BUCKET"' in init["command"][0]
+
+
+def test_with_s3_an_empty_endpoint_and_empty_keys_reach_the_app_as_aws_and_its_own_credential_chain():
+    """docs/deploy.md and .env.example: an empty S3_ENDPOINT_URL means AWS S3 itself, empty keys mean boto3's chain
+    (an IAM role). Compose must pass them on empty, not put the bundled MinIO's address and keys in their place."""
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    aws = {"STORAGE_BACKEND": "s3", "S3_BUCKET": "city-data", "S3_REGION": "ap-northeast-2"}
+    aws |= {"S3_ENDPOINT_URL": "", "S3_ACCESS_KEY_ID": "", "S3_SECRET_ACCESS_KEY": ""}
+    chosen = yaml.safe_load(_interpolate(text, aws))
+    env = {k: "" if v is None else str(v) for k, v in chosen["x-app-env"].items()}  # `KEY:` empty: ""
+    options = default_storage_config(env, private_root=Path("/unused"))["OPTIONS"]
+    assert (options["endpoint_url"], options["access_key"], options["secret_key"]) == (None, None, None)
+
+
+def test_env_example_copied_as_it_is_keeps_the_bundled_minio_defaults():
+    """`cp .env.example .env` then COMPOSE_PROFILES=minio and STORAGE_BACKEND=s3 (docs/operations.md): the app talks
+    to the bundled MinIO with its keys (.env.example must not set the endpoint or the keys to empty)."""
+    example = {}
+    for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            example[key.strip()] = value.split(" #")[0].strip()
+    example |= {"STORAGE_BACKEND": "s3"}
+    chosen = yaml.safe_load(_interpolate((ROOT / "docker-compose.yml").read_text(encoding="utf-8"), example))
+    env = {k: "" if v is None else str(v) for k, v in chosen["x-app-env"].items()}  # `KEY:` empty: ""
+    options = default_storage_config(env, private_root=Path("/unused"))["OPTIONS"]
+    minio_env = chosen["services"]["minio"]["environment"]
+    assert options["endpoint_url"] == "http://minio:9000"
+    assert (options["access_key"], options["secret_key"]) == (
+        minio_env["MINIO_ROOT_USER"],
+        minio_env["MINIO_ROOT_PASSWORD"],
+    )

@@ -33,8 +33,9 @@ class Command(BaseCommand):
         except backup.BackupError as exc:
             raise CommandError(str(exc)) from exc
         manifest = outcome["manifest"]
+        resumed = " (restored by an earlier run: resumed)" if outcome["database_resumed"] else ""
         self.stdout.write(
             f"restored the backup of {manifest['started_at']} (app {manifest['app_version']}): database "
-            f"{connections[database].settings_dict['NAME']}, {outcome['storage']['copied']:,} files copied, "
+            f"{connections[database].settings_dict['NAME']}{resumed}, {outcome['storage']['copied']:,} files copied, "
             f"{outcome['storage']['already_there']:,} already there. Next: manage.py migrate."
         )
