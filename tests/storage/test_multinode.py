@@ -35,6 +35,7 @@ from django.urls import reverse
 
 from catalog import services as catalog_services
 from catalog.models import DataFile, Licence, Theme, Upload
+from catalog.querystore.models import QueryStore, StoreState
 from tests.s3 import make_bucket, s3_client, s3_env, s3_server, s3_storages  # noqa: F401  (s3_server: a fixture)
 from tests.transactions.conftest import offer_of, place_order
 from transactions.models import Package
@@ -327,8 +328,15 @@ def _journey(cluster: Cluster, *, official, admin_user, buyer, make_key, staged_
         assert response.status_code == 200, response.text[:500]
         assert hashlib.sha256(response.content).hexdigest() == package.sha256
         assert len(response.content) == package.size
-    leftovers = cluster.leftovers()
-    assert not leftovers, leftovers  # nothing a later request needs stayed on a node's disk
+    # The publication also queued the version's query stores: a build still under way has its work folder (the
+    # DuckDB file being written) on its node; once every build has ended nothing may be left there.
+    _wait(
+        lambda: not QueryStore.objects.exclude(state__in=[StoreState.READY, StoreState.FAILED]).exists(),
+        "the query stores are built",
+        cluster=cluster,
+    )
+    # Nothing a later request needs stayed on a node's disk (a build removes its work folder just after it ends).
+    _wait(lambda: not cluster.leftovers(), "the nodes' own folders are empty", timeout=30, cluster=cluster)
     return package, built_by[0]
 
 
