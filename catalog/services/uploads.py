@@ -238,7 +238,9 @@ def _receive_chunk(upload: Upload, token, offset: int, stream, chunk_size: int) 
             if in_storage:
                 os.fsync(fh.fileno())  # the shared volume keeps them even if this node dies next
             fh.seek(0)
-            name = f"{staging_folder(upload.pk)}/{offset:015d}"
+            # The request's own name: two requests at one offset (one whose lease expired while it stored, and the
+            # one that took over) never write, or delete, the same object (S3's name check and PUT are not atomic).
+            name = f"{staging_folder(upload.pk)}/{offset:015d}-{token.hex}"
             stored = default_storage.save(name, _Spooled(fh, name=name) if in_storage else File(fh, name=name))
         return stored, written
     finally:
