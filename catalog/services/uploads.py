@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import models, transaction
+from django.db.models.functions import Now
 from django.http import UnreadablePostError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -159,11 +160,12 @@ def _claim(upload: Upload) -> uuid.UUID:
     """The lease of an open upload for this request (committed at once: autocommit, outside any transaction of
     ours), or OffsetMismatch when another request holds a live one."""
     token = uuid.uuid4()
-    now = timezone.now()
+    # By the database's clock (Now()), the one clock every node shares: a node whose own clock runs ahead would
+    # otherwise take a lease that is still live.
     claimed = (
         Upload.objects.filter(pk=upload.pk, state=Upload.State.UPLOADING)
-        .filter(models.Q(lease__isnull=True) | models.Q(lease_expires_at__lt=now))
-        .update(lease=token, lease_expires_at=now + timedelta(seconds=settings.UPLOAD_LEASE_SECONDS))
+        .filter(models.Q(lease__isnull=True) | models.Q(lease_expires_at__lt=Now()))
+        .update(lease=token, lease_expires_at=Now() + timedelta(seconds=settings.UPLOAD_LEASE_SECONDS))
     )
     if claimed:
         return token
@@ -175,7 +177,7 @@ def _claim(upload: Upload) -> uuid.UUID:
 def _renew(upload: Upload, token) -> bool:
     """The request holding `token` is still sending: its lease is extended. False once it lost it (cancelled,
     finished, or taken over after it expired: this request stalled longer than UPLOAD_LEASE_SECONDS)."""
-    until = timezone.now() + timedelta(seconds=settings.UPLOAD_LEASE_SECONDS)
+    until = Now() + timedelta(seconds=settings.UPLOAD_LEASE_SECONDS)  # the database's clock, as in _claim
     return (
         Upload.objects.filter(pk=upload.pk, state=Upload.State.UPLOADING, lease=token).update(lease_expires_at=until)
         == 1

@@ -185,3 +185,26 @@ def test_a_cancel_during_a_patch_leaves_nothing_staged(official, draft):
     assert upload.state == Upload.State.ABORTED and not upload.chunks.exists()
     folder = services.uploads.staging_folder(upload.pk)
     assert not default_storage.exists(folder) or default_storage.listdir(folder) == ([], [])
+
+
+def test_a_node_whose_clock_runs_ahead_does_not_take_a_live_lease(official, draft):
+    """The lease expires by the database's clock, not the node's: a node two minutes ahead (no NTP) must not take
+    the upload from a request another node is still receiving."""
+    import time_machine  # only this test moves a clock
+
+    upload = services.upload_create(actor=official, version=draft, filename="대기질.csv", length=10 * 1024**2)
+    refused = {}
+
+    def from_a_node_ahead():
+        with time_machine.travel(timezone.now() + timezone.timedelta(minutes=2), tick=True):
+            try:
+                services.upload_append(actor=official, upload=upload, offset=0, stream=io.BytesIO(b"x" * 10))
+            except services.OffsetMismatch as exc:
+                refused["code"] = exc.code
+
+    services.upload_append(
+        actor=official, upload=upload, offset=0, stream=_Stalling(os.urandom(2 * 1024**2), from_a_node_ahead)
+    )
+    assert refused == {"code": "upload_busy"}
+    upload.refresh_from_db()
+    assert upload.offset == 2 * 1024**2 and upload.chunks.get().size == 2 * 1024**2
