@@ -289,25 +289,32 @@ def upload_complete(*, upload: Upload, actor=None) -> DataFile:
         with transaction.atomic():
             locked = Upload.objects.select_for_update().get(pk=upload.pk)
             if locked.datafile_id or locked.state != Upload.State.UPLOADING:
-                default_storage.delete(stored)  # another request completed or cancelled it meanwhile
+                # Another request completed or cancelled it meanwhile: our copy goes after the transaction (the
+                # `except` below; no storage I/O under the row lock).
                 if locked.datafile_id:
-                    return locked.datafile
-                raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
-            version = _lock_editable(upload.version)
-            datafile.version = version
-            _replace_predecessor(version, locked, datafile, actor=actor or locked.created_by)
-            datafile.save()
-            locked.state = Upload.State.COMPLETE
-            locked.datafile = datafile
-            locked.save(update_fields=["state", "datafile", "updated_at"])
-            locked.chunks.all().delete()
-            delete_staged_on_commit([locked.pk])
-            _refresh_version_state(version)
-            _enqueue_check(datafile)
+                    lost_to = locked.datafile
+                else:
+                    raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
+            else:
+                lost_to = None
+                version = _lock_editable(upload.version)
+                datafile.version = version
+                _replace_predecessor(version, locked, datafile, actor=actor or locked.created_by)
+                datafile.save()
+                locked.state = Upload.State.COMPLETE
+                locked.datafile = datafile
+                locked.save(update_fields=["state", "datafile", "updated_at"])
+                locked.chunks.all().delete()
+                delete_staged_on_commit([locked.pk])
+                _refresh_version_state(version)
+                _enqueue_check(datafile)
     except Exception:
         if not DataFile.objects.filter(file=stored).exists():
             default_storage.delete(stored)
         raise
+    if lost_to is not None:
+        default_storage.delete(stored)
+        return lost_to
     return datafile
 
 

@@ -6,9 +6,10 @@ import io
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection
 from django.utils import timezone
 
@@ -208,3 +209,40 @@ def test_a_node_whose_clock_runs_ahead_does_not_take_a_live_lease(official, draf
     assert refused == {"code": "upload_busy"}
     upload.refresh_from_db()
     assert upload.offset == 2 * 1024**2 and upload.chunks.get().size == 2 * 1024**2
+
+
+class _WatchedStorage(FileSystemStorage):
+    """The file system storage, noting whether a database transaction was open at each delete; the first file it
+    stores outside the staging folder lets `while_saving` run after it (another completion of the same upload)."""
+
+    deletes_in_transaction: list = []
+    while_saving = None
+
+    def _save(self, name, content):
+        saved = super()._save(name, content)
+        if _WatchedStorage.while_saving and not name.startswith("staging/"):
+            hook, _WatchedStorage.while_saving = _WatchedStorage.while_saving, None
+            hook()
+        return saved
+
+    def delete(self, name):
+        _WatchedStorage.deletes_in_transaction.append(connection.in_atomic_block)
+        return super().delete(name)
+
+
+def test_a_completion_that_lost_the_race_deletes_its_copy_outside_the_transaction(official, draft, settings, tmp_path):
+    """Two completions of one upload: the one that finds the other recorded the file first deletes its own copy
+    after its transaction (rule: no storage I/O under a row lock), and both name the same file."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": f"{__name__}._WatchedStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    data = os.urandom(2 * 1024**2)
+    upload = services.upload_create(actor=official, version=draft, filename="대기질.csv", length=len(data))
+    other = {}
+    _WatchedStorage.while_saving = lambda: other.update(datafile=services.upload_complete(upload=upload))
+    _WatchedStorage.deletes_in_transaction = []
+    done = services.upload_append(actor=official, upload=upload, offset=0, stream=io.BytesIO(data))
+    assert done.datafile == other["datafile"] and done.datafile.sha256 == hashlib.sha256(data).hexdigest()
+    assert _WatchedStorage.deletes_in_transaction and not any(_WatchedStorage.deletes_in_transaction)
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [Path(done.datafile.file.name).name]
