@@ -684,7 +684,7 @@ class Upload(models.Model):
 
 class UploadChunk(models.Model):
     """The bytes of one PATCH of a resumable upload, staged in the default storage under `name`
-    (staging/uploads/<upload>/<offset>): bytes [offset, offset + size) of the file. Recorded in the same short
+    (staging/uploads/<upload>/<offset>-<request>): bytes [offset, offset + size) of the file. Recorded in the same short
     transaction that moves the upload's offset; the chunks are joined into the DataFile when the last one arrives
     and deleted then, or when the upload is cancelled or expires."""
 

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import models, transaction
+from django.db.models.functions import Now
 from django.http import UnreadablePostError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -160,11 +161,12 @@ def _claim(upload: Upload) -> uuid.UUID:
     """The lease of an open upload for this request (committed at once: autocommit, outside any transaction of
     ours), or OffsetMismatch when another request holds a live one."""
     token = uuid.uuid4()
-    now = timezone.now()
+    # By the database's clock (Now()), the one clock every node shares: a node whose own clock runs ahead would
+    # otherwise take a lease that is still live.
     claimed = (
         Upload.objects.filter(pk=upload.pk, state=Upload.State.UPLOADING)
-        .filter(models.Q(lease__isnull=True) | models.Q(lease_expires_at__lt=now))
-        .update(lease=token, lease_expires_at=now + timedelta(seconds=settings.UPLOAD_LEASE_SECONDS))
+        .filter(models.Q(lease__isnull=True) | models.Q(lease_expires_at__lt=Now()))
+        .update(lease=token, lease_expires_at=Now() + timedelta(seconds=settings.UPLOAD_LEASE_SECONDS))
     )
     if claimed:
         return token
@@ -176,7 +178,7 @@ def _claim(upload: Upload) -> uuid.UUID:
 def _renew(upload: Upload, token) -> bool:
     """The request holding `token` is still sending: its lease is extended. False once it lost it (cancelled,
     finished, or taken over after it expired: this request stalled longer than UPLOAD_LEASE_SECONDS)."""
-    until = timezone.now() + timedelta(seconds=settings.UPLOAD_LEASE_SECONDS)
+    until = Now() + timedelta(seconds=settings.UPLOAD_LEASE_SECONDS)  # the database's clock, as in _claim
     return (
         Upload.objects.filter(pk=upload.pk, state=Upload.State.UPLOADING, lease=token).update(lease_expires_at=until)
         == 1
@@ -239,7 +241,9 @@ def _receive_chunk(upload: Upload, token, offset: int, stream, chunk_size: int) 
             if in_storage:
                 os.fsync(fh.fileno())  # the shared volume keeps them even if this node dies next
             fh.seek(0)
-            name = f"{staging_folder(upload.pk)}/{offset:015d}"
+            # The request's own name: two requests at one offset (one whose lease expired while it stored, and the
+            # one that took over) never write, or delete, the same object (S3's name check and PUT are not atomic).
+            name = f"{staging_folder(upload.pk)}/{offset:015d}-{token.hex}"
             stored = default_storage.save(name, _Spooled(fh, name=name) if in_storage else File(fh, name=name))
         return stored, written
     finally:
@@ -286,25 +290,32 @@ def upload_complete(*, upload: Upload, actor=None) -> DataFile:
         with transaction.atomic():
             locked = Upload.objects.select_for_update().get(pk=upload.pk)
             if locked.datafile_id or locked.state != Upload.State.UPLOADING:
-                default_storage.delete(stored)  # another request completed or cancelled it meanwhile
+                # Another request completed or cancelled it meanwhile: our copy goes after the transaction (the
+                # `except` below; no storage I/O under the row lock).
                 if locked.datafile_id:
-                    return locked.datafile
-                raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
-            version = _lock_editable(upload.version)
-            datafile.version = version
-            _replace_predecessor(version, locked, datafile, actor=actor or locked.created_by)
-            datafile.save()
-            locked.state = Upload.State.COMPLETE
-            locked.datafile = datafile
-            locked.save(update_fields=["state", "datafile", "updated_at"])
-            locked.chunks.all().delete()
-            delete_staged_on_commit([locked.pk])
-            _refresh_version_state(version)
-            _enqueue_check(datafile)
+                    lost_to = locked.datafile
+                else:
+                    raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
+            else:
+                lost_to = None
+                version = _lock_editable(upload.version)
+                datafile.version = version
+                _replace_predecessor(version, locked, datafile, actor=actor or locked.created_by)
+                datafile.save()
+                locked.state = Upload.State.COMPLETE
+                locked.datafile = datafile
+                locked.save(update_fields=["state", "datafile", "updated_at"])
+                locked.chunks.all().delete()
+                delete_staged_on_commit([locked.pk])
+                _refresh_version_state(version)
+                _enqueue_check(datafile)
     except Exception:
         if not DataFile.objects.filter(file=stored).exists():
             default_storage.delete(stored)
         raise
+    if lost_to is not None:
+        default_storage.delete(stored)
+        return lost_to
     return datafile
 
 
