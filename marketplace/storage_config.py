@@ -58,13 +58,15 @@ def default_storage_config(environ: Mapping[str, str], *, private_root: Path) ->
             "file_overwrite": False,
             # An upload larger than this spools to a temporary file on disk, never into memory.
             "max_memory_size": 8 * 1024**2,
-            # A multipart upload holds each part it sends in memory: boto3's default of 10 parts in flight is ~100 MB
-            # more in the web process that finishes an upload (bench/storage.py); 4 keep it ~32 MB, and loopback or
-            # a data-centre link is as fast with them.
+            # A multipart upload holds each part it sends in memory: boto3's defaults (10 parts in flight, and 10 more
+            # read ahead from a stream that cannot seek, such as an upload's joined pieces) are ~160 MB more in the
+            # process that stores a file (bench/storage.py); 4 of each keep it ~64 MB, and loopback or a data-centre
+            # link is as fast with them.
             "transfer_config": TransferConfig(
                 multipart_threshold=MULTIPART_PART_BYTES,
                 multipart_chunksize=MULTIPART_PART_BYTES,
                 max_concurrency=MULTIPART_CONCURRENCY,
+                max_in_memory_upload_chunks=MULTIPART_CONCURRENCY,
             ),
         },
     }
