@@ -41,6 +41,12 @@ def default_storage_config(environ: Mapping[str, str], *, private_root: Path) ->
     # boto3 is loaded only when the storage is S3 (a file-system deployment never needs it).
     from boto3.s3.transfer import TransferConfig
 
+    transfer = TransferConfig(
+        multipart_threshold=MULTIPART_PART_BYTES,
+        multipart_chunksize=MULTIPART_PART_BYTES,
+        max_concurrency=MULTIPART_CONCURRENCY,
+    )
+    transfer.max_in_memory_upload_chunks = MULTIPART_CONCURRENCY  # s3transfer's knob; boto3's __init__ does not take it
     return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -62,11 +68,6 @@ def default_storage_config(environ: Mapping[str, str], *, private_root: Path) ->
             # read ahead from a stream that cannot seek, such as an upload's joined pieces) are ~160 MB more in the
             # process that stores a file (bench/storage.py); 4 of each keep it ~64 MB, and loopback or a data-centre
             # link is as fast with them.
-            "transfer_config": TransferConfig(
-                multipart_threshold=MULTIPART_PART_BYTES,
-                multipart_chunksize=MULTIPART_PART_BYTES,
-                max_concurrency=MULTIPART_CONCURRENCY,
-                max_in_memory_upload_chunks=MULTIPART_CONCURRENCY,
-            ),
+            "transfer_config": transfer,
         },
     }

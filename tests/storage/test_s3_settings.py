@@ -35,3 +35,14 @@ def test_default_storage_is_the_bucket(s3_storage, s3_server):  # noqa: F811
 def test_bad_storage_settings_fail_at_start(environ, message, tmp_path):
     with pytest.raises(ImproperlyConfigured, match=message):
         default_storage_config(environ, private_root=tmp_path)
+
+
+def test_transfers_keep_few_parts_in_memory(tmp_path):
+    """Parts in flight and parts read ahead from a stream that cannot seek (an upload's joined pieces) are both
+    bounded: boto3's default of 10 each would keep ~160 MB in the process that stores a file."""
+    from marketplace.storage_config import MULTIPART_CONCURRENCY, MULTIPART_PART_BYTES
+
+    config = default_storage_config({"STORAGE_BACKEND": "s3", "S3_BUCKET": "b"}, private_root=tmp_path)
+    transfer = config["OPTIONS"]["transfer_config"]
+    assert (transfer.max_request_concurrency, transfer.max_in_memory_upload_chunks) == (MULTIPART_CONCURRENCY,) * 2
+    assert transfer.multipart_chunksize == MULTIPART_PART_BYTES
