@@ -116,6 +116,11 @@ IDOR: dict[str, object] = {
     "staff:organization": REFUSED,
     "staff:organization_decide": REFUSED,
     "transactions:payment_bank_confirm": REFUSED,
+    # The simulated PG (PG_SIMULATOR only): an outside server's API, our shop's secret key only
+    "pg_sim_cash_receipt_cancel": REFUSED,
+    "pg_sim_payment_by_order": REFUSED,
+    "pg_sim_payment": REFUSED,
+    "pg_sim_cancel": REFUSED,
     # The data API outside the schema: the rows of a dataset A's company has a plan for
     "api-data-datagokr": REFUSED,
     # Public by design: the catalog, its DCAT/CKAN documents, the data API's docs, policies, allauth's key links

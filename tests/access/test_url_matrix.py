@@ -63,6 +63,7 @@ ANY_PROVIDER = "L 403 403 200 200 200 403 403"  # a provider's own pages (each s
 ANY_BUYER = "L 200 200 403 403 403 200 403"  # a buyer's own pages (each sees its own company's)
 A_COMPANY = "L 200 200 403 403 403 404 403"  # A's company's objects: B's buyer gets 404, a provider 403
 DRAFT = {"pk": "draft.pk"}
+PG_SIM_REFUSED = "401 401 401 401 401 401 401 401"  # the simulated PG's API: its merchant's secret key only
 # Keys that authenticate on the data API (DRF): only the data scope reads rows; anonymous gets 401 there.
 DATA_KEYS = {"key_read": "403", "key_publish": "403", "key_buy": "403", "key_data": "200", "key_admin": "403"}
 TUS = {"HTTP_TUS_RESUMABLE": "=1.0.0"}
@@ -341,6 +342,15 @@ MATRIX: dict[str, Row] = {
     "transactions:payment_bank_confirm": Row(
         "L 403 403 403 403 403 403 200", {"payment_id": "payment.pk"}, method="POST", why="an empty form: its errors"
     ),
+    # The simulated payment gateway (devtools/pg_simulator, only with PG_SIMULATOR: make run, make test, benches):
+    # an outside server's API, answering only our shop's secret key (Basic auth), which no role holds.
+    "pg_sim_checkout": Row("400 400 400 400 400 400 400 400", why="the payment window: no order's parameters"),
+    "pg_sim_cash_receipt": Row(PG_SIM_REFUSED, method="POST"),
+    "pg_sim_cash_receipt_cancel": Row(PG_SIM_REFUSED, {"receipt_key": "=any-receipt"}, method="POST"),
+    "pg_sim_confirm": Row(PG_SIM_REFUSED, method="POST"),
+    "pg_sim_payment_by_order": Row(PG_SIM_REFUSED, {"order_id": "order.number"}),
+    "pg_sim_payment": Row(PG_SIM_REFUSED, {"payment_key": "=any-payment"}),
+    "pg_sim_cancel": Row(PG_SIM_REFUSED, {"payment_key": "=any-payment"}, method="POST"),
     # Development only (DEBUG, or the loopback mailbox)
     "dev_mailbox": Row("404 404 404 404 404 404 404 404", why="only from this machine with DEBUG"),
     "dev/errors/403/": Row("403 403 403 403 403 403 403 403"),
@@ -415,6 +425,9 @@ def quiet(settings):
 def test_every_url_pattern_is_in_the_matrix():
     """A new URL pattern must be given its row (or be an /api/v1 operation of the schema)."""
     schema = _schema_forms()
+    keys = [p.key for p in every_pattern() if not p.route.startswith(ADMIN_SITE)]
+    shared = sorted({key for key in keys if keys.count(key) > 1})
+    assert not shared, f"patterns sharing a name (a row would test only one of them): {shared}"
     missing = []
     for pattern in every_pattern():
         if pattern.route.startswith(ADMIN_SITE) or pattern.key in MATRIX:
@@ -444,7 +457,8 @@ def test_the_pages_answer_every_role_as_the_matrix_says(access_world, quiet):
         pattern = patterns.get(key)
         if pattern is None:
             # Only the development pages may be absent (they exist with DEBUG); any other row names a URL that is gone.
-            assert key.startswith("dev") or key == "dev_mailbox", f"the matrix names {key}, which is not a URL"
+            # The simulated PG's exist with PG_SIMULATOR (make test sets it; a bare pytest may not).
+            assert key.startswith(("dev", "pg_sim_")), f"the matrix names {key}, which is not a URL"
             continue
         path = _path(access_world, pattern, row)
         data = {k: _fill(access_world, v) for k, v in (row.data or {}).items()} if row.data else None
