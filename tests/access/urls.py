@@ -46,13 +46,8 @@ def _walk(resolver, prefix="", namespace=None):
             )
 
 
-# The simulated payment gateway (devtools/pg_simulator, PG_SIMULATOR: make run, tests, benches) stands in for the
-# PG's own servers, which are outside the project; production never routes it (PG_SIMULATOR is off there).
-OUTSIDE_THE_PRODUCT = ("pg-sim/",)
-
-
 def every_pattern() -> list[Pattern]:
-    return [p for p in _walk(get_resolver()) if not p.route.startswith(OUTSIDE_THE_PRODUCT)]
+    return list(_walk(get_resolver()))
 
 
 LOGIN = "/accounts/login/"
