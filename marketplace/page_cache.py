@@ -8,7 +8,7 @@ Who never gets or makes a cached page: a request with an Authorization header or
 signed-in user, or messages waiting (a cookie or the session). Such a request runs the view as before.
 
 The key: the language the site chose (request.LANGUAGE_CODE: the language cookie, or Accept-Language on /api/), the
-method, the full path with its query string, and what the answers vary on: the format the Accept header picks where
+method, the scheme and host (the API's links are absolute), the full path with its query string, and what the answers vary on: the format the Accept header picks where
 a view negotiates (the dataset page's and the catalog's RDF; DRF's whole Accept), and htmx's request headers
 (HX-Request, HX-History-Restore-Request: the catalog's results alone).
 The catalog generation (catalog.discovery, bumped on commit of every catalog change) is stored in the entry and
@@ -131,7 +131,8 @@ def cache_key(request, mode) -> str:
         accept = negotiated(request) or "html"  # the views' own choice (catalog.dcat.views.negotiated)
     elif mode == RAW:
         accept = request.META.get("HTTP_ACCEPT", "")
-    parts = [request.LANGUAGE_CODE, request.method, request.get_full_path(), accept]
+    # The scheme and host too: the API's links are absolute (request.build_absolute_uri).
+    parts = [request.LANGUAGE_CODE, request.method, request.scheme, request.get_host(), request.get_full_path(), accept]
     parts += [request.META.get(name, "") for name in KEY_HEADERS]
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
     return f"page:{digest}"

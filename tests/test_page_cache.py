@@ -222,3 +222,17 @@ def test_no_cookie_and_no_message_is_cached(client, buyer, dataset):
     assert messages == 1
     assert "site-messages" not in client.get("/").content.decode()
     assert "site-messages" not in member.get("/").content.decode()  # shown once
+
+
+def test_an_answer_with_absolute_links_is_kept_per_host_and_scheme(settings, dataset):
+    # The API's links are absolute (request.build_absolute_uri): an answer asked for under another host name the site
+    # answers to (or over plain http behind the TLS proxy) must not be served to visitors of the public address.
+    settings.ALLOWED_HOSTS = ["testserver", "internal"]
+    url = "/api/v1/datasets/?page_size=1"
+    warm(Client(), url, HTTP_HOST="internal")
+    warm(Client(), url, secure=False)
+    public = Client().get(url, secure=True)
+    assert public.status_code == 200
+    assert b"//internal/" not in public.content and b"http://testserver/" not in public.content
+    assert b"https://testserver/" in public.content
+    assert warm(Client(), url, secure=True)["X-Page-Cache"] == "hit"
