@@ -17,8 +17,9 @@ compared on every read, so an entry of an older catalog is never served: one Red
 What is stored: only a 200 that is not streamed, sets no cookie, leaves the session and the messages untouched, is not
 marked private/no-store/no-cache, varies on nothing outside the key and is at most PAGE_CACHE_MAX_BYTES; and only at
 the second request for the same key within PAGE_CACHE_SECONDS (the first leaves a small marker): a stream of
-never-seen search URLs (a crawler, a script) cannot fill the Redis the task queue shares with pages nobody asks for
-again. Every entry expires after PAGE_CACHE_SECONDS, so what changes without a catalog change (an organization's
+never-seen search URLs (a crawler) cannot fill the Redis the task queue shares with pages nobody asks for again; and
+the bytes stored per PAGE_CACHE_SECONDS are capped (PAGE_CACHE_BUDGET_BYTES: pages in Redis stay under twice that), as
+a script can ask each of its URLs twice. Every entry expires after PAGE_CACHE_SECONDS, so what changes without a catalog change (an organization's
 name, download counts) is at most that old.
 
 Per-request content is never shared. The middleware sits inside CsrfViewMiddleware and CSPMiddleware:
@@ -96,6 +97,7 @@ RESPONSE_MARKS = (
 MAX_PATH = 2000  # longer URLs are not cached (no legitimate page has one)
 TOKEN_RE = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
 HEADER = "X-Page-Cache"
+BUDGET_KEY = "page:budget"  # bytes of pages stored since the window began (PAGE_CACHE_BUDGET_BYTES)
 
 
 _NOT_CACHED = object()
@@ -187,6 +189,17 @@ def entry_for(request, response, generation: int) -> dict:
     }
 
 
+def within_budget(size: int) -> bool:
+    """Whether `size` more bytes of pages may be stored: at most PAGE_CACHE_BUDGET_BYTES per window of
+    PAGE_CACHE_SECONDS (the counter expires with the window). An entry lives at most PAGE_CACHE_SECONDS, so the pages
+    in Redis never exceed twice the budget, whatever a script asks (each of its URLs twice defeats the marker)."""
+    cache.add(BUDGET_KEY, 0, settings.PAGE_CACHE_SECONDS)
+    try:
+        return cache.incr(BUDGET_KEY, size) <= settings.PAGE_CACHE_BUDGET_BYTES
+    except ValueError:  # the window ended between the two calls: the next page starts the next one
+        return False
+
+
 def response_from(request, entry: dict) -> HttpResponse:
     body = entry["body"]
     if entry["csrf"]:
@@ -226,9 +239,10 @@ class PageCacheMiddleware:
             return response_from(request, entry)
         response = self.get_response(request)
         if storable(request, response, mode):
-            if entry is not None and entry.get("generation") == generation:  # seen once already: keep it
+            seen = entry is not None and entry.get("generation") == generation
+            if seen and within_budget(len(response.content)):  # seen once already: keep it
                 cache.set(key, entry_for(request, response, generation), settings.PAGE_CACHE_SECONDS)
-            else:
+            elif not seen:
                 cache.set(key, {"generation": generation}, settings.PAGE_CACHE_SECONDS)
         response[HEADER] = "miss"
         return response

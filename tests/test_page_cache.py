@@ -236,3 +236,27 @@ def test_an_answer_with_absolute_links_is_kept_per_host_and_scheme(settings, dat
     assert b"//internal/" not in public.content and b"http://testserver/" not in public.content
     assert b"https://testserver/" in public.content
     assert warm(Client(), url, secure=True)["X-Page-Cache"] == "hit"
+
+
+def test_a_script_asking_every_url_twice_cannot_fill_redis(client, settings, dataset):
+    # The marker keeps URLs asked once out, but a script asks each of its never-seen URLs twice: the bytes of the pages
+    # stored per PAGE_CACHE_SECONDS are capped (PAGE_CACHE_BUDGET_BYTES), past that pages are served and not kept.
+    from django.core.cache import cache
+
+    from marketplace.page_cache import BUDGET_KEY, cache_key
+
+    cache.delete(BUDGET_KEY)  # (what the earlier tests stored)
+    page = reverse("catalog:dataset", args=[dataset.slug])
+    size = len(client.get(page).content)
+    settings.PAGE_CACHE_BUDGET_BYTES = 3 * size + size // 2
+    urls = [f"{page}?v={n}" for n in range(8)]
+    for url in urls:
+        warm(client, url)
+    stored = []
+    for url in urls:
+        request = client.get(url).wsgi_request
+        entry = cache.get(cache_key(request, "rdf"))
+        stored.append(bool(entry and "body" in entry))
+    assert stored == [True] * 3 + [False] * 5
+    # Still answered, just not from the cache.
+    assert client.get(urls[-1]).status_code == 200 and client.get(urls[-1])["X-Page-Cache"] == "miss"
