@@ -26,7 +26,9 @@ Per-request content is never shared. The middleware sits inside CsrfViewMiddlewa
 - CSRF: the masked tokens in the stored page (the language switch's form, htmx's X-CSRFToken header) are found by
   unmasking every 64-character token against the storing request's secret and are replaced, when the page is served,
   by a token of the new visitor (django.middleware.csrf.get_token, which also gives them the cookie when they have
-  none). No visitor ever sees another visitor's CSRF secret, and the language switch works for every visitor.
+  none). No visitor ever sees another visitor's CSRF secret, and the language switch works for every visitor. A page
+  where such a token also stands outside the places templates write tokens (text a client made from a CSRF cookie of
+  its own choosing, e.g. an echoed search word) is not stored.
 - CSP nonce: the stored page's nonce is replaced by a fresh nonce of the serving request, and CSPMiddleware writes
   that nonce in the header: every answer has its own nonce, as without the cache. A nonce in a stored body was
   random when the body was made and appears nowhere else, so content could not have contained it beforehand.
@@ -96,6 +98,10 @@ RESPONSE_MARKS = (
 )
 MAX_PATH = 2000  # longer URLs are not cached (no legitimate page has one)
 TOKEN_RE = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
+# Where the templates write a token: {% csrf_token %}, htmx's header (base.html), data-csrf / data-csrf-token.
+TOKEN_PLACES = re.compile(
+    rb'(?:name="csrfmiddlewaretoken" value="|"X-CSRFToken": "|data-csrf(?:-token)?=")([A-Za-z0-9]{64})"'
+)
 HEADER = "X-Page-Cache"
 BUDGET_KEY = "page:budget"  # bytes of pages stored since the window began (PAGE_CACHE_BUDGET_BYTES)
 
@@ -161,8 +167,10 @@ def storable(request, response, mode) -> bool:
     return not (storage is not None and getattr(storage, "_queued_messages", None))
 
 
-def _csrf_tokens(request, body: bytes) -> list[bytes]:
-    """The masked CSRF tokens of this request's secret in the body (each found by unmasking it)."""
+def _csrf_tokens(request, body: bytes) -> list[bytes] | None:
+    """The masked CSRF tokens of this request's secret in the body (each found by unmasking it); None when one of
+    them also stands where no token is written (TOKEN_PLACES): a client that chose its CSRF cookie can make text that
+    unmasks to it (a search word the page echoes), which must not become each later visitor's token."""
     secret = request.META.get("CSRF_COOKIE")
     if not secret:
         return []
@@ -171,20 +179,29 @@ def _csrf_tokens(request, body: bytes) -> list[bytes]:
         token = match.group()
         if token not in found and _unmask_cipher_token(token.decode("ascii")) == secret:
             found.add(token)
+    placed = {}
+    for match in TOKEN_PLACES.finditer(body):
+        placed[match.group(1)] = placed.get(match.group(1), 0) + 1
+    if any(body.count(token) != placed.get(token, 0) for token in found):
+        return None
     return sorted(found)
 
 
-def entry_for(request, response, generation: int) -> dict:
+def entry_for(request, response, generation: int) -> dict | None:
+    """What is stored of the response; None when it cannot be (a token-like text of the client's own making)."""
     body = response.content
     html = response.get("Content-Type", "").startswith("text/html")
     nonce = getattr(request, "_csp_nonce", None)  # a str once the page used request.csp_nonce
+    tokens = _csrf_tokens(request, body) if html else []
+    if tokens is None:
+        return None
     return {
         "generation": generation,
         "status": response.status_code,
         "body": body,
         "headers": [(k, v) for k, v in response.items() if k.lower() != HEADER.lower()],
         "marks": {name: getattr(response, name) for name in RESPONSE_MARKS if hasattr(response, name)},
-        "csrf": _csrf_tokens(request, body) if html else [],
+        "csrf": tokens,
         "nonce": nonce.encode("ascii") if isinstance(nonce, str) and nonce.encode("ascii") in body else None,
     }
 
@@ -240,8 +257,9 @@ class PageCacheMiddleware:
         response = self.get_response(request)
         if storable(request, response, mode):
             seen = entry is not None and entry.get("generation") == generation
-            if seen and within_budget(len(response.content)):  # seen once already: keep it
-                cache.set(key, entry_for(request, response, generation), settings.PAGE_CACHE_SECONDS)
+            stored = entry_for(request, response, generation) if seen else None
+            if stored is not None and within_budget(len(response.content)):  # seen once already: keep it
+                cache.set(key, stored, settings.PAGE_CACHE_SECONDS)
             elif not seen:
                 cache.set(key, {"generation": generation}, settings.PAGE_CACHE_SECONDS)
         response[HEADER] = "miss"

@@ -260,3 +260,27 @@ def test_a_script_asking_every_url_twice_cannot_fill_redis(client, settings, dat
     assert stored == [True] * 3 + [False] * 5
     # Still answered, just not from the cache.
     assert client.get(urls[-1]).status_code == 200 and client.get(urls[-1])["X-Page-Cache"] == "miss"
+
+
+def test_text_that_unmasks_to_the_storing_visitors_secret_is_not_taken_for_a_token(dataset):
+    # A script chooses its own CSRF cookie, so it can make text (a search word, echoed in the page) that unmasks to that
+    # secret. Replacing it would write each later visitor's own token into the search box and every link of the page.
+    from django.middleware.csrf import _mask_cipher_secret
+
+    secret = "a" * 32
+    planted = _mask_cipher_secret(secret)
+    url = f"/catalog/?q={planted}"
+    script = Client()
+    script.cookies["csrftoken"] = secret
+    for _ in range(3):
+        script.get(url)
+
+    visitor = Client()
+    page = visitor.get(url)
+    own = set(TOKEN_RE.findall(page.content.decode()))
+    assert own and planted not in own
+    assert f'value="{planted}"' in page.content.decode()  # the search box shows what was searched
+    for token in own:
+        assert token not in page.content.decode().replace(f'name="csrfmiddlewaretoken" value="{token}"', "").replace(
+            f'"X-CSRFToken": "{token}"', ""
+        )
