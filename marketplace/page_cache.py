@@ -14,7 +14,8 @@ a view negotiates (the dataset page's and the catalog's RDF; DRF's whole Accept)
 The catalog generation (catalog.discovery, bumped on commit of every catalog change) is stored in the entry and
 compared on every read, so an entry of an older catalog is never served: one Redis round trip reads both.
 
-What is stored: only a 200 that is not streamed, sets no cookie, leaves the session and the messages untouched, is not
+What is stored: only a 200 that is not streamed, is not made of estimated counts a worker is counting exactly (they
+are exact seconds later), sets no cookie, leaves the session and the messages untouched, is not
 marked private/no-store/no-cache, varies on nothing outside the key and is at most PAGE_CACHE_MAX_BYTES; and only at
 the second request for the same key within PAGE_CACHE_SECONDS (the first leaves a small marker): a stream of
 never-seen search URLs (a crawler) cannot fill the Redis the task queue shares with pages nobody asks for again; and
@@ -254,8 +255,13 @@ class PageCacheMiddleware:
         entry = found.get(key)
         if entry is not None and entry.get("generation") == generation and "body" in entry:
             return response_from(request, entry)
-        response = self.get_response(request)
-        if storable(request, response, mode):
+        pending = discovery.ESTIMATES_PENDING.set(False)
+        try:
+            response = self.get_response(request)
+            estimates = discovery.ESTIMATES_PENDING.get()
+        finally:
+            discovery.ESTIMATES_PENDING.reset(pending)
+        if not estimates and storable(request, response, mode):
             seen = entry is not None and entry.get("generation") == generation
             stored = entry_for(request, response, generation) if seen else None
             if stored is not None and within_budget(len(response.content)):  # seen once already: keep it

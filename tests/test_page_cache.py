@@ -284,3 +284,27 @@ def test_text_that_unmasks_to_the_storing_visitors_secret_is_not_taken_for_a_tok
         assert token not in page.content.decode().replace(f'name="csrfmiddlewaretoken" value="{token}"', "").replace(
             f'"X-CSRFToken": "{token}"', ""
         )
+
+
+def test_estimated_counts_are_not_kept_while_a_worker_counts(settings, official, admin_user, reference_data):
+    # Above the cap the figures are estimates until a worker has counted (seconds); the answer saying so is not kept,
+    # or the exact figures would wait PAGE_CACHE_SECONDS for the next visitor.
+    from django.http import QueryDict
+
+    from catalog.discovery import exact_counts
+
+    settings.CATALOG_EXACT_CAP = 2
+    settings.CATALOG_SAMPLE_LEVELS = [1]
+    for n in range(3):
+        publish_dataset(official, admin_user, title_ko=f"미세먼지 자료 {n}", title_en=f"Dust {n}")
+    api = "/api/v1/datasets/?q=%EB%AF%B8%EC%84%B8%EB%A8%BC%EC%A7%80"
+    page = "/catalog/?q=%EB%AF%B8%EC%84%B8%EB%A8%BC%EC%A7%80"
+    ckan = "/api/3/action/package_search?q=%EB%AF%B8%EC%84%B8%EB%A8%BC%EC%A7%80"
+    estimate = warm(Client(), api).json()
+    assert not estimate["exact"] and estimate["counting"]
+    assert warm(Client(), page)["X-Page-Cache"] == "miss"
+    assert warm(Client(), ckan)["X-Page-Cache"] == "miss"
+
+    exact_counts(QueryDict("q=미세먼지"))  # what the worker's task does
+    assert Client().get(api).json()["exact"]
+    assert warm(Client(), api)["X-Page-Cache"] == "hit"  # exact figures are kept as usual
