@@ -20,6 +20,7 @@ The design (shared/reference/search.md; measured by bench/search.py at a million
 Every catalog change bumps the generation (catalog.services.entries), so cached counts never go stale.
 """
 
+import contextvars
 import hashlib
 import json
 import time
@@ -486,6 +487,11 @@ def _facets(rows, state: dict) -> tuple[int, dict[str, list[FacetValue]]]:
     return total, facets
 
 
+# Set when an answer is built from estimates a worker is replacing with exact figures in a moment: the anonymous page
+# cache (marketplace.page_cache) does not keep such an answer, or the exact figures would wait for its expiry.
+ESTIMATES_PENDING = contextvars.ContextVar("catalog_estimates_pending", default=False)
+
+
 def _counts(search: CatalogFilter, params, state: dict) -> tuple[list | None, bool, bool]:
     """(rows, exact, counting): the exact figures when a worker has counted them for this catalog generation;
     else from the sample, or None when the sample predicts few matches (≤ the cap): count them exactly then."""
@@ -509,7 +515,10 @@ def _counts(search: CatalogFilter, params, state: dict) -> tuple[list | None, bo
             break  # (half as many sampled matches, ±30 %, when a finer sample would only refine a labelled estimate)
         if finest or (found + 2 * found**0.5 + 3) * modulus <= cap:  # ~97.5 % upper bound of a Poisson count
             return None, True, False
-    return sampled, False, _request_exact_counts(params, key)
+    counting = _request_exact_counts(params, key)
+    if counting:
+        ESTIMATES_PENDING.set(True)
+    return sampled, False, counting
 
 
 def max_pages(page_size: int) -> int:

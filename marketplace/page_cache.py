@@ -8,24 +8,28 @@ Who never gets or makes a cached page: a request with an Authorization header or
 signed-in user, or messages waiting (a cookie or the session). Such a request runs the view as before.
 
 The key: the language the site chose (request.LANGUAGE_CODE: the language cookie, or Accept-Language on /api/), the
-method, the full path with its query string, and what the answers vary on: the format the Accept header picks where
+method, the scheme and host (the API's links are absolute), the full path with its query string, and what the answers vary on: the format the Accept header picks where
 a view negotiates (the dataset page's and the catalog's RDF; DRF's whole Accept), and htmx's request headers
 (HX-Request, HX-History-Restore-Request: the catalog's results alone).
 The catalog generation (catalog.discovery, bumped on commit of every catalog change) is stored in the entry and
 compared on every read, so an entry of an older catalog is never served: one Redis round trip reads both.
 
-What is stored: only a 200 that is not streamed, sets no cookie, leaves the session and the messages untouched, is not
+What is stored: only a 200 that is not streamed, is not made of estimated counts a worker is counting exactly (they
+are exact seconds later), sets no cookie, leaves the session and the messages untouched, is not
 marked private/no-store/no-cache, varies on nothing outside the key and is at most PAGE_CACHE_MAX_BYTES; and only at
 the second request for the same key within PAGE_CACHE_SECONDS (the first leaves a small marker): a stream of
-never-seen search URLs (a crawler, a script) cannot fill the Redis the task queue shares with pages nobody asks for
-again. Every entry expires after PAGE_CACHE_SECONDS, so what changes without a catalog change (an organization's
+never-seen search URLs (a crawler) cannot fill the Redis the task queue shares with pages nobody asks for again; and
+the bytes stored per PAGE_CACHE_SECONDS are capped (PAGE_CACHE_BUDGET_BYTES: pages in Redis stay under twice that), as
+a script can ask each of its URLs twice. Every entry expires after PAGE_CACHE_SECONDS, so what changes without a catalog change (an organization's
 name, download counts) is at most that old.
 
 Per-request content is never shared. The middleware sits inside CsrfViewMiddleware and CSPMiddleware:
 - CSRF: the masked tokens in the stored page (the language switch's form, htmx's X-CSRFToken header) are found by
   unmasking every 64-character token against the storing request's secret and are replaced, when the page is served,
   by a token of the new visitor (django.middleware.csrf.get_token, which also gives them the cookie when they have
-  none). No visitor ever sees another visitor's CSRF secret, and the language switch works for every visitor.
+  none). No visitor ever sees another visitor's CSRF secret, and the language switch works for every visitor. A page
+  where such a token also stands outside the places templates write tokens (text a client made from a CSRF cookie of
+  its own choosing, e.g. an echoed search word) is not stored.
 - CSP nonce: the stored page's nonce is replaced by a fresh nonce of the serving request, and CSPMiddleware writes
   that nonce in the header: every answer has its own nonce, as without the cache. A nonce in a stored body was
   random when the body was made and appears nowhere else, so content could not have contained it beforehand.
@@ -95,7 +99,12 @@ RESPONSE_MARKS = (
 )
 MAX_PATH = 2000  # longer URLs are not cached (no legitimate page has one)
 TOKEN_RE = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
+# Where the templates write a token: {% csrf_token %}, htmx's header (base.html), data-csrf / data-csrf-token.
+TOKEN_PLACES = re.compile(
+    rb'(?:name="csrfmiddlewaretoken" value="|"X-CSRFToken": "|data-csrf(?:-token)?=")([A-Za-z0-9]{64})"'
+)
 HEADER = "X-Page-Cache"
+BUDGET_KEY = "page:budget"  # bytes of pages stored since the window began (PAGE_CACHE_BUDGET_BYTES)
 
 
 _NOT_CACHED = object()
@@ -131,7 +140,8 @@ def cache_key(request, mode) -> str:
         accept = negotiated(request) or "html"  # the views' own choice (catalog.dcat.views.negotiated)
     elif mode == RAW:
         accept = request.META.get("HTTP_ACCEPT", "")
-    parts = [request.LANGUAGE_CODE, request.method, request.get_full_path(), accept]
+    # The scheme and host too: the API's links are absolute (request.build_absolute_uri).
+    parts = [request.LANGUAGE_CODE, request.method, request.scheme, request.get_host(), request.get_full_path(), accept]
     parts += [request.META.get(name, "") for name in KEY_HEADERS]
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
     return f"page:{digest}"
@@ -158,8 +168,10 @@ def storable(request, response, mode) -> bool:
     return not (storage is not None and getattr(storage, "_queued_messages", None))
 
 
-def _csrf_tokens(request, body: bytes) -> list[bytes]:
-    """The masked CSRF tokens of this request's secret in the body (each found by unmasking it)."""
+def _csrf_tokens(request, body: bytes) -> list[bytes] | None:
+    """The masked CSRF tokens of this request's secret in the body (each found by unmasking it); None when one of
+    them also stands where no token is written (TOKEN_PLACES): a client that chose its CSRF cookie can make text that
+    unmasks to it (a search word the page echoes), which must not become each later visitor's token."""
     secret = request.META.get("CSRF_COOKIE")
     if not secret:
         return []
@@ -168,22 +180,42 @@ def _csrf_tokens(request, body: bytes) -> list[bytes]:
         token = match.group()
         if token not in found and _unmask_cipher_token(token.decode("ascii")) == secret:
             found.add(token)
+    placed = {}
+    for match in TOKEN_PLACES.finditer(body):
+        placed[match.group(1)] = placed.get(match.group(1), 0) + 1
+    if any(body.count(token) != placed.get(token, 0) for token in found):
+        return None
     return sorted(found)
 
 
-def entry_for(request, response, generation: int) -> dict:
+def entry_for(request, response, generation: int) -> dict | None:
+    """What is stored of the response; None when it cannot be (a token-like text of the client's own making)."""
     body = response.content
     html = response.get("Content-Type", "").startswith("text/html")
     nonce = getattr(request, "_csp_nonce", None)  # a str once the page used request.csp_nonce
+    tokens = _csrf_tokens(request, body) if html else []
+    if tokens is None:
+        return None
     return {
         "generation": generation,
         "status": response.status_code,
         "body": body,
         "headers": [(k, v) for k, v in response.items() if k.lower() != HEADER.lower()],
         "marks": {name: getattr(response, name) for name in RESPONSE_MARKS if hasattr(response, name)},
-        "csrf": _csrf_tokens(request, body) if html else [],
+        "csrf": tokens,
         "nonce": nonce.encode("ascii") if isinstance(nonce, str) and nonce.encode("ascii") in body else None,
     }
+
+
+def within_budget(size: int) -> bool:
+    """Whether `size` more bytes of pages may be stored: at most PAGE_CACHE_BUDGET_BYTES per window of
+    PAGE_CACHE_SECONDS (the counter expires with the window). An entry lives at most PAGE_CACHE_SECONDS, so the pages
+    in Redis never exceed twice the budget, whatever a script asks (each of its URLs twice defeats the marker)."""
+    cache.add(BUDGET_KEY, 0, settings.PAGE_CACHE_SECONDS)
+    try:
+        return cache.incr(BUDGET_KEY, size) <= settings.PAGE_CACHE_BUDGET_BYTES
+    except ValueError:  # the window ended between the two calls: the next page starts the next one
+        return False
 
 
 def response_from(request, entry: dict) -> HttpResponse:
@@ -223,11 +255,18 @@ class PageCacheMiddleware:
         entry = found.get(key)
         if entry is not None and entry.get("generation") == generation and "body" in entry:
             return response_from(request, entry)
-        response = self.get_response(request)
-        if storable(request, response, mode):
-            if entry is not None and entry.get("generation") == generation:  # seen once already: keep it
-                cache.set(key, entry_for(request, response, generation), settings.PAGE_CACHE_SECONDS)
-            else:
+        pending = discovery.ESTIMATES_PENDING.set(False)
+        try:
+            response = self.get_response(request)
+            estimates = discovery.ESTIMATES_PENDING.get()
+        finally:
+            discovery.ESTIMATES_PENDING.reset(pending)
+        if not estimates and storable(request, response, mode):
+            seen = entry is not None and entry.get("generation") == generation
+            stored = entry_for(request, response, generation) if seen else None
+            if stored is not None and within_budget(len(response.content)):  # seen once already: keep it
+                cache.set(key, stored, settings.PAGE_CACHE_SECONDS)
+            elif not seen:
                 cache.set(key, {"generation": generation}, settings.PAGE_CACHE_SECONDS)
         response[HEADER] = "miss"
         return response

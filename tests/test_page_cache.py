@@ -222,3 +222,89 @@ def test_no_cookie_and_no_message_is_cached(client, buyer, dataset):
     assert messages == 1
     assert "site-messages" not in client.get("/").content.decode()
     assert "site-messages" not in member.get("/").content.decode()  # shown once
+
+
+def test_an_answer_with_absolute_links_is_kept_per_host_and_scheme(settings, dataset):
+    # The API's links are absolute (request.build_absolute_uri): an answer asked for under another host name the site
+    # answers to (or over plain http behind the TLS proxy) must not be served to visitors of the public address.
+    settings.ALLOWED_HOSTS = ["testserver", "internal"]
+    url = "/api/v1/datasets/?page_size=1"
+    warm(Client(), url, HTTP_HOST="internal")
+    warm(Client(), url, secure=False)
+    public = Client().get(url, secure=True)
+    assert public.status_code == 200
+    assert b"//internal/" not in public.content and b"http://testserver/" not in public.content
+    assert b"https://testserver/" in public.content
+    assert warm(Client(), url, secure=True)["X-Page-Cache"] == "hit"
+
+
+def test_a_script_asking_every_url_twice_cannot_fill_redis(client, settings, dataset):
+    # The marker keeps URLs asked once out, but a script asks each of its never-seen URLs twice: the bytes of the pages
+    # stored per PAGE_CACHE_SECONDS are capped (PAGE_CACHE_BUDGET_BYTES), past that pages are served and not kept.
+    from django.core.cache import cache
+
+    from marketplace.page_cache import BUDGET_KEY, cache_key
+
+    cache.delete(BUDGET_KEY)  # (what the earlier tests stored)
+    page = reverse("catalog:dataset", args=[dataset.slug])
+    size = len(client.get(page).content)
+    settings.PAGE_CACHE_BUDGET_BYTES = 3 * size + size // 2
+    urls = [f"{page}?v={n}" for n in range(8)]
+    for url in urls:
+        warm(client, url)
+    stored = []
+    for url in urls:
+        request = client.get(url).wsgi_request
+        entry = cache.get(cache_key(request, "rdf"))
+        stored.append(bool(entry and "body" in entry))
+    assert stored == [True] * 3 + [False] * 5
+    # Still answered, just not from the cache.
+    assert client.get(urls[-1]).status_code == 200 and client.get(urls[-1])["X-Page-Cache"] == "miss"
+
+
+def test_text_that_unmasks_to_the_storing_visitors_secret_is_not_taken_for_a_token(dataset):
+    # A script chooses its own CSRF cookie, so it can make text (a search word, echoed in the page) that unmasks to that
+    # secret. Replacing it would write each later visitor's own token into the search box and every link of the page.
+    from django.middleware.csrf import _mask_cipher_secret
+
+    secret = "a" * 32
+    planted = _mask_cipher_secret(secret)
+    url = f"/catalog/?q={planted}"
+    script = Client()
+    script.cookies["csrftoken"] = secret
+    for _ in range(3):
+        script.get(url)
+
+    visitor = Client()
+    page = visitor.get(url)
+    own = set(TOKEN_RE.findall(page.content.decode()))
+    assert own and planted not in own
+    assert f'value="{planted}"' in page.content.decode()  # the search box shows what was searched
+    for token in own:
+        assert token not in page.content.decode().replace(f'name="csrfmiddlewaretoken" value="{token}"', "").replace(
+            f'"X-CSRFToken": "{token}"', ""
+        )
+
+
+def test_estimated_counts_are_not_kept_while_a_worker_counts(settings, official, admin_user, reference_data):
+    # Above the cap the figures are estimates until a worker has counted (seconds); the answer saying so is not kept,
+    # or the exact figures would wait PAGE_CACHE_SECONDS for the next visitor.
+    from django.http import QueryDict
+
+    from catalog.discovery import exact_counts
+
+    settings.CATALOG_EXACT_CAP = 2
+    settings.CATALOG_SAMPLE_LEVELS = [1]
+    for n in range(3):
+        publish_dataset(official, admin_user, title_ko=f"미세먼지 자료 {n}", title_en=f"Dust {n}")
+    api = "/api/v1/datasets/?q=%EB%AF%B8%EC%84%B8%EB%A8%BC%EC%A7%80"
+    page = "/catalog/?q=%EB%AF%B8%EC%84%B8%EB%A8%BC%EC%A7%80"
+    ckan = "/api/3/action/package_search?q=%EB%AF%B8%EC%84%B8%EB%A8%BC%EC%A7%80"
+    estimate = warm(Client(), api).json()
+    assert not estimate["exact"] and estimate["counting"]
+    assert warm(Client(), page)["X-Page-Cache"] == "miss"
+    assert warm(Client(), ckan)["X-Page-Cache"] == "miss"
+
+    exact_counts(QueryDict("q=미세먼지"))  # what the worker's task does
+    assert Client().get(api).json()["exact"]
+    assert warm(Client(), api)["X-Page-Cache"] == "hit"  # exact figures are kept as usual
