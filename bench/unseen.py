@@ -267,7 +267,9 @@ def main() -> None:
         profiler.disable()
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
-        stats.sort_stats("cumulative").print_stats(args.profile)
+        stats.sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(args.profile)
+        if os.environ.get("PROFILE_CALLERS"):
+            stats.print_callers(os.environ["PROFILE_CALLERS"])
         print("\ncProfile, cumulative (all requests of one pass):")
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[-6000:])
     print(
