@@ -428,6 +428,42 @@ def test_walking_a_sort_index_finds_the_same_page_as_the_gin_index(mixed_catalog
     assert via_index and via_walk == via_index
 
 
+@override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_LEVELS=[1])  # every entry is in the "sample"
+def test_a_title_order_walk_is_priced_by_where_the_matches_stand_in_it(publisher, monkeypatch):
+    """The matches of words gather along the title order (the words are the titles'), so the rows a walk of the
+    title index reads cannot be priced from the matches' share of the catalog: the samples tell how far along the
+    titles the page's last match stands. Matches at the end of the order go through the GIN index; at its start
+    they are walked; in either way the page is the same."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from catalog import discovery
+
+    monkeypatch.setattr(discovery, "PAGE_SIZE", 4)
+    # Walking 14 rows (4 × 42 / 12, evenly spread) is cheaper than the GIN index; walking 36 is not.
+    monkeypatch.setattr(discovery, "GIN_SCAN_US", 400.0)
+    for i in range(30):
+        publish(publisher, f"가로등 {i:02d}")
+    for i in range(12):
+        publish(publisher, f"하천 대기질 {i:02d}", downloads=i)
+    for word, walked in (("대기질", False), ("가로등", True)):
+        expected = list(
+            CatalogEntry.objects.filter(title_ko__contains=word).order_by("title_ko", "pk").values_list("pk", flat=True)
+        )
+        for sort, sort_walked in (("title", walked), ("downloads", True)):
+            with CaptureQueriesContext(connection) as ctx:
+                result = catalog_search(QueryDict(f"q={word}&sort={sort}"))
+            assert not result.exact
+            page = next(
+                q["sql"]
+                for q in ctx.captured_queries
+                if q["sql"].startswith('SELECT "catalog_catalogentry"."dataset_id"')
+            )
+            assert ("ts_match_vq" in page) is sort_walked, (word, sort, page)  # the walk's match is a plain function
+            if sort == "title":
+                assert [e.pk for e in result.entries] == expected[:4]
+
+
 @override_settings(CATALOG_RANK_CAP=2)
 def test_above_the_rank_cap_titles_holding_every_word_come_first(publisher):
     publish(publisher, "하천 자료", description="하천수위 관측", downloads=90)
