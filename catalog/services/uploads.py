@@ -264,7 +264,8 @@ def upload_complete(*, upload: Upload, actor=None) -> DataFile:
     if upload.state != Upload.State.UPLOADING or upload.offset != upload.length:
         raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
     if not upload.version.is_editable:
-        _lock_editable(upload.version)  # raises the "frozen" message
+        with transaction.atomic():  # a row lock needs a transaction (a request runs in autocommit)
+            _lock_editable(upload.version)  # raises the "frozen" message
     chunks = list(upload.chunks.order_by("offset").values_list("offset", "size", "name"))
     if sum(size for _, size, _ in chunks) != upload.length or any(
         offset != sum(size for _, size, _ in chunks[:i]) for i, (offset, _, _) in enumerate(chunks)

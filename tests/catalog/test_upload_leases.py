@@ -246,3 +246,18 @@ def test_a_completion_that_lost_the_race_deletes_its_copy_outside_the_transactio
     assert done.datafile == other["datafile"] and done.datafile.sha256 == hashlib.sha256(data).hexdigest()
     assert _WatchedStorage.deletes_in_transaction and not any(_WatchedStorage.deletes_in_transaction)
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [Path(done.datafile.file.name).name]
+
+
+def test_the_last_bytes_into_a_version_submitted_meanwhile_close_the_upload_outside_a_transaction(official, draft):
+    """The last PATCH of an upload whose version was submitted meanwhile, as a request runs it (autocommit, no
+    transaction around it): the publisher is told the version is frozen (Korean and English), and the upload is
+    closed; not a server error from a row lock asked for outside a transaction."""
+    from catalog.models import DatasetVersion
+
+    upload = services.upload_create(actor=official, version=draft, filename="대기질.csv", length=10)
+    DatasetVersion.objects.filter(pk=draft.pk).update(state=DatasetVersion.State.SUBMITTED)
+    with pytest.raises(DomainError) as refused:
+        services.upload_append(actor=official, upload=upload, offset=0, stream=io.BytesIO(b"0123456789"))
+    assert refused.value.code == "version_frozen"
+    upload.refresh_from_db()
+    assert upload.state == Upload.State.ABORTED and upload.datafile_id is None
