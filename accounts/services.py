@@ -21,6 +21,7 @@ from accounts.models import ApiToken, Invitation, Membership, Organization, Poli
 from accounts.permissions import can, forget_roles
 from core.audit import audit
 from core.errors import DomainError, IllegalTransition, NotAllowed
+from core.generation import bump_generation_on_commit
 from core.notify import email_on_commit, site_url
 from core.romanize import unique_slug
 from core.text import choice_label, lazy_percent
@@ -150,6 +151,7 @@ def organization_update(*, actor: User, organization: Organization, brn: str | N
             fields=("verification_requested_at", "verification_reason"),
             data=changes,
         )
+        bump_generation_on_commit()  # catalog pages stop calling it verified (the anonymous page cache among them)
     else:
         audit(actor=actor, action="organization.updated", obj=organization, organization=organization, data=changes)
     if resubmitted:
@@ -182,6 +184,7 @@ def _decide(*, actor: User, organization: Organization, to: str, reason: str, ac
         fields=("verification_reason", "verified_at", "verified_by"),
         data={"brn": organization.brn, "brn_checksum_ok": organization.brn_checksum_ok},
     )
+    bump_generation_on_commit()  # its badge and the public organization list, cached per catalog generation
     email_on_commit(
         to=selectors.member_emails(organization, Membership.Role.OWNER),
         template="email/org_verification_decided",

@@ -53,11 +53,14 @@ from catalog.search import (
     parse_query,
     sample_key,
 )
+from core.generation import GENERATION_KEY as GENERATION_KEY  # catalog.discovery's names, kept
+from core.generation import bump_generation_on_commit as bump_generation_on_commit
+from core.generation import catalog_changed as catalog_changed
+from core.generation import catalog_generation as catalog_generation
 
 PAGE_SIZE = 20
 MAX_PAGES = 500  # deeper pages are not useful to anyone and cost an ever larger OFFSET
 FACET_LIMIT = 15  # values shown per open-ended facet (tags, publishers, areas)
-GENERATION_KEY = "catalog:generation"
 COUNTS_TTL = 24 * 3600
 RANK_WEIGHTS = [0.1, 0.2, 0.4, 1.0]  # ts_rank_cd's weights of D, C, B, A: columns, description, tags, title
 SAMPLE_ENOUGH = 100  # sampled matches behind an estimate (±10 % at two standard deviations)
@@ -98,23 +101,7 @@ class CatalogResult:
         return self.page < self.pages
 
 
-# --- the catalog generation (cache key of exact counts) ------------------------------------------------
-
-
-def catalog_generation() -> int:
-    return cache.get_or_set(GENERATION_KEY, 1, timeout=None)
-
-
-def catalog_changed() -> None:
-    """Called (on commit) whenever an entry is written or removed: cached counts are for an older catalog."""
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:
-        cache.set(GENERATION_KEY, 2, timeout=None)
-
-
-def bump_generation_on_commit() -> None:
-    transaction.on_commit(catalog_changed)
+# The catalog generation (the cache key of exact counts): core.generation, imported above.
 
 
 # --- labels of facet values (reference tables are tiny; kept a minute per process) ----------------------

@@ -308,3 +308,22 @@ def test_estimated_counts_are_not_kept_while_a_worker_counts(settings, official,
     exact_counts(QueryDict("q=미세먼지"))  # what the worker's task does
     assert Client().get(api).json()["exact"]
     assert warm(Client(), api)["X-Page-Cache"] == "hit"  # exact figures are kept as usual
+
+
+def test_an_organization_sent_back_to_verification_loses_its_badge_at_once(
+    client, official, dataset, django_capture_on_commit_callbacks
+):
+    """The publisher changes its registered Korean name: it goes back to verification, and the cached dataset page
+    stops calling it a verified organization on the very next request (not PAGE_CACHE_SECONDS later)."""
+    from accounts import services as account_services
+
+    page = reverse("catalog:dataset", args=[dataset.slug])
+    assert "ds-verified" in warm(client, page).content.decode()
+    organization = dataset.publisher
+    with django_capture_on_commit_callbacks(execute=True):
+        account_services.organization_update(
+            actor=official, organization=organization, brn=organization.brn, name_ko="시흥시 다른 부서"
+        )
+    organization.refresh_from_db()
+    assert not organization.is_verified
+    assert "ds-verified" not in client.get(page).content.decode()
