@@ -90,8 +90,8 @@ def pytest_runtest_teardown(item, nextitem):
     flush's TRUNCATE in a deadlock (seen in CI after a transactional test that queued a task on commit).
 
     After every fixture is torn down: a transactional test's flush emptied every table, the themes and licences
-    that migrations load among them; put them back, so the next test finds the database as migrations left it
-    whatever ran before it, in any order."""
+    that migrations load among them; put those back, so the next test finds them whatever ran before it, in any order
+    (other rows migrations load, such as the policy versions, are made by the fixtures of the tests that need them)."""
     if _WORKER_QUEUE is not None:
         _drain(None, queue=_WORKER_QUEUE)
     yield

@@ -11,7 +11,6 @@ storage's staging folder, which then becomes the chunk by a rename), so a droppe
 import hashlib
 import logging
 import os
-import shutil
 import tempfile
 import time
 import uuid
@@ -437,17 +436,6 @@ def upload_abort(*, actor, upload: Upload) -> None:
         upload.save(update_fields=["state", "lease", "lease_expires_at", "updated_at"])
         upload.chunks.all().delete()
         delete_staged_on_commit([upload.pk])
-
-
-def local_copy_path(datafile: DataFile, workdir: Path) -> Path:
-    """A local path to the stored file: the file itself on local storage, a streamed copy otherwise."""
-    try:
-        return Path(datafile.file.path)
-    except NotImplementedError:
-        target = workdir / f"source{Path(datafile.original_name).suffix.lower()}"
-        with datafile.file.open("rb") as src, open(target, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        return target
 
 
 def uploads_expire(*, older_than_days: int) -> int:
