@@ -113,7 +113,7 @@ def build_access_world() -> AccessWorld:
         actor=official, dataset=dataset, datafile=published.files.get(), cadence="daily"
     )
     webhook, _secret = livefeed_services.webhook_endpoint_create(
-        actor=company_owner, organization=company, table=live_table, url="http://127.0.0.1:9/hook"
+        actor=company_owner, organization=company, table=live_table, url="https://127.0.0.1:9/hook"
     )
     source = make_source(admin, department, "http://127.0.0.1:9/ckan/")
     # A security key row of someone outside every role (the data is not a real credential: a page that reads it
