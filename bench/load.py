@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -199,8 +199,21 @@ print(json.dumps({{"package": package.pk, "state": package.state, "size": packag
 """
 
 
+def _drop_database(url: str) -> None:
+    import psycopg2
+    from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT
+
+    parts = urlsplit(url)
+    conn = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
+    conn.set_isolation_level(ISOLATION_LEVEL_AUTOCOMMIT)
+    with conn.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+    conn.close()
+
+
 def download_fixture(env: dict) -> dict:
     url = search_bench.database_url(DOWNLOAD_DB)[0]
+    _drop_database(url)  # made anew each run: the fixture's orders cannot be deleted (protected by their items)
     search_bench.create_database(url)
     result = subprocess.run(
         [sys.executable, "-c", DOWNLOAD_CHILD.format(root=str(ROOT))],
