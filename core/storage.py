@@ -16,8 +16,16 @@ CHUNK = 1 << 20
 
 
 def is_object_storage(storage) -> bool:
-    """True for django-storages' S3 storage (the default storage is a lazy object: its class is the wrapped one's)."""
-    return storage.__class__.__module__.startswith("storages.backends.s3")
+    """True for django-storages' S3 backends (and anything that looks like one: a `bucket`); default_storage is a
+    lazy object, looked at through the storage it wraps."""
+    target = storage
+    if hasattr(storage, "_setup") and hasattr(storage, "_wrapped"):  # default_storage is a LazyObject
+        if storage._wrapped.__class__.__name__ == "object":
+            storage._setup()
+        target = storage._wrapped
+    if hasattr(target, "bucket") or hasattr(target, "bucket_name"):
+        return True
+    return any(cls.__module__.startswith("storages.backends.s3") for cls in type(target).__mro__)
 
 
 def local_path(storage, name: str) -> Path | None:

@@ -44,6 +44,8 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connections, models, transaction
 
+from core.storage import is_object_storage
+
 CHUNK = 1024 * 1024
 MANIFEST = "manifest.json"
 DUMP = "database.dump"
@@ -227,7 +229,7 @@ class _BodyReader:
 
 def store_for(storage) -> FolderStore | BucketStore:
     """The backup's view of a Django storage (default_storage, or one built for a restore)."""
-    if hasattr(storage, "bucket_name") and hasattr(storage, "connection"):
+    if is_object_storage(storage):
         return BucketStore(storage)
     location = getattr(storage, "location", None)
     if location is None:

@@ -48,6 +48,8 @@ from django.shortcuts import render
 from django.utils.http import http_date, parse_http_date_safe
 from django.utils.translation import gettext as _
 
+from core.storage import is_object_storage
+
 # A module import: services imports this module too (a cycle by name would not load).
 from transactions.delivery import services
 
@@ -170,23 +172,11 @@ def content_disposition(filename: str, fallback: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def is_s3_storage(storage) -> bool:
-    """True for django-storages' S3 backends (and anything that looks like one: a `bucket`)."""
-    target = storage
-    if hasattr(storage, "_setup") and hasattr(storage, "_wrapped"):  # default_storage is a LazyObject
-        if storage._wrapped.__class__.__name__ == "object":
-            storage._setup()
-        target = storage._wrapped
-    if hasattr(target, "bucket") or hasattr(target, "bucket_name"):
-        return True
-    return any(cls.__module__.startswith("storages.backends.s3") for cls in type(target).__mro__)
-
-
 def choose_backend(storage=None) -> str:
     """The one place that decides how downloads leave: presigned URLs whenever the storage is S3,
     otherwise DOWNLOAD_BACKEND ("stream" or "x-accel")."""
     storage = default_storage if storage is None else storage
-    if is_s3_storage(storage):
+    if is_object_storage(storage):
         return "presigned"
     backend = settings.DOWNLOAD_BACKEND
     if backend == "presigned":
