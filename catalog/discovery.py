@@ -151,29 +151,38 @@ def _publisher_labels(ids) -> dict:
 
 # All facets and the total of a search in one pass over its matching rows: every facet value is a key of
 # facet_keys ("t:3", "g:CCTV"), so one unnest and GROUP BY counts them all; the window keeps the top values of
-# each facet (tags, areas and publishers are open-ended).
+# each facet (tags, areas and publishers are open-ended). With the sort buckets (`buckets`), the matches per
+# popularity bucket ("d:12") and month ("n:202611") are counted too, all of them: where a page's rows stand
+# (_bucket_route).
 FACET_SQL = """
 WITH m AS MATERIALIZED ({inner})
 SELECT 'f', k, n FROM (
     SELECT k, count(*) AS n, row_number() OVER (PARTITION BY split_part(k, ':', 1) ORDER BY count(*) DESC, k) AS r
-      FROM m, unnest(m.facet_keys) AS k
+      FROM m, unnest({keys}) AS k
      GROUP BY k
 ) AS counted
- WHERE r <= {limit}
+ WHERE r <= {limit} OR split_part(k, ':', 1) IN ('d', 'n')
 UNION ALL
 SELECT '#', NULL, count(*) FROM m
 """
 FACET_SQL_LIMIT = 50  # per facet, before FACET_LIMIT trims the open-ended ones for display
 
 
-def _facet_rows(qs, *, scale: int = 1, limit: int = FACET_SQL_LIMIT) -> list[tuple[str, int]]:
-    """(key, count) of every facet value of the matches of `qs`, plus ("#", total); counts × scale for a sample."""
+FACET_KEYS = "m.facet_keys"
+FACET_AND_SORT_KEYS = "m.facet_keys || m.sort_keys::varchar(80)[]"
+
+
+def _facet_rows(qs, *, scale: int = 1, limit: int = FACET_SQL_LIMIT, buckets: bool = True) -> list[tuple[str, int]]:
+    """(key, count) of every facet value of the matches of `qs`, plus ("#", total); counts × scale for a sample.
+    With `buckets`, also every sort bucket's count (see FACET_SQL)."""
+    fields = ("facet_keys", "sort_keys") if buckets else ("facet_keys",)
     try:
-        inner, params = qs.order_by().values("facet_keys").query.sql_with_params()
+        inner, params = qs.order_by().values(*fields).query.sql_with_params()
     except EmptyResultSet:  # a filter that can match nothing
         return [("#", 0)]
+    keys = FACET_AND_SORT_KEYS if buckets else FACET_KEYS
     with connection.cursor() as cursor:
-        cursor.execute(FACET_SQL.format(inner=inner, limit=limit), params)
+        cursor.execute(FACET_SQL.format(inner=inner, limit=limit, keys=keys), params)
         return [("#" if tag == "#" else key, n * scale) for tag, key, n in cursor.fetchall()]
 
 
@@ -212,7 +221,7 @@ def _exact_rows_and_page(
         params += [settings.CATALOG_RANK_CAP, RANK_WEIGHTS, *tsquery_params] * 2  # the ORDER BY appears twice
     else:
         order = ", ".join(f"{f[1:]} DESC" if f.startswith("-") else f for f in SORT_ORDER[sort])
-    sql = FACET_SQL.format(inner=inner, limit=FACET_SQL_LIMIT) + PAGE_SQL.format(
+    sql = FACET_SQL.format(inner=inner, limit=FACET_SQL_LIMIT, keys=FACET_KEYS) + PAGE_SQL.format(
         order=order, limit=int(size), offset=int(start)
     )
     with connection.cursor() as cursor:
@@ -330,10 +339,25 @@ def _walk(search: CatalogFilter):
 # reading and matching its search vector (TOAST, decompressed), visiting a match found through the GIN index,
 # and the GIN index scan itself for common words.
 WALK_ROW_US, TEXT_CHECK_US, HEAP_ROW_US, GIN_SCAN_US = 2.0, 15.0, 3.5, 8_000.0
+# A title range (_page) ANDs two bitmaps: the GIN index's of every match (no row read) and the title index's of the
+# entries up to the page's last title; then reads the rows in both. µs per match and per title in the range
+# (bench/unseen.py: "인허가", 134,521 matches, 66,013 titles in range: 17 ms and 6 ms).
+GIN_TID_US, RANGE_ROW_US = 0.13, 0.1
 
 
-def _route_costs(search: CatalogFilter, total: int, rows_needed: int, sort: str = "") -> tuple[float, float]:
-    """(walk, gin) estimated µs. Walking a sort index reads about rows_needed × catalog / total rows; those
+@dataclass
+class Routes:
+    """Estimated µs of each way to the page, and the page's last title in title order (from the sample)."""
+
+    walk: float
+    gin: float
+    title_range: float = math.inf
+    title_edge: str | None = None
+
+
+def _route_costs(search: CatalogFilter, total: int, rows_needed: int, sort: str = "") -> Routes:
+    """The estimated µs of walking the sort index and of collecting every match through the GIN index (and in
+    title order of the title range). Walking a sort index reads about rows_needed × catalog / total rows; those
     passing the facet keys (their share of the catalog, from the key frequencies) also have their vector read.
     Through the GIN index every match is visited once, then sorted.
 
@@ -345,29 +369,36 @@ def _route_costs(search: CatalogFilter, total: int, rows_needed: int, sort: str 
     frequencies = _key_frequencies()
     catalog = max(1, frequencies.get("#", 1))
     walked = rows_needed * catalog / max(total, 1)
+    edge = None
     if sort == "title" and search.text_query is not None:
-        walked = _title_walk_rows(search, total, rows_needed)
+        walked, edge = _title_walk_rows(search, total, rows_needed)
     share = 1.0
     for keys in search.key_groups or []:
         share *= min(1.0, sum(frequencies.get(k, 0) for k in keys) / catalog)
     walk = walked * WALK_ROW_US + (walked * share * TEXT_CHECK_US if search.text_query is not None else 0)
-    return walk, GIN_SCAN_US + total * HEAP_ROW_US
+    routes = Routes(walk, GIN_SCAN_US + total * HEAP_ROW_US)
+    if edge is not None:
+        routes.title_edge = edge
+        routes.title_range = GIN_SCAN_US + total * GIN_TID_US + walked * RANGE_ROW_US + rows_needed * 1.25 * HEAP_ROW_US
+    return routes
 
 
 TITLE_WALK_SQL = """
 SELECT (SELECT count(*) FROM catalog_catalogentry c WHERE c.facet_keys @> ARRAY[%s]::varchar(80)[]
-           AND c.title_ko || '' <= edge.title_ko)  -- || '': through the GIN index, never the title index
+           AND c.title_ko || '' <= edge.title_ko),  -- || '': through the GIN index, never the title index
+       edge.title_ko
   FROM ({edge}) AS edge
 """
 
 
-def _title_walk_rows(search: CatalogFilter, total: int, rows_needed: int) -> float:
-    """About how many rows a walk of the title index reads to find the first `rows_needed` matches of `search`:
+def _title_walk_rows(search: CatalogFilter, total: int, rows_needed: int) -> tuple[float, str | None]:
+    """(About how many rows a walk of the title index reads to find the first `rows_needed` matches of `search`:
     the title of the matching sample entry at that position (in the sample of the search that its estimate used,
     with a 25 % margin) and how many entries of the catalog's coarsest sample come up to it (+1, × its modulus).
     An upper bound: the walk has found the page by then (within a sample step), wherever the matches gather
     (taking a share of it inside the first step, as if they were spread evenly, chose 1 s walks again). One
-    statement over a few hundred sample rows. Infinite when the sample runs out first."""
+    statement over a few hundred sample rows. Infinite when the sample runs out first. And that title: the
+    entries up to it hold the page, about as surely (the title range of _page)."""
     levels = [m for m in settings.CATALOG_SAMPLE_LEVELS if total / m >= SAMPLE_ENOUGH]
     modulus = (levels or settings.CATALOG_SAMPLE_LEVELS[-1:])[0]
     coarsest = settings.CATALOG_SAMPLE_LEVELS[0]
@@ -378,11 +409,11 @@ def _title_walk_rows(search: CatalogFilter, total: int, rows_needed: int) -> flo
     try:
         inner, params = edge.query.sql_with_params()
     except EmptyResultSet:
-        return float("inf")
+        return math.inf, None
     with connection.cursor() as cursor:
         cursor.execute(TITLE_WALK_SQL.format(edge=inner), [sample_key(coarsest), *params])
         row = cursor.fetchone()
-    return float("inf") if row is None else (row[0] + 1) * coarsest
+    return (math.inf, None) if row is None else ((row[0] + 1) * coarsest, row[1])
 
 
 def _key_frequencies() -> dict[str, int]:
@@ -519,15 +550,29 @@ def _facets(rows, state: dict) -> tuple[int, dict[str, list[FacetValue]]]:
 ESTIMATES_PENDING = contextvars.ContextVar("catalog_estimates_pending", default=False)
 
 
+ESTIMATE_TTL = 600  # an estimate kept for a search asked again (another page, another sort) within this time
+
+
 def _counts(search: CatalogFilter, params, state: dict) -> tuple[list | None, bool, bool]:
     """(rows, exact, counting): the exact figures when a worker has counted them for this catalog generation;
-    else from the sample, or None when the sample predicts few matches (≤ the cap): count them exactly then."""
+    else from the sample, or None when the sample predicts few matches (≤ the cap): count them exactly then.
+
+    A large search's estimate is kept for ESTIMATE_TTL and the exact count is asked of a worker only when the same
+    search (any page or sort) is asked again: counting a search exactly reads every match (tens of milliseconds of
+    the database per 10,000), which one-off searches (a visitor's typo, a crawler's walk) would otherwise cost the
+    worker each time. The second ask reads the kept estimate instead of the samples and starts the count; the pages
+    after it get exact figures."""
     if search.key_groups is None:
         return [("#", 0)], True, False
     key = counts_key(state)
-    rows = cache.get(key)
-    if rows is not None:
-        return rows, True, False
+    found = cache.get_many([key, f"{key}:estimate"])
+    if key in found:
+        return found[key], True, False
+    if f"{key}:estimate" in found:  # asked before: a large search
+        counting = _request_exact_counts(params, key)
+        if counting:
+            ESTIMATES_PENDING.set(True)
+        return found[f"{key}:estimate"], False, counting
     # The samples from the coarsest: the first holding enough matches (≥ SAMPLE_ENOUGH: within about 10 %) is
     # the estimate, so a search matching half the catalog reads ~500 rows, one matching 5 % ~500 rows of the
     # next. When a sample shows that the matches are surely few (even its upper bound is within the cap), or the
@@ -542,10 +587,12 @@ def _counts(search: CatalogFilter, params, state: dict) -> tuple[list | None, bo
             break  # (half as many sampled matches, ±30 %, when a finer sample would only refine a labelled estimate)
         if finest or (found + 2 * found**0.5 + 3) * modulus <= cap:  # ~97.5 % upper bound of a Poisson count
             return None, True, False
-    counting = _request_exact_counts(params, key)
-    if counting:
-        ESTIMATES_PENDING.set(True)
-    return sampled, False, counting
+    if not cache.add(f"{key}:estimate", sampled, timeout=ESTIMATE_TTL):  # asked at the same moment by another
+        counting = _request_exact_counts(params, key)
+        if counting:
+            ESTIMATES_PENDING.set(True)
+        return sampled, False, counting
+    return sampled, False, False
 
 
 def max_pages(page_size: int) -> int:
@@ -587,7 +634,7 @@ def catalog_search(params, *, page: int | str | None = 1, page_size: int | None 
     if sort == "relevance":
         relevance = POPULAR if many else RANKED if total <= settings.CATALOG_RANK_CAP else TITLE_FIRST
     if ids is None and total:
-        ids = _page(search, qs, sort, relevance, total, start, many, size)
+        ids = _page(search, qs, sort, relevance, total, start, many, size, rows)
     return CatalogResult(
         entries=_result_lines(ids or []),
         total=total,
@@ -611,11 +658,20 @@ def facets_in(result: CatalogResult, language: str) -> dict[str, list[FacetValue
 
 
 def _page(
-    search: CatalogFilter, qs, sort: str, relevance: str | None, total: int, start: int, many: bool, size: int
+    search: CatalogFilter,
+    qs,
+    sort: str,
+    relevance: str | None,
+    total: int,
+    start: int,
+    many: bool,
+    size: int,
+    rows: list | None = None,
 ) -> list[int]:
     """The page's ids (from the index table alone: the display rows are joined for these 20 only), by the
-    cheapest of: collecting the matches through the GIN index, walking the sort index, or (deep pages of large
-    searches) collecting only the matches in the sort buckets that hold the page."""
+    cheapest of: collecting the matches through the GIN index, walking the sort index, or collecting only the
+    matches in the sort buckets that hold the page (_bucket_route: read off the search's own counts per bucket;
+    without them, deep pages read the buckets off the sample: _deep_page_keys)."""
     window = slice(start, start + size)
 
     def through_gin(queryset):
@@ -623,15 +679,93 @@ def _page(
 
     if not many or search.key_groups is None:
         return through_gin(qs)
-    walk, gin = _route_costs(search, total, start + size, sort)
-    deep = _deep_page_keys(search, sort, relevance, total, start, size) if min(walk, gin) > GIN_SCAN_US * 2 else None
-    if deep and GIN_SCAN_US + deep[1] * HEAP_ROW_US < min(walk, gin):
-        ids = through_gin(qs.filter(sort_keys__overlap=deep[0]))
-        if len(ids) == size:
-            return ids
+    route = _bucket_route(search, rows or [], sort, relevance, total, start + size)
+    if route is not None:
+        keys, inside, walk, gin = route
+        if GIN_SCAN_US + inside * HEAP_ROW_US < min(walk, gin):
+            ids = through_gin(qs.filter(sort_keys__overlap=keys))
+            if len(ids) == size:
+                return ids
+            # The estimate put fewer matches in these buckets than the page needs (a sample's chance): the long way.
+    else:
+        routes = _route_costs(search, total, start + size, sort)
+        walk, gin = routes.walk, routes.gin
+        if routes.title_range < min(walk, gin):
+            # The entries up to the page's last title (read off the sample) hold the page: a prefix of the order.
+            ids = through_gin(qs.filter(title_ko__lte=routes.title_edge))
+            if len(ids) == size:
+                return ids
+        deep = (
+            _deep_page_keys(search, sort, relevance, total, start, size) if min(walk, gin) > GIN_SCAN_US * 2 else None
+        )
+        if deep and GIN_SCAN_US + deep[1] * HEAP_ROW_US < min(walk, gin):
+            ids = through_gin(qs.filter(sort_keys__overlap=deep[0]))
+            if len(ids) == size:
+                return ids
     if walk < gin:
         return list(_ordered(_walk(search), sort, relevance, search).values_list("pk", flat=True)[window])
     return through_gin(qs)
+
+
+TOP_DOWNLOADS_BUCKET = downloads_bucket(2**63 - 1)  # of the largest count the column holds
+
+
+def _bucket_route(search: CatalogFilter, rows: list, sort: str, relevance: str | None, total: int, needed: int):
+    """For a large search in popularity or newest order (relevance served as popularity included), from the
+    search's own counts per sort bucket (FACET_SQL with buckets: exact, or the sample's scaled): (the buckets from
+    the top down to the one where the matches reach the page's last row, with a margin for a sampled count; about
+    how many matches they hold; the walk's and the GIN index's estimated µs). None without bucket counts (counts
+    made before they existed) or for another order.
+
+    The matches in buckets ≥ b are exactly those with download_count ≥ 2^(b/4) − 1 (or published in month ≥ m): a
+    prefix of the order, so the page is the OFFSET within them, found through the GIN index with the buckets as
+    keys: a few hundred rows read, wherever the matches stand in the order (a walk of the popularity index for
+    "주차장" read 190 ms of rows before its first 20 matches; these buckets: 1 ms). The walk's cost is read off
+    the same buckets: the catalog's entries in them (the key frequencies) are the rows it would pass."""
+    if sort == "relevance" and relevance == POPULAR:
+        sort = "downloads"
+    if sort not in ("downloads", "newest"):
+        return None
+    prefix = "d:" if sort == "downloads" else "n:"
+    counts = {key: n for key, n in rows if key.startswith(prefix)}
+    if not counts:
+        return None
+    value = (lambda key: int(key[2:])) if sort == "downloads" else (lambda key: key[2:])
+    unit = min(n for _key, n in rows if n > 0)  # one sampled match counts `modulus` (1 when exact)
+    target = needed if unit == 1 else needed * 1.25 + unit
+    frequencies = _key_frequencies()
+    catalog = max(1, frequencies.get("#", 1))
+    inside = walked = 0.0
+    for key in sorted(counts, key=value, reverse=True):
+        if inside + counts[key] >= target:
+            edge = key
+            # The walk passes the catalog's entries of the buckets above and, as they come, part of this one.
+            walked += frequencies.get(key, 0) * max(0.0, needed - inside) / counts[key]
+            inside += counts[key]
+            break
+        inside += counts[key]
+        walked += frequencies.get(key, 0)
+    else:
+        return None  # every match is needed: no prefix is shorter than the whole search
+    if sort == "downloads":
+        # Up to the most downloaded entry's bucket (and one doubling more, for downloads counted meanwhile): every
+        # key is a lookup in the index, and 200 keys that no entry has cost a search 3 ms.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT max(download_count) FROM catalog_catalogentry")
+            top = min(TOP_DOWNLOADS_BUCKET, downloads_bucket(cursor.fetchone()[0] or 0) + 4)
+        keys = [f"d:{b}" for b in range(value(edge), top + 1)]
+    else:
+        keys, year, month = [], int(edge[2:6]), int(edge[6:8])
+        last = month_bucket(timezone.now() + timedelta(days=31))
+        while f"{year:04d}{month:02d}" <= last:
+            keys.append(f"n:{year:04d}{month:02d}")
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    walked = walked or needed * catalog / max(total, 1)  # (no frequencies yet: as if spread evenly)
+    share = 1.0
+    for group in search.key_groups or []:
+        share *= min(1.0, sum(frequencies.get(k, 0) for k in group) / catalog)
+    walk = walked * WALK_ROW_US + (walked * share * TEXT_CHECK_US if search.text_query is not None else 0)
+    return keys, inside, walk, GIN_SCAN_US + total * HEAP_ROW_US
 
 
 @dataclass
@@ -869,6 +1003,6 @@ def catalog_window(params, *, start: int, size: int, where=None) -> CatalogWindo
         ids = (
             []
             if size == 0 or (exact and start >= total)
-            else _page(search, qs, sort, relevance, total, start, many, size)
+            else _page(search, qs, sort, relevance, total, start, many, size, rows)
         )
     return CatalogWindow(ids, total, exact, sort, relevance, state, rows, counting)
