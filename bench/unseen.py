@@ -265,6 +265,8 @@ def main() -> None:
         for url in urls:
             client.get(url, secure=True)
         profiler.disable()
+        if os.environ.get("PROFILE_DUMP"):  # the whole profile, for pstats or snakeviz
+            profiler.dump_stats(os.environ["PROFILE_DUMP"])
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
         stats.sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(args.profile)
