@@ -1,25 +1,44 @@
 """Many users at once: wrk on loopback against the portal in gunicorn, with the anonymous page cache on and off.
 
     .venv/bin/python bench/load.py [--n 1000000] [--duration 10] [--connections 10,50,200] [--quick]
+                                   [--scenarios a,b] [--no-baseline] [--warm-seconds 120]
 
 Database: `mkt_bench_search` for a million datasets (`mkt_bench_load_<n>` for another --n), seeded as bench/search.py
-does (devtools.seed.catalog; kept between runs; a million datasets take ~25 minutes on 2 cores), and for the download a small database of its own, `mkt_bench_load_download`
-(migrated, one published dataset with a small CSV, a buyer's paid order and its built package; kept between runs).
+does (devtools.seed.catalog; kept between runs; a million datasets take ~25 minutes on 2 cores), and for the download a
+small database of its own, `mkt_bench_load_download` (made anew each run: migrated, one published dataset with a small
+CSV, a buyer's paid order and its built package).
+
+Processes, as production runs them: the portal in gunicorn (bench/webserver.py: gthread, 2 workers × 4 threads), and
+for the whole run a real Celery worker (prefork, concurrency 1) on a queue of the run's own, with the same database,
+Redis and settings as the gunicorn. A large search (catalog, /api/v1/datasets/, CKAN package_search) first answers
+with estimated counts and asks a worker to count it exactly; the page cache never stores an answer of estimates, so
+without a worker those URLs would never be cached. The download's gunicorn (another database) sends its tasks to a
+queue no worker reads. The worker and the gunicorns are stopped at the end, on Ctrl-C and on SIGTERM too; what is left
+in the run's queues is dropped.
+
+Per mode (page cache on; then the baseline, PAGE_CACHE=0), after a new catalog generation (nothing cached or counted
+before), a warm-up of the fixed URLs (all but the never-seen searches and the download), bounded by --warm-seconds:
+cache on, each is asked round after round until it answers `X-Page-Cache: hit` (with wrk's Host header: the cache's key
+holds the host); a URL that never does is printed with why (its last answer, exact counts still pending in the worker,
+…). Cache off, each is asked, the worker's counts are waited for, each is asked again.
 
 Scenarios, each at every connection count for --duration seconds (wrk, 2 threads, keep-alive):
 - home: `/`
-- catalog-repeat: 20 catalog searches asked over and over (what many visitors ask: cached after the second time)
+- catalog-repeat: 20 catalog searches asked over and over (what many visitors ask: hits after the warm-up)
 - catalog-unseen: a catalog search never asked before at each request (a wrk Lua script draws one or two Korean
   words of one subject of the seeded vocabulary, often page 1 and sometimes a deeper one, sometimes the subject's
-  theme, a sort, sometimes the free filter: a miss nearly every time, and mostly with results)
+  theme, a sort, sometimes the free filter: a miss nearly every time, and mostly with results). Each large one asks
+  the worker for an exact count: the worker's cores in these cells are that work. What it has not counted by the end
+  of the scenario is dropped from its queue (printed), so the next scenarios are measured without that backlog.
 - dataset: one dataset page
 - api-list: /api/v1/datasets/ without a key
 - ckan: /api/3/action/package_search?q=미세먼지
-- download: a purchased package (a few kB) through its signed download link (never cached)
-Baseline in the same run: the same scenarios with the page cache off (PAGE_CACHE=0). Per scenario: requests/s,
-p50/p95/p99 latency, errors (non-2xx/3xx answers and socket errors: connect, read, write, timeout), 5xx, cache
-hits, and the CPU the gunicorn processes and wrk used (in cores). The API's per-address budget (API_RATE_PER_IP) is
-raised for the run: every request comes from 127.0.0.1. Ends with one line of JSON.
+- download: a purchased package (a few kB) through its signed download link (never cached; cache-on mode only)
+Per cell: requests/s, p50/p95/p99 latency, errors (non-2xx/3xx answers and socket errors: connect, read, write,
+timeout), 5xx, cache hits and their share of the requests (`X-Page-Cache: hit`, counted in wrk's response()), the
+cores the gunicorn processes, the Celery worker (with its pool child) and wrk used, and the worker's queue length at
+the end of the cell. The API's per-address budget (API_RATE_PER_IP) is raised for the run: every request comes from
+127.0.0.1. Ends with one line of JSON (per cell as above; `warm_up` and `unseen_counts_dropped` per mode).
 """
 
 import argparse
