@@ -313,6 +313,8 @@ def run_wrk(port: int, script: Path, path: str, connections: int, duration: int,
         "errors": r["status"] + socket_errors,
         "socket_errors": socket_errors,
         "n5xx": r["n5xx"],
+        "n4xx": r["n4xx"],  # among the errors: e.g. a 403/404/429 that would otherwise look like a fast answer
+        "bytes_per_request": r["bytes"] / max(r["requests"], 1),  # a 302 to a sign-in page is small, not an error
         "hits": r["hits"],
         "hit_share": r["hits"] / max(r["requests"], 1),
         "wrk_cores": (
@@ -416,12 +418,11 @@ def warm_up(port: int, scripts: dict, *, cached: bool, timeout: float, worker, q
     t0 = time.monotonic()
     deadline = t0 + timeout
     last = {}
-    asked = 0
+    times = dict.fromkeys(urls, 0)
 
     def ask(url: str) -> str | None:
-        nonlocal asked
         http.request("GET", url, expect=None)
-        asked += 1
+        times[url] += 1
         last[url] = (http.last_status, http.last_headers, len(http.last_body))
         return http.last_headers.get("X-Page-Cache")
 
@@ -456,6 +457,11 @@ def warm_up(port: int, scripts: dict, *, cached: bool, timeout: float, worker, q
                 f"exact counts not made yet ({waiting} asked of the worker and not in the cache, {queued} tasks in "
                 "its queue): an answer of estimates is never stored"
             )
+        elif times[url] < 3:
+            reason = (
+                f"asked only {times[url]} times within the bound (a page is stored at its second request made of "
+                "exact counts and served from the next)"
+            )
         elif size > settings.PAGE_CACHE_MAX_BYTES:
             reason = f"larger than PAGE_CACHE_MAX_BYTES ({settings.PAGE_CACHE_MAX_BYTES:,})"
         else:
@@ -466,7 +472,7 @@ def warm_up(port: int, scripts: dict, *, cached: bool, timeout: float, worker, q
         why[url] = f"last answer {status}, X-Page-Cache {state}, {size:,} bytes: {reason}"
     return {
         "seconds": round(time.monotonic() - t0, 1),
-        "requests": asked,
+        "requests": sum(times.values()),
         "urls": len(urls),
         "hits": len(urls) - len(pending) if cached else None,
         "counts_pending": waiting,
