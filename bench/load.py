@@ -38,7 +38,8 @@ Per cell: requests/s, p50/p95/p99 latency, errors (non-2xx/3xx answers and socke
 timeout), 5xx, cache hits and their share of the requests (`X-Page-Cache: hit`, counted in wrk's response()), the
 cores the gunicorn processes, the Celery worker (with its pool child) and wrk used, and the worker's queue length at
 the end of the cell. The API's per-address budget (API_RATE_PER_IP) is raised for the run: every request comes from
-127.0.0.1. Ends with one line of JSON (per cell as above; `warm_up` and `unseen_counts_dropped` per mode).
+127.0.0.1. Ends with one line of JSON (per cell as above, with the 4xx among the errors and the bytes per answer;
+`warm_up` and `unseen_counts_dropped` per mode).
 """
 
 import argparse
