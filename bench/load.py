@@ -1,25 +1,45 @@
 """Many users at once: wrk on loopback against the portal in gunicorn, with the anonymous page cache on and off.
 
     .venv/bin/python bench/load.py [--n 1000000] [--duration 10] [--connections 10,50,200] [--quick]
+                                   [--scenarios a,b] [--no-baseline] [--warm-seconds 120]
 
 Database: `mkt_bench_search` for a million datasets (`mkt_bench_load_<n>` for another --n), seeded as bench/search.py
-does (devtools.seed.catalog; kept between runs; a million datasets take ~25 minutes on 2 cores), and for the download a small database of its own, `mkt_bench_load_download`
-(migrated, one published dataset with a small CSV, a buyer's paid order and its built package; kept between runs).
+does (devtools.seed.catalog; kept between runs; a million datasets take ~25 minutes on 2 cores), and for the download a
+small database of its own, `mkt_bench_load_download` (made anew each run: migrated, one published dataset with a small
+CSV, a buyer's paid order and its built package).
+
+Processes, as production runs them: the portal in gunicorn (bench/webserver.py: gthread, 2 workers × 4 threads), and
+for the whole run a real Celery worker (prefork, concurrency 1) on a queue of the run's own, with the same database,
+Redis and settings as the gunicorn. A large search (catalog, /api/v1/datasets/, CKAN package_search) first answers
+with estimated counts and asks a worker to count it exactly; the page cache never stores an answer of estimates, so
+without a worker those URLs would never be cached. The download's gunicorn (another database) sends its tasks to a
+queue no worker reads. The worker and the gunicorns are stopped at the end, on Ctrl-C and on SIGTERM too; what is left
+in the run's queues is dropped.
+
+Per mode (page cache on; then the baseline, PAGE_CACHE=0), after a new catalog generation (nothing cached or counted
+before), a warm-up of the fixed URLs (all but the never-seen searches and the download), bounded by --warm-seconds:
+cache on, each is asked round after round until it answers `X-Page-Cache: hit` (with wrk's Host header: the cache's key
+holds the host); a URL that never does is printed with why (its last answer, exact counts still pending in the worker,
+…). Cache off, each is asked, the worker's counts are waited for, each is asked again.
 
 Scenarios, each at every connection count for --duration seconds (wrk, 2 threads, keep-alive):
 - home: `/`
-- catalog-repeat: 20 catalog searches asked over and over (what many visitors ask: cached after the second time)
+- catalog-repeat: 20 catalog searches asked over and over (what many visitors ask: hits after the warm-up)
 - catalog-unseen: a catalog search never asked before at each request (a wrk Lua script draws one or two Korean
   words of one subject of the seeded vocabulary, often page 1 and sometimes a deeper one, sometimes the subject's
-  theme, a sort, sometimes the free filter: a miss nearly every time, and mostly with results)
+  theme, a sort, sometimes the free filter: a miss nearly every time, and mostly with results). Each large one asks
+  the worker for an exact count: the worker's cores in these cells are that work. What it has not counted by the end
+  of the scenario is dropped from its queue (printed), so the next scenarios are measured without that backlog.
 - dataset: one dataset page
 - api-list: /api/v1/datasets/ without a key
 - ckan: /api/3/action/package_search?q=미세먼지
-- download: a purchased package (a few kB) through its signed download link (never cached)
-Baseline in the same run: the same scenarios with the page cache off (PAGE_CACHE=0). Per scenario: requests/s,
-p50/p95/p99 latency, errors (non-2xx/3xx answers and socket errors: connect, read, write, timeout), 5xx, cache
-hits, and the CPU the gunicorn processes and wrk used (in cores). The API's per-address budget (API_RATE_PER_IP) is
-raised for the run: every request comes from 127.0.0.1. Ends with one line of JSON.
+- download: a purchased package (a few kB) through its signed download link (never cached; cache-on mode only)
+Per cell: requests/s, p50/p95/p99 latency, errors (non-2xx/3xx answers and socket errors: connect, read, write,
+timeout), 5xx, cache hits and their share of the requests (`X-Page-Cache: hit`, counted in wrk's response()), the
+cores the gunicorn processes, the Celery worker (with its pool child) and wrk used, and the worker's queue length at
+the end of the cell. The API's per-address budget (API_RATE_PER_IP) is raised for the run: every request comes from
+127.0.0.1. Ends with one line of JSON (per cell as above, with the 4xx among the errors and the bytes per answer;
+`warm_up` and `unseen_counts_dropped` per mode).
 """
 
 import argparse
@@ -27,10 +47,12 @@ import json
 import os
 import random
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
@@ -235,7 +257,9 @@ def download_fixture(env: dict) -> dict:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process and its children (gunicorn's arbiter and workers), from /proc."""
+    """CPU seconds of a process and its children (gunicorn's arbiter and workers; Celery's worker and its pool
+    children), from /proc: utime + stime of each live one, and the process's cutime + cstime (children it has reaped,
+    e.g. a worker gunicorn or the pool replaced)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     pids = [pid]
@@ -247,6 +271,8 @@ def cpu_seconds(pid: int) -> float:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / tick
+            if p == pid:
+                total += (int(fields[13]) + int(fields[14])) / tick
         except (OSError, IndexError):
             pass
     return total
@@ -288,7 +314,10 @@ def run_wrk(port: int, script: Path, path: str, connections: int, duration: int,
         "errors": r["status"] + socket_errors,
         "socket_errors": socket_errors,
         "n5xx": r["n5xx"],
+        "n4xx": r["n4xx"],  # among the errors: e.g. a 403/404/429 that would otherwise look like a fast answer
+        "bytes_per_request": r["bytes"] / max(r["requests"], 1),  # a 302 to a sign-in page is small, not an error
         "hits": r["hits"],
+        "hit_share": r["hits"] / max(r["requests"], 1),
         "wrk_cores": (
             after_children.ru_utime + after_children.ru_stime - before_children.ru_utime - before_children.ru_stime
         )
@@ -332,37 +361,163 @@ def write_scripts(folder: Path, dataset_path: str, download_path: str | None) ->
     return scripts
 
 
-def warm(port: int, scripts: dict) -> None:
-    """Each fixed URL three times (stored at the second request) and a few never-seen searches."""
-    http = webserver.Http(port, timeout=300)
-    for name, (_script, path, listed) in scripts.items():
-        for url in listed or [path]:
-            if name == "catalog-unseen":
-                continue
-            for _ in range(3):
-                http.request("GET", url, expect=None)
+# --- the Celery worker's queue and counts -------------------------------------------------------------------------
 
 
-def measure(mode: str, port: int, scripts: dict, names, connections, duration, wrk_threads, web, dl_web) -> dict:
+def queue_length(queue: str) -> int:
+    """Tasks waiting in `queue` on the broker (every priority's list)."""
+    from marketplace.celery import app
+
+    with app.connection_for_write() as conn:
+        return conn.default_channel._size(queue)
+
+
+def purge_queue(queue: str) -> int:
+    """Drop the tasks waiting in `queue`; how many there were."""
+    from marketplace.celery import app
+
+    with app.connection_for_write() as conn:
+        return conn.default_channel.queue_purge(queue) or 0
+
+
+def counts_pending() -> int:
+    """Exact counts of the current catalog generation that a page asked a worker for (catalog.discovery's
+    `<counts key>:queued` mark) and that are not in the cache yet. Best effort: it reads discovery's key names."""
+    import redis
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from catalog.discovery import catalog_generation
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        marks = list(client.scan_iter(cache.make_key(f"catalog:counts:{catalog_generation()}:*:queued"), count=1000))
+        return sum(1 for mark in marks if not client.exists(mark[: -len(b":queued")]))
+    finally:
+        client.close()
+
+
+def warm_up(port: int, scripts: dict, *, cached: bool, timeout: float, worker, queue: str) -> dict:
+    """Bring the fixed URLs (every scenario's but the never-seen searches and the download) to the state visitors
+    who ask them over and over find them in, within `timeout` seconds overall.
+
+    Page cache on: ask each, round after round, until it answers `X-Page-Cache: hit`. A large search first answers
+    with estimated counts and asks the worker to count it exactly; such an answer is never stored, so a URL becomes
+    a hit a few requests after the worker has counted it (one request leaves the cache's marker, the next is stored).
+    Page cache off: ask each once, wait until the worker has counted what they asked for, ask each once more.
+    Returns what it did and, per URL that never became a hit (or whose counts were not made), why."""
+    from django.conf import settings
+
+    # The Host wrk sends (the port too): the page cache's key holds the host, so another Host warms other entries.
+    http = webserver.Http(port, headers={"Host": f"127.0.0.1:{port}"}, timeout=300)
+    urls = [
+        url
+        for name, (_script, path, listed) in scripts.items()
+        if name not in ("catalog-unseen", "download")
+        for url in (listed or [path])
+    ]
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    last = {}
+    times = dict.fromkeys(urls, 0)
+
+    def ask(url: str) -> str | None:
+        http.request("GET", url, expect=None)
+        times[url] += 1
+        last[url] = (http.last_status, http.last_headers, len(http.last_body))
+        return http.last_headers.get("X-Page-Cache")
+
+    if cached:
+        pending = list(urls)
+        while pending:
+            pending = [url for url in pending if ask(url) != "hit"]
+            if not pending or time.monotonic() >= deadline:
+                break
+            time.sleep(0.25)
+    else:
+        for url in urls:
+            ask(url)
+        while (counts_pending() or queue_length(queue)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        for url in urls:
+            ask(url)
+        pending = []
+    waiting, queued = counts_pending(), queue_length(queue)
+    why = {}
+    for url in pending:
+        status, headers, size = last[url]
+        state = headers.get("X-Page-Cache", "absent")
+        if worker.poll() is not None:
+            reason = "the Celery worker has exited"
+        elif status != 200:
+            reason = "only a 200 is stored"
+        elif state == "absent":
+            reason = "not a page the cache serves or stores (no X-Page-Cache header)"
+        elif waiting or queued:
+            reason = (
+                f"exact counts not made yet ({waiting} asked of the worker and not in the cache, {queued} tasks in "
+                "its queue): an answer of estimates is never stored"
+            )
+        elif times[url] < 3:
+            reason = (
+                f"asked only {times[url]} times within the bound (a page is stored at its second request made of "
+                "exact counts and served from the next)"
+            )
+        elif size > settings.PAGE_CACHE_MAX_BYTES:
+            reason = f"larger than PAGE_CACHE_MAX_BYTES ({settings.PAGE_CACHE_MAX_BYTES:,})"
+        else:
+            reason = (
+                "not stored although no count is pending (a cookie, Cache-Control or the byte budget: "
+                "marketplace.page_cache.storable)"
+            )
+        why[url] = f"last answer {status}, X-Page-Cache {state}, {size:,} bytes: {reason}"
+    return {
+        "seconds": round(time.monotonic() - t0, 1),
+        "requests": sum(times.values()),
+        "urls": len(urls),
+        "hits": len(urls) - len(pending) if cached else None,
+        "counts_pending": waiting,
+        "queue": queued,
+        "not_hit": why,
+    }
+
+
+def measure(mode: str, scripts: dict, names, connections, duration, wrk_threads, web, dl_web, worker) -> tuple:
+    """Every scenario at every connection count; per cell wrk's figures and the cores gunicorn, the Celery worker and
+    wrk used. The exact counts the never-seen searches asked for and the worker has not made by the end of that
+    scenario are dropped from its queue (nobody asks those searches again), so the next scenarios are measured
+    without that backlog. Returns (results, tasks dropped)."""
     results = {}
+    dropped = 0
     for name in names:
         script, path, _listed = scripts[name]
         server = dl_web if name == "download" else web
         results[name] = {}
         for c in connections:
-            cpu0 = cpu_seconds(server.pid)
+            cpu0, worker0 = cpu_seconds(server.pid), cpu_seconds(worker.pid)
             t0 = time.perf_counter()
             r = run_wrk(server.port, script, path, c, duration, wrk_threads)
-            r["gunicorn_cores"] = (cpu_seconds(server.pid) - cpu0) / (time.perf_counter() - t0)
+            wall = time.perf_counter() - t0
+            r["gunicorn_cores"] = (cpu_seconds(server.pid) - cpu0) / wall
+            r["worker_cores"] = (cpu_seconds(worker.pid) - worker0) / wall
+            r["queue"] = queue_length(worker.queue)
             r["load1"] = os.getloadavg()[0]
             results[name][c] = r
             print(
                 f"  {mode:9} {name:15} c={c:<4} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f}  p95 {r['p95_ms']:7.1f}"
-                f"  p99 {r['p99_ms']:7.1f} ms  errors {r['errors']:<5} 5xx {r['n5xx']:<4} hits {r['hits']:<7}"
-                f" cpu gunicorn {r['gunicorn_cores']:.2f} wrk {r['wrk_cores']:.2f} load {r['load1']:.1f}",
+                f"  p99 {r['p99_ms']:7.1f} ms  errors {r['errors']:<5} 5xx {r['n5xx']:<4} hits {r['hit_share']:4.0%}"
+                f"  cpu gunicorn {r['gunicorn_cores']:.2f} worker {r['worker_cores']:.2f} wrk {r['wrk_cores']:.2f}"
+                f"  queue {r['queue']:<4} load {r['load1']:.1f}",
                 flush=True,
             )
-    return results
+            if worker.poll() is not None:
+                raise SystemExit(
+                    "the Celery worker stopped: " + Path(worker.log_file).read_text(errors="replace")[-2000:]
+                )
+        if name == "catalog-unseen":
+            dropped = purge_queue(worker.queue)
+            print(f"  (dropped {dropped} exact counts of never-seen searches still queued for the worker)")
+    return results, dropped
 
 
 def main() -> None:
@@ -376,6 +531,9 @@ def main() -> None:
     parser.add_argument("--scenarios", default="", help="comma-separated subset (default: all)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the run with the page cache off")
     parser.add_argument("--quick", action="store_true", help="10,000 datasets, 3 s, 10 and 50 connections")
+    parser.add_argument(
+        "--warm-seconds", type=float, default=120, help="the warm-up's bound per mode (until every fixed URL is a hit)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.n, args.duration, args.connections = min(args.n, 10_000), 3, "10,50"
@@ -398,12 +556,17 @@ def main() -> None:
 
     storage = ROOT / "var" / "bench-load" / "private"
     storage.mkdir(parents=True, exist_ok=True)
+    queue = f"bench-load-{uuid.uuid4().hex[:8]}"  # the run's own queue: its worker counts for its gunicorn alone
     env = {
         "PRIVATE_STORAGE_ROOT": str(storage),
         "API_RATE_PER_IP": "100000000/minute",  # one client address makes every request
         "DISABLE_RATE_LIMITS": "1",
         "DOWNLOAD_LINK_TTL_SECONDS": "86400",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
     }
+    # The download's database is another: its tasks go to a queue no worker reads (dropped at the end), never to the
+    # worker of the seeded catalog.
+    download_env = {**env, "CELERY_TASK_DEFAULT_QUEUE": f"{queue}-download"}
     names = (args.scenarios.split(",") if args.scenarios else []) or [
         "home",
         "catalog-repeat",
@@ -415,7 +578,7 @@ def main() -> None:
     ]
     download_path = None
     if "download" in names:
-        fixture = download_fixture({**os.environ, **env})
+        fixture = download_fixture({**os.environ, **download_env})
         token = downloads.sign(
             package_id=fixture["package"], user_id=fixture["user"], organization_id=fixture["organization"], ttl=86400
         )
@@ -428,48 +591,76 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
     )
     modes = [("cache", "1")] + ([] if args.no_baseline else [("no-cache", "0")])
-    results = {}
-    with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
-        scripts = write_scripts(Path(folder), dataset_path, download_path)
-        for mode, flag in modes:
-            catalog_changed()  # a new generation: nothing cached by an earlier run
-            mode_env = {**env, "PAGE_CACHE": flag}
-            web = webserver.start_gunicorn(
-                webserver.free_port(), env=mode_env, workers=args.workers, threads=args.threads
-            )
-            dl_web = None
-            try:
-                if download_path:
-                    dl_web = webserver.start_gunicorn(
-                        webserver.free_port(),
-                        env={**mode_env, "DATABASE_URL": fixture["database_url"]},
-                        workers=args.workers,
-                        threads=args.threads,
-                    )
-                warm(web.port, {k: v for k, v in scripts.items() if k != "download"})
-                if dl_web:
-                    webserver.Http(dl_web.port).get(download_path)
-                run_names = [n for n in names if not (mode == "no-cache" and n == "download")]
-                print(f"\n{mode}:")
-                results[mode] = measure(
-                    mode, web.port, scripts, run_names, connections, args.duration, args.wrk_threads, web, dl_web
+    results, warmed, dropped = {}, {}, {}
+    worker = webserver.start_celery_worker(queue, env=env, concurrency=1)
+    try:
+        ready = webserver.wait_celery_worker(worker)
+        print(f"celery worker: prefork, concurrency 1, queue {queue}, pid {worker.pid}, answered after {ready:.1f} s")
+        with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
+            scripts = write_scripts(Path(folder), dataset_path, download_path)
+            for mode, flag in modes:
+                catalog_changed()  # a new generation: nothing cached or counted by an earlier run
+                mode_env = {**env, "PAGE_CACHE": flag}
+                web = webserver.start_gunicorn(
+                    webserver.free_port(), env=mode_env, workers=args.workers, threads=args.threads
                 )
-            finally:
-                webserver.stop(web)
-                if dl_web:
-                    webserver.stop(dl_web)
-    if embedded:
-        embedded.cleanup()
+                dl_web = None
+                try:
+                    if download_path:
+                        dl_web = webserver.start_gunicorn(
+                            webserver.free_port(),
+                            env={**download_env, "PAGE_CACHE": flag, "DATABASE_URL": fixture["database_url"]},
+                            workers=args.workers,
+                            threads=args.threads,
+                        )
+                    print(f"\n{mode}:")
+                    warmed[mode] = warm = warm_up(
+                        web.port, scripts, cached=flag == "1", timeout=args.warm_seconds, worker=worker, queue=queue
+                    )
+                    if flag == "1":
+                        print(
+                            f"  warm-up: {warm['hits']} of {warm['urls']} fixed URLs answer from the page cache after "
+                            f"{warm['requests']} requests in {warm['seconds']} s"
+                        )
+                    else:
+                        print(
+                            f"  warm-up: {warm['urls']} fixed URLs asked twice, {warm['requests']} requests in "
+                            f"{warm['seconds']} s; exact counts still pending: {warm['counts_pending']}"
+                        )
+                    for url, why in warm["not_hit"].items():
+                        print(f"  NOT A HIT: {url}: {why}")
+                    if dl_web:
+                        webserver.Http(dl_web.port).get(download_path)
+                    run_names = [n for n in names if not (mode == "no-cache" and n == "download")]
+                    results[mode], dropped[mode] = measure(
+                        mode, scripts, run_names, connections, args.duration, args.wrk_threads, web, dl_web, worker
+                    )
+                finally:
+                    webserver.stop(web)
+                    if dl_web:
+                        webserver.stop(dl_web)
+    finally:
+        webserver.stop(worker, timeout=60)  # a count it is making is finished first
+        left = purge_queue(queue) + purge_queue(f"{queue}-download")
+        if left:
+            print(f"(dropped {left} tasks left in the run's queues)")
+        if embedded:
+            embedded.cleanup()
 
-    print("\nsummary (requests/s; p95 ms; errors):")
-    header = f"  {'scenario':15} {'conns':>5} " + "".join(f"{m:>30}" for m, _ in modes)
+    print("\nsummary (requests/s; p95 ms; errors; share of cache hits; cores of gunicorn / the Celery worker):")
+    header = f"  {'scenario':15} {'conns':>5} " + "".join(f"{m:>46}" for m, _ in modes)
     print(header)
     for name in names:
         for c in connections:
             cells = ""
             for mode, _ in modes:
                 r = results.get(mode, {}).get(name, {}).get(c)
-                cells += f"{r['rps']:>12.1f} {r['p95_ms']:>9.1f} {r['errors']:>7}" if r else f"{'—':>30}"
+                cells += (
+                    f"{r['rps']:>10.1f} {r['p95_ms']:>9.1f} {r['errors']:>6} {r['hit_share']:>5.0%}"
+                    f" {r['gunicorn_cores']:>6.2f} / {r['worker_cores']:<4.2f}"
+                    if r
+                    else f"{'—':>46}"
+                )
             print(f"  {name:15} {c:>5} {cells}")
     if "cache" in results and "no-cache" in results:
         for name in ("home", "catalog-repeat", "dataset", "api-list", "ckan"):
@@ -484,7 +675,10 @@ def main() -> None:
                 "n": args.n,
                 "duration_s": args.duration,
                 "gunicorn": {"workers": args.workers, "threads": args.threads, "worker_class": "gthread"},
+                "celery_worker": {"pool": "prefork", "concurrency": 1, "queue": queue},
                 "seeding": seeding,
+                "warm_up": warmed,
+                "unseen_counts_dropped": dropped,
                 "results": {
                     mode: {
                         name: {
@@ -501,6 +695,11 @@ def main() -> None:
     )
 
 
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)  # SIGTERM as Ctrl-C: the finally blocks stop gunicorn and the worker
+
+
 if __name__ == "__main__":
     random.seed(1)
+    signal.signal(signal.SIGTERM, _terminated)
     main()

@@ -27,7 +27,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -42,7 +41,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.webserver import free_port, start_gunicorn, stop  # noqa: E402
+from bench.webserver import free_port, start_celery_worker, start_gunicorn, stop  # noqa: E402
 
 WORDS = ["대기질", "미세먼지", "교통", "버스", "주차", "인구", "air", "bus", "정왕동", "환경", "안전", "복지"]
 
@@ -356,13 +355,11 @@ def main() -> int:
 
     port = free_port()
     web = start_gunicorn(port, env=env)
-    logs = {name: open(tmp / f"{name}.log", "w") for name in ("worker", "beat")}  # noqa: SIM115 - the processes' lives
-    celery = [sys.executable, "-m", "celery", "-A", "marketplace"]
-    worker = subprocess.Popen([*celery, "worker", "-Q", queue, "--concurrency", "2", "-l", "WARNING", "-n",
-                               f"soak-{queue}@%h"], cwd=ROOT, env=full_env, stdout=logs["worker"],
-                              stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    beat = subprocess.Popen([*celery, "beat", "-l", "WARNING", "--schedule", str(tmp / "beat-schedule")], cwd=ROOT,
-                            env=full_env, stdout=logs["beat"], stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    logs = {"beat": open(tmp / "beat.log", "w")}  # noqa: SIM115 - the process's life
+    worker = start_celery_worker(queue, env=env, concurrency=2, log_path=tmp / "worker.log")
+    beat = subprocess.Popen([sys.executable, "-m", "celery", "-A", "marketplace", "beat", "-l", "WARNING", "--schedule",
+                             str(tmp / "beat-schedule")], cwd=ROOT, env=full_env, stdout=logs["beat"],
+                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     import redis
 
@@ -408,11 +405,7 @@ def main() -> int:
     finally:
         stop(web)
         for proc in (worker, beat):
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(60)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(proc.pid, signal.SIGKILL)
+            stop(proc, timeout=60)
         broker.delete(queue)
         broker.close()
         for log in logs.values():

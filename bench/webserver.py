@@ -1,9 +1,10 @@
 """The portal in gunicorn for a bench's over-HTTP rounds, and a keep-alive client that times requests.
 
-Shared by the benches that measure through the real HTTP stack (bench/api.py, bench/money.py, bench/dataapi.py):
-gunicorn as scripts/stack.py runs it (2 workers × 4 threads, gthread), DEBUG off, static files by their plain names
-(no collectstatic manifest needed), its log in a file (a pipe nobody reads fills up and stops the server), in its
-own process group so stop() ends the arbiter and its workers."""
+Shared by the benches that measure through the real HTTP stack (bench/api.py, bench/money.py, bench/dataapi.py,
+bench/load.py, bench/soak.py): gunicorn as scripts/stack.py runs it (2 workers × 4 threads, gthread), DEBUG off, static
+files by their plain names (no collectstatic manifest needed), its log in a file (a pipe nobody reads fills up and
+stops the server), in its own process group so stop() ends the arbiter and its workers. start_celery_worker() starts a
+real Celery worker (prefork) the same way, with the same environment, on a queue of the bench's own."""
 
 import http.client
 import os
@@ -24,8 +25,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(port: int, *, timeout: int = 120, env: dict | None = None, workers: int = 2, threads: int = 4):
-    """Start the portal on 127.0.0.1:`port` and wait until it accepts connections. `env` adds to os.environ."""
+def portal_env(env: dict | None = None) -> dict:
+    """os.environ as the portal's processes get it in a bench: DEBUG off, no devtools, plus `env`."""
     full_env = dict(
         os.environ,
         DJANGO_DEBUG="0",
@@ -36,6 +37,12 @@ def start_gunicorn(port: int, *, timeout: int = 120, env: dict | None = None, wo
     )
     full_env.pop("DEVTOOLS", None)  # the portal as it runs in production
     full_env.setdefault("MFA_REQUIRED_FOR_STAFF", "0")  # the benches' owners sign in with a password alone
+    return full_env
+
+
+def start_gunicorn(port: int, *, timeout: int = 120, env: dict | None = None, workers: int = 2, threads: int = 4):
+    """Start the portal on 127.0.0.1:`port` and wait until it accepts connections. `env` adds to os.environ."""
+    full_env = portal_env(env)
     with tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False) as log:
         web = subprocess.Popen(
             [
@@ -74,17 +81,65 @@ def start_gunicorn(port: int, *, timeout: int = 120, env: dict | None = None, wo
     raise SystemExit("gunicorn did not start")
 
 
-def stop(web) -> None:
-    """Stop the gunicorn start_gunicorn() started (its process group: the arbiter and its workers)."""
+def start_celery_worker(
+    queue: str, *, env: dict | None = None, concurrency: int = 1, log_path: str | Path | None = None
+) -> subprocess.Popen:
+    """A real Celery worker (prefork pool of `concurrency`) consuming `queue` alone, with portal_env(env): give the
+    portal (start_gunicorn) the same CELERY_TASK_DEFAULT_QUEUE in its env so that its tasks come here. Its own process
+    group (stop() ends it and its pool children); its log in `log_path` (else a temporary file stop() removes).
+    Returns at once: wait_celery_worker() waits until it answers."""
+    full_env = portal_env({**(env or {}), "CELERY_TASK_DEFAULT_QUEUE": queue})
+    keep_log = log_path is not None
+    if log_path is None:
+        with tempfile.NamedTemporaryFile(prefix="bench-celery-", suffix=".log", delete=False) as log:
+            log_path = log.name
+    name = f"{queue}@%h"
+    with open(log_path, "a") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "marketplace", "worker", "-Q", queue, "--pool", "prefork",
+             "--concurrency", str(concurrency), "-l", "WARNING", "-n", name, "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    worker.log_path = None if keep_log else str(log_path)
+    worker.log_file = str(log_path)
+    worker.queue = queue
+    worker.node = name.replace("%h", socket.gethostname())
+    return worker
+
+
+def wait_celery_worker(worker, timeout: float = 60) -> float:
+    """Wait until `worker` (start_celery_worker) answers a ping through the broker; seconds waited. Needs the Celery
+    app of the calling process (Django set up) on the same broker."""
+    from marketplace.celery import app
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if worker.poll() is not None:
+            raise SystemExit("the Celery worker stopped: " + Path(worker.log_file).read_text(errors="replace")[-2000:])
+        if app.control.ping(destination=[worker.node], timeout=1.0):
+            return time.monotonic() - t0
+    stop(worker)
+    raise SystemExit(f"the Celery worker did not answer in {timeout:.0f} s")
+
+
+def stop(process, timeout: float = 30) -> None:
+    """Stop a process start_gunicorn() or start_celery_worker() started, with its process group (gunicorn's arbiter
+    and workers; Celery's worker and its pool children): SIGTERM (a Celery worker finishes the task it runs), SIGKILL
+    after `timeout` seconds, then SIGKILL to whatever of the group is left."""
     try:
-        os.killpg(web.pid, signal.SIGTERM)
-        web.wait(30)
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(web.pid, signal.SIGKILL)
-        web.wait(10)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
     except ProcessLookupError:
         pass
-    Path(web.log_path).unlink(missing_ok=True)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # children the leader left behind (none when it stopped cleanly)
+    except ProcessLookupError:
+        pass
+    if getattr(process, "log_path", None):
+        Path(process.log_path).unlink(missing_ok=True)
 
 
 def rss_kb(pid: int) -> int:

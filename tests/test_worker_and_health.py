@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -14,7 +15,7 @@ from django.db import connection
 from django.urls import reverse
 
 from accounts import services
-from bench.webserver import free_port, start_gunicorn, stop
+from bench.webserver import free_port, start_celery_worker, start_gunicorn, stop, wait_celery_worker
 from marketplace.tasks import ping_task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +31,37 @@ def test_task_round_trips_through_a_real_worker(celery_worker):
     assert value["value"] == 42
     assert value["pid"] == os.getpid()  # run by this run's worker thread, not a stray worker elsewhere
     assert result.status == "SUCCESS"
+
+
+def _process_group(pgid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_bench_celery_worker_runs_its_own_queue_and_stops_with_its_pool(tmp_path):
+    """bench/webserver.start_celery_worker (bench/load.py, bench/soak.py): a real prefork worker on a queue of the
+    bench's own answers a ping, runs a task sent to that queue in its pool child, and stop() leaves no process of its
+    group behind."""
+    queue = f"test-bench-{uuid.uuid4().hex[:8]}"
+    worker = start_celery_worker(queue, env={"VAR_DIR": str(tmp_path)}, concurrency=1)
+    try:
+        wait_celery_worker(worker, timeout=90)
+        pool = [int(c) for c in Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()]
+        result = ping_task.apply_async(args=[21], queue=queue).get(timeout=30)
+        assert result["value"] == 42
+        assert result["pid"] in pool  # prefork: run by the pool child, not the worker's main process nor this one
+        assert sorted(_process_group(worker.pid)) == sorted([worker.pid, *pool])
+    finally:
+        stop(worker)
+    assert worker.returncode is not None
+    assert _process_group(worker.pid) == []
 
 
 def test_decision_email_is_sent_by_the_worker_after_commit(celery_worker, admin_user, outsider):
