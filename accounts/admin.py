@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts.models import Invitation, Membership, Organization, User
+from core.admin import BumpsCatalogGeneration
 from core.models import AuditEvent
 
 
@@ -26,7 +27,8 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(BumpsCatalogGeneration, admin.ModelAdmin):
+    # Names, slug and contact details show on catalog pages: an edit here bumps the catalog generation.
     list_display = ["name_ko", "kind", "org_type", "brn", "brn_checksum_ok", "verification"]
     list_filter = ["kind", "org_type", "verification"]
     search_fields = ["name_ko", "name_en", "brn"]

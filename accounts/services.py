@@ -151,9 +151,11 @@ def organization_update(*, actor: User, organization: Organization, brn: str | N
             fields=("verification_requested_at", "verification_reason"),
             data=changes,
         )
-        bump_generation_on_commit()  # catalog pages stop calling it verified (the anonymous page cache among them)
     else:
         audit(actor=actor, action="organization.updated", obj=organization, organization=organization, data=changes)
+    # Its names, contact details and (when resubmitted) its lost badge show on catalog pages: the dataset pages, the
+    # catalog's results and facets, the home page, the public organization list (the anonymous page cache among them).
+    bump_generation_on_commit()
     if resubmitted:
         email_on_commit(
             to=selectors.platform_admin_emails(),

@@ -10,15 +10,42 @@ from catalog.models import (
     Theme,
     Upload,
 )
+from catalog.services import catalog_entry_refresh
+from core.admin import BumpsCatalogGeneration
+
+
+class RefreshesCatalogEntry(BumpsCatalogGeneration):
+    """For rows the catalog entry is made of (a dataset, its versions, its offers): an admin's edit rewrites the
+    dataset's entry too (its title, prices and search words), as the services do; the generation is bumped by it."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        catalog_entry_refresh(self._dataset_of(obj))
+
+    def delete_model(self, request, obj):
+        dataset = self._dataset_of(obj)
+        super().delete_model(request, obj)
+        if dataset.pk is not None:
+            catalog_entry_refresh(dataset)
+
+    def delete_queryset(self, request, queryset):
+        datasets = {self._dataset_of(obj).pk for obj in queryset}
+        super().delete_queryset(request, queryset)
+        for dataset in Dataset.objects.filter(pk__in=datasets):
+            catalog_entry_refresh(dataset)
+
+    @staticmethod
+    def _dataset_of(obj) -> Dataset:
+        return obj if isinstance(obj, Dataset) else obj.dataset
 
 
 @admin.register(Theme)
-class ThemeAdmin(admin.ModelAdmin):
+class ThemeAdmin(BumpsCatalogGeneration, admin.ModelAdmin):
     list_display = ["code", "name_ko", "name_en", "position"]
 
 
 @admin.register(Licence)
-class LicenceAdmin(admin.ModelAdmin):
+class LicenceAdmin(BumpsCatalogGeneration, admin.ModelAdmin):
     list_display = ["code", "family", "name_ko", "allows_commercial_use", "allows_derivatives", "organization"]
     list_filter = ["family"]
 
@@ -33,7 +60,7 @@ class VersionInline(admin.TabularInline):
 
 
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
+class DatasetAdmin(RefreshesCatalogEntry, admin.ModelAdmin):
     list_display = ["slug", "publisher", "listing", "updated_at"]
     list_filter = ["listing"]
     search_fields = ["slug", "versions__title_ko"]
@@ -43,7 +70,7 @@ class DatasetAdmin(admin.ModelAdmin):
 
 
 @admin.register(DatasetVersion)
-class DatasetVersionAdmin(admin.ModelAdmin):
+class DatasetVersionAdmin(RefreshesCatalogEntry, admin.ModelAdmin):
     list_display = ["title_ko", "number", "state", "dataset", "updated_at"]
     list_filter = ["state", "data_kind", "theme"]
     search_fields = ["title_ko", "title_en"]
@@ -58,7 +85,7 @@ class DataFileAdmin(admin.ModelAdmin):
 
 
 @admin.register(Offer)
-class OfferAdmin(admin.ModelAdmin):
+class OfferAdmin(RefreshesCatalogEntry, admin.ModelAdmin):
     list_display = ["dataset", "kind", "price_krw", "subscription_days", "active"]
 
 

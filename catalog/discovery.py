@@ -104,9 +104,12 @@ class CatalogResult:
 # The catalog generation (the cache key of exact counts): core.generation, imported above.
 
 
-# --- labels of facet values (reference tables are tiny; kept a minute per process) ----------------------
+# --- labels of facet values (reference tables are tiny; kept a minute per process, and per catalog generation) ----
+# An edit of a theme, a licence or an organization (its services, the Django admin) bumps the catalog generation on
+# commit: a label read in this process for an older generation is read again, so the edit shows in every process on
+# its next request, not up to a minute later.
 
-_labels: dict[str, tuple[float, dict]] = {}
+_labels: dict[str, tuple[float, int, dict]] = {}
 
 
 def reference_ids(model) -> dict[str, int]:
@@ -116,16 +119,22 @@ def reference_ids(model) -> dict[str, int]:
 
 
 def _reference_labels(kind: str, needed=()) -> dict:
+    generation = catalog_generation()  # before the rows: a change committed before it is in what is read below
     cached = _labels.get(kind)
-    if cached and cached[0] > time.monotonic() and all(int(pk) in cached[1] for pk in needed):
-        return cached[1]
+    if (
+        cached
+        and cached[0] > time.monotonic()
+        and cached[1] == generation
+        and all(int(pk) in cached[2] for pk in needed)
+    ):
+        return cached[2]
     model = {"theme": Theme, "licence": Licence}[kind]
     value = {obj.pk: obj for obj in model.objects.all()}
-    _labels[kind] = (time.monotonic() + 60, value)
+    _labels[kind] = (time.monotonic() + 60, generation, value)
     return value
 
 
-_publishers: dict[str, tuple[float, object]] = {}
+_publishers: dict[str, tuple[float, int, object]] = {}
 
 
 def forget_reference_labels() -> None:
@@ -135,16 +144,19 @@ def forget_reference_labels() -> None:
 
 
 def _publisher_labels(ids) -> dict:
-    """id → Organization (slug and names only) of publishers in a facet, kept a minute per process: a catalog
-    page names up to 15 and they rarely change."""
+    """id → Organization (slug and names only) of publishers in a facet, kept a minute per process and per catalog
+    generation: a catalog page names up to 15 and they rarely change."""
     now = time.monotonic()
-    missing = [pk for pk in ids if pk not in _publishers or _publishers[pk][0] < now]
+    generation = catalog_generation()
+    missing = [
+        pk for pk in ids if pk not in _publishers or _publishers[pk][0] < now or _publishers[pk][1] != generation
+    ]
     if missing:
         for org in Organization.objects.filter(pk__in=missing).only("pk", "slug", "name_ko", "name_en"):
-            _publishers[str(org.pk)] = (now + 60, org)
+            _publishers[str(org.pk)] = (now + 60, generation, org)
         if len(_publishers) > 5000:  # a bound, not an LRU: publishers are hundreds
             _publishers.clear()
-    return {pk: _publishers[pk][1] for pk in ids if pk in _publishers}
+    return {pk: _publishers[pk][2] for pk in ids if pk in _publishers}
 
 
 # --- the SQL -----------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 
 from catalog import exports, schemaorg, selectors
 from catalog.dcat.views import rdf_alternative
@@ -30,7 +31,7 @@ def dataset_detail(request, slug):
                 for f in page.map_files
             ],
         }
-    return render(
+    response = render(
         request,
         "catalog/dataset_detail.html",
         {
@@ -44,6 +45,11 @@ def dataset_detail(request, slug):
             "map_config": map_config,
         },
     )
+    if page.dataset.has_live_tables:
+        # The live section's last-row age and row count change with every push (no catalog change): the page is
+        # made afresh for each visitor, never kept in the anonymous page cache (marketplace/page_cache.py).
+        patch_cache_control(response, no_cache=True)
+    return response
 
 
 def dataset_map(request, slug, file_id):

@@ -20,8 +20,9 @@ marked private/no-store/no-cache, varies on nothing outside the key and is at mo
 the second request for the same key within PAGE_CACHE_SECONDS (the first leaves a small marker): a stream of
 never-seen search URLs (a crawler) cannot fill the Redis the task queue shares with pages nobody asks for again; and
 the bytes stored per PAGE_CACHE_SECONDS are capped (PAGE_CACHE_BUDGET_BYTES: pages in Redis stay under twice that), as
-a script can ask each of its URLs twice. Every entry expires after PAGE_CACHE_SECONDS, so what changes without a catalog change (an organization's
-name, download counts) is at most that old.
+a script can ask each of its URLs twice. Every entry expires after PAGE_CACHE_SECONDS, so what changes without a catalog change (download
+counts) is at most that old. (An organization's, theme's or licence's edit and a live table's state do bump the generation;
+a dataset page showing live tables is sent with Cache-Control: no-cache, as its rows' age and count move with every push.)
 
 Per-request content is never shared. The middleware sits inside CsrfViewMiddleware and CSPMiddleware:
 - CSRF: the masked tokens in the stored page (the language switch's form, htmx's X-CSRFToken header) are found by

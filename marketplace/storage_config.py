@@ -2,10 +2,11 @@
 
 STORAGE_BACKEND=filesystem (the default): PRIVATE_STORAGE_ROOT (var/private). With several nodes it must be a
 volume every web and worker node mounts (docs/operations.md).
-STORAGE_BACKEND=s3: django-storages' S3Storage on S3_BUCKET at S3_ENDPOINT_URL (empty: AWS itself; MinIO, moto, NCP
-Object Storage and other S3-compatible servers by URL), S3_REGION, S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY (empty:
-boto3's own chain: an IAM role, AWS_* variables), S3_ADDRESSING_STYLE (path, which every S3-compatible server
-understands, or virtual), S3_PREFIX (a folder of the bucket). Objects are private: no ACL, every URL presigned and
+STORAGE_BACKEND=s3: django-storages' S3Storage (core.object_storage) on S3_BUCKET at S3_ENDPOINT_URL (empty: AWS
+itself; MinIO, moto, NCP Object Storage and other S3-compatible servers by URL), S3_PUBLIC_ENDPOINT_URL (the same
+server as browsers reach it, named in the presigned URLs they are sent to; empty: S3_ENDPOINT_URL), S3_REGION,
+S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY (empty: boto3's own chain: an IAM role, AWS_* variables), S3_ADDRESSING_STYLE
+(path, which every S3-compatible server understands, or virtual), S3_PREFIX (a folder of the bucket). Objects are private: no ACL, every URL presigned and
 short-lived, never overwritten in place.
 
 A function of a mapping (not of os.environ itself) so the tests build the exact settings for a bucket of their own.
@@ -38,6 +39,10 @@ def default_storage_config(environ: Mapping[str, str], *, private_root: Path) ->
     style = environ.get("S3_ADDRESSING_STYLE", "path").strip() or "path"
     if style not in ("path", "virtual"):
         raise ImproperlyConfigured(f"S3_ADDRESSING_STYLE must be 'path' or 'virtual', not {style!r}")
+    endpoint = environ.get("S3_ENDPOINT_URL", "").strip() or None
+    # The address in the presigned URLs browsers are sent to (downloads): empty, the endpoint's own. Not used with no
+    # endpoint (AWS S3 itself, whose address is public).
+    public_endpoint = (environ.get("S3_PUBLIC_ENDPOINT_URL", "").strip() or endpoint) if endpoint else None
     # boto3 is loaded only when the storage is S3 (a file-system deployment never needs it).
     from boto3.s3.transfer import TransferConfig
 
@@ -48,10 +53,11 @@ def default_storage_config(environ: Mapping[str, str], *, private_root: Path) ->
     )
     transfer.max_in_memory_upload_chunks = MULTIPART_CONCURRENCY  # s3transfer's knob; boto3's __init__ does not take it
     return {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "core.object_storage.S3Storage",  # django-storages' S3Storage, presigning at the public endpoint
         "OPTIONS": {
             "bucket_name": bucket,
-            "endpoint_url": environ.get("S3_ENDPOINT_URL", "").strip() or None,
+            "endpoint_url": endpoint,
+            "public_endpoint_url": public_endpoint,
             "region_name": environ.get("S3_REGION", "").strip() or None,
             "access_key": environ.get("S3_ACCESS_KEY_ID", "") or None,
             "secret_key": environ.get("S3_SECRET_ACCESS_KEY", "") or None,

@@ -83,6 +83,9 @@ def test_with_s3_the_app_uses_the_bucket_minio_init_makes(compose):
     init = chosen["services"]["minio-init"]
     assert options["bucket_name"] == init["environment"]["BUCKET"] == "city-data"
     assert options["endpoint_url"] == "http://minio:9000"
+    # Browsers cannot resolve `minio`: the URLs they are sent to are signed for the port MinIO publishes on the host.
+    assert options["public_endpoint_url"] == "http://localhost:9000"
+    assert chosen["services"]["minio"]["ports"] == ["127.0.0.1:9000:9000"]
     minio_env = chosen["services"]["minio"]["environment"]
     assert (options["access_key"], options["secret_key"]) == (
         minio_env["MINIO_ROOT_USER"],
@@ -101,6 +104,18 @@ def test_with_s3_an_empty_endpoint_and_empty_keys_reach_the_app_as_aws_and_its_o
     env = {k: "" if v is None else str(v) for k, v in chosen["x-app-env"].items()}  # `KEY:` empty: ""
     options = default_storage_config(env, private_root=Path("/unused"))["OPTIONS"]
     assert (options["endpoint_url"], options["access_key"], options["secret_key"]) == (None, None, None)
+    assert options["public_endpoint_url"] is None  # AWS's own address
+
+
+def test_another_providers_endpoint_with_an_empty_public_endpoint_is_signed_for_itself():
+    """.env.example: with a provider's S3_ENDPOINT_URL, S3_PUBLIC_ENDPOINT_URL written empty means the same address."""
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    ncp = {"STORAGE_BACKEND": "s3", "S3_BUCKET": "city-data", "S3_REGION": "kr-standard"}
+    ncp |= {"S3_ENDPOINT_URL": "https://kr.object.ncloudstorage.com", "S3_PUBLIC_ENDPOINT_URL": ""}
+    chosen = yaml.safe_load(_interpolate(text, ncp))
+    env = {k: "" if v is None else str(v) for k, v in chosen["x-app-env"].items()}
+    options = default_storage_config(env, private_root=Path("/unused"))["OPTIONS"]
+    assert options["public_endpoint_url"] == options["endpoint_url"] == "https://kr.object.ncloudstorage.com"
 
 
 def test_env_example_copied_as_it_is_keeps_the_bundled_minio_defaults():
@@ -117,6 +132,7 @@ def test_env_example_copied_as_it_is_keeps_the_bundled_minio_defaults():
     options = default_storage_config(env, private_root=Path("/unused"))["OPTIONS"]
     minio_env = chosen["services"]["minio"]["environment"]
     assert options["endpoint_url"] == "http://minio:9000"
+    assert options["public_endpoint_url"] == "http://localhost:9000"
     assert (options["access_key"], options["secret_key"]) == (
         minio_env["MINIO_ROOT_USER"],
         minio_env["MINIO_ROOT_PASSWORD"],

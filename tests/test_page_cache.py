@@ -327,3 +327,111 @@ def test_an_organization_sent_back_to_verification_loses_its_badge_at_once(
     organization.refresh_from_db()
     assert not organization.is_verified
     assert "ds-verified" not in client.get(page).content.decode()
+
+
+# --- What other parts of the site change on catalog pages (each shows on the very next request) ---------------------
+
+SEARCH = "/catalog/?q=%EB%AF%B8%EC%84%B8%EB%A8%BC%EC%A7%80"
+
+
+@pytest.fixture
+def superuser_client(admin_user):
+    """A platform admin signed in to the Django admin (/django-admin/)."""
+    admin_user.is_superuser = True
+    admin_user.save(update_fields=["is_superuser"])
+    browser = Client()
+    browser.force_login(admin_user)
+    return browser
+
+
+def test_an_organizations_new_english_name_shows_at_once(official, dataset, django_capture_on_commit_callbacks):
+    """The owner renames the organization in English (not a verified field: no new verification): the English dataset
+    page, the catalog's results (each result's byline and the publisher facet) and the home page show the new name."""
+    from accounts import services as account_services
+
+    english = Client()
+    english.cookies["django_language"] = "en"
+    urls = ("/", SEARCH, reverse("catalog:dataset", args=[dataset.slug]))
+    for url in urls:
+        assert "Environmental Policy Division" in warm(english, url).content.decode(), url
+    organization = dataset.publisher
+    with django_capture_on_commit_callbacks(execute=True):
+        account_services.organization_update(
+            actor=official, organization=organization, brn=organization.brn, name_en="Climate Action Division"
+        )
+    organization.refresh_from_db()
+    assert organization.is_verified  # the English name is not what the admin verified
+    for url in urls:
+        page = english.get(url).content.decode()
+        assert "Climate Action Division" in page and "Environmental Policy Division" not in page, url
+
+
+def test_an_organization_renamed_in_the_django_admin_shows_at_once(
+    client, superuser_client, dataset, django_capture_on_commit_callbacks
+):
+    from tests.admin_forms import admin_change
+
+    urls = ("/", SEARCH, reverse("catalog:dataset", args=[dataset.slug]))
+    for url in urls:
+        assert "환경정책과" in warm(client, url).content.decode(), url
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_change(superuser_client, dataset.publisher, name_ko="기후환경정책과")
+    for url in urls:
+        page = client.get(url).content.decode()
+        assert "기후환경정책과" in page, url
+
+
+def test_a_theme_and_a_licence_edited_in_the_django_admin_show_at_once(
+    client, superuser_client, dataset, django_capture_on_commit_callbacks
+):
+    """Names and codes of themes and licences: the pages cached per generation and this process's labels of facet
+    values (catalog.discovery keeps them a minute) both follow an admin's edit on the next request."""
+    from catalog.models import Licence, Theme
+    from tests.admin_forms import admin_change
+
+    page = reverse("catalog:dataset", args=[dataset.slug])
+    for url in ("/", "/catalog/", page, "/catalog/?theme=environment"):
+        warm(client, url)
+    assert "시흥시 대기질 측정 자료" in client.get("/catalog/?theme=environment").content.decode()
+    theme, licence = Theme.objects.get(code="environment"), Licence.objects.get(code="kogl-1")
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_change(superuser_client, theme, name_ko="환경·기후", code="climate")
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_change(superuser_client, licence, name_ko="공공누리 1유형 (출처표시만)")
+    for url in ("/", "/catalog/", page):
+        body = client.get(url).content.decode()
+        assert "환경·기후" in body and "환경기상" not in body, url
+    for url in ("/catalog/", page):
+        assert "공공누리 1유형 (출처표시만)" in client.get(url).content.decode(), url
+    # The new code filters the catalog at once; the old one no longer names a theme.
+    assert "시흥시 대기질 측정 자료" in client.get("/catalog/?theme=climate").content.decode()
+    assert "시흥시 대기질 측정 자료" not in client.get("/catalog/?theme=environment").content.decode()
+
+
+def test_a_live_table_switched_on_or_paused_and_its_rows_show_at_once(
+    client, official, dataset, django_capture_on_commit_callbacks
+):
+    """The dataset page's live section: a table made live or paused shows on the next request, and a page that shows
+    live tables (their last row's age and row count change with every push) is never kept in the page cache."""
+    from catalog.live import services as live
+
+    page = reverse("catalog:dataset", args=[dataset.slug])
+    assert 'id="live"' not in warm(client, page).content.decode()
+    datafile = dataset.versions.get(state="published").files.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        table = live.live_table_enable(actor=official, dataset=dataset, datafile=datafile, cadence="daily")
+    shown = client.get(page)
+    assert 'id="live"' in shown.content.decode() and 'data-count="0"' in shown.content.decode()
+    for _ in range(2):
+        assert client.get(page)["X-Page-Cache"] == "miss"  # not kept
+    with django_capture_on_commit_callbacks(execute=True):
+        live.live_rows_append(
+            actor=official,
+            table=table,
+            rows=[{"측정소명": "정왕동", "측정일시": "2026-12-05T14:00:00+09:00", "미세먼지": 31}],
+            idempotency_key="k1",
+        )
+    assert 'data-count="1"' in client.get(page).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        live.live_table_pause(actor=official, table=table)
+    assert "bg-light-warning" in client.get(page).content.decode()  # the "Paused" badge

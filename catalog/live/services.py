@@ -31,6 +31,7 @@ from catalog.models import DataFile, Dataset, DatasetVersion, Upload
 from catalog.services import upload_append, upload_create, version_approve, version_start_new, version_submit
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
+from core.generation import bump_generation_on_commit
 from core.storage import copy_atomically, local_path
 from core.text import choice_label, lazy_percent
 from core.transitions import transition
@@ -95,6 +96,7 @@ def live_table_enable(
         organization_id=dataset.publisher_id,
         data={"dataset": dataset.slug, "table": name, "file": datafile.original_name, "cadence": cadence},
     )
+    bump_generation_on_commit()  # the dataset page gains its live section (the anonymous page cache among them)
     return table
 
 
@@ -104,6 +106,7 @@ def _set_state(*, actor, table: LiveTable, to: str) -> LiveTable:
         table = LiveTable.objects.select_for_update().select_related("dataset").get(pk=table.pk)
         if table.state != to:
             transition(table, to=to, actor=actor, data={"table": table.name})
+            bump_generation_on_commit()  # the dataset page's "Paused"/"Live" badge
     return table
 
 
@@ -131,6 +134,7 @@ def live_table_set_cadence(*, actor, table: LiveTable, cadence: str) -> LiveTabl
             organization_id=table.dataset.publisher_id,
             data={"from": old, "to": cadence},
         )
+        bump_generation_on_commit()  # the dataset page names the snapshots' cadence
     return table
 
 

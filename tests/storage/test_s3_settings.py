@@ -46,3 +46,20 @@ def test_transfers_keep_few_parts_in_memory(tmp_path):
     transfer = config["OPTIONS"]["transfer_config"]
     assert (transfer.max_request_concurrency, transfer.max_in_memory_upload_chunks) == (MULTIPART_CONCURRENCY,) * 2
     assert transfer.multipart_chunksize == MULTIPART_PART_BYTES
+
+
+def test_the_public_endpoint_defaults_to_the_endpoint(tmp_path):
+    """S3_PUBLIC_ENDPOINT_URL (the address in presigned URLs given to browsers): the endpoint's own when empty; not used
+    without an endpoint (AWS S3 itself, whose address is public)."""
+    base = {"STORAGE_BACKEND": "s3", "S3_BUCKET": "b"}
+
+    def public(**environ):
+        options = default_storage_config({**base, **environ}, private_root=tmp_path)["OPTIONS"]
+        return options["endpoint_url"], options["public_endpoint_url"]
+
+    assert public(S3_ENDPOINT_URL="http://minio:9000") == ("http://minio:9000", "http://minio:9000")
+    assert public(S3_ENDPOINT_URL="http://minio:9000", S3_PUBLIC_ENDPOINT_URL="http://localhost:9000") == (
+        "http://minio:9000",
+        "http://localhost:9000",
+    )
+    assert public(S3_PUBLIC_ENDPOINT_URL="http://localhost:9000") == (None, None)

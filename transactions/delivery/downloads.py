@@ -21,8 +21,10 @@ Backends (`choose_backend`):
   Django only authorizes and answers `X-Accel-Redirect: DOWNLOAD_X_ACCEL_PREFIX + storage name`; nginx
   serves the bytes, Range included, and the Python worker is free at once.
 - "presigned": chosen automatically when the default storage is S3 (django-storages): a redirect to a
-  presigned GET URL valid as long as our link, with the download name in ResponseContentDisposition.
-  S3 serves Range itself.
+  presigned GET URL valid PRESIGNED_URL_SECONDS, with the download name in ResponseContentDisposition, at the
+  address browsers reach (S3_PUBLIC_ENDPOINT_URL, core.object_storage). S3 serves Range itself. A HEAD is not
+  redirected (the URL is signed for GET: S3 would answer 403): the app answers it as the stream does, from one HEAD
+  of the object, and records nothing.
 
 Every response that hands out the file (or part of it) writes a DownloadEvent; a streamed one records
 bytes_sent and completed when the response is closed (RangeFile.close, which every WSGI server calls,
@@ -195,6 +197,10 @@ def respond(request, package, *, user, storage=None):
     """The response that delivers `package` (already authorized) to `user`, by the chosen backend."""
     storage = default_storage if storage is None else storage
     backend = choose_backend(storage)
+    if backend == "presigned" and request.method == "HEAD":
+        # A presigned URL is signed for one method: S3 answers a HEAD on a GET's URL 403. The HEAD is answered here, as
+        # the stream answers it (size, type, name, ETag, Range: one HEAD of the object), and is never a download.
+        return _stream(request, package, user, storage)
     if backend == "presigned":
         return _presigned(request, package, user, storage)
     if backend == "x-accel":
