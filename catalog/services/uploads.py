@@ -11,6 +11,7 @@ storage's staging folder, which then becomes the chunk by a rename), so a droppe
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import time
 import uuid
@@ -233,11 +234,68 @@ def _spool_dir(storage, upload: Upload) -> tuple[Path, bool]:
         return Path(settings.UPLOAD_STAGING_DIR), False
 
 
+# The spool files _receive_chunk makes: .<upload>-<request's token>-<random>.spool
+SPOOL_NAME = re.compile(r"\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[0-9a-f]{32}-[^/]+\.spool")
+SPOOL_SWEEP_EVERY = 600  # seconds, per process and folder
+_spool_swept: dict[str, float] = {}
+
+
+def spool_stale_seconds() -> float:
+    """A spool file untouched this long belongs to a request that is gone (its web process killed mid-PATCH): four
+    leases (a live request writes into its spool as the bytes arrive and renews its lease every quarter of one),
+    and never less than 15 minutes. Deleting a spool a slow request still stores from would not even hurt it: it
+    reads through its own open descriptor (POSIX), the name is only what goes."""
+    return max(4 * settings.UPLOAD_LEASE_SECONDS, 15 * 60)
+
+
+def spool_sweep(folder: Path | None = None, *, older_than: float | None = None) -> int:
+    """Delete this node's stale spool files in `folder` (UPLOAD_STAGING_DIR): only files named as _receive_chunk
+    names them, not modified for `older_than` seconds (spool_stale_seconds()). Returns how many went.
+
+    Run by each web process itself (on the first PATCH it receives, then at most every SPOOL_SWEEP_EVERY seconds
+    while it receives any), not by a celery beat task: the folder is local to the web node, which the workers need
+    not share, and only a web node makes spool files. A node restarted after a crash sweeps on its first PATCH;
+    one that receives no PATCH makes no spool files either."""
+    folder = Path(settings.UPLOAD_STAGING_DIR if folder is None else folder)
+    cutoff = time.time() - (spool_stale_seconds() if older_than is None else older_than)
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if not SPOOL_NAME.fullmatch(entry.name) or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except FileNotFoundError:
+            pass  # its own request deleted it meanwhile
+    if removed:
+        logger.info("stale upload spool files deleted", extra={"folder": str(folder), "count": removed})
+    return removed
+
+
+def _sweep_spool_now_and_then(folder: Path) -> None:
+    now = time.monotonic()
+    last = _spool_swept.get(str(folder))
+    if last is not None and now - last < SPOOL_SWEEP_EVERY:
+        return
+    _spool_swept[str(folder)] = now
+    try:
+        spool_sweep(folder)
+    except OSError:
+        logger.exception("sweeping the upload spool failed", extra={"folder": str(folder)})
+
+
 def _receive_chunk(upload: Upload, token, offset: int, stream, chunk_size: int) -> tuple[str | None, int]:
     """Read the request's bytes (at most what the upload still lacks) into a spool file, renewing the lease, and
     store them as the chunk at `offset`. Returns the chunk's stored name (None when nothing arrived) and its size."""
     folder, in_storage = _spool_dir(default_storage, upload)
     folder.mkdir(parents=True, exist_ok=True)
+    if not in_storage:
+        _sweep_spool_now_and_then(folder)
     fd, spool = tempfile.mkstemp(prefix=f".{upload.pk}-{token.hex}-", suffix=".spool", dir=folder)
     written = 0
     remaining = upload.length - offset
@@ -506,3 +564,45 @@ def uploads_expire(*, older_than_days: int) -> int:
                 delete_staged_on_commit([upload.pk])
                 expired += 1
     return expired
+
+
+def uploads_complete_stranded(*, idle_seconds: float | None = None) -> int:
+    """Join the uploads whose bytes all arrived but whose join never committed (run by celery beat): the last PATCH
+    failed to join and its client went away before it sent the piece again (a closed tab), the web process died
+    mid-join, or an older version of this code left the upload at its full offset (its client took it for
+    finished). Each is completed under its own lease, like a PATCH: one a request is sending or joining now is left
+    to it, one of a version submitted meanwhile is closed, a join that fails again is tried at the next run.
+    Only uploads idle for `idle_seconds` (default: twice UPLOAD_LEASE_SECONDS) are taken, so a client retrying by
+    itself goes first. Returns how many became files."""
+    idle = timedelta(seconds=2 * settings.UPLOAD_LEASE_SECONDS if idle_seconds is None else idle_seconds)
+    stranded = (
+        Upload.objects.filter(state=Upload.State.UPLOADING, datafile__isnull=True, updated_at__lt=timezone.now() - idle)
+        .filter(models.Q(lease__isnull=True) | models.Q(lease_expires_at__lt=Now()))
+        .annotate(received=models.Sum("chunks__size"))
+        .filter(received=models.F("length"))
+        .values_list("pk", flat=True)
+    )
+    completed = 0
+    for pk in list(stranded):
+        try:
+            upload_complete(upload=Upload(pk=pk))
+            completed += 1
+        except OffsetMismatch:
+            continue  # a request holds it now: it finishes it
+        except DomainError:
+            _close(pk)  # the version was submitted meanwhile, or its pieces do not add up
+        except Exception:
+            logger.exception("joining a stranded upload failed", extra={"upload_id": str(pk)})
+    return completed
+
+
+def _close(upload_pk) -> bool:
+    """Cancel an open upload and delete what it staged (after the commit)."""
+    with transaction.atomic():
+        changed = Upload.objects.filter(pk=upload_pk, state=Upload.State.UPLOADING).update(
+            state=Upload.State.ABORTED, updated_at=timezone.now(), lease=None, lease_expires_at=None
+        )
+        if changed:
+            UploadChunk.objects.filter(upload=upload_pk).delete()
+            delete_staged_on_commit([upload_pk])
+    return bool(changed)

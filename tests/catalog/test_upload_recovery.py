@@ -3,8 +3,10 @@ completions at once, a web process's spool file left behind, and the uploads a j
 
 import base64
 import hashlib
+import io
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from catalog.models import DataFile, Upload
+from tests.s3 import s3_server, s3_storage  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -143,3 +146,56 @@ def test_a_retry_racing_the_completion_is_told_409_or_204_never_500(official, dr
     datafile = DataFile.objects.get()
     assert datafile.sha256 == hashlib.sha256(data).hexdigest()
     assert _stored_files(hooked_storage) == [Path(datafile.file.path)]
+
+
+def test_an_upload_whose_join_failed_and_whose_client_went_away_is_joined_by_the_sweep(official, draft, hooked_storage):
+    """The last PATCH's join fails and the browser is closed before it sends the piece again: the beat's sweep
+    joins the pieces (all the bytes are there), once; a second run finds nothing to do."""
+    from catalog import services
+
+    client = _client(official)
+    data = os.urandom(200_000)
+    location = _create(client, draft, "대기질.csv", len(data))
+    assert _patch(client, location, 0, data[:50_000]).status_code == 204
+    _HookedStorage.fail_open = True
+    assert _patch(client, location, 50_000, data[50_000:]).status_code == 500
+    assert not DataFile.objects.exists()
+
+    assert services.uploads_complete_stranded() == 0  # not yet: the client's own retry goes first
+    assert services.uploads_complete_stranded(idle_seconds=0) == 1
+    upload = Upload.objects.get()
+    assert upload.state == Upload.State.COMPLETE and upload.offset == len(data)
+    assert upload.datafile.sha256 == hashlib.sha256(data).hexdigest()
+    assert _stored_files(hooked_storage) == [Path(upload.datafile.file.path)]
+    assert services.uploads_complete_stranded(idle_seconds=0) == 0
+    head = client.head(location, headers=TUS)
+    assert head["Upload-Offset"] == str(len(data)) and head["Data-File-Id"] == str(upload.datafile_id)
+
+
+def test_a_web_process_killed_mid_patch_leaves_a_spool_file_the_next_patch_sweeps(
+    official, draft, s3_storage, settings, tmp_path
+):
+    """On S3 a PATCH's bytes spool in the node's UPLOAD_STAGING_DIR. A web process killed mid-PATCH leaves its
+    spool file there; the node's next PATCH sweeps the stale ones (only files named as spool files, only old
+    ones): a fresh spool of a request in progress and a file of anyone else stay."""
+    import uuid
+
+    from catalog import services
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    settings.UPLOAD_STAGING_DIR = spool
+    upload = services.upload_create(actor=official, version=draft, filename="대기질.csv", length=10)
+    dead = spool / f".{upload.pk}-{uuid.uuid4().hex}-k1ll3d_x.spool"
+    live = spool / f".{upload.pk}-{uuid.uuid4().hex}-5t1ll0n_.spool"
+    foreign = spool / "notes.spool"
+    for path in (dead, live, foreign):
+        path.write_bytes(b"x" * 1000)
+    old = time.time() - 24 * 3600  # a day: stale by any measure
+    for path in (dead, foreign):
+        os.utime(path, (old, old))
+
+    services.upload_append(actor=official, upload=upload, offset=0, stream=io.BytesIO(b"0123"))
+    assert sorted(p.name for p in spool.iterdir()) == sorted([live.name, foreign.name])
+    assert services.uploads.spool_sweep(spool, older_than=0) == 1  # the live one, once it is old: by name only
+    assert sorted(p.name for p in spool.iterdir()) == [foreign.name]
