@@ -70,6 +70,12 @@ def uploads_expire_task() -> int:
     return services.uploads_expire(older_than_days=settings.UPLOAD_EXPIRE_DAYS)
 
 
+@shared_task(name="catalog.tasks.uploads_complete_stranded_task")
+def uploads_complete_stranded_task() -> int:
+    """Join the uploads whose bytes all arrived but whose join failed and was not retried by their client."""
+    return services.uploads_complete_stranded()
+
+
 @shared_task(name="catalog.tasks.catalog_counts_task", acks_late=True)
 def catalog_counts_task(params: dict) -> int:
     """Count a large search's total and facets exactly and cache them for this catalog generation."""

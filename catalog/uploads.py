@@ -199,12 +199,28 @@ def resource(request, pk):
         offset = int(request.headers.get("Upload-Offset", ""))
     except ValueError:
         return _error(400, "Upload-Offset required")
+    if upload.state == Upload.State.COMPLETE:
+        return _finished(upload, offset)
     try:
         upload = services.upload_append(actor=request.user, upload=upload, offset=offset, stream=request)
     except services.OffsetMismatch as exc:
         return _error(409, exc.message)
     except DomainError as exc:
+        upload.refresh_from_db()
+        if upload.state == Upload.State.COMPLETE:
+            return _finished(upload, offset)  # another request (a retry racing this one) finished it meanwhile
         return _error(400, exc.message)
+    response = HttpResponse(status=204)
+    response["Upload-Offset"] = str(upload.offset)
+    return _tus(_name_file(response, upload))
+
+
+def _finished(upload: Upload, offset: int) -> HttpResponse:
+    """A PATCH to an upload that is already a file (a retry of the last piece, or one racing the request that
+    finished it): what tus answers for a resource at its final offset. The client's offset is that one (nothing
+    more to send): 204; else 409, and the client's HEAD then finds the upload complete."""
+    if offset != upload.length:
+        return _error(409, lazy_percent(_("The upload is at byte %(offset)s."), {"offset": upload.offset}))
     response = HttpResponse(status=204)
     response["Upload-Offset"] = str(upload.offset)
     return _tus(_name_file(response, upload))

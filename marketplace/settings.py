@@ -167,6 +167,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "catalog.tasks.uploads_expire_task",
         "schedule": 6 * 3600.0,
     },
+    # An upload whose bytes all arrived but whose join failed, and whose client went away, becomes its file.
+    "catalog-complete-stranded-uploads": {
+        "task": "catalog.tasks.uploads_complete_stranded_task",
+        "schedule": 300.0,
+    },
     # Every minute: a package whose build lost its worker waits at most PACKAGE_LEASE_SECONDS plus this.
     "transactions-packages-housekeeping": {
         "task": "transactions.tasks.packages_housekeeping_task",

@@ -46,6 +46,7 @@ from catalog.services.uploads import (
     upload_append,
     upload_complete,
     upload_create,
+    uploads_complete_stranded,
     uploads_expire,
 )
 from catalog.services.versions import (
@@ -98,6 +99,7 @@ __all__ = [
     "upload_append",
     "upload_complete",
     "upload_create",
+    "uploads_complete_stranded",
     "uploads_expire",
     "version_approve",
     "version_reject",

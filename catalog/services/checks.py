@@ -82,34 +82,56 @@ def datafile_check_finished(*, datafile_id: int, report: dict) -> DataFile:
     """Store a file's check report and let the version follow (checking → ready or draft).
 
     The members of a ZIP are put into storage first, outside the transaction (with object storage that is network
-    I/O, never done under a row lock); when the report is not recorded after all (another run finished it first, or
-    the transaction failed) they are deleted again."""
+    I/O, never done under a row lock), under names of their own that the next run finds again (_member_name): a
+    worker killed between storing them and the commit leaves copies that the check's next run (it is retried, or
+    claimed again once stale) takes as they are, instead of orphans beside new copies. When the report is not
+    recorded after all (another run finished it first, or the transaction failed) the copies no file names are
+    deleted again."""
     stored = _store_members(datafile_id, report.get("members", []))
     recorded = False
     try:
         datafile, recorded = _record_check(datafile_id, report, stored)
     finally:
         if not recorded:
-            for name in stored:
-                default_storage.delete(name)
+            _delete_unreferenced(stored)
     return datafile
 
 
+def _delete_unreferenced(names) -> None:
+    """Delete the stored members no DataFile names (another run of the same check may have recorded them)."""
+    for name in names:
+        if not DataFile.objects.filter(file=name).exists():
+            default_storage.delete(name)
+
+
+def _member_name(parent: DataFile, index: int, member: dict) -> str:
+    """The storage name of the ZIP's `index`th member: fixed by the archive's file, the position and the member's
+    SHA-256, so every run of the check stores it under the same name (beside the archive)."""
+    folder = Path(parent.file.name).parent.as_posix()
+    suffix = "".join(c for c in Path(member["name"]).suffix.lower() if c.isalnum() or c == ".")[:10]
+    return f"{folder}/m{parent.pk}-{index:04d}-{member['sha256'][:32]}{suffix}"
+
+
 def _store_members(datafile_id: int, members: list[dict]) -> list[str]:
-    """The storage names of the extracted members (local files of this check's work folder), in their order."""
+    """The storage names of the extracted members (local files of this check's work folder), in their order. A
+    member a run that died stored before already (same name, its size) is kept as it is; a shorter one (a file
+    system's half-written file) is written again."""
     if not members:
         return []
-    version = DataFile.objects.select_related("version").get(pk=datafile_id).version
+    parent = DataFile.objects.get(pk=datafile_id)
     stored: list[str] = []
     try:
-        for member in members:
-            child = DataFile(version=version, original_name=Path(member["name"]).name)
+        for index, member in enumerate(members):
+            name = _member_name(parent, index, member)
+            if default_storage.exists(name):
+                if default_storage.size(name) == member["size"]:
+                    stored.append(name)
+                    continue
+                default_storage.delete(name)
             with open(member["local_path"], "rb") as fh:
-                child.file.save(child.original_name, File(fh), save=False)
-            stored.append(child.file.name)
+                stored.append(default_storage.save(name, File(fh)))
     except BaseException:
-        for name in stored:
-            default_storage.delete(name)
+        _delete_unreferenced(stored)
         raise
     return stored
 

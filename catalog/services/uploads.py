@@ -11,6 +11,7 @@ storage's staging folder, which then becomes the chunk by a rename), so a droppe
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import time
 import uuid
@@ -116,6 +117,15 @@ def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int
     the upload's lease (a committed compare-and-set), renews it while it reads, stores the chunk, and then moves the
     offset by compare-and-set in a short transaction of its own. Bytes that arrived before a dropped connection are
     kept and counted, so the client resumes from there, on this node or another.
+
+    The last piece is different: its chunk is recorded but the offset stays where the piece began, the request
+    keeps its lease and joins the chunks (upload_complete), and only the join's commit moves the offset to the
+    length. So a join that fails (storage down, the web process killed) leaves HEAD answering the earlier offset:
+    tus-js-client, retrying the failed PATCH by itself (HEAD, then PATCH), sends the last piece again and the join
+    runs again, and the user does nothing special. Had the offset reached the length first, the client would take
+    the upload for finished and never send anything again: a file never joined. (A client that went away meanwhile
+    is covered by uploads_complete_stranded, run by celery beat.) A second request meanwhile (a retry racing the
+    original) finds the lease held and is told 409, never a server error.
     """
     upload = Upload.objects.select_related("version__dataset__publisher").get(pk=upload.pk)
     if upload.created_by_id != actor.pk:
@@ -124,6 +134,7 @@ def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int
     _require_publisher(actor, upload.version.dataset.publisher)
     token = _claim(upload)
     stored = None
+    complete = False
     try:
         upload.refresh_from_db(fields=["offset", "state"])
         if offset != upload.offset:
@@ -132,28 +143,46 @@ def upload_append(*, actor, upload: Upload, offset: int, stream, chunk_size: int
             )
         stored, written = _receive_chunk(upload, token, offset, stream, chunk_size)
         if written:
+            last = offset + written == upload.length
             with transaction.atomic():
                 moved = Upload.objects.filter(
                     pk=upload.pk, offset=offset, state=Upload.State.UPLOADING, lease=token
-                ).update(offset=offset + written, updated_at=timezone.now(), lease=None, lease_expires_at=None)
+                ).update(
+                    updated_at=timezone.now(),
+                    # The last piece: the offset moves with the join's commit, and the lease stays for the join.
+                    **({} if last else {"offset": offset + written, "lease": None, "lease_expires_at": None}),
+                )
                 if moved:
+                    # A last piece recorded before by a request whose join failed: this one takes its place.
+                    earlier = UploadChunk.objects.filter(upload=upload, offset__gte=offset)
+                    _delete_stored_on_commit(list(earlier.values_list("name", flat=True)))
+                    earlier.delete()
                     UploadChunk.objects.create(upload=upload, offset=offset, size=written, name=stored)
                     stored = None  # the upload's now
+                    complete = last
+        elif offset == upload.length:
+            complete = True  # an empty PATCH at the end (an upload left at its full offset by an older version)
+        if complete:
+            try:
+                upload_complete(upload=upload, actor=actor, token=token)
+            except OffsetMismatch:
+                raise  # another request took the upload over: it finishes it
+            except DomainError:
+                # E.g. the version was submitted meanwhile: the upload cannot become a file of it. Close it,
+                # so the browser is told (HEAD answers 410) instead of seeing a finished upload.
+                upload_abort(actor=actor, upload=upload)
+                raise
     finally:
         if stored:
             default_storage.delete(stored)  # cancelled, or taken over by a newer request, meanwhile
         _release(upload, token)
     upload.refresh_from_db()
-    if upload.offset == upload.length and upload.state == Upload.State.UPLOADING:
-        try:
-            upload_complete(upload=upload, actor=actor)
-        except DomainError:
-            # E.g. the version was submitted meanwhile: the upload cannot become a file of it. Close it,
-            # so the browser is told (HEAD answers 410) instead of seeing a finished upload.
-            upload_abort(actor=actor, upload=upload)
-            raise
-        upload.refresh_from_db()
     return upload
+
+
+def _delete_stored_on_commit(names) -> None:
+    if names:
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in names], robust=True)
 
 
 def _claim(upload: Upload) -> uuid.UUID:
@@ -205,11 +234,68 @@ def _spool_dir(storage, upload: Upload) -> tuple[Path, bool]:
         return Path(settings.UPLOAD_STAGING_DIR), False
 
 
+# The spool files _receive_chunk makes: .<upload>-<request's token>-<random>.spool
+SPOOL_NAME = re.compile(r"\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[0-9a-f]{32}-[^/]+\.spool")
+SPOOL_SWEEP_EVERY = 600  # seconds, per process and folder
+_spool_swept: dict[str, float] = {}
+
+
+def spool_stale_seconds() -> float:
+    """A spool file untouched this long belongs to a request that is gone (its web process killed mid-PATCH): four
+    leases (a live request writes into its spool as the bytes arrive and renews its lease every quarter of one),
+    and never less than 15 minutes. Deleting a spool a slow request still stores from would not even hurt it: it
+    reads through its own open descriptor (POSIX), the name is only what goes."""
+    return max(4 * settings.UPLOAD_LEASE_SECONDS, 15 * 60)
+
+
+def spool_sweep(folder: Path | None = None, *, older_than: float | None = None) -> int:
+    """Delete this node's stale spool files in `folder` (UPLOAD_STAGING_DIR): only files named as _receive_chunk
+    names them, not modified for `older_than` seconds (spool_stale_seconds()). Returns how many went.
+
+    Run by each web process itself (on the first PATCH it receives, then at most every SPOOL_SWEEP_EVERY seconds
+    while it receives any), not by a celery beat task: the folder is local to the web node, which the workers need
+    not share, and only a web node makes spool files. A node restarted after a crash sweeps on its first PATCH;
+    one that receives no PATCH makes no spool files either."""
+    folder = Path(settings.UPLOAD_STAGING_DIR if folder is None else folder)
+    cutoff = time.time() - (spool_stale_seconds() if older_than is None else older_than)
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if not SPOOL_NAME.fullmatch(entry.name) or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except FileNotFoundError:
+            pass  # its own request deleted it meanwhile
+    if removed:
+        logger.info("stale upload spool files deleted", extra={"folder": str(folder), "count": removed})
+    return removed
+
+
+def _sweep_spool_now_and_then(folder: Path) -> None:
+    now = time.monotonic()
+    last = _spool_swept.get(str(folder))
+    if last is not None and now - last < SPOOL_SWEEP_EVERY:
+        return
+    _spool_swept[str(folder)] = now
+    try:
+        spool_sweep(folder)
+    except OSError:
+        logger.exception("sweeping the upload spool failed", extra={"folder": str(folder)})
+
+
 def _receive_chunk(upload: Upload, token, offset: int, stream, chunk_size: int) -> tuple[str | None, int]:
     """Read the request's bytes (at most what the upload still lacks) into a spool file, renewing the lease, and
     store them as the chunk at `offset`. Returns the chunk's stored name (None when nothing arrived) and its size."""
     folder, in_storage = _spool_dir(default_storage, upload)
     folder.mkdir(parents=True, exist_ok=True)
+    if not in_storage:
+        _sweep_spool_now_and_then(folder)
     fd, spool = tempfile.mkstemp(prefix=f".{upload.pk}-{token.hex}-", suffix=".spool", dir=folder)
     written = 0
     remaining = upload.length - offset
@@ -249,18 +335,34 @@ def _receive_chunk(upload: Upload, token, offset: int, stream, chunk_size: int) 
         Path(spool).unlink(missing_ok=True)  # (gone already when it was renamed into place)
 
 
-def upload_complete(*, upload: Upload, actor=None) -> DataFile:
-    """The last byte arrived: join the chunks into one stored file (hashing it on the way), start its checks.
+def upload_complete(*, upload: Upload, actor=None, token=None) -> DataFile:
+    """All the bytes arrived: join the chunks into one stored file (hashing it on the way), start its checks.
     `actor` is who sent the last bytes (their audit rows name the API key they used), else the upload's creator.
 
-    The slow part (reading and writing gigabytes) runs before any transaction or row lock; the short transaction
-    after it records the DataFile only if the upload is still open and the version still editable, and otherwise
-    the stored copy is deleted again. The chunks go after the commit.
+    The join runs under the upload's lease: `token`, the lease of the request that sent the last piece, else one
+    claimed here (OffsetMismatch, "busy", while another request holds it). So two completions never join at once:
+    the second is told 409 (tus-js-client then asks HEAD, and sees the final offset once the first committed). The
+    lease is renewed while the bytes are copied. The slow part (reading and writing gigabytes) runs before any
+    transaction or row lock; the short transaction after it records the DataFile, and moves the offset to the
+    length, only if this request still holds the lease of an open upload of a version still editable. Otherwise,
+    or when the join fails, the stored copy is deleted again (outside the transaction) and the upload stays open
+    at the offset where its last piece began, its chunks kept. The chunks go after the commit.
     """
     upload = Upload.objects.select_related("version__dataset__publisher").get(pk=upload.pk)
     if upload.datafile_id:
         return upload.datafile
-    if upload.state != Upload.State.UPLOADING or upload.offset != upload.length:
+    own_lease = token is None
+    if own_lease:
+        token = _claim(upload)
+    try:
+        return _join(upload, actor, token)
+    finally:
+        if own_lease:
+            _release(upload, token)
+
+
+def _join(upload: Upload, actor, token) -> DataFile:
+    if upload.state != Upload.State.UPLOADING:
         raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
     if not upload.version.is_editable:
         with transaction.atomic():  # a row lock needs a transaction (a request runs in autocommit)
@@ -270,32 +372,34 @@ def upload_complete(*, upload: Upload, actor=None) -> DataFile:
         offset != sum(size for _, size, _ in chunks[:i]) for i, (offset, _, _) in enumerate(chunks)
     ):
         raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
-    joined = JoinedChunks(default_storage, [name for _, _, name in chunks])
+    joined = JoinedChunks(default_storage, [name for _, _, name in chunks], renew=lambda: _renew(upload, token))
     datafile = DataFile(
         version=upload.version,
         original_name=upload.filename,
         format=format_for(upload.filename),
         size=upload.length,
     )
+    # The name is chosen first (a new UUID), so a join that fails half-way (a half-written file on a file system)
+    # is deleted by that name.
+    stored = datafile.file.field.generate_filename(datafile, upload.filename)
     try:
-        datafile.file.save(upload.filename, _Joined(joined, name=upload.filename), save=False)
-    finally:
-        joined.close()
-    if joined.size != upload.length:
-        default_storage.delete(datafile.file.name)
-        raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
-    datafile.sha256 = joined.sha256.hexdigest()
-    stored = datafile.file.name
-    try:
+        try:
+            stored = default_storage.save(stored, _Joined(joined, name=upload.filename))
+        finally:
+            joined.close()
+        datafile.file.name = stored
+        if joined.size != upload.length:
+            raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
+        datafile.sha256 = joined.sha256.hexdigest()
         with transaction.atomic():
             locked = Upload.objects.select_for_update().get(pk=upload.pk)
-            if locked.datafile_id or locked.state != Upload.State.UPLOADING:
-                # Another request completed or cancelled it meanwhile: our copy goes after the transaction (the
-                # `except` below; no storage I/O under the row lock).
-                if locked.datafile_id:
-                    lost_to = locked.datafile
-                else:
-                    raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
+            if locked.datafile_id:
+                lost_to = locked.datafile  # our copy goes after the transaction (no storage I/O under the lock)
+            elif locked.state != Upload.State.UPLOADING:
+                raise DomainError(_("This upload was cancelled or is not finished."), code="upload_closed")
+            elif locked.lease != token:
+                # This request stalled past its lease and another one took the upload over: that one finishes it.
+                raise OffsetMismatch(_("Another request is still sending this file."), code="upload_busy")
             else:
                 lost_to = None
                 version = _lock_editable(upload.version)
@@ -303,13 +407,15 @@ def upload_complete(*, upload: Upload, actor=None) -> DataFile:
                 _replace_predecessor(version, locked, datafile, actor=actor or locked.created_by)
                 datafile.save()
                 locked.state = Upload.State.COMPLETE
+                locked.offset = locked.length
                 locked.datafile = datafile
-                locked.save(update_fields=["state", "datafile", "updated_at"])
+                locked.lease = locked.lease_expires_at = None
+                locked.save(update_fields=["state", "offset", "datafile", "lease", "lease_expires_at", "updated_at"])
                 locked.chunks.all().delete()
                 delete_staged_on_commit([locked.pk])
                 _refresh_version_state(version)
                 _enqueue_check(datafile)
-    except Exception:
+    except BaseException:
         if not DataFile.objects.filter(file=stored).exists():
             default_storage.delete(stored)
         raise
@@ -324,8 +430,9 @@ class JoinedChunks:
     hashed (SHA-256) and counted as they pass: memory stays at one read, whatever the size. S3 objects are read from
     their response body as it arrives (core.storage.open_stream)."""
 
-    def __init__(self, storage, names):
+    def __init__(self, storage, names, renew=None):
         self.storage, self.names = storage, iter(names)
+        self.renew, self.renewed = renew, time.monotonic()
         self.current = None
         self.sha256 = hashlib.sha256()
         self.size = 0
@@ -336,6 +443,10 @@ class JoinedChunks:
         stream), across the chunks' boundaries."""
         if size is None or size < 0:
             size = CHUNK
+        if self.renew and time.monotonic() - self.renewed >= max(settings.UPLOAD_LEASE_SECONDS / 4, 1):
+            if not self.renew():  # cancelled, or taken over after this request stalled past its lease
+                raise OffsetMismatch(_("Another request is still sending this file."), code="upload_busy")
+            self.renewed = time.monotonic()
         out = bytearray()
         while len(out) < size:
             if self.current is None:
@@ -453,3 +564,45 @@ def uploads_expire(*, older_than_days: int) -> int:
                 delete_staged_on_commit([upload.pk])
                 expired += 1
     return expired
+
+
+def uploads_complete_stranded(*, idle_seconds: float | None = None) -> int:
+    """Join the uploads whose bytes all arrived but whose join never committed (run by celery beat): the last PATCH
+    failed to join and its client went away before it sent the piece again (a closed tab), the web process died
+    mid-join, or an older version of this code left the upload at its full offset (its client took it for
+    finished). Each is completed under its own lease, like a PATCH: one a request is sending or joining now is left
+    to it, one of a version submitted meanwhile is closed, a join that fails again is tried at the next run.
+    Only uploads idle for `idle_seconds` (default: twice UPLOAD_LEASE_SECONDS) are taken, so a client retrying by
+    itself goes first. Returns how many became files."""
+    idle = timedelta(seconds=2 * settings.UPLOAD_LEASE_SECONDS if idle_seconds is None else idle_seconds)
+    stranded = (
+        Upload.objects.filter(state=Upload.State.UPLOADING, datafile__isnull=True, updated_at__lt=timezone.now() - idle)
+        .filter(models.Q(lease__isnull=True) | models.Q(lease_expires_at__lt=Now()))
+        .annotate(received=models.Sum("chunks__size"))
+        .filter(received=models.F("length"))
+        .values_list("pk", flat=True)
+    )
+    completed = 0
+    for pk in list(stranded):
+        try:
+            upload_complete(upload=Upload(pk=pk))
+            completed += 1
+        except OffsetMismatch:
+            continue  # a request holds it now: it finishes it
+        except DomainError:
+            _close(pk)  # the version was submitted meanwhile, or its pieces do not add up
+        except Exception:
+            logger.exception("joining a stranded upload failed", extra={"upload_id": str(pk)})
+    return completed
+
+
+def _close(upload_pk) -> bool:
+    """Cancel an open upload and delete what it staged (after the commit)."""
+    with transaction.atomic():
+        changed = Upload.objects.filter(pk=upload_pk, state=Upload.State.UPLOADING).update(
+            state=Upload.State.ABORTED, updated_at=timezone.now(), lease=None, lease_expires_at=None
+        )
+        if changed:
+            UploadChunk.objects.filter(upload=upload_pk).delete()
+            delete_staged_on_commit([upload_pk])
+    return bool(changed)

@@ -103,8 +103,9 @@ def test_twenty_patches_at_one_offset_one_wins(official, draft):
 def test_a_join_that_fails_on_s3_can_be_retried_and_loses_nothing(
     official, draft, s3_storage, django_capture_on_commit_callbacks
 ):
-    """The last PATCH's join fails (a chunk cannot be read from S3): the upload stays open at its full offset with
-    its chunks, no half-written file or multipart upload is left, and an empty PATCH at the end completes it."""
+    """The last PATCH's join fails (a chunk cannot be read from S3): the upload stays open at the offset where its
+    last piece began (HEAD tells the client to send that piece again; at its full offset the client would take it
+    for finished), its chunks kept, no half-written file or multipart upload left; the piece sent again completes it."""
     data = os.urandom(9 * 1024**2 + 123)
     upload = services.upload_create(actor=official, version=draft, filename="대기질.csv", length=len(data))
     services.upload_append(actor=official, upload=upload, offset=0, stream=io.BytesIO(data[:5_000_000]))
@@ -116,7 +117,7 @@ def test_a_join_that_fails_on_s3_can_be_retried_and_loses_nothing(
     with pytest.raises(FileNotFoundError):  # core.storage.open_stream: S3's 404 as the file system's error
         services.upload_append(actor=official, upload=upload, offset=5_000_000, stream=io.BytesIO(data[5_000_000:]))
     upload.refresh_from_db()
-    assert upload.state == Upload.State.UPLOADING and upload.offset == len(data) and upload.lease is None
+    assert upload.state == Upload.State.UPLOADING and upload.offset == 5_000_000 and upload.lease is None
     assert upload.chunks.count() == 2
     assert not client.list_multipart_uploads(Bucket=s3_storage).get("Uploads")
     keys = [item["Key"] for item in client.list_objects_v2(Bucket=s3_storage).get("Contents", [])]
@@ -125,11 +126,15 @@ def test_a_join_that_fails_on_s3_can_be_retried_and_loses_nothing(
 
     client.copy_object(Bucket=s3_storage, Key=first.name, CopySource={"Bucket": s3_storage, "Key": "aside"})
     with django_capture_on_commit_callbacks(execute=True):
-        done = services.upload_append(actor=official, upload=upload, offset=len(data), stream=io.BytesIO(b""))
-    assert done.state == Upload.State.COMPLETE
+        done = services.upload_append(
+            actor=official, upload=upload, offset=5_000_000, stream=io.BytesIO(data[5_000_000:])
+        )
+    assert done.state == Upload.State.COMPLETE and done.offset == len(data)
     assert done.datafile.sha256 == hashlib.sha256(data).hexdigest()
     with default_storage.open(done.datafile.file.name, "rb") as fh:
         assert hashlib.file_digest(fh, "sha256").hexdigest() == done.datafile.sha256
+    keys = [item["Key"] for item in client.list_objects_v2(Bucket=s3_storage).get("Contents", [])]
+    assert sorted(keys) == sorted(["aside", done.datafile.file.name]), keys  # the first try's piece went too
 
 
 class _Stalling(io.BytesIO):
@@ -228,9 +233,12 @@ class _WatchedStorage(FileSystemStorage):
         return super().delete(name)
 
 
-def test_a_completion_that_lost_the_race_deletes_its_copy_outside_the_transaction(official, draft, settings, tmp_path):
-    """Two completions of one upload: the one that finds the other recorded the file first deletes its own copy
-    after its transaction (rule: no storage I/O under a row lock), and both name the same file."""
+def test_a_second_completion_during_the_join_is_refused_and_nothing_is_deleted_in_a_transaction(
+    official, draft, settings, tmp_path
+):
+    """A second completion of an upload while the first joins its pieces is refused (the lease: 409, "busy"), so
+    only one copy is ever written; the pieces are deleted after the transaction (rule: no storage I/O under a row
+    lock)."""
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {"BACKEND": f"{__name__}._WatchedStorage", "OPTIONS": {"location": str(tmp_path)}},
@@ -238,10 +246,18 @@ def test_a_completion_that_lost_the_race_deletes_its_copy_outside_the_transactio
     data = os.urandom(2 * 1024**2)
     upload = services.upload_create(actor=official, version=draft, filename="대기질.csv", length=len(data))
     other = {}
-    _WatchedStorage.while_saving = lambda: other.update(datafile=services.upload_complete(upload=upload))
+
+    def complete_meanwhile():
+        try:
+            services.upload_complete(upload=upload)
+        except services.OffsetMismatch as exc:
+            other["refused"] = exc.code
+
+    _WatchedStorage.while_saving = complete_meanwhile
     _WatchedStorage.deletes_in_transaction = []
     done = services.upload_append(actor=official, upload=upload, offset=0, stream=io.BytesIO(data))
-    assert done.datafile == other["datafile"] and done.datafile.sha256 == hashlib.sha256(data).hexdigest()
+    assert other == {"refused": "upload_busy"} and done.datafile.sha256 == hashlib.sha256(data).hexdigest()
+    assert services.upload_complete(upload=upload) == done.datafile  # after it: the file it became
     assert _WatchedStorage.deletes_in_transaction and not any(_WatchedStorage.deletes_in_transaction)
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [Path(done.datafile.file.name).name]
 
