@@ -573,8 +573,8 @@ class CatalogEntry(models.Model):
     # its filters (and its sample) as one index scan: no heap row is read that does not match everything.
     facet_keys = ArrayField(models.CharField(max_length=80), default=list, blank=True)
     # Buckets of the sort keys ("d:7": 127–254 downloads, "n:202611": published in November 2026; catalog.search.
-    # sort_keys) in the same index: a deep page of a large search reads only the matches in the buckets that can
-    # hold it, a prefix of the order (catalog.discovery._deep_page_keys).
+    # sort_keys; "s3:17": the 18th title bucket of TitleBucketSet 3) in the same index: a page of a large search
+    # reads only the matches in the buckets that can hold it, a prefix of the order (catalog.discovery._bucket_route).
     sort_keys = ArrayField(models.CharField(max_length=12), default=list, blank=True)
 
     class Meta:
@@ -600,6 +600,37 @@ class CatalogEntry(models.Model):
     @property
     def title(self):
         return _bilingual(self, "title")
+
+
+class TitleBucketSet(models.Model):
+    """Edges splitting the catalog's title order into buckets, so that a large search in title order reads only its
+    matches in the buckets up to its page (catalog.discovery._bucket_route), as popularity and newest do with their
+    buckets. An entry's key "s<set>:<n>" (CatalogEntry.sort_keys) is how many of the set's edges come at or before its
+    title, compared by PostgreSQL with the column's collation: the buckets follow what ORDER BY title_ko gives,
+    whatever the database's locale. Built by catalog.services.title_buckets.title_buckets_build; it serves searches
+    once `complete` (every entry carries its key)."""
+
+    complete = models.BooleanField(default=False)
+    entries = models.PositiveIntegerField(default=0)  # the catalog's size when built
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("title bucket set")
+        verbose_name_plural = _("title bucket sets")
+
+    def __str__(self):
+        return f"title buckets {self.pk}{'' if self.complete else ' (building)'}"
+
+
+class TitleBucketEdge(models.Model):
+    bucket_set = models.ForeignKey(TitleBucketSet, on_delete=models.CASCADE, related_name="edges")
+    title = models.CharField(max_length=200)
+
+    class Meta:
+        indexes = [models.Index(fields=["bucket_set", "title"], name="title_edge_lookup")]
+
+    def __str__(self):
+        return self.title
 
 
 class Review(models.Model):

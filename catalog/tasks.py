@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import QueryDict
 
 from catalog import discovery, services
+from catalog.services.title_buckets import TitleBucketsBusy, title_buckets_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,17 @@ def catalog_counts_task(params: dict) -> int:
     for key, values in params.items():
         query.setlist(key, values)
     return discovery.exact_counts(query)
+
+
+@shared_task(name="catalog.tasks.title_buckets_task", acks_late=True)
+def title_buckets_task() -> int | None:
+    """Build title buckets when the catalog needs them (catalog.services.title_buckets.title_buckets_refresh).
+    One build at a time (a database lock): a second run while one builds does nothing."""
+    try:
+        built = title_buckets_refresh()
+    except TitleBucketsBusy:
+        return None
+    return built.pk if built else None
 
 
 @shared_task(bind=True, name="catalog.tasks.query_stores_build_task", acks_late=True, max_retries=2)

@@ -205,6 +205,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "transactions.tasks.refunds_reconcile_task",
         "schedule": 60.0,
     },
+    # Daily: title buckets built once the catalog is large, again when it has doubled (catalog.services.title_buckets).
+    "catalog-title-buckets": {
+        "task": "catalog.tasks.title_buckets_task",
+        "schedule": 24 * 3600.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -527,6 +532,10 @@ DCAT_PAGE_SIZE = env_int("DCAT_PAGE_SIZE", 100)
 CATALOG_RANK_CAP = env_int("CATALOG_RANK_CAP", 1_000)
 # The nested samples (1 in N entries) behind estimates, coarsest first; changing them needs `manage.py catalog_reindex`.
 CATALOG_SAMPLE_LEVELS = [int(n) for n in env_str("CATALOG_SAMPLE_LEVELS", "1000,100,10").split(",")]
+# Title buckets (catalog.services.title_buckets): how many, and from how many entries the daily task builds them
+# (below it a title-ordered search is cheap without them). `manage.py catalog_title_buckets` builds them at once.
+CATALOG_TITLE_BUCKETS = env_int("CATALOG_TITLE_BUCKETS", 256)
+CATALOG_TITLE_BUCKETS_FROM = env_int("CATALOG_TITLE_BUCKETS_FROM", 20_000)
 
 # --- Purchases, payments and delivery (transactions) -------------------------------
 

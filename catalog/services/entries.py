@@ -3,11 +3,13 @@
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.expressions import RawSQL
 
 from catalog import discovery
 from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, HarvestedDataset, Offer
 from catalog.pricing import entry_prices
 from catalog.search import facet_keys, sort_keys, version_vector
+from catalog.services.title_buckets import TITLE_KEYS_SQL
 
 PRICE_TYPES = {Offer.Kind.FREE: "free", Offer.Kind.ONE_OFF: "paid", Offer.Kind.SUBSCRIPTION: "subscription"}
 
@@ -107,7 +109,11 @@ def catalog_entry_refresh(
         unique_fields=["dataset"],
         update_fields=list(values),
     )
-    CatalogEntry.objects.filter(pk=dataset.pk).update(search_vector=version_vector(version))
+    # The title keys (catalog.services.title_buckets) are computed by PostgreSQL, with the column's collation.
+    CatalogEntry.objects.filter(pk=dataset.pk).update(
+        search_vector=version_vector(version),
+        sort_keys=RawSQL(f"%s::varchar(12)[] || {TITLE_KEYS_SQL}", [values["sort_keys"]]),
+    )
     return entry
 
 
@@ -122,7 +128,10 @@ def dataset_count_download(dataset_id: int, count: int = 1) -> None:
     entry = (
         CatalogEntry.objects.filter(dataset_id=dataset_id).values("download_count", "published_at", "sort_keys").first()
     )
-    if entry and entry["sort_keys"] != (keys := sort_keys(entry["download_count"], entry["published_at"])):
+    if entry is None:
+        return
+    titles = [key for key in entry["sort_keys"] if key.startswith("s")]  # the title keys stay as they are
+    if entry["sort_keys"] != (keys := sort_keys(entry["download_count"], entry["published_at"]) + titles):
         CatalogEntry.objects.filter(dataset_id=dataset_id).update(sort_keys=keys)  # crossed into the next bucket
 
 

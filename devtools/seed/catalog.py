@@ -49,10 +49,11 @@ from django.utils.text import slugify
 
 from accounts.models import Organization, User
 from catalog.discovery import bump_generation_on_commit
-from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, Licence, Offer, Theme
+from catalog.models import CatalogEntry, DataFile, Dataset, DatasetVersion, Licence, Offer, Theme, TitleBucketSet
 from catalog.pricing import entry_prices
 from catalog.reference_data import THEMES
 from catalog.search import facet_keys, hangul_document, latin_document, sort_keys
+from catalog.services.title_buckets import title_buckets_build
 from devtools.seed import vocab as V
 
 THEME_CODES = [code for code, _ko, _en in THEMES]
@@ -1393,6 +1394,12 @@ def seed(
             pool.close()
             pool.join()
             pool = None
+        # Entries written here carry no title keys: a title bucket set is built anew (it keys every entry) when one
+        # exists, and for a large catalog as the daily task would; before the indexes come back (none to update).
+        if TitleBucketSet.objects.exists() or existing + n >= settings.CATALOG_TITLE_BUCKETS_FROM:
+            t0 = time.perf_counter()
+            title_buckets_build()
+            log(f"  title buckets: {time.perf_counter() - t0:.1f}s")
     finally:
         if pool is not None:
             pool.terminate()
