@@ -82,6 +82,7 @@ def version_detail(request, pk):
         "personal_data": selectors.version_has_personal_data(version),
         "upload_max_bytes": settings.UPLOAD_MAX_BYTES,
         "upload_max_gb": settings.UPLOAD_MAX_BYTES // 1024**3,
+        "upload_lease_seconds": settings.UPLOAD_LEASE_SECONDS,
     }
     if request.htmx:
         return render(request, "catalog/_version_files.html", context)

@@ -1,7 +1,8 @@
 /* 시흥 데이터거래소 — resumable uploads of a dataset version's files (tus 1.0, tus-js-client).
  *
  * Markup: templates/catalog/version_detail.html
- *   #uploader                 data-endpoint, data-version, data-csrf, data-max-bytes, data-max-gb, data-accept
+ *   #uploader                 data-endpoint, data-version, data-csrf, data-max-bytes, data-max-gb, data-accept,
+ *                             data-lease-seconds (UPLOAD_LEASE_SECONDS: how long the retries must last)
  *   #upload-input             <input type=file multiple>; a drop zone [data-dropzone] takes dragged files too
  *   #upload-list              one <li> per file, cloned from <template id="upload-item-template">
  *   #upload-strings           translated words (data-*), with {name} {percent} {done} {total} {limit} {reason}
@@ -19,6 +20,21 @@
 
   var CHUNK_SIZE = 50 * 1024 * 1024;
   var RETRY_DELAYS = [0, 1000, 3000, 5000, 10000];
+
+  /* The retries (tus-js-client: HEAD, then the piece again) last longer than one lease of the server
+     (UPLOAD_LEASE_SECONDS), plus a margin: a web process killed while it joined the last piece keeps the
+     upload's lease until it expires, and every try meanwhile is answered 409 ("busy"). Giving up sooner would
+     show "failed" for an upload the server takes a moment later. (Progress resets tus-js-client's count.) */
+  function retryDelays(leaseSeconds) {
+    var delays = RETRY_DELAYS.slice();
+    var total = delays.reduce(function (sum, d) { return sum + d; }, 0);
+    var needed = (leaseSeconds > 0 ? leaseSeconds : 60) * 1000 + 15000;
+    while (total < needed) {
+      delays.push(15000);
+      total += 15000;
+    }
+    return delays;
+  }
 
   function onReady(fn) {
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fn);
@@ -93,6 +109,7 @@
     var csrf = root.getAttribute("data-csrf");
     var maxBytes = parseInt(root.getAttribute("data-max-bytes"), 10) || 0;
     var maxGb = root.getAttribute("data-max-gb") || "";
+    var delays = retryDelays(parseInt(root.getAttribute("data-lease-seconds"), 10) || 0);
     var accept = (root.getAttribute("data-accept") || "").split(",").map(function (s) {
       return s.trim().toLowerCase();
     }).filter(Boolean);
@@ -199,7 +216,7 @@
       this.upload = new window.tus.Upload(file, {
         endpoint: endpoint,
         chunkSize: CHUNK_SIZE,
-        retryDelays: RETRY_DELAYS,
+        retryDelays: delays,
         metadata: this.replaces
           ? { filename: file.name, version: String(versionId), replaces: String(this.replaces) }
           : { filename: file.name, version: String(versionId) },
