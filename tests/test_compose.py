@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _interpolate(text: str, overrides: dict | None = None) -> str:
-    """Compose's ${VAR:-default} (the default when VAR is unset or empty) and ${VAR-default} (only when unset) with an
-    empty environment (or `overrides`), and $$ → $."""
+    """Compose's ${VAR:-default} (the default when VAR is unset or empty) and ${VAR-default} (only when unset), nested
+    ones too (${A-${B-default}}, innermost first), with an empty environment (or `overrides`), and $$ → $."""
     overrides = overrides or {}
 
     def value(m):
@@ -22,8 +22,10 @@ def _interpolate(text: str, overrides: dict | None = None) -> str:
         given = overrides.get(name)
         return default if given is None or (colon and given == "") else given
 
-    text = re.sub(r"\$\{([A-Z0-9_]+)(:?)-([^}]*)\}", value, text)
-    return text.replace("$$", "$")
+    while True:
+        text, replaced = re.subn(r"\$\{([A-Z0-9_]+)(:?)-([^}$]*)\}", value, text)
+        if not replaced:
+            return text.replace("$$", "$")
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +118,23 @@ def test_another_providers_endpoint_with_an_empty_public_endpoint_is_signed_for_
     env = {k: "" if v is None else str(v) for k, v in chosen["x-app-env"].items()}
     options = default_storage_config(env, private_root=Path("/unused"))["OPTIONS"]
     assert options["public_endpoint_url"] == options["endpoint_url"] == "https://kr.object.ncloudstorage.com"
+
+
+def test_another_providers_endpoint_alone_is_signed_for_itself():
+    """An install that names its provider's S3_ENDPOINT_URL and has no S3_PUBLIC_ENDPOINT_URL in .env (every install
+    made before the variable existed): browsers are sent to the provider's address, not to the bundled MinIO's
+    http://localhost:9000, which is no server of theirs (every download would fail)."""
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    ncp = {"STORAGE_BACKEND": "s3", "S3_BUCKET": "city-data", "S3_REGION": "kr-standard"}
+    ncp |= {"S3_ENDPOINT_URL": "https://kr.object.ncloudstorage.com"}
+    chosen = yaml.safe_load(_interpolate(text, ncp))
+    env = {k: "" if v is None else str(v) for k, v in chosen["x-app-env"].items()}
+    options = default_storage_config(env, private_root=Path("/unused"))["OPTIONS"]
+    assert options["public_endpoint_url"] == options["endpoint_url"] == "https://kr.object.ncloudstorage.com"
+    # AWS itself (the endpoint written empty): no public address either.
+    chosen = yaml.safe_load(_interpolate(text, {**ncp, "S3_ENDPOINT_URL": ""}))
+    env = {k: "" if v is None else str(v) for k, v in chosen["x-app-env"].items()}
+    assert default_storage_config(env, private_root=Path("/unused"))["OPTIONS"]["public_endpoint_url"] is None
 
 
 def test_env_example_copied_as_it_is_keeps_the_bundled_minio_defaults():

@@ -435,3 +435,31 @@ def test_a_live_table_switched_on_or_paused_and_its_rows_show_at_once(
     with django_capture_on_commit_callbacks(execute=True):
         live.live_table_pause(actor=official, table=table)
     assert "bg-light-warning" in client.get(page).content.decode()  # the "Paused" badge
+
+
+@pytest.mark.parametrize("page_cache", [True, False])
+@pytest.mark.parametrize("url", [SEARCH, "/catalog/?theme=environment", "/"])
+def test_a_page_reads_the_catalog_generation_from_redis_once(settings, monkeypatch, dataset, page_cache, url):
+    """The generation is read once per request (the page cache's own read of it, or the first use): the labels of facet
+    values, the cached counts and the key frequencies reuse it, so checking the labels' generation costs no round trip
+    of its own on the catalog's hot path. Counted at the Redis client (redis-py, not project code)."""
+    import redis
+
+    from core.generation import GENERATION_KEY
+
+    settings.PAGE_CACHE = page_cache
+    browser = Client()
+    for n in range(3):
+        assert browser.get(f"{url}{'&' if '?' in url else '?'}warm={n}").status_code == 200  # labels and counts kept
+    commands = []
+    send = redis.Redis.execute_command
+
+    def counted(self, *args, **options):
+        commands.append(args)
+        return send(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counted)
+    response = browser.get(f"{url}{'&' if '?' in url else '?'}new=1")  # a miss: the view runs
+    assert response.status_code == 200
+    generation_reads = [c for c in commands if c[0] in ("GET", "MGET") and any(GENERATION_KEY in str(k) for k in c[1:])]
+    assert len(generation_reads) == 1, commands

@@ -97,3 +97,39 @@ def test_presigned_urls_name_the_public_endpoint_and_the_object_is_fetched_throu
         assert urlsplit(location).netloc == urlsplit(public).netloc
         body = requests.get(location, timeout=30)
         assert body.status_code == 200 and hashlib.sha256(body.content).hexdigest() == package.sha256
+
+
+def test_a_head_without_a_valid_link_on_s3_gets_no_headers_of_the_file(
+    client,
+    s3_storage,
+    s3_server,
+    buyer,
+    official,
+    admin_user,
+    reference_data,  # noqa: F811
+):
+    """A HEAD is authorized exactly as a GET: an expired link, a link made out to someone else's organization and a
+    revoked purchase answer 410/403 with the refusal page's headers (no size, name or ETag of the file), record
+    nothing, and never reach the bucket for the object."""
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from transactions.models import Entitlement
+
+    package = build(buyer, official, admin_user)
+    organization_id = package.entitlement.organization_id
+    expired = downloads.sign(package_id=package.pk, user_id=buyer.pk, organization_id=organization_id, ttl=-1)
+    foreign = downloads.sign(package_id=package.pk, user_id=buyer.pk, organization_id=organization_id + 10_000)
+    link = services.download_link(user=buyer, package=package)
+
+    def refused(url, status):
+        head = client.head(url)
+        assert head.status_code == status, head.status_code
+        assert "Content-Disposition" not in head and "ETag" not in head and "Accept-Ranges" not in head
+        assert head["Content-Type"].startswith("text/html")
+
+    refused(reverse("transactions:package_download", args=[expired]), 410)
+    refused(reverse("transactions:package_download", args=[foreign]), 403)
+    Entitlement.objects.filter(pk=package.entitlement_id).update(revoked_at=timezone.now())
+    refused(link, 403)
+    assert not DownloadEvent.objects.exists()
