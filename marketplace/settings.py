@@ -530,6 +530,9 @@ PAGE_CACHE_BUDGET_BYTES = env_int("PAGE_CACHE_BUDGET_BYTES", 128 * 1024 * 1024)
 DCAT_PAGE_SIZE = env_int("DCAT_PAGE_SIZE", 100)
 # Above this many matches ranking would read too many search vectors: titles holding every word come first.
 CATALOG_RANK_CAP = env_int("CATALOG_RANK_CAP", 1_000)
+# Above this many (estimated) matches the figures stay estimates, labelled so, and no worker counts them exactly: a
+# count reads every match (~7.5 µs each; 175,000 matches: 1.1 s of the database). Elasticsearch's default is 10,000.
+CATALOG_COUNT_CAP = env_int("CATALOG_COUNT_CAP", 10_000)
 # The nested samples (1 in N entries) behind estimates, coarsest first; changing them needs `manage.py catalog_reindex`.
 CATALOG_SAMPLE_LEVELS = [int(n) for n in env_str("CATALOG_SAMPLE_LEVELS", "1000,100,10").split(",")]
 # Title buckets (catalog.services.title_buckets): how many, and from how many entries the daily task builds them

@@ -334,6 +334,25 @@ def test_a_large_search_is_counted_exactly_only_when_asked_again(publisher, monk
     assert catalog_search(QueryDict("q=미세먼지")).exact
 
 
+@override_settings(CATALOG_EXACT_CAP=3, CATALOG_COUNT_CAP=5, CATALOG_SAMPLE_LEVELS=[1])
+def test_above_the_count_cap_the_estimate_stays_and_no_worker_counts(publisher, monkeypatch):
+    """Above CATALOG_COUNT_CAP an exact count would read every match for a figure nobody needs to the unit: the
+    labelled estimate stays however often the search is asked, and nothing waits for a count."""
+    from catalog import discovery, tasks
+
+    for i in range(6):
+        publish(publisher, f"미세먼지 자료 {i}")
+    asked = []
+    monkeypatch.setattr(tasks.catalog_counts_task, "delay", lambda params: asked.append(params))
+    for page in (1, 2, 1):
+        discovery.ESTIMATES_PENDING.set(False)
+        result = catalog_search(QueryDict("q=미세먼지"), page=page)
+        assert not result.exact and not result.counting and result.total == 6
+        assert not discovery.ESTIMATES_PENDING.get()  # the page cache may keep it
+    assert asked == []
+    assert "estimates." in _page("q=미세먼지") or "추정" in _page("q=미세먼지")
+
+
 @override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_LEVELS=[1])
 def test_a_large_title_ordered_page_is_read_from_the_titles_up_to_its_last(publisher, monkeypatch):
     """In title order the page's last title is read off the sample: the entries up to it (a prefix of the order)
