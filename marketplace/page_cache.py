@@ -57,6 +57,7 @@ from django.urls import Resolver404, resolve
 
 from catalog import discovery
 from catalog.dcat.views import negotiated
+from core import generation as core_generation
 
 # URL names (namespace:name) of pages that are the same for every anonymous visitor, each with what of the Accept
 # header its answer depends on: RDF, the format catalog.dcat's content negotiation picks (None: HTML); RAW, the whole
@@ -245,6 +246,11 @@ class PageCacheMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # Every request reads the catalog generation once (core.generation.request_scope), cached pages or not.
+        with core_generation.request_scope():
+            return self._respond(request)
+
+    def _respond(self, request):
         if not settings.PAGE_CACHE or bypass(request):
             return self.get_response(request)
         mode = accept_mode(request)
@@ -253,6 +259,7 @@ class PageCacheMiddleware:
         key = cache_key(request, mode)
         found = cache.get_many([discovery.GENERATION_KEY, key])
         generation = found.get(discovery.GENERATION_KEY) or discovery.catalog_generation()
+        core_generation.remember_generation(generation)  # the request's other reads of it cost no round trip
         entry = found.get(key)
         if entry is not None and entry.get("generation") == generation and "body" in entry:
             return response_from(request, entry)
