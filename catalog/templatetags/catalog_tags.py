@@ -1,6 +1,6 @@
 import re
 from html import escape
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from django import template
 from django.urls import reverse
@@ -248,7 +248,10 @@ def toggle_url(query, name, value):
     pairs, encoded = _base(query)
     if (name, value) in pairs:
         return _encoded([pair for pair in pairs if pair != (name, value)])
-    added = urlencode([(name, value)])
+    if isinstance(name, str) and isinstance(value, str):  # what urlencode([(name, value)]) does, without its checks
+        added = f"{quote_plus(name, '')}={quote_plus(value, '')}"
+    else:
+        added = urlencode([(name, value)])
     return f"?{encoded}&{added}" if encoded else f"?{added}"
 
 
@@ -260,7 +263,8 @@ def without_url(query, *names):
 
 @register.simple_tag
 def page_url(query, number):
-    return _encoded([*_pairs(query, without=("page",)), ("page", str(number))])
+    encoded = _base(query)[1]  # urlencode joins pairs with "&": the page's pair after the rest, encoded once
+    return f"?{encoded}&page={quote_plus(str(number), '')}" if encoded else f"?page={quote_plus(str(number), '')}"
 
 
 @register.filter
