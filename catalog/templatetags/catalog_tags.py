@@ -176,7 +176,7 @@ def result_items(lines):
                 theme=escape(str(e.theme_en if english and e.theme_en else e.theme_ko)),
                 cadence=cadence,
                 formats="".join(
-                    f'<span class="krds-badge outline-gray">{escape(str(f).upper())}</span>' for f in e.formats
+                    f'<span class="krds-badge outline-gray">{escape(str(f).upper())}</span>' for f in e.formats or ()
                 ),
                 badges=_badges(e.price_types, labels),
                 harvest=(

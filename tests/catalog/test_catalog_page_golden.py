@@ -170,3 +170,89 @@ def test_the_catalog_page_is_unchanged(golden_catalog, client, i):
 def test_the_htmx_results_are_unchanged(golden_catalog, client):
     _check("catalog_htmx_ko", _page(client, "ko", "q=대기&theme=environment&page=2", htmx=True))
     _check("catalog_htmx_en", _page(client, "en", "q=대기&sort=title", htmx=True))
+
+
+# The template loop the result lines were rendered by before catalog_tags.result_items (kept here as the reference).
+OLD_LOOP = """{% load i18n catalog_tags %}{% for e in entries %}
+      <li class="pg-dataset-item cat-item">
+        <h3 class="cat-item-title"><a href="{{ e.url }}" class="pg-strong-link" hx-boost="false">{{ e.title }}</a></h3>
+        <p class="pg-text cat-meta">
+          <span>{{ e.publisher_name }}</span>
+          <span>{{ e.theme_name }}</span>
+          <span>{{ e.cadence_label }}</span>
+          {% for f in e.formats %}<span class="krds-badge outline-gray">{{ f|upper }}</span>{% endfor %}
+          {% price_badges e.price_types %}
+          {% if e.harvest_source %}<span class="krds-badge bg-light-primary" data-harvested title="{% blocktrans with source=e.harvest_source %}Data harvested from {{ source }}{% endblocktrans %}">{% trans "Harvested" %}</span>{% endif %}
+        </p>
+        {% result_price e %}
+        <p class="pg-text pg-muted">{{ e.description|clip:160 }}</p>
+        <p class="pg-text pg-muted cat-meta-small">{% blocktrans trimmed with date=e.published_at|date:"Y-m-d" n=e.download_count|num %}Published {{ date }} · {{ n }} downloads{% endblocktrans %}{% if e.licence_name %} · {{ e.licence_name }}{% endif %}</p>
+      </li>
+      {% endfor %}"""
+
+
+def _line(**over):
+    from catalog.discovery import ResultLine
+    from catalog.models import DatasetVersion
+
+    fields = dict(
+        pk=1,
+        slug="a-b_c-1",
+        title_ko="제목 <b>&'\"",
+        title_en="",
+        formats=["csv", "GeoJSON"],
+        price_types=["free", "paid", "subscription", "other<"],
+        published_at=datetime(2023, 12, 31, 15, 0, tzinfo=UTC),  # 2024-01-01 in Seoul
+        download_count=1234567,
+        publisher_ko="기관 & 과",
+        publisher_en="Office <A>",
+        theme_ko="환경",
+        theme_en="Environment",
+        licence_ko="공공누리",
+        licence_en="",
+        description_ko="  줄\n바꿈   <script>x</script> " * 20,
+        description_en="English & <desc>",
+        update_cadence="monthly",
+        price_from_krw=None,
+        subscription_prices=[],
+        publisher_vat_status="taxable",
+        publisher_slug="org",
+        theme_code="environment",
+        licence_code="kogl-1",
+        harvest_source=None,
+    )
+    fields.update(over)
+    line = ResultLine(**fields)
+    line.cadence_label = dict(DatasetVersion.Cadence.choices).get(line.update_cadence, "")
+    return line
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_result_items_render_what_the_template_loop_rendered(lang):
+    from django.template import Context, Template
+    from django.utils import translation
+
+    from catalog.templatetags.catalog_tags import result_items
+
+    lines = [
+        _line(),
+        _line(
+            slug="x",
+            title_en="English <title>",
+            formats=None,
+            price_types=None,
+            published_at=None,
+            download_count=0,
+            licence_ko=None,
+            licence_en=None,
+            description_ko=None,
+            update_cadence="unknown",
+            harvest_source='소스 "<&>"',
+        ),
+        _line(price_from_krw=30_000, subscription_prices="[[30, 10000], [365, 99999]]", publisher_vat_status="exempt"),
+        _line(price_from_krw=1, subscription_prices=[[1, 5]], licence_en="KOGL <1>", description_en=""),
+        _line(formats=[], price_types=[], title_ko="", publisher_en="", theme_en="", update_cadence="daily"),
+    ]
+    with translation.override(lang):
+        old = Template(OLD_LOOP).render(Context({"entries": lines}))
+        assert str(result_items(lines)) == old
