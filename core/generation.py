@@ -5,57 +5,65 @@ page cache of marketplace/page_cache.py) is never served for an older catalog.
 It lives in core, not in catalog.discovery, because accounts changes what catalog pages show too: an organization's
 verification (the "verified organization" badge of its dataset pages, the /api/v1/organizations/ list).
 
-Within a request (`generation_per_request`, opened by marketplace.page_cache.PageCacheMiddleware for every request)
-the generation is read from Redis once: the page cache's own read of it, or the first use; the counts' keys and the
-per-process labels of facet values (catalog.discovery) reuse it instead of a round trip each. A bump committed by the
-request itself is what later reads of that request see. Outside a request (tasks, commands) every call reads Redis."""
+Within a request (request_scope: marketplace.page_cache.PageCacheMiddleware opens one around every request) the
+generation is read from Redis once and remembered: a catalog page asked for it five times (the page cache, the counts'
+key, the key frequencies, the labels of themes, licences and publishers), each a Redis round trip. The request works
+on the catalog of that moment, as a snapshot: what it caches is tagged with the generation read before its rows were
+read, so a change committed by another process meanwhile is picked up by the next request. A change made by the
+request itself (catalog_changed, on commit) moves the remembered value to the new generation at once, so what the
+request reads after its own write is never taken for the older catalog."""
 
+import contextvars
 from contextlib import contextmanager
-from contextvars import ContextVar
 
 from django.core.cache import cache
 from django.db import transaction
 
 GENERATION_KEY = "catalog:generation"
 
-# The generation read by the current request ([] before its first read); None outside a request.
-_request_generation: ContextVar[list[int] | None] = ContextVar("catalog_generation_of_request", default=None)
-
-
-def catalog_generation() -> int:
-    known = _request_generation.get()
-    if known:
-        return known[0]
-    generation = cache.get_or_set(GENERATION_KEY, 1, timeout=None)
-    if known is not None:
-        known.append(generation)
-    return generation
-
-
-def remember_generation(generation: int) -> None:
-    """The generation the request read itself (the page cache's MGET): the rest of the request uses it."""
-    known = _request_generation.get()
-    if known is not None:
-        known[:] = [generation]
+# The remembered generation of the current request: a one-slot list (None inside a scope not read yet), or None
+# outside a request (a worker, a command, a test calling a selector): every read goes to Redis then.
+_SCOPE: contextvars.ContextVar[list | None] = contextvars.ContextVar("catalog_generation_scope", default=None)
 
 
 @contextmanager
-def generation_per_request():
-    token = _request_generation.set([])
+def request_scope(known: int | None = None):
+    """Remember the generation for the code inside (a request); `known`: already read (e.g. in one round trip with
+    other keys)."""
+    token = _SCOPE.set([known])
     try:
         yield
     finally:
-        _request_generation.reset(token)
+        _SCOPE.reset(token)
+
+
+def remember_generation(value: int) -> None:
+    """The generation just read together with other keys (the page cache's get_many): the scope's, if not read yet."""
+    scope = _SCOPE.get()
+    if scope is not None and scope[0] is None and value is not None:
+        scope[0] = value
+
+
+def catalog_generation() -> int:
+    scope = _SCOPE.get()
+    if scope is not None and scope[0] is not None:
+        return scope[0]
+    value = cache.get_or_set(GENERATION_KEY, 1, timeout=None)
+    if scope is not None:
+        scope[0] = value
+    return value
 
 
 def catalog_changed() -> None:
     """Called (on commit) whenever an entry is written or removed: cached counts are for an older catalog."""
     try:
-        generation = cache.incr(GENERATION_KEY)
+        value = cache.incr(GENERATION_KEY)
     except ValueError:
-        generation = 2
-        cache.set(GENERATION_KEY, generation, timeout=None)
-    remember_generation(generation)
+        value = 2
+        cache.set(GENERATION_KEY, value, timeout=None)
+    scope = _SCOPE.get()
+    if scope is not None:  # this request's own change: what it reads from now on is of the new catalog
+        scope[0] = value
 
 
 def bump_generation_on_commit() -> None:

@@ -12,8 +12,7 @@ method, the scheme and host (the API's links are absolute), the full path with i
 a view negotiates (the dataset page's and the catalog's RDF; DRF's whole Accept), and htmx's request headers
 (HX-Request, HX-History-Restore-Request: the catalog's results alone).
 The catalog generation (catalog.discovery, bumped on commit of every catalog change) is stored in the entry and
-compared on every read, so an entry of an older catalog is never served: one Redis round trip reads both, and the
-view's own uses of the generation (counts, labels of facet values) reuse that read (core.generation).
+compared on every read, so an entry of an older catalog is never served: one Redis round trip reads both.
 
 What is stored: only a 200 that is not streamed, is not made of estimated counts a worker is counting exactly (they
 are exact seconds later), sets no cookie, leaves the session and the messages untouched, is not
@@ -58,7 +57,7 @@ from django.urls import Resolver404, resolve
 
 from catalog import discovery
 from catalog.dcat.views import negotiated
-from core.generation import generation_per_request, remember_generation
+from core import generation as core_generation
 
 # URL names (namespace:name) of pages that are the same for every anonymous visitor, each with what of the Accept
 # header its answer depends on: RDF, the format catalog.dcat's content negotiation picks (None: HTML); RAW, the whole
@@ -247,8 +246,8 @@ class PageCacheMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        # Every request (cached views or not) reads the catalog generation from Redis once (core.generation).
-        with generation_per_request():
+        # Every request reads the catalog generation once (core.generation.request_scope), cached pages or not.
+        with core_generation.request_scope():
             return self._respond(request)
 
     def _respond(self, request):
@@ -260,7 +259,7 @@ class PageCacheMiddleware:
         key = cache_key(request, mode)
         found = cache.get_many([discovery.GENERATION_KEY, key])
         generation = found.get(discovery.GENERATION_KEY) or discovery.catalog_generation()
-        remember_generation(generation)  # the view's counts and labels use it: no second read
+        core_generation.remember_generation(generation)  # the request's other reads of it cost no round trip
         entry = found.get(key)
         if entry is not None and entry.get("generation") == generation and "body" in entry:
             return response_from(request, entry)
