@@ -480,7 +480,7 @@ def _deep_page_keys(search: CatalogFilter, sort: str, relevance: str | None, tot
         month = month_bucket(edge)
         inside = sum(1 for v in values if month_bucket(v) >= month)
         keys, year, mon = [], int(month[:4]), int(month[4:])
-        last = month_bucket(timezone.now())
+        last = month_bucket(timezone.now() + timedelta(days=31))  # (a clock a little ahead published it)
         while f"{year:04d}{mon:02d}" <= last and len(keys) < 1200:
             keys.append(f"n:{year:04d}{mon:02d}")
             year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)

@@ -22,6 +22,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def publisher(official, reference_data):
+    global _day
+    _day = iter(range(1, 10_000))  # each test's datasets published in the past, a day apart, in the order made
     return official.active_organization
 
 
