@@ -54,6 +54,7 @@ from catalog.search import (
     sample_key,
 )
 from catalog.services import title_buckets
+from core.db import execute_prepared
 from core.generation import GENERATION_KEY as GENERATION_KEY  # catalog.discovery's names, kept
 from core.generation import bump_generation_on_commit as bump_generation_on_commit
 from core.generation import catalog_changed as catalog_changed
@@ -883,7 +884,7 @@ def _result_lines(ids: list[int]) -> list[ResultLine]:
     if not ids:
         return []
     with connection.cursor() as cursor:
-        cursor.execute(RESULT_LINES_SQL, [list(ids)])
+        execute_prepared(cursor, "catalog_result_lines", RESULT_LINES_SQL.replace("%s", "$1"), [list(ids)], "int[]")
         lines = {row[0]: ResultLine(*row) for row in cursor.fetchall()}
     cadences = dict(DatasetVersion.Cadence.choices)
     for line in lines.values():

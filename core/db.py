@@ -30,3 +30,23 @@ def choices_constraint(field: str, choices, *, name: str):
     """A CheckConstraint that `field` holds one of `choices`' values (Django's choices alone constrain
     nothing in the database). Taken from the choices class, so a new state cannot be forgotten here."""
     return CheckConstraint(condition=Q(**{f"{field}__in": list(choices.values)}), name=name)
+
+
+def execute_prepared(cursor, name: str, sql: str, params: list, types: str) -> None:
+    """Run `sql` (with $1, $2 … placeholders of `types`, e.g. "int[]") as a prepared statement of this connection:
+    PostgreSQL plans it once per connection (after five runs a generic plan is used if no worse) instead of on every
+    call. For fixed statements whose planning costs more than their execution (the catalog's result lines: 6 joins,
+    1.7 ms to plan, 0.6 ms to run). The connection object keeps which statements it has: a new connection (Django
+    reconnects, CONN_MAX_AGE) prepares again; a statement prepared inside a transaction that rolls back stays
+    prepared (PREPARE is not transactional). Not for a pooler in transaction mode (pgbouncer): prepared statements
+    live in the server session."""
+    wrapper, raw = cursor.db, cursor.db.connection  # Django's wrapper; psycopg2's connection (new on reconnect)
+    state = getattr(wrapper, "_prepared_statements", None)
+    if state is None or state[0] is not raw:
+        state = (raw, set())
+        wrapper._prepared_statements = state
+    if name not in state[1]:
+        cursor.execute(f"PREPARE {name} ({types}) AS {sql}")
+        state[1].add(name)
+    placeholders = ", ".join(["%s"] * len(params))
+    cursor.execute(f"EXECUTE {name} ({placeholders})", params)
