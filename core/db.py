@@ -1,5 +1,8 @@
 """Database-level guards shared by models and migrations."""
 
+from contextlib import nullcontext
+
+from django.db import DatabaseError, transaction
 from django.db.models import CheckConstraint, Q
 
 
@@ -32,21 +35,41 @@ def choices_constraint(field: str, choices, *, name: str):
     return CheckConstraint(condition=Q(**{f"{field}__in": list(choices.values)}), name=name)
 
 
+# SQLSTATEs of an EXECUTE whose prepared statement went stale: "cached plan must not change result type" (a migration
+# changed the type of a column it returns, e.g. a longer varchar) and "prepared statement … does not exist" (the
+# session's statements were dropped: DISCARD ALL, DEALLOCATE ALL). Prepared again, the statement runs.
+STALE_PREPARED = {"0A000", "26000"}
+
+
 def execute_prepared(cursor, name: str, sql: str, params: list, types: str) -> None:
     """Run `sql` (with $1, $2 … placeholders of `types`, e.g. "int[]") as a prepared statement of this connection:
     PostgreSQL plans it once per connection (after five runs a generic plan is used if no worse) instead of on every
     call. For fixed statements whose planning costs more than their execution (the catalog's result lines: 6 joins,
     1.7 ms to plan, 0.6 ms to run). The connection object keeps which statements it has: a new connection (Django
     reconnects, CONN_MAX_AGE) prepares again; a statement prepared inside a transaction that rolls back stays
-    prepared (PREPARE is not transactional). Not for a pooler in transaction mode (pgbouncer): prepared statements
-    live in the server session."""
+    prepared (PREPARE is not transactional). A statement gone stale in the session (STALE_PREPARED: a migration run
+    by another process changed a column it returns, or the session's statements were dropped) is prepared again
+    and run, so a deploy's migration does not fail these pages until the connections are recycled; inside a
+    transaction the EXECUTE runs in a savepoint for that. Not for a pooler in transaction mode (pgbouncer):
+    prepared statements live in the server session."""
     wrapper, raw = cursor.db, cursor.db.connection  # Django's wrapper; psycopg2's connection (new on reconnect)
     state = getattr(wrapper, "_prepared_statements", None)
     if state is None or state[0] is not raw:
         state = (raw, set())
         wrapper._prepared_statements = state
-    if name not in state[1]:
-        cursor.execute(f"PREPARE {name} ({types}) AS {sql}")
-        state[1].add(name)
-    placeholders = ", ".join(["%s"] * len(params))
-    cursor.execute(f"EXECUTE {name} ({placeholders})", params)
+    execute = f"EXECUTE {name} ({', '.join(['%s'] * len(params))})"
+    if name in state[1]:
+        try:
+            with transaction.atomic(using=wrapper.alias) if wrapper.in_atomic_block else nullcontext():
+                cursor.execute(execute, params)
+            return
+        except DatabaseError as exc:
+            code = getattr(exc.__cause__, "pgcode", None)
+            if code not in STALE_PREPARED:
+                raise
+            state[1].discard(name)
+            if code != "26000":  # still there, with the old result type: dropped first
+                cursor.execute(f"DEALLOCATE {name}")
+    cursor.execute(f"PREPARE {name} ({types}) AS {sql}")
+    state[1].add(name)
+    cursor.execute(execute, params)

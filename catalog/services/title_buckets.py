@@ -13,6 +13,7 @@ kept up to date by the writes that happen meanwhile; a set serves searches once 
 """
 
 import logging
+import time
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -90,6 +91,7 @@ def _build(buckets: int, batch: int) -> TitleBucketSet:
         TitleBucketSet.objects.exclude(pk=current).delete()
         new = TitleBucketSet.objects.create(entries=CatalogEntry.objects.count())
         TitleBucketEdge.objects.bulk_create(TitleBucketEdge(bucket_set=new, title=t) for t in _edges(buckets))
+    _wait_for_older_writers()
     last = 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -114,6 +116,31 @@ def _build(buckets: int, batch: int) -> TitleBucketSet:
     new.refresh_from_db()
     log.info("title buckets built", extra={"set": new.pk, "edges": new.edges.count(), "entries": new.entries})
     return new
+
+
+# Other sessions' transactions that hold a transaction id (have written) while the set is committed.
+OLDER_WRITERS_SQL = """
+SELECT pid, backend_xid::text FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_xid IS NOT NULL
+"""
+OLDER_WRITERS_WAIT = 900  # seconds; then the build stops, its set left incomplete (the next build drops it)
+
+
+def _wait_for_older_writers(timeout: float = OLDER_WRITERS_WAIT) -> None:
+    """Wait until every transaction that had written when the set was committed has ended. Such a transaction may
+    have written an entry with the title keys of the sets it saw then (without the new one); a new row it inserted
+    is invisible to the pass below until it commits, so the pass would miss it and the complete set would serve
+    title pages without that entry. Transactions that write later compute the new set's key themselves."""
+    with connection.cursor() as cursor:
+        cursor.execute(OLDER_WRITERS_SQL)
+        older = set(cursor.fetchall())
+        deadline = time.monotonic() + timeout
+        while older:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"title buckets: transactions {sorted(older)} stayed open; the set is not used")
+            time.sleep(0.2)
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # (inside a transaction the view is read once)
+            cursor.execute(OLDER_WRITERS_SQL)
+            older &= set(cursor.fetchall())
 
 
 def title_buckets_refresh() -> TitleBucketSet | None:

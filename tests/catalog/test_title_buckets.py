@@ -109,3 +109,48 @@ def test_the_command_builds_and_title_pages_use_the_buckets(publisher, settings)
     expected = list(CatalogEntry.objects.order_by("title_ko", "pk").values_list("pk", flat=True))
     result = catalog_search(QueryDict("q=대기질&sort=title"), page=2)
     assert [e.pk for e in result.entries] == expected[20:30]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_written_by_a_transaction_open_across_a_build_gets_the_new_sets_key(publisher):  # noqa: F811
+    """A use case's transaction wrote a new entry (its title keys computed for the sets present then: none) and
+    commits only after the build's pass went by: the pass did not see the uncommitted row, so the completed set
+    would serve title pages without that entry. The build waits for such transactions before its pass."""
+    import threading
+    import time
+
+    from django.db import connection as main_connection
+    from django.db import transaction
+
+    for i in range(6):
+        publish(publisher, f"자료 {i}")
+    written, commit = threading.Event(), threading.Event()
+    found = {}
+
+    def writer():
+        try:
+            with transaction.atomic():
+                found["pk"] = publish(publisher, "자료 99").pk
+                written.set()
+                commit.wait(10)
+        finally:
+            main_connection.close()
+
+    def builder():
+        try:
+            found["set"] = title_buckets_build(buckets=3).pk
+        finally:
+            main_connection.close()
+
+    threads = [threading.Thread(target=writer)]
+    threads[0].start()
+    assert written.wait(10)
+    threads.append(threading.Thread(target=builder))
+    threads[1].start()
+    time.sleep(1.5)  # the build has made its set (and, without waiting, finished its pass)
+    commit.set()
+    for thread in threads:
+        thread.join(30)
+    assert current_set_id() == found["set"]
+    _bucket_of(CatalogEntry.objects.get(pk=found["pk"]), found["set"])  # exactly one key of the set
+    _assert_keys_follow_the_title_order(found["set"])
