@@ -884,7 +884,7 @@ def _result_lines(ids: list[int]) -> list[ResultLine]:
     if not ids:
         return []
     with connection.cursor() as cursor:
-        execute_prepared(cursor, "catalog_result_lines", RESULT_LINES_SQL.replace("%s", "$1"), [list(ids)], "int[]")
+        execute_prepared(cursor, "catalog_result_lines", RESULT_LINES_SQL.replace("%s", "$1"), [list(ids)], "bigint[]")
         lines = {row[0]: ResultLine(*row) for row in cursor.fetchall()}
     cadences = dict(DatasetVersion.Cadence.choices)
     for line in lines.values():
