@@ -76,7 +76,10 @@ def backend_cpu_ms(pid: int) -> float:
 KINDS = [  # (kind, pattern on the statement): what each statement of a catalog request is for
     ("exact figures + page (one statement)", re.compile(r"WITH m AS MATERIALIZED .*UNION ALL\s+SELECT '@'", re.S)),
     ("facet rows (exact)", re.compile(r"WITH m AS MATERIALIZED", re.S)),
-    ("result lines", re.compile(r"SELECT e.dataset_id, d.slug|EXECUTE catalog_result_lines|PREPARE catalog_result_lines")),
+    (
+        "result lines",
+        re.compile(r"SELECT e.dataset_id, d.slug|EXECUTE catalog_result_lines|PREPARE catalog_result_lines"),
+    ),
     ("page ids", re.compile(r'^SELECT "catalog_catalogentry"."dataset_id"( AS "pk")? FROM', re.S)),
     ("deep page sample", re.compile(r'^SELECT "catalog_catalogentry"."(download_count|published_at)" FROM', re.S)),
     ("other", re.compile(r".")),
