@@ -120,7 +120,8 @@ def _build(buckets: int, batch: int) -> TitleBucketSet:
 
 # Other sessions' transactions that hold a transaction id (have written) while the set is committed.
 OLDER_WRITERS_SQL = """
-SELECT pid, backend_xid::text FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_xid IS NOT NULL
+SELECT pid, backend_xid::text FROM pg_stat_activity
+ WHERE pid <> pg_backend_pid() AND backend_xid IS NOT NULL AND datname = current_database()
 """
 OLDER_WRITERS_WAIT = 900  # seconds; then the build stops, its set left incomplete (the next build drops it)
 
