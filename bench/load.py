@@ -586,9 +586,15 @@ def main() -> None:
         print(f"download: package {fixture['package']} of {fixture['size']:,} bytes through its signed link")
 
     gunicorn = f"gunicorn gthread, {args.workers} workers × {args.threads} threads, keep-alive 2 s (gunicorn default)"
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # what the database server runs with decides much of a search's cost
+        cursor.execute("SELECT current_setting('shared_buffers'), current_setting('server_version')")
+        shared_buffers, server_version = cursor.fetchone()
     print(
         f"{args.n:,} datasets; {gunicorn}; wrk {args.wrk_threads} threads, {args.duration} s per run; "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; PostgreSQL {server_version}, "
+        f"shared_buffers {shared_buffers} (docker-compose.yml: 1GB)"
     )
     modes = [("cache", "1")] + ([] if args.no_baseline else [("no-cache", "0")])
     results, warmed, dropped = {}, {}, {}
@@ -676,6 +682,7 @@ def main() -> None:
                 "duration_s": args.duration,
                 "gunicorn": {"workers": args.workers, "threads": args.threads, "worker_class": "gthread"},
                 "celery_worker": {"pool": "prefork", "concurrency": 1, "queue": queue},
+                "postgres": {"version": server_version, "shared_buffers": shared_buffers},
                 "seeding": seeding,
                 "warm_up": warmed,
                 "unseen_counts_dropped": dropped,

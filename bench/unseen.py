@@ -202,10 +202,12 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         backend_pid = cursor.fetchone()[0]
+        cursor.execute("SELECT current_setting('shared_buffers')")
+        shared_buffers = cursor.fetchone()[0]
     load = os.getloadavg()
     print(
         f"{entries:,} catalog entries; {len(urls)} never-seen searches (seed {args.seed}), {args.passes} passes; "
-        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; shared_buffers {shared_buffers}"
     )
 
     def fresh():
@@ -282,6 +284,7 @@ def main() -> None:
             {
                 "bench": "unseen",
                 "entries": entries,
+                "shared_buffers": shared_buffers,
                 "requests": n,
                 "seed": args.seed,
                 "load1": round(load[0], 2),
