@@ -710,3 +710,14 @@ def test_result_lines_speak_the_readers_language(publisher):
     with translation.override("ko"):
         line = catalog_search(QueryDict("q=주차")).entries[0]
         assert (line.title, line.publisher_name) == ("공영주차장 현황", publisher.name_ko)
+
+
+def test_key_frequencies_are_read_once_per_generation_in_a_process(mixed_catalog, django_assert_num_queries):
+    from catalog import discovery
+
+    first = discovery._key_frequencies()
+    with django_assert_num_queries(0):
+        assert discovery._key_frequencies() is first  # nor read from Redis: the process's copy
+    discovery.catalog_changed()
+    with django_assert_num_queries(2):  # a new generation: counted again (the sample and the title bucket set)
+        assert discovery._key_frequencies() == first
