@@ -259,7 +259,7 @@ def _orm_sql(fields: tuple[str, ...], sort: str | None = None) -> tuple[str, str
     return select, f" ORDER BY {order}" if order else "", tuple(params)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)  # (a deep page's month buckets: up to 1,200 values, each count its own shape)
 def _condition_sql(lookup: str, values: int) -> str:
     """The SQL of the condition `lookup` (e.g. "sort_keys__overlap") on a list of `values` values (0: one scalar), as
     the ORM writes it; compiled once per process and shape."""
