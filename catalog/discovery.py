@@ -21,6 +21,7 @@ Every catalog change bumps the generation (catalog.services.entries), so cached 
 """
 
 import contextvars
+import functools
 import hashlib
 import json
 import math
@@ -140,9 +141,11 @@ _publishers: dict[str, tuple[float, int, object]] = {}
 
 
 def forget_reference_labels() -> None:
-    """Drop this process's labels of themes, licences and publishers (the next read loads them again)."""
+    """Drop this process's labels of themes, licences and publishers and its key frequencies (the next read loads
+    them again)."""
     _labels.clear()
     _publishers.clear()
+    _frequencies.clear()
 
 
 def _publisher_labels(ids) -> dict:
@@ -194,10 +197,91 @@ def _facet_rows(qs, *, scale: int = 1, limit: int = FACET_SQL_LIMIT, buckets: bo
         inner, params = qs.order_by().values(*fields).query.sql_with_params()
     except EmptyResultSet:  # a filter that can match nothing
         return [("#", 0)]
+    return _facet_rows_of(inner, params, scale=scale, limit=limit, buckets=buckets)
+
+
+def _sample_rows(search: CatalogFilter, modulus: int) -> list[tuple[str, int]]:
+    """_facet_rows of the search's matches in the 1-in-`modulus` sample (scaled), the statement written from the
+    search's compiled conditions (_search_sql) instead of an ORM query compiled for each sample level."""
+    try:
+        inner, params = _search_sql(
+            search, ("facet_keys", "sort_keys"), ("facet_keys__contains", [sample_key(modulus)])
+        )
+    except EmptyResultSet:
+        return [("#", 0)]
+    return _facet_rows_of(inner, params, scale=modulus, limit=FACET_SQL_LIMIT, buckets=True)
+
+
+def _facet_rows_of(inner: str, params, *, scale: int, limit: int, buckets: bool) -> list[tuple[str, int]]:
     keys = FACET_AND_SORT_KEYS if buckets else FACET_KEYS
     with connection.cursor() as cursor:
         cursor.execute(FACET_SQL.format(inner=inner, limit=limit, keys=keys), params)
         return [("#" if tag == "#" else key, n * scale) for tag, key, n in cursor.fetchall()]
+
+
+# --- statements written from a search's conditions compiled once --------------------------------------------------
+# Compiling an ORM query costs ~0.2–0.5 ms of Python (clone, resolve, compile), and a search runs two to four of them
+# (its samples, its page), each the same conditions with one more. So the search's own conditions are compiled once
+# (the children of its WHERE, as Django writes them), and the other parts of a statement (its select list, its order,
+# one more condition) are taken from the ORM's own SQL for them, compiled once per process: the statements are the
+# very text the ORM query would make (tests/catalog/test_discovery.py compares them).
+
+
+def _search_where(search: CatalogFilter, extra: tuple[str, list] | None = None) -> tuple[str, list]:
+    """ " WHERE …" of the search's conditions, and `extra` (sql, params) ANDed last, as Django's WhereNode writes
+    them (one condition bare, several in parentheses); "" without any. EmptyResultSet when nothing can match."""
+    parts = getattr(search, "_where_parts", None)
+    if parts is None:
+        query = search.qs.query
+        where = query.where
+        if where.connector != "AND" or where.negated:  # (never made by CatalogFilter: its filters are ANDed)
+            raise ValueError("a search's conditions are ANDed")
+        compiler = query.get_compiler(connection=connection)
+        parts = [compiler.compile(child) for child in where.children]  # EmptyResultSet: qs.none()
+        search._where_parts = parts
+    if extra is not None:
+        parts = [*parts, extra]
+    if not parts:
+        return "", []
+    sql = " AND ".join(part for part, _params in parts)
+    return (f" WHERE ({sql})" if len(parts) > 1 else f" WHERE {sql}"), [p for _sql, params in parts for p in params]
+
+
+@functools.cache
+def _orm_sql(fields: tuple[str, ...], sort: str | None = None) -> tuple[str, str, tuple]:
+    """(SELECT … FROM …, " ORDER BY …" or "", the order's params) of CatalogEntry's `fields` (values()), in the order
+    of _ordered(sort, through_gin=True): the ORM's own SQL, compiled once per process."""
+    qs = CatalogEntry.objects.order_by()
+    if sort is not None:
+        qs = _ordered(qs, sort, None, None, through_gin=True)
+    sql, params = qs.values(*fields).query.sql_with_params()
+    select, _, order = sql.partition(" ORDER BY ")
+    return select, f" ORDER BY {order}" if order else "", tuple(params)
+
+
+@functools.lru_cache(maxsize=256)  # (a deep page's month buckets: up to 1,200 values, each count its own shape)
+def _condition_sql(lookup: str, values: int) -> str:
+    """The SQL of the condition `lookup` (e.g. "sort_keys__overlap") on a list of `values` values (0: one scalar), as
+    the ORM writes it; compiled once per process and shape."""
+    query = CatalogEntry.objects.filter(**{lookup: ["x"] * values if values else "x"}).query
+    sql, _params = query.get_compiler(connection=connection).compile(query.where)
+    return sql
+
+
+def _search_sql(search: CatalogFilter, fields: tuple[str, ...], extra=None, sort: str | None = None, window=None):
+    """(sql, params) of the statement selecting `fields` of the search's matches (and `extra`: (lookup, value), one
+    more condition), in `sort`'s order (_ordered through the GIN index), `window` (a slice) of them: what
+    search.qs.filter(extra) ordered, as values(*fields)[window], compiles to."""
+    select, order, order_params = _orm_sql(fields, sort)
+    if extra is not None:
+        lookup, value = extra
+        many = isinstance(value, list | tuple)
+        extra = (_condition_sql(lookup, len(value) if many else 0), list(value) if many else [value])
+    where, params = _search_where(search, extra)
+    sql = select + where + order
+    if window is not None:
+        sql += " " + connection.ops.limit_offset_sql(window.start, window.stop)
+    return sql, (*params, *order_params)
 
 
 PAGE_SQL = """
@@ -433,10 +517,19 @@ def _title_walk_rows(search: CatalogFilter, total: int, rows_needed: int) -> tup
 TITLE_SET = "s"  # in the key frequencies: the title bucket set searches use (0: none)
 
 
+_frequencies: dict[int, tuple[float, dict]] = {}  # generation → (kept until, frequencies): this process's copy
+
+
 def _key_frequencies() -> dict[str, int]:
     """How many entries carry each facet key and sort bucket ("#": all entries), estimated from the coarsest sample
-    and cached for the catalog generation: the cost model's selectivities; and the current title bucket set."""
-    key = f"catalog:keyfreq:{catalog_generation()}"
+    and cached for the catalog generation: the cost model's selectivities; and the current title bucket set.
+    Kept a minute per process too (as the labels are): a thousand keys read from Redis and unpickled cost every
+    search ~0.25 ms, and a generation's frequencies never change (a new title bucket set bumps the generation)."""
+    generation = catalog_generation()
+    kept = _frequencies.get(generation)
+    if kept is not None and kept[0] > time.monotonic():
+        return kept[1]
+    key = f"catalog:keyfreq:{generation}"
     frequencies = cache.get(key)
     if frequencies is None:
         modulus = settings.CATALOG_SAMPLE_LEVELS[0]
@@ -446,6 +539,8 @@ def _key_frequencies() -> dict[str, int]:
         frequencies = dict(rows)
         frequencies[TITLE_SET] = title_buckets.current_set_id() or 0
         cache.set(key, frequencies, COUNTS_TTL)
+    _frequencies.clear()  # only the current generation's
+    _frequencies[generation] = (time.monotonic() + 60, frequencies)
     return frequencies
 
 
@@ -600,7 +695,7 @@ def _counts(search: CatalogFilter, params, state: dict) -> tuple[list | None, bo
     # finest one predicts at most the cap, they are counted exactly.
     cap = settings.CATALOG_EXACT_CAP
     for level, modulus in enumerate(settings.CATALOG_SAMPLE_LEVELS):
-        sampled = _facet_rows(search.qs.filter(facet_keys__contains=[sample_key(modulus)]), scale=modulus)
+        sampled = _sample_rows(search, modulus)
         found = _total(sampled) // modulus
         finest = level == len(settings.CATALOG_SAMPLE_LEVELS) - 1
         surely_large = found >= SAMPLE_ENOUGH // 2 and (found - 2 * found**0.5) * modulus > cap
@@ -695,7 +790,19 @@ def _page(
     without them, deep pages read the buckets off the sample: _deep_page_keys)."""
     window = slice(start, start + size)
 
-    def through_gin(queryset):
+    def through_gin(queryset, extra=None):
+        """The page's ids through the GIN index, of `queryset` (search.qs.filter(`extra`))."""
+        if relevance not in (RANKED, TITLE_FIRST) and queryset is search.qs:
+            # An order of SORT_ORDER (as _ordered takes it), written from the compiled search: the same statement.
+            try:
+                sql, params = _search_sql(search, ("pk",), extra, sort if sort in SORT_ORDER else "downloads", window)
+            except EmptyResultSet:
+                return []
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return [row[0] for row in cursor.fetchall()]
+        if extra is not None:
+            queryset = queryset.filter(**{extra[0]: extra[1]})
         return list(_ordered(queryset, sort, relevance, search, through_gin=True).values_list("pk", flat=True)[window])
 
     if not many or search.key_groups is None:
@@ -704,7 +811,7 @@ def _page(
     if route is not None:
         keys, inside, walk, gin = route
         if GIN_SCAN_US + inside * HEAP_ROW_US < min(walk, gin):
-            ids = through_gin(qs.filter(sort_keys__overlap=keys))
+            ids = through_gin(qs, ("sort_keys__overlap", keys))
             if len(ids) == size:
                 return ids
             # The estimate put fewer matches in these buckets than the page needs (a sample's chance): the long way.
@@ -713,14 +820,14 @@ def _page(
         walk, gin = routes.walk, routes.gin
         if routes.title_range < min(walk, gin):
             # The entries up to the page's last title (read off the sample) hold the page: a prefix of the order.
-            ids = through_gin(qs.filter(title_ko__lte=routes.title_edge))
+            ids = through_gin(qs, ("title_ko__lte", routes.title_edge))
             if len(ids) == size:
                 return ids
         deep = (
             _deep_page_keys(search, sort, relevance, total, start, size) if min(walk, gin) > GIN_SCAN_US * 2 else None
         )
         if deep and GIN_SCAN_US + deep[1] * HEAP_ROW_US < min(walk, gin):
-            ids = through_gin(qs.filter(sort_keys__overlap=deep[0]))
+            ids = through_gin(qs, ("sort_keys__overlap", deep[0]))
             if len(ids) == size:
                 return ids
     if walk < gin:

@@ -12,9 +12,11 @@ import re
 import django_filters
 from django import forms
 from django.contrib.postgres.fields import ArrayField
-from django.db.models import BooleanField, CharField, F, Func, Value
+from django.db.models import BooleanField, CharField, F, Func, Q, Value
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+from django_filters.constants import EMPTY_VALUES
 
 from accounts.models import Organization
 from catalog.models import CatalogEntry, DatasetVersion, Licence, Theme
@@ -81,18 +83,18 @@ def keys_condition(keys: list[str], *, walk: bool = False):
 
 
 class CatalogFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_q", max_length=200, label=_("Search"))
+    q = django_filters.CharFilter(max_length=200, label=_("Search"))
     theme = ValuesFilter(field_name="theme", label=_("Theme"))
     publisher = ValuesFilter(field_name="publisher", label=pgettext_lazy("organization", "Publisher"))
     format = ValuesFilter(field_name="formats", label=_("Format"))
     licence = ValuesFilter(field_name="licence", label=_("Licence"))
-    price = ValuesFilter(field_name="price_types", label=_("Price"))
+    price = ValuesFilter(field_name="price_types", label=_("Price"), choices=list(PRICE_TYPES.items()))
     tag = ValuesFilter(field_name="tags", label=_("Keyword"))
-    cadence = ValuesFilter(field_name="update_cadence", label=_("Update cadence"))
-    area = ValuesFilter(field_name="area", label=_("Area"))
-    sort = django_filters.ChoiceFilter(
-        choices=list(SORTS.items()), method="filter_sort", label=_("Sort by"), empty_label=None
+    cadence = ValuesFilter(
+        field_name="update_cadence", label=_("Update cadence"), choices=DatasetVersion.Cadence.choices
     )
+    area = ValuesFilter(field_name="area", label=_("Area"))
+    sort = django_filters.ChoiceFilter(choices=list(SORTS.items()), label=_("Sort by"), empty_label=None)
 
     # Ordering is applied by catalog.selectors.catalog_search (it depends on the number of matches).
     FACETS = ("theme", "publisher", "format", "licence", "price", "tag", "cadence", "area")
@@ -101,12 +103,18 @@ class CatalogFilter(django_filters.FilterSet):
         model = CatalogEntry
         fields = []
 
-    def __init__(self, data=None, *args, **kwargs):
-        super().__init__(data, *args, **kwargs)
-        for name in self.FACETS:
-            self.filters[name].method = "filter_facet"
-        self.filters["cadence"].field.choices = DatasetVersion.Cadence.choices
-        self.filters["price"].field.choices = list(PRICE_TYPES.items())
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        # django-filter's FilterSet.__init__ without its deep copy of every filter (to bind the copies to this
+        # FilterSet for their `method`): filter_queryset below calls this class's methods itself, so the filters
+        # are only read (by get_form_class, once per class), ~0.1 ms of every catalog request saved.
+        if queryset is None:
+            queryset = self._meta.model._default_manager.all()
+        self.is_bound = data is not None
+        self.data = data or QueryDict()
+        self.queryset = queryset
+        self.request = request
+        self.form_prefix = prefix
+        self.filters = self.base_filters  # shared by every instance: never changed
         # What the filters resolved to once .qs ran: the text query and a list of key groups (one per facet;
         # OR within a group, AND across), or None when a filter can match nothing. catalog.discovery builds its
         # other querysets (sample, walk) from these without resolving codes again.
@@ -116,7 +124,7 @@ class CatalogFilter(django_filters.FilterSet):
     def get_form_class(self):
         """The form class, built once per FilterSet class: django-filter builds a new class (and a new form field per
         filter) for every FilterSet, ~0.5 ms of every catalog request. Its fields depend on nothing of the request
-        (the choices are set in __init__, the same each time), and every form deepcopies them."""
+        (their choices are fixed in the class), and every form deepcopies them."""
         cls = type(self)
         form_class = cls.__dict__.get("_form_class")
         if form_class is None:
@@ -124,11 +132,29 @@ class CatalogFilter(django_filters.FilterSet):
             cls._form_class = form_class
         return form_class
 
-    def filter_q(self, qs, name, value):
-        self.text_query = parse_query(value)
-        return qs if self.text_query is None else qs.filter(search_vector=self.text_query)
+    def filter_queryset(self, queryset):
+        """The queryset of the cleaned values, each filter's condition in the order of the filters (as django-filter
+        applies them), ANDed in one filter(): the same WHERE as one filter() per value, a clone and resolve less each.
+        The sort is no condition (see catalog_search)."""
+        conditions = []
+        nothing = False
+        for name, value in self.form.cleaned_data.items():
+            if value in EMPTY_VALUES or name == "sort":
+                continue
+            condition = self._text_condition(value) if name == "q" else self._facet_condition(name, value)
+            if condition is False:
+                nothing = True  # (the other filters still resolve their values, as before)
+            elif condition is not None:
+                conditions.append(condition)
+        queryset = queryset.none() if nothing else queryset
+        return queryset.filter(*conditions) if conditions else queryset
 
-    def filter_facet(self, qs, name, value):
+    def _text_condition(self, value):
+        self.text_query = parse_query(value)
+        return None if self.text_query is None else Q(search_vector=self.text_query)
+
+    def _facet_condition(self, name, value):
+        """The condition of a facet's values; False when none of them exists (unknown codes: nothing can match)."""
         values = list(dict.fromkeys(value))
         if name == "theme":
             values = _facet_ids(Theme, "code", values)
@@ -136,28 +162,13 @@ class CatalogFilter(django_filters.FilterSet):
             values = _facet_ids(Licence, "code", values)
         elif name == "publisher":
             values = _facet_ids(Organization, "slug", values)
-        if not values:  # unknown codes: nothing can match
+        if not values:
             self.key_groups = None
-            return qs.none()
-        keys = [facet_key(self._facet_names[name], v) for v in values]
+            return False
+        keys = [facet_key(name, v) for v in values]
         if self.key_groups is not None:
             self.key_groups.append(keys)
-        return qs.filter(**keys_condition(keys))
-
-    # A filter method is called with the filter's field name.
-    _facet_names = {
-        "theme": "theme",
-        "publisher": "publisher",
-        "formats": "format",
-        "licence": "licence",
-        "price_types": "price",
-        "tags": "tag",
-        "update_cadence": "cadence",
-        "area": "area",
-    }
-
-    def filter_sort(self, qs, name, value):
-        return qs  # see catalog_search
+        return Q(**keys_condition(keys))
 
     def state(self) -> dict:
         """The cleaned filter values (what the page shows as active filters and encodes into links)."""

@@ -710,3 +710,57 @@ def test_result_lines_speak_the_readers_language(publisher):
     with translation.override("ko"):
         line = catalog_search(QueryDict("q=주차")).entries[0]
         assert (line.title, line.publisher_name) == ("공영주차장 현황", publisher.name_ko)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        "",
+        "q=미세먼지",
+        "q=미세먼지 air&price=free&format=csv&format=json",
+        "theme=environment&area=대구광역시 수성구",
+        "theme=no-such-theme",
+    ],
+)
+@pytest.mark.parametrize(
+    "extra", [None, ("facet_keys__contains", ["~10"]), ("sort_keys__overlap", ["d:4", "d:5"]), ("title_ko__lte", "미")]
+)
+@pytest.mark.parametrize("sort", [None, "downloads", "newest", "title"])
+def test_statements_written_from_the_compiled_search_are_the_orm_queries(mixed_catalog, params, extra, sort):
+    """_search_sql (the search's conditions compiled once, the rest from the ORM's SQL) writes the very statement the
+    ORM query would: search.qs.filter(extra), in the order of _ordered through the GIN index, sliced."""
+    from django.core.exceptions import EmptyResultSet
+
+    from catalog import discovery
+    from catalog.filters import CatalogFilter
+
+    search = CatalogFilter(QueryDict(params), queryset=CatalogEntry.objects.all())
+    assert search.is_valid()
+    qs = search.qs if extra is None else search.qs.filter(**{extra[0]: extra[1]})
+    fields = ("facet_keys", "sort_keys")
+    window = None
+    if sort is not None:
+        qs, fields, window = discovery._ordered(qs, sort, None, search, through_gin=True), ("pk",), slice(20, 40)
+    try:
+        query = qs.values(*fields) if sort is None else qs.values_list("pk", flat=True)[window]  # as _page asks
+        expected = query.query.sql_with_params()
+    except EmptyResultSet:
+        expected = EmptyResultSet
+    try:
+        written = discovery._search_sql(search, fields, extra, sort, window)
+    except EmptyResultSet:
+        written = EmptyResultSet
+    assert written == expected
+    if expected is not EmptyResultSet:  # twice from the same search (its conditions kept): the same again
+        assert discovery._search_sql(search, fields, extra, sort, window) == expected
+
+
+def test_key_frequencies_are_read_once_per_generation_in_a_process(mixed_catalog, django_assert_num_queries):
+    from catalog import discovery
+
+    first = discovery._key_frequencies()
+    with django_assert_num_queries(0):
+        assert discovery._key_frequencies() is first  # nor read from Redis: the process's copy
+    discovery.catalog_changed()
+    with django_assert_num_queries(2):  # a new generation: counted again (the sample and the title bucket set)
+        assert discovery._key_frequencies() == first
