@@ -260,12 +260,14 @@ def _orm_sql(fields: tuple[str, ...], sort: str | None = None) -> tuple[str, str
 
 
 @functools.lru_cache(maxsize=256)  # (a deep page's month buckets: up to 1,200 values, each count its own shape)
-def _condition_sql(lookup: str, values: int) -> str:
-    """The SQL of the condition `lookup` (e.g. "sort_keys__overlap") on a list of `values` values (0: one scalar), as
-    the ORM writes it; compiled once per process and shape."""
-    query = CatalogEntry.objects.filter(**{lookup: ["x"] * values if values else "x"}).query
-    sql, _params = query.get_compiler(connection=connection).compile(query.where)
-    return sql
+def _condition_sql(lookup: str, values: int | None) -> tuple[str, tuple[int | None, ...]]:
+    """The SQL of the condition `lookup` (e.g. "sort_keys__overlap") on a list of `values` values (None: one scalar),
+    as the ORM writes it, and where each of its parameters comes from (None: the value itself, i: its i-th element;
+    the ORM writes ARRAY[%s, %s] for a list, but one %s for an empty one); compiled once per process and shape."""
+    sample = "\x00" if values is None else [f"\x00{i}" for i in range(values)]
+    query = CatalogEntry.objects.filter(**{lookup: sample}).query
+    sql, params = query.get_compiler(connection=connection).compile(query.where)
+    return sql, tuple(None if param == sample else int(param[1:]) for param in params)
 
 
 def _search_sql(search: CatalogFilter, fields: tuple[str, ...], extra=None, sort: str | None = None, window=None):
@@ -276,7 +278,8 @@ def _search_sql(search: CatalogFilter, fields: tuple[str, ...], extra=None, sort
     if extra is not None:
         lookup, value = extra
         many = isinstance(value, list | tuple)
-        extra = (_condition_sql(lookup, len(value) if many else 0), list(value) if many else [value])
+        condition, slots = _condition_sql(lookup, len(value) if many else None)
+        extra = (condition, [value if slot is None else value[slot] for slot in slots])
     where, params = _search_where(search, extra)
     sql = select + where + order
     if window is not None:
@@ -575,11 +578,7 @@ def _deep_page_keys(search: CatalogFilter, sort: str, relevance: str | None, tot
     else:
         month = month_bucket(edge)
         inside = sum(1 for v in values if month_bucket(v) >= month)
-        keys, year, mon = [], int(month[:4]), int(month[4:])
-        last = month_bucket(timezone.now() + timedelta(days=31))  # (a clock a little ahead published it)
-        while f"{year:04d}{mon:02d}" <= last and len(keys) < 1200:
-            keys.append(f"n:{year:04d}{mon:02d}")
-            year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
+        keys = _months_from(month)
     # All fetched sample rows inside the buckets: they hold at least that many; more is unknown, assume twice.
     rows = inside * modulus * (2 if inside == len(values) else 1)
     return keys, rows
@@ -810,7 +809,7 @@ def _page(
     route = _bucket_route(search, rows or [], sort, relevance, total, start + size)
     if route is not None:
         keys, inside, walk, gin = route
-        if GIN_SCAN_US + inside * HEAP_ROW_US < min(walk, gin):
+        if keys and GIN_SCAN_US + inside * HEAP_ROW_US < min(walk, gin):
             ids = through_gin(qs, ("sort_keys__overlap", keys))
             if len(ids) == size:
                 return ids
@@ -826,7 +825,7 @@ def _page(
         deep = (
             _deep_page_keys(search, sort, relevance, total, start, size) if min(walk, gin) > GIN_SCAN_US * 2 else None
         )
-        if deep and GIN_SCAN_US + deep[1] * HEAP_ROW_US < min(walk, gin):
+        if deep and deep[0] and GIN_SCAN_US + deep[1] * HEAP_ROW_US < min(walk, gin):
             ids = through_gin(qs, ("sort_keys__overlap", deep[0]))
             if len(ids) == size:
                 return ids
@@ -836,6 +835,25 @@ def _page(
 
 
 TOP_DOWNLOADS_BUCKET = downloads_bucket(2**63 - 1)  # of the largest count the column holds
+
+
+def _months_from(first: str) -> list[str]:
+    """The month buckets ("n:YYYYMM") from month `first` (YYYYMM) up to the latest an entry is published in: all of
+    the newest order's buckets at or above `first`, so their matches are a prefix of the order. At least up to next
+    month (a clock a little ahead); beyond it, the catalog's latest publication (one probe of the newest index): a
+    publication time comes from the clock of the node that approved it (or from a restored or hand-edited row), and
+    a page whose buckets left its month out would skip it. Empty when `first` is later than all of them (nothing there can hold a page), or a century before them."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(published_at) FROM catalog_catalogentry")
+        latest = cursor.fetchone()[0]
+    last = month_bucket(max(timezone.now() + timedelta(days=31), latest or timezone.now()))
+    keys, year, month = [], int(first[:4]), int(first[4:6])
+    while f"{year:04d}{month:02d}" <= last:
+        if len(keys) == 1200:  # a century of months: a date no route should list month by month (the long way)
+            return []
+        keys.append(f"n:{year:04d}{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return keys
 
 
 def _bucket_route(search: CatalogFilter, rows: list, sort: str, relevance: str | None, total: int, needed: int):
@@ -885,11 +903,7 @@ def _bucket_route(search: CatalogFilter, rows: list, sort: str, relevance: str |
     elif sort == "title":
         keys = [f"{prefix}{b}" for b in range(0, value(edge) + 1)]
     else:
-        keys, year, month = [], int(edge[2:6]), int(edge[6:8])
-        last = month_bucket(timezone.now() + timedelta(days=31))
-        while f"{year:04d}{month:02d}" <= last:
-            keys.append(f"n:{year:04d}{month:02d}")
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        keys = _months_from(edge[2:])
     # The walk passes the catalog's entries bucket by bucket until it has seen the page's matches. A bucket where the
     # sample saw no match counts as holding none: with a coarse sample the walk may be cheaper than that, but taking
     # a zero for "a few" chose 1.2 s walks (the titles holding "인허가" all stand after the first 16 of 256 buckets,

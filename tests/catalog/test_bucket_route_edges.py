@@ -1,0 +1,59 @@
+"""Edges of the sort-bucket routes (catalog.discovery._bucket_route, _deep_page_keys, _search_sql): an empty bucket
+list, and entries published after next month (a node whose clock ran ahead, a restored or hand-edited row). Found in review of the
+statements written from the compiled search: an empty list was written as one scalar parameter and the page failed."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.http import QueryDict
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from catalog import discovery
+from catalog.filters import CatalogFilter
+from catalog.models import CatalogEntry
+from catalog.search import sort_keys
+from tests.catalog.test_discovery import publish
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def publisher(official, reference_data):
+    return official.active_organization
+
+
+def test_an_empty_list_condition_is_the_orm_query(publisher):
+    publish(publisher, "대기질 1")
+    search = CatalogFilter(QueryDict(""), queryset=CatalogEntry.objects.all())
+    assert search.is_valid()
+    orm = discovery._ordered(search.qs.filter(sort_keys__overlap=[]), "newest", None, search, through_gin=True)
+    sql, params = discovery._search_sql(search, ("pk",), ("sort_keys__overlap", []), "newest", slice(0, 5))
+    assert (sql, tuple(params)) == orm.values_list("pk", flat=True)[0:5].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        assert cursor.fetchall() == []
+
+
+@override_settings(CATALOG_SAMPLE_LEVELS=[1], CATALOG_EXACT_CAP=5)
+@pytest.mark.parametrize("days_ahead", [100, 40])
+@pytest.mark.parametrize("number", [1, 2, 7])
+def test_newest_pages_hold_entries_published_after_next_month(publisher, monkeypatch, days_ahead, number):
+    for i in range(40):
+        publish(publisher, f"대기질 {i}")
+    future = timezone.now() + timedelta(days=days_ahead)
+    for entry in CatalogEntry.objects.order_by("pk")[:30:2]:  # 15 of them, spread over the order
+        CatalogEntry.objects.filter(pk=entry.pk).update(
+            published_at=future - timedelta(hours=entry.pk), sort_keys=sort_keys(entry.download_count, future)
+        )
+    # As at a million entries (a walk of thousands of rows against a GIN scan of a few): the bucket routes are taken.
+    monkeypatch.setattr(discovery, "WALK_ROW_US", 1000.0)
+    monkeypatch.setattr(discovery, "GIN_SCAN_US", 0.0)
+    discovery.catalog_changed()
+    result = discovery.catalog_search(QueryDict("sort=newest"), page=number, page_size=5)
+    expected = list(
+        CatalogEntry.objects.order_by("-published_at", "pk").values_list("pk", flat=True)[(number - 1) * 5 :][:5]
+    )
+    assert result.total == 40
+    assert [line.pk for line in result.entries] == expected
