@@ -214,6 +214,97 @@ def facet_list(query, name, values, exact):
     return mark_safe(f'<ul class="cat-facet-list">{"".join(items)}</ul>')  # every value above is escaped
 
 
+# The facet groups of the catalog page's side column (the template loop over eight groups, each with a section around
+# its facet_list, cost ~0.2 ms). The whitespace is the loop's, byte for byte.
+FACET_SECTION = """
+    <section class="cat-facet" aria-labelledby="facet-{name}">
+      <h3 class="cat-facet-title" id="facet-{name}">{title}</h3>
+      {values}
+    </section>
+    """
+
+
+@register.simple_tag
+def facet_sections(groups, query, exact):
+    """A section per facet group (name, title, values) that has values, with its facet_list."""
+    return mark_safe(  # every value is escaped (facet_list escapes its own)
+        "".join(
+            FACET_SECTION.format(
+                name=escape(str(name)), title=escape(str(title)), values=facet_list(query, name, values, exact)
+            )
+            for name, title, values in groups
+            if values
+        )
+    )
+
+
+@register.simple_tag
+def hidden_inputs(query, *without):
+    """An <input type="hidden"> for each (name, value) of the query but the given names and the page: a form that
+    sets one parameter (the sort) keeps the rest of the search."""
+    return mark_safe(  # escaped
+        "".join(
+            f'<input type="hidden" name="{escape(str(name))}" value="{escape(str(value))}">'
+            for name, value in _pairs(query, without=(*without, "page"))
+        )
+    )
+
+
+@register.simple_tag
+def sort_options(sorts, current, q):
+    """The <option> of each sort ({key: label}), the current one selected; ranking by relevance needs words."""
+    return mark_safe(  # escaped
+        "".join(
+            f'<option value="{escape(str(key))}"{" selected" if key == current else ""}>{escape(str(label))}</option>'
+            for key, label in sorts.items()
+            if key != "relevance" or q
+        )
+    )
+
+
+# The pages of a catalog search: a template loop of ~7 links with a test and a tag each cost ~0.3 ms. The whitespace
+# is the template's, byte for byte.
+PAGINATION = """<nav class="krds-pagination pg-pagination" aria-label="{label}">
+      {previous}
+      <div class="page-links">
+        {links}
+      </div>
+      {next}
+    </nav>"""
+
+
+@register.simple_tag
+def pagination(result, query):
+    """The page navigation of a catalog result (catalog.discovery.CatalogResult): previous, the page_window's
+    numbers (the current one marked), next."""
+
+    def link(number):
+        return escape(page_url(query, number))
+
+    previous, following = escape(str(_("Previous"))), escape(str(_("Next")))
+    current = f'<span class="sr-only">{escape(str(_("Current page")))} </span>'
+    links = "".join(
+        '<span class="page-link link-dot" aria-hidden="true"></span>'
+        if n is None
+        else f'<a class="page-link active" href="{link(n)}" aria-current="page">{current}{n}</a>'
+        if n == result.page
+        else f'<a class="page-link" href="{link(n)}">{n}</a>'
+        for n in page_window(result)
+    )
+    return mark_safe(  # escaped
+        PAGINATION.format(
+            label=escape(str(_("Pages"))),
+            previous=f'<a class="page-navi prev" href="{link(result.page - 1)}">{previous}</a>'
+            if result.has_previous
+            else f'<span class="page-navi prev disabled" aria-disabled="true">{previous}</span>',
+            links=links,
+            next=f'<a class="page-navi next" href="{link(result.page + 1)}">{following}</a>'
+            if result.has_next
+            else f'<span class="page-navi next disabled" aria-disabled="true">{following}</span>',
+        )
+    )
+
+
 # --- catalog URL state: every search is a URL; these build the links that change one part of it ---------
 
 
