@@ -55,6 +55,7 @@ from catalog.search import (
     sample_key,
 )
 from catalog.services import title_buckets
+from core.cache import within_budget
 from core.db import execute_prepared
 from core.generation import GENERATION_KEY as GENERATION_KEY  # catalog.discovery's names, kept
 from core.generation import bump_generation_on_commit as bump_generation_on_commit
@@ -354,10 +355,15 @@ def exact_counts(params) -> int:
     return _total(rows)
 
 
-def _request_exact_counts(params, key: str) -> bool:
-    """Ask a worker to count (once per key at a time); False when no worker could be asked."""
+def _request_exact_counts(params, key: str, total: int) -> bool:
+    """Ask a worker to count (once per key at a time); False when no worker could be asked, or the workers' budget of
+    matches to count this second (CATALOG_COUNT_BUDGET) cannot hold this search's `total` (estimated): the estimate
+    stays, labelled, and a later ask tries again."""
     if not cache.add(f"{key}:queued", 1, timeout=300):
         return True
+    if not within_budget("catalog-counts", total, settings.CATALOG_COUNT_BUDGET):
+        cache.delete(f"{key}:queued")
+        return False
     try:
         tasks.catalog_counts_task.delay({k: params.getlist(k) for k in params})
     except Exception:  # the broker is down: the page still answers, with estimates
@@ -684,7 +690,9 @@ def _counts(search: CatalogFilter, params, state: dict) -> tuple[list | None, bo
         return found[key], True, False
     if f"{key}:estimate" in found:  # asked before: a large search
         estimate = found[f"{key}:estimate"]
-        counting = _total(estimate) <= settings.CATALOG_COUNT_CAP and _request_exact_counts(params, key)
+        counting = _total(estimate) <= settings.CATALOG_COUNT_CAP and _request_exact_counts(
+            params, key, _total(estimate)
+        )
         if counting:
             ESTIMATES_PENDING.set(True)
         return estimate, False, counting
@@ -703,7 +711,7 @@ def _counts(search: CatalogFilter, params, state: dict) -> tuple[list | None, bo
         if finest or (found + 2 * found**0.5 + 3) * modulus <= cap:  # ~97.5 % upper bound of a Poisson count
             return None, True, False
     if not cache.add(f"{key}:estimate", sampled, timeout=ESTIMATE_TTL):  # asked at the same moment by another
-        counting = _total(sampled) <= settings.CATALOG_COUNT_CAP and _request_exact_counts(params, key)
+        counting = _total(sampled) <= settings.CATALOG_COUNT_CAP and _request_exact_counts(params, key, _total(sampled))
         if counting:
             ESTIMATES_PENDING.set(True)
         return sampled, False, counting

@@ -6,6 +6,8 @@ fills a table of ~170 response callbacks each time: a catalog page's ~10 cache c
 borrows one from the pool per command, and the pool is fork-safe), so one per pool serves every call; Django keeps a
 cache object per thread, so it is not even shared between threads."""
 
+import time
+
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
 
@@ -27,3 +29,22 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+
+def within_budget(name: str, amount: int, per_second: int) -> bool:
+    """Spend `amount` of a budget of `per_second` units a second, shared by every process and node (a counter per
+    second in the cache): False, and nothing spent, when this second's budget cannot hold it. The first spend of a
+    second always fits (one larger than the whole budget still happens, at most once a second). per_second 0: no
+    budget (always True). Background work that interactive requests ask for (catalog.discovery's exact counts) stays
+    within a share of the machine however many requests ask at once."""
+    if per_second <= 0:
+        return True
+    from django.core.cache import cache
+
+    key = f"budget:{name}:{int(time.time())}"
+    cache.add(key, 0, timeout=5)
+    spent = cache.incr(key, amount)
+    if spent <= per_second or spent == amount:
+        return True
+    cache.decr(key, amount)
+    return False

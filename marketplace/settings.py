@@ -533,6 +533,11 @@ CATALOG_RANK_CAP = env_int("CATALOG_RANK_CAP", 1_000)
 # Above this many (estimated) matches the figures stay estimates, labelled so, and no worker counts them exactly: a
 # count reads every match (~7.5 µs each; 175,000 matches: 1.1 s of the database). Elasticsearch's default is 10,000.
 CATALOG_COUNT_CAP = env_int("CATALOG_COUNT_CAP", 10_000)
+# The matches per second the workers may be asked to count exactly, over all web processes (core.cache.within_budget):
+# ~5 µs of the database each, so 20,000 a second is about a tenth of a core. Beyond it a search asked again keeps its
+# labelled estimate (counted at a later ask): a burst of varied searches never turns into a backlog of counts that
+# takes the CPU the searches need. 0: no limit.
+CATALOG_COUNT_BUDGET = env_int("CATALOG_COUNT_BUDGET", 20_000)
 # The nested samples (1 in N entries) behind estimates, coarsest first; changing them needs `manage.py catalog_reindex`.
 CATALOG_SAMPLE_LEVELS = [int(n) for n in env_str("CATALOG_SAMPLE_LEVELS", "1000,100,10").split(",")]
 # Title buckets (catalog.services.title_buckets): how many, and from how many entries the daily task builds them
