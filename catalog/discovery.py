@@ -358,16 +358,19 @@ def exact_counts(params) -> int:
 def _request_exact_counts(params, key: str, total: int) -> bool:
     """Ask a worker to count (once per key at a time); False when no worker could be asked, or the workers' budget of
     matches to count this second (CATALOG_COUNT_BUDGET) cannot hold this search's `total` (estimated): the estimate
-    stays, labelled, and a later ask tries again."""
+    stays, labelled (the page cache may keep that answer for its URL), and the next ask of the search that is no
+    cache hit (another page or sort, or the same URL once its page expired) tries again."""
     if not cache.add(f"{key}:queued", 1, timeout=300):
         return True
-    if not within_budget("catalog-counts", total, settings.CATALOG_COUNT_BUDGET):
+    give_back = within_budget("catalog-counts", total, settings.CATALOG_COUNT_BUDGET)
+    if give_back is None:
         cache.delete(f"{key}:queued")
         return False
     try:
         tasks.catalog_counts_task.delay({k: params.getlist(k) for k in params})
     except Exception:  # the broker is down: the page still answers, with estimates
         cache.delete(f"{key}:queued")
+        give_back()  # nothing was queued: the budget is the other searches'
         return False
     return True
 

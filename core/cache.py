@@ -31,20 +31,44 @@ class RedisCache(DjangoRedisCache):
         self._class = RedisCacheClient
 
 
-def within_budget(name: str, amount: int, per_second: int) -> bool:
+def within_budget(name: str, amount: int, per_second: int):
     """Spend `amount` of a budget of `per_second` units a second, shared by every process and node (a counter per
-    second in the cache): False, and nothing spent, when this second's budget cannot hold it. The first spend of a
-    second always fits (one larger than the whole budget still happens, at most once a second). per_second 0: no
-    budget (always True). Background work that interactive requests ask for (catalog.discovery's exact counts) stays
-    within a share of the machine however many requests ask at once."""
+    second in the cache, kept 5 seconds): None, and nothing spent, when this second's budget cannot hold it; else a
+    function that gives the amount back (when the work it was spent on could not be started after all). The first
+    spend of a second always fits (one larger than the whole budget still happens, at most once a second).
+    per_second 0: no budget (never None). Background work that interactive requests ask for (catalog.discovery's
+    exact counts) stays within a share of the machine however many requests ask at once. The cache is Redis
+    (settings.CACHES): a per-process cache would give each process a budget of its own."""
     if per_second <= 0:
-        return True
+        return _nothing_to_give_back
     from django.core.cache import cache
 
     key = f"budget:{name}:{int(time.time())}"
-    cache.add(key, 0, timeout=5)
-    spent = cache.incr(key, amount)
+    spent = _add_to_counter(cache, key, amount)
     if spent <= per_second or spent == amount:
-        return True
-    cache.decr(key, amount)
-    return False
+        return lambda: _add_to_counter(cache, key, -amount, create=False)
+    _add_to_counter(cache, key, -amount, create=False)
+    return None
+
+
+def _nothing_to_give_back() -> None:
+    pass
+
+
+def _add_to_counter(cache, key: str, amount: int, *, create: bool = True) -> int:
+    """The counter `key` after adding `amount` (a counter of 5 seconds, made when there is none and `create`).
+    Django's incr raises ValueError when the key is missing: a new second, or the counter expired or was flushed in
+    between (its INCRBY then makes a counter without expiry, which the touch corrects)."""
+    for _ in range(2):
+        try:
+            spent = cache.incr(key, amount)
+        except ValueError:
+            if not create:
+                return 0
+            if cache.add(key, amount, timeout=5):
+                return amount
+            continue  # another process made it meanwhile
+        if spent == amount:  # made by this INCRBY: give it its expiry
+            cache.touch(key, 5)
+        return spent
+    return amount  # the counter vanished twice under us: as if this were a new second

@@ -68,3 +68,50 @@ def test_searches_asked_again_beyond_the_budget_keep_their_estimate_until_a_late
     assert third.counting and asked[-1] == {"q": ["대기질"]}
     exact_counts(QueryDict("q=대기질"))  # what the worker's task does
     assert catalog_search(QueryDict("q=대기질")).exact
+
+
+def test_a_counter_gone_between_calls_is_no_error(clock, monkeypatch):
+    """The counter expires, is evicted or flushed between two calls (Django's incr raises ValueError for a missing
+    key): the catalog page must not fail, and a refused spend's give-back finds nothing to give back to (review)."""
+    from django.core.cache import cache
+
+    real_add, real_incr = cache.add, cache.incr
+    lose = {"add": True, "incr": False}
+
+    def add_then_lost(key, *args, **kwargs):
+        result = real_add(key, *args, **kwargs)
+        if lose["add"]:
+            cache.delete(key)
+        return result
+
+    def incr_then_lost(key, delta=1, **kwargs):
+        value = real_incr(key, delta, **kwargs)
+        if lose["incr"] and delta > 0:
+            cache.delete(key)  # the counter's 5 seconds ran out before the refused spend is taken back
+        return value
+
+    monkeypatch.setattr(cache, "add", add_then_lost)
+    monkeypatch.setattr(cache, "incr", incr_then_lost)
+    assert within_budget("t", 5, 10)  # a new second's counter, lost at once: no error
+    lose["add"] = False
+    clock[0] += 1
+    assert within_budget("t", 8, 10)
+    lose["incr"] = True
+    assert not within_budget("t", 8, 10)
+
+
+@override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_LEVELS=[1], CATALOG_COUNT_BUDGET=8)
+def test_an_ask_the_broker_refused_gives_its_budget_back(publisher, monkeypatch, clock):
+    from catalog import tasks
+
+    for i in range(6):
+        publish(publisher, f"미세먼지 자료 {i}")
+
+    def down(params):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.catalog_counts_task, "delay", down)
+    catalog_search(QueryDict("q=미세먼지"))
+    again = catalog_search(QueryDict("q=미세먼지&page=2"))  # asked again: the worker cannot be asked
+    assert not again.counting and not again.exact
+    assert within_budget("catalog-counts", 6, 8)  # nothing was queued this second: its 6 of 8 still fit
