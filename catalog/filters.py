@@ -53,13 +53,6 @@ class ValuesFilter(django_filters.MultipleChoiceFilter):
         kwargs.setdefault("choices", [])
         super().__init__(*args, **kwargs)
 
-    def filter(self, qs, value):
-        if not value:
-            return qs
-        return (
-            self.method(qs, self.field_name, value) if self.method else qs.filter(**{f"{self.field_name}__in": value})
-        )
-
 
 def _facet_ids(model, field, values) -> list[int]:
     """Codes (or slugs) in the URL become ids: themes and licences from the per-process reference cache."""
@@ -96,7 +89,7 @@ class CatalogFilter(django_filters.FilterSet):
     area = ValuesFilter(field_name="area", label=_("Area"))
     sort = django_filters.ChoiceFilter(choices=list(SORTS.items()), label=_("Sort by"), empty_label=None)
 
-    # Ordering is applied by catalog.selectors.catalog_search (it depends on the number of matches).
+    # Ordering is applied by catalog.discovery.catalog_search (it depends on the number of matches).
     FACETS = ("theme", "publisher", "format", "licence", "price", "tag", "cadence", "area")
 
     class Meta:

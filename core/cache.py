@@ -1,4 +1,5 @@
-"""Django's Redis cache, with one redis.Redis client per connection pool instead of one per cache call.
+"""Django's Redis cache, with one redis.Redis client per connection pool instead of one per cache call; and
+spend_per_second, a budget per second shared by every process through the cache.
 
 django.core.cache.backends.redis builds a new redis.Redis for every get, set or get_many, and redis-py's constructor
 fills a table of ~170 response callbacks each time: a catalog page's ~10 cache calls cost ~0.3 ms of Python that way
@@ -8,6 +9,7 @@ cache object per thread, so it is not even shared between threads."""
 
 import time
 
+from django.core.cache import cache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
 
@@ -31,18 +33,17 @@ class RedisCache(DjangoRedisCache):
         self._class = RedisCacheClient
 
 
-def within_budget(name: str, amount: int, per_second: int):
+def spend_per_second(name: str, amount: int, per_second: int):
     """Spend `amount` of a budget of `per_second` units a second, shared by every process and node (a counter per
     second in the cache, kept 5 seconds): None, and nothing spent, when this second's budget cannot hold it; else a
     function that gives the amount back (when the work it was spent on could not be started after all). The first
     spend of a second always fits (one larger than the whole budget still happens, at most once a second).
     per_second 0: no budget (never None). Background work that interactive requests ask for (catalog.discovery's
     exact counts) stays within a share of the machine however many requests ask at once. The cache is Redis
-    (settings.CACHES): a per-process cache would give each process a budget of its own."""
+    (settings.CACHES): a per-process cache would give each process a budget of its own. (Not the page cache's
+    marketplace.page_cache.within_budget, which caps the bytes of pages stored per PAGE_CACHE_SECONDS.)"""
     if per_second <= 0:
         return _nothing_to_give_back
-    from django.core.cache import cache
-
     key = f"budget:{name}:{int(time.time())}"
     spent = _add_to_counter(cache, key, amount)
     if spent <= per_second or spent == amount:

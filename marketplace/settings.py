@@ -531,10 +531,10 @@ DCAT_PAGE_SIZE = env_int("DCAT_PAGE_SIZE", 100)
 # Above this many matches ranking would read too many search vectors: titles holding every word come first.
 CATALOG_RANK_CAP = env_int("CATALOG_RANK_CAP", 1_000)
 # Above this many (estimated) matches the figures stay estimates, labelled so, and no worker counts them exactly: a
-# count reads every match (~7.5 µs each; 175,000 matches: 1.1 s of the database). Elasticsearch's default is 10,000.
+# count reads every match (~5–7 µs each; 175,000 matches: 1.1 s of the database). Elasticsearch's default is 10,000.
 CATALOG_COUNT_CAP = env_int("CATALOG_COUNT_CAP", 10_000)
-# The matches per second the workers may be asked to count exactly, over all web processes (core.cache.within_budget):
-# ~5 µs of the database each, so 20,000 a second is about a tenth of a core. Beyond it a search asked again keeps its
+# The matches per second the workers may be asked to count exactly, over all web processes (core.cache.spend_per_second):
+# ~5–7 µs of the database each, so 20,000 a second is about a tenth of a core. Beyond it a search asked again keeps its
 # labelled estimate (counted at a later ask): a burst of varied searches never turns into a backlog of counts that
 # takes the CPU the searches need. 0: no limit.
 CATALOG_COUNT_BUDGET = env_int("CATALOG_COUNT_BUDGET", 20_000)

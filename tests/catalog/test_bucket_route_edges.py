@@ -43,9 +43,10 @@ def test_newest_pages_hold_entries_published_after_next_month(publisher, monkeyp
     for i in range(40):
         publish(publisher, f"대기질 {i}")
     future = timezone.now() + timedelta(days=days_ahead)
-    for entry in CatalogEntry.objects.order_by("pk")[:30:2]:  # 15 of them, spread over the order
+    for i, entry in enumerate(CatalogEntry.objects.order_by("pk")[:30:2]):  # 15 of them, spread over the order
+        published = future - timedelta(hours=i)  # (distinct times, all in the same far month as their bucket)
         CatalogEntry.objects.filter(pk=entry.pk).update(
-            published_at=future - timedelta(hours=entry.pk), sort_keys=sort_keys(entry.download_count, future)
+            published_at=published, sort_keys=sort_keys(entry.download_count, published)
         )
     # As at a million entries (a walk of thousands of rows against a GIN scan of a few): the bucket routes are taken.
     monkeypatch.setattr(discovery, "WALK_ROW_US", 1000.0)

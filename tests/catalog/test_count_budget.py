@@ -1,5 +1,5 @@
 """Exact counts asked of the workers stay within a budget of matches per second (CATALOG_COUNT_BUDGET,
-core.cache.within_budget): a burst of varied searches asked twice (a harvester, a script, launch day) must not turn
+core.cache.spend_per_second): a burst of varied searches asked twice (a harvester, a script, launch day) must not turn
 into a backlog of counts that takes the CPU the searches need. Measured before the budget: with bench/load.py's
 never-seen searches at 50 connections the worker's counts took a quarter of the two cores (71.6 req/s; 94.3 with
 no counts)."""
@@ -12,7 +12,7 @@ from django.test.utils import override_settings
 
 from catalog.discovery import catalog_search, exact_counts
 from core import cache as core_cache
-from core.cache import within_budget
+from core.cache import spend_per_second
 from tests.catalog.test_discovery import publish
 
 pytestmark = pytest.mark.django_db
@@ -31,16 +31,16 @@ def clock(monkeypatch):
 
 
 def test_a_budget_holds_what_a_second_allows_and_starts_again_the_next(clock):
-    assert within_budget("t", 6, 10) and within_budget("t", 4, 10)
-    assert not within_budget("t", 1, 10)  # spent
+    assert spend_per_second("t", 6, 10) and spend_per_second("t", 4, 10)
+    assert not spend_per_second("t", 1, 10)  # spent
     clock[0] += 1
-    assert within_budget("t", 7, 10) and not within_budget("t", 7, 10)
-    assert within_budget("t", 3, 10)  # a refused spend took nothing
+    assert spend_per_second("t", 7, 10) and not spend_per_second("t", 7, 10)
+    assert spend_per_second("t", 3, 10)  # a refused spend took nothing
     clock[0] += 1
-    assert within_budget("t", 50, 10)  # the first of a second always fits, once
-    assert not within_budget("t", 1, 10)
-    assert within_budget("other", 5, 10)  # budgets are per name
-    assert all(within_budget("t", 10**6, 0) for _ in range(3))  # 0: no budget
+    assert spend_per_second("t", 50, 10)  # the first of a second always fits, once
+    assert not spend_per_second("t", 1, 10)
+    assert spend_per_second("other", 5, 10)  # budgets are per name
+    assert all(spend_per_second("t", 10**6, 0) for _ in range(3))  # 0: no budget
 
 
 @override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_LEVELS=[1], CATALOG_COUNT_BUDGET=8)
@@ -92,12 +92,12 @@ def test_a_counter_gone_between_calls_is_no_error(clock, monkeypatch):
 
     monkeypatch.setattr(cache, "add", add_then_lost)
     monkeypatch.setattr(cache, "incr", incr_then_lost)
-    assert within_budget("t", 5, 10)  # a new second's counter, lost at once: no error
+    assert spend_per_second("t", 5, 10)  # a new second's counter, lost at once: no error
     lose["add"] = False
     clock[0] += 1
-    assert within_budget("t", 8, 10)
+    assert spend_per_second("t", 8, 10)
     lose["incr"] = True
-    assert not within_budget("t", 8, 10)
+    assert not spend_per_second("t", 8, 10)
 
 
 @override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_LEVELS=[1], CATALOG_COUNT_BUDGET=8)
@@ -114,4 +114,4 @@ def test_an_ask_the_broker_refused_gives_its_budget_back(publisher, monkeypatch,
     catalog_search(QueryDict("q=미세먼지"))
     again = catalog_search(QueryDict("q=미세먼지&page=2"))  # asked again: the worker cannot be asked
     assert not again.counting and not again.exact
-    assert within_budget("catalog-counts", 6, 8)  # nothing was queued this second: its 6 of 8 still fit
+    assert spend_per_second("catalog-counts", 6, 8)  # nothing was queued this second: its 6 of 8 still fit
