@@ -1,7 +1,7 @@
 """Many users at once: wrk on loopback against the portal in gunicorn, with the anonymous page cache on and off.
 
     .venv/bin/python bench/load.py [--n 1000000] [--duration 10] [--connections 10,50,200] [--quick]
-                                   [--scenarios a,b] [--no-baseline] [--warm-seconds 120]
+                                   [--scenarios a,b] [--no-baseline] [--warm-seconds 120] [--workers 2] [--threads 4]
 
 Database: `mkt_bench_search` for a million datasets (`mkt_bench_load_<n>` for another --n), seeded as bench/search.py
 does (devtools.seed.catalog; kept between runs; a million datasets take ~25 minutes on 2 cores), and for the download a
