@@ -19,11 +19,6 @@ from tests.catalog.test_discovery import publish
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def publisher(official, reference_data):
-    return official.active_organization
-
-
 def test_an_empty_list_condition_is_the_orm_query(publisher):
     publish(publisher, "대기질 1")
     search = CatalogFilter(QueryDict(""), queryset=CatalogEntry.objects.all())

@@ -19,11 +19,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def publisher(official, reference_data):
-    return official.active_organization
-
-
-@pytest.fixture
 def clock(monkeypatch):
     now = [float(random.randrange(2 * 10**9, 3 * 10**9)) + 0.25]  # a second of its own: no test's counters in it
     monkeypatch.setattr(core_cache.time, "time", lambda: now[0])

@@ -16,11 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def publisher(official, reference_data):
-    return official.active_organization
-
-
-@pytest.fixture
 def redis_commands(monkeypatch):
     """Every command sent to Redis (the library's entry point, counted, then run)."""
     sent = []

@@ -15,11 +15,6 @@ from tests.catalog.test_discovery import publish
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def publisher(official, reference_data):
-    return official.active_organization
-
-
 def _prices(client, q, lang="ko"):
     client.cookies["django_language"] = lang
     html = client.get("/catalog/", {"q": q}).content.decode()

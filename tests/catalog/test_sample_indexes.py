@@ -18,11 +18,6 @@ from tests.catalog.test_discovery import publish
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def publisher(official, reference_data):
-    return official.active_organization
-
-
 def _plan(sql, params) -> str:
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + sql, params)
