@@ -853,7 +853,8 @@ def _months_from(first: str) -> list[str]:
     the newest order's buckets at or above `first`, so their matches are a prefix of the order. At least up to next
     month (a clock a little ahead); beyond it, the catalog's latest publication (one probe of the newest index): a
     publication time comes from the clock of the node that approved it (or from a restored or hand-edited row), and
-    a page whose buckets left its month out would skip it. Empty when `first` is later than all of them (nothing there can hold a page), or a century before them."""
+    a page whose buckets left its month out would skip it. Empty when `first` is later than all of them (nothing
+    there can hold a page), or a century before them."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT max(published_at) FROM catalog_catalogentry")
         latest = cursor.fetchone()[0]

@@ -45,10 +45,10 @@ def spend_per_second(name: str, amount: int, per_second: int):
     if per_second <= 0:
         return _nothing_to_give_back
     key = f"budget:{name}:{int(time.time())}"
-    spent = _add_to_counter(cache, key, amount)
+    spent = _add_to_counter(key, amount)
     if spent <= per_second or spent == amount:
-        return lambda: _add_to_counter(cache, key, -amount, create=False)
-    _add_to_counter(cache, key, -amount, create=False)
+        return lambda: _add_to_counter(key, -amount, create=False)
+    _add_to_counter(key, -amount, create=False)
     return None
 
 
@@ -56,7 +56,7 @@ def _nothing_to_give_back() -> None:
     pass
 
 
-def _add_to_counter(cache, key: str, amount: int, *, create: bool = True) -> int:
+def _add_to_counter(key: str, amount: int, *, create: bool = True) -> int:
     """The counter `key` after adding `amount` (a counter of 5 seconds, made when there is none and `create`).
     Django's incr raises ValueError when the key is missing: a new second, or the counter expired or was flushed in
     between (its INCRBY then makes a counter without expiry, which the touch corrects)."""
