@@ -110,3 +110,16 @@ def test_an_ask_the_broker_refused_gives_its_budget_back(publisher, monkeypatch,
     again = catalog_search(QueryDict("q=미세먼지&page=2"))  # asked again: the worker cannot be asked
     assert not again.counting and not again.exact
     assert spend_per_second("catalog-counts", 6, 8)  # nothing was queued this second: its 6 of 8 still fit
+
+
+def test_twenty_spends_at_once_take_exactly_the_budget(clock):
+    """Twenty web threads asking in the same second: the counter is one atomic INCRBY each, so exactly the budget's
+    worth gets through, never more (and the refused ones leave nothing behind)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        granted = list(pool.map(lambda _i: spend_per_second("twenty", 1, 10) is not None, range(20)))
+    assert sum(granted) == 10
+    assert spend_per_second("twenty", 1, 10) is None  # spent, the refusals took nothing back out of it
+    clock[0] += 1
+    assert spend_per_second("twenty", 10, 10) is not None
