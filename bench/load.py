@@ -278,6 +278,30 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every live process named `postgres` on this machine (the server and its backends: the
+    bench's database server runs here), from /proc. Backends that ended during a cell are not counted."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, _, rest = (entry / "stat").read_text().partition(") ")
+            if head.endswith("(postgres"):
+                fields = rest.split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def idle_seconds() -> float:
+    """The machine's idle CPU seconds so far (all cores), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    return (int(fields[3]) + int(fields[4])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(port: int, script: Path, path: str, connections: int, duration: int, threads: int) -> dict:
     before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -495,18 +519,22 @@ def measure(mode: str, scripts: dict, names, connections, duration, wrk_threads,
         results[name] = {}
         for c in connections:
             cpu0, worker0 = cpu_seconds(server.pid), cpu_seconds(worker.pid)
+            pg0, idle0 = postgres_cpu_seconds(), idle_seconds()
             t0 = time.perf_counter()
             r = run_wrk(server.port, script, path, c, duration, wrk_threads)
             wall = time.perf_counter() - t0
             r["gunicorn_cores"] = (cpu_seconds(server.pid) - cpu0) / wall
             r["worker_cores"] = (cpu_seconds(worker.pid) - worker0) / wall
+            r["postgres_cores"] = (postgres_cpu_seconds() - pg0) / wall
+            r["idle_cores"] = (idle_seconds() - idle0) / wall
             r["queue"] = queue_length(worker.queue)
             r["load1"] = os.getloadavg()[0]
             results[name][c] = r
             print(
                 f"  {mode:9} {name:15} c={c:<4} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f}  p95 {r['p95_ms']:7.1f}"
                 f"  p99 {r['p99_ms']:7.1f} ms  errors {r['errors']:<5} 5xx {r['n5xx']:<4} hits {r['hit_share']:4.0%}"
-                f"  cpu gunicorn {r['gunicorn_cores']:.2f} worker {r['worker_cores']:.2f} wrk {r['wrk_cores']:.2f}"
+                f"  cpu gunicorn {r['gunicorn_cores']:.2f} postgres {r['postgres_cores']:.2f} worker {r['worker_cores']:.2f}"
+                f" wrk {r['wrk_cores']:.2f} idle {r['idle_cores']:.2f}"
                 f"  queue {r['queue']:<4} load {r['load1']:.1f}",
                 flush=True,
             )

@@ -25,6 +25,7 @@ Ends with one line of JSON.
 
 import argparse
 import cProfile
+import gc
 import io
 import json
 import os
@@ -109,6 +110,17 @@ def run_pass(client, urls, backend_pid, capture: bool):
             statements[-1].append((sql, params, (time.perf_counter() - t0) * 1000))
 
     per_request = []
+    collections = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}  # generation: [collections, ms]
+    started = [0.0]
+
+    def on_gc(phase, info):
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            collections[info["generation"]][0] += 1
+            collections[info["generation"]][1] += (time.perf_counter() - started[0]) * 1000
+
+    gc.callbacks.append(on_gc)
     cpu_pg0 = backend_cpu_ms(backend_pid)
     with connection.execute_wrapper(wrapper):
         for url in urls:
@@ -124,7 +136,8 @@ def run_pass(client, urls, backend_pid, capture: bool):
             sql_ms = sum(ms for _sql, _p, ms in statements[-1])
             per_request.append({"url": url, "wall": wall, "cpu": cpu, "sql": sql_ms, "queries": len(statements[-1])})
     pg_ms = backend_cpu_ms(backend_pid) - cpu_pg0
-    return per_request, pg_ms, statements if capture else None
+    gc.callbacks.remove(on_gc)
+    return per_request, pg_ms, statements if capture else None, collections
 
 
 def mean(values):
@@ -216,7 +229,7 @@ def main() -> None:
 
     for p in range(args.passes):
         fresh()
-        per_request, pg_ms, statements = run_pass(client, urls, backend_pid, capture=p == args.passes - 1)
+        per_request, pg_ms, statements, collections = run_pass(client, urls, backend_pid, capture=p == args.passes - 1)
     n = len(per_request)
     wall = [r["wall"] for r in per_request]
     cpu = [r["cpu"] for r in per_request]
@@ -231,6 +244,9 @@ def main() -> None:
         f"\n  Python CPU   {mean(cpu):6.1f} ms   (this process: Django, templates, driver)"
         f"\n  PostgreSQL   {pg_ms / n:6.1f} ms   CPU of the backend (summed over the pass / {n})"
         f"\n  SQL wall     {mean(sql):6.1f} ms   in {mean(queries):.2f} statements (as the client waits)"
+        f"\n  of it GC     {sum(ms for _n, ms in collections.values()) / n:6.1f} ms   (Python's garbage collector: "
+        + ", ".join(f"gen {g} {c} × {ms:.0f} ms" for g, (c, ms) in collections.items())
+        + f"; frozen objects {gc.get_freeze_count():,})"
         f"\n  CPU total    {mean(cpu) + pg_ms / n:6.1f} ms   → at most {2000 / (mean(cpu) + pg_ms / n):.0f} req/s on 2 "
         f"idle cores"
     )
@@ -292,6 +308,7 @@ def main() -> None:
                 "wall_p95_ms": round(pct(wall, 95), 2),
                 "python_cpu_ms": round(mean(cpu), 2),
                 "pg_cpu_ms": round(pg_ms / n, 2),
+                "gc_ms": round(sum(ms for _n, ms in collections.values()) / n, 2),
                 "sql_wall_ms": round(mean(sql), 2),
                 "statements": round(mean(queries), 2),
                 "kinds": {
