@@ -139,7 +139,17 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "mkt"),
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
-    }
+    },
+    # The {% cache %} parts of the pages (templates/base.html: the footer, the menus, …), kept in each process:
+    # made of templates, translations, settings, URLs and static file names, which change only with a restart (a
+    # deploy); core.apps empties it when runserver reloads a template and when a test changes a setting.
+    # ("template_fragments" is the alias {% cache %} uses when given none.)
+    "template_fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "template-fragments",
+        "TIMEOUT": None,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    },
 }
 # Sessions read from Redis and written through to the database: one query less on every signed-in page.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
