@@ -15,6 +15,9 @@ def configure_logging(fmt: str, level: str) -> dict:
     ]
     structlog.configure(
         processors=[
+            # First: an event below its logger's level (django-structlog's request lines when LOG_LEVEL is WARNING) is
+            # dropped here, before the processors below spend ~10 µs on it only for logging to discard it.
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
