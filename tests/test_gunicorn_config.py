@@ -1,16 +1,17 @@
-"""gunicorn.conf.py: every gunicorn start of the portal (run from the checkout or /app) reads it, and its
-post_worker_init hook freezes what the loaded app made, out of the garbage collector's reach."""
+"""gunicorn.conf.py: every gunicorn start of the portal (run from the checkout or /app) reads it, and its hooks freeze
+what the loaded app made, and again what the first requests left, out of the garbage collector's reach."""
 
 import gc
 import runpy
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_gunicorn_started_in_the_checkout_reads_the_hook():
+def test_gunicorn_started_in_the_checkout_reads_the_hooks():
     printed = subprocess.run(
         [sys.executable, "-m", "gunicorn", "--print-config", "marketplace.wsgi:application"],
         cwd=ROOT,
@@ -23,14 +24,26 @@ def test_gunicorn_started_in_the_checkout_reads_the_hook():
     settings = {name.strip(): value.strip() for name, value in settings.items()}
     assert settings["config"] == "./gunicorn.conf.py"
     assert settings["post_worker_init"] == "<post_worker_init()>"
+    assert settings["post_request"] == "<post_request()>"
 
 
-def test_post_worker_init_freezes_the_loaded_app():
+def test_the_hooks_freeze_the_loaded_app_then_once_more_after_the_warm_up():
     hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert gc.get_freeze_count() == 0
     try:
         hooks["post_worker_init"](worker=None)
-        # Everything this process has loaded (Django, the project, pytest) is frozen.
-        assert gc.get_freeze_count() > 10_000
+        loaded = gc.get_freeze_count()
+        assert loaded > 10_000  # everything this process has loaded (Django, the project, pytest)
+        warm_up = [[n] for n in range(1000)]  # what the first requests keep (lists: tracked by the collector)
+        worker = SimpleNamespace(nr=hooks["FREEZE_AGAIN_AFTER_REQUESTS"] - 1)
+        hooks["post_request"](worker, None, {}, None)
+        assert gc.get_freeze_count() == loaded  # not yet
+        worker.nr += 1
+        hooks["post_request"](worker, None, {}, None)
+        assert gc.get_freeze_count() >= loaded + len(warm_up)
+        frozen = gc.get_freeze_count()
+        worker.nr += 1
+        hooks["post_request"](worker, None, {}, None)
+        assert gc.get_freeze_count() == frozen  # once
     finally:
         gc.unfreeze()
