@@ -84,3 +84,13 @@ def test_a_changed_setting_shows_in_a_kept_part(client, settings):
     assert settings.OPERATOR["name_ko"] in _page(client, reverse("home"))
     settings.OPERATOR = {**settings.OPERATOR, "name_ko": "새 운영 부서"}
     assert "새 운영 부서" in _page(client, reverse("home"))
+
+
+def test_a_test_may_override_caches_without_the_fragments_alias():
+    """Emptying the kept parts on a setting change must not fail when the overridden CACHES has no such alias (found
+    in review: the receiver raised InvalidCacheBackendError entering and leaving the override)."""
+    from django.test.utils import override_settings  # (only this test needs it)
+
+    locmem = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with override_settings(CACHES=locmem):
+        assert caches["default"].get("missing") is None
