@@ -821,7 +821,12 @@ def _page(
     if route is not None:
         keys, inside, walk, gin = route
         sampled = min((n for _key, n in rows or [] if n > 0), default=1) > 1  # (as _bucket_route tells them apart)
-        likely = _likely_keys(keys, total, start + size) if keys and sampled else None
+        # (not when the route's buckets are about as few: a miss there would cost a statement for nothing)
+        likely = (
+            _likely_keys(keys, total, start + size)
+            if keys and sampled and LIKELY_MARGIN * (start + size) < inside
+            else None
+        )
         if likely and GIN_SCAN_US + LIKELY_MARGIN * (start + size) * HEAP_ROW_US < min(walk, gin):
             ids = through_gin(qs, ("sort_keys__overlap", likely))
             if len(ids) == size:
