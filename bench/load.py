@@ -279,8 +279,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def postgres_cpu_seconds() -> float:
-    """CPU seconds of every live process named `postgres` on this machine (the server and its backends: the
-    bench's database server runs here), from /proc. Backends that ended during a cell are not counted."""
+    """CPU seconds of every process named `postgres` on this machine (the server and its backends: the bench's
+    database server runs here; another cluster on the machine would be counted too), from /proc: utime + stime of
+    each, and cutime + cstime (the postmaster's: backends it has reaped, e.g. connections closed during a cell)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for entry in Path("/proc").iterdir():
@@ -290,7 +291,7 @@ def postgres_cpu_seconds() -> float:
             head, _, rest = (entry / "stat").read_text().partition(") ")
             if head.endswith("(postgres"):
                 fields = rest.split()
-                total += (int(fields[11]) + int(fields[12])) / tick
+                total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
         except (OSError, IndexError, ValueError):
             pass
     return total

@@ -139,6 +139,8 @@ def main() -> None:
     parser.add_argument("--hits", action="store_true", help="also measure page-cache hits of the same URLs")
     parser.add_argument("--profile", type=int, default=0, help="a cProfile pass: the K most expensive functions")
     args = parser.parse_args()
+    if args.passes < 2:
+        parser.error("--passes must be at least 2 (the first warms the process and is not reported)")
 
     url, embedded = search_bench.database_url()
     if embedded:

@@ -244,7 +244,7 @@ def main() -> None:
         f"\n  Python CPU   {mean(cpu):6.1f} ms   (this process: Django, templates, driver)"
         f"\n  PostgreSQL   {pg_ms / n:6.1f} ms   CPU of the backend (summed over the pass / {n})"
         f"\n  SQL wall     {mean(sql):6.1f} ms   in {mean(queries):.2f} statements (as the client waits)"
-        f"\n  of it GC     {sum(ms for _n, ms in collections.values()) / n:6.1f} ms   (Python's garbage collector: "
+        f"\n  GC             {sum(ms for _n, ms in collections.values()) / n:6.1f} ms   (Python's garbage collector: "
         + ", ".join(f"gen {g} {c} × {ms:.0f} ms" for g, (c, ms) in collections.items())
         + f"; frozen objects {gc.get_freeze_count():,})"
         f"\n  CPU total    {mean(cpu) + pg_ms / n:6.1f} ms   → at most {2000 / (mean(cpu) + pg_ms / n):.0f} req/s on 2 "
