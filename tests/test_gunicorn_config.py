@@ -35,15 +35,22 @@ def test_the_hooks_freeze_the_loaded_app_then_once_more_after_the_warm_up():
         loaded = gc.get_freeze_count()
         assert loaded > 10_000  # everything this process has loaded (Django, the project, pytest)
         warm_up = [[n] for n in range(1000)]  # what the first requests keep (lists: tracked by the collector)
+
+        def collectable(obj) -> bool:  # in a generation the collector walks (gc.get_objects: not the frozen ones)
+            return any(o is obj for o in gc.get_objects())
+
+        # (Counts are compared loosely: frozen objects that other threads free meanwhile leave the frozen count.)
         worker = SimpleNamespace(nr=hooks["FREEZE_AGAIN_AFTER_REQUESTS"] - 1)
         hooks["post_request"](worker, None, {}, None)
-        assert gc.get_freeze_count() == loaded  # not yet
+        assert collectable(warm_up[-1]) and gc.get_freeze_count() < loaded + len(warm_up)  # not yet
         worker.nr += 1
         hooks["post_request"](worker, None, {}, None)
-        assert gc.get_freeze_count() >= loaded + len(warm_up)
+        assert not collectable(warm_up[-1])
         frozen = gc.get_freeze_count()
+        assert frozen > loaded
+        later = [[n] for n in range(1000)]
         worker.nr += 1
         hooks["post_request"](worker, None, {}, None)
-        assert gc.get_freeze_count() == frozen  # once
+        assert collectable(later[-1]) and gc.get_freeze_count() <= frozen  # once
     finally:
         gc.unfreeze()
