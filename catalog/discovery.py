@@ -820,7 +820,7 @@ def _page(
     route = _bucket_route(search, rows or [], sort, relevance, total, start + size)
     if route is not None:
         keys, inside, walk, gin = route
-        sampled = min((n for _key, n in rows or [] if n > 0), default=1) > 1  # (as _bucket_route tells them apart)
+        sampled = _unit(rows or []) > 1
         # (not when the route's buckets are about as few: a miss there would cost a statement for nothing)
         likely = (
             _likely_keys(keys, total, start + size)
@@ -908,6 +908,11 @@ def _likely_keys(keys: list[str], total: int, needed: int) -> list[str] | None:
     return None
 
 
+def _unit(rows: list) -> int:
+    """What one match counts in a search's figures: the sample's modulus for an estimate, 1 when exact."""
+    return min((n for _key, n in rows if n > 0), default=1)
+
+
 def _bucket_route(search: CatalogFilter, rows: list, sort: str, relevance: str | None, total: int, needed: int):
     """For a large search in popularity or newest order (relevance served as popularity included), from the
     search's own counts per sort bucket (FACET_SQL with buckets: exact, or the sample's scaled): (the buckets from
@@ -933,7 +938,7 @@ def _bucket_route(search: CatalogFilter, rows: list, sort: str, relevance: str |
     if not counts:
         return None
     value = (lambda key: key[2:]) if sort == "newest" else (lambda key: int(key[len(prefix) :]))
-    unit = min(n for _key, n in rows if n > 0)  # one sampled match counts `modulus` (1 when exact)
+    unit = _unit(rows)
     target = needed if unit == 1 else needed * 1.25 + unit
     catalog = max(1, frequencies.get("#", 1))
     inside = 0.0
