@@ -561,6 +561,12 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true", help="skip the run with the page cache off")
     parser.add_argument("--quick", action="store_true", help="10,000 datasets, 3 s, 10 and 50 connections")
     parser.add_argument(
+        "--lexeme-counts",
+        choices=["on", "off"],
+        default="on",
+        help="on: the daily lexeme counts (catalog.lexemes) are there, counted first when missing; off: none",
+    )
+    parser.add_argument(
         "--warm-seconds", type=float, default=120, help="the warm-up's bound per mode (until every fixed URL is a hit)"
     )
     args = parser.parse_args()
@@ -625,6 +631,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; PostgreSQL {server_version}, "
         f"shared_buffers {shared_buffers} (docker-compose.yml: 1GB)"
     )
+    print(search_bench.lexeme_counts(args.lexeme_counts))
     modes = [("cache", "1")] + ([] if args.no_baseline else [("no-cache", "0")])
     results, warmed, dropped = {}, {}, {}
     worker = webserver.start_celery_worker(queue, env=env, concurrency=1)

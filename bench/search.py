@@ -216,6 +216,30 @@ def new_catalog_generation():
     catalog_changed()
 
 
+def lexeme_counts(state: str = "on") -> str:
+    """The daily lexeme counts (catalog.lexemes) as a server that has run a day has them ("on": counted now when
+    missing), or none and none asked for ("off": every search's samples from the coarsest, as before them). Returns
+    what was done, for the bench's header."""
+    from django.core.cache import cache
+
+    from catalog import lexemes
+
+    lexemes.forget()
+    if state == "off":
+        cache.delete(lexemes.LEXEMES_KEY)
+        cache.set(f"{lexemes.LEXEMES_KEY}:asked", 1, timeout=24 * 3600)
+        return "lexeme counts off (none, none asked for)"
+    stored = cache.get(lexemes.LEXEMES_KEY)
+    if stored is not None:
+        return f"lexeme counts kept from an earlier run: {len(stored['counts']):,} lexemes, 1-in-{stored['modulus']}"
+    t0 = time.perf_counter()
+    counted = lexemes.lexeme_frequencies_count()
+    return (
+        f"lexeme counts made (as the daily task does): {len(counted.counts):,} lexemes seen ≥ {counted.floor} times "
+        f"in the 1-in-{counted.modulus} sample of {counted.entries:,} entries, {time.perf_counter() - t0:.1f} s"
+    )
+
+
 def get(client, url):
     t0 = time.perf_counter()
     response = client.get(url, secure=True)

@@ -173,6 +173,13 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="EXPLAIN (ANALYZE, BUFFERS) the slowest of each kind")
     parser.add_argument("--dump", help="write each request's URL, figures and statements (kind, ms) to this file")
     parser.add_argument("--profile", type=int, default=0, help="a cProfile pass: the K most expensive functions")
+    parser.add_argument(
+        "--lexeme-counts",
+        choices=["on", "off"],
+        default="on",
+        help="on: the daily lexeme counts (catalog.lexemes) are there, counted first when missing; off: none (the "
+        "samples from the coarsest, as before them)",
+    )
     args = parser.parse_args()
 
     url, embedded = search_bench.database_url()
@@ -222,6 +229,8 @@ def main() -> None:
         f"{entries:,} catalog entries; {len(urls)} never-seen searches (seed {args.seed}), {args.passes} passes; "
         f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; shared_buffers {shared_buffers}"
     )
+
+    print(search_bench.lexeme_counts(args.lexeme_counts))
 
     def fresh():
         discovery.catalog_changed()  # nothing counted, nothing in the page cache

@@ -20,6 +20,7 @@ The design (shared/reference/search.md; measured by bench/search.py at a million
 Every catalog change bumps the generation (catalog.services.entries), so cached counts never go stale.
 """
 
+import collections
 import contextvars
 import functools
 import hashlib
@@ -41,7 +42,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.models import Organization
-from catalog import tasks
+from catalog import lexemes, tasks
 from catalog.filters import PRICE_TYPES, SORTS, CatalogFilter, keys_condition
 from catalog.models import CatalogEntry, DatasetVersion, Licence, Theme, _bilingual
 from catalog.pricing import Price, price_of
@@ -52,6 +53,7 @@ from catalog.search import (
     downloads_bucket,
     month_bucket,
     parse_query,
+    required_lexemes,
     sample_key,
 )
 from catalog.services import title_buckets
@@ -297,12 +299,13 @@ SELECT '@', pk::text, ordinal FROM (
 
 
 def _exact_rows_and_page(
-    search: CatalogFilter, sort: str, relevance: bool, start: int, size: int
+    search: CatalogFilter, sort: str, relevance: bool, start: int, size: int, limit: int | None = None
 ) -> tuple[list, list[int]]:
     """A search with few matches, exactly, in ONE statement (one pass over the matching rows): every facet,
     the total and the page's ids. With `relevance` the page is ranked by ts_rank_cd when the matches are at most
     CATALOG_RANK_CAP (decided inside the statement, from its own count), else titles holding every word first;
-    then the most downloaded."""
+    then the most downloaded. With `limit`, at most that many matches are read: a total of `limit` says there may
+    be more (the figures and page are then not the search's)."""
     qs = search.qs.order_by()
     fields = ["pk", "facet_keys", "download_count", "published_at", "title_ko"]
     if relevance:
@@ -312,6 +315,8 @@ def _exact_rows_and_page(
         inner, params = qs.values(*fields).query.sql_with_params()
     except EmptyResultSet:
         return [("#", 0)], []
+    if limit is not None:
+        inner += f" LIMIT {int(limit)}"
     params = list(params)
     if relevance:
         compiler = qs.query.get_compiler(connection=connection)
@@ -529,6 +534,8 @@ def _title_walk_rows(search: CatalogFilter, total: int, rows_needed: int) -> tup
 TITLE_SET = "s"  # in the key frequencies: the title bucket set searches use (0: none)
 
 
+KEYFREQ_LIMIT = 10_000  # values kept per facet
+TRUNCATED = "facets-truncated"  # _key_frequencies: the facets whose values were more than KEYFREQ_LIMIT
 _frequencies: dict[int, tuple[float, dict]] = {}  # generation → (kept until, frequencies): this process's copy
 
 
@@ -546,10 +553,13 @@ def _key_frequencies() -> dict[str, int]:
     if frequencies is None:
         modulus = settings.CATALOG_SAMPLE_LEVELS[0]
         rows = _facet_rows(
-            CatalogEntry.objects.filter(facet_keys__contains=[sample_key(modulus)]), scale=modulus, limit=10_000
+            CatalogEntry.objects.filter(facet_keys__contains=[sample_key(modulus)]), scale=modulus, limit=KEYFREQ_LIMIT
         )
         frequencies = dict(rows)
         frequencies[TITLE_SET] = title_buckets.current_set_id() or 0
+        # The facets with more values than were kept: a value missing from those is not known to be rare.
+        per_facet = collections.Counter(key.split(":", 1)[0] for key, _n in rows)
+        frequencies[TRUNCATED] = {facet for facet, n in per_facet.items() if n >= KEYFREQ_LIMIT}
         cache.set(key, frequencies, COUNTS_TTL)
     _frequencies.clear()  # only the current generation's
     _frequencies[generation] = (time.monotonic() + 60, frequencies)
@@ -674,7 +684,7 @@ ESTIMATES_PENDING = contextvars.ContextVar("catalog_estimates_pending", default=
 ESTIMATE_TTL = 600  # an estimate kept for a search asked again (another page, another sort) within this time
 
 
-def _counts(search: CatalogFilter, params, state: dict) -> tuple[list | None, bool, bool]:
+def _counts(search: CatalogFilter, params, state: dict, *, predict: bool = True) -> tuple[list | None, bool, bool]:
     """(rows, exact, counting): the exact figures when a worker has counted them for this catalog generation;
     else from the sample, or None when the sample predicts few matches (≤ the cap): count them exactly then.
 
@@ -703,15 +713,23 @@ def _counts(search: CatalogFilter, params, state: dict) -> tuple[list | None, bo
     # the estimate, so a search matching half the catalog reads ~500 rows, one matching 5 % ~500 rows of the
     # next. When a sample shows that the matches are surely few (even its upper bound is within the cap), or the
     # finest one predicts at most the cap, they are counted exactly.
+    # How common the search's words and filters are bounds its matches (_matches_at_most): a sample that cannot hold
+    # enough of them is not read (a finer one would be read after it anyway), and when even the bound is within the
+    # cap no sample is (PREDICTED: counted exactly up to a limit, see _figures).
     cap = settings.CATALOG_EXACT_CAP
+    bound = _matches_at_most(search, state) if predict else None
+    if bound is not None and bound <= cap:
+        return PREDICTED, True, False
     for level, modulus in enumerate(settings.CATALOG_SAMPLE_LEVELS):
+        finest = level == len(settings.CATALOG_SAMPLE_LEVELS) - 1
+        if not finest and bound is not None and bound / modulus < SAMPLE_ENOUGH // 2:
+            continue
         sampled = _sample_rows(search, modulus)
         found = _total(sampled) // modulus
-        finest = level == len(settings.CATALOG_SAMPLE_LEVELS) - 1
         surely_large = found >= SAMPLE_ENOUGH // 2 and (found - 2 * found**0.5) * modulus > cap
         if found * modulus > cap and (finest or found >= SAMPLE_ENOUGH or surely_large):
             break  # (half as many sampled matches, ±30 %, when a finer sample would only refine a labelled estimate)
-        if finest or (found + 2 * found**0.5 + 3) * modulus <= cap:  # ~97.5 % upper bound of a Poisson count
+        if finest or lexemes.upper_bound(found) * modulus <= cap:
             return None, True, False
     if not cache.add(f"{key}:estimate", sampled, timeout=ESTIMATE_TTL):  # asked at the same moment by another
         counting = _total(sampled) <= settings.CATALOG_COUNT_CAP and _request_exact_counts(params, key, _total(sampled))
@@ -719,6 +737,46 @@ def _counts(search: CatalogFilter, params, state: dict) -> tuple[list | None, bo
             ESTIMATES_PENDING.set(True)
         return sampled, False, counting
     return sampled, False, False
+
+
+PREDICTED = object()  # _counts: the bound says few matches (not one sample read): count them exactly, up to a limit
+
+
+def _figures(search: CatalogFilter, params, state: dict, sort: str, start: int, size: int):
+    """(rows, the page's ids or None, exact, counting) of a search: _counts, and for a search with few matches its
+    figures and page in one statement. When only the bound said few (PREDICTED), at most 2 × CATALOG_EXACT_CAP
+    matches are read: more mean the lexeme counts went stale (a word that became common since), so the samples are
+    read as without a bound and the lexemes counted again."""
+    rows, exact, counting = _counts(search, params, state)
+    if rows is PREDICTED:
+        limit = 2 * settings.CATALOG_EXACT_CAP
+        rows, ids = _exact_rows_and_page(search, sort, sort == "relevance", start, size, limit=limit + 1)
+        if _total(rows) <= limit:
+            return rows, ids, True, False
+        lexemes.ask_for_count()
+        rows, exact, counting = _counts(search, params, state, predict=False)
+    if rows is None:  # few matches: figures and page in one statement
+        rows, ids = _exact_rows_and_page(search, sort, sort == "relevance", start, size)
+        return rows, ids, exact, counting
+    return rows, None, exact, counting
+
+
+def _matches_at_most(search: CatalogFilter, state: dict) -> float | None:
+    """An upper bound (~97.5 %) of the search's matches, or None: the rarest of its Hangul lexemes
+    (catalog.lexemes) and of its filters (each facet's chosen values together, _key_frequencies)."""
+    bounds = []
+    words = required_lexemes(state["q"])
+    if words and (counted := lexemes.lexeme_frequencies()) is not None:
+        bounds.append(counted.matches_at_most(words))
+    if search.key_groups:
+        keys = _key_frequencies()
+        modulus = settings.CATALOG_SAMPLE_LEVELS[0]
+        for group in search.key_groups:
+            if any(key not in keys and key.split(":", 1)[0] in keys.get(TRUNCATED, ()) for key in group):
+                continue  # a value too rare for the kept keys of its facet, but how rare is not known
+            seen = sum(keys.get(key, 0) for key in group) / modulus
+            bounds.append(lexemes.upper_bound(seen) * modulus)
+    return min(bounds, default=None)
 
 
 def max_pages(page_size: int) -> int:
@@ -746,10 +804,7 @@ def catalog_search(params, *, page: int | str | None = 1, page_size: int | None 
         number = max(1, min(int(page or 1), deepest))
     except (TypeError, ValueError):
         number = 1
-    rows, exact, counting = _counts(search, params, state)
-    ids = None
-    if rows is None:  # few matches: figures and page in one statement
-        rows, ids = _exact_rows_and_page(search, sort, sort == "relevance", (number - 1) * size, size)
+    rows, ids, exact, counting = _figures(search, params, state, sort, (number - 1) * size, size)
     total, facet_values = _facets(rows, state)
     pages = max(1, min(deepest, -(-total // size)))
     if number > pages:  # past the last page: show the last one
@@ -1198,11 +1253,8 @@ def catalog_window(params, *, start: int, size: int, where=None) -> CatalogWindo
         window = slice(start, start + size)
         ids = list(_ordered(qs, sort, relevance, search, through_gin=True).values_list("pk", flat=True)[window])
         return CatalogWindow(ids if size else [], total, True, sort, relevance, state, rows)
-    rows, exact, counting = _counts(search, params, state)
-    ids = None
-    if rows is None:  # few matches: figures and page in one statement
-        rows, ids = _exact_rows_and_page(search, sort, sort == "relevance", start, size)
-    elif not exact and query is None and not any(state[name] for name in CatalogFilter.FACETS):
+    rows, ids, exact, counting = _figures(search, params, state, sort, start, size)
+    if ids is None and not exact and query is None and not any(state[name] for name in CatalogFilter.FACETS):
         total = catalog_counts()["total"]  # the whole catalog: its size is known exactly
         rows = [(key, n) for key, n in rows if key != "#"] + [("#", total)]
     total = _total(rows)

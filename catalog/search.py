@@ -94,11 +94,22 @@ def query_lexemes(word: str) -> list[str]:
     return [word[i : i + 3] for i in range(len(word) - 2)]
 
 
+def _hangul_runs(q: str) -> list[str]:
+    return list(dict.fromkeys(HANGUL_RUN.findall((q or "").strip()[:200])))
+
+
+def required_lexemes(q: str) -> list[str]:
+    """The whole Hangul lexemes every match of a search for `q` holds: parse_query's clauses but the one-syllable
+    prefixes and the English words (stemmed by PostgreSQL). How common each is bounds the matches
+    (catalog.lexemes)."""
+    return list(dict.fromkeys(lexeme for run in _hangul_runs(q) if len(run) > 1 for lexeme in query_lexemes(run)))
+
+
 def parse_query(q: str) -> SearchQuery | None:
     """A query for the stored vector: every word must match (Hangul by its n-grams, English stemmed)."""
     q = (q or "").strip()[:200]
     clauses = []
-    for run in dict.fromkeys(HANGUL_RUN.findall(q)):
+    for run in _hangul_runs(q):
         if len(run) == 1:
             clauses.append(f"{_quote(run)}:*")
         else:
@@ -187,5 +198,6 @@ __all__ = [
     "parse_query",
     "sort_keys",
     "query_lexemes",
+    "required_lexemes",
     "version_vector",
 ]

@@ -8,7 +8,7 @@ from celery import shared_task
 from django.conf import settings
 from django.http import QueryDict
 
-from catalog import discovery, services
+from catalog import discovery, lexemes, services
 from catalog.services.title_buckets import TitleBucketsBusy, title_buckets_refresh
 
 logger = logging.getLogger(__name__)
@@ -95,6 +95,13 @@ def title_buckets_task() -> int | None:
     except TitleBucketsBusy:
         return None
     return built.pk if built else None
+
+
+@shared_task(name="catalog.tasks.lexeme_frequencies_task", acks_late=True)
+def lexeme_frequencies_task() -> int:
+    """Count how common each Hangul lexeme is in a sample of the catalog (catalog.lexemes): daily, and when a
+    search finds the counts missing or stale. Read-only but for the cache; a second run counts again."""
+    return len(lexemes.lexeme_frequencies_count().counts)
 
 
 @shared_task(bind=True, name="catalog.tasks.query_stores_build_task", acks_late=True, max_retries=2)

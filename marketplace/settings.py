@@ -220,6 +220,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "catalog.tasks.title_buckets_task",
         "schedule": 24 * 3600.0,
     },
+    # Daily: how common each Hangul lexeme is, from which a search's figures start (catalog.lexemes).
+    "catalog-lexeme-frequencies": {
+        "task": "catalog.tasks.lexeme_frequencies_task",
+        "schedule": 24 * 3600.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -265,13 +265,19 @@ def _fresh_catalog_counts():
     from django.core.cache import cache
 
     from accounts.selectors import POLICY_INDEX_KEY
-    from catalog import discovery
+    from catalog import discovery, lexemes
 
     discovery.catalog_changed()
     # The per-process labels (theme and licence ids, publishers) are of an earlier test's rows: a flush after a
     # transactional test and the reference data loaded again give the same codes new ids.
     discovery.forget_reference_labels()
     cache.delete(POLICY_INDEX_KEY)  # the policy versions of this test's database, not an earlier one's
+    # The lexeme counts (catalog.lexemes) are of the database they were made of: none carried into a test, and none
+    # asked for (a worker's count landing in the middle of a test would change which statements its searches run);
+    # tests/catalog/test_lexeme_counts.py makes its own.
+    cache.delete(lexemes.LEXEMES_KEY)
+    cache.set(f"{lexemes.LEXEMES_KEY}:asked", 1, timeout=3600)
+    lexemes.forget()
     yield
     cache.delete(POLICY_INDEX_KEY)
 
