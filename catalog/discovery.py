@@ -9,8 +9,10 @@ The design (shared/reference/search.md; measured by bench/search.py at a million
    "~100", "~10"). The sample of a search (its matches among them) is one more key in the same index scan;
    its counts × 1,000 (× 100, × 10) estimate the total and the facets. The coarsest sample with enough
    matches is used, so an estimate reads a few hundred rows whatever the size of the search.
-3. When the sample predicts at most CATALOG_EXACT_CAP matches, the total and all facets are counted exactly
-   in ONE query (an unnest of the facet keys of the matches). Relevance is `ts_rank_cd` (title > tags and
+   The sample a search reads first comes from how common its rarest Hangul lexeme is (catalog.lexemes): a sample
+   that cannot hold enough of its matches is skipped, and none is read when even that bound is within the cap.
+3. When the sample (or the bound) predicts at most CATALOG_EXACT_CAP matches, the total and all facets are
+   counted exactly in ONE query (an unnest of the facet keys of the matches). Relevance is `ts_rank_cd` (title > tags and
    publisher > description > columns) up to CATALOG_RANK_CAP matches; above it ranking would read thousands
    of vectors, so titles containing every word come first, then the most downloaded.
 4. Above the cap the figures are labelled estimates while a worker counts them exactly into Redis for the
@@ -539,7 +541,7 @@ TRUNCATED = "facets-truncated"  # _key_frequencies: the facets whose values were
 _frequencies: dict[int, tuple[float, dict]] = {}  # generation → (kept until, frequencies): this process's copy
 
 
-def _key_frequencies() -> dict[str, int]:
+def _key_frequencies() -> dict:
     """How many entries carry each facet key and sort bucket ("#": all entries), estimated from the coarsest sample
     and cached for the catalog generation: the cost model's selectivities; and the current title bucket set.
     Kept a minute per process too (as the labels are): a thousand keys read from Redis and unpickled cost every
@@ -684,9 +686,10 @@ ESTIMATES_PENDING = contextvars.ContextVar("catalog_estimates_pending", default=
 ESTIMATE_TTL = 600  # an estimate kept for a search asked again (another page, another sort) within this time
 
 
-def _counts(search: CatalogFilter, params, state: dict, *, predict: bool = True) -> tuple[list | None, bool, bool]:
+def _counts(search: CatalogFilter, params, state: dict, *, predict: bool = True) -> tuple[object, bool, bool]:
     """(rows, exact, counting): the exact figures when a worker has counted them for this catalog generation;
-    else from the sample, or None when the sample predicts few matches (≤ the cap): count them exactly then.
+    else from the sample, or None when the sample predicts few matches (≤ the cap): count them exactly then; or
+    PREDICTED when the search's bound (_matches_at_most) does, before any sample: count them exactly, up to a limit.
 
     A large search's estimate is kept for ESTIMATE_TTL and the exact count is asked of a worker only when the same
     search (any page or sort) is asked again: counting a search exactly reads every match (tens of milliseconds of
@@ -745,29 +748,47 @@ PREDICTED = object()  # _counts: the bound says few matches (not one sample read
 def _figures(search: CatalogFilter, params, state: dict, sort: str, start: int, size: int):
     """(rows, the page's ids or None, exact, counting) of a search: _counts, and for a search with few matches its
     figures and page in one statement. When only the bound said few (PREDICTED), at most 2 × CATALOG_EXACT_CAP
-    matches are read: more mean the lexeme counts went stale (a word that became common since), so the samples are
-    read as without a bound and the lexemes counted again."""
+    matches are read: more mean the bound was wrong (lexeme counts gone stale: a word that became common since), so
+    the samples are read as without a bound, and the lexemes are counted again when they made the bound."""
     rows, exact, counting = _counts(search, params, state)
     if rows is PREDICTED:
         limit = 2 * settings.CATALOG_EXACT_CAP
         rows, ids = _exact_rows_and_page(search, sort, sort == "relevance", start, size, limit=limit + 1)
+        if _total(rows) > settings.CATALOG_EXACT_CAP:  # more than the bound said: it came from stale counts?
+            lexemes.found_more(_lexeme_bound(state))
         if _total(rows) <= limit:
-            return rows, ids, True, False
-        lexemes.ask_for_count()
+            return rows, _ids_in_order(rows, ids, sort), True, False
         rows, exact, counting = _counts(search, params, state, predict=False)
     if rows is None:  # few matches: figures and page in one statement
         rows, ids = _exact_rows_and_page(search, sort, sort == "relevance", start, size)
-        return rows, ids, exact, counting
+        return rows, _ids_in_order(rows, ids, sort), exact, counting
     return rows, None, exact, counting
+
+
+def _ids_in_order(rows, ids, sort: str):
+    """The exact statement's page, unless it is not the page of the order the search is served in: in relevance
+    order, above CATALOG_EXACT_CAP matches a search is served as the most downloaded (POPULAR), while the statement
+    ranks titles holding every word first (its own decision, from its count): then the page is read by _page. (The
+    samples or the bound predicted at most the cap; the count says more: rare, a sample's chance or stale counts.)"""
+    if sort == "relevance" and _total(rows) > settings.CATALOG_EXACT_CAP:
+        return None
+    return ids
+
+
+def _lexeme_bound(state: dict) -> tuple[float | None, "lexemes.LexemeFrequencies | None"]:
+    """(the bound of the search's matches by its Hangul lexemes, or None; the counts it came from)."""
+    words = required_lexemes(state["q"])
+    counted = lexemes.lexeme_frequencies() if words else None
+    return (counted.matches_at_most(words) if counted is not None else None), counted
 
 
 def _matches_at_most(search: CatalogFilter, state: dict) -> float | None:
     """An upper bound (~97.5 %) of the search's matches, or None: the rarest of its Hangul lexemes
     (catalog.lexemes) and of its filters (each facet's chosen values together, _key_frequencies)."""
     bounds = []
-    words = required_lexemes(state["q"])
-    if words and (counted := lexemes.lexeme_frequencies()) is not None:
-        bounds.append(counted.matches_at_most(words))
+    by_lexemes, _counted = _lexeme_bound(state)
+    if by_lexemes is not None:
+        bounds.append(by_lexemes)
     if search.key_groups:
         keys = _key_frequencies()
         modulus = settings.CATALOG_SAMPLE_LEVELS[0]

@@ -9,10 +9,11 @@ the rarest of them bounds its matches. Counted once a day in a sample of at most
 ts_stat over their vectors), that bound says which samples cannot hold enough matches (skipped) and when the matches
 are surely few (counted exactly at once, without any sample).
 
-Counts that grew stale cost time, never a wrong figure: a search the bound calls few is counted exactly up to a limit
-(catalog.discovery.PREDICTED_LIMIT), past which its samples are read as before and a new count is asked for. The
-counts live in the cache (every process reads the same, each keeps a copy KEEP_SECONDS); without them (a new
-catalog, a flushed cache) searches read their samples as before and the first one asks a worker to count.
+Counts that grew stale cost time, never a wrong figure: a search the bound calls few is counted exactly up to twice
+the cap (catalog.discovery._figures), past which its samples are read as before; finding more than the cap asks for
+a new count (found_more). The counts live in the cache (every process reads the same, each keeps a copy
+KEEP_SECONDS); without them (a new catalog, a flushed cache) searches read their samples as before and the first one
+asks a worker to count.
 """
 
 import math
@@ -26,7 +27,7 @@ from catalog import tasks
 from catalog.models import CatalogEntry
 from catalog.search import sample_key
 
-LEXEMES_KEY = "catalog:lexeme-frequencies"
+LEXEMES_KEY = "catalog:lexeme-frequencies:v1"  # (a new shape of the counts: a new version, read as none until counted)
 LEXEMES_TTL = 3 * 24 * 3600  # counted daily (CELERY_BEAT_SCHEDULE); a lost copy is asked for by the next search
 SAMPLE_TARGET = 20_000  # entries of the sample counted: the finest sample level that holds at most this many
 KEEP_SECONDS = 600  # this process's copy
@@ -36,7 +37,7 @@ HANGUL_ONLY = "^[가-힣]+$"  # the lexemes of catalog.search.hangul_lexemes (En
 
 
 def upper_bound(seen: float) -> float:
-    """About the 97.5 % upper bound of the mean of a Poisson count seen `seen` times (in sample units)."""
+    """An upper bound of the mean of a Poisson count seen `seen` times (in sample units): ~97.5 % (~95 % at 0)."""
     return seen + 2 * math.sqrt(seen) + 3
 
 
@@ -123,7 +124,10 @@ def lexeme_frequencies() -> LexemeFrequencies | None:
     if _kept and _kept[0][0] > now:
         return _kept[0][1]
     stored = cache.get(LEXEMES_KEY)
-    frequencies = LexemeFrequencies(**stored) if stored else None
+    try:
+        frequencies = LexemeFrequencies(**stored) if stored else None
+    except TypeError:  # another shape under the same key (a mistake): as none, counted again
+        frequencies = None
     if frequencies is None:
         ask_for_count()
     _kept[:] = [(now + (KEEP_SECONDS if frequencies else 60), frequencies)]
@@ -140,6 +144,20 @@ def ask_for_count() -> bool:
         cache.delete(f"{LEXEMES_KEY}:asked")
         return False
     return True
+
+
+def found_more(bound: tuple[float | None, LexemeFrequencies | None]) -> None:
+    """A search its bound put within the cap found more matches (catalog.discovery._figures). When its lexemes made
+    that bound (`bound`: their bound and the counts it came from; not its filters), their counts went stale: this
+    process drops its copy, and a worker counts again unless a newer count is in the cache already."""
+    value, used = bound
+    if value is None or used is None or value > settings.CATALOG_EXACT_CAP:
+        return
+    forget()
+    current = lexeme_frequencies()  # (asks for a count itself when there is none)
+    if current is not None and current.counted_at > used.counted_at:
+        return
+    ask_for_count()
 
 
 def forget() -> None:

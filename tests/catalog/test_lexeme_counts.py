@@ -85,7 +85,8 @@ def test_counting_reads_the_finest_sample_within_the_target_and_keeps_the_lexeme
     coarsest = CatalogEntry.objects.filter(facet_keys__contains=["~4"]).count()
     monkeypatch.setattr(lexemes, "SAMPLE_TARGET", coarsest * 2)  # the 1-in-2 sample fits (estimated), all do not
     counted = lexemes.lexeme_frequencies_count()
-    assert counted.modulus == (2 if coarsest * 4 / 1 > coarsest * 2 else 1)
+    assert coarsest * 4 / 1 > coarsest * 2 >= coarsest * 4 / 2  # (the catalog holds entries: 1-in-1 is too many)
+    assert counted.modulus == 2
     assert counted.floor == lexemes._floor(counted.modulus)
     sampled = CatalogEntry.objects.filter(facet_keys__contains=[sample_key(counted.modulus)])
     assert counted.entries == sampled.count()
@@ -133,12 +134,11 @@ def test_a_sample_too_coarse_to_hold_enough_of_the_matches_is_not_read(publisher
     result, context = search("q=대기")  # 30 in 33: at most ~50 by the counts; the 1-in-2 sample cannot hold 50
     assert sample_statements(context) == ["1"]  # before: '~2' then '~1'
     assert not result.exact and result.total == 30  # the 1-in-1 "sample": above the cap, an estimate
-    with override_settings(CATALOG_SAMPLE_LEVELS=[2, 1], CATALOG_EXACT_CAP=20):
-        cache.delete(lexemes.LEXEMES_KEY)
-        lexemes.forget()
-        before, context = search("q=대기")
-        assert sample_statements(context) == ["2", "1"]
-        assert before.total == result.total and before.facets == result.facets
+    cache.delete(lexemes.LEXEMES_KEY)
+    lexemes.forget()
+    before, context = search("q=대기")
+    assert sample_statements(context) == ["2", "1"]
+    assert before.total == result.total and before.facets == result.facets
 
 
 @override_settings(CATALOG_SAMPLE_LEVELS=[2, 1], CATALOG_EXACT_CAP=20)
@@ -211,3 +211,45 @@ def test_the_command_counts_now(publisher):
     call_command("catalog_lexeme_counts", stdout=out)
     assert "1-in-1 sample of 4 entries" in out.getvalue()
     assert lexemes.lexeme_frequencies().counts["공기"] == 4
+
+
+@override_settings(CATALOG_SAMPLE_LEVELS=[2, 1], CATALOG_EXACT_CAP=20, CATALOG_RANK_CAP=5)
+def test_a_wrong_bound_above_the_cap_serves_the_relevance_page_it_labels_and_asks_for_a_new_count(publisher, asked):
+    """The bound said few (stale counts), the exact read found 30 (above the cap of 20, within twice it): the figures
+    are exact, and the page is the most downloaded, as a search above the cap is served and labelled — not the
+    statement's own order above the rank cap (titles holding every word first). Found by review."""
+    lexemes.lexeme_frequencies_count()  # an empty catalog: every lexeme rare
+    for i in range(26):
+        publish(publisher, f"자료 {i}", description="하천 관측", downloads=100 + i)
+    for i in range(4):
+        publish(publisher, f"하천 수위 {i}", downloads=i)
+    result, context = search("q=하천")
+    assert sample_statements(context) == []
+    assert result.exact and result.total == 30 and result.relevance == discovery.POPULAR
+    assert [e.download_count for e in result.entries] == sorted(
+        (e.download_count for e in result.entries), reverse=True
+    )
+    assert result.entries[0].download_count == 125
+    assert asked == [1]  # the counts that made the bound are stale
+
+
+@override_settings(CATALOG_SAMPLE_LEVELS=[2, 1], CATALOG_EXACT_CAP=20)
+def test_a_new_count_is_asked_only_for_stale_lexeme_counts_and_once_a_newer_one_is_there_none(publisher, asked):
+    used = lexemes.lexeme_frequencies_count()
+    cap = settings.CATALOG_EXACT_CAP
+    lexemes.found_more((None, None))  # no lexeme: a filter made the bound; counting words again cannot help
+    lexemes.found_more((cap + 1.0, used))  # the lexemes' bound was above the cap: another part made it
+    assert asked == []
+    newer = lexemes.lexeme_frequencies_count()  # (another process counted meanwhile)
+    assert newer.counted_at > used.counted_at
+    lexemes.found_more((3.0, used))
+    assert asked == []
+    lexemes.found_more((3.0, newer))  # the newest counts are stale: count again
+    assert asked == [1]
+
+
+def test_counts_of_another_shape_read_as_none_and_are_counted_again(asked):
+    cache.set(lexemes.LEXEMES_KEY, {"modulus": 100, "words": {}}, 60)
+    lexemes.forget()
+    assert lexemes.lexeme_frequencies() is None
+    assert asked == [1]
