@@ -568,6 +568,25 @@ def _key_frequencies() -> dict:
     return frequencies
 
 
+COMMON_SHARE = 0.75  # a facet's values held by at least this share of the catalog: checked on the rows (_common_keys)
+
+
+def _common_keys(keys: list[str]) -> bool:
+    """Whether at least COMMON_SHARE of the catalog holds one of `keys` (the values chosen in one facet), by the key
+    frequencies; False while the coarsest sample is too small to tell (fewer than SAMPLE_ENOUGH entries). The search
+    checks such values on the rows its other conditions find (CatalogFilter's `common`) instead of in the GIN index:
+    its words (or the sort buckets of its page, or its sample key) find few rows, and at a million datasets decoding
+    the posting list of "free" (93 % of the catalog) cost more than the rows it would spare (a page of "음식점
+    인허가"&price=free: 6.1 → 2.3 ms; its 1 % sample statement 1.3 → 0.6 ms). Not for a worker's exact count (its
+    matches are all read: every spared row counts there)."""
+    frequencies = _key_frequencies()
+    modulus = settings.CATALOG_SAMPLE_LEVELS[0]
+    entries = frequencies.get("#", 0)
+    if entries < SAMPLE_ENOUGH * modulus:
+        return False
+    return max(frequencies.get(key, 0) for key in keys) >= COMMON_SHARE * entries  # (their union holds as many)
+
+
 def _deep_page_keys(search: CatalogFilter, sort: str, relevance: str | None, total: int, start: int, size: int):
     """For a deep page of a large search in popularity or newest order: (the sort buckets that surely hold every
     match up to the page's last row, about how many matches they hold), or None. The matches in buckets ≥ b are
@@ -809,7 +828,7 @@ def catalog_search(params, *, page: int | str | None = 1, page_size: int | None 
     """One page of the catalog for GET parameters `params` (a QueryDict): entries, total, facets. The page has
     PAGE_SIZE entries (the catalog page) or `page_size` (the API lets a program choose up to 100)."""
     size = int(page_size or PAGE_SIZE)
-    search = CatalogFilter(params, queryset=CatalogEntry.objects.all())
+    search = CatalogFilter(params, queryset=CatalogEntry.objects.all(), common=_common_keys)
     if not search.is_valid():
         return CatalogResult([], 0, True, 1, 1, "relevance", search.state(), errors=search.errors, page_size=size)
     state = search.state()
@@ -1253,7 +1272,7 @@ def catalog_window(params, *, start: int, size: int, where=None) -> CatalogWindo
     `where` (a Q on CatalogEntry) narrows the search by what the page's filters cannot say (a publication date
     range, names): such a search is counted exactly and its page collected through the GIN index, as a search
     under the cap is."""
-    search = CatalogFilter(params, queryset=CatalogEntry.objects.all())
+    search = CatalogFilter(params, queryset=CatalogEntry.objects.all(), common=_common_keys)
     if not search.is_valid():
         return CatalogWindow([], 0, True, "relevance", None, search.state(), errors=search.errors)
     state = search.state()
