@@ -232,18 +232,22 @@ def _facet_rows_of(inner: str, params, *, scale: int, limit: int, buckets: bool)
 # very text the ORM query would make (tests/catalog/test_discovery.py compares them).
 
 
-def _search_where(search: CatalogFilter, extra: tuple[str, list] | None = None) -> tuple[str, list]:
-    """ " WHERE …" of the search's conditions, and `extra` (sql, params) ANDed last, as Django's WhereNode writes
-    them (one condition bare, several in parentheses); "" without any. EmptyResultSet when nothing can match."""
-    parts = getattr(search, "_where_parts", None)
+def _search_where(
+    search: CatalogFilter, extra: tuple[str, list] | None = None, on_rows: bool = False
+) -> tuple[str, list]:
+    """ " WHERE …" of the search's conditions (`on_rows`: of search.qs_common_on_rows), and `extra` (sql, params)
+    ANDed last, as Django's WhereNode writes them (one condition bare, several in parentheses); "" without any.
+    EmptyResultSet when nothing can match."""
+    attribute = "_where_parts_on_rows" if on_rows else "_where_parts"
+    parts = getattr(search, attribute, None)
     if parts is None:
-        query = search.qs.query
+        query = (search.qs_common_on_rows if on_rows else search.qs).query
         where = query.where
         if where.connector != "AND" or where.negated:  # (never made by CatalogFilter: its filters are ANDed)
             raise ValueError("a search's conditions are ANDed")
         compiler = query.get_compiler(connection=connection)
         parts = [compiler.compile(child) for child in where.children]  # EmptyResultSet: qs.none()
-        search._where_parts = parts
+        setattr(search, attribute, parts)
     if extra is not None:
         parts = [*parts, extra]
     if not parts:
@@ -275,17 +279,19 @@ def _condition_sql(lookup: str, values: int | None) -> tuple[str, tuple[int | No
     return sql, tuple(None if param == sample else int(param[1:]) for param in params)
 
 
-def _search_sql(search: CatalogFilter, fields: tuple[str, ...], extra=None, sort: str | None = None, window=None):
+def _search_sql(
+    search: CatalogFilter, fields: tuple[str, ...], extra=None, sort: str | None = None, window=None, on_rows=False
+):
     """(sql, params) of the statement selecting `fields` of the search's matches (and `extra`: (lookup, value), one
     more condition), in `sort`'s order (_ordered through the GIN index), `window` (a slice) of them: what
-    search.qs.filter(extra) ordered, as values(*fields)[window], compiles to."""
+    search.qs.filter(extra) ordered, as values(*fields)[window], compiles to (`on_rows`: search.qs_common_on_rows)."""
     select, order, order_params = _orm_sql(fields, sort)
     if extra is not None:
         lookup, value = extra
         many = isinstance(value, list | tuple)
         condition, slots = _condition_sql(lookup, len(value) if many else None)
         extra = (condition, [value if slot is None else value[slot] for slot in slots])
-    where, params = _search_where(search, extra)
+    where, params = _search_where(search, extra, on_rows)
     sql = select + where + order
     if window is not None:
         sql += " " + connection.ops.limit_offset_sql(window.start, window.stop)
@@ -573,18 +579,26 @@ COMMON_SHARE = 0.75  # a facet's values held by at least this share of the catal
 
 def _common_keys(keys: list[str]) -> bool:
     """Whether at least COMMON_SHARE of the catalog holds one of `keys` (the values chosen in one facet), by the key
-    frequencies; False while the coarsest sample is too small to tell (fewer than SAMPLE_ENOUGH entries). The search
-    checks such values on the rows its other conditions find (CatalogFilter's `common`) instead of in the GIN index:
-    its words (or the sort buckets of its page, or its sample key) find few rows, and at a million datasets decoding
-    the posting list of "free" (93 % of the catalog) cost more than the rows it would spare (a page of "음식점
-    인허가"&price=free: 6.1 → 2.3 ms; its 1 % sample statement 1.3 → 0.6 ms). Not for a worker's exact count (its
-    matches are all read: every spared row counts there)."""
+    frequencies; False while the coarsest sample is too small to tell (fewer than SAMPLE_ENOUGH entries)."""
     frequencies = _key_frequencies()
     modulus = settings.CATALOG_SAMPLE_LEVELS[0]
     entries = frequencies.get("#", 0)
     if entries < SAMPLE_ENOUGH * modulus:
         return False
     return max(frequencies.get(key, 0) for key in keys) >= COMMON_SHARE * entries  # (their union holds as many)
+
+
+def _common_on_rows(search: CatalogFilter, total: int) -> bool:
+    """Whether the page statement of a large search through its sort buckets checks its common filters (_common_keys,
+    e.g. "free", 93 % of a million) on the rows instead of in the GIN index: decoding that posting list cost more than
+    the rows it spared (the page of "음식점 인허가"&price=free 6.1 → 2.3 ms). Only when the rows cannot be many more:
+    the search's words bound the matches of its other conditions (catalog.lexemes) to at most twice its `total`, so
+    the filters drop at most half the rows read (a word mostly paid, or a licence mostly sold, would multiply them).
+    Its samples, its exact statement and deep pages keep every filter in the index (they read every match)."""
+    if not search.common_on_rows:
+        return False
+    bound, _counted = _lexeme_bound(search.state())
+    return bound is not None and 2 * total >= bound
 
 
 def _deep_page_keys(search: CatalogFilter, sort: str, relevance: str | None, total: int, start: int, size: int):
@@ -895,12 +909,14 @@ def _page(
     without them, deep pages read the buckets off the sample: _deep_page_keys)."""
     window = slice(start, start + size)
 
-    def through_gin(queryset, extra=None):
-        """The page's ids through the GIN index, of `queryset` (search.qs.filter(`extra`))."""
+    def through_gin(queryset, extra=None, on_rows=False):
+        """The page's ids through the GIN index, of `queryset` (search.qs.filter(`extra`); `on_rows`: its common
+        filters checked on the rows, see _common_on_rows)."""
         if relevance not in (RANKED, TITLE_FIRST) and queryset is search.qs:
             # An order of SORT_ORDER (as _ordered takes it), written from the compiled search: the same statement.
             try:
-                sql, params = _search_sql(search, ("pk",), extra, sort if sort in SORT_ORDER else "downloads", window)
+                order = sort if sort in SORT_ORDER else "downloads"
+                sql, params = _search_sql(search, ("pk",), extra, order, window, on_rows)
             except EmptyResultSet:
                 return []
             with connection.cursor() as cursor:
@@ -915,6 +931,7 @@ def _page(
     route = _bucket_route(search, rows or [], sort, relevance, total, start + size)
     if route is not None:
         keys, inside, walk, gin = route
+        on_rows = _common_on_rows(search, total)
         sampled = _unit(rows or []) > 1
         # (not when the route's buckets are about as few: a miss there would cost a statement for nothing)
         likely = (
@@ -923,12 +940,12 @@ def _page(
             else None
         )
         if likely and GIN_SCAN_US + LIKELY_MARGIN * (start + size) * HEAP_ROW_US < min(walk, gin):
-            ids = through_gin(qs, ("sort_keys__overlap", likely))
+            ids = through_gin(qs, ("sort_keys__overlap", likely), on_rows)
             if len(ids) == size:
                 return ids
             # Fewer matches there than the catalog's spread predicted: the buckets the sample points to.
         if keys and GIN_SCAN_US + inside * HEAP_ROW_US < min(walk, gin):
-            ids = through_gin(qs, ("sort_keys__overlap", keys))
+            ids = through_gin(qs, ("sort_keys__overlap", keys), on_rows)
             if len(ids) == size:
                 return ids
             # The estimate put fewer matches in these buckets than the page needs (a sample's chance): the long way.

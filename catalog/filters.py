@@ -114,10 +114,13 @@ class CatalogFilter(django_filters.FilterSet):
         # other querysets (sample, walk) from these without resolving codes again.
         self.text_query = None
         self.key_groups: list[list[str]] | None = []
-        # `common(keys)`: whether the values of a facet are held by most of the catalog (catalog.discovery). Such a
-        # filter is checked on the rows the other conditions find instead of in the GIN index: decoding a posting
-        # list of ~900,000 entries ("free") cost more than the few rows it would have spared.
+        # `common(keys)`: whether the values of a facet are held by most of the catalog (catalog.discovery).
+        # qs_common_on_rows states such filters as conditions the GIN index cannot serve, checked on the rows the
+        # other conditions find: decoding a posting list of ~900,000 entries ("free") cost more than the few rows
+        # it spared (discovery._page decides where that holds).
         self.common = common
+        self.common_on_rows = False  # whether any filter is common (qs_common_on_rows differs from qs)
+        self._on_rows: list | None = None
 
     def get_form_class(self):
         """The form class, built once per FilterSet class: django-filter builds a new class (and a new form field per
@@ -134,7 +137,7 @@ class CatalogFilter(django_filters.FilterSet):
         """The queryset of the cleaned values, each filter's condition in the order of the filters (as django-filter
         applies them), ANDed in one filter(): the same WHERE as one filter() per value, a clone and resolve less each.
         The sort is no condition (see catalog_search)."""
-        conditions = []
+        conditions, on_rows = [], []
         nothing = False
         for name, value in self.form.cleaned_data.items():
             if value in EMPTY_VALUES or name == "sort":
@@ -144,8 +147,23 @@ class CatalogFilter(django_filters.FilterSet):
                 nothing = True  # (the other filters still resolve their values, as before)
             elif condition is not None:
                 conditions.append(condition)
+                keys = self.key_groups[-1] if name != "q" and self.key_groups else None
+                if keys is not None and self.common is not None and self.common(keys):
+                    on_rows.append(keys_condition(keys, walk=True))
+                    self.common_on_rows = True
+                else:
+                    on_rows.append(condition)
         queryset = queryset.none() if nothing else queryset
+        self._on_rows = on_rows
         return queryset.filter(*conditions) if conditions else queryset
+
+    @property
+    def qs_common_on_rows(self):
+        """qs with the common filters (`common`) checked on the rows instead of in the GIN index: the same matches."""
+        qs = self.qs
+        if not self.common_on_rows:
+            return qs
+        return self.queryset.none() if self.key_groups is None else self.queryset.all().filter(*self._on_rows)
 
     def _text_condition(self, value):
         self.text_query = parse_query(value)
@@ -166,8 +184,6 @@ class CatalogFilter(django_filters.FilterSet):
         keys = [facet_key(name, v) for v in values]
         if self.key_groups is not None:
             self.key_groups.append(keys)
-        if self.common is not None and self.common(keys):
-            return keys_condition(keys, walk=True)
         return Q(**keys_condition(keys))
 
     def state(self) -> dict:
