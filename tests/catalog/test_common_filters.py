@@ -90,6 +90,7 @@ def test_not_when_the_filter_may_drop_more_than_half_of_the_rows_the_words_find(
     assert search.is_valid() and search.qs is not None and search.common_on_rows
     assert discovery._common_on_rows(search, total=int(bound / 2) + 1)
     assert not discovery._common_on_rows(search, total=int(bound / 2) - 1)
+    assert not discovery._common_on_rows(search, total=int(bound * 2))  # above the bound: stale counts, no bound
     plain = CatalogFilter(QueryDict("q=대기질&price=free"), queryset=CatalogEntry.objects.all(), common=lambda k: False)
     assert plain.is_valid() and plain.qs is not None and not discovery._common_on_rows(plain, total=int(bound))
     english = CatalogFilter(QueryDict("q=air&price=free"), queryset=CatalogEntry.objects.all(), common=lambda k: True)
