@@ -58,7 +58,7 @@ def query_store_claim(*, version_id: int, variant: str) -> tuple[QueryStore, uui
     QueryStore.objects.get_or_create(version_id=version_id, variant=variant)
     with transaction.atomic():
         store = (
-            QueryStore.objects.select_for_update()
+            QueryStore.objects.select_for_update(of=("self",))
             .select_related("version__dataset")
             .get(version_id=version_id, variant=variant)
         )
@@ -108,7 +108,7 @@ def query_store_renew(*, pk: int, lease) -> bool:
 def query_store_release(*, pk: int, lease) -> None:
     """A transient failure of the build holding `lease`: back to pending, the retry builds it again."""
     with transaction.atomic():
-        store = QueryStore.objects.select_for_update().select_related("version__dataset").get(pk=pk)
+        store = QueryStore.objects.select_for_update(of=("self",)).select_related("version__dataset").get(pk=pk)
         if store.lease != lease or store.state != S.BUILDING:
             return
         store.lease = None
@@ -119,7 +119,7 @@ def query_store_release(*, pk: int, lease) -> None:
 def query_store_failed(*, pk: int, lease, message) -> QueryStore | None:
     """The build holding `lease` cannot succeed: failed, with the reason in Korean and English."""
     with transaction.atomic():
-        store = QueryStore.objects.select_for_update().select_related("version__dataset").get(pk=pk)
+        store = QueryStore.objects.select_for_update(of=("self",)).select_related("version__dataset").get(pk=pk)
         if store.lease != lease or store.state != S.BUILDING:
             return None
         store.lease = None
@@ -133,7 +133,7 @@ def query_store_built(*, pk: int, lease, name: str, size: int, sha256: str, tabl
     """Record the finished store and its tables if `lease` still holds it (None otherwise: the caller deletes
     `name`)."""
     with transaction.atomic():
-        store = QueryStore.objects.select_for_update().select_related("version__dataset").get(pk=pk)
+        store = QueryStore.objects.select_for_update(of=("self",)).select_related("version__dataset").get(pk=pk)
         if store.lease != lease or store.state != S.BUILDING:
             return None
         old = store.file.name
