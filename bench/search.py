@@ -224,11 +224,10 @@ def lexeme_counts(state: str = "on") -> str:
 
     from catalog import lexemes
 
-    lexemes.forget()
     if state == "off":
-        cache.delete(lexemes.LEXEMES_KEY)
-        cache.set(f"{lexemes.LEXEMES_KEY}:asked", 1, timeout=24 * 3600)
+        lexemes.drop_counts(ask_none_for=24 * 3600)
         return "lexeme counts off (none, none asked for)"
+    lexemes.forget()
     stored = cache.get(lexemes.LEXEMES_KEY)
     if stored is not None:
         return f"lexeme counts kept from an earlier run: {len(stored['counts']):,} lexemes, 1-in-{stored['modulus']}"

@@ -32,6 +32,7 @@ LEXEMES_TTL = 3 * 24 * 3600  # counted daily (CELERY_BEAT_SCHEDULE); a lost copy
 SAMPLE_TARGET = 20_000  # entries of the sample counted: the finest sample level that holds at most this many
 KEEP_SECONDS = 600  # this process's copy
 ASK_AGAIN_SECONDS = 600  # one count asked of the workers at a time
+ASKED_KEY = f"{LEXEMES_KEY}:asked"  # while set, no count is asked for
 
 HANGUL_ONLY = "^[가-힣]+$"  # the lexemes of catalog.search.hangul_lexemes (English ones are stemmed by PostgreSQL)
 
@@ -109,7 +110,7 @@ def lexeme_frequencies_count() -> LexemeFrequencies:
         modulus=modulus, floor=floor, counts=counts, entries=entries, counted_at=time.time()
     )
     cache.set(LEXEMES_KEY, frequencies.as_dict(), LEXEMES_TTL)
-    cache.delete(f"{LEXEMES_KEY}:asked")
+    cache.delete(ASKED_KEY)
     forget()
     return frequencies
 
@@ -136,12 +137,12 @@ def lexeme_frequencies() -> LexemeFrequencies | None:
 
 def ask_for_count() -> bool:
     """Ask a worker to count the lexemes again (once per ASK_AGAIN_SECONDS): none yet, or they proved stale."""
-    if not cache.add(f"{LEXEMES_KEY}:asked", 1, timeout=ASK_AGAIN_SECONDS):
+    if not cache.add(ASKED_KEY, 1, timeout=ASK_AGAIN_SECONDS):
         return False
     try:
         tasks.lexeme_frequencies_task.delay()
     except Exception:  # the broker is down: searches read their samples; the next one asks again
-        cache.delete(f"{LEXEMES_KEY}:asked")
+        cache.delete(ASKED_KEY)
         return False
     return True
 
@@ -158,6 +159,14 @@ def found_more(bound: tuple[float | None, LexemeFrequencies | None]) -> None:
     if current is not None and current.counted_at > used.counted_at:
         return
     ask_for_count()
+
+
+def drop_counts(*, ask_none_for: int) -> None:
+    """No counts anywhere (the cache and this process's copy), and none asked for during `ask_none_for` seconds:
+    searches read their samples from the coarsest, as without counts (the tests' start, bench --lexeme-counts off)."""
+    cache.delete(LEXEMES_KEY)
+    cache.set(ASKED_KEY, 1, timeout=ask_none_for)
+    forget()
 
 
 def forget() -> None:

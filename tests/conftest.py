@@ -275,9 +275,7 @@ def _fresh_catalog_counts():
     # The lexeme counts (catalog.lexemes) are of the database they were made of: none carried into a test, and none
     # asked for (a worker's count landing in the middle of a test would change which statements its searches run);
     # tests/catalog/test_lexeme_counts.py makes its own.
-    cache.delete(lexemes.LEXEMES_KEY)
-    cache.set(f"{lexemes.LEXEMES_KEY}:asked", 1, timeout=3600)
-    lexemes.forget()
+    lexemes.drop_counts(ask_none_for=3600)
     yield
     cache.delete(POLICY_INDEX_KEY)
 

@@ -41,7 +41,7 @@ def search(params: str):
 def asked(monkeypatch):
     """The counts asked of a worker (recorded; no worker runs here)."""
     calls = []
-    cache.delete(f"{lexemes.LEXEMES_KEY}:asked")
+    cache.delete(lexemes.ASKED_KEY)
     monkeypatch.setattr(tasks.lexeme_frequencies_task, "delay", lambda: calls.append(1))
     return calls
 
