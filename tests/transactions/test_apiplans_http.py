@@ -57,7 +57,7 @@ def test_fifty_clients_over_http_never_get_more_than_the_quota(sensors, buyer, m
                 with lock:
                     statuses.append(response.status_code)
                     if response.status_code == 429:
-                        refused.append(response)
+                        refused.append((response, time.time()))
                     elif response.status_code == 200:
                         assert response["X-RateLimit-Limit"] == "1000"
         finally:
@@ -69,10 +69,12 @@ def test_fifty_clients_over_http_never_get_more_than_the_quota(sensors, buyer, m
     elapsed = time.monotonic() - started
     assert statuses.count(200) == 1000, {s: statuses.count(s) for s in set(statuses)}
     assert statuses.count(429) == 100
-    sample = refused[0]
+    sample, answered_at = refused[0]
     assert sample["X-RateLimit-Remaining"] == "0" and sample["X-RateLimit-Limit"] == "1000"
     assert 0 < int(sample["Retry-After"]) <= 86400
-    assert int(sample["X-RateLimit-Reset"]) == pytest.approx(time.time() + int(sample["Retry-After"]), abs=3)
+    # Reset is when the refusal was answered plus Retry-After (not the end of the run: on a loaded CI machine
+    # the 1,100 calls take long enough for that to drift past the tolerance).
+    assert int(sample["X-RateLimit-Reset"]) == pytest.approx(answered_at + int(sample["Retry-After"]), abs=3)
     error = sample.json()["error"]
     assert error["code"] == "quota_exceeded" and "1일 호출 한도 1,000건" in error["message_ko"]
     assert "daily quota of 1,000 calls" in error["message_en"]
