@@ -129,6 +129,44 @@ def uncommented_function_imports(source: str, tree: ast.AST) -> list[str]:
     return found
 
 
+# The comment that lets select_for_update() (no `of`) lock the rows select_related joins, on the line of the lock or
+# the line above it, followed by why.
+JOINED_LOCK_MARKER = "# locks the joined rows on purpose:"
+
+
+def _chain(call: ast.Call) -> list[ast.Call]:
+    """The calls of a queryset chain, outermost first: a.b().c().d() → d(), c(), b()."""
+    calls = []
+    node = call
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        calls.append(node)
+        node = node.func.value
+    return calls
+
+
+def joined_row_locks(source: str, tree: ast.AST) -> list[str]:
+    """select_for_update() without `of` in a chain with select_related: PostgreSQL locks the joined rows FOR UPDATE
+    too (a related dataset, organization or entitlement), which blocks every foreign key to them (FOR KEY SHARE) and
+    makes skip_locked skip a row for a lock on a joined one. `of=("self",)` locks the row meant; a lock wanted on a
+    joined row is named in `of` or taken by a statement of its own, or the line says why (JOINED_LOCK_MARKER)."""
+    lines = source.splitlines()
+    found = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        calls = _chain(node)
+        if not any(c.func.attr == "select_related" for c in calls):
+            continue
+        for call in calls:
+            if call.func.attr != "select_for_update" or any(k.arg == "of" for k in call.keywords):
+                continue
+            line = call.func.end_lineno  # the line of `.select_for_update(`
+            here, above = lines[line - 1], lines[line - 2] if line > 1 else ""
+            if JOINED_LOCK_MARKER not in here and not above.strip().startswith(JOINED_LOCK_MARKER):
+                found.add((line, here.strip()))
+    return [f"line {line}: {text}" for line, text in sorted(found)]
+
+
 # --- the scanners see what they must ----------------------------------------------------------------
 
 
@@ -160,6 +198,29 @@ def test_the_scanners_catch_each_kind_of_breach():
     commented = "def f():\n    # cycle: x imports this module\n    from x import y\n"
     assert uncommented_function_imports(bare, ast.parse(bare)) == ["line 2: from x import y"]
     assert uncommented_function_imports(commented, ast.parse(commented)) == []
+
+    joined = (
+        "def f():\n"
+        "    a = Package.objects.select_for_update().select_related('entitlement').get(pk=1)\n"
+        "    b = (\n"
+        "        Order.objects.filter(state='x')\n"
+        "        .select_for_update(skip_locked=True)\n"
+        "        .select_related('buyer')\n"
+        "        .first()\n"
+        "    )\n"
+    )
+    assert joined_row_locks(joined, ast.parse(joined)) == [
+        "line 2: a = Package.objects.select_for_update().select_related('entitlement').get(pk=1)",
+        "line 5: .select_for_update(skip_locked=True)",
+    ]
+    kept = (
+        "def f():\n"
+        "    a = Package.objects.select_for_update(of=('self',)).select_related('entitlement').get(pk=1)\n"
+        "    b = Package.objects.select_for_update().get(pk=1)\n"
+        f"    {JOINED_LOCK_MARKER} the entitlement is written below\n"
+        "    c = Package.objects.select_for_update().select_related('entitlement').get(pk=1)\n"
+    )
+    assert joined_row_locks(kept, ast.parse(kept)) == []
 
 
 # --- the rules over the project ------------------------------------------------------------------------
@@ -230,6 +291,19 @@ def test_imports_inside_functions_say_why(app):
             continue
         source = path.read_text(encoding="utf-8")
         if found := uncommented_function_imports(source, ast.parse(source)):
+            breaches[str(path.relative_to(ROOT))] = found
+    assert breaches == {}
+
+
+@pytest.mark.parametrize("app", [*sorted(LAYERS), "marketplace"])
+def test_select_for_update_locks_only_its_own_rows_unless_it_says_why(app):
+    """select_for_update() with select_related names its rows (`of=("self",)`): without `of` PostgreSQL locks every
+    joined row FOR UPDATE too, which a foreign key to it (FOR KEY SHARE) waits for. Found in CI as a deadlock (a
+    query store's claim locking its version and dataset against a checkout's order line for that version)."""
+    breaches = {}
+    for path in sorted((ROOT / app).rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        if found := joined_row_locks(source, ast.parse(source)):
             breaches[str(path.relative_to(ROOT))] = found
     assert breaches == {}
 

@@ -221,7 +221,9 @@ def harvest_fetched_publish() -> list[int]:
     ready = DatasetVersion.objects.filter(state=V.READY, change_note=FETCH_NOTE, dataset__harvest__isnull=False)
     for version_id in ready.values_list("pk", flat=True):
         with transaction.atomic():
-            version = DatasetVersion.objects.select_for_update().select_related("dataset").get(pk=version_id)
+            version = (
+                DatasetVersion.objects.select_for_update(of=("self",)).select_related("dataset").get(pk=version_id)
+            )
             if version.state != V.READY or version.uploads.filter(state=Upload.State.UPLOADING).exists():
                 continue  # a file is still arriving (or its worker was killed: the next run discards the draft)
             if version.files.needing_justification().exists():

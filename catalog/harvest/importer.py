@@ -71,7 +71,12 @@ def harvest_run_claim(*, run_id: int) -> HarvestRun | None:
     None: nothing to do (another worker holds it, it ended, or it was interrupted too often and now failed)."""
     now = timezone.now()
     with transaction.atomic():
-        run = HarvestRun.objects.select_for_update().select_related("source__organization").filter(pk=run_id).first()
+        run = (
+            HarvestRun.objects.select_for_update(of=("self",))
+            .select_related("source__organization")
+            .filter(pk=run_id)
+            .first()
+        )
         if run is None or run.state not in (R.QUEUED, R.RUNNING):
             return None
         if run.state == R.RUNNING and run.leased_until is not None and run.leased_until > now:
@@ -483,7 +488,7 @@ def harvest_run_remove_missing(*, run: HarvestRun, record_gone=None) -> int:
                 still_there = True
         with transaction.atomic():
             _lock_run(run)
-            harvested = HarvestedDataset.objects.select_for_update().select_related("dataset").get(pk=pk)
+            harvested = HarvestedDataset.objects.select_for_update(of=("self",)).select_related("dataset").get(pk=pk)
             if harvested.removed_at is not None:
                 continue
             _held(run)
@@ -579,8 +584,8 @@ def harvest_page_import(*, run: HarvestRun, page, cursor: dict) -> dict:
         identifiers = [i.identifier for i in items if isinstance(i, SourceRecord)]
         listings = {
             h.identifier: h
-            for h in HarvestedDataset.objects.select_for_update()
-            .select_related("dataset")
+            for h in HarvestedDataset.objects.select_for_update(of=("self", "dataset"))
+            .select_related("dataset")  # its row locked too: _import publishes the dataset's versions
             .filter(source=run.source_id, identifier__in=identifiers)
             .order_by("pk")  # locked in one order by every writer of the source's listings
         } if identifiers else {}  # fmt: skip

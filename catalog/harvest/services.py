@@ -316,7 +316,7 @@ def harvest_source_update(*, actor, source: HarvestSource, reason: str = "", url
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"harvest_source_update: unknown fields {sorted(unknown)}")
-    source = HarvestSource.objects.select_for_update().select_related("organization").get(pk=source.pk)
+    source = HarvestSource.objects.select_for_update(of=("self",)).select_related("organization").get(pk=source.pk)
     current = {name: getattr(source, name) for name in EDITABLE_FIELDS}
     wanted = _clean(**{**current, **fields})
     changes = {

@@ -103,7 +103,7 @@ def live_table_enable(
 def _set_state(*, actor, table: LiveTable, to: str) -> LiveTable:
     _require_publisher(actor, table.dataset)
     with transaction.atomic():
-        table = LiveTable.objects.select_for_update().select_related("dataset").get(pk=table.pk)
+        table = LiveTable.objects.select_for_update(of=("self",)).select_related("dataset").get(pk=table.pk)
         if table.state != to:
             transition(table, to=to, actor=actor, data={"table": table.name})
             bump_generation_on_commit()  # the dataset page's "Paused"/"Live" badge

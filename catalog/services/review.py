@@ -137,7 +137,9 @@ def version_submit(*, actor, version: DatasetVersion, pii_justification: str = "
 def _lock_for_decision(actor, version: DatasetVersion) -> DatasetVersion:
     if not can(actor, "accounts.platform_admin"):
         raise NotAllowed(_("Only platform admins decide on submissions."))
-    return DatasetVersion.objects.select_for_update().select_related("dataset__publisher").get(pk=version.pk)
+    return (
+        DatasetVersion.objects.select_for_update(of=("self",)).select_related("dataset__publisher").get(pk=version.pk)
+    )
 
 
 @transaction.atomic
@@ -149,7 +151,11 @@ def version_approve(
     publisher who made the table live (`actor`), the decision's data saying it was automatic and why."""
     if automatic is not None:
         _require_publisher(actor, version.dataset.publisher)
-        version = DatasetVersion.objects.select_for_update().select_related("dataset__publisher").get(pk=version.pk)
+        version = (
+            DatasetVersion.objects.select_for_update(of=("self",))
+            .select_related("dataset__publisher")
+            .get(pk=version.pk)
+        )
     else:
         version = _lock_for_decision(actor, version)
     if version.state == S.PUBLISHED:
@@ -165,6 +171,9 @@ def version_approve(
     problems = submission_problems(version, pii_justification=version.pii_justification or "-")
     if problems:
         raise DomainError(problems[0], code="not_approvable")
+    # The dataset's row lock serialises what it publishes (as in the harvester, version_start_new and the listing
+    # changes): taken after this version's, before the published one's.
+    Dataset.objects.select_for_update().get(pk=version.dataset_id)
     previous = DatasetVersion.objects.select_for_update().filter(dataset=version.dataset, state=S.PUBLISHED).first()
     if previous:
         transition(previous, to=S.SUPERSEDED, actor=actor, data={"by": version.number})
@@ -234,7 +243,11 @@ def version_withdraw(*, actor, version: DatasetVersion, reason: str) -> DatasetV
     reason = (reason or "").strip()
     if not reason:
         raise DomainError(_("Say why the version is withdrawn."), code="reason_required")
-    version = DatasetVersion.objects.select_for_update().select_related("dataset__publisher").get(pk=version.pk)
+    # The dataset before the version, as approval and the harvester lock them.
+    Dataset.objects.select_for_update().get(pk=version.dataset_id)
+    version = (
+        DatasetVersion.objects.select_for_update(of=("self",)).select_related("dataset__publisher").get(pk=version.pk)
+    )
     _decision(version=version, action=Review.Action.WITHDRAW, actor=actor, reason=reason, to=S.WITHDRAWN)
     catalog_entry_refresh(version.dataset)
     return version
@@ -246,7 +259,7 @@ def _set_listing(*, actor, dataset: Dataset, to: str, action: str, reason: str) 
     reason = (reason or "").strip()
     if not reason:
         raise DomainError(_("Write the reason: the publisher will read it."), code="reason_required")
-    dataset = Dataset.objects.select_for_update().select_related("publisher").get(pk=dataset.pk)
+    dataset = Dataset.objects.select_for_update(of=("self",)).select_related("publisher").get(pk=dataset.pk)
     if dataset.listing == to:
         return dataset
     dataset.listing = to

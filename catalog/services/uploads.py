@@ -537,7 +537,7 @@ def _enqueue_check(datafile: DataFile) -> None:
 @transaction.atomic
 def upload_abort(*, actor, upload: Upload) -> None:
     """The publisher cancels an unfinished upload; its staged bytes are deleted."""
-    upload = Upload.objects.select_for_update().select_related("version__dataset").get(pk=upload.pk)
+    upload = Upload.objects.select_for_update(of=("self",)).select_related("version__dataset").get(pk=upload.pk)
     if upload.created_by_id != actor.pk:
         raise NotAllowed(_("This upload belongs to someone else."))
     _require_publisher(actor, upload.version.dataset.publisher)  # a member who left, or a key of another organization

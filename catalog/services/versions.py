@@ -72,7 +72,9 @@ def dataset_create(*, actor, organization, **metadata) -> DatasetVersion:
 
 
 def _lock_editable(version: DatasetVersion) -> DatasetVersion:
-    version = DatasetVersion.objects.select_for_update().select_related("dataset__publisher").get(pk=version.pk)
+    version = (
+        DatasetVersion.objects.select_for_update(of=("self",)).select_related("dataset__publisher").get(pk=version.pk)
+    )
     if not version.is_editable:
         raise DomainError(
             lazy_percent(

@@ -52,7 +52,11 @@ def bill_amount(calls: int, price_per_1000_krw: int) -> int:
 def bill_make(*, plan: ApiPlan, month: date) -> ApiBill | None:
     """The bill of one metered plan for one month (once: a second call returns the first bill)."""
     with transaction.atomic():
-        plan = ApiPlan.objects.select_for_update().select_related("dataset__publisher", "entitlement").get(pk=plan.pk)
+        plan = (
+            ApiPlan.objects.select_for_update(of=("self",))
+            .select_related("dataset__publisher", "entitlement")
+            .get(pk=plan.pk)
+        )
         existing = ApiBill.objects.filter(plan=plan, month=month).first()
         if existing is not None:
             return existing

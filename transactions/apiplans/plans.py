@@ -30,7 +30,7 @@ def plan_for_paid_item(*, item: OrderItem, now) -> Entitlement | None:
     terms = item.terms or {}
     valid_until = None
     running = (
-        ApiPlan.objects.select_for_update()
+        ApiPlan.objects.select_for_update(of=("self",))
         .filter(organization_id=item.order.buyer_id, dataset_id=item.dataset_id, state=ApiPlan.State.ACTIVE)
         .select_related("entitlement")
         .first()

@@ -152,7 +152,7 @@ def _require_plan_buyer(actor, plan: ApiPlan) -> None:
 def api_plan_cap_change(*, actor, plan: ApiPlan, monthly_cap_krw) -> ApiPlan:
     """The buyer sets a metered plan's monthly cap anew; calls are held to it from the next one (a lower cap than
     this month's calls so far refuses further calls this month)."""
-    plan = ApiPlan.objects.select_for_update().select_related("organization").get(pk=plan.pk)
+    plan = ApiPlan.objects.select_for_update(of=("self",)).select_related("organization").get(pk=plan.pk)
     _require_plan_buyer(actor, plan)
     if plan.kind != OfferKind.API_METERED or plan.state != ApiPlan.State.ACTIVE:
         raise DomainError(_("Only an active metered plan has a monthly cap."), code="not_metered")
@@ -173,7 +173,7 @@ def api_plan_cap_change(*, actor, plan: ApiPlan, monthly_cap_krw) -> ApiPlan:
 @transaction.atomic
 def api_plan_cancel(*, actor, plan: ApiPlan) -> ApiPlan:
     """The buyer ends a development or metered plan now. Idempotent. A subscription plan runs to its end."""
-    plan = ApiPlan.objects.select_for_update().select_related("organization").get(pk=plan.pk)
+    plan = ApiPlan.objects.select_for_update(of=("self",)).select_related("organization").get(pk=plan.pk)
     _require_plan_buyer(actor, plan)
     if plan.state != ApiPlan.State.ACTIVE:
         return plan

@@ -278,7 +278,9 @@ def package_claim(*, package_id: int) -> Package | None:
     package, the second finds it building under a live lease and gets None. A package whose purchase ended
     meanwhile (refunded, or its subscription period over) is not claimed: it ends (expired, with the reason)."""
     with transaction.atomic():
-        package = Package.objects.select_for_update().select_related("entitlement").filter(pk=package_id).first()
+        package = (
+            Package.objects.select_for_update(of=("self",)).select_related("entitlement").filter(pk=package_id).first()
+        )
         if package is None:
             return None
         now = timezone.now()
@@ -433,7 +435,7 @@ def package_build(*, package: Package) -> Package:
 
 @transaction.atomic
 def _end_claimed(package_id: int, lease) -> None:
-    package = Package.objects.select_for_update().select_related("entitlement").get(pk=package_id)
+    package = Package.objects.select_for_update(of=("self",)).select_related("entitlement").get(pk=package_id)
     if package.state == K.BUILDING and package.lease == lease:
         package_end_unbuilt(package, ended_reason(package.entitlement))
 
@@ -454,7 +456,11 @@ def package_built(*, package_id: int, lease, result: packaging.BuildResult, comm
     first, so two packages of one order finishing at once cannot both miss each other."""
     order_id = Order.objects.filter(items__entitlement__packages=package_id).values_list("pk", flat=True).first()
     order = Order.objects.select_for_update().get(pk=order_id)
-    package = Package.objects.select_for_update().select_related("entitlement", "version__dataset").get(pk=package_id)
+    package = (
+        Package.objects.select_for_update(of=("self",))
+        .select_related("entitlement", "version__dataset")
+        .get(pk=package_id)
+    )
     if package.state != K.BUILDING or package.lease != lease:
         raise LeaseLost(package_id)  # the newer attempt (or a person) decides
     if commit is not None:
@@ -545,7 +551,7 @@ def package_fail(*, package_id: int, lease, exc: BaseException) -> Package:
     are e-mailed."""
     message, detail = _reason(exc)
     package = (
-        Package.objects.select_for_update()
+        Package.objects.select_for_update(of=("self",))
         .select_related("entitlement__organization", "version__dataset")
         .get(pk=package_id)
     )
@@ -591,7 +597,9 @@ def package_retry(*, actor, package: Package) -> Package:
     an expired one to be rebuilt, or for one whose build lost its worker (building, lease expired) to
     be built again now. The attempts start over. Idempotent: a package queued, building under a live
     lease or ready is returned as it is."""
-    package = Package.objects.select_for_update().select_related("entitlement__organization").get(pk=package.pk)
+    package = (
+        Package.objects.select_for_update(of=("self",)).select_related("entitlement__organization").get(pk=package.pk)
+    )
     _require_buyer_or_staff(actor, package)
     stale = package.state == K.BUILDING and package.lease_expired()
     if package.state not in (K.FAILED, K.EXPIRED) and not stale:
@@ -672,7 +680,9 @@ def packages_recover_lost() -> int:
         try:
             with transaction.atomic():
                 package = (
-                    Package.objects.select_for_update().select_related("entitlement__organization").get(pk=package_id)
+                    Package.objects.select_for_update(of=("self",))
+                    .select_related("entitlement__organization")
+                    .get(pk=package_id)
                 )
                 if package.state != K.BUILDING or not package.lease_expired():
                     continue  # it beat (or finished) meanwhile

@@ -386,7 +386,7 @@ def cash_receipt_request(*, actor, order: Order, registration_number: str, recei
     except GatewayError as exc:
         raise DomainError(exc.message, code=f"cash_receipt_{exc.code or 'refused'}".lower()[:60]) from exc
     with transaction.atomic():
-        locked = Order.objects.select_for_update().select_related("buyer").get(pk=order.pk)
+        locked = Order.objects.select_for_update(of=("self",)).select_related("buyer").get(pk=order.pk)
         existing = Document.objects.filter(order=locked, kind=D.CASH_RECEIPT).first()
         if existing is not None:
             return existing
@@ -472,7 +472,7 @@ def _cancel_lease_is_fresh(cancel: CashReceiptCancel, now) -> bool:
 def _cancel_claim(cancel_pk: int) -> CashReceiptCancel | None:
     """Step 1: the row locked (skipped if busy), still pending and no call under way: a fresh lease, committed."""
     cancel = (
-        CashReceiptCancel.objects.select_for_update(skip_locked=True)
+        CashReceiptCancel.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("receipt")
         .filter(pk=cancel_pk)
         .first()
@@ -504,7 +504,7 @@ def cash_receipt_cancel_send(cancel_pk: int, *, source: str) -> CashReceiptCance
     except GatewayError as exc:
         error = exc
     with transaction.atomic():
-        cancel = CashReceiptCancel.objects.select_for_update().select_related("receipt").get(pk=cancel_pk)
+        cancel = CashReceiptCancel.objects.select_for_update(of=("self",)).select_related("receipt").get(pk=cancel_pk)
         if cancel.state != CashReceiptCancel.State.PENDING:
             return cancel  # finished by another run meanwhile
         now = timezone.now()

@@ -124,7 +124,11 @@ def webhooks_fanout(*, table_id: int) -> list[int]:
     now = timezone.now()
     for endpoint_id in WebhookEndpoint.objects.filter(table_id=table_id, active=True).values_list("pk", flat=True):
         with transaction.atomic():
-            endpoint = WebhookEndpoint.objects.select_for_update().select_related("organization").get(pk=endpoint_id)
+            endpoint = (
+                WebhookEndpoint.objects.select_for_update(of=("self",))
+                .select_related("organization")
+                .get(pk=endpoint_id)
+            )
             last = LiveTable.objects.values_list("last_seq", flat=True).get(pk=table_id)
             if not endpoint.active or endpoint.queued_seq >= last:
                 continue
@@ -188,7 +192,9 @@ def webhook_delivery_finish(
     LIVE_WEBHOOK_MAX_ATTEMPTS, then failed. Returns the delivery when it is to be tried again (for the caller to
     enqueue with the countdown), else None."""
     with transaction.atomic():
-        delivery = WebhookDelivery.objects.select_for_update().select_related("endpoint").get(pk=delivery_id)
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",)).select_related("endpoint").get(pk=delivery_id)
+        )
         if delivery.state != D.SENDING or delivery.lease != lease:
             return None  # the lease ran out and someone else took it
         delivery.response_code = status_code

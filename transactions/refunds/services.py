@@ -270,7 +270,7 @@ def _complete_without_money(refund_pk: int, *, actor) -> Refund:
     """A refund whose whole amount is the voucher's share (a line the voucher paid in full): nothing goes back
     through the payment, so there is no PG call nor transfer to wait for; it is done at once."""
     order = _locked_order(Refund.objects.values_list("order_id", flat=True).get(pk=refund_pk))
-    refund = Refund.objects.select_for_update().select_related("payment").get(pk=refund_pk)
+    refund = Refund.objects.select_for_update(of=("self",)).select_related("payment").get(pk=refund_pk)
     if refund.state == R.CREATED and not refund.own_krw:
         _complete(order, refund, actor=actor, data={"voucher_only": True})
     return refund
@@ -305,7 +305,7 @@ def _claim(refund_pk: int, *, skip_locked: bool) -> _Claim:
     order = Order.objects.select_for_update(skip_locked=skip_locked).filter(pk=order_pk).first()
     if order is None:
         return _Claim()  # busy elsewhere (the reconciliation comes back)
-    refund = Refund.objects.select_for_update().select_related("payment").get(pk=refund_pk)
+    refund = Refund.objects.select_for_update(of=("self",)).select_related("payment").get(pk=refund_pk)
     if refund.state == R.CREATED and not refund.own_krw:
         _complete(order, refund, actor=None, data={"voucher_only": True})  # nothing to ask the PG for
         return _Claim(refund=refund)
@@ -379,7 +379,7 @@ def _transmit(refund_pk: int, *, actor, source: str, skip_locked: bool = False) 
 def _finish(refund_pk: int, answer: _Answer, *, actor, source: str, lease):
     """Step 3: with the order locked again, the PG's answer applied to the refund as it is now."""
     order = _locked_order(Refund.objects.values_list("order_id", flat=True).get(pk=refund_pk))
-    refund = Refund.objects.select_for_update().select_related("payment").get(pk=refund_pk)
+    refund = Refund.objects.select_for_update(of=("self",)).select_related("payment").get(pk=refund_pk)
     if refund.state != R.TRANSMITTED:
         return refund, None  # another request (or the reconciliation) finished it meanwhile
     if answer.unavailable is not None:
@@ -555,7 +555,7 @@ def refund_bank_confirm(
         )
     with transaction.atomic():
         order = _locked_order(refund.order_id)
-        refund = Refund.objects.select_for_update().select_related("payment").get(pk=refund.pk)
+        refund = Refund.objects.select_for_update(of=("self",)).select_related("payment").get(pk=refund.pk)
         if refund.state == R.DONE:
             return refund
         if refund.payment.method != Order.Method.BANK_TRANSFER or refund.state != R.CREATED:
@@ -577,7 +577,7 @@ def refund_withdraw(*, actor, refund: Refund, reason: str) -> Refund:
     reason = _required(reason, _("Write why the refund is withdrawn."))
     with transaction.atomic():
         _locked_order(refund.order_id)
-        refund = Refund.objects.select_for_update().select_related("payment").get(pk=refund.pk)
+        refund = Refund.objects.select_for_update(of=("self",)).select_related("payment").get(pk=refund.pk)
         if refund.state != R.CREATED or refund.payment.method != Order.Method.BANK_TRANSFER:
             raise DomainError(
                 _("Only a bank-transfer refund waiting for its transfer can be withdrawn."), code="not_bank"

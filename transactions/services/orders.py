@@ -420,7 +420,7 @@ def order_cancel(*, actor, order: Order, reason: str = "") -> Order:
     staff = can(actor, "accounts.platform_admin")
     if not staff and not can(actor, "accounts.buy_for_org", order.buyer):
         raise NotAllowed(_("Only a buyer of the organization that placed the order can cancel it."))
-    order = Order.objects.select_for_update().select_related("buyer").get(pk=order.pk)
+    order = Order.objects.select_for_update(of=("self",)).select_related("buyer").get(pk=order.pk)
     if order.state == O.CANCELLED:
         return order
     if _payment_being_confirmed(order):
@@ -453,7 +453,10 @@ def orders_cancel_overdue(*, limit: int = 500) -> int:
     for pk in list(overdue.values_list("pk", flat=True)[:limit]):
         with transaction.atomic():
             order = (
-                overdue.select_for_update(skip_locked=True).select_related("buyer", "placed_by").filter(pk=pk).first()
+                overdue.select_for_update(skip_locked=True, of=("self",))
+                .select_related("buyer", "placed_by")
+                .filter(pk=pk)
+                .first()
             )
             if order is None or _payment_being_confirmed(order):
                 continue

@@ -107,7 +107,9 @@ def _require_buyer(actor, subscription: Subscription) -> None:
 def subscription_cancel(*, actor, subscription: Subscription) -> Subscription:
     """The buyer turns renewal off: no reminder, and the subscription ends with the last period paid, which
     runs to its end (nothing is refunded or cut short). Idempotent; an ended subscription is returned as it is."""
-    subscription = Subscription.objects.select_for_update().select_related("organization").get(pk=subscription.pk)
+    subscription = (
+        Subscription.objects.select_for_update(of=("self",)).select_related("organization").get(pk=subscription.pk)
+    )
     _require_buyer(actor, subscription)
     if subscription.state != S.ACTIVE:
         return subscription
@@ -130,7 +132,9 @@ def subscription_cancel(*, actor, subscription: Subscription) -> Subscription:
 def subscription_resume(*, actor, subscription: Subscription) -> Subscription:
     """The buyer turns renewal back on while a period still runs (reminded again before it ends). Idempotent;
     an ended subscription is renewed by buying it again instead (DomainError)."""
-    subscription = Subscription.objects.select_for_update().select_related("organization").get(pk=subscription.pk)
+    subscription = (
+        Subscription.objects.select_for_update(of=("self",)).select_related("organization").get(pk=subscription.pk)
+    )
     _require_buyer(actor, subscription)
     if subscription.state == S.ACTIVE:
         return subscription
