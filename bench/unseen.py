@@ -18,6 +18,9 @@ frequencies once (a server has them after its first search), then asks every URL
 - SQL statements and their wall ms as the client sees them, grouped by statement kind.
 
 --explain: EXPLAIN (ANALYZE, BUFFERS) of the slowest statement of each kind (planning and execution ms, buffers).
+--explain-all: EXPLAIN (ANALYZE) of every statement of the pass, again after it: planning and execution ms summed per
+kind (how much of PostgreSQL's part is planning, which a prepared statement would save; the second run reads
+warm buffers, so its execution is a lower bound).
 --profile K: a cProfile pass over the URLs; the K functions of most cumulative time (where the Python goes).
 The last pass's figures are reported (the first warms the process: imports, templates, reference labels).
 Ends with one line of JSON.
@@ -171,6 +174,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--passes", type=int, default=2, help="the last one is reported (default 2)")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN (ANALYZE, BUFFERS) the slowest of each kind")
+    parser.add_argument(
+        "--explain-all", action="store_true", help="planning and execution ms per kind (EXPLAIN ANALYZE of each)"
+    )
     parser.add_argument("--dump", help="write each request's URL, figures and statements (kind, ms) to this file")
     parser.add_argument("--profile", type=int, default=0, help="a cProfile pass: the K most expensive functions")
     parser.add_argument(
@@ -277,6 +283,23 @@ def main() -> None:
                 f"  {name:42} planning {e['planning_ms']:6.2f} ms  execution {e['execution_ms']:7.2f} ms  "
                 f"buffers hit {e['shared_hit']} read {e['shared_read']}"
             )
+    if args.explain_all:
+        print("\nplanning and execution, every statement explained again after the pass (ms per request):")
+        split = {}
+        for name, rows in by_kind.items():
+            plans = [
+                explain(sql_text, params)
+                for _ms, sql_text, params in rows
+                if sql_text.lstrip().upper().startswith(("SELECT", "WITH"))
+            ]
+            planning = sum(e["planning_ms"] for e in plans) / n
+            execution = sum(e["execution_ms"] for e in plans) / n
+            split[name] = {"planning_ms": round(planning, 3), "execution_ms": round(execution, 3)}
+            print(f"  {name:42} planning {planning:6.2f}  execution {execution:6.2f}")
+        planning = sum(v["planning_ms"] for v in split.values())
+        execution = sum(v["execution_ms"] for v in split.values())
+        print(f"  {'all':42} planning {planning:6.2f}  execution {execution:6.2f}")
+        kinds["_planning_execution"] = split
     if args.dump:
         with open(args.dump, "w") as out:
             for r, request_statements in zip(per_request, statements):
