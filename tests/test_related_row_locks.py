@@ -7,6 +7,7 @@ coming back. Each test holds a service inside its transaction and takes, from an
 to the joined rows takes (NOWAIT: under a FOR UPDATE it fails at once)."""
 
 import threading
+import time
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -27,6 +28,7 @@ from transactions.services import orders
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of NOWAIT refused
 ONE_OFF = {"kind": "one_off", "price_krw": 30_000, "cost_basis": "파일 가공·전송 비용 (건당)"}
 
 
@@ -51,17 +53,18 @@ def held_inside(monkeypatch, module, name, work):
         except Exception as error:  # (reported by the test)
             failures.append(error)
         finally:
+            inside.set()  # (a failure before `name` does not keep the test waiting)
             connection.close()
 
     thread = threading.Thread(target=run)
     thread.start()
     try:
-        assert inside.wait(10), f"{name} was not reached"
+        assert inside.wait(30) and not failures, f"{name} was not reached: {failures}"
         yield
     finally:
         release.set()
-        thread.join(10)
-    assert not failures
+        thread.join(60)  # its transaction ends before the test's checks and the database's flush
+    assert not thread.is_alive() and not failures, failures
 
 
 def key_share_nowait(model, pk) -> None:
@@ -122,8 +125,11 @@ def test_the_overdue_sweep_cancels_an_order_whose_buyer_rows_are_key_shared(offi
         cursor.execute(f"SELECT 1 FROM {User._meta.db_table} WHERE id = %s FOR KEY SHARE", [order.placed_by_id])
         thread = threading.Thread(target=sweep)
         thread.start()
-        thread.join(30)
-        assert not thread.is_alive(), "the sweep waited for the key shares"
+        try:
+            thread.join(30)
+            assert not thread.is_alive(), "the sweep waited for the key shares"
+        finally:
+            thread.join(60)
     assert cancelled == [1]
     assert Order.objects.get(pk=order.pk).state == Order.State.CANCELLED
 
@@ -140,6 +146,45 @@ def test_an_approval_leaves_the_publisher_free_for_key_shares_and_holds_the_data
         monkeypatch, review, "catalog_entry_refresh", lambda: review.version_approve(actor=admin_user, version=version)
     ):
         key_share_nowait(Organization, official.active_organization.pk)
-        with pytest.raises(OperationalError):
+        with pytest.raises(OperationalError) as refused:
             key_share_nowait(Dataset, version.dataset_id)
+        assert refused.value.__cause__.pgcode == LOCK_NOT_AVAILABLE
     assert DatasetVersion.objects.get(pk=version.pk).state == DatasetVersion.State.PUBLISHED
+
+
+def test_an_approval_locks_its_dataset_before_its_version(official, admin_user, draft):
+    """Withdrawal, the harvester and the listing changes lock a dataset before its versions; an approval locking the
+    version first deadlocked with a withdrawal of it at the same moment (the provider API takes any version id). While
+    another transaction holds the dataset, the approval waits for it without holding the version."""
+    version = _ready(draft)
+    catalog_services.version_submit(actor=official, version=version, pii_justification="-")
+    outcome = []
+
+    def approve():
+        try:
+            outcome.append(review.version_approve(actor=admin_user, version=version).state)
+        except Exception as error:  # (reported by the test)
+            outcome.append(error)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=approve)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {Dataset._meta.db_table} WHERE id = %s FOR UPDATE", [version.dataset_id])
+            thread.start()
+            deadline = time.monotonic() + 30
+            waiting = 0
+            while not waiting and time.monotonic() < deadline and not outcome:
+                time.sleep(0.05)
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                )
+                waiting = cursor.fetchone()[0]
+            assert waiting, f"the approval did not wait for the dataset: {outcome}"
+            # NOWAIT: fails at once if the approval took the version before waiting for the dataset.
+            table = DatasetVersion._meta.db_table
+            cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE NOWAIT", [version.pk])
+    finally:
+        thread.join(60)
+    assert outcome == [DatasetVersion.State.PUBLISHED]

@@ -221,17 +221,26 @@ def harvest_fetched_publish() -> list[int]:
     ready = DatasetVersion.objects.filter(state=V.READY, change_note=FETCH_NOTE, dataset__harvest__isnull=False)
     for version_id in ready.values_list("pk", flat=True):
         with transaction.atomic():
-            version = (
-                DatasetVersion.objects.select_for_update(of=("self",)).select_related("dataset").get(pk=version_id)
+            # The listing and its dataset, then the version: the order of the importer (harvest_page_import,
+            # harvest_run_remove_missing) and of approval and withdrawal (dataset before version).
+            harvested = (
+                HarvestedDataset.objects.select_for_update(of=("self", "dataset"))
+                .select_related("dataset")
+                .filter(dataset__versions=version_id)
+                .first()
             )
-            if version.state != V.READY or version.uploads.filter(state=Upload.State.UPLOADING).exists():
+            version = DatasetVersion.objects.select_for_update().get(pk=version_id)
+            if (
+                harvested is None
+                or version.state != V.READY
+                or version.uploads.filter(state=Upload.State.UPLOADING).exists()
+            ):
                 continue  # a file is still arriving (or its worker was killed: the next run discards the draft)
             if version.files.needing_justification().exists():
                 continue  # personal data found: the organization decides, not the harvester
             if version.files.exclude(check_state__in=(DataFile.Check.PASSED, DataFile.Check.WARNING)).exists():
                 continue
-            dataset = Dataset.objects.select_for_update().get(pk=version.dataset_id)
-            harvested = HarvestedDataset.objects.select_for_update().get(dataset=dataset)
+            dataset = harvested.dataset
             actor = version.created_by
             transition(version, to=V.SUBMITTED, actor=actor, data={"automatic": True, "harvest_fetch": True})
             previous = dataset.versions.filter(state=V.PUBLISHED).first()

@@ -134,9 +134,19 @@ def version_submit(*, actor, version: DatasetVersion, pii_justification: str = "
     return version
 
 
-def _lock_for_decision(actor, version: DatasetVersion) -> DatasetVersion:
+def _lock_dataset_of(version: DatasetVersion) -> None:
+    """The dataset's row lock serialises what it publishes: approval, withdrawal, the harvester, version_start_new
+    and the listing changes each take it before any of its versions' (dataset_id never changes: the caller's copy of
+    the version names the row)."""
+    Dataset.objects.select_for_update().get(pk=version.dataset_id)
+
+
+def _lock_for_decision(actor, version: DatasetVersion, *, dataset: bool = False) -> DatasetVersion:
+    """The version locked for an admin's decision (`dataset`: its dataset's row first, for one that publishes)."""
     if not can(actor, "accounts.platform_admin"):
         raise NotAllowed(_("Only platform admins decide on submissions."))
+    if dataset:
+        _lock_dataset_of(version)
     return (
         DatasetVersion.objects.select_for_update(of=("self",)).select_related("dataset__publisher").get(pk=version.pk)
     )
@@ -151,13 +161,14 @@ def version_approve(
     publisher who made the table live (`actor`), the decision's data saying it was automatic and why."""
     if automatic is not None:
         _require_publisher(actor, version.dataset.publisher)
+        _lock_dataset_of(version)
         version = (
             DatasetVersion.objects.select_for_update(of=("self",))
             .select_related("dataset__publisher")
             .get(pk=version.pk)
         )
     else:
-        version = _lock_for_decision(actor, version)
+        version = _lock_for_decision(actor, version, dataset=True)
     if version.state == S.PUBLISHED:
         return version  # the same decision twice (double click, or a second admin agreeing)
     if version.state != S.SUBMITTED:
@@ -171,9 +182,6 @@ def version_approve(
     problems = submission_problems(version, pii_justification=version.pii_justification or "-")
     if problems:
         raise DomainError(problems[0], code="not_approvable")
-    # The dataset's row lock serialises what it publishes (as in the harvester, version_start_new and the listing
-    # changes): taken after this version's, before the published one's.
-    Dataset.objects.select_for_update().get(pk=version.dataset_id)
     previous = DatasetVersion.objects.select_for_update().filter(dataset=version.dataset, state=S.PUBLISHED).first()
     if previous:
         transition(previous, to=S.SUPERSEDED, actor=actor, data={"by": version.number})
@@ -243,8 +251,7 @@ def version_withdraw(*, actor, version: DatasetVersion, reason: str) -> DatasetV
     reason = (reason or "").strip()
     if not reason:
         raise DomainError(_("Say why the version is withdrawn."), code="reason_required")
-    # The dataset before the version, as approval and the harvester lock them.
-    Dataset.objects.select_for_update().get(pk=version.dataset_id)
+    _lock_dataset_of(version)
     version = (
         DatasetVersion.objects.select_for_update(of=("self",)).select_related("dataset__publisher").get(pk=version.pk)
     )

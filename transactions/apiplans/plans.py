@@ -91,7 +91,7 @@ def plan_refunded(*, entitlement: Entitlement, actor, now) -> None:
     if plan.kind != OfferKind.API_SUBSCRIPTION:
         return
     replaced = (
-        ApiPlan.objects.select_for_update()
+        ApiPlan.objects.select_for_update(of=("self",))  # the filter joins its entitlement: that row stays free
         .filter(
             organization_id=plan.organization_id,
             dataset_id=plan.dataset_id,

@@ -196,7 +196,7 @@ def plans_expire(*, limit: int = 500) -> int:
     ended = 0
     for pk in list(over.values_list("pk", flat=True)[:limit]):
         with transaction.atomic():
-            plan = over.select_for_update(skip_locked=True).filter(pk=pk).first()
+            plan = over.select_for_update(skip_locked=True, of=("self",)).filter(pk=pk).first()  # (not its entitlement)
             if plan is None:
                 continue
             plan.ended_at = now
