@@ -7,12 +7,14 @@ from celery import Celery, bootsteps
 from celery.signals import (
     setup_logging,
     task_failure,
+    task_postrun,
     task_prerun,
     task_rejected,
     task_retry,
     task_revoked,
     task_success,
 )
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
 
@@ -28,6 +30,18 @@ def keep_django_logging(loglevel=None, **kwargs):
     replace the root logger's handlers with its own plain-text format. The worker's `-l` level still applies."""
     if loglevel:
         logging.getLogger().setLevel(loglevel)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def database_connection_between_tasks(task=None, **kwargs):
+    """Before and after each task, the worker's database connection is kept or closed by Django's rules, as around a
+    web request: closed once older than DB_CONN_MAX_AGE, or when it broke, or when the task left it mid-transaction;
+    otherwise the next task uses it (settings.CELERY_DB_REUSE_MAX turns off Celery's own close around every task,
+    which made each task a new PostgreSQL backend). Not for a task run eagerly inside the caller's transaction."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    close_old_connections()
 
 
 class RequestContextStep(bootsteps.Step):
