@@ -20,7 +20,8 @@ frequencies once (a server has them after its first search), then asks every URL
 --explain: EXPLAIN (ANALYZE, BUFFERS) of the slowest statement of each kind (planning and execution ms, buffers).
 --explain-all: EXPLAIN (ANALYZE) of every statement of the pass, again after it: planning and execution ms summed per
 kind (how much of PostgreSQL's part is planning, which a prepared statement would save; the second run reads
-warm buffers, so its execution is a lower bound).
+warm buffers, so its execution is a lower bound; it runs outside the request's transaction, so a SET LOCAL of the
+request, such as the suggestion statement's enable_seqscan, does not hold for it). Plain SELECTs only.
 --profile K: a cProfile pass over the URLs; the K functions of most cumulative time (where the Python goes).
 The last pass's figures are reported (the first warms the process: imports, templates, reference labels).
 Ends with one line of JSON.
@@ -150,6 +151,12 @@ def mean(values):
 def pct(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * p / 100))] if values else 0.0
+
+
+def _explainable(sql: str) -> bool:
+    """A plain read, safe to run again for EXPLAIN ANALYZE (a locking or data-changing statement is not)."""
+    text = sql.lstrip().upper()
+    return text.startswith("SELECT") and " FOR UPDATE" not in text and " FOR SHARE" not in text
 
 
 def explain(sql, params):
@@ -287,11 +294,7 @@ def main() -> None:
         print("\nplanning and execution, every statement explained again after the pass (ms per request):")
         split = {}
         for name, rows in by_kind.items():
-            plans = [
-                explain(sql_text, params)
-                for _ms, sql_text, params in rows
-                if sql_text.lstrip().upper().startswith(("SELECT", "WITH"))
-            ]
+            plans = [explain(sql_text, params) for _ms, sql_text, params in rows if _explainable(sql_text)]
             planning = sum(e["planning_ms"] for e in plans) / n
             execution = sum(e["execution_ms"] for e in plans) / n
             split[name] = {"planning_ms": round(planning, 3), "execution_ms": round(execution, 3)}

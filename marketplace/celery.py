@@ -36,9 +36,12 @@ def keep_django_logging(loglevel=None, **kwargs):
 @task_postrun.connect
 def database_connection_between_tasks(task=None, **kwargs):
     """Before and after each task, the worker's database connection is kept or closed by Django's rules, as around a
-    web request: closed once older than DB_CONN_MAX_AGE, or when it broke, or when the task left it mid-transaction;
-    otherwise the next task uses it (settings.CELERY_DB_REUSE_MAX turns off Celery's own close around every task,
-    which made each task a new PostgreSQL backend). Not for a task run eagerly inside the caller's transaction."""
+    web request: closed once older than DB_CONN_MAX_AGE, after an error that left it unusable, or when the task left
+    autocommit off; otherwise the next task uses it (settings.CELERY_DB_REUSE_MAX turns off Celery's own close around
+    every task, which made each task a new PostgreSQL backend). A kept connection PostgreSQL dropped meanwhile (a
+    restart, a failover) is found by CONN_HEALTH_CHECKS before the task's first statement, also when that statement
+    opens transaction.atomic (Django checks before it turns autocommit off). Not for a task run eagerly inside the
+    caller's transaction."""
     if task is not None and getattr(task.request, "is_eager", False):
         return
     close_old_connections()
