@@ -134,7 +134,9 @@ def harvest_run_release(*, run: HarvestRun) -> None:
 
 
 def _schedule_next(source_id: int, now: dt.datetime) -> None:
-    schedule = HarvestSource.objects.values_list("schedule", flat=True).get(pk=source_id)
+    # The source's row locked before its schedule is read (the update below would wait for it anyway): a schedule
+    # an admin changes meanwhile (harvest_source_update) is not overwritten by a next run computed from the old one.
+    schedule = HarvestSource.objects.select_for_update().values_list("schedule", flat=True).get(pk=source_id)
     HarvestSource.objects.filter(pk=source_id).update(last_run_at=now, next_run_at=next_run_after(schedule, now))
 
 

@@ -4,11 +4,14 @@ ran out is handed to a worker again; a run claimed too often ends failed with th
 the source runs next."""
 
 import datetime as dt
+import threading
+import time
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
-from catalog.harvest import importer
+from catalog.harvest import importer, services
 from catalog.harvest.models import HarvestRun, HarvestSource
 from catalog.harvest.tasks import harvest_due, harvest_run
 from tests.interop.harvest_support import ANSAN_RULES, FakeSource, ckan_pages, make_run, make_source, recorded_packages
@@ -91,3 +94,64 @@ def test_a_run_interrupted_too_often_ends_failed(world, settings):
 def test_a_manual_source_is_never_due(world):
     source = make_source(world["admin"], world["org"], "http://127.0.0.1:9/", schedule=HarvestSource.Schedule.MANUAL)
     assert source not in importer.harvest_sources_due()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_schedule_changed_while_a_run_ends_is_not_overwritten_by_the_old_one(world, monkeypatch):
+    """A run that ends sets when its source runs next from the source's schedule. An admin changing the schedule at
+    that moment (the source's row locked, not yet committed) must not be overwritten by a next run computed from the
+    old schedule: the ending run locks the source's row before it reads the schedule."""
+    source = make_source(world["admin"], world["org"], "http://127.0.0.1:9/", schedule="daily")
+    claimed = importer.harvest_run_claim(run_id=make_run(source).pk)
+    inside, release = threading.Event(), threading.Event()
+    check = services._duplicate_check  # called by harvest_source_update once it holds the source's row
+
+    def held(*args, **kwargs):
+        inside.set()
+        release.wait(30)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_duplicate_check", held)
+    failures = []
+
+    def in_thread(work):
+        def run():
+            try:
+                work()
+            except Exception as error:  # (reported by the test)
+                failures.append(error)
+            finally:
+                inside.set()
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    admin = in_thread(
+        lambda: services.harvest_source_update(
+            actor=world["admin"], source=source, reason="원본이 주 1회 갱신됨", schedule="weekly"
+        )
+    )
+    ending = None
+    try:
+        assert inside.wait(30) and not failures, failures
+        ending = in_thread(lambda: importer.harvest_run_fail(run=claimed, message_ko="실패", message_en="failed"))
+        deadline = time.monotonic() + 30
+        with connection.cursor() as cursor:  # until the ending run waits for the admin's lock on the source
+            while time.monotonic() < deadline:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                )
+                if cursor.fetchone()[0]:
+                    break
+                time.sleep(0.05)
+    finally:
+        release.set()
+        admin.join(60)
+        if ending is not None:
+            ending.join(60)
+    assert not failures, failures
+    source.refresh_from_db()
+    assert source.schedule == "weekly"
+    assert source.next_run_at - source.last_run_at == dt.timedelta(days=7)
