@@ -7,8 +7,6 @@ coming back. Each test holds a service inside its transaction and takes, from an
 to the joined rows takes (NOWAIT: under a FOR UPDATE it fails at once)."""
 
 import threading
-import time
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -20,6 +18,7 @@ from catalog import services as catalog_services
 from catalog.models import Dataset, DatasetVersion
 from catalog.services import review
 from tests.catalog.test_review import _ready
+from tests.lock_support import a_backend_waits_for_a_lock, held_inside, started
 from tests.transactions.conftest import offer_of, place_order, publish_dataset
 from transactions.delivery import packaging
 from transactions.delivery import services as delivery
@@ -30,41 +29,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of NOWAIT refused
 ONE_OFF = {"kind": "one_off", "price_krw": 30_000, "cost_basis": "파일 가공·전송 비용 (건당)"}
-
-
-@contextmanager
-def held_inside(monkeypatch, module, name, work):
-    """Run `work` in a thread (a connection of its own) and hold it at `module.name`, which it calls inside its
-    transaction once its rows are locked, until the block ends."""
-    inside, release = threading.Event(), threading.Event()
-    original = getattr(module, name)
-
-    def held(*args, **kwargs):
-        inside.set()
-        release.wait(10)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, held)
-    failures = []
-
-    def run():
-        try:
-            work()
-        except Exception as error:  # (reported by the test)
-            failures.append(error)
-        finally:
-            inside.set()  # (a failure before `name` does not keep the test waiting)
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    try:
-        assert inside.wait(30) and not failures, f"{name} was not reached: {failures}"
-        yield
-    finally:
-        release.set()
-        thread.join(60)  # its transaction ends before the test's checks and the database's flush
-    assert not thread.is_alive() and not failures, failures
 
 
 def key_share_nowait(model, pk) -> None:
@@ -158,33 +122,21 @@ def test_an_approval_locks_its_dataset_before_its_version(official, admin_user, 
     another transaction holds the dataset, the approval waits for it without holding the version."""
     version = _ready(draft)
     catalog_services.version_submit(actor=official, version=version, pii_justification="-")
-    outcome = []
-
-    def approve():
-        try:
-            outcome.append(review.version_approve(actor=admin_user, version=version).state)
-        except Exception as error:  # (reported by the test)
-            outcome.append(error)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=approve)
+    outcome, failures = [], []
+    thread = None
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"SELECT 1 FROM {Dataset._meta.db_table} WHERE id = %s FOR UPDATE", [version.dataset_id])
-            thread.start()
-            deadline = time.monotonic() + 30
-            waiting = 0
-            while not waiting and time.monotonic() < deadline and not outcome:
-                time.sleep(0.05)
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                )
-                waiting = cursor.fetchone()[0]
-            assert waiting, f"the approval did not wait for the dataset: {outcome}"
+            thread = started(
+                lambda: outcome.append(review.version_approve(actor=admin_user, version=version).state), failures
+            )
+            waiting = a_backend_waits_for_a_lock(cursor, given_up=lambda: not thread.is_alive())
+            assert waiting, f"the approval did not wait for the dataset: {failures}"
             # NOWAIT: fails at once if the approval took the version before waiting for the dataset.
             table = DatasetVersion._meta.db_table
             cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE NOWAIT", [version.pk])
     finally:
-        thread.join(60)
+        if thread is not None:
+            thread.join(60)
+    assert not failures, failures
     assert outcome == [DatasetVersion.State.PUBLISHED]

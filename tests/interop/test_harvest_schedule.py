@@ -4,8 +4,6 @@ ran out is handed to a worker again; a run claimed too often ends failed with th
 the source runs next."""
 
 import datetime as dt
-import threading
-import time
 
 import pytest
 from django.db import connection
@@ -15,6 +13,7 @@ from catalog.harvest import importer, services
 from catalog.harvest.models import HarvestRun, HarvestSource
 from catalog.harvest.tasks import harvest_due, harvest_run
 from tests.interop.harvest_support import ANSAN_RULES, FakeSource, ckan_pages, make_run, make_source, recorded_packages
+from tests.lock_support import a_backend_waits_for_a_lock, held_inside, started
 
 
 @pytest.fixture(autouse=True)
@@ -103,54 +102,25 @@ def test_a_schedule_changed_while_a_run_ends_is_not_overwritten_by_the_old_one(w
     old schedule: the ending run locks the source's row before it reads the schedule."""
     source = make_source(world["admin"], world["org"], "http://127.0.0.1:9/", schedule="daily")
     claimed = importer.harvest_run_claim(run_id=make_run(source).pk)
-    inside, release = threading.Event(), threading.Event()
-    check = services._duplicate_check  # called by harvest_source_update once it holds the source's row
-
-    def held(*args, **kwargs):
-        inside.set()
-        release.wait(30)
-        return check(*args, **kwargs)
-
-    monkeypatch.setattr(services, "_duplicate_check", held)
     failures = []
 
-    def in_thread(work):
-        def run():
-            try:
-                work()
-            except Exception as error:  # (reported by the test)
-                failures.append(error)
-            finally:
-                inside.set()
-                connection.close()
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        return thread
-
-    admin = in_thread(
-        lambda: services.harvest_source_update(
+    def admin_change():
+        services.harvest_source_update(
             actor=world["admin"], source=source, reason="원본이 주 1회 갱신됨", schedule="weekly"
         )
-    )
-    ending = None
-    try:
-        assert inside.wait(30) and not failures, failures
-        ending = in_thread(lambda: importer.harvest_run_fail(run=claimed, message_ko="실패", message_en="failed"))
-        deadline = time.monotonic() + 30
-        with connection.cursor() as cursor:  # until the ending run waits for the admin's lock on the source
-            while time.monotonic() < deadline:
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                )
-                if cursor.fetchone()[0]:
-                    break
-                time.sleep(0.05)
-    finally:
-        release.set()
-        admin.join(60)
-        if ending is not None:
+
+    # _duplicate_check: called by harvest_source_update once it holds the source's row.
+    with held_inside(monkeypatch, services, "_duplicate_check", admin_change):
+        ending = started(
+            lambda: importer.harvest_run_fail(run=claimed, message_ko="실패", message_en="failed"), failures
+        )
+        try:
+            with connection.cursor() as cursor:  # until the ending run waits for the admin's lock on the source
+                a_backend_waits_for_a_lock(cursor, given_up=lambda: not ending.is_alive())
+        except BaseException:
             ending.join(60)
+            raise
+    ending.join(60)
     assert not failures, failures
     source.refresh_from_db()
     assert source.schedule == "weekly"
