@@ -167,7 +167,7 @@ CELERY_RESULT_EXPIRES = 3600
 # Celery's Django fix-up closes the database connection before and after every task unless this is set: a new
 # PostgreSQL backend per task (a fork, and its caches and shared buffers mapped again). Set beyond reach, so that a
 # worker keeps its connection between tasks by Django's own rules instead (marketplace/celery.py: DB_CONN_MAX_AGE,
-# and closed at once when it broke or a task left it mid-transaction), as a web process does between requests.
+# and closed when an error left it unusable or a task left autocommit off), as a web process does between requests.
 CELERY_DB_REUSE_MAX = 2**31
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # visibility_timeout: an unacknowledged task (acks_late) is redelivered after this long; it must
