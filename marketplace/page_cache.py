@@ -20,7 +20,8 @@ marked private/no-store/no-cache, varies on nothing outside the key and is at mo
 the second request for the same key within PAGE_CACHE_SECONDS (the first leaves a small marker): a stream of
 never-seen search URLs (a crawler) cannot fill the Redis the task queue shares with pages nobody asks for again; and
 the bytes stored per PAGE_CACHE_SECONDS are capped (PAGE_CACHE_BUDGET_BYTES: pages in Redis stay under twice that), as
-a script can ask each of its URLs twice. Every entry expires after PAGE_CACHE_SECONDS, so what changes without a catalog change (download
+a script can ask each of its URLs twice; one client address stores at most PAGE_CACHE_ADDRESS_BUDGET_BYTES of them, so
+such a script cannot spend the budget of everyone else. Every entry expires after PAGE_CACHE_SECONDS, so what changes without a catalog change (download
 counts) is at most that old. (An organization's, theme's or licence's edit and a live table's state do bump the generation;
 a dataset page showing live tables is sent with Cache-Control: no-cache, as its rows' age and count move with every push.)
 
@@ -45,6 +46,7 @@ Clients cannot force a miss (Cache-Control: no-cache from a client is ignored), 
 """
 
 import hashlib
+import ipaddress
 import re
 
 from django.conf import settings
@@ -58,6 +60,7 @@ from django.urls import Resolver404, resolve
 from catalog import discovery
 from catalog.dcat.views import negotiated
 from core import generation as core_generation
+from core.http import client_ip
 
 # URL names (namespace:name) of pages that are the same for every anonymous visitor, each with what of the Accept
 # header its answer depends on: RDF, the format catalog.dcat's content negotiation picks (None: HTML); RAW, the whole
@@ -209,15 +212,36 @@ def entry_for(request, response, generation: int) -> dict | None:
     }
 
 
-def within_budget(size: int) -> bool:
-    """Whether `size` more bytes of pages may be stored: at most PAGE_CACHE_BUDGET_BYTES per window of
-    PAGE_CACHE_SECONDS (the counter expires with the window). An entry lives at most PAGE_CACHE_SECONDS, so the pages
-    in Redis never exceed twice the budget, whatever a script asks (each of its URLs twice defeats the marker)."""
-    cache.add(BUDGET_KEY, 0, settings.PAGE_CACHE_SECONDS)
+def _spend(key: str, size: int, budget: int) -> bool:
+    """Add `size` to the window's counter `key` (it expires with the window); whether it stays within `budget`."""
+    cache.add(key, 0, settings.PAGE_CACHE_SECONDS)
     try:
-        return cache.incr(BUDGET_KEY, size) <= settings.PAGE_CACHE_BUDGET_BYTES
+        return cache.incr(key, size) <= budget
     except ValueError:  # the window ended between the two calls: the next page starts the next one
         return False
+
+
+def _address_of(request) -> str:
+    """Whose share of the budget a store spends: the client's address (core.http.client_ip), an IPv6 one by its /64
+    (what one subscriber is given)."""
+    address = client_ip(request)
+    if address is None:
+        return "-"
+    ip = ipaddress.ip_address(address)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else address
+
+
+def within_budget(request, size: int) -> bool:
+    """Whether `size` more bytes of pages may be stored: at most PAGE_CACHE_BUDGET_BYTES per window of
+    PAGE_CACHE_SECONDS (the counter expires with the window). An entry lives at most PAGE_CACHE_SECONDS, so the pages
+    in Redis never exceed twice the budget, whatever a script asks (each of its URLs twice defeats the marker).
+    And at most PAGE_CACHE_ADDRESS_BUDGET_BYTES of it stored by one client address: one script asking never-seen
+    URLs twice (a dataset page with a query string of its own making) would otherwise spend the whole budget, and no
+    page — the home page expired or a new generation's included — would be kept for anyone until the window ends."""
+    own = f"{BUDGET_KEY}:{_address_of(request)}"
+    return _spend(own, size, settings.PAGE_CACHE_ADDRESS_BUDGET_BYTES) and _spend(
+        BUDGET_KEY, size, settings.PAGE_CACHE_BUDGET_BYTES
+    )
 
 
 def response_from(request, entry: dict) -> HttpResponse:
@@ -272,7 +296,7 @@ class PageCacheMiddleware:
         if not estimates and storable(request, response, mode):
             seen = entry is not None and entry.get("generation") == generation
             stored = entry_for(request, response, generation) if seen else None
-            if stored is not None and within_budget(len(response.content)):  # seen once already: keep it
+            if stored is not None and within_budget(request, len(response.content)):  # seen once already: keep it
                 cache.set(key, stored, settings.PAGE_CACHE_SECONDS)
             elif not seen:
                 cache.set(key, {"generation": generation}, settings.PAGE_CACHE_SECONDS)

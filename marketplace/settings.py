@@ -546,6 +546,9 @@ PAGE_CACHE_MAX_BYTES = env_int("PAGE_CACHE_MAX_BYTES", 1024 * 1024)
 # At most this many bytes of pages are stored per PAGE_CACHE_SECONDS (beyond it pages are served, not kept until the
 # window ends): the pages in Redis stay under twice this, whatever URLs a script asks for.
 PAGE_CACHE_BUDGET_BYTES = env_int("PAGE_CACHE_BUDGET_BYTES", 128 * 1024 * 1024)
+# Of which one client address (an IPv6 one by its /64) stores at most this many: a script asking never-seen URLs cannot
+# spend everyone's budget (the pages it stored are still served to everyone; hits are never limited by this).
+PAGE_CACHE_ADDRESS_BUDGET_BYTES = env_int("PAGE_CACHE_ADDRESS_BUDGET_BYTES", 8 * 1024 * 1024)
 # Datasets per page of the DCAT-AP catalog (/catalog.ttl?page=N; issue 17, catalog.dcat).
 DCAT_PAGE_SIZE = env_int("DCAT_PAGE_SIZE", 100)
 # Above this many matches ranking would read too many search vectors: titles holding every word come first.

@@ -262,6 +262,46 @@ def test_a_script_asking_every_url_twice_cannot_fill_redis(client, settings, dat
     assert client.get(urls[-1]).status_code == 200 and client.get(urls[-1])["X-Page-Cache"] == "miss"
 
 
+def test_one_address_asking_never_seen_urls_twice_cannot_spend_everyones_budget(settings, dataset):
+    """A script at one address asks dataset pages with query strings of its own making, each twice (the marker is
+    no defence): it may store only its share (PAGE_CACHE_ADDRESS_BUDGET_BYTES). Before the share, it spent the whole
+    budget and no page was kept for anyone until the window ended: the home page stayed a miss for every visitor."""
+    from django.core.cache import cache
+
+    from marketplace.page_cache import BUDGET_KEY
+
+    page = reverse("catalog:dataset", args=[dataset.slug])
+    script = Client(REMOTE_ADDR="203.0.113.7")
+    visitor = Client(REMOTE_ADDR="198.51.100.9")
+    cache.delete_many([f"{BUDGET_KEY}:203.0.113.7", f"{BUDGET_KEY}:198.51.100.9"])  # (an earlier run's window)
+    largest = max(len(script.get(f"{page}?junk=0").content), len(visitor.get("/").content)) + 100
+    settings.PAGE_CACHE_BUDGET_BYTES = 6 * largest
+    settings.PAGE_CACHE_ADDRESS_BUDGET_BYTES = 3 * largest
+    kept = []
+    for n in range(1, 9):
+        script.get(f"{page}?junk={n}")
+        script.get(f"{page}?junk={n}")
+        again = script.get(f"{page}?junk={n}")
+        assert again.status_code == 200  # always answered, kept or not
+        kept.append(again["X-Page-Cache"] == "hit")
+    assert kept == [True] * 3 + [False] * 5
+    # (the visitor asked for it once above: stored at this first ask, served from the next)
+    assert [visitor.get("/")["X-Page-Cache"] for _ in range(3)] == ["miss", "hit", "hit"]
+
+
+def test_an_ipv6_client_spends_the_share_of_its_64():
+    """One subscriber holds a /64: its addresses share one part of the budget (or rotating them would be a way round)."""
+    from django.test import RequestFactory
+
+    from marketplace.page_cache import _address_of
+
+    factory = RequestFactory()
+    one = _address_of(factory.get("/", REMOTE_ADDR="2001:db8:1:2::10"))
+    assert one == _address_of(factory.get("/", REMOTE_ADDR="2001:db8:1:2:ffff::99")) == "2001:db8:1:2::/64"
+    assert one != _address_of(factory.get("/", REMOTE_ADDR="2001:db8:1:3::10"))
+    assert _address_of(factory.get("/", REMOTE_ADDR="203.0.113.7")) == "203.0.113.7"
+
+
 def test_text_that_unmasks_to_the_storing_visitors_secret_is_not_taken_for_a_token(dataset):
     # A script chooses its own CSRF cookie, so it can make text (a search word, echoed in the page) that unmasks to that
     # secret. Replacing it would write each later visitor's own token into the search box and every link of the page.
@@ -406,6 +446,43 @@ def test_a_theme_and_a_licence_edited_in_the_django_admin_show_at_once(
     # The new code filters the catalog at once; the old one no longer names a theme.
     assert "시흥시 대기질 측정 자료" in client.get("/catalog/?theme=climate").content.decode()
     assert "시흥시 대기질 측정 자료" not in client.get("/catalog/?theme=environment").content.decode()
+
+
+def test_a_harvest_source_renamed_shows_at_once_on_its_listings_pages(
+    client, admin_user, dataset, django_capture_on_commit_callbacks
+):
+    """A listing's dataset page names its harvest source ("Data harvested from …") and the source's organization: an
+    admin's rename of the source or its move to another organization bumps the generation (before, the cached page
+    kept the old name for PAGE_CACHE_SECONDS)."""
+    from django.utils import timezone
+
+    from catalog.harvest import services as harvest_services
+    from catalog.harvest.models import HarvestedDataset
+
+    source = harvest_services.harvest_source_create(
+        actor=admin_user,
+        name="경기데이터드림",
+        kind="ckan",
+        url="https://data.gg.example",
+        organization=dataset.publisher,
+        schedule="daily",
+        resource_mode="link",
+        mapping={"themes": {"traffic": "transport"}, "default_theme": "transport"},
+    )
+    HarvestedDataset.objects.create(
+        dataset=dataset, source=source, identifier="x", imported_hash="a", source_hash="a", harvested_at=timezone.now()
+    )
+    page = reverse("catalog:dataset", args=[dataset.slug])
+    assert "경기데이터드림" in warm(client, page).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        harvest_services.harvest_source_update(actor=admin_user, source=source, name="새 이름 포털", reason="개명")
+    fresh = Client().get(page)
+    assert "새 이름 포털" in fresh.content.decode() and "경기데이터드림" not in fresh.content.decode()
+    # A change no page shows (its schedule) keeps the cached pages.
+    assert warm(client, page)["X-Page-Cache"] == "hit"
+    with django_capture_on_commit_callbacks(execute=True):
+        harvest_services.harvest_source_update(actor=admin_user, source=source, schedule="weekly", reason="주기")
+    assert client.get(page)["X-Page-Cache"] == "hit"
 
 
 def test_a_live_table_switched_on_or_paused_and_its_rows_show_at_once(

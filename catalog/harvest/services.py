@@ -39,6 +39,7 @@ from catalog.models import DataKind, Licence, Theme
 from catalog.services.review import licence_kind_problem
 from core.audit import audit
 from core.errors import DomainError, NotAllowed
+from core.generation import bump_generation_on_commit
 from core.text import lazy_percent
 
 NAME_MAX = 200  # HarvestSource.name
@@ -307,6 +308,10 @@ def harvest_source_create(
     return source
 
 
+# What of a source its listings' dataset pages show ("Data harvested from <name>", in the name of <organization>).
+SHOWN_ON_PAGES = {"name", "organization"}
+
+
 @transaction.atomic
 def harvest_source_update(*, actor, source: HarvestSource, reason: str = "", url_check: str = "", **fields):
     """Change a source. Every change is a decision: `reason` is required and kept with what changed (before →
@@ -349,6 +354,8 @@ def harvest_source_update(*, actor, source: HarvestSource, reason: str = "", url
             raise
         _duplicate_check(wanted, exclude_pk=source.pk)
         raise
+    if changes.keys() & SHOWN_ON_PAGES:
+        bump_generation_on_commit()  # the dataset pages of its listings name it (the anonymous page cache among them)
     data = {"changes": changes}
     if url_check:
         data["url_check"] = url_check
