@@ -363,8 +363,11 @@ def exact_counts(params) -> int:
     search = CatalogFilter(params, queryset=CatalogEntry.objects.all())
     if not search.is_valid():
         return 0
+    # The generation before the rows (core.generation): a change that commits while they are read bumps it after,
+    # so these figures are never kept as the newer catalog's (they were, for a day, when the key was read after).
+    key = counts_key(search.state())
     rows = _facet_rows(search.qs)
-    cache.set(counts_key(search.state()), rows, COUNTS_TTL)
+    cache.set(key, rows, COUNTS_TTL)
     return _total(rows)
 
 

@@ -105,3 +105,30 @@ def test_labels_edited_in_a_request_show_in_the_same_request(reference_data, dja
             generation.bump_generation_on_commit()
         assert before != "환경 (고침)"
         assert discovery._reference_labels("theme")[theme.pk].name_ko == "환경 (고침)"
+
+
+def test_a_workers_exact_counts_are_not_kept_for_a_catalog_changed_while_it_counted(
+    publisher, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The worker reads the generation before the rows (core.generation): a dataset published while it counts bumps
+    the generation after, so the figures it read are not taken for the new catalog's. Before, the key was read after
+    the rows: the new catalog's search said exactly 3 matches, a day long, while it listed 4."""
+    from django.http import QueryDict
+
+    for n in range(3):
+        publish(publisher, f"미세먼지 측정 자료 {n}")
+    original = discovery._facet_rows
+
+    def published_meanwhile(qs, **kwargs):
+        rows = original(qs, **kwargs)
+        monkeypatch.setattr(discovery, "_facet_rows", original)
+        with django_capture_on_commit_callbacks(execute=True):
+            publish(publisher, "미세먼지 측정 자료 새것")  # committed (and the generation bumped) while counting
+        return rows
+
+    monkeypatch.setattr(discovery, "_facet_rows", published_meanwhile)
+    before = generation.catalog_generation()
+    assert discovery.exact_counts(QueryDict("q=미세먼지")) == 3  # what catalog_counts_task does
+    assert generation.catalog_generation() > before
+    result = discovery.catalog_search(QueryDict("q=미세먼지"))
+    assert (result.total, len(result.entries)) == (4, 4)
