@@ -429,7 +429,12 @@ def _ordered(qs, sort: str, relevance: str | None, search: CatalogFilter, *, thr
     number of matches decides that, and it can be wrong by 100×). The walk is chosen explicitly: _walk."""
     if relevance == RANKED:
         rank = SearchRank(F("search_vector"), search.text_query, weights=RANK_WEIGHTS, cover_density=True)
-        return qs.annotate(rank=rank).order_by("-rank", "-download_count", "-published_at", "pk")
+        # The exact statement's order (_exact_rows_and_page): among equal ranks, titles holding every word first, so a
+        # page read here (past the last page, shown as the last) is the page that statement gave.
+        title_hit = _title_has_every_word(search.state()["q"])
+        return qs.annotate(rank=rank, title_hit=title_hit).order_by(
+            "-rank", "-title_hit", "-download_count", "-published_at", "pk"
+        )
     if relevance == TITLE_FIRST:
         return qs.annotate(title_hit=_title_has_every_word(search.state()["q"])).order_by(
             "-title_hit", "-download_count", "-published_at", "pk"
@@ -634,7 +639,9 @@ def _deep_page_keys(search: CatalogFilter, sort: str, relevance: str | None, tot
         bucket = downloads_bucket(edge)
         inside = sum(1 for v in values if downloads_bucket(v) >= bucket)
         most = CatalogEntry.objects.order_by("-download_count").values_list("download_count", flat=True).first()
-        keys = [f"d:{b}" for b in range(bucket, downloads_bucket(most or 0) + 1)]
+        # (one doubling more, as _bucket_route: a top match downloaded meanwhile moves up a bucket, not out of the page)
+        top = min(TOP_DOWNLOADS_BUCKET, downloads_bucket(most or 0) + 4)
+        keys = [f"d:{b}" for b in range(bucket, top + 1)]
     else:
         month = month_bucket(edge)
         inside = sum(1 for v in values if month_bucket(v) >= month)
@@ -725,8 +732,8 @@ ESTIMATES_PENDING = contextvars.ContextVar("catalog_estimates_pending", default=
 ESTIMATE_TTL = 600  # an estimate kept for a search asked again (another page, another sort) within this time
 
 
-def _counts(search: CatalogFilter, params, state: dict, *, predict: bool = True) -> tuple[object, bool, bool]:
-    """(rows, exact, counting): the exact figures when a worker has counted them for this catalog generation;
+def _counts(search: CatalogFilter, params, state: dict, *, predict: bool = True) -> tuple[object, bool, bool, bool]:
+    """(rows, exact, counting, large): the exact figures when a worker has counted them for this catalog generation;
     else from the sample, or None when the sample predicts few matches (≤ the cap): count them exactly then; or
     PREDICTED when the search's bound (_matches_at_most) does, before any sample: count them exactly, up to a limit.
 
@@ -736,13 +743,18 @@ def _counts(search: CatalogFilter, params, state: dict, *, predict: bool = True)
     worker each time. The second ask reads the kept estimate instead of the samples and starts the count; the pages
     after it get exact figures. Above CATALOG_COUNT_CAP matches the estimate stays (as Elasticsearch counts hits
     exactly up to 10,000 by default): an exact count reads every match, ~5–7 µs each (175,000 matches: 1.1 s of the
-    database), for a figure nobody needs to the unit, and an answer of such estimates is kept by the page cache."""
+    database), for a figure nobody needs to the unit, and an answer of such estimates is kept by the page cache.
+
+    `large`: the search is served as a large one (more than CATALOG_EXACT_CAP matches: relevance as popularity) —
+    estimated, or counted by a worker, which is asked only for a search that was estimated above the cap: its exact
+    total may be a little under the cap, and the pages a visitor reads after the count landed must keep the order of
+    the pages before it (they switched from the most downloaded to titles first: most of page 1 was on no page)."""
     if search.key_groups is None:
-        return [("#", 0)], True, False
+        return [("#", 0)], True, False, False
     key = counts_key(state)
     found = cache.get_many([key, f"{key}:estimate"])
     if key in found:
-        return found[key], True, False
+        return found[key], True, False, True
     if f"{key}:estimate" in found:  # asked before: a large search
         estimate = found[f"{key}:estimate"]
         counting = _total(estimate) <= settings.CATALOG_COUNT_CAP and _request_exact_counts(
@@ -750,7 +762,7 @@ def _counts(search: CatalogFilter, params, state: dict, *, predict: bool = True)
         )
         if counting:
             ESTIMATES_PENDING.set(True)
-        return estimate, False, counting
+        return estimate, False, counting, True
     # The samples from the coarsest: the first holding enough matches (≥ SAMPLE_ENOUGH: within about 10 %) is
     # the estimate, so a search matching half the catalog reads ~500 rows, one matching 5 % ~500 rows of the
     # next. When a sample shows that the matches are surely few (even its upper bound is within the cap), or the
@@ -761,7 +773,7 @@ def _counts(search: CatalogFilter, params, state: dict, *, predict: bool = True)
     cap = settings.CATALOG_EXACT_CAP
     bound = _matches_at_most(search, state) if predict else None
     if bound is not None and bound <= cap:
-        return PREDICTED, True, False
+        return PREDICTED, True, False, False
     for level, modulus in enumerate(settings.CATALOG_SAMPLE_LEVELS):
         finest = level == len(settings.CATALOG_SAMPLE_LEVELS) - 1
         if not finest and bound is not None and bound / modulus < SAMPLE_ENOUGH // 2:
@@ -772,36 +784,36 @@ def _counts(search: CatalogFilter, params, state: dict, *, predict: bool = True)
         if found * modulus > cap and (finest or found >= SAMPLE_ENOUGH or surely_large):
             break  # (half as many sampled matches, ±30 %, when a finer sample would only refine a labelled estimate)
         if finest or lexemes.upper_bound(found) * modulus <= cap:
-            return None, True, False
+            return None, True, False, False
     if not cache.add(f"{key}:estimate", sampled, timeout=ESTIMATE_TTL):  # asked at the same moment by another
         counting = _total(sampled) <= settings.CATALOG_COUNT_CAP and _request_exact_counts(params, key, _total(sampled))
         if counting:
             ESTIMATES_PENDING.set(True)
-        return sampled, False, counting
-    return sampled, False, False
+        return sampled, False, counting, True
+    return sampled, False, False, True
 
 
 PREDICTED = object()  # _counts: the bound says few matches (not one sample read): count them exactly, up to a limit
 
 
 def _figures(search: CatalogFilter, params, state: dict, sort: str, start: int, size: int):
-    """(rows, the page's ids or None, exact, counting) of a search: _counts, and for a search with few matches its
+    """(rows, the page's ids or None, exact, counting, large) of a search: _counts, and for a search with few matches its
     figures and page in one statement. When only the bound said few (PREDICTED), at most 2 × CATALOG_EXACT_CAP
     matches are read: more mean the bound was wrong (lexeme counts gone stale: a word that became common since), so
     the samples are read as without a bound, and the lexemes are counted again when they made the bound."""
-    rows, exact, counting = _counts(search, params, state)
+    rows, exact, counting, large = _counts(search, params, state)
     if rows is PREDICTED:
         limit = 2 * settings.CATALOG_EXACT_CAP
         rows, ids = _exact_rows_and_page(search, sort, sort == "relevance", start, size, limit=limit + 1)
         if _total(rows) > settings.CATALOG_EXACT_CAP:  # more than the bound said: it came from stale counts?
             lexemes.found_more(_lexeme_bound(state))
         if _total(rows) <= limit:
-            return rows, _ids_in_order(rows, ids, sort), True, False
-        rows, exact, counting = _counts(search, params, state, predict=False)
+            return rows, _ids_in_order(rows, ids, sort), True, False, False
+        rows, exact, counting, large = _counts(search, params, state, predict=False)
     if rows is None:  # few matches: figures and page in one statement
         rows, ids = _exact_rows_and_page(search, sort, sort == "relevance", start, size)
-        return rows, _ids_in_order(rows, ids, sort), exact, counting
-    return rows, None, exact, counting
+        return rows, _ids_in_order(rows, ids, sort), exact, counting, False
+    return rows, None, exact, counting, large
 
 
 def _ids_in_order(rows, ids, sort: str):
@@ -864,18 +876,24 @@ def catalog_search(params, *, page: int | str | None = 1, page_size: int | None 
         number = max(1, min(int(page or 1), deepest))
     except (TypeError, ValueError):
         number = 1
-    rows, ids, exact, counting = _figures(search, params, state, sort, (number - 1) * size, size)
+    rows, ids, exact, counting, large = _figures(search, params, state, sort, (number - 1) * size, size)
     total, facet_values = _facets(rows, state)
     pages = max(1, min(deepest, -(-total // size)))
-    if number > pages:  # past the last page: show the last one
+    if exact and number > pages:  # past the last page: show the last one (an estimate's end: _where_it_ends)
         number, ids = pages, None
     start = (number - 1) * size
-    many = total > settings.CATALOG_EXACT_CAP
+    many = large or total > settings.CATALOG_EXACT_CAP
     relevance = None
     if sort == "relevance":
         relevance = POPULAR if many else RANKED if total <= settings.CATALOG_RANK_CAP else TITLE_FIRST
     if ids is None and total:
         ids = _page(search, qs, sort, relevance, total, start, many, size, rows)
+    if not exact and total:
+
+        def page_of(at, count):
+            return _page(search, qs, sort, relevance, total, at, many, count, rows)
+
+        number, pages, total, ids = _where_it_ends(page_of, qs, number, pages, total, ids, size, deepest)
     return CatalogResult(
         entries=_result_lines(ids or []),
         total=total,
@@ -890,6 +908,29 @@ def catalog_search(params, *, page: int | str | None = 1, page_size: int | None 
         page_size=size,
         rows=rows,
     )
+
+
+def _where_it_ends(page_of, qs, number: int, pages: int, total: int, ids: list[int], size: int, deepest: int):
+    """(number, pages, total, ids) of a page of an estimated search: the pages end where its matches do, not where
+    the estimate put the end. A page past the end (the estimate was high) is the last page instead, found by
+    counting the matches before it (at most the MAX_PAGES pages' rows); a page short of a full one is the last, and
+    the total is then known (the matches before it and on it); a full page at or past the estimate's last page reads
+    the next match, so a link leads on when there is one (the estimate was low: its last matches were on no page).
+    Before, "about 4,450" promised 223 pages of which the last three were empty, and "about 3,580" hid the matches
+    on the 18 pages after its 179th. `page_of(start, size)`: the page's ids as _page reads them."""
+    start = (number - 1) * size
+    if not ids and number > 1:
+        end = qs.order_by().values("pk")[:start].count()
+        number = max(1, -(-end // size))
+        start = (number - 1) * size
+        ids = page_of(start, size) if end else []
+    if len(ids) < size:
+        return number, number, start + len(ids), ids
+    if number >= pages:
+        if number < deepest and page_of(start + size, 1):
+            return number, number + 1, max(total, start + size + 1), ids
+        return number, number, start + size if number < deepest else max(total, start + size), ids
+    return number, pages, total, ids
 
 
 def facets_in(result: CatalogResult, language: str) -> dict[str, list[FacetValue]]:
@@ -1316,12 +1357,12 @@ def catalog_window(params, *, start: int, size: int, where=None) -> CatalogWindo
         window = slice(start, start + size)
         ids = list(_ordered(qs, sort, relevance, search, through_gin=True).values_list("pk", flat=True)[window])
         return CatalogWindow(ids if size else [], total, True, sort, relevance, state, rows)
-    rows, ids, exact, counting = _figures(search, params, state, sort, start, size)
+    rows, ids, exact, counting, large = _figures(search, params, state, sort, start, size)
     if ids is None and not exact and query is None and not any(state[name] for name in CatalogFilter.FACETS):
         total = catalog_counts()["total"]  # the whole catalog: its size is known exactly
         rows = [(key, n) for key, n in rows if key != "#"] + [("#", total)]
     total = _total(rows)
-    many = total > settings.CATALOG_EXACT_CAP
+    many = large or total > settings.CATALOG_EXACT_CAP
     relevance = None
     if sort == "relevance":
         relevance = POPULAR if many else RANKED if total <= settings.CATALOG_RANK_CAP else TITLE_FIRST

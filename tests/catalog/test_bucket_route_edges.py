@@ -53,3 +53,22 @@ def test_newest_pages_hold_entries_published_after_next_month(publisher, monkeyp
     )
     assert result.total == 40
     assert [line.pk for line in result.entries] == expected
+
+
+@override_settings(CATALOG_SAMPLE_LEVELS=[1], CATALOG_EXACT_CAP=5)
+def test_deep_page_buckets_hold_a_top_match_downloaded_meanwhile(publisher, monkeypatch):
+    """The deep page's buckets run up to the most downloaded entry's bucket read one statement before the page, and
+    one doubling above it (as _bucket_route's): a top match downloaded in between moves up a bucket, and a prefix
+    without that bucket would shift the page by a row while still holding a full page (a reviewer's finding)."""
+    from catalog.search import downloads_bucket
+
+    for i in range(40):
+        publish(publisher, f"대기질 {i}", downloads=i)
+    monkeypatch.setattr(discovery, "DEEP_PAGE_START", 0)
+    search = CatalogFilter(QueryDict("q=대기질&sort=downloads"), queryset=CatalogEntry.objects.all())
+    assert search.is_valid()
+    keys, _inside = discovery._deep_page_keys(search, "downloads", None, 40, 20, 5)
+    top = CatalogEntry.objects.order_by("-download_count").first()
+    downloaded = 2 * (top.download_count + 1) - 1  # one doubling more: four buckets up
+    assert downloads_bucket(downloaded) > downloads_bucket(top.download_count)
+    assert f"d:{downloads_bucket(downloaded)}" in keys
