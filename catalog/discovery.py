@@ -99,6 +99,7 @@ class CatalogResult:
     page_size: int = PAGE_SIZE
     # The raw (key, count) rows behind `facets`: facets_in() labels them in another language (the API gives both).
     rows: list = field(default_factory=list, repr=False)
+    no_words: bool = False  # the text has no word the index can search (nothing matches it; the page says why)
 
     @property
     def has_previous(self):
@@ -907,6 +908,7 @@ def catalog_search(params, *, page: int | str | None = 1, page_size: int | None 
         counting=counting,
         page_size=size,
         rows=rows,
+        no_words=bool(state["q"]) and query is None,
     )
 
 

@@ -166,8 +166,16 @@ class CatalogFilter(django_filters.FilterSet):
         return self.queryset.none() if self.key_groups is None else self.queryset.all().filter(*self._on_rows)
 
     def _text_condition(self, value):
+        """The words' condition; False when the text holds no word the index can search (only Hanja, lone jamo,
+        signs): nothing matches it, as in the facets' unknown codes, rather than every dataset under a query the page
+        shows as searched."""
         self.text_query = parse_query(value)
-        return None if self.text_query is None else Q(search_vector=self.text_query)
+        if self.text_query is None:
+            if not value.strip():
+                return None
+            self.key_groups = None
+            return False
+        return Q(search_vector=self.text_query)
 
     def _facet_condition(self, name, value):
         """The condition of a facet's values; False when none of them exists (unknown codes: nothing can match)."""

@@ -3,6 +3,7 @@
 import re
 import uuid
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.db.models import Count
@@ -772,3 +773,20 @@ def test_key_frequencies_are_read_once_per_generation_in_a_process(mixed_catalog
     discovery.catalog_changed()
     with django_assert_num_queries(2):  # a new generation: counted again (the sample and the title bucket set)
         assert discovery._key_frequencies() == first
+
+
+@pytest.mark.parametrize("q", ["漢字", "ㅋㅋ", "!!! ...", "漢字 ㄱ"])
+def test_a_text_without_a_searchable_word_matches_nothing_and_says_why(publisher, client, q):
+    """Only Hanja, lone jamo or signs: no word the index can search. The page showed every dataset ("about 989,000"
+    at a million) under a search box that said it searched for them; now nothing matches, and the page says why
+    (a reviewer's finding). The API answers the same. An empty or blank text is no search: every dataset."""
+    publish(publisher, "미세먼지 자료")
+    result = catalog_search(QueryDict(urlencode({"q": q})))
+    assert (result.total, result.entries) == (0, [])
+    assert result.no_words
+    page = client.get("/catalog/", {"q": q}).content.decode()
+    assert 'id="no-words"' in page and "검색할 수 있는 낱말이 없습니다" in page
+    assert client.get("/api/v1/datasets/", {"q": q}).json()["count"] == 0
+    blank = catalog_search(QueryDict("q=%20%20"))
+    assert (blank.total, blank.no_words) == (1, False)
+    assert not catalog_search(QueryDict(urlencode({"q": "미세먼지 漢字"}))).no_words  # a word among them: searched
