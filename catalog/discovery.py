@@ -926,6 +926,7 @@ def _where_it_ends(page_of, qs, number: int, pages: int, total: int, ids: list[i
         number = max(1, -(-end // size))
         start = (number - 1) * size
         ids = page_of(start, size) if end else []
+        return number, number, end, ids  # the end is known (a full last page too: no link to an empty one)
     if len(ids) < size:
         return number, number, start + len(ids), ids
     if number >= pages:

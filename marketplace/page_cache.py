@@ -228,6 +228,8 @@ def _address_of(request) -> str:
     if address is None:
         return "-"
     ip = ipaddress.ip_address(address)
+    if ip.version == 6 and ip.ipv4_mapped:  # an IPv4 client seen through a dual-stack socket
+        return str(ip.ipv4_mapped)
     return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else address
 
 
@@ -239,9 +241,15 @@ def within_budget(request, size: int) -> bool:
     URLs twice (a dataset page with a query string of its own making) would otherwise spend the whole budget, and no
     page — the home page expired or a new generation's included — would be kept for anyone until the window ends."""
     own = f"{BUDGET_KEY}:{_address_of(request)}"
-    return _spend(own, size, settings.PAGE_CACHE_ADDRESS_BUDGET_BYTES) and _spend(
-        BUDGET_KEY, size, settings.PAGE_CACHE_BUDGET_BYTES
-    )
+    if not _spend(own, size, settings.PAGE_CACHE_ADDRESS_BUDGET_BYTES):
+        return False
+    if _spend(BUDGET_KEY, size, settings.PAGE_CACHE_BUDGET_BYTES):
+        return True
+    try:  # nothing kept: the address's share is not spent on it
+        cache.decr(own, size)
+    except ValueError:
+        pass
+    return False
 
 
 def response_from(request, entry: dict) -> HttpResponse:

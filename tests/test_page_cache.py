@@ -300,6 +300,28 @@ def test_an_ipv6_client_spends_the_share_of_its_64():
     assert one == _address_of(factory.get("/", REMOTE_ADDR="2001:db8:1:2:ffff::99")) == "2001:db8:1:2::/64"
     assert one != _address_of(factory.get("/", REMOTE_ADDR="2001:db8:1:3::10"))
     assert _address_of(factory.get("/", REMOTE_ADDR="203.0.113.7")) == "203.0.113.7"
+    # An IPv4 client seen through a dual-stack socket is its IPv4 address (not every such client in one ::/64).
+    assert _address_of(factory.get("/", REMOTE_ADDR="::ffff:203.0.113.7")) == "203.0.113.7"
+
+
+def test_a_store_the_whole_budget_refuses_does_not_spend_the_addresss_share(settings):
+    """When everyone's budget is spent, the stores refused are not charged to the address that asked: its share is
+    whole again when the window of the whole budget ends (a reviewer saw it stay spent for a window of its own)."""
+    from django.core.cache import cache
+    from django.test import RequestFactory
+
+    from marketplace.page_cache import BUDGET_KEY, within_budget
+
+    cache.delete_many([BUDGET_KEY, f"{BUDGET_KEY}:203.0.113.7", f"{BUDGET_KEY}:198.51.100.9"])
+    settings.PAGE_CACHE_BUDGET_BYTES = 1000
+    settings.PAGE_CACHE_ADDRESS_BUDGET_BYTES = 5000
+    factory = RequestFactory()
+    assert within_budget(factory.get("/", REMOTE_ADDR="198.51.100.9"), 900)  # another address spends the budget
+    asking = factory.get("/", REMOTE_ADDR="203.0.113.7")
+    assert [within_budget(asking, 900) for _ in range(6)] == [False] * 6
+    assert cache.get(f"{BUDGET_KEY}:203.0.113.7") == 0
+    cache.delete(BUDGET_KEY)  # the whole budget's window ends
+    assert within_budget(asking, 900)
 
 
 def test_text_that_unmasks_to_the_storing_visitors_secret_is_not_taken_for_a_token(dataset):
@@ -478,6 +500,15 @@ def test_a_harvest_source_renamed_shows_at_once_on_its_listings_pages(
         harvest_services.harvest_source_update(actor=admin_user, source=source, name="새 이름 포털", reason="개명")
     fresh = Client().get(page)
     assert "새 이름 포털" in fresh.content.decode() and "경기데이터드림" not in fresh.content.decode()
+    # Its address moved: CKAN's answers name it (harvest_source_url).
+    from core.generation import catalog_generation
+
+    before = catalog_generation()
+    with django_capture_on_commit_callbacks(execute=True):
+        harvest_services.harvest_source_update(
+            actor=admin_user, source=source, url="https://data2.gg.example", reason="이전"
+        )
+    assert catalog_generation() > before
     # A change no page shows (its schedule) keeps the cached pages.
     assert warm(client, page)["X-Page-Cache"] == "hit"
     with django_capture_on_commit_callbacks(execute=True):

@@ -308,8 +308,9 @@ def harvest_source_create(
     return source
 
 
-# What of a source its listings' dataset pages show ("Data harvested from <name>", in the name of <organization>).
-SHOWN_ON_PAGES = {"name", "organization"}
+# What of a source its listings' pages show: "Data harvested from <name>", in the name of <organization> (dataset
+# pages), and the public form of its address (CKAN's harvest_source_url in package_show and package_search).
+SHOWN_ON_PAGES = {"name", "organization", "url"}
 
 
 @transaction.atomic

@@ -57,6 +57,18 @@ def test_an_overestimated_search_has_no_empty_page(publisher, monkeypatch):
 
 
 @override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_LEVELS=[1])
+def test_an_overestimated_search_ending_on_a_full_page_has_no_link_past_it(publisher, monkeypatch):
+    """40 matches, about 60 estimated: the end found from a page past it is a full page, the last (before, its link
+    led on to the empty page, which led back: a loop; the API's `next` answered 404). A reviewer's finding."""
+    for i in range(40):
+        publish(publisher, f"미세먼지 자료 {i}", downloads=i)
+    estimated_as(monkeypatch, 1.5)
+    for asked in (3, 99):
+        page = catalog_search(QueryDict("q=미세먼지&sort=downloads"), page=asked)
+        assert (page.page, page.pages, page.total, len(page.entries), page.has_next) == (2, 2, 40, 20, False), asked
+
+
+@override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_LEVELS=[1])
 def test_an_underestimated_search_leads_on_to_its_last_matches(publisher, monkeypatch):
     forty_five(publisher)
     estimated_as(monkeypatch, 0.5)  # about 22 of 45: two pages promised, three hold matches
