@@ -639,10 +639,7 @@ def _deep_page_keys(search: CatalogFilter, sort: str, relevance: str | None, tot
     if sort == "downloads":
         bucket = downloads_bucket(edge)
         inside = sum(1 for v in values if downloads_bucket(v) >= bucket)
-        most = CatalogEntry.objects.order_by("-download_count").values_list("download_count", flat=True).first()
-        # (one doubling more, as _bucket_route: a top match downloaded meanwhile moves up a bucket, not out of the page)
-        top = min(TOP_DOWNLOADS_BUCKET, downloads_bucket(most or 0) + 4)
-        keys = [f"d:{b}" for b in range(bucket, top + 1)]
+        keys = _downloads_from(bucket)
     else:
         month = month_bucket(edge)
         inside = sum(1 for v in values if month_bucket(v) >= month)
@@ -930,9 +927,11 @@ def _where_it_ends(page_of, qs, number: int, pages: int, total: int, ids: list[i
     if len(ids) < size:
         return number, number, start + len(ids), ids
     if number >= pages:
-        if number < deepest and page_of(start + size, 1):
+        if number == deepest:  # no page is shown past it: nothing to look for
+            return number, number, max(total, start + size), ids
+        if page_of(start + size, 1):
             return number, number + 1, max(total, start + size + 1), ids
-        return number, number, start + size if number < deepest else max(total, start + size), ids
+        return number, number, start + size, ids
     return number, pages, total, ids
 
 
@@ -1020,6 +1019,18 @@ def _page(
 
 
 TOP_DOWNLOADS_BUCKET = downloads_bucket(2**63 - 1)  # of the largest count the column holds
+
+
+def _downloads_from(first: int) -> list[str]:
+    """The popularity buckets ("d:N") from bucket `first` up to the most downloaded entry's (one probe of the
+    popularity index) and one doubling more, for downloads counted between the probe and the page (a top match that
+    moved up a bucket stays inside): all of the popularity order's buckets at or above `first`, so their matches are
+    a prefix of the order. Not up to the column's largest bucket: every key is a lookup in the index, and 200 keys
+    that no entry has cost a search 3 ms."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(download_count) FROM catalog_catalogentry")
+        top = min(TOP_DOWNLOADS_BUCKET, downloads_bucket(cursor.fetchone()[0] or 0) + 4)
+    return [f"d:{b}" for b in range(first, top + 1)]
 
 
 def _months_from(first: str) -> list[str]:
@@ -1113,12 +1124,7 @@ def _bucket_route(search: CatalogFilter, rows: list, sort: str, relevance: str |
     else:
         return None  # every match is needed: no prefix is shorter than the whole search
     if sort == "downloads":
-        # Up to the most downloaded entry's bucket (and one doubling more, for downloads counted meanwhile): every
-        # key is a lookup in the index, and 200 keys that no entry has cost a search 3 ms.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT max(download_count) FROM catalog_catalogentry")
-            top = min(TOP_DOWNLOADS_BUCKET, downloads_bucket(cursor.fetchone()[0] or 0) + 4)
-        keys = [f"d:{b}" for b in range(value(edge), top + 1)]
+        keys = _downloads_from(value(edge))
     elif sort == "title":
         keys = [f"{prefix}{b}" for b in range(0, value(edge) + 1)]
     else:

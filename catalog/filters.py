@@ -170,9 +170,7 @@ class CatalogFilter(django_filters.FilterSet):
         signs): nothing matches it, as in the facets' unknown codes, rather than every dataset under a query the page
         shows as searched."""
         self.text_query = parse_query(value)
-        if self.text_query is None:
-            if not value.strip():
-                return None
+        if self.text_query is None:  # (a blank text is cleaned to "" and never gets here: no search)
             self.key_groups = None
             return False
         return Q(search_vector=self.text_query)
