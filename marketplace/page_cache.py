@@ -233,6 +233,11 @@ def _address_of(request) -> str:
     return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else address
 
 
+def address_budget_key(address: str) -> str:
+    """The window's counter of the bytes stored by one client address (_address_of)."""
+    return f"{BUDGET_KEY}:{address}"
+
+
 def within_budget(request, size: int) -> bool:
     """Whether `size` more bytes of pages may be stored: at most PAGE_CACHE_BUDGET_BYTES per window of
     PAGE_CACHE_SECONDS (the counter expires with the window). An entry lives at most PAGE_CACHE_SECONDS, so the pages
@@ -240,7 +245,7 @@ def within_budget(request, size: int) -> bool:
     And at most PAGE_CACHE_ADDRESS_BUDGET_BYTES of it stored by one client address: one script asking never-seen
     URLs twice (a dataset page with a query string of its own making) would otherwise spend the whole budget, and no
     page — the home page expired or a new generation's included — would be kept for anyone until the window ends."""
-    own = f"{BUDGET_KEY}:{_address_of(request)}"
+    own = address_budget_key(_address_of(request))
     if not _spend(own, size, settings.PAGE_CACHE_ADDRESS_BUDGET_BYTES):
         return False
     if _spend(BUDGET_KEY, size, settings.PAGE_CACHE_BUDGET_BYTES):

@@ -267,6 +267,7 @@ def _fresh_catalog_counts():
     from accounts.selectors import POLICY_INDEX_KEY
     from catalog import discovery, lexemes
     from marketplace.page_cache import BUDGET_KEY as PAGE_BUDGET_KEY
+    from marketplace.page_cache import address_budget_key
 
     discovery.catalog_changed()
     # The per-process labels (theme and licence ids, publishers) are of an earlier test's rows: a flush after a
@@ -275,7 +276,7 @@ def _fresh_catalog_counts():
     cache.delete(POLICY_INDEX_KEY)  # the policy versions of this test's database, not an earlier one's
     # The page cache's byte budgets (marketplace.page_cache.within_budget) of the window: the whole and the loopback
     # client's share, which every test client and live server is (earlier tests' pages are not this test's).
-    cache.delete_many([PAGE_BUDGET_KEY, f"{PAGE_BUDGET_KEY}:127.0.0.1"])
+    cache.delete_many([PAGE_BUDGET_KEY, address_budget_key("127.0.0.1")])
     # The lexeme counts (catalog.lexemes) are of the database they were made of: none carried into a test, and none
     # asked for (a worker's count landing in the middle of a test would change which statements its searches run);
     # tests/catalog/test_lexeme_counts.py makes its own.

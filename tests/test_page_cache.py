@@ -268,12 +268,12 @@ def test_one_address_asking_never_seen_urls_twice_cannot_spend_everyones_budget(
     budget and no page was kept for anyone until the window ended: the home page stayed a miss for every visitor."""
     from django.core.cache import cache
 
-    from marketplace.page_cache import BUDGET_KEY
+    from marketplace.page_cache import address_budget_key
 
     page = reverse("catalog:dataset", args=[dataset.slug])
     script = Client(REMOTE_ADDR="203.0.113.7")
     visitor = Client(REMOTE_ADDR="198.51.100.9")
-    cache.delete_many([f"{BUDGET_KEY}:203.0.113.7", f"{BUDGET_KEY}:198.51.100.9"])  # (an earlier run's window)
+    cache.delete_many([address_budget_key("203.0.113.7"), address_budget_key("198.51.100.9")])  # (an earlier run's)
     largest = max(len(script.get(f"{page}?junk=0").content), len(visitor.get("/").content)) + 100
     settings.PAGE_CACHE_BUDGET_BYTES = 6 * largest
     settings.PAGE_CACHE_ADDRESS_BUDGET_BYTES = 3 * largest
@@ -310,16 +310,16 @@ def test_a_store_the_whole_budget_refuses_does_not_spend_the_addresss_share(sett
     from django.core.cache import cache
     from django.test import RequestFactory
 
-    from marketplace.page_cache import BUDGET_KEY, within_budget
+    from marketplace.page_cache import BUDGET_KEY, address_budget_key, within_budget
 
-    cache.delete_many([BUDGET_KEY, f"{BUDGET_KEY}:203.0.113.7", f"{BUDGET_KEY}:198.51.100.9"])
+    cache.delete_many([BUDGET_KEY, address_budget_key("203.0.113.7"), address_budget_key("198.51.100.9")])
     settings.PAGE_CACHE_BUDGET_BYTES = 1000
     settings.PAGE_CACHE_ADDRESS_BUDGET_BYTES = 5000
     factory = RequestFactory()
     assert within_budget(factory.get("/", REMOTE_ADDR="198.51.100.9"), 900)  # another address spends the budget
     asking = factory.get("/", REMOTE_ADDR="203.0.113.7")
     assert [within_budget(asking, 900) for _ in range(6)] == [False] * 6
-    assert cache.get(f"{BUDGET_KEY}:203.0.113.7") == 0
+    assert cache.get(address_budget_key("203.0.113.7")) == 0
     cache.delete(BUDGET_KEY)  # the whole budget's window ends
     assert within_budget(asking, 900)
 
@@ -480,16 +480,10 @@ def test_a_harvest_source_renamed_shows_at_once_on_its_listings_pages(
 
     from catalog.harvest import services as harvest_services
     from catalog.harvest.models import HarvestedDataset
+    from tests.interop.harvest_support import make_source
 
-    source = harvest_services.harvest_source_create(
-        actor=admin_user,
-        name="경기데이터드림",
-        kind="ckan",
-        url="https://data.gg.example",
-        organization=dataset.publisher,
-        schedule="daily",
-        resource_mode="link",
-        mapping={"themes": {"traffic": "transport"}, "default_theme": "transport"},
+    source = make_source(
+        admin_user, dataset.publisher, "https://data.gg.example", name="경기데이터드림", schedule="daily"
     )
     HarvestedDataset.objects.create(
         dataset=dataset, source=source, identifier="x", imported_hash="a", source_hash="a", harvested_at=timezone.now()

@@ -36,15 +36,16 @@ def plain_order() -> list[str]:
     )
 
 
-def forty_five(publisher):
-    """(Inside the test: an entry's sample keys are written with the settings of the moment it is indexed.)"""
-    for i in range(45):
+def matches(publisher, n: int = 45):
+    """`n` datasets matching 미세먼지, a download apart. (Inside the test: an entry's sample keys are written with the
+    settings of the moment it is indexed.)"""
+    for i in range(n):
         publish(publisher, f"미세먼지 자료 {i}", downloads=i)
 
 
 @override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_LEVELS=[1])
 def test_an_overestimated_search_has_no_empty_page(publisher, monkeypatch):
-    forty_five(publisher)
+    matches(publisher)
     estimated_as(monkeypatch, 1.5)  # about 68 of 45: four pages of 20 promised, three hold matches
     first = catalog_search(QueryDict("q=미세먼지&sort=downloads"))
     assert not first.exact and first.total == 68 and first.pages == 4
@@ -60,8 +61,7 @@ def test_an_overestimated_search_has_no_empty_page(publisher, monkeypatch):
 def test_an_overestimated_search_ending_on_a_full_page_has_no_link_past_it(publisher, monkeypatch):
     """40 matches, about 60 estimated: the end found from a page past it is a full page, the last (before, its link
     led on to the empty page, which led back: a loop; the API's `next` answered 404). A reviewer's finding."""
-    for i in range(40):
-        publish(publisher, f"미세먼지 자료 {i}", downloads=i)
+    matches(publisher, 40)
     estimated_as(monkeypatch, 1.5)
     for asked in (3, 99):
         page = catalog_search(QueryDict("q=미세먼지&sort=downloads"), page=asked)
@@ -70,7 +70,7 @@ def test_an_overestimated_search_ending_on_a_full_page_has_no_link_past_it(publi
 
 @override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_LEVELS=[1])
 def test_an_underestimated_search_leads_on_to_its_last_matches(publisher, monkeypatch):
-    forty_five(publisher)
+    matches(publisher)
     estimated_as(monkeypatch, 0.5)  # about 22 of 45: two pages promised, three hold matches
     first = catalog_search(QueryDict("q=미세먼지&sort=downloads"))
     assert not first.exact and first.pages == 2 and first.has_next
@@ -83,7 +83,7 @@ def test_an_underestimated_search_leads_on_to_its_last_matches(publisher, monkey
 
 @override_settings(CATALOG_EXACT_CAP=3, CATALOG_SAMPLE_LEVELS=[1])
 def test_a_search_estimated_right_keeps_its_pages(publisher):
-    forty_five(publisher)
+    matches(publisher)
     result = catalog_search(QueryDict("q=미세먼지&sort=downloads"), page=2)
     assert not result.exact and (result.page, result.pages, result.total) == (2, 3, 45)
 
